@@ -1,0 +1,45 @@
+/** What went wrong, as a value: a stable `code` for programs, an HTTP `status`, and a sentence for people. */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'BAD_SESSION_ID'
+  | 'SESSION_NOT_FOUND'
+  | 'RUN_ACTIVE'
+  | 'NO_ACTIVE_RUN'
+  | 'BODY_TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'INVALID_EVENT'
+  | 'STORE_UNAVAILABLE'
+  | 'INTERNAL'
+
+const STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  BAD_SESSION_ID: 400,
+  SESSION_NOT_FOUND: 404,
+  RUN_ACTIVE: 409,
+  NO_ACTIVE_RUN: 409,
+  BODY_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  INVALID_EVENT: 422,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+}
+
+export class AppError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'AppError'
+    this.status = STATUS[code]
+  }
+}
+
+export const badSessionId = () =>
+  new AppError('BAD_SESSION_ID', 'That session id is malformed: a session id is 22 characters of letters, digits, "-" and "_".')
+export const sessionNotFound = () =>
+  new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')
+export const runActive = () =>
+  new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
+export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')

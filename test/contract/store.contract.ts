@@ -1,0 +1,155 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import type { NewEvent } from '../../src/events.ts'
+import type { EventStore } from '../../src/store/event-store.ts'
+import { newId } from '../../src/session-id.ts'
+
+const ts = () => new Date().toISOString()
+export const partial = (delta: string, step_id = 'step-1'): NewEvent => ({ type: 'partial', step_id, ts: ts(), delta })
+
+/** The one behaviour every EventStore must have; each implementation's test file calls this with a factory. */
+export function storeContract(name: string, open: () => Promise<EventStore> | EventStore) {
+  describe(`EventStore contract: ${name}`, () => {
+    let store: EventStore
+    beforeEach(async () => {
+      store = await open()
+    })
+    afterEach(async () => {
+      await store.close()
+    })
+
+    test('a new session has an empty log at seq 0', async () => {
+      const id = newId()
+      const created = await store.createSession(id)
+      expect(created.last_seq).toBe(0)
+      expect(await store.getSession(id)).toMatchObject({ id, last_seq: 0 })
+      expect(await store.read(id, 0)).toEqual([])
+    })
+
+    test('an unknown session is undefined and cannot be appended to', async () => {
+      expect(await store.getSession(newId())).toBeUndefined()
+      await expect(store.append(newId(), partial('x'))).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
+    })
+
+    test('creating the same session twice is refused', async () => {
+      const id = newId()
+      await store.createSession(id)
+      await expect(store.createSession(id)).rejects.toMatchObject({ status: 400 })
+    })
+
+    test('append assigns 1, 2, 3… and read returns events after a cursor in order', async () => {
+      const id = newId()
+      await store.createSession(id)
+      for (const letter of 'abcde') await store.append(id, partial(letter))
+      const all = await store.read(id, 0)
+      expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
+      expect(all.map((e) => (e.type === 'partial' ? e.delta : ''))).toEqual(['a', 'b', 'c', 'd', 'e'])
+      expect(all[0]).toMatchObject({ session_id: id, step_id: 'step-1', type: 'partial' })
+      expect((await store.read(id, 3)).map((e) => e.seq)).toEqual([4, 5])
+      expect((await store.read(id, 1, 2)).map((e) => e.seq)).toEqual([2, 3])
+      expect(await store.read(id, 5)).toEqual([])
+      expect((await store.getSession(id))?.last_seq).toBe(5)
+    })
+
+    test('every event type round-trips unchanged', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const events: NewEvent[] = [
+        { type: 'user', step_id: 's', ts: ts(), text: 'hi <b>' },
+        { type: 'start', step_id: 's', ts: ts(), step_type: 'echo' },
+        { type: 'partial', step_id: 's', ts: ts(), delta: '😀\r\n' },
+        { type: 'tool-call', step_id: 's', ts: ts(), tool_call: { id: 'c1', name: 'add', input: { a: 1, b: [2] } } },
+        { type: 'tool-result', step_id: 's', ts: ts(), tool_result: { id: 'c1', result: 3 } },
+        { type: 'final', step_id: 's', ts: ts(), text: 'done' },
+        { type: 'interrupt', step_id: 's', ts: ts(), text: 'do' },
+        { type: 'error', step_id: 's', ts: ts(), error: 'The model is unavailable.' },
+      ]
+      for (const event of events) await store.append(id, event)
+      const read = await store.read(id, 0)
+      expect(read).toEqual(events.map((e, i) => ({ ...e, seq: i + 1, session_id: id })) as never)
+    })
+
+    test('invalid events are refused with a sentence and take no seq', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const bad = { type: 'partial', step_id: 's', ts: ts(), text: 'no delta' } as unknown as NewEvent
+      await expect(store.append(id, bad)).rejects.toMatchObject({ code: 'INVALID_EVENT' })
+      const unknownType = { type: 'telepathy', step_id: 's', ts: ts() } as unknown as NewEvent
+      await expect(store.append(id, unknownType)).rejects.toThrow(/unknown event type/)
+      expect((await store.append(id, partial('ok'))).seq).toBe(1)
+    })
+
+    test('sessions have independent sequences', async () => {
+      const a = newId()
+      const b = newId()
+      await store.createSession(a)
+      await store.createSession(b)
+      await store.append(a, partial('a1'))
+      await store.append(b, partial('b1'))
+      await store.append(a, partial('a2'))
+      expect((await store.read(a, 0)).map((e) => e.seq)).toEqual([1, 2])
+      expect((await store.read(b, 0)).map((e) => e.seq)).toEqual([1])
+    })
+
+    test('concurrent appends to many sessions keep each sequence strictly consecutive', async () => {
+      const ids = Array.from({ length: 50 }, newId)
+      await Promise.all(ids.map((id) => store.createSession(id)))
+      const writers = ids.flatMap((id) =>
+        Array.from({ length: 4 }, (_, w) =>
+          (async () => {
+            for (let i = 0; i < 10; i++) await store.append(id, partial(`${w}:${i}`, `step-${w}`))
+          })(),
+        ),
+      )
+      await Promise.all(writers)
+      for (const id of ids) {
+        const events = await store.read(id, 0)
+        expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+        for (let w = 0; w < 4; w++) {
+          const mine = events.filter((e) => e.step_id === `step-${w}`).map((e) => (e.type === 'partial' ? e.delta : ''))
+          expect(mine).toEqual(Array.from({ length: 10 }, (_, i) => `${w}:${i}`))
+        }
+      }
+    })
+
+    test('waitFor resolves at once when the log is already past the cursor', async () => {
+      const id = newId()
+      await store.createSession(id)
+      await store.append(id, partial('x'))
+      await store.waitFor(id, 0, new AbortController().signal)
+    })
+
+    test('waitFor wakes on the next append', async () => {
+      const id = newId()
+      await store.createSession(id)
+      let woke = false
+      const waiting = store.waitFor(id, 0, new AbortController().signal).then(() => (woke = true))
+      await Bun.sleep(5)
+      expect(woke).toBe(false)
+      await store.append(id, partial('x'))
+      await waiting
+      expect(woke).toBe(true)
+    })
+
+    test('waitFor is released by its AbortSignal', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const controller = new AbortController()
+      const waiting = store.waitFor(id, 0, controller.signal)
+      controller.abort()
+      await waiting
+      expect(await store.read(id, 0)).toEqual([])
+    })
+
+    test('many readers of one session all wake on one append', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const readers = Array.from({ length: 20 }, () => store.waitFor(id, 0, new AbortController().signal))
+      await store.append(id, partial('x'))
+      await Promise.all(readers)
+    })
+
+    test('ping answers while the store is open', async () => {
+      await store.ping()
+    })
+  })
+}
