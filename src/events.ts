@@ -11,49 +11,42 @@ const Text = t.String({ maxLength: 1_000_000 })
 const ToolCall = t.Object({ id: t.String({ maxLength: 200 }), name: t.String({ maxLength: 200 }), input: t.Unknown() })
 const ToolResult = t.Object({ id: t.String({ maxLength: 200 }), result: t.Unknown() })
 
-/** The payload of each event type, keyed by its `type`. */
-const payloads = {
-  user: { text: Text },
-  start: { step_type: t.String({ minLength: 1, maxLength: 64 }) },
-  partial: { delta: Text },
-  'tool-call': { tool_call: ToolCall },
-  'tool-result': { tool_result: ToolResult },
-  final: { text: Text },
-  interrupt: { text: Text },
-  error: { error: t.String({ minLength: 1, maxLength: 10_000 }) },
-} as const
-
-type Payloads = typeof payloads
-export type EventType = keyof Payloads
-export const EVENT_TYPES = Object.keys(payloads) as EventType[]
-
-/** The types that end a run: exactly one of them closes every run. */
-export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set(['final', 'interrupt', 'error'])
-
 const Envelope = {
   step_id: t.String({ minLength: 1, maxLength: 64 }),
   ts: t.String({ minLength: 1, maxLength: 40 }),
 }
+const strict = { additionalProperties: false } as const
 
-function eventSchema<K extends EventType>(type: K) {
-  return t.Object({ type: t.Literal(type), ...Envelope, ...(payloads[type] as Payloads[K]) }, { additionalProperties: false })
+/** Every event type and its payload, as in DESIGN.md's event model; the envelope is the same for all. */
+const SCHEMAS = {
+  user: t.Object({ type: t.Literal('user'), ...Envelope, text: Text }, strict),
+  start: t.Object({ type: t.Literal('start'), ...Envelope, step_type: t.String({ minLength: 1, maxLength: 64 }) }, strict),
+  partial: t.Object({ type: t.Literal('partial'), ...Envelope, delta: Text }, strict),
+  'tool-call': t.Object({ type: t.Literal('tool-call'), ...Envelope, tool_call: ToolCall }, strict),
+  'tool-result': t.Object({ type: t.Literal('tool-result'), ...Envelope, tool_result: ToolResult }, strict),
+  final: t.Object({ type: t.Literal('final'), ...Envelope, text: Text }, strict),
+  interrupt: t.Object({ type: t.Literal('interrupt'), ...Envelope, text: Text }, strict),
+  error: t.Object({ type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: 10_000 }) }, strict),
 }
 
 /** An event as a step (or the runner) emits it: no `seq` and no `session_id` yet. */
-export const NewEventSchema = t.Union(EVENT_TYPES.map(eventSchema) as ReturnType<typeof eventSchema<EventType>>[])
+export const NewEventSchema = t.Union(Object.values(SCHEMAS))
+export type NewEvent = Static<(typeof SCHEMAS)[keyof typeof SCHEMAS]>
+export type EventType = NewEvent['type']
+export type NewEventOf<K extends EventType> = Extract<NewEvent, { type: K }>
+export const EVENT_TYPES = Object.keys(SCHEMAS) as EventType[]
 
-type EventOf<K extends EventType> = Static<ReturnType<typeof eventSchema<K>>>
-export type NewEvent = { [K in EventType]: EventOf<K> }[EventType]
-export type NewEventOf<K extends EventType> = EventOf<K>
+/** The types that end a run: exactly one of them closes every run. */
+export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set<EventType>(['final', 'interrupt', 'error'])
 
 /** An event as the store keeps it: the envelope adds the session and its position in the session's log. */
 export type StoredEvent = NewEvent & { seq: number; session_id: string }
-export type StoredEventOf<K extends EventType> = EventOf<K> & { seq: number; session_id: string }
+export type StoredEventOf<K extends EventType> = Extract<StoredEvent, { type: K }>
 
-/** What a step emits: the envelope (step id, timestamp) is added by the runner. */
-export type StepEvent = { [K in EventType]: Omit<EventOf<K>, 'step_id' | 'ts'> }[EventType]
+/** What a step emits: the runner adds the envelope (step id, timestamp). */
+export type StepEvent = NewEvent extends infer E ? (E extends NewEvent ? Omit<E, 'step_id' | 'ts'> : never) : never
 
-const checkers = new Map(EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(eventSchema(type))]))
+const checkers = new Map(EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(SCHEMAS[type])]))
 
 /** Validates an event at the store boundary; returns a sentence naming the first problem, or undefined. */
 export function validateNewEvent(event: unknown): string | undefined {

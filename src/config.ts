@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util'
+import { LOG_LEVELS, type LogLevel } from './log.ts'
+
+/** Where events are kept: an embedded SQLite file (the default) or process memory. */
+export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'memory' }
+
+export interface Config {
+  /** TCP port; defaults to 8080. */
+  port: number
+  /** Interface to listen on; defaults to 0.0.0.0 (every interface). */
+  host: string
+  store: StoreSpec
+  /** The step that answers messages; `echo` is the only built-in one so far. */
+  step: 'echo'
+  /** Pause between two characters of the echo step; milliseconds, default 50. */
+  echoDelayMs: number
+  /** A quiet stream gets a comment this often; milliseconds, default 15,000. */
+  heartbeatMs: number
+  logLevel: LogLevel
+}
+
+export type ParsedConfig = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string }
+
+interface FlagSpec {
+  env: string[]
+  help: string
+}
+
+/** Every flag, its environment twins and its help line; `--help` prints this table. */
+export const FLAGS: Record<string, FlagSpec> = {
+  port: { env: ['STEPSTREAM_PORT', 'PORT'], help: 'TCP port to listen on (default 8080)' },
+  host: { env: ['STEPSTREAM_HOST'], help: 'interface to listen on (default 0.0.0.0)' },
+  store: { env: ['STEPSTREAM_STORE'], help: 'sqlite:<path> (default sqlite:./stepstream.db) or memory' },
+  step: { env: ['STEPSTREAM_STEP'], help: 'the step that answers messages: echo (default)' },
+  'echo-delay': { env: ['STEPSTREAM_ECHO_DELAY'], help: 'milliseconds between two echoed characters (default 50)' },
+  heartbeat: { env: ['STEPSTREAM_HEARTBEAT'], help: 'milliseconds of quiet before a stream gets a keep-alive comment (default 15000)' },
+  'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
+}
+
+export function helpText(version: string): string {
+  const lines = Object.entries(FLAGS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.help}\n  ${''.padEnd(14)} env: ${spec.env.join(', ')}`)
+  return `stepstream ${version}: stream the events of running steps to browsers as HTML over Server-Sent Events.
+
+Usage: stepstream [flags]   (a flag beats its environment variable)
+
+${lines.join('\n')}
+  --help         print this and exit
+  --version      print the version and exit
+`
+}
+
+class ConfigError extends Error {}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  }
+  return value
+}
+
+function storeSpec(raw: string): StoreSpec {
+  if (raw === 'memory') return { kind: 'memory' }
+  if (raw.startsWith('sqlite:') && raw.length > 'sqlite:'.length) return { kind: 'sqlite', path: raw.slice('sqlite:'.length) }
+  throw new ConfigError(`--store must be sqlite:<path> or memory, got ${JSON.stringify(raw)}`)
+}
+
+/** Reads flags, then environment twins, then defaults. Pure: the caller prints and exits. */
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): ParsedConfig {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])),
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+      },
+    })
+    if (values.help) return { kind: 'help' }
+    if (values.version) return { kind: 'version' }
+    const get = (name: string, fallback: string): string => {
+      const flag = (values as Record<string, string | boolean | undefined>)[name]
+      if (typeof flag === 'string') return flag
+      for (const key of FLAGS[name]!.env) if (env[key] !== undefined && env[key] !== '') return env[key]!
+      return fallback
+    }
+    const step = get('step', 'echo')
+    if (step !== 'echo') throw new ConfigError(`--step must be echo, got ${JSON.stringify(step)}`)
+    const logLevel = get('log-level', 'info')
+    if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+      throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+    }
+    return {
+      kind: 'run',
+      config: {
+        port: integer('port', get('port', '8080'), 0, 65535),
+        host: get('host', '0.0.0.0'),
+        store: storeSpec(get('store', 'sqlite:./stepstream.db')),
+        step,
+        echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
+        heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
+        logLevel: logLevel as LogLevel,
+      },
+    }
+  } catch (error) {
+    // parseArgs explains unknown flags and missing values in its own words; keep them on one line.
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error)
+    return { kind: 'error', message: `${message} (see --help)` }
+  }
+}

@@ -1,0 +1,81 @@
+import type { StoredEvent } from '../events.ts'
+import type { EventStore } from '../store/event-store.ts'
+import { encodeComment, encodeFrame, type SseFrame } from './encode.ts'
+
+export interface SessionStreamOptions {
+  store: EventStore
+  sessionId: string
+  /** The cursor: stream events with `seq` above this. */
+  after: number
+  /** Released by the client leaving (the request's signal) or by shutdown. */
+  signal: AbortSignal
+  /** Turns one stored event into its frame (JSON or HTML). */
+  frame: (event: StoredEvent) => SseFrame
+  /** A comment is sent after this long without an event; milliseconds. */
+  heartbeatMs: number
+  /** The reconnection delay announced on connect; milliseconds. */
+  retryMs: number
+  /** Called once, whatever ends the stream. */
+  onClose?: () => void
+}
+
+/** Events read per store round-trip; a lagging client catches up in pages of this size, written as one chunk. */
+const PAGE = 256
+
+/**
+ * The body of one SSE connection: a cursor on the session's log. It never buffers more than one page, so a slow
+ * client lags instead of growing memory, and it never drops: whatever it has not written, it has not read.
+ */
+export async function* sessionStream(options: SessionStreamOptions): AsyncGenerator<string> {
+  const { store, sessionId, signal } = options
+  let cursor = options.after
+  try {
+    // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
+    yield encodeFrame({ retry: options.retryMs })
+    while (!signal.aborted) {
+      const events = await store.read(sessionId, cursor, PAGE)
+      if (events.length > 0) {
+        let chunk = ''
+        if (events[0]!.seq > cursor + 1) {
+          // Retention dropped what this cursor points into: tell the client instead of leaving a silent gap. The
+          // frame carries an id so that a reconnect resumes after the gap rather than meeting it again.
+          cursor = events[0]!.seq - 1
+          chunk += encodeFrame({ id: String(cursor), event: 'reset', data: JSON.stringify({ after: cursor }) })
+        }
+        for (const event of events) chunk += encodeFrame(options.frame(event))
+        cursor = events.at(-1)!.seq
+        yield chunk
+        continue
+      }
+      if (await idle(store, sessionId, cursor, signal, options.heartbeatMs)) yield encodeComment('ping')
+    }
+  } catch (error) {
+    // Once the stream has started there is no status code left to send: say it in an event and close cleanly.
+    if (!signal.aborted) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })
+  } finally {
+    options.onClose?.()
+  }
+}
+
+/** Waits for the log to grow past `cursor`; true when the heartbeat interval passed first. */
+async function idle(store: EventStore, sessionId: string, cursor: number, signal: AbortSignal, heartbeatMs: number) {
+  const wait = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    wait.abort()
+  }, heartbeatMs)
+  const release = () => wait.abort()
+  signal.addEventListener('abort', release, { once: true })
+  try {
+    await store.waitFor(sessionId, cursor, wait.signal)
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', release)
+  }
+  return timedOut && !signal.aborted
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error && 'status' in error ? error.message : 'The stream failed on the server; reconnect to resume.'
+}

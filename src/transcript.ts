@@ -1,0 +1,77 @@
+import type { StoredEvent, StoredEventOf } from './events.ts'
+
+/** How a run stands: still streaming, or ended by one of the three closing events. */
+export type RunState = 'running' | 'final' | 'interrupt' | 'error'
+
+export interface ToolView {
+  id: string
+  name: string
+  input: unknown
+  result?: { value: unknown }
+}
+
+export interface RunView {
+  kind: 'run'
+  stepId: string
+  ts: string
+  text: string
+  state: RunState
+  error?: string
+  tools: ToolView[]
+}
+
+export type TranscriptEntry = { kind: 'user'; event: StoredEventOf<'user'> } | RunView
+
+export interface Transcript {
+  entries: TranscriptEntry[]
+  /** The seq of the last event folded in: the page opens its stream after it. */
+  lastSeq: number
+  running: boolean
+}
+
+/** Folds a session's log into what the page shows: user messages and one entry per run, in order. */
+export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
+  const entries: TranscriptEntry[] = []
+  const runs = new Map<string, RunView>()
+  let lastSeq = 0
+  const runOf = (event: StoredEvent): RunView => {
+    let run = runs.get(event.step_id)
+    if (!run) {
+      // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
+      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', state: 'running', tools: [] }
+      runs.set(event.step_id, run)
+      entries.push(run)
+    }
+    return run
+  }
+  for (const event of events) {
+    lastSeq = event.seq
+    switch (event.type) {
+      case 'user':
+        entries.push({ kind: 'user', event })
+        break
+      case 'start':
+        runOf(event)
+        break
+      case 'partial':
+        runOf(event).text += event.delta
+        break
+      case 'tool-call':
+        runOf(event).tools.push({ ...event.tool_call })
+        break
+      case 'tool-result': {
+        const tool = runOf(event).tools.find((t) => t.id === event.tool_result.id)
+        if (tool) tool.result = { value: event.tool_result.result }
+        break
+      }
+      case 'final':
+      case 'interrupt':
+        Object.assign(runOf(event), { text: event.text, state: event.type })
+        break
+      case 'error':
+        Object.assign(runOf(event), { state: 'error', error: event.error })
+        break
+    }
+  }
+  return { entries, lastSeq, running: [...runs.values()].some((r) => r.state === 'running') }
+}
