@@ -6,6 +6,7 @@ declare namespace JSX {
     'hx-target'?: string
     'hx-swap'?: string
     'hx-include'?: string
+    'hx-vals'?: string
     'hx-disable'?: string
     'hx-sse:connect'?: string
     'hx-sse:close'?: string

@@ -1,4 +1,5 @@
-import { TERMINAL_TYPES, type NewEvent, type StepEvent, type StoredEvent } from '../events.ts'
+import { TERMINAL_TYPES, type NewEvent, type StepEvent } from '../events.ts'
+import { readAll } from '../store/read-all.ts'
 import { noActiveRun, runActive } from '../errors.ts'
 import type { EventStore } from '../store/event-store.ts'
 import type { Logger } from '../log.ts'
@@ -92,7 +93,7 @@ export class Runner {
     }
     const log = { session_id: sessionId, step_id: stepId }
     try {
-      const history = await this.#history(sessionId)
+      const history = await readAll(this.store, sessionId)
       this.log.info('run started', { ...log, step_type: this.step.type })
       await this.step.run(conversationOf(history), { signal, emit: append })
       if (!ended) await append(signal.aborted ? { type: 'interrupt', text: streamed } : missingEnd())
@@ -105,14 +106,6 @@ export class Runner {
       }
     }
     this.log.info('run ended', log)
-  }
-
-  async #history(sessionId: string): Promise<StoredEvent[]> {
-    const events: StoredEvent[] = []
-    for (let page = await this.store.read(sessionId, 0); page.length > 0; page = await this.store.read(sessionId, page.at(-1)!.seq)) {
-      events.push(...page)
-    }
-    return events
   }
 }
 

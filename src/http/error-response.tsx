@@ -1,0 +1,58 @@
+import { AppError, type ErrorCode } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { ErrorPage, Layout, type PageAssets } from '../../templates/page.tsx'
+import { toHtml } from '../../templates/to-html.ts'
+import { PAGE_HEADERS } from './page-headers.ts'
+
+interface Problem {
+  status: number
+  code: ErrorCode
+  message: string
+}
+
+interface ElysiaErrorLike {
+  code: string | number
+  error: unknown
+}
+
+/** A sentence for a request the validator refused, from the schema's own `error` text when it has one. */
+function validationSentence(error: unknown): string {
+  const e = error as { customError?: unknown; type?: string; valueError?: { path?: string; message?: string } }
+  if (typeof e.customError === 'string') return e.customError
+  const where = e.type === 'query' ? 'query string' : e.type === 'params' ? 'URL' : 'request body'
+  const field = e.valueError?.path ? ` at ${e.valueError.path}` : ''
+  return `The ${where} is invalid${field}: ${e.valueError?.message ?? 'it does not match what this route expects'}.`
+}
+
+/** Maps whatever a route threw to a status, a code and a sentence; never a stack trace. */
+export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: Logger): Problem {
+  if (error instanceof AppError) return { status: error.status, code: error.code, message: error.message }
+  switch (code) {
+    case 'VALIDATION':
+      return { status: 400, code: 'BAD_REQUEST', message: validationSentence(error) }
+    case 'PARSE':
+      return { status: 400, code: 'BAD_REQUEST', message: 'The request body could not be parsed: send JSON with Content-Type: application/json, or a form.' }
+    case 'NOT_FOUND':
+      return { status: 404, code: 'NOT_FOUND', message: `There is nothing at ${path}.` }
+  }
+  log.error('unhandled error', { path, code: String(code), error: error instanceof Error ? error.stack : String(error) })
+  return { status: 500, code: 'INTERNAL', message: 'Something went wrong on the server. It has been logged; please try again.' }
+}
+
+/** JSON for the API, a notice fragment for htmx, a whole page for a browser navigation. */
+export function errorResponse(problem: Problem, request: Request, assets: PageAssets): Response {
+  const path = new URL(request.url).pathname
+  const wantsJson = path.startsWith('/api/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
+  if (wantsJson) return Response.json({ error: { code: problem.code, message: problem.message } }, { status: problem.status })
+  const html =
+    request.headers.get('hx-request') === 'true' ? (
+      <span class="error" safe>
+        {problem.message}
+      </span>
+    ) : (
+      <Layout assets={assets} title={`stepstream: ${problem.status}`}>
+        <ErrorPage status={problem.status} message={problem.message} />
+      </Layout>
+    )
+  return new Response(toHtml(html), { status: problem.status, headers: PAGE_HEADERS })
+}

@@ -1,0 +1,32 @@
+import { Elysia } from 'elysia'
+import type { AppDeps } from './deps.ts'
+
+/** Liveness, readiness and Prometheus metrics. */
+export const healthRoutes = (deps: AppDeps) =>
+  new Elysia({ name: 'health' })
+    .get('/healthz', () => ({ status: 'ok', version: deps.version }))
+    .get('/readyz', async ({ set }) => {
+      try {
+        await deps.store.ping()
+        return { status: 'ready' }
+      } catch {
+        set.status = 503
+        return { status: 'unavailable', error: 'The event store cannot be reached.' }
+      }
+    })
+    .get(
+      '/metrics',
+      () =>
+        new Response(
+          [
+            '# HELP stepstream_sse_connections Open Server-Sent Events connections.',
+            '# TYPE stepstream_sse_connections gauge',
+            `stepstream_sse_connections ${deps.connections.open}`,
+            '# HELP stepstream_active_runs Steps running now.',
+            '# TYPE stepstream_active_runs gauge',
+            `stepstream_active_runs ${deps.runner.activeCount}`,
+            '',
+          ].join('\n'),
+          { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } },
+        ),
+    )

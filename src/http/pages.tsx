@@ -1,0 +1,71 @@
+import { Elysia, t } from 'elysia'
+import { AppError } from '../errors.ts'
+import { newId, isWellFormedId } from '../session-id.ts'
+import { DEFAULT_USER_MESSAGE } from '../steps/conversation.ts'
+import { foldTranscript } from '../transcript.ts'
+import { readAll } from '../store/read-all.ts'
+import { Chat, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
+import { toHtml } from '../../templates/to-html.ts'
+import { requireSession, type AppDeps } from './deps.ts'
+import { MESSAGE_MAX_CHARS } from './limits.ts'
+import { PAGE_HEADERS } from './page-headers.ts'
+
+
+const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true'
+
+const Form = t.Object({
+  client_id: t.String({ error: 'The form has no client_id: reload the chat page and try again.' }),
+  message: t.Optional(t.String()),
+})
+
+/** The browser-facing routes of the original tutorial: the page, /start, /chat and /cancel. */
+export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
+  const page = (title: string, body: JSX.Element, status = 200) =>
+    new Response(toHtml(<Layout assets={assets} title={title}>{body}</Layout>), { status, headers: PAGE_HEADERS })
+
+  const chatFragment = async (sessionId: string) => toHtml(<Chat sessionId={sessionId} transcript={foldTranscript(await readAll(deps.store, sessionId))} />)
+
+  return new Elysia({ name: 'pages' })
+    .get('/', async ({ query }) => {
+      const id = query.client_id
+      if (id === undefined) return page('stepstream', <Landing />)
+      if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
+      if (!(await deps.store.getSession(id))) {
+        return page('stepstream', <Landing notice="That chat does not exist (it may have expired). Start a new one below." />, 404)
+      }
+      return page('stepstream chat', await chatFragment(id))
+    })
+    .get('/start', async ({ request }) => {
+      const id = newId()
+      await deps.store.createSession(id)
+      await deps.runner.submit(id, DEFAULT_USER_MESSAGE)
+      const url = `/?client_id=${id}`
+      if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
+      return new Response(await chatFragment(id), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
+    })
+    .post(
+      '/chat',
+      async ({ body, request }) => {
+        const session = await requireSession(deps.store, body.client_id)
+        const text = (body.message ?? '').trim()
+        if (!text) throw new AppError('BAD_REQUEST', 'The message is empty: type something first.')
+        if (text.length > MESSAGE_MAX_CHARS) {
+          throw new AppError('BAD_REQUEST', `The message is too long: keep it under ${MESSAGE_MAX_CHARS} characters.`)
+        }
+        await deps.runner.submit(session.id, text)
+        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${session.id}` } })
+        return new Response('', { status: 200, headers: PAGE_HEADERS })
+      },
+      { body: Form },
+    )
+    .post(
+      '/cancel',
+      async ({ body, request }) => {
+        const session = await requireSession(deps.store, body.client_id)
+        deps.runner.cancel(session.id)
+        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${session.id}` } })
+        return new Response('', { status: 200, headers: PAGE_HEADERS })
+      },
+      { body: Form },
+    )
+}

@@ -1,0 +1,105 @@
+import { Elysia, t } from 'elysia'
+import type { Server } from 'bun'
+import type { StoredEvent } from '../events.ts'
+import { AppError } from '../errors.ts'
+import type { SseFrame } from '../sse/encode.ts'
+import { sessionStream } from '../sse/session-stream.ts'
+import { renderEventFragment } from '../../templates/event-fragments.tsx'
+import { requireSession, type AppDeps } from './deps.ts'
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  // no-transform: proxies must not gzip or rewrite a stream (that buffers it); X-Accel-Buffering: nginx must not buffer.
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+}
+
+/** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
+const htmlFrame = (event: StoredEvent): SseFrame => ({ id: String(event.seq), data: renderEventFragment(event) })
+
+/** The JSON stream: named by type, the stored event as JSON. */
+const jsonFrame = (event: StoredEvent): SseFrame => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) })
+
+/** Where a connection starts reading: `Last-Event-ID` (a reconnect) beats `?after=`, which beats 0. */
+export function cursorOf(lastEventId: string | null, after: string | undefined): number {
+  for (const raw of [lastEventId, after]) {
+    if (raw === null || raw === undefined || raw === '') continue
+    if (!/^\d{1,15}$/.test(raw)) throw new AppError('BAD_REQUEST', `The stream position ${JSON.stringify(raw)} is not a whole number of events.`)
+    return Number(raw)
+  }
+  return 0
+}
+
+/** One signal for "stop this stream": the client left, or the server is shutting down. */
+function streamSignal(request: Request, shutdown: AbortSignal) {
+  const controller = new AbortController()
+  const abort = () => controller.abort()
+  request.signal.addEventListener('abort', abort, { once: true })
+  shutdown.addEventListener('abort', abort, { once: true })
+  if (request.signal.aborted || shutdown.aborted) abort()
+  const release = () => {
+    request.signal.removeEventListener('abort', abort)
+    shutdown.removeEventListener('abort', abort)
+  }
+  return { signal: controller.signal, release }
+}
+
+function streamResponse(
+  deps: AppDeps,
+  request: Request,
+  server: Server<unknown> | null,
+  sessionId: string,
+  after: number,
+  frame: (event: StoredEvent) => SseFrame,
+): Response {
+  // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
+  server?.timeout(request, 0)
+  const { signal, release } = streamSignal(request, deps.shutdown)
+  deps.connections.open++
+  const chunks = sessionStream({
+    store: deps.store,
+    sessionId,
+    after,
+    signal,
+    frame,
+    heartbeatMs: deps.heartbeatMs,
+    retryMs: deps.retryMs,
+    onClose: () => {
+      release()
+      deps.connections.open--
+    },
+  })
+  const encoder = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next()
+      if (next.done) controller.close()
+      else controller.enqueue(encoder.encode(next.value))
+    },
+    async cancel() {
+      await chunks.return(undefined)
+    },
+  })
+  return new Response(body, { headers: SSE_HEADERS })
+}
+
+const Query = t.Object({ client_id: t.Optional(t.String()), after: t.Optional(t.String()) })
+
+export const streamRoutes = (deps: AppDeps) =>
+  new Elysia({ name: 'streams' })
+    .get(
+      '/events',
+      async ({ query, request, server }) => {
+        const session = await requireSession(deps.store, query.client_id)
+        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), htmlFrame)
+      },
+      { query: Query },
+    )
+    .get(
+      '/api/sessions/:id/stream',
+      async ({ params, query, request, server }) => {
+        const session = await requireSession(deps.store, params.id)
+        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), jsonFrame)
+      },
+      { query: Query },
+    )

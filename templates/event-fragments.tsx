@@ -1,0 +1,76 @@
+import type { StoredEvent, StoredEventOf } from '../src/events.ts'
+import { toHtml } from './to-html.ts'
+import { RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'
+
+/**
+ * The HTML stream's fragment for each event type. The page's stream element appends what a fragment holds at its
+ * top level; `<hx-partial>` children go to their own targets (the run's text, the run status, a tool block).
+ * `partial` carries only its delta: never the whole completion again.
+ */
+function Partial({ target, swap, children }: { target: string; swap: 'beforeend' | 'outerHTML'; children: JSX.Element }) {
+  return (
+    <hx-partial hx-target={`#${target}`} hx-swap={swap}>
+      {children}
+    </hx-partial>
+  )
+}
+
+function finished(event: StoredEventOf<'final' | 'interrupt' | 'error'>) {
+  const run =
+    event.type === 'error'
+      ? { stepId: event.step_id, text: '', state: event.type, error: event.error }
+      : { stepId: event.step_id, text: event.text, state: event.type }
+  return (
+    <>
+      <Partial target={ids.runText(event.step_id)} swap="outerHTML">
+        <RunText run={run} />
+      </Partial>
+      <Partial target="run-status" swap="outerHTML">
+        <RunStatus running={false} />
+      </Partial>
+    </>
+  )
+}
+
+export function renderEventFragment(event: StoredEvent): string {
+  return toHtml(fragment(event))
+}
+
+function fragment(event: StoredEvent): JSX.Element {
+  switch (event.type) {
+    case 'user':
+      return <UserMessage event={event} />
+    case 'start':
+      return (
+        <>
+          <RunMessage run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', state: 'running', tools: [] }} />
+          <Partial target="run-status" swap="outerHTML">
+            <RunStatus running />
+          </Partial>
+        </>
+      )
+    case 'partial':
+      // A span per delta keeps whitespace-only deltas (a lone space) from being dropped as an empty swap.
+      return (
+        <Partial target={`${ids.runText(event.step_id)} .text`} swap="beforeend">
+          <span safe>{event.delta}</span>
+        </Partial>
+      )
+    case 'tool-call':
+      return (
+        <Partial target={ids.runTools(event.step_id)} swap="beforeend">
+          <ToolBlock stepId={event.step_id} tool={event.tool_call} />
+        </Partial>
+      )
+    case 'tool-result':
+      return (
+        <Partial target={ids.toolResult(event.step_id, event.tool_result.id)} swap="outerHTML">
+          <ToolResult stepId={event.step_id} tool={{ id: event.tool_result.id, name: '', input: null, result: { value: event.tool_result.result } }} />
+        </Partial>
+      )
+    case 'final':
+    case 'interrupt':
+    case 'error':
+      return finished(event)
+  }
+}

@@ -1,0 +1,112 @@
+import type { StoredEventOf } from '../src/events.ts'
+import type { RunState, RunView, ToolView } from '../src/transcript.ts'
+
+/** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
+export const ids = {
+  run: (stepId: string) => `step-${stepId}`,
+  runText: (stepId: string) => `step-${stepId}-text`,
+  runTools: (stepId: string) => `step-${stepId}-tools`,
+  // Tool call ids come from a model: hash them into something that is always a valid id and CSS selector.
+  tool: (stepId: string, callId: string) => `tool-${stepId}-${Bun.hash(callId).toString(36)}`,
+  toolResult: (stepId: string, callId: string) => `${ids.tool(stepId, callId)}-result`,
+}
+
+const STATE_LABEL: Record<RunState, string> = {
+  running: 'streaming…',
+  final: '',
+  interrupt: 'interrupted',
+  error: 'failed',
+}
+
+export function Time({ ts }: { ts: string }) {
+  return (
+    <time datetime={ts} safe>
+      {ts.slice(11, 16)}
+    </time>
+  )
+}
+
+export function UserMessage({ event }: { event: StoredEventOf<'user'> }) {
+  return (
+    <article class="msg user" id={`msg-${event.seq}`}>
+      <div class="text" safe>
+        {event.text}
+      </div>
+      <footer>
+        <Time ts={event.ts} />
+      </footer>
+    </article>
+  )
+}
+
+/** A run's answer text and its state line; `final`, `interrupt` and `error` replace it whole. */
+export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state' | 'error'> }) {
+  return (
+    <div class={`answer ${run.state}`} id={ids.runText(run.stepId)} data-state={run.state}>
+      <div class="text" safe>
+        {run.text}
+      </div>
+      {run.error ? (
+        <p class="run-error" role="alert" safe>
+          {run.error}
+        </p>
+      ) : (
+        ''
+      )}
+      {STATE_LABEL[run.state] ? (
+        <p class="run-state" safe>
+          {STATE_LABEL[run.state]}
+        </p>
+      ) : (
+        ''
+      )}
+    </div>
+  )
+}
+
+const pretty = (value: unknown) => JSON.stringify(value, null, 2) ?? 'null'
+
+export function ToolResult({ stepId, tool }: { stepId: string; tool: ToolView }) {
+  return (
+    <div class="tool-result" id={ids.toolResult(stepId, tool.id)}>
+      {tool.result ? (
+        <pre safe>{pretty(tool.result.value)}</pre>
+      ) : (
+        <p class="pending">waiting for the result…</p>
+      )}
+    </div>
+  )
+}
+
+export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) {
+  return (
+    <details class="tool" id={ids.tool(stepId, tool.id)}>
+      <summary>
+        tool call <code safe>{tool.name}</code>
+      </summary>
+      <pre safe>{pretty(tool.input)}</pre>
+      <ToolResult stepId={stepId} tool={tool} />
+    </details>
+  )
+}
+
+export function RunMessage({ run }: { run: RunView }) {
+  return (
+    <article class="msg assistant" id={ids.run(run.stepId)}>
+      <div class="tools" id={ids.runTools(run.stepId)}>
+        {run.tools.map((tool) => (
+          <ToolBlock stepId={run.stepId} tool={tool} />
+        ))}
+      </div>
+      <RunText run={run} />
+      <footer>
+        <Time ts={run.ts} />
+      </footer>
+    </article>
+  )
+}
+
+/** Tells the page whether a run is active; the composer's Send and Cancel buttons follow it. */
+export function RunStatus({ running }: { running: boolean }) {
+  return <div id="run-status" data-state={running ? 'running' : 'idle'} hidden />
+}

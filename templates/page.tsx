@@ -1,0 +1,105 @@
+import type { Transcript } from '../src/transcript.ts'
+import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
+
+/** Asset URLs carry the version so a new build is never served from a stale cache. */
+export interface PageAssets {
+  css: string
+  scripts: string[]
+}
+
+// htmx 4 reads its config from this meta tag. Its indicator CSS is injected as a stylesheet we don't use, and
+// history snapshots are off because every URL of ours renders fully on the server.
+const HTMX_CONFIG = 'includeIndicatorCSS:false, history:false, defaultTimeout:15000'
+
+export function Layout({ assets, title, children }: { assets: PageAssets; title: string; children: JSX.Element }) {
+  return (
+    <>
+      {'<!doctype html>'}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="color-scheme" content="light dark" />
+          <meta name="htmx-config" content={HTMX_CONFIG} />
+          <title safe>{title}</title>
+          <link rel="stylesheet" href={assets.css} />
+          {assets.scripts.map((src) => (
+            <script src={src} defer></script>
+          ))}
+        </head>
+        <body>
+          <header class="top">
+            <a class="brand" href="/">
+              stepstream
+            </a>
+            <span id="connection" class="connection" data-state="idle" role="status" aria-live="polite">
+              &nbsp;
+            </span>
+          </header>
+          <main id="main">{children}</main>
+        </body>
+      </html>
+    </>
+  )
+}
+
+export function Landing({ notice }: { notice?: string }) {
+  return (
+    <section class="landing">
+      {notice ? (
+        <p class="notice warn" role="alert" safe>
+          {notice}
+        </p>
+      ) : (
+        ''
+      )}
+      <h1>Watch a step think, live.</h1>
+      <p>Each chat is a link: copy it into another tab and both follow the same conversation.</p>
+      <form action="/start" method="get" hx-get="/start" hx-target="#main" hx-swap="innerHTML">
+        <button type="submit" class="primary">
+          Start New Chat
+        </button>
+      </form>
+    </section>
+  )
+}
+
+export function Chat({ sessionId, transcript }: { sessionId: string; transcript: Transcript }) {
+  const stream = `/events?client_id=${sessionId}&after=${transcript.lastSeq}`
+  return (
+    <section class="chat" data-session={sessionId}>
+      <div id="transcript" class="transcript" role="log" aria-live="polite" aria-label="Conversation" hx-sse:connect={stream} hx-swap="beforeend">
+        {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
+      </div>
+      <RunStatus running={transcript.running} />
+      <p id="notice" class="notice" role="status"></p>
+      <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
+        <input type="hidden" name="client_id" value={sessionId} />
+        <label for="message" class="visually-hidden">
+          Your message
+        </label>
+        <textarea id="message" name="message" rows="1" maxlength="20000" placeholder="Type a message, Enter to send" required></textarea>
+        <button type="submit" id="send" class="primary" disabled={transcript.running}>
+          Send
+        </button>
+        <button type="button" id="cancel" hx-post="/cancel" hx-vals={JSON.stringify({ client_id: sessionId })} hx-target="#notice" hx-swap="innerHTML" hidden={!transcript.running}>
+          Cancel
+        </button>
+      </form>
+    </section>
+  )
+}
+
+export function ErrorPage({ status, message }: { status: number; message: string }) {
+  return (
+    <section class="landing">
+      <h1 safe>{`${status}`}</h1>
+      <p class="notice warn" role="alert" safe>
+        {message}
+      </p>
+      <p>
+        <a href="/">Back to the start page</a>
+      </p>
+    </section>
+  )
+}
