@@ -26,7 +26,6 @@ export interface Transcript {
   entries: TranscriptEntry[]
   /** The seq of the last event folded in: the page opens its stream after it. */
   lastSeq: number
-  running: boolean
 }
 
 /** Folds a session's log into what the page shows: user messages and one entry per run, in order. */
@@ -73,5 +72,5 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
         break
     }
   }
-  return { entries, lastSeq, running: [...runs.values()].some((r) => r.state === 'running') }
+  return { entries, lastSeq }
 }

@@ -4,12 +4,13 @@ import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
 /** Asset URLs carry the version so a new build is never served from a stale cache. */
 export interface PageAssets {
   css: string
+  icon: string
   scripts: string[]
 }
 
 // htmx 4 reads its config from this meta tag. Its indicator CSS is injected as a stylesheet we don't use, and
-// history snapshots are off because every URL of ours renders fully on the server.
-const HTMX_CONFIG = 'includeIndicatorCSS:false, history:false, defaultTimeout:15000'
+// back/forward reloads the page, because every URL of ours renders fully on the server.
+const HTMX_CONFIG = 'includeIndicatorCSS:false, history:"reload", defaultTimeout:15000'
 
 export function Layout({ assets, title, children }: { assets: PageAssets; title: string; children: JSX.Element }) {
   return (
@@ -22,6 +23,7 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
           <meta name="color-scheme" content="light dark" />
           <meta name="htmx-config" content={HTMX_CONFIG} />
           <title safe>{title}</title>
+          <link rel="icon" href={assets.icon} type="image/svg+xml" />
           <link rel="stylesheet" href={assets.css} />
           {assets.scripts.map((src) => (
             <script src={src} defer></script>
@@ -64,14 +66,15 @@ export function Landing({ notice }: { notice?: string }) {
   )
 }
 
-export function Chat({ sessionId, transcript }: { sessionId: string; transcript: Transcript }) {
+/** `running` comes from the runner: a run can be active before its `start` event is in the transcript. */
+export function Chat({ sessionId, transcript, running }: { sessionId: string; transcript: Transcript; running: boolean }) {
   const stream = `/events?client_id=${sessionId}&after=${transcript.lastSeq}`
   return (
     <section class="chat" data-session={sessionId}>
       <div id="transcript" class="transcript" role="log" aria-live="polite" aria-label="Conversation" hx-sse:connect={stream} hx-swap="beforeend">
         {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
       </div>
-      <RunStatus running={transcript.running} />
+      <RunStatus running={running} />
       <p id="notice" class="notice" role="status"></p>
       <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
         <input type="hidden" name="client_id" value={sessionId} />
@@ -79,10 +82,10 @@ export function Chat({ sessionId, transcript }: { sessionId: string; transcript:
           Your message
         </label>
         <textarea id="message" name="message" rows="1" maxlength="20000" placeholder="Type a message, Enter to send" required></textarea>
-        <button type="submit" id="send" class="primary" disabled={transcript.running}>
+        <button type="submit" id="send" class="primary" disabled={running}>
           Send
         </button>
-        <button type="button" id="cancel" hx-post="/cancel" hx-vals={JSON.stringify({ client_id: sessionId })} hx-target="#notice" hx-swap="innerHTML" hidden={!transcript.running}>
+        <button type="button" id="cancel" hx-post="/cancel" hx-vals={JSON.stringify({ client_id: sessionId })} hx-target="#notice" hx-swap="innerHTML" hidden={!running}>
           Cancel
         </button>
       </form>

@@ -3,6 +3,7 @@ import htmxPath from 'htmx.org/dist/htmx.min.js' with { type: 'file' }
 import ssePath from 'htmx.org/dist/ext/hx-sse.min.js' with { type: 'file' }
 import appJsPath from '../../public/app.js' with { type: 'file' }
 import appCssPath from '../../public/app.css' with { type: 'file' }
+import faviconPath from '../../public/favicon.svg' with { type: 'file' }
 import type { PageAssets } from '../../templates/page.tsx'
 
 interface Asset {
@@ -22,6 +23,7 @@ const SOURCES: Record<string, { path: string; type: string }> = {
   'hx-sse.min.js': { path: ssePath, type: 'text/javascript; charset=utf-8' },
   'app.js': { path: appJsPath, type: 'text/javascript; charset=utf-8' },
   'app.css': { path: appCssPath, type: 'text/css; charset=utf-8' },
+  'favicon.svg': { path: faviconPath, type: 'image/svg+xml' },
 }
 
 export async function loadAssets(): Promise<Map<string, Asset>> {
@@ -36,7 +38,7 @@ export async function loadAssets(): Promise<Map<string, Asset>> {
 /** The URLs the page template links, in load order (htmx before its SSE extension before our script). */
 export function pageAssets(assets: Map<string, Asset>): PageAssets {
   const url = (name: string) => `/assets/${name}?v=${assets.get(name)!.hash}`
-  return { css: url('app.css'), scripts: ['htmx.min.js', 'hx-sse.min.js', 'app.js'].map(url) }
+  return { css: url('app.css'), icon: url('favicon.svg'), scripts: ['htmx.min.js', 'hx-sse.min.js', 'app.js'].map(url) }
 }
 
 export const assetRoutes = (assets: Map<string, Asset>) =>

@@ -23,7 +23,10 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const page = (title: string, body: JSX.Element, status = 200) =>
     new Response(toHtml(<Layout assets={assets} title={title}>{body}</Layout>), { status, headers: PAGE_HEADERS })
 
-  const chatFragment = async (sessionId: string) => toHtml(<Chat sessionId={sessionId} transcript={foldTranscript(await readAll(deps.store, sessionId))} />)
+  const chatFragment = async (sessionId: string) => {
+    const transcript = foldTranscript(await readAll(deps.store, sessionId))
+    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={deps.runner.activeRun(sessionId) !== undefined} />)
+  }
 
   return new Elysia({ name: 'pages' })
     .get('/', async ({ query }) => {

@@ -1,0 +1,81 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
+
+/**
+ * A test SSE reader over fetch: collects every message, lets a test wait for one, and closes on demand. Comments
+ * (heartbeats) and `retry:` are recorded too, so tests can assert on them.
+ */
+export class SseReader {
+  readonly messages: EventSourceMessage[] = []
+  readonly comments: string[] = []
+  retry: number | undefined
+  response!: Response
+  #controller = new AbortController()
+  #wake: (() => void) | undefined
+  #done = false
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
+    const reader = new SseReader()
+    reader.response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: reader.#controller.signal })
+    if (reader.response.ok) void reader.#pump()
+    return reader
+  }
+
+  async #pump() {
+    const parser = createParser({
+      onEvent: (m) => {
+        this.messages.push(m)
+        this.#wake?.()
+      },
+      onComment: (c) => {
+        this.comments.push(c)
+        this.#wake?.()
+      },
+      onRetry: (r) => (this.retry = r),
+    })
+    const decoder = new TextDecoder()
+    try {
+      const body = this.response.body!.getReader()
+      for (let chunk = await body.read(); !chunk.done; chunk = await body.read()) parser.feed(decoder.decode(chunk.value, { stream: true }))
+    } catch {
+      // aborted by close(), or the server went away: either way the stream is over
+    }
+    this.#done = true
+    this.#wake?.()
+  }
+
+  /** Waits until `predicate` holds for the messages so far; fails after `timeoutMs`. */
+  async until(predicate: (messages: EventSourceMessage[]) => boolean, timeoutMs = 10_000): Promise<EventSourceMessage[]> {
+    const deadline = Date.now() + timeoutMs
+    while (!predicate(this.messages)) {
+      if (this.#done) throw new Error(`stream ended before the condition held; got ${this.messages.length} messages`)
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms with ${this.messages.length} messages`)
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve
+        setTimeout(resolve, Math.min(left, 200))
+      })
+    }
+    return this.messages
+  }
+
+  /** Resolves when the server closed the stream. */
+  async ended(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.#done) {
+      if (Date.now() > deadline) throw new Error('the stream did not end')
+      await Bun.sleep(20)
+    }
+  }
+
+  get lastId(): string | undefined {
+    return this.messages.findLast((m) => m.id !== undefined)?.id
+  }
+
+  close() {
+    this.#controller.abort()
+  }
+}
+
+/** True once a message of one of the run-ending types is among `messages` (JSON stream). */
+export const hasEnd = (messages: EventSourceMessage[], n = 1) =>
+  messages.filter((m) => m.event === 'final' || m.event === 'interrupt' || m.event === 'error').length >= n
