@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { EventSourceMessage } from 'eventsource-parser'
+import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
+import { SseReader, hasEnd } from '../helpers/sse-client.ts'
+import { testServer } from '../helpers/test-app.ts'
+
+let server: Awaited<ReturnType<typeof testServer>>
+beforeAll(async () => {
+  server = await testServer({ echoDelayMs: 10 })
+})
+afterAll(() => server.close())
+
+const api = (path: string, init?: RequestInit) => fetch(`${server.base}${path}`, init)
+const json = (text: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) })
+
+async function session(): Promise<string> {
+  return ((await (await api('/api/sessions', { method: 'POST' })).json()) as { id: string }).id
+}
+const seqs = (messages: EventSourceMessage[]) => messages.map((m) => Number(m.id))
+const events = (messages: EventSourceMessage[]) => messages.map((m) => JSON.parse(m.data) as { type: string; seq: number; delta?: string; text?: string })
+const consecutive = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+describe('streaming on a real port', () => {
+  test('the /start flow streams the default conversation to final on the HTML stream', async () => {
+    const start = await fetch(`${server.base}/start`, { redirect: 'manual' })
+    const id = start.headers.get('location')!.split('=')[1]!
+    const stream = await SseReader.open(`${server.base}/events?client_id=${id}`)
+    expect(stream.retry).toBe(1000)
+    const messages = await stream.until((m) => m.some((x) => x.data.includes('data-state="idle"')))
+    stream.close()
+    expect(seqs(messages)).toEqual(consecutive(1, messages.length))
+    const html = messages.map((m) => m.data)
+    expect(html[0]).toContain(`<article class="msg user"`)
+    expect(html[1]).toContain('data-state="running"')
+    const deltas = html.slice(2, -1).map((h) => h.match(/<span>(.*)<\/span>/s)![1])
+    expect(deltas.join('')).toBe(DEFAULT_USER_MESSAGE)
+    expect(html.at(-1)).toContain(`answer final`)
+    expect(html.at(-1)).toContain(DEFAULT_USER_MESSAGE)
+  })
+
+  test('the JSON stream carries each event once, code point by code point, with a final holding the whole text', async () => {
+    const id = await session()
+    const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+    await api(`/api/sessions/${id}/messages`, json('a😀b'))
+    const messages = await stream.until((m) => hasEnd(m))
+    stream.close()
+    expect(messages.map((m) => m.event)).toEqual(['user', 'start', 'partial', 'partial', 'partial', 'final'])
+    expect(events(messages).filter((e) => e.type === 'partial').map((e) => e.delta)).toEqual(['a', '😀', 'b'])
+    expect(events(messages).at(-1)!.text).toBe('a😀b')
+  })
+
+  for (const how of ['Last-Event-ID', '?after='] as const) {
+    test(`resumes mid-run with ${how}: no gap, no duplicate`, async () => {
+      const id = await session()
+      const first = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+      await api(`/api/sessions/${id}/messages`, json('resume me without a gap please'))
+      await first.until((m) => m.length >= 8)
+      first.close()
+      const seen = first.messages.length
+      const lastId = first.lastId!
+      const url = `${server.base}/api/sessions/${id}/stream${how === '?after=' ? `?after=${lastId}` : ''}`
+      const second = await SseReader.open(url, how === 'Last-Event-ID' ? { 'last-event-id': lastId } : {})
+      await second.until((m) => hasEnd(m))
+      second.close()
+      const all = [...first.messages.slice(0, seen), ...second.messages]
+      expect(seqs(all)).toEqual(consecutive(1, all.length))
+      expect(events(all).at(-1)).toMatchObject({ type: 'final', text: 'resume me without a gap please' })
+    })
+  }
+
+  test('Last-Event-ID wins over ?after=', async () => {
+    const id = await session()
+    await api(`/api/sessions/${id}/messages`, json('abc'))
+    await server.deps.runner.settled(id)
+    const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream?after=1`, { 'last-event-id': '4' })
+    await stream.until((m) => hasEnd(m))
+    stream.close()
+    expect(Number(stream.messages[0]!.id)).toBe(5)
+  })
+
+  test('two tabs see identical logs, and closing one leaves the other running', async () => {
+    const id = await session()
+    const a = await SseReader.open(`${server.base}/events?client_id=${id}`)
+    const b = await SseReader.open(`${server.base}/events?client_id=${id}`)
+    await api(`/api/sessions/${id}/messages`, json('shared between two tabs'))
+    await a.until((m) => m.length >= 6)
+    a.close()
+    await b.until((m) => m.some((x) => x.data.includes('answer final')))
+    await api(`/api/sessions/${id}/messages`, json('second'))
+    await b.until((m) => m.filter((x) => x.data.includes('answer final')).length === 2)
+    b.close()
+    expect(a.messages.map((m) => [m.id, m.data])).toEqual(b.messages.slice(0, a.messages.length).map((m) => [m.id, m.data]))
+    expect(seqs(b.messages)).toEqual(consecutive(1, b.messages.length))
+  })
+
+  test('cancel ends the run with an interrupt holding exactly what was streamed, and the next message works', async () => {
+    const id = await session()
+    const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+    await api(`/api/sessions/${id}/messages`, json('this message will be cut off somewhere in the middle'))
+    await stream.until((m) => m.filter((x) => x.event === 'partial').length >= 5)
+    expect((await api(`/api/sessions/${id}/cancel`, { method: 'POST' })).status).toBe(202)
+    await stream.until((m) => hasEnd(m))
+    const all = events(stream.messages)
+    const interrupt = all.at(-1)!
+    expect(interrupt.type).toBe('interrupt')
+    expect(interrupt.text).toBe(all.filter((e) => e.type === 'partial').map((e) => e.delta).join(''))
+    expect((await api(`/api/sessions/${id}/messages`, json('next'))).status).toBe(202)
+    await stream.until((m) => hasEnd(m, 2))
+    stream.close()
+    expect(events(stream.messages).at(-1)).toMatchObject({ type: 'final', text: 'next' })
+  })
+
+  test('hostile text is escaped on the HTML stream and forges nothing on either stream', async () => {
+    const id = await session()
+    const html = await SseReader.open(`${server.base}/events?client_id=${id}`)
+    const raw = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+    const hostile = '<img src=x onerror=alert(1)>\r\nid: 999\n\nevent: final\ndata: x'
+    await api(`/api/sessions/${id}/messages`, json(hostile))
+    await raw.until((m) => hasEnd(m))
+    await html.until((m) => m.some((x) => x.data.includes('answer final')))
+    html.close()
+    raw.close()
+    expect(raw.messages.map((m) => m.event)).toEqual(['user', 'start', ...Array([...hostile].length).fill('partial'), 'final'])
+    expect(seqs(raw.messages)).toEqual(consecutive(1, raw.messages.length))
+    expect(events(raw.messages).at(-1)!.text).toBe(hostile)
+    expect(seqs(html.messages)).toEqual(consecutive(1, html.messages.length))
+    for (const m of html.messages) {
+      expect(m.event).toBeUndefined()
+      expect(m.data).not.toContain('<img')
+    }
+    expect(html.messages[0]!.data).toContain('&lt;img src=x onerror=alert(1)&gt;')
+    const page = await (await api(`/?client_id=${id}`)).text()
+    expect(page).not.toContain('<img')
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;')
+  })
+
+  test('a closed tab is released at once: the connection count drops within 100 ms', async () => {
+    const id = await session()
+    const before = server.deps.connections.open
+    const stream = await SseReader.open(`${server.base}/events?client_id=${id}`)
+    await stream.until(() => server.deps.connections.open === before + 1, 2000).catch(() => {})
+    expect(server.deps.connections.open).toBe(before + 1)
+    stream.close()
+    const closedAt = Date.now()
+    while (server.deps.connections.open > before && Date.now() - closedAt < 100) await Bun.sleep(5)
+    expect(server.deps.connections.open).toBe(before)
+  })
+
+  test('bad inputs get clear 4xx and the server stays healthy', async () => {
+    const id = await session()
+    const post = (body: BodyInit, type = 'application/json') => api(`/api/sessions/${id}/messages`, { method: 'POST', headers: { 'content-type': type }, body })
+    const cases: [Promise<Response>, number][] = [
+      [post(JSON.stringify({ text: '' })), 400],
+      [post(JSON.stringify({})), 400],
+      [post('{"text": '), 400],
+      [post('text=hi', 'text/plain'), 400],
+      [post(JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) })), 413],
+      [api('/api/sessions/not-an-id'), 400],
+      [api('/events?client_id=%00%0d%0a'), 400],
+      [api('/?client_id=<script>'), 400],
+    ]
+    for (const [response, status] of cases) {
+      const res = await response
+      expect(res.status).toBe(status)
+      expect((await res.text()).length).toBeGreaterThan(10)
+    }
+    expect((await api('/healthz')).status).toBe(200)
+    expect((await api(`/api/sessions/${id}/messages`, json('still fine'))).status).toBe(202)
+  })
+
+  test('a heartbeat comment keeps a quiet stream open', async () => {
+    const quiet = await testServer({ heartbeatMs: 200 })
+    const id = ((await (await fetch(`${quiet.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
+    const stream = await SseReader.open(`${quiet.base}/api/sessions/${id}/stream`)
+    await Bun.sleep(700)
+    stream.close()
+    await quiet.close()
+    expect(stream.comments.filter((c) => c.trim() === 'ping').length).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe('a quiet stream outlives Bun’s idle timeout', () => {
+  test(
+    'no event for 31 s with the default 15 s heartbeat, and the stream still delivers',
+    async () => {
+      const id = await session()
+      const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+      await Bun.sleep(31_000)
+      await api(`/api/sessions/${id}/messages`, json('still here'))
+      await stream.until((m) => hasEnd(m))
+      stream.close()
+      expect(stream.comments.length).toBeGreaterThanOrEqual(2)
+      expect(events(stream.messages).at(-1)).toMatchObject({ type: 'final', text: 'still here' })
+    },
+    { timeout: 45_000 },
+  )
+})
