@@ -1,0 +1,69 @@
+import { describe, expect, test } from 'bun:test'
+import { helpText, parseConfig } from '../../src/config.ts'
+
+const run = (argv: string[], env: Record<string, string> = {}) => {
+  const parsed = parseConfig(argv, env)
+  if (parsed.kind !== 'run') throw new Error(`expected a config, got ${JSON.stringify(parsed)}`)
+  return parsed.config
+}
+
+describe('config', () => {
+  test('defaults: port 8080, SQLite at ./stepstream.db, echo at 50 ms, heartbeat 15 s', () => {
+    expect(run([])).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      store: { kind: 'sqlite', path: './stepstream.db' },
+      step: 'echo',
+      echoDelayMs: 50,
+      heartbeatMs: 15_000,
+      logLevel: 'info',
+    })
+  })
+
+  test('flags in both spellings, and a flag beats its environment twin', () => {
+    const config = run(['--port=9000', '--store', 'memory', '--echo-delay', '0'], { STEPSTREAM_PORT: '1234', STEPSTREAM_HEARTBEAT: '500' })
+    expect(config).toMatchObject({ port: 9000, store: { kind: 'memory' }, echoDelayMs: 0, heartbeatMs: 500 })
+  })
+
+  test('PORT is read when STEPSTREAM_PORT is absent', () => {
+    expect(run([], { PORT: '3000' }).port).toBe(3000)
+    expect(run([], { PORT: '3000', STEPSTREAM_PORT: '4000' }).port).toBe(4000)
+  })
+
+  test('sqlite:<path> keeps the path', () => {
+    expect(run(['--store', 'sqlite:/tmp/a b.db']).store).toEqual({ kind: 'sqlite', path: '/tmp/a b.db' })
+  })
+
+  test('--help and --version', () => {
+    expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
+    expect(parseConfig(['--version'], {})).toEqual({ kind: 'version' })
+    const help = helpText('1.2.3')
+    for (const flag of ['--port', '--host', '--store', '--step', '--echo-delay', '--heartbeat', '--log-level', 'STEPSTREAM_ECHO_DELAY', 'PORT']) {
+      expect(help).toContain(flag)
+    }
+  })
+
+  test.each([
+    [['--port', 'abc'], /--port must be a whole number/],
+    [['--port', '70000'], /--port/],
+    [['--echo-delay', '-5'], /--echo-delay/],
+    [['--heartbeat', '10'], /--heartbeat/],
+    [['--store', 'postgres://x'], /--store must be/],
+    [['--store', 'sqlite:'], /--store must be/],
+    [['--step', 'gpt'], /--step must be echo/],
+    [['--log-level', 'loud'], /--log-level/],
+    [['--nope'], /Unknown option/],
+    [['stray'], /positional/i],
+    [['--port'], /argument missing/],
+  ])('%p is refused in one line', (argv, pattern) => {
+    const parsed = parseConfig(argv as string[], {})
+    expect(parsed.kind).toBe('error')
+    const message = (parsed as { message: string }).message
+    expect(message).toMatch(pattern as RegExp)
+    expect(message).not.toContain('\n')
+  })
+
+  test('a bad environment value is refused too', () => {
+    expect(parseConfig([], { STEPSTREAM_ECHO_DELAY: 'fast' })).toMatchObject({ kind: 'error' })
+  })
+})
