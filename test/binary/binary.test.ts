@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SseReader, hasEnd } from '../helpers/sse-client.ts'
+import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+
+const root = join(import.meta.dir, '../..')
+const buildDir = mkdtempSync(join(tmpdir(), 'stepstream-build-'))
+const runDir = mkdtempSync(join(tmpdir(), 'stepstream-alone-'))
+let server: SpawnedServer
+
+beforeAll(async () => {
+  // The same command `bun run build` runs, into a private folder so parallel work on dist/ is untouched.
+  const build = Bun.spawnSync(['bun', 'build', 'src/main.ts', '--compile', '--minify', '--outfile', join(buildDir, 'stepstream')], { cwd: root })
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  copyFileSync(join(buildDir, 'stepstream'), join(runDir, 'stepstream'))
+  Bun.spawnSync(['chmod', '+x', join(runDir, 'stepstream')])
+  server = await spawnServer(['./stepstream'], { cwd: runDir, args: ['--echo-delay', '5'] })
+}, 60_000)
+
+afterAll(async () => {
+  await server?.stop()
+  rmSync(buildDir, { recursive: true, force: true })
+  rmSync(runDir, { recursive: true, force: true })
+})
+
+test('the lone binary creates ./stepstream.db in its folder', () => {
+  expect(existsSync(join(runDir, 'stepstream.db'))).toBe(true)
+  expect(readdirSync(runDir).filter((f) => !f.startsWith('stepstream'))).toEqual([])
+})
+
+test('the lone binary serves the page and every asset it references', async () => {
+  const page = await fetch(`${server.base}/`)
+  expect(page.status).toBe(200)
+  const html = await page.text()
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
+  expect(assets.length).toBeGreaterThanOrEqual(4)
+  for (const asset of assets) {
+    const res = await fetch(`${server.base}${asset}`)
+    expect(res.status).toBe(200)
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(100)
+  }
+})
+
+test('the lone binary streams an echo run to final', async () => {
+  const start = await fetch(`${server.base}/start`, { redirect: 'manual' })
+  expect(start.status).toBe(303)
+  const id = start.headers.get('location')!.split('=')[1]!
+  const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+  const messages = await stream.until((m) => hasEnd(m))
+  stream.close()
+  expect(messages.at(-1)!.event).toBe('final')
+  expect(JSON.parse(messages.at(-1)!.data).text).toBe('Hello! Please tell me a short story about a robot.')
+  const page = await (await fetch(`${server.base}/?client_id=${id}`)).text()
+  expect(page.match(/Hello! Please tell me a short story about a robot\./g)?.length).toBe(2)
+})
+
+test('the binary answers --help and --version, and a bad flag exits 2 with one line', () => {
+  const help = Bun.spawnSync([join(runDir, 'stepstream'), '--help'])
+  expect(help.exitCode).toBe(0)
+  expect(help.stdout.toString()).toContain('--echo-delay')
+  const version = Bun.spawnSync([join(runDir, 'stepstream'), '--version'])
+  expect(version.stdout.toString()).toMatch(/^stepstream \d+\.\d+\.\d+\n$/)
+  const bad = Bun.spawnSync([join(runDir, 'stepstream'), '--echo-delay', 'soon'], { cwd: runDir })
+  expect(bad.exitCode).toBe(2)
+  expect(bad.stderr.toString().trim().split('\n')).toHaveLength(1)
+})
