@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test'
-import type { NewEvent, StoredEvent } from '../../src/events.ts'
+import type { StepEvent, StoredEvent } from '../../src/events.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 
 let seq = 0
-const ev = (event: Omit<NewEvent, 'ts'> & { ts?: string }): StoredEvent =>
+const ev = (event: StepEvent & { step_id: string; ts?: string }): StoredEvent =>
   ({ ts: '2026-01-02T03:04:05.000Z', ...event, seq: ++seq, session_id: 's' }) as StoredEvent
 const HOSTILE = '<img src=x onerror=alert(1)>"\'&'
 

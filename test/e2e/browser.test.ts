@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser, Page } from 'playwright-core'
+import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
+import { browserAvailable, launchBrowser, watchErrors } from '../helpers/browser.ts'
+import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { testServer } from '../helpers/test-app.ts'
+
+const enabled = browserAvailable('browser tests')
+const shots = `${import.meta.dir}/../../test-results`
+
+describe.skipIf(!enabled)('in a real browser', () => {
+  let browser: Browser
+  let server: Awaited<ReturnType<typeof testServer>>
+  let proxy: TcpProxy
+  let viaProxy: string
+
+  beforeAll(async () => {
+    server = await testServer({ echoDelayMs: 25 })
+    proxy = new TcpProxy(server.app.server!.port!)
+    viaProxy = `http://127.0.0.1:${proxy.start()}`
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    proxy?.stop()
+    await server?.close()
+  })
+
+  async function open(url: string): Promise<{ page: Page; errors: string[] }> {
+    const page = await browser.newPage()
+    const errors = watchErrors(page)
+    await page.goto(url)
+    return { page, errors }
+  }
+  /** Waits for the `nth` element matching `selector`; on timeout, says what the page showed instead. */
+  async function waitFor(page: Page, selector: string, nth = 0, timeout = 15_000) {
+    try {
+      await page.locator(selector).nth(nth).waitFor({ timeout })
+    } catch {
+      const state = await page.evaluate(() => ({
+        connection: document.getElementById('connection')?.textContent,
+        run: document.getElementById('run-status')?.dataset.state,
+        transcript: document.getElementById('transcript')?.innerHTML.slice(-600),
+      }))
+      throw new Error(`no ${selector} #${nth} on ${page.url()} after ${timeout} ms: ${JSON.stringify(state)}`)
+    }
+  }
+  const answers = (page: Page) => page.locator('.msg.assistant .answer .text')
+  const lastAnswer = (page: Page) => page.locator('.msg.assistant .answer').last()
+  async function send(page: Page, text: string) {
+    await page.locator('#message').fill(text)
+    await page.locator('#message').press('Enter')
+  }
+  /** Records every state the `index`th answer's text goes through, to prove it only ever grows as a prefix. */
+  async function recordAnswerStates(page: Page, index: number) {
+    await page.evaluate((index) => {
+      const states: string[] = []
+      ;(window as unknown as { answerStates: string[] }).answerStates = states
+      new MutationObserver(() => {
+        const text = document.querySelectorAll('.msg.assistant .answer .text')[index]
+        if (text) states.push(text.textContent ?? '')
+      }).observe(document.getElementById('transcript')!, { subtree: true, childList: true, characterData: true })
+    }, index)
+  }
+  const answerStates = (page: Page) => page.evaluate(() => (window as unknown as { answerStates: string[] }).answerStates)
+
+  test('Start New Chat streams the default answer once, in order, and the URL names the session', async () => {
+    const { page, errors } = await open(`${server.base}/`)
+    await page.getByRole('button', { name: 'Start New Chat' }).click()
+    await page.waitForURL(/\/\?client_id=[A-Za-z0-9_-]{22}$/)
+    await waitFor(page, '.answer.final')
+    expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
+    expect(await page.locator('.msg.user .text').allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
+    expect(await page.locator('#connection').textContent()).toBe('live')
+    await page.screenshot({ path: `${shots}/chat-desktop.png` })
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  test('a copied URL shows the same transcript, and a message typed in one tab streams into both', async () => {
+    const { page: first, errors } = await open(`${server.base}/start`)
+    await waitFor(first, '.answer.final')
+    const { page: second } = await open(first.url())
+    expect(await answers(second).allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
+    await send(first, 'seen in both tabs')
+    for (const page of [first, second]) {
+      await waitFor(page, '.answer.final', 1)
+      expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
+      expect(await page.locator('.msg.user .text').allTextContents()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
+    }
+    expect(await first.locator('#message').inputValue()).toBe('')
+    expect(errors).toEqual([])
+    await first.close()
+    await second.close()
+  })
+
+  test('Enter sends, Shift+Enter makes a new line; Send is disabled and Cancel shown while a run is active', async () => {
+    const { page, errors } = await open(`${server.base}/start`)
+    await waitFor(page, '.answer.final')
+    await expect(page.locator('#cancel').isHidden()).resolves.toBe(true)
+    await page.locator('#message').fill('line one')
+    await page.locator('#message').press('Shift+Enter')
+    await page.locator('#message').pressSequentially('line two')
+    expect(await page.locator('#message').inputValue()).toBe('line one\nline two')
+    await page.locator('#message').press('Enter')
+    await waitFor(page, '.answer.running')
+    expect(await page.locator('#send').isDisabled()).toBe(true)
+    expect(await page.locator('#cancel').isVisible()).toBe(true)
+    await waitFor(page, '.answer.final', 1)
+    expect(await answers(page).last().textContent()).toBe('line one\nline two')
+    expect(await page.locator('#send').isDisabled()).toBe(false)
+    expect(await page.locator('#cancel').isHidden()).toBe(true)
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  test('Cancel stops the answer with an interrupted mark, and the next message works', async () => {
+    const { page, errors } = await open(`${server.base}/start`)
+    await page.locator('#cancel').click()
+    await waitFor(page, '.answer.interrupt')
+    expect(await lastAnswer(page).textContent()).toContain('interrupted')
+    const cut = (await answers(page).first().textContent())!
+    expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
+    expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
+    await send(page, 'after cancel')
+    await waitFor(page, '.answer.final')
+    expect(await answers(page).last().textContent()).toBe('after cancel')
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  test('a pulled cable: reconnecting, then live, and the answer is neither missing nor doubled', async () => {
+    const { page } = await open(`${viaProxy}/start`)
+    await waitFor(page, '.answer.final')
+    await recordAnswerStates(page, 1)
+    const text = 'the network goes away in the middle of this sentence and then comes back again'
+    await send(page, text)
+    await page.waitForFunction(() => (document.querySelectorAll('.answer .text')[1]?.textContent?.length ?? 0) > 10)
+    proxy.cut()
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'reconnecting', null, { timeout: 10_000 })
+    await Bun.sleep(1500)
+    proxy.restore()
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 20_000 })
+    await waitFor(page, '.answer.final', 1, 20_000)
+    expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE, text])
+    const states = await answerStates(page)
+    expect(states.length).toBeGreaterThan(10)
+    for (const state of states) expect(text.startsWith(state)).toBe(true)
+    await page.close()
+  }, 60_000)
+})
