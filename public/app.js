@@ -2,24 +2,32 @@
 // Content-Security-Policy of script-src 'self'.
 ;(() => {
   const $ = (selector) => document.querySelector(selector)
+  const RECENT_KEY = 'stepstream.recent'
+  const RECENT_MAX = 12
 
-  /** live / reconnecting / offline, from the hx-sse extension's connection events. */
-  function setConnection(state) {
-    const badge = $('#connection')
+  /** Shows a state in a header indicator: the dot's colour comes from data-state, the word is for everyone. */
+  function indicate(id, state, label = state) {
+    const badge = document.getElementById(id)
     if (!badge || badge.dataset.state === state) return
     badge.dataset.state = state
-    badge.textContent = state === 'idle' ? '\u00a0' : state
+    badge.textContent = label
   }
+  const setConnection = (state) => indicate('connection', state)
 
-  /** Send and Cancel follow the run status the stream keeps in #run-status. */
+  /** Send, Cancel and the run indicator follow the run status the stream keeps in #run-status. */
   function syncRunState() {
     const status = $('#run-status')
-    const running = status?.dataset.state === 'running'
+    if (!status) return indicate('run-indicator', 'idle', '\u00a0')
+    const running = status.dataset.state === 'running'
     const send = $('#send')
     const cancel = $('#cancel')
     if (send) send.disabled = running
-    if (cancel) cancel.hidden = !running
-    document.body.dataset.run = running ? 'running' : 'idle'
+    if (cancel) {
+      // Keep keyboard focus somewhere useful when the button under it disappears.
+      if (!running && document.activeElement === cancel) $('#message')?.focus()
+      cancel.hidden = !running
+    }
+    indicate('run-indicator', running ? 'running' : 'idle')
   }
 
   /** Timestamps arrive in UTC; show them in the reader's own time zone. */
@@ -33,27 +41,83 @@
     }
   }
 
-  /** Follow the stream while the reader is at the bottom; leave them alone once they scroll up. */
+  // Follow the stream while the reader is at the bottom; once they scroll up, leave them be and offer a way back.
   let following = true
   const nearBottom = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80
-  window.addEventListener('scroll', () => (following = nearBottom()), { passive: true })
+  const toBottom = () => window.scrollTo({ top: document.documentElement.scrollHeight })
+  window.addEventListener(
+    'scroll',
+    () => {
+      following = nearBottom()
+      if (following) $('#jump')?.setAttribute('hidden', '')
+    },
+    { passive: true },
+  )
 
   function afterChange() {
     localiseTimes(document)
     syncRunState()
-    if (following) window.scrollTo(0, document.documentElement.scrollHeight)
+    rememberChat()
+    if (following) toBottom()
+    else $('#jump')?.removeAttribute('hidden')
+  }
+
+  // Recent chats live in this browser's localStorage only: the server never lists anyone's sessions.
+  function readRecent() {
+    try {
+      const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]')
+      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && /^[A-Za-z0-9_-]{22}$/.test(c.id)) : []
+    } catch {
+      return []
+    }
+  }
+  function rememberChat() {
+    const id = $('.chat')?.dataset.session
+    if (!id) return
+    const title = $('.msg.user .text')?.textContent?.trim().slice(0, 80) || 'New chat'
+    const list = readRecent().filter((c) => c.id !== id)
+    list.unshift({ id, title, at: new Date().toISOString() })
+    try {
+      localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX)))
+    } catch {
+      /* storage full or disabled: recent chats are a convenience */
+    }
+  }
+  function showRecent() {
+    const section = $('#recent')
+    const list = readRecent()
+    if (!section || list.length === 0) return
+    const ul = section.querySelector('ul')
+    ul.replaceChildren(
+      ...list.map((chat) => {
+        const li = document.createElement('li')
+        const a = document.createElement('a')
+        a.href = `/?client_id=${chat.id}`
+        a.textContent = chat.title
+        const when = document.createElement('time')
+        when.dateTime = chat.at
+        when.textContent = new Date(chat.at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
+        li.append(a, ' ', when)
+        return li
+      }),
+    )
+    section.hidden = false
   }
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
   document.addEventListener('htmx:sse:before:connection', (event) => {
-    if (event.detail?.connection?.attempt > 0) setConnection('reconnecting')
+    if (event.detail?.connection?.attempt > 0) setConnection(navigator.onLine ? 'reconnecting' : 'offline')
   })
-  document.addEventListener('htmx:sse:error', () => setConnection('reconnecting'))
+  document.addEventListener('htmx:sse:error', () => setConnection(navigator.onLine ? 'reconnecting' : 'offline'))
   document.addEventListener('htmx:sse:close', (event) => {
     if (event.detail?.reason !== 'removed') setConnection('offline')
   })
+  window.addEventListener('offline', () => $('#transcript') && setConnection('offline'))
   document.addEventListener('htmx:sse:after:message', afterChange)
-  document.addEventListener('htmx:after:swap', afterChange)
+  document.addEventListener('htmx:after:swap', () => {
+    afterChange()
+    showRecent()
+  })
 
   // The server says the log no longer holds what this page's cursor points into: render the transcript afresh.
   document.addEventListener('reset', (event) => {
@@ -77,6 +141,25 @@
     if (!$('#send')?.disabled) event.target.form.requestSubmit()
   })
 
+  document.addEventListener('click', async (event) => {
+    const button = event.target?.closest?.('button')
+    if (button?.id === 'jump') {
+      following = true
+      button.hidden = true
+      toBottom()
+      $('#message')?.focus({ preventScroll: true })
+    } else if (button?.classList.contains('copy')) {
+      const text = button.closest('.msg')?.querySelector('.text')?.innerText ?? ''
+      try {
+        await navigator.clipboard.writeText(text)
+        button.textContent = 'Copied'
+      } catch {
+        button.textContent = 'Copy failed'
+      }
+      setTimeout(() => (button.textContent = 'Copy'), 1500)
+    }
+  })
+
   // A sent message comes back on the stream: clear the box once the server took it.
   document.addEventListener('htmx:after:request', (event) => {
     const ctx = event.detail?.ctx
@@ -86,5 +169,8 @@
     }
   })
 
-  document.addEventListener('DOMContentLoaded', afterChange)
+  document.addEventListener('DOMContentLoaded', () => {
+    afterChange()
+    showRecent()
+  })
 })()

@@ -1,5 +1,6 @@
 import type { StoredEventOf } from '../src/events.ts'
 import type { RunState, RunView, ToolView } from '../src/transcript.ts'
+import { renderMarkdown } from './markdown.ts'
 
 /** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
 export const ids = {
@@ -26,26 +27,47 @@ export function Time({ ts }: { ts: string }) {
   )
 }
 
+/** A message's footer: when it was written, and a button that copies its text (public/app.js does the copying). */
+function MessageFooter({ ts }: { ts: string }) {
+  return (
+    <footer>
+      <Time ts={ts} />
+      <button type="button" class="copy" aria-label="Copy this message">
+        Copy
+      </button>
+    </footer>
+  )
+}
+
 export function UserMessage({ event }: { event: StoredEventOf<'user'> }) {
   return (
-    <article class="msg user" id={`msg-${event.seq}`}>
+    <article class="msg user" id={`msg-${event.seq}`} aria-label="You">
       <div class="text" safe>
         {event.text}
       </div>
-      <footer>
-        <Time ts={event.ts} />
-      </footer>
+      <MessageFooter ts={event.ts} />
     </article>
   )
+}
+
+/** While streaming, and when cut short, an answer is plain text; a finished one is rendered Markdown. */
+function AnswerBody({ text, state }: { text: string; state: RunState }) {
+  if (state !== 'final') {
+    return (
+      <div class="text" safe>
+        {text}
+      </div>
+    )
+  }
+  const safeMarkdown = renderMarkdown(text)
+  return <div class="text markdown">{safeMarkdown}</div>
 }
 
 /** A run's answer text and its state line; `final`, `interrupt` and `error` replace it whole. */
 export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state' | 'error'> }) {
   return (
     <div class={`answer ${run.state}`} id={ids.runText(run.stepId)} data-state={run.state}>
-      <div class="text" safe>
-        {run.text}
-      </div>
+      <AnswerBody text={run.text} state={run.state} />
       {run.error ? (
         <p class="run-error" role="alert" safe>
           {run.error}
@@ -92,16 +114,14 @@ export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) 
 
 export function RunMessage({ run }: { run: RunView }) {
   return (
-    <article class="msg assistant" id={ids.run(run.stepId)}>
+    <article class="msg assistant" id={ids.run(run.stepId)} aria-label="Assistant">
       <div class="tools" id={ids.runTools(run.stepId)}>
         {run.tools.map((tool) => (
           <ToolBlock stepId={run.stepId} tool={tool} />
         ))}
       </div>
       <RunText run={run} />
-      <footer>
-        <Time ts={run.ts} />
-      </footer>
+      <MessageFooter ts={run.ts} />
     </article>
   )
 }

@@ -34,8 +34,13 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
             <a class="brand" href="/">
               stepstream
             </a>
-            <span id="connection" class="connection" data-state="idle" role="status" aria-live="polite">
-              &nbsp;
+            <span class="indicators">
+              <span id="run-indicator" class="run-indicator" data-state="idle" aria-live="polite">
+                &nbsp;
+              </span>
+              <span id="connection" class="connection" data-state="idle" role="status" aria-live="polite">
+                &nbsp;
+              </span>
             </span>
           </header>
           <main id="main">{children}</main>
@@ -62,6 +67,11 @@ export function Landing({ notice }: { notice?: string }) {
           Start New Chat
         </button>
       </form>
+      <section id="recent" class="recent" aria-labelledby="recent-title" hidden>
+        <h2 id="recent-title">Your recent chats</h2>
+        <p class="hint">Kept in this browser only.</p>
+        <ul></ul>
+      </section>
     </section>
   )
 }
@@ -75,6 +85,9 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
         {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
       </div>
       <RunStatus running={running} />
+      <button type="button" id="jump" class="jump" hidden>
+        Jump to latest ↓
+      </button>
       <p id="notice" class="notice" role="status"></p>
       <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
         <input type="hidden" name="client_id" value={sessionId} />

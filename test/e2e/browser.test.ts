@@ -17,7 +17,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
   beforeAll(async () => {
     server = await testServer({ echoDelayMs: 25 })
     proxy = new TcpProxy(server.app.server!.port!)
-    viaProxy = `http://127.0.0.1:${proxy.start()}`
+    viaProxy = `http://127.0.0.1:${await proxy.start()}`
     browser = await launchBrowser()
   })
   afterAll(async () => {
@@ -58,7 +58,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
       ;(window as unknown as { answerStates: string[] }).answerStates = states
       new MutationObserver(() => {
         const text = document.querySelectorAll('.msg.assistant .answer .text')[index]
-        if (text) states.push(text.textContent ?? '')
+        if (text) states.push((text as HTMLElement).innerText)
       }).observe(document.getElementById('transcript')!, { subtree: true, childList: true, characterData: true })
     }, index)
   }
@@ -69,8 +69,8 @@ describe.skipIf(!enabled)('in a real browser', () => {
     await page.getByRole('button', { name: 'Start New Chat' }).click()
     await page.waitForURL(/\/\?client_id=[A-Za-z0-9_-]{22}$/)
     await waitFor(page, '.answer.final')
-    expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
-    expect(await page.locator('.msg.user .text').allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
+    expect(await answers(page).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
+    expect(await page.locator('.msg.user .text').allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
     expect(await page.locator('#connection').textContent()).toBe('live')
     await page.screenshot({ path: `${shots}/chat-desktop.png` })
     expect(errors).toEqual([])
@@ -81,12 +81,12 @@ describe.skipIf(!enabled)('in a real browser', () => {
     const { page: first, errors } = await open(`${server.base}/start`)
     await waitFor(first, '.answer.final')
     const { page: second } = await open(first.url())
-    expect(await answers(second).allTextContents()).toEqual([DEFAULT_USER_MESSAGE])
+    expect(await answers(second).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
     await send(first, 'seen in both tabs')
     for (const page of [first, second]) {
       await waitFor(page, '.answer.final', 1)
-      expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
-      expect(await page.locator('.msg.user .text').allTextContents()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
+      expect(await answers(page).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
+      expect(await page.locator('.msg.user .text').allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE, 'seen in both tabs'])
     }
     expect(await first.locator('#message').inputValue()).toBe('')
     expect(errors).toEqual([])
@@ -107,7 +107,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
     expect(await page.locator('#send').isDisabled()).toBe(true)
     expect(await page.locator('#cancel').isVisible()).toBe(true)
     await waitFor(page, '.answer.final', 1)
-    expect(await answers(page).last().textContent()).toBe('line one\nline two')
+    expect(await answers(page).last().innerText()).toBe('line one\nline two')
     expect(await page.locator('#send').isDisabled()).toBe(false)
     expect(await page.locator('#cancel').isHidden()).toBe(true)
     expect(errors).toEqual([])
@@ -119,12 +119,12 @@ describe.skipIf(!enabled)('in a real browser', () => {
     await page.locator('#cancel').click()
     await waitFor(page, '.answer.interrupt')
     expect(await lastAnswer(page).textContent()).toContain('interrupted')
-    const cut = (await answers(page).first().textContent())!
+    const cut = await answers(page).first().innerText()
     expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
     expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
     await send(page, 'after cancel')
     await waitFor(page, '.answer.final')
-    expect(await answers(page).last().textContent()).toBe('after cancel')
+    expect(await answers(page).last().innerText()).toBe('after cancel')
     expect(errors).toEqual([])
     await page.close()
   })
@@ -142,7 +142,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
     proxy.restore()
     await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 20_000 })
     await waitFor(page, '.answer.final', 1, 20_000)
-    expect(await answers(page).allTextContents()).toEqual([DEFAULT_USER_MESSAGE, text])
+    expect(await answers(page).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE, text])
     const states = await answerStates(page)
     expect(states.length).toBeGreaterThan(10)
     for (const state of states) expect(text.startsWith(state)).toBe(true)

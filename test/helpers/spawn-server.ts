@@ -12,8 +12,8 @@ export interface SpawnedServer {
  * Starts a stepstream process (`cmd`, e.g. ['bun', 'src/main.ts'] or the compiled binary) on a free port and
  * resolves once it logs that it is listening.
  */
-export async function spawnServer(cmd: string[], options: { cwd?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<SpawnedServer> {
-  const proc = Bun.spawn([...cmd, '--port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
+export async function spawnServer(cmd: string[], options: { cwd?: string; args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<SpawnedServer> {
+  const proc = Bun.spawn([...cmd, '--port', String(options.port ?? 0), '--host', '127.0.0.1', ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdin: 'ignore',
@@ -44,4 +44,12 @@ export async function spawnServer(cmd: string[], options: { cwd?: string; args?:
       return proc.exited
     },
   }
+}
+
+/** A port that was free a moment ago, for a server that must come back on the same address after a restart. */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = probe
+  probe.stop(true)
+  return port
 }

@@ -1,82 +1,42 @@
-import type { Socket, TCPSocketListener } from 'bun'
-
-interface Pair {
-  client: Socket<Pair>
-  upstream?: Socket<Pair>
-  /** Bytes the client sent before the upstream connection opened. */
-  pending: Uint8Array[]
-}
+import { createServer, connect, type Server, type Socket } from 'node:net'
 
 /**
  * A TCP proxy in front of a test server, so a test can pull the network cable: `cut()` drops every connection and
- * refuses new ones until `restore()`. Listens on 127.0.0.1 only.
+ * refuses new ones until `restore()`. Listens on 127.0.0.1 only. node:net's pipe handles backpressure, which a
+ * hand-written relay easily gets wrong (a partial write silently truncates a script).
  */
 export class TcpProxy {
-  #listener!: TCPSocketListener<Pair>
-  #pairs = new Set<Pair>()
+  #server: Server | undefined
+  #sockets = new Set<Socket>()
   #down = false
 
   constructor(private readonly targetPort: number) {}
 
-  start(): number {
-    const target = this.targetPort
-    const pairs = this.#pairs
-    const isDown = () => this.#down
-    this.#listener = Bun.listen<Pair>({
-      hostname: '127.0.0.1',
-      port: 0,
-      socket: {
-        open(client) {
-          if (isDown()) return void client.end()
-          const pair: Pair = { client, pending: [] }
-          client.data = pair
-          pairs.add(pair)
-          void Bun.connect<Pair>({
-            hostname: '127.0.0.1',
-            port: target,
-            data: pair,
-            socket: {
-              open(upstream) {
-                pair.upstream = upstream
-                for (const chunk of pair.pending) upstream.write(chunk)
-                pair.pending = []
-              },
-              data(_upstream, chunk) {
-                pair.client.write(chunk)
-              },
-              close() {
-                pair.client.end()
-                pairs.delete(pair)
-              },
-              error() {
-                pair.client.end()
-              },
-            },
-          }).catch(() => client.end())
-        },
-        data(client, chunk) {
-          const pair = client.data
-          if (pair.upstream) pair.upstream.write(chunk)
-          else pair.pending.push(new Uint8Array(chunk))
-        },
-        close(client) {
-          client.data?.upstream?.end()
-          if (client.data) pairs.delete(client.data)
-        },
-        error() {},
-      },
+  async start(): Promise<number> {
+    this.#server = createServer((client) => {
+      if (this.#down) return void client.destroy()
+      const upstream = connect(this.targetPort, '127.0.0.1')
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket)
+        socket.on('close', () => this.#sockets.delete(socket))
+        socket.on('error', () => {})
+      }
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+      client.pipe(upstream)
+      upstream.pipe(client)
     })
-    return this.#listener.port
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve))
+    const address = this.#server.address()
+    if (typeof address !== 'object' || !address) throw new Error('the proxy has no port')
+    return address.port
   }
 
-  /** Drops every open connection at once (a reset, like a pulled cable) and refuses new ones. */
+  /** Drops every open connection at once, like a pulled cable, and refuses new ones. */
   cut() {
     this.#down = true
-    for (const pair of this.#pairs) {
-      pair.client.terminate()
-      pair.upstream?.terminate()
-    }
-    this.#pairs.clear()
+    for (const socket of this.#sockets) socket.resetAndDestroy()
+    this.#sockets.clear()
   }
 
   restore() {
@@ -85,6 +45,6 @@ export class TcpProxy {
 
   stop() {
     this.cut()
-    this.#listener.stop(true)
+    this.#server?.close()
   }
 }
