@@ -16,7 +16,7 @@ describe('event fragments', () => {
 
   test('start appends the run message with a stable id and marks the session running', () => {
     const html = renderEventFragment(ev({ type: 'start', step_id: 'r1', step_type: 'echo' }))
-    expect(html).toContain('<article class="msg assistant" id="step-r1">')
+    expect(html).toContain('<article class="msg assistant" id="step-r1"')
     expect(html).toContain('id="step-r1-text"')
     expect(html).toContain('<div id="run-status" data-state="running" hidden></div>')
   })
@@ -34,6 +34,18 @@ describe('event fragments', () => {
     }
     expect(renderEventFragment(ev({ type: 'interrupt', step_id: 'r1', text: 'do' }))).toContain('interrupted')
     expect(renderEventFragment(ev({ type: 'error', step_id: 'r1', error: 'The model is down.' }))).toContain('role="alert"')
+  })
+
+  test('a final answer is rendered Markdown, sanitised; an interrupted one stays plain text', () => {
+    const text = '# Title\n\n- a\n- b\n\n<script>alert(1)</script> [x](javascript:alert(1))\n\n```\ncode <b>\n```'
+    const html = renderEventFragment(ev({ type: 'final', step_id: 'r1', text }))
+    expect(html).toContain('<h1>Title</h1>')
+    expect(html).toContain('<li>a</li>')
+    expect(html).toContain('<pre><code>code &lt;b&gt;')
+    expect(html).not.toContain('<script>')
+    expect(html).not.toContain('href="javascript:')
+    const cut = renderEventFragment(ev({ type: 'interrupt', step_id: 'r1', text: '# Tit' }))
+    expect(cut).toContain('<div class="text"># Tit</div>')
   })
 
   test('tool calls and results become blocks with pretty-printed JSON, whatever the call id', () => {
