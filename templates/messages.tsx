@@ -92,7 +92,10 @@ export function ToolResult({ stepId, tool }: { stepId: string; tool: ToolView })
   return (
     <div class="tool-result" id={ids.toolResult(stepId, tool.id)}>
       {tool.result ? (
-        <pre safe>{pretty(tool.result.value)}</pre>
+        <>
+          <p class="tool-label">result</p>
+          <pre safe>{pretty(tool.result.value)}</pre>
+        </>
       ) : (
         <p class="pending">waiting for the result…</p>
       )}
@@ -106,6 +109,7 @@ export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) 
       <summary>
         tool call <code safe>{tool.name}</code>
       </summary>
+      <p class="tool-label">input</p>
       <pre safe>{pretty(tool.input)}</pre>
       <ToolResult stepId={stepId} tool={tool} />
     </details>

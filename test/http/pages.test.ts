@@ -35,6 +35,16 @@ describe('pages', () => {
     }
   })
 
+  test('the JS and CSS a page loads stay under 60 KB gzipped', async () => {
+    const html = await (await get('/')).text()
+    let total = 0
+    for (const [, src] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css)\?[^"]*)"/g)) {
+      total += (await (await get(src!, { 'accept-encoding': 'gzip' })).arrayBuffer()).byteLength
+    }
+    expect(total).toBeGreaterThan(10_000)
+    expect(total).toBeLessThan(60 * 1024)
+  })
+
   test('assets are served gzipped when asked, and an unknown asset is 404', async () => {
     const page = await (await get('/')).text()
     const src = page.match(/src="(\/assets\/htmx\.min\.js[^"]*)"/)![1]!
