@@ -25,9 +25,6 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
           <title safe>{title}</title>
           <link rel="icon" href={assets.icon} type="image/svg+xml" />
           <link rel="stylesheet" href={assets.css} />
-          {assets.scripts.map((src) => (
-            <script src={src} defer></script>
-          ))}
         </head>
         <body>
           <header class="top">
@@ -44,6 +41,12 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
             </span>
           </header>
           <main id="main">{children}</main>
+          {/* Plain (not deferred) scripts at the end of the body: htmx initialises on DOMContentLoaded only while the
+              document is still loading, so its SSE extension is always registered first. With `defer`, htmx runs
+              when the document is already interactive and initialises on a timer that can beat hx-sse's download. */}
+          {assets.scripts.map((src) => (
+            <script src={src}></script>
+          ))}
         </body>
       </html>
     </>

@@ -35,10 +35,10 @@ export async function loadAssets(): Promise<Map<string, Asset>> {
   return assets
 }
 
-/** The URLs the page template links, in load order (htmx before its SSE extension before our script). */
+/** The URLs the page template links, in load order: our listeners first, then htmx, then its SSE extension. */
 export function pageAssets(assets: Map<string, Asset>): PageAssets {
   const url = (name: string) => `/assets/${name}?v=${assets.get(name)!.hash}`
-  return { css: url('app.css'), icon: url('favicon.svg'), scripts: ['htmx.min.js', 'hx-sse.min.js', 'app.js'].map(url) }
+  return { css: url('app.css'), icon: url('favicon.svg'), scripts: ['app.js', 'htmx.min.js', 'hx-sse.min.js'].map(url) }
 }
 
 export const assetRoutes = (assets: Map<string, Asset>) =>

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+slowTests()
 
 const root = join(import.meta.dir, '../..')
 const buildDir = mkdtempSync(join(tmpdir(), 'stepstream-build-'))

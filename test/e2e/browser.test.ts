@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
-import { browserAvailable, launchBrowser, watchErrors } from '../helpers/browser.ts'
+import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { testServer } from '../helpers/test-app.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+slowTests()
 
 const enabled = browserAvailable('browser tests')
-const shots = `${import.meta.dir}/../../test-results`
 
 describe.skipIf(!enabled)('in a real browser', () => {
   let browser: Browser
@@ -72,9 +74,22 @@ describe.skipIf(!enabled)('in a real browser', () => {
     expect(await answers(page).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
     expect(await page.locator('.msg.user .text').allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
     expect(await page.locator('#connection').textContent()).toBe('live')
-    await page.screenshot({ path: `${shots}/chat-desktop.png` })
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'start-chat')
+  })
+
+  test('the stream connects even when the SSE extension arrives late (script order is not a race)', async () => {
+    const page = await browser.newPage()
+    const errors = watchErrors(page)
+    await page.route('**/assets/hx-sse.min.js*', async (route) => {
+      await Bun.sleep(400)
+      await route.continue()
+    })
+    await page.goto(`${server.base}/start`)
+    await waitFor(page, '.answer.final')
+    expect(await page.locator('#connection').textContent()).toBe('live')
+    expect(errors).toEqual([])
+    await leaveScreenshot(page, 'late-extension')
   })
 
   test('a copied URL shows the same transcript, and a message typed in one tab streams into both', async () => {
@@ -90,8 +105,8 @@ describe.skipIf(!enabled)('in a real browser', () => {
     }
     expect(await first.locator('#message').inputValue()).toBe('')
     expect(errors).toEqual([])
-    await first.close()
-    await second.close()
+    await leaveScreenshot(first, 'two-tabs-first')
+    await leaveScreenshot(second, 'two-tabs-second')
   })
 
   test('Enter sends, Shift+Enter makes a new line; Send is disabled and Cancel shown while a run is active', async () => {
@@ -111,7 +126,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
     expect(await page.locator('#send').isDisabled()).toBe(false)
     expect(await page.locator('#cancel').isHidden()).toBe(true)
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'enter-and-buttons')
   })
 
   test('Cancel stops the answer with an interrupted mark, and the next message works', async () => {
@@ -126,7 +141,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
     await waitFor(page, '.answer.final')
     expect(await answers(page).last().innerText()).toBe('after cancel')
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'cancel')
   })
 
   test('a pulled cable: reconnecting, then live, and the answer is neither missing nor doubled', async () => {
@@ -146,6 +161,6 @@ describe.skipIf(!enabled)('in a real browser', () => {
     const states = await answerStates(page)
     expect(states.length).toBeGreaterThan(10)
     for (const state of states) expect(text.startsWith(state)).toBe(true)
-    await page.close()
+    await leaveScreenshot(page, 'pulled-cable')
   }, 60_000)
 })

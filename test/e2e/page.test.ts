@@ -3,10 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { browserAvailable, launchBrowser, watchErrors } from '../helpers/browser.ts'
+import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { testServer } from '../helpers/test-app.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+slowTests()
 
 const enabled = browserAvailable('page tests')
 const shots = join(import.meta.dir, '../../test-results')
@@ -68,7 +71,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     expect(await failed.locator('[role=alert]').innerText()).toBe('The model service answered 503: try again in a minute.')
     expect(await failed.evaluate((el) => getComputedStyle(el).borderLeftStyle)).toBe('solid')
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'tools-and-errors')
   })
 
   test('a finished answer is rendered Markdown; while streaming it is plain text', async () => {
@@ -86,7 +89,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     expect(await page.evaluate(() => navigator.clipboard.readText())).toContain('const x = 1 < 2')
     expect(MARKDOWN_ANSWER).toContain('## Plan')
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'markdown')
   })
 
   test('hostile text from a user or a model renders as text', async () => {
@@ -99,7 +102,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     expect(await page.locator('.answer.final .text').last().innerText()).toBe(hostile)
     expect(await page.evaluate(() => (window as unknown as { owned?: number }).owned)).toBeUndefined()
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'hostile-text')
   })
 
   test('reload mid-answer: the transcript comes back complete and the answer continues, nothing doubled', async () => {
@@ -115,7 +118,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     expect(await page.locator('.answer .text').nth(1).innerText()).toBe(text)
     expect(await page.locator('.msg.user').count()).toBe(2)
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'reload-mid-answer')
   })
 
   test('the landing page lists this browser’s recent chats, and only them', async () => {
@@ -131,6 +134,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     const other = await stranger.newPage()
     await other.goto(`${server.base}/`)
     expect(await other.locator('#recent').isHidden()).toBe(true)
+    await leaveScreenshot(page, 'recent-chats')
     await own.close()
     await stranger.close()
   })
@@ -154,7 +158,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     await finals(page, 5)
     expect(await atBottom()).toBe(true)
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'auto-scroll')
   })
 
   test('keyboard only: start a chat, send a message, cancel a run', async () => {
@@ -174,7 +178,7 @@ describe.skipIf(!enabled)('the page people use', () => {
     await page.keyboard.press('Enter')
     await page.locator('.answer.interrupt').waitFor()
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'keyboard-only')
   })
 
   for (const scheme of ['light', 'dark'] as const) {
@@ -250,8 +254,7 @@ describe.skipIf(!enabled)('a server restart', () => {
     await page.locator('#message').press('Enter')
     await page.locator('.answer.final').waitFor()
     expect(await page.locator('.answer.final .text').innerText()).toBe('after the restart')
-    await page.screenshot({ path: join(shots, 'restart.png') })
     expect(errors).toEqual([])
-    await page.close()
+    await leaveScreenshot(page, 'server-restart')
   }, 60_000)
 })

@@ -3,6 +3,9 @@ import type { EventSourceMessage } from 'eventsource-parser'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+slowTests()
 
 let server: Awaited<ReturnType<typeof testServer>>
 beforeAll(async () => {

@@ -31,3 +31,9 @@ export function watchErrors(page: Page): string[] {
   })
   return errors
 }
+
+/** Every browser test leaves a screenshot of where it ended, in test-results/<name>.png, then closes its page. */
+export async function leaveScreenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${import.meta.dir}/../../test-results/${name}.png`, fullPage: true })
+  await page.close()
+}
