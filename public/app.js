@@ -12,7 +12,14 @@
     badge.dataset.state = state
     badge.textContent = label
   }
-  const setConnection = (state) => indicate('connection', state)
+  // What the stream last said (live / reconnecting / offline); the browser's own offline flag takes precedence, and
+  // when the network comes back the indicator returns to what the stream says.
+  let streamState = 'idle'
+  const showConnection = () => indicate('connection', navigator.onLine || streamState === 'idle' ? streamState : 'offline')
+  const setConnection = (state) => {
+    streamState = state
+    showConnection()
+  }
 
   /** Send, Cancel and the run indicator follow the run status the stream keeps in #run-status. */
   function syncRunState() {
@@ -106,13 +113,14 @@
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
   document.addEventListener('htmx:sse:before:connection', (event) => {
-    if (event.detail?.connection?.attempt > 0) setConnection(navigator.onLine ? 'reconnecting' : 'offline')
+    if (event.detail?.connection?.attempt > 0) setConnection('reconnecting')
   })
-  document.addEventListener('htmx:sse:error', () => setConnection(navigator.onLine ? 'reconnecting' : 'offline'))
+  document.addEventListener('htmx:sse:error', () => setConnection('reconnecting'))
   document.addEventListener('htmx:sse:close', (event) => {
     if (event.detail?.reason !== 'removed') setConnection('offline')
   })
-  window.addEventListener('offline', () => $('#transcript') && setConnection('offline'))
+  window.addEventListener('offline', showConnection)
+  window.addEventListener('online', showConnection)
   document.addEventListener('htmx:sse:after:message', afterChange)
   document.addEventListener('htmx:after:swap', () => {
     afterChange()

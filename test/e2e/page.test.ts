@@ -105,6 +105,21 @@ describe.skipIf(!enabled)('the page people use', () => {
     await leaveScreenshot(page, 'hostile-text')
   })
 
+  test('the indicator says offline while the browser is offline, and live again after', async () => {
+    const where = await browser.newContext()
+    const { page, errors } = await chat(where)
+    expect(await page.locator('#connection').textContent()).toBe('live')
+    await where.setOffline(true)
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'offline')
+    await where.setOffline(false)
+    await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live')
+    await send(page, 'back online')
+    await finals(page, 2)
+    expect(errors).toEqual([])
+    await leaveScreenshot(page, 'offline-and-back')
+    await where.close()
+  })
+
   test('reload mid-answer: the transcript comes back complete and the answer continues, nothing doubled', async () => {
     const { page, errors } = await chat()
     const text = 'a reload in the middle of this answer must not lose or double a single character'
