@@ -64,6 +64,7 @@ function streamResponse(
     frame,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
+    shutdown: deps.shutdown,
     onClose: () => {
       release()
       deps.connections.open--

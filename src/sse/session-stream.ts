@@ -15,6 +15,11 @@ export interface SessionStreamOptions {
   heartbeatMs: number
   /** The reconnection delay announced on connect; milliseconds. */
   retryMs: number
+  /**
+   * Aborted when the server shuts down: the stream then ends with a `retry:` spread over 1–3× `retryMs`, so the
+   * clients of a restarting instance don't all come back in the same instant.
+   */
+  shutdown?: AbortSignal
   /** Called once, whatever ends the stream. */
   onClose?: () => void
 }
@@ -49,6 +54,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
       }
       if (await idle(store, sessionId, cursor, signal, options.heartbeatMs)) yield encodeComment('ping')
     }
+    if (options.shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
     // Once the stream has started there is no status code left to send: say it in an event and close cleanly.
     if (!signal.aborted) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })

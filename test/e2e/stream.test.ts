@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { EventSourceMessage } from 'eventsource-parser'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
+import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
@@ -180,6 +184,24 @@ describe('streaming on a real port', () => {
     await quiet.close()
     expect(stream.comments.filter((c) => c.trim() === 'ping').length).toBeGreaterThanOrEqual(2)
   })
+})
+
+test('shutdown ends every stream cleanly with a spread-out retry, and interrupts the running step', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'stepstream-shutdown-')), 'db.sqlite')
+  const doomed = await testServer({ echoDelayMs: 20, store: new SqliteStore(path) })
+  const id = ((await (await fetch(`${doomed.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
+  const stream = await SseReader.open(`${doomed.base}/api/sessions/${id}/stream`)
+  await fetch(`${doomed.base}/api/sessions/${id}/messages`, json('a run cut by shutdown'))
+  await stream.until((m) => m.length >= 4)
+  await doomed.close()
+  await stream.ended()
+  expect(stream.retry).toBeGreaterThanOrEqual(1000)
+  expect(stream.retry).toBeLessThanOrEqual(3000)
+  const reopened = new SqliteStore(path)
+  const log = await reopened.read(id, 0)
+  await reopened.close()
+  expect(log.at(-1)).toMatchObject({ type: 'interrupt' })
+  expect(log.filter((e) => e.type === 'partial').length).toBeGreaterThan(0)
 })
 
 describe('a quiet stream outlives Bun’s idle timeout', () => {
