@@ -14,9 +14,12 @@ export interface SessionRecord {
  *
  * Contract (test/contract/store.contract.ts runs it against every implementation):
  * - `append` validates the event, assigns the session's next `seq` (1, 2, 3…, strictly increasing, never reused)
- *   and makes it visible to `read` and to every `waitFor` caller.
+ *   and makes it visible to `read` and to every `waitFor` caller. Its promise resolves only once the event is
+ *   stored and visible; an append that fails rejects (a write failure with STORE_UNAVAILABLE, 503), takes no `seq`
+ *   and leaves nothing visible.
  * - `read` returns events with `seq > after`, ascending, at most `limit`. Consecutive `seq`s with a hole in them
- *   mean the store dropped events (retention); callers treat a hole right after their cursor as a reset.
+ *   mean the store dropped events (retention: the per-session cap, or compaction of a finished run's `partial`s);
+ *   callers treat a hole right after their cursor as a reset.
  * - `waitFor` resolves once the session's log holds an event after `after`, or when `signal` aborts.
  */
 export interface EventStore {

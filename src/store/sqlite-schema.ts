@@ -1,7 +1,18 @@
 import type { Database } from 'bun:sqlite'
+import { StoreOpenError } from './store-errors.ts'
 
-/** Each entry moves the schema from version `index` to `index + 1`; `PRAGMA user_version` records where it is. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * The event types that open or close a run. The partial index below holds only these rows (about three per run),
+ * so recovery and compaction find runs without scanning every `partial`. Queries that want the index must repeat
+ * this exact list, which is why it is one constant.
+ */
+export const RUN_BOUNDARY_TYPES = "('user', 'start', 'final', 'interrupt', 'error')"
+
+/**
+ * The schema history: entry `i` moves a database from version `i` to `i + 1`; `PRAGMA user_version` records where
+ * a file is. Never edit an entry that has shipped; append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE sessions (
      id TEXT PRIMARY KEY,
      created_at TEXT NOT NULL,
@@ -18,22 +29,36 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (session, seq)
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX sessions_by_activity ON sessions(last_activity);`,
+  // Version 2: run boundaries for crash recovery and compaction. `sessions.state` is 'active' while a session has
+  // events that compaction has not looked at yet, 'compacted' after; the second index finds the former.
+  `CREATE INDEX events_run_bounds ON events(session, step_id, type) WHERE type IN ${RUN_BOUNDARY_TYPES};
+   CREATE INDEX sessions_to_compact ON sessions(last_activity) WHERE state = 'active';`,
 ]
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length
 
-/**
- * Brings the database to SCHEMA_VERSION in one transaction; refuses a database written by a newer stepstream,
- * whose schema this build cannot know.
- */
-export function migrate(db: Database): void {
-  const { user_version: current } = db.query('PRAGMA user_version').get() as { user_version: number }
+/** The file's schema version (0 for a new, empty file). Reads only, so it is safe before taking the writer lock. */
+export function schemaVersionOf(db: Database): number {
+  return (db.query('PRAGMA user_version').get() as { user_version: number }).user_version
+}
+
+/** Refuses a database written by a newer stepstream, whose schema this build cannot know. Reads only. */
+export function assertKnownVersion(db: Database): void {
+  const current = schemaVersionOf(db)
   if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `the database has schema version ${current}, newer than this stepstream understands (${SCHEMA_VERSION}); run a newer stepstream`,
+    throw new StoreOpenError(
+      'newer-schema',
+      `the database has schema version ${current}, newer than this stepstream understands (${SCHEMA_VERSION}); ` +
+        'run a newer stepstream or restore a backup',
     )
   }
+}
+
+/** Brings the database to SCHEMA_VERSION in one transaction: a failed migration leaves the file as it was. */
+export function migrate(db: Database): void {
+  assertKnownVersion(db)
+  const current = schemaVersionOf(db)
   if (current === SCHEMA_VERSION) return
   db.transaction(() => {
     for (const sql of MIGRATIONS.slice(current)) db.exec(sql)

@@ -1,56 +1,62 @@
-import { Database, type Statement } from 'bun:sqlite'
+import type { Database, Statement } from 'bun:sqlite'
 import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import { SessionSignal } from '../bus/session-signal.ts'
 import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
-import { migrate } from './sqlite-schema.ts'
+import type { RetentionPolicy } from './retention-policy.ts'
+import { findOpenRuns } from './sqlite-recovery.ts'
+import { pruneDatabase, type PruneReport } from './sqlite-prune.ts'
+import { openSqlite } from './sqlite-open.ts'
+import { eventOf, type EventRow } from './sqlite-rows.ts'
+import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
+import { RecentEvents } from './recent-events.ts'
+import { storeUnavailable } from './store-errors.ts'
 
-interface EventRow {
+export interface SqliteStoreOptions extends GroupCommitOptions {
+  /** Called once with the open connection before the store uses it; tests inject faults through it. */
+  onOpen?: (db: Database) => void
+}
+
+/** A run that `recoverOpenRuns` closed. */
+export interface RecoveredRun {
+  sessionId: string
+  stepId: string
+  /** The seq of the `interrupt` it was given. */
   seq: number
-  type: string
-  step_id: string
-  ts: string
-  payload: string
-}
-
-/** Envelope fields live in columns; everything else of an event is its JSON payload. */
-function payloadOf(event: NewEvent): string {
-  const { type: _type, step_id: _step, ts: _ts, ...payload } = event
-  return JSON.stringify(payload)
-}
-
-function eventOf(sessionId: string, row: EventRow): StoredEvent {
-  return { type: row.type, step_id: row.step_id, ts: row.ts, ...JSON.parse(row.payload), seq: row.seq, session_id: sessionId }
 }
 
 /**
- * The durable store: `bun:sqlite` in WAL mode, one `events` row per event keyed by (session, seq). This process
- * is the only writer, so it keeps each session's last `seq` in memory and assigns the next one itself.
+ * The durable store: `bun:sqlite` in WAL mode, one `events` row per event keyed by (session, seq). Appends go
+ * through a group-commit writer. Reads are answered from the newest committed events kept in memory, or else from
+ * the database: either way they only ever see committed events. This process is the only writer (a lock file
+ * enforces it), so seqs are assigned in memory.
  */
 export class SqliteStore implements EventStore {
   readonly #db: Database
+  readonly #lock: Database | undefined
   readonly #signal = new SessionSignal()
-  readonly #lastSeq = new Map<string, number>()
-  readonly #insertEvent: Statement
-  readonly #touchSession: Statement
+  readonly #recent = new RecentEvents()
+  readonly #writer: GroupCommitWriter
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<{ id: string; created_at: string; last_seq: number }, [string]>
+  /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
+  #capCheckedAt = ''
+  #closed = false
 
-  /** Opens (creating if needed) the database at `path`; `:memory:` gives a private in-memory database. */
-  constructor(path: string) {
-    this.#db = new Database(path, { create: true, strict: true })
-    this.#db.exec('PRAGMA journal_mode = WAL')
-    this.#db.exec('PRAGMA synchronous = NORMAL')
-    this.#db.exec('PRAGMA busy_timeout = 5000')
-    migrate(this.#db)
-    this.#insertEvent = this.#db.prepare(
-      'INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)',
-    )
-    this.#touchSession = this.#db.prepare('UPDATE sessions SET last_activity = ? WHERE id = ?')
-    this.#selectAfter = this.#db.prepare(
+  /**
+   * Opens (creating if needed) the database at `path`; `:memory:` gives a private in-memory database. Throws
+   * StoreOpenError, with a one-line reason, when the file cannot be used; the file is then left untouched.
+   */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    const { db, lock } = openSqlite(path)
+    this.#db = db
+    this.#lock = lock
+    options.onOpen?.(db)
+    this.#writer = new GroupCommitWriter(db, (events) => this.#committed(events), options)
+    this.#selectAfter = db.prepare(
       'SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?',
     )
-    this.#selectSession = this.#db.prepare(
+    this.#selectSession = db.prepare(
       `SELECT id, created_at, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions WHERE id = ?`,
     )
@@ -58,11 +64,16 @@ export class SqliteStore implements EventStore {
 
   async createSession(id: string): Promise<SessionRecord> {
     const now = new Date().toISOString()
-    const inserted = this.#db
-      .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state) VALUES (?, ?, ?, 'active')")
-      .run(id, now, now)
-    if (inserted.changes === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
-    this.#lastSeq.set(id, 0)
+    let inserted: number
+    try {
+      inserted = this.#db
+        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state) VALUES (?, ?, ?, 'active')")
+        .run(id, now, now).changes
+    } catch (error) {
+      throw storeUnavailable(error)
+    }
+    if (inserted === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
+    this.#writer.created(id)
     return { id, created_at: now, last_seq: 0 }
   }
 
@@ -70,27 +81,23 @@ export class SqliteStore implements EventStore {
     return this.#selectSession.get(id) ?? undefined
   }
 
+  /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
   async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
-    const last = this.#lastSeqOf(sessionId)
-    const seq = last + 1
-    this.#db.transaction(() => {
-      this.#insertEvent.run(sessionId, seq, event.type, event.step_id, event.ts, payloadOf(event))
-      this.#touchSession.run(event.ts, sessionId)
-    })()
-    this.#lastSeq.set(sessionId, seq)
-    this.#signal.notify(sessionId)
-    return { ...event, seq, session_id: sessionId } as StoredEvent
+    return this.#writer.append(sessionId, event)
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
-    return this.#selectAfter.all(sessionId, after, limit).map((row) => eventOf(sessionId, row))
+    const recent = this.#recent.read(sessionId, after, limit)
+    return recent ?? this.#selectAfter.all(sessionId, after, limit).map((row) => eventOf(sessionId, row))
   }
 
   async waitFor(sessionId: string, after: number, signal: AbortSignal): Promise<void> {
-    // Synchronous check then registration: no append can run in between.
-    if ((this.#lastSeq.get(sessionId) ?? this.#lastSeqOf(sessionId)) > after) return
+    // Synchronous check then registration: no commit can land in between.
+    const last = this.#writer.committedSeq(sessionId)
+    if (last === undefined) throw sessionNotFound()
+    if (last > after) return
     return this.#signal.wait(sessionId, signal)
   }
 
@@ -98,16 +105,65 @@ export class SqliteStore implements EventStore {
     this.#db.query('SELECT 1').get()
   }
 
-  async close(): Promise<void> {
-    this.#db.close()
+  /**
+   * Closes every run a crash left open with an `interrupt` holding the text it had streamed (see
+   * sqlite-recovery.ts for which runs count). Call once at start, before serving: a live run would look open too.
+   */
+  async recoverOpenRuns(): Promise<RecoveredRun[]> {
+    const ts = new Date().toISOString()
+    return Promise.all(
+      findOpenRuns(this.#db).map(async ({ sessionId, stepId, text }) => {
+        const { seq } = await this.append(sessionId, { type: 'interrupt', step_id: stepId, ts, text })
+        return { sessionId, stepId, seq }
+      }),
+    )
   }
 
-  #lastSeqOf(sessionId: string): number {
-    const cached = this.#lastSeq.get(sessionId)
-    if (cached !== undefined) return cached
-    const session = this.#selectSession.get(sessionId)
-    if (!session) throw sessionNotFound()
-    this.#lastSeq.set(sessionId, session.last_seq)
-    return session.last_seq
+  /**
+   * Applies the retention policy once: deletes idle sessions, compacts finished runs, caps each session's events.
+   * Works in small chunks and yields between them, so it can run while the server serves. `now` is for tests.
+   */
+  async prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
+    // The store's own clock, like `last_activity`, which lags activity by up to ACTIVITY_RESOLUTION_MS: the next
+    // pass looks back that much further. `now` only moves the age cut-offs.
+    const started = new Date(Date.now() - ACTIVITY_RESOLUTION_MS).toISOString()
+    // An active session's last_activity can be up to ACTIVITY_RESOLUTION_MS old: never delete one for that lag.
+    const lenient = { ...policy, idleMs: policy.idleMs + ACTIVITY_RESOLUTION_MS }
+    const report = await pruneDatabase(this.#db, lenient, now, this.#capCheckedAt, {
+      beforeChunk: () => this.#writer.flush(),
+      deleted: (ids) => {
+        this.#writer.forget(ids)
+        this.#recent.forget(ids)
+        // Streams waiting on a deleted session wake, find it gone and end with a sentence.
+        this.#notify(ids)
+      },
+      changed: (ids) => {
+        // Readers must meet the holes retention made, so that a cursor inside one gets its `reset`.
+        this.#recent.forget(ids)
+        this.#writer.forget(ids)
+      },
+      stillOpen: () => !this.#closed,
+    })
+    // Only after a whole pass: a pass that failed half-way checks the same sessions again next time.
+    this.#capCheckedAt = started
+    return report
+  }
+
+  /** Commits pending appends, then closes the database and releases the writer lock. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#writer.close()
+    this.#db.close()
+    this.#lock?.close()
+  }
+
+  #committed(events: StoredEvent[]): void {
+    this.#recent.add(events)
+    this.#notify(new Set(events.map((event) => event.session_id)))
+  }
+
+  #notify(sessionIds: Iterable<string>): void {
+    for (const id of sessionIds) this.#signal.notify(id)
   }
 }

@@ -111,6 +111,24 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
       }
     })
 
+    test('appends to one session issued without waiting get consecutive seqs in the order they were made', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const stored = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(id, partial(String(i)))))
+      expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+      const read = await store.read(id, 0)
+      expect(read.map((e) => (e.type === 'partial' ? e.delta : ''))).toEqual(Array.from({ length: 50 }, (_, i) => String(i)))
+    })
+
+    test('once an append resolves, its event is readable and a waiter behind it returns at once', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const stored = await store.append(id, partial('x'))
+      expect(await store.read(id, stored.seq - 1)).toEqual([stored])
+      expect((await store.getSession(id))?.last_seq).toBe(stored.seq)
+      await store.waitFor(id, stored.seq - 1, new AbortController().signal)
+    })
+
     test('waitFor resolves at once when the log is already past the cursor', async () => {
       const id = newId()
       await store.createSession(id)

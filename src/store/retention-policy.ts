@@ -1,0 +1,33 @@
+/** How long a durable store keeps sessions and events (the `--retention` and `--max-events-per-session` flags). */
+export interface RetentionPolicy {
+  /** Sessions without a new event for this long are deleted with their events; milliseconds, default 30 days. */
+  idleMs: number
+  /** The newest this many events of a session are kept and older ones deleted; events, default 100,000. */
+  maxEventsPerSession: number
+  /**
+   * A session quiet for this long loses the `partial` events of its runs that ended with `final` or `interrupt`
+   * (their text is in that closing event); milliseconds, default 1 hour. The delay lets a reader that was
+   * streaming the run finish it before its cursor would land in a compacted range and get a `reset`.
+   */
+  compactAfterMs: number
+}
+
+const DAY = 24 * 60 * 60 * 1000
+
+export const DEFAULT_RETENTION_POLICY: Readonly<RetentionPolicy> = {
+  idleMs: 30 * DAY,
+  maxEventsPerSession: 100_000,
+  compactAfterMs: 60 * 60 * 1000,
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60 * 1000, h: 60 * 60 * 1000, d: DAY }
+
+/**
+ * Reads a duration like `30d`, `12h`, `90m` or `45s` into milliseconds; undefined when it is not one (a bare number
+ * is refused: `30` could mean any unit).
+ */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d{1,9})([smhd])$/.exec(raw.trim())
+  if (!match) return undefined
+  return Number(match[1]) * UNIT_MS[match[2]!]!
+}

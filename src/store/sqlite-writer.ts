@@ -1,0 +1,156 @@
+import type { Database, Statement } from 'bun:sqlite'
+import type { NewEvent, StoredEvent } from '../events.ts'
+import { sessionNotFound } from '../errors.ts'
+import { payloadOf } from './sqlite-rows.ts'
+import { storeClosed, storeUnavailable } from './store-errors.ts'
+
+interface Pending {
+  sessionId: string
+  stored: StoredEvent
+  payload: string
+  resolve: (event: StoredEvent) => void
+  reject: (error: unknown) => void
+}
+
+/** Appends waiting for the next commit, and the seq each of their sessions has reached within them. */
+class Batch {
+  readonly items: Pending[] = []
+  readonly lastSeq = new Map<string, number>()
+}
+
+export interface GroupCommitOptions {
+  /** How long the first append of a batch waits for others to join it; milliseconds, default 2. */
+  windowMs?: number
+  /** A batch that reaches this many events commits at once, without waiting out the window; default 1000. */
+  maxBatch?: number
+}
+
+/**
+ * Past this many sessions the cache of what the writer knows per session is dropped and refilled from the database
+ * on demand (a primary key lookup each), so it never grows with every session the server has ever seen.
+ */
+const MAX_CACHED_SESSIONS = 100_000
+
+/**
+ * `sessions.last_activity` is kept to within this; milliseconds. Updating it on every commit cost a row write per
+ * session per batch; retention measures idleness in hours and days.
+ */
+export const ACTIVITY_RESOLUTION_MS = 60_000
+
+/** What the writer knows of a session: its newest committed seq, and when it last recorded the session's activity. */
+interface Known {
+  seq: number
+  /** Epoch milliseconds; 0 when unknown, so the next commit records activity. */
+  touchedAt: number
+}
+
+/**
+ * Group commit: appends that arrive within `windowMs` of each other share one transaction, so a token-rate stream
+ * does not pay one commit per token. It assigns each session's next `seq` when the append arrives, so several
+ * appends to one session can wait in the same batch in order. An append's promise settles only when its batch has
+ * committed (or failed), and `onCommit` runs only after that: readers only ever see committed events.
+ *
+ * This process is the only writer (see sqlite-lock.ts), so the seqs it has committed are the truth and are cached.
+ */
+export class GroupCommitWriter {
+  readonly #onCommit: (events: StoredEvent[]) => void
+  readonly #windowMs: number
+  readonly #maxBatch: number
+  readonly #known = new Map<string, Known>()
+  readonly #commit: (batch: Batch, touched: Set<string>, now: string) => void
+  readonly #selectLastSeq: Statement<{ last_seq: number }, [string]>
+  #batch = new Batch()
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #closed = false
+
+  /** @param onCommit called with each batch's events, in commit order, once they are committed and readable. */
+  constructor(db: Database, onCommit: (events: StoredEvent[]) => void, options: GroupCommitOptions = {}) {
+    this.#onCommit = onCommit
+    this.#windowMs = options.windowMs ?? 2
+    this.#maxBatch = options.maxBatch ?? 1000
+    this.#selectLastSeq = db.prepare(
+      'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
+    )
+    const insert = db.prepare('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)')
+    // The store's clock, not the event's `ts`, decides when a session was last active: retention trusts it.
+    const touch = db.prepare("UPDATE sessions SET last_activity = ?, state = 'active' WHERE id = ?")
+    this.#commit = db.transaction((batch: Batch, touched: Set<string>, now: string) => {
+      for (const { sessionId, stored, payload } of batch.items) {
+        insert.run(sessionId, stored.seq, stored.type, stored.step_id, stored.ts, payload)
+      }
+      for (const sessionId of touched) touch.run(now, sessionId)
+    })
+  }
+
+  /** The seq of the session's newest committed event (0 for an empty log); undefined for an unknown session. */
+  committedSeq(sessionId: string): number | undefined {
+    const known = this.#known.get(sessionId)
+    if (known) return known.seq
+    const row = this.#selectLastSeq.get(sessionId)
+    if (!row) return undefined
+    this.#known.set(sessionId, { seq: row.last_seq, touchedAt: 0 })
+    return row.last_seq
+  }
+
+  /** Notes a session just created with an empty log, sparing its first append a lookup. */
+  created(sessionId: string): void {
+    this.#known.set(sessionId, { seq: 0, touchedAt: Date.now() })
+  }
+
+  /**
+   * Forgets sessions that retention deleted (an append to one is then refused as unknown) or compacted (its next
+   * commit records activity again, which marks it for compaction again). Call right after `flush()`.
+   */
+  forget(sessionIds: Iterable<string>): void {
+    for (const id of sessionIds) this.#known.delete(id)
+  }
+
+  /** Queues the event with the session's next seq; resolves once it is committed, rejects with a 503 if not. */
+  append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+    if (this.#closed) return Promise.reject(storeClosed())
+    const last = this.#batch.lastSeq.get(sessionId) ?? this.committedSeq(sessionId)
+    if (last === undefined) return Promise.reject(sessionNotFound())
+    const stored = { ...event, seq: last + 1, session_id: sessionId } as StoredEvent
+    const payload = payloadOf(event)
+    return new Promise((resolve, reject) => {
+      this.#batch.items.push({ sessionId, stored, payload, resolve, reject })
+      this.#batch.lastSeq.set(sessionId, stored.seq)
+      if (this.#batch.items.length >= this.#maxBatch) this.flush()
+      else this.#timer ??= setTimeout(() => this.flush(), this.#windowMs)
+    })
+  }
+
+  /** Commits whatever is pending, now and synchronously: retention calls it before deleting, `close` before closing. */
+  flush(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const batch = this.#batch
+    if (batch.items.length === 0) return
+    this.#batch = new Batch()
+    const now = Date.now()
+    const touchedAt = (sessionId: string) => this.#known.get(sessionId)?.touchedAt ?? 0
+    const touched = new Set([...batch.lastSeq.keys()].filter((id) => now - touchedAt(id) >= ACTIVITY_RESOLUTION_MS))
+    try {
+      this.#commit(batch, touched, new Date(now).toISOString())
+    } catch (error) {
+      // The transaction rolled back, so none of the batch is visible. Its seqs were never returned or read, and
+      // the committed seqs were not advanced: each session's next append takes its committed seq + 1 again, which
+      // leaves no hole and reuses no seq that anyone has seen.
+      const failure = storeUnavailable(error)
+      for (const item of batch.items) item.reject(failure)
+      return
+    }
+    if (this.#known.size > MAX_CACHED_SESSIONS) this.#known.clear()
+    for (const [sessionId, seq] of batch.lastSeq) {
+      this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId) })
+    }
+    for (const item of batch.items) item.resolve(item.stored)
+    this.#onCommit(batch.items.map((item) => item.stored))
+  }
+
+  /** Commits what is pending and refuses further appends. */
+  close(): void {
+    this.flush()
+    this.#closed = true
+  }
+}
