@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { LOG_LEVELS, type LogLevel } from './log.ts'
+import { parseDuration } from './store/retention-policy.ts'
 
 /** Where events are kept: an embedded SQLite file (the default) or process memory. */
 export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'memory' }
@@ -16,6 +17,10 @@ export interface Config {
   echoDelayMs: number
   /** A quiet stream gets a comment this often; milliseconds, default 15,000. */
   heartbeatMs: number
+  /** Sessions idle longer than this are deleted with their events; milliseconds, default 30 days. */
+  retentionMs: number
+  /** Events kept per session, the oldest deleted first; default 100,000. */
+  maxEventsPerSession: number
   logLevel: LogLevel
 }
 
@@ -34,18 +39,20 @@ export const FLAGS: Record<string, FlagSpec> = {
   step: { env: ['STEPSTREAM_STEP'], help: 'the step that answers messages: echo (default)' },
   'echo-delay': { env: ['STEPSTREAM_ECHO_DELAY'], help: 'milliseconds between two echoed characters (default 50)' },
   heartbeat: { env: ['STEPSTREAM_HEARTBEAT'], help: 'milliseconds of quiet before a stream gets a keep-alive comment (default 15000)' },
+  retention: { env: ['STEPSTREAM_RETENTION'], help: 'delete sessions idle longer than this, e.g. 30d (default), 12h, 90m' },
+  'max-events-per-session': { env: ['STEPSTREAM_MAX_EVENTS_PER_SESSION'], help: 'events kept per session, oldest deleted first (default 100000)' },
   'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
 }
 
 export function helpText(version: string): string {
-  const lines = Object.entries(FLAGS).map(([name, spec]) => `  --${name.padEnd(12)} ${spec.help}\n  ${''.padEnd(14)} env: ${spec.env.join(', ')}`)
+  const lines = Object.entries(FLAGS).map(([name, spec]) => `  --${name.padEnd(24)} ${spec.help}\n  ${''.padEnd(26)} env: ${spec.env.join(', ')}`)
   return `stepstream ${version}: stream the events of running steps to browsers as HTML over Server-Sent Events.
 
 Usage: stepstream [flags]   (a flag beats its environment variable)
 
 ${lines.join('\n')}
-  --help         print this and exit
-  --version      print the version and exit
+  --help                     print this and exit
+  --version                  print the version and exit
 `
 }
 
@@ -57,6 +64,12 @@ function integer(name: string, raw: string, min: number, max: number): number {
     throw new ConfigError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
   }
   return value
+}
+
+function duration(name: string, raw: string): number {
+  const ms = parseDuration(raw)
+  if (!ms) throw new ConfigError(`--${name} must be a duration like 30d, 12h or 90m, got ${JSON.stringify(raw)}`)
+  return ms
 }
 
 function storeSpec(raw: string): StoreSpec {
@@ -101,6 +114,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         step,
         echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
         heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
+        retentionMs: duration('retention', get('retention', '30d')),
+        maxEventsPerSession: integer('max-events-per-session', get('max-events-per-session', '100000'), 1, 1_000_000_000),
         logLevel: logLevel as LogLevel,
       },
     }

@@ -8,6 +8,8 @@ import { EchoStep } from './steps/echo-step.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { SqliteStore } from './store/sqlite-store.ts'
 import type { EventStore } from './store/event-store.ts'
+import { schedulePruning } from './store/prune-schedule.ts'
+import { DEFAULT_RETENTION_POLICY } from './store/retention-policy.ts'
 
 const VERSION = packageJson.version
 
@@ -18,7 +20,7 @@ function fail(message: string): never {
 }
 
 function openStore(config: Config): EventStore {
-  if (config.store.kind === 'memory') return new MemoryStore()
+  if (config.store.kind === 'memory') return new MemoryStore({ maxEventsPerSession: config.maxEventsPerSession })
   try {
     return new SqliteStore(config.store.path)
   } catch (error) {
@@ -35,6 +37,14 @@ async function main() {
 
   const log = createLogger(config.logLevel)
   const store = openStore(config)
+  if (store instanceof SqliteStore) {
+    // Before listening: a run this process starts must never look like one a crash left open.
+    const recovered = await store.recoverOpenRuns().catch((error) => {
+      log.error('could not close the runs a crash left open; they will be closed at the next start', { error: String(error) })
+      return []
+    })
+    if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
+  }
   const runner = new Runner(store, new EchoStep(config.echoDelayMs), log)
   const shutdown = new AbortController()
   const app = await createApp({
@@ -54,6 +64,10 @@ async function main() {
     fail(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)
   }
   const server = app.server!
+  const pruning =
+    store instanceof SqliteStore
+      ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession }, log)
+      : undefined
   log.info('listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`, store: config.store.kind, version: VERSION })
 
   let stopping = false
@@ -65,6 +79,7 @@ async function main() {
     shutdown.abort()
     await runner.shutdown()
     await server.stop(true)
+    await pruning?.stop()
     await store.close()
     process.exit(0)
   }

@@ -16,6 +16,8 @@ describe('config', () => {
       step: 'echo',
       echoDelayMs: 50,
       heartbeatMs: 15_000,
+      retentionMs: 30 * 24 * 3600 * 1000,
+      maxEventsPerSession: 100_000,
       logLevel: 'info',
     })
   })
@@ -23,6 +25,7 @@ describe('config', () => {
   test('flags in both spellings, and a flag beats its environment twin', () => {
     const config = run(['--port=9000', '--store', 'memory', '--echo-delay', '0'], { STEPSTREAM_PORT: '1234', STEPSTREAM_HEARTBEAT: '500' })
     expect(config).toMatchObject({ port: 9000, store: { kind: 'memory' }, echoDelayMs: 0, heartbeatMs: 500 })
+    expect(run(['--retention', '12h', '--max-events-per-session', '50'])).toMatchObject({ retentionMs: 12 * 3600 * 1000, maxEventsPerSession: 50 })
   })
 
   test('PORT is read when STEPSTREAM_PORT is absent', () => {
@@ -38,7 +41,7 @@ describe('config', () => {
     expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
     expect(parseConfig(['--version'], {})).toEqual({ kind: 'version' })
     const help = helpText('1.2.3')
-    for (const flag of ['--port', '--host', '--store', '--step', '--echo-delay', '--heartbeat', '--log-level', 'STEPSTREAM_ECHO_DELAY', 'PORT']) {
+    for (const flag of ['--port', '--host', '--store', '--step', '--echo-delay', '--heartbeat', '--log-level', '--retention', '--max-events-per-session', 'STEPSTREAM_ECHO_DELAY', 'PORT']) {
       expect(help).toContain(flag)
     }
   })
@@ -52,6 +55,9 @@ describe('config', () => {
     [['--store', 'sqlite:'], /--store must be/],
     [['--step', 'gpt'], /--step must be echo/],
     [['--log-level', 'loud'], /--log-level/],
+    [['--retention', 'forever'], /--retention/],
+    [['--retention', '0d'], /--retention/],
+    [['--max-events-per-session', '0'], /--max-events-per-session/],
     [['--nope'], /Unknown option/],
     [['stray'], /positional/i],
     [['--port'], /argument missing/],
