@@ -47,7 +47,9 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
     lastSeq = event.seq
     switch (event.type) {
       case 'user':
+        // A run's entry follows the message that started it, as the stream's `user` fragment places it.
         entries.push({ kind: 'user', event })
+        runOf(event)
         break
       case 'start':
         runOf(event)

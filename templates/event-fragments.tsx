@@ -39,15 +39,22 @@ export function renderEventFragment(event: StoredEvent): string {
 function fragment(event: StoredEvent): JSX.Element {
   switch (event.type) {
     case 'user':
-      return <UserMessage event={event} />
-    case 'start':
+      // The answer's bubble appears with the question: every later event of the run (even an `interrupt` written
+      // by crash recovery before any `start`) then has an element to land in.
       return (
         <>
+          <UserMessage event={event} />
           <RunMessage run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', state: 'running', tools: [] }} />
           <Partial target="run-status" swap="outerHTML">
             <RunStatus running />
           </Partial>
         </>
+      )
+    case 'start':
+      return (
+        <Partial target="run-status" swap="outerHTML">
+          <RunStatus running />
+        </Partial>
       )
     case 'partial':
       // A span per delta keeps whitespace-only deltas (a lone space) from being dropped as an empty swap.

@@ -38,6 +38,7 @@ describe('streaming on a real port', () => {
     expect(seqs(messages)).toEqual(consecutive(1, messages.length))
     const html = messages.map((m) => m.data)
     expect(html[0]).toContain(`<article class="msg user"`)
+    expect(html[0]).toContain('<article class="msg assistant"')
     expect(html[1]).toContain('data-state="running"')
     const deltas = html.slice(2, -1).map((h) => h.match(/<span>(.*)<\/span>/s)![1])
     expect(deltas.join('')).toBe(DEFAULT_USER_MESSAGE)

@@ -14,11 +14,15 @@ describe('event fragments', () => {
     expect(html).toBe('<hx-partial hx-target="#step-r1-text .text" hx-swap="beforeend"><span>lo</span></hx-partial>')
   })
 
-  test('start appends the run message with a stable id and marks the session running', () => {
-    const html = renderEventFragment(ev({ type: 'start', step_id: 'r1', step_type: 'echo' }))
+  test('user appends the message and its answer bubble with a stable id, and marks the session running', () => {
+    const html = renderEventFragment(ev({ type: 'user', step_id: 'r1', text: 'hi' }))
+    expect(html).toContain('<article class="msg user"')
     expect(html).toContain('<article class="msg assistant" id="step-r1"')
     expect(html).toContain('id="step-r1-text"')
     expect(html).toContain('<div id="run-status" data-state="running" hidden></div>')
+    expect(renderEventFragment(ev({ type: 'start', step_id: 'r1', step_type: 'echo' }))).toBe(
+      '<hx-partial hx-target="#run-status" hx-swap="outerHTML"><div id="run-status" data-state="running" hidden></div></hx-partial>',
+    )
   })
 
   test('final, interrupt and error replace the run text whole and mark the session idle', () => {
@@ -104,6 +108,12 @@ describe('transcript fold', () => {
     ])
     const run = t.entries[0]!
     expect(run).toMatchObject({ kind: 'run', state: 'error', error: 'Upstream failed.', tools: [{ id: 'c', name: 'add', result: { value: 3 } }] })
+  })
+
+  test('a run cut before its start (closed by crash recovery) still has its entry after the question', () => {
+    const t = foldTranscript([ev({ type: 'user', step_id: 'q', text: 'hello?' }), ev({ type: 'interrupt', step_id: 'q', text: '' })])
+    expect(t.entries.map((e) => e.kind)).toEqual(['user', 'run'])
+    expect(t.entries[1]).toMatchObject({ state: 'interrupt', text: '' })
   })
 
   test('a run whose start was pruned still shows what is left of it', () => {
