@@ -34,7 +34,11 @@ export async function spawnServer(cmd: string[], options: { cwd?: string; args?:
     })()
   })
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no listening line within 10 s: ${stderr}`)), 10_000))
-  const listening = await Promise.race([port, timeout])
+  // A server that never says it listens must not outlive the test that started it.
+  const listening = await Promise.race([port, timeout]).catch((error: unknown) => {
+    proc.kill('SIGKILL')
+    throw error
+  })
   return {
     proc,
     base: `http://127.0.0.1:${listening}`,
