@@ -2,7 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
 import type { StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
-import type { SseFrame } from '../sse/encode.ts'
+import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import { requireSession, type AppDeps } from './deps.ts'
@@ -15,10 +15,10 @@ const SSE_HEADERS = {
 }
 
 /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
-const htmlFrame = (event: StoredEvent): SseFrame => ({ id: String(event.seq), data: renderEventFragment(event) })
+const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
 
 /** The JSON stream: named by type, the stored event as JSON. */
-const jsonFrame = (event: StoredEvent): SseFrame => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) })
+const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
 
 /** Where a connection starts reading: `Last-Event-ID` (a reconnect) beats `?after=`, which beats 0. */
 export function cursorOf(lastEventId: string | null, after: string | undefined): number {
@@ -50,7 +50,7 @@ function streamResponse(
   server: Server<unknown> | null,
   sessionId: string,
   after: number,
-  frame: (event: StoredEvent) => SseFrame,
+  encode: (event: StoredEvent) => string,
 ): Response {
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
@@ -61,7 +61,7 @@ function streamResponse(
     sessionId,
     after,
     signal,
-    frame,
+    encode,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
     shutdown: deps.shutdown,
@@ -92,7 +92,7 @@ export const streamRoutes = (deps: AppDeps) =>
       '/events',
       async ({ query, request, server }) => {
         const session = await requireSession(deps.store, query.client_id)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), htmlFrame)
+        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeHtml)
       },
       { query: Query },
     )
@@ -100,7 +100,7 @@ export const streamRoutes = (deps: AppDeps) =>
       '/api/sessions/:id/stream',
       async ({ params, query, request, server }) => {
         const session = await requireSession(deps.store, params.id)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), jsonFrame)
+        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeJson)
       },
       { query: Query },
     )

@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../events.ts'
 import type { EventStore } from '../store/event-store.ts'
-import { encodeComment, encodeFrame, type SseFrame } from './encode.ts'
+import { encodeComment, encodeFrame } from './encode.ts'
 
 export interface SessionStreamOptions {
   store: EventStore
@@ -9,8 +9,8 @@ export interface SessionStreamOptions {
   after: number
   /** Released by the client leaving (the request's signal) or by shutdown. */
   signal: AbortSignal
-  /** Turns one stored event into its frame (JSON or HTML). */
-  frame: (event: StoredEvent) => SseFrame
+  /** Turns one stored event into its encoded frame (JSON or HTML). */
+  encode: (event: StoredEvent) => string
   /** A comment is sent after this long without an event; milliseconds. */
   heartbeatMs: number
   /** The reconnection delay announced on connect; milliseconds. */
@@ -47,7 +47,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
           cursor = events[0]!.seq - 1
           chunk += encodeFrame({ id: String(cursor), event: 'reset', data: JSON.stringify({ after: cursor }) })
         }
-        for (const event of events) chunk += encodeFrame(options.frame(event))
+        for (const event of events) chunk += options.encode(event)
         cursor = events.at(-1)!.seq
         yield chunk
         continue
