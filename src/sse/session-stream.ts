@@ -65,20 +65,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
 
 /** Waits for the log to grow past `cursor`; true when the heartbeat interval passed first. */
 async function idle(store: EventStore, sessionId: string, cursor: number, signal: AbortSignal, heartbeatMs: number) {
-  const wait = new AbortController()
-  let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    wait.abort()
-  }, heartbeatMs)
-  const release = () => wait.abort()
-  signal.addEventListener('abort', release, { once: true })
-  try {
-    await store.waitFor(sessionId, cursor, wait.signal)
-  } finally {
-    clearTimeout(timer)
-    signal.removeEventListener('abort', release)
-  }
+  const timedOut = await store.waitFor(sessionId, cursor, signal, heartbeatMs)
   return timedOut && !signal.aborted
 }
 

@@ -20,14 +20,15 @@ export interface SessionRecord {
  * - `read` returns events with `seq > after`, ascending, at most `limit`. Consecutive `seq`s with a hole in them
  *   mean the store dropped events (retention: the per-session cap, or compaction of a finished run's `partial`s);
  *   callers treat a hole right after their cursor as a reset.
- * - `waitFor` resolves once the session's log holds an event after `after`, or when `signal` aborts.
+ * - `waitFor` resolves `false` once the session's log holds an event after `after` or when `signal` aborts, and
+ *   `true` when `timeoutMs` passes first (the stream's heartbeat).
  */
 export interface EventStore {
   createSession(id: string): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
-  waitFor(sessionId: string, after: number, signal: AbortSignal): Promise<void>
+  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean>
   /** Resolves when the store can serve reads and writes (for /readyz). */
   ping(): Promise<void>
   close(): Promise<void>

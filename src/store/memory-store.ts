@@ -58,10 +58,10 @@ export class MemoryStore implements EventStore {
     return events.slice(start, start + limit)
   }
 
-  async waitFor(sessionId: string, after: number, signal: AbortSignal): Promise<void> {
+  async waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
     // No await between this check and registering the waiter, so an append cannot slip in between.
-    if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return
-    return this.#signal.wait(sessionId, signal)
+    if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return false
+    return this.#signal.wait(sessionId, signal, timeoutMs)
   }
 
   async ping(): Promise<void> {}

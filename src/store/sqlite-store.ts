@@ -93,12 +93,12 @@ export class SqliteStore implements EventStore {
     return recent ?? this.#selectAfter.all(sessionId, after, limit).map((row) => eventOf(sessionId, row))
   }
 
-  async waitFor(sessionId: string, after: number, signal: AbortSignal): Promise<void> {
+  async waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
     // Synchronous check then registration: no commit can land in between.
     const last = this.#writer.committedSeq(sessionId)
     if (last === undefined) throw sessionNotFound()
-    if (last > after) return
-    return this.#signal.wait(sessionId, signal)
+    if (last > after) return false
+    return this.#signal.wait(sessionId, signal, timeoutMs)
   }
 
   async ping(): Promise<void> {

@@ -166,6 +166,15 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
       await Promise.all(readers)
     })
 
+    test('waitFor says when its timeout passed first, and not when an append woke it', async () => {
+      const id = newId()
+      await store.createSession(id)
+      expect(await store.waitFor(id, 0, new AbortController().signal, 10)).toBe(true)
+      const woken = store.waitFor(id, 0, new AbortController().signal, 10_000)
+      await store.append(id, partial('x'))
+      expect(await woken).toBe(false)
+    })
+
     test('ping answers while the store is open', async () => {
       await store.ping()
     })
