@@ -19,7 +19,11 @@ class Batch {
 }
 
 export interface GroupCommitOptions {
-  /** How long the first append of a batch waits for others to join it; milliseconds, default 2. */
+  /**
+   * How long the first append of a batch waits for others to join it; milliseconds, default 0: the batch commits on
+   * the next turn of the event loop, after every append queued in this turn. A fixed window made a single busy
+   * session wait for it on every token (the fan-out benchmark: 0.32× the baseline with 2 ms, 0.87× with 0).
+   */
   windowMs?: number
   /** A batch that reaches this many events commits at once, without waiting out the window; default 1000. */
   maxBatch?: number
@@ -60,13 +64,14 @@ export class GroupCommitWriter {
   readonly #commit: (batch: Batch, touched: Set<string>, now: string) => void
   readonly #selectLastSeq: Statement<{ last_seq: number }, [string]>
   #batch = new Batch()
-  #timer: ReturnType<typeof setTimeout> | undefined
+  /** Cancels the scheduled commit of the pending batch, if one is scheduled. */
+  #cancelScheduled: (() => void) | undefined
   #closed = false
 
   /** @param onCommit called with each batch's events, in commit order, once they are committed and readable. */
   constructor(db: Database, onCommit: (events: StoredEvent[]) => void, options: GroupCommitOptions = {}) {
     this.#onCommit = onCommit
-    this.#windowMs = options.windowMs ?? 2
+    this.#windowMs = options.windowMs ?? 0
     this.#maxBatch = options.maxBatch ?? 1000
     this.#selectLastSeq = db.prepare(
       'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
@@ -116,14 +121,14 @@ export class GroupCommitWriter {
       this.#batch.items.push({ sessionId, stored, payload, resolve, reject })
       this.#batch.lastSeq.set(sessionId, stored.seq)
       if (this.#batch.items.length >= this.#maxBatch) this.flush()
-      else this.#timer ??= setTimeout(() => this.flush(), this.#windowMs)
+      else this.#cancelScheduled ??= this.#scheduleFlush()
     })
   }
 
   /** Commits whatever is pending, now and synchronously: retention calls it before deleting, `close` before closing. */
   flush(): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    this.#cancelScheduled?.()
+    this.#cancelScheduled = undefined
     const batch = this.#batch
     if (batch.items.length === 0) return
     this.#batch = new Batch()
@@ -146,6 +151,15 @@ export class GroupCommitWriter {
     }
     for (const item of batch.items) item.resolve(item.stored)
     this.#onCommit(batch.items.map((item) => item.stored))
+  }
+
+  #scheduleFlush(): () => void {
+    if (this.#windowMs > 0) {
+      const timer = setTimeout(() => this.flush(), this.#windowMs)
+      return () => clearTimeout(timer)
+    }
+    const immediate = setImmediate(() => this.flush())
+    return () => clearImmediate(immediate)
   }
 
   /** Commits what is pending and refuses further appends. */
