@@ -1,0 +1,148 @@
+/**
+ * The baseline: the same SSE routes as stepstream written straight on `Bun.serve`, with no framework, no store, no
+ * rendering and no validation beyond what the routes need. It is what this machine can do for the same wire
+ * traffic, so the benchmark reports stepstream as a ratio of it.
+ *
+ * Same URL shapes, same JSON event shape and framing (`event:`, `id:`, `data:`), same echo (one event per code
+ * point, `--echo-delay` ms apart through `setTimeout`, as stepstream's EchoStep sleeps). Each session keeps its
+ * encoded frames in memory, and an event is encoded once and enqueued to every viewer.
+ *
+ * Usage: bun bench/baseline.ts [--port 0] [--host 127.0.0.1] [--echo-delay 50] [--heartbeat 15000]
+ */
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'echo-delay': { type: 'string', default: '50' },
+    heartbeat: { type: 'string', default: '15000' },
+  },
+})
+const echoDelayMs = Number(values['echo-delay'])
+const heartbeatMs = Number(values.heartbeat)
+
+interface Viewer {
+  controller: ReadableStreamDefaultController<Uint8Array>
+  lastWrite: number
+}
+
+interface Session {
+  id: string
+  /** Encoded frames; the frame of event `seq` is at index `seq - 1`. */
+  frames: Uint8Array[]
+  viewers: Set<Viewer>
+  running: boolean
+}
+
+const sessions = new Map<string, Session>()
+const encoder = new TextEncoder()
+const RETRY = encoder.encode('retry: 1000\n\n')
+const PING = encoder.encode(': ping\n\n')
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' }
+
+const newId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url')
+
+function send(session: Session, viewer: Viewer, bytes: Uint8Array, now: number) {
+  try {
+    viewer.controller.enqueue(bytes)
+    viewer.lastWrite = now
+  } catch {
+    // The stream was closed under us (the client left between two events): forget the viewer.
+    session.viewers.delete(viewer)
+  }
+}
+
+/** Appends an event to the session's log and writes its one encoding to every viewer. */
+function publish(session: Session, event: Record<string, unknown>) {
+  const seq = session.frames.length + 1
+  const json = JSON.stringify({ ...event, seq, session_id: session.id })
+  const bytes = encoder.encode(`event: ${event.type}\nid: ${seq}\ndata: ${json}\n\n`)
+  session.frames.push(bytes)
+  const now = Date.now()
+  for (const viewer of session.viewers) send(session, viewer, bytes, now)
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+async function echo(session: Session, stepId: string, text: string) {
+  const ts = () => new Date().toISOString()
+  publish(session, { type: 'start', step_type: 'echo', step_id: stepId, ts: ts() })
+  let streamed = ''
+  for (const char of text) {
+    if (streamed) await sleep(echoDelayMs)
+    publish(session, { type: 'partial', delta: char, step_id: stepId, ts: ts() })
+    streamed += char
+  }
+  publish(session, { type: 'final', text: streamed, step_id: stepId, ts: ts() })
+  session.running = false
+}
+
+const json = (body: unknown, status: number) => Response.json(body, { status })
+
+const server = Bun.serve({
+  port: Number(values.port),
+  hostname: values.host,
+  routes: {
+    '/healthz': () => json({ status: 'ok' }, 200),
+    '/api/sessions': {
+      POST: () => {
+        const id = newId()
+        sessions.set(id, { id, frames: [], viewers: new Set(), running: false })
+        return json({ id, url: `/?client_id=${id}` }, 201)
+      },
+    },
+    '/api/sessions/:id/messages': {
+      POST: async (req) => {
+        const session = sessions.get(req.params.id)
+        if (!session) return json({ error: 'no such session' }, 404)
+        if (session.running) return json({ error: 'a run is active' }, 409)
+        const { text } = (await req.json()) as { text: string }
+        const stepId = newId()
+        session.running = true
+        publish(session, { type: 'user', text, step_id: stepId, ts: new Date().toISOString() })
+        void echo(session, stepId, text)
+        return json({ step_id: stepId }, 202)
+      },
+    },
+    '/api/sessions/:id/stream': (req, srv) => {
+      const session = sessions.get(req.params.id)
+      if (!session) return json({ error: 'no such session' }, 404)
+      const after = Number(req.headers.get('last-event-id') ?? new URL(req.url).searchParams.get('after') ?? 0) || 0
+      // Bun closes a connection quiet for `idleTimeout` (10 s by default); a stream must outlive it.
+      srv.timeout(req, 0)
+      let viewer: Viewer
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          viewer = { controller, lastWrite: Date.now() }
+          controller.enqueue(RETRY)
+          for (const frame of session.frames.slice(after)) controller.enqueue(frame)
+          session.viewers.add(viewer)
+        },
+        cancel() {
+          session.viewers.delete(viewer)
+        },
+      })
+      req.signal.addEventListener('abort', () => session.viewers.delete(viewer), { once: true })
+      return new Response(body, { headers: SSE_HEADERS })
+    },
+  },
+  fetch: () => json({ error: 'not found' }, 404),
+})
+
+// One timer for all streams, not one per stream: the lean way to keep quiet streams alive through proxies.
+setInterval(() => {
+  const now = Date.now()
+  for (const session of sessions.values()) {
+    for (const viewer of session.viewers) if (now - viewer.lastWrite >= heartbeatMs) send(session, viewer, PING, now)
+  }
+}, Math.min(heartbeatMs, 1000))
+
+process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: `http://${values.host}:${server.port}` })}\n`)
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    void server.stop(true).then(() => process.exit(0))
+  })
+}

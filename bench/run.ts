@@ -1,0 +1,134 @@
+/**
+ * `bun run bench`: runs every scenario against stepstream (the compiled binary) and the baseline (bench/baseline.ts,
+ * compiled the same way), alternating which goes first from round to round, and prints one table with ratios and
+ * the issue's targets.
+ *
+ *   bun run bench                 quick sizes, one round (under 2 minutes)
+ *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); also writes bench/RESULTS.md
+ *   bun run bench -- --smoke      tiny sizes, for the smoke test
+ *   --rounds <n>                  rounds per scenario, medians reported (default 1, 3 with --full)
+ *   --only <key,key>              only these scenarios: cold-start, idle, fan-out, many-runs, answer-bytes
+ *   --json <path>                 also write the medians as JSON
+ *   --binary <path>               run this stepstream executable instead of dist/stepstream (before/after checks)
+ *   --profile <dir>               run stepstream from source under `bun --cpu-prof`; one profile per server start
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { buildBaseline, ensureStepstreamBinary, ROOT } from './build.ts'
+import { describeMachine } from './machine.ts'
+import { medianMetrics, table, warnings, type Results } from './report.ts'
+import { answerBytes } from './scenarios/answer-bytes.ts'
+import { coldStart } from './scenarios/cold-start.ts'
+import { fanOut } from './scenarios/fan-out.ts'
+import { idle } from './scenarios/idle.ts'
+import { manyRuns } from './scenarios/many-runs.ts'
+import type { Metrics, Scenario, Sizes } from './scenarios/scenario.ts'
+import { baselineTarget, stepstreamTarget, type Target } from './server-process.ts'
+
+/** The issue's sizes (`--full`); quick and smoke scale them down so a run ends in minutes or seconds. */
+const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
+  smoke: { idleStreams: 20, fanOutViewers: 5, fanOutChars: 50, manyRunsSessions: 5, manyRunsChars: 10, answerChars: 100, coldStarts: 1 },
+  quick: { idleStreams: 1000, fanOutViewers: 200, fanOutChars: 2000, manyRunsSessions: 100, manyRunsChars: 100, answerChars: 2000, coldStarts: 5 },
+  full: { idleStreams: 10_000, fanOutViewers: 1000, fanOutChars: 2000, manyRunsSessions: 1000, manyRunsChars: 250, answerChars: 2000, coldStarts: 10 },
+}
+
+const SCENARIOS: Scenario[] = [coldStart, idle, fanOut, manyRuns, answerBytes]
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    full: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+    binary: { type: 'string' },
+    profile: { type: 'string' },
+  },
+})
+const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick'
+const sizes = SIZES[mode]
+// Ratios drift less than absolute numbers, but still run to run (the baseline's fan-out rate alone varied 100k to
+// 190k events/s in one afternoon): the full run reports medians over three rounds.
+const rounds = Number(values.rounds ?? (mode === 'full' ? 3 : 1))
+const only = values.only?.split(',')
+const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.key)) : SCENARIOS
+if (!(rounds >= 1) || scenarios.length === 0) {
+  process.stderr.write(`bench: --rounds must be 1 or more and --only must name some of: ${SCENARIOS.map((s) => s.key).join(', ')}\n`)
+  process.exit(2)
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const started = Date.now()
+const workDir = mkdtempSync(join(tmpdir(), 'stepstream-bench-data-'))
+const baselineBinary = buildBaseline()
+const targets: Target[] = [stepstreamTarget(stepstreamCommand()), baselineTarget(baselineBinary)]
+
+const results: Results = {}
+try {
+  for (const scenario of scenarios) {
+    const measured: Record<Target['name'], Metrics[]> = { stepstream: [], baseline: [] }
+    for (let round = 0; round < rounds; round++) {
+      // Alternate who goes first, so neither always runs on a machine still busy with (or cooled from) the other.
+      for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const t0 = Date.now()
+        const metrics = await scenario.run({ target, sizes, workDir })
+        if (metrics) measured[target.name].push(metrics)
+        log(`${scenario.key} · ${target.name} · round ${round + 1}: ${metrics ? JSON.stringify(rounded(metrics)) : 'n/a'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+      }
+    }
+    results[scenario.key] = {
+      title: scenario.title(sizes),
+      stepstream: measured.stepstream.length > 0 ? medianMetrics(measured.stepstream) : undefined,
+      baseline: measured.baseline.length > 0 ? medianMetrics(measured.baseline) : undefined,
+    }
+  }
+} finally {
+  rmSync(workDir, { recursive: true, force: true })
+  rmSync(join(baselineBinary, '..'), { recursive: true, force: true })
+}
+
+const args = process.argv.slice(2)
+const command = `bun run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
+const output = [table(results), ...warnings(results).map((w) => `\nWARNING: ${w}`)].join('\n')
+process.stdout.write(`\n${output}\n\n${command}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
+if (values.json) writeFileSync(values.json, JSON.stringify({ mode, sizes, rounds, results }, null, 2))
+if (mode === 'full') writeFileSync(join(import.meta.dir, 'RESULTS.md'), resultsMarkdown(output, command))
+
+/** The compiled binary (built when stale), another build given with --binary, or the sources under the profiler. */
+function stepstreamCommand(): string[] {
+  if (values.profile) return [process.execPath, '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${values.profile}`, join(ROOT, 'src', 'main.ts')]
+  return [values.binary ?? ensureStepstreamBinary()]
+}
+
+/** The commit the binary was built from, and whether the working tree differed from it. */
+function sourceVersion(): string {
+  const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: ROOT }).stdout.toString().trim()
+  const commit = git('rev-parse', '--short', 'HEAD')
+  if (!commit) return 'outside git'
+  return git('status', '--porcelain', '--', 'src', 'templates', 'public') ? `commit ${commit} plus uncommitted changes` : `commit ${commit}`
+}
+
+function rounded(metrics: Metrics): Metrics {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Math.round(v * 10) / 10]))
+}
+
+function resultsMarkdown(tableText: string, cmd: string): string {
+  return [
+    '# Benchmark results',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`${cmd}\` (${rounds} rounds, medians; ${((Date.now() - started) / 1000).toFixed(0)} s):`,
+    `stepstream's compiled binary (${values.binary ?? sourceVersion()}) against bench/baseline.ts (raw \`Bun.serve\`, compiled the same`,
+    'way), on 127.0.0.1:',
+    '',
+    ...describeMachine(),
+    '',
+    tableText,
+    '',
+    'Ratios are stepstream / baseline (or / the original design, computed, for the answer bytes). Latency is receive',
+    'time minus the event\'s `ts` (millisecond resolution). See bench/README.md for what each scenario does.',
+    '',
+  ].join('\n')
+}
