@@ -18,16 +18,9 @@ export interface LoadOptions {
   deadlineMs: number
 }
 
-export interface LoadResult {
-  streams: number
-  opened: number
-  failed: number
-  errors: string[]
-  events: number
-  bodyBytes: number
+/** Every worker's stats added up: the latency histograms merged, and the busiest worker's CPU instead of each one's. */
+export type LoadResult = Omit<WorkerStats, 'latency' | 'cpuMicros' | 'wallMs'> & {
   latency: Histogram
-  firstTs: number
-  lastReceivedAt: number
   /** The busiest worker's CPU use (see `cpuPercent`); percent of one core. */
   maxWorkerCpuPercent: number
   workers: number
