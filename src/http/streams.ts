@@ -30,6 +30,8 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
   return 0
 }
 
+const encoder = new TextEncoder()
+
 /** One signal for "stop this stream": the client left, or the server is shutting down. */
 function streamSignal(request: Request, shutdown: AbortSignal) {
   const controller = new AbortController()
@@ -70,7 +72,6 @@ function streamResponse(
       deps.connections.open--
     },
   })
-  const encoder = new TextEncoder()
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await chunks.next()

@@ -35,7 +35,7 @@ export async function testApp(options: TestAppOptions = {}) {
   const close = async () => {
     shutdown.abort()
     await deps.runner.shutdown()
-    await app.stop?.(true).catch(() => {})
+    if (app.server) await app.stop(true)
     await store.close()
   }
   return { app, deps, close }
