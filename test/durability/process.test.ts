@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { newId } from '../../src/session-id.ts'
@@ -162,6 +162,17 @@ describe('refusing to start: exit 2 and one line on stderr', () => {
     expect(code).toBe(2)
     expect(lines).toEqual([expect.stringContaining('read-only')])
     expect(readFileSync(path).equals(before)).toBe(true)
+  })
+
+  test.skipIf(asRoot && !Bun.which('setpriv'))('a database in a read-only folder', async () => {
+    const folder = join(tmp.dir, 'read-only')
+    mkdirSync(folder)
+    chmodSync(folder, 0o555)
+    const unprivileged = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []
+    const { code, lines } = await refused(serverArgs(join(folder, 'x.db')), unprivileged)
+    expect(code).toBe(2)
+    expect(lines).toEqual([expect.stringContaining('read-only')])
+    expect(readdirSync(folder)).toEqual([])
   })
 
   test('a malformed --retention (wiring: the flag)', async () => {
