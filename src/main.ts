@@ -59,7 +59,8 @@ async function main() {
     maxBodyBytes: 1024 * 1024,
   })
   try {
-    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 })
+    // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
+    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024, reusePort: false })
   } catch (error) {
     fail(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)
   }

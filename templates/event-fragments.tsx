@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 import type { StoredEvent, StoredEventOf } from '../src/events.ts'
 import { toHtml } from './to-html.ts'
 import { RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'

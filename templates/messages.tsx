@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 import type { StoredEventOf } from '../src/events.ts'
 import type { RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'

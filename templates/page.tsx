@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
 

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 import { AppError, type ErrorCode } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { ErrorPage, Layout, type PageAssets } from '../../templates/page.tsx'

@@ -1,3 +1,4 @@
+/** @jsxImportSource @kitajs/html */
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { newId, isWellFormedId } from '../session-id.ts'

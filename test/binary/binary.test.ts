@@ -69,3 +69,11 @@ test('the binary answers --help and --version, and a bad flag exits 2 with one l
   expect(bad.exitCode).toBe(2)
   expect(bad.stderr.toString().trim().split('\n')).toHaveLength(1)
 })
+
+test('a second instance on a port in use exits 2 with one line instead of sharing the port', () => {
+  const port = new URL(server.base).port
+  const second = Bun.spawnSync([join(runDir, 'stepstream'), '--port', port, '--host', '127.0.0.1', '--store', 'memory'], { cwd: runDir, timeout: 10_000 })
+  expect(second.exitCode).toBe(2)
+  const lines = second.stderr.toString().trim().split('\n')
+  expect(lines).toEqual([expect.stringContaining(`cannot listen on 127.0.0.1:${port}`)])
+})
