@@ -2,6 +2,7 @@ import { Database } from 'bun:sqlite'
 import { accessSync, constants, existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { acquireWriterLock } from './sqlite-lock.ts'
+import { replayJournal } from './sqlite-journal.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
 import { sqliteCode, StoreOpenError } from './store-errors.ts'
 
@@ -12,7 +13,8 @@ export interface OpenedDatabase {
 }
 
 /**
- * Opens (creating if needed) the database at `path`, takes the writer lock and brings the schema up to date.
+ * Opens (creating if needed) the database at `path`, takes the writer lock, brings the schema up to date and
+ * merges what a previous process left in the journal.
  * Everything that can refuse the file (missing folder, read-only, not a database, newer schema, another writer) is
  * checked before anything is written to the database, so a refused file is left exactly as it was. Throws
  * StoreOpenError. `:memory:` gives a private in-memory database.
@@ -30,6 +32,8 @@ export function openSqlite(path: string): OpenedDatabase {
     lock = acquireWriterLock(path)
     configure(db)
     migrate(db)
+    // A crash can leave committed events in the journal that never reached `events`.
+    replayJournal(db)
     return { db, lock }
   } catch (error) {
     lock?.close()
@@ -98,10 +102,11 @@ function configure(db: Database): void {
   // Each commit touches the newest page of every session in the batch: with a thousand live sessions the default
   // 2 MB cache cannot hold them and every commit would read them back. 64 MB (negative = KiB).
   db.exec('PRAGMA cache_size = -65536')
-  // Checkpoint every 10,000 pages (about 40 MB of WAL) rather than 1,000: a session's newest page is rewritten by
-  // many commits, and a checkpoint copies it once however often it changed. Fewer, larger checkpoints measured
-  // about 1.5x the throughput of the default (bench/store-append.ts).
-  db.exec('PRAGMA wal_autocheckpoint = 10000')
+  // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `events` is rewritten by several
+  // journal merges, and a checkpoint copies it once however often it changed. Before the journal this was 10,000,
+  // when every commit rewrote a page per session; with the journal, such a checkpoint held the event loop ~80 ms
+  // and set the p99 of bench/store-append.ts.
+  db.exec('PRAGMA wal_autocheckpoint = 2000')
 }
 
 /** Turns SQLite's open-time errors into one-line sentences; StoreOpenErrors pass through. */

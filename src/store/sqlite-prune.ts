@@ -14,7 +14,12 @@ export interface PruneReport {
 }
 
 export interface PruneHooks {
-  /** Runs before each chunk; the store commits pending appends so none targets a session about to be deleted. */
+  /** Awaited before each chunk; the store merges its journal in small steps, leaving `beforeChunk` little to do. */
+  catchUp: () => Promise<void>
+  /**
+   * Runs right before each chunk; the store commits pending appends and merges the rest of its journal, so that
+   * the chunk sees every event and none is left to reach a session it deletes.
+   */
   beforeChunk: () => void
   /** Called with the ids of sessions just deleted. */
   deleted: (ids: readonly string[]) => void
@@ -43,6 +48,8 @@ export async function pruneDatabase(db: Database, policy: RetentionPolicy, now: 
   /** Runs `step` chunk after chunk until it reports that nothing was left to do. */
   const chunks = async (step: () => boolean) => {
     for (let more = true; more && hooks.stillOpen(); ) {
+      await hooks.catchUp()
+      if (!hooks.stillOpen()) break
       hooks.beforeChunk()
       more = step()
       await nextTurn()

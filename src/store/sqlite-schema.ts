@@ -33,6 +33,17 @@ export const MIGRATIONS: readonly string[] = [
   // events that compaction has not looked at yet, 'compacted' after; the second index finds the former.
   `CREATE INDEX events_run_bounds ON events(session, step_id, type) WHERE type IN ${RUN_BOUNDARY_TYPES};
    CREATE INDEX sessions_to_compact ON sessions(last_activity) WHERE state = 'active';`,
+  // Version 3: the write-ahead journal (sqlite-journal.ts). Commits append here; a merge moves rows into `events`
+  // later in (session, seq) order. No index beyond the rowid: that is what keeps commits sequential.
+  `CREATE TABLE journal (
+     id INTEGER PRIMARY KEY,
+     session TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     step_id TEXT NOT NULL,
+     ts TEXT NOT NULL,
+     payload TEXT NOT NULL
+   ) STRICT;`,
 ]
 
 /** The schema version this build writes. */

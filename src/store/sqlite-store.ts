@@ -4,6 +4,7 @@ import { AppError, sessionNotFound } from '../errors.ts'
 import { SessionSignal } from '../bus/session-signal.ts'
 import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
 import type { RetentionPolicy } from './retention-policy.ts'
+import { Journal, type JournalOptions } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
 import { pruneDatabase, type PruneReport } from './sqlite-prune.ts'
 import { openSqlite } from './sqlite-open.ts'
@@ -12,7 +13,7 @@ import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } fr
 import { RecentEvents } from './recent-events.ts'
 import { storeUnavailable } from './store-errors.ts'
 
-export interface SqliteStoreOptions extends GroupCommitOptions {
+export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions {
   /** Called once with the open connection before the store uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
 }
@@ -27,7 +28,8 @@ export interface RecoveredRun {
 
 /**
  * The durable store: `bun:sqlite` in WAL mode, one `events` row per event keyed by (session, seq). Appends go
- * through a group-commit writer. Reads are answered from the newest committed events kept in memory, or else from
+ * through a group-commit writer into an append-only journal, merged into `events` about once a second
+ * (sqlite-journal.ts). Reads are answered from the newest committed events kept in memory, or else from
  * the database: either way they only ever see committed events. This process is the only writer (a lock file
  * enforces it), so seqs are assigned in memory.
  */
@@ -36,6 +38,7 @@ export class SqliteStore implements EventStore {
   readonly #lock: Database | undefined
   readonly #signal = new SessionSignal()
   readonly #recent = new RecentEvents()
+  readonly #journal: Journal
   readonly #writer: GroupCommitWriter
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<{ id: string; created_at: string; last_seq: number }, [string]>
@@ -52,7 +55,8 @@ export class SqliteStore implements EventStore {
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
-    this.#writer = new GroupCommitWriter(db, (events) => this.#committed(events), options)
+    this.#journal = new Journal(db, options)
+    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
     this.#selectAfter = db.prepare(
       'SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?',
     )
@@ -78,7 +82,9 @@ export class SqliteStore implements EventStore {
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    return this.#selectSession.get(id) ?? undefined
+    const session = this.#selectSession.get(id)
+    if (!session) return undefined
+    return { ...session, last_seq: this.#journal.lastSeq(id) ?? session.last_seq }
   }
 
   /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
@@ -90,7 +96,11 @@ export class SqliteStore implements EventStore {
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
     const recent = this.#recent.read(sessionId, after, limit)
-    return recent ?? this.#selectAfter.all(sessionId, after, limit).map((row) => eventOf(sessionId, row))
+    if (recent) return recent
+    const merged = this.#selectAfter.all(sessionId, after, limit).map((row) => eventOf(sessionId, row))
+    if (merged.length === limit) return merged
+    // The session's journal events all come after its rows in `events`.
+    return merged.concat(this.#journal.readAfter(sessionId, merged.at(-1)?.seq ?? after, limit - merged.length))
   }
 
   async waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
@@ -111,6 +121,7 @@ export class SqliteStore implements EventStore {
    */
   async recoverOpenRuns(): Promise<RecoveredRun[]> {
     const ts = new Date().toISOString()
+    this.#journal.mergeAll()
     return Promise.all(
       findOpenRuns(this.#db).map(async ({ sessionId, stepId, text }) => {
         const { seq } = await this.append(sessionId, { type: 'interrupt', step_id: stepId, ts, text })
@@ -130,7 +141,11 @@ export class SqliteStore implements EventStore {
     // An active session's last_activity can be up to ACTIVITY_RESOLUTION_MS old: never delete one for that lag.
     const lenient = { ...policy, idleMs: policy.idleMs + ACTIVITY_RESOLUTION_MS }
     const report = await pruneDatabase(this.#db, lenient, now, this.#capCheckedAt, {
-      beforeChunk: () => this.#writer.flush(),
+      catchUp: () => this.#journal.merge(),
+      beforeChunk: () => {
+        this.#writer.flush()
+        this.#journal.mergeAll()
+      },
       deleted: (ids) => {
         this.#writer.forget(ids)
         this.#recent.forget(ids)
@@ -149,11 +164,20 @@ export class SqliteStore implements EventStore {
     return report
   }
 
-  /** Commits pending appends, then closes the database and releases the writer lock. Safe to call twice. */
+  /**
+   * Commits pending appends, merges the journal, then closes the database and releases the writer lock. Safe to
+   * call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#writer.close()
+    this.#journal.close()
+    try {
+      this.#journal.mergeAll()
+    } catch {
+      // Every event is committed in the journal already; the next open merges what this could not.
+    }
     this.#db.close()
     this.#lock?.close()
   }

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'bun:sqlite'
 import type { NewEvent, StoredEvent } from '../events.ts'
 import { sessionNotFound } from '../errors.ts'
+import type { Journal, JournalEntry } from './sqlite-journal.ts'
 import { payloadOf } from './sqlite-rows.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 
@@ -50,7 +51,7 @@ interface Known {
 
 /**
  * Group commit: appends that arrive within `windowMs` of each other share one transaction, so a token-rate stream
- * does not pay one commit per token. It assigns each session's next `seq` when the append arrives, so several
+ * does not pay one commit per token. The transaction writes the journal (sqlite-journal.ts), not `events`. It assigns each session's next `seq` when the append arrives, so several
  * appends to one session can wait in the same batch in order. An append's promise settles only when its batch has
  * committed (or failed), and `onCommit` runs only after that: readers only ever see committed events.
  *
@@ -61,29 +62,32 @@ export class GroupCommitWriter {
   readonly #windowMs: number
   readonly #maxBatch: number
   readonly #known = new Map<string, Known>()
-  readonly #commit: (batch: Batch, touched: Set<string>, now: string) => void
+  readonly #journal: Journal
+  readonly #commit: (batch: Batch, touched: Set<string>, now: string) => JournalEntry[]
   readonly #selectLastSeq: Statement<{ last_seq: number }, [string]>
   #batch = new Batch()
   /** Cancels the scheduled commit of the pending batch, if one is scheduled. */
   #cancelScheduled: (() => void) | undefined
   #closed = false
 
-  /** @param onCommit called with each batch's events, in commit order, once they are committed and readable. */
-  constructor(db: Database, onCommit: (events: StoredEvent[]) => void, options: GroupCommitOptions = {}) {
+  /**
+   * @param journal where commits write: the events reach `events` later, and the journal answers for them meanwhile.
+   * @param onCommit called with each batch's events, in commit order, once they are committed and readable.
+   */
+  constructor(db: Database, journal: Journal, onCommit: (events: StoredEvent[]) => void, options: GroupCommitOptions = {}) {
+    this.#journal = journal
     this.#onCommit = onCommit
     this.#windowMs = options.windowMs ?? 0
     this.#maxBatch = options.maxBatch ?? 1000
     this.#selectLastSeq = db.prepare(
       'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
     )
-    const insert = db.prepare('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)')
     // The store's clock, not the event's `ts`, decides when a session was last active: retention trusts it.
     const touch = db.prepare("UPDATE sessions SET last_activity = ?, state = 'active' WHERE id = ?")
     this.#commit = db.transaction((batch: Batch, touched: Set<string>, now: string) => {
-      for (const { sessionId, stored, payload } of batch.items) {
-        insert.run(sessionId, stored.seq, stored.type, stored.step_id, stored.ts, payload)
-      }
+      const entries = journal.write(batch.items)
       for (const sessionId of touched) touch.run(now, sessionId)
+      return entries
     })
   }
 
@@ -91,6 +95,12 @@ export class GroupCommitWriter {
   committedSeq(sessionId: string): number | undefined {
     const known = this.#known.get(sessionId)
     if (known) return known.seq
+    // Events still in the journal are newer than any in `events`, which the query below reads.
+    const journaled = this.#journal.lastSeq(sessionId)
+    if (journaled !== undefined) {
+      this.#known.set(sessionId, { seq: journaled, touchedAt: 0 })
+      return journaled
+    }
     const row = this.#selectLastSeq.get(sessionId)
     if (!row) return undefined
     this.#known.set(sessionId, { seq: row.last_seq, touchedAt: 0 })
@@ -135,8 +145,9 @@ export class GroupCommitWriter {
     const now = Date.now()
     const touchedAt = (sessionId: string) => this.#known.get(sessionId)?.touchedAt ?? 0
     const touched = new Set([...batch.lastSeq.keys()].filter((id) => now - touchedAt(id) >= ACTIVITY_RESOLUTION_MS))
+    let entries: JournalEntry[]
     try {
-      this.#commit(batch, touched, new Date(now).toISOString())
+      entries = this.#commit(batch, touched, new Date(now).toISOString())
     } catch (error) {
       // The transaction rolled back, so none of the batch is visible. Its seqs were never returned or read, and
       // the committed seqs were not advanced: each session's next append takes its committed seq + 1 again, which
@@ -145,6 +156,7 @@ export class GroupCommitWriter {
       for (const item of batch.items) item.reject(failure)
       return
     }
+    this.#journal.committed(entries)
     if (this.#known.size > MAX_CACHED_SESSIONS) this.#known.clear()
     for (const [sessionId, seq] of batch.lastSeq) {
       this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId) })
