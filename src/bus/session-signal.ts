@@ -6,8 +6,19 @@
  * its whole life (not one added and removed per wait — that was a third of the fan-out profile), and the heartbeat
  * timeout is a plain timer rather than another AbortController.
  */
+/**
+ * Sessions with at least this many waiting readers have their wake-ups coalesced. Measured (bench/, fan-out): with
+ * 1,000 viewers, waking all of them per token is what limits throughput, and a 2 ms window took it from 0.64× to
+ * 0.9–1.0× the raw-Bun baseline at the same p99; with 200 viewers the window only delayed the stream (0.87× → 0.60×).
+ */
+const COALESCE_FROM = 256
+/** The longest a coalesced wake-up waits; milliseconds. */
+const COALESCE_MS = 2
+
 export class SessionSignal {
   readonly #waiters = new Map<string, Set<() => void>>()
+  readonly #due = new Set<string>()
+  #dueTimer: ReturnType<typeof setTimeout> | undefined
 
   /**
    * Resolves `false` at the next `notify(sessionId)` or when `signal` aborts (at once if it already has), and
@@ -38,7 +49,21 @@ export class SessionSignal {
   notify(sessionId: string): void {
     const waiting = this.#waiters.get(sessionId)
     if (!waiting) return
-    for (const wake of [...waiting]) wake()
+    // A session watched by many readers is woken at most once per COALESCE_MS: each wake-up costs every reader a
+    // read and a socket write, so a token-rate stream to a thousand viewers is cheaper sent a few tokens at a time.
+    if (waiting.size < COALESCE_FROM) return this.#wake(sessionId)
+    this.#due.add(sessionId)
+    this.#dueTimer ??= setTimeout(() => {
+      this.#dueTimer = undefined
+      const due = [...this.#due]
+      this.#due.clear()
+      for (const id of due) this.#wake(id)
+    }, COALESCE_MS)
+  }
+
+  #wake(sessionId: string): void {
+    const waiting = this.#waiters.get(sessionId)
+    if (waiting) for (const wake of [...waiting]) wake()
   }
 
   /** How many readers are waiting, across all sessions (for metrics and tests). */
