@@ -4,7 +4,7 @@
  * the issue's targets.
  *
  *   bun run bench                 quick sizes, one round (under 2 minutes)
- *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); also writes bench/RESULTS.md
+ *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); the whole set also writes bench/RESULTS.md
  *   bun run bench -- --smoke      tiny sizes, for the smoke test
  *   --rounds <n>                  rounds per scenario, medians reported (default 1, 3 with --full)
  *   --only <key,key>              only these scenarios: cold-start, idle, fan-out, many-runs, answer-bytes
@@ -95,7 +95,9 @@ const command = `bun run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
 const output = [table(results), ...warnings(results).map((w) => `\nWARNING: ${w}`)].join('\n')
 process.stdout.write(`\n${output}\n\n${command}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
 if (values.json) writeFileSync(values.json, JSON.stringify({ mode, sizes, rounds, results }, null, 2))
-if (mode === 'full') writeFileSync(join(import.meta.dir, 'RESULTS.md'), resultsMarkdown(output, command))
+// The record is the whole set only: a partial run (--only, --binary, --profile) must not overwrite it.
+const wholeSet = scenarios.length === SCENARIOS.length && !values.binary && !values.profile
+if (mode === 'full' && wholeSet) writeFileSync(join(import.meta.dir, 'RESULTS.md'), resultsMarkdown(output, command))
 
 /** The compiled binary (built when stale), another build given with --binary, or the sources under the profiler. */
 function stepstreamCommand(): string[] {
