@@ -3,7 +3,7 @@
  * followed by a reader (as a stream would be). Reports throughput and append-to-visible latency: from the
  * `append` call to the moment that session's reader, woken by `waitFor`, has read the event.
  *
- *   bun bench/store-append.ts [--sessions 1000] [--seconds 5] [--rate 50000] [--window 2]
+ *   bun bench/store-append.ts [--sessions 1000] [--seconds 5] [--rate 50000] [--window 0]   (0: the server's default, the next loop turn)
  *
  * Two phases on a fresh file in the OS temp folder:
  * - saturate: every session appends as fast as its previous append resolves (the most the store can take);
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     rate: { type: 'string', default: '50000' },
-    window: { type: 'string', default: '2' },
+    window: { type: 'string', default: '0' },
   },
 })
 const SESSIONS = Number(values.sessions)
