@@ -19,7 +19,8 @@ export function acquireWriterLock(databasePath: string): Database {
     lock.exec('PRAGMA busy_timeout = 0')
     // EXCLUSIVE keeps the lock taken by the first write transaction until the connection closes.
     lock.exec('PRAGMA locking_mode = EXCLUSIVE')
-    lock.exec('PRAGMA journal_mode = OFF')
+    // MEMORY, not OFF: with OFF, SQLite still leaves an empty `-journal` file beside the lock.
+    lock.exec('PRAGMA journal_mode = MEMORY')
     lock.exec('BEGIN EXCLUSIVE')
     lock.exec('COMMIT')
     return lock

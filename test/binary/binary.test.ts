@@ -30,7 +30,8 @@ afterAll(async () => {
 
 test('the lone binary creates ./stepstream.db in its folder', () => {
   expect(existsSync(join(runDir, 'stepstream.db'))).toBe(true)
-  expect(readdirSync(runDir).filter((f) => !f.startsWith('stepstream'))).toEqual([])
+  const expected = ['stepstream', 'stepstream.db', 'stepstream.db-wal', 'stepstream.db-shm', 'stepstream.db.lock']
+  expect(readdirSync(runDir).filter((f) => !expected.includes(f))).toEqual([])
 })
 
 test('the lone binary serves the page and every asset it references', async () => {
