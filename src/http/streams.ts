@@ -73,11 +73,11 @@ function streamResponse(
     },
   })
   const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await chunks.next()
-      if (next.done) controller.close()
-      else controller.enqueue(encoder.encode(next.value))
-    },
+    pull: (controller) =>
+      chunks.next().then((next) => {
+        if (next.done) controller.close()
+        else controller.enqueue(encoder.encode(next.value))
+      }),
     async cancel() {
       await chunks.return(undefined)
     },

@@ -52,7 +52,8 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
         yield chunk
         continue
       }
-      if (await idle(store, sessionId, cursor, signal, options.heartbeatMs)) yield encodeComment('ping')
+      const quiet = await store.waitFor(sessionId, cursor, signal, options.heartbeatMs)
+      if (quiet && !signal.aborted) yield encodeComment('ping')
     }
     if (options.shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
@@ -61,12 +62,6 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   } finally {
     options.onClose?.()
   }
-}
-
-/** Waits for the log to grow past `cursor`; true when the heartbeat interval passed first. */
-async function idle(store: EventStore, sessionId: string, cursor: number, signal: AbortSignal, heartbeatMs: number) {
-  const timedOut = await store.waitFor(sessionId, cursor, signal, heartbeatMs)
-  return timedOut && !signal.aborted
 }
 
 function messageOf(error: unknown): string {

@@ -58,9 +58,10 @@ export class MemoryStore implements EventStore {
     return events.slice(start, start + limit)
   }
 
-  async waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
+  // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
+  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
     // No await between this check and registering the waiter, so an append cannot slip in between.
-    if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return false
+    if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return Promise.resolve(false)
     return this.#signal.wait(sessionId, signal, timeoutMs)
   }
 

@@ -103,11 +103,12 @@ export class SqliteStore implements EventStore {
     return merged.concat(this.#journal.readAfter(sessionId, merged.at(-1)?.seq ?? after, limit - merged.length))
   }
 
-  async waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
+  // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
+  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
     // Synchronous check then registration: no commit can land in between.
     const last = this.#writer.committedSeq(sessionId)
-    if (last === undefined) throw sessionNotFound()
-    if (last > after) return false
+    if (last === undefined) return Promise.reject(sessionNotFound())
+    if (last > after) return Promise.resolve(false)
     return this.#signal.wait(sessionId, signal, timeoutMs)
   }
 
