@@ -1,12 +1,4 @@
 /**
- * Wakes the readers of a session when its log grows. Stores call `notify` after an append is visible; readers
- * `wait` for it. Only sessions with a waiting reader take memory.
- *
- * A stream waits once per batch of events, so waiting must be cheap: each stream's AbortSignal gets one listener for
- * its whole life (not one added and removed per wait — that was a third of the fan-out profile), and the heartbeat
- * timeout is a plain timer rather than another AbortController.
- */
-/**
  * Sessions with at least this many waiting readers have their wake-ups coalesced. Measured (bench/, fan-out): with
  * 1,000 viewers, waking all of them per token is what limits throughput, and a 2 ms window took it from 0.64× to
  * 0.9–1.0× the raw-Bun baseline at the same p99; with 200 viewers the window only delayed the stream (0.87× → 0.60×).
@@ -15,25 +7,40 @@ const COALESCE_FROM = 256
 /** The longest a coalesced wake-up waits; milliseconds. */
 const COALESCE_MS = 2
 
+/**
+ * What ends a wait: one signal, or several (a stream stops when its client leaves or when the server shuts down;
+ * watching both here spares every stream an AbortController and two listeners that would merge them).
+ */
+export type StopSignal = AbortSignal | readonly AbortSignal[]
+
+/**
+ * Wakes the readers of a session when its log grows. Stores call `notify` after an append is visible; readers
+ * `wait` for it. Only sessions with a waiting reader take memory.
+ *
+ * A stream waits once per batch of events, so waiting must be cheap: each stream's AbortSignal gets one listener for
+ * its whole life (not one added and removed per wait — that was a third of the fan-out profile), and the heartbeat
+ * timeout is a plain timer rather than another AbortController.
+ */
 export class SessionSignal {
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #due = new Set<string>()
   #dueTimer: ReturnType<typeof setTimeout> | undefined
 
   /**
-   * Resolves `false` at the next `notify(sessionId)` or when `signal` aborts (at once if it already has), and
+   * Resolves `false` at the next `notify(sessionId)` or when a `signal` aborts (at once if it already has), and
    * `true` when `timeoutMs` milliseconds pass first (never, by default).
    */
-  wait(sessionId: string, signal: AbortSignal, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    if (signal.aborted) return Promise.resolve(false)
+  wait(sessionId: string, signal: StopSignal, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const signals = Array.isArray(signal) ? signal : [signal as AbortSignal]
+    if (signals.some((s) => s.aborted)) return Promise.resolve(false)
     return new Promise((resolve) => {
       let waiting = this.#waiters.get(sessionId)
       if (!waiting) this.#waiters.set(sessionId, (waiting = new Set()))
-      const onAbort = abortWatchersOf(signal)
+      const onAbort = signals.map(abortWatchersOf)
       let timer: ReturnType<typeof setTimeout> | undefined
       const done = (timedOut: boolean) => {
         clearTimeout(timer)
-        onAbort.delete(wake)
+        for (const watchers of onAbort) watchers.delete(wake)
         const current = this.#waiters.get(sessionId)
         current?.delete(wake)
         if (current?.size === 0) this.#waiters.delete(sessionId)
@@ -41,7 +48,7 @@ export class SessionSignal {
       }
       const wake = () => done(false)
       waiting.add(wake)
-      onAbort.add(wake)
+      for (const watchers of onAbort) watchers.add(wake)
       if (Number.isFinite(timeoutMs)) timer = setTimeout(() => done(true), timeoutMs)
     })
   }

@@ -32,20 +32,6 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
 
 const encoder = new TextEncoder()
 
-/** One signal for "stop this stream": the client left, or the server is shutting down. */
-function streamSignal(request: Request, shutdown: AbortSignal) {
-  const controller = new AbortController()
-  const abort = () => controller.abort()
-  request.signal.addEventListener('abort', abort, { once: true })
-  shutdown.addEventListener('abort', abort, { once: true })
-  if (request.signal.aborted || shutdown.aborted) abort()
-  const release = () => {
-    request.signal.removeEventListener('abort', abort)
-    shutdown.removeEventListener('abort', abort)
-  }
-  return { signal: controller.signal, release }
-}
-
 function streamResponse(
   deps: AppDeps,
   request: Request,
@@ -56,21 +42,17 @@ function streamResponse(
 ): Response {
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
-  const { signal, release } = streamSignal(request, deps.shutdown)
   deps.connections.open++
   const chunks = sessionStream({
     store: deps.store,
     sessionId,
     after,
-    signal,
+    signal: request.signal,
     encode,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
     shutdown: deps.shutdown,
-    onClose: () => {
-      release()
-      deps.connections.open--
-    },
+    onClose: () => deps.connections.open--,
   })
   const body = new ReadableStream<Uint8Array>({
     pull: (controller) =>

@@ -7,7 +7,7 @@ export interface SessionStreamOptions {
   sessionId: string
   /** The cursor: stream events with `seq` above this. */
   after: number
-  /** Released by the client leaving (the request's signal) or by shutdown. */
+  /** Aborted when the client leaves (the request's signal). */
   signal: AbortSignal
   /** Turns one stored event into its encoded frame (JSON or HTML). */
   encode: (event: StoredEvent) => string
@@ -32,12 +32,14 @@ const PAGE = 256
  * client lags instead of growing memory, and it never drops: whatever it has not written, it has not read.
  */
 export async function* sessionStream(options: SessionStreamOptions): AsyncGenerator<string> {
-  const { store, sessionId, signal } = options
+  const { store, sessionId, signal, shutdown } = options
+  const stop = shutdown ? [signal, shutdown] : signal
+  const stopped = () => signal.aborted || shutdown?.aborted === true
   let cursor = options.after
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
-    while (!signal.aborted) {
+    while (!stopped()) {
       const events = await store.read(sessionId, cursor, PAGE)
       if (events.length > 0) {
         let chunk = ''
@@ -52,13 +54,13 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
         yield chunk
         continue
       }
-      const quiet = await store.waitFor(sessionId, cursor, signal, options.heartbeatMs)
-      if (quiet && !signal.aborted) yield encodeComment('ping')
+      const quiet = await store.waitFor(sessionId, cursor, stop, options.heartbeatMs)
+      if (quiet && !stopped()) yield encodeComment('ping')
     }
-    if (options.shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
+    if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
     // Once the stream has started there is no status code left to send: say it in an event and close cleanly.
-    if (!signal.aborted) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })
+    if (!stopped()) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })
   } finally {
     options.onClose?.()
   }

@@ -1,3 +1,4 @@
+import type { StopSignal } from '../bus/session-signal.ts'
 import type { NewEvent, StoredEvent } from '../events.ts'
 
 /** What the store knows about a session. */
@@ -28,7 +29,7 @@ export interface EventStore {
   getSession(id: string): Promise<SessionRecord | undefined>
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
-  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean>
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean>
   /** Resolves when the store can serve reads and writes (for /readyz). */
   ping(): Promise<void>
   close(): Promise<void>

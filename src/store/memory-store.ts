@@ -1,6 +1,6 @@
 import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { SessionSignal } from '../bus/session-signal.ts'
+import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
 
 interface MemorySession {
@@ -59,7 +59,7 @@ export class MemoryStore implements EventStore {
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
-  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
     // No await between this check and registering the waiter, so an append cannot slip in between.
     if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return Promise.resolve(false)
     return this.#signal.wait(sessionId, signal, timeoutMs)

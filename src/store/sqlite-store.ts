@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'bun:sqlite'
 import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { SessionSignal } from '../bus/session-signal.ts'
+import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
 import type { RetentionPolicy } from './retention-policy.ts'
 import { Journal, type JournalOptions } from './sqlite-journal.ts'
@@ -104,7 +104,7 @@ export class SqliteStore implements EventStore {
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
-  waitFor(sessionId: string, after: number, signal: AbortSignal, timeoutMs?: number): Promise<boolean> {
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
     // Synchronous check then registration: no commit can land in between.
     const last = this.#writer.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
