@@ -1,8 +1,7 @@
 import { Elysia, t } from 'elysia'
-import { AppError } from '../errors.ts'
 import { newId } from '../session-id.ts'
 import { requireSession, type AppDeps } from './deps.ts'
-import { MESSAGE_MAX_CHARS } from './limits.ts'
+import { checkedMessage } from './message.ts'
 
 const Id = t.Object({ id: t.String() })
 const MAX_PAGE = 1000
@@ -28,14 +27,14 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/messages',
       async ({ params, body, set }) => {
         const session = await requireSession(deps.store, params.id)
-        if (!body.text.trim()) throw new AppError('BAD_REQUEST', 'The message text is empty: send {"text": "…"} with some text in it.')
+        const stepId = await deps.runner.submit(session.id, checkedMessage(body.text))
         set.status = 202
-        return { step_id: await deps.runner.submit(session.id, body.text) }
+        return { step_id: stepId }
       },
       {
         params: Id,
         body: t.Object(
-          { text: t.String({ maxLength: MESSAGE_MAX_CHARS, error: `"text" must be a string of at most ${MESSAGE_MAX_CHARS} characters.` }) },
+          { text: t.String({ error: '"text" must be a string.' }) },
           { error: 'The body must be a JSON object like {"text": "Hello"}.' },
         ),
       },

@@ -8,11 +8,20 @@ import { readAll } from '../store/read-all.ts'
 import { Chat, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { requireSession, type AppDeps } from './deps.ts'
-import { MESSAGE_MAX_CHARS } from './limits.ts'
+import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 
 
 const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true'
+
+/**
+ * The answer to a form that worked: htmx swaps the empty body into the notice (clearing it) while the stream shows
+ * the effect; a plain form post goes back to the chat page.
+ */
+function acknowledged(request: Request, sessionId: string): Response {
+  if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${sessionId}` } })
+  return new Response('', { status: 200, headers: PAGE_HEADERS })
+}
 
 const Form = t.Object({
   client_id: t.String({ error: 'The form has no client_id: reload the chat page and try again.' }),
@@ -51,14 +60,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       '/chat',
       async ({ body, request }) => {
         const session = await requireSession(deps.store, body.client_id)
-        const text = (body.message ?? '').trim()
-        if (!text) throw new AppError('BAD_REQUEST', 'The message is empty: type something first.')
-        if (text.length > MESSAGE_MAX_CHARS) {
-          throw new AppError('BAD_REQUEST', `The message is too long: keep it under ${MESSAGE_MAX_CHARS} characters.`)
-        }
-        await deps.runner.submit(session.id, text)
-        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${session.id}` } })
-        return new Response('', { status: 200, headers: PAGE_HEADERS })
+        await deps.runner.submit(session.id, checkedMessage(body.message))
+        return acknowledged(request, session.id)
       },
       { body: Form },
     )
@@ -67,8 +70,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       async ({ body, request }) => {
         const session = await requireSession(deps.store, body.client_id)
         deps.runner.cancel(session.id)
-        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${session.id}` } })
-        return new Response('', { status: 200, headers: PAGE_HEADERS })
+        return acknowledged(request, session.id)
       },
       { body: Form },
     )

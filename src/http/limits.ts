@@ -1,2 +1,0 @@
-/** The longest message a user may send; characters. */
-export const MESSAGE_MAX_CHARS = 20_000

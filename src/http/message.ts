@@ -1,0 +1,16 @@
+import { AppError } from '../errors.ts'
+
+/** The longest message a user may send; characters. */
+export const MESSAGE_MAX_CHARS = 20_000
+
+/**
+ * The one rule for a user's message, from the page's form or the JSON API: not blank, not too long. The text is
+ * kept exactly as typed (leading spaces and newlines can matter, in code for instance).
+ */
+export function checkedMessage(text: string | undefined): string {
+  if (!text?.trim()) throw new AppError('BAD_REQUEST', 'The message is empty: type something first.')
+  if (text.length > MESSAGE_MAX_CHARS) {
+    throw new AppError('BAD_REQUEST', `The message is too long: keep it under ${MESSAGE_MAX_CHARS} characters.`)
+  }
+  return text
+}
