@@ -40,7 +40,11 @@ const sessions = new Map<string, Session>()
 const encoder = new TextEncoder()
 const RETRY = encoder.encode('retry: 1000\n\n')
 const PING = encoder.encode(': ping\n\n')
-const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' }
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+}
 
 const newId = () => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url')
 
@@ -132,14 +136,19 @@ const server = Bun.serve({
 })
 
 // One timer for all streams, not one per stream: the lean way to keep quiet streams alive through proxies.
-setInterval(() => {
-  const now = Date.now()
-  for (const session of sessions.values()) {
-    for (const viewer of session.viewers) if (now - viewer.lastWrite >= heartbeatMs) send(session, viewer, PING, now)
-  }
-}, Math.min(heartbeatMs, 1000))
+setInterval(
+  () => {
+    const now = Date.now()
+    for (const session of sessions.values()) {
+      for (const viewer of session.viewers) if (now - viewer.lastWrite >= heartbeatMs) send(session, viewer, PING, now)
+    }
+  },
+  Math.min(heartbeatMs, 1000),
+)
 
-process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: `http://${values.host}:${server.port}` })}\n`)
+process.stderr.write(
+  `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'listening', url: `http://${values.host}:${server.port}` })}\n`,
+)
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

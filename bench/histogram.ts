@@ -47,7 +47,9 @@ export function percentile(histogram: Histogram, fraction: number): number {
 /** A compact form for IPC: only the non-empty buckets, as [ms, count] pairs. */
 export function toSparse(histogram: Histogram): [number, number][] {
   const pairs: [number, number][] = []
-  histogram.forEach((c, ms) => c > 0 && pairs.push([ms, c]))
+  histogram.forEach((c, ms) => {
+    if (c > 0) pairs.push([ms, c])
+  })
   return pairs
 }
 

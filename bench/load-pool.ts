@@ -90,7 +90,19 @@ export function startLoad(options: LoadOptions): Load {
 }
 
 function emptyStats(streams: number): WorkerStats {
-  return { streams, opened: 0, failed: 0, errors: [], events: 0, bodyBytes: 0, latency: [], firstTs: 0, lastReceivedAt: 0, cpuMicros: 0, wallMs: 0 }
+  return {
+    streams,
+    opened: 0,
+    failed: 0,
+    errors: [],
+    events: 0,
+    bodyBytes: 0,
+    latency: [],
+    firstTs: 0,
+    lastReceivedAt: 0,
+    cpuMicros: 0,
+    wallMs: 0,
+  }
 }
 
 function mergeStats(list: WorkerStats[]): LoadResult {

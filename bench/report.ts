@@ -25,16 +25,41 @@ const ratioOf = (s: Metrics, b: Metrics | undefined, metric: string) => s[metric
 
 /** Every row of the table, with the issue's targets where it sets one. */
 const ROWS: Row[] = [
-  { scenario: 'idle', label: 'server RSS per open stream', metric: 'rssPerConnKiB', unit: 'KiB', digits: 1, target: { text: '≤ 2× baseline', met: (s, b) => ratioOf(s, b, 'rssPerConnKiB') <= 2 } },
+  {
+    scenario: 'idle',
+    label: 'server RSS per open stream',
+    metric: 'rssPerConnKiB',
+    unit: 'KiB',
+    digits: 1,
+    target: { text: '≤ 2× baseline', met: (s, b) => ratioOf(s, b, 'rssPerConnKiB') <= 2 },
+  },
   { scenario: 'idle', label: 'server RSS with the streams open', metric: 'rssAfterMiB', unit: 'MiB', digits: 1 },
   { scenario: 'idle', label: 'load client CPU (busiest worker)', metric: 'clientCpuPercent', unit: '%' },
-  { scenario: 'fan-out', label: 'delivered events/s', metric: 'eventsPerSec', unit: 'ev/s', target: { text: '≥ 0.8× baseline', met: (s, b) => ratioOf(s, b, 'eventsPerSec') >= 0.8 } },
+  {
+    scenario: 'fan-out',
+    label: 'delivered events/s',
+    metric: 'eventsPerSec',
+    unit: 'ev/s',
+    target: { text: '≥ 0.8× baseline', met: (s, b) => ratioOf(s, b, 'eventsPerSec') >= 0.8 },
+  },
   { scenario: 'fan-out', label: 'p50 latency', metric: 'p50Ms', unit: 'ms' },
-  { scenario: 'fan-out', label: 'p99 latency', metric: 'p99Ms', unit: 'ms', target: { text: '≤ 1.5× baseline', met: (s, b) => ratioOf(s, b, 'p99Ms') <= 1.5 } },
+  {
+    scenario: 'fan-out',
+    label: 'p99 latency',
+    metric: 'p99Ms',
+    unit: 'ms',
+    target: { text: '≤ 1.5× baseline', met: (s, b) => ratioOf(s, b, 'p99Ms') <= 1.5 },
+  },
   { scenario: 'fan-out', label: 'server CPU', metric: 'serverCpuPercent', unit: '% core' },
   { scenario: 'fan-out', label: 'load client CPU (busiest worker)', metric: 'clientCpuPercent', unit: '%' },
   { scenario: 'many-runs', label: 'p50 token latency', metric: 'p50Ms', unit: 'ms' },
-  { scenario: 'many-runs', label: 'p99 token latency', metric: 'p99Ms', unit: 'ms', target: { text: '≤ 50 ms', met: (s) => s.p99Ms! <= 50 } },
+  {
+    scenario: 'many-runs',
+    label: 'p99 token latency',
+    metric: 'p99Ms',
+    unit: 'ms',
+    target: { text: '≤ 50 ms', met: (s) => s.p99Ms! <= 50 },
+  },
   { scenario: 'many-runs', label: 'events/s persisted and delivered', metric: 'persistedPerSec', unit: 'ev/s' },
   { scenario: 'many-runs', label: 'share of the offered 50 tokens/s per run kept', metric: 'pacePercent', unit: '%' },
   { scenario: 'many-runs', label: 'server CPU', metric: 'serverCpuPercent', unit: '% core' },
@@ -55,7 +80,14 @@ const ROWS: Row[] = [
     digits: 1,
     compareWith: { metric: 'originalOverheadPerEvent', label: 'original design' },
   },
-  { scenario: 'cold-start', label: 'spawn → first 200', metric: 'medianMs', unit: 'ms', digits: 1, target: { text: '≤ 150 ms', met: (s) => s.medianMs! <= 150 } },
+  {
+    scenario: 'cold-start',
+    label: 'spawn → first 200',
+    metric: 'medianMs',
+    unit: 'ms',
+    digits: 1,
+    target: { text: '≤ 150 ms', met: (s) => s.medianMs! <= 150 },
+  },
 ]
 
 function format(value: number | undefined, digits = 0): string {
@@ -93,7 +125,8 @@ export function warnings(results: Results): string[] {
       const m = result[name]
       if (!m) continue
       if (m.failed) out.push(`${key} on ${name}: ${m.failed} stream(s) failed or ended early`)
-      if (m.expectedEvents !== undefined && m.events! < m.expectedEvents) out.push(`${key} on ${name}: ${m.events} of ${m.expectedEvents} events arrived`)
+      if (m.expectedEvents !== undefined && m.events! < m.expectedEvents)
+        out.push(`${key} on ${name}: ${m.events} of ${m.expectedEvents} events arrived`)
     }
   }
   return out

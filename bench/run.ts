@@ -30,8 +30,24 @@ import { baselineTarget, stepstreamTarget, type Target } from './server-process.
 /** The issue's sizes (`--full`); quick and smoke scale them down so a run ends in minutes or seconds. */
 const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
   smoke: { idleStreams: 20, fanOutViewers: 5, fanOutChars: 50, manyRunsSessions: 5, manyRunsChars: 10, answerChars: 100, coldStarts: 1 },
-  quick: { idleStreams: 1000, fanOutViewers: 200, fanOutChars: 2000, manyRunsSessions: 100, manyRunsChars: 100, answerChars: 2000, coldStarts: 5 },
-  full: { idleStreams: 10_000, fanOutViewers: 1000, fanOutChars: 2000, manyRunsSessions: 1000, manyRunsChars: 250, answerChars: 2000, coldStarts: 10 },
+  quick: {
+    idleStreams: 1000,
+    fanOutViewers: 200,
+    fanOutChars: 2000,
+    manyRunsSessions: 100,
+    manyRunsChars: 100,
+    answerChars: 2000,
+    coldStarts: 5,
+  },
+  full: {
+    idleStreams: 10_000,
+    fanOutViewers: 1000,
+    fanOutChars: 2000,
+    manyRunsSessions: 1000,
+    manyRunsChars: 250,
+    answerChars: 2000,
+    coldStarts: 10,
+  },
 }
 
 const SCENARIOS: Scenario[] = [coldStart, idle, fanOut, manyRuns, answerBytes]
@@ -76,7 +92,9 @@ try {
         const t0 = Date.now()
         const metrics = await scenario.run({ target, sizes, workDir })
         if (metrics) measured[target.name].push(metrics)
-        log(`${scenario.key} · ${target.name} · round ${round + 1}: ${metrics ? JSON.stringify(rounded(metrics)) : 'n/a'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+        log(
+          `${scenario.key} · ${target.name} · round ${round + 1}: ${metrics ? JSON.stringify(rounded(metrics)) : 'n/a'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+        )
       }
     }
     results[scenario.key] = {
@@ -101,13 +119,17 @@ if (mode === 'full' && wholeSet) writeFileSync(join(import.meta.dir, 'RESULTS.md
 
 /** The compiled binary (built when stale), another build given with --binary, or the sources under the profiler. */
 function stepstreamCommand(): string[] {
-  if (values.profile) return [process.execPath, '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${values.profile}`, join(ROOT, 'src', 'main.ts')]
+  if (values.profile)
+    return [process.execPath, '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${values.profile}`, join(ROOT, 'src', 'main.ts')]
   return [values.binary ?? ensureStepstreamBinary()]
 }
 
 /** The commit the binary was built from, and whether the working tree differed from it. */
 function sourceVersion(): string {
-  const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: ROOT }).stdout.toString().trim()
+  const git = (...args: string[]) =>
+    Bun.spawnSync(['git', ...args], { cwd: ROOT })
+      .stdout.toString()
+      .trim()
   const commit = git('rev-parse', '--short', 'HEAD')
   if (!commit) return 'outside git'
   return git('status', '--porcelain', '--', 'src', 'templates', 'public') ? `commit ${commit} plus uncommitted changes` : `commit ${commit}`
@@ -130,7 +152,7 @@ function resultsMarkdown(tableText: string, cmd: string): string {
     tableText,
     '',
     'Ratios are stepstream / baseline (or / the original design, computed, for the answer bytes). Latency is receive',
-    'time minus the event\'s `ts` (millisecond resolution). See bench/README.md for what each scenario does.',
+    "time minus the event's `ts` (millisecond resolution). See bench/README.md for what each scenario does.",
     '',
   ].join('\n')
 }

@@ -21,7 +21,10 @@ export interface Target {
  * `--log-level error`: the benchmark measures streaming, not two log lines per run written to a pipe.
  */
 export function stepstreamTarget(command: string[]): Target {
-  return { name: 'stepstream', command: (o) => [...command, '--store', o.store, '--echo-delay', String(o.echoDelayMs), '--log-level', 'error'] }
+  return {
+    name: 'stepstream',
+    command: (o) => [...command, '--store', o.store, '--echo-delay', String(o.echoDelayMs), '--log-level', 'error'],
+  }
 }
 
 export function baselineTarget(binary: string): Target {
@@ -71,7 +74,10 @@ export async function startServer(target: Target, options: ServerOptions, timeou
       proc.kill('SIGKILL')
       throw new Error(`${target.name} did not answer GET /healthz within ${timeoutMs} ms: ${stderr()}`)
     }
-    const ok = await request(HOST, port, 'GET', '/healthz').then((r) => r.status === 200, () => false)
+    const ok = await request(HOST, port, 'GET', '/healthz').then(
+      (r) => r.status === 200,
+      () => false,
+    )
     if (ok) break
     await Bun.sleep(2)
   }

@@ -56,10 +56,21 @@ function followAll(store: SqliteStore, ids: string[], sentAt: Map<string, number
 function summarize(phase: string, latencies: number[], seconds: number): PhaseResult {
   const sorted = Float64Array.from(latencies).sort()
   const at = (q: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2))
-  return { phase, events: sorted.length, eventsPerSecond: Math.round(sorted.length / seconds), p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) }
+  return {
+    phase,
+    events: sorted.length,
+    eventsPerSecond: Math.round(sorted.length / seconds),
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: at(1),
+  }
 }
 
-async function phase(name: string, store: SqliteStore, write: (ids: string[], sentAt: Map<string, number[]>, deadline: number) => Promise<void>) {
+async function phase(
+  name: string,
+  store: SqliteStore,
+  write: (ids: string[], sentAt: Map<string, number[]>, deadline: number) => Promise<void>,
+) {
   const ids = Array.from({ length: SESSIONS }, newId)
   for (const id of ids) await store.createSession(id)
   const sentAt = new Map(ids.map((id) => [id, [0]]))
@@ -114,7 +125,10 @@ const offered = (store: SqliteStore) => (ids: string[], sentAt: Map<string, numb
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-bench-'))
 try {
   const results: PhaseResult[] = []
-  for (const [name, writer] of [['saturate', saturate], ['offered', offered]] as const) {
+  for (const [name, writer] of [
+    ['saturate', saturate],
+    ['offered', offered],
+  ] as const) {
     const store = new SqliteStore(join(dir, `${name}.db`), { windowMs: WINDOW_MS })
     results.push(await phase(name === 'offered' ? `offered ${RATE}/s` : name, store, writer(store)))
     await store.close()

@@ -19,7 +19,9 @@ export async function createApp(deps: AppDeps) {
         throw new AppError('BODY_TOO_LARGE', `The request body is ${length} bytes; the limit is ${deps.maxBodyBytes} bytes.`)
       }
     })
-    .onError(({ code, error, request }) => errorResponse(problemOf({ code, error }, new URL(request.url).pathname, deps.log), request, page))
+    .onError(({ code, error, request }) =>
+      errorResponse(problemOf({ code, error }, new URL(request.url).pathname, deps.log), request, page),
+    )
     .use(healthRoutes(deps))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))

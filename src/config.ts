@@ -40,12 +40,17 @@ export const FLAGS: Record<string, FlagSpec> = {
   'echo-delay': { env: ['STEPSTREAM_ECHO_DELAY'], help: 'milliseconds between two echoed characters (default 50)' },
   heartbeat: { env: ['STEPSTREAM_HEARTBEAT'], help: 'milliseconds of quiet before a stream gets a keep-alive comment (default 15000)' },
   retention: { env: ['STEPSTREAM_RETENTION'], help: 'delete sessions idle longer than this, e.g. 30d (default), 12h, 90m' },
-  'max-events-per-session': { env: ['STEPSTREAM_MAX_EVENTS_PER_SESSION'], help: 'events kept per session, oldest deleted first (default 100000)' },
+  'max-events-per-session': {
+    env: ['STEPSTREAM_MAX_EVENTS_PER_SESSION'],
+    help: 'events kept per session, oldest deleted first (default 100000)',
+  },
   'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
 }
 
 export function helpText(version: string): string {
-  const lines = Object.entries(FLAGS).map(([name, spec]) => `  --${name.padEnd(24)} ${spec.help}\n  ${''.padEnd(26)} env: ${spec.env.join(', ')}`)
+  const lines = Object.entries(FLAGS).map(
+    ([name, spec]) => `  --${name.padEnd(24)} ${spec.help}\n  ${''.padEnd(26)} env: ${spec.env.join(', ')}`,
+  )
   return `stepstream ${version}: stream the events of running steps to browsers as HTML over Server-Sent Events.
 
 Usage: stepstream [flags]   (a flag beats its environment variable)

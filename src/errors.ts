@@ -38,8 +38,7 @@ export class AppError extends Error {
 
 export const badSessionId = () =>
   new AppError('BAD_SESSION_ID', 'That session id is malformed: a session id is 22 characters of letters, digits, "-" and "_".')
-export const sessionNotFound = () =>
-  new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')
+export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')

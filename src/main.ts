@@ -67,9 +67,17 @@ async function main() {
   const server = app.server!
   const pruning =
     store instanceof SqliteStore
-      ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession }, log)
+      ? schedulePruning(
+          store,
+          { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
+          log,
+        )
       : undefined
-  log.info('listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`, store: config.store.kind, version: VERSION })
+  log.info('listening', {
+    url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`,
+    store: config.store.kind,
+    version: VERSION,
+  })
 
   let stopping = false
   const stop = async (signal: string) => {

@@ -73,7 +73,10 @@ function fragment(event: StoredEvent): JSX.Element {
     case 'tool-result':
       return (
         <Partial target={ids.toolResult(event.step_id, event.tool_result.id)} swap="outerHTML">
-          <ToolResult stepId={event.step_id} tool={{ id: event.tool_result.id, name: '', input: null, result: { value: event.tool_result.result } }} />
+          <ToolResult
+            stepId={event.step_id}
+            tool={{ id: event.tool_result.id, name: '', input: null, result: { value: event.tool_result.result } }}
+          />
         </Partial>
       )
     case 'final':

@@ -85,7 +85,15 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
   const stream = `/events?client_id=${sessionId}&after=${transcript.lastSeq}`
   return (
     <section class="chat" data-session={sessionId}>
-      <div id="transcript" class="transcript" role="log" aria-live="polite" aria-label="Conversation" hx-sse:connect={stream} hx-swap="beforeend">
+      <div
+        id="transcript"
+        class="transcript"
+        role="log"
+        aria-live="polite"
+        aria-label="Conversation"
+        hx-sse:connect={stream}
+        hx-swap="beforeend"
+      >
         {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
       </div>
       <RunStatus running={running} />
@@ -102,7 +110,15 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
         <button type="submit" id="send" class="primary" disabled={running}>
           Send
         </button>
-        <button type="button" id="cancel" hx-post="/cancel" hx-vals={JSON.stringify({ client_id: sessionId })} hx-target="#notice" hx-swap="innerHTML" hidden={!running}>
+        <button
+          type="button"
+          id="cancel"
+          hx-post="/cancel"
+          hx-vals={JSON.stringify({ client_id: sessionId })}
+          hx-target="#notice"
+          hx-swap="innerHTML"
+          hidden={!running}
+        >
           Cancel
         </button>
       </form>

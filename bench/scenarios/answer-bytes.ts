@@ -2,7 +2,7 @@ import { createSessions, postMessage } from '../api.ts'
 import { startServer, type RunningServer } from '../server-process.ts'
 import { SseStream, type SseMessage } from '../sse-client.ts'
 import { proseOf } from '../text.ts'
-import { type Scenario } from './scenario.ts'
+import type { Scenario } from './scenario.ts'
 
 /** 1 ms between characters: every event is its own write and HTTP chunk, as at a model's pace, in a few seconds. */
 const ECHO_DELAY_MS = 1

@@ -17,7 +17,13 @@ export const idle: Scenario = {
     const server = await startServer(context.target, { echoDelayMs: 50, store: sqliteStore(context, 'idle') })
     try {
       const ids = await createSessions(server, n)
-      const warmUp = startLoad({ host: server.host, port: server.port, paths: ids.slice(0, Math.max(1, Math.min(100, n / 10))).map(streamPath), until: 'hold', deadlineMs: 30_000 })
+      const warmUp = startLoad({
+        host: server.host,
+        port: server.port,
+        paths: ids.slice(0, Math.max(1, Math.min(100, n / 10))).map(streamPath),
+        until: 'hold',
+        deadlineMs: 30_000,
+      })
       await warmUp.opened
       await warmUp.close()
       const before = await settledRss(server)

@@ -35,7 +35,10 @@ export class SessionSignal {
     if (signals.some((s) => s.aborted)) return Promise.resolve(false)
     return new Promise((resolve) => {
       let waiting = this.#waiters.get(sessionId)
-      if (!waiting) this.#waiters.set(sessionId, (waiting = new Set()))
+      if (!waiting) {
+        waiting = new Set()
+        this.#waiters.set(sessionId, waiting)
+      }
       const onAbort = signals.map(abortWatchersOf)
       let timer: ReturnType<typeof setTimeout> | undefined
       const done = (timedOut: boolean) => {
@@ -58,7 +61,10 @@ export class SessionSignal {
     if (!waiting) return
     // A session watched by many readers is woken at most once per COALESCE_MS: each wake-up costs every reader a
     // read and a socket write, so a token-rate stream to a thousand viewers is cheaper sent a few tokens at a time.
-    if (waiting.size < COALESCE_FROM) return this.#wake(sessionId)
+    if (waiting.size < COALESCE_FROM) {
+      this.#wake(sessionId)
+      return
+    }
     this.#due.add(sessionId)
     this.#dueTimer ??= setTimeout(() => {
       this.#dueTimer = undefined
@@ -87,9 +93,16 @@ const abortWatchers = new WeakMap<AbortSignal, Set<() => void>>()
 function abortWatchersOf(signal: AbortSignal): Set<() => void> {
   let watchers = abortWatchers.get(signal)
   if (!watchers) {
-    const set = (watchers = new Set<() => void>())
+    const set = new Set<() => void>()
+    watchers = set
     abortWatchers.set(signal, set)
-    signal.addEventListener('abort', () => [...set].forEach((wake) => wake()), { once: true })
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const wake of [...set]) wake()
+      },
+      { once: true },
+    )
   }
   return watchers
 }

@@ -32,7 +32,11 @@ export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: L
     case 'VALIDATION':
       return { status: 400, code: 'BAD_REQUEST', message: validationSentence(error) }
     case 'PARSE':
-      return { status: 400, code: 'BAD_REQUEST', message: 'The request body could not be parsed: send JSON with Content-Type: application/json, or a form.' }
+      return {
+        status: 400,
+        code: 'BAD_REQUEST',
+        message: 'The request body could not be parsed: send JSON with Content-Type: application/json, or a form.',
+      }
     case 'NOT_FOUND':
       return { status: 404, code: 'NOT_FOUND', message: `There is nothing at ${path}.` }
   }

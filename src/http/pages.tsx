@@ -11,7 +11,6 @@ import { requireSession, type AppDeps } from './deps.ts'
 import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 
-
 const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true'
 
 /**
@@ -31,7 +30,14 @@ const Form = t.Object({
 /** The browser-facing routes of the original tutorial: the page, /start, /chat and /cancel. */
 export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const page = (title: string, body: JSX.Element, status = 200) =>
-    new Response(toHtml(<Layout assets={assets} title={title}>{body}</Layout>), { status, headers: PAGE_HEADERS })
+    new Response(
+      toHtml(
+        <Layout assets={assets} title={title}>
+          {body}
+        </Layout>,
+      ),
+      { status, headers: PAGE_HEADERS },
+    )
 
   const chatFragment = async (sessionId: string) => {
     const transcript = foldTranscript(await readAll(deps.store, sessionId))

@@ -24,7 +24,8 @@ const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: eve
 export function cursorOf(lastEventId: string | null, after: string | undefined): number {
   for (const raw of [lastEventId, after]) {
     if (raw === null || raw === undefined || raw === '') continue
-    if (!/^\d{1,15}$/.test(raw)) throw new AppError('BAD_REQUEST', `The stream position ${JSON.stringify(raw)} is not a whole number of events.`)
+    if (!/^\d{1,15}$/.test(raw))
+      throw new AppError('BAD_REQUEST', `The stream position ${JSON.stringify(raw)} is not a whole number of events.`)
     return Number(raw)
   }
   return 0

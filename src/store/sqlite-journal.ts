@@ -93,7 +93,15 @@ export class Journal {
     const entries = items.map(({ stored, payload }) => ({ id: ++this.#lastId, stored, payload }))
     for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
       const rows = entries.slice(i, i + ROWS_PER_INSERT)
-      const values = rows.flatMap(({ id, stored, payload }) => [id, stored.session_id, stored.seq, stored.type, stored.step_id, stored.ts, payload])
+      const values = rows.flatMap(({ id, stored, payload }) => [
+        id,
+        stored.session_id,
+        stored.seq,
+        stored.type,
+        stored.step_id,
+        stored.ts,
+        payload,
+      ])
       this.#insertStatement(rows.length).run(...values)
     }
     return entries

@@ -32,6 +32,9 @@ export function acquireWriterLock(databasePath: string): Database {
         `another stepstream process is already using it (only one process may write a SQLite store); stop that process or choose another path`,
       )
     }
-    throw new StoreOpenError('cannot-open', `cannot take the writer lock ${lockPath}: ${error instanceof Error ? error.message : String(error)}`)
+    throw new StoreOpenError(
+      'cannot-open',
+      `cannot take the writer lock ${lockPath}: ${error instanceof Error ? error.message : String(error)}`,
+    )
   }
 }

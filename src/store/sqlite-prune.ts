@@ -40,7 +40,13 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
  * active since `capSince`, ISO 8601, or all of them when it is empty). Compaction goes first so that the cap
  * counts what is left and never drops old messages for the sake of partials that were about to go anyway.
  */
-export async function pruneDatabase(db: Database, policy: RetentionPolicy, now: Date, capSince: string, hooks: PruneHooks): Promise<PruneReport> {
+export async function pruneDatabase(
+  db: Database,
+  policy: RetentionPolicy,
+  now: Date,
+  capSince: string,
+  hooks: PruneHooks,
+): Promise<PruneReport> {
   const report: PruneReport = { sessionsDeleted: 0, eventsDeleted: 0, eventsCapped: 0, partialsCompacted: 0 }
   const idleCutoff = new Date(now.getTime() - policy.idleMs).toISOString()
   const compactCutoff = new Date(now.getTime() - policy.compactAfterMs).toISOString()

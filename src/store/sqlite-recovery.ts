@@ -35,7 +35,12 @@ export function findOpenRuns(db: Database): OpenRun[] {
   return runs.map((run) => ({
     sessionId: run.session,
     stepId: run.step_id,
-    text: truncate(deltas.all(run.session, run.first_seq, run.step_id).map((row) => row.delta).join('')),
+    text: truncate(
+      deltas
+        .all(run.session, run.first_seq, run.step_id)
+        .map((row) => row.delta)
+        .join(''),
+    ),
   }))
 }
 

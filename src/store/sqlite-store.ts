@@ -57,9 +57,7 @@ export class SqliteStore implements EventStore {
     options.onOpen?.(db)
     this.#journal = new Journal(db, options)
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
-    this.#selectAfter = db.prepare(
-      'SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?',
-    )
+    this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#selectSession = db.prepare(
       `SELECT id, created_at, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions WHERE id = ?`,

@@ -16,7 +16,9 @@ test('the benchmark harness runs every scenario against both servers and reports
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' })
     expect(stdout).toContain('| scenario | metric | stepstream | baseline |')
 
-    const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, { stepstream?: Record<string, number>; baseline?: Record<string, number> }> }
+    const { results } = JSON.parse(readFileSync(json, 'utf8')) as {
+      results: Record<string, { stepstream?: Record<string, number>; baseline?: Record<string, number> }>
+    }
     const numbers = (metrics: Record<string, number> | undefined) => Object.values(metrics ?? {}).filter(Number.isFinite).length
     expect(Object.keys(results).sort()).toEqual(['answer-bytes', 'cold-start', 'fan-out', 'idle', 'many-runs'])
     for (const [key, result] of Object.entries(results)) {

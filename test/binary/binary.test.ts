@@ -15,7 +15,9 @@ let server: SpawnedServer
 
 beforeAll(async () => {
   // The same command `bun run build` runs, into a private folder so parallel work on dist/ is untouched.
-  const build = Bun.spawnSync(['bun', 'build', 'src/main.ts', '--compile', '--minify', '--outfile', join(buildDir, 'stepstream')], { cwd: root })
+  const build = Bun.spawnSync(['bun', 'build', 'src/main.ts', '--compile', '--minify', '--outfile', join(buildDir, 'stepstream')], {
+    cwd: root,
+  })
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
   copyFileSync(join(buildDir, 'stepstream'), join(runDir, 'stepstream'))
   Bun.spawnSync(['chmod', '+x', join(runDir, 'stepstream')])
@@ -73,7 +75,10 @@ test('the binary answers --help and --version, and a bad flag exits 2 with one l
 
 test('a second instance on a port in use exits 2 with one line instead of sharing the port', () => {
   const port = new URL(server.base).port
-  const second = Bun.spawnSync([join(runDir, 'stepstream'), '--port', port, '--host', '127.0.0.1', '--store', 'memory'], { cwd: runDir, timeout: 10_000 })
+  const second = Bun.spawnSync([join(runDir, 'stepstream'), '--port', port, '--host', '127.0.0.1', '--store', 'memory'], {
+    cwd: runDir,
+    timeout: 10_000,
+  })
   expect(second.exitCode).toBe(2)
   const lines = second.stderr.toString().trim().split('\n')
   expect(lines).toEqual([expect.stringContaining(`cannot listen on 127.0.0.1:${port}`)])

@@ -14,7 +14,12 @@ function writerWith(ids: string[], options: { windowMs?: number; maxBatch?: numb
   const { db } = openSqlite(':memory:')
   for (const id of ids) db.query("INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '', '')").run(id)
   const commits: string[][] = []
-  const writer = new GroupCommitWriter(db, new Journal(db), (events) => commits.push([...new Set(events.map((e) => e.session_id))]), options)
+  const writer = new GroupCommitWriter(
+    db,
+    new Journal(db),
+    (events) => commits.push([...new Set(events.map((e) => e.session_id))]),
+    options,
+  )
   // Commits write the journal; its merge into `events` is the store's business.
   const rows = () => (db.query('SELECT count(*) AS n FROM journal').get() as { n: number }).n
   return { writer, commits, rows }

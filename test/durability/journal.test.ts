@@ -49,7 +49,9 @@ describe('the journal', () => {
     const id = newId()
     await new SqliteStore(path).close()
     const crashed = new Database(path)
-    crashed.query("INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')").run(id)
+    crashed
+      .query("INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')")
+      .run(id)
     const row = (seq: number) => [id, seq, 'partial', 's', '2025-01-01T00:00:00.000Z', JSON.stringify({ delta: String(seq) })]
     crashed.query('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)').run(...row(1))
     const journal = crashed.query('INSERT INTO journal (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)')

@@ -43,7 +43,9 @@ describe('schema migrations', () => {
     await store.close()
     const { version, names } = schema(path)
     expect(version).toBe(SCHEMA_VERSION)
-    expect(names).toEqual(expect.arrayContaining(['sessions', 'events', 'journal', 'sessions_by_activity', 'events_run_bounds', 'sessions_to_compact']))
+    expect(names).toEqual(
+      expect.arrayContaining(['sessions', 'events', 'journal', 'sessions_by_activity', 'events_run_bounds', 'sessions_to_compact']),
+    )
   })
 
   test('a version-1 database is migrated with its sessions and events intact, and its seqs continue', async () => {
@@ -52,7 +54,9 @@ describe('schema migrations', () => {
     const v1 = new Database(path, { create: true })
     v1.exec(MIGRATIONS[0]!)
     v1.exec('PRAGMA user_version = 1')
-    v1.query("INSERT INTO sessions (id, created_at, last_activity, state) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 'active')").run(id)
+    v1.query(
+      "INSERT INTO sessions (id, created_at, last_activity, state) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 'active')",
+    ).run(id)
     const insert = v1.query('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)')
     insert.run(id, 1, 'user', 'r1', '2025-01-01T00:00:00.000Z', JSON.stringify({ text: 'hi' }))
     insert.run(id, 2, 'start', 'r1', '2025-01-01T00:00:00.000Z', JSON.stringify({ step_type: 'echo' }))
@@ -78,8 +82,16 @@ describe('schema migrations', () => {
     const v2 = new Database(path, { create: true })
     v2.exec(MIGRATIONS.slice(0, 2).join('\n'))
     v2.exec('PRAGMA user_version = 2')
-    v2.query("INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')").run(id)
-    v2.query('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, 1, ?, ?, ?, ?)').run(id, 'user', 'r1', '2025-01-01T00:00:00.000Z', JSON.stringify({ text: 'hi' }))
+    v2.query("INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')").run(
+      id,
+    )
+    v2.query('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, 1, ?, ?, ?, ?)').run(
+      id,
+      'user',
+      'r1',
+      '2025-01-01T00:00:00.000Z',
+      JSON.stringify({ text: 'hi' }),
+    )
     v2.close()
 
     const store = new SqliteStore(path)

@@ -21,19 +21,36 @@ chmodSync(tmp.dir, 0o755)
 afterAll(tmp.remove)
 
 const MAIN = ['bun', 'src/main.ts']
-const serverArgs = (path: string, extra: string[] = []) => ['--store', `sqlite:${path}`, '--echo-delay', '20', '--log-level', 'info', ...extra]
+const serverArgs = (path: string, extra: string[] = []) => [
+  '--store',
+  `sqlite:${path}`,
+  '--echo-delay',
+  '20',
+  '--log-level',
+  'info',
+  ...extra,
+]
 const start = (path: string, extra: string[] = []) => spawnServer(MAIN, { args: serverArgs(path, extra) })
 
 /** Runs main.ts expecting it to refuse: its exit code and stderr. */
 async function refused(args: string[], prefix: string[] = []) {
-  const proc = Bun.spawn([...prefix, ...MAIN, '--port', '0', ...args], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: { PATH: process.env.PATH ?? '', HOME: '/tmp' } })
+  const proc = Bun.spawn([...prefix, ...MAIN, '--port', '0', ...args], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: { PATH: process.env.PATH ?? '', HOME: '/tmp' },
+  })
   const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
   clearTimeout(timer)
   return { code, lines: stderr.trim().split('\n') }
 }
 
-const json = (text: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) })
+const json = (text: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ text }),
+})
 
 async function allEvents(server: SpawnedServer, id: string): Promise<StoredEvent[]> {
   return (await (await fetch(`${server.base}/api/sessions/${id}/events?limit=1000`)).json()) as StoredEvent[]
@@ -45,7 +62,9 @@ describe('a server killed mid-run (wiring: recovery at start)', () => {
     const first = await start(path)
     const { id } = (await (await fetch(`${first.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
     const stream = await SseReader.open(`${first.base}/api/sessions/${id}/stream`)
-    expect((await fetch(`${first.base}/api/sessions/${id}/messages`, json('a message long enough to be cut half way through'))).status).toBe(202)
+    expect(
+      (await fetch(`${first.base}/api/sessions/${id}/messages`, json('a message long enough to be cut half way through'))).status,
+    ).toBe(202)
     await stream.until((m) => m.length >= 12)
     first.proc.kill('SIGKILL')
     await first.proc.exited
@@ -94,7 +113,9 @@ test('a session idle past --retention is gone soon after start (wiring: pruning 
   const { store, db } = storeWithHandle(path)
   const [old, recent] = [newId(), newId()]
   for (const id of [old, recent]) await store.createSession(id)
-  db().query('UPDATE sessions SET last_activity = ? WHERE id = ?').run(new Date(Date.now() - 2 * DAY).toISOString(), old)
+  db()
+    .query('UPDATE sessions SET last_activity = ? WHERE id = ?')
+    .run(new Date(Date.now() - 2 * DAY).toISOString(), old)
   await store.close()
   const server = await start(path, ['--retention', '1d'])
   try {

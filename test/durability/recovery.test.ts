@@ -76,7 +76,9 @@ test('every open run of every session is closed, each with its own text, and onl
   })
   const recovered = await store.recoverOpenRuns()
   expect(recovered.map((r) => r.stepId).sort()).toEqual([...steps].sort())
-  const interrupts = [...(await readAll(store, a)), ...(await readAll(store, b))].flatMap((e) => (e.type === 'interrupt' ? [[e.step_id, e.text]] : []))
+  const interrupts = [...(await readAll(store, a)), ...(await readAll(store, b))].flatMap((e) =>
+    e.type === 'interrupt' ? [[e.step_id, e.text]] : [],
+  )
   expect(interrupts).toEqual([
     [steps[0]!, 'old'],
     [steps[1]!, 'cut'],
@@ -92,7 +94,13 @@ test('the interleaved partials of two open runs in one session are not mixed up'
     await s.createSession(id)
     await s.append(id, ev.start('r1'))
     await s.append(id, ev.start('r2'))
-    for (const [step, delta] of [['r1', 'a'], ['r2', 'x'], ['r1', 'b'], ['r2', 'y']] as const) await s.append(id, ev.partial(step, delta))
+    for (const [step, delta] of [
+      ['r1', 'a'],
+      ['r2', 'x'],
+      ['r1', 'b'],
+      ['r2', 'y'],
+    ] as const)
+      await s.append(id, ev.partial(step, delta))
   })
   await store.recoverOpenRuns()
   const texts = Object.fromEntries((await readAll(store, id)).flatMap((e) => (e.type === 'interrupt' ? [[e.step_id, e.text]] : [])))

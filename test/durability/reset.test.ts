@@ -21,7 +21,11 @@ afterAll(async () => {
 })
 
 const api = (path: string, init?: RequestInit) => fetch(`${server.base}${path}`, init)
-const post = (text: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) })
+const post = (text: string): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ text }),
+})
 const events = async (id: string) => (await (await api(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
 const inAnHour = () => new Date(Date.now() + 60 * 60 * 1000 + 1000)
 
@@ -33,7 +37,8 @@ async function sessionWithRun(text: string) {
   return { id, log: await events(id) }
 }
 
-const streamEvents = (messages: EventSourceMessage[]) => messages.filter((m) => m.event !== 'reset').map((m) => JSON.parse(m.data) as StoredEvent)
+const streamEvents = (messages: EventSourceMessage[]) =>
+  messages.filter((m) => m.event !== 'reset').map((m) => JSON.parse(m.data) as StoredEvent)
 
 describe('a cursor inside a compacted run', () => {
   test('the JSON stream sends reset with an id, then the rest; the re-read log folds to the same answer', async () => {

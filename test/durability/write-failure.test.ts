@@ -79,7 +79,10 @@ describe('the server while its database refuses writes', () => {
     const { app, deps } = await testApp({ store })
     const call = (method: string, path: string, body?: unknown) =>
       app.handle(
-        new Request(url(path), body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        new Request(
+          url(path),
+          body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+        ),
       )
     const { id } = (await (await call('POST', '/api/sessions')).json()) as { id: string }
     expect((await call('POST', `/api/sessions/${id}/messages`, { text: 'hi' })).status).toBe(202)

@@ -53,7 +53,11 @@ describe.skipIf(!enabled)('the page people use', () => {
     await page.locator('#message').fill(text)
     await page.locator('#message').press('Enter')
   }
-  const finals = (page: Page, n: number) => page.locator('.answer.final, .answer.error, .answer.interrupt').nth(n - 1).waitFor()
+  const finals = (page: Page, n: number) =>
+    page
+      .locator('.answer.final, .answer.error, .answer.interrupt')
+      .nth(n - 1)
+      .waitFor()
 
   test('tool calls and results are collapsible blocks with pretty JSON; errors stand apart', async () => {
     const { page, errors } = await chat()
@@ -179,7 +183,8 @@ describe.skipIf(!enabled)('the page people use', () => {
   test('keyboard only: start a chat, send a message, cancel a run', async () => {
     const { page, errors } = await open(`${server.base}/`)
     const focusOn = async (selector: string) => {
-      for (let i = 0; i < 15 && !(await page.locator(selector).evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab')
+      for (let i = 0; i < 15 && !(await page.locator(selector).evaluate((el) => el === document.activeElement)); i++)
+        await page.keyboard.press('Tab')
       expect(await page.locator(selector).evaluate((el) => el === document.activeElement)).toBe(true)
     }
     await focusOn('button.primary')
@@ -211,7 +216,10 @@ describe.skipIf(!enabled)('the page people use', () => {
         const low = await page.evaluate(() => {
           const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
           const lum = ([r, g, b]: number[]) =>
-            [r!, g!, b!].map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i]!, 0)
+            [r!, g!, b!]
+              .map((v) => v / 255)
+              .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+              .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i]!, 0)
           const background = (el: Element | null): number[] => {
             for (; el; el = el.parentElement) {
               const c = rgb(getComputedStyle(el).backgroundColor)
@@ -220,7 +228,9 @@ describe.skipIf(!enabled)('the page people use', () => {
             return [255, 255, 255]
           }
           const failures: string[] = []
-          for (const el of document.querySelectorAll('.text, time, .run-state, .run-error, .connection, .run-indicator, button, summary, .brand, textarea, .notice, pre')) {
+          for (const el of document.querySelectorAll(
+            '.text, time, .run-state, .run-error, .connection, .run-indicator, button, summary, .brand, textarea, .notice, pre',
+          )) {
             if (!(el as HTMLElement).offsetParent || !el.textContent?.trim()) continue
             const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))]
             const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)

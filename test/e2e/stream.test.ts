@@ -24,7 +24,8 @@ async function session(): Promise<string> {
   return ((await (await api('/api/sessions', { method: 'POST' })).json()) as { id: string }).id
 }
 const seqs = (messages: EventSourceMessage[]) => messages.map((m) => Number(m.id))
-const events = (messages: EventSourceMessage[]) => messages.map((m) => JSON.parse(m.data) as { type: string; seq: number; delta?: string; text?: string })
+const events = (messages: EventSourceMessage[]) =>
+  messages.map((m) => JSON.parse(m.data) as { type: string; seq: number; delta?: string; text?: string })
 const consecutive = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 describe('streaming on a real port', () => {
@@ -53,7 +54,11 @@ describe('streaming on a real port', () => {
     const messages = await stream.until((m) => hasEnd(m))
     stream.close()
     expect(messages.map((m) => m.event)).toEqual(['user', 'start', 'partial', 'partial', 'partial', 'final'])
-    expect(events(messages).filter((e) => e.type === 'partial').map((e) => e.delta)).toEqual(['a', '😀', 'b'])
+    expect(
+      events(messages)
+        .filter((e) => e.type === 'partial')
+        .map((e) => e.delta),
+    ).toEqual(['a', '😀', 'b'])
     expect(events(messages).at(-1)!.text).toBe('a😀b')
   })
 
@@ -111,7 +116,12 @@ describe('streaming on a real port', () => {
     const all = events(stream.messages)
     const interrupt = all.at(-1)!
     expect(interrupt.type).toBe('interrupt')
-    expect(interrupt.text).toBe(all.filter((e) => e.type === 'partial').map((e) => e.delta).join(''))
+    expect(interrupt.text).toBe(
+      all
+        .filter((e) => e.type === 'partial')
+        .map((e) => e.delta)
+        .join(''),
+    )
     expect((await api(`/api/sessions/${id}/messages`, json('next'))).status).toBe(202)
     await stream.until((m) => hasEnd(m, 2))
     stream.close()
@@ -156,7 +166,8 @@ describe('streaming on a real port', () => {
 
   test('bad inputs get clear 4xx and the server stays healthy', async () => {
     const id = await session()
-    const post = (body: BodyInit, type = 'application/json') => api(`/api/sessions/${id}/messages`, { method: 'POST', headers: { 'content-type': type }, body })
+    const post = (body: BodyInit, type = 'application/json') =>
+      api(`/api/sessions/${id}/messages`, { method: 'POST', headers: { 'content-type': type }, body })
     const cases: [Promise<Response>, number][] = [
       [post(JSON.stringify({ text: '' })), 400],
       [post(JSON.stringify({})), 400],

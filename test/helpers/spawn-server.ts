@@ -12,7 +12,10 @@ export interface SpawnedServer {
  * Starts a stepstream process (`cmd`, e.g. ['bun', 'src/main.ts'] or the compiled binary) on a free port and
  * resolves once it logs that it is listening.
  */
-export async function spawnServer(cmd: string[], options: { cwd?: string; args?: string[]; env?: Record<string, string>; port?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  cmd: string[],
+  options: { cwd?: string; args?: string[]; env?: Record<string, string>; port?: number } = {},
+): Promise<SpawnedServer> {
   const proc = Bun.spawn([...cmd, '--port', String(options.port ?? 0), '--host', '127.0.0.1', ...(options.args ?? [])], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },

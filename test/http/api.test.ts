@@ -85,7 +85,11 @@ describe('JSON API', () => {
     const id = await newSession()
     const big = JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) })
     // app.handle sends no Content-Length of its own; a real client always does (tested on a real port too).
-    await expectError(await call('POST', `/api/sessions/${id}/messages`, big, { 'content-length': String(big.length) }), 413, 'BODY_TOO_LARGE')
+    await expectError(
+      await call('POST', `/api/sessions/${id}/messages`, big, { 'content-length': String(big.length) }),
+      413,
+      'BODY_TOO_LARGE',
+    )
   })
 
   test('cancel: 409 when idle, 202 while running, and the run ends with interrupt', async () => {
@@ -99,7 +103,12 @@ describe('JSON API', () => {
     const events = (await (await call('GET', `/api/sessions/${id}/events`)).json()) as { type: string; text?: string; delta?: string }[]
     const last = events.at(-1)!
     expect(last.type).toBe('interrupt')
-    expect(last.text).toBe(events.filter((e) => e.type === 'partial').map((e) => e.delta).join(''))
+    expect(last.text).toBe(
+      events
+        .filter((e) => e.type === 'partial')
+        .map((e) => e.delta)
+        .join(''),
+    )
     expect(last.text!.length).toBeLessThan('a long enough message to cancel'.length)
   })
 

@@ -25,7 +25,10 @@ describe('config', () => {
   test('flags in both spellings, and a flag beats its environment twin', () => {
     const config = run(['--port=9000', '--store', 'memory', '--echo-delay', '0'], { STEPSTREAM_PORT: '1234', STEPSTREAM_HEARTBEAT: '500' })
     expect(config).toMatchObject({ port: 9000, store: { kind: 'memory' }, echoDelayMs: 0, heartbeatMs: 500 })
-    expect(run(['--retention', '12h', '--max-events-per-session', '50'])).toMatchObject({ retentionMs: 12 * 3600 * 1000, maxEventsPerSession: 50 })
+    expect(run(['--retention', '12h', '--max-events-per-session', '50'])).toMatchObject({
+      retentionMs: 12 * 3600 * 1000,
+      maxEventsPerSession: 50,
+    })
   })
 
   test('PORT is read when STEPSTREAM_PORT is absent', () => {
@@ -41,7 +44,19 @@ describe('config', () => {
     expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
     expect(parseConfig(['--version'], {})).toEqual({ kind: 'version' })
     const help = helpText('1.2.3')
-    for (const flag of ['--port', '--host', '--store', '--step', '--echo-delay', '--heartbeat', '--log-level', '--retention', '--max-events-per-session', 'STEPSTREAM_ECHO_DELAY', 'PORT']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--store',
+      '--step',
+      '--echo-delay',
+      '--heartbeat',
+      '--log-level',
+      '--retention',
+      '--max-events-per-session',
+      'STEPSTREAM_ECHO_DELAY',
+      'PORT',
+    ]) {
       expect(help).toContain(flag)
     }
   })

@@ -107,7 +107,12 @@ describe('transcript fold', () => {
       ev({ type: 'error', step_id: 'a', error: 'Upstream failed.' }),
     ])
     const run = t.entries[0]!
-    expect(run).toMatchObject({ kind: 'run', state: 'error', error: 'Upstream failed.', tools: [{ id: 'c', name: 'add', result: { value: 3 } }] })
+    expect(run).toMatchObject({
+      kind: 'run',
+      state: 'error',
+      error: 'Upstream failed.',
+      tools: [{ id: 'c', name: 'add', result: { value: 3 } }],
+    })
   })
 
   test('a run cut before its start (closed by crash recovery) still has its entry after the question', () => {
@@ -117,7 +122,10 @@ describe('transcript fold', () => {
   })
 
   test('a run whose start was pruned still shows what is left of it', () => {
-    const t = foldTranscript([ev({ type: 'partial', step_id: 'z', delta: 'tail' }), ev({ type: 'final', step_id: 'z', text: 'whole tail' })])
+    const t = foldTranscript([
+      ev({ type: 'partial', step_id: 'z', delta: 'tail' }),
+      ev({ type: 'final', step_id: 'z', text: 'whole tail' }),
+    ])
     expect(t.entries).toHaveLength(1)
     expect(t.entries[0]).toMatchObject({ kind: 'run', text: 'whole tail', state: 'final' })
   })
