@@ -11,8 +11,14 @@ export interface Config {
   /** Interface to listen on; defaults to 0.0.0.0 (every interface). */
   host: string
   store: StoreSpec
-  /** The step that answers messages; `echo` is the only built-in one so far. */
-  step: 'echo'
+  /** The step of new sessions, by its registered name (`echo`); main checks that it exists. */
+  step: string
+  /** How long a cancelled step may take to return before the runner closes its run; milliseconds, default 2000. */
+  cancelGraceMs: number
+  /** `--store memory` only: sessions held at once; default 10,000. */
+  maxSessions: number
+  /** `--store memory` only: events held across all sessions; default 1,000,000. */
+  maxEvents: number
   /** Pause between two characters of the echo step; milliseconds, default 50. */
   echoDelayMs: number
   /** A quiet stream gets a comment this often; milliseconds, default 15,000. */
@@ -36,7 +42,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   port: { env: ['STEPSTREAM_PORT', 'PORT'], help: 'TCP port to listen on (default 8080)' },
   host: { env: ['STEPSTREAM_HOST'], help: 'interface to listen on (default 0.0.0.0)' },
   store: { env: ['STEPSTREAM_STORE'], help: 'sqlite:<path> (default sqlite:./stepstream.db) or memory' },
-  step: { env: ['STEPSTREAM_STEP'], help: 'the step that answers messages: echo (default)' },
+  step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default)' },
+  'cancel-grace': {
+    env: ['STEPSTREAM_CANCEL_GRACE'],
+    help: 'milliseconds a cancelled step has to stop before its run is closed without it (default 2000)',
+  },
   'echo-delay': { env: ['STEPSTREAM_ECHO_DELAY'], help: 'milliseconds between two echoed characters (default 50)' },
   heartbeat: { env: ['STEPSTREAM_HEARTBEAT'], help: 'milliseconds of quiet before a stream gets a keep-alive comment (default 15000)' },
   retention: { env: ['STEPSTREAM_RETENTION'], help: 'delete sessions idle longer than this, e.g. 30d (default), 12h, 90m' },
@@ -44,6 +54,8 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: ['STEPSTREAM_MAX_EVENTS_PER_SESSION'],
     help: 'events kept per session, oldest deleted first (default 100000)',
   },
+  'max-sessions': { env: ['STEPSTREAM_MAX_SESSIONS'], help: 'memory store: chats held at once (default 10000)' },
+  'max-events': { env: ['STEPSTREAM_MAX_EVENTS'], help: 'memory store: events held across all chats (default 1000000)' },
   'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
 }
 
@@ -105,7 +117,6 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       return fallback
     }
     const step = get('step', 'echo')
-    if (step !== 'echo') throw new ConfigError(`--step must be echo, got ${JSON.stringify(step)}`)
     const logLevel = get('log-level', 'info')
     if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
       throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
@@ -117,6 +128,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         host: get('host', '0.0.0.0'),
         store: storeSpec(get('store', 'sqlite:./stepstream.db')),
         step,
+        cancelGraceMs: integer('cancel-grace', get('cancel-grace', '2000'), 0, 600_000),
+        maxSessions: integer('max-sessions', get('max-sessions', '10000'), 1, 100_000_000),
+        maxEvents: integer('max-events', get('max-events', '1000000'), 1, 1_000_000_000),
         echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
         heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
         retentionMs: duration('retention', get('retention', '30d')),

@@ -8,6 +8,10 @@ export type ErrorCode =
   | 'BODY_TOO_LARGE'
   | 'NOT_FOUND'
   | 'INVALID_EVENT'
+  | 'UNKNOWN_STEP'
+  | 'RUN_ENDED'
+  | 'SHUTTING_DOWN'
+  | 'STORE_FULL'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL'
 
@@ -20,15 +24,24 @@ const STATUS: Record<ErrorCode, number> = {
   BODY_TOO_LARGE: 413,
   NOT_FOUND: 404,
   INVALID_EVENT: 422,
+  UNKNOWN_STEP: 422,
+  RUN_ENDED: 409,
+  SHUTTING_DOWN: 503,
+  STORE_FULL: 503,
   STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
 }
 
 export class AppError extends Error {
   readonly status: number
+  /**
+   * @param retryAfterSeconds sent as `Retry-After`: when a client may try again (a server shutting down, a full
+   * store), in seconds.
+   */
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message)
     this.name = 'AppError'
@@ -42,3 +55,5 @@ export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No sessi
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')
+export const shuttingDown = () =>
+  new AppError('SHUTTING_DOWN', 'The server is restarting and takes no new work right now. Try again in a few seconds.', 5)

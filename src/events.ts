@@ -36,8 +36,15 @@ export type EventType = NewEvent['type']
 export type NewEventOf<K extends EventType> = Extract<NewEvent, { type: K }>
 export const EVENT_TYPES = Object.keys(SCHEMAS) as EventType[]
 
-/** The types that end a run: exactly one of them closes every run. */
-export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set<EventType>(['final', 'interrupt', 'error'])
+/** The types that end a run, listed once (the SQL that looks for them is built from this list too). */
+export const CLOSING_TYPES = ['final', 'interrupt', 'error'] as const satisfies readonly EventType[]
+export type ClosingType = (typeof CLOSING_TYPES)[number]
+
+/** Exactly one event of these types closes every run. */
+export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set<EventType>(CLOSING_TYPES)
+
+/** True for the events that end a run. */
+export const isClosing = (event: { type: EventType }): event is { type: ClosingType } => TERMINAL_TYPES.has(event.type)
 
 /** An event as the store keeps it: the envelope adds the session and its position in the session's log. */
 export type StoredEvent = NewEvent & { seq: number; session_id: string }
@@ -56,4 +63,9 @@ export function validateNewEvent(event: unknown): string | undefined {
   if (checker.Check(event)) return undefined
   const first = checker.Errors(event).First()
   return `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}`
+}
+
+/** Makes a `switch` over the event types exhaustive: a new type fails to compile until every view handles it. */
+export function unreachable(value: never): never {
+  throw new Error(`unhandled event ${JSON.stringify(value)}`)
 }

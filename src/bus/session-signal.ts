@@ -1,3 +1,5 @@
+import type { Notifier } from './notifier.ts'
+
 /**
  * Sessions with at least this many waiting readers have their wake-ups coalesced. Measured (bench/, fan-out): with
  * 1,000 viewers, waking all of them per token is what limits throughput, and a 2 ms window took it from 0.64× to
@@ -21,7 +23,7 @@ export type StopSignal = AbortSignal | readonly AbortSignal[]
  * its whole life (not one added and removed per wait — that was a third of the fan-out profile), and the heartbeat
  * timeout is a plain timer rather than another AbortController.
  */
-export class SessionSignal {
+export class SessionSignal implements Notifier {
   readonly #waiters = new Map<string, Set<() => void>>()
   readonly #due = new Set<string>()
   #dueTimer: ReturnType<typeof setTimeout> | undefined

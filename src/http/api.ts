@@ -1,6 +1,5 @@
 import { Elysia, t } from 'elysia'
-import { newId } from '../session-id.ts'
-import { requireSession, type AppDeps } from './deps.ts'
+import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { checkedMessage } from './message.ts'
 
 const Id = t.Object({ id: t.String() })
@@ -9,17 +8,28 @@ const MAX_PAGE = 1000
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
-    .post('/', async ({ set }) => {
-      const id = newId()
-      await deps.store.createSession(id)
-      set.status = 201
-      return { id, url: `/?client_id=${id}` }
-    })
+    .post(
+      '/',
+      async ({ body, set }) => {
+        const { id, step } = await createSession(deps, body?.step)
+        set.status = 201
+        return { id, url: `/?client_id=${id}`, step: step.name }
+      },
+      {
+        body: t.Optional(
+          t.Object(
+            { step: t.Optional(t.String({ maxLength: 64, error: '"step" must be the name of a step, like "echo".' })) },
+            { error: 'The body must be empty or a JSON object like {"step": "echo"}.' },
+          ),
+        ),
+      },
+    )
     .get(
       '/:id',
       async ({ params }) => {
         const session = await requireSession(deps.store, params.id)
-        return { ...session, running: deps.runner.activeRun(session.id) !== undefined }
+        const { step, ...rest } = session
+        return { ...rest, step: step.name, running: (await deps.runner.running(session.id)) !== undefined }
       },
       { params: Id },
     )
@@ -27,7 +37,7 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/messages',
       async ({ params, body, set }) => {
         const session = await requireSession(deps.store, params.id)
-        const stepId = await deps.runner.submit(session.id, checkedMessage(body.text))
+        const stepId = await deps.runner.submit(session, checkedMessage(body.text))
         set.status = 202
         return { step_id: stepId }
       },
@@ -44,7 +54,7 @@ export const apiRoutes = (deps: AppDeps) =>
       async ({ params, set }) => {
         const session = await requireSession(deps.store, params.id)
         set.status = 202
-        return { step_id: deps.runner.cancel(session.id) }
+        return { step_id: await deps.runner.cancel(session.id) }
       },
       { params: Id },
     )

@@ -1,8 +1,9 @@
-import type { EventStore, SessionRecord } from '../store/event-store.ts'
-import type { Runner } from '../runs/runner.ts'
+import { badSessionId, sessionNotFound, shuttingDown } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { badSessionId, sessionNotFound } from '../errors.ts'
-import { isWellFormedId } from '../session-id.ts'
+import type { Runner } from '../runs/runner.ts'
+import { isWellFormedId, newId } from '../session-id.ts'
+import type { StepRegistry } from '../steps/step-registry.ts'
+import type { EventStore, SessionRecord } from '../store/event-store.ts'
 
 /** Open SSE connections, counted for /metrics and for the test that a closed tab is released at once. */
 export class ConnectionCount {
@@ -13,10 +14,15 @@ export class ConnectionCount {
 export interface AppDeps {
   store: EventStore
   runner: Runner
+  /** The steps sessions can be created with; its default is `--step`. */
+  steps: StepRegistry
   log: Logger
   version: string
   connections: ConnectionCount
-  /** Aborted on SIGTERM/SIGINT: every stream ends with a `retry:` so browsers come back to the next instance. */
+  /**
+   * Aborted on shutdown once the runs are closed: every stream ends with a `retry:` so browsers come back to the
+   * next instance. (New work is refused from the first signal on: see Runner.shutdown.)
+   */
   shutdown: AbortSignal
   /** Keep-alive comment interval on quiet streams; milliseconds. */
   heartbeatMs: number
@@ -32,4 +38,13 @@ export async function requireSession(store: EventStore, id: unknown): Promise<Se
   const session = await store.getSession(id)
   if (!session) throw sessionNotFound()
   return session
+}
+
+/**
+ * Creates a session that runs `stepName` (the server's default step when absent): 422 for a step this server does
+ * not have, 503 while the server shuts down.
+ */
+export async function createSession(deps: AppDeps, stepName?: string): Promise<SessionRecord> {
+  if (deps.runner.draining) throw shuttingDown()
+  return deps.store.createSession(newId(), deps.steps.spec(stepName))
 }

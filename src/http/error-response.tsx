@@ -9,6 +9,8 @@ interface Problem {
   status: number
   code: ErrorCode
   message: string
+  /** Extra response headers: `Retry-After` for a server that is shutting down or full. */
+  headers?: Record<string, string>
 }
 
 interface ElysiaErrorLike {
@@ -27,7 +29,10 @@ function validationSentence(error: unknown): string {
 
 /** Maps whatever a route threw to a status, a code and a sentence; never a stack trace. */
 export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: Logger): Problem {
-  if (error instanceof AppError) return { status: error.status, code: error.code, message: error.message }
+  if (error instanceof AppError) {
+    const headers = error.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(error.retryAfterSeconds) }
+    return { status: error.status, code: error.code, message: error.message, headers }
+  }
   switch (code) {
     case 'VALIDATION':
       return { status: 400, code: 'BAD_REQUEST', message: validationSentence(error) }
@@ -48,7 +53,9 @@ export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: L
 export function errorResponse(problem: Problem, request: Request, assets: PageAssets): Response {
   const path = new URL(request.url).pathname
   const wantsJson = path.startsWith('/api/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
-  if (wantsJson) return Response.json({ error: { code: problem.code, message: problem.message } }, { status: problem.status })
+  if (wantsJson) {
+    return Response.json({ error: { code: problem.code, message: problem.message } }, { status: problem.status, headers: problem.headers })
+  }
   const html =
     request.headers.get('hx-request') === 'true' ? (
       <span class="error" safe>
@@ -59,5 +66,5 @@ export function errorResponse(problem: Problem, request: Request, assets: PageAs
         <ErrorPage status={problem.status} message={problem.message} />
       </Layout>
     )
-  return new Response(toHtml(html), { status: problem.status, headers: PAGE_HEADERS })
+  return new Response(toHtml(html), { status: problem.status, headers: { ...PAGE_HEADERS, ...problem.headers } })
 }

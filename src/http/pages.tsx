@@ -1,13 +1,13 @@
 /** @jsxImportSource @kitajs/html */
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
-import { newId, isWellFormedId } from '../session-id.ts'
+import { isWellFormedId } from '../session-id.ts'
 import { DEFAULT_USER_MESSAGE } from '../steps/conversation.ts'
 import { foldTranscript } from '../transcript.ts'
 import { readAll } from '../store/read-all.ts'
 import { Chat, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
-import { requireSession, type AppDeps } from './deps.ts'
+import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 
@@ -41,7 +41,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
 
   const chatFragment = async (sessionId: string) => {
     const transcript = foldTranscript(await readAll(deps.store, sessionId))
-    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={deps.runner.activeRun(sessionId) !== undefined} />)
+    const running = (await deps.runner.running(sessionId)) !== undefined
+    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={running} />)
   }
 
   return new Elysia({ name: 'pages' })
@@ -55,9 +56,9 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       return page('stepstream chat', await chatFragment(id))
     })
     .get('/start', async ({ request }) => {
-      const id = newId()
-      await deps.store.createSession(id)
-      await deps.runner.submit(id, DEFAULT_USER_MESSAGE)
+      const session = await createSession(deps)
+      await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
+      const { id } = session
       const url = `/?client_id=${id}`
       if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
       return new Response(await chatFragment(id), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
@@ -66,7 +67,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       '/chat',
       async ({ body, request }) => {
         const session = await requireSession(deps.store, body.client_id)
-        await deps.runner.submit(session.id, checkedMessage(body.message))
+        await deps.runner.submit(session, checkedMessage(body.message))
         return acknowledged(request, session.id)
       },
       { body: Form },
@@ -75,7 +76,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       '/cancel',
       async ({ body, request }) => {
         const session = await requireSession(deps.store, body.client_id)
-        deps.runner.cancel(session.id)
+        await deps.runner.cancel(session.id)
         return acknowledged(request, session.id)
       },
       { body: Form },

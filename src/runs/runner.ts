@@ -1,119 +1,200 @@
-import { TERMINAL_TYPES, type NewEvent, type StepEvent } from '../events.ts'
-import { readAll } from '../store/read-all.ts'
-import { noActiveRun, runActive } from '../errors.ts'
-import type { EventStore } from '../store/event-store.ts'
+import { noActiveRun, runActive, shuttingDown } from '../errors.ts'
+import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { newId } from '../session-id.ts'
 import { conversationOf } from '../steps/conversation.ts'
 import type { Step } from '../steps/step.ts'
+import type { StepRegistry } from '../steps/step-registry.ts'
+import type { EventStore, SessionRecord } from '../store/event-store.ts'
+import { readAll } from '../store/read-all.ts'
+import { LocalRunCoordinator, type RunClaim, type RunCoordinator } from './run-coordinator.ts'
+import { RunEvents } from './run-events.ts'
 
-interface ActiveRun {
-  stepId: string
-  controller: AbortController
+/** How long a cancelled step may take to return before the runner closes its run itself; milliseconds. */
+export const DEFAULT_CANCEL_GRACE_MS = 2000
+
+export interface RunnerOptions {
+  store: EventStore
+  steps: StepRegistry
+  log: Logger
+  /** Who holds which session; defaults to this process's own map (LocalRunCoordinator). */
+  coordinator?: RunCoordinator
+  /** A cancelled step's time to return; milliseconds, default 2000 (`--cancel-grace`). */
+  cancelGraceMs?: number
+}
+
+/** A run this process executes. */
+interface LocalRun {
+  runId: string
+  /** The step's signal: aborted by a cancel (from any instance) or by shutdown. */
+  stop: AbortController
   done: Promise<void>
 }
 
 /**
  * Runs steps for sessions: one run at a time per session, each closed by exactly one `final`, `interrupt` or
- * `error` whatever the step does (returns early, throws, ignores its signal).
+ * `error` whatever the step does — returns without one, emits without awaiting, throws, or ignores its signal (after
+ * `cancelGraceMs` the runner writes the `interrupt` itself, frees the session and drops what the step emits later).
  */
 export class Runner {
-  readonly #active = new Map<string, ActiveRun>()
+  readonly #local = new Map<string, LocalRun>()
+  readonly #store: EventStore
+  readonly #steps: StepRegistry
+  readonly #log: Logger
+  readonly #coordinator: RunCoordinator
+  readonly #graceMs: number
+  #draining = false
 
-  constructor(
-    private readonly store: EventStore,
-    private readonly step: Step,
-    private readonly log: Logger,
-  ) {}
-
-  /** The step id of the session's active run, if any. */
-  activeRun(sessionId: string): string | undefined {
-    return this.#active.get(sessionId)?.stepId
+  constructor(options: RunnerOptions) {
+    this.#store = options.store
+    this.#steps = options.steps
+    this.#log = options.log
+    this.#coordinator = options.coordinator ?? new LocalRunCoordinator()
+    this.#graceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
   }
 
-  /** How many runs are active across all sessions. */
+  /** The id of the session's active run, wherever it runs, if any. */
+  running(sessionId: string): Promise<string | undefined> {
+    return this.#coordinator.current(sessionId)
+  }
+
+  /** True once shutdown has begun: new sessions and messages are refused with 503. */
+  get draining(): boolean {
+    return this.#draining
+  }
+
+  /** How many runs this process is executing. */
   get activeCount(): number {
-    return this.#active.size
+    return this.#local.size
   }
 
   /**
-   * Adds the user's message to the session and starts the step on the conversation so far. Resolves with the run's
-   * step id once the message is stored; the run goes on in the background. Throws RUN_ACTIVE while a run is going.
+   * Adds the user's message to the session and starts the session's step on the conversation so far. Resolves with
+   * the run's id once the message is stored; the run goes on in the background. Throws RUN_ACTIVE while a run holds
+   * the session, SHUTTING_DOWN once shutdown has begun, UNKNOWN_STEP if this server lacks the session's step.
    */
-  async submit(sessionId: string, text: string): Promise<string> {
-    if (this.#active.has(sessionId)) throw runActive()
-    const stepId = newId()
-    const controller = new AbortController()
+  async submit(session: SessionRecord, text: string): Promise<string> {
+    if (this.#draining) throw shuttingDown()
+    const step = this.#steps.create(session.step)
+    const runId = newId()
+    const claim = await this.#coordinator.claim(session.id, runId)
+    if (!claim) throw runActive()
+    if (this.#draining) {
+      await claim.release()
+      throw shuttingDown()
+    }
+    const stop = new AbortController()
+    claim.cancelled.addEventListener('abort', () => stop.abort(), { once: true })
     let finish!: () => void
-    const run: ActiveRun = { stepId, controller, done: new Promise((resolve) => (finish = resolve)) }
-    // Claimed before the first await, so two messages racing for one session cannot both start a run.
-    this.#active.set(sessionId, run)
+    const run: LocalRun = { runId, stop, done: new Promise((resolve) => (finish = resolve)) }
+    this.#local.set(session.id, run)
+    const events = new RunEvents(this.#store, session.id, runId, this.#log)
     try {
-      await this.store.append(sessionId, { type: 'user', step_id: stepId, ts: now(), text })
+      await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
     } catch (error) {
-      this.#active.delete(sessionId)
+      this.#local.delete(session.id)
+      await claim.release()
       finish()
       throw error
     }
-    run.done = this.#execute(sessionId, stepId, controller.signal).finally(() => {
-      this.#active.delete(sessionId)
-      finish()
-    })
-    return stepId
+    void this.#execute(session.id, step, events, run, claim)
+      .catch((error) => this.#log.error('a run could not be finished', { session_id: session.id, step_id: runId, error: String(error) }))
+      .finally(() => {
+        if (this.#local.get(session.id) === run) this.#local.delete(session.id)
+        finish()
+      })
+    return runId
   }
 
-  /** Asks the session's active run to stop; its `interrupt` follows on the log. Throws NO_ACTIVE_RUN when idle. */
-  cancel(sessionId: string): string {
-    const run = this.#active.get(sessionId)
-    if (!run) throw noActiveRun()
-    run.controller.abort()
-    return run.stepId
+  /** Asks the session's run to stop, wherever it runs; its `interrupt` follows on the log. NO_ACTIVE_RUN when idle. */
+  async cancel(sessionId: string): Promise<string> {
+    const runId = await this.#coordinator.cancel(sessionId)
+    if (runId === undefined) throw noActiveRun()
+    return runId
   }
 
-  /** Resolves once the session has no active run. */
+  /** Resolves once this process runs nothing for the session. */
   async settled(sessionId: string): Promise<void> {
-    await this.#active.get(sessionId)?.done
+    await this.#local.get(sessionId)?.done
   }
 
-  /** Interrupts every active run and waits until each has stored its closing event. */
+  /**
+   * Refuses new runs, interrupts every active one and resolves once each has its closing event: within the cancel
+   * grace, however the steps behave (plus the time the store takes to write).
+   */
   async shutdown(): Promise<void> {
-    const runs = [...this.#active.values()]
-    for (const run of runs) run.controller.abort()
+    this.#draining = true
+    const runs = [...this.#local.values()]
+    for (const run of runs) run.stop.abort()
     await Promise.all(runs.map((run) => run.done))
   }
 
-  async #execute(sessionId: string, stepId: string, signal: AbortSignal): Promise<void> {
-    let streamed = ''
-    let ended = false
-    const append = async (event: StepEvent) => {
-      if (ended) throw new Error(`step emitted ${event.type} after its run had ended`)
-      await this.store.append(sessionId, { ...event, step_id: stepId, ts: now() } as NewEvent)
-      if (event.type === 'partial') streamed += event.delta
-      if (TERMINAL_TYPES.has(event.type)) ended = true
-    }
-    const log = { session_id: sessionId, step_id: stepId }
+  async #execute(sessionId: string, step: Step, events: RunEvents, run: LocalRun, claim: RunClaim): Promise<void> {
+    const fields = { session_id: sessionId, step_id: run.runId, step_type: step.type }
+    const signal = run.stop.signal
+    const grace = graceAfter(signal, this.#graceMs)
+    let failure: { error: unknown } | undefined
     try {
-      const history = await readAll(this.store, sessionId)
-      this.log.info('run started', { ...log, step_type: this.step.type })
-      await this.step.run(conversationOf(history), { signal, emit: append })
-      if (!ended) await append(signal.aborted ? { type: 'interrupt', text: streamed } : missingEnd())
-    } catch (error) {
-      this.log.error('run failed', { ...log, error: String(error) })
-      if (!ended) {
-        await append({ type: 'error', error: sentenceOf(error) }).catch((appendError) =>
-          this.log.error('could not store the closing error of a run', { ...log, error: String(appendError) }),
-        )
+      const history = await readAll(this.#store, sessionId)
+      this.#log.info('run started', fields)
+      // Through `then`, so that a step that throws before its first await is caught like any other.
+      const running = Promise.resolve().then(() => step.run(conversationOf(history), { signal, emit: events.emit }))
+      const outcome = await Promise.race([running.then(() => 'returned' as const), grace.expired])
+      if (outcome === 'grace') {
+        // The step ignored its signal: close the run without it. Whatever it does later is refused, and its
+        // eventual failure is only logged.
+        events.seal()
+        running.catch((error) => this.#log.warn('a step failed after its run was closed', { ...fields, error: String(error) }))
+        this.#log.warn('the step did not stop within the cancel grace; the run was closed without it', fields)
       }
+    } catch (error) {
+      failure = { error }
+      if (!signal.aborted) this.#log.error('run failed', { ...fields, error: String(error) })
+    } finally {
+      grace.clear()
     }
-    this.log.info('run ended', log)
+    try {
+      await events.close(closingFor(signal.aborted, failure, events.streamed))
+    } catch (error) {
+      this.#log.error('could not store the closing event of a run', { ...fields, error: String(error) })
+    }
+    await claim.release()
+    this.#log.info('run ended', fields)
   }
 }
 
-const now = () => new Date().toISOString()
+/**
+ * The closing event the runner writes when the step did not store one: a cancelled run is interrupted with what it
+ * streamed (even if the step threw on its way out), a failed one gets a sentence, and one that just returned says so.
+ */
+function closingFor(cancelled: boolean, failure: { error: unknown } | undefined, streamed: string): StepEvent {
+  if (cancelled) return { type: 'interrupt', text: streamed }
+  if (failure) return { type: 'error', error: sentenceOf(failure.error) }
+  return { type: 'error', error: 'The step stopped without giving an answer.' }
+}
 
-const missingEnd = (): StepEvent => ({ type: 'error', error: 'The step stopped without giving an answer.' })
-
+/** Errors of ours carry a sentence for users; anything else is a bug whose details stay in the log. */
 function sentenceOf(error: unknown): string {
   if (error instanceof Error && 'status' in error) return error.message
   return 'The step failed on the server. Try sending your message again.'
+}
+
+/** A promise that resolves `'grace'` `ms` after `signal` aborts (never, if it does not). */
+function graceAfter(signal: AbortSignal, ms: number): { expired: Promise<'grace'>; clear: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let start: (() => void) | undefined
+  const expired = new Promise<'grace'>((resolve) => {
+    start = () => {
+      timer = setTimeout(() => resolve('grace'), ms)
+    }
+    if (signal.aborted) start()
+    else signal.addEventListener('abort', start, { once: true })
+  })
+  return {
+    expired,
+    clear: () => {
+      clearTimeout(timer)
+      if (start) signal.removeEventListener('abort', start)
+    },
+  }
 }

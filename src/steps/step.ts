@@ -1,17 +1,33 @@
 import type { StepEvent } from '../events.ts'
 
-/** One message of the conversation a step answers. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant'
-  content: string
+/** A tool call as the conversation carries it (the `tool-call` event's payload). */
+export interface ToolCallMessage {
+  id: string
+  name: string
+  input: unknown
 }
+
+/**
+ * One message of the conversation a step answers: what the session's log says so far, tool calls and results
+ * included, in the order they happened.
+ */
+export type ChatMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  /** An answer; `tool_calls` when the step asked for tools in it (its `content` may then be empty). */
+  | { role: 'assistant'; content: string; tool_calls?: ToolCallMessage[] }
+  /** A tool's answer to the call with id `tool_call_id`. */
+  | { role: 'tool'; tool_call_id: string; result: unknown }
 
 export type Conversation = readonly ChatMessage[]
 
 export interface StepContext {
-  /** Aborted when the user cancels the run or the server shuts down. */
+  /** Aborted when the user cancels the run or the server shuts down; a step then has `--cancel-grace` to return. */
   signal: AbortSignal
-  /** Appends one event to the session's log; resolves once it is stored (and so visible to every viewer). */
+  /**
+   * Appends one event to the session's log; resolves once it is stored (and so visible to every viewer). Rejects,
+   * storing nothing, once the run has ended: after its closing event, or after the cancel grace ran out.
+   */
   emit(event: StepEvent): Promise<void>
 }
 
@@ -23,6 +39,12 @@ export interface Step {
   /** Recorded in the `start` event (`echo`, `openai`, …). */
   readonly type: string
   run(input: Conversation, ctx: StepContext): Promise<void>
+}
+
+/** The step a session runs: a registered name and the options it was created with. */
+export interface StepSpec {
+  name: string
+  options?: Record<string, unknown>
 }
 
 /** Resolves after `ms` milliseconds, or as soon as `signal` aborts. */

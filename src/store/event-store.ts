@@ -1,5 +1,8 @@
+import type { Notifier } from '../bus/notifier.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import type { NewEvent, StoredEvent } from '../events.ts'
+import type { StepSpec } from '../steps/step.ts'
+import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
 
 /** What the store knows about a session. */
 export interface SessionRecord {
@@ -8,7 +11,12 @@ export interface SessionRecord {
   created_at: string
   /** The `seq` of the newest event, 0 for an empty log. */
   last_seq: number
+  /** The step that answers this session's messages, as recorded when it was created. */
+  step: StepSpec
 }
+
+/** The step of a session created without one: the built-in demo. */
+export const ECHO_STEP: StepSpec = { name: 'echo' }
 
 /**
  * The ordered, per-session event log that every connection reads with its own cursor.
@@ -17,15 +25,18 @@ export interface SessionRecord {
  * - `append` validates the event, assigns the session's next `seq` (1, 2, 3…, strictly increasing, never reused)
  *   and makes it visible to `read` and to every `waitFor` caller. Its promise resolves only once the event is
  *   stored and visible; an append that fails rejects (a write failure with STORE_UNAVAILABLE, 503), takes no `seq`
- *   and leaves nothing visible.
- * - `read` returns events with `seq > after`, ascending, at most `limit`. Consecutive `seq`s with a hole in them
- *   mean the store dropped events (retention: the per-session cap, or compaction of a finished run's `partial`s);
- *   callers treat a hole right after their cursor as a reset.
- * - `waitFor` resolves `false` once the session's log holds an event after `after` or when `signal` aborts, and
- *   `true` when `timeoutMs` passes first (the stream's heartbeat).
+ *   and leaves nothing visible. Appends issued without waiting get consecutive seqs in the order they were made.
+ *   An unknown session rejects with SESSION_NOT_FOUND.
+ * - `read` returns events with `seq > after`, ascending, at most `limit` events. Consecutive `seq`s with a hole in
+ *   them mean the store dropped events (retention: the per-session cap, or compaction of a finished run's
+ *   `partial`s); callers treat a hole right after their cursor as a reset. A cursor at or past the head, or an
+ *   unknown session, reads nothing.
+ * - `waitFor` resolves `false` once the session's log holds an event after `after` or when `signal` aborts (at once
+ *   if it already has), and `true` when `timeoutMs` passes first (the stream's heartbeat). An unknown session
+ *   rejects with SESSION_NOT_FOUND.
  */
 export interface EventStore {
-  createSession(id: string): Promise<SessionRecord>
+  createSession(id: string, step?: StepSpec): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
@@ -34,6 +45,36 @@ export interface EventStore {
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** What every store takes besides its own settings. */
+export interface StoreDeps {
+  /** Wakes the streams of a session when its log grows; defaults to an in-process SessionSignal. */
+  notifier?: Notifier
+}
+
+/** A run that `recoverOpenRuns` closed. */
+export interface RecoveredRun {
+  sessionId: string
+  stepId: string
+  /** The seq of the `interrupt` it was given. */
+  seq: number
+}
+
+/** A store that outlives the process can find runs a crash left open and close them. */
+export interface RecoversRuns {
+  /** Closes every run left without a closing event; call once at start, before serving. */
+  recoverOpenRuns(): Promise<RecoveredRun[]>
+}
+
+/** A store that forgets: idle sessions, old events, compaction. `main` schedules it for any store that has it. */
+export interface Prunable {
+  prune(policy: RetentionPolicy, now?: Date): Promise<PruneReport>
+}
+
+/** Capabilities are found by what a store can do, never by its class. */
+export const canRecover = (store: EventStore): store is EventStore & RecoversRuns =>
+  typeof (store as Partial<RecoversRuns>).recoverOpenRuns === 'function'
+export const canPrune = (store: EventStore): store is EventStore & Prunable => typeof (store as Partial<Prunable>).prune === 'function'
 
 /** The page size `read` uses when no limit is given (events). */
 export const DEFAULT_READ_LIMIT = 1000

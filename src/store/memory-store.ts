@@ -1,33 +1,61 @@
-import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
-import { AppError, sessionNotFound } from '../errors.ts'
+import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
-import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
+import { AppError, sessionNotFound } from '../errors.ts'
+import { isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import type { StepSpec } from '../steps/step.ts'
+import { DEFAULT_READ_LIMIT, ECHO_STEP, type EventStore, type Prunable, type SessionRecord, type StoreDeps } from './event-store.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 
 interface MemorySession {
   record: SessionRecord
-  /** The retained tail of the log; `events[0].seq` may be above 1 once the bound has dropped the oldest. */
+  /** The retained tail of the log; seqs ascend, with holes where compaction or the cap dropped events. */
   events: StoredEvent[]
+  /** Epoch milliseconds of the last append (or of creation): what retention measures idleness by. */
+  lastActivity: number
+  /** False once compaction has looked at every event of the session. */
+  uncompacted: boolean
 }
 
-export interface MemoryStoreOptions {
+export interface MemoryStoreOptions extends StoreDeps {
   /** Events kept per session before the oldest are dropped; defaults to 10,000 events. */
   maxEventsPerSession?: number
+  /** Sessions held at once; a new one beyond it is refused with 503 until retention frees room. Default 10,000. */
+  maxSessions?: number
+  /**
+   * Events held across all sessions; beyond it new messages and everything but a run's closing event are refused
+   * with 503 (a run already going can still be closed). Default 1,000,000.
+   */
+  maxEvents?: number
 }
 
-/** A bounded in-process log per session, for tests and ephemeral demos; gone when the process exits. */
-export class MemoryStore implements EventStore {
+/** How long a client of a full store should wait before trying again; seconds. */
+const FULL_RETRY_AFTER_S = 60
+
+/**
+ * A bounded in-process log per session, for tests and ephemeral demos; gone when the process exits. Bounded three
+ * ways, so that a public demo on `--store memory` cannot be grown without limit: events per session, sessions, and
+ * events in all; retention (`--retention`) applies to it as to SQLite.
+ */
+export class MemoryStore implements EventStore, Prunable {
   readonly #sessions = new Map<string, MemorySession>()
-  readonly #signal = new SessionSignal()
-  readonly #max: number
+  readonly #notifier: Notifier
+  readonly #maxPerSession: number
+  readonly #maxSessions: number
+  readonly #maxEvents: number
+  #events = 0
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#max = options.maxEventsPerSession ?? 10_000
+    this.#notifier = options.notifier ?? new SessionSignal()
+    this.#maxPerSession = options.maxEventsPerSession ?? 10_000
+    this.#maxSessions = options.maxSessions ?? 10_000
+    this.#maxEvents = options.maxEvents ?? 1_000_000
   }
 
-  async createSession(id: string): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
     if (this.#sessions.has(id)) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
-    const record = { id, created_at: new Date().toISOString(), last_seq: 0 }
-    this.#sessions.set(id, { record, events: [] })
+    if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
+    const record = { id, created_at: new Date().toISOString(), last_seq: 0, step }
+    this.#sessions.set(id, { record, events: [], lastActivity: Date.now(), uncompacted: true })
     return { ...record }
   }
 
@@ -41,33 +69,93 @@ export class MemoryStore implements EventStore {
     if (problem) throw new AppError('INVALID_EVENT', problem)
     const session = this.#sessions.get(sessionId)
     if (!session) throw sessionNotFound()
+    if (this.#events >= this.#maxEvents && !isClosing(event)) throw storeFull(`${this.#maxEvents} events`)
     const stored = { ...event, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
     session.events.push(stored)
     session.record.last_seq = stored.seq
+    session.lastActivity = Date.now()
+    session.uncompacted = true
+    this.#events++
     // Drop in chunks so a full log costs one splice per tenth of the bound, not one shift per append.
-    if (session.events.length > this.#max) session.events.splice(0, Math.ceil(this.#max / 10))
-    this.#signal.notify(sessionId)
+    if (session.events.length > this.#maxPerSession) this.#dropOldest(session, Math.ceil(this.#maxPerSession / 10))
+    this.#notifier.notify(sessionId)
     return stored
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
     const events = this.#sessions.get(sessionId)?.events
-    if (!events || events.length === 0) return []
-    const first = events[0]!.seq
-    const start = Math.max(0, after - first + 1)
-    return events.slice(start, start + limit)
+    if (!events) return []
+    // Compaction leaves holes, so a seq is not an index: find the first event after the cursor.
+    let lo = 0
+    let hi = events.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (events[mid]!.seq <= after) lo = mid + 1
+      else hi = mid
+    }
+    return events.slice(lo, lo + limit)
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
   waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
+    const session = this.#sessions.get(sessionId)
+    if (!session) return Promise.reject(sessionNotFound())
     // No await between this check and registering the waiter, so an append cannot slip in between.
-    if ((this.#sessions.get(sessionId)?.record.last_seq ?? 0) > after) return Promise.resolve(false)
-    return this.#signal.wait(sessionId, signal, timeoutMs)
+    if (session.record.last_seq > after) return Promise.resolve(false)
+    return this.#notifier.wait(sessionId, signal, timeoutMs)
+  }
+
+  /** Applies the retention policy: deletes idle sessions, compacts finished runs, caps each session's events. */
+  async prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
+    const report = emptyPruneReport()
+    const idleBefore = now.getTime() - policy.idleMs
+    const compactBefore = now.getTime() - policy.compactAfterMs
+    for (const [id, session] of this.#sessions) {
+      if (session.lastActivity < idleBefore) {
+        this.#sessions.delete(id)
+        this.#events -= session.events.length
+        report.sessionsDeleted++
+        report.eventsDeleted += session.events.length
+        // Streams waiting on it wake, find it gone and end with a sentence.
+        this.#notifier.notify(id)
+        continue
+      }
+      if (session.uncompacted && session.lastActivity < compactBefore) report.partialsCompacted += this.#compact(session)
+      const over = session.events.length - policy.maxEventsPerSession
+      if (over > 0) {
+        this.#dropOldest(session, over)
+        report.eventsCapped += over
+      }
+    }
+    return report
   }
 
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.#sessions.clear()
+    this.#events = 0
+  }
+
+  #dropOldest(session: MemorySession, count: number): void {
+    session.events.splice(0, count)
+    this.#events -= count
+  }
+
+  /** Drops the `partial`s of runs that ended with `final` or `interrupt`, whose text holds the whole answer. */
+  #compact(session: MemorySession): number {
+    const finished = new Set(session.events.filter((e) => e.type === 'final' || e.type === 'interrupt').map((e) => e.step_id))
+    const before = session.events.length
+    session.events = session.events.filter((e) => e.type !== 'partial' || !finished.has(e.step_id))
+    session.uncompacted = false
+    this.#events -= before - session.events.length
+    return before - session.events.length
   }
 }
+
+const storeFull = (what: string) =>
+  new AppError(
+    'STORE_FULL',
+    `The server's memory store is full (it holds at most ${what}) and takes no new work until old chats expire. Try again later.`,
+    FULL_RETRY_AFTER_S,
+  )

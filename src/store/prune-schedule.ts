@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts'
 import type { RetentionPolicy } from './retention-policy.ts'
-import type { SqliteStore } from './sqlite-store.ts'
+import type { Prunable } from './event-store.ts'
 
 /** How often the retention policy is applied; milliseconds. */
 export const PRUNE_EVERY_MS = 60_000
@@ -14,7 +14,7 @@ export interface PruneSchedule {
  * Applies `policy` at once and then every `everyMs` (default one minute), never two passes at a time. A pass that
  * fails is logged and the next one tries again. The timer does not keep the process alive.
  */
-export function schedulePruning(store: SqliteStore, policy: RetentionPolicy, log: Logger, everyMs = PRUNE_EVERY_MS): PruneSchedule {
+export function schedulePruning(store: Prunable, policy: RetentionPolicy, log: Logger, everyMs = PRUNE_EVERY_MS): PruneSchedule {
   let running: Promise<void> | undefined
   const pass = () => {
     running ??= store

@@ -12,6 +12,19 @@ export interface RetentionPolicy {
   compactAfterMs: number
 }
 
+/** What one prune pass removed. */
+export interface PruneReport {
+  sessionsDeleted: number
+  /** Events deleted with the idle sessions. */
+  eventsDeleted: number
+  /** Oldest events deleted to keep sessions under the cap. */
+  eventsCapped: number
+  /** `partial` events deleted from finished runs. */
+  partialsCompacted: number
+}
+
+export const emptyPruneReport = (): PruneReport => ({ sessionsDeleted: 0, eventsDeleted: 0, eventsCapped: 0, partialsCompacted: 0 })
+
 const DAY = 24 * 60 * 60 * 1000
 
 export const DEFAULT_RETENTION_POLICY: Readonly<RetentionPolicy> = {

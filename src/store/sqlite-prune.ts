@@ -1,17 +1,6 @@
 import type { Database } from 'bun:sqlite'
-import type { RetentionPolicy } from './retention-policy.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 import { capSession, compactSession, deleteSessions, idleSessions, sessionsActiveSince, sessionsToCompact } from './sqlite-retention.ts'
-
-/** What one prune pass removed. */
-export interface PruneReport {
-  sessionsDeleted: number
-  /** Events deleted with the idle sessions. */
-  eventsDeleted: number
-  /** Oldest events deleted to keep sessions under the cap. */
-  eventsCapped: number
-  /** `partial` events deleted from finished runs. */
-  partialsCompacted: number
-}
 
 export interface PruneHooks {
   /** Awaited before each chunk; the store merges its journal in small steps, leaving `beforeChunk` little to do. */
@@ -47,7 +36,7 @@ export async function pruneDatabase(
   capSince: string,
   hooks: PruneHooks,
 ): Promise<PruneReport> {
-  const report: PruneReport = { sessionsDeleted: 0, eventsDeleted: 0, eventsCapped: 0, partialsCompacted: 0 }
+  const report = emptyPruneReport()
   const idleCutoff = new Date(now.getTime() - policy.idleMs).toISOString()
   const compactCutoff = new Date(now.getTime() - policy.compactAfterMs).toISOString()
 

@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
+import { CLOSING_TYPES_SQL, RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
 
 /** A run that a crash left without its closing event, and the text it had streamed. */
 export interface OpenRun {
@@ -24,7 +24,7 @@ export function findOpenRuns(db: Database): OpenRun[] {
       `SELECT session, step_id, MIN(seq) AS first_seq FROM events
        WHERE type IN ${RUN_BOUNDARY_TYPES}
        GROUP BY session, step_id
-       HAVING SUM(type IN ('final', 'interrupt', 'error')) = 0
+       HAVING SUM(type IN ${CLOSING_TYPES_SQL}) = 0
        ORDER BY session, first_seq`,
     )
     .all() as { session: string; step_id: string; first_seq: number }[]

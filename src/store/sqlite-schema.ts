@@ -1,12 +1,23 @@
 import type { Database } from 'bun:sqlite'
+import { CLOSING_TYPES, type EventType } from '../events.ts'
 import { StoreOpenError } from './store-errors.ts'
+
+/** `('a', 'b')`: a list of event types as an SQL list of literals (event types are plain words, never quoted). */
+export const sqlList = (types: readonly EventType[]) => `(${types.map((type) => `'${type}'`).join(', ')})`
+
+/** The closing types as an SQL list, built from the one list in events.ts. */
+export const CLOSING_TYPES_SQL = sqlList(CLOSING_TYPES)
 
 /**
  * The event types that open or close a run. The partial index below holds only these rows (about three per run),
- * so recovery and compaction find runs without scanning every `partial`. Queries that want the index must repeat
- * this exact list, which is why it is one constant.
+ * so recovery and compaction find runs without scanning every `partial`. A query uses that index only when its list
+ * is the index's exact text; test/durability/open.test.ts checks that this list is still the one the shipped
+ * migration indexed, so adding a closing type fails there until a new migration rebuilds the index.
  */
-export const RUN_BOUNDARY_TYPES = "('user', 'start', 'final', 'interrupt', 'error')"
+export const RUN_BOUNDARY_TYPES = sqlList(['user', 'start', ...CLOSING_TYPES])
+
+/** What version 2 indexed: a shipped migration never changes, so its text is frozen here, not built. */
+const RUN_BOUNDARY_TYPES_V2 = "('user', 'start', 'final', 'interrupt', 'error')"
 
 /**
  * The schema history: entry `i` moves a database from version `i` to `i + 1`; `PRAGMA user_version` records where
@@ -31,7 +42,7 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX sessions_by_activity ON sessions(last_activity);`,
   // Version 2: run boundaries for crash recovery and compaction. `sessions.state` is 'active' while a session has
   // events that compaction has not looked at yet, 'compacted' after; the second index finds the former.
-  `CREATE INDEX events_run_bounds ON events(session, step_id, type) WHERE type IN ${RUN_BOUNDARY_TYPES};
+  `CREATE INDEX events_run_bounds ON events(session, step_id, type) WHERE type IN ${RUN_BOUNDARY_TYPES_V2};
    CREATE INDEX sessions_to_compact ON sessions(last_activity) WHERE state = 'active';`,
   // Version 3: the write-ahead journal (sqlite-journal.ts). Commits append here; a merge moves rows into `events`
   // later in (session, seq) order. No index beyond the rowid: that is what keeps commits sequential.
@@ -44,6 +55,9 @@ export const MIGRATIONS: readonly string[] = [
      ts TEXT NOT NULL,
      payload TEXT NOT NULL
    ) STRICT;`,
+  // Version 4: the step a session runs, recorded when it is created (JSON `{"name", "options"?}`). Sessions from
+  // before had only the echo step.
+  `ALTER TABLE sessions ADD COLUMN step TEXT NOT NULL DEFAULT '{"name":"echo"}';`,
 ]
 
 /** The schema version this build writes. */

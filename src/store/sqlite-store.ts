@@ -1,29 +1,32 @@
 import type { Database, Statement } from 'bun:sqlite'
 import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
+import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
-import { DEFAULT_READ_LIMIT, type EventStore, type SessionRecord } from './event-store.ts'
-import type { RetentionPolicy } from './retention-policy.ts'
+import type { StepSpec } from '../steps/step.ts'
+import {
+  DEFAULT_READ_LIMIT,
+  ECHO_STEP,
+  type EventStore,
+  type Prunable,
+  type RecoveredRun,
+  type RecoversRuns,
+  type SessionRecord,
+  type StoreDeps,
+} from './event-store.ts'
+import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
 import { Journal, type JournalOptions } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
-import { pruneDatabase, type PruneReport } from './sqlite-prune.ts'
+import { pruneDatabase } from './sqlite-prune.ts'
 import { openSqlite } from './sqlite-open.ts'
 import { eventOf, type EventRow } from './sqlite-rows.ts'
 import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
 import { storeUnavailable } from './store-errors.ts'
 
-export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions {
+export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, StoreDeps {
   /** Called once with the open connection before the store uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
-}
-
-/** A run that `recoverOpenRuns` closed. */
-export interface RecoveredRun {
-  sessionId: string
-  stepId: string
-  /** The seq of the `interrupt` it was given. */
-  seq: number
 }
 
 /**
@@ -33,15 +36,15 @@ export interface RecoveredRun {
  * the database: either way they only ever see committed events. This process is the only writer (a lock file
  * enforces it), so seqs are assigned in memory.
  */
-export class SqliteStore implements EventStore {
+export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #db: Database
   readonly #lock: Database | undefined
-  readonly #signal = new SessionSignal()
+  readonly #notifier: Notifier
   readonly #recent = new RecentEvents()
   readonly #journal: Journal
   readonly #writer: GroupCommitWriter
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
-  readonly #selectSession: Statement<{ id: string; created_at: string; last_seq: number }, [string]>
+  readonly #selectSession: Statement<{ id: string; created_at: string; last_seq: number; step: string }, [string]>
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
   #closed = false
@@ -52,6 +55,7 @@ export class SqliteStore implements EventStore {
    */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const { db, lock } = openSqlite(path)
+    this.#notifier = options.notifier ?? new SessionSignal()
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
@@ -59,30 +63,30 @@ export class SqliteStore implements EventStore {
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#selectSession = db.prepare(
-      `SELECT id, created_at, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
+      `SELECT id, created_at, step, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions WHERE id = ?`,
     )
   }
 
-  async createSession(id: string): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
     const now = new Date().toISOString()
     let inserted: number
     try {
       inserted = this.#db
-        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state) VALUES (?, ?, ?, 'active')")
-        .run(id, now, now).changes
+        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step) VALUES (?, ?, ?, 'active', ?)")
+        .run(id, now, now, JSON.stringify(step)).changes
     } catch (error) {
       throw storeUnavailable(error)
     }
     if (inserted === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     this.#writer.created(id)
-    return { id, created_at: now, last_seq: 0 }
+    return { id, created_at: now, last_seq: 0, step }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const session = this.#selectSession.get(id)
     if (!session) return undefined
-    return { ...session, last_seq: this.#journal.lastSeq(id) ?? session.last_seq }
+    return { ...session, step: JSON.parse(session.step) as StepSpec, last_seq: this.#journal.lastSeq(id) ?? session.last_seq }
   }
 
   /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
@@ -107,7 +111,7 @@ export class SqliteStore implements EventStore {
     const last = this.#writer.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
     if (last > after) return Promise.resolve(false)
-    return this.#signal.wait(sessionId, signal, timeoutMs)
+    return this.#notifier.wait(sessionId, signal, timeoutMs)
   }
 
   async ping(): Promise<void> {
@@ -187,6 +191,6 @@ export class SqliteStore implements EventStore {
   }
 
   #notify(sessionIds: Iterable<string>): void {
-    for (const id of sessionIds) this.#signal.notify(id)
+    for (const id of sessionIds) this.#notifier.notify(id)
   }
 }

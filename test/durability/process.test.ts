@@ -129,6 +129,12 @@ test('a session idle past --retention is gone soon after start (wiring: pruning 
 })
 
 describe('refusing to start: exit 2 and one line on stderr', () => {
+  test('a --step no registered step has, naming the ones there are', async () => {
+    const { code, lines } = await refused(['--store', 'memory', '--step', 'gpt'])
+    expect(code).toBe(2)
+    expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo\./)])
+  })
+
   test('a second process on a database in use, while the first keeps serving', async () => {
     const path = tmp.file()
     const first = await start(path)

@@ -1,11 +1,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { silentLogger } from '../../src/log.ts'
-import { Runner } from '../../src/runs/runner.ts'
 import { newId } from '../../src/session-id.ts'
 import type { Step, StepContext } from '../../src/steps/step.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
-import { testApp, url } from '../helpers/test-app.ts'
+import { runnerFor, testApp, url } from '../helpers/test-app.ts'
 import { fillDiskAfter, storeWithHandle, tempDir, typesOf } from './helpers.ts'
 
 const tmp = tempDir()
@@ -35,10 +33,10 @@ describe('a write that fails during a run', () => {
   test('ends the run with an error event, stored if it still fits, saying why', async () => {
     const { store, db } = storeWithHandle(tmp.file())
     const { step, waiting, release } = gatedStep('so far', 'x'.repeat(900_000))
-    const runner = new Runner(store, step, silentLogger)
+    const runner = runnerFor(store, step)
     const id = newId()
-    await store.createSession(id)
-    await runner.submit(id, 'go')
+    const session = await store.createSession(id, { name: step.type })
+    await runner.submit(session, 'go')
     await waiting
     // Room for a small event, not for a 900 kB one.
     fillDiskAfter(db(), 8)
@@ -54,15 +52,15 @@ describe('a write that fails during a run', () => {
     const path = tmp.file()
     const { store, db } = storeWithHandle(path)
     const { step, waiting, release } = gatedStep('kept', 'lost')
-    const runner = new Runner(store, step, silentLogger)
+    const runner = runnerFor(store, step)
     const id = newId()
-    await store.createSession(id)
-    await runner.submit(id, 'go')
+    const session = await store.createSession(id, { name: step.type })
+    await runner.submit(session, 'go')
     await waiting
     db().exec('PRAGMA query_only = ON')
     release()
     await runner.settled(id)
-    expect(runner.activeRun(id)).toBeUndefined()
+    expect(await runner.running(id)).toBeUndefined()
     expect(typesOf(await readAll(store, id))).toEqual(['user', 'start', 'partial'])
     await store.close()
 

@@ -2,14 +2,18 @@ import { createApp } from '../../src/app.ts'
 import { ConnectionCount, type AppDeps } from '../../src/http/deps.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Runner } from '../../src/runs/runner.ts'
-import { EchoStep } from '../../src/steps/echo-step.ts'
+import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Step } from '../../src/steps/step.ts'
+import { type StepFactory, StepRegistry } from '../../src/steps/step-registry.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 
 export interface TestAppOptions {
   store?: EventStore
+  /** The one step of the app's registry (its default); the echo step by default. */
   step?: Step
+  /** A cancelled step's time to return; milliseconds, default 2000. */
+  cancelGraceMs?: number
   /** Echo step delay; milliseconds, default 1. */
   echoDelayMs?: number
   heartbeatMs?: number
@@ -20,9 +24,11 @@ export interface TestAppOptions {
 export async function testApp(options: TestAppOptions = {}) {
   const store = options.store ?? new MemoryStore()
   const shutdown = new AbortController()
+  const steps = new StepRegistry([options.step ? fixedStep(options.step) : echoStep(options.echoDelayMs ?? 1)])
   const deps: AppDeps = {
     store,
-    runner: new Runner(store, options.step ?? new EchoStep(options.echoDelayMs ?? 1), silentLogger),
+    steps,
+    runner: new Runner({ store, steps, log: silentLogger, cancelGraceMs: options.cancelGraceMs }),
     log: silentLogger,
     version: 'test',
     connections: new ConnectionCount(),
@@ -51,3 +57,11 @@ export async function testServer(options: TestAppOptions = {}) {
 
 /** `app.handle` needs a localhost URL (other hosts can 404). */
 export const url = (path: string) => `http://localhost${path}`
+
+/** A registry entry that hands every session the same step object (test steps keep no per-session state). */
+export const fixedStep = (step: Step): StepFactory => ({ name: step.type, description: `the ${step.type} test step`, create: () => step })
+
+/** A runner whose registry holds only `step`, as the tests of the runner's guarantees need. */
+export function runnerFor(store: EventStore, step: Step, options: { cancelGraceMs?: number } = {}): Runner {
+  return new Runner({ store, steps: new StepRegistry([fixedStep(step)]), log: silentLogger, ...options })
+}

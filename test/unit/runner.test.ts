@@ -1,19 +1,20 @@
 import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
-import { silentLogger } from '../../src/log.ts'
-import { Runner } from '../../src/runs/runner.ts'
 import { newId } from '../../src/session-id.ts'
 import { EchoStep } from '../../src/steps/echo-step.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { runnerFor } from '../helpers/test-app.ts'
 
-async function setup(step: Step) {
+async function setup(step: Step, options: { cancelGraceMs?: number } = {}) {
   const store = new MemoryStore()
-  const runner = new Runner(store, step, silentLogger)
-  const id = newId()
-  await store.createSession(id)
+  const runner = runnerFor(store, step, options)
+  const newSession = async () => store.createSession(newId(), { name: step.type })
+  const session = await newSession()
+  const id = session.id
   const events = () => store.read(id, 0)
-  return { store, runner, id, events }
+  const submit = (text: string) => runner.submit(session, text)
+  return { store, runner, id, session, events, submit, newSession }
 }
 
 const types = (events: StoredEvent[]) => events.map((e) => e.type)
@@ -21,10 +22,13 @@ const types = (events: StoredEvent[]) => events.map((e) => e.type)
 /** A step that plays a script, for the runner's guarantees. */
 const scripted = (run: (input: Conversation, ctx: StepContext) => Promise<void>): Step => ({ type: 'scripted', run })
 
+/** A promise that never settles: a step stuck on an upstream that never answers. */
+const forever = () => new Promise<never>(() => {})
+
 describe('echo step', () => {
   test('echoes the last user message code point by code point, start first, final with the whole text', async () => {
-    const { runner, id, events } = await setup(new EchoStep(0))
-    await runner.submit(id, 'a😀é')
+    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    await submit('a😀é')
     await runner.settled(id)
     const log = await events()
     expect(types(log)).toEqual(['user', 'start', 'partial', 'partial', 'partial', 'final'])
@@ -35,19 +39,19 @@ describe('echo step', () => {
   })
 
   test('answers the last user message of the conversation, not the first', async () => {
-    const { runner, id, events } = await setup(new EchoStep(0))
-    await runner.submit(id, 'first')
+    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    await submit('first')
     await runner.settled(id)
-    await runner.submit(id, 'second')
+    await submit('second')
     await runner.settled(id)
     expect((await events()).at(-1)).toMatchObject({ type: 'final', text: 'second' })
   })
 
   test('on cancel, interrupt holds exactly what was streamed', async () => {
-    const { runner, id, events } = await setup(new EchoStep(5))
-    await runner.submit(id, 'abcdefghijklmnopqrstuvwxyz')
+    const { runner, id, events, submit } = await setup(new EchoStep(5))
+    await submit('abcdefghijklmnopqrstuvwxyz')
     await Bun.sleep(30)
-    runner.cancel(id)
+    await runner.cancel(id)
     await runner.settled(id)
     const log = await events()
     const streamed = log.flatMap((e) => (e.type === 'partial' ? [e.delta] : [])).join('')
@@ -59,20 +63,18 @@ describe('echo step', () => {
 
 describe('runner', () => {
   test('one run at a time per session; other sessions are free', async () => {
-    const { store, runner, id } = await setup(new EchoStep(5))
-    await runner.submit(id, 'hello')
-    await expect(runner.submit(id, 'again')).rejects.toMatchObject({ code: 'RUN_ACTIVE', status: 409 })
-    const other = newId()
-    await store.createSession(other)
-    await runner.submit(other, 'in parallel')
+    const { runner, submit, newSession } = await setup(new EchoStep(5))
+    await submit('hello')
+    await expect(submit('again')).rejects.toMatchObject({ code: 'RUN_ACTIVE', status: 409 })
+    await runner.submit(await newSession(), 'in parallel')
     expect(runner.activeCount).toBe(2)
     await runner.shutdown()
     expect(runner.activeCount).toBe(0)
   })
 
   test('two messages racing for one session: exactly one starts a run', async () => {
-    const { runner, id, events } = await setup(new EchoStep(0))
-    const results = await Promise.allSettled([runner.submit(id, 'a'), runner.submit(id, 'b')])
+    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    const results = await Promise.allSettled([submit('a'), submit('b')])
     expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1)
     await runner.settled(id)
     expect(types(await events()).filter((t) => t === 'user').length).toBe(1)
@@ -80,53 +82,152 @@ describe('runner', () => {
 
   test('cancel when idle is NO_ACTIVE_RUN', async () => {
     const { runner, id } = await setup(new EchoStep(0))
-    expect(() => runner.cancel(id)).toThrow(expect.objectContaining({ code: 'NO_ACTIVE_RUN', status: 409 }))
+    await expect(runner.cancel(id)).rejects.toMatchObject({ code: 'NO_ACTIVE_RUN', status: 409 })
+  })
+
+  test('a session whose step this server lacks is refused with UNKNOWN_STEP before anything is stored', async () => {
+    const { runner, store, events } = await setup(new EchoStep(0))
+    const other = await store.createSession(newId(), { name: 'retired-step' })
+    await expect(runner.submit(other, 'x')).rejects.toMatchObject({ code: 'UNKNOWN_STEP', status: 422 })
+    expect(await store.read(other.id, 0)).toEqual([])
+    expect(await events()).toEqual([])
   })
 
   test('a step that throws ends its run with an error event a user can read', async () => {
-    const { runner, id, events } = await setup(
+    const { runner, id, events, submit } = await setup(
       scripted(async (_input, { emit }) => {
         await emit({ type: 'start', step_type: 'scripted' })
         throw new Error('secret internal detail at /srv/app.ts:12')
       }),
     )
-    await runner.submit(id, 'x')
+    await submit('x')
     await runner.settled(id)
     const last = (await events()).at(-1)!
     expect(last.type).toBe('error')
     expect(last.type === 'error' && last.error).not.toContain('secret')
   })
 
-  test('a step that returns without a closing event gets an error; one that ignores cancel gets an interrupt', async () => {
-    const quiet = await setup(scripted(async (_input, { emit }) => emit({ type: 'start', step_type: 'scripted' })))
-    await quiet.runner.submit(quiet.id, 'x')
-    await quiet.runner.settled(quiet.id)
-    expect(types(await quiet.events())).toEqual(['user', 'start', 'error'])
-
-    const stubborn = await setup(
-      scripted(async (_input, { emit, signal }) => {
-        await emit({ type: 'start', step_type: 'scripted' })
-        await emit({ type: 'partial', delta: 'par' })
-        while (!signal.aborted) await Bun.sleep(2)
-        await emit({ type: 'partial', delta: 'tial' } as StepEvent)
-      }),
-    )
-    await stubborn.runner.submit(stubborn.id, 'x')
-    await Bun.sleep(10)
-    stubborn.runner.cancel(stubborn.id)
-    await stubborn.runner.settled(stubborn.id)
-    expect((await stubborn.events()).at(-1)).toMatchObject({ type: 'interrupt', text: 'partial' })
+  test('a step that returns without a closing event gets an error', async () => {
+    const { runner, id, events, submit } = await setup(scripted(async (_input, { emit }) => emit({ type: 'start', step_type: 'scripted' })))
+    await submit('x')
+    await runner.settled(id)
+    expect(types(await events())).toEqual(['user', 'start', 'error'])
   })
 
-  test('events emitted after the run ended are refused, so a run has exactly one closing event', async () => {
-    const { runner, id, events } = await setup(
+  test('a step that emits its final without awaiting and returns gets that final and nothing more', async () => {
+    const { runner, id, events, submit } = await setup(
       scripted(async (_input, { emit }) => {
-        await emit({ type: 'final', text: 'done' })
-        await emit({ type: 'partial', delta: 'late' })
+        void emit({ type: 'start', step_type: 'scripted' })
+        void emit({ type: 'final', text: 'done' })
       }),
     )
-    await runner.submit(id, 'x')
+    await submit('x')
+    await runner.settled(id)
+    expect(types(await events())).toEqual(['user', 'start', 'final'])
+  })
+
+  test('closing events emitted together: the first one closes the run and the rest are refused', async () => {
+    let outcomes: PromiseSettledResult<void>[] = []
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit }) => {
+        outcomes = await Promise.allSettled([
+          emit({ type: 'final', text: 'done' }),
+          emit({ type: 'partial', delta: 'late' }),
+          emit({ type: 'interrupt', text: 'late' }),
+        ])
+      }),
+    )
+    await submit('x')
     await runner.settled(id)
     expect(types(await events())).toEqual(['user', 'final'])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected'])
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'RUN_ENDED' })
+  })
+
+  test('events emitted after the run ended are refused, without an unhandled rejection when not awaited', async () => {
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit }) => {
+        await emit({ type: 'final', text: 'done' })
+        void emit({ type: 'partial', delta: 'late, not awaited' })
+        await emit({ type: 'partial', delta: 'late' }).catch(() => {})
+      }),
+    )
+    await submit('x')
+    await runner.settled(id)
+    // Bun fails the test run on an unhandled rejection; give one a turn to surface.
+    await Bun.sleep(5)
+    expect(types(await events())).toEqual(['user', 'final'])
+  })
+
+  test('a closing event the store refuses is replaced by the runner, so the run still ends once', async () => {
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit }) => {
+        await emit({ type: 'partial', delta: 'ok' })
+        await emit({ type: 'final', text: 'x'.repeat(1_000_001) }).catch(() => {})
+      }),
+    )
+    await submit('x')
+    await runner.settled(id)
+    expect(types(await events())).toEqual(['user', 'partial', 'error'])
+  })
+
+  test('a step that ignores its signal and never returns: after the grace the runner interrupts it and frees the session', async () => {
+    let lateEmit: ((event: StepEvent) => Promise<void>) | undefined
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit }) => {
+        lateEmit = emit
+        await emit({ type: 'start', step_type: 'scripted' })
+        await emit({ type: 'partial', delta: 'par' })
+        await emit({ type: 'partial', delta: 'tial' })
+        await forever()
+      }),
+      { cancelGraceMs: 50 },
+    )
+    await submit('x')
+    while ((await events()).length < 4) await Bun.sleep(2)
+    const cancelledAt = performance.now()
+    await runner.cancel(id)
+    await runner.settled(id)
+    expect(performance.now() - cancelledAt).toBeGreaterThanOrEqual(45)
+    expect(types(await events())).toEqual(['user', 'start', 'partial', 'partial', 'interrupt'])
+    expect((await events()).at(-1)).toMatchObject({ type: 'interrupt', text: 'partial' })
+    expect(await runner.running(id)).toBeUndefined()
+    // Whatever the stuck step emits later is dropped.
+    await expect(lateEmit!({ type: 'partial', delta: 'zombie' })).rejects.toMatchObject({ code: 'RUN_ENDED' })
+    expect((await events()).length).toBe(5)
+  })
+
+  test('a step that throws on its way out of a cancel is interrupted, not failed', async () => {
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit, signal }) => {
+        await emit({ type: 'partial', delta: 'so far' })
+        await new Promise((resolve) => signal.addEventListener('abort', resolve))
+        throw new Error('AbortError: the request was aborted')
+      }),
+    )
+    await submit('x')
+    while ((await events()).length < 2) await Bun.sleep(2)
+    await runner.cancel(id)
+    await runner.settled(id)
+    expect((await events()).at(-1)).toMatchObject({ type: 'interrupt', text: 'so far' })
+  })
+
+  test('shutdown refuses new messages with 503 and closes a run whose step never returns within the grace', async () => {
+    const { runner, id, events, submit, newSession } = await setup(
+      scripted(async (_input, { emit }) => {
+        await emit({ type: 'start', step_type: 'scripted' })
+        await forever()
+      }),
+      { cancelGraceMs: 50 },
+    )
+    await submit('x')
+    while ((await events()).length < 2) await Bun.sleep(2)
+    const stopping = runner.shutdown()
+    expect(runner.draining).toBe(true)
+    await expect(runner.submit(await newSession(), 'late')).rejects.toMatchObject({ code: 'SHUTTING_DOWN', status: 503 })
+    await stopping
+    expect(types(await events())).toEqual(['user', 'start', 'interrupt'])
+    expect(runner.activeCount).toBe(0)
+    expect(id).toBeTruthy()
   })
 })

@@ -1,0 +1,91 @@
+import { isClosing, type NewEvent, type StepEvent } from '../events.ts'
+import { AppError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import type { EventStore } from '../store/event-store.ts'
+
+/**
+ * One run's way into the log. Whether an event closes the run is decided when it is emitted, not when it is stored:
+ * emits that are not awaited (`void emit(final)`, `Promise.all([…])`) cannot all slip past the check, so a run gets
+ * at most one closing event and nothing after it. Appends go to the store in emit order, which keeps their order
+ * (the store contract: appends issued without waiting get consecutive seqs in the order they were made).
+ */
+export class RunEvents {
+  /** The text of the `partial`s stored so far: what an `interrupt` written by the runner holds. */
+  streamed = ''
+  #ended = false
+  /** Resolves true once a closing event is stored, false if the one emitted was refused. */
+  #closing: Promise<boolean> | undefined
+  readonly #inflight = new Set<Promise<unknown>>()
+  #dropped = 0
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly sessionId: string,
+    private readonly runId: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** The step's `emit`: stores the event, or refuses it (storing nothing) once the run has ended. */
+  readonly emit = (event: StepEvent): Promise<void> => {
+    if (this.#ended) {
+      if (this.#dropped++ === 0) this.log.warn('a step emitted after its run had ended; dropped', this.#fields({ type: event.type }))
+      return handled(Promise.reject(runEnded(event.type)))
+    }
+    const closing = isClosing(event)
+    if (closing) this.#ended = true
+    const stored = this.#append(event)
+    if (closing)
+      this.#closing = stored.then(
+        () => true,
+        () => false,
+      )
+    stored.catch((error) => this.log.warn('a step event was not stored', this.#fields({ type: event.type, error: String(error) })))
+    return handled(stored)
+  }
+
+  /** Ends the run for the step: everything it emits from now on is refused (the cancel grace ran out). */
+  seal(): void {
+    this.#ended = true
+  }
+
+  /** Waits for every append in flight; true when a closing event is among what was stored. */
+  async settle(): Promise<boolean> {
+    await Promise.allSettled([...this.#inflight])
+    return (await this.#closing) ?? false
+  }
+
+  /** The runner's own closing event, for a run the step did not close; stores nothing if a closing event is stored. */
+  async close(event: StepEvent): Promise<void> {
+    this.#ended = true
+    if (await this.settle()) return
+    await this.#append(event)
+    this.#closing = Promise.resolve(true)
+  }
+
+  #append(event: StepEvent): Promise<void> {
+    const stored = this.store
+      .append(this.sessionId, { ...event, step_id: this.runId, ts: new Date().toISOString() } as NewEvent)
+      .then((saved) => {
+        if (saved.type === 'partial') this.streamed += saved.delta
+      })
+    this.#inflight.add(stored)
+    const forget = () => this.#inflight.delete(stored)
+    stored.then(forget, forget)
+    return stored
+  }
+
+  #fields(extra: Record<string, unknown>) {
+    return { session_id: this.sessionId, step_id: this.runId, ...extra }
+  }
+}
+
+/**
+ * Returns `promise` marked as handled: a step that emits without awaiting and meets a refusal must not crash the
+ * process with an unhandled rejection; a step that awaits still gets the error.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {})
+  return promise
+}
+
+const runEnded = (type: string) => new AppError('RUN_ENDED', `This run has already ended, so its ${type} event was not stored.`)

@@ -1,0 +1,149 @@
+import { createApp } from './app.ts'
+import type { Config } from './config.ts'
+import { ConnectionCount } from './http/deps.ts'
+import type { Logger } from './log.ts'
+import { Runner } from './runs/runner.ts'
+import { StepRegistry, type StepFactory } from './steps/step-registry.ts'
+import { canPrune, canRecover, type EventStore } from './store/event-store.ts'
+import { MemoryStore } from './store/memory-store.ts'
+import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
+import { DEFAULT_RETENTION_POLICY } from './store/retention-policy.ts'
+import { SqliteStore } from './store/sqlite-store.ts'
+
+/** Why the server could not start: main prints the sentence and exits with code 2. */
+export class StartError extends Error {}
+
+export interface ServerOptions {
+  config: Config
+  /** The steps sessions can run; `config.step` must be one of them. */
+  steps: readonly StepFactory[]
+  log: Logger
+  version: string
+}
+
+export interface RunningServer {
+  /** The address it listens on, such as http://127.0.0.1:8080. */
+  url: string
+  /**
+   * Shuts down in order: refuse new work (503 + Retry-After) while the runs are interrupted (within the cancel
+   * grace, whatever the steps do), then end the streams with a spread-out `retry:`, stop listening, and flush and
+   * close the store. Safe to call twice.
+   */
+  stop(): Promise<void>
+}
+
+/** Refuses a retry sooner than the shutdown can take; seconds the store gets to flush and close past the grace. */
+export const SHUTDOWN_MARGIN_MS = 3000
+
+function openStore(config: Config): EventStore {
+  if (config.store.kind === 'memory') {
+    return new MemoryStore({
+      maxEventsPerSession: config.maxEventsPerSession,
+      maxSessions: config.maxSessions,
+      maxEvents: config.maxEvents,
+    })
+  }
+  try {
+    return new SqliteStore(config.store.path)
+  } catch (error) {
+    throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** How long ending streams get to write their last frame before the server closes every connection; milliseconds. */
+const STREAMS_END_MS = 1000
+
+async function drained(connections: ConnectionCount, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs
+  while (connections.open > 0 && Date.now() < deadline) await Bun.sleep(10)
+}
+
+/** Opens the store, recovers what a crash left, and listens. Throws StartError with a one-line reason. */
+export async function startServer({ config, steps, log, version }: ServerOptions): Promise<RunningServer> {
+  let registry: StepRegistry
+  try {
+    registry = new StepRegistry(steps, config.step)
+  } catch (error) {
+    throw new StartError(`--step: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  const store = openStore(config)
+  if (canRecover(store)) {
+    // Before listening: a run this process starts must never look like one a crash left open.
+    const recovered = await store.recoverOpenRuns().catch((error) => {
+      log.error('could not close the runs a crash left open; they will be closed at the next start', { error: String(error) })
+      return []
+    })
+    if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
+  }
+  const runner = new Runner({ store, steps: registry, log, cancelGraceMs: config.cancelGraceMs })
+  const streamsEnd = new AbortController()
+  const connections = new ConnectionCount()
+  const app = await createApp({
+    store,
+    runner,
+    steps: registry,
+    log,
+    version,
+    connections,
+    shutdown: streamsEnd.signal,
+    heartbeatMs: config.heartbeatMs,
+    retryMs: 1000,
+    maxBodyBytes: 1024 * 1024,
+  })
+  try {
+    // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
+    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024, reusePort: false })
+  } catch (error) {
+    await store.close()
+    throw new StartError(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  const server = app.server!
+  const policy = { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession }
+  const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, policy, log) : undefined
+  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
+  log.info('listening', { url, store: config.store.kind, step: registry.defaultStep, version })
+
+  let stopped: Promise<void> | undefined
+  const stop = async () => {
+    await runner.shutdown()
+    streamsEnd.abort()
+    // Let the streams write their closing `retry:` and end cleanly before the sockets are closed under them.
+    await drained(connections, STREAMS_END_MS)
+    await server.stop(true)
+    await pruning?.stop()
+    await store.close()
+  }
+  return { url, stop: () => (stopped ??= stop()) }
+}
+
+/**
+ * The first SIGTERM or SIGINT stops the server gracefully and exits 0 (or 1 if that takes longer than the cancel
+ * grace plus SHUTDOWN_MARGIN_MS, which only a store that cannot close causes); a second one exits at once.
+ */
+export function stopOnSignals(server: RunningServer, log: Logger, cancelGraceMs: number): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn('second signal: exiting at once', { signal })
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    stopping = true
+    log.info('shutting down', { signal })
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting without it', { ms: cancelGraceMs + SHUTDOWN_MARGIN_MS })
+      process.exit(1)
+    }, cancelGraceMs + SHUTDOWN_MARGIN_MS).unref()
+    server.stop().then(
+      () => {
+        log.info('stopped')
+        process.exit(0)
+      },
+      (error) => {
+        log.error('shutdown failed', { error: String(error) })
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}

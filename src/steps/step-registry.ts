@@ -1,0 +1,45 @@
+import { AppError } from '../errors.ts'
+import type { Step, StepSpec } from './step.ts'
+
+/** Builds a step for one session from the options the session was created with. */
+export interface StepFactory {
+  /** The name sessions and `--step` use. */
+  readonly name: string
+  /** A line for `--help` and for the error that lists the known steps. */
+  readonly description: string
+  create(options: Record<string, unknown>): Step
+}
+
+/** The steps this server can run, by name. `main` fills it; tests and embedders pass their own. */
+export class StepRegistry {
+  readonly #factories = new Map<string, StepFactory>()
+
+  /** @param defaultStep the step of sessions created without naming one (`--step`). */
+  constructor(
+    factories: readonly StepFactory[],
+    readonly defaultStep: string = factories[0]?.name ?? '',
+  ) {
+    for (const factory of factories) this.#factories.set(factory.name, factory)
+    this.spec(defaultStep)
+  }
+
+  get names(): string[] {
+    return [...this.#factories.keys()]
+  }
+
+  /** The spec a new session records: the named step (the default when none) after checking it exists. */
+  spec(name: string = this.defaultStep, options?: Record<string, unknown>): StepSpec {
+    if (!this.#factories.has(name)) throw unknownStep(name, this.names)
+    return options === undefined ? { name } : { name, options }
+  }
+
+  /** The step that runs a session's next message. */
+  create(spec: StepSpec): Step {
+    const factory = this.#factories.get(spec.name)
+    if (!factory) throw unknownStep(spec.name, this.names)
+    return factory.create(spec.options ?? {})
+  }
+}
+
+export const unknownStep = (name: string, known: readonly string[]) =>
+  new AppError('UNKNOWN_STEP', `There is no step called ${JSON.stringify(name)}; this server knows ${known.join(', ')}.`)

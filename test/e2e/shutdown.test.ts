@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { StoredEvent } from '../../src/events.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+import { type SpawnedServer, spawnServer } from '../helpers/spawn-server.ts'
+import { SseReader } from '../helpers/sse-client.ts'
+
+slowTests()
+
+const dir = mkdtempSync(join(tmpdir(), 'stepstream-shutdown-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+
+const STUBBORN = ['bun', join(import.meta.dir, '../helpers/stubborn-server.ts')]
+const GRACE_MS = 1500
+
+function start(step: string, grace = GRACE_MS): Promise<SpawnedServer> {
+  const args = [
+    '--store',
+    `sqlite:${join(dir, `db-${++files}.sqlite`)}`,
+    '--step',
+    step,
+    '--cancel-grace',
+    String(grace),
+    '--echo-delay',
+    '20',
+  ]
+  return spawnServer(STUBBORN, { args, env: { STEPSTREAM_LOG_LEVEL: 'info' } })
+}
+
+const post = (server: SpawnedServer, path: string, body?: unknown) =>
+  fetch(`${server.base}${path}`, {
+    method: 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+
+async function newSession(server: SpawnedServer): Promise<string> {
+  return ((await (await post(server, '/api/sessions')).json()) as { id: string }).id
+}
+
+describe('SIGTERM with a step that never returns', () => {
+  test('new work gets 503 + Retry-After at once, the run is interrupted after the grace, streams end, exit 0 within grace + 3 s', async () => {
+    const server = await start('stubborn')
+    const id = await newSession(server)
+    const idle = await newSession(server)
+    const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+    expect((await post(server, `/api/sessions/${id}/messages`, { text: 'go' })).status).toBe(202)
+    await stream.until((m) => m.some((x) => x.event === 'partial'))
+
+    const signalledAt = performance.now()
+    server.proc.kill('SIGTERM')
+    await Bun.sleep(200)
+    for (const refused of [await post(server, '/api/sessions'), await post(server, `/api/sessions/${idle}/messages`, { text: 'late' })]) {
+      expect(refused.status).toBe(503)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/restarting/)
+    }
+    // The page's form too: no session is created, no run starts.
+    const form = await fetch(`${server.base}/chat`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: idle, message: 'late' }),
+      redirect: 'manual',
+    })
+    expect(form.status).toBe(503)
+
+    await stream.until((m) => m.some((x) => x.event === 'interrupt'), GRACE_MS + 2000)
+    await stream.ended(3000)
+    const code = await server.proc.exited
+    const took = performance.now() - signalledAt
+    expect(code).toBe(0)
+    expect(took).toBeGreaterThanOrEqual(GRACE_MS)
+    expect(took).toBeLessThan(GRACE_MS + 3000)
+    const events = stream.messages.map((m) => JSON.parse(m.data) as StoredEvent)
+    expect(events.map((e) => e.type)).toEqual(['user', 'start', 'partial', 'interrupt'])
+    expect(events.at(-1)).toMatchObject({ type: 'interrupt', text: 'stuck' })
+    expect(server.log()).toContain('the step did not stop within the cancel grace')
+
+    // What was stored is what the stream showed: the restarted server has the run closed, and nothing for `idle`.
+    const again = await spawnServer(STUBBORN, { args: ['--store', `sqlite:${join(dir, `db-${files}.sqlite`)}`, '--step', 'stubborn'] })
+    try {
+      const log = (await (await fetch(`${again.base}/api/sessions/${id}/events`)).json()) as StoredEvent[]
+      expect(log.map((e) => e.type)).toEqual(['user', 'start', 'partial', 'interrupt'])
+      expect(await (await fetch(`${again.base}/api/sessions/${idle}/events`)).json()).toEqual([])
+    } finally {
+      await again.stop()
+    }
+  })
+
+  test('a second signal exits at once, without waiting out the grace', async () => {
+    const server = await start('stubborn', 30_000)
+    const id = await newSession(server)
+    expect((await post(server, `/api/sessions/${id}/messages`, { text: 'go' })).status).toBe(202)
+    await Bun.sleep(100)
+    const signalledAt = performance.now()
+    server.proc.kill('SIGTERM')
+    await Bun.sleep(100)
+    server.proc.kill('SIGTERM')
+    expect(await server.proc.exited).toBe(143)
+    expect(performance.now() - signalledAt).toBeLessThan(3000)
+  })
+})
+
+test('on SIGTERM a stream ends with a retry: of its own, spread over 1-3x the usual delay, after the one sent on connect', async () => {
+  const server = await start('echo')
+  const id = await newSession(server)
+  const response = await fetch(`${server.base}/api/sessions/${id}/stream`)
+  const reader = response.body!.getReader()
+  let text = new TextDecoder().decode((await reader.read()).value)
+  expect(text.match(/^retry: \d+$/gm)).toEqual(['retry: 1000'])
+  server.proc.kill('SIGTERM')
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value)
+  expect(await server.proc.exited).toBe(0)
+  const retries = (text.match(/^retry: (\d+)$/gm) ?? []).map((line) => Number(line.slice('retry: '.length)))
+  expect(retries).toHaveLength(2)
+  expect(retries[1]).toBeGreaterThanOrEqual(1000)
+  expect(retries[1]).toBeLessThanOrEqual(3000)
+})
