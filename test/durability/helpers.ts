@@ -1,3 +1,4 @@
+import type { EventStore } from '../../src/store/event-store.ts'
 import type { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,7 +44,7 @@ export const ev = {
 }
 
 /** Appends a whole run: user, start, one partial per character, then `end` (or nothing: the run stays open). */
-export async function appendRun(store: SqliteStore, sessionId: string, text: string, end: 'final' | 'interrupt' | 'error' | 'open') {
+export async function appendRun(store: EventStore, sessionId: string, text: string, end: 'final' | 'interrupt' | 'error' | 'open') {
   const step = newId()
   await store.append(sessionId, ev.user(step, `say ${text}`))
   await store.append(sessionId, ev.start(step))

@@ -1,6 +1,10 @@
 import { afterAll, expect, test } from 'bun:test'
+import { join } from 'node:path'
 import { newId } from '../../src/session-id.ts'
 import { readAll } from '../../src/store/read-all.ts'
+import type { EventStore } from '../../src/store/event-store.ts'
+import type { StepSpec } from '../../src/steps/step.ts'
+import { MemoryStore } from '../../src/store/memory-store.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { appendRun, ev, tempDir, typesOf } from './helpers.ts'
@@ -8,12 +12,34 @@ import { appendRun, ev, tempDir, typesOf } from './helpers.ts'
 const tmp = tempDir()
 afterAll(tmp.remove)
 
-/** Builds a database with `build`, closes it as a crash would leave it, and reopens it. */
-async function afterCrash(build: (store: SqliteStore) => Promise<void>) {
+/** A memory store that remembers which sessions were created, in order. */
+class RecordingStore extends MemoryStore {
+  readonly ids: string[] = []
+  override createSession(id: string, step?: StepSpec) {
+    this.ids.push(id)
+    return super.createSession(id, step)
+  }
+}
+
+/**
+ * Builds a database with `build` in a child process and SIGKILLs it once every append has resolved: the file is left
+ * exactly as a crash leaves it, committed events still in the journal and nothing closed. `build` writes to a
+ * memory store whose log the child replays, so it can use the usual helpers.
+ */
+async function afterCrash(build: (store: EventStore) => Promise<void>) {
   const path = tmp.file()
-  const before = new SqliteStore(path)
-  await build(before)
-  await before.close()
+  const plan = new RecordingStore()
+  await build(plan)
+  const sessions = await Promise.all(
+    plan.ids.map(async (id) => ({ id, events: (await readAll(plan, id)).map(({ seq: _seq, session_id: _session, ...event }) => event) })),
+  )
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'crash-child.ts'), path], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' })
+  child.stdin.write(JSON.stringify(sessions))
+  await child.stdin.end()
+  const said = await child.stdout.getReader().read()
+  expect(new TextDecoder().decode(said.value)).toBe('committed\n')
+  child.kill('SIGKILL')
+  expect(await child.exited).toBe(137)
   return new SqliteStore(path)
 }
 
