@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import { canPrune, type EventStore } from '../../src/store/event-store.ts'
 import { newId } from '../../src/session-id.ts'
 
 const ts = () => new Date().toISOString()
+const DAY = 24 * 60 * 60 * 1000
 export const partial = (delta: string, step_id = 'step-1'): NewEvent => ({ type: 'partial', step_id, ts: ts(), delta })
 
 /** The one behaviour every EventStore must have; each implementation's test file calls this with a factory. */
@@ -173,6 +174,93 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
       const woken = store.waitFor(id, 0, new AbortController().signal, 10_000)
       await store.append(id, partial('x'))
       expect(await woken).toBe(false)
+    })
+
+    test('an unknown session: reads nothing, and waiting on it is refused at once, not forever', async () => {
+      const unknown = newId()
+      expect(await store.read(unknown, 0)).toEqual([])
+      await expect(store.waitFor(unknown, 0, new AbortController().signal)).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
+    })
+
+    test('a cursor past the head reads nothing and waits for an event after it; getSession tells the head', async () => {
+      const id = newId()
+      await store.createSession(id)
+      for (const letter of 'abc') await store.append(id, partial(letter))
+      expect(await store.read(id, 40)).toEqual([])
+      expect((await store.getSession(id))?.last_seq).toBe(3)
+      expect(await store.waitFor(id, 40, new AbortController().signal, 20)).toBe(true)
+    })
+
+    test('an already-aborted wait returns at once, and an abort releases a wait that watches several signals', async () => {
+      const id = newId()
+      await store.createSession(id)
+      const aborted = AbortSignal.abort()
+      expect(await store.waitFor(id, 0, aborted, 10_000)).toBe(false)
+      const [a, b] = [new AbortController(), new AbortController()]
+      const waiting = store.waitFor(id, 0, [a.signal, b.signal], 10_000)
+      b.abort()
+      expect(await waiting).toBe(false)
+      // The released wait left nothing behind that a later append would trip over.
+      expect((await store.append(id, partial('x'))).seq).toBe(1)
+    })
+
+    test('the session step is recorded at creation and read back', async () => {
+      const id = newId()
+      const created = await store.createSession(id, { name: 'custom', options: { model: 'm', temperature: 0.5 } })
+      expect(created.step).toEqual({ name: 'custom', options: { model: 'm', temperature: 0.5 } })
+      expect((await store.getSession(id))?.step).toEqual({ name: 'custom', options: { model: 'm', temperature: 0.5 } })
+      expect((await store.getSession((await store.createSession(newId())).id))?.step).toEqual({ name: 'echo' })
+    })
+
+    describe('retention, for a store that prunes', () => {
+      const policy = { idleMs: 30 * DAY, maxEventsPerSession: 1000, compactAfterMs: 60 * 60 * 1000 }
+      const prunable = () => {
+        if (!canPrune(store)) throw new Error('every store prunes: retention must not be silently ignored')
+        return store
+      }
+      const run = async (id: string, step: string, deltas: string, end?: 'final' | 'error') => {
+        await store.append(id, { type: 'user', step_id: step, ts: ts(), text: 'q' })
+        for (const delta of deltas) await store.append(id, partial(delta, step))
+        if (end === 'final') await store.append(id, { type: 'final', step_id: step, ts: ts(), text: deltas })
+        if (end === 'error') await store.append(id, { type: 'error', step_id: step, ts: ts(), error: 'It failed.' })
+      }
+
+      test('compaction leaves holes mid-log: reads stay ascending, limits count events, a cursor in a hole reads past it', async () => {
+        const id = newId()
+        await store.createSession(id)
+        await run(id, 'r1', 'abc', 'final') // 1 user, 2-4 partials, 5 final
+        await run(id, 'r2', 'de', 'error') // 6 user, 7-8 partials (kept: an error has no text), 9 error
+        const report = await prunable().prune(policy, new Date(Date.now() + 2 * 60 * 60 * 1000))
+        expect(report.partialsCompacted).toBe(3)
+        expect((await store.read(id, 0)).map((e) => e.seq)).toEqual([1, 5, 6, 7, 8, 9])
+        expect((await store.read(id, 0, 3)).map((e) => e.seq)).toEqual([1, 5, 6])
+        expect((await store.read(id, 2, 2)).map((e) => e.seq)).toEqual([5, 6])
+        expect((await store.getSession(id))?.last_seq).toBe(9)
+        expect((await store.append(id, partial('next'))).seq).toBe(10)
+      })
+
+      test('an idle session is deleted with its events; its waiting streams are woken and further waits refused', async () => {
+        const id = newId()
+        await store.createSession(id)
+        await run(id, 'r1', 'ab', 'final')
+        const waiting = store.waitFor(id, 4, new AbortController().signal, 10_000)
+        const report = await prunable().prune({ ...policy, idleMs: 60 * 60 * 1000 }, new Date(Date.now() + 2 * DAY))
+        expect(report.sessionsDeleted).toBeGreaterThanOrEqual(1)
+        expect(await waiting).toBe(false)
+        expect(await store.getSession(id)).toBeUndefined()
+        expect(await store.read(id, 0)).toEqual([])
+        await expect(store.waitFor(id, 0, new AbortController().signal)).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
+      })
+
+      test('the per-session cap keeps the newest events, so the head and the seq go on', async () => {
+        const id = newId()
+        await store.createSession(id)
+        for (let i = 0; i < 30; i++) await store.append(id, partial(String(i)))
+        const report = await prunable().prune({ ...policy, maxEventsPerSession: 10 })
+        expect(report.eventsCapped).toBe(20)
+        expect((await store.read(id, 0)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i))
+        expect((await store.append(id, partial('next'))).seq).toBe(31)
+      })
     })
 
     test('ping answers while the store is open', async () => {
