@@ -66,7 +66,7 @@ export function Landing({ notice }: { notice?: string }) {
       )}
       <h1>Watch a step think, live.</h1>
       <p>Each chat is a link: copy it into another tab and both follow the same conversation.</p>
-      <form action="/start" method="get" hx-get="/start" hx-target="#main" hx-swap="innerHTML">
+      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML">
         <button type="submit" class="primary">
           Start New Chat
         </button>

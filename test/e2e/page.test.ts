@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -268,7 +269,7 @@ describe.skipIf(!enabled)('a server restart', () => {
     test(`${signal} mid-answer, start again on the same database: reconnecting, then live; the cut answer is marked interrupted; the next message works`, async () => {
       const page = await browser.newPage()
       const errors = watchErrors(page)
-      await page.goto(`${server.base}/start`)
+      await page.goto(await startChat(server.base))
       await page.waitForFunction(() => (document.querySelector('.answer .text')?.textContent?.length ?? 0) > 5)
       const streamed = await page.locator('.answer .text').first().innerText()
       // SIGTERM: the server interrupts the run itself. SIGKILL: crash recovery interrupts it at the next start.
