@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
-import { AppError } from './errors.ts'
+import { AppError, methodNotAllowed } from './errors.ts'
+import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
@@ -12,21 +13,36 @@ import { streamRoutes } from './http/streams.ts'
 export async function createApp(deps: AppDeps) {
   const assets = await loadAssets()
   const page = pageAssets(assets)
-  return new Elysia()
+  // Read once the app is built (below): which methods each path answers, to tell a 405 from a 404.
+  let methodsAt: (path: string) => string[] = () => []
+  const app = new Elysia()
     .onRequest(({ request }) => {
       const length = Number(request.headers.get('content-length') ?? 0)
       if (length > deps.maxBodyBytes) {
         throw new AppError('BODY_TOO_LARGE', `The request body is ${length} bytes; the limit is ${deps.maxBodyBytes} bytes.`)
       }
     })
-    .onError(({ code, error, request }) =>
-      errorResponse(problemOf({ code, error }, new URL(request.url).pathname, deps.log), request, page),
-    )
+    .onError(({ code, error, request }) => {
+      const path = new URL(request.url).pathname
+      const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
+      if (allow.length === 0 || allow.includes(request.method)) {
+        return errorResponse(problemOf({ code, error }, path, deps.log), request, page)
+      }
+      const response = errorResponse(
+        problemOf({ code, error: methodNotAllowed(request.method, path, allow) }, path, deps.log),
+        request,
+        page,
+      )
+      response.headers.set('allow', allow.join(', '))
+      return response
+    })
     .use(healthRoutes(deps))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))
     .use(streamRoutes(deps))
+  methodsAt = allowedMethods(app.routes)
+  return app
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>

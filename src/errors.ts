@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'NO_ACTIVE_RUN'
   | 'BODY_TOO_LARGE'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'INVALID_EVENT'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL'
@@ -19,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   NO_ACTIVE_RUN: 409,
   BODY_TOO_LARGE: 413,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   INVALID_EVENT: 422,
   STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -42,3 +44,6 @@ export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No sessi
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')
+/** A path that exists, asked with a method it does not answer; `allow` lists the ones it does. */
+export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
+  new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)
