@@ -2,6 +2,7 @@ import packageJson from '../package.json' with { type: 'json' }
 import { createApp } from './app.ts'
 import { helpText, parseConfig, type Config } from './config.ts'
 import { ConnectionCount } from './http/deps.ts'
+import { MAX_BODY_BYTES } from './limits.ts'
 import { createLogger } from './log.ts'
 import { Runner } from './runs/runner.ts'
 import { EchoStep } from './steps/echo-step.ts'
@@ -56,7 +57,7 @@ async function main() {
     shutdown: shutdown.signal,
     heartbeatMs: config.heartbeatMs,
     retryMs: 1000,
-    maxBodyBytes: 1024 * 1024,
+    maxBodyBytes: MAX_BODY_BYTES,
   })
   try {
     // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.

@@ -145,9 +145,16 @@ describe.skipIf(!enabled)('the page people use', () => {
     const own = await browser.newContext()
     const { page } = await chat(own)
     const id = new URL(page.url()).searchParams.get('client_id')!
+    // An entry whose id does not have the server's id shape (data-id-pattern on the page) is never listed.
+    await page.evaluate(() => {
+      const list = JSON.parse(localStorage.getItem('stepstream.recent') ?? '[]')
+      list.push({ id: '../forged?x=1', title: 'forged', at: new Date().toISOString() })
+      localStorage.setItem('stepstream.recent', JSON.stringify(list))
+    })
     await page.goto(`${server.base}/`)
     const recent = page.locator('#recent')
     await recent.waitFor()
+    expect(await recent.locator('a').count()).toBe(1)
     expect(await recent.locator('a').first().getAttribute('href')).toBe(`/?client_id=${id}`)
     expect(await recent.locator('a').first().innerText()).toBe('Hello! Please tell me a short story about a robot.')
     const stranger = await browser.newContext()

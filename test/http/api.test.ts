@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
+import { MESSAGE_MAX_CHARS } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
@@ -76,7 +77,7 @@ describe('JSON API', () => {
     await expectError(await call('POST', path, {}), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, { text: 42 }), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, '{not json'), 400, 'BAD_REQUEST')
-    await expectError(await call('POST', path, { text: 'x'.repeat(20_001) }), 400, 'BAD_REQUEST')
+    await expectError(await call('POST', path, { text: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path), 400, 'BAD_REQUEST')
     expect((await (await call('GET', `/api/sessions/${id}`)).json()) as object).toMatchObject({ last_seq: 0 })
   })

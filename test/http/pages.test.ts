@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
-import { newId } from '../../src/session-id.ts'
+import { MESSAGE_MAX_CHARS } from '../../src/limits.ts'
+import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 
 /** A memory store that counts the sessions created through it (MemoryStore itself cannot list them). */
@@ -88,6 +89,14 @@ describe('pages', () => {
     expect(store.created).toBe(0)
   })
 
+  test('the page carries the limits app.js and the form need, from the one place they are written', async () => {
+    const html = await (await get('/')).text()
+    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}">`)
+    expect(new RegExp(html.match(/data-id-pattern="([^"]+)"/)![1]!).test(newId())).toBe(true)
+    const chat = await (await get(`/?client_id=${await started()}`)).text()
+    expect(chat).toContain(`maxlength="${MESSAGE_MAX_CHARS}"`)
+  })
+
   test('the landing page starts a chat with a POST, by htmx or as a plain form', async () => {
     const html = await (await get('/')).text()
     expect(html).toContain('<form action="/start" method="post" hx-post="/start"')
@@ -154,7 +163,7 @@ describe('POST /chat and /cancel', () => {
       [{ client_id: id, message: '' }, 400, /empty/],
       [{ client_id: id, message: '  \n ' }, 400, /empty/],
       [{ client_id: id }, 400, /empty/],
-      [{ client_id: id, message: 'x'.repeat(20_001) }, 400, /too long/],
+      [{ client_id: id, message: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }, 400, /too long/],
       [{ message: 'hi' }, 400, /client_id/],
       [{ client_id: 'short', message: 'hi' }, 400, /malformed/],
       [{ client_id: newId(), message: 'hi' }, 404, /No session/],

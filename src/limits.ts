@@ -1,0 +1,10 @@
+/**
+ * The request limits, each written once: the server enforces them, the page renders them into its form, and the
+ * tests import them.
+ */
+
+/** The largest request body the app accepts, with or without Content-Length; bytes (1 MiB). */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** The longest message a user may send; characters (UTF-16 code units, as `maxlength` and `.length` count them). */
+export const MESSAGE_MAX_CHARS = 20_000
