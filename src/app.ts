@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia'
-import { AppError, methodNotAllowed } from './errors.ts'
+import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
+import { parseCappedBody } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
@@ -18,10 +19,10 @@ export async function createApp(deps: AppDeps) {
   const app = new Elysia()
     .onRequest(({ request }) => {
       const length = Number(request.headers.get('content-length') ?? 0)
-      if (length > deps.maxBodyBytes) {
-        throw new AppError('BODY_TOO_LARGE', `The request body is ${length} bytes; the limit is ${deps.maxBodyBytes} bytes.`)
-      }
+      if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
     })
+    // A chunked body has no Content-Length to refuse above: every body is read with the same cap instead.
+    .onParse({ as: 'global' }, ({ request }, contentType) => parseCappedBody(request, contentType, deps.maxBodyBytes))
     .onError(({ code, error, request }) => {
       const path = new URL(request.url).pathname
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []

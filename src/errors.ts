@@ -44,6 +44,12 @@ export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No sessi
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')
+/** A body over the limit; `length` when its Content-Length said so up front. */
+export const bodyTooLarge = (maxBytes: number, length?: number) =>
+  new AppError(
+    'BODY_TOO_LARGE',
+    `The request body is ${length === undefined ? 'over the limit' : `${length} bytes`}; the limit is ${maxBytes} bytes. Send a smaller body.`,
+  )
 /** A path that exists, asked with a method it does not answer; `allow` lists the ones it does. */
 export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
   new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)

@@ -2,7 +2,7 @@ import packageJson from '../package.json' with { type: 'json' }
 import { createApp } from './app.ts'
 import { helpText, parseConfig, type Config } from './config.ts'
 import { ConnectionCount } from './http/deps.ts'
-import { MAX_BODY_BYTES } from './limits.ts'
+import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import { createLogger } from './log.ts'
 import { Runner } from './runs/runner.ts'
 import { EchoStep } from './steps/echo-step.ts'
@@ -61,7 +61,7 @@ async function main() {
   })
   try {
     // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
-    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024, reusePort: false })
+    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort: false })
   } catch (error) {
     fail(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)
   }

@@ -25,9 +25,17 @@ function validationSentence(error: unknown): string {
   return `The ${where} is invalid${field}: ${e.valueError?.message ?? 'it does not match what this route expects'}.`
 }
 
+/** Ours, also when Elysia wrapped it: an error thrown in a parse hook arrives as a `PARSE` error whose cause it is. */
+function appErrorOf(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error
+  const cause = error instanceof Error ? error.cause : undefined
+  return cause instanceof AppError ? cause : undefined
+}
+
 /** Maps whatever a route threw to a status, a code and a sentence; never a stack trace. */
 export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: Logger): Problem {
-  if (error instanceof AppError) return { status: error.status, code: error.code, message: error.message }
+  const own = appErrorOf(error)
+  if (own) return { status: own.status, code: own.code, message: own.message }
   switch (code) {
     case 'VALIDATION':
       return { status: 400, code: 'BAD_REQUEST', message: validationSentence(error) }
