@@ -4,6 +4,8 @@
   const $ = (selector) => document.querySelector(selector)
   const RECENT_KEY = 'stepstream.recent'
   const RECENT_MAX = 12
+  // The server renders its session id pattern (src/session-id.ts) into the page, so it is written once.
+  const ID_PATTERN = document.body.dataset.idPattern ? new RegExp(document.body.dataset.idPattern) : null
 
   /** Shows a state in a header indicator: the dot's colour comes from data-state, the word is for everyone. */
   function indicate(id, state, label = state) {
@@ -73,7 +75,7 @@
   function readRecent() {
     try {
       const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]')
-      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && /^[A-Za-z0-9_-]{22}$/.test(c.id)) : []
+      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && ID_PATTERN?.test(c.id)) : []
     } catch {
       return []
     }

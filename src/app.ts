@@ -1,6 +1,8 @@
 import { Elysia } from 'elysia'
-import { AppError } from './errors.ts'
+import { bodyTooLarge, methodNotAllowed } from './errors.ts'
+import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
+import { parseCappedBody } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
@@ -12,21 +14,36 @@ import { streamRoutes } from './http/streams.ts'
 export async function createApp(deps: AppDeps) {
   const assets = await loadAssets()
   const page = pageAssets(assets)
-  return new Elysia()
+  // Read once the app is built (below): which methods each path answers, to tell a 405 from a 404.
+  let methodsAt: (path: string) => string[] = () => []
+  const app = new Elysia()
     .onRequest(({ request }) => {
       const length = Number(request.headers.get('content-length') ?? 0)
-      if (length > deps.maxBodyBytes) {
-        throw new AppError('BODY_TOO_LARGE', `The request body is ${length} bytes; the limit is ${deps.maxBodyBytes} bytes.`)
-      }
+      if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
     })
-    .onError(({ code, error, request }) =>
-      errorResponse(problemOf({ code, error }, new URL(request.url).pathname, deps.log), request, page),
-    )
+    // A chunked body has no Content-Length to refuse above: every body is read with the same cap instead.
+    .onParse({ as: 'global' }, ({ request }, contentType) => parseCappedBody(request, contentType, deps.maxBodyBytes))
+    .onError(({ code, error, request }) => {
+      const path = new URL(request.url).pathname
+      const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
+      if (allow.length === 0 || allow.includes(request.method)) {
+        return errorResponse(problemOf({ code, error }, path, deps.log), request, page)
+      }
+      const response = errorResponse(
+        problemOf({ code, error: methodNotAllowed(request.method, path, allow) }, path, deps.log),
+        request,
+        page,
+      )
+      response.headers.set('allow', allow.join(', '))
+      return response
+    })
     .use(healthRoutes(deps))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))
     .use(streamRoutes(deps))
+  methodsAt = allowedMethods(app.routes)
+  return app
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'NO_ACTIVE_RUN'
   | 'BODY_TOO_LARGE'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'INVALID_EVENT'
   | 'UNKNOWN_STEP'
   | 'RUN_ENDED'
@@ -23,6 +24,7 @@ const STATUS: Record<ErrorCode, number> = {
   NO_ACTIVE_RUN: 409,
   BODY_TOO_LARGE: 413,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   INVALID_EVENT: 422,
   UNKNOWN_STEP: 422,
   RUN_ENDED: 409,
@@ -57,3 +59,12 @@ export const runActive = () =>
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')
 export const shuttingDown = () =>
   new AppError('SHUTTING_DOWN', 'The server is restarting and takes no new work right now. Try again in a few seconds.', 5)
+/** A body over the limit; `length` when its Content-Length said so up front. */
+export const bodyTooLarge = (maxBytes: number, length?: number) =>
+  new AppError(
+    'BODY_TOO_LARGE',
+    `The request body is ${length === undefined ? 'over the limit' : `${length} bytes`}; the limit is ${maxBytes} bytes. Send a smaller body.`,
+  )
+/** A path that exists, asked with a method it does not answer; `allow` lists the ones it does. */
+export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
+  new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)

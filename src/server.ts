@@ -1,6 +1,7 @@
 import { createApp } from './app.ts'
 import type { Config } from './config.ts'
 import { ConnectionCount } from './http/deps.ts'
+import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import type { Logger } from './log.ts'
 import { Runner } from './runs/runner.ts'
 import { StepRegistry, type StepFactory } from './steps/step-registry.ts'
@@ -88,11 +89,11 @@ export async function startServer({ config, steps, log, version }: ServerOptions
     shutdown: streamsEnd.signal,
     heartbeatMs: config.heartbeatMs,
     retryMs: 1000,
-    maxBodyBytes: 1024 * 1024,
+    maxBodyBytes: MAX_BODY_BYTES,
   })
   try {
     // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
-    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024, reusePort: false })
+    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort: false })
   } catch (error) {
     await store.close()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)

@@ -1,4 +1,6 @@
 /** @jsxImportSource @kitajs/html */
+import { MESSAGE_MAX_CHARS } from '../src/limits.ts'
+import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
 
@@ -27,7 +29,8 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
           <link rel="icon" href={assets.icon} type="image/svg+xml" />
           <link rel="stylesheet" href={assets.css} />
         </head>
-        <body>
+        {/* The session id pattern, written once in session-id.ts: app.js reads it to check the ids it keeps. */}
+        <body data-id-pattern={ID_PATTERN.source}>
           <header class="top">
             <a class="brand" href="/">
               stepstream
@@ -66,7 +69,7 @@ export function Landing({ notice }: { notice?: string }) {
       )}
       <h1>Watch a step think, live.</h1>
       <p>Each chat is a link: copy it into another tab and both follow the same conversation.</p>
-      <form action="/start" method="get" hx-get="/start" hx-target="#main" hx-swap="innerHTML">
+      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML">
         <button type="submit" class="primary">
           Start New Chat
         </button>
@@ -106,7 +109,14 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
         <label for="message" class="visually-hidden">
           Your message
         </label>
-        <textarea id="message" name="message" rows="1" maxlength="20000" placeholder="Type a message, Enter to send" required></textarea>
+        <textarea
+          id="message"
+          name="message"
+          rows="1"
+          maxlength={String(MESSAGE_MAX_CHARS)}
+          placeholder="Type a message, Enter to send"
+          required
+        ></textarea>
         <button type="submit" id="send" class="primary" disabled={running}>
           Send
         </button>

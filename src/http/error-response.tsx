@@ -27,11 +27,19 @@ function validationSentence(error: unknown): string {
   return `The ${where} is invalid${field}: ${e.valueError?.message ?? 'it does not match what this route expects'}.`
 }
 
+/** Ours, also when Elysia wrapped it: an error thrown in a parse hook arrives as a `PARSE` error whose cause it is. */
+function appErrorOf(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error
+  const cause = error instanceof Error ? error.cause : undefined
+  return cause instanceof AppError ? cause : undefined
+}
+
 /** Maps whatever a route threw to a status, a code and a sentence; never a stack trace. */
 export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: Logger): Problem {
-  if (error instanceof AppError) {
-    const headers = error.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(error.retryAfterSeconds) }
-    return { status: error.status, code: error.code, message: error.message, headers }
+  const own = appErrorOf(error)
+  if (own) {
+    const headers = own.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(own.retryAfterSeconds) }
+    return { status: own.status, code: own.code, message: own.message, headers }
   }
   switch (code) {
     case 'VALIDATION':

@@ -1,7 +1,5 @@
 import { AppError } from '../errors.ts'
-
-/** The longest message a user may send; characters. */
-export const MESSAGE_MAX_CHARS = 20_000
+import { MESSAGE_MAX_CHARS } from '../limits.ts'
 
 /**
  * The one rule for a user's message, from the page's form or the JSON API: not blank, not too long. The text is

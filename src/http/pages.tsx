@@ -39,46 +39,52 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       { status, headers: PAGE_HEADERS },
     )
 
+  const landing = () => page('stepstream', <Landing />)
+
   const chatFragment = async (sessionId: string) => {
     const transcript = foldTranscript(await readAll(deps.store, sessionId))
     const running = (await deps.runner.running(sessionId)) !== undefined
     return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={running} />)
   }
 
-  return new Elysia({ name: 'pages' })
-    .get('/', async ({ query }) => {
-      const id = query.client_id
-      if (id === undefined) return page('stepstream', <Landing />)
-      if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
-      if (!(await deps.store.getSession(id))) {
-        return page('stepstream', <Landing notice="That chat does not exist (it may have expired). Start a new one below." />, 404)
-      }
-      return page('stepstream chat', await chatFragment(id))
-    })
-    .get('/start', async ({ request }) => {
-      const session = await createSession(deps)
-      await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
-      const { id } = session
-      const url = `/?client_id=${id}`
-      if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
-      return new Response(await chatFragment(id), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
-    })
-    .post(
-      '/chat',
-      async ({ body, request }) => {
-        const session = await requireSession(deps.store, body.client_id)
-        await deps.runner.submit(session, checkedMessage(body.message))
-        return acknowledged(request, session.id)
-      },
-      { body: Form },
-    )
-    .post(
-      '/cancel',
-      async ({ body, request }) => {
-        const session = await requireSession(deps.store, body.client_id)
-        await deps.runner.cancel(session.id)
-        return acknowledged(request, session.id)
-      },
-      { body: Form },
-    )
+  return (
+    new Elysia({ name: 'pages' })
+      .get('/', async ({ query }) => {
+        const id = query.client_id
+        if (id === undefined) return landing()
+        if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
+        if (!(await deps.store.getSession(id))) {
+          return page('stepstream', <Landing notice="That chat does not exist (it may have expired). Start a new one below." />, 404)
+        }
+        return page('stepstream chat', await chatFragment(id))
+      })
+      // A link prefetcher or an unfurler follows GET links: only a POST may create a session and start a run.
+      .get('/start', landing)
+      .post('/start', async ({ request }) => {
+        const session = await createSession(deps)
+        await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
+        const { id } = session
+        const url = `/?client_id=${id}`
+        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
+        return new Response(await chatFragment(id), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
+      })
+      .post(
+        '/chat',
+        async ({ body, request }) => {
+          const session = await requireSession(deps.store, body.client_id)
+          await deps.runner.submit(session, checkedMessage(body.message))
+          return acknowledged(request, session.id)
+        },
+        { body: Form },
+      )
+      .post(
+        '/cancel',
+        async ({ body, request }) => {
+          const session = await requireSession(deps.store, body.client_id)
+          await deps.runner.cancel(session.id)
+          return acknowledged(request, session.id)
+        },
+        { body: Form },
+      )
+  )
 }

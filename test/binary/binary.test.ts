@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
 slowTests()
@@ -50,9 +51,7 @@ test('the lone binary serves the page and every asset it references', async () =
 })
 
 test('the lone binary streams an echo run to final', async () => {
-  const start = await fetch(`${server.base}/start`, { redirect: 'manual' })
-  expect(start.status).toBe(303)
-  const id = start.headers.get('location')!.split('=')[1]!
+  const id = (await startChat(server.base)).split('=')[1]!
   const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
   const messages = await stream.until((m) => hasEnd(m))
   stream.close()

@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -85,7 +86,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
       await Bun.sleep(400)
       await route.continue()
     })
-    await page.goto(`${server.base}/start`)
+    await page.goto(await startChat(server.base))
     await waitFor(page, '.answer.final')
     expect(await page.locator('#connection').textContent()).toBe('live')
     expect(errors).toEqual([])
@@ -93,7 +94,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('a copied URL shows the same transcript, and a message typed in one tab streams into both', async () => {
-    const { page: first, errors } = await open(`${server.base}/start`)
+    const { page: first, errors } = await open(await startChat(server.base))
     await waitFor(first, '.answer.final')
     const { page: second } = await open(first.url())
     expect(await answers(second).allInnerTexts()).toEqual([DEFAULT_USER_MESSAGE])
@@ -110,7 +111,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('Enter sends, Shift+Enter makes a new line; Send is disabled and Cancel shown while a run is active', async () => {
-    const { page, errors } = await open(`${server.base}/start`)
+    const { page, errors } = await open(await startChat(server.base))
     await waitFor(page, '.answer.final')
     await expect(page.locator('#cancel').isHidden()).resolves.toBe(true)
     await page.locator('#message').fill('line one')
@@ -130,7 +131,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('Cancel stops the answer with an interrupted mark, and the next message works', async () => {
-    const { page, errors } = await open(`${server.base}/start`)
+    const { page, errors } = await open(await startChat(server.base))
     await page.locator('#cancel').click()
     await waitFor(page, '.answer.interrupt')
     expect(await lastAnswer(page).textContent()).toContain('interrupted')
@@ -145,7 +146,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('a pulled cable: reconnecting, then live, and the answer is neither missing nor doubled', async () => {
-    const { page } = await open(`${viaProxy}/start`)
+    const { page } = await open(await startChat(viaProxy))
     await waitFor(page, '.answer.final')
     await recordAnswerStates(page, 1)
     const text = 'the network goes away in the middle of this sentence and then comes back again'

@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -144,9 +145,16 @@ describe.skipIf(!enabled)('the page people use', () => {
     const own = await browser.newContext()
     const { page } = await chat(own)
     const id = new URL(page.url()).searchParams.get('client_id')!
+    // An entry whose id does not have the server's id shape (data-id-pattern on the page) is never listed.
+    await page.evaluate(() => {
+      const list = JSON.parse(localStorage.getItem('stepstream.recent') ?? '[]')
+      list.push({ id: '../forged?x=1', title: 'forged', at: new Date().toISOString() })
+      localStorage.setItem('stepstream.recent', JSON.stringify(list))
+    })
     await page.goto(`${server.base}/`)
     const recent = page.locator('#recent')
     await recent.waitFor()
+    expect(await recent.locator('a').count()).toBe(1)
     expect(await recent.locator('a').first().getAttribute('href')).toBe(`/?client_id=${id}`)
     expect(await recent.locator('a').first().innerText()).toBe('Hello! Please tell me a short story about a robot.')
     const stranger = await browser.newContext()
@@ -268,7 +276,7 @@ describe.skipIf(!enabled)('a server restart', () => {
     test(`${signal} mid-answer, start again on the same database: reconnecting, then live; the cut answer is marked interrupted; the next message works`, async () => {
       const page = await browser.newPage()
       const errors = watchErrors(page)
-      await page.goto(`${server.base}/start`)
+      await page.goto(await startChat(server.base))
       await page.waitForFunction(() => (document.querySelector('.answer .text')?.textContent?.length ?? 0) > 5)
       const streamed = await page.locator('.answer .text').first().innerText()
       // SIGTERM: the server interrupts the run itself. SIGKILL: crash recovery interrupts it at the next start.

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -30,8 +31,7 @@ const consecutive = (from: number, to: number) => Array.from({ length: to - from
 
 describe('streaming on a real port', () => {
   test('the /start flow streams the default conversation to final on the HTML stream', async () => {
-    const start = await fetch(`${server.base}/start`, { redirect: 'manual' })
-    const id = start.headers.get('location')!.split('=')[1]!
+    const id = (await startChat(server.base)).split('=')[1]!
     const stream = await SseReader.open(`${server.base}/events?client_id=${id}`)
     expect(stream.retry).toBe(1000)
     const messages = await stream.until((m) => m.some((x) => x.data.includes('data-state="idle"')))

@@ -1,5 +1,6 @@
 import { createApp } from '../../src/app.ts'
 import { ConnectionCount, type AppDeps } from '../../src/http/deps.ts'
+import { MAX_BODY_BYTES } from '../../src/limits.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Runner } from '../../src/runs/runner.ts'
 import { echoStep } from '../../src/steps/echo-step.ts'
@@ -35,7 +36,7 @@ export async function testApp(options: TestAppOptions = {}) {
     shutdown: shutdown.signal,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     retryMs: 1000,
-    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
   }
   const app = await createApp(deps)
   const close = async () => {

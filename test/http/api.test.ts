@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
+import { MAX_BODY_BYTES, MESSAGE_MAX_CHARS } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
@@ -76,7 +77,7 @@ describe('JSON API', () => {
     await expectError(await call('POST', path, {}), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, { text: 42 }), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, '{not json'), 400, 'BAD_REQUEST')
-    await expectError(await call('POST', path, { text: 'x'.repeat(20_001) }), 400, 'BAD_REQUEST')
+    await expectError(await call('POST', path, { text: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path), 400, 'BAD_REQUEST')
     expect((await (await call('GET', `/api/sessions/${id}`)).json()) as object).toMatchObject({ last_seq: 0 })
   })
@@ -90,6 +91,24 @@ describe('JSON API', () => {
       413,
       'BODY_TOO_LARGE',
     )
+  })
+
+  test('a Content-Length over the limit is refused without reading the body', async () => {
+    const id = await newSession()
+    let pulled = 0
+    const chunk = new Uint8Array(64 * 1024).fill(120)
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.length
+        if (pulled > 4 * MAX_BODY_BYTES) controller.close()
+        else controller.enqueue(chunk)
+      },
+    })
+    const headers = { 'content-type': 'application/json', 'content-length': String(4 * MAX_BODY_BYTES) }
+    const res = await made.app.handle(new Request(url(`/api/sessions/${id}/messages`), { method: 'POST', headers, body }))
+    await expectError(res, 413, 'BODY_TOO_LARGE')
+    // A ReadableStream pulls one chunk ahead by itself; the app itself read nothing.
+    expect(pulled).toBeLessThanOrEqual(chunk.length)
   })
 
   test('cancel: 409 when idle, 202 while running, and the run ends with interrupt', async () => {

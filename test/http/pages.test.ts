@@ -1,10 +1,23 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
-import { newId } from '../../src/session-id.ts'
+import { MESSAGE_MAX_CHARS } from '../../src/limits.ts'
+import { ID_PATTERN, newId } from '../../src/session-id.ts'
+import { MemoryStore } from '../../src/store/memory-store.ts'
+
+/** A memory store that counts the sessions created through it (MemoryStore itself cannot list them). */
+class CountingStore extends MemoryStore {
+  created = 0
+  override createSession(id: string) {
+    this.created++
+    return super.createSession(id)
+  }
+}
 
 let made: Awaited<ReturnType<typeof testApp>>
+let store: CountingStore
 beforeEach(async () => {
-  made = await testApp({ echoDelayMs: 5 })
+  store = new CountingStore()
+  made = await testApp({ echoDelayMs: 5, store })
 })
 afterEach(() => made.close())
 
@@ -14,7 +27,7 @@ const post = (path: string, form: Record<string, string>, headers: Record<string
 const htmx = { 'hx-request': 'true' }
 
 async function started(): Promise<string> {
-  const res = await get('/start')
+  const res = await post('/start', {})
   return res.headers.get('location')!.split('=')[1]!
 }
 
@@ -54,8 +67,8 @@ describe('pages', () => {
     expect((await get('/assets/nope.js')).status).toBe(404)
   })
 
-  test('GET /start without htmx redirects (303) to the new session and starts the default conversation', async () => {
-    const res = await get('/start')
+  test('POST /start without htmx redirects (303) to the new session and starts the default conversation', async () => {
+    const res = await post('/start', {})
     expect(res.status).toBe(303)
     const id = res.headers.get('location')!.match(/^\/\?client_id=([A-Za-z0-9_-]{22})$/)![1]!
     await made.deps.runner.settled(id)
@@ -64,14 +77,41 @@ describe('pages', () => {
     expect(events.at(-1)).toMatchObject({ type: 'final', text: 'Hello! Please tell me a short story about a robot.' })
   })
 
-  test('GET /start from htmx answers the chat fragment and HX-Push-Url', async () => {
-    const res = await get('/start', htmx)
+  test('GET and HEAD /start answer the landing page and create no session (a prefetcher starts nothing)', async () => {
+    const landing = await (await get('/')).text()
+    for (const method of ['GET', 'HEAD']) {
+      const res = await made.app.handle(new Request(url('/start'), { method }))
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      expect(res.headers.get('hx-push-url')).toBeNull()
+      if (method === 'GET') expect(await res.text()).toBe(landing)
+    }
+    expect(store.created).toBe(0)
+  })
+
+  test('the page carries the limits app.js and the form need, from the one place they are written', async () => {
+    const html = await (await get('/')).text()
+    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}">`)
+    expect(new RegExp(html.match(/data-id-pattern="([^"]+)"/)![1]!).test(newId())).toBe(true)
+    const chat = await (await get(`/?client_id=${await started()}`)).text()
+    expect(chat).toContain(`maxlength="${MESSAGE_MAX_CHARS}"`)
+  })
+
+  test('the landing page starts a chat with a POST, by htmx or as a plain form', async () => {
+    const html = await (await get('/')).text()
+    expect(html).toContain('<form action="/start" method="post" hx-post="/start"')
+    expect(html).not.toMatch(/hx-get="\/start"|href="\/start"/)
+  })
+
+  test('POST /start from htmx answers the chat fragment and HX-Push-Url', async () => {
+    const res = await post('/start', {}, htmx)
     expect(res.status).toBe(200)
     const push = res.headers.get('hx-push-url')!
     expect(push).toMatch(/^\/\?client_id=[A-Za-z0-9_-]{22}$/)
     const html = await res.text()
     expect(html).toContain(`hx-sse:connect="/events?client_id=${push.split('=')[1]}&after=`)
     expect(html).not.toContain('<html')
+    expect(store.created).toBe(1)
   })
 
   test('GET /?client_id= renders the transcript so far and streams after its last event', async () => {
@@ -123,7 +163,7 @@ describe('POST /chat and /cancel', () => {
       [{ client_id: id, message: '' }, 400, /empty/],
       [{ client_id: id, message: '  \n ' }, 400, /empty/],
       [{ client_id: id }, 400, /empty/],
-      [{ client_id: id, message: 'x'.repeat(20_001) }, 400, /too long/],
+      [{ client_id: id, message: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }, 400, /too long/],
       [{ message: 'hi' }, 400, /client_id/],
       [{ client_id: 'short', message: 'hi' }, 400, /malformed/],
       [{ client_id: newId(), message: 'hi' }, 404, /No session/],
