@@ -54,6 +54,14 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
         yield chunk
         continue
       }
+      // Nothing after the cursor. If the log's head is below it (an older backup restored, another store behind
+      // the same URL), no event would ever come: move the cursor to the head and say so.
+      const head = (await store.getSession(sessionId))?.last_seq ?? cursor
+      if (cursor > head) {
+        cursor = head
+        yield encodeFrame({ id: String(cursor), event: 'reset', data: JSON.stringify({ after: cursor }) })
+        continue
+      }
       const quiet = await store.waitFor(sessionId, cursor, stop, options.heartbeatMs)
       if (quiet && !stopped()) yield encodeComment('ping')
     }
