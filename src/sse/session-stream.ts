@@ -27,6 +27,9 @@ export interface SessionStreamOptions {
 /** Events read per store round-trip; a lagging client catches up in pages of this size, written as one chunk. */
 const PAGE = 256
 
+/** The frame name of the stream's own failure: never `error`, which is a run's event type on the JSON stream. */
+export const STREAM_ERROR = 'stream-error'
+
 /**
  * The body of one SSE connection: a cursor on the session's log. It never buffers more than one page, so a slow
  * client lags instead of growing memory, and it never drops: whatever it has not written, it has not read.
@@ -67,8 +70,8 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
     }
     if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
-    // Once the stream has started there is no status code left to send: say it in an event and close cleanly.
-    if (!stopped()) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })
+    // Once the stream has started there is no status code left to send: say it in a frame and close cleanly.
+    if (!stopped()) yield encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: messageOf(error) }) })
   } finally {
     options.onClose?.()
   }

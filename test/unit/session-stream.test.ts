@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { encodeFrame } from '../../src/sse/encode.ts'
-import { sessionStream } from '../../src/sse/session-stream.ts'
+import { STREAM_ERROR, sessionStream } from '../../src/sse/session-stream.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { FailingStore } from '../helpers/failing-store.ts'
 
 const ts = new Date().toISOString()
 const partial = (delta: string): NewEvent => ({ type: 'partial', step_id: 'r', ts, delta })
@@ -52,4 +53,17 @@ describe('a cursor past the head of the log', () => {
     await store.append(id, partial('c'))
     expect(await live).not.toContain('reset')
   })
+})
+
+test(`the stream’s own failure is a "stream-error" frame, never a run's "error", and the stream then ends`, async () => {
+  const store = new FailingStore()
+  const id = await sessionWith(store, ['a'])
+  store.failReads = true
+  const stream = open(store, id, 0)
+  await stream.next()
+  const failure = await stream.next()
+  expect(failure).toStartWith(`event: ${STREAM_ERROR}\n`)
+  expect(failure).not.toMatch(/^event: error$/m)
+  expect(JSON.parse(failure.match(/^data: (.*)$/m)![1]!)).toEqual({ error: 'The stream failed on the server; reconnect to resume.' })
+  expect((await stream.chunks.next()).done).toBe(true)
 })
