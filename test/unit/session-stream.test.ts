@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { encodeFrame } from '../../src/sse/encode.ts'
-import { STREAM_ERROR, sessionStream } from '../../src/sse/session-stream.ts'
+import { MAX_CHUNK_CHARS, STREAM_ERROR, sessionStream } from '../../src/sse/session-stream.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { FailingStore } from '../helpers/failing-store.ts'
@@ -66,4 +66,35 @@ test(`the stream’s own failure is a "stream-error" frame, never a run's "error
   expect(failure).not.toMatch(/^event: error$/m)
   expect(JSON.parse(failure.match(/^data: (.*)$/m)![1]!)).toEqual({ error: 'The stream failed on the server; reconnect to resume.' })
   expect((await stream.chunks.next()).done).toBe(true)
+})
+
+describe('chunks bounded in size', () => {
+  test(`no chunk passes ${MAX_CHUNK_CHARS} characters unless it is one event bigger than that, and nothing is lost`, async () => {
+    const store = new MemoryStore()
+    // 300 events of 20,000 characters, a few far bigger than the bound and some tiny ones between them.
+    const sizes = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? 3 * MAX_CHUNK_CHARS : i % 3 === 0 ? 5 : 20_000))
+    const id = await sessionWith(
+      store,
+      sizes.map((n, i) => String(i % 10).repeat(n)),
+    )
+    const stream = open(store, id, 0)
+    await stream.next()
+    const seen: number[] = []
+    while (seen.length < sizes.length) {
+      const chunk = await stream.next()
+      const inChunk = ids(chunk)
+      if (chunk.length > MAX_CHUNK_CHARS) expect(inChunk).toHaveLength(1)
+      seen.push(...inChunk)
+    }
+    expect(seen).toEqual(sizes.map((_, i) => i + 1))
+  })
+
+  test('small events still go a page of 256 per chunk', async () => {
+    const store = new MemoryStore()
+    const id = await sessionWith(store, Array(300).fill('x'))
+    const stream = open(store, id, 0)
+    await stream.next()
+    expect(ids(await stream.next())).toHaveLength(256)
+    expect(ids(await stream.next())).toHaveLength(44)
+  })
 })
