@@ -126,8 +126,9 @@
   })
   window.addEventListener('offline', showConnection)
   window.addEventListener('online', showConnection)
-  document.addEventListener('htmx:sse:after:message', () => {
-    clearStreamNotice()
+  document.addEventListener('htmx:sse:after:message', (event) => {
+    // htmx sends this after named frames too: only an event of the log (unnamed, HTML) shows the stream delivers.
+    if (!event.detail?.message?.event) clearStreamNotice()
     afterChange()
   })
   document.addEventListener('htmx:after:swap', () => {
