@@ -14,10 +14,14 @@
     badge.dataset.state = state
     badge.textContent = label
   }
-  // What the stream last said (live / reconnecting / offline); the browser's own offline flag takes precedence, and
+  // What the stream last said (live / reconnecting / offline / failed); the browser's own offline flag takes precedence, and
   // when the network comes back the indicator returns to what the stream says.
   let streamState = 'idle'
-  const showConnection = () => indicate('connection', navigator.onLine || streamState === 'idle' ? streamState : 'offline')
+  const LABELS = { failed: 'server error' }
+  const showConnection = () => {
+    const state = navigator.onLine || streamState === 'idle' ? streamState : 'offline'
+    indicate('connection', state, LABELS[state])
+  }
   const setConnection = (state) => {
     streamState = state
     showConnection()
@@ -115,7 +119,8 @@
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
   document.addEventListener('htmx:sse:before:connection', (event) => {
-    if (event.detail?.connection?.attempt > 0) setConnection('reconnecting')
+    // After the server's own failure frame, the backoff before the next attempt still shows that failure.
+    if (event.detail?.connection?.attempt > 0 && streamState !== 'failed') setConnection('reconnecting')
   })
   document.addEventListener('htmx:sse:error', () => setConnection('reconnecting'))
   document.addEventListener('htmx:sse:close', (event) => {
@@ -123,7 +128,11 @@
   })
   window.addEventListener('offline', showConnection)
   window.addEventListener('online', showConnection)
-  document.addEventListener('htmx:sse:after:message', afterChange)
+  document.addEventListener('htmx:sse:after:message', (event) => {
+    // htmx sends this after named frames too: only an event of the log (unnamed, HTML) shows the stream delivers.
+    if (!event.detail?.message?.event) clearStreamNotice()
+    afterChange()
+  })
   document.addEventListener('htmx:after:swap', () => {
     afterChange()
     showRecent()
@@ -133,14 +142,23 @@
   document.addEventListener('reset', (event) => {
     if (event.target?.id === 'transcript') location.reload()
   })
-  // A stream that fails on the server ends with an `error` event: show its sentence.
-  document.addEventListener('error', (event) => {
+  // A stream that fails on the server ends with a `stream-error` frame (never `error`: that name is a run's event on
+  // the JSON stream, and a run's error reaches this page as HTML). Show its sentence until the stream delivers again.
+  let streamNotice = ''
+  function clearStreamNotice() {
+    const notice = $('#notice')
+    if (streamNotice && notice?.textContent === streamNotice) notice.textContent = ''
+    streamNotice = ''
+  }
+  document.addEventListener('stream-error', (event) => {
     if (event.target?.id !== 'transcript') return
+    setConnection('failed')
     const notice = $('#notice')
     try {
-      if (notice) notice.textContent = JSON.parse(event.detail.data).error
+      streamNotice = JSON.parse(event.detail.data).error
+      if (notice) notice.textContent = streamNotice
     } catch {
-      /* not our JSON: nothing to show */
+      /* not our JSON: the indicator says it all */
     }
   })
 

@@ -55,6 +55,8 @@ function streamResponse(
     shutdown: deps.shutdown,
     onClose: () => deps.connections.open--,
   })
+  // Pull-based: the generator runs only when Bun asks for the next chunk, so a client that stops reading stops the
+  // stream's reads after one chunk (beyond what the kernel's socket buffers took); bench/stalled-readers.ts shows it.
   const body = new ReadableStream<Uint8Array>({
     pull: (controller) =>
       chunks.next().then((next) => {

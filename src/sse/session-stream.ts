@@ -24,34 +24,50 @@ export interface SessionStreamOptions {
   onClose?: () => void
 }
 
-/** Events read per store round-trip; a lagging client catches up in pages of this size, written as one chunk. */
+/** Events read per store round-trip at most; a lagging client catches up in pages of up to this many. */
 const PAGE = 256
 
 /**
- * The body of one SSE connection: a cursor on the session's log. It never buffers more than one page, so a slow
- * client lags instead of growing memory, and it never drops: whatever it has not written, it has not read.
+ * A chunk takes no further event once it would pass this many characters (64 Ki; UTF-16 code units, so at most
+ * 192 KiB of UTF-8, 64 KiB for ASCII); the rest is read on the next pull. A single event larger than this goes
+ * alone. Bounded in events only, 256 events of 20,000 characters made one 5 MB chunk per client: in
+ * bench/stalled-readers.ts (50 clients that stop reading, 300 such events) the server's heap grew by 42.6 MiB (and
+ * as much again outside the JS heap; RSS +347 MiB) without this bound, by 3.2 MiB (RSS +12 MiB) with it.
+ */
+export const MAX_CHUNK_CHARS = 64 * 1024
+
+/** The frame name of the stream's own failure: never `error`, which is a run's event type on the JSON stream. */
+export const STREAM_ERROR = 'stream-error'
+
+/**
+ * The body of one SSE connection: a cursor on the session's log. It runs only when its consumer pulls (the body in
+ * src/http/streams.ts is a pull-based ReadableStream), and holds at most one chunk, bounded in events and in size,
+ * so a slow or stalled client lags instead of growing memory; it never drops: whatever it has not written, it has
+ * not read.
  */
 export async function* sessionStream(options: SessionStreamOptions): AsyncGenerator<string> {
   const { store, sessionId, signal, shutdown } = options
   const stop = shutdown ? [signal, shutdown] : signal
   const stopped = () => signal.aborted || shutdown?.aborted === true
   let cursor = options.after
+  let limit = PAGE
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
     while (!stopped()) {
-      const events = await store.read(sessionId, cursor, PAGE)
-      if (events.length > 0) {
-        let chunk = ''
-        if (events[0]!.seq > cursor + 1) {
-          // Retention dropped what this cursor points into: tell the client instead of leaving a silent gap. The
-          // frame carries an id so that a reconnect resumes after the gap rather than meeting it again.
-          cursor = events[0]!.seq - 1
-          chunk += encodeFrame({ id: String(cursor), event: 'reset', data: JSON.stringify({ after: cursor }) })
-        }
-        for (const event of events) chunk += options.encode(event)
-        cursor = events.at(-1)!.seq
-        yield chunk
+      const chunk = await nextChunk(options, cursor, limit)
+      if (chunk) {
+        cursor = chunk.cursor
+        limit = chunk.nextLimit
+        yield chunk.text
+        continue
+      }
+      // Nothing after the cursor. If the log's head is below it (an older backup restored, another store behind
+      // the same URL), no event would ever come: move the cursor to the head and say so.
+      const head = (await store.getSession(sessionId))?.last_seq ?? cursor
+      if (cursor > head) {
+        cursor = head
+        yield resetFrame(cursor)
         continue
       }
       const quiet = await store.waitFor(sessionId, cursor, stop, options.heartbeatMs)
@@ -59,11 +75,48 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
     }
     if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
-    // Once the stream has started there is no status code left to send: say it in an event and close cleanly.
-    if (!stopped()) yield encodeFrame({ event: 'error', data: JSON.stringify({ error: messageOf(error) }) })
+    // Once the stream has started there is no status code left to send: say it in a frame and close cleanly.
+    if (!stopped()) yield encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: messageOf(error) }) })
   } finally {
     options.onClose?.()
   }
+}
+
+/**
+ * `reset`: the log does not hold what the cursor points to (retention dropped it, or the cursor is past the head).
+ * The frame carries an id so that a reconnect resumes from the new position rather than meeting the gap again.
+ */
+function resetFrame(after: number): string {
+  return encodeFrame({ id: String(after), event: 'reset', data: JSON.stringify({ after }) })
+}
+
+interface Chunk {
+  text: string
+  /** The `seq` of the last event in `text`. */
+  cursor: number
+  /** How many events the next read asks for: about as many as fit in a chunk, so big events are not read twice. */
+  nextLimit: number
+}
+
+/**
+ * Reads up to `limit` events after `cursor` and encodes as many as fit in MAX_CHUNK_CHARS. A function of its own
+ * so that the page it read is garbage once the chunk is built: a generator suspended at `yield` keeps its locals.
+ */
+async function nextChunk(options: SessionStreamOptions, cursor: number, limit: number): Promise<Chunk | undefined> {
+  const events = await options.store.read(options.sessionId, cursor, limit)
+  if (events.length === 0) return undefined
+  let text = ''
+  // A hole right after the cursor: retention dropped what it points into. Tell the client instead of a silent gap.
+  if (events[0]!.seq > cursor + 1) text = resetFrame(events[0]!.seq - 1)
+  let taken = 0
+  for (const event of events) {
+    const frame = options.encode(event)
+    if (taken > 0 && text.length + frame.length > MAX_CHUNK_CHARS) break
+    text += frame
+    cursor = event.seq
+    taken++
+  }
+  return { text, cursor, nextLimit: taken < events.length ? taken : Math.min(PAGE, limit * 2) }
 }
 
 function messageOf(error: unknown): string {

@@ -81,6 +81,32 @@ describe('streaming on a real port', () => {
     })
   }
 
+  const streams = {
+    HTML: (id: string) => `/events?client_id=${id}`,
+    JSON: (id: string) => `/api/sessions/${id}/stream?`,
+  }
+  for (const [name, path] of Object.entries(streams))
+    for (const how of ['Last-Event-ID', '?after='] as const) {
+      test(`${name} stream: a cursor past the log's head (${how}) gets reset to the head, then the live events`, async () => {
+        const id = await session()
+        await api(`/api/sessions/${id}/messages`, json('abc'))
+        await server.deps.runner.settled(id)
+        const head = (await (await api(`/api/sessions/${id}`)).json()) as { last_seq: number }
+        const url = `${server.base}${path(id)}${how === '?after=' ? '&after=40' : ''}`
+        const stream = await SseReader.open(url, how === 'Last-Event-ID' ? { 'last-event-id': '40' } : {})
+        await stream.until((m) => m.length >= 1)
+        expect(stream.messages[0]).toMatchObject({
+          event: 'reset',
+          id: String(head.last_seq),
+          data: JSON.stringify({ after: head.last_seq }),
+        })
+        await api(`/api/sessions/${id}/messages`, json('next'))
+        const messages = await stream.until((m) => m.some((x) => x.event === 'final' || x.data.includes('answer final')))
+        stream.close()
+        expect(seqs(messages.slice(1))).toEqual(consecutive(head.last_seq + 1, head.last_seq + messages.length - 1))
+      })
+    }
+
   test('Last-Event-ID wins over ?after=', async () => {
     const id = await session()
     await api(`/api/sessions/${id}/messages`, json('abc'))

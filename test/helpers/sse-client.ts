@@ -1,4 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import { TERMINAL_TYPES, type EventType } from '../../src/events.ts'
+import { STREAM_ERROR } from '../../src/sse/session-stream.ts'
 
 /**
  * A test SSE reader over fetch: collects every message, lets a test wait for one, and closes on demand. Comments
@@ -76,6 +78,12 @@ export class SseReader {
   }
 }
 
-/** True once a message of one of the run-ending types is among `messages` (JSON stream). */
-export const hasEnd = (messages: EventSourceMessage[], n = 1) =>
-  messages.filter((m) => m.event === 'final' || m.event === 'interrupt' || m.event === 'error').length >= n
+/**
+ * True once `n` messages of the run-ending types are among `messages` (JSON stream). The stream's own failure frame
+ * is no run's end: met here, it fails the wait with its sentence instead of passing it or timing out.
+ */
+export const hasEnd = (messages: EventSourceMessage[], n = 1) => {
+  const failure = messages.find((m) => m.event === STREAM_ERROR)
+  if (failure) throw new Error(`the stream failed: ${failure.data}`)
+  return messages.filter((m) => TERMINAL_TYPES.has(m.event as EventType)).length >= n
+}

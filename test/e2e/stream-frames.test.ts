@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { FailingStore } from '../helpers/failing-store.ts'
+import { ScriptedStep } from '../helpers/scripted-step.ts'
+import { freePort } from '../helpers/spawn-server.ts'
+import { testApp, testServer } from '../helpers/test-app.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+slowTests(60_000)
+
+const enabled = browserAvailable('stream frame tests')
+
+/** What the page's connection indicator says. */
+const connection = (page: Page) => page.locator('#connection').textContent()
+const waitForConnection = (page: Page, text: string) =>
+  page.waitForFunction((want) => document.getElementById('connection')?.textContent === want, text, { timeout: 20_000 })
+async function send(page: Page, text: string) {
+  await page.locator('#message').fill(text)
+  await page.locator('#message').press('Enter')
+}
+
+describe.skipIf(!enabled)('the page and the stream’s own frames', () => {
+  let browser: Browser
+  beforeAll(async () => {
+    browser = await launchBrowser()
+  })
+  afterAll(() => browser?.close())
+
+  test('restarted on an older copy of its database, the server resets the page: it reloads and shows that transcript, live', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepstream-older-copy-'))
+    const db = join(dir, 'db.sqlite')
+    const backup = join(dir, 'backup.sqlite')
+    const port = freePort()
+    /** The app on a fixed port, so the page's stream reconnects to each new instance. */
+    const serve = async (path: string) => {
+      const made = await testApp({ store: new SqliteStore(path), step: new ScriptedStep(2) })
+      made.app.listen({ port, hostname: '127.0.0.1' })
+      return made
+    }
+    let server = await serve(db)
+    const page = await browser.newPage()
+    const errors = watchErrors(page)
+    try {
+      await page.goto(`http://127.0.0.1:${port}/start`)
+      await page.locator('.answer.final').waitFor()
+      await server.close()
+      // The backup, taken as a file copy of a stopped server: the database and whatever its WAL still holds.
+      for (const suffix of ['', '-wal']) if (existsSync(db + suffix)) copyFileSync(db + suffix, backup + suffix)
+
+      server = await serve(db)
+      await waitForConnection(page, 'live')
+      await send(page, 'a message the backup does not hold')
+      await page.locator('.answer.final').nth(1).waitFor()
+      await server.close()
+      await page.evaluate(() => Object.assign(window, { beforeReset: true }))
+      // The operator restores the backup: the page's Last-Event-ID now points past the log's head. (A new path rather
+      // than a copy over the old one: SQLite in this process may still hold the old files open.)
+      server = await serve(backup)
+      await page.waitForFunction(() => !('beforeReset' in window), null, { timeout: 20_000 })
+      await page.locator('.answer.final').first().waitFor()
+      expect(await page.locator('.msg.user').count()).toBe(1)
+      expect(await page.locator('.answer').count()).toBe(1)
+      await waitForConnection(page, 'live')
+      await send(page, 'after the restore')
+      await page.locator('.answer.final').nth(1).waitFor()
+      expect(await page.locator('.answer.final .text').nth(1).innerText()).toBe('after the restore')
+      // An in-process server stops with `stop(true)`, which tears its open streams: Chromium and htmx log the torn
+      // response before reconnecting (as after a SIGKILL in page.test.ts). Nothing else may reach the console.
+      const torn = /^console: (htmx: htmx:sse:error: network error|Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING)/
+      expect(errors.filter((e) => !torn.test(e))).toEqual([])
+      await leaveScreenshot(page, 'reset-after-restore')
+    } finally {
+      await server.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a run’s error is the run’s; the stream’s own failure shows its sentence and "server error", then live again', async () => {
+    const store = new FailingStore()
+    // A short heartbeat: a quiet stream reads the store at each one, so a failing store is met within 300 ms.
+    const server = await testServer({ store, step: new ScriptedStep(2), heartbeatMs: 300 })
+    const page = await browser.newPage()
+    const errors = watchErrors(page)
+    try {
+      await page.goto(`${server.base}/start`)
+      await page.locator('.answer.final').waitFor()
+      await send(page, 'error')
+      await page.locator('.answer.error').waitFor()
+      expect(await page.locator('.answer.error [role=alert]').innerText()).toBe('The model service answered 503: try again in a minute.')
+      expect(await connection(page)).toBe('live')
+      expect(await page.locator('#notice').textContent()).toBe('')
+
+      store.failReads = true
+      await waitForConnection(page, 'server error')
+      expect(await page.locator('#connection').getAttribute('data-state')).toBe('failed')
+      expect(await page.locator('#notice').textContent()).toBe('The stream failed on the server; reconnect to resume.')
+      await page.screenshot({ path: `${import.meta.dir}/../../test-results/stream-error.png` })
+
+      store.failReads = false
+      await waitForConnection(page, 'live')
+      await send(page, 'back again')
+      await page.locator('.answer.final').nth(1).waitFor()
+      expect(await page.locator('#notice').textContent()).toBe('')
+      expect(errors).toEqual([])
+      await leaveScreenshot(page, 'stream-error-recovered')
+    } finally {
+      await server.close()
+    }
+  })
+})
