@@ -9,6 +9,7 @@ import { FailingStore } from '../helpers/failing-store.ts'
 import { ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort } from '../helpers/spawn-server.ts'
 import { testApp, testServer } from '../helpers/test-app.ts'
+import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
 slowTests(60_000)
@@ -46,7 +47,7 @@ describe.skipIf(!enabled)('the page and the stream’s own frames', () => {
     const page = await browser.newPage()
     const errors = watchErrors(page)
     try {
-      await page.goto(`http://127.0.0.1:${port}/start`)
+      await page.goto(await startChat(`http://127.0.0.1:${port}`))
       await page.locator('.answer.final').waitFor()
       await server.close()
       // The backup, taken as a file copy of a stopped server: the database and whatever its WAL still holds.
@@ -87,7 +88,7 @@ describe.skipIf(!enabled)('the page and the stream’s own frames', () => {
     const page = await browser.newPage()
     const errors = watchErrors(page)
     try {
-      await page.goto(`${server.base}/start`)
+      await page.goto(await startChat(server.base))
       await page.locator('.answer.final').waitFor()
       await send(page, 'error')
       await page.locator('.answer.error').waitFor()
