@@ -1,4 +1,4 @@
-import type { StoredEvent, StoredEventOf } from './events.ts'
+import { type StoredEvent, type StoredEventOf, unreachable } from './events.ts'
 
 /** How a run stands: still streaming, or ended by one of the three closing events. */
 export type RunState = 'running' | 'final' | 'interrupt' | 'error'
@@ -72,6 +72,8 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
       case 'error':
         Object.assign(runOf(event), { state: 'error', error: event.error })
         break
+      default:
+        unreachable(event)
     }
   }
   return { entries, lastSeq }

@@ -1,5 +1,5 @@
 /** @jsxImportSource @kitajs/html */
-import type { StoredEvent, StoredEventOf } from '../src/events.ts'
+import { type StoredEvent, type StoredEventOf, unreachable } from '../src/events.ts'
 import { toHtml } from './to-html.ts'
 import { RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'
 
@@ -83,5 +83,7 @@ function fragment(event: StoredEvent): JSX.Element {
     case 'interrupt':
     case 'error':
       return finished(event)
+    default:
+      return unreachable(event)
   }
 }

@@ -14,12 +14,6 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 }
 
-/** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
-const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
-
-/** The JSON stream: named by type, the stored event as JSON. */
-const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
-
 /** Where a connection starts reading: `Last-Event-ID` (a reconnect) beats `?after=`, which beats 0. */
 export function cursorOf(lastEventId: string | null, after: string | undefined): number {
   for (const raw of [lastEventId, after]) {
@@ -72,8 +66,12 @@ function streamResponse(
 
 const Query = t.Object({ client_id: t.Optional(t.String()), after: t.Optional(t.String()) })
 
-export const streamRoutes = (deps: AppDeps) =>
-  new Elysia({ name: 'streams' })
+export const streamRoutes = (deps: AppDeps) => {
+  /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
+  const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
+  /** The JSON stream: named by type, the stored event as JSON. */
+  const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
+  return new Elysia({ name: 'streams' })
     .get(
       '/events',
       async ({ query, request, server }) => {
@@ -90,3 +88,4 @@ export const streamRoutes = (deps: AppDeps) =>
       },
       { query: Query },
     )
+}

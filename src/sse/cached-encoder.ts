@@ -1,18 +1,37 @@
 import type { StoredEvent } from '../events.ts'
 import { encodeFrame, type SseFrame } from './encode.ts'
 
+export interface CachedEncoderOptions {
+  /** Characters of encoded frames kept, the oldest dropped first; default 8 Mi characters. */
+  maxChars?: number
+}
+
 /**
- * Encodes each event once however many connections stream it. Every viewer of a session reads the same event
- * objects (from the memory log or the SQLite store's recent-events cache), so with a thousand viewers this turns a
- * thousand renders and JSON encodings of each token into one. Keyed weakly: an event the store drops is freed.
+ * Encodes each event once however many connections stream it, keyed by (session, seq): the pair names one event
+ * for good (a seq is never reused), so a store that returns a fresh object per read — SQLite past its recent-events
+ * cache, a shared store — keeps the saving. With a thousand viewers this turns a thousand renders and JSON
+ * encodings of each token into one (bench/, fan-out). Every viewer of a session reads an event within moments of the
+ * others, so a small cache of the newest frames serves them all; older ones are evicted in insertion order.
+ *
+ * One per app (createApp), not per module: a server restarted on an older copy of its database in the same process
+ * (tests do this) must not be served frames of events the restored log never had.
  */
-export function cachedEncoder(frame: (event: StoredEvent) => SseFrame): (event: StoredEvent) => string {
-  const cache = new WeakMap<StoredEvent, string>()
+export function cachedEncoder(frame: (event: StoredEvent) => SseFrame, options: CachedEncoderOptions = {}): (event: StoredEvent) => string {
+  const maxChars = options.maxChars ?? 8 * 1024 * 1024
+  const cache = new Map<string, string>()
+  let chars = 0
   return (event) => {
-    let encoded = cache.get(event)
+    const key = `${event.session_id} ${event.seq}`
+    let encoded = cache.get(key)
     if (encoded === undefined) {
       encoded = encodeFrame(frame(event))
-      cache.set(event, encoded)
+      cache.set(key, encoded)
+      chars += encoded.length
+      for (const [oldest, value] of cache) {
+        if (chars <= maxChars || cache.size === 1) break
+        cache.delete(oldest)
+        chars -= value.length
+      }
     }
     return encoded
   }

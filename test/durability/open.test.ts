@@ -3,7 +3,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { newId } from '../../src/session-id.ts'
-import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { CLOSING_TYPES } from '../../src/events.ts'
+import { MIGRATIONS, RUN_BOUNDARY_TYPES, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { StoreOpenError } from '../../src/store/store-errors.ts'
 import { ev, seqsOf, tempDir } from './helpers.ts'
@@ -36,6 +37,29 @@ const schema = (path: string) => {
 }
 
 describe('schema migrations', () => {
+  test('the run-boundary list queries use is the one the index was built with, and it holds every closing type', async () => {
+    const path = tmp.file()
+    await new SqliteStore(path).close()
+    const db = new Database(path, { readonly: true })
+    const { sql } = db.query("SELECT sql FROM sqlite_schema WHERE name = 'events_run_bounds'").get() as { sql: string }
+    db.close()
+    // A query uses a partial index only if its WHERE implies the index's: the same text does.
+    expect(sql).toEndWith(`WHERE type IN ${RUN_BOUNDARY_TYPES}`)
+    for (const type of CLOSING_TYPES) expect(RUN_BOUNDARY_TYPES).toContain(`'${type}'`)
+  })
+
+  test('sessions from before version 4 ran the echo step, and say so', async () => {
+    const path = tmp.file()
+    const db = new Database(path, { create: true })
+    db.exec(MIGRATIONS.slice(0, 3).join('\n'))
+    db.exec('PRAGMA user_version = 3')
+    db.query("INSERT INTO sessions (id, created_at, last_activity) VALUES ('old', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run()
+    db.close()
+    const store = new SqliteStore(path)
+    expect((await store.getSession('old'))?.step).toEqual({ name: 'echo' })
+    await store.close()
+  })
+
   test('an empty file is brought to the current schema', async () => {
     const path = tmp.file()
     writeFileSync(path, '')

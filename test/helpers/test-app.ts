@@ -13,6 +13,8 @@ export interface TestAppOptions {
   store?: EventStore
   /** The one step of the app's registry (its default); the echo step by default. */
   step?: Step
+  /** Other steps the registry holds besides the default one (sessions can pick them by name). */
+  moreSteps?: Step[]
   /** A cancelled step's time to return; milliseconds, default 2000. */
   cancelGraceMs?: number
   /** Echo step delay; milliseconds, default 1. */
@@ -25,7 +27,10 @@ export interface TestAppOptions {
 export async function testApp(options: TestAppOptions = {}) {
   const store = options.store ?? new MemoryStore()
   const shutdown = new AbortController()
-  const steps = new StepRegistry([options.step ? fixedStep(options.step) : echoStep(options.echoDelayMs ?? 1)])
+  const steps = new StepRegistry([
+    options.step ? fixedStep(options.step) : echoStep(options.echoDelayMs ?? 1),
+    ...(options.moreSteps ?? []).map(fixedStep),
+  ])
   const deps: AppDeps = {
     store,
     steps,
