@@ -1,12 +1,13 @@
 import { t, type Static } from 'elysia'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { EVENT_TEXT_MAX_CHARS } from './limits.ts'
 
 /**
  * The event model, declared once. Every other module (store, steps, templates, JSON API) imports the schemas
  * and the types derived from them here.
  */
 
-const Text = t.String({ maxLength: 1_000_000 })
+const Text = t.String({ maxLength: EVENT_TEXT_MAX_CHARS })
 
 const ToolCall = t.Object({ id: t.String({ maxLength: 200 }), name: t.String({ maxLength: 200 }), input: t.Unknown() })
 const ToolResult = t.Object({ id: t.String({ maxLength: 200 }), result: t.Unknown() })

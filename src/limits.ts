@@ -10,6 +10,12 @@ export const MAX_BODY_BYTES = 1024 * 1024
 export const MESSAGE_MAX_CHARS = 20_000
 
 /**
+ * The longest text one event may carry (a message, a delta, a whole answer); characters. The event schemas enforce
+ * it, and crash recovery truncates an interrupted answer to it.
+ */
+export const EVENT_TEXT_MAX_CHARS = 1_000_000
+
+/**
  * Bun's own `maxRequestBodySize`; bytes (4 MiB). Bun answers a body over it with an empty 413 before the app sees
  * the request, so it sits well above MAX_BODY_BYTES: the limit a client meets is the app's, with its sentence. Bun's
  * stays as the backstop for a body no route reads through the capped parser.

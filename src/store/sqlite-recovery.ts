@@ -1,4 +1,5 @@
 import type { Database } from 'bun:sqlite'
+import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 import { CLOSING_TYPES_SQL, RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
 
 /** A run that a crash left without its closing event, and the text it had streamed. */
@@ -8,9 +9,6 @@ export interface OpenRun {
   /** Its `partial` deltas joined in seq order. */
   text: string
 }
-
-/** The longest `text` an event may carry (events.ts); a run that streamed more is recovered truncated. */
-const MAX_TEXT = 1_000_000
 
 /**
  * Every run (a step id within a session) that has a `user` or `start` event but no `final`, `interrupt` or
@@ -45,8 +43,8 @@ export function findOpenRuns(db: Database): OpenRun[] {
 }
 
 function truncate(text: string): string {
-  if (text.length <= MAX_TEXT) return text
-  const cut = text.slice(0, MAX_TEXT)
+  if (text.length <= EVENT_TEXT_MAX_CHARS) return text
+  const cut = text.slice(0, EVENT_TEXT_MAX_CHARS)
   // Never end on half of a surrogate pair.
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
 }

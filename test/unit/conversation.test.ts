@@ -1,9 +1,9 @@
 import { expect, test } from 'bun:test'
-import type { NewEvent, StoredEvent } from '../../src/events.ts'
+import type { StepEvent, StoredEvent } from '../../src/events.ts'
 import { conversationOf, SYSTEM_PROMPT } from '../../src/steps/conversation.ts'
 
 const ts = '2026-11-25T10:00:00.000Z'
-const log = (events: Omit<NewEvent, 'ts'>[]): StoredEvent[] =>
+const log = (events: (StepEvent & { step_id: string })[]): StoredEvent[] =>
   events.map((event, i) => ({ ...event, ts, seq: i + 1, session_id: 's' }) as StoredEvent)
 
 test('a step sees the whole conversation: messages, tool calls grouped per round, their results, and answers', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
+import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 import { EchoStep } from '../../src/steps/echo-step.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
@@ -163,7 +164,7 @@ describe('runner', () => {
     const { runner, id, events, submit } = await setup(
       scripted(async (_input, { emit }) => {
         await emit({ type: 'partial', delta: 'ok' })
-        await emit({ type: 'final', text: 'x'.repeat(1_000_001) }).catch(() => {})
+        await emit({ type: 'final', text: 'x'.repeat(EVENT_TEXT_MAX_CHARS + 1) }).catch(() => {})
       }),
     )
     await submit('x')
