@@ -113,4 +113,66 @@ describe.skipIf(!enabled)('the page and the stream’s own frames', () => {
       await server.close()
     }
   })
+
+  test('a browser EventSource tells a run’s error (a MessageEvent with data) from the stream’s failure and from a broken connection', async () => {
+    const store = new FailingStore()
+    const server = await testServer({ store, step: new ScriptedStep(2), heartbeatMs: 300 })
+    const page = await browser.newPage()
+    try {
+      const { id } = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
+      await page.goto(`${server.base}/healthz`)
+      await page.evaluate((sessionId) => {
+        const seen: { name: string; message: boolean; data?: string; state: number }[] = []
+        Object.assign(window, { seen })
+        const source = new EventSource(`/api/sessions/${sessionId}/stream`)
+        const record = (name: string) => (event: Event) =>
+          seen.push({
+            name,
+            message: event instanceof MessageEvent,
+            data: event instanceof MessageEvent ? event.data : undefined,
+            state: source.readyState,
+          })
+        for (const name of ['error', 'stream-error', 'final']) source.addEventListener(name, record(name))
+        source.addEventListener('open', record('open'))
+      }, id)
+      type Seen = { name: string; message: boolean; data?: string; state: number }
+      const seen = () => page.evaluate(() => (window as unknown as { seen: Seen[] }).seen)
+      const until = async (predicate: (events: Seen[]) => boolean) => {
+        const deadline = Date.now() + 10_000
+        while (!predicate(await seen())) {
+          if (Date.now() > deadline) throw new Error(`timed out; saw ${JSON.stringify(await seen())}`)
+          await Bun.sleep(50)
+        }
+      }
+
+      await fetch(`${server.base}/api/sessions/${id}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'error' }),
+      })
+      await until((events) => events.some((e) => e.name === 'error' && e.message))
+      store.failReads = true
+      await until((events) => events.some((e) => e.name === 'stream-error') && events.some((e) => e.name === 'error' && !e.message))
+      store.failReads = false
+      await until((events) => events.filter((e) => e.name === 'open').length >= 2)
+
+      const events = await seen()
+      const runErrors = events.filter((e) => e.name === 'error' && e.message)
+      expect(runErrors).toHaveLength(1)
+      expect(JSON.parse(runErrors[0]!.data!)).toMatchObject({
+        type: 'error',
+        error: 'The model service answered 503: try again in a minute.',
+      })
+      const failure = events.find((e) => e.name === 'stream-error')!
+      expect(failure.message).toBe(true)
+      expect(JSON.parse(failure.data!)).toEqual({ error: 'The stream failed on the server; reconnect to resume.' })
+      // The connection's own error is a plain Event without data, and the browser is reconnecting (CONNECTING = 0).
+      const broken = events.filter((e) => e.name === 'error' && !e.message)
+      expect(broken.length).toBeGreaterThanOrEqual(1)
+      expect(broken[0]).toMatchObject({ data: undefined, state: 0 })
+    } finally {
+      await page.close()
+      await server.close()
+    }
+  })
 })
