@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { fromSparse, merge, newHistogram, type Histogram } from './histogram.ts'
-import type { OpenCommand, WorkerReport, WorkerStats } from './load-protocol.ts'
+import { emptyStats, type OpenCommand, type WorkerReport, type WorkerStats } from './load-protocol.ts'
 
 /** The load of a scenario, spread over worker processes (load-worker.ts) and merged back. */
 export interface LoadOptions {
@@ -86,22 +86,6 @@ export function startLoad(options: LoadOptions): Load {
       for (const worker of workers) if (worker.exitCode === null) worker.send({ kind: 'close' })
       return all
     },
-  }
-}
-
-function emptyStats(streams: number): WorkerStats {
-  return {
-    streams,
-    opened: 0,
-    failed: 0,
-    errors: [],
-    events: 0,
-    bodyBytes: 0,
-    latency: [],
-    firstTs: 0,
-    lastReceivedAt: 0,
-    cpuMicros: 0,
-    wallMs: 0,
   }
 }
 

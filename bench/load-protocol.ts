@@ -42,3 +42,20 @@ export interface WorkerStats {
 }
 
 export type WorkerReport = { kind: 'opened'; opened: number; failed: number } | { kind: 'done'; stats: WorkerStats }
+
+/** A worker's stats before it has opened anything. */
+export function emptyStats(streams: number): WorkerStats {
+  return {
+    streams,
+    opened: 0,
+    failed: 0,
+    errors: [],
+    events: 0,
+    bodyBytes: 0,
+    latency: [],
+    firstTs: 0,
+    lastReceivedAt: 0,
+    cpuMicros: 0,
+    wallMs: 0,
+  }
+}

@@ -7,26 +7,14 @@
  * are this machine's wall clock, and `ts` has millisecond resolution.
  */
 import { newHistogram, record, toSparse } from './histogram.ts'
-import type { OpenCommand, WorkerCommand, WorkerReport, WorkerStats } from './load-protocol.ts'
+import { emptyStats, type OpenCommand, type WorkerCommand, type WorkerReport, type WorkerStats } from './load-protocol.ts'
 import { SseStream, type SseMessage } from './sse-client.ts'
 
 const started = Date.now()
 const cpuAtStart = process.cpuUsage()
 const histogram = newHistogram()
 const streams: SseStream[] = []
-const stats: WorkerStats = {
-  streams: 0,
-  opened: 0,
-  failed: 0,
-  errors: [],
-  events: 0,
-  bodyBytes: 0,
-  latency: [],
-  firstTs: 0,
-  lastReceivedAt: 0,
-  cpuMicros: 0,
-  wallMs: 0,
-}
+const stats: WorkerStats = emptyStats(0)
 let finished = 0
 let reported = false
 
