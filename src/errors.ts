@@ -51,6 +51,14 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The sentence a user may see for `error`: ours (an AppError) say what happened; anything else — a bug, a library's
+ * error that may carry a key or a path — stays in the log and the user gets `fallback`.
+ */
+export function sentenceFor(error: unknown, fallback: string): string {
+  return error instanceof AppError ? error.message : fallback
+}
+
 export const badSessionId = () =>
   new AppError('BAD_SESSION_ID', 'That session id is malformed: a session id is 22 characters of letters, digits, "-" and "_".')
 export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')

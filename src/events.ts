@@ -41,11 +41,23 @@ export const EVENT_TYPES = Object.keys(SCHEMAS) as EventType[]
 export const CLOSING_TYPES = ['final', 'interrupt', 'error'] as const satisfies readonly EventType[]
 export type ClosingType = (typeof CLOSING_TYPES)[number]
 
-/** Exactly one event of these types closes every run. */
-export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set<EventType>(CLOSING_TYPES)
+const closing: ReadonlySet<EventType> = new Set<EventType>(CLOSING_TYPES)
 
-/** True for the events that end a run. */
-export const isClosing = (event: { type: EventType }): event is { type: ClosingType } => TERMINAL_TYPES.has(event.type)
+/** True for the events that end a run: exactly one of them closes every run. */
+export const isClosing = (event: { type: EventType }): event is { type: ClosingType } => closing.has(event.type)
+
+/**
+ * The closing types whose `text` is the run's whole answer: compaction may drop the `partial`s of such runs. An
+ * `error` carries no text, so the partials of a failed run are what is left of its answer.
+ */
+export const CLOSING_WITH_TEXT: readonly ClosingType[] = ['final', 'interrupt']
+
+/** `text` cut to the longest an event may carry, never in the middle of a surrogate pair. */
+export function fitEventText(text: string): string {
+  if (text.length <= EVENT_TEXT_MAX_CHARS) return text
+  const cut = text.slice(0, EVENT_TEXT_MAX_CHARS)
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
+}
 
 /** An event as the store keeps it: the envelope adds the session and its position in the session's log. */
 export type StoredEvent = NewEvent & { seq: number; session_id: string }

@@ -3,6 +3,8 @@ import type { Config } from './config.ts'
 import { ConnectionCount } from './http/deps.ts'
 import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import type { Logger } from './log.ts'
+import type { Notifier } from './bus/notifier.ts'
+import type { RunCoordinator } from './runs/run-coordinator.ts'
 import { Runner } from './runs/runner.ts'
 import { StepRegistry, type StepFactory } from './steps/step-registry.ts'
 import { canPrune, canRecover, type EventStore } from './store/event-store.ts'
@@ -20,6 +22,10 @@ export interface ServerOptions {
   steps: readonly StepFactory[]
   log: Logger
   version: string
+  /** Wakes the streams when a session's log grows; the store's in-process default when absent. */
+  notifier?: Notifier
+  /** Who runs which session; this process's own map when absent. */
+  coordinator?: RunCoordinator
 }
 
 export interface RunningServer {
@@ -33,19 +39,16 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** Refuses a retry sooner than the shutdown can take; seconds the store gets to flush and close past the grace. */
+/** Time past the cancel grace for the streams to end and the store to flush and close; milliseconds. */
 export const SHUTDOWN_MARGIN_MS = 3000
 
-function openStore(config: Config): EventStore {
+function openStore(config: Config, notifier: Notifier | undefined): EventStore {
   if (config.store.kind === 'memory') {
-    return new MemoryStore({
-      maxEventsPerSession: config.maxEventsPerSession,
-      maxSessions: config.maxSessions,
-      maxEvents: config.maxEvents,
-    })
+    const { maxEventsPerSession, maxSessions, maxEvents } = config
+    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier })
   }
   try {
-    return new SqliteStore(config.store.path)
+    return new SqliteStore(config.store.path, { notifier })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${error instanceof Error ? error.message : String(error)}`)
   }
@@ -60,14 +63,14 @@ async function drained(connections: ConnectionCount, withinMs: number): Promise<
 }
 
 /** Opens the store, recovers what a crash left, and listens. Throws StartError with a one-line reason. */
-export async function startServer({ config, steps, log, version }: ServerOptions): Promise<RunningServer> {
+export async function startServer({ config, steps, log, version, notifier, coordinator }: ServerOptions): Promise<RunningServer> {
   let registry: StepRegistry
   try {
     registry = new StepRegistry(steps, config.step)
   } catch (error) {
     throw new StartError(`--step: ${error instanceof Error ? error.message : String(error)}`)
   }
-  const store = openStore(config)
+  const store = openStore(config, notifier)
   if (canRecover(store)) {
     // Before listening: a run this process starts must never look like one a crash left open.
     const recovered = await store.recoverOpenRuns().catch((error) => {
@@ -76,7 +79,7 @@ export async function startServer({ config, steps, log, version }: ServerOptions
     })
     if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
   }
-  const runner = new Runner({ store, steps: registry, log, cancelGraceMs: config.cancelGraceMs })
+  const runner = new Runner({ store, steps: registry, log, coordinator, cancelGraceMs: config.cancelGraceMs })
   const streamsEnd = new AbortController()
   const connections = new ConnectionCount()
   const app = await createApp({
@@ -133,7 +136,8 @@ export function stopOnSignals(server: RunningServer, log: Logger, cancelGraceMs:
     setTimeout(() => {
       log.error('shutdown took too long; exiting without it', { ms: cancelGraceMs + SHUTDOWN_MARGIN_MS })
       process.exit(1)
-    }, cancelGraceMs + SHUTDOWN_MARGIN_MS).unref()
+      // Not unref'd: if the shutdown waits on something that keeps nothing alive, this still ends the process.
+    }, cancelGraceMs + SHUTDOWN_MARGIN_MS)
     server.stop().then(
       () => {
         log.info('stopped')

@@ -1,29 +1,33 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Elysia, t } from 'elysia'
+import { AppError } from '../errors.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { checkedMessage } from './message.ts'
 
 const Id = t.Object({ id: t.String() })
+
+const NewSession = TypeCompiler.Compile(
+  t.Object({ step: t.Optional(t.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+)
+
+/**
+ * The body of `POST /api/sessions`: nothing, or `{"step"}`. Checked here rather than by a route schema, because an
+ * optional body schema makes Elysia skip validation altogether (a body of "hello" passed).
+ */
+function newSessionBody(body: unknown): { step?: string } {
+  if (body === undefined || body === null || (typeof body === 'object' && NewSession.Check(body))) return body ?? {}
+  throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"}.')
+}
 const MAX_PAGE = 1000
 
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
-    .post(
-      '/',
-      async ({ body, set }) => {
-        const { id, step } = await createSession(deps, body?.step)
-        set.status = 201
-        return { id, url: `/?client_id=${id}`, step: step.name }
-      },
-      {
-        body: t.Optional(
-          t.Object(
-            { step: t.Optional(t.String({ maxLength: 64, error: '"step" must be the name of a step, like "echo".' })) },
-            { error: 'The body must be empty or a JSON object like {"step": "echo"}.' },
-          ),
-        ),
-      },
-    )
+    .post('/', async ({ body, set }) => {
+      const { id, step } = await createSession(deps, newSessionBody(body).step)
+      set.status = 201
+      return { id, url: `/?client_id=${id}`, step: step.name }
+    })
     .get(
       '/:id',
       async ({ params }) => {

@@ -26,7 +26,7 @@ export interface AppDeps {
   shutdown: AbortSignal
   /** Keep-alive comment interval on quiet streams; milliseconds. */
   heartbeatMs: number
-  /** Reconnection delay announced to clients; milliseconds, default 1000. */
+  /** Reconnection delay announced to clients; milliseconds (main uses 1000). */
   retryMs: number
   /** Largest request body accepted; bytes, default 1 MiB. */
   maxBodyBytes: number

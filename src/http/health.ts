@@ -6,6 +6,11 @@ export const healthRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'health' })
     .get('/healthz', () => ({ status: 'ok', version: deps.version }))
     .get('/readyz', async ({ set }) => {
+      // A load balancer should stop sending work as soon as shutdown begins: new work would only get a 503.
+      if (deps.runner.draining) {
+        set.status = 503
+        return { status: 'shutting down', error: 'The server is shutting down.' }
+      }
       try {
         await deps.store.ping()
         return { status: 'ready' }

@@ -1,4 +1,4 @@
-import { isClosing, type NewEvent, type StepEvent } from '../events.ts'
+import { fitEventText, isClosing, type NewEvent, type StepEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EventStore } from '../store/event-store.ts'
@@ -54,11 +54,21 @@ export class RunEvents {
     return (await this.#closing) ?? false
   }
 
-  /** The runner's own closing event, for a run the step did not close; stores nothing if a closing event is stored. */
-  async close(event: StepEvent): Promise<void> {
+  /**
+   * The runner's own closing event, for a run the step did not close: built once every append in flight has settled,
+   * from the text streamed by then. Stores nothing if a closing event is stored already. If the store refuses it (an
+   * `interrupt` whose text the schema finds too long, say), a short `error` takes its place, so the run still ends.
+   */
+  async close(closing: (streamed: string) => StepEvent): Promise<void> {
     this.#ended = true
     if (await this.settle()) return
-    await this.#append(event)
+    try {
+      await this.#append(closing(fitEventText(this.streamed)))
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'INVALID_EVENT') throw error
+      this.log.error('the closing event of a run was refused; closing it with an error', this.#fields({ error: error.message }))
+      await this.#append({ type: 'error', error: 'The step ended in a way the server could not record.' })
+    }
     this.#closing = Promise.resolve(true)
   }
 

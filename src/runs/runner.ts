@@ -1,4 +1,4 @@
-import { noActiveRun, runActive, shuttingDown } from '../errors.ts'
+import { noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { newId } from '../session-id.ts'
@@ -85,6 +85,8 @@ export class Runner {
     }
     const stop = new AbortController()
     claim.cancelled.addEventListener('abort', () => stop.abort(), { once: true })
+    // A cancel that reached the claim before the listener did (a shared coordinator answers over the network).
+    if (claim.cancelled.aborted) stop.abort()
     let finish!: () => void
     const run: LocalRun = { runId, stop, done: new Promise((resolve) => (finish = resolve)) }
     this.#local.set(session.id, run)
@@ -136,16 +138,19 @@ export class Runner {
     let failure: { error: unknown } | undefined
     try {
       const history = await readAll(this.#store, sessionId)
-      this.#log.info('run started', fields)
-      // Through `then`, so that a step that throws before its first await is caught like any other.
-      const running = Promise.resolve().then(() => step.run(conversationOf(history), { signal, emit: events.emit }))
-      const outcome = await Promise.race([running.then(() => 'returned' as const), grace.expired])
-      if (outcome === 'grace') {
-        // The step ignored its signal: close the run without it. Whatever it does later is refused, and its
-        // eventual failure is only logged.
-        events.seal()
-        running.catch((error) => this.#log.warn('a step failed after its run was closed', { ...fields, error: String(error) }))
-        this.#log.warn('the step did not stop within the cancel grace; the run was closed without it', fields)
+      // Cancelled (or shut down) while the message was being stored: the step never starts, the run is interrupted.
+      if (!signal.aborted) {
+        this.#log.info('run started', fields)
+        // Through `then`, so that a step that throws before its first await is caught like any other.
+        const running = Promise.resolve().then(() => step.run(conversationOf(history), { signal, emit: events.emit }))
+        const outcome = await Promise.race([running.then(() => 'returned' as const), grace.expired])
+        if (outcome === 'grace') {
+          // The step ignored its signal: close the run without it. Whatever it does later is refused, and its
+          // eventual failure is only logged.
+          events.seal()
+          running.catch((error) => this.#log.warn('a step failed after its run was closed', { ...fields, error: String(error) }))
+          this.#log.warn('the step did not stop within the cancel grace; the run was closed without it', fields)
+        }
       }
     } catch (error) {
       failure = { error }
@@ -154,7 +159,7 @@ export class Runner {
       grace.clear()
     }
     try {
-      await events.close(closingFor(signal.aborted, failure, events.streamed))
+      await events.close((streamed) => closingFor(signal.aborted, failure, streamed))
     } catch (error) {
       this.#log.error('could not store the closing event of a run', { ...fields, error: String(error) })
     }
@@ -173,11 +178,7 @@ function closingFor(cancelled: boolean, failure: { error: unknown } | undefined,
   return { type: 'error', error: 'The step stopped without giving an answer.' }
 }
 
-/** Errors of ours carry a sentence for users; anything else is a bug whose details stay in the log. */
-function sentenceOf(error: unknown): string {
-  if (error instanceof Error && 'status' in error) return error.message
-  return 'The step failed on the server. Try sending your message again.'
-}
+const sentenceOf = (error: unknown) => sentenceFor(error, 'The step failed on the server. Try sending your message again.')
 
 /** A promise that resolves `'grace'` `ms` after `signal` aborts (never, if it does not). */
 function graceAfter(signal: AbortSignal, ms: number): { expired: Promise<'grace'>; clear: () => void } {

@@ -1,7 +1,7 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { DEFAULT_READ_LIMIT, ECHO_STEP, type EventStore, type Prunable, type SessionRecord, type StoreDeps } from './event-store.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
@@ -27,6 +27,8 @@ export interface MemoryStoreOptions extends StoreDeps {
    */
   maxEvents?: number
 }
+
+const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
 
 /** How long a client of a full store should wait before trying again; seconds. */
 const FULL_RETRY_AFTER_S = 60
@@ -144,7 +146,7 @@ export class MemoryStore implements EventStore, Prunable {
 
   /** Drops the `partial`s of runs that ended with `final` or `interrupt`, whose text holds the whole answer. */
   #compact(session: MemorySession): number {
-    const finished = new Set(session.events.filter((e) => e.type === 'final' || e.type === 'interrupt').map((e) => e.step_id))
+    const finished = new Set(session.events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
     const before = session.events.length
     session.events = session.events.filter((e) => e.type !== 'partial' || !finished.has(e.step_id))
     session.uncompacted = false

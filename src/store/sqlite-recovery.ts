@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
+import { fitEventText } from '../events.ts'
 import { CLOSING_TYPES_SQL, RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
 
 /** A run that a crash left without its closing event, and the text it had streamed. */
@@ -33,18 +33,11 @@ export function findOpenRuns(db: Database): OpenRun[] {
   return runs.map((run) => ({
     sessionId: run.session,
     stepId: run.step_id,
-    text: truncate(
+    text: fitEventText(
       deltas
         .all(run.session, run.first_seq, run.step_id)
         .map((row) => row.delta)
         .join(''),
     ),
   }))
-}
-
-function truncate(text: string): string {
-  if (text.length <= EVENT_TEXT_MAX_CHARS) return text
-  const cut = text.slice(0, EVENT_TEXT_MAX_CHARS)
-  // Never end on half of a surrogate pair.
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
 }

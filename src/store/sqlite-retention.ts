@@ -1,4 +1,5 @@
 import type { Database } from 'bun:sqlite'
+import { CLOSING_WITH_TEXT } from '../events.ts'
 import { RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
 
 /**
@@ -82,7 +83,7 @@ export function compactSession(db: Database, sessionId: string): number {
     const run = runs.get(step_id) ?? runs.set(step_id, { from: 0 }).get(step_id)!
     // The run's first `user`/`start` bounds the range from below; without them (the cap dropped them) scan from 0.
     if ((type === 'user' || type === 'start') && run.from === 0) run.from = seq
-    if (type === 'final' || type === 'interrupt') run.end = seq
+    if ((CLOSING_WITH_TEXT as readonly string[]).includes(type)) run.end = seq
   }
   const deletePartials = db.query("DELETE FROM events WHERE session = ? AND seq > ? AND seq < ? AND step_id = ? AND type = 'partial'")
   return db.transaction(() => {

@@ -53,6 +53,11 @@ function bodyLimitSuite(server: () => { base: string }) {
     await expectTooLarge(res.status, res.headers.get('content-type'), await res.text())
   })
 
+  test('a body far over the limit, past where Bun would refuse it without a word, still gets the sentence', async () => {
+    const res = await fetch(messages(await session()), { method: 'POST', headers: JSON_TYPE, body: messageOf(20 * MAX_BODY_BYTES) })
+    await expectTooLarge(res.status, res.headers.get('content-type'), await res.text())
+  })
+
   test('the same body chunked (no Content-Length), from fetch and from a bare socket, gets 413 and a sentence', async () => {
     const id = await session()
     const res = await fetch(messages(id), {

@@ -37,6 +37,14 @@ const post = (server: SpawnedServer, path: string, body?: unknown) =>
     body: body === undefined ? undefined : JSON.stringify(body),
   })
 
+/** Resolves once the server has logged that the first signal reached it (two signals sent at once can merge). */
+async function shuttingDown(server: SpawnedServer): Promise<void> {
+  for (let tries = 0; !server.log().includes('"msg":"shutting down"'); tries++) {
+    if (tries > 200) throw new Error(`no "shutting down" in the log: ${server.log()}`)
+    await Bun.sleep(10)
+  }
+}
+
 async function newSession(server: SpawnedServer): Promise<string> {
   return ((await (await post(server, '/api/sessions')).json()) as { id: string }).id
 }
@@ -52,7 +60,10 @@ describe('SIGTERM with a step that never returns', () => {
 
     const signalledAt = performance.now()
     server.proc.kill('SIGTERM')
-    await Bun.sleep(200)
+    await shuttingDown(server)
+    const ready = await fetch(`${server.base}/readyz`)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ status: 'shutting down' })
     for (const refused of [await post(server, '/api/sessions'), await post(server, `/api/sessions/${idle}/messages`, { text: 'late' })]) {
       expect(refused.status).toBe(503)
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
@@ -96,7 +107,7 @@ describe('SIGTERM with a step that never returns', () => {
     await Bun.sleep(100)
     const signalledAt = performance.now()
     server.proc.kill('SIGTERM')
-    await Bun.sleep(100)
+    await shuttingDown(server)
     server.proc.kill('SIGTERM')
     expect(await server.proc.exited).toBe(143)
     expect(performance.now() - signalledAt).toBeLessThan(3000)

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
-import { TERMINAL_TYPES, type EventType } from '../../src/events.ts'
+import { type EventType, isClosing } from '../../src/events.ts'
 import { STREAM_ERROR } from '../../src/sse/session-stream.ts'
 
 /**
@@ -85,5 +85,5 @@ export class SseReader {
 export const hasEnd = (messages: EventSourceMessage[], n = 1) => {
   const failure = messages.find((m) => m.event === STREAM_ERROR)
   if (failure) throw new Error(`the stream failed: ${failure.data}`)
-  return messages.filter((m) => TERMINAL_TYPES.has(m.event as EventType)).length >= n
+  return messages.filter((m) => isClosing({ type: m.event as EventType })).length >= n
 }

@@ -38,8 +38,15 @@ test('an unknown step is refused with 422 and a sentence that lists the known on
   expect(await res.json()).toEqual({
     error: { code: 'UNKNOWN_STEP', message: 'There is no step called "gpt-9"; this server knows echo, scripted.' },
   })
-  const wrongShape = await post('/api/sessions', { step: 42 })
-  expect(wrongShape.status).toBe(400)
+  for (const body of [{ step: 42 }, [1], 'echo', { step: 'echo', extra: true }]) {
+    const wrongShape = await post('/api/sessions', body)
+    expect(wrongShape.status).toBe(400)
+    expect(await wrongShape.json()).toMatchObject({ error: { message: 'The body must be empty or a JSON object like {"step": "echo"}.' } })
+  }
+  const plainText = await made.app.handle(
+    new Request(url('/api/sessions'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+  )
+  expect(plainText.status).toBe(400)
 })
 
 test('a full memory store answers new sessions and messages with 503, Retry-After and a sentence; a run already going still closes', async () => {

@@ -51,7 +51,7 @@ describe('echo step', () => {
   test('on cancel, interrupt holds exactly what was streamed', async () => {
     const { runner, id, events, submit } = await setup(new EchoStep(5))
     await submit('abcdefghijklmnopqrstuvwxyz')
-    await Bun.sleep(30)
+    while ((await events()).filter((e) => e.type === 'partial').length < 2) await Bun.sleep(2)
     await runner.cancel(id)
     await runner.settled(id)
     const log = await events()
@@ -98,7 +98,8 @@ describe('runner', () => {
     const { runner, id, events, submit } = await setup(
       scripted(async (_input, { emit }) => {
         await emit({ type: 'start', step_type: 'scripted' })
-        throw new Error('secret internal detail at /srv/app.ts:12')
+        // Shaped like an HTTP client's error, `status` and all: still not ours to show.
+        throw Object.assign(new Error('401 Incorrect API key sk-secret at /srv/app.ts:12'), { status: 401 })
       }),
     )
     await submit('x')
@@ -214,7 +215,7 @@ describe('runner', () => {
   })
 
   test('shutdown refuses new messages with 503 and closes a run whose step never returns within the grace', async () => {
-    const { runner, id, events, submit, newSession } = await setup(
+    const { runner, events, submit, newSession } = await setup(
       scripted(async (_input, { emit }) => {
         await emit({ type: 'start', step_type: 'scripted' })
         await forever()
@@ -229,6 +230,58 @@ describe('runner', () => {
     await stopping
     expect(types(await events())).toEqual(['user', 'start', 'interrupt'])
     expect(runner.activeCount).toBe(0)
-    expect(id).toBeTruthy()
+  })
+
+  test('cancelled before its step began (while the message was stored): interrupted, and the step never runs', async () => {
+    let ran = false
+    const { runner, id, events, submit } = await setup(
+      scripted(async () => {
+        ran = true
+      }),
+    )
+    const submitted = submit('x')
+    await runner.cancel(id)
+    await submitted
+    await runner.settled(id)
+    expect(types(await events())).toEqual(['user', 'interrupt'])
+    expect(ran).toBe(false)
+  })
+
+  test('the interrupt the runner writes holds every partial stored before it, also ones emitted without awaiting', async () => {
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit, signal }) => {
+        await emit({ type: 'partial', delta: 'early ' })
+        await new Promise((resolve) => signal.addEventListener('abort', resolve))
+        void emit({ type: 'partial', delta: 'late' })
+      }),
+    )
+    await submit('x')
+    while ((await events()).length < 2) await Bun.sleep(2)
+    await runner.cancel(id)
+    await runner.settled(id)
+    expect((await events()).map((e) => (e.type === 'partial' ? e.delta : e.type === 'interrupt' ? `[${e.text}]` : e.type))).toEqual([
+      'user',
+      'early ',
+      'late',
+      '[early late]',
+    ])
+  })
+
+  test('an answer longer than an event may hold is interrupted with its text cut to the limit, so the run still ends', async () => {
+    const half = 'x'.repeat(EVENT_TEXT_MAX_CHARS / 2 + 10)
+    const { runner, id, events, submit } = await setup(
+      scripted(async (_input, { emit, signal }) => {
+        await emit({ type: 'partial', delta: half })
+        await emit({ type: 'partial', delta: half })
+        await new Promise((resolve) => signal.addEventListener('abort', resolve))
+      }),
+    )
+    await submit('x')
+    while ((await events()).length < 3) await Bun.sleep(2)
+    await runner.cancel(id)
+    await runner.settled(id)
+    const last = (await events()).at(-1)!
+    expect(last.type).toBe('interrupt')
+    expect(last.type === 'interrupt' && last.text.length).toBe(EVENT_TEXT_MAX_CHARS)
   })
 })
