@@ -4,7 +4,7 @@
  * traffic, so the benchmark reports stepstream as a ratio of it.
  *
  * Same URL shapes, same JSON event shape and framing (`event:`, `id:`, `data:`), same echo (one event per code
- * point, `--echo-delay` ms apart through `setTimeout`, as stepstream's EchoStep sleeps). Each session keeps its
+ * point, `--echo-delay` ms apart through `setTimeout`, as stepstream's echo step sleeps). Each session keeps its
  * encoded frames in memory, and an event is encoded once and enqueued to every viewer.
  *
  * Usage: bun bench/baseline.ts [--port 0] [--host 127.0.0.1] [--echo-delay 50] [--heartbeat 15000]

@@ -1,16 +1,12 @@
-import { createApp } from './app.ts'
-import type { Config } from './config.ts'
-import { ConnectionCount } from './http/deps.ts'
-import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
-import type { Logger } from './log.ts'
 import type { Notifier } from './bus/notifier.ts'
+import type { Config } from './config.ts'
+import { createServer, type StepstreamServer } from './create-server.ts'
+import { AppError } from './errors.ts'
+import type { Logger } from './log.ts'
 import type { RunCoordinator } from './runs/run-coordinator.ts'
-import { Runner } from './runs/runner.ts'
-import { StepRegistry, type StepFactory } from './steps/step-registry.ts'
-import { canPrune, canRecover, type EventStore } from './store/event-store.ts'
+import type { StepFactory } from './steps/step-registry.ts'
+import type { EventStore } from './store/event-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
-import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
-import { DEFAULT_RETENTION_POLICY } from './store/retention-policy.ts'
 import { SqliteStore } from './store/sqlite-store.ts'
 
 /** Why the server could not start: main prints the sentence and exits with code 2. */
@@ -50,75 +46,43 @@ function openStore(config: Config, notifier: Notifier | undefined): EventStore {
   try {
     return new SqliteStore(config.store.path, { notifier })
   } catch (error) {
-    throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${error instanceof Error ? error.message : String(error)}`)
+    throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${messageOf(error)}`)
   }
-}
-
-/** How long ending streams get to write their last frame before the server closes every connection; milliseconds. */
-const STREAMS_END_MS = 1000
-
-async function drained(connections: ConnectionCount, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs
-  while (connections.open > 0 && Date.now() < deadline) await Bun.sleep(10)
 }
 
 /** Opens the store, recovers what a crash left, and listens. Throws StartError with a one-line reason. */
 export async function startServer({ config, steps, log, version, notifier, coordinator }: ServerOptions): Promise<RunningServer> {
-  let registry: StepRegistry
-  try {
-    registry = new StepRegistry(steps, config.step)
-  } catch (error) {
-    throw new StartError(`--step: ${error instanceof Error ? error.message : String(error)}`)
-  }
   const store = openStore(config, notifier)
-  if (canRecover(store)) {
-    // Before listening: a run this process starts must never look like one a crash left open.
-    const recovered = await store.recoverOpenRuns().catch((error) => {
-      log.error('could not close the runs a crash left open; they will be closed at the next start', { error: String(error) })
-      return []
-    })
-    if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
-  }
-  const runner = new Runner({ store, steps: registry, log, coordinator, cancelGraceMs: config.cancelGraceMs })
-  const streamsEnd = new AbortController()
-  const connections = new ConnectionCount()
-  const app = await createApp({
-    store,
-    runner,
-    steps: registry,
-    log,
-    version,
-    connections,
-    shutdown: streamsEnd.signal,
-    heartbeatMs: config.heartbeatMs,
-    retryMs: 1000,
-    maxBodyBytes: MAX_BODY_BYTES,
-  })
+  let server: StepstreamServer
   try {
-    // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
-    app.listen({ port: config.port, hostname: config.host, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort: false })
+    server = await createServer({
+      steps,
+      defaultStep: config.step,
+      store,
+      log,
+      version,
+      heartbeatMs: config.heartbeatMs,
+      cancelGraceMs: config.cancelGraceMs,
+      retention: { idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
+      notifier,
+      coordinator,
+    })
   } catch (error) {
     await store.close()
-    throw new StartError(`cannot listen on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}`)
+    throw new StartError(error instanceof AppError && error.code === 'UNKNOWN_STEP' ? `--step: ${error.message}` : messageOf(error))
   }
-  const server = app.server!
-  const policy = { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession }
-  const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, policy, log) : undefined
-  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
-  log.info('listening', { url, store: config.store.kind, step: registry.defaultStep, version })
-
-  let stopped: Promise<void> | undefined
-  const stop = async () => {
-    await runner.shutdown()
-    streamsEnd.abort()
-    // Let the streams write their closing `retry:` and end cleanly before the sockets are closed under them.
-    await drained(connections, STREAMS_END_MS)
-    await server.stop(true)
-    await pruning?.stop()
-    await store.close()
+  let url: string
+  try {
+    url = server.listen({ port: config.port, hostname: config.host })
+  } catch (error) {
+    await server.stop()
+    throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
-  return { url, stop: () => (stopped ??= stop()) }
+  log.info('listening', { url, store: config.store.kind, step: config.step, version })
+  return { url, stop: server.stop }
 }
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 /**
  * The first SIGTERM or SIGINT stops the server gracefully and exits 0 (or 1 if that takes longer than the cancel

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
 import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
-import { EchoStep } from '../../src/steps/echo-step.ts'
+import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { runnerFor } from '../helpers/test-app.ts'
@@ -20,6 +20,9 @@ async function setup(step: Step, options: { cancelGraceMs?: number } = {}) {
 
 const types = (events: StoredEvent[]) => events.map((e) => e.type)
 
+/** The echo step as the registry would make it for one session. */
+const echo = (delayMs: number) => echoStep(delayMs).create({})
+
 /** A step that plays a script, for the runner's guarantees. */
 const scripted = (run: (input: Conversation, ctx: StepContext) => Promise<void>): Step => ({ type: 'scripted', run })
 
@@ -28,7 +31,7 @@ const forever = () => new Promise<never>(() => {})
 
 describe('echo step', () => {
   test('echoes the last user message code point by code point, start first, final with the whole text', async () => {
-    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    const { runner, id, events, submit } = await setup(echo(0))
     await submit('a😀é')
     await runner.settled(id)
     const log = await events()
@@ -40,7 +43,7 @@ describe('echo step', () => {
   })
 
   test('answers the last user message of the conversation, not the first', async () => {
-    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    const { runner, id, events, submit } = await setup(echo(0))
     await submit('first')
     await runner.settled(id)
     await submit('second')
@@ -49,7 +52,7 @@ describe('echo step', () => {
   })
 
   test('on cancel, interrupt holds exactly what was streamed', async () => {
-    const { runner, id, events, submit } = await setup(new EchoStep(5))
+    const { runner, id, events, submit } = await setup(echo(5))
     await submit('abcdefghijklmnopqrstuvwxyz')
     while ((await events()).filter((e) => e.type === 'partial').length < 2) await Bun.sleep(2)
     await runner.cancel(id)
@@ -64,7 +67,7 @@ describe('echo step', () => {
 
 describe('runner', () => {
   test('one run at a time per session; other sessions are free', async () => {
-    const { runner, submit, newSession } = await setup(new EchoStep(5))
+    const { runner, submit, newSession } = await setup(echo(5))
     await submit('hello')
     await expect(submit('again')).rejects.toMatchObject({ code: 'RUN_ACTIVE', status: 409 })
     await runner.submit(await newSession(), 'in parallel')
@@ -74,7 +77,7 @@ describe('runner', () => {
   })
 
   test('two messages racing for one session: exactly one starts a run', async () => {
-    const { runner, id, events, submit } = await setup(new EchoStep(0))
+    const { runner, id, events, submit } = await setup(echo(0))
     const results = await Promise.allSettled([submit('a'), submit('b')])
     expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1)
     await runner.settled(id)
@@ -82,12 +85,12 @@ describe('runner', () => {
   })
 
   test('cancel when idle is NO_ACTIVE_RUN', async () => {
-    const { runner, id } = await setup(new EchoStep(0))
+    const { runner, id } = await setup(echo(0))
     await expect(runner.cancel(id)).rejects.toMatchObject({ code: 'NO_ACTIVE_RUN', status: 409 })
   })
 
   test('a session whose step this server lacks is refused with UNKNOWN_STEP before anything is stored', async () => {
-    const { runner, store, events } = await setup(new EchoStep(0))
+    const { runner, store, events } = await setup(echo(0))
     const other = await store.createSession(newId(), { name: 'retired-step' })
     await expect(runner.submit(other, 'x')).rejects.toMatchObject({ code: 'UNKNOWN_STEP', status: 422 })
     expect(await store.read(other.id, 0)).toEqual([])

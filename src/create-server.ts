@@ -1,0 +1,115 @@
+import { type App, createApp } from './app.ts'
+import type { Notifier } from './bus/notifier.ts'
+import { ConnectionCount } from './http/deps.ts'
+import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
+import { createLogger, type Logger } from './log.ts'
+import type { RunCoordinator } from './runs/run-coordinator.ts'
+import { Runner } from './runs/runner.ts'
+import { echoStep } from './steps/echo-step.ts'
+import { type StepFactory, StepRegistry } from './steps/step-registry.ts'
+import { canPrune, canRecover, type EventStore } from './store/event-store.ts'
+import { MemoryStore } from './store/memory-store.ts'
+import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
+import { DEFAULT_RETENTION_POLICY, type RetentionPolicy } from './store/retention-policy.ts'
+
+export interface CreateServerOptions {
+  /** The steps sessions can run (`defineStep(…)` gives one); defaults to the echo step at 50 ms a character. */
+  steps?: readonly StepFactory[]
+  /** The step of sessions created without naming one; defaults to the first of `steps`. */
+  defaultStep?: string
+  /** Where events are kept; defaults to a MemoryStore. Pass `new SqliteStore(path)` to keep them across restarts. */
+  store?: EventStore
+  /** Structured logs; defaults to JSON lines at `info` on stderr. */
+  log?: Logger
+  /** Reported by /healthz; defaults to "embedded". */
+  version?: string
+  /** A quiet stream gets a `: ping` comment this often; milliseconds, default 15,000. */
+  heartbeatMs?: number
+  /** The reconnection delay announced to clients; milliseconds, default 1000. */
+  retryMs?: number
+  /** How long a cancelled step may take to return before its run is closed without it; milliseconds, default 2000. */
+  cancelGraceMs?: number
+  /** What a pruning store forgets, and when; defaults to 30 days idle, 100,000 events a session. */
+  retention?: Partial<RetentionPolicy>
+  /** Wakes the streams when a session's log grows; the store's in-process default when absent. */
+  notifier?: Notifier
+  /** Who runs which session; this process's own map when absent. */
+  coordinator?: RunCoordinator
+}
+
+export interface StepstreamServer {
+  /** The whole HTTP app, an Elysia instance: `listen()` it, or mount it in your own app with `.use(server.app)`. */
+  readonly app: App
+  /** The store the server writes (the one given, or the MemoryStore it made). */
+  readonly store: EventStore
+  /** Listens on `port` (default 8080; 0 picks a free one) of `hostname` (default 0.0.0.0); resolves with the URL. */
+  listen(options?: { port?: number; hostname?: string }): string
+  /**
+   * Shuts down in order: new work is refused (503 + Retry-After) while the runs are interrupted (within the cancel
+   * grace, whatever the steps do); then the streams end with a spread-out `retry:`, the server stops listening
+   * (if it listened), and the store is flushed and closed. Safe to call twice.
+   */
+  stop(): Promise<void>
+}
+
+/** How long ending streams get to write their last frame before the server closes every connection; milliseconds. */
+const STREAMS_END_MS = 1000
+
+/**
+ * Builds a stepstream server around your steps and store: recovers the runs a crash left open (for a store that
+ * can), schedules retention (for a store that prunes), and returns the app without listening.
+ */
+export async function createServer(options: CreateServerOptions = {}): Promise<StepstreamServer> {
+  const log = options.log ?? createLogger('info')
+  const steps = new StepRegistry(options.steps ?? [echoStep(50)], options.defaultStep)
+  const store = options.store ?? new MemoryStore({ notifier: options.notifier })
+  if (canRecover(store)) {
+    // Before serving: a run this process starts must never look like one a crash left open.
+    const recovered = await store.recoverOpenRuns().catch((error) => {
+      log.error('could not close the runs a crash left open; they will be closed at the next start', { error: String(error) })
+      return []
+    })
+    if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
+  }
+  const runner = new Runner({ store, steps, log, coordinator: options.coordinator, cancelGraceMs: options.cancelGraceMs })
+  const streamsEnd = new AbortController()
+  const connections = new ConnectionCount()
+  const app = await createApp({
+    store,
+    runner,
+    steps,
+    log,
+    version: options.version ?? 'embedded',
+    connections,
+    shutdown: streamsEnd.signal,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    retryMs: options.retryMs ?? 1000,
+    maxBodyBytes: MAX_BODY_BYTES,
+  })
+  const pruning: PruneSchedule | undefined = canPrune(store)
+    ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, ...options.retention }, log)
+    : undefined
+
+  let stopped: Promise<void> | undefined
+  const stop = async () => {
+    await runner.shutdown()
+    streamsEnd.abort()
+    // Let the streams write their closing `retry:` and end cleanly before the sockets are closed under them.
+    const deadline = Date.now() + STREAMS_END_MS
+    while (connections.open > 0 && Date.now() < deadline) await Bun.sleep(10)
+    await app.server?.stop(true)
+    await pruning?.stop()
+    await store.close()
+  }
+  return {
+    app,
+    store,
+    listen: ({ port = 8080, hostname = '0.0.0.0' } = {}) => {
+      // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently. Bun's own body
+      // limit sits far above the app's, so a client always meets the app's 413 with its sentence (limits.ts).
+      app.listen({ port, hostname, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort: false })
+      return `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${app.server!.port}`
+    },
+    stop: () => (stopped ??= stop()),
+  }
+}

@@ -1,0 +1,75 @@
+import type { Conversation, Step, ToolCallMessage } from './step.ts'
+import type { StepFactory } from './step-registry.ts'
+
+/** What a step defined with `defineStep` gets besides the conversation: its signal, its options, and its voice. */
+export interface StepRun {
+  /** Aborted when the user cancels the run or the server shuts down: stop soon (within `--cancel-grace`) and return. */
+  readonly signal: AbortSignal
+  /** The options the session was created with (`POST /api/sessions {"step", "options"}`); `{}` when none. */
+  readonly options: Readonly<Record<string, unknown>>
+  /** Streams the next piece of the answer; resolves once every viewer can see it. Never the whole text again. */
+  partial(delta: string): Promise<void>
+  /** Records a tool call the step makes (shown as a collapsible block). */
+  toolCall(call: ToolCallMessage): Promise<void>
+  /** Records the result of the tool call with id `id`. */
+  toolResult(id: string, result: unknown): Promise<void>
+}
+
+export interface StepDefinition {
+  /** The name sessions and `--step` use, and the `step_type` of its `start` events. */
+  name: string
+  /** One line for `--help` and for the error that lists the known steps. */
+  description?: string
+  /**
+   * Answers the conversation: streams with `run.partial(…)` and returns the whole answer, which becomes the run's
+   * `final`. A throw becomes the run's `error` with the error's message (write it for the person reading the chat);
+   * returning or throwing after `run.signal` aborted ends the run with `interrupt` instead.
+   */
+  run(conversation: Conversation, run: StepRun): Promise<string>
+}
+
+/** The longest error message an `error` event holds (events.ts); a longer one is cut. */
+const MAX_ERROR_CHARS = 10_000
+
+/**
+ * Turns a definition into a step the server can run: `start` first, then whatever the definition streams, then
+ * exactly one of `final` (what it returned), `error` (what it threw) or `interrupt` (it was cancelled). The
+ * built-in steps are written with it, and so can anyone's.
+ */
+export function defineStep(definition: StepDefinition): StepFactory {
+  return {
+    name: definition.name,
+    description: definition.description ?? `the ${definition.name} step`,
+    create: (options): Step => ({
+      type: definition.name,
+      async run(conversation, { signal, emit }) {
+        await emit({ type: 'start', step_type: definition.name })
+        let streamed = ''
+        const run: StepRun = {
+          signal,
+          options,
+          partial: async (delta) => {
+            await emit({ type: 'partial', delta })
+            streamed += delta
+          },
+          toolCall: (call) => emit({ type: 'tool-call', tool_call: call }),
+          toolResult: (id, result) => emit({ type: 'tool-result', tool_result: { id, result } }),
+        }
+        let text: string
+        try {
+          text = await definition.run(conversation, run)
+        } catch (error) {
+          // After a cancel the runner interrupts the run with what was streamed, whatever the step threw.
+          if (signal.aborted) throw error
+          return emit({ type: 'error', error: errorMessage(error) })
+        }
+        await emit(signal.aborted ? { type: 'interrupt', text: streamed } : { type: 'final', text })
+      },
+    }),
+  }
+}
+
+function errorMessage(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).trim() || 'The step failed.'
+  return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message
+}

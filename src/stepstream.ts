@@ -1,0 +1,14 @@
+/**
+ * The package's public API (`import { createServer, defineStep } from 'stepstream'`): what an application needs to
+ * run its own steps, and nothing of the internals. Not a barrel: each name here is a promise kept across versions.
+ */
+export { createServer, type CreateServerOptions, type StepstreamServer } from './create-server.ts'
+export { defineStep, type StepDefinition, type StepRun } from './steps/define-step.ts'
+export { echoStep } from './steps/echo-step.ts'
+export type { ChatMessage, Conversation, Step, StepContext, ToolCallMessage } from './steps/step.ts'
+export type { StepFactory } from './steps/step-registry.ts'
+export type { EventType, NewEvent, StepEvent, StoredEvent } from './events.ts'
+export type { EventStore, SessionRecord } from './store/event-store.ts'
+export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.ts'
+export { SqliteStore, type SqliteStoreOptions } from './store/sqlite-store.ts'
+export { createLogger, type Logger, type LogLevel, silentLogger } from './log.ts'
