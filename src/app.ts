@@ -8,6 +8,7 @@ import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
 import { pageRoutes } from './http/pages.tsx'
+import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
 
 /** Builds the whole HTTP app around its dependencies; never listens (main.ts does, tests use `app.handle`). */
@@ -41,6 +42,7 @@ export async function createApp(deps: AppDeps) {
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))
+    .use(publishRoutes(deps))
     .use(streamRoutes(deps))
   methodsAt = allowedMethods(app.routes)
   return app

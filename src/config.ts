@@ -15,6 +15,8 @@ export interface Config {
   step: string
   /** How long a cancelled step may take to return before the runner closes its run; milliseconds, default 2000. */
   cancelGraceMs: number
+  /** A publishing program silent this long has its run closed with an error; milliseconds, default 60,000. */
+  publishTimeoutMs: number
   /** `--store memory` only: sessions held at once; default 10,000. */
   maxSessions: number
   /** `--store memory` only: events held across all sessions; default 1,000,000. */
@@ -53,6 +55,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-events-per-session': {
     env: ['STEPSTREAM_MAX_EVENTS_PER_SESSION'],
     help: 'events kept per session, oldest deleted first (default 100000)',
+  },
+  'publish-timeout': {
+    env: ['STEPSTREAM_PUBLISH_TIMEOUT'],
+    help: 'milliseconds a publishing program may stay silent before its run is closed with an error (default 60000)',
   },
   'max-sessions': { env: ['STEPSTREAM_MAX_SESSIONS'], help: 'memory store: chats held at once (default 10000)' },
   'max-events': { env: ['STEPSTREAM_MAX_EVENTS'], help: 'memory store: events held across all chats (default 1000000)' },
@@ -129,6 +135,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         store: storeSpec(get('store', 'sqlite:./stepstream.db')),
         step,
         cancelGraceMs: integer('cancel-grace', get('cancel-grace', '2000'), 0, 600_000),
+        publishTimeoutMs: integer('publish-timeout', get('publish-timeout', '60000'), 100, 86_400_000),
         maxSessions: integer('max-sessions', get('max-sessions', '10000'), 1, 100_000_000),
         maxEvents: integer('max-events', get('max-events', '1000000'), 1, 1_000_000_000),
         echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),

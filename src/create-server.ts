@@ -29,6 +29,8 @@ export interface CreateServerOptions {
   retryMs?: number
   /** How long a cancelled step may take to return before its run is closed without it; milliseconds, default 2000. */
   cancelGraceMs?: number
+  /** A publishing program silent this long has its run closed with an error; milliseconds, default 60,000. */
+  publishTimeoutMs?: number
   /** What a pruning store forgets, and when; defaults to 30 days idle, 100,000 events a session. */
   retention?: Partial<RetentionPolicy>
   /** Wakes the streams when a session's log grows; the store's in-process default when absent. */
@@ -85,6 +87,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     heartbeatMs: options.heartbeatMs ?? 15_000,
     retryMs: options.retryMs ?? 1000,
     maxBodyBytes: MAX_BODY_BYTES,
+    publishTimeoutMs: options.publishTimeoutMs ?? 60_000,
   })
   const pruning: PruneSchedule | undefined = canPrune(store)
     ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, ...options.retention }, log)

@@ -11,6 +11,12 @@ export type ErrorCode =
   | 'INVALID_EVENT'
   | 'UNKNOWN_STEP'
   | 'RUN_ENDED'
+  | 'RUN_CANCELLED'
+  | 'RUN_CLOSED'
+  | 'PUBLISH_TIMEOUT'
+  | 'PUBLISHED_SESSION'
+  | 'UNAUTHORIZED'
+  | 'PRODUCER_SEQ_GAP'
   | 'SHUTTING_DOWN'
   | 'STORE_FULL'
   | 'STORE_UNAVAILABLE'
@@ -28,6 +34,12 @@ const STATUS: Record<ErrorCode, number> = {
   INVALID_EVENT: 422,
   UNKNOWN_STEP: 422,
   RUN_ENDED: 409,
+  RUN_CANCELLED: 409,
+  RUN_CLOSED: 409,
+  PUBLISH_TIMEOUT: 504,
+  PUBLISHED_SESSION: 409,
+  UNAUTHORIZED: 401,
+  PRODUCER_SEQ_GAP: 409,
   SHUTTING_DOWN: 503,
   STORE_FULL: 503,
   STORE_UNAVAILABLE: 503,
@@ -39,11 +51,13 @@ export class AppError extends Error {
   /**
    * @param retryAfterSeconds sent as `Retry-After`: when a client may try again (a server shutting down, a full
    * store), in seconds.
+   * @param fields more members of the JSON error body, beside `error` (`{"cancelled": true}` for a publisher).
    */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly retryAfterSeconds?: number,
+    readonly fields?: Record<string, unknown>,
   ) {
     super(message)
     this.name = 'AppError'

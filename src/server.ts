@@ -63,6 +63,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
       version,
       heartbeatMs: config.heartbeatMs,
       cancelGraceMs: config.cancelGraceMs,
+      publishTimeoutMs: config.publishTimeoutMs,
       retention: { idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
       notifier,
       coordinator,

@@ -36,6 +36,8 @@ function fieldsOf(entries: Iterable<[string, FormDataEntryValue]>): Record<strin
  * Elysia's `PARSE` error, with ours as its cause.
  */
 export async function parseCappedBody(request: Request, contentType: string, maxBytes: number): Promise<unknown> {
+  // A streamed body of lines is read by its route a line at a time, each line under the cap, for as long as it lasts.
+  if (contentType === 'application/x-ndjson') return { ndjson: ndjsonLines(request.body, maxBytes) } satisfies NdjsonBody
   const bytes = await readCapped(request.body, maxBytes)
   const text = () => new TextDecoder().decode(bytes)
   switch (contentType) {
@@ -50,4 +52,28 @@ export async function parseCappedBody(request: Request, contentType: string, max
     default:
       return bytes.length === 0 ? null : bytes
   }
+}
+
+/** A body of newline-delimited JSON, handed to its route unread. */
+export interface NdjsonBody {
+  ndjson: AsyncIterable<string>
+}
+
+export const isNdjsonBody = (body: unknown): body is NdjsonBody =>
+  typeof body === 'object' && body !== null && Symbol.asyncIterator in Object((body as Partial<NdjsonBody>).ndjson)
+
+/** The non-blank lines of a streamed body as they arrive; a line longer than `maxBytes` characters is a 413. */
+async function* ndjsonLines(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<string> {
+  if (!body) return
+  let pending = ''
+  const decoder = new TextDecoder()
+  const reader = body.getReader()
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    pending += decoder.decode(chunk.value, { stream: true })
+    const lines = pending.split('\n')
+    pending = lines.pop()!
+    if (pending.length > maxBytes) throw bodyTooLarge(maxBytes)
+    for (const line of lines) if (line.trim()) yield line
+  }
+  if (pending.trim()) yield pending
 }

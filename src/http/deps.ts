@@ -28,6 +28,8 @@ export interface AppDeps {
   heartbeatMs: number
   /** Reconnection delay announced to clients; milliseconds (main uses 1000). */
   retryMs: number
+  /** A publishing program silent this long has its run closed with an error; milliseconds (`--publish-timeout`). */
+  publishTimeoutMs: number
   /** Largest request body accepted; bytes, default 1 MiB. */
   maxBodyBytes: number
 }

@@ -11,6 +11,8 @@ interface Problem {
   message: string
   /** Extra response headers: `Retry-After` for a server that is shutting down or full. */
   headers?: Record<string, string>
+  /** Extra members of the JSON body, beside `error`. */
+  fields?: Record<string, unknown>
 }
 
 interface ElysiaErrorLike {
@@ -39,7 +41,7 @@ export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: L
   const own = appErrorOf(error)
   if (own) {
     const headers = own.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(own.retryAfterSeconds) }
-    return { status: own.status, code: own.code, message: own.message, headers }
+    return { status: own.status, code: own.code, message: own.message, headers, fields: own.fields }
   }
   switch (code) {
     case 'VALIDATION':
@@ -62,7 +64,10 @@ export function errorResponse(problem: Problem, request: Request, assets: PageAs
   const path = new URL(request.url).pathname
   const wantsJson = path.startsWith('/api/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
   if (wantsJson) {
-    return Response.json({ error: { code: problem.code, message: problem.message } }, { status: problem.status, headers: problem.headers })
+    return Response.json(
+      { ...problem.fields, error: { code: problem.code, message: problem.message } },
+      { status: problem.status, headers: problem.headers },
+    )
   }
   const html =
     request.headers.get('hx-request') === 'true' ? (

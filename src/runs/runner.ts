@@ -1,4 +1,4 @@
-import { noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
+import { AppError, noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { newId } from '../session-id.ts'
@@ -9,6 +9,15 @@ import type { EventStore, SessionRecord } from '../store/event-store.ts'
 import { readAll } from '../store/read-all.ts'
 import { LocalRunCoordinator, type RunClaim, type RunCoordinator } from './run-coordinator.ts'
 import { RunEvents } from './run-events.ts'
+
+/** The step name of a session whose runs a program publishes over HTTP; no registered step has it. */
+export const PUBLISHED_STEP = 'published'
+
+const publishedSession = () =>
+  new AppError(
+    'PUBLISHED_SESSION',
+    'This chat is answered by a program that publishes its runs over the API, so it takes no messages from here.',
+  )
 
 /** How long a cancelled step may take to return before the runner closes its run itself; milliseconds. */
 export const DEFAULT_CANCEL_GRACE_MS = 2000
@@ -75,8 +84,21 @@ export class Runner {
    */
   async submit(session: SessionRecord, text: string): Promise<string> {
     if (this.#draining) throw shuttingDown()
-    const step = this.#steps.create(session.step)
-    const runId = newId()
+    if (session.step.name === PUBLISHED_STEP) throw publishedSession()
+    return this.#start(session, newId(), this.#steps.create(session.step), text)
+  }
+
+  /**
+   * Starts `step` as a run of the session without a user message (a run a program publishes over HTTP: its events,
+   * a `user` one included, come through the step). Same rules as `submit`: one run per session, refused while
+   * shutting down, exactly one closing event.
+   */
+  open(session: SessionRecord, runId: string, step: Step): Promise<string> {
+    if (this.#draining) return Promise.reject(shuttingDown())
+    return this.#start(session, runId, step, undefined)
+  }
+
+  async #start(session: SessionRecord, runId: string, step: Step, text: string | undefined): Promise<string> {
     const claim = await this.#coordinator.claim(session.id, runId)
     if (!claim) throw runActive()
     if (this.#draining) {
@@ -92,7 +114,7 @@ export class Runner {
     this.#local.set(session.id, run)
     const events = new RunEvents(this.#store, session.id, runId, this.#log)
     try {
-      await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
+      if (text !== undefined) await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
     } catch (error) {
       this.#local.delete(session.id)
       await claim.release()

@@ -13,6 +13,8 @@ export interface SessionRecord {
   last_seq: number
   /** The step that answers this session's messages, as recorded when it was created. */
   step: StepSpec
+  /** The SHA-256 (hex) of the session's publisher token, for a session whose runs a program publishes. */
+  publisher_hash?: string
 }
 
 /** The step of a session created without one: the built-in demo. */

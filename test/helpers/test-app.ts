@@ -15,6 +15,8 @@ export interface TestAppOptions {
   step?: Step
   /** Other steps the registry holds besides the default one (sessions can pick them by name). */
   moreSteps?: Step[]
+  /** A publishing program's allowed silence; milliseconds, default 60,000. */
+  publishTimeoutMs?: number
   /** A cancelled step's time to return; milliseconds, default 2000. */
   cancelGraceMs?: number
   /** Echo step delay; milliseconds, default 1. */
@@ -42,6 +44,7 @@ export async function testApp(options: TestAppOptions = {}) {
     heartbeatMs: options.heartbeatMs ?? 15_000,
     retryMs: 1000,
     maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
+    publishTimeoutMs: options.publishTimeoutMs ?? 60_000,
   }
   const app = await createApp(deps)
   const close = async () => {

@@ -15,6 +15,7 @@ describe('config', () => {
       store: { kind: 'sqlite', path: './stepstream.db' },
       step: 'echo',
       cancelGraceMs: 2000,
+      publishTimeoutMs: 60_000,
       maxSessions: 10_000,
       maxEvents: 1_000_000,
       echoDelayMs: 50,

@@ -1,0 +1,110 @@
+import { Elysia, t } from 'elysia'
+import { AppError } from '../errors.ts'
+import { type AppendResult, PublishedRun } from '../publish/published-run.ts'
+import { bearerToken, publisherTokenMatches } from '../publish/publisher-token.ts'
+import { ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
+import { newId } from '../session-id.ts'
+import type { SessionRecord } from '../store/event-store.ts'
+import { isNdjsonBody } from './capped-body.ts'
+import { type AppDeps, requireSession } from './deps.ts'
+
+const Params = t.Object({ id: t.String() })
+const RunParams = t.Object({ id: t.String(), run_id: t.String() })
+
+/** Runs that ended are remembered this many at a time, so a late append hears why (cancelled, or closed). */
+const ENDED_KEPT = 10_000
+
+const unauthorized = () =>
+  new AppError('UNAUTHORIZED', 'Publishing needs this session’s publisher token: send it as "Authorization: Bearer <token>".')
+
+/**
+ * The publish API: a program in any language, holding a session's publisher token, opens runs and appends their
+ * events over HTTP (a JSON array per request, or NDJSON streamed in one long request). Its runs are runs like any
+ * other (src/publish/published-run.ts): validated the same way, cancelled from the page, closed on shutdown.
+ */
+export const publishRoutes = (deps: AppDeps) => {
+  const open = new Map<string, { sessionId: string; run: PublishedRun }>()
+  const ended = new Map<string, PublishedRun['state']>()
+  const producers = new ProducerSeqs<AppendResult>()
+
+  async function authorize(id: string, request: Request): Promise<SessionRecord> {
+    const session = await requireSession(deps.store, id)
+    const token = bearerToken(request.headers.get('authorization'))
+    if (!session.publisher_hash || !token || !publisherTokenMatches(session.publisher_hash, token)) throw unauthorized()
+    return session
+  }
+
+  function runOf(session: SessionRecord, runId: string): PublishedRun {
+    const found = open.get(runId)
+    if (found?.sessionId === session.id) return found.run
+    const state = found ? undefined : ended.get(`${session.id} ${runId}`)
+    if (state === 'cancelled') {
+      throw new AppError('RUN_CANCELLED', 'This run was cancelled: stop publishing it.', undefined, { cancelled: true })
+    }
+    if (state) throw new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
+    throw new AppError('NOT_FOUND', 'This session has no run with that id.')
+  }
+
+  return new Elysia({ name: 'publish', prefix: '/api/sessions' })
+    .post(
+      '/:id/runs',
+      async ({ params, request, set }) => {
+        const session = await authorize(params.id, request)
+        const runId = newId()
+        const run = new PublishedRun(runId, 'published', deps.publishTimeoutMs)
+        open.set(runId, { sessionId: session.id, run })
+        try {
+          await deps.runner.open(session, runId, run.step)
+        } catch (error) {
+          open.delete(runId)
+          throw error
+        }
+        void deps.runner.settled(session.id).then(() => {
+          open.delete(runId)
+          ended.set(`${session.id} ${runId}`, run.state)
+          for (const oldest of ended.keys()) {
+            if (ended.size <= ENDED_KEPT) break
+            ended.delete(oldest)
+          }
+        })
+        set.status = 201
+        return { run_id: runId }
+      },
+      { params: Params },
+    )
+    .post(
+      '/:id/runs/:run_id/events',
+      async ({ params, body, request }) => {
+        const session = await authorize(params.id, request)
+        const run = runOf(session, params.run_id)
+        const producer = producerOf(request.headers)
+        const apply = async (): Promise<AppendResult> => {
+          if (!isNdjsonBody(body)) {
+            if (!Array.isArray(body)) {
+              throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
+            }
+            return run.append(body)
+          }
+          // Each line is stored as it arrives, so viewers see a streamed run live.
+          const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
+          let line = 0
+          for await (const text of body.ndjson) {
+            line++
+            let event: unknown
+            try {
+              event = JSON.parse(text)
+            } catch {
+              throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
+            }
+            const result = await run.append([event])
+            total.appended += result.appended
+            total.closed = result.closed
+          }
+          return total
+        }
+        if (!producer) return apply()
+        return (await producers.run(`${session.id} ${producer.id}`, producer.seq, apply)).result
+      },
+      { params: RunParams },
+    )
+}

@@ -1,0 +1,165 @@
+import { AppError } from '../errors.ts'
+import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
+import type { Step } from '../steps/step.ts'
+
+/** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
+const PUBLISHABLE = new Set<string>(['user', 'partial', 'reasoning', 'tool-call', 'tool-result', 'final', 'error'])
+
+/** What one append request did, returned to the producer (and again, unchanged, for a retried request). */
+export interface AppendResult {
+  run_id: string
+  /** Events stored by this request. */
+  appended: number
+  /** True once the run has its closing event. */
+  closed: boolean
+}
+
+/**
+ * Checks a request's events before any is stored, so that a malformed one leaves the log untouched: each must be a
+ * type a producer may send and valid as its schema says, a `user` message only first in a run, a closing event only
+ * last. Throws INVALID_EVENT (422) naming the event and its bad field.
+ */
+export function checkPublished(events: readonly unknown[], runId: string, runHasEvents: boolean): StepEvent[] {
+  return events.map((event, i) => {
+    const where = events.length > 1 ? `Event ${i + 1} of this request` : 'The event'
+    const type = (event as { type?: unknown } | null)?.type
+    if (typeof type === 'string' && !PUBLISHABLE.has(type)) {
+      throw new AppError(
+        'INVALID_EVENT',
+        `${where} is a ${type} event, which a publisher cannot send: send ${[...PUBLISHABLE].join(', ')}.`,
+      )
+    }
+    const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
+    if (problem) throw new AppError('INVALID_EVENT', `${where} is invalid: ${problem}.`)
+    if (type === 'user' && (i > 0 || runHasEvents)) {
+      throw new AppError('INVALID_EVENT', `${where} is a user message, which can only open a run (be its first event).`)
+    }
+    if (isClosing(event as StepEvent) && i < events.length - 1) {
+      throw new AppError('INVALID_EVENT', `${where} closes the run, so it must be the last event of the request.`)
+    }
+    return event as StepEvent
+  })
+}
+
+/**
+ * A run whose events come from a program outside the server, over HTTP. To the runner it is a step like any other,
+ * so every promise holds: exactly one closing event, an `interrupt` on cancel or shutdown, the session held while it
+ * runs. Its `run` waits until the producer sends `final` or `error`, is cancelled, or stays silent for `timeoutMs`.
+ */
+export class PublishedRun {
+  readonly step: Step
+  #emit: ((event: StepEvent) => Promise<void>) | undefined
+  readonly #ready: Promise<void>
+  #end: ((error?: Error) => void) | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #started = false
+  #stored = 0
+  #state: 'open' | 'cancelled' | 'closed' = 'open'
+  /** Appends of this run, one at a time: a producer's retries and a streamed body must not interleave. */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  /**
+   * @param stepType recorded in the run's `start` event.
+   * @param timeoutMs a producer silent this long has its run closed with an error; milliseconds.
+   */
+  constructor(
+    readonly runId: string,
+    stepType: string,
+    private readonly timeoutMs: number,
+  ) {
+    let ready!: () => void
+    this.#ready = new Promise((resolve) => (ready = resolve))
+    this.step = {
+      type: stepType,
+      run: (_conversation, { signal, emit }) =>
+        new Promise<void>((resolve, reject) => {
+          this.#emit = emit
+          this.#end = (error) => {
+            clearTimeout(this.#timer)
+            if (error) reject(error)
+            else resolve()
+          }
+          signal.addEventListener(
+            'abort',
+            () => {
+              // The runner closes the run with an `interrupt`; the producer learns it at its next append.
+              if (this.#state === 'open') this.#state = 'cancelled'
+              this.#end?.()
+            },
+            { once: true },
+          )
+          this.#arm()
+          ready()
+        }),
+    }
+  }
+
+  get state(): 'open' | 'cancelled' | 'closed' {
+    return this.#state
+  }
+
+  /** Stores the events in order (after a `start`, written for the producer before its first non-`user` event). */
+  append(events: readonly unknown[]): Promise<AppendResult> {
+    const result = this.#queue.then(() => this.#append(events))
+    this.#queue = result.catch(() => {})
+    return result
+  }
+
+  async #append(raw: readonly unknown[]): Promise<AppendResult> {
+    await this.#ready
+    this.#assertOpen()
+    const events = checkPublished(raw, this.runId, this.#stored > 0)
+    let appended = 0
+    for (const event of events) {
+      if (event.type !== 'user' && !this.#started) {
+        this.#started = true
+        await this.#store({ type: 'start', step_type: this.step.type })
+      }
+      await this.#store(event)
+      appended++
+      if (isClosing(event)) {
+        this.#state = 'closed'
+        this.#end?.()
+      }
+    }
+    if (this.#state === 'open') this.#arm()
+    return { run_id: this.runId, appended, closed: this.#state === 'closed' }
+  }
+
+  async #store(event: StepEvent): Promise<void> {
+    try {
+      await this.#emit!(event)
+      this.#stored++
+    } catch (error) {
+      // A cancel (or the timeout) closed the run while this request was being stored.
+      this.#assertOpen()
+      throw error
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#state === 'cancelled') throw runCancelled()
+    if (this.#state === 'closed') throw runClosed()
+  }
+
+  /** (Re)starts the silence timer: every append shows the producer is alive. */
+  #arm(): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'open') return
+      this.#state = 'closed'
+      this.#end?.(
+        new AppError(
+          'PUBLISH_TIMEOUT',
+          `The program publishing this run sent nothing for ${Math.round(this.timeoutMs / 1000)} s, so the run was closed.`,
+        ),
+      )
+    }, this.timeoutMs)
+  }
+}
+
+const runCancelled = () =>
+  new AppError('RUN_CANCELLED', 'This run was cancelled (from the page, or the server is restarting): stop publishing it.', undefined, {
+    cancelled: true,
+  })
+const runClosed = () => new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
