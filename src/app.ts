@@ -9,6 +9,7 @@ import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
 import { pageRoutes } from './http/pages.tsx'
 import { streamRoutes } from './http/streams.ts'
+import { viewerApiRoutes } from './http/viewer-api.ts'
 
 /** Builds the whole HTTP app around its dependencies; never listens (main.ts does, tests use `app.handle`). */
 export async function createApp(deps: AppDeps) {
@@ -41,6 +42,7 @@ export async function createApp(deps: AppDeps) {
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))
+    .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))
   methodsAt = allowedMethods(app.routes)
   return app
