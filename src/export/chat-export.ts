@@ -69,7 +69,19 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
   const runOf = (event: StoredEvent): ExportedRun => {
     let run = runs.get(event.step_id)
     if (!run) {
-      run = { role: 'assistant', run_id: event.step_id, ts: event.ts, status: 'running', reasoning: '', tool_calls: [], text: '' }
+      // Every key up front, in the order the JSON lists them (keys left undefined are not written).
+      run = {
+        role: 'assistant',
+        run_id: event.step_id,
+        ts: event.ts,
+        step_type: undefined,
+        status: 'running',
+        ended_at: undefined,
+        reasoning: '',
+        tool_calls: [],
+        text: '',
+        error: undefined,
+      }
       runs.set(event.step_id, run)
       entries.push(run)
     }
