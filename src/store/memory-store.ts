@@ -41,8 +41,8 @@ const FULL_RETRY_AFTER_S = 60
  */
 export class MemoryStore implements EventStore, Prunable {
   readonly #sessions = new Map<string, MemorySession>()
-  /** Viewer id → owner id, kept in step with #sessions (created together, deleted together). */
-  readonly #byViewer = new Map<string, string>()
+  /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
+  readonly #byViewer = new Map<string, MemorySession>()
   readonly #notifier: Notifier
   readonly #maxPerSession: number
   readonly #maxSessions: number
@@ -60,8 +60,9 @@ export class MemoryStore implements EventStore, Prunable {
     if (this.#sessions.has(id)) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
     const record = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
-    this.#sessions.set(id, { record, events: [], lastActivity: Date.now(), uncompacted: true })
-    this.#byViewer.set(record.viewer_id, id)
+    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true }
+    this.#sessions.set(id, session)
+    this.#byViewer.set(record.viewer_id, session)
     return { ...record }
   }
 
@@ -71,8 +72,8 @@ export class MemoryStore implements EventStore, Prunable {
   }
 
   async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
-    const id = this.#byViewer.get(viewerId)
-    return id === undefined ? undefined : this.getSession(id)
+    const session = this.#byViewer.get(viewerId)
+    return session && { ...session.record }
   }
 
   async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
