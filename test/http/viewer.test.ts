@@ -110,6 +110,8 @@ describe('viewer ids', () => {
       () => form('/chat', { client_id: viewer_id, message: 'let me in' }, { 'hx-request': 'true' }),
       () => form('/cancel', { client_id: viewer_id }),
       () => form('/cancel', { client_id: viewer_id }, { 'hx-request': 'true' }),
+      () => json(`/api/sessions/view/${viewer_id}/messages`, { text: 'let me in' }),
+      () => json(`/api/sessions/view/${viewer_id}/cancel`, {}),
       // The owner's read routes would hand out the owner id (GET /api/sessions/:id) or its stream's session_id.
       () => request(`/api/sessions/${viewer_id}`),
       () => request(`/api/sessions/${viewer_id}/events`),
@@ -148,6 +150,7 @@ describe('viewer ids', () => {
         expect(await res.json()).toMatchObject({ error: { code: 'SESSION_NOT_FOUND', message: expect.stringContaining('read-only link') } })
       }
       expect((await request(`/events?view=${wrong}`)).status).toBe(404)
+      expect((await json(`/api/sessions/view/${wrong}/messages`, { text: 'hi' })).status).toBe(404)
       const page = await request(`/?view=${wrong}`)
       expect(page.status).toBe(404)
       expect(await page.text()).toContain('No chat has that read-only link')
