@@ -84,12 +84,16 @@
       return []
     }
   }
+  // A chat opened through its read-only link is remembered by its viewer id, marked `view`, and reopened as read-only:
+  // this browser never had the owner id, and the list must not suggest it can write there.
   function rememberChat() {
-    const id = $('.chat')?.dataset.session
+    const chat = $('.chat')
+    const owner = chat?.dataset.session
+    const id = owner ?? chat?.dataset.view
     if (!id) return
     const title = $('.msg.user .text')?.textContent?.trim().slice(0, 80) || 'New chat'
     const list = readRecent().filter((c) => c.id !== id)
-    list.unshift({ id, title, at: new Date().toISOString() })
+    list.unshift(owner ? { id, title, at: new Date().toISOString() } : { id, title, at: new Date().toISOString(), view: true })
     try {
       localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX)))
     } catch {
@@ -105,12 +109,19 @@
       ...list.map((chat) => {
         const li = document.createElement('li')
         const a = document.createElement('a')
-        a.href = `/?client_id=${chat.id}`
+        a.href = chat.view === true ? `/?view=${chat.id}` : `/?client_id=${chat.id}`
         a.textContent = chat.title
         const when = document.createElement('time')
         when.dateTime = chat.at
         when.textContent = new Date(chat.at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
-        li.append(a, ' ', when)
+        li.append(a, ' ')
+        if (chat.view === true) {
+          const badge = document.createElement('span')
+          badge.className = 'badge'
+          badge.textContent = 'read-only'
+          li.append(badge, ' ')
+        }
+        li.append(when)
         return li
       }),
     )
@@ -176,6 +187,19 @@
       button.hidden = true
       toBottom()
       $('#message')?.focus({ preventScroll: true })
+    } else if (button?.id === 'copy-view-link') {
+      // The absolute URL: it is pasted into a chat or an e-mail, far from this origin.
+      const link = new URL(button.dataset.link, location.origin).href
+      try {
+        await navigator.clipboard.writeText(link)
+        button.textContent = 'Link copied'
+      } catch {
+        // No clipboard (an insecure origin, a denied permission): show the link so it can be copied by hand.
+        const notice = $('#notice')
+        if (notice) notice.textContent = `Read-only link: ${link}`
+        button.textContent = 'Copy failed'
+      }
+      setTimeout(() => (button.textContent = 'Copy read-only link'), 1500)
     } else if (button?.classList.contains('copy')) {
       const text = button.closest('.msg')?.querySelector('.text')?.innerText ?? ''
       try {

@@ -10,6 +10,7 @@ import { healthRoutes } from './http/health.ts'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
+import { viewerApiRoutes } from './http/viewer-api.ts'
 
 /** Builds the whole HTTP app around its dependencies; never listens (main.ts does, tests use `app.handle`). */
 export async function createApp(deps: AppDeps) {
@@ -43,6 +44,7 @@ export async function createApp(deps: AppDeps) {
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))
     .use(publishRoutes(deps))
+    .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))
   methodsAt = allowedMethods(app.routes)
   return app

@@ -3,6 +3,7 @@ export type ErrorCode =
   | 'BAD_REQUEST'
   | 'BAD_SESSION_ID'
   | 'SESSION_NOT_FOUND'
+  | 'READ_ONLY'
   | 'RUN_ACTIVE'
   | 'NO_ACTIVE_RUN'
   | 'BODY_TOO_LARGE'
@@ -26,6 +27,7 @@ const STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
   BAD_SESSION_ID: 400,
   SESSION_NOT_FOUND: 404,
+  READ_ONLY: 403,
   RUN_ACTIVE: 409,
   NO_ACTIVE_RUN: 409,
   BODY_TOO_LARGE: 413,
@@ -76,6 +78,14 @@ export function sentenceFor(error: unknown, fallback: string): string {
 export const badSessionId = () =>
   new AppError('BAD_SESSION_ID', 'That session id is malformed: a session id is 22 characters of letters, digits, "-" and "_".')
 export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')
+/** A viewer id where an owner id is needed: it reads through the viewer routes and nothing else. */
+export const readOnly = () =>
+  new AppError(
+    'READ_ONLY',
+    'That is a read-only link: it can watch this chat (/?view=… or /api/sessions/view/…) but not send messages, cancel or publish.',
+  )
+export const viewerNotFound = () =>
+  new AppError('SESSION_NOT_FOUND', 'No chat has that read-only link. It may have expired, or the link was not copied whole.')
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')

@@ -63,6 +63,15 @@ export function fitEventText(text: string): string {
 export type StoredEvent = NewEvent & { seq: number; session_id: string }
 export type StoredEventOf<K extends EventType> = Extract<StoredEvent, { type: K }>
 
+/** An event as a read-only viewer gets it: without `session_id`, which is the owner's id and so a write capability. */
+export type ViewerEvent = NewEvent & { seq: number }
+
+/** The viewer's copy of a stored event (a new object: the stored one may be shared through caches). */
+export function forViewer(event: StoredEvent): ViewerEvent {
+  const { session_id: _owner, ...rest } = event
+  return rest as ViewerEvent
+}
+
 /** What a step emits: the runner adds the envelope (step id, timestamp). */
 export type StepEvent = NewEvent extends infer E ? (E extends NewEvent ? Omit<E, 'step_id' | 'ts'> : never) : never
 

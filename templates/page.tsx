@@ -83,11 +83,86 @@ export function Landing({ notice }: { notice?: string }) {
   )
 }
 
-/** `running` comes from the runner: a run can be active before its `start` event is in the transcript. */
-export function Chat({ sessionId, transcript, running }: { sessionId: string; transcript: Transcript; running: boolean }) {
-  const stream = `/events?client_id=${sessionId}&after=${transcript.lastSeq}`
+/**
+ * Who is looking at a chat. The owner's page can write (the composer, Cancel) and share; a read-only viewer's page
+ * is addressed by the viewer id alone and must never hold the owner id, so its variant has none to render.
+ */
+export type ChatAccess = { kind: 'owner'; sessionId: string; viewerId: string } | { kind: 'viewer'; viewerId: string }
+
+/** Where a page's links lead: its stream and its exports, by the id that page was opened with. */
+function chatPaths(access: ChatAccess) {
+  if (access.kind === 'viewer') {
+    return { stream: `/events?view=${access.viewerId}`, api: `/api/sessions/view/${access.viewerId}` }
+  }
+  return { stream: `/events?client_id=${access.sessionId}`, api: `/api/sessions/${access.sessionId}` }
+}
+
+/** Share and keep: the read-only link (owners only), and the transcript as Markdown or JSON. */
+function ChatTools({ access }: { access: ChatAccess }) {
+  const { api } = chatPaths(access)
   return (
-    <section class="chat" data-session={sessionId}>
+    <nav class="chat-tools" aria-label="Share and export">
+      {access.kind === 'owner' ? (
+        <button type="button" id="copy-view-link" data-link={`/?view=${access.viewerId}`}>
+          Copy read-only link
+        </button>
+      ) : (
+        <p class="viewer-note">Read-only: you are watching this chat and cannot write to it.</p>
+      )}
+      <a href={`${api}/transcript.md`} download="">
+        Download .md
+      </a>
+      <a href={`${api}/transcript.json`} download="">
+        Download .json
+      </a>
+    </nav>
+  )
+}
+
+function Composer({ sessionId, running }: { sessionId: string; running: boolean }) {
+  return (
+    <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
+      <input type="hidden" name="client_id" value={sessionId} />
+      <label for="message" class="visually-hidden">
+        Your message
+      </label>
+      <textarea
+        id="message"
+        name="message"
+        rows="1"
+        maxlength={String(MESSAGE_MAX_CHARS)}
+        placeholder="Type a message, Enter to send"
+        required
+      ></textarea>
+      <button type="submit" id="send" class="primary" disabled={running}>
+        Send
+      </button>
+      <button
+        type="button"
+        id="cancel"
+        hx-post="/cancel"
+        hx-vals={JSON.stringify({ client_id: sessionId })}
+        hx-target="#notice"
+        hx-swap="innerHTML"
+        hidden={!running}
+      >
+        Cancel
+      </button>
+    </form>
+  )
+}
+
+/**
+ * A chat page: the same transcript and stream for owner and viewer; only the owner gets the composer and Cancel.
+ * `running` comes from the runner: a run can be active before its `start` event is in the transcript.
+ */
+export function Chat({ access, transcript, running }: { access: ChatAccess; transcript: Transcript; running: boolean }) {
+  const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
+  // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
+  const remember = access.kind === 'owner' ? { 'data-session': access.sessionId } : { 'data-view': access.viewerId }
+  return (
+    <section class="chat" {...remember}>
+      <ChatTools access={access} />
       <div
         id="transcript"
         class="transcript"
@@ -104,34 +179,7 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
         Jump to latest ↓
       </button>
       <p id="notice" class="notice" role="status"></p>
-      <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
-        <input type="hidden" name="client_id" value={sessionId} />
-        <label for="message" class="visually-hidden">
-          Your message
-        </label>
-        <textarea
-          id="message"
-          name="message"
-          rows="1"
-          maxlength={String(MESSAGE_MAX_CHARS)}
-          placeholder="Type a message, Enter to send"
-          required
-        ></textarea>
-        <button type="submit" id="send" class="primary" disabled={running}>
-          Send
-        </button>
-        <button
-          type="button"
-          id="cancel"
-          hx-post="/cancel"
-          hx-vals={JSON.stringify({ client_id: sessionId })}
-          hx-target="#notice"
-          hx-swap="innerHTML"
-          hidden={!running}
-        >
-          Cancel
-        </button>
-      </form>
+      {access.kind === 'owner' ? <Composer sessionId={access.sessionId} running={running} /> : ''}
     </section>
   )
 }

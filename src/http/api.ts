@@ -2,7 +2,10 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
+import { EventsQuery, MAX_PAGE } from './events-query.ts'
+import { transcriptResponse } from './exports.ts'
 import { checkedMessage } from './message.ts'
+import { ownerUrl, viewerUrl } from './links.ts'
 
 const Id = t.Object({ id: t.String() })
 
@@ -18,15 +21,14 @@ function newSessionBody(body: unknown): { step?: string } {
   if (body === undefined || body === null || (typeof body === 'object' && NewSession.Check(body))) return body ?? {}
   throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"}.')
 }
-const MAX_PAGE = 1000
 
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
     .post('/', async ({ body, set }) => {
-      const { id, step } = await createSession(deps, newSessionBody(body).step)
+      const { id, step, viewer_id } = await createSession(deps, newSessionBody(body).step)
       set.status = 201
-      return { id, url: `/?client_id=${id}`, step: step.name }
+      return { id, url: ownerUrl(id), viewer_id, view_url: viewerUrl(viewer_id), step: step.name }
     })
     .get(
       '/:id',
@@ -37,6 +39,12 @@ export const apiRoutes = (deps: AppDeps) =>
       },
       { params: Id },
     )
+    .get('/:id/transcript.md', async ({ params }) => transcriptResponse(deps, await requireSession(deps.store, params.id), 'md'), {
+      params: Id,
+    })
+    .get('/:id/transcript.json', async ({ params }) => transcriptResponse(deps, await requireSession(deps.store, params.id), 'json'), {
+      params: Id,
+    })
     .post(
       '/:id/messages',
       async ({ params, body, set }) => {
@@ -70,9 +78,6 @@ export const apiRoutes = (deps: AppDeps) =>
       },
       {
         params: Id,
-        query: t.Object({
-          after: t.Optional(t.Integer({ minimum: 0, error: '"after" must be a whole number of events, 0 or more.' })),
-          limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_PAGE, error: `"limit" must be a whole number from 1 to ${MAX_PAGE}.` })),
-        }),
+        query: EventsQuery,
       },
     )

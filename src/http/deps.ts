@@ -1,4 +1,4 @@
-import { badSessionId, sessionNotFound, shuttingDown } from '../errors.ts'
+import { badSessionId, readOnly, sessionNotFound, shuttingDown, viewerNotFound } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Runner } from '../runs/runner.ts'
 import { isWellFormedId, newId } from '../session-id.ts'
@@ -34,11 +34,27 @@ export interface AppDeps {
   maxBodyBytes: number
 }
 
-/** Resolves a session id from a URL or form: malformed → 400, unknown → 404, both with a sentence. */
+/**
+ * Resolves an owner id from a URL or form, for every route that writes or shows the owner's view: malformed → 400,
+ * a viewer id → 403 (whatever the route, a read-only link never gains a write), unknown → 404; each with a sentence.
+ */
 export async function requireSession(store: EventStore, id: unknown): Promise<SessionRecord> {
   if (!isWellFormedId(id)) throw badSessionId()
   const session = await store.getSession(id)
-  if (!session) throw sessionNotFound()
+  if (session) return session
+  if (await store.getSessionByViewer(id)) throw readOnly()
+  throw sessionNotFound()
+}
+
+/**
+ * Resolves a viewer id, for the read-only routes: malformed → 400, unknown → 404. An owner id is unknown here: the
+ * viewer routes answer what a viewer may see, and a caller holding the owner id has the owner's routes. The record
+ * holds the owner id for reading the log: a viewer route must never send it.
+ */
+export async function requireViewer(store: EventStore, viewerId: unknown): Promise<SessionRecord> {
+  if (!isWellFormedId(viewerId)) throw badSessionId()
+  const session = await store.getSessionByViewer(viewerId)
+  if (!session) throw viewerNotFound()
   return session
 }
 

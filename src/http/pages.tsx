@@ -5,9 +5,11 @@ import { isWellFormedId } from '../session-id.ts'
 import { DEFAULT_USER_MESSAGE } from '../steps/conversation.ts'
 import { foldTranscript } from '../transcript.ts'
 import { readAll } from '../store/read-all.ts'
-import { Chat, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
+import type { SessionRecord } from '../store/event-store.ts'
+import { Chat, type ChatAccess, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
+import { ownerUrl, viewerUrl } from './links.ts'
 import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 
@@ -18,7 +20,7 @@ const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true
  * the effect; a plain form post goes back to the chat page.
  */
 function acknowledged(request: Request, sessionId: string): Response {
-  if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: `/?client_id=${sessionId}` } })
+  if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: ownerUrl(sessionId) } })
   return new Response('', { status: 200, headers: PAGE_HEADERS })
 }
 
@@ -41,32 +43,50 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
 
   const landing = () => page('stepstream', <Landing />)
 
-  const chatFragment = async (sessionId: string) => {
-    const transcript = foldTranscript(await readAll(deps.store, sessionId))
-    const running = (await deps.runner.running(sessionId)) !== undefined
-    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={running} />)
+  const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
+    const transcript = foldTranscript(await readAll(deps.store, session.id))
+    const running = (await deps.runner.running(session.id)) !== undefined
+    return toHtml(<Chat access={access} transcript={transcript} running={running} />)
+  }
+  const ownerAccess = (session: SessionRecord): ChatAccess => ({ kind: 'owner', sessionId: session.id, viewerId: session.viewer_id })
+  const notFound = (notice: string) => page('stepstream', <Landing notice={notice} />, 404)
+
+  /** `/?view=`: the read-only page. Everything on it is addressed by the viewer id. */
+  const viewerPage = async (viewerId: string) => {
+    if (!isWellFormedId(viewerId)) throw new AppError('BAD_SESSION_ID', 'That read-only link is malformed: check that it was copied whole.')
+    const session = await deps.store.getSessionByViewer(viewerId)
+    if (!session) return notFound('No chat has that read-only link (it may have expired). Start a new chat below.')
+    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }))
   }
 
   return (
     new Elysia({ name: 'pages' })
-      .get('/', async ({ query }) => {
-        const id = query.client_id
-        if (id === undefined) return landing()
-        if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
-        if (!(await deps.store.getSession(id))) {
-          return page('stepstream', <Landing notice="That chat does not exist (it may have expired). Start a new one below." />, 404)
-        }
-        return page('stepstream chat', await chatFragment(id))
-      })
+      .get(
+        '/',
+        async ({ query }) => {
+          const id = query.client_id
+          if (query.view !== undefined) {
+            if (id !== undefined) throw new AppError('BAD_REQUEST', 'A chat link has either client_id or view, not both.')
+            return viewerPage(query.view)
+          }
+          if (id === undefined) return landing()
+          if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
+          const session = await deps.store.getSession(id)
+          if (session) return page('stepstream chat', await chatFragment(session, ownerAccess(session)))
+          // A read-only id pasted where an owner link goes: send it to its own page, which shows it no more than it had.
+          if (await deps.store.getSessionByViewer(id)) return new Response(null, { status: 303, headers: { location: viewerUrl(id) } })
+          return notFound('That chat does not exist (it may have expired). Start a new one below.')
+        },
+        { query: t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()) }) },
+      )
       // A link prefetcher or an unfurler follows GET links: only a POST may create a session and start a run.
       .get('/start', landing)
       .post('/start', async ({ request }) => {
         const session = await createSession(deps)
         await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
-        const { id } = session
-        const url = `/?client_id=${id}`
+        const url = ownerUrl(session.id)
         if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
-        return new Response(await chatFragment(id), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
+        return new Response(await chatFragment(session, ownerAccess(session)), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
       })
       .post(
         '/chat',

@@ -1,11 +1,12 @@
 import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
-import type { StoredEvent } from '../events.ts'
+import { forViewer, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
-import { requireSession, type AppDeps } from './deps.ts'
+import type { SessionRecord } from '../store/event-store.ts'
+import { requireSession, requireViewer, type AppDeps } from './deps.ts'
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -64,19 +65,46 @@ function streamResponse(
   return new Response(body, { headers: SSE_HEADERS })
 }
 
-const Query = t.Object({ client_id: t.Optional(t.String()), after: t.Optional(t.String()) })
+const Query = t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()), after: t.Optional(t.String()) })
+
+/**
+ * The session `/events` streams: the owner's (`client_id`) or a read-only link's (`view`). The HTML fragments carry
+ * no session id, so both get the same stream; a viewer id given as `client_id` is refused like any owner route.
+ */
+async function htmlStreamSession(deps: AppDeps, query: { client_id?: string; view?: string }): Promise<SessionRecord> {
+  if (query.view === undefined) return requireSession(deps.store, query.client_id)
+  if (query.client_id !== undefined) throw new AppError('BAD_REQUEST', 'Give either client_id or view, not both.')
+  return requireViewer(deps.store, query.view)
+}
 
 export const streamRoutes = (deps: AppDeps) => {
   /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
   const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
   /** The JSON stream: named by type, the stored event as JSON. */
   const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
+  /** The JSON stream of a read-only link: the same, minus `session_id` (the owner's id). Its own cache: other bytes. */
+  const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(forViewer(event)) }))
   return new Elysia({ name: 'streams' })
     .get(
       '/events',
       async ({ query, request, server }) => {
-        const session = await requireSession(deps.store, query.client_id)
+        const session = await htmlStreamSession(deps, query)
         return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeHtml)
+      },
+      { query: Query },
+    )
+    .get(
+      '/api/sessions/view/:viewer_id/stream',
+      async ({ params, query, request, server }) => {
+        const session = await requireViewer(deps.store, params.viewer_id)
+        return streamResponse(
+          deps,
+          request,
+          server,
+          session.id,
+          cursorOf(request.headers.get('last-event-id'), query.after),
+          encodeViewerJson,
+        )
       },
       { query: Query },
     )

@@ -15,6 +15,11 @@ export interface SessionRecord {
   step: StepSpec
   /** The SHA-256 (hex) of the session's publisher token, for a session whose runs a program publishes. */
   publisher_hash?: string
+  /**
+   * The session's read-only id: as unguessable as `id` (its own 128 random bits, never derived from `id`), it lets a
+   * holder watch the session but never write to it. The store assigns it when it creates the session.
+   */
+  viewer_id: string
 }
 
 /** The step of a session created without one: the built-in demo. */
@@ -36,10 +41,14 @@ export const ECHO_STEP: StepSpec = { name: 'echo' }
  * - `waitFor` resolves `false` once the session's log holds an event after `after` or when `signal` aborts (at once
  *   if it already has), and `true` when `timeoutMs` passes first (the stream's heartbeat). An unknown session
  *   rejects with SESSION_NOT_FOUND.
+ * - `createSession` gives the session a fresh viewer id (`newId()`), distinct from every owner and viewer id;
+ *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
  */
 export interface EventStore {
   createSession(id: string, step?: StepSpec): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
+  /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
+  getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
   waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean>

@@ -2,6 +2,7 @@ import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { DEFAULT_READ_LIMIT, ECHO_STEP, type EventStore, type Prunable, type SessionRecord, type StoreDeps } from './event-store.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
@@ -40,6 +41,8 @@ const FULL_RETRY_AFTER_S = 60
  */
 export class MemoryStore implements EventStore, Prunable {
   readonly #sessions = new Map<string, MemorySession>()
+  /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
+  readonly #byViewer = new Map<string, MemorySession>()
   readonly #notifier: Notifier
   readonly #maxPerSession: number
   readonly #maxSessions: number
@@ -56,13 +59,20 @@ export class MemoryStore implements EventStore, Prunable {
   async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
     if (this.#sessions.has(id)) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
-    const record = { id, created_at: new Date().toISOString(), last_seq: 0, step }
-    this.#sessions.set(id, { record, events: [], lastActivity: Date.now(), uncompacted: true })
+    const record = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
+    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true }
+    this.#sessions.set(id, session)
+    this.#byViewer.set(record.viewer_id, session)
     return { ...record }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const session = this.#sessions.get(id)
+    return session && { ...session.record }
+  }
+
+  async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
+    const session = this.#byViewer.get(viewerId)
     return session && { ...session.record }
   }
 
@@ -115,6 +125,7 @@ export class MemoryStore implements EventStore, Prunable {
     for (const [id, session] of this.#sessions) {
       if (session.lastActivity < idleBefore) {
         this.#sessions.delete(id)
+        this.#byViewer.delete(session.record.viewer_id)
         this.#events -= session.events.length
         report.sessionsDeleted++
         report.eventsDeleted += session.events.length
@@ -136,6 +147,7 @@ export class MemoryStore implements EventStore, Prunable {
 
   async close(): Promise<void> {
     this.#sessions.clear()
+    this.#byViewer.clear()
     this.#events = 0
   }
 

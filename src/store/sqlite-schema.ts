@@ -19,6 +19,12 @@ export const RUN_BOUNDARY_TYPES = sqlList(['user', 'start', ...CLOSING_TYPES])
 /** What version 2 indexed: a shipped migration never changes, so its text is frozen here, not built. */
 const RUN_BOUNDARY_TYPES_V2 = "('user', 'start', 'final', 'interrupt', 'error')"
 
+/** What version 5 fills old sessions' viewer ids with: 22 random characters of base64url's alphabet. Frozen. */
+const RANDOM_ID_SQL_V5 = Array.from(
+  { length: 22 },
+  () => "substr('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (random() & 63) + 1, 1)",
+).join(' || ')
+
 /**
  * The schema history: entry `i` moves a database from version `i` to `i + 1`; `PRAGMA user_version` records where
  * a file is. Never edit an entry that has shipped; append a new one.
@@ -58,6 +64,12 @@ export const MIGRATIONS: readonly string[] = [
   // Version 4: the step a session runs, recorded when it is created (JSON `{"name", "options"?}`). Sessions from
   // before had only the echo step.
   `ALTER TABLE sessions ADD COLUMN step TEXT NOT NULL DEFAULT '{"name":"echo"}';`,
+  // Version 5: each session's read-only viewer id (event-store.ts). New sessions get one from newId(); sessions from
+  // before get 22 characters of the same alphabet, each from 6 bits of SQLite's random() (132 bits in all, from the
+  // PRNG SQLite seeds from the OS's randomness), so an old chat can be shared like a new one. Unique: one chat each.
+  `ALTER TABLE sessions ADD COLUMN viewer_id TEXT;
+   UPDATE sessions SET viewer_id = ${RANDOM_ID_SQL_V5};
+   CREATE UNIQUE INDEX sessions_by_viewer ON sessions(viewer_id);`,
 ]
 
 /** The schema version this build writes. */

@@ -3,6 +3,7 @@ import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
+import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
@@ -24,6 +25,15 @@ import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } fr
 import { RecentEvents } from './recent-events.ts'
 import { storeUnavailable } from './store-errors.ts'
 
+/** A `sessions` row as the store reads it, with the head of its log. */
+interface SessionRow {
+  id: string
+  created_at: string
+  last_seq: number
+  step: string
+  viewer_id: string
+}
+
 export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, StoreDeps {
   /** Called once with the open connection before the store uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
@@ -44,7 +54,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #journal: Journal
   readonly #writer: GroupCommitWriter
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
-  readonly #selectSession: Statement<{ id: string; created_at: string; last_seq: number; step: string }, [string]>
+  readonly #selectSession: Statement<SessionRow, [string]>
+  readonly #selectByViewer: Statement<SessionRow, [string]>
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
   #closed = false
@@ -62,31 +73,36 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     this.#journal = new Journal(db, options)
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
-    this.#selectSession = db.prepare(
-      `SELECT id, created_at, step, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
-       FROM sessions WHERE id = ?`,
-    )
+    const selectSessions = `SELECT id, created_at, step, viewer_id,
+         COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
+       FROM sessions`
+    this.#selectSession = db.prepare(`${selectSessions} WHERE id = ?`)
+    this.#selectByViewer = db.prepare(`${selectSessions} WHERE viewer_id = ?`)
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
     const now = new Date().toISOString()
+    const viewerId = newId()
     let inserted: number
     try {
+      // OR IGNORE covers the primary key only: a viewer id that collided (2^-128) would fail the unique index loudly.
       inserted = this.#db
-        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step) VALUES (?, ?, ?, 'active', ?)")
-        .run(id, now, now, JSON.stringify(step)).changes
+        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step, viewer_id) VALUES (?, ?, ?, 'active', ?, ?)")
+        .run(id, now, now, JSON.stringify(step), viewerId).changes
     } catch (error) {
       throw storeUnavailable(error)
     }
     if (inserted === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     this.#writer.created(id)
-    return { id, created_at: now, last_seq: 0, step }
+    return { id, created_at: now, last_seq: 0, step, viewer_id: viewerId }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const session = this.#selectSession.get(id)
-    if (!session) return undefined
-    return { ...session, step: JSON.parse(session.step) as StepSpec, last_seq: this.#journal.lastSeq(id) ?? session.last_seq }
+    return this.#recordOf(this.#selectSession.get(id))
+  }
+
+  async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
+    return this.#recordOf(this.#selectByViewer.get(viewerId))
   }
 
   /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
@@ -183,6 +199,11 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     }
     this.#db.close()
     this.#lock?.close()
+  }
+
+  #recordOf(row: SessionRow | null): SessionRecord | undefined {
+    if (!row) return undefined
+    return { ...row, step: JSON.parse(row.step) as StepSpec, last_seq: this.#journal.lastSeq(row.id) ?? row.last_seq }
   }
 
   #committed(events: StoredEvent[]): void {

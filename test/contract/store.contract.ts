@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
 import { canPrune, type EventStore } from '../../src/store/event-store.ts'
-import { newId } from '../../src/session-id.ts'
+import { ID_PATTERN, newId } from '../../src/session-id.ts'
 
 const ts = () => new Date().toISOString()
 const DAY = 24 * 60 * 60 * 1000
@@ -38,6 +38,23 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
       expect(created.last_seq).toBe(0)
       expect(await store.getSession(id)).toMatchObject({ id, last_seq: 0 })
       expect(await store.read(id, 0)).toEqual([])
+    })
+
+    test('every session gets its own viewer id, which finds it; an owner id or an unknown id finds nothing', async () => {
+      const ids = [newId(), newId(), newId()]
+      const created = await Promise.all(ids.map((id) => store.createSession(id)))
+      const viewers = created.map((session) => session.viewer_id)
+      expect(new Set([...ids, ...viewers]).size).toBe(6)
+      for (const [i, viewer] of viewers.entries()) {
+        expect(viewer).toMatch(ID_PATTERN)
+        expect((await store.getSession(ids[i]!))?.viewer_id).toBe(viewer)
+        expect(await store.getSessionByViewer(viewer)).toMatchObject({ id: ids[i]!, viewer_id: viewer, last_seq: 0 })
+      }
+      await store.append(ids[0]!, partial('x'))
+      expect((await store.getSessionByViewer(viewers[0]!))?.last_seq).toBe(1)
+      expect(await store.getSessionByViewer(ids[0]!)).toBeUndefined()
+      expect(await store.getSessionByViewer(newId())).toBeUndefined()
+      expect(await store.getSession(viewers[0]!)).toBeUndefined()
     })
 
     test('an unknown session is undefined and cannot be appended to', async () => {
@@ -257,11 +274,13 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
         const id = newId()
         await store.createSession(id)
         await run(id, 'r1', 'ab', 'final')
+        const viewerId = (await store.getSession(id))!.viewer_id
         const waiting = store.waitFor(id, 4, new AbortController().signal, 10_000)
         const report = await prunable().prune({ ...policy, idleMs: 60 * 60 * 1000 }, new Date(Date.now() + 2 * DAY))
         expect(report.sessionsDeleted).toBeGreaterThanOrEqual(1)
         expect(await waiting).toBe(false)
         expect(await store.getSession(id)).toBeUndefined()
+        expect(await store.getSessionByViewer(viewerId)).toBeUndefined()
         expect(await store.read(id, 0)).toEqual([])
         expect(await waitOutcome(store, id)).toBe('SESSION_NOT_FOUND')
       })

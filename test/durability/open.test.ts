@@ -2,7 +2,7 @@ import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { newId } from '../../src/session-id.ts'
+import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { CLOSING_TYPES } from '../../src/events.ts'
 import { MIGRATIONS, RUN_BOUNDARY_TYPES, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
@@ -60,6 +60,31 @@ describe('schema migrations', () => {
     await store.close()
   })
 
+  test('sessions from before version 5 get distinct, well-formed viewer ids, unique in the index', async () => {
+    const path = tmp.file()
+    const db = new Database(path, { create: true })
+    db.exec(MIGRATIONS.slice(0, 4).join('\n'))
+    db.exec('PRAGMA user_version = 4')
+    const old = Array.from({ length: 50 }, () => newId())
+    const insert = db.query(
+      "INSERT INTO sessions (id, created_at, last_activity) VALUES (?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+    )
+    for (const id of old) insert.run(id)
+    db.close()
+    const store = new SqliteStore(path)
+    const viewers = await Promise.all(old.map(async (id) => (await store.getSession(id))!.viewer_id))
+    expect(new Set(viewers).size).toBe(old.length)
+    for (const [i, viewer] of viewers.entries()) {
+      expect(viewer).toMatch(ID_PATTERN)
+      expect((await store.getSessionByViewer(viewer))?.id).toBe(old[i]!)
+    }
+    await store.close()
+    const after = new Database(path, { readonly: true })
+    const index = after.query("SELECT sql FROM sqlite_schema WHERE name = 'sessions_by_viewer'").get() as { sql: string }
+    after.close()
+    expect(index.sql).toContain('UNIQUE INDEX')
+  })
+
   test('an empty file is brought to the current schema', async () => {
     const path = tmp.file()
     writeFileSync(path, '')
@@ -68,7 +93,15 @@ describe('schema migrations', () => {
     const { version, names } = schema(path)
     expect(version).toBe(SCHEMA_VERSION)
     expect(names).toEqual(
-      expect.arrayContaining(['sessions', 'events', 'journal', 'sessions_by_activity', 'events_run_bounds', 'sessions_to_compact']),
+      expect.arrayContaining([
+        'sessions',
+        'events',
+        'journal',
+        'sessions_by_activity',
+        'events_run_bounds',
+        'sessions_to_compact',
+        'sessions_by_viewer',
+      ]),
     )
   })
 

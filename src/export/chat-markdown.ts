@@ -1,0 +1,61 @@
+import type { ChatExport, ExportedRun, ExportedToolCall } from './chat-export.ts'
+
+/**
+ * A code fence longer than any run of backticks in `text`, so a tool's JSON that holds "```" cannot end its block
+ * early (CommonMark closes a fence only with at least as many backticks as opened it).
+ */
+function fenced(text: string, info = ''): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length))
+  const fence = '`'.repeat(Math.max(3, longest + 1))
+  return `${fence}${info}\n${text}\n${fence}`
+}
+
+const json = (value: unknown) => fenced(JSON.stringify(value, null, 2) ?? 'null', 'json')
+
+function toolCall(call: ExportedToolCall): string[] {
+  const blocks = [
+    `**Tool call** \`${call.name.replaceAll('`', "'")}\` (id \`${call.id.replaceAll('`', "'")}\`) — ${call.ts}`,
+    json(call.input),
+  ]
+  if (call.result) blocks.push(`**Result** — ${call.result.ts}`, json(call.result.value))
+  else blocks.push('*No result yet.*')
+  return blocks
+}
+
+/** The end of a run, when it needs saying: a `final` speaks for itself. */
+function ending(run: ExportedRun): string[] {
+  switch (run.status) {
+    case 'final':
+      return []
+    case 'interrupt':
+      return [`*Interrupted at ${run.ended_at}${run.text ? ': the answer above is what had been written.' : ', before any answer.'}*`]
+    case 'error':
+      return [`**Error** — ${run.ended_at}: ${run.error}`]
+    case 'running':
+      return ['*Still running when this transcript was exported.*']
+  }
+}
+
+function assistant(run: ExportedRun): string[] {
+  const blocks = [`## Assistant — ${run.ts}`]
+  // Collapsed, as on the page: reasoning explains the answer but is not part of it.
+  if (run.reasoning) blocks.push(`<details>\n<summary>Reasoning</summary>\n\n${run.reasoning}\n\n</details>`)
+  for (const call of run.tool_calls) blocks.push(...toolCall(call))
+  if (run.text) blocks.push(run.text)
+  return [...blocks, ...ending(run)]
+}
+
+/**
+ * The export as Markdown, for pasting into an issue or keeping: a heading per message with its time (ISO 8601, UTC),
+ * tool calls and results as JSON blocks, reasoning in `<details>`, errors and interruptions said in words. Messages
+ * and answers are written as they are (answers are Markdown already). Pure.
+ */
+export function chatMarkdown(chat: ChatExport): string {
+  const blocks = ['# stepstream chat', `- Created: ${chat.created_at}\n- Step: ${chat.step}`]
+  if (chat.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
+  for (const entry of chat.entries) {
+    if (entry.role === 'user') blocks.push(`## You — ${entry.ts}`, entry.text)
+    else blocks.push(...assistant(entry))
+  }
+  return `${blocks.join('\n\n')}\n`
+}
