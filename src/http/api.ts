@@ -1,7 +1,8 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
-import { type AppDeps, createSession, requireSession } from './deps.ts'
+import { type AppDeps, createPublisherSession, createSession, requireSession } from './deps.ts'
+import type { SessionRecord } from '../store/event-store.ts'
 import { EventsQuery, MAX_PAGE } from './events-query.ts'
 import { transcriptResponse } from './exports.ts'
 import { checkedMessage } from './message.ts'
@@ -10,32 +11,56 @@ import { ownerUrl, viewerUrl } from './links.ts'
 const Id = t.Object({ id: t.String() })
 
 const NewSession = TypeCompiler.Compile(
-  t.Object({ step: t.Optional(t.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
+  t.Object(
+    { step: t.Optional(t.String({ minLength: 1, maxLength: 64 })), publisher: t.Optional(t.Boolean()) },
+    { additionalProperties: false },
+  ),
 )
 
 /**
- * The body of `POST /api/sessions`: nothing, or `{"step"}`. Checked here rather than by a route schema, because an
- * optional body schema makes Elysia skip validation altogether (a body of "hello" passed).
+ * The body of `POST /api/sessions`: nothing, `{"step"}`, or `{"publisher": true}`. Checked here rather than by a
+ * route schema, because an optional body schema makes Elysia skip validation altogether (a body of "hello" passed).
  */
-function newSessionBody(body: unknown): { step?: string } {
+function newSessionBody(body: unknown): { step?: string; publisher?: boolean } {
   if (body === undefined || body === null || (typeof body === 'object' && NewSession.Check(body))) return body ?? {}
-  throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"}.')
+  throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"} or {"publisher": true}.')
 }
+
+/** What `POST /api/sessions` answers about a new session: its ids, its links and its step. */
+const sessionLinks = ({ id, viewer_id, step }: SessionRecord) => ({
+  id,
+  url: ownerUrl(id),
+  viewer_id,
+  view_url: viewerUrl(viewer_id),
+  step: step.name,
+})
 
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
     .post('/', async ({ body, set }) => {
-      const { id, step, viewer_id } = await createSession(deps, newSessionBody(body).step)
+      const { step: stepName, publisher } = newSessionBody(body)
+      if (publisher) {
+        const { session, token } = await createPublisherSession(deps)
+        set.status = 201
+        // The token is shown this once: the store keeps only its hash.
+        return { ...sessionLinks(session), publisher_token: token }
+      }
+      const session = await createSession(deps, stepName)
       set.status = 201
-      return { id, url: ownerUrl(id), viewer_id, view_url: viewerUrl(viewer_id), step: step.name }
+      return sessionLinks(session)
     })
     .get(
       '/:id',
       async ({ params }) => {
         const session = await requireSession(deps.store, params.id)
-        const { step, ...rest } = session
-        return { ...rest, step: step.name, running: (await deps.runner.running(session.id)) !== undefined }
+        const { step, publisher_hash, ...rest } = session
+        return {
+          ...rest,
+          step: step.name,
+          publisher: publisher_hash !== undefined,
+          running: (await deps.runner.running(session.id)) !== undefined,
+        }
       },
       { params: Id },
     )

@@ -1,3 +1,5 @@
+import { hashPublisherToken, newPublisherToken } from '../publish/publisher-token.ts'
+import { PUBLISHED_STEP } from '../runs/runner.ts'
 import { badSessionId, readOnly, sessionNotFound, shuttingDown, viewerNotFound } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Runner } from '../runs/runner.ts'
@@ -65,4 +67,15 @@ export async function requireViewer(store: EventStore, viewerId: unknown): Promi
 export async function createSession(deps: AppDeps, stepName?: string): Promise<SessionRecord> {
   if (deps.runner.draining) throw shuttingDown()
   return deps.store.createSession(newId(), deps.steps.spec(stepName))
+}
+
+/**
+ * Creates a session whose runs a program publishes over HTTP, and the token it publishes with: returned this once,
+ * the store keeps only its hash. 503 while the server shuts down.
+ */
+export async function createPublisherSession(deps: AppDeps): Promise<{ session: SessionRecord; token: string }> {
+  if (deps.runner.draining) throw shuttingDown()
+  const token = newPublisherToken()
+  const session = await deps.store.createSession(newId(), { name: PUBLISHED_STEP }, { publisherHash: hashPublisherToken(token) })
+  return { session, token }
 }

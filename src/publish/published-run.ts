@@ -151,7 +151,7 @@ export class PublishedRun {
       this.#end?.(
         new AppError(
           'PUBLISH_TIMEOUT',
-          `The program publishing this run sent nothing for ${Math.round(this.timeoutMs / 1000)} s, so the run was closed.`,
+          `The program publishing this run sent nothing for ${secondsOf(this.timeoutMs)}, so the run was closed.`,
         ),
       )
     }, this.timeoutMs)
@@ -163,3 +163,6 @@ const runCancelled = () =>
     cancelled: true,
   })
 const runClosed = () => new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
+
+/** `60 s`, `0.3 s`: a duration for a sentence. */
+const secondsOf = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`

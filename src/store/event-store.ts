@@ -22,6 +22,12 @@ export interface SessionRecord {
   viewer_id: string
 }
 
+/** What else a new session may record. */
+export interface NewSessionOptions {
+  /** The hash of its publisher token (src/publish/publisher-token.ts), for a session a program publishes into. */
+  publisherHash?: string
+}
+
 /** The step of a session created without one: the built-in demo. */
 export const ECHO_STEP: StepSpec = { name: 'echo' }
 
@@ -45,7 +51,7 @@ export const ECHO_STEP: StepSpec = { name: 'echo' }
  *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
  */
 export interface EventStore {
-  createSession(id: string, step?: StepSpec): Promise<SessionRecord>
+  createSession(id: string, step?: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>

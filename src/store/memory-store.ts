@@ -4,7 +4,15 @@ import { AppError, sessionNotFound } from '../errors.ts'
 import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
-import { DEFAULT_READ_LIMIT, ECHO_STEP, type EventStore, type Prunable, type SessionRecord, type StoreDeps } from './event-store.ts'
+import {
+  DEFAULT_READ_LIMIT,
+  ECHO_STEP,
+  type EventStore,
+  type Prunable,
+  type SessionRecord,
+  type StoreDeps,
+  type NewSessionOptions,
+} from './event-store.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 
 interface MemorySession {
@@ -56,10 +64,11 @@ export class MemoryStore implements EventStore, Prunable {
     this.#maxEvents = options.maxEvents ?? 1_000_000
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
     if (this.#sessions.has(id)) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
-    const record = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
+    const record: SessionRecord = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
+    if (options.publisherHash) record.publisher_hash = options.publisherHash
     const session = { record, events: [], lastActivity: Date.now(), uncompacted: true }
     this.#sessions.set(id, session)
     this.#byViewer.set(record.viewer_id, session)

@@ -70,6 +70,9 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE sessions ADD COLUMN viewer_id TEXT;
    UPDATE sessions SET viewer_id = ${RANDOM_ID_SQL_V5};
    CREATE UNIQUE INDEX sessions_by_viewer ON sessions(viewer_id);`,
+  // Version 6: the SHA-256 of the publisher token of a session whose runs a program publishes over HTTP (NULL for
+  // the others). Never the token itself: a copy of the database must not be able to publish.
+  `ALTER TABLE sessions ADD COLUMN publisher_hash TEXT;`,
 ]
 
 /** The schema version this build writes. */

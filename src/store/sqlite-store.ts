@@ -9,6 +9,7 @@ import {
   DEFAULT_READ_LIMIT,
   ECHO_STEP,
   type EventStore,
+  type NewSessionOptions,
   type Prunable,
   type RecoveredRun,
   type RecoversRuns,
@@ -32,6 +33,7 @@ interface SessionRow {
   last_seq: number
   step: string
   viewer_id: string
+  publisher_hash: string | null
 }
 
 export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, StoreDeps {
@@ -73,28 +75,32 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     this.#journal = new Journal(db, options)
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
-    const selectSessions = `SELECT id, created_at, step, viewer_id,
+    const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
          COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions`
     this.#selectSession = db.prepare(`${selectSessions} WHERE id = ?`)
     this.#selectByViewer = db.prepare(`${selectSessions} WHERE viewer_id = ?`)
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date().toISOString()
     const viewerId = newId()
     let inserted: number
     try {
       // OR IGNORE covers the primary key only: a viewer id that collided (2^-128) would fail the unique index loudly.
       inserted = this.#db
-        .query("INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step, viewer_id) VALUES (?, ?, ?, 'active', ?, ?)")
-        .run(id, now, now, JSON.stringify(step), viewerId).changes
+        .query(
+          "INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step, viewer_id, publisher_hash) VALUES (?, ?, ?, 'active', ?, ?, ?)",
+        )
+        .run(id, now, now, JSON.stringify(step), viewerId, options.publisherHash ?? null).changes
     } catch (error) {
       throw storeUnavailable(error)
     }
     if (inserted === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     this.#writer.created(id)
-    return { id, created_at: now, last_seq: 0, step, viewer_id: viewerId }
+    const record: SessionRecord = { id, created_at: now, last_seq: 0, step, viewer_id: viewerId }
+    if (options.publisherHash) record.publisher_hash = options.publisherHash
+    return record
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -203,7 +209,14 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
 
   #recordOf(row: SessionRow | null): SessionRecord | undefined {
     if (!row) return undefined
-    return { ...row, step: JSON.parse(row.step) as StepSpec, last_seq: this.#journal.lastSeq(row.id) ?? row.last_seq }
+    const { publisher_hash, ...rest } = row
+    const record: SessionRecord = {
+      ...rest,
+      step: JSON.parse(row.step) as StepSpec,
+      last_seq: this.#journal.lastSeq(row.id) ?? row.last_seq,
+    }
+    if (publisher_hash !== null) record.publisher_hash = publisher_hash
+    return record
   }
 
   #committed(events: StoredEvent[]): void {

@@ -1,0 +1,231 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { StoredEvent } from '../../src/events.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+import { SseReader } from '../helpers/sse-client.ts'
+import { testServer } from '../helpers/test-app.ts'
+
+slowTests()
+
+let server: Awaited<ReturnType<typeof testServer>> | undefined
+afterEach(() => server?.close())
+
+const PUBLISHER = join(import.meta.dir, '../helpers/publisher.py')
+
+interface Publisher {
+  id: string
+  viewer_id: string
+  publisher_token: string
+}
+
+async function start(options: { publishTimeoutMs?: number } = {}) {
+  server = await testServer(options)
+  const base = server.base
+  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  const publisher = async () => (await (await post('/api/sessions', { publisher: true })).json()) as Publisher
+  const bearer = (p: Publisher) => ({ authorization: `Bearer ${p.publisher_token}` })
+  const openRun = async (p: Publisher) => {
+    const res = await post(`/api/sessions/${p.id}/runs`, undefined, bearer(p))
+    expect(res.status).toBe(201)
+    return ((await res.json()) as { run_id: string }).run_id
+  }
+  const append = (p: Publisher, run: string, events: unknown[], headers: Record<string, string> = {}) =>
+    post(`/api/sessions/${p.id}/runs/${run}/events`, events, { ...bearer(p), ...headers })
+  const events = async (id: string) => (await (await fetch(`${base}/api/sessions/${id}/events`)).json()) as StoredEvent[]
+  const until = async (id: string, predicate: (log: StoredEvent[]) => boolean) => {
+    for (let tries = 0; !predicate(await events(id)); tries++) {
+      if (tries > 500) throw new Error(`timed out; events: ${JSON.stringify(await events(id))}`)
+      await Bun.sleep(10)
+    }
+    return events(id)
+  }
+  const python = (p: Publisher, mode: string) =>
+    Bun.spawn(['python3', PUBLISHER, base, p.id, p.publisher_token, mode], { stdout: 'pipe', stderr: 'inherit' })
+  return { base, post, publisher, bearer, openRun, append, events, until, python }
+}
+
+const answers = async (proc: ReturnType<typeof Bun.spawn>) => {
+  const out = await new Response(proc.stdout as ReadableStream).text()
+  expect(await proc.exited).toBe(0)
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { status?: number; body?: Record<string, unknown>; cancelled?: boolean })
+}
+
+describe('the publish API, from a Python program using only the standard library', () => {
+  test('a run streamed as NDJSON reaches an SSE reader in order: user, start, partials, final', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    expect(p.publisher_token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    const stream = await SseReader.open(`${api.base}/api/sessions/${p.id}/stream`)
+    const said = await answers(api.python(p, 'stream'))
+    expect(said[0]).toMatchObject({ status: 201 })
+    expect(said[1]).toMatchObject({ status: 200, body: { appended: 6, closed: true } })
+    const messages = await stream.until((m) => m.some((x) => x.event === 'final'))
+    stream.close()
+    expect(messages.map((m) => m.event)).toEqual(['user', 'start', 'partial', 'partial', 'partial', 'partial', 'final'])
+    const log = messages.map((m) => JSON.parse(m.data) as StoredEvent)
+    expect(log[0]).toMatchObject({ type: 'user', text: 'Tell me a story.' })
+    expect(log[1]).toMatchObject({ type: 'start', step_type: 'published' })
+    expect(log.at(-1)).toMatchObject({ type: 'final', text: 'Once upon a time.' })
+    expect(new Set(log.map((e) => e.step_id))).toEqual(new Set([said[0]!.body!.run_id as string]))
+  })
+
+  test('a cancel from the page reaches the producer: its next append is a 409 {"cancelled": true}, the run ends with interrupt', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const proc = api.python(p, 'cancel')
+    await api.until(p.id, (log) => log.filter((e) => e.type === 'partial').length >= 2)
+    expect((await api.post(`/api/sessions/${p.id}/cancel`)).status).toBe(202)
+    const said = await answers(proc)
+    expect(said.at(-1)).toEqual({ cancelled: true })
+    expect(said.at(-2)).toMatchObject({ status: 409, body: { cancelled: true, error: { code: 'RUN_CANCELLED' } } })
+    const log = await api.events(p.id)
+    const streamed = log.flatMap((e) => (e.type === 'partial' ? [e.delta] : [])).join('')
+    expect(log.at(-1)).toMatchObject({ type: 'interrupt', text: streamed })
+  })
+
+  test('the same append sent twice under one Producer-Seq is stored once; a skipped number is refused naming the next', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const said = await answers(api.python(p, 'retry'))
+    expect(said[1]).toMatchObject({ status: 200, body: { appended: 1, closed: false } })
+    expect(said[2]).toEqual(said[1]!)
+    expect(said[3]).toMatchObject({
+      status: 409,
+      body: { error: { code: 'PRODUCER_SEQ_GAP', message: expect.stringContaining('the next expected is 1') } },
+    })
+    const log = await api.events(p.id)
+    expect(log.map((e) => e.type)).toEqual(['start', 'partial'])
+  })
+})
+
+describe('the publish API', () => {
+  test('NDJSON lines are stored as they arrive: a viewer sees each one before the next is sent', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const stream = await SseReader.open(`${api.base}/api/sessions/${p.id}/stream`)
+    let push!: (line: string | null) => void
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (line) => (line === null ? controller.close() : controller.enqueue(new TextEncoder().encode(`${line}\n`)))
+      },
+    })
+    const request = fetch(`${api.base}/api/sessions/${p.id}/runs/${run}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', ...api.bearer(p) },
+      body,
+      duplex: 'half',
+    } as RequestInit)
+    for (const word of ['one', 'two', 'three']) {
+      push(JSON.stringify({ type: 'partial', delta: word }))
+      await stream.until((m) => m.some((x) => x.event === 'partial' && JSON.parse(x.data).delta === word), 5000)
+    }
+    push(JSON.stringify({ type: 'final', text: 'onetwothree' }))
+    push(null)
+    expect(await (await request).json()).toMatchObject({ run_id: run, appended: 4, closed: true })
+    stream.close()
+  })
+
+  test('tokens: none, a wrong one, another session’s, and a read-only id are all refused, and nothing is stored', async () => {
+    const api = await start()
+    const [p, other] = [await api.publisher(), await api.publisher()]
+    const run = await api.openRun(p)
+    const path = `/api/sessions/${p.id}/runs/${run}/events`
+    const partial = [{ type: 'partial', delta: 'x' }]
+    for (const headers of [{}, { authorization: `Bearer ${'A'.repeat(43)}` }, api.bearer(other), { authorization: 'Basic abc' }]) {
+      const res = await api.post(path, partial, headers)
+      expect(res.status).toBe(401)
+      expect(await res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Authorization: Bearer') } })
+      expect((await api.post(`/api/sessions/${p.id}/runs`, undefined, headers)).status).toBe(401)
+    }
+    expect((await api.post(`/api/sessions/${p.viewer_id}/runs/${run}/events`, partial, api.bearer(p))).status).toBe(403)
+    // A session created without a publisher has no token that could match.
+    const plain = (await (await api.post('/api/sessions')).json()) as { id: string }
+    expect((await api.post(`/api/sessions/${plain.id}/runs`, undefined, api.bearer(p))).status).toBe(401)
+    expect(await api.events(p.id)).toEqual([])
+  })
+
+  test('a malformed event is refused with 422 naming it and its field, and nothing of that request is stored', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const cases: [unknown[], RegExp][] = [
+      [
+        [
+          { type: 'partial', delta: 'fine' },
+          { type: 'partial', text: 'no delta' },
+        ],
+        /^Event 2 of this request is invalid: partial event: \/delta/,
+      ],
+      [[{ type: 'interrupt', text: 'x' }], /interrupt event, which a publisher cannot send/],
+      [
+        [
+          { type: 'partial', delta: 'a' },
+          { type: 'user', text: 'late' },
+        ],
+        /a user message, which can only open a run/,
+      ],
+      [
+        [
+          { type: 'final', text: 'a' },
+          { type: 'partial', delta: 'after' },
+        ],
+        /closes the run, so it must be the last event/,
+      ],
+    ]
+    for (const [events, sentence] of cases) {
+      const res = await api.append(p, run, events)
+      expect(res.status).toBe(422)
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(sentence)
+    }
+    expect(await api.events(p.id)).toEqual([])
+    const notArray = await api.append(p, run, { type: 'partial' } as unknown as unknown[])
+    expect(notArray.status).toBe(400)
+  })
+
+  test('one run at a time; a closed run refuses more events; the page cannot post into a published chat', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    expect((await api.post(`/api/sessions/${p.id}/runs`, undefined, api.bearer(p))).status).toBe(409)
+    expect(
+      (
+        await api.append(p, run, [
+          { type: 'partial', delta: 'hi' },
+          { type: 'final', text: 'hi' },
+        ])
+      ).status,
+    ).toBe(200)
+    await api.until(p.id, (log) => log.some((e) => e.type === 'final'))
+    const late = await api.append(p, run, [{ type: 'partial', delta: 'late' }])
+    expect(late.status).toBe(409)
+    expect(await late.json()).toMatchObject({ error: { code: 'RUN_CLOSED' } })
+    const message = await api.post(`/api/sessions/${p.id}/messages`, { text: 'hello?' })
+    expect(message.status).toBe(409)
+    expect(await message.json()).toMatchObject({ error: { code: 'PUBLISHED_SESSION' } })
+    expect(await api.openRun(p)).not.toBe(run)
+  })
+
+  test('a producer silent for --publish-timeout has its run closed with an error that says so; the session is free again', async () => {
+    const api = await start({ publishTimeoutMs: 300 })
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    expect((await api.append(p, run, [{ type: 'partial', delta: 'then silence' }])).status).toBe(200)
+    const log = await api.until(p.id, (events) => events.some((e) => e.type === 'error'))
+    expect(log.map((e) => e.type)).toEqual(['start', 'partial', 'error'])
+    expect(log.at(-1)).toMatchObject({
+      type: 'error',
+      error: 'The program publishing this run sent nothing for 0.3 s, so the run was closed.',
+    })
+    expect((await api.append(p, run, [{ type: 'partial', delta: 'too late' }])).status).toBe(409)
+    await api.openRun(p)
+  })
+})
