@@ -41,7 +41,9 @@ test('an unknown step is refused with 422 and a sentence that lists the known on
   for (const body of [{ step: 42 }, [1], 'echo', { step: 'echo', extra: true }]) {
     const wrongShape = await post('/api/sessions', body)
     expect(wrongShape.status).toBe(400)
-    expect(await wrongShape.json()).toMatchObject({ error: { message: 'The body must be empty or a JSON object like {"step": "echo"}.' } })
+    expect(await wrongShape.json()).toMatchObject({
+      error: { message: 'The body must be empty or a JSON object like {"step": "echo"} or {"publisher": true}.' },
+    })
   }
   const plainText = await made.app.handle(
     new Request(url('/api/sessions'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
