@@ -9,7 +9,7 @@ import { addUsage, readTurn, type StreamedToolCall } from './openai-turn.ts'
 import { RequestWatchdog } from './request-watchdog.ts'
 import type { StepFactory } from './step-registry.ts'
 import type { Conversation, Step, StepContext } from './step.ts'
-import { calculator } from './tools/calculator.ts'
+import { calculator, loadCalculator } from './tools/calculator.ts'
 import { currentTime } from './tools/current-time.ts'
 import { ToolRegistry } from './tools/tool.ts'
 
@@ -51,6 +51,8 @@ export class OpenAiStep implements Step {
 
   async run(input: Conversation, { signal, emit }: StepContext): Promise<void> {
     await emit({ type: 'start', step_type: this.type })
+    // Loaded while the first request is on its way, so a calculation later in the run does not wait for it.
+    if (this.#offersTools) void loadCalculator()
     const { settings } = this
     const watchdog = new RequestWatchdog(settings.requestTimeoutMs)
     const client = this.#client(watchdog)

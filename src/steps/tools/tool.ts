@@ -35,6 +35,11 @@ export class ToolRegistry {
     return this.#tools.size
   }
 
+  /** The tools it holds, in the order they are offered. */
+  get tools(): Tool[] {
+    return [...this.#tools.values()].map(({ tool }) => tool)
+  }
+
   /** The `tools` parameter of a chat completion request. */
   definitions() {
     return [...this.#tools.values()].map(({ tool }) => ({
