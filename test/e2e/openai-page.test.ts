@@ -70,6 +70,11 @@ describe.skipIf(!enabled)('an openai chat in the page', () => {
     expect(await reasoning.isVisible()).toBe(true)
     expect(await reasoning.getAttribute('open')).toBeNull()
     await closed(page, 1)
+    // Start New Chat runs the original tutorial's conversation.
+    expect(fake.requests[0]!.body.messages).toEqual([
+      { role: 'system', content: 'You are a helpful assistant.' },
+      { role: 'user', content: 'Hello! Please tell me a short story about a robot.' },
+    ])
     expect(await reasoning.locator('summary').innerText()).toBe('Thought')
     expect(await reasoning.locator('.reasoning-text').isVisible()).toBe(false)
     await reasoning.locator('summary').click()
