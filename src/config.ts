@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { LOG_LEVELS, type LogLevel } from './log.ts'
+import { SYSTEM_PROMPT } from './steps/conversation.ts'
 import { parseDuration } from './store/retention-policy.ts'
 
 /** Where events are kept: an embedded SQLite file (the default) or process memory. */
@@ -30,6 +31,23 @@ export interface Config {
   /** Events kept per session, the oldest deleted first; default 100,000. */
   maxEventsPerSession: number
   logLevel: LogLevel
+  openai: OpenAiConfig
+}
+
+/** How the `openai` step reaches its model server. */
+export interface OpenAiConfig {
+  /** The server's OpenAI-compatible base URL, up to `/v1`; default https://api.openai.com/v1. */
+  baseUrl: string
+  /** Sent as `Authorization: Bearer`; never logged. Optional for a server on this machine or a private network. */
+  apiKey?: string
+  /** The model every request names; required for the openai step. */
+  model?: string
+  /** The system message every conversation starts with; default the original tutorial's. */
+  systemPrompt: string
+  /** Rounds of tool calls a run may make before it ends with an error; default 8. */
+  maxToolRounds: number
+  /** A request that sends no byte for this long ends the run with an error; milliseconds, default 120,000. */
+  requestTimeoutMs: number
 }
 
 export type ParsedConfig = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string }
@@ -44,7 +62,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   port: { env: ['STEPSTREAM_PORT', 'PORT'], help: 'TCP port to listen on (default 8080)' },
   host: { env: ['STEPSTREAM_HOST'], help: 'interface to listen on (default 0.0.0.0)' },
   store: { env: ['STEPSTREAM_STORE'], help: 'sqlite:<path> (default sqlite:./stepstream.db) or memory' },
-  step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default)' },
+  step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default) or openai' },
   'cancel-grace': {
     env: ['STEPSTREAM_CANCEL_GRACE'],
     help: 'milliseconds a cancelled step has to stop before its run is closed without it (default 2000)',
@@ -63,6 +81,24 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-sessions': { env: ['STEPSTREAM_MAX_SESSIONS'], help: 'memory store: chats held at once (default 10000)' },
   'max-events': { env: ['STEPSTREAM_MAX_EVENTS'], help: 'memory store: events held across all chats (default 1000000)' },
   'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
+  'openai-base-url': {
+    env: ['STEPSTREAM_OPENAI_BASE_URL', 'OPENAI_BASE_URL'],
+    help: 'openai step: the OpenAI-compatible API, up to /v1 (default https://api.openai.com/v1)',
+  },
+  'openai-api-key': {
+    env: ['STEPSTREAM_OPENAI_API_KEY', 'OPENAI_API_KEY'],
+    help: 'openai step: the API key (not needed for a server on localhost or a private network)',
+  },
+  model: { env: ['STEPSTREAM_MODEL'], help: 'openai step: the model to ask, e.g. gpt-4o-mini or llama3.2 (required)' },
+  'system-prompt': { env: ['STEPSTREAM_SYSTEM_PROMPT'], help: `openai step: the system message (default "${SYSTEM_PROMPT}")` },
+  'max-tool-rounds': {
+    env: ['STEPSTREAM_MAX_TOOL_ROUNDS'],
+    help: 'openai step: rounds of tool calls before a run gives up (default 8)',
+  },
+  'request-timeout': {
+    env: ['STEPSTREAM_REQUEST_TIMEOUT'],
+    help: 'openai step: milliseconds without a byte from the model server before the run fails (default 120000)',
+  },
 }
 
 export function helpText(version: string): string {
@@ -93,6 +129,14 @@ function duration(name: string, raw: string): number {
   const ms = parseDuration(raw)
   if (!ms) throw new ConfigError(`--${name} must be a duration like 30d, 12h or 90m, got ${JSON.stringify(raw)}`)
   return ms
+}
+
+function httpUrl(name: string, raw: string): string {
+  const parsed = URL.canParse(raw) ? new URL(raw) : undefined
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new ConfigError(`--${name} must be an http:// or https:// URL such as http://localhost:11434/v1, got ${JSON.stringify(raw)}`)
+  }
+  return raw.replace(/\/+$/, '')
 }
 
 function storeSpec(raw: string): StoreSpec {
@@ -143,6 +187,14 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         retentionMs: duration('retention', get('retention', '30d')),
         maxEventsPerSession: integer('max-events-per-session', get('max-events-per-session', '100000'), 1, 1_000_000_000),
         logLevel: logLevel as LogLevel,
+        openai: {
+          baseUrl: httpUrl('openai-base-url', get('openai-base-url', 'https://api.openai.com/v1')),
+          apiKey: get('openai-api-key', '') || undefined,
+          model: get('model', '') || undefined,
+          systemPrompt: get('system-prompt', SYSTEM_PROMPT),
+          maxToolRounds: integer('max-tool-rounds', get('max-tool-rounds', '8'), 0, 100),
+          requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
+        },
       },
     }
   } catch (error) {

@@ -12,6 +12,29 @@ const Text = t.String({ maxLength: EVENT_TEXT_MAX_CHARS })
 const ToolCall = t.Object({ id: t.String({ maxLength: 200 }), name: t.String({ maxLength: 200 }), input: t.Unknown() })
 const ToolResult = t.Object({ id: t.String({ maxLength: 200 }), result: t.Unknown() })
 
+/** Token counts as the model server reported them (`stream_options.include_usage`), summed over a run's requests. */
+const Usage = t.Object(
+  {
+    prompt_tokens: t.Optional(t.Integer({ minimum: 0 })),
+    completion_tokens: t.Optional(t.Integer({ minimum: 0 })),
+    total_tokens: t.Optional(t.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+)
+
+/** What a model run adds to its `final`: the model that answered, its usage, and timings in milliseconds. */
+const FinalMeta = t.Object(
+  {
+    model: t.Optional(t.String({ maxLength: 200 })),
+    usage: t.Optional(Usage),
+    /** From the request to the first streamed token (content, reasoning or tool call); milliseconds. */
+    ttft_ms: t.Optional(t.Number({ minimum: 0 })),
+    /** From the run's first request to its answer; milliseconds. */
+    duration_ms: t.Optional(t.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+)
+
 const Envelope = {
   step_id: t.String({ minLength: 1, maxLength: 64 }),
   ts: t.String({ minLength: 1, maxLength: 40 }),
@@ -23,17 +46,24 @@ const SCHEMAS = {
   user: t.Object({ type: t.Literal('user'), ...Envelope, text: Text }, strict),
   start: t.Object({ type: t.Literal('start'), ...Envelope, step_type: t.String({ minLength: 1, maxLength: 64 }) }, strict),
   partial: t.Object({ type: t.Literal('partial'), ...Envelope, delta: Text }, strict),
+  reasoning: t.Object({ type: t.Literal('reasoning'), ...Envelope, delta: Text }, strict),
   'tool-call': t.Object({ type: t.Literal('tool-call'), ...Envelope, tool_call: ToolCall }, strict),
   'tool-result': t.Object({ type: t.Literal('tool-result'), ...Envelope, tool_result: ToolResult }, strict),
-  final: t.Object({ type: t.Literal('final'), ...Envelope, text: Text }, strict),
+  final: t.Object({ type: t.Literal('final'), ...Envelope, text: Text, meta: t.Optional(FinalMeta) }, strict),
   interrupt: t.Object({ type: t.Literal('interrupt'), ...Envelope, text: Text }, strict),
-  error: t.Object({ type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: 10_000 }) }, strict),
+  // `text`: what the run had streamed before it failed (a stream cut mid-answer keeps it), when the step says so.
+  error: t.Object(
+    { type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: 10_000 }), text: t.Optional(Text) },
+    strict,
+  ),
 }
 
 /** An event as a step (or the runner) emits it: no `seq` and no `session_id` yet. */
 export const NewEventSchema = t.Union(Object.values(SCHEMAS))
 export type NewEvent = Static<(typeof SCHEMAS)[keyof typeof SCHEMAS]>
 export type EventType = NewEvent['type']
+/** The metadata a `final` may carry. */
+export type FinalMetaOf = Static<typeof FinalMeta>
 export type NewEventOf<K extends EventType> = Extract<NewEvent, { type: K }>
 export const EVENT_TYPES = Object.keys(SCHEMAS) as EventType[]
 

@@ -3,6 +3,7 @@ import { helpText, parseConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { StartError, startServer, stopOnSignals } from './server.ts'
 import { echoStep } from './steps/echo-step.ts'
+import { openAiStep } from './steps/openai-step.ts'
 
 const VERSION = packageJson.version
 
@@ -20,7 +21,12 @@ async function main() {
   const { config } = parsed
   const log = createLogger(config.logLevel)
   try {
-    const server = await startServer({ config, steps: [echoStep(config.echoDelayMs)], log, version: VERSION })
+    const server = await startServer({
+      config,
+      steps: [echoStep(config.echoDelayMs), openAiStep(config.openai, log)],
+      log,
+      version: VERSION,
+    })
     stopOnSignals(server, log, config.cancelGraceMs)
   } catch (error) {
     if (error instanceof StartError) fail(error.message)

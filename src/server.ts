@@ -70,7 +70,11 @@ export async function startServer({ config, steps, log, version, notifier, coord
     })
   } catch (error) {
     await store.close()
-    throw new StartError(error instanceof AppError && error.code === 'UNKNOWN_STEP' ? `--step: ${error.message}` : messageOf(error))
+    throw new StartError(
+      error instanceof AppError && (error.code === 'UNKNOWN_STEP' || error.code === 'STEP_UNAVAILABLE')
+        ? `--step: ${error.message}`
+        : messageOf(error),
+    )
   }
   let url: string
   try {

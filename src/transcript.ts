@@ -1,4 +1,4 @@
-import { type StoredEvent, type StoredEventOf, unreachable } from './events.ts'
+import { type FinalMetaOf, type StoredEvent, type StoredEventOf, unreachable } from './events.ts'
 
 /** How a run stands: still streaming, or ended by one of the three closing events. */
 export type RunState = 'running' | 'final' | 'interrupt' | 'error'
@@ -15,8 +15,12 @@ export interface RunView {
   stepId: string
   ts: string
   text: string
+  /** The model's visible reasoning, shown collapsed above the answer. */
+  reasoning: string
   state: RunState
   error?: string
+  /** What a `final` said about the model, its usage and timings. */
+  meta?: FinalMetaOf
   tools: ToolView[]
 }
 
@@ -37,7 +41,7 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
     let run = runs.get(event.step_id)
     if (!run) {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
-      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', state: 'running', tools: [] }
+      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [] }
       runs.set(event.step_id, run)
       entries.push(run)
     }
@@ -57,6 +61,9 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
       case 'partial':
         runOf(event).text += event.delta
         break
+      case 'reasoning':
+        runOf(event).reasoning += event.delta
+        break
       case 'tool-call':
         runOf(event).tools.push({ ...event.tool_call })
         break
@@ -66,12 +73,17 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
         break
       }
       case 'final':
+        Object.assign(runOf(event), { text: event.text, state: event.type, meta: event.meta })
+        break
       case 'interrupt':
         Object.assign(runOf(event), { text: event.text, state: event.type })
         break
-      case 'error':
-        Object.assign(runOf(event), { state: 'error', error: event.error })
+      case 'error': {
+        // An error that says what had streamed holds it whole; otherwise the partials folded so far stay.
+        const run = runOf(event)
+        Object.assign(run, { state: 'error', error: event.error, text: event.text ?? run.text })
         break
+      }
       default:
         unreachable(event)
     }

@@ -1,7 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 import { type StoredEvent, type StoredEventOf, unreachable } from '../src/events.ts'
 import { toHtml } from './to-html.ts'
-import { RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'
+import { ReasoningSummary, RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'
 
 /**
  * The HTML stream's fragment for each event type. The page's stream element appends what a fragment holds at its
@@ -19,12 +19,15 @@ function Partial({ target, swap, children }: { target: string; swap: 'beforeend'
 function finished(event: StoredEventOf<'final' | 'interrupt' | 'error'>) {
   const run =
     event.type === 'error'
-      ? { stepId: event.step_id, text: '', state: event.type, error: event.error }
-      : { stepId: event.step_id, text: event.text, state: event.type }
+      ? { stepId: event.step_id, text: event.text ?? '', state: event.type, error: event.error }
+      : { stepId: event.step_id, text: event.text, state: event.type, meta: event.type === 'final' ? event.meta : undefined }
   return (
     <>
       <Partial target={ids.runText(event.step_id)} swap="outerHTML">
         <RunText run={run} />
+      </Partial>
+      <Partial target={ids.reasoningSummary(event.step_id)} swap="outerHTML">
+        <ReasoningSummary stepId={event.step_id} running={false} />
       </Partial>
       <Partial target="run-status" swap="outerHTML">
         <RunStatus running={false} />
@@ -45,7 +48,7 @@ function fragment(event: StoredEvent): JSX.Element {
       return (
         <>
           <UserMessage event={event} />
-          <RunMessage run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', state: 'running', tools: [] }} />
+          <RunMessage run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [] }} />
           <Partial target="run-status" swap="outerHTML">
             <RunStatus running />
           </Partial>
@@ -61,6 +64,12 @@ function fragment(event: StoredEvent): JSX.Element {
       // A span per delta keeps whitespace-only deltas (a lone space) from being dropped as an empty swap.
       return (
         <Partial target={`${ids.runText(event.step_id)} .text`} swap="beforeend">
+          <span safe>{event.delta}</span>
+        </Partial>
+      )
+    case 'reasoning':
+      return (
+        <Partial target={`${ids.runReasoning(event.step_id)} .reasoning-text`} swap="beforeend">
           <span safe>{event.delta}</span>
         </Partial>
       )

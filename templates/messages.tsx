@@ -1,5 +1,5 @@
 /** @jsxImportSource @kitajs/html */
-import type { StoredEventOf } from '../src/events.ts'
+import type { FinalMetaOf, StoredEventOf } from '../src/events.ts'
 import type { RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'
 
@@ -8,6 +8,8 @@ export const ids = {
   run: (stepId: string) => `step-${stepId}`,
   runText: (stepId: string) => `step-${stepId}-text`,
   runTools: (stepId: string) => `step-${stepId}-tools`,
+  runReasoning: (stepId: string) => `step-${stepId}-reasoning`,
+  reasoningSummary: (stepId: string) => `step-${stepId}-reasoning-summary`,
   // Tool call ids come from a model: hash them into something that is always a valid id and CSS selector.
   tool: (stepId: string, callId: string) => `tool-${stepId}-${Bun.hash(callId).toString(36)}`,
   toolResult: (stepId: string, callId: string) => `${ids.tool(stepId, callId)}-result`,
@@ -64,11 +66,32 @@ function AnswerBody({ text, state }: { text: string; state: RunState }) {
   return <div class="text markdown">{safeMarkdown}</div>
 }
 
+const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`
+
+/** The discreet line under a finished answer: model, tokens in and out, time to first token, duration. */
+export function metaLine(meta: FinalMetaOf): string {
+  const parts: string[] = []
+  if (meta.model) parts.push(meta.model)
+  const { prompt_tokens: input, completion_tokens: output } = meta.usage ?? {}
+  if (input !== undefined || output !== undefined) parts.push(`${input ?? '?'} in · ${output ?? '?'} out tokens`)
+  if (meta.ttft_ms !== undefined) parts.push(`first token ${seconds(meta.ttft_ms)}`)
+  if (meta.duration_ms !== undefined) parts.push(`${seconds(meta.duration_ms)} in all`)
+  return parts.join(' · ')
+}
+
 /** A run's answer text and its state line; `final`, `interrupt` and `error` replace it whole. */
-export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state' | 'error'> }) {
+export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state' | 'error' | 'meta'> }) {
+  const meta = run.meta ? metaLine(run.meta) : ''
   return (
     <div class={`answer ${run.state}`} id={ids.runText(run.stepId)} data-state={run.state}>
       <AnswerBody text={run.text} state={run.state} />
+      {meta ? (
+        <p class="run-meta" safe>
+          {meta}
+        </p>
+      ) : (
+        ''
+      )}
       {run.error ? (
         <p class="run-error" role="alert" safe>
           {run.error}
@@ -117,9 +140,28 @@ export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) 
   )
 }
 
+/** Says whether the model is still reasoning; a run's closing fragment replaces it with its finished form. */
+export function ReasoningSummary({ stepId, running }: { stepId: string; running: boolean }) {
+  return <summary id={ids.reasoningSummary(stepId)}>{running ? 'Thinking…' : 'Thought'}</summary>
+}
+
+/**
+ * The model's visible reasoning, collapsed above the answer. Every run has the element, so `reasoning` deltas always
+ * have a target; the stylesheet hides it while it holds no text.
+ */
+export function Reasoning({ run }: { run: Pick<RunView, 'stepId' | 'reasoning' | 'state'> }) {
+  return (
+    <details class="reasoning" id={ids.runReasoning(run.stepId)}>
+      <ReasoningSummary stepId={run.stepId} running={run.state === 'running'} />
+      <div class="reasoning-text">{run.reasoning ? <span safe>{run.reasoning}</span> : ''}</div>
+    </details>
+  )
+}
+
 export function RunMessage({ run }: { run: RunView }) {
   return (
     <article class="msg assistant" id={ids.run(run.stepId)} aria-label="Assistant">
+      <Reasoning run={run} />
       <div class="tools" id={ids.runTools(run.stepId)}>
         {run.tools.map((tool) => (
           <ToolBlock stepId={run.stepId} tool={tool} />

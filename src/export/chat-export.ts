@@ -101,6 +101,9 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
       case 'partial':
         runOf(event).text += event.delta
         break
+      case 'reasoning':
+        runOf(event).reasoning += event.delta
+        break
       case 'tool-call':
         runOf(event).tool_calls.push({ ...event.tool_call, ts: event.ts })
         break
@@ -113,9 +116,12 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
       case 'interrupt':
         Object.assign(runOf(event), { status: event.type, ended_at: event.ts, text: event.text })
         break
-      case 'error':
-        Object.assign(runOf(event), { status: 'error', ended_at: event.ts, error: event.error })
+      case 'error': {
+        // An error may carry the text streamed before it (a cut answer): it is what the reader saw.
+        const run = runOf(event)
+        Object.assign(run, { status: 'error', ended_at: event.ts, error: event.error, text: event.text ?? run.text })
         break
+      }
       default:
         unreachable(event)
     }

@@ -10,7 +10,8 @@ export const DEFAULT_USER_MESSAGE = 'Hello! Please tell me a short story about a
 /**
  * Rebuilds the conversation a step answers from a session's log, in order: user messages, the tool calls an answer
  * made (one assistant message per round of calls) and their results, and finished or interrupted answers. Partial
- * text and errors are not part of it: a closing event carries the whole answer, and an error produced none.
+ * text and errors are not part of it: a closing event carries the whole answer, and an error produced none. Reasoning
+ * is not either: it is shown to people, and chat APIs ask that a model's earlier reasoning not be sent back to it.
  */
 export function conversationOf(events: Iterable<StoredEvent>): Conversation {
   const messages: ChatMessage[] = [{ role: 'system', content: SYSTEM_PROMPT }]
@@ -35,6 +36,7 @@ export function conversationOf(events: Iterable<StoredEvent>): Conversation {
         break
       case 'start':
       case 'partial':
+      case 'reasoning':
       case 'error':
         break
       default:

@@ -1,3 +1,4 @@
+import { type FinalMetaOf, fitEventText } from '../events.ts'
 import type { Conversation, Step, ToolCallMessage } from './step.ts'
 import type { StepFactory } from './step-registry.ts'
 
@@ -9,10 +10,18 @@ export interface StepRun {
   readonly options: Readonly<Record<string, unknown>>
   /** Streams the next piece of the answer; resolves once every viewer can see it. Never the whole text again. */
   partial(delta: string): Promise<void>
+  /** Streams the next piece of the step's visible reasoning (shown collapsed; never part of the next turn). */
+  reasoning(delta: string): Promise<void>
   /** Records a tool call the step makes (shown as a collapsible block). */
   toolCall(call: ToolCallMessage): Promise<void>
   /** Records the result of the tool call with id `id`. */
   toolResult(id: string, result: unknown): Promise<void>
+}
+
+/** A whole answer with what is known about it (model, usage, timings), shown under the answer. */
+export interface StepAnswer {
+  text: string
+  meta?: FinalMetaOf
 }
 
 export interface StepDefinition {
@@ -20,12 +29,15 @@ export interface StepDefinition {
   name: string
   /** One line for `--help` and for the error that lists the known steps. */
   description?: string
+  /** Why this step cannot run as configured, as a sentence saying how to fix it; absent when it can. */
+  unavailable?: string
   /**
-   * Answers the conversation: streams with `run.partial(…)` and returns the whole answer, which becomes the run's
-   * `final`. A throw becomes the run's `error` with the error's message (write it for the person reading the chat);
-   * returning or throwing after `run.signal` aborted ends the run with `interrupt` instead.
+   * Answers the conversation: streams with `run.partial(…)` and returns the whole answer (text, or text and meta),
+   * which becomes the run's `final`. A throw becomes the run's `error` with the error's message (write it for the
+   * person reading the chat) and the text streamed so far; returning or throwing after `run.signal` aborted ends the
+   * run with `interrupt` instead.
    */
-  run(conversation: Conversation, run: StepRun): Promise<string>
+  run(conversation: Conversation, run: StepRun): Promise<string | StepAnswer>
 }
 
 /** The longest error message an `error` event holds (events.ts); a longer one is cut. */
@@ -40,6 +52,7 @@ export function defineStep(definition: StepDefinition): StepFactory {
   return {
     name: definition.name,
     description: definition.description ?? `the ${definition.name} step`,
+    unavailable: definition.unavailable,
     create: (options): Step => ({
       type: definition.name,
       async run(conversation, { signal, emit }) {
@@ -52,18 +65,22 @@ export function defineStep(definition: StepDefinition): StepFactory {
             await emit({ type: 'partial', delta })
             streamed += delta
           },
+          reasoning: (delta) => emit({ type: 'reasoning', delta }),
           toolCall: (call) => emit({ type: 'tool-call', tool_call: call }),
           toolResult: (id, result) => emit({ type: 'tool-result', tool_result: { id, result } }),
         }
-        let text: string
+        let answer: string | StepAnswer
         try {
-          text = await definition.run(conversation, run)
+          answer = await definition.run(conversation, run)
         } catch (error) {
           // After a cancel the runner interrupts the run with what was streamed, whatever the step threw.
           if (signal.aborted) throw error
-          return emit({ type: 'error', error: errorMessage(error) })
+          // What streamed before the failure stays with the error: the reader saw it, and a reload shows it again.
+          return emit({ type: 'error', error: errorMessage(error), ...(streamed && { text: fitEventText(streamed) }) })
         }
-        await emit(signal.aborted ? { type: 'interrupt', text: streamed } : { type: 'final', text })
+        if (signal.aborted) return emit({ type: 'interrupt', text: fitEventText(streamed) })
+        const { text, meta } = typeof answer === 'string' ? { text: answer, meta: undefined } : answer
+        await emit({ type: 'final', text: fitEventText(text), ...(meta && { meta }) })
       },
     }),
   }

@@ -7,6 +7,11 @@ export interface StepFactory {
   readonly name: string
   /** A line for `--help` and for the error that lists the known steps. */
   readonly description: string
+  /**
+   * Why this server cannot run the step, as a sentence that says how to fix it (the openai step without a model);
+   * undefined when it can. Sessions cannot pick such a step (422), and a server cannot make it its default.
+   */
+  readonly unavailable?: string
   create(options: Record<string, unknown>): Step
 }
 
@@ -29,7 +34,9 @@ export class StepRegistry {
 
   /** The spec a new session records: the named step (the default when none) after checking it exists. */
   spec(name: string = this.defaultStep, options?: Record<string, unknown>): StepSpec {
-    if (!this.#factories.has(name)) throw unknownStep(name, this.names)
+    const factory = this.#factories.get(name)
+    if (!factory) throw unknownStep(name, this.names)
+    if (factory.unavailable) throw new AppError('STEP_UNAVAILABLE', factory.unavailable)
     return options === undefined ? { name } : { name, options }
   }
 

@@ -132,7 +132,7 @@ describe('refusing to start: exit 2 and one line on stderr', () => {
   test('a --step no registered step has, naming the ones there are', async () => {
     const { code, lines } = await refused(['--store', 'memory', '--step', 'gpt'])
     expect(code).toBe(2)
-    expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo\./)])
+    expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo, openai\./)])
   })
 
   test('a second process on a database in use, while the first keeps serving', async () => {

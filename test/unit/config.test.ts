@@ -23,7 +23,52 @@ describe('config', () => {
       retentionMs: 30 * 24 * 3600 * 1000,
       maxEventsPerSession: 100_000,
       logLevel: 'info',
+      openai: {
+        baseUrl: 'https://api.openai.com/v1',
+        apiKey: undefined,
+        model: undefined,
+        systemPrompt: 'You are a helpful assistant.',
+        maxToolRounds: 8,
+        requestTimeoutMs: 120_000,
+      },
     })
+  })
+
+  test('the openai flags, their env twins (OPENAI_API_KEY too), and a trailing slash dropped from the base URL', () => {
+    const fromFlags = run([
+      '--step=openai',
+      '--openai-base-url',
+      'http://localhost:11434/v1/',
+      '--openai-api-key',
+      'sk-flag',
+      '--model',
+      'llama3.2',
+      '--system-prompt',
+      'Be brief.',
+      '--max-tool-rounds',
+      '3',
+      '--request-timeout',
+      '5000',
+    ])
+    expect(fromFlags.step).toBe('openai')
+    expect(fromFlags.openai).toEqual({
+      baseUrl: 'http://localhost:11434/v1',
+      apiKey: 'sk-flag',
+      model: 'llama3.2',
+      systemPrompt: 'Be brief.',
+      maxToolRounds: 3,
+      requestTimeoutMs: 5000,
+    })
+    const fromEnv = run([], {
+      OPENAI_API_KEY: 'sk-env',
+      STEPSTREAM_MODEL: 'gpt-4o-mini',
+      STEPSTREAM_OPENAI_BASE_URL: 'https://openrouter.ai/api/v1',
+      STEPSTREAM_MAX_TOOL_ROUNDS: '0',
+      STEPSTREAM_REQUEST_TIMEOUT: '250',
+    }).openai
+    expect(fromEnv).toMatchObject({ apiKey: 'sk-env', model: 'gpt-4o-mini', baseUrl: 'https://openrouter.ai/api/v1', maxToolRounds: 0 })
+    expect(fromEnv.requestTimeoutMs).toBe(250)
+    expect(run([], { OPENAI_API_KEY: 'sk-env', STEPSTREAM_OPENAI_API_KEY: 'sk-ours' }).openai.apiKey).toBe('sk-ours')
   })
 
   test('flags in both spellings, and a flag beats its environment twin', () => {
@@ -58,6 +103,13 @@ describe('config', () => {
       '--log-level',
       '--retention',
       '--max-events-per-session',
+      '--openai-base-url',
+      '--openai-api-key',
+      '--model',
+      '--system-prompt',
+      '--max-tool-rounds',
+      '--request-timeout',
+      'OPENAI_API_KEY',
       'STEPSTREAM_ECHO_DELAY',
       'PORT',
     ]) {
@@ -77,6 +129,10 @@ describe('config', () => {
     [['--retention', 'forever'], /--retention/],
     [['--retention', '0d'], /--retention/],
     [['--max-events-per-session', '0'], /--max-events-per-session/],
+    [['--openai-base-url', 'localhost:11434'], /--openai-base-url must be an http/],
+    [['--openai-base-url', 'ftp://x/v1'], /--openai-base-url must be an http/],
+    [['--max-tool-rounds', '-1'], /--max-tool-rounds/],
+    [['--request-timeout', '0'], /--request-timeout/],
     [['--nope'], /Unknown option/],
     [['stray'], /positional/i],
     [['--port'], /argument missing/],

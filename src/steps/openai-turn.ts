@@ -1,0 +1,93 @@
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
+import type { FinalMetaOf } from '../events.ts'
+
+type Usage = NonNullable<FinalMetaOf['usage']>
+
+/** A tool call put together from its streamed fragments. */
+export interface StreamedToolCall {
+  id: string
+  name: string
+  /** The arguments' JSON text, as the model wrote it. */
+  arguments: string
+}
+
+/** What one streamed chat completion said. */
+export interface Turn {
+  content: string
+  toolCalls: StreamedToolCall[]
+  /** `stop`, `tool_calls`, `length`…; undefined when the stream ended without one (it was cut). */
+  finishReason?: string
+  usage?: Usage
+  model?: string
+}
+
+export interface TurnHandlers {
+  /** Called for every delta that carries content, reasoning or a piece of a tool call (time to first token). */
+  token(): void
+  content(delta: string): Promise<void>
+  reasoning(delta: string): Promise<void>
+}
+
+/**
+ * Many servers (DeepSeek, vLLM, llama.cpp, LM Studio) stream a model's reasoning beside its answer, as
+ * `reasoning_content`; OpenRouter and Ollama call it `reasoning`. Neither is in OpenAI's own types.
+ */
+type ReasoningDelta = { reasoning_content?: string | null; reasoning?: string | null }
+
+/**
+ * Reads one streamed completion: content and reasoning deltas go to `on` as they arrive; tool calls are put
+ * together by their `index` (the id and name come first, the arguments in fragments, several calls interleaved) and
+ * returned whole with the finish reason, the model and the usage chunk (the one with empty `choices`).
+ */
+export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: TurnHandlers): Promise<Turn> {
+  const turn: Turn = { content: '', toolCalls: [] }
+  const calls = new Map<number, StreamedToolCall>()
+  for await (const chunk of chunks) {
+    turn.model ??= chunk.model || undefined
+    if (chunk.usage) turn.usage = usageOf(chunk.usage)
+    const choice = chunk.choices?.[0]
+    if (!choice) continue
+    const delta = (choice.delta ?? {}) as ChatCompletionChunk.Choice.Delta & ReasoningDelta
+    const reasoning = delta.reasoning_content ?? delta.reasoning
+    if (reasoning || delta.content || delta.tool_calls?.length) on.token()
+    if (reasoning) await on.reasoning(reasoning)
+    if (delta.content) {
+      turn.content += delta.content
+      await on.content(delta.content)
+    }
+    for (const fragment of delta.tool_calls ?? []) {
+      const call = calls.get(fragment.index) ?? { id: '', name: '', arguments: '' }
+      calls.set(fragment.index, call)
+      if (fragment.id && !call.id) call.id = fragment.id
+      const name = fragment.function?.name
+      // OpenAI sends the name once; some servers repeat it in every fragment, which must not double it.
+      if (name && name !== call.name) call.name += name
+      call.arguments += fragment.function?.arguments ?? ''
+    }
+    if (choice.finish_reason) turn.finishReason = choice.finish_reason
+  }
+  turn.toolCalls = [...calls.entries()]
+    .sort(([a], [b]) => a - b)
+    // A server that sends no id (some local ones) still needs one per call to pair results with calls.
+    .map(([index, call]) => ({ ...call, id: call.id || `call_${index}_${crypto.randomUUID().slice(0, 8)}` }))
+  return turn
+}
+
+function usageOf(usage: NonNullable<ChatCompletionChunk['usage']>): Usage {
+  const counts: Usage = {}
+  for (const key of ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const) {
+    const value = usage[key]
+    if (Number.isInteger(value) && value >= 0) counts[key] = value
+  }
+  return counts
+}
+
+/** Usage summed over the requests of a run (a tool loop makes several). */
+export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!a || !b) return a ?? b
+  const sum: Usage = {}
+  for (const key of ['prompt_tokens', 'completion_tokens', 'total_tokens'] as const) {
+    if (a[key] !== undefined || b[key] !== undefined) sum[key] = (a[key] ?? 0) + (b[key] ?? 0)
+  }
+  return sum
+}
