@@ -1,8 +1,11 @@
 import { createApp } from './app.ts'
 import type { Config } from './config.ts'
-import { ConnectionCount } from './http/deps.ts'
+import { authTokens } from './config.ts'
+import { TokenAuth } from './http/auth.ts'
+import { ConnectionCount } from './http/connection-limit.ts'
 import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import type { Logger } from './log.ts'
+import { Metrics } from './metrics.ts'
 import type { Notifier } from './bus/notifier.ts'
 import type { RunCoordinator } from './runs/run-coordinator.ts'
 import { Runner } from './runs/runner.ts'
@@ -42,16 +45,31 @@ export interface RunningServer {
 /** Time past the cancel grace for the streams to end and the store to flush and close; milliseconds. */
 export const SHUTDOWN_MARGIN_MS = 3000
 
-function openStore(config: Config, notifier: Notifier | undefined): EventStore {
+function openStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
   if (config.store.kind === 'memory') {
     const { maxEventsPerSession, maxSessions, maxEvents } = config
-    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier })
+    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
   }
   try {
-    return new SqliteStore(config.store.path, { notifier })
+    return new SqliteStore(config.store.path, { notifier, metrics })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+/** The tokens of `--auth-token` and `--auth-token-file` together; auth is off when there are none. */
+async function readAuth(config: Config): Promise<TokenAuth | undefined> {
+  let tokens = config.authTokens
+  if (config.authTokenFile !== undefined) {
+    try {
+      const fromFile = authTokens(await Bun.file(config.authTokenFile).text())
+      if (fromFile.length === 0) throw new Error('it holds no token')
+      tokens = [...tokens, ...fromFile]
+    } catch (error) {
+      throw new StartError(`--auth-token-file ${config.authTokenFile}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  return tokens.length > 0 ? new TokenAuth(tokens) : undefined
 }
 
 /** How long ending streams get to write their last frame before the server closes every connection; milliseconds. */
@@ -70,7 +88,9 @@ export async function startServer({ config, steps, log, version, notifier, coord
   } catch (error) {
     throw new StartError(`--step: ${error instanceof Error ? error.message : String(error)}`)
   }
-  const store = openStore(config, notifier)
+  const auth = await readAuth(config)
+  const metrics = new Metrics({ processMetrics: true })
+  const store = openStore(config, notifier, metrics)
   if (canRecover(store)) {
     // Before listening: a run this process starts must never look like one a crash left open.
     const recovered = await store.recoverOpenRuns().catch((error) => {
@@ -79,9 +99,9 @@ export async function startServer({ config, steps, log, version, notifier, coord
     })
     if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
   }
-  const runner = new Runner({ store, steps: registry, log, coordinator, cancelGraceMs: config.cancelGraceMs })
+  const runner = new Runner({ store, steps: registry, log, coordinator, cancelGraceMs: config.cancelGraceMs, metrics })
   const streamsEnd = new AbortController()
-  const connections = new ConnectionCount()
+  const connections = new ConnectionCount({ max: config.maxConnections, maxPerIp: config.maxConnectionsPerIp })
   const app = await createApp({
     store,
     runner,
@@ -93,6 +113,11 @@ export async function startServer({ config, steps, log, version, notifier, coord
     heartbeatMs: config.heartbeatMs,
     retryMs: 1000,
     maxBodyBytes: MAX_BODY_BYTES,
+    maxMessageBytes: config.maxMessageBytes,
+    metrics,
+    rateLimit: config.rateLimit,
+    trustProxy: config.trustProxy,
+    auth,
   })
   try {
     // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently.
@@ -105,7 +130,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
   const policy = { ...DEFAULT_RETENTION_POLICY, idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession }
   const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, policy, log) : undefined
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`
-  log.info('listening', { url, store: config.store.kind, step: registry.defaultStep, version })
+  log.info('listening', { url, store: config.store.kind, step: registry.defaultStep, version, auth: auth !== undefined })
 
   let stopped: Promise<void> | undefined
   const stop = async () => {

@@ -1,5 +1,4 @@
 /** @jsxImportSource @kitajs/html */
-import { MESSAGE_MAX_CHARS } from '../src/limits.ts'
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
@@ -84,7 +83,18 @@ export function Landing({ notice }: { notice?: string }) {
 }
 
 /** `running` comes from the runner: a run can be active before its `start` event is in the transcript. */
-export function Chat({ sessionId, transcript, running }: { sessionId: string; transcript: Transcript; running: boolean }) {
+export function Chat({
+  sessionId,
+  transcript,
+  running,
+  maxMessageBytes,
+}: {
+  sessionId: string
+  transcript: Transcript
+  running: boolean
+  /** `--max-message-bytes`, rendered as `maxlength` (see DEFAULT_MAX_MESSAGE_BYTES in src/limits.ts for why). */
+  maxMessageBytes: number
+}) {
   const stream = `/events?client_id=${sessionId}&after=${transcript.lastSeq}`
   return (
     <section class="chat" data-session={sessionId}>
@@ -113,7 +123,7 @@ export function Chat({ sessionId, transcript, running }: { sessionId: string; tr
           id="message"
           name="message"
           rows="1"
-          maxlength={String(MESSAGE_MAX_CHARS)}
+          maxlength={String(maxMessageBytes)}
           placeholder="Type a message, Enter to send"
           required
         ></textarea>

@@ -44,7 +44,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const chatFragment = async (sessionId: string) => {
     const transcript = foldTranscript(await readAll(deps.store, sessionId))
     const running = (await deps.runner.running(sessionId)) !== undefined
-    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={running} />)
+    return toHtml(<Chat sessionId={sessionId} transcript={transcript} running={running} maxMessageBytes={deps.maxMessageBytes} />)
   }
 
   return (
@@ -72,7 +72,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         '/chat',
         async ({ body, request }) => {
           const session = await requireSession(deps.store, body.client_id)
-          await deps.runner.submit(session, checkedMessage(body.message))
+          await deps.runner.submit(session, checkedMessage(body.message, deps.maxMessageBytes))
           return acknowledged(request, session.id)
         },
         { body: Form },

@@ -5,7 +5,9 @@ import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
+import type { StreamKind } from '../metrics.ts'
 import { requireSession, type AppDeps } from './deps.ts'
+import { ipOf } from './request-guards.ts'
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -33,11 +35,14 @@ function streamResponse(
   server: Server<unknown> | null,
   sessionId: string,
   after: number,
+  kind: StreamKind,
   encode: (event: StoredEvent) => string,
 ): Response {
+  // Counted before anything is read: a client over a cap gets its 429 while the response is still an HTTP answer.
+  const release = deps.connections.acquire(ipOf(request))
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
-  deps.connections.open++
+  deps.metrics.sseOpened(kind)
   const chunks = sessionStream({
     store: deps.store,
     sessionId,
@@ -47,7 +52,11 @@ function streamResponse(
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
     shutdown: deps.shutdown,
-    onClose: () => deps.connections.open--,
+    delivered: (events, lag) => deps.metrics.eventsDelivered(events, lag),
+    onClose: () => {
+      release()
+      deps.metrics.sseClosed(kind)
+    },
   })
   // Pull-based: the generator runs only when Bun asks for the next chunk, so a client that stops reading stops the
   // stream's reads after one chunk (beyond what the kernel's socket buffers took); bench/stalled-readers.ts shows it.
@@ -76,7 +85,15 @@ export const streamRoutes = (deps: AppDeps) => {
       '/events',
       async ({ query, request, server }) => {
         const session = await requireSession(deps.store, query.client_id)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeHtml)
+        return streamResponse(
+          deps,
+          request,
+          server,
+          session.id,
+          cursorOf(request.headers.get('last-event-id'), query.after),
+          'html',
+          encodeHtml,
+        )
       },
       { query: Query },
     )
@@ -84,7 +101,15 @@ export const streamRoutes = (deps: AppDeps) => {
       '/api/sessions/:id/stream',
       async ({ params, query, request, server }) => {
         const session = await requireSession(deps.store, params.id)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeJson)
+        return streamResponse(
+          deps,
+          request,
+          server,
+          session.id,
+          cursorOf(request.headers.get('last-event-id'), query.after),
+          'json',
+          encodeJson,
+        )
       },
       { query: Query },
     )

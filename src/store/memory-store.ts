@@ -2,6 +2,7 @@ import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { DEFAULT_READ_LIMIT, ECHO_STEP, type EventStore, type Prunable, type SessionRecord, type StoreDeps } from './event-store.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
@@ -41,6 +42,7 @@ const FULL_RETRY_AFTER_S = 60
 export class MemoryStore implements EventStore, Prunable {
   readonly #sessions = new Map<string, MemorySession>()
   readonly #notifier: Notifier
+  readonly #metrics: StoreMetrics | undefined
   readonly #maxPerSession: number
   readonly #maxSessions: number
   readonly #maxEvents: number
@@ -48,6 +50,7 @@ export class MemoryStore implements EventStore, Prunable {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#notifier = options.notifier ?? new SessionSignal()
+    this.#metrics = options.metrics
     this.#maxPerSession = options.maxEventsPerSession ?? 10_000
     this.#maxSessions = options.maxSessions ?? 10_000
     this.#maxEvents = options.maxEvents ?? 1_000_000
@@ -81,6 +84,7 @@ export class MemoryStore implements EventStore, Prunable {
     // Drop in chunks so a full log costs one splice per tenth of the bound, not one shift per append.
     if (session.events.length > this.#maxPerSession) this.#dropOldest(session, Math.ceil(this.#maxPerSession / 10))
     this.#notifier.notify(sessionId)
+    this.#metrics?.eventPublished(stored.type)
     return stored
   }
 

@@ -3,6 +3,7 @@ import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
+import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
@@ -40,6 +41,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #db: Database
   readonly #lock: Database | undefined
   readonly #notifier: Notifier
+  readonly #metrics: StoreMetrics | undefined
   readonly #recent = new RecentEvents()
   readonly #journal: Journal
   readonly #writer: GroupCommitWriter
@@ -56,11 +58,13 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const { db, lock } = openSqlite(path)
     this.#notifier = options.notifier ?? new SessionSignal()
+    this.#metrics = options.metrics
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
     this.#journal = new Journal(db, options)
-    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
+    const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
+    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#selectSession = db.prepare(
       `SELECT id, created_at, step, COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
@@ -187,6 +191,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
 
   #committed(events: StoredEvent[]): void {
     this.#recent.add(events)
+    if (this.#metrics) for (const event of events) this.#metrics.eventPublished(event.type)
     this.#notify(new Set(events.map((event) => event.session_id)))
   }
 

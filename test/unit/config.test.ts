@@ -22,6 +22,13 @@ describe('config', () => {
       retentionMs: 30 * 24 * 3600 * 1000,
       maxEventsPerSession: 100_000,
       logLevel: 'info',
+      maxMessageBytes: 32 * 1024,
+      maxConnections: 10_000,
+      maxConnectionsPerIp: 100,
+      rateLimit: { capacity: 30, perMs: 2000 },
+      trustProxy: false,
+      authTokens: [],
+      authTokenFile: undefined,
     })
   })
 

@@ -1,0 +1,128 @@
+import { Elysia } from 'elysia'
+import { AppError, type ErrorCode, rateLimited } from '../errors.ts'
+import type { RejectReason } from '../metrics.ts'
+import { isWellFormedId, newId } from '../session-id.ts'
+import { clientIp } from './client-ip.ts'
+import type { AppDeps } from './deps.ts'
+import { TokenBuckets } from './token-bucket.ts'
+
+/** What the hooks of one request share, from its arrival to its log line. */
+interface RequestState {
+  id: string
+  /** performance.now() at arrival. */
+  started: number
+  ip: string
+  /** Set by the app's onError: the answer was this error. */
+  problem?: { code: ErrorCode; status: number }
+}
+
+const states = new WeakMap<Request, RequestState>()
+
+/** The client's address as the guards resolved it (per `--trust-proxy`); the streams count connections by it. */
+export const ipOf = (request: Request): string => states.get(request)?.ip ?? 'unknown'
+
+/** Records that the request was answered with this error, for its log line and `stepstream_rejected_total`. */
+export function noteProblem(request: Request, code: ErrorCode, status: number): void {
+  const state = states.get(request)
+  if (state) state.problem = { code, status }
+}
+
+/** The errors that are a refusal by a limit or by auth, and the reason `/metrics` counts them under. */
+const REJECTIONS: Partial<Record<ErrorCode, RejectReason>> = {
+  RATE_LIMITED: 'rate_limit',
+  TOO_MANY_CONNECTIONS: 'connections',
+  TOO_MANY_CONNECTIONS_FROM_IP: 'connections_per_ip',
+  UNAUTHORIZED: 'auth',
+  FOREIGN_ORIGIN: 'origin',
+  BODY_TOO_LARGE: 'body_size',
+  MESSAGE_TOO_LARGE: 'message_size',
+}
+
+/** Routes that create work — a chat, a message — or try a token: each takes a token from the client's bucket. */
+const RATE_LIMITED = new Set(['POST /start', 'POST /chat', 'POST /api/sessions/', 'POST /api/sessions/:id/messages', 'POST /login'])
+
+/** Reachable without signing in: liveness, the sign-in page and the page's static assets (nothing private). */
+const isPublic = (path: string) => path === '/healthz' || path === '/login' || path === '/logout' || path.startsWith('/assets/')
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** A request id sent by the proxy in front (nginx's `$request_id`) is kept so its log and ours share it. */
+const REQUEST_ID = /^[\w.-]{1,64}$/
+
+const unauthorized = () =>
+  new AppError('UNAUTHORIZED', 'Sign in first: open /login in a browser, or send the header "Authorization: Bearer <token>".')
+const foreignOrigin = (origin: string) =>
+  new AppError('FOREIGN_ORIGIN', `A form on ${origin} cannot change anything here: use the page this server serves.`)
+
+/**
+ * True when a browser sent the request from a page of another origin. A missing `Origin` is a program (curl, a
+ * script), which a cross-site page cannot be: browsers send `Origin` on every cross-origin POST.
+ */
+function isForeign(request: Request): string | undefined {
+  const origin = request.headers.get('origin')
+  if (origin === null) return undefined
+  const host = request.headers.get('host') ?? new URL(request.url).host
+  try {
+    return new URL(origin).host === host ? undefined : origin
+  } catch {
+    return origin
+  }
+}
+
+const wantsPage = (request: Request) =>
+  request.method === 'GET' && request.headers.get('hx-request') !== 'true' && /\btext\/html\b/.test(request.headers.get('accept') ?? '')
+
+/**
+ * What every request meets before its route, and the line it leaves in the log: a request id (also sent back as
+ * `X-Request-Id`), auth when it is on, the `Origin` check on state-changing requests, the token bucket of the
+ * client's address on routes that create work; then one JSON log line and the request counters.
+ */
+export const requestGuards = (deps: AppDeps) => {
+  const buckets = deps.rateLimit && new TokenBuckets(deps.rateLimit)
+  return new Elysia({ name: 'guards' })
+    .onRequest(({ request, set, server }) => {
+      const offered = deps.trustProxy ? request.headers.get('x-request-id') : null
+      const id = offered && REQUEST_ID.test(offered) ? offered : newId()
+      states.set(request, { id, started: performance.now(), ip: clientIp(request, server, deps.trustProxy) })
+      set.headers['x-request-id'] = id
+      const path = new URL(request.url).pathname
+      if (deps.auth && !isPublic(path) && !deps.auth.allows(request)) {
+        if (wantsPage(request)) {
+          deps.metrics.rejected('auth')
+          const next = path + new URL(request.url).search
+          return new Response(null, { status: 303, headers: { location: `/login?next=${encodeURIComponent(next)}`, 'x-request-id': id } })
+        }
+        set.headers['www-authenticate'] = 'Bearer'
+        throw unauthorized()
+      }
+      const foreign = STATE_CHANGING.has(request.method) ? isForeign(request) : undefined
+      if (foreign !== undefined) throw foreignOrigin(foreign)
+    })
+    .onBeforeHandle({ as: 'global' }, ({ request, route }) => {
+      if (!buckets || !RATE_LIMITED.has(`${request.method} ${route}`)) return
+      const taken = buckets.take(ipOf(request), Date.now())
+      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+    })
+    .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue, params, query, body }) => {
+      const state = states.get(request)
+      if (!state) return
+      const status =
+        state.problem?.status ??
+        (responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200)
+      const template = route || 'unmatched'
+      deps.metrics.httpRequest(template, status)
+      const reason = state.problem && REJECTIONS[state.problem.code]
+      if (reason) deps.metrics.rejected(reason)
+      const sessionId = [params?.id, query?.client_id, (body as { client_id?: unknown } | undefined)?.client_id].find(isWellFormedId)
+      // Never the query string or the body: they can hold a message's text.
+      deps.log.info('request', {
+        request_id: state.id,
+        method: request.method,
+        route: template,
+        status,
+        duration_ms: Math.round((performance.now() - state.started) * 10) / 10,
+        ...(sessionId ? { session_id: sessionId } : {}),
+        ip: state.ip,
+      })
+    })
+}
