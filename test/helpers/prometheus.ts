@@ -35,7 +35,7 @@ export function parseMetrics(text: string): Scrape {
 const matches = (sample: Sample, labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => sample.labels?.[k] === v)
 
 /** The sum of the samples of series `name` whose labels include `labels` (0 when there are none). */
-export function valueOf(scrape: Scrape, name: string, labels: Record<string, string> = {}): number {
+export function sampleSum(scrape: Scrape, name: string, labels: Record<string, string> = {}): number {
   if (!scrape.has(name)) throw new Error(`no series ${name} in the scrape`)
   return scrape
     .get(name)!

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { Metrics } from '../../src/metrics.ts'
-import { parseMetrics, valueOf } from '../helpers/prometheus.ts'
+import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 
 type Made = Awaited<ReturnType<typeof testApp>>
@@ -86,25 +86,25 @@ describe('/metrics', () => {
     const id = await session()
     await run(id, 'hello')
     const after = await scrape()
-    expect(valueOf(after, 'stepstream_events_published_total', { type: 'user' })).toBe(1)
-    expect(valueOf(after, 'stepstream_events_published_total', { type: 'start' })).toBe(1)
-    expect(valueOf(after, 'stepstream_events_published_total', { type: 'partial' })).toBe(5)
-    expect(valueOf(after, 'stepstream_events_published_total', { type: 'final' })).toBe(1)
-    expect(valueOf(after, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'final' })).toBe(1)
-    expect(valueOf(after, 'stepstream_time_to_first_event_seconds_count', { step: 'echo' })).toBe(1)
-    expect(valueOf(after, 'stepstream_runs_active')).toBe(0)
+    expect(sampleSum(after, 'stepstream_events_published_total', { type: 'user' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_events_published_total', { type: 'start' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_events_published_total', { type: 'partial' })).toBe(5)
+    expect(sampleSum(after, 'stepstream_events_published_total', { type: 'final' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'final' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_time_to_first_event_seconds_count', { step: 'echo' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_runs_active')).toBe(0)
   })
 
   test('runs_active is up while a run goes and down after; a cancelled run counts as an interrupt', async () => {
     made = await testApp({ echoDelayMs: 50 })
     const id = await session()
     expect((await post(`/api/sessions/${id}/messages`, { text: 'a long enough answer' })).status).toBe(202)
-    expect(valueOf(await scrape(), 'stepstream_runs_active')).toBe(1)
+    expect(sampleSum(await scrape(), 'stepstream_runs_active')).toBe(1)
     expect((await post(`/api/sessions/${id}/cancel`)).status).toBe(202)
     await made.deps.runner.settled(id)
     const after = await scrape()
-    expect(valueOf(after, 'stepstream_runs_active')).toBe(0)
-    expect(valueOf(after, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'interrupt' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_runs_active')).toBe(0)
+    expect(sampleSum(after, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'interrupt' })).toBe(1)
   })
 
   test('HTTP requests are counted by route template and status, never by a path with an id in it', async () => {
@@ -119,10 +119,10 @@ describe('/metrics', () => {
       return body.includes('route="unmatched"') ? body : undefined
     })
     const scraped = parseMetrics(text)
-    expect(valueOf(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/:id', status: '200' })).toBe(1)
-    expect(valueOf(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/:id', status: '404' })).toBe(1)
-    expect(valueOf(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/', status: '201' })).toBe(1)
-    expect(valueOf(scraped, 'stepstream_http_requests_total', { route: 'unmatched', status: '404' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/:id', status: '200' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/:id', status: '404' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_http_requests_total', { route: '/api/sessions/', status: '201' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_http_requests_total', { route: 'unmatched', status: '404' })).toBe(1)
     expect(text).not.toContain(id)
     expect(text).not.toContain('AAAAAAAAAAAAAAAAAAAAAA')
   })
@@ -134,15 +134,15 @@ describe('/metrics', () => {
     const json = await call(`/api/sessions/${id}/stream`)
     const json2 = await call(`/api/sessions/${id}/stream`)
     let scraped = await scrape()
-    expect(valueOf(scraped, 'stepstream_sse_connections', { stream: 'html' })).toBe(1)
-    expect(valueOf(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(2)
+    expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'html' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(2)
     await html.body!.cancel()
     await json.body!.cancel()
     const deadline = Date.now() + 2000
     while (made.deps.connections.open > 1 && Date.now() < deadline) await Bun.sleep(5)
     scraped = await scrape()
-    expect(valueOf(scraped, 'stepstream_sse_connections', { stream: 'html' })).toBe(0)
-    expect(valueOf(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'html' })).toBe(0)
+    expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(1)
     await json2.body!.cancel()
   })
 
@@ -155,11 +155,11 @@ describe('/metrics', () => {
     // user, start, 6 partials, final: 9 events
     await readUntil(reader, (text) => text.includes('event: final'))
     const scraped = await scrape()
-    expect(valueOf(scraped, 'stepstream_events_delivered_total')).toBe(9)
-    const count = valueOf(scraped, 'stepstream_sse_lag_events_count')
+    expect(sampleSum(scraped, 'stepstream_events_delivered_total')).toBe(9)
+    const count = sampleSum(scraped, 'stepstream_sse_lag_events_count')
     expect(count).toBeGreaterThan(0)
     // With 5 ms between characters, most wake-ups find one new event: well under 4 behind.
-    expect(valueOf(scraped, 'stepstream_sse_lag_events_bucket', { le: '4' })).toBe(count)
+    expect(sampleSum(scraped, 'stepstream_sse_lag_events_bucket', { le: '4' })).toBe(count)
     // Not awaited: a cancel waits for the stream's generator, parked until the next event or heartbeat; closing the
     // app (afterEach) ends it.
     void reader.cancel()
@@ -175,10 +175,10 @@ describe('/metrics', () => {
     const scraped = await scrape()
     // user + start + 100 partials + final = 103 events. The stream had woken for the first (the user's message) while
     // nobody read; the next wake-up found the other 102 waiting.
-    const count = valueOf(scraped, 'stepstream_sse_lag_events_count')
-    expect(valueOf(scraped, 'stepstream_sse_lag_events_bucket', { le: '64' })).toBe(count - 1)
-    expect(valueOf(scraped, 'stepstream_sse_lag_events_bucket', { le: '128' })).toBe(count)
-    expect(valueOf(scraped, 'stepstream_events_delivered_total')).toBe(103)
+    const count = sampleSum(scraped, 'stepstream_sse_lag_events_count')
+    expect(sampleSum(scraped, 'stepstream_sse_lag_events_bucket', { le: '64' })).toBe(count - 1)
+    expect(sampleSum(scraped, 'stepstream_sse_lag_events_bucket', { le: '128' })).toBe(count)
+    expect(sampleSum(scraped, 'stepstream_events_delivered_total')).toBe(103)
     // Not awaited: a cancel waits for the stream's generator, parked until the next event or heartbeat; closing the
     // app (afterEach) ends it.
     void reader.cancel()
@@ -193,9 +193,9 @@ describe('/metrics', () => {
     await store.append('AAAAAAAAAAAAAAAAAAAAAA', { type: 'final', text: 'abc', step_id: 'r', ts })
     const scraped = parseMetrics(await metrics.render())
     // Three appends queued in one turn share one commit; the final is a second.
-    expect(valueOf(scraped, 'stepstream_store_commit_seconds_count')).toBe(2)
-    expect(valueOf(scraped, 'stepstream_events_published_total', { type: 'partial' })).toBe(3)
-    expect(valueOf(scraped, 'stepstream_events_published_total', { type: 'final' })).toBe(1)
+    expect(sampleSum(scraped, 'stepstream_store_commit_seconds_count')).toBe(2)
+    expect(sampleSum(scraped, 'stepstream_events_published_total', { type: 'partial' })).toBe(3)
+    expect(sampleSum(scraped, 'stepstream_events_published_total', { type: 'final' })).toBe(1)
     await store.close()
   })
 })
