@@ -55,11 +55,15 @@ const foreignOrigin = (origin: string) =>
   new AppError('FOREIGN_ORIGIN', `A form on ${origin} cannot change anything here: use the page this server serves.`)
 
 /**
- * True when a browser sent the request from a page of another origin. A missing `Origin` is a program (curl, a
- * script), which a cross-site page cannot be: browsers send `Origin` on every cross-origin POST.
+ * The origin of a page of another site that sent this request, if one did. `Sec-Fetch-Site` is the browser's own
+ * word (a page cannot set it) and is asked first: under the page's `Referrer-Policy: no-referrer`, Chromium sends
+ * `Origin: null` even on same-origin posts. Without it (an older browser) `Origin` must name this host. Neither
+ * header (curl, a script) is a program, which a cross-site page cannot be: browsers send them on every POST.
  */
-function isForeign(request: Request): string | undefined {
+function foreignSource(request: Request): string | undefined {
   const origin = request.headers.get('origin')
+  const site = request.headers.get('sec-fetch-site')
+  if (site !== null) return site === 'same-origin' || site === 'none' ? undefined : (origin ?? `a ${site} page`)
   if (origin === null) return undefined
   const host = request.headers.get('host') ?? new URL(request.url).host
   try {
@@ -95,7 +99,7 @@ export const requestGuards = (deps: AppDeps) => {
         set.headers['www-authenticate'] = 'Bearer'
         throw unauthorized()
       }
-      const foreign = STATE_CHANGING.has(request.method) ? isForeign(request) : undefined
+      const foreign = STATE_CHANGING.has(request.method) ? foreignSource(request) : undefined
       if (foreign !== undefined) throw foreignOrigin(foreign)
     })
     .onBeforeHandle({ as: 'global' }, ({ request, route }) => {

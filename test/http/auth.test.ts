@@ -135,6 +135,12 @@ describe('auth (--auth-token)', () => {
       'A form on https://evil.example cannot change anything here: use the page this server serves.',
     )
     expect((await post('null')).status).toBe(403)
+    // The browser's own Sec-Fetch-Site decides when it is there: Chromium sends Origin: null under no-referrer.
+    const fetched = (site: string, origin?: string) =>
+      call('/api/sessions', { method: 'POST', headers: { ...bearer(TOKEN), 'sec-fetch-site': site, ...(origin ? { origin } : {}) } })
+    expect((await fetched('same-origin', 'null')).status).toBe(201)
+    expect((await fetched('cross-site')).status).toBe(403)
+    expect((await fetched('same-site', 'http://other.localhost')).status).toBe(403)
     expect((await post('http://localhost')).status).toBe(201)
     // A program sends no Origin at all.
     expect((await call('/api/sessions', { method: 'POST', headers: bearer(TOKEN) })).status).toBe(201)
