@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client'
 import { EVENT_TYPES, type EventType } from './events.ts'
 
 /** Why a request was turned away, as `stepstream_rejected_total{reason}` counts it. */
@@ -49,7 +49,7 @@ export class Metrics implements StoreMetrics, RunMetrics {
   readonly #published = Object.fromEntries(EVENT_TYPES.map((type) => [type, 0])) as Record<EventType, number>
   #delivered = 0
   readonly #sse: Record<StreamKind, Gauge.Internal<string>>
-  readonly #lag: Histogram
+  readonly #lag = new PlainHistogram(LAG_BUCKETS)
   readonly #runsActive: Gauge
   readonly #runDuration: Histogram<'step' | 'outcome'>
   readonly #firstEvent: Histogram<'step'>
@@ -90,12 +90,12 @@ export class Metrics implements StoreMetrics, RunMetrics {
         this.inc(read())
       },
     })
-    this.#lag = new Histogram({
-      name: 'stepstream_sse_lag_events',
-      help: 'How many events a stream is behind its session log when it wakes to read (at most one read of 256).',
-      buckets: LAG_BUCKETS,
-      registers,
-    })
+    this.registry.registerMetric(
+      this.#lag.metric(
+        'stepstream_sse_lag_events',
+        'How many events a stream is behind its session log when it wakes to read (at most one read of 256).',
+      ),
+    )
     this.#runsActive = new Gauge({ name: 'stepstream_runs_active', help: 'Runs this process is executing.', registers })
     this.#runDuration = new Histogram({
       name: 'stepstream_run_duration_seconds',
@@ -135,7 +135,7 @@ export class Metrics implements StoreMetrics, RunMetrics {
     this.#published[type]++
   }
 
-  /** A stream wrote `events` events after finding itself `lag` events behind its log. */
+  /** A stream wrote `events` events after finding itself `lag` events behind its log. Once per read of every stream. */
   eventsDelivered(events: number, lag: number): void {
     this.#delivered += events
     this.#lag.observe(lag)
@@ -182,5 +182,66 @@ export class Metrics implements StoreMetrics, RunMetrics {
 
   get contentType(): string {
     return this.registry.contentType
+  }
+}
+
+/**
+ * A histogram without labels kept in a plain array and written out by prom-client's registry when scraped. It is
+ * observed once per read of every stream: prom-client's own `observe` (~125 ns: it hashes the empty label set and
+ * updates an object per bucket) cost the fan-out benchmark about a tenth of its throughput (0.53–0.58× the baseline
+ * with it, 0.66× without, in the same session); finding the bucket in a small array costs a few nanoseconds.
+ */
+class PlainHistogram {
+  readonly #counts: Float64Array
+  #sum = 0
+  #count = 0
+
+  /** @param bounds the buckets' upper bounds, ascending; `+Inf` is implied. */
+  constructor(private readonly bounds: readonly number[]) {
+    this.#counts = new Float64Array(bounds.length)
+  }
+
+  observe(value: number): void {
+    this.#sum += value
+    this.#count++
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]!) {
+        this.#counts[i]!++
+        return
+      }
+    }
+  }
+
+  /**
+   * What a prom-client Registry reads from a metric (`name`, `help`, `type`, `get()`; `reset()` for
+   * `registry.resetMetrics()`): the same shape its own Histogram's `get()` gives, cumulative buckets then sum and count.
+   */
+  metric(name: string, help: string): Metric {
+    const get = async () => {
+      let cumulative = 0
+      const buckets = this.bounds.map((le, i) => {
+        cumulative += this.#counts[i]!
+        return { metricName: `${name}_bucket`, labels: { le }, value: cumulative }
+      })
+      return {
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [
+          ...buckets,
+          { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: this.#count },
+          { metricName: `${name}_sum`, labels: {}, value: this.#sum },
+          { metricName: `${name}_count`, labels: {}, value: this.#count },
+        ],
+      }
+    }
+    const reset = () => {
+      this.#counts.fill(0)
+      this.#sum = 0
+      this.#count = 0
+    }
+    // The registry accepts any object of this shape; its type names only prom-client's own classes.
+    return { name, help, type: 'histogram', get, reset } as unknown as Metric
   }
 }
