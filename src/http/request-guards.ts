@@ -38,8 +38,13 @@ const REJECTIONS: Partial<Record<ErrorCode, RejectReason>> = {
   MESSAGE_TOO_LARGE: 'message_size',
 }
 
-/** Routes that create work — a chat, a message — or try a token: each takes a token from the client's bucket. */
-const RATE_LIMITED = new Set(['POST /start', 'POST /chat', 'POST /api/sessions/', 'POST /api/sessions/:id/messages', 'POST /login'])
+/**
+ * POSTs that create work — a chat, a message — or try a token: each takes a token from the client's bucket. Matched
+ * on the path in `onRequest` rather than on the route template in a global `onBeforeHandle`: that hook made Elysia
+ * handle every route's response differently and cost the fan-out benchmark a sixth of its throughput (0.58× the
+ * baseline with it, 0.73× without, in one session).
+ */
+const RATE_LIMITED = /^\/(?:start|chat|login|api\/sessions\/?|api\/sessions\/[^/]+\/messages)$/
 
 /** Reachable without signing in: liveness, the sign-in page and the page's static assets (nothing private). */
 const isPublic = (path: string) => path === '/healthz' || path === '/login' || path === '/logout' || path.startsWith('/assets/')
@@ -101,11 +106,10 @@ export const requestGuards = (deps: AppDeps) => {
       }
       const foreign = STATE_CHANGING.has(request.method) ? foreignSource(request) : undefined
       if (foreign !== undefined) throw foreignOrigin(foreign)
-    })
-    .onBeforeHandle({ as: 'global' }, ({ request, route }) => {
-      if (!buckets || !RATE_LIMITED.has(`${request.method} ${route}`)) return
-      const taken = buckets.take(ipOf(request), Date.now())
-      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+      if (buckets && request.method === 'POST' && RATE_LIMITED.test(path)) {
+        const taken = buckets.take(ipOf(request), Date.now())
+        if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+      }
     })
     .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue, params, query, body }) => {
       const state = states.get(request)
