@@ -18,12 +18,17 @@ export interface Target {
 
 /**
  * stepstream as `command` (the compiled binary, or `bun … src/main.ts` to profile it) with a scenario's flags.
- * `--log-level error`: the benchmark measures streaming, not two log lines per run written to a pipe.
+ * `--log-level error`: the benchmark measures streaming, not two log lines per run written to a pipe. The limits meant
+ * for a public server are lifted: the load client is one address opening thousands of streams and sessions.
  */
 export function stepstreamTarget(command: string[]): Target {
   return {
     name: 'stepstream',
-    command: (o) => [...command, '--store', o.store, '--echo-delay', String(o.echoDelayMs), '--log-level', 'error'],
+    command: (o) => [
+      ...command,
+      ...['--store', o.store, '--echo-delay', String(o.echoDelayMs), '--log-level', 'error', '--rate-limit', 'off'],
+      ...['--max-connections', '1000000', '--max-connections-per-ip', '1000000'],
+    ],
   }
 }
 

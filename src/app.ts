@@ -7,6 +7,8 @@ import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
+import { loginRoutes } from './http/login.tsx'
+import { noteProblem, requestGuards } from './http/request-guards.ts'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
@@ -19,6 +21,8 @@ export async function createApp(deps: AppDeps) {
   // Read once the app is built (below): which methods each path answers, to tell a 405 from a 404.
   let methodsAt: (path: string) => string[] = () => []
   const app = new Elysia()
+    // First, so that every request — a refused one too — has its id, its client address and its log line.
+    .use(requestGuards(deps))
     .onRequest(({ request }) => {
       const length = Number(request.headers.get('content-length') ?? 0)
       if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
@@ -29,17 +33,18 @@ export async function createApp(deps: AppDeps) {
       const path = new URL(request.url).pathname
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
       if (allow.length === 0 || allow.includes(request.method)) {
-        return errorResponse(problemOf({ code, error }, path, deps.log), request, page)
+        const problem = problemOf({ code, error }, path, deps.log)
+        noteProblem(request, problem.code, problem.status)
+        return errorResponse(problem, request, page)
       }
-      const response = errorResponse(
-        problemOf({ code, error: methodNotAllowed(request.method, path, allow) }, path, deps.log),
-        request,
-        page,
-      )
+      const problem = problemOf({ code, error: methodNotAllowed(request.method, path, allow) }, path, deps.log)
+      noteProblem(request, problem.code, problem.status)
+      const response = errorResponse(problem, request, page)
       response.headers.set('allow', allow.join(', '))
       return response
     })
     .use(healthRoutes(deps))
+    .use(deps.auth ? loginRoutes({ ...deps, auth: deps.auth }, page) : new Elysia({ name: 'login' }))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(apiRoutes(deps))

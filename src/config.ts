@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util'
+import type { BucketRate } from './http/token-bucket.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from './limits.ts'
 import { LOG_LEVELS, type LogLevel } from './log.ts'
 import { SYSTEM_PROMPT } from './steps/conversation.ts'
 import { parseDuration } from './store/retention-policy.ts'
@@ -31,6 +33,20 @@ export interface Config {
   /** Events kept per session, the oldest deleted first; default 100,000. */
   maxEventsPerSession: number
   logLevel: LogLevel
+  /** The longest message accepted; bytes of UTF-8, default 32 KiB (`--max-message-bytes`). */
+  maxMessageBytes: number
+  /** SSE connections open at once in all; default 10,000. */
+  maxConnections: number
+  /** SSE connections open at once from one client address; default 100. */
+  maxConnectionsPerIp: number
+  /** The token bucket per client address on new chats, messages and sign-ins; undefined when `--rate-limit off`. */
+  rateLimit: BucketRate | undefined
+  /** Take the client's address from `X-Forwarded-For` (set only behind a reverse proxy that writes it). */
+  trustProxy: boolean
+  /** Bearer tokens that open every route but /healthz (`--auth-token`); empty: no auth unless a token file is given. */
+  authTokens: string[]
+  /** A file of tokens, one a line (`#` comments), read at start; undefined when not given. */
+  authTokenFile: string | undefined
   openai: OpenAiConfig
 }
 
@@ -55,6 +71,8 @@ export type ParsedConfig = { kind: 'run'; config: Config } | { kind: 'help' } | 
 interface FlagSpec {
   env: string[]
   help: string
+  /** A switch that takes no value (`--trust-proxy`); its env twin is true for `1`, `true` or `yes`. */
+  boolean?: true
 }
 
 /** Every flag, its environment twins and its help line; `--help` prints this table. */
@@ -99,6 +117,26 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: ['STEPSTREAM_REQUEST_TIMEOUT'],
     help: 'openai step: milliseconds without a byte from the model server before the run fails (default 120000)',
   },
+  'max-message-bytes': {
+    env: ['STEPSTREAM_MAX_MESSAGE_BYTES'],
+    help: `longest message accepted, bytes of UTF-8 (default ${DEFAULT_MAX_MESSAGE_BYTES}); longer gets 413`,
+  },
+  'max-connections': { env: ['STEPSTREAM_MAX_CONNECTIONS'], help: 'SSE streams open at once in all (default 10000); past it 429' },
+  'max-connections-per-ip': {
+    env: ['STEPSTREAM_MAX_CONNECTIONS_PER_IP'],
+    help: 'SSE streams open at once from one client address (default 100); past it 429',
+  },
+  'rate-limit': {
+    env: ['STEPSTREAM_RATE_LIMIT'],
+    help: 'new chats, messages and sign-ins per client address: <n>/<s|m|h>[,<burst>] (default 30/m: a burst of 30, then 30 a minute) or off',
+  },
+  'trust-proxy': {
+    env: ['STEPSTREAM_TRUST_PROXY'],
+    help: 'take the client address from X-Forwarded-For (only behind a proxy that sets it)',
+    boolean: true,
+  },
+  'auth-token': { env: ['STEPSTREAM_AUTH_TOKEN'], help: 'require this bearer token (or the sign-in cookie) on every route but /healthz' },
+  'auth-token-file': { env: ['STEPSTREAM_AUTH_TOKEN_FILE'], help: 'like --auth-token, with the tokens read from a file, one a line' },
 }
 
 export function helpText(version: string): string {
@@ -116,6 +154,25 @@ ${lines.join('\n')}
 }
 
 class ConfigError extends Error {}
+
+/** Shortest token accepted: a guessable token would make auth decorative; characters. */
+export const MIN_TOKEN_CHARS = 16
+
+/** The tokens of `--auth-token` (one, or several separated by commas) or of a token file's lines. */
+export function authTokens(raw: string): string[] {
+  const tokens = raw
+    .split(/[,\n]/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+  for (const token of tokens) {
+    if (token.length < MIN_TOKEN_CHARS || /[^\x21-\x7e]/.test(token)) {
+      throw new ConfigError(
+        `an auth token must be at least ${MIN_TOKEN_CHARS} printable ASCII characters without spaces (try: openssl rand -hex 32)`,
+      )
+    }
+  }
+  return tokens
+}
 
 function integer(name: string, raw: string, min: number, max: number): number {
   const value = Number(raw)
@@ -139,6 +196,20 @@ function httpUrl(name: string, raw: string): string {
   return raw.replace(/\/+$/, '')
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `30/m` (a burst of 30, refilled at 30 a minute), `120/h,10` (a burst of 10, 120 an hour), or `off`. */
+export function rateLimitSpec(raw: string): BucketRate | undefined {
+  if (raw === 'off') return undefined
+  const match = /^(\d{1,7})\/([smh])(?:,(\d{1,7}))?$/.exec(raw.trim())
+  const rate = Number(match?.[1])
+  const burst = match?.[3] === undefined ? rate : Number(match[3])
+  if (!match || rate < 1 || burst < 1) {
+    throw new ConfigError(`--rate-limit must be like 30/m, 120/h,10 or off, got ${JSON.stringify(raw)}`)
+  }
+  return { capacity: burst, perMs: UNIT_MS[match[2]!]! / rate }
+}
+
 function storeSpec(raw: string): StoreSpec {
   if (raw === 'memory') return { kind: 'memory' }
   if (raw.startsWith('sqlite:') && raw.length > 'sqlite:'.length) return { kind: 'sqlite', path: raw.slice('sqlite:'.length) }
@@ -153,7 +224,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       strict: true,
       allowPositionals: false,
       options: {
-        ...Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])),
+        ...Object.fromEntries(
+          Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.boolean ? ('boolean' as const) : ('string' as const) }]),
+        ),
         help: { type: 'boolean' },
         version: { type: 'boolean' },
       },
@@ -165,6 +238,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       if (typeof flag === 'string') return flag
       for (const key of FLAGS[name]!.env) if (env[key] !== undefined && env[key] !== '') return env[key]!
       return fallback
+    }
+    const on = (name: string): boolean => {
+      if ((values as Record<string, unknown>)[name] === true) return true
+      return FLAGS[name]!.env.some((key) => /^(1|true|yes)$/i.test(env[key] ?? ''))
     }
     const step = get('step', 'echo')
     const logLevel = get('log-level', 'info')
@@ -195,6 +272,13 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
           maxToolRounds: integer('max-tool-rounds', get('max-tool-rounds', '8'), 0, 100),
           requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
         },
+        maxMessageBytes: integer('max-message-bytes', get('max-message-bytes', String(DEFAULT_MAX_MESSAGE_BYTES)), 1, MAX_BODY_BYTES / 2),
+        maxConnections: integer('max-connections', get('max-connections', '10000'), 1, 10_000_000),
+        maxConnectionsPerIp: integer('max-connections-per-ip', get('max-connections-per-ip', '100'), 1, 10_000_000),
+        rateLimit: rateLimitSpec(get('rate-limit', '30/m')),
+        trustProxy: on('trust-proxy'),
+        authTokens: authTokens(get('auth-token', '')),
+        authTokenFile: get('auth-token-file', '') || undefined,
       },
     }
   } catch (error) {

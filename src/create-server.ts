@@ -1,8 +1,11 @@
 import { type App, createApp } from './app.ts'
 import type { Notifier } from './bus/notifier.ts'
-import { ConnectionCount } from './http/deps.ts'
-import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
+import type { TokenAuth } from './http/auth.ts'
+import { ConnectionCount } from './http/connection-limit.ts'
+import type { BucketRate } from './http/token-bucket.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import { createLogger, type Logger } from './log.ts'
+import { Metrics } from './metrics.ts'
 import type { RunCoordinator } from './runs/run-coordinator.ts'
 import { Runner } from './runs/runner.ts'
 import { echoStep } from './steps/echo-step.ts'
@@ -37,6 +40,19 @@ export interface CreateServerOptions {
   notifier?: Notifier
   /** Who runs which session; this process's own map when absent. */
   coordinator?: RunCoordinator
+  /** What `/metrics` reports; a fresh registry without process metrics when absent. Give it to the store too. */
+  metrics?: Metrics
+  /** The longest message accepted; bytes of UTF-8, default 32 KiB. */
+  maxMessageBytes?: number
+  /** SSE connections open at once, in all (default 10,000) and from one client address (default 100). */
+  maxConnections?: number
+  maxConnectionsPerIp?: number
+  /** The token bucket per client address on new chats, messages and sign-ins; none when absent. */
+  rateLimit?: BucketRate
+  /** Take the client's address from `X-Forwarded-For` (only behind a proxy that sets it); default false. */
+  trustProxy?: boolean
+  /** Bearer tokens every route but /healthz requires; open to all when absent. */
+  auth?: TokenAuth
 }
 
 export interface StepstreamServer {
@@ -73,9 +89,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     })
     if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
   }
-  const runner = new Runner({ store, steps, log, coordinator: options.coordinator, cancelGraceMs: options.cancelGraceMs })
+  const metrics = options.metrics ?? new Metrics()
+  const runner = new Runner({ store, steps, log, coordinator: options.coordinator, cancelGraceMs: options.cancelGraceMs, metrics })
   const streamsEnd = new AbortController()
-  const connections = new ConnectionCount()
+  const connections = new ConnectionCount({ max: options.maxConnections, maxPerIp: options.maxConnectionsPerIp })
   const app = await createApp({
     store,
     runner,
@@ -88,6 +105,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     retryMs: options.retryMs ?? 1000,
     maxBodyBytes: MAX_BODY_BYTES,
     publishTimeoutMs: options.publishTimeoutMs ?? 60_000,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    metrics,
+    rateLimit: options.rateLimit,
+    trustProxy: options.trustProxy ?? false,
+    auth: options.auth,
   })
   const pruning: PruneSchedule | undefined = canPrune(store)
     ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, ...options.retention }, log)

@@ -7,6 +7,12 @@ export type ErrorCode =
   | 'RUN_ACTIVE'
   | 'NO_ACTIVE_RUN'
   | 'BODY_TOO_LARGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_CONNECTIONS'
+  | 'TOO_MANY_CONNECTIONS_FROM_IP'
+  | 'UNAUTHORIZED'
+  | 'FOREIGN_ORIGIN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'INVALID_EVENT'
@@ -17,7 +23,6 @@ export type ErrorCode =
   | 'RUN_CLOSED'
   | 'PUBLISH_TIMEOUT'
   | 'PUBLISHED_SESSION'
-  | 'UNAUTHORIZED'
   | 'PRODUCER_SEQ_GAP'
   | 'SHUTTING_DOWN'
   | 'STORE_FULL'
@@ -32,6 +37,12 @@ const STATUS: Record<ErrorCode, number> = {
   RUN_ACTIVE: 409,
   NO_ACTIVE_RUN: 409,
   BODY_TOO_LARGE: 413,
+  MESSAGE_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  TOO_MANY_CONNECTIONS: 429,
+  TOO_MANY_CONNECTIONS_FROM_IP: 429,
+  UNAUTHORIZED: 401,
+  FOREIGN_ORIGIN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   INVALID_EVENT: 422,
@@ -42,7 +53,6 @@ const STATUS: Record<ErrorCode, number> = {
   RUN_CLOSED: 409,
   PUBLISH_TIMEOUT: 504,
   PUBLISHED_SESSION: 409,
-  UNAUTHORIZED: 401,
   PRODUCER_SEQ_GAP: 409,
   SHUTTING_DOWN: 503,
   STORE_FULL: 503,
@@ -102,3 +112,27 @@ export const bodyTooLarge = (maxBytes: number, length?: number) =>
 /** A path that exists, asked with a method it does not answer; `allow` lists the ones it does. */
 export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
   new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)
+
+/** The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again. */
+export const rateLimited = (retryAfterSeconds: number) =>
+  new AppError(
+    'RATE_LIMITED',
+    `Too many new chats and messages from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+    retryAfterSeconds,
+  )
+/** Seconds a client refused for a connection cap is asked to wait: streams close as tabs do, so room frees quickly. */
+export const CONNECTION_RETRY_AFTER_S = 5
+export const tooManyConnections = (max: number) =>
+  new AppError(
+    'TOO_MANY_CONNECTIONS',
+    `The server has ${max} live streams open, its limit. Try again in a few seconds.`,
+    CONNECTION_RETRY_AFTER_S,
+  )
+export const tooManyConnectionsFromIp = (max: number) =>
+  new AppError(
+    'TOO_MANY_CONNECTIONS_FROM_IP',
+    `Your address already has ${max} live streams open, the limit per address. Close some tabs, then try again.`,
+    CONNECTION_RETRY_AFTER_S,
+  )
+export const messageTooLarge = (bytes: number, maxBytes: number) =>
+  new AppError('MESSAGE_TOO_LARGE', `The message is ${bytes} bytes; the limit is ${maxBytes} bytes. Send a shorter message.`)

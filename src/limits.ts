@@ -6,8 +6,12 @@
 /** The largest request body the app accepts, with or without Content-Length; bytes (1 MiB). */
 export const MAX_BODY_BYTES = 1024 * 1024
 
-/** The longest message a user may send; characters (UTF-16 code units, as `maxlength` and `.length` count them). */
-export const MESSAGE_MAX_CHARS = 20_000
+/**
+ * The longest message a user may send by default; bytes of UTF-8 (32 KiB, `--max-message-bytes`). The page's
+ * `maxlength` is set to the same number: it counts UTF-16 code units, each at least one byte, so it never stops a
+ * message the server would take, and a longer non-ASCII one meets the server's 413 and its sentence.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
 
 /**
  * The longest text one event may carry (a message, a delta, a whole answer); characters. The event schemas enforce

@@ -1,4 +1,4 @@
-/** Structured JSON logs, one object a line on stderr. */
+/** Structured logs on stderr: one JSON object a line, or a readable line when stderr is a terminal. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 
@@ -10,14 +10,37 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void
 }
 
-/** A logger that writes the levels at or above `level` to `write` (stderr by default). */
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export interface LoggerOptions {
+  /** Where lines go; stderr by default. */
+  write?: (line: string) => void
+  /**
+   * `time LEVEL msg key=value …` instead of JSON: for a person at a terminal (main sets it when stderr is a TTY);
+   * default false, since a log collector wants one JSON object a line.
+   */
+  pretty?: boolean
+}
+
+/** A logger that writes the levels at or above `level`. */
+export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => process.stderr.write(line))
+  const format = options.pretty ? prettyLine : jsonLine
   const threshold = LOG_LEVELS.indexOf(level)
   const at = (name: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(name) < threshold) return
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: name, msg, ...fields })}\n`)
+    write(format(new Date(), name, msg, fields))
   }
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+const jsonLine = (time: Date, level: string, msg: string, fields?: LogFields) =>
+  `${JSON.stringify({ time: time.toISOString(), level, msg, ...fields })}\n`
+
+/** Values that are plain words stay bare; anything else is JSON, so a line stays one line and can be read back. */
+const prettyValue = (value: unknown) => (typeof value === 'string' && /^[\w./:@-]+$/.test(value) ? value : JSON.stringify(value))
+
+function prettyLine(time: Date, level: string, msg: string, fields?: LogFields): string {
+  const pairs = Object.entries(fields ?? {}).map(([key, value]) => `${key}=${prettyValue(value)}`)
+  return `${time.toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${[msg, ...pairs].join(' ')}\n`
 }
 
 /** For tests and embedding: drops everything. */

@@ -19,7 +19,8 @@ async function main() {
   if (parsed.kind === 'version') return void process.stdout.write(`stepstream ${VERSION}\n`)
   if (parsed.kind === 'error') fail(parsed.message)
   const { config } = parsed
-  const log = createLogger(config.logLevel)
+  // A person at a terminal reads lines; a log collector (journald, docker) reads one JSON object a line.
+  const log = createLogger(config.logLevel, { pretty: process.stderr.isTTY === true })
   try {
     const server = await startServer({
       config,

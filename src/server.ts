@@ -1,3 +1,6 @@
+import { authTokens } from './config.ts'
+import { TokenAuth } from './http/auth.ts'
+import { Metrics } from './metrics.ts'
 import type { Notifier } from './bus/notifier.ts'
 import type { Config } from './config.ts'
 import { createServer, type StepstreamServer } from './create-server.ts'
@@ -38,21 +41,38 @@ export interface RunningServer {
 /** Time past the cancel grace for the streams to end and the store to flush and close; milliseconds. */
 export const SHUTDOWN_MARGIN_MS = 3000
 
-function openStore(config: Config, notifier: Notifier | undefined): EventStore {
+function openStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
   if (config.store.kind === 'memory') {
     const { maxEventsPerSession, maxSessions, maxEvents } = config
-    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier })
+    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
   }
   try {
-    return new SqliteStore(config.store.path, { notifier })
+    return new SqliteStore(config.store.path, { notifier, metrics })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${messageOf(error)}`)
   }
 }
 
+/** The tokens of `--auth-token` and `--auth-token-file` together; auth is off when there are none. */
+async function readAuth(config: Config): Promise<TokenAuth | undefined> {
+  let tokens = config.authTokens
+  if (config.authTokenFile !== undefined) {
+    try {
+      const fromFile = authTokens(await Bun.file(config.authTokenFile).text())
+      if (fromFile.length === 0) throw new Error('it holds no token')
+      tokens = [...tokens, ...fromFile]
+    } catch (error) {
+      throw new StartError(`--auth-token-file ${config.authTokenFile}: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  return tokens.length > 0 ? new TokenAuth(tokens) : undefined
+}
+
 /** Opens the store, recovers what a crash left, and listens. Throws StartError with a one-line reason. */
 export async function startServer({ config, steps, log, version, notifier, coordinator }: ServerOptions): Promise<RunningServer> {
-  const store = openStore(config, notifier)
+  const auth = await readAuth(config)
+  const metrics = new Metrics({ processMetrics: true })
+  const store = openStore(config, notifier, metrics)
   let server: StepstreamServer
   try {
     server = await createServer({
@@ -64,6 +84,13 @@ export async function startServer({ config, steps, log, version, notifier, coord
       heartbeatMs: config.heartbeatMs,
       cancelGraceMs: config.cancelGraceMs,
       publishTimeoutMs: config.publishTimeoutMs,
+      metrics,
+      maxMessageBytes: config.maxMessageBytes,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      rateLimit: config.rateLimit,
+      trustProxy: config.trustProxy,
+      auth,
       retention: { idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
       notifier,
       coordinator,
@@ -83,7 +110,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
     await server.stop()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
-  log.info('listening', { url, store: config.store.kind, step: config.step, version })
+  log.info('listening', { url, store: config.store.kind, step: config.step, version, auth: auth !== undefined })
   return { url, stop: server.stop }
 }
 

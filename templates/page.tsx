@@ -1,5 +1,4 @@
 /** @jsxImportSource @kitajs/html */
-import { MESSAGE_MAX_CHARS } from '../src/limits.ts'
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
@@ -119,7 +118,7 @@ function ChatTools({ access }: { access: ChatAccess }) {
   )
 }
 
-function Composer({ sessionId, running }: { sessionId: string; running: boolean }) {
+function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; running: boolean; maxMessageBytes: number }) {
   return (
     <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
       <input type="hidden" name="client_id" value={sessionId} />
@@ -130,7 +129,7 @@ function Composer({ sessionId, running }: { sessionId: string; running: boolean 
         id="message"
         name="message"
         rows="1"
-        maxlength={String(MESSAGE_MAX_CHARS)}
+        maxlength={String(maxMessageBytes)}
         placeholder="Type a message, Enter to send"
         required
       ></textarea>
@@ -156,7 +155,19 @@ function Composer({ sessionId, running }: { sessionId: string; running: boolean 
  * A chat page: the same transcript and stream for owner and viewer; only the owner gets the composer and Cancel.
  * `running` comes from the runner: a run can be active before its `start` event is in the transcript.
  */
-export function Chat({ access, transcript, running }: { access: ChatAccess; transcript: Transcript; running: boolean }) {
+/** `running` comes from the runner: a run can be active before its `start` event is in the transcript. */
+export function Chat({
+  access,
+  transcript,
+  running,
+  maxMessageBytes,
+}: {
+  access: ChatAccess
+  transcript: Transcript
+  running: boolean
+  /** `--max-message-bytes`, rendered as `maxlength` (see DEFAULT_MAX_MESSAGE_BYTES in src/limits.ts for why). */
+  maxMessageBytes: number
+}) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
   // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
   const remember = access.kind === 'owner' ? { 'data-session': access.sessionId } : { 'data-view': access.viewerId }
@@ -179,7 +190,7 @@ export function Chat({ access, transcript, running }: { access: ChatAccess; tran
         Jump to latest ↓
       </button>
       <p id="notice" class="notice" role="status"></p>
-      {access.kind === 'owner' ? <Composer sessionId={access.sessionId} running={running} /> : ''}
+      {access.kind === 'owner' ? <Composer sessionId={access.sessionId} running={running} maxMessageBytes={maxMessageBytes} /> : ''}
     </section>
   )
 }

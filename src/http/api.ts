@@ -74,7 +74,7 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/messages',
       async ({ params, body, set }) => {
         const session = await requireSession(deps.store, params.id)
-        const stepId = await deps.runner.submit(session, checkedMessage(body.text))
+        const stepId = await deps.runner.submit(session, checkedMessage(body.text, deps.maxMessageBytes))
         set.status = 202
         return { step_id: stepId }
       },

@@ -2,15 +2,14 @@ import { hashPublisherToken, newPublisherToken } from '../publish/publisher-toke
 import { PUBLISHED_STEP } from '../runs/runner.ts'
 import { badSessionId, readOnly, sessionNotFound, shuttingDown, viewerNotFound } from '../errors.ts'
 import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics.ts'
 import type { Runner } from '../runs/runner.ts'
 import { isWellFormedId, newId } from '../session-id.ts'
 import type { StepRegistry } from '../steps/step-registry.ts'
 import type { EventStore, SessionRecord } from '../store/event-store.ts'
-
-/** Open SSE connections, counted for /metrics and for the test that a closed tab is released at once. */
-export class ConnectionCount {
-  open = 0
-}
+import type { TokenAuth } from './auth.ts'
+import type { ConnectionCount } from './connection-limit.ts'
+import type { BucketRate } from './token-bucket.ts'
 
 /** Everything the HTTP layer needs; `createApp` takes it whole so tests can pass fakes. */
 export interface AppDeps {
@@ -34,6 +33,15 @@ export interface AppDeps {
   publishTimeoutMs: number
   /** Largest request body accepted; bytes, default 1 MiB. */
   maxBodyBytes: number
+  /** Longest message accepted; bytes of UTF-8, default 32 KiB. */
+  maxMessageBytes: number
+  metrics: Metrics
+  /** The token bucket per client address on new chats, messages and sign-ins; none when undefined. */
+  rateLimit: BucketRate | undefined
+  /** Read the client's address from `X-Forwarded-For`. */
+  trustProxy: boolean
+  /** Bearer tokens and the sign-in cookie; every route is open when undefined. */
+  auth: TokenAuth | undefined
 }
 
 /**

@@ -19,19 +19,4 @@ export const healthRoutes = (deps: AppDeps) =>
         return { status: 'unavailable', error: 'The event store cannot be reached.' }
       }
     })
-    .get(
-      '/metrics',
-      () =>
-        new Response(
-          [
-            '# HELP stepstream_sse_connections Open Server-Sent Events connections.',
-            '# TYPE stepstream_sse_connections gauge',
-            `stepstream_sse_connections ${deps.connections.open}`,
-            '# HELP stepstream_active_runs Steps running now.',
-            '# TYPE stepstream_active_runs gauge',
-            `stepstream_active_runs ${deps.runner.activeCount}`,
-            '',
-          ].join('\n'),
-          { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } },
-        ),
-    )
+    .get('/metrics', async () => new Response(await deps.metrics.render(), { headers: { 'content-type': deps.metrics.contentType } }))

@@ -1,14 +1,16 @@
-import { AppError } from '../errors.ts'
-import { MESSAGE_MAX_CHARS } from '../limits.ts'
+import { AppError, messageTooLarge } from '../errors.ts'
 
 /**
- * The one rule for a user's message, from the page's form or the JSON API: not blank, not too long. The text is
- * kept exactly as typed (leading spaces and newlines can matter, in code for instance).
+ * The one rule for a user's message, from the page's form or the JSON API: not blank, at most `maxBytes` bytes of
+ * UTF-8 (`--max-message-bytes`; over it, 413). The text is kept exactly as typed (leading spaces and newlines can
+ * matter, in code for instance).
  */
-export function checkedMessage(text: string | undefined): string {
+export function checkedMessage(text: string | undefined, maxBytes: number): string {
   if (!text?.trim()) throw new AppError('BAD_REQUEST', 'The message is empty: type something first.')
-  if (text.length > MESSAGE_MAX_CHARS) {
-    throw new AppError('BAD_REQUEST', `The message is too long: keep it under ${MESSAGE_MAX_CHARS} characters.`)
+  // Every UTF-16 code unit is 1 to 3 bytes of UTF-8: only a text that could be over the limit is measured.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8')
+    if (bytes > maxBytes) throw messageTooLarge(bytes, maxBytes)
   }
   return text
 }

@@ -46,7 +46,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
     const transcript = foldTranscript(await readAll(deps.store, session.id))
     const running = (await deps.runner.running(session.id)) !== undefined
-    return toHtml(<Chat access={access} transcript={transcript} running={running} />)
+    return toHtml(<Chat access={access} transcript={transcript} running={running} maxMessageBytes={deps.maxMessageBytes} />)
   }
   const ownerAccess = (session: SessionRecord): ChatAccess => ({ kind: 'owner', sessionId: session.id, viewerId: session.viewer_id })
   const notFound = (notice: string) => page('stepstream', <Landing notice={notice} />, 404)
@@ -92,7 +92,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         '/chat',
         async ({ body, request }) => {
           const session = await requireSession(deps.store, body.client_id)
-          await deps.runner.submit(session, checkedMessage(body.message))
+          await deps.runner.submit(session, checkedMessage(body.message, deps.maxMessageBytes))
           return acknowledged(request, session.id)
         },
         { body: Form },

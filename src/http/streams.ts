@@ -5,8 +5,10 @@ import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
+import type { StreamKind } from '../metrics.ts'
 import type { SessionRecord } from '../store/event-store.ts'
 import { requireSession, requireViewer, type AppDeps } from './deps.ts'
+import { ipOf } from './request-guards.ts'
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -34,11 +36,14 @@ function streamResponse(
   server: Server<unknown> | null,
   sessionId: string,
   after: number,
+  kind: StreamKind,
   encode: (event: StoredEvent) => string,
 ): Response {
+  // Counted before anything is read: a client over a cap gets its 429 while the response is still an HTTP answer.
+  const release = deps.connections.acquire(ipOf(request))
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
-  deps.connections.open++
+  deps.metrics.sseOpened(kind)
   const chunks = sessionStream({
     store: deps.store,
     sessionId,
@@ -48,7 +53,11 @@ function streamResponse(
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
     shutdown: deps.shutdown,
-    onClose: () => deps.connections.open--,
+    delivered: (events, lag) => deps.metrics.eventsDelivered(events, lag),
+    onClose: () => {
+      release()
+      deps.metrics.sseClosed(kind)
+    },
   })
   // Pull-based: the generator runs only when Bun asks for the next chunk, so a client that stops reading stops the
   // stream's reads after one chunk (beyond what the kernel's socket buffers took); bench/stalled-readers.ts shows it.
@@ -89,7 +98,15 @@ export const streamRoutes = (deps: AppDeps) => {
       '/events',
       async ({ query, request, server }) => {
         const session = await htmlStreamSession(deps, query)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeHtml)
+        return streamResponse(
+          deps,
+          request,
+          server,
+          session.id,
+          cursorOf(request.headers.get('last-event-id'), query.after),
+          'html',
+          encodeHtml,
+        )
       },
       { query: Query },
     )
@@ -103,6 +120,7 @@ export const streamRoutes = (deps: AppDeps) => {
           server,
           session.id,
           cursorOf(request.headers.get('last-event-id'), query.after),
+          'json',
           encodeViewerJson,
         )
       },
@@ -112,7 +130,15 @@ export const streamRoutes = (deps: AppDeps) => {
       '/api/sessions/:id/stream',
       async ({ params, query, request, server }) => {
         const session = await requireSession(deps.store, params.id)
-        return streamResponse(deps, request, server, session.id, cursorOf(request.headers.get('last-event-id'), query.after), encodeJson)
+        return streamResponse(
+          deps,
+          request,
+          server,
+          session.id,
+          cursorOf(request.headers.get('last-event-id'), query.after),
+          'json',
+          encodeJson,
+        )
       },
       { query: Query },
     )

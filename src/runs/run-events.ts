@@ -1,4 +1,4 @@
-import { fitEventText, isClosing, type NewEvent, type StepEvent } from '../events.ts'
+import { type EventType, fitEventText, isClosing, type NewEvent, type StepEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { EventStore } from '../store/event-store.ts'
@@ -12,6 +12,12 @@ import type { EventStore } from '../store/event-store.ts'
 export class RunEvents {
   /** The text of the `partial`s stored so far: what an `interrupt` written by the runner holds. */
   streamed = ''
+  /** Events of this run stored so far, its closing event included. */
+  stored = 0
+  /** The type of the closing event stored (`final`, `interrupt` or `error`), once one is. */
+  outcome: EventType | undefined
+  /** Called once, when the first event after `start` is stored (for time-to-first-event). */
+  onFirstEvent: (() => void) | undefined
   #ended = false
   /** Resolves true once a closing event is stored, false if the one emitted was refused. */
   #closing: Promise<boolean> | undefined
@@ -76,7 +82,13 @@ export class RunEvents {
     const stored = this.store
       .append(this.sessionId, { ...event, step_id: this.runId, ts: new Date().toISOString() } as NewEvent)
       .then((saved) => {
+        this.stored++
         if (saved.type === 'partial') this.streamed += saved.delta
+        else if (isClosing(saved)) this.outcome = saved.type
+        if (saved.type !== 'start' && this.onFirstEvent) {
+          this.onFirstEvent()
+          this.onFirstEvent = undefined
+        }
       })
     this.#inflight.add(stored)
     const forget = () => this.#inflight.delete(stored)

@@ -1,6 +1,7 @@
 import { AppError, noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
+import type { RunMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import { conversationOf } from '../steps/conversation.ts'
 import type { Step } from '../steps/step.ts'
@@ -30,6 +31,8 @@ export interface RunnerOptions {
   coordinator?: RunCoordinator
   /** A cancelled step's time to return; milliseconds, default 2000 (`--cancel-grace`). */
   cancelGraceMs?: number
+  /** Told when runs start and end (`/metrics`); nothing is counted when absent. */
+  metrics?: RunMetrics
 }
 
 /** A run this process executes. */
@@ -52,6 +55,7 @@ export class Runner {
   readonly #log: Logger
   readonly #coordinator: RunCoordinator
   readonly #graceMs: number
+  readonly #metrics: RunMetrics | undefined
   #draining = false
 
   constructor(options: RunnerOptions) {
@@ -60,6 +64,7 @@ export class Runner {
     this.#log = options.log
     this.#coordinator = options.coordinator ?? new LocalRunCoordinator()
     this.#graceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
+    this.#metrics = options.metrics
   }
 
   /** The id of the session's active run, wherever it runs, if any. */
@@ -121,7 +126,7 @@ export class Runner {
       finish()
       throw error
     }
-    void this.#execute(session.id, step, events, run, claim)
+    void this.#execute(session, step, events, run, claim)
       .catch((error) => this.#log.error('a run could not be finished', { session_id: session.id, step_id: runId, error: String(error) }))
       .finally(() => {
         if (this.#local.get(session.id) === run) this.#local.delete(session.id)
@@ -153,8 +158,14 @@ export class Runner {
     await Promise.all(runs.map((run) => run.done))
   }
 
-  async #execute(sessionId: string, step: Step, events: RunEvents, run: LocalRun, claim: RunClaim): Promise<void> {
-    const fields = { session_id: sessionId, step_id: run.runId, step_type: step.type }
+  async #execute(session: SessionRecord, step: Step, events: RunEvents, run: LocalRun, claim: RunClaim): Promise<void> {
+    const sessionId = session.id
+    const stepName = session.step.name
+    const fields = { session_id: sessionId, step_id: run.runId, step: stepName }
+    const started = performance.now()
+    const seconds = () => (performance.now() - started) / 1000
+    this.#metrics?.runStarted()
+    events.onFirstEvent = () => this.#metrics?.firstEvent(stepName, seconds())
     const signal = run.stop.signal
     const grace = graceAfter(signal, this.#graceMs)
     let failure: { error: unknown } | undefined
@@ -185,8 +196,11 @@ export class Runner {
     } catch (error) {
       this.#log.error('could not store the closing event of a run', { ...fields, error: String(error) })
     }
+    // Never the text: a log line at `info` carries what happened, not what was said.
+    const outcome = events.outcome ?? 'none'
+    this.#metrics?.runEnded(stepName, outcome, seconds())
+    this.#log.info('run ended', { ...fields, outcome, duration_ms: Math.round(seconds() * 1000), events: events.stored })
     await claim.release()
-    this.#log.info('run ended', fields)
   }
 }
 

@@ -21,6 +21,8 @@ export interface SessionStreamOptions {
    * clients of a restarting instance don't all come back in the same instant.
    */
   shutdown?: AbortSignal
+  /** Told of each chunk read from the log: how many events it carries, and how many the cursor was behind. */
+  delivered?: (events: number, lag: number) => void
   /** Called once, whatever ends the stream. */
   onClose?: () => void
 }
@@ -116,6 +118,7 @@ async function nextChunk(options: SessionStreamOptions, cursor: number, limit: n
   // A hole right after the cursor: retention dropped what it points into. Tell the client instead of a silent gap.
   if (events[0]!.seq > cursor + 1) text = resetFrame(events[0]!.seq - 1)
   let taken = 0
+  const lag = events.at(-1)!.seq - cursor
   for (const event of events) {
     const frame = options.encode(event)
     if (taken > 0 && text.length + frame.length > MAX_CHUNK_CHARS) break
@@ -123,6 +126,7 @@ async function nextChunk(options: SessionStreamOptions, cursor: number, limit: n
     cursor = event.seq
     taken++
   }
+  options.delivered?.(taken, lag)
   return { text, cursor, nextLimit: taken < events.length ? taken : Math.min(PAGE, limit * 2) }
 }
 

@@ -1,6 +1,7 @@
 import type { Notifier } from '../bus/notifier.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import type { NewEvent, StoredEvent } from '../events.ts'
+import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
 
@@ -67,6 +68,8 @@ export interface EventStore {
 export interface StoreDeps {
   /** Wakes the streams of a session when its log grows; defaults to an in-process SessionSignal. */
   notifier?: Notifier
+  /** Told of each stored event and of each commit's duration (`/metrics`); nothing is counted when absent. */
+  metrics?: StoreMetrics
 }
 
 /** A run that `recoverOpenRuns` closed. */

@@ -3,6 +3,7 @@ import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import { newId } from '../session-id.ts'
+import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
@@ -52,6 +53,7 @@ export class MemoryStore implements EventStore, Prunable {
   /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
   readonly #byViewer = new Map<string, MemorySession>()
   readonly #notifier: Notifier
+  readonly #metrics: StoreMetrics | undefined
   readonly #maxPerSession: number
   readonly #maxSessions: number
   readonly #maxEvents: number
@@ -59,6 +61,7 @@ export class MemoryStore implements EventStore, Prunable {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#notifier = options.notifier ?? new SessionSignal()
+    this.#metrics = options.metrics
     this.#maxPerSession = options.maxEventsPerSession ?? 10_000
     this.#maxSessions = options.maxSessions ?? 10_000
     this.#maxEvents = options.maxEvents ?? 1_000_000
@@ -100,6 +103,7 @@ export class MemoryStore implements EventStore, Prunable {
     // Drop in chunks so a full log costs one splice per tenth of the bound, not one shift per append.
     if (session.events.length > this.#maxPerSession) this.#dropOldest(session, Math.ceil(this.#maxPerSession / 10))
     this.#notifier.notify(sessionId)
+    this.#metrics?.eventPublished(stored.type)
     return stored
   }
 

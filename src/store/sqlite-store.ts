@@ -4,6 +4,7 @@ import { AppError, sessionNotFound } from '../errors.ts'
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { newId } from '../session-id.ts'
+import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
@@ -52,6 +53,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #db: Database
   readonly #lock: Database | undefined
   readonly #notifier: Notifier
+  readonly #metrics: StoreMetrics | undefined
   readonly #recent = new RecentEvents()
   readonly #journal: Journal
   readonly #writer: GroupCommitWriter
@@ -69,11 +71,13 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const { db, lock } = openSqlite(path)
     this.#notifier = options.notifier ?? new SessionSignal()
+    this.#metrics = options.metrics
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
     this.#journal = new Journal(db, options)
-    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), options)
+    const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
+    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
          COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
@@ -221,6 +225,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
 
   #committed(events: StoredEvent[]): void {
     this.#recent.add(events)
+    if (this.#metrics) for (const event of events) this.#metrics.eventPublished(event.type)
     this.#notify(new Set(events.map((event) => event.session_id)))
   }
 

@@ -28,6 +28,8 @@ export interface GroupCommitOptions {
   windowMs?: number
   /** A batch that reaches this many events commits at once, without waiting out the window; default 1000. */
   maxBatch?: number
+  /** Told how long each commit took; seconds. */
+  onCommitTimed?: (seconds: number) => void
 }
 
 /**
@@ -61,6 +63,7 @@ export class GroupCommitWriter {
   readonly #onCommit: (events: StoredEvent[]) => void
   readonly #windowMs: number
   readonly #maxBatch: number
+  readonly #timed: ((seconds: number) => void) | undefined
   readonly #known = new Map<string, Known>()
   readonly #journal: Journal
   readonly #commit: (batch: Batch, touched: Set<string>, now: string) => JournalEntry[]
@@ -79,6 +82,7 @@ export class GroupCommitWriter {
     this.#onCommit = onCommit
     this.#windowMs = options.windowMs ?? 0
     this.#maxBatch = options.maxBatch ?? 1000
+    this.#timed = options.onCommitTimed
     this.#selectLastSeq = db.prepare(
       'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
     )
@@ -146,8 +150,10 @@ export class GroupCommitWriter {
     const touchedAt = (sessionId: string) => this.#known.get(sessionId)?.touchedAt ?? 0
     const touched = new Set([...batch.lastSeq.keys()].filter((id) => now - touchedAt(id) >= ACTIVITY_RESOLUTION_MS))
     let entries: JournalEntry[]
+    const started = performance.now()
     try {
       entries = this.#commit(batch, touched, new Date(now).toISOString())
+      this.#timed?.((performance.now() - started) / 1000)
     } catch (error) {
       // The transaction rolled back, so none of the batch is visible. Its seqs were never returned or read, and
       // the committed seqs were not advanced: each session's next append takes its committed seq + 1 again, which

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { startChat } from '../helpers/start-chat.ts'
@@ -59,6 +60,15 @@ test('the lone binary streams an echo run to final', async () => {
   expect(JSON.parse(messages.at(-1)!.data).text).toBe('Hello! Please tell me a short story about a robot.')
   const page = await (await fetch(`${server.base}/?client_id=${id}`)).text()
   expect(page.match(/Hello! Please tell me a short story about a robot\./g)?.length).toBe(2)
+})
+
+test('the lone binary serves /metrics through prom-client: process metrics and the run it just streamed', async () => {
+  const res = await fetch(`${server.base}/metrics`)
+  expect(res.status).toBe(200)
+  const scrape = parseMetrics(await res.text())
+  expect(sampleSum(scrape, 'process_resident_memory_bytes')).toBeGreaterThan(0)
+  expect(sampleSum(scrape, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'final' })).toBeGreaterThanOrEqual(1)
+  expect(sampleSum(scrape, 'stepstream_store_commit_seconds_count')).toBeGreaterThan(0)
 })
 
 test('the binary answers --help and --version, and a bad flag exits 2 with one line', () => {

@@ -17,12 +17,7 @@ test('pruning runs once at start, logs what it removed, and stop waits for the p
     .query('UPDATE sessions SET last_activity = ? WHERE id = ?')
     .run(new Date(Date.now() - 31 * DAY).toISOString(), id)
   const lines: string[] = []
-  const schedule = schedulePruning(
-    store,
-    DEFAULT_RETENTION_POLICY,
-    createLogger('info', (line) => lines.push(line)),
-    3_600_000,
-  )
+  const schedule = schedulePruning(store, DEFAULT_RETENTION_POLICY, createLogger('info', { write: (line) => lines.push(line) }), 3_600_000)
   await schedule.stop()
   expect(await store.getSession(id)).toBeUndefined()
   expect(lines.map((line) => JSON.parse(line))).toEqual([
@@ -34,12 +29,7 @@ test('pruning runs once at start, logs what it removed, and stop waits for the p
 test('a pass with nothing to remove logs nothing', async () => {
   const { store } = storeWithHandle(tmp.file())
   const lines: string[] = []
-  await schedulePruning(
-    store,
-    DEFAULT_RETENTION_POLICY,
-    createLogger('info', (line) => lines.push(line)),
-    3_600_000,
-  ).stop()
+  await schedulePruning(store, DEFAULT_RETENTION_POLICY, createLogger('info', { write: (line) => lines.push(line) }), 3_600_000).stop()
   expect(lines).toEqual([])
   await store.close()
 })

@@ -21,7 +21,7 @@ slowTests()
 const KEY = 'sk-proj-SECRET-test-key-4f9a8b7c'
 const fake = new FakeOpenAI()
 const logLines: string[] = []
-const log = createLogger('debug', (line) => logLines.push(line))
+const log = createLogger('debug', { write: (line) => logLines.push(line) })
 
 afterAll(() => fake.stop())
 afterEach(() => {

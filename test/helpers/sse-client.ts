@@ -8,6 +8,8 @@ import { STREAM_ERROR } from '../../src/sse/session-stream.ts'
  */
 export class SseReader {
   readonly messages: EventSourceMessage[] = []
+  /** When each message arrived (performance.now()), index for index with `messages`. */
+  readonly arrivals: number[] = []
   readonly comments: string[] = []
   retry: number | undefined
   response!: Response
@@ -26,6 +28,7 @@ export class SseReader {
     const parser = createParser({
       onEvent: (m) => {
         this.messages.push(m)
+        this.arrivals.push(performance.now())
         this.#wake?.()
       },
       onComment: (c) => {

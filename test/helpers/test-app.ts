@@ -1,7 +1,11 @@
 import { createApp } from '../../src/app.ts'
-import { ConnectionCount, type AppDeps } from '../../src/http/deps.ts'
-import { MAX_BODY_BYTES } from '../../src/limits.ts'
-import { silentLogger } from '../../src/log.ts'
+import { TokenAuth } from '../../src/http/auth.ts'
+import { ConnectionCount, type ConnectionLimits } from '../../src/http/connection-limit.ts'
+import type { AppDeps } from '../../src/http/deps.ts'
+import type { BucketRate } from '../../src/http/token-bucket.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from '../../src/limits.ts'
+import { type Logger, silentLogger } from '../../src/log.ts'
+import { Metrics } from '../../src/metrics.ts'
 import { Runner } from '../../src/runs/runner.ts'
 import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Step } from '../../src/steps/step.ts'
@@ -23,11 +27,22 @@ export interface TestAppOptions {
   echoDelayMs?: number
   heartbeatMs?: number
   maxBodyBytes?: number
+  maxMessageBytes?: number
+  /** The token bucket per client address; off by default (tests from one address create many sessions). */
+  rateLimit?: BucketRate
+  /** SSE connection caps; the server's defaults when absent. */
+  connections?: ConnectionLimits
+  trustProxy?: boolean
+  /** Turns auth on with these tokens. */
+  authTokens?: string[]
+  log?: Logger
 }
 
 /** An app with a memory store and a fast echo step, plus its deps for assertions. */
 export async function testApp(options: TestAppOptions = {}) {
-  const store = options.store ?? new MemoryStore()
+  const metrics = new Metrics()
+  const store = options.store ?? new MemoryStore({ metrics })
+  const log = options.log ?? silentLogger
   const shutdown = new AbortController()
   const steps = new StepRegistry([
     options.step ? fixedStep(options.step) : echoStep(options.echoDelayMs ?? 1),
@@ -36,15 +51,20 @@ export async function testApp(options: TestAppOptions = {}) {
   const deps: AppDeps = {
     store,
     steps,
-    runner: new Runner({ store, steps, log: silentLogger, cancelGraceMs: options.cancelGraceMs }),
-    log: silentLogger,
+    runner: new Runner({ store, steps, log, cancelGraceMs: options.cancelGraceMs, metrics }),
+    log,
     version: 'test',
-    connections: new ConnectionCount(),
+    connections: new ConnectionCount(options.connections),
     shutdown: shutdown.signal,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     retryMs: 1000,
     maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
     publishTimeoutMs: options.publishTimeoutMs ?? 60_000,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    metrics,
+    rateLimit: options.rateLimit,
+    trustProxy: options.trustProxy ?? false,
+    auth: options.authTokens ? new TokenAuth(options.authTokens) : undefined,
   }
   const app = await createApp(deps)
   const close = async () => {

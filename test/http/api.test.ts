@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
-import { MAX_BODY_BYTES, MESSAGE_MAX_CHARS } from '../../src/limits.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
@@ -77,7 +77,7 @@ describe('JSON API', () => {
     await expectError(await call('POST', path, {}), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, { text: 42 }), 400, 'BAD_REQUEST')
     await expectError(await call('POST', path, '{not json'), 400, 'BAD_REQUEST')
-    await expectError(await call('POST', path, { text: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }), 400, 'BAD_REQUEST')
+    await expectError(await call('POST', path, { text: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES + 1) }), 413, 'MESSAGE_TOO_LARGE')
     await expectError(await call('POST', path), 400, 'BAD_REQUEST')
     expect((await (await call('GET', `/api/sessions/${id}`)).json()) as object).toMatchObject({ last_seq: 0 })
   })
@@ -155,8 +155,8 @@ describe('health and metrics', () => {
     expect(await (await call('GET', '/healthz')).json()).toMatchObject({ status: 'ok' })
     expect(await (await call('GET', '/readyz')).json()).toMatchObject({ status: 'ready' })
     const metrics = await (await call('GET', '/metrics')).text()
-    expect(metrics).toContain('stepstream_sse_connections 0')
-    expect(metrics).toContain('stepstream_active_runs 0')
+    expect(metrics).toContain('stepstream_sse_connections{stream="html"} 0')
+    expect(metrics).toContain('stepstream_runs_active 0')
   })
 
   test('readyz is 503 when the store is gone', async () => {

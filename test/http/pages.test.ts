@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
-import { MESSAGE_MAX_CHARS } from '../../src/limits.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/limits.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 
@@ -94,7 +94,7 @@ describe('pages', () => {
     expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}">`)
     expect(new RegExp(html.match(/data-id-pattern="([^"]+)"/)![1]!).test(newId())).toBe(true)
     const chat = await (await get(`/?client_id=${await started()}`)).text()
-    expect(chat).toContain(`maxlength="${MESSAGE_MAX_CHARS}"`)
+    expect(chat).toContain(`maxlength="${DEFAULT_MAX_MESSAGE_BYTES}"`)
   })
 
   test('the landing page starts a chat with a POST, by htmx or as a plain form', async () => {
@@ -163,7 +163,7 @@ describe('POST /chat and /cancel', () => {
       [{ client_id: id, message: '' }, 400, /empty/],
       [{ client_id: id, message: '  \n ' }, 400, /empty/],
       [{ client_id: id }, 400, /empty/],
-      [{ client_id: id, message: 'x'.repeat(MESSAGE_MAX_CHARS + 1) }, 400, /too long/],
+      [{ client_id: id, message: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES + 1) }, 413, /limit is 32768 bytes/],
       [{ message: 'hi' }, 400, /client_id/],
       [{ client_id: 'short', message: 'hi' }, 400, /malformed/],
       [{ client_id: newId(), message: 'hi' }, 404, /No session/],

@@ -31,6 +31,13 @@ describe('config', () => {
         maxToolRounds: 8,
         requestTimeoutMs: 120_000,
       },
+      maxMessageBytes: 32 * 1024,
+      maxConnections: 10_000,
+      maxConnectionsPerIp: 100,
+      rateLimit: { capacity: 30, perMs: 2000 },
+      trustProxy: false,
+      authTokens: [],
+      authTokenFile: undefined,
     })
   })
 
@@ -146,5 +153,55 @@ describe('config', () => {
 
   test('a bad environment value is refused too', () => {
     expect(parseConfig([], { STEPSTREAM_ECHO_DELAY: 'fast' })).toMatchObject({ kind: 'error' })
+  })
+})
+
+describe('operating flags', () => {
+  test('limits, --trust-proxy and auth tokens from flags and from their environment twins', () => {
+    const config = run(
+      ['--max-message-bytes', '1000', '--max-connections=50', '--max-connections-per-ip', '5', '--rate-limit', 'off', '--trust-proxy'],
+      {
+        STEPSTREAM_AUTH_TOKEN: 'a-token-of-sixteen-chars,another-token-0123456',
+      },
+    )
+    expect(config).toMatchObject({
+      maxMessageBytes: 1000,
+      maxConnections: 50,
+      maxConnectionsPerIp: 5,
+      rateLimit: undefined,
+      trustProxy: true,
+    })
+    expect(config.authTokens).toEqual(['a-token-of-sixteen-chars', 'another-token-0123456'])
+    expect(run([], { STEPSTREAM_TRUST_PROXY: '1', STEPSTREAM_AUTH_TOKEN_FILE: '/etc/tokens' })).toMatchObject({
+      trustProxy: true,
+      authTokenFile: '/etc/tokens',
+    })
+  })
+
+  test('a short token or a bad limit is one line and exit 2', () => {
+    for (const argv of [
+      ['--auth-token', 'short'],
+      ['--rate-limit', 'fast'],
+      ['--max-connections', '0'],
+      ['--max-message-bytes', '-1'],
+    ]) {
+      const parsed = parseConfig(argv, {})
+      expect(parsed.kind).toBe('error')
+      expect(parsed.kind === 'error' && !parsed.message.includes('\n')).toBe(true)
+    }
+  })
+
+  test('--help lists the operating flags', () => {
+    for (const flag of [
+      '--max-message-bytes',
+      '--max-connections',
+      '--max-connections-per-ip',
+      '--rate-limit',
+      '--trust-proxy',
+      '--auth-token',
+      '--auth-token-file',
+    ]) {
+      expect(helpText('1')).toContain(flag)
+    }
   })
 })

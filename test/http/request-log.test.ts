@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { createLogger } from '../../src/log.ts'
+import { testApp, url } from '../helpers/test-app.ts'
+
+let made: Awaited<ReturnType<typeof testApp>>
+let lines: Record<string, unknown>[]
+afterEach(() => made?.close())
+
+async function app(options: { trustProxy?: boolean } = {}) {
+  lines = []
+  made = await testApp({ ...options, log: createLogger('info', { write: (line) => lines.push(JSON.parse(line)) }) })
+}
+const call = (path: string, init: RequestInit = {}) => made.app.handle(new Request(url(path), init))
+
+/** The log line of the request with this id, once it is written (after the response is sent). */
+async function lineOf(requestId: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 2000
+  for (;;) {
+    const line = lines.find((l) => l.msg === 'request' && l.request_id === requestId)
+    if (line) return line
+    if (Date.now() > deadline) throw new Error(`no log line for request ${requestId}: ${JSON.stringify(lines)}`)
+    await Bun.sleep(5)
+  }
+}
+
+describe('request logs', () => {
+  test('one JSON line per request: id (also X-Request-Id), method, route template, status, duration, session id', async () => {
+    await app()
+    const created = await call('/api/sessions', { method: 'POST' })
+    const { id } = (await created.json()) as { id: string }
+    const res = await call(`/api/sessions/${id}`)
+    const requestId = res.headers.get('x-request-id')!
+    expect(requestId).toMatch(/^[\w-]{22}$/)
+    const line = await lineOf(requestId)
+    expect(line).toMatchObject({ level: 'info', method: 'GET', route: '/api/sessions/:id', status: 200, session_id: id, ip: 'unknown' })
+    expect(typeof line.duration_ms).toBe('number')
+    expect(created.headers.get('x-request-id')).not.toBe(requestId)
+  })
+
+  test('errors carry their id and status too; an unknown path is "unmatched"', async () => {
+    await app()
+    const res = await call('/no/such/thing')
+    expect(res.status).toBe(404)
+    expect(await lineOf(res.headers.get('x-request-id')!)).toMatchObject({ route: 'unmatched', status: 404 })
+    const bad = await call('/api/sessions/AAAAAAAAAAAAAAAAAAAAAA/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":"hi"}',
+    })
+    expect(await lineOf(bad.headers.get('x-request-id')!)).toMatchObject({ route: '/api/sessions/:id/messages', status: 404 })
+  })
+
+  test('a request id from a trusted proxy (nginx $request_id) is kept; otherwise a client cannot set it', async () => {
+    await app({ trustProxy: true })
+    expect((await call('/healthz', { headers: { 'x-request-id': 'nginx-abc123' } })).headers.get('x-request-id')).toBe('nginx-abc123')
+    expect((await call('/healthz', { headers: { 'x-request-id': 'bad id with spaces' } })).headers.get('x-request-id')).not.toBe(
+      'bad id with spaces',
+    )
+    await made.close()
+    await app({ trustProxy: false })
+    expect((await call('/healthz', { headers: { 'x-request-id': 'nginx-abc123' } })).headers.get('x-request-id')).not.toBe('nginx-abc123')
+  })
+
+  test('one line per run: step, outcome, duration and events; a message’s text is never logged at info', async () => {
+    await app()
+    const secret = 'the-secret-words-of-a-user'
+    const started = await call('/start', { method: 'POST' })
+    const id = new URL(started.headers.get('location')!, 'http://localhost').searchParams.get('client_id')!
+    await made.deps.runner.settled(id)
+    await call('/chat', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `client_id=${id}&message=${secret}`,
+    })
+    await made.deps.runner.settled(id)
+    await call(`/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: secret }),
+    })
+    await made.deps.runner.settled(id)
+    await Bun.sleep(20)
+    const runs = lines.filter((l) => l.msg === 'run ended')
+    expect(runs).toHaveLength(3)
+    expect(runs[1]).toMatchObject({ session_id: id, step: 'echo', outcome: 'final', events: secret.length + 2 })
+    expect(typeof runs[1]!.duration_ms).toBe('number')
+    expect(lines.some((l) => l.msg === 'request' && l.route === '/chat' && l.session_id === id)).toBe(true)
+    expect(JSON.stringify(lines)).not.toContain(secret)
+  })
+})
