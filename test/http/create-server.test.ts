@@ -1,0 +1,50 @@
+import { afterEach, expect, test } from 'bun:test'
+import { Elysia } from 'elysia'
+import { createServer, defineStep, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
+
+let server: StepstreamServer | undefined
+afterEach(() => server?.stop())
+
+const shout = defineStep({
+  name: 'shout',
+  async run(conversation, { partial }) {
+    const last = conversation.findLast((m) => m.role === 'user')
+    const text = last?.role === 'user' ? last.content.toUpperCase() : ''
+    await partial(text)
+    return text
+  },
+})
+
+test('mounted in an application’s own Elysia app, stepstream serves beside its routes', async () => {
+  server = await createServer({ steps: [shout], log: silentLogger })
+  const mine = new Elysia().get('/hello', () => 'hi from the host app').use(server.app)
+  const call = (path: string, body?: unknown) =>
+    mine.handle(
+      new Request(`http://localhost${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    )
+  expect(await (await call('/hello')).text()).toBe('hi from the host app')
+  expect((await call('/')).status).toBe(200)
+  const { id } = (await (await call('/api/sessions', {})).json()) as { id: string }
+  expect((await call(`/api/sessions/${id}/messages`, { text: 'hey' })).status).toBe(202)
+  let log: StoredEvent[] = []
+  for (let tries = 0; !log.some((e) => e.type === 'final') && tries < 200; tries++) {
+    await Bun.sleep(5)
+    log = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
+  }
+  expect(log.at(-1)).toMatchObject({ type: 'final', text: 'HEY' })
+  // Its own error handling comes along: a malformed id is a 400 with a sentence, not the host app's default.
+  expect((await call('/api/sessions/not-an-id')).status).toBe(400)
+})
+
+test('listen() on a free port answers, and stop() ends it', async () => {
+  server = await createServer({ steps: [shout], log: silentLogger })
+  const url = server.listen({ port: 0, hostname: '127.0.0.1' })
+  expect((await fetch(`${url}/healthz`)).status).toBe(200)
+  await server.stop()
+  await expect(fetch(`${url}/healthz`)).rejects.toThrow()
+  server = undefined
+})
