@@ -18,7 +18,7 @@ interface Publisher {
   publisher_token: string
 }
 
-async function start(options: { publishTimeoutMs?: number } = {}) {
+async function start(options: { publishTimeoutMs?: number; authTokens?: string[] } = {}) {
   server = await testServer(options)
   const base = server.base
   const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -227,5 +227,19 @@ describe('the publish API', () => {
     })
     expect((await api.append(p, run, [{ type: 'partial', delta: 'too late' }])).status).toBe(409)
     await api.openRun(p)
+  })
+
+  test('with auth on, a program publishes with its publisher token alone; creating the session needs the auth token', async () => {
+    const authToken = 'operator-token-0123456789'
+    const api = await start({ authTokens: [authToken] })
+    const operator = { authorization: `Bearer ${authToken}` }
+    expect((await api.post('/api/sessions', { publisher: true })).status).toBe(401)
+    const p = (await (await api.post('/api/sessions', { publisher: true }, operator)).json()) as Publisher
+    const run = await api.openRun(p)
+    expect((await api.append(p, run, [{ type: 'final', text: 'published under auth' }])).status).toBe(200)
+    const log = (await (await fetch(`${api.base}/api/sessions/${p.id}/events`, { headers: operator })).json()) as StoredEvent[]
+    expect(log.at(-1)).toMatchObject({ type: 'final', text: 'published under auth' })
+    // The publish routes take no other token in place of the publisher's.
+    expect((await api.post(`/api/sessions/${p.id}/runs`, undefined, operator)).status).toBe(401)
   })
 })
