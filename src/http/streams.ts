@@ -30,15 +30,20 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
 
 const encoder = new TextEncoder()
 
+/**
+ * One SSE connection on `sessionId`'s log, from the cursor `Last-Event-ID` or `?after=` (`afterParam`) names.
+ * @param kind which stream, for the connection metrics.
+ */
 function streamResponse(
   deps: AppDeps,
   request: Request,
   server: Server<unknown> | null,
   sessionId: string,
-  after: number,
+  afterParam: string | undefined,
   kind: StreamKind,
   encode: (event: StoredEvent) => string,
 ): Response {
+  const after = cursorOf(request.headers.get('last-event-id'), afterParam)
   // Counted before anything is read: a client over a cap gets its 429 while the response is still an HTTP answer.
   const release = deps.connections.acquire(ipOf(request))
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
@@ -96,50 +101,28 @@ export const streamRoutes = (deps: AppDeps) => {
   return new Elysia({ name: 'streams' })
     .get(
       '/events',
-      async ({ query, request, server }) => {
-        const session = await htmlStreamSession(deps, query)
-        return streamResponse(
-          deps,
-          request,
-          server,
-          session.id,
-          cursorOf(request.headers.get('last-event-id'), query.after),
-          'html',
-          encodeHtml,
-        )
-      },
+      async ({ query, request, server }) =>
+        streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, query.after, 'html', encodeHtml),
       { query: Query },
     )
     .get(
       '/api/sessions/view/:viewer_id/stream',
-      async ({ params, query, request, server }) => {
-        const session = await requireViewer(deps.store, params.viewer_id)
-        return streamResponse(
+      async ({ params, query, request, server }) =>
+        streamResponse(
           deps,
           request,
           server,
-          session.id,
-          cursorOf(request.headers.get('last-event-id'), query.after),
+          (await requireViewer(deps.store, params.viewer_id)).id,
+          query.after,
           'json',
           encodeViewerJson,
-        )
-      },
+        ),
       { query: Query },
     )
     .get(
       '/api/sessions/:id/stream',
-      async ({ params, query, request, server }) => {
-        const session = await requireSession(deps.store, params.id)
-        return streamResponse(
-          deps,
-          request,
-          server,
-          session.id,
-          cursorOf(request.headers.get('last-event-id'), query.after),
-          'json',
-          encodeJson,
-        )
-      },
+      async ({ params, query, request, server }) =>
+        streamResponse(deps, request, server, (await requireSession(deps.store, params.id)).id, query.after, 'json', encodeJson),
       { query: Query },
     )
 }
