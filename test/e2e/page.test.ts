@@ -295,7 +295,7 @@ describe.skipIf(!enabled)('a server restart', () => {
       // itself, and a reconnect that comes before the new process listens is refused. A stopped process closes its
       // streams cleanly with a retry: long enough for the restart, and then the console must stay silent.
       const torn =
-        /^console: (htmx: htmx:sse:error: network error|Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_REFUSED))/
+        /^console: (htmx: htmx:sse:error: (network error|Failed to fetch)|Failed to load resource: net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_REFUSED))/
       expect(errors.filter((e) => signal === 'SIGTERM' || !torn.test(e))).toEqual([])
       await leaveScreenshot(page, `server-restart-${signal}`)
     }, 60_000)
