@@ -89,6 +89,9 @@ export async function release(out: string, targets: readonly ReleaseTarget[], co
     const started = performance.now()
     const build = Bun.spawnSync(compileCommand(target, outfile, VERSION, commit), { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
     if (build.exitCode !== 0) throw new Error(`building ${target.name} failed:\n${build.stderr.toString()}${build.stdout.toString()}`)
+    // With --compile the map is embedded (traces name src/ lines with no file beside the binary); the copy Bun
+    // also writes beside it is not part of the release.
+    rmSync(`${outfile}.map`, { force: true })
     const mb = (Bun.file(outfile).size / 1e6).toFixed(1)
     process.stdout.write(`${basename(outfile)}  ${mb} MB  ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
     files.push(outfile)
