@@ -1,11 +1,9 @@
-import packageJson from '../package.json' with { type: 'json' }
 import { helpText, parseConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { StartError, startServer, stopOnSignals } from './server.ts'
 import { echoStep } from './steps/echo-step.ts'
 import { openAiStep } from './steps/openai-step.ts'
-
-const VERSION = packageJson.version
+import { buildCommit, VERSION, versionLine } from './version.ts'
 
 /** A bad flag or an unusable store: one line on stderr and exit code 2, as `--help` promises. */
 function fail(message: string): never {
@@ -16,7 +14,7 @@ function fail(message: string): never {
 async function main() {
   const parsed = parseConfig(process.argv.slice(2), process.env)
   if (parsed.kind === 'help') return void process.stdout.write(helpText(VERSION))
-  if (parsed.kind === 'version') return void process.stdout.write(`stepstream ${VERSION}\n`)
+  if (parsed.kind === 'version') return void process.stdout.write(versionLine(VERSION, buildCommit()))
   if (parsed.kind === 'error') fail(parsed.message)
   const { config } = parsed
   // A person at a terminal reads lines; a log collector (journald, docker) reads one JSON object a line.

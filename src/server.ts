@@ -10,6 +10,7 @@ import type { RunCoordinator } from './runs/run-coordinator.ts'
 import type { StepFactory } from './steps/step-registry.ts'
 import type { EventStore } from './store/event-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
+import { storeFiles } from './store/sqlite-files.ts'
 import { SqliteStore } from './store/sqlite-store.ts'
 
 /** Why the server could not start: main prints the sentence and exits with code 2. */
@@ -110,7 +111,9 @@ export async function startServer({ config, steps, log, version, notifier, coord
     await server.stop()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
-  log.info('listening', { url, store: config.store.kind, step: config.step, version, auth: auth !== undefined })
+  // The absolute path of the database: "where does my data go" is answered by the first line the server logs.
+  const where = config.store.kind === 'sqlite' ? { database: storeFiles(config.store.path).database } : {}
+  log.info('listening', { url, store: config.store.kind, ...where, step: config.step, version, auth: auth !== undefined })
   return { url, stop: server.stop }
 }
 

@@ -1,4 +1,5 @@
 import { Database } from 'bun:sqlite'
+import { storeFiles } from './sqlite-files.ts'
 import { sqliteCode, StoreOpenError } from './store-errors.ts'
 
 /**
@@ -12,7 +13,7 @@ import { sqliteCode, StoreOpenError } from './store-errors.ts'
  * would keep writing while a newcomer locks the new one.
  */
 export function acquireWriterLock(databasePath: string): Database {
-  const lockPath = `${databasePath}.lock`
+  const lockPath = storeFiles(databasePath).lock
   const lock = new Database(lockPath, { create: true })
   try {
     // Fail at once rather than wait: the other holder is a server that will not let go.

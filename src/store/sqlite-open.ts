@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { accessSync, constants, existsSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { storeFiles } from './sqlite-files.ts'
 import { acquireWriterLock } from './sqlite-lock.ts'
 import { replayJournal } from './sqlite-journal.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
@@ -53,7 +53,7 @@ function writable(path: string): boolean {
 
 /** The file and its folder must be writable: SQLite keeps `-wal`, `-shm` and our `.lock` beside the database. */
 function assertWritablePath(path: string): void {
-  const folder = dirname(path)
+  const { folder } = storeFiles(path)
   if (!existsSync(folder)) {
     throw new StoreOpenError('cannot-open', `the folder ${folder} does not exist; create it or choose another path`)
   }
