@@ -4,6 +4,7 @@ import { createLogger } from './log.ts'
 import { StartError, startServer, stopOnSignals } from './server.ts'
 import { echoStep } from './steps/echo-step.ts'
 import { openAiStep } from './steps/openai-step.ts'
+import { runWorkers, WORKER_ENV } from './workers.ts'
 
 const VERSION = packageJson.version
 
@@ -21,6 +22,7 @@ async function main() {
   const { config } = parsed
   // A person at a terminal reads lines; a log collector (journald, docker) reads one JSON object a line.
   const log = createLogger(config.logLevel, { pretty: process.stderr.isTTY === true })
+  if (config.workers > 1 && process.env[WORKER_ENV] === undefined) return runWorkers(config.workers, log)
   try {
     const server = await startServer({
       config,
