@@ -26,39 +26,46 @@ async function until(condition: () => boolean, what: string, ms = 10_000): Promi
   }
 }
 
-test.if(available)('--workers 2: two processes serve one port and one Redis; one that dies is replaced; SIGTERM stops them all', async () => {
-  const port = freePort()
-  const server = await spawnServer(['bun', 'src/main.ts'], {
-    port,
-    args: ['--store', redis.url, '--workers', '2', '--echo-delay', '1', '--rate-limit', 'off'],
-  })
-  await until(() => listeners(server.log()).length === 2, 'two workers to listen')
-  const [first, second] = listeners(server.log())
-  expect(first).not.toBe(second)
-  expect([first, second]).not.toContain(server.proc.pid)
+test.if(available)(
+  '--workers 2: two processes serve one port and one Redis; one that dies is replaced; SIGTERM stops them all',
+  async () => {
+    const port = freePort()
+    const server = await spawnServer(['bun', 'src/main.ts'], {
+      port,
+      args: ['--store', redis.url, '--workers', '2', '--echo-delay', '1', '--rate-limit', 'off'],
+    })
+    await until(() => listeners(server.log()).length === 2, 'two workers to listen')
+    const [first, second] = listeners(server.log())
+    expect(first).not.toBe(second)
+    expect([first, second]).not.toContain(server.proc.pid)
 
-  // Sessions made through either process are one pool: a stream and a message on separate connections.
-  const created = await fetch(`${server.base}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-  const { id } = (await created.json()) as { id: string }
-  const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
-  const sent = await fetch(`${server.base}/api/sessions/${id}/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', connection: 'close' },
-    body: JSON.stringify({ text: 'both cores' }),
-  })
-  expect(sent.status).toBe(202)
-  await stream.until((m) => hasEnd(m))
-  expect(JSON.parse(stream.messages.at(-1)!.data).text).toBe('both cores')
-  stream.close()
+    // Sessions made through either process are one pool: a stream and a message on separate connections.
+    const created = await fetch(`${server.base}/api/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    })
+    const { id } = (await created.json()) as { id: string }
+    const stream = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+    const sent = await fetch(`${server.base}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ text: 'both cores' }),
+    })
+    expect(sent.status).toBe(202)
+    await stream.until((m) => hasEnd(m))
+    expect(JSON.parse(stream.messages.at(-1)!.data).text).toBe('both cores')
+    stream.close()
 
-  process.kill(first!, 'SIGKILL')
-  await until(() => listeners(server.log()).length === 3, 'a replacement worker')
-  expect((await fetch(`${server.base}/healthz`)).status).toBe(200)
+    process.kill(first!, 'SIGKILL')
+    await until(() => listeners(server.log()).length === 3, 'a replacement worker')
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200)
 
-  const live = listeners(server.log()).slice(1)
-  expect(await server.stop('SIGTERM')).toBe(0)
-  for (const pid of live) expect(alive(pid)).toBe(false)
-})
+    const live = listeners(server.log()).slice(1)
+    expect(await server.stop('SIGTERM')).toBe(0)
+    for (const pid of live) expect(alive(pid)).toBe(false)
+  },
+)
 
 function alive(pid: number): boolean {
   try {
