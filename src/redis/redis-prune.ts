@@ -2,7 +2,7 @@ import { CLOSING_WITH_TEXT, type EventType } from '../events.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../store/retention-policy.ts'
 import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
-import type { RedisLink } from './redis-link.ts'
+import { type RedisLink, runScript } from './redis-link.ts'
 import { MARK_COMPACTED } from './redis-scripts.ts'
 import { eventsOf, type StreamEntry } from './redis-stream.ts'
 
@@ -46,7 +46,7 @@ export async function pruneRedis(
   const compactBefore = String(now.getTime() - policy.compactAfterMs)
   for (const id of (await send('ZRANGEBYSCORE', [keys.uncompacted, '-inf', compactBefore])) as string[]) {
     report.partialsCompacted += await compact(send, keys, id)
-    await send('EVAL', [MARK_COMPACTED, '1', keys.uncompacted, id, compactBefore])
+    await guarded(() => runScript(link, MARK_COMPACTED, [keys.uncompacted], [id, compactBefore]))
   }
   const active = (await send('ZRANGEBYSCORE', [keys.activity, String(capCheckedAt), '+inf'])) as string[]
   for (const id of active) {

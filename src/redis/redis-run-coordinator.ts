@@ -3,7 +3,7 @@ import type { RunClaim, RunCoordinator } from '../runs/run-coordinator.ts'
 import { sessionNotFound } from '../errors.ts'
 import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
-import type { RedisLink } from './redis-link.ts'
+import { type RedisLink, runScript } from './redis-link.ts'
 import { CLAIM, RELEASE, RENEW } from './redis-scripts.ts'
 
 /** How long a run's lease lasts without renewal; milliseconds (`--run-lease`). */
@@ -92,9 +92,7 @@ export class RedisRunCoordinator implements RunCoordinator {
   async #claim(sessionId: string, runId: string): Promise<string> {
     const k = this.options.keys
     const keys = [k.lease(sessionId), k.session(sessionId), k.runs(sessionId), k.openRuns]
-    return (await guarded(() =>
-      this.options.link.send('EVAL', [CLAIM, String(keys.length), ...keys, runId, String(this.#leaseMs), sessionId]),
-    )) as string
+    return (await guarded(() => runScript(this.options.link, CLAIM, keys, [runId, String(this.#leaseMs), sessionId]))) as string
   }
 
   #hold(sessionId: string, runId: string): RunClaim {
@@ -102,7 +100,7 @@ export class RedisRunCoordinator implements RunCoordinator {
     const controller = new AbortController()
     let renewedAt = Date.now()
     const renewal = setInterval(async () => {
-      const kept = await link.send('EVAL', [RENEW, '1', keys.lease(sessionId), runId, String(this.#leaseMs)]).catch(() => undefined)
+      const kept = await runScript(link, RENEW, [keys.lease(sessionId)], [runId, String(this.#leaseMs)]).catch(() => undefined)
       if (kept === 1) renewedAt = Date.now()
       // Lost, or not renewed for a whole lease: another instance may close the run at any moment, and the fence
       // already refuses its events; stop the step instead of letting it work for nothing.
@@ -119,7 +117,7 @@ export class RedisRunCoordinator implements RunCoordinator {
       release: async () => {
         clearInterval(renewal)
         if (this.#held.get(sessionId) === held) this.#held.delete(sessionId)
-        await link.send('EVAL', [RELEASE, '1', keys.lease(sessionId), runId]).catch(() => {})
+        await runScript(link, RELEASE, [keys.lease(sessionId)], [runId]).catch(() => {})
       },
     }
   }

@@ -18,7 +18,7 @@ import {
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
 import { guarded, redisUnavailable } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
-import type { RedisLink } from './redis-link.ts'
+import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
 import { APPEND, CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
 import { eventsOf, type StreamEntry } from './redis-stream.ts'
@@ -214,9 +214,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     return loading
   }
 
-  // EVAL with the script's text each time rather than EVALSHA: after a Redis restart the script cache is empty, and
-  // a NOSCRIPT retry could reorder appends that were pipelined together.
   #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
-    return this.#link.send('EVAL', [script, String(keys.length), ...keys, ...args])
+    return runScript(this.#link, script, keys, args)
   }
 }
