@@ -5,8 +5,8 @@ import { LOG_LEVELS, type LogLevel } from './log.ts'
 import { SYSTEM_PROMPT } from './steps/conversation.ts'
 import { parseDuration } from './store/retention-policy.ts'
 
-/** Where events are kept: an embedded SQLite file (the default) or process memory. */
-export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'memory' }
+/** Where events are kept: an embedded SQLite file (the default), process memory, or a Redis shared by instances. */
+export type StoreSpec = { kind: 'sqlite'; path: string } | { kind: 'memory' } | { kind: 'redis'; url: string }
 
 export interface Config {
   /** TCP port; defaults to 8080. */
@@ -32,6 +32,10 @@ export interface Config {
   retentionMs: number
   /** Events kept per session, the oldest deleted first; default 100,000. */
   maxEventsPerSession: number
+  /** `--store redis://…` only: how long a run's lease lasts unrenewed; milliseconds, default 10,000. */
+  runLeaseMs: number
+  /** Processes serving one port (`--workers`, redis store only); default 1: this process serves alone. */
+  workers: number
   logLevel: LogLevel
   /** The longest message accepted; bytes of UTF-8, default 32 KiB (`--max-message-bytes`). */
   maxMessageBytes: number
@@ -79,7 +83,18 @@ interface FlagSpec {
 export const FLAGS: Record<string, FlagSpec> = {
   port: { env: ['STEPSTREAM_PORT', 'PORT'], help: 'TCP port to listen on (default 8080)' },
   host: { env: ['STEPSTREAM_HOST'], help: 'interface to listen on (default 0.0.0.0)' },
-  store: { env: ['STEPSTREAM_STORE'], help: 'sqlite:<path> (default sqlite:./stepstream.db) or memory' },
+  store: {
+    env: ['STEPSTREAM_STORE'],
+    help: 'sqlite:<path> (default sqlite:./stepstream.db), memory, or redis://[user:pass@]host:port[/db] (rediss:// for TLS)',
+  },
+  workers: {
+    env: ['STEPSTREAM_WORKERS'],
+    help: 'redis store: run this many processes on one port, e.g. one per core (default 1)',
+  },
+  'run-lease': {
+    env: ['STEPSTREAM_RUN_LEASE'],
+    help: "redis store: milliseconds a run holds its chat unrenewed; a dead server's run is closed after it (default 10000)",
+  },
   step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default) or openai' },
   'cancel-grace': {
     env: ['STEPSTREAM_CANCEL_GRACE'],
@@ -212,8 +227,20 @@ export function rateLimitSpec(raw: string): BucketRate | undefined {
 
 function storeSpec(raw: string): StoreSpec {
   if (raw === 'memory') return { kind: 'memory' }
+  if (/^rediss?:\/\//.test(raw)) {
+    const url = URL.canParse(raw) ? new URL(raw) : undefined
+    if (!url?.hostname || !/^(\/\d{0,2})?$/.test(url.pathname)) {
+      throw new ConfigError(`--store must be redis://[user:pass@]host:port[/db], got ${JSON.stringify(redacted(raw))}`)
+    }
+    return { kind: 'redis', url: raw }
+  }
   if (raw.startsWith('sqlite:') && raw.length > 'sqlite:'.length) return { kind: 'sqlite', path: raw.slice('sqlite:'.length) }
-  throw new ConfigError(`--store must be sqlite:<path> or memory, got ${JSON.stringify(raw)}`)
+  throw new ConfigError(`--store must be sqlite:<path>, memory or redis://host:port, got ${JSON.stringify(redacted(raw))}`)
+}
+
+/** A store URL without its password, for messages and logs. */
+export function redacted(raw: string): string {
+  return raw.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@')
 }
 
 /** Reads flags, then environment twins, then defaults. Pure: the caller prints and exits. */
@@ -248,39 +275,43 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
       throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
     }
-    return {
-      kind: 'run',
-      config: {
-        port: integer('port', get('port', '8080'), 0, 65535),
-        host: get('host', '0.0.0.0'),
-        store: storeSpec(get('store', 'sqlite:./stepstream.db')),
-        step,
-        cancelGraceMs: integer('cancel-grace', get('cancel-grace', '2000'), 0, 600_000),
-        publishTimeoutMs: integer('publish-timeout', get('publish-timeout', '60000'), 100, 86_400_000),
-        maxSessions: integer('max-sessions', get('max-sessions', '10000'), 1, 100_000_000),
-        maxEvents: integer('max-events', get('max-events', '1000000'), 1, 1_000_000_000),
-        echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
-        heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
-        retentionMs: duration('retention', get('retention', '30d')),
-        maxEventsPerSession: integer('max-events-per-session', get('max-events-per-session', '100000'), 1, 1_000_000_000),
-        logLevel: logLevel as LogLevel,
-        openai: {
-          baseUrl: httpUrl('openai-base-url', get('openai-base-url', 'https://api.openai.com/v1')),
-          apiKey: get('openai-api-key', '') || undefined,
-          model: get('model', '') || undefined,
-          systemPrompt: get('system-prompt', SYSTEM_PROMPT),
-          maxToolRounds: integer('max-tool-rounds', get('max-tool-rounds', '8'), 0, 100),
-          requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
-        },
-        maxMessageBytes: integer('max-message-bytes', get('max-message-bytes', String(DEFAULT_MAX_MESSAGE_BYTES)), 1, MAX_BODY_BYTES / 2),
-        maxConnections: integer('max-connections', get('max-connections', '10000'), 1, 10_000_000),
-        maxConnectionsPerIp: integer('max-connections-per-ip', get('max-connections-per-ip', '100'), 1, 10_000_000),
-        rateLimit: rateLimitSpec(get('rate-limit', '30/m')),
-        trustProxy: on('trust-proxy'),
-        authTokens: authTokens(get('auth-token', '')),
-        authTokenFile: get('auth-token-file', '') || undefined,
+    const config: Config = {
+      port: integer('port', get('port', '8080'), 0, 65535),
+      host: get('host', '0.0.0.0'),
+      store: storeSpec(get('store', 'sqlite:./stepstream.db')),
+      step,
+      cancelGraceMs: integer('cancel-grace', get('cancel-grace', '2000'), 0, 600_000),
+      publishTimeoutMs: integer('publish-timeout', get('publish-timeout', '60000'), 100, 86_400_000),
+      maxSessions: integer('max-sessions', get('max-sessions', '10000'), 1, 100_000_000),
+      maxEvents: integer('max-events', get('max-events', '1000000'), 1, 1_000_000_000),
+      echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
+      heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
+      retentionMs: duration('retention', get('retention', '30d')),
+      maxEventsPerSession: integer('max-events-per-session', get('max-events-per-session', '100000'), 1, 1_000_000_000),
+      runLeaseMs: integer('run-lease', get('run-lease', '10000'), 300, 3_600_000),
+      workers: integer('workers', get('workers', '1'), 1, 1024),
+      logLevel: logLevel as LogLevel,
+      openai: {
+        baseUrl: httpUrl('openai-base-url', get('openai-base-url', 'https://api.openai.com/v1')),
+        apiKey: get('openai-api-key', '') || undefined,
+        model: get('model', '') || undefined,
+        systemPrompt: get('system-prompt', SYSTEM_PROMPT),
+        maxToolRounds: integer('max-tool-rounds', get('max-tool-rounds', '8'), 0, 100),
+        requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
       },
+      maxMessageBytes: integer('max-message-bytes', get('max-message-bytes', String(DEFAULT_MAX_MESSAGE_BYTES)), 1, MAX_BODY_BYTES / 2),
+      maxConnections: integer('max-connections', get('max-connections', '10000'), 1, 10_000_000),
+      maxConnectionsPerIp: integer('max-connections-per-ip', get('max-connections-per-ip', '100'), 1, 10_000_000),
+      rateLimit: rateLimitSpec(get('rate-limit', '30/m')),
+      trustProxy: on('trust-proxy'),
+      authTokens: authTokens(get('auth-token', '')),
+      authTokenFile: get('auth-token-file', '') || undefined,
     }
+    if (config.workers > 1 && config.store.kind !== 'redis') {
+      throw new ConfigError('--workers above 1 needs --store redis://…: processes share their chats only through Redis')
+    }
+    if (config.workers > 1 && config.port === 0) throw new ConfigError('--workers above 1 needs a fixed --port for its processes to share')
+    return { kind: 'run', config }
   } catch (error) {
     // parseArgs explains unknown flags and missing values in its own words; keep them on one line.
     const message = error instanceof Error ? error.message.split('\n')[0]! : String(error)

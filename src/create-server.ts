@@ -60,8 +60,11 @@ export interface StepstreamServer {
   readonly app: App
   /** The store the server writes (the one given, or the MemoryStore it made). */
   readonly store: EventStore
-  /** Listens on `port` (default 8080; 0 picks a free one) of `hostname` (default 0.0.0.0); resolves with the URL. */
-  listen(options?: { port?: number; hostname?: string }): string
+  /**
+   * Listens on `port` (default 8080; 0 picks a free one) of `hostname` (default 0.0.0.0); resolves with the URL.
+   * `reusePort` (default false) lets several processes share the port, for `--workers`.
+   */
+  listen(options?: { port?: number; hostname?: string; reusePort?: boolean }): string
   /**
    * Shuts down in order: new work is refused (503 + Retry-After) while the runs are interrupted (within the cancel
    * grace, whatever the steps do); then the streams end with a spread-out `retry:`, the server stops listening
@@ -129,10 +132,11 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
   return {
     app,
     store,
-    listen: ({ port = 8080, hostname = '0.0.0.0' } = {}) => {
-      // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently. Bun's own body
+    listen: ({ port = 8080, hostname = '0.0.0.0', reusePort = false } = {}) => {
+      // Elysia asks Bun for SO_REUSEPORT, which would let a second instance share the port silently: only workers
+      // started together by `--workers` (on a shared Redis) ask for it. Bun's own body
       // limit sits far above the app's, so a client always meets the app's 413 with its sentence (limits.ts).
-      app.listen({ port, hostname, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort: false })
+      app.listen({ port, hostname, maxRequestBodySize: SERVER_MAX_BODY_BYTES, reusePort })
       return `http://${hostname === '0.0.0.0' ? 'localhost' : hostname}:${app.server!.port}`
     },
     stop: () => (stopped ??= stop()),

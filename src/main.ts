@@ -4,6 +4,7 @@ import { StartError, startServer, stopOnSignals } from './server.ts'
 import { echoStep } from './steps/echo-step.ts'
 import { openAiStep } from './steps/openai-step.ts'
 import { buildCommit, VERSION, versionLine } from './version.ts'
+import { runWorkers, WORKER_ENV } from './workers.ts'
 
 /** A bad flag or an unusable store: one line on stderr and exit code 2, as `--help` promises. */
 function fail(message: string): never {
@@ -19,6 +20,7 @@ async function main() {
   const { config } = parsed
   // A person at a terminal reads lines; a log collector (journald, docker) reads one JSON object a line.
   const log = createLogger(config.logLevel, { pretty: process.stderr.isTTY === true })
+  if (config.workers > 1 && process.env[WORKER_ENV] === undefined) return runWorkers(config.workers, log)
   try {
     const server = await startServer({
       config,

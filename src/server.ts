@@ -1,4 +1,5 @@
-import { authTokens } from './config.ts'
+import { authTokens, redacted } from './config.ts'
+import { openRedis } from './redis/redis-open.ts'
 import { TokenAuth } from './http/auth.ts'
 import { Metrics } from './metrics.ts'
 import type { Notifier } from './bus/notifier.ts'
@@ -42,15 +43,39 @@ export interface RunningServer {
 /** Time past the cancel grace for the streams to end and the store to flush and close; milliseconds. */
 export const SHUTDOWN_MARGIN_MS = 3000
 
-function openStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
+interface OpenedStore {
+  store: EventStore
+  notifier?: Notifier
+  coordinator?: RunCoordinator
+}
+
+async function openStore(
+  config: Config,
+  injected: { notifier?: Notifier; coordinator?: RunCoordinator; log: Logger },
+  metrics: Metrics,
+): Promise<OpenedStore> {
+  const { notifier, coordinator, log } = injected
+  if (config.store.kind === 'redis') {
+    try {
+      const redis = await openRedis(config.store.url, { leaseMs: config.runLeaseMs, log, metrics })
+      return { store: redis.store, notifier: notifier ?? redis.notifier, coordinator: coordinator ?? redis.coordinator }
+    } catch (error) {
+      throw new StartError(`cannot reach the Redis store at ${redacted(config.store.url)}: ${messageOf(error)}`)
+    }
+  }
+  return { store: openLocalStore(config, notifier, metrics), notifier, coordinator }
+}
+
+function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
   if (config.store.kind === 'memory') {
     const { maxEventsPerSession, maxSessions, maxEvents } = config
     return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
   }
+  const path = config.store.kind === 'sqlite' ? config.store.path : ''
   try {
-    return new SqliteStore(config.store.path, { notifier, metrics })
+    return new SqliteStore(path, { notifier, metrics })
   } catch (error) {
-    throw new StartError(`cannot open the SQLite store at ${config.store.path}: ${messageOf(error)}`)
+    throw new StartError(`cannot open the SQLite store at ${path}: ${messageOf(error)}`)
   }
 }
 
@@ -73,7 +98,8 @@ async function readAuth(config: Config): Promise<TokenAuth | undefined> {
 export async function startServer({ config, steps, log, version, notifier, coordinator }: ServerOptions): Promise<RunningServer> {
   const auth = await readAuth(config)
   const metrics = new Metrics({ processMetrics: true })
-  const store = openStore(config, notifier, metrics)
+  const opened = await openStore(config, { notifier, coordinator, log }, metrics)
+  const { store } = opened
   let server: StepstreamServer
   try {
     server = await createServer({
@@ -93,8 +119,8 @@ export async function startServer({ config, steps, log, version, notifier, coord
       trustProxy: config.trustProxy,
       auth,
       retention: { idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
-      notifier,
-      coordinator,
+      notifier: opened.notifier,
+      coordinator: opened.coordinator,
     })
   } catch (error) {
     await store.close()
@@ -106,14 +132,15 @@ export async function startServer({ config, steps, log, version, notifier, coord
   }
   let url: string
   try {
-    url = server.listen({ port: config.port, hostname: config.host })
+    // Worker processes share one port: the kernel spreads connections among them (SO_REUSEPORT).
+    url = server.listen({ port: config.port, hostname: config.host, reusePort: config.workers > 1 })
   } catch (error) {
     await server.stop()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
   // The absolute path of the database: "where does my data go" is answered by the first line the server logs.
   const where = config.store.kind === 'sqlite' ? { database: storeFiles(config.store.path).database } : {}
-  log.info('listening', { url, store: config.store.kind, ...where, step: config.step, version, auth: auth !== undefined })
+  log.info('listening', { url, store: config.store.kind, ...where, step: config.step, version, auth: auth !== undefined, pid: process.pid })
   return { url, stop: server.stop }
 }
 

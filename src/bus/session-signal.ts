@@ -76,6 +76,11 @@ export class SessionSignal implements Notifier {
     }, COALESCE_MS)
   }
 
+  /** Wakes every waiting reader of every session (wake-ups may have been lost: a pub/sub subscriber reconnected). */
+  notifyAll(): void {
+    for (const sessionId of [...this.#waiters.keys()]) this.#wake(sessionId)
+  }
+
   #wake(sessionId: string): void {
     const waiting = this.#waiters.get(sessionId)
     if (waiting) for (const wake of [...waiting]) wake()

@@ -1,4 +1,4 @@
-import { sentenceFor } from '../errors.ts'
+import { AppError, sentenceFor } from '../errors.ts'
 import type { StoredEvent } from '../events.ts'
 import type { EventStore } from '../store/event-store.ts'
 import { encodeComment, encodeFrame } from './encode.ts'
@@ -39,6 +39,25 @@ const PAGE = 256
  */
 export const MAX_CHUNK_CHARS = 64 * 1024
 
+/** While the store cannot be reached, a stream tries again this often; milliseconds. */
+const UNREACHABLE_RETRY_MS = 250
+
+const isUnreachable = (error: unknown) => error instanceof AppError && error.code === 'STORE_UNAVAILABLE'
+
+/** Resolves after `ms`, or sooner when a signal aborts. */
+function pause(ms: number, signal: AbortSignal | AbortSignal[]): Promise<void> {
+  const signals = Array.isArray(signal) ? signal : [signal]
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      for (const s of signals) s.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    for (const s of signals) s.addEventListener('abort', done, { once: true })
+  })
+}
+
 /** The frame name of the stream's own failure: never `error`, which is a run's event type on the JSON stream. */
 export const STREAM_ERROR = 'stream-error'
 
@@ -58,29 +77,43 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
+    let quietSince = Date.now()
     while (!stopped()) {
-      const chunk = await nextChunk(options, cursor, limit)
-      if (chunk) {
-        cursor = chunk.cursor
-        limit = chunk.nextLimit
-        yield chunk.text
-        continue
-      }
-      // Nothing after the cursor. If the log's head is below it (an older backup restored, another store behind
-      // the same URL), no event would ever come: move the cursor to the head and say so. Once only: after that the
-      // cursor moves only to events read, which the head never falls behind (a look-up on every wake-up of every
-      // viewer cost the fan-out benchmark 15% of its throughput).
-      if (!headChecked) {
-        headChecked = true
-        const head = (await store.getSession(sessionId))?.last_seq ?? cursor
-        if (cursor > head) {
-          cursor = head
-          yield resetFrame(cursor)
+      try {
+        const chunk = await nextChunk(options, cursor, limit)
+        if (chunk) {
+          cursor = chunk.cursor
+          limit = chunk.nextLimit
+          yield chunk.text
           continue
         }
+        // Nothing after the cursor. If the log's head is below it (an older backup restored, another store behind
+        // the same URL), no event would ever come: move the cursor to the head and say so. Once only: after that the
+        // cursor moves only to events read, which the head never falls behind (a look-up on every wake-up of every
+        // viewer cost the fan-out benchmark 15% of its throughput).
+        if (!headChecked) {
+          headChecked = true
+          const head = (await store.getSession(sessionId))?.last_seq ?? cursor
+          if (cursor > head) {
+            cursor = head
+            yield resetFrame(cursor)
+            continue
+          }
+        }
+        const quiet = await store.waitFor(sessionId, cursor, stop, options.heartbeatMs)
+        if (quiet && !stopped()) yield encodeComment('ping')
+        quietSince = Date.now()
+      } catch (error) {
+        // The store cannot be reached for now (Redis lost): keep the connection and the cursor, and try again, with
+        // the usual keep-alive meanwhile; once it is back the stream goes on from its cursor, with no gap and no
+        // duplicate. Any other failure ends the stream below.
+        if (!isUnreachable(error)) throw error
+        await pause(UNREACHABLE_RETRY_MS, stop)
+        if (Date.now() - quietSince >= options.heartbeatMs && !stopped()) {
+          quietSince = Date.now()
+          yield encodeComment('ping')
+        }
       }
-      const quiet = await store.waitFor(sessionId, cursor, stop, options.heartbeatMs)
-      if (quiet && !stopped()) yield encodeComment('ping')
     }
     if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {

@@ -22,6 +22,8 @@ describe('config', () => {
       heartbeatMs: 15_000,
       retentionMs: 30 * 24 * 3600 * 1000,
       maxEventsPerSession: 100_000,
+      runLeaseMs: 10_000,
+      workers: 1,
       logLevel: 'info',
       openai: {
         baseUrl: 'https://api.openai.com/v1',
@@ -96,6 +98,20 @@ describe('config', () => {
     expect(run(['--store', 'sqlite:/tmp/a b.db']).store).toEqual({ kind: 'sqlite', path: '/tmp/a b.db' })
   })
 
+  test('redis:// and rediss:// URLs are kept whole; --workers and --run-lease need the shared store', () => {
+    expect(run(['--store', 'redis://u:p@h:6380/2']).store).toEqual({ kind: 'redis', url: 'redis://u:p@h:6380/2' })
+    expect(run(['--store', 'rediss://cache.example:6380']).store).toEqual({ kind: 'redis', url: 'rediss://cache.example:6380' })
+    const workers = run(['--store', 'redis://h:6379', '--workers', '2', '--run-lease', '3000'], { STEPSTREAM_WORKERS: '4' })
+    expect([workers.workers, workers.runLeaseMs]).toEqual([2, 3000])
+    expect(run([], { STEPSTREAM_STORE: 'redis://h', STEPSTREAM_WORKERS: '3' }).workers).toBe(3)
+  })
+
+  test('a redis password never appears in the refusal', () => {
+    const parsed = parseConfig(['--store', 'redis://user:s3cret@h:6379/x/y'], {})
+    expect(parsed).toMatchObject({ kind: 'error' })
+    expect((parsed as { message: string }).message).not.toContain('s3cret')
+  })
+
   test('--help and --version', () => {
     expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
     expect(parseConfig(['--version'], {})).toEqual({ kind: 'version' })
@@ -116,6 +132,9 @@ describe('config', () => {
       '--system-prompt',
       '--max-tool-rounds',
       '--request-timeout',
+      '--workers',
+      '--run-lease',
+      'redis://',
       'OPENAI_API_KEY',
       'STEPSTREAM_ECHO_DELAY',
       'PORT',
@@ -131,6 +150,12 @@ describe('config', () => {
     [['--heartbeat', '10'], /--heartbeat/],
     [['--store', 'postgres://x'], /--store must be/],
     [['--store', 'sqlite:'], /--store must be/],
+    [['--store', 'redis://'], /--store must be redis:\/\//],
+    [['--store', 'redis://h:6379/db'], /--store must be redis:\/\//],
+    [['--workers', '2'], /--workers above 1 needs --store redis/],
+    [['--workers', '0', '--store', 'redis://h'], /--workers must be/],
+    [['--workers', '2', '--store', 'redis://h', '--port', '0'], /fixed --port/],
+    [['--run-lease', '10'], /--run-lease/],
     [['--cancel-grace', 'soon'], /--cancel-grace/],
     [['--log-level', 'loud'], /--log-level/],
     [['--retention', 'forever'], /--retention/],

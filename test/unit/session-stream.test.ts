@@ -68,6 +68,34 @@ test(`the stream’s own failure is a "stream-error" frame, never a run's "error
   expect((await stream.chunks.next()).done).toBe(true)
 })
 
+test('a store that cannot be reached for a while (Redis lost) keeps the stream open with pings; it then resumes from its cursor', async () => {
+  const store = new FailingStore()
+  const id = await sessionWith(store, ['a'])
+  const client = new AbortController()
+  leaving.push(client)
+  const chunks = sessionStream({ store, sessionId: id, after: 0, signal: client.signal, encode, heartbeatMs: 100, retryMs: 1000 })
+  await chunks.next()
+  expect((await chunks.next()).value).toContain('"delta":"a"')
+  store.unreachable = true
+  const frames: string[] = []
+  const collecting = (async () => {
+    for await (const frame of chunks) frames.push(frame)
+  })()
+  const deadline = Date.now() + 5000
+  while (!frames.some((f) => f.startsWith(': ping')) && Date.now() < deadline) await Bun.sleep(20)
+  await store.append(id, partial('b'))
+  await store.append(id, partial('c'))
+  store.unreachable = false
+  while (frames.filter((f) => f.includes('"delta"')).length < 1 && Date.now() < deadline) await Bun.sleep(20)
+  await Bun.sleep(50)
+  client.abort()
+  await collecting
+  expect(frames.some((f) => f.startsWith(': ping'))).toBe(true)
+  expect(frames.join('')).not.toContain(STREAM_ERROR)
+  const seqs = [...frames.join('').matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))
+  expect(seqs).toEqual([2, 3])
+})
+
 describe('chunks bounded in size', () => {
   test(`no chunk passes ${MAX_CHUNK_CHARS} characters unless it is one event bigger than that, and nothing is lost`, async () => {
     const store = new MemoryStore()

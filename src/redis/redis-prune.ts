@@ -1,0 +1,71 @@
+import { CLOSING_WITH_TEXT, type EventType } from '../events.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../store/retention-policy.ts'
+import { guarded } from './redis-errors.ts'
+import type { RedisKeys } from './redis-keys.ts'
+import { type RedisLink, runScript } from './redis-link.ts'
+import { MARK_COMPACTED } from './redis-scripts.ts'
+import { eventsOf, type StreamEntry } from './redis-stream.ts'
+
+/** Sessions handled per round trip: small enough that one pass never holds Redis for long. */
+const BATCH = 200
+
+const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
+
+/**
+ * One retention pass over a Redis store: deletes sessions idle past `policy.idleMs` (waking their streams, which
+ * then find them gone), drops the `partial`s of finished runs in sessions quiet past `compactAfterMs`, and trims
+ * the sessions active since `capCheckedAt` (epoch ms) to the newest `maxEventsPerSession` events. The holes these
+ * leave are what gives a reader inside them its `reset`.
+ */
+export async function pruneRedis(
+  link: RedisLink,
+  keys: RedisKeys,
+  policy: RetentionPolicy,
+  now: Date,
+  capCheckedAt: number,
+  woken: (sessionId: string) => void,
+): Promise<PruneReport> {
+  const report = emptyPruneReport()
+  const send = (command: string, args: string[]) => guarded(() => link.send(command, args))
+  const idleBefore = String(now.getTime() - policy.idleMs)
+  for (let ids = await oldest(send, keys.activity, idleBefore); ids.length > 0; ids = await oldest(send, keys.activity, idleBefore)) {
+    for (const id of ids) {
+      const [viewer, length] = (await Promise.all([send('HGET', [keys.session(id), 'viewer_id']), send('XLEN', [keys.events(id)])])) as [
+        string | null,
+        number,
+      ]
+      const doomed = [keys.session(id), keys.events(id), keys.runs(id), keys.lease(id)]
+      if (viewer) doomed.push(keys.viewer(viewer))
+      await send('DEL', doomed)
+      await Promise.all([send('ZREM', [keys.activity, id]), send('ZREM', [keys.uncompacted, id]), send('SREM', [keys.openRuns, id])])
+      report.sessionsDeleted++
+      report.eventsDeleted += length
+      woken(id)
+    }
+  }
+  const compactBefore = String(now.getTime() - policy.compactAfterMs)
+  for (const id of (await send('ZRANGEBYSCORE', [keys.uncompacted, '-inf', compactBefore])) as string[]) {
+    report.partialsCompacted += await compact(send, keys, id)
+    await guarded(() => runScript(link, MARK_COMPACTED, [keys.uncompacted], [id, compactBefore]))
+  }
+  const active = (await send('ZRANGEBYSCORE', [keys.activity, String(capCheckedAt), '+inf'])) as string[]
+  for (const id of active) {
+    report.eventsCapped += (await send('XTRIM', [keys.events(id), 'MAXLEN', '=', String(policy.maxEventsPerSession)])) as number
+  }
+  return report
+}
+
+type Send = (command: string, args: string[]) => Promise<unknown>
+
+const oldest = async (send: Send, key: string, before: string) =>
+  (await send('ZRANGEBYSCORE', [key, '-inf', before, 'LIMIT', '0', String(BATCH)])) as string[]
+
+/** Deletes the `partial`s of the session's runs that ended with `final` or `interrupt`; returns how many. */
+async function compact(send: Send, keys: RedisKeys, id: string): Promise<number> {
+  const entries = (await send('XRANGE', [keys.events(id), '-', '+'])) as StreamEntry[]
+  const events = eventsOf(id, entries)
+  const finished = new Set(events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
+  const doomed = events.filter((e) => e.type === 'partial' && finished.has(e.step_id)).map((e) => `${e.seq}-0`)
+  for (let i = 0; i < doomed.length; i += BATCH) await send('XDEL', [keys.events(id), ...doomed.slice(i, i + BATCH)])
+  return doomed.length
+}

@@ -1,0 +1,94 @@
+/**
+ * The Lua scripts that make each multi-key change atomic in Redis. Each runs whole, with no other command in
+ * between, which is what makes a session's `seq` strictly increasing across instances and a lease a fence.
+ * Errors come back as `redis.error_reply(<CODE>)`; redis-errors.ts turns the codes into AppErrors.
+ */
+
+/**
+ * Creates a session. KEYS: session, viewer, activity. ARGV: id, created_at, step JSON, viewer id, publisher hash
+ * ('' for none), now (epoch ms). Returns 0 when the id is taken.
+ */
+export const CREATE_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'step', ARGV[3], 'viewer_id', ARGV[4], 'last_seq', 0)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'publisher_hash', ARGV[5]) end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+return 1`
+
+/**
+ * Appends one event. KEYS: session, events, runs, lease, activity, uncompacted, open-runs.
+ * ARGV: id, event JSON, step id, '1' if it closes its run, now (epoch ms), wake channel.
+ * An event of a leased run is stored only while that run is the session's open run and holds the lease: once the
+ * lease has expired (its instance died or lost Redis), nothing of that run is stored again, whoever sends it.
+ * Returns the event's seq.
+ */
+export const APPEND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NO_SESSION') end
+local step = ARGV[3]
+local open = redis.call('HGET', KEYS[1], 'open_run')
+if redis.call('SISMEMBER', KEYS[3], step) == 1 and (open ~= step or redis.call('GET', KEYS[4]) ~= step) then
+  return redis.error_reply('FENCED')
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[2])
+if ARGV[4] == '1' and open == step then
+  redis.call('HDEL', KEYS[1], 'open_run')
+  redis.call('SREM', KEYS[7], ARGV[1])
+end
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
+return seq`
+
+/**
+ * Takes the session for a run: the lease (SET NX PX) and the open run, together. KEYS: lease, session, runs,
+ * open-runs. ARGV: run id, lease (ms), session id. Returns 'ok', 'busy' (a live run holds it), 'stale' (a run whose
+ * owner stopped renewing is still open: close it first) or 'gone' (no such session).
+ */
+export const CLAIM = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 'gone' end
+if redis.call('HEXISTS', KEYS[2], 'open_run') == 1 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 'busy' end
+  return 'stale'
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'busy' end
+redis.call('HSET', KEYS[2], 'open_run', ARGV[1], 'run_from', redis.call('HGET', KEYS[2], 'last_seq'))
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[3])
+return 'ok'`
+
+/** Extends the lease if the run still holds it. KEYS: lease. ARGV: run id, lease (ms). Returns 1, or 0 if lost. */
+export const RENEW = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`
+
+/** Frees the session if the run still holds it. KEYS: lease. ARGV: run id. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`
+
+/**
+ * Closes a run whose owner is gone (its lease expired) with the `interrupt` given. KEYS: lease, session, events,
+ * activity, uncompacted, open-runs. ARGV: session id, run id, event JSON, now (epoch ms), wake channel. Returns the
+ * seq, or 0 when there is nothing to do: the lease is held again, or the run is no longer open (closed by its
+ * owner, or by another instance first).
+ */
+export const CLOSE_ABANDONED = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HGET', KEYS[2], 'open_run') ~= ARGV[2] then return 0 end
+local seq = redis.call('HINCRBY', KEYS[2], 'last_seq', 1)
+redis.call('XADD', KEYS[3], seq .. '-0', 'e', ARGV[3])
+redis.call('HDEL', KEYS[2], 'open_run')
+redis.call('SREM', KEYS[6], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('PUBLISH', ARGV[5], ARGV[1])
+return seq`
+
+/** Forgets that a session needs compaction, unless it was appended to after `cutoff`. KEYS: uncompacted. ARGV: id, cutoff. */
+export const MARK_COMPACTED = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1`

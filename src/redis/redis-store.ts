@@ -1,0 +1,220 @@
+import type { Notifier } from '../bus/notifier.ts'
+import type { StopSignal } from '../bus/session-signal.ts'
+import { AppError, sessionNotFound } from '../errors.ts'
+import { fitEventText, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import type { StoreMetrics } from '../metrics.ts'
+import { newId } from '../session-id.ts'
+import type { StepSpec } from '../steps/step.ts'
+import {
+  DEFAULT_READ_LIMIT,
+  ECHO_STEP,
+  type EventStore,
+  type NewSessionOptions,
+  type Prunable,
+  type RecoveredRun,
+  type RecoversRuns,
+  type SessionRecord,
+} from '../store/event-store.ts'
+import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
+import { guarded, redisUnavailable } from './redis-errors.ts'
+import type { RedisKeys } from './redis-keys.ts'
+import { type RedisLink, runScript } from './redis-link.ts'
+import { pruneRedis } from './redis-prune.ts'
+import { APPEND, CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
+import { eventsOf, type StreamEntry } from './redis-stream.ts'
+
+export interface RedisStoreOptions {
+  link: RedisLink
+  keys: RedisKeys
+  /** Wakes local streams; fed by the one subscriber of this instance (RedisNotifier). */
+  notifier: Notifier
+  metrics?: StoreMetrics
+  /** Whether the instance's subscriber is connected: without it, streams would not wake (`/readyz` says so). */
+  subscribed: () => boolean
+  /** Called by `close()`, after the store stops: closes the subscriber and the coordinator that share its Redis. */
+  onClose?: () => Promise<void> | void
+}
+
+/**
+ * The shared store: one Redis Stream per session (entry ids `<seq>-0`), a hash of its metadata, and Lua scripts
+ * (redis-scripts.ts) that assign each `seq` atomically with the append, so any number of instances appending to one
+ * session never collide or reorder. Every instance renders any session; wake-ups travel by pub/sub.
+ */
+export class RedisStore implements EventStore, RecoversRuns, Prunable {
+  readonly #link: RedisLink
+  readonly #keys: RedisKeys
+  readonly #notifier: Notifier
+  readonly #metrics: StoreMetrics | undefined
+  readonly #options: RedisStoreOptions
+  /**
+   * Reads and head look-ups in flight, by what they ask: a thousand viewers of one session woken by one event ask
+   * Redis once, not a thousand times (every waiter re-reads after each wake-up; see bench/ fan-out).
+   */
+  readonly #inflight = new Map<string, Promise<unknown>>()
+  #capCheckedAt = 0
+  #closed = false
+
+  constructor(options: RedisStoreOptions) {
+    this.#link = options.link
+    this.#keys = options.keys
+    this.#notifier = options.notifier
+    this.#metrics = options.metrics
+    this.#options = options
+  }
+
+  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
+    const now = new Date()
+    const viewerId = newId()
+    const keys = [this.#keys.session(id), this.#keys.viewer(viewerId), this.#keys.activity]
+    const args = [id, now.toISOString(), JSON.stringify(step), viewerId, options.publisherHash ?? '', String(now.getTime())]
+    const created = await guarded(() => this.#eval(CREATE_SESSION, keys, args))
+    if (created === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
+    const record: SessionRecord = { id, created_at: now.toISOString(), last_seq: 0, step, viewer_id: viewerId }
+    if (options.publisherHash) record.publisher_hash = options.publisherHash
+    return record
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const fields = (await guarded(() => this.#link.send('HGETALL', [this.#keys.session(id)]))) as Record<string, string> | null
+    if (!fields?.viewer_id) return undefined
+    const record: SessionRecord = {
+      id,
+      created_at: fields.created_at!,
+      last_seq: Number(fields.last_seq),
+      step: JSON.parse(fields.step!) as StepSpec,
+      viewer_id: fields.viewer_id,
+    }
+    if (fields.publisher_hash) record.publisher_hash = fields.publisher_hash
+    return record
+  }
+
+  async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
+    const id = (await guarded(() => this.#link.send('GET', [this.#keys.viewer(viewerId)]))) as string | null
+    return id ? this.getSession(id) : undefined
+  }
+
+  /** Resolves once Redis holds the event; rejects with STORE_UNAVAILABLE (503) while Redis cannot be reached. */
+  async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+    const problem = validateNewEvent(event)
+    if (problem) throw new AppError('INVALID_EVENT', problem)
+    if (this.#closed) throw redisUnavailable()
+    const k = this.#keys
+    const keys = [k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId), k.activity, k.uncompacted, k.openRuns]
+    const args = [sessionId, JSON.stringify(event), event.step_id, isClosing(event) ? '1' : '0', String(Date.now()), k.wakeChannel]
+    const started = performance.now()
+    const seq = (await guarded(() => this.#eval(APPEND, keys, args))) as number
+    this.#metrics?.storeCommit((performance.now() - started) / 1000)
+    this.#metrics?.eventPublished(event.type)
+    return { ...event, seq, session_id: sessionId } as StoredEvent
+  }
+
+  read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
+    return this.#shared(`r\0${sessionId}\0${after}\0${limit}`, async () => {
+      const entries = (await guarded(() =>
+        this.#link.send('XRANGE', [this.#keys.events(sessionId), `(${after}-0`, '+', 'COUNT', String(limit)]),
+      )) as StreamEntry[] | null
+      return eventsOf(sessionId, entries ?? [])
+    })
+  }
+
+  /**
+   * The wait is registered before the head is looked up: an append between the two is then either seen by the
+   * look-up or wakes the wait. When the head is already past the cursor, the registered wait is left to the wake-up
+   * of that very append, which is on its way.
+   */
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
+    const woken = this.#notifier.wait(sessionId, signal, timeoutMs)
+    return this.#head(sessionId).then((head) => {
+      if (head === undefined) throw sessionNotFound()
+      return head > after ? false : woken
+    })
+  }
+
+  /** Resolves when both of this instance's Redis connections work; rejects with STORE_UNAVAILABLE otherwise. */
+  async ping(): Promise<void> {
+    if (!this.#options.subscribed()) throw redisUnavailable()
+    await guarded(() => this.#link.send('PING', []))
+  }
+
+  /**
+   * Closes every leased run whose owner stopped renewing its lease (it died, or lost Redis for longer than the
+   * lease) with an `interrupt` holding the text it had streamed. Safe on every instance at once: a run is closed
+   * once, by whichever gets there first, and never while a live owner holds its lease.
+   */
+  async recoverOpenRuns(): Promise<RecoveredRun[]> {
+    const sessions = (await guarded(() => this.#link.send('SMEMBERS', [this.#keys.openRuns]))) as string[]
+    const closed: RecoveredRun[] = []
+    for (const sessionId of sessions) {
+      const run = await this.closeAbandoned(sessionId)
+      if (run) closed.push(run)
+    }
+    return closed
+  }
+
+  /** Closes the session's open run if its lease has expired; undefined when there was nothing to close. */
+  async closeAbandoned(sessionId: string): Promise<RecoveredRun | undefined> {
+    const k = this.#keys
+    const [leased, open, from] = (await guarded(() =>
+      Promise.all([
+        this.#link.send('EXISTS', [k.lease(sessionId)]),
+        this.#link.send('HGET', [k.session(sessionId), 'open_run']),
+        this.#link.send('HGET', [k.session(sessionId), 'run_from']),
+      ]),
+    )) as [number, string | null, string | null]
+    if (leased === 1 || !open) {
+      if (!open) await guarded(() => this.#link.send('SREM', [k.openRuns, sessionId]))
+      return undefined
+    }
+    // Nothing of this run can be stored any more (its lease is gone, and the open run blocks a new claim), so the
+    // text read here is the whole of what it streamed.
+    const events = await this.#readFrom(sessionId, Number(from ?? 0))
+    const text = fitEventText(events.map((e) => (e.type === 'partial' && e.step_id === open ? e.delta : '')).join(''))
+    const interrupt: NewEvent = { type: 'interrupt', step_id: open, ts: new Date().toISOString(), text }
+    const keys = [k.lease(sessionId), k.session(sessionId), k.events(sessionId), k.activity, k.uncompacted, k.openRuns]
+    const args = [sessionId, open, JSON.stringify(interrupt), String(Date.now()), k.wakeChannel]
+    const seq = (await guarded(() => this.#eval(CLOSE_ABANDONED, keys, args))) as number
+    return seq > 0 ? { sessionId, stepId: open, seq } : undefined
+  }
+
+  /** Deletes idle sessions, compacts finished runs and caps each session's events (redis-prune.ts). */
+  async prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
+    const started = Date.now()
+    const report = await pruneRedis(this.#link, this.#keys, policy, now, this.#capCheckedAt, (id) => this.#notifier.notify(id))
+    this.#capCheckedAt = started
+    return report
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#options.onClose?.()
+    this.#link.close()
+  }
+
+  async #readFrom(sessionId: string, after: number): Promise<StoredEvent[]> {
+    const all: StoredEvent[] = []
+    for (let page = await this.read(sessionId, after); page.length > 0; page = await this.read(sessionId, all.at(-1)!.seq)) {
+      all.push(...page)
+    }
+    return all
+  }
+
+  #head(sessionId: string): Promise<number | undefined> {
+    return this.#shared(`h\0${sessionId}`, async () => {
+      const seq = (await guarded(() => this.#link.send('HGET', [this.#keys.session(sessionId), 'last_seq']))) as string | null
+      return seq === null ? undefined : Number(seq)
+    })
+  }
+
+  #shared<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const pending = this.#inflight.get(key)
+    if (pending) return pending as Promise<T>
+    const loading = load().finally(() => this.#inflight.delete(key))
+    this.#inflight.set(key, loading)
+    return loading
+  }
+
+  #eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+    return runScript(this.#link, script, keys, args)
+  }
+}

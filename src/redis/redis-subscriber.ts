@@ -1,0 +1,45 @@
+import type { RedisClient } from 'bun'
+import type { RedisLink } from './redis-link.ts'
+
+type Listener = (message: string) => void
+
+/**
+ * The instance's one subscribed connection, shared by the wake-ups of every local stream and by cancels: a
+ * subscribed Redis connection takes no other command, and one per browser would not scale. After a reconnection it
+ * subscribes again and calls `onResubscribed`, since whatever was published meanwhile was lost.
+ */
+export class RedisSubscriber {
+  readonly #listeners = new Map<string, Listener>()
+  #ready = true
+  /** Called after each re-subscription (not the first): the owner treats every channel as possibly missed. */
+  onResubscribed: (() => void) | undefined
+
+  constructor(private readonly link: RedisLink) {
+    link.onDown = () => {
+      this.#ready = false
+    }
+    link.onConnect = async (client) => {
+      await this.#subscribeAll(client)
+      this.#ready = true
+      this.onResubscribed?.()
+    }
+  }
+
+  /** Whether messages are being received now (for /readyz). */
+  get ready(): boolean {
+    return this.#ready && this.link.connected
+  }
+
+  async listen(channel: string, listener: Listener): Promise<void> {
+    this.#listeners.set(channel, listener)
+    await this.link.client.subscribe(channel, listener)
+  }
+
+  close(): void {
+    this.link.close()
+  }
+
+  async #subscribeAll(client: RedisClient): Promise<void> {
+    for (const [channel, listener] of this.#listeners) await client.subscribe(channel, listener)
+  }
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { silentLogger } from '../../src/log.ts'
+import { redisKeys } from '../../src/redis/redis-keys.ts'
+import { openRedis, type RedisDeployment } from '../../src/redis/redis-open.ts'
+import { newId } from '../../src/session-id.ts'
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
+import { partial } from './store.contract.ts'
+
+const available = redisAvailable('the Redis run coordinator')
+let redis: TestRedis
+beforeAll(async () => {
+  if (available) redis = await startRedis()
+})
+afterAll(async () => {
+  await redis?.destroy()
+})
+
+/** Two instances on one Redis, with a lease short enough for a test. */
+async function twoInstances(leaseMs = 600): Promise<[RedisDeployment, RedisDeployment, string]> {
+  const prefix = `c${newId()}:`
+  const options = { prefix, leaseMs, log: silentLogger }
+  const [a, b] = await Promise.all([openRedis(redis.url, options), openRedis(redis.url, options)])
+  return [a, b, prefix]
+}
+
+describe.if(available)('Redis run ownership', () => {
+  test('one run per session across instances: a second claim, here or there, is refused until the first releases', async () => {
+    const [a, b] = await twoInstances()
+    const id = newId()
+    await a.store.createSession(id)
+    const claim = await a.coordinator.claim(id, 'run-1')
+    expect(claim?.runId).toBe('run-1')
+    expect(await b.coordinator.claim(id, 'run-2')).toBeUndefined()
+    expect(await a.coordinator.claim(id, 'run-3')).toBeUndefined()
+    expect(await b.coordinator.current(id)).toBe('run-1')
+    await a.store.append(id, { type: 'final', step_id: 'run-1', ts: new Date().toISOString(), text: '' })
+    await claim!.release()
+    expect(await b.coordinator.current(id)).toBeUndefined()
+    expect((await b.coordinator.claim(id, 'run-4'))?.runId).toBe('run-4')
+    await Promise.all([a.store.close(), b.store.close()])
+  })
+
+  test('the lease is renewed while the run goes on, so a live run outlasts many lease times', async () => {
+    const [a, b] = await twoInstances(300)
+    const id = newId()
+    await a.store.createSession(id)
+    const claim = await a.coordinator.claim(id, 'run-1')
+    await Bun.sleep(1200)
+    expect(claim!.cancelled.aborted).toBe(false)
+    expect(await b.store.recoverOpenRuns()).toEqual([])
+    expect((await a.store.append(id, partial('still here', 'run-1'))).seq).toBe(1)
+    await Promise.all([a.store.close(), b.store.close()])
+  })
+
+  test('a cancel asked on B reaches the claim held on A', async () => {
+    const [a, b] = await twoInstances()
+    const id = newId()
+    await a.store.createSession(id)
+    const claim = await a.coordinator.claim(id, 'run-1')
+    expect(await b.coordinator.cancel(id)).toBe('run-1')
+    const deadline = Date.now() + 2000
+    while (!claim!.cancelled.aborted && Date.now() < deadline) await Bun.sleep(5)
+    expect(claim!.cancelled.aborted).toBe(true)
+    await Promise.all([a.store.close(), b.store.close()])
+  })
+
+  test('a run whose lease expired is closed once with interrupt, and its late owner can never append again', async () => {
+    const [a, b, prefix] = await twoInstances(60_000)
+    const id = newId()
+    await a.store.createSession(id)
+    await a.store.append(id, { type: 'user', step_id: 'earlier', ts: new Date().toISOString(), text: 'q' })
+    await a.coordinator.claim(id, 'run-1')
+    await a.store.append(id, partial('he', 'run-1'))
+    await a.store.append(id, partial('llo', 'run-1'))
+    // The owner stops renewing (it hangs, or loses Redis) and its lease runs out.
+    a.coordinator.close()
+    // While the lease holds, nobody closes the run, however quiet it is.
+    expect(await b.store.closeAbandoned(id)).toBeUndefined()
+    await redisDel(redisKeys(prefix).lease(id))
+    const closed = await b.store.recoverOpenRuns()
+    expect(closed).toEqual([{ sessionId: id, stepId: 'run-1', seq: 4 }])
+    expect(await a.store.recoverOpenRuns()).toEqual([])
+    await expect(a.store.append(id, partial('late', 'run-1'))).rejects.toMatchObject({ code: 'RUN_ENDED' })
+    await expect(a.store.append(id, { type: 'final', step_id: 'run-1', ts: new Date().toISOString(), text: 'x' })).rejects.toMatchObject({
+      code: 'RUN_ENDED',
+    })
+    const log = await b.store.read(id, 0)
+    expect(log.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'user'],
+      [2, 'partial'],
+      [3, 'partial'],
+      [4, 'interrupt'],
+    ])
+    expect(log.at(-1)).toMatchObject({ step_id: 'run-1', text: 'hello' })
+    // The session is free again, and appends outside leased runs are untouched by the fence.
+    expect((await b.coordinator.claim(id, 'run-2'))?.runId).toBe('run-2')
+    expect((await a.store.append(id, partial('free', 'other'))).seq).toBe(5)
+    await Promise.all([a.store.close(), b.store.close()])
+  })
+})
+
+/** Deletes a key as an expiring lease would vanish (a test cannot wait out a long lease). */
+async function redisDel(key: string): Promise<void> {
+  const client = new Bun.RedisClient(redis.url)
+  await client.send('DEL', [key])
+  client.close()
+}
