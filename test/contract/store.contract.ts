@@ -235,6 +235,17 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
       expect((await store.append(id, partial('x'))).seq).toBe(1)
     })
 
+    test('a publisher session keeps its token hash; other sessions have none', async () => {
+      const id = newId()
+      const hash = 'ab'.repeat(32)
+      const created = await store.createSession(id, { name: 'published' }, { publisherHash: hash })
+      expect(created.publisher_hash).toBe(hash)
+      expect((await store.getSession(id))?.publisher_hash).toBe(hash)
+      const plain = await store.createSession(newId())
+      expect(plain.publisher_hash).toBeUndefined()
+      expect((await store.getSession(plain.id))?.publisher_hash).toBeUndefined()
+    })
+
     test('the session step is recorded at creation and read back', async () => {
       const id = newId()
       const created = await store.createSession(id, { name: 'custom', options: { model: 'm', temperature: 0.5 } })
