@@ -2,7 +2,7 @@ import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { type AppendResult, PublishedRun } from '../publish/published-run.ts'
 import { bearerToken, publisherTokenMatches } from '../publish/publisher-token.ts'
-import { ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
+import { markPartlyApplied, ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
 import { newId } from '../session-id.ts'
 import type { SessionRecord } from '../store/event-store.ts'
 import { isNdjsonBody } from './capped-body.ts'
@@ -34,7 +34,7 @@ export const publishRoutes = (deps: AppDeps) => {
     return session
   }
 
-  function runOf(session: SessionRecord, runId: string): PublishedRun {
+  async function runOf(session: SessionRecord, runId: string): Promise<PublishedRun> {
     const found = open.get(runId)
     if (found?.sessionId === session.id) return found.run
     const state = found ? undefined : ended.get(`${session.id} ${runId}`)
@@ -42,6 +42,13 @@ export const publishRoutes = (deps: AppDeps) => {
       throw new AppError('RUN_CANCELLED', 'This run was cancelled: stop publishing it.', undefined, { cancelled: true })
     }
     if (state) throw new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
+    // A run is fed by the instance that opened it (it holds the run's timers and its cancel).
+    if ((await deps.runner.running(session.id)) === runId) {
+      throw new AppError(
+        'RUN_ELSEWHERE',
+        'This run is open on another stepstream instance: send a producer’s requests to the instance that opened the run (route publishers by session).',
+      )
+    }
     throw new AppError('NOT_FOUND', 'This session has no run with that id.')
   }
 
@@ -60,6 +67,7 @@ export const publishRoutes = (deps: AppDeps) => {
           throw error
         }
         void deps.runner.settled(session.id).then(() => {
+          run.settled()
           open.delete(runId)
           ended.set(`${session.id} ${runId}`, run.state)
           for (const oldest of ended.keys()) {
@@ -76,9 +84,10 @@ export const publishRoutes = (deps: AppDeps) => {
       '/:id/runs/:run_id/events',
       async ({ params, body, request }) => {
         const session = await authorize(params.id, request)
-        const run = runOf(session, params.run_id)
         const producer = producerOf(request.headers)
         const apply = async (): Promise<AppendResult> => {
+          // Inside `apply`: a retry of the request that closed the run gets its answer again, not RUN_CLOSED.
+          const run = await runOf(session, params.run_id)
           if (!isNdjsonBody(body)) {
             if (!Array.isArray(body)) {
               throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
@@ -88,22 +97,29 @@ export const publishRoutes = (deps: AppDeps) => {
           // Each line is stored as it arrives, so viewers see a streamed run live.
           const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
           let line = 0
-          for await (const text of body.ndjson) {
-            line++
-            let event: unknown
-            try {
-              event = JSON.parse(text)
-            } catch {
-              throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
+          try {
+            for await (const text of body.ndjson) {
+              line++
+              let event: unknown
+              try {
+                event = JSON.parse(text)
+              } catch {
+                throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
+              }
+              const result = await run.append([event])
+              total.appended += result.appended
+              total.closed = result.closed
             }
-            const result = await run.append([event])
-            total.appended += result.appended
-            total.closed = result.closed
+          } catch (error) {
+            // The lines before this one are stored: a retry of this request must not store them again.
+            if (total.appended > 0) markPartlyApplied(error)
+            throw error
           }
           return total
         }
         if (!producer) return apply()
-        return (await producers.run(`${session.id} ${producer.id}`, producer.seq, apply)).result
+        // Numbered per run: a producer may start again at 0 in its next run.
+        return (await producers.run(`${session.id} ${params.run_id} ${producer.id}`, producer.seq, apply)).result
       },
       { params: RunParams },
     )

@@ -36,6 +36,8 @@ export class ProducerSeqs<Result> {
     try {
       return { result: await applying, replayed: false }
     } catch (error) {
+      // Partly applied (some events stored before it failed): a retry gets the same answer and stores nothing again.
+      if (partlyApplied.has(error as object)) throw error
       // Not applied: the same number may come again.
       known.results.delete(seq)
       known.next = seq
@@ -56,6 +58,13 @@ export class ProducerSeqs<Result> {
       this.#producers.delete(oldest)
     }
   }
+}
+
+const partlyApplied = new WeakSet<object>()
+
+/** Marks the error of a request that stored some of its events before it failed: a retry must not store them twice. */
+export function markPartlyApplied(error: unknown): void {
+  if (typeof error === 'object' && error !== null) partlyApplied.add(error)
 }
 
 /** Reads the `Producer-Id` and `Producer-Seq` headers: both or neither; a seq is a whole number. 400 otherwise. */

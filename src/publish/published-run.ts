@@ -1,6 +1,7 @@
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import type { Step } from '../steps/step.ts'
+import { markPartlyApplied } from './producer-seq.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
 const PUBLISHABLE = new Set<string>(['user', 'partial', 'reasoning', 'tool-call', 'tool-result', 'final', 'error'])
@@ -50,6 +51,7 @@ export class PublishedRun {
   readonly step: Step
   #emit: ((event: StepEvent) => Promise<void>) | undefined
   readonly #ready: Promise<void>
+  #refuse: ((error: Error) => void) | undefined
   #end: ((error?: Error) => void) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #started = false
@@ -68,7 +70,12 @@ export class PublishedRun {
     private readonly timeoutMs: number,
   ) {
     let ready!: () => void
-    this.#ready = new Promise((resolve) => (ready = resolve))
+    this.#ready = new Promise((resolve, reject) => {
+      ready = resolve
+      this.#refuse = reject
+    })
+    // Nobody may be waiting when it is refused.
+    this.#ready.catch(() => {})
     this.step = {
       type: stepType,
       run: (_conversation, { signal, emit }) =>
@@ -98,6 +105,16 @@ export class PublishedRun {
     return this.#state
   }
 
+  /**
+   * The runner is done with the run. If its step never started (cancelled or shut down while the run opened), the
+   * appends waiting for it are refused rather than left hanging.
+   */
+  settled(): void {
+    if (this.#state === 'open') this.#state = 'cancelled'
+    clearTimeout(this.#timer)
+    this.#refuse?.(this.#state === 'cancelled' ? runCancelled() : runClosed())
+  }
+
   /** Stores the events in order (after a `start`, written for the producer before its first non-`user` event). */
   append(events: readonly unknown[]): Promise<AppendResult> {
     const result = this.#queue.then(() => this.#append(events))
@@ -110,17 +127,22 @@ export class PublishedRun {
     this.#assertOpen()
     const events = checkPublished(raw, this.runId, this.#stored > 0)
     let appended = 0
-    for (const event of events) {
-      if (event.type !== 'user' && !this.#started) {
-        this.#started = true
-        await this.#store({ type: 'start', step_type: this.step.type })
+    try {
+      for (const event of events) {
+        if (event.type !== 'user' && !this.#started) {
+          this.#started = true
+          await this.#store({ type: 'start', step_type: this.step.type })
+        }
+        await this.#store(event)
+        appended++
+        if (isClosing(event)) {
+          this.#state = 'closed'
+          this.#end?.()
+        }
       }
-      await this.#store(event)
-      appended++
-      if (isClosing(event)) {
-        this.#state = 'closed'
-        this.#end?.()
-      }
+    } catch (error) {
+      if (appended > 0) markPartlyApplied(error)
+      throw error
     }
     if (this.#state === 'open') this.#arm()
     return { run_id: this.runId, appended, closed: this.#state === 'closed' }
@@ -133,6 +155,12 @@ export class PublishedRun {
     } catch (error) {
       // A cancel (or the timeout) closed the run while this request was being stored.
       this.#assertOpen()
+      // The store refused the closing event (it is down, say): the run can take nothing more, so it ends now with an
+      // error the runner writes, rather than waiting for the silence timeout.
+      if (isClosing(event)) {
+        this.#state = 'closed'
+        this.#end?.(error instanceof Error ? error : new Error(String(error)))
+      }
       throw error
     }
   }

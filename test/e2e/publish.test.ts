@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import type { StoredEvent } from '../../src/events.ts'
+import { AppError } from '../../src/errors.ts'
+import type { NewEvent, StoredEvent } from '../../src/events.ts'
+import type { EventStore } from '../../src/store/event-store.ts'
+import { MemoryStore } from '../../src/store/memory-store.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -18,7 +21,7 @@ interface Publisher {
   publisher_token: string
 }
 
-async function start(options: { publishTimeoutMs?: number; authTokens?: string[] } = {}) {
+async function start(options: { publishTimeoutMs?: number; authTokens?: string[]; store?: EventStore } = {}) {
   server = await testServer(options)
   const base = server.base
   const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -241,5 +244,70 @@ describe('the publish API', () => {
     expect(log.at(-1)).toMatchObject({ type: 'final', text: 'published under auth' })
     // The publish routes take no other token in place of the publisher's.
     expect((await api.post(`/api/sessions/${p.id}/runs`, undefined, operator)).status).toBe(401)
+  })
+
+  test('Producer-Seq is numbered per run, and a retry of the request that closed a run gets its answer again', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const seq = (n: number) => ({ 'producer-id': 'agent', 'producer-seq': String(n) })
+    const first = await api.openRun(p)
+    const closing = [{ type: 'final', text: 'one' }]
+    const answer = await (await api.append(p, first, closing, seq(0))).json()
+    expect(answer).toMatchObject({ appended: 1, closed: true })
+    await api.until(p.id, (log) => log.some((e) => e.type === 'final'))
+    const retried = await api.append(p, first, closing, seq(0))
+    expect(retried.status).toBe(200)
+    expect(await retried.json()).toEqual(answer)
+    // The next run starts its numbers again at 0, and is stored, not mistaken for a retry.
+    const second = await api.openRun(p)
+    expect(await (await api.append(p, second, [{ type: 'final', text: 'two' }], seq(0))).json()).toMatchObject({
+      run_id: second,
+      appended: 1,
+    })
+    expect((await api.events(p.id)).filter((e) => e.type === 'final').map((e) => (e.type === 'final' ? e.text : ''))).toEqual([
+      'one',
+      'two',
+    ])
+  })
+
+  test('a streamed request refused part-way keeps what it stored, and its retry stores nothing twice', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const body = `${JSON.stringify({ type: 'partial', delta: 'kept' })}\n{not json}\n`
+    const send = () =>
+      fetch(`${api.base}/api/sessions/${p.id}/runs/${run}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'producer-id': 'agent', 'producer-seq': '0', ...api.bearer(p) },
+        body,
+      })
+    const refused = await send()
+    expect(refused.status).toBe(422)
+    expect(await refused.json()).toMatchObject({ error: { message: 'Line 2 of the body is not JSON.' } })
+    expect((await send()).status).toBe(422)
+    expect((await api.events(p.id)).map((e) => e.type)).toEqual(['start', 'partial'])
+  })
+
+  test('a closing event the store refuses ends the run at once with an error, not after the silence timeout', async () => {
+    class RefusesFinal extends MemoryStore {
+      override append(sessionId: string, event: NewEvent) {
+        if (event.type === 'final') return Promise.reject(new AppError('STORE_UNAVAILABLE', 'The server could not save this.'))
+        return super.append(sessionId, event)
+      }
+    }
+    const api = await start({ store: new RefusesFinal() })
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    expect(
+      (
+        await api.append(p, run, [
+          { type: 'partial', delta: 'almost' },
+          { type: 'final', text: 'almost' },
+        ])
+      ).status,
+    ).toBe(503)
+    const log = await api.until(p.id, (events) => events.some((e) => e.type === 'error'))
+    expect(log.map((e) => e.type)).toEqual(['start', 'partial', 'error'])
+    expect((await api.append(p, run, [{ type: 'final', text: 'again' }])).status).toBe(409)
   })
 })
