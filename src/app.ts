@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
-import { parseCappedBody } from './http/capped-body.ts'
+import { NDJSON, parseCappedBody } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
@@ -20,15 +20,21 @@ export async function createApp(deps: AppDeps) {
   const page = pageAssets(assets)
   // Read once the app is built (below): which methods each path answers, to tell a 405 from a 404.
   let methodsAt: (path: string) => string[] = () => []
+  // Mounted in an application's own Elysia app, the hooks below reach the host's routes too: they act on ours only.
+  const ours = (path: string) => methodsAt(path).length > 0
   const app = new Elysia()
     // First, so that every request — a refused one too — has its id, its client address and its log line.
-    .use(requestGuards(deps))
+    .use(requestGuards(deps, ours))
     .onRequest(({ request }) => {
+      // A streamed NDJSON publish may be long; it is capped a line at a time instead (capped-body.ts).
+      if (request.headers.get('content-type')?.startsWith(NDJSON) || !ours(new URL(request.url).pathname)) return
       const length = Number(request.headers.get('content-length') ?? 0)
       if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
     })
     // A chunked body has no Content-Length to refuse above: every body is read with the same cap instead.
-    .onParse({ as: 'global' }, ({ request }, contentType) => parseCappedBody(request, contentType, deps.maxBodyBytes))
+    .onParse({ as: 'global' }, ({ request }, contentType) =>
+      ours(new URL(request.url).pathname) ? parseCappedBody(request, contentType, deps.maxBodyBytes) : undefined,
+    )
     .onError(({ code, error, request }) => {
       const path = new URL(request.url).pathname
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []

@@ -37,7 +37,7 @@ function fieldsOf(entries: Iterable<[string, FormDataEntryValue]>): Record<strin
  */
 export async function parseCappedBody(request: Request, contentType: string, maxBytes: number): Promise<unknown> {
   // A streamed body of lines is read by its route a line at a time, each line under the cap, for as long as it lasts.
-  if (contentType === 'application/x-ndjson') return { ndjson: ndjsonLines(request.body, maxBytes) } satisfies NdjsonBody
+  if (contentType === NDJSON) return { ndjson: ndjsonLines(request.body, maxBytes) } satisfies NdjsonBody
   const bytes = await readCapped(request.body, maxBytes)
   const text = () => new TextDecoder().decode(bytes)
   switch (contentType) {
@@ -54,6 +54,9 @@ export async function parseCappedBody(request: Request, contentType: string, max
   }
 }
 
+/** The content type of a body of newline-delimited JSON (the publish API's streamed events). */
+export const NDJSON = 'application/x-ndjson'
+
 /** A body of newline-delimited JSON, handed to its route unread. */
 export interface NdjsonBody {
   ndjson: AsyncIterable<string>
@@ -62,18 +65,24 @@ export interface NdjsonBody {
 export const isNdjsonBody = (body: unknown): body is NdjsonBody =>
   typeof body === 'object' && body !== null && Symbol.asyncIterator in Object((body as Partial<NdjsonBody>).ndjson)
 
-/** The non-blank lines of a streamed body as they arrive; a line longer than `maxBytes` characters is a 413. */
+/**
+ * The non-blank lines of a streamed body as they arrive, for as long as it lasts; each line is capped at `maxBytes`
+ * bytes of UTF-8 (a 413), so no line, finished or not, is held past the limit.
+ */
 async function* ndjsonLines(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<string> {
   if (!body) return
   let pending = ''
   const decoder = new TextDecoder()
   const reader = body.getReader()
+  const capped = (line: string) => {
+    if (Buffer.byteLength(line) > maxBytes) throw bodyTooLarge(maxBytes)
+    return line
+  }
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
     pending += decoder.decode(chunk.value, { stream: true })
     const lines = pending.split('\n')
-    pending = lines.pop()!
-    if (pending.length > maxBytes) throw bodyTooLarge(maxBytes)
-    for (const line of lines) if (line.trim()) yield line
+    pending = capped(lines.pop()!)
+    for (const line of lines) if (capped(line).trim()) yield line
   }
   if (pending.trim()) yield pending
 }

@@ -96,15 +96,21 @@ const wantsPage = (request: Request) =>
  * `X-Request-Id`), auth when it is on, the `Origin` check on state-changing requests, the token bucket of the
  * client's address on routes that create work; then one JSON log line and the request counters.
  */
-export const requestGuards = (deps: AppDeps) => {
+/**
+ * @param ours whether stepstream serves a path: mounted in an application's own Elysia app, the guards (auth, Origin,
+ * limits) must leave the host's routes alone.
+ */
+export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = () => true) => {
   const buckets = deps.rateLimit && new TokenBuckets(deps.rateLimit)
   return new Elysia({ name: 'guards' })
     .onRequest(({ request, set, server }) => {
+      const path = new URL(request.url).pathname
       const offered = deps.trustProxy ? request.headers.get('x-request-id') : null
       const id = offered && REQUEST_ID.test(offered) ? offered : newId()
       states.set(request, { id, started: performance.now(), ip: clientIp(request, server, deps.trustProxy) })
       set.headers['x-request-id'] = id
-      const path = new URL(request.url).pathname
+      // Every request is logged; only stepstream's own routes are guarded (not a host app's, when mounted in one).
+      if (!ours(path)) return
       if (deps.auth && !isPublic(path) && !deps.auth.allows(request)) {
         if (wantsPage(request)) {
           deps.metrics.rejected('auth')

@@ -1,5 +1,3 @@
-import { connect } from 'node:net'
-
 export interface RawResponse {
   status: number
   headers: Record<string, string>
@@ -8,43 +6,56 @@ export interface RawResponse {
 
 /**
  * POSTs `body` over a bare TCP socket in chunked transfer coding, so no Content-Length is ever sent (fetch may add
- * one), with `Connection: close` so the answer ends when the server closes. Write errors are ignored: a server may
- * answer and close before the whole body is sent, and the answer is what the test reads.
+ * one), with `Connection: close` so the answer ends when the server closes. A server may answer and close before the
+ * whole body is sent: sending then just stops, and the answer is what the test reads. Bun's own sockets, because
+ * node:net in Bun can throw EPIPE out of a write that the server has stopped reading.
  */
 export function postChunked(base: string, path: string, headers: Record<string, string>, body: Uint8Array): Promise<RawResponse> {
   const { hostname, port } = new URL(base)
+  const head = Object.entries({ ...headers, host: `${hostname}:${port}`, 'transfer-encoding': 'chunked', connection: 'close' })
+  const parts: Uint8Array[] = [new TextEncoder().encode(`POST ${path} HTTP/1.1\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)]
+  for (let at = 0; at < body.length; at += 64 * 1024) {
+    const chunk = body.subarray(at, at + 64 * 1024)
+    parts.push(new TextEncoder().encode(`${chunk.length.toString(16)}\r\n`), chunk, new TextEncoder().encode('\r\n'))
+  }
+  parts.push(new TextEncoder().encode('0\r\n\r\n'))
+  const payload = Buffer.concat(parts)
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) })
-    const received: Buffer[] = []
-    const timer = setTimeout(() => socket.destroy(new Error('no complete answer within 10 s')), 10_000)
-    socket.on('data', (data: Buffer) => received.push(data))
-    // A write refused because the server has answered and closed (EPIPE) can be reported before that answer is read:
-    // whether there was an answer is decided on close, from what arrived.
-    let failure: Error | undefined
-    socket.on('error', (error) => {
-      failure ??= error
-    })
-    socket.on('close', () => {
-      clearTimeout(timer)
-      if (received.length === 0) return reject(failure ?? new Error('the server closed without answering'))
-      resolve(parseResponse(Buffer.concat(received).toString('utf8')))
-    })
-    socket.on('connect', () => {
-      const head = Object.entries({ ...headers, host: `${hostname}:${port}`, 'transfer-encoding': 'chunked', connection: 'close' })
-      // Bun's node:net can throw EPIPE from write() itself once the server has answered and closed: that answer is
-      // what the test reads, so a refused write just ends the sending.
-      try {
-        socket.write(`POST ${path} HTTP/1.1\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
-        for (let at = 0; at < body.length && !socket.destroyed; at += 64 * 1024) {
-          const chunk = body.subarray(at, at + 64 * 1024)
-          socket.write(`${chunk.length.toString(16)}\r\n`)
-          socket.write(chunk)
-          socket.write('\r\n')
-        }
-        if (!socket.destroyed) socket.write('0\r\n\r\n')
-      } catch {
-        // The server stopped reading: see above.
+    const received: Uint8Array[] = []
+    let sent = 0
+    let stopped = false
+    // Writes what the socket takes now; the rest when it drains. A refused write (the server closed) ends sending.
+    const pump = (socket: { write(data: Uint8Array): number }) => {
+      while (!stopped && sent < payload.length) {
+        const wrote = socket.write(payload.subarray(sent))
+        if (wrote < 0) stopped = true
+        if (wrote <= 0) return
+        sent += wrote
       }
+    }
+    const timer = setTimeout(() => reject(new Error('no complete answer within 10 s')), 10_000)
+    void Bun.connect({
+      hostname,
+      port: Number(port),
+      socket: {
+        open: pump,
+        drain: pump,
+        data: (_socket, data) => {
+          received.push(new Uint8Array(data))
+        },
+        error: () => {
+          stopped = true
+        },
+        close: () => {
+          clearTimeout(timer)
+          if (received.length === 0) return reject(new Error('the server closed without answering'))
+          resolve(parseResponse(Buffer.concat(received).toString('utf8')))
+        },
+        connectError: (_socket, error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      },
     })
   })
 }

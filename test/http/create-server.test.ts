@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { createServer, defineStep, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
+import { TokenAuth } from '../../src/http/auth.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -47,4 +48,23 @@ test('listen() on a free port answers, and stop() ends it', async () => {
   await server.stop()
   await expect(fetch(`${url}/healthz`)).rejects.toThrow()
   server = undefined
+})
+
+test('mounted with auth on, the host app’s own routes stay open and take posts; stepstream’s routes need the token', async () => {
+  const token = 'operator-token-0123456789'
+  server = await createServer({ steps: [shout], log: silentLogger, auth: new TokenAuth([token]) })
+  const mine = new Elysia()
+    .get('/hello', () => 'hi')
+    .post('/echo', ({ body }) => body)
+    .use(server.app)
+  const call = (path: string, init: RequestInit = {}) => mine.handle(new Request(`http://localhost${path}`, init))
+  expect((await call('/hello')).status).toBe(200)
+  const echoed = await call('/echo', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'https://elsewhere.example' },
+    body: '{"a":1}',
+  })
+  expect(await echoed.json()).toEqual({ a: 1 })
+  expect((await call('/api/sessions', { method: 'POST' })).status).toBe(401)
+  expect((await call('/api/sessions', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(201)
 })
