@@ -83,7 +83,10 @@ const STREAMS_END_MS = 1000
 export async function createServer(options: CreateServerOptions = {}): Promise<StepstreamServer> {
   const log = options.log ?? createLogger('info')
   const steps = new StepRegistry(options.steps ?? [echoStep(50)], options.defaultStep)
-  const store = options.store ?? new MemoryStore({ notifier: options.notifier })
+  const metrics = options.metrics ?? new Metrics()
+  const retention = { ...DEFAULT_RETENTION_POLICY, ...options.retention }
+  const store =
+    options.store ?? new MemoryStore({ notifier: options.notifier, metrics, maxEventsPerSession: retention.maxEventsPerSession })
   if (canRecover(store)) {
     // Before serving: a run this process starts must never look like one a crash left open.
     const recovered = await store.recoverOpenRuns().catch((error) => {
@@ -92,7 +95,6 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     })
     if (recovered.length > 0) log.info('closed runs left open by a crash', { runs: recovered.length })
   }
-  const metrics = options.metrics ?? new Metrics()
   const runner = new Runner({ store, steps, log, coordinator: options.coordinator, cancelGraceMs: options.cancelGraceMs, metrics })
   const streamsEnd = new AbortController()
   const connections = new ConnectionCount({ max: options.maxConnections, maxPerIp: options.maxConnectionsPerIp })
@@ -114,9 +116,7 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     trustProxy: options.trustProxy ?? false,
     auth: options.auth,
   })
-  const pruning: PruneSchedule | undefined = canPrune(store)
-    ? schedulePruning(store, { ...DEFAULT_RETENTION_POLICY, ...options.retention }, log)
-    : undefined
+  const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, retention, log) : undefined
 
   let stopped: Promise<void> | undefined
   const stop = async () => {

@@ -118,6 +118,16 @@ function ChatTools({ access }: { access: ChatAccess }) {
   )
 }
 
+/** A published chat's owner: a sentence instead of the message box, and Cancel while a run streams. */
+function PublishedControls({ sessionId, running }: { sessionId: string; running: boolean }) {
+  return (
+    <div id="composer" class="composer published">
+      <p class="hint">A program publishes the answers in this chat; it takes no messages from here.</p>
+      <CancelButton sessionId={sessionId} running={running} />
+    </div>
+  )
+}
+
 function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; running: boolean; maxMessageBytes: number }) {
   return (
     <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
@@ -136,18 +146,25 @@ function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; 
       <button type="submit" id="send" class="primary" disabled={running}>
         Send
       </button>
-      <button
-        type="button"
-        id="cancel"
-        hx-post="/cancel"
-        hx-vals={JSON.stringify({ client_id: sessionId })}
-        hx-target="#notice"
-        hx-swap="innerHTML"
-        hidden={!running}
-      >
-        Cancel
-      </button>
+      <CancelButton sessionId={sessionId} running={running} />
     </form>
+  )
+}
+
+/** Cancel, shown while a run is active (app.js follows the run status the stream keeps). */
+function CancelButton({ sessionId, running }: { sessionId: string; running: boolean }) {
+  return (
+    <button
+      type="button"
+      id="cancel"
+      hx-post="/cancel"
+      hx-vals={JSON.stringify({ client_id: sessionId })}
+      hx-target="#notice"
+      hx-swap="innerHTML"
+      hidden={!running}
+    >
+      Cancel
+    </button>
   )
 }
 
@@ -155,18 +172,20 @@ function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; 
  * A chat page: the same transcript and stream for owner and viewer; only the owner gets the composer and Cancel.
  * `running` comes from the runner: a run can be active before its `start` event is in the transcript.
  */
-/** `running` comes from the runner: a run can be active before its `start` event is in the transcript. */
 export function Chat({
   access,
   transcript,
   running,
   maxMessageBytes,
+  published = false,
 }: {
   access: ChatAccess
   transcript: Transcript
   running: boolean
   /** `--max-message-bytes`, rendered as `maxlength` (see DEFAULT_MAX_MESSAGE_BYTES in src/limits.ts for why). */
   maxMessageBytes: number
+  /** A chat a program publishes into: it takes no messages from the page, so the owner gets Cancel only. */
+  published?: boolean
 }) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
   // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
@@ -190,7 +209,13 @@ export function Chat({
         Jump to latest ↓
       </button>
       <p id="notice" class="notice" role="status"></p>
-      {access.kind === 'owner' ? <Composer sessionId={access.sessionId} running={running} maxMessageBytes={maxMessageBytes} /> : ''}
+      {access.kind !== 'owner' ? (
+        ''
+      ) : published ? (
+        <PublishedControls sessionId={access.sessionId} running={running} />
+      ) : (
+        <Composer sessionId={access.sessionId} running={running} maxMessageBytes={maxMessageBytes} />
+      )}
     </section>
   )
 }

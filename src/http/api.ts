@@ -12,18 +12,36 @@ const Id = t.Object({ id: t.String() })
 
 const NewSession = TypeCompiler.Compile(
   t.Object(
-    { step: t.Optional(t.String({ minLength: 1, maxLength: 64 })), publisher: t.Optional(t.Boolean()) },
+    {
+      step: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+      options: t.Optional(t.Record(t.String({ maxLength: 64 }), t.Unknown())),
+      publisher: t.Optional(t.Boolean()),
+    },
     { additionalProperties: false },
   ),
 )
 
+interface NewSessionBody {
+  step?: string
+  /** The step's options for this session, handed to the step as `ctx.options` (defineStep). */
+  options?: Record<string, unknown>
+  publisher?: boolean
+}
+
 /**
- * The body of `POST /api/sessions`: nothing, `{"step"}`, or `{"publisher": true}`. Checked here rather than by a
- * route schema, because an optional body schema makes Elysia skip validation altogether (a body of "hello" passed).
+ * The body of `POST /api/sessions`: nothing, `{"step", "options"?}`, or `{"publisher": true}`. Checked here rather
+ * than by a route schema, because an optional body schema makes Elysia skip validation altogether ("hello" passed).
  */
-function newSessionBody(body: unknown): { step?: string; publisher?: boolean } {
-  if (body === undefined || body === null || (typeof body === 'object' && NewSession.Check(body))) return body ?? {}
-  throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"} or {"publisher": true}.')
+function newSessionBody(body: unknown): NewSessionBody {
+  const parsed =
+    body === undefined || body === null ? {} : typeof body === 'object' && NewSession.Check(body) ? (body as NewSessionBody) : undefined
+  if (!parsed) throw new AppError('BAD_REQUEST', 'The body must be empty or a JSON object like {"step": "echo"} or {"publisher": true}.')
+  if (parsed.publisher && (parsed.step !== undefined || parsed.options !== undefined)) {
+    throw new AppError('BAD_REQUEST', 'A publisher session runs no step of this server: send {"publisher": true} alone.')
+  }
+  if (JSON.stringify(parsed.options ?? {}).length > 10_000)
+    throw new AppError('BAD_REQUEST', 'The step options are too long: keep them under 10,000 characters of JSON.')
+  return parsed
 }
 
 /** What `POST /api/sessions` answers about a new session: its ids, its links and its step. */
@@ -39,14 +57,14 @@ const sessionLinks = ({ id, viewer_id, step }: SessionRecord) => ({
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
     .post('/', async ({ body, set }) => {
-      const { step: stepName, publisher } = newSessionBody(body)
+      const { step: stepName, options, publisher } = newSessionBody(body)
       if (publisher) {
         const { session, token } = await createPublisherSession(deps)
         set.status = 201
         // The token is shown this once: the store keeps only its hash.
         return { ...sessionLinks(session), publisher_token: token }
       }
-      const session = await createSession(deps, stepName)
+      const session = await createSession(deps, stepName, options)
       set.status = 201
       return sessionLinks(session)
     })

@@ -72,9 +72,9 @@ export async function requireViewer(store: EventStore, viewerId: unknown): Promi
  * Creates a session that runs `stepName` (the server's default step when absent): 422 for a step this server does
  * not have, 503 while the server shuts down.
  */
-export async function createSession(deps: AppDeps, stepName?: string): Promise<SessionRecord> {
+export async function createSession(deps: AppDeps, stepName?: string, options?: Record<string, unknown>): Promise<SessionRecord> {
   if (deps.runner.draining) throw shuttingDown()
-  return deps.store.createSession(newId(), deps.steps.spec(stepName))
+  return deps.store.createSession(newId(), deps.steps.spec(stepName, options))
 }
 
 /**

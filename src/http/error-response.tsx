@@ -40,7 +40,10 @@ function appErrorOf(error: unknown): AppError | undefined {
 export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: Logger): Problem {
   const own = appErrorOf(error)
   if (own) {
-    const headers = own.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(own.retryAfterSeconds) }
+    const headers: Record<string, string> = {}
+    if (own.retryAfterSeconds !== undefined) headers['retry-after'] = String(own.retryAfterSeconds)
+    // RFC 9110 §11.6.1: a 401 says how to authenticate.
+    if (own.status === 401) headers['www-authenticate'] = 'Bearer'
     return { status: own.status, code: own.code, message: own.message, headers, fields: own.fields }
   }
   switch (code) {

@@ -46,7 +46,10 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
     const transcript = foldTranscript(await readAll(deps.store, session.id))
     const running = (await deps.runner.running(session.id)) !== undefined
-    return toHtml(<Chat access={access} transcript={transcript} running={running} maxMessageBytes={deps.maxMessageBytes} />)
+    const published = session.publisher_hash !== undefined
+    return toHtml(
+      <Chat access={access} transcript={transcript} running={running} maxMessageBytes={deps.maxMessageBytes} published={published} />,
+    )
   }
   const ownerAccess = (session: SessionRecord): ChatAccess => ({ kind: 'owner', sessionId: session.id, viewerId: session.viewer_id })
   const notFound = (notice: string) => page('stepstream', <Landing notice={notice} />, 404)

@@ -146,6 +146,7 @@ describe('the publish API', () => {
     for (const headers of [{}, { authorization: `Bearer ${'A'.repeat(43)}` }, api.bearer(other), { authorization: 'Basic abc' }]) {
       const res = await api.post(path, partial, headers)
       expect(res.status).toBe(401)
+      expect(res.headers.get('www-authenticate')).toBe('Bearer')
       expect(await res.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', message: expect.stringContaining('Authorization: Bearer') } })
       expect((await api.post(`/api/sessions/${p.id}/runs`, undefined, headers)).status).toBe(401)
     }
@@ -309,5 +310,16 @@ describe('the publish API', () => {
     const log = await api.until(p.id, (events) => events.some((e) => e.type === 'error'))
     expect(log.map((e) => e.type)).toEqual(['start', 'partial', 'error'])
     expect((await api.append(p, run, [{ type: 'final', text: 'again' }])).status).toBe(409)
+  })
+
+  test('the owner’s page of a published chat has Cancel but no message box, and says why', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const page = await (await fetch(`${api.base}/?client_id=${p.id}`)).text()
+    expect(page).toContain('A program publishes the answers in this chat')
+    expect(page).not.toContain('<textarea')
+    expect(page).toContain('id="cancel"')
+    const plain = (await (await api.post('/api/sessions')).json()) as { id: string }
+    expect(await (await fetch(`${api.base}/?client_id=${plain.id}`)).text()).toContain('<textarea')
   })
 })

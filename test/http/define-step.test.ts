@@ -111,3 +111,32 @@ test('one that ignores its cancel is interrupted after the grace, and the sessio
   await ask('count')
   expect((await until((events) => closing(events).length === 2)).at(-1)).toMatchObject({ type: 'final' })
 })
+
+test('a session’s step options reach the step as ctx.options; a publisher session takes none', async () => {
+  const greeter = defineStep({
+    name: 'greeter',
+    async run(_conversation, { options }) {
+      return `${String(options.greeting ?? 'hello')}, world`
+    },
+  })
+  server = await createServer({ steps: [custom, greeter], log: silentLogger })
+  const call = (path: string, body?: unknown) =>
+    server!.app.handle(
+      new Request(url(path), {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    )
+  const { id } = (await (await call('/api/sessions', { step: 'greeter', options: { greeting: 'hej' } })).json()) as { id: string }
+  await call(`/api/sessions/${id}/messages`, { text: 'hi' })
+  let log: StoredEvent[] = []
+  for (let tries = 0; !log.some((e) => e.type === 'final') && tries < 200; tries++) {
+    await Bun.sleep(5)
+    log = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
+  }
+  expect(log.at(-1)).toMatchObject({ type: 'final', text: 'hej, world' })
+  const mixed = await call('/api/sessions', { publisher: true, step: 'greeter' })
+  expect(mixed.status).toBe(400)
+  expect((await call('/api/sessions', { step: 'greeter', options: 'loud' })).status).toBe(400)
+})
