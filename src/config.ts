@@ -254,7 +254,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         ...Object.fromEntries(
           Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.boolean ? ('boolean' as const) : ('string' as const) }]),
         ),
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
     })

@@ -8,7 +8,7 @@ import { createServer, type StepstreamServer } from './create-server.ts'
 import { AppError } from './errors.ts'
 import type { Logger } from './log.ts'
 import type { RunCoordinator } from './runs/run-coordinator.ts'
-import type { StepFactory } from './steps/step-registry.ts'
+import { type StepFactory, StepRegistry } from './steps/step-registry.ts'
 import type { EventStore } from './store/event-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
 import { storeFiles } from './store/sqlite-files.ts'
@@ -96,6 +96,12 @@ async function readAuth(config: Config): Promise<TokenAuth | undefined> {
 
 /** Opens the store, recovers what a crash left, and listens. Throws StartError with a one-line reason. */
 export async function startServer({ config, steps, log, version, notifier, coordinator }: ServerOptions): Promise<RunningServer> {
+  // The flags first: a wrong --step should say so, not that the database is in use by the server already running.
+  try {
+    new StepRegistry(steps, config.step)
+  } catch (error) {
+    throw new StartError(`--step: ${messageOf(error)}`)
+  }
   const auth = await readAuth(config)
   const metrics = new Metrics({ processMetrics: true })
   const opened = await openStore(config, { notifier, coordinator, log }, metrics)

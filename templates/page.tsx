@@ -56,7 +56,13 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
   )
 }
 
-export function Landing({ notice }: { notice?: string }) {
+/** The step new chats run, named on the landing page so the demo is not mistaken for a model. */
+export interface StepHint {
+  name: string
+  description: string
+}
+
+export function Landing({ notice, step }: { notice?: string; step?: StepHint }) {
   return (
     <section class="landing">
       {notice ? (
@@ -68,6 +74,14 @@ export function Landing({ notice }: { notice?: string }) {
       )}
       <h1>Watch a step think, live.</h1>
       <p>Each chat is a link: copy it into another tab and both follow the same conversation.</p>
+      {step ? (
+        <p class="hint">
+          New chats run the <code safe>{step.name}</code> step: <span safe>{step.description}</span>.
+          {step.name === 'echo' ? ' Start the server with --step openai and --model to talk to a model.' : ''}
+        </p>
+      ) : (
+        ''
+      )}
       <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML">
         <button type="submit" class="primary">
           Start New Chat

@@ -41,7 +41,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       { status, headers: PAGE_HEADERS },
     )
 
-  const landing = () => page('stepstream', <Landing />)
+  const step = { name: deps.steps.defaultStep, description: deps.steps.describe() }
+  const landing = () => page('stepstream', <Landing step={step} />)
 
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
     const transcript = foldTranscript(await readAll(deps.store, session.id))
@@ -52,7 +53,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     )
   }
   const ownerAccess = (session: SessionRecord): ChatAccess => ({ kind: 'owner', sessionId: session.id, viewerId: session.viewer_id })
-  const notFound = (notice: string) => page('stepstream', <Landing notice={notice} />, 404)
+  const notFound = (notice: string) => page('stepstream', <Landing notice={notice} step={step} />, 404)
 
   /** `/?view=`: the read-only page. Everything on it is addressed by the viewer id. */
   const viewerPage = async (viewerId: string) => {

@@ -28,6 +28,11 @@ export class StepRegistry {
     this.spec(defaultStep)
   }
 
+  /** The one-line description of a step (the default when none is named). */
+  describe(name: string = this.defaultStep): string {
+    return this.#factories.get(name)?.description ?? ''
+  }
+
   get names(): string[] {
     return [...this.#factories.keys()]
   }

@@ -135,6 +135,18 @@ describe('refusing to start: exit 2 and one line on stderr', () => {
     expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo, openai\./)])
   })
 
+  test('a wrong --step is named before the database is opened, even one a running server holds', async () => {
+    const path = tmp.file()
+    const first = await start(path)
+    try {
+      const { code, lines } = await refused([...serverArgs(path), '--step', 'gpt'])
+      expect(code).toBe(2)
+      expect(lines).toEqual([expect.stringMatching(/^stepstream: --step: There is no step called "gpt"/)])
+    } finally {
+      await first.stop()
+    }
+  })
+
   test('a second process on a database in use, while the first keeps serving', async () => {
     const path = tmp.file()
     const first = await start(path)
@@ -182,6 +194,9 @@ describe('refusing to start: exit 2 and one line on stderr', () => {
   test.skipIf(asRoot && !Bun.which('setpriv'))('a read-only database file, which stays untouched', async () => {
     const path = tmp.file()
     await new SqliteStore(path).close()
+    // bun:sqlite closes a database for good (and checkpoints its WAL into the file) only once its prepared statements
+    // are collected: let that happen now, so the bytes compared below are the file's last.
+    Bun.gc(true)
     chmodSync(path, 0o444)
     const before = readFileSync(path)
     const unprivileged = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []

@@ -40,6 +40,8 @@ describe('pages', () => {
     const html = await res.text()
     expect(html.startsWith('<!doctype html>')).toBe(true)
     expect(html).toContain('Start New Chat')
+    // The demo says what it is: an echo is not mistaken for a model that repeats the question.
+    expect(html).toContain('New chats run the <code>echo</code> step: <span>echoes your message back')
     expect(html).not.toMatch(/<script>|<style>|\sstyle=|\son[a-z]+=/)
     for (const [, src] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) {
       const asset = await get(src!)

@@ -114,6 +114,7 @@ describe('config', () => {
 
   test('--help and --version', () => {
     expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
+    expect(parseConfig(['-h'], {})).toEqual({ kind: 'help' })
     expect(parseConfig(['--version'], {})).toEqual({ kind: 'version' })
     const help = helpText('1.2.3')
     for (const flag of [
