@@ -35,7 +35,7 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
               stepstream
             </a>
             <span class="indicators">
-              <span id="run-indicator" class="run-indicator" data-state="idle" aria-live="polite">
+              <span id="run-indicator" class="run-indicator" data-state="" aria-live="polite">
                 &nbsp;
               </span>
               <span id="connection" class="connection" data-state="idle" role="status" aria-live="polite">

@@ -101,6 +101,10 @@ describe.skipIf(!enabled)('a read-only link, in a real browser', () => {
     expect(await recent.count()).toBe(1)
     expect(await recent.locator('a').getAttribute('href')).toBe(`/?view=${viewerId}`)
     expect(await recent.locator('.badge').innerText()).toBe('read-only')
+    // Opened again once the run has ended, the read-only page still says the run's state in its header.
+    await recent.locator('a').click()
+    await viewer.page.waitForFunction(() => document.getElementById('run-indicator')?.textContent === 'idle')
+    await viewer.page.goto(`${server.base}/`)
     expect(JSON.stringify(await viewer.page.evaluate(() => localStorage.getItem('stepstream.recent')))).not.toContain(ownerId)
     // The owner's own list keeps the owner link, unmarked.
     await owner.page.goto(`${server.base}/`)
