@@ -7,13 +7,21 @@ export interface ToolView {
   id: string
   name: string
   input: unknown
-  result?: { value: unknown }
+  /** When the tool was called (ISO 8601); absent in a fragment rendered from a lone `tool-result`. */
+  ts?: string
+  result?: { value: unknown; ts?: string }
 }
 
 export interface RunView {
   kind: 'run'
   stepId: string
+  /** Its first event's time (ISO 8601). */
   ts: string
+  /** Its `start`: when the step began, and which step it was; absent when retention removed it. */
+  startedAt?: string
+  stepType?: string
+  /** Its closing event's time. */
+  endedAt?: string
   text: string
   /** The model's visible reasoning, shown collapsed above the answer. */
   reasoning: string
@@ -28,14 +36,20 @@ export type TranscriptEntry = { kind: 'user'; event: StoredEventOf<'user'> } | R
 
 export interface Transcript {
   entries: TranscriptEntry[]
+  /** The seq of the first event folded in: above 1 when retention removed the oldest events. */
+  firstSeq?: number
   /** The seq of the last event folded in: the page opens its stream after it. */
   lastSeq: number
 }
 
-/** Folds a session's log into what the page shows: user messages and one entry per run, in order. */
+/**
+ * Folds a session's log into what the page shows, and what an export writes (src/export/chat-export.ts): user
+ * messages and one entry per run, in order.
+ */
 export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
   const entries: TranscriptEntry[] = []
   const runs = new Map<string, RunView>()
+  let firstSeq: number | undefined
   let lastSeq = 0
   const runOf = (event: StoredEvent): RunView => {
     let run = runs.get(event.step_id)
@@ -48,6 +62,7 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
     return run
   }
   for (const event of events) {
+    firstSeq ??= event.seq
     lastSeq = event.seq
     switch (event.type) {
       case 'user':
@@ -56,7 +71,7 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
         runOf(event)
         break
       case 'start':
-        runOf(event)
+        Object.assign(runOf(event), { startedAt: event.ts, stepType: event.step_type })
         break
       case 'partial':
         runOf(event).text += event.delta
@@ -65,28 +80,28 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
         runOf(event).reasoning += event.delta
         break
       case 'tool-call':
-        runOf(event).tools.push({ ...event.tool_call })
+        runOf(event).tools.push({ ...event.tool_call, ts: event.ts })
         break
       case 'tool-result': {
         const tool = runOf(event).tools.find((t) => t.id === event.tool_result.id)
-        if (tool) tool.result = { value: event.tool_result.result }
+        if (tool) tool.result = { value: event.tool_result.result, ts: event.ts }
         break
       }
       case 'final':
-        Object.assign(runOf(event), { text: event.text, state: event.type, meta: event.meta })
+        Object.assign(runOf(event), { text: event.text, state: event.type, meta: event.meta, endedAt: event.ts })
         break
       case 'interrupt':
-        Object.assign(runOf(event), { text: event.text, state: event.type })
+        Object.assign(runOf(event), { text: event.text, state: event.type, endedAt: event.ts })
         break
       case 'error': {
         // An error that says what had streamed holds it whole; otherwise the partials folded so far stay.
         const run = runOf(event)
-        Object.assign(run, { state: 'error', error: event.error, text: event.text ?? run.text })
+        Object.assign(run, { state: 'error', error: event.error, text: event.text ?? run.text, endedAt: event.ts })
         break
       }
       default:
         unreachable(event)
     }
   }
-  return { entries, lastSeq }
+  return { entries, firstSeq, lastSeq }
 }

@@ -1,4 +1,5 @@
-import { type StoredEvent, unreachable } from '../events.ts'
+import type { StoredEvent } from '../events.ts'
+import { foldTranscript, type RunView } from '../transcript.ts'
 
 /** How a run ended, named after its closing event; `running` when it had not ended at the time of the export. */
 export type ExportedRunStatus = 'running' | 'final' | 'interrupt' | 'error'
@@ -61,77 +62,40 @@ export interface ExportedSession {
   step: { name: string }
 }
 
-/** Folds a session's log into its export, entries in the order they happened. Pure. */
+/** A session's log as its export, entries in the order they happened: the page's own fold, written out. Pure. */
 export function exportChat(session: ExportedSession, events: Iterable<StoredEvent>): ChatExport {
-  const entries: ExportedEntry[] = []
-  const runs = new Map<string, ExportedRun>()
-  let firstSeq: number | undefined
-  const runOf = (event: StoredEvent): ExportedRun => {
-    let run = runs.get(event.step_id)
-    if (!run) {
-      // Every key up front, in the order the JSON lists them (keys left undefined are not written).
-      run = {
-        role: 'assistant',
-        run_id: event.step_id,
-        ts: event.ts,
-        step_type: undefined,
-        status: 'running',
-        ended_at: undefined,
-        reasoning: '',
-        tool_calls: [],
-        text: '',
-        error: undefined,
-      }
-      runs.set(event.step_id, run)
-      entries.push(run)
-    }
-    return run
-  }
-  for (const event of events) {
-    firstSeq ??= event.seq
-    switch (event.type) {
-      case 'user':
-        entries.push({ role: 'user', ts: event.ts, text: event.text })
-        // The answer's entry follows the message that asked for it; its time is set by its `start`.
-        runOf(event)
-        break
-      case 'start':
-        Object.assign(runOf(event), { ts: event.ts, step_type: event.step_type })
-        break
-      case 'partial':
-        runOf(event).text += event.delta
-        break
-      case 'reasoning':
-        runOf(event).reasoning += event.delta
-        break
-      case 'tool-call':
-        runOf(event).tool_calls.push({ ...event.tool_call, ts: event.ts })
-        break
-      case 'tool-result': {
-        const call = runOf(event).tool_calls.find((c) => c.id === event.tool_result.id)
-        if (call) call.result = { ts: event.ts, value: event.tool_result.result }
-        break
-      }
-      case 'final':
-      case 'interrupt':
-        Object.assign(runOf(event), { status: event.type, ended_at: event.ts, text: event.text })
-        break
-      case 'error': {
-        // An error may carry the text streamed before it (a cut answer): it is what the reader saw.
-        const run = runOf(event)
-        Object.assign(run, { status: 'error', ended_at: event.ts, error: event.error, text: event.text ?? run.text })
-        break
-      }
-      default:
-        unreachable(event)
-    }
-  }
+  const { entries, firstSeq } = foldTranscript(events)
   return {
     format: 'stepstream.transcript.v1',
     created_at: session.created_at,
     step: session.step.name,
     truncated: firstSeq !== undefined && firstSeq > 1,
-    entries,
+    entries: entries.map((entry) =>
+      entry.kind === 'user' ? { role: 'user', ts: entry.event.ts, text: entry.event.text } : exportedRun(entry),
+    ),
+  }
+}
+
+/** One run, its keys in the order the JSON lists them (keys left undefined are not written). */
+function exportedRun(run: RunView): ExportedRun {
+  return {
+    role: 'assistant',
+    run_id: run.stepId,
+    // When the step began; its first event's time when retention removed its `start`.
+    ts: run.startedAt ?? run.ts,
+    step_type: run.stepType,
+    status: run.state,
+    ended_at: run.endedAt,
+    reasoning: run.reasoning,
+    tool_calls: run.tools.map(({ id, name, input, ts, result }) => ({
+      id,
+      name,
+      input,
+      ts: ts ?? run.ts,
+      ...(result && { result: { ts: result.ts ?? run.ts, value: result.value } }),
+    })),
+    text: run.text,
+    error: run.error,
   }
 }
 
