@@ -20,13 +20,15 @@ const open = async () => (await openRedis(redis.url, { prefix: `t${newId()}:`, l
 if (available) {
   storeContract('redis', open)
 
+  /** Two instances on one Redis, under a key prefix of their own. */
+  const twoInstances = () => {
+    const prefix = `t${newId()}:`
+    return Promise.all([openRedis(redis.url, { prefix, log: silentLogger }), openRedis(redis.url, { prefix, log: silentLogger })])
+  }
+
   describe('redis store', () => {
     test('two stores on one Redis (two instances) append to one session without colliding or reordering', async () => {
-      const prefix = `t${newId()}:`
-      const [a, b] = await Promise.all([
-        openRedis(redis.url, { prefix, log: silentLogger }),
-        openRedis(redis.url, { prefix, log: silentLogger }),
-      ])
+      const [a, b] = await twoInstances()
       const id = newId()
       await a.store.createSession(id)
       const writes = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).store.append(id, partial(String(i), `w${i % 2}`)))
@@ -43,11 +45,7 @@ if (available) {
     })
 
     test('a stream on one instance wakes on an append made by the other', async () => {
-      const prefix = `t${newId()}:`
-      const [a, b] = await Promise.all([
-        openRedis(redis.url, { prefix, log: silentLogger }),
-        openRedis(redis.url, { prefix, log: silentLogger }),
-      ])
+      const [a, b] = await twoInstances()
       const id = newId()
       await a.store.createSession(id)
       const waiting = a.store.waitFor(id, 0, new AbortController().signal, 5000)
