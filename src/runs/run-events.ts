@@ -45,8 +45,9 @@ export class RunEvents {
         () => true,
         () => false,
       )
+    // Logging the failure also marks the promise handled: a step that did not await it cannot crash the process.
     stored.catch((error) => this.log.warn('a step event was not stored', this.#fields({ type: event.type, error: String(error) })))
-    return handled(stored)
+    return stored
   }
 
   /** Ends the run for the step: everything it emits from now on is refused (the cancel grace ran out). */

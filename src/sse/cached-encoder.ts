@@ -20,7 +20,11 @@ export function cachedEncoder(frame: (event: StoredEvent) => SseFrame, options: 
   const maxChars = options.maxChars ?? 8 * 1024 * 1024
   const cache = new Map<string, string>()
   let chars = 0
+  // Viewers of a session mostly read the very same event object one after another: that needs no key at all.
+  let lastEvent: StoredEvent | undefined
+  let lastEncoded = ''
   return (event) => {
+    if (event === lastEvent) return lastEncoded
     const key = `${event.session_id} ${event.seq}`
     let encoded = cache.get(key)
     if (encoded === undefined) {
@@ -33,6 +37,8 @@ export function cachedEncoder(frame: (event: StoredEvent) => SseFrame, options: 
         chars -= value.length
       }
     }
+    lastEvent = event
+    lastEncoded = encoded
     return encoded
   }
 }
