@@ -1,6 +1,6 @@
 /**
  * Scale-out on one machine (issue 13): the same two loads against one stepstream on SQLite, one on Redis, and two
- * (`--workers 2`) on one Redis. Not a test: `bun bench/redis-scale.ts [--sessions N] [--viewers N]` prints a table
+ * (`--workers 2`) on one Redis. Not a test: `bun bench/redis-scale.ts [--sessions N] [--viewers N] [--only many-runs]` prints a table
  * of delivered events/s and p99 delivery latency; the README records it. Needs Debian's redis-server.
  *
  * - many runs: N sessions answering at once as fast as the echo step goes (`--echo-delay 0`), one viewer each:
@@ -18,7 +18,9 @@ import { startLoad } from './load-pool.ts'
 import { startServer, stepstreamTarget } from './server-process.ts'
 import { proseOf } from './text.ts'
 
-const { values } = parseArgs({ options: { sessions: { type: 'string' }, viewers: { type: 'string' }, chars: { type: 'string' } } })
+const { values } = parseArgs({
+  options: { sessions: { type: 'string' }, viewers: { type: 'string' }, chars: { type: 'string' }, only: { type: 'string' } },
+})
 const SESSIONS = Number(values.sessions ?? 200)
 const VIEWERS = Number(values.viewers ?? 500)
 const CHARS = Number(values.chars ?? 400)
@@ -68,7 +70,8 @@ async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<{ p
 
 const rows: string[] = []
 try {
-  for (const load of ['many runs', 'fan-out'] as const) {
+  // `--only many-runs` or `--only fan-out` runs one load.
+  for (const load of (['many runs', 'fan-out'] as const).filter((l) => !values.only || values.only === l.replace(' ', '-'))) {
     const results = []
     for (const setup of setups) results.push({ setup, ...(await measure(setup, load)) })
     const [sqlite, redisOne] = results

@@ -20,7 +20,7 @@ export interface RedisKeys {
   readonly uncompacted: string
   /** Set: sessions whose leased run has no closing event yet (what the sweeper checks for dead owners). */
   readonly openRuns: string
-  /** Channel: a session id, published whenever its log grows (or the session is deleted). */
+  /** Channel: a line `<session id> <seq>` per session an append reached; a bare session id when its log was pruned. */
   readonly wakeChannel: string
   /** Channel: `<session id> <run id>`, a cancel for whichever instance runs it. */
   readonly cancelChannel: string

@@ -3,8 +3,8 @@ import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import type { RedisLink } from './redis-link.ts'
 
 /**
- * Wake-ups across instances. The append script publishes the session id on one channel; this instance's one
- * subscriber (RedisSubscriber) hands each message to an in-process SessionSignal, which wakes only the local streams
+ * Wake-ups across instances. The append script publishes `<session id> <seq>` on one channel; this instance's one
+ * subscriber (RedisSubscriber) hands each message's session to an in-process SessionSignal, which wakes only the local streams
  * of that session (a message for a session without local viewers costs a map look-up), and fans out as before.
  */
 export class RedisNotifier implements Notifier {
@@ -15,8 +15,8 @@ export class RedisNotifier implements Notifier {
     private readonly channel: string,
   ) {}
 
-  /** Hands a message of the wake channel to the local streams. */
-  readonly received = (sessionId: string): void => {
+  /** Wakes the local streams of a session named by a message of the wake channel. */
+  received(sessionId: string): void {
     this.#local.notify(sessionId)
   }
 
@@ -25,7 +25,10 @@ export class RedisNotifier implements Notifier {
     this.#local.notifyAll()
   }
 
-  /** Publishes to every instance (this one included, through its subscriber); best effort, like every wake-up. */
+  /**
+   * Publishes to every instance (this one included, through its subscriber); best effort, like every wake-up. The
+   * message carries no seq, so every instance also forgets what it kept of the session (its log changed: pruned).
+   */
   notify(sessionId: string): void {
     this.link.send('PUBLISH', [this.channel, sessionId]).catch(() => {})
   }

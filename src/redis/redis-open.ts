@@ -6,6 +6,7 @@ import { RedisNotifier } from './redis-notifier.ts'
 import { RedisRunCoordinator } from './redis-run-coordinator.ts'
 import { RedisStore } from './redis-store.ts'
 import { RedisSubscriber } from './redis-subscriber.ts'
+import { parseWake } from './redis-tails.ts'
 
 export interface OpenRedisOptions {
   /** Prefix of every key and channel; default `stepstream:`. Deployments with one prefix share their sessions. */
@@ -60,9 +61,17 @@ export async function openRedis(url: string, options: OpenRedisOptions): Promise
     closeAbandoned: (id) => store.closeAbandoned(id),
     sweep: () => store.recoverOpenRuns(),
   })
-  subscriber.onResubscribed = () => notifier.wakeAll()
+  subscriber.onResubscribed = () => {
+    store.wakesMissed()
+    notifier.wakeAll()
+  }
   try {
-    await subscriber.listen(keys.wakeChannel, notifier.received)
+    await subscriber.listen(keys.wakeChannel, (message) => {
+      for (const { sessionId, seq } of parseWake(message)) {
+        store.wakeHeard(sessionId, seq)
+        notifier.received(sessionId)
+      }
+    })
     await subscriber.listen(keys.cancelChannel, (message) => void coordinator!.cancelled(message))
   } catch (error) {
     await store.close()

@@ -15,7 +15,7 @@ const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
  * One retention pass over a Redis store: deletes sessions idle past `policy.idleMs` (waking their streams, which
  * then find them gone), drops the `partial`s of finished runs in sessions quiet past `compactAfterMs`, and trims
  * the sessions active since `capCheckedAt` (epoch ms) to the newest `maxEventsPerSession` events. The holes these
- * leave are what gives a reader inside them its `reset`.
+ * leave are what gives a reader inside them its `reset`; `woken` is told of every session whose log changed.
  */
 export async function pruneRedis(
   link: RedisLink,
@@ -45,12 +45,17 @@ export async function pruneRedis(
   }
   const compactBefore = String(now.getTime() - policy.compactAfterMs)
   for (const id of (await send('ZRANGEBYSCORE', [keys.uncompacted, '-inf', compactBefore])) as string[]) {
-    report.partialsCompacted += await compact(send, keys, id)
+    const compacted = await compact(send, keys, id)
+    report.partialsCompacted += compacted
+    // Instances keep a session's newest events (redis-tails.ts): a hole they do not know of would not `reset` a reader.
+    if (compacted > 0) woken(id)
     await guarded(() => runScript(link, MARK_COMPACTED, [keys.uncompacted], [id, compactBefore]))
   }
   const active = (await send('ZRANGEBYSCORE', [keys.activity, String(capCheckedAt), '+inf'])) as string[]
   for (const id of active) {
-    report.eventsCapped += (await send('XTRIM', [keys.events(id), 'MAXLEN', '=', String(policy.maxEventsPerSession)])) as number
+    const trimmed = (await send('XTRIM', [keys.events(id), 'MAXLEN', '=', String(policy.maxEventsPerSession)])) as number
+    report.eventsCapped += trimmed
+    if (trimmed > 0) woken(id)
   }
   return report
 }

@@ -1,7 +1,8 @@
 /**
  * The Lua scripts that make each multi-key change atomic in Redis. Each runs whole, with no other command in
  * between, which is what makes a session's `seq` strictly increasing across instances and a lease a fence.
- * Errors come back as `redis.error_reply(<CODE>)`; redis-errors.ts turns the codes into AppErrors.
+ * Errors come back as `redis.error_reply(<CODE>)` (the batch append answers a code in place of a seq instead);
+ * redis-errors.ts turns the codes into AppErrors.
  */
 
 /**
@@ -17,29 +18,51 @@ redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
 return 1`
 
 /**
- * Appends one event. KEYS: session, events, runs, lease, activity, uncompacted, open-runs.
- * ARGV: id, event JSON, step id, '1' if it closes its run, now (epoch ms), wake channel.
+ * Appends a batch of events, in order, possibly to several sessions (redis-appender.ts: what one instance appended
+ * within one turn of its event loop). KEYS: activity, uncompacted, open-runs, then per event: session, events, runs,
+ * lease. ARGV: now (epoch ms), wake channel, then per event: session id, event JSON, step id, '1' if it closes its
+ * run, '1' to record the session's activity.
  * An event of a leased run is stored only while that run is the session's open run and holds the lease: once the
  * lease has expired (its instance died or lost Redis), nothing of that run is stored again, whoever sends it.
- * Returns the event's seq.
+ * Publishes one message, a line `<id> <seq>` per session appended to (redis-tails.ts keeps the seq as the session's
+ * known head). Returns one entry per event: its seq, or the code that refused it (NO_SESSION, FENCED).
  */
-export const APPEND = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NO_SESSION') end
-local step = ARGV[3]
-local open = redis.call('HGET', KEYS[1], 'open_run')
-if redis.call('SISMEMBER', KEYS[3], step) == 1 and (open ~= step or redis.call('GET', KEYS[4]) ~= step) then
-  return redis.error_reply('FENCED')
+export const APPEND_BATCH = `
+local count = (#ARGV - 2) / 5
+local results, heads, order, touched = {}, {}, {}, {}
+for i = 0, count - 1 do
+  local session, events, runs, lease = KEYS[4 + i * 4], KEYS[5 + i * 4], KEYS[6 + i * 4], KEYS[7 + i * 4]
+  local id, json, step = ARGV[3 + i * 5], ARGV[4 + i * 5], ARGV[5 + i * 5]
+  if redis.call('EXISTS', session) == 0 then
+    results[i + 1] = 'NO_SESSION'
+  else
+    local open = redis.call('HGET', session, 'open_run')
+    if redis.call('SISMEMBER', runs, step) == 1 and (open ~= step or redis.call('GET', lease) ~= step) then
+      results[i + 1] = 'FENCED'
+    else
+      local seq = redis.call('HINCRBY', session, 'last_seq', 1)
+      redis.call('XADD', events, seq .. '-0', 'e', json)
+      if ARGV[6 + i * 5] == '1' and open == step then
+        redis.call('HDEL', session, 'open_run')
+        redis.call('SREM', KEYS[3], id)
+      end
+      if heads[id] == nil then order[#order + 1] = id end
+      heads[id] = seq
+      if ARGV[7 + i * 5] == '1' then touched[id] = true end
+      results[i + 1] = seq
+    end
+  end
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
-redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[2])
-if ARGV[4] == '1' and open == step then
-  redis.call('HDEL', KEYS[1], 'open_run')
-  redis.call('SREM', KEYS[7], ARGV[1])
+local lines = {}
+for n, id in ipairs(order) do
+  lines[n] = id .. ' ' .. heads[id]
+  if touched[id] then
+    redis.call('ZADD', KEYS[1], ARGV[1], id)
+    redis.call('ZADD', KEYS[2], ARGV[1], id)
+  end
 end
-redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
-redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
-redis.call('PUBLISH', ARGV[6], ARGV[1])
-return seq`
+if #lines > 0 then redis.call('PUBLISH', ARGV[2], table.concat(lines, '\\n')) end
+return results`
 
 /**
  * Takes the session for a run: the lease (SET NX PX) and the open run, together. KEYS: lease, session, runs,
@@ -84,7 +107,7 @@ redis.call('HDEL', KEYS[2], 'open_run')
 redis.call('SREM', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-redis.call('PUBLISH', ARGV[5], ARGV[1])
+redis.call('PUBLISH', ARGV[5], ARGV[1] .. ' ' .. seq)
 return seq`
 
 /** Forgets that a session needs compaction, unless it was appended to after `cutoff`. KEYS: uncompacted. ARGV: id, cutoff. */

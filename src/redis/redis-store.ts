@@ -1,7 +1,8 @@
 import type { Notifier } from '../bus/notifier.ts'
+import { RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { fitEventText, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { fitEventText, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -20,8 +21,9 @@ import { guarded, redisUnavailable } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
-import { APPEND, CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
+import { CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
 import { eventsOf, type StreamEntry } from './redis-stream.ts'
+import { RedisTails } from './redis-tails.ts'
 
 export interface RedisStoreOptions {
   link: RedisLink
@@ -51,6 +53,11 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
    * Redis once, not a thousand times (every waiter re-reads after each wake-up; see bench/ fan-out).
    */
   readonly #inflight = new Map<string, Promise<unknown>>()
+  /** Each session's newest events and head as this instance knows them: most reads never reach Redis. */
+  readonly #tails = new RedisTails()
+  /** The latest append in flight per session: a reader woken by its wake message waits for it rather than asking Redis. */
+  readonly #appending = new Map<string, Promise<unknown>>()
+  readonly #appender: RedisAppender
   #capCheckedAt = 0
   #closed = false
 
@@ -60,6 +67,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     this.#notifier = options.notifier
     this.#metrics = options.metrics
     this.#options = options
+    this.#appender = new RedisAppender(options.link, options.keys, { onStored: (seconds) => options.metrics?.storeCommit(seconds) })
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -98,22 +106,40 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
     if (this.#closed) throw redisUnavailable()
-    const k = this.#keys
-    const keys = [k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId), k.activity, k.uncompacted, k.openRuns]
-    const args = [sessionId, JSON.stringify(event), event.step_id, isClosing(event) ? '1' : '0', String(Date.now()), k.wakeChannel]
-    const started = performance.now()
-    const seq = (await guarded(() => this.#eval(APPEND, keys, args))) as number
-    this.#metrics?.storeCommit((performance.now() - started) / 1000)
+    this.#tails.track(sessionId)
+    const appending = this.#appender.append(sessionId, event)
+    this.#appending.set(sessionId, appending)
+    let seq: number
+    try {
+      seq = await appending
+    } finally {
+      if (this.#appending.get(sessionId) === appending) this.#appending.delete(sessionId)
+    }
     this.#metrics?.eventPublished(event.type)
-    return { ...event, seq, session_id: sessionId } as StoredEvent
+    const stored = { ...event, seq, session_id: sessionId } as StoredEvent
+    this.#tails.heard(sessionId, seq)
+    this.#tails.add(sessionId, [stored])
+    return stored
   }
 
-  read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
+  async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
+    const kept = this.#tails.read(sessionId, after, limit)
+    if (kept) return kept
+    // Woken by the message of this instance's own append before Redis's answer to it arrived: that answer is near.
+    const appending = this.#appending.get(sessionId)
+    if (appending) {
+      await appending.catch(() => {})
+      const now = this.#tails.read(sessionId, after, limit)
+      if (now) return now
+    }
     return this.#shared(`r\0${sessionId}\0${after}\0${limit}`, async () => {
+      this.#tails.track(sessionId)
       const entries = (await guarded(() =>
         this.#link.send('XRANGE', [this.#keys.events(sessionId), `(${after}-0`, '+', 'COUNT', String(limit)]),
       )) as StreamEntry[] | null
-      return eventsOf(sessionId, entries ?? [])
+      const events = eventsOf(sessionId, entries ?? [])
+      this.#tails.add(sessionId, events)
+      return events
     })
   }
 
@@ -124,10 +150,26 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
    */
   waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
     const woken = this.#notifier.wait(sessionId, signal, timeoutMs)
+    const known = this.#tails.head(sessionId)
+    if (known !== undefined) return known > after ? Promise.resolve(false) : woken
     return this.#head(sessionId).then((head) => {
       if (head === undefined) throw sessionNotFound()
       return head > after ? false : woken
     })
+  }
+
+  /**
+   * Takes in a message of the wake channel, before the local streams are woken by it: a seq raises the session's
+   * known head; a bare id (pruned, trimmed, compacted) forgets what is kept of it.
+   */
+  wakeHeard(sessionId: string, seq: number | undefined): void {
+    if (seq === undefined) this.#tails.forget(sessionId)
+    else this.#tails.woken(sessionId, seq)
+  }
+
+  /** Forgets every known head: the subscription was lost, and wake messages with it. */
+  wakesMissed(): void {
+    this.#tails.clear()
   }
 
   /** Resolves when both of this instance's Redis connections work; rejects with STORE_UNAVAILABLE otherwise. */
@@ -179,7 +221,11 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
   /** Deletes idle sessions, compacts finished runs and caps each session's events (redis-prune.ts). */
   async prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
     const started = Date.now()
-    const report = await pruneRedis(this.#link, this.#keys, policy, now, this.#capCheckedAt, (id) => this.#notifier.notify(id))
+    const report = await pruneRedis(this.#link, this.#keys, policy, now, this.#capCheckedAt, (id) => {
+      // Here at once; on the other instances when the message arrives (until then they may serve what was removed).
+      this.#tails.forget(id)
+      this.#notifier.notify(id)
+    })
     this.#capCheckedAt = started
     return report
   }
@@ -187,6 +233,8 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // Appends already accepted are answered by Redis, not cut off by the closing link.
+    await this.#appender.drain()
     await this.#options.onClose?.()
     this.#link.close()
   }
@@ -201,8 +249,14 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
 
   #head(sessionId: string): Promise<number | undefined> {
     return this.#shared(`h\0${sessionId}`, async () => {
+      this.#tails.track(sessionId)
       const seq = (await guarded(() => this.#link.send('HGET', [this.#keys.session(sessionId), 'last_seq']))) as string | null
-      return seq === null ? undefined : Number(seq)
+      if (seq === null) {
+        this.#tails.forget(sessionId)
+        return undefined
+      }
+      this.#tails.heard(sessionId, Number(seq))
+      return Number(seq)
     })
   }
 

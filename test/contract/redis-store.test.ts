@@ -55,6 +55,33 @@ if (available) {
       await Promise.all([a.store.close(), b.store.close()])
     })
 
+    test("what an instance keeps in memory never hides another instance's appends, trims or compactions", async () => {
+      const [a, b] = await twoInstances()
+      const id = newId()
+      await a.store.createSession(id)
+      for (let i = 1; i <= 5; i++) await a.store.append(id, partial(String(i)))
+      const never = new AbortController().signal
+      expect(await b.store.waitFor(id, 0, never, 5000)).toBe(false)
+      expect((await b.store.read(id, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
+      // B is caught up and waits; A's next append wakes it, and B reads that event though it kept 1–5.
+      const waiting = b.store.waitFor(id, 5, never, 5000)
+      await a.store.append(id, partial('6'))
+      expect(await waiting).toBe(false)
+      expect((await b.store.read(id, 5)).map((e) => e.seq)).toEqual([6])
+      await b.store.append(id, partial('7'))
+      expect((await b.store.read(id, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
+      // A trims the session to its newest 3: B, told by the wake message, no longer answers with what was removed.
+      await a.store.prune({ idleMs: 3_600_000, compactAfterMs: 3_600_000, maxEventsPerSession: 3 })
+      const deadline = Date.now() + 3000
+      let seen = await b.store.read(id, 0)
+      while (seen[0]?.seq !== 5 && Date.now() < deadline) {
+        await Bun.sleep(10)
+        seen = await b.store.read(id, 0)
+      }
+      expect(seen.map((e) => e.seq)).toEqual([5, 6, 7])
+      await Promise.all([a.store.close(), b.store.close()])
+    })
+
     test('an unreachable Redis is refused at open with its reason', async () => {
       await expect(openRedis('redis://127.0.0.1:1', { log: silentLogger })).rejects.toThrow()
     })
