@@ -82,6 +82,27 @@ if (available) {
       await Promise.all([a.store.close(), b.store.close()])
     })
 
+    test('appends made in one turn go to Redis together, yet each is answered alone: a refused one fails only itself', async () => {
+      const store = await open()
+      const [one, two] = [newId(), newId()]
+      await store.createSession(one)
+      await store.createSession(two)
+      const results = await Promise.allSettled([
+        store.append(one, partial('a')),
+        store.append(newId(), partial('lost')),
+        store.append(two, partial('b')),
+        store.append(one, partial('c')),
+      ])
+      expect(results.map((r) => (r.status === 'fulfilled' ? r.value.seq : (r.reason as { code: string }).code))).toEqual([
+        1,
+        'SESSION_NOT_FOUND',
+        1,
+        2,
+      ])
+      expect((await store.read(one, 0)).map((e) => (e.type === 'partial' ? e.delta : ''))).toEqual(['a', 'c'])
+      await store.close()
+    })
+
     test('an unreachable Redis is refused at open with its reason', async () => {
       await expect(openRedis('redis://127.0.0.1:1', { log: silentLogger })).rejects.toThrow()
     })
