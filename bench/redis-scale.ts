@@ -7,7 +7,7 @@
  *   independent work, which two processes can split.
  * - fan-out: V viewers of one session: one run's events, delivered by every process that holds a viewer.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -15,6 +15,7 @@ import { createSessions, postMessage, streamPath } from './api.ts'
 import { mapLimit } from './http-client.ts'
 import { percentile } from './histogram.ts'
 import { startLoad } from './load-pool.ts'
+import { cpuSeconds } from './proc-stats.ts'
 import { startServer, stepstreamTarget } from './server-process.ts'
 import { proseOf } from './text.ts'
 
@@ -43,7 +44,25 @@ const setups: Setup[] = [
   { name: '2 processes (--workers 2), one Redis', store: () => `redis://127.0.0.1:${redisPort}`, extra: ['--workers', '2'] },
 ]
 
-async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<{ perSec: number; p99: number }> {
+/** A process and its descendants (`--workers` children), by /proc's children lists. */
+function processTree(pid: number): number[] {
+  const path = `/proc/${pid}/task/${pid}/children`
+  const children = existsSync(path) ? readFileSync(path, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : []
+  return [pid, ...children.flatMap(processTree)]
+}
+
+/** CPU seconds used so far by a process tree; processes that exit meanwhile are not counted. */
+const treeCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + (existsSync(`/proc/${pid}`) ? cpuSeconds(pid) : 0), 0)
+
+interface Measured {
+  perSec: number
+  p99: number
+  /** CPU milliseconds per 1,000 delivered events: the stepstream processes, and redis-server. */
+  serverCpu: number
+  redisCpu: number
+}
+
+async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<Measured> {
   const base = stepstreamTarget(['bun', 'src/main.ts'])
   const target = { ...base, command: (o: Parameters<typeof base.command>[0]) => [...base.command(o), ...setup.extra] }
   const server = await startServer(target, { echoDelayMs: 0, store: setup.store() })
@@ -60,9 +79,17 @@ async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<{ p
       deadlineMs: 300_000,
     })
     await running.opened
+    const pids = processTree(server.pid)
+    const [serverBefore, redisBefore] = [treeCpu(pids), cpuSeconds(redis.pid)]
     await mapLimit(ids, 64, (id) => postMessage(server, id, proseOf(CHARS)))
     const result = await running.done
-    return { perSec: result.events / ((result.lastReceivedAt - result.firstTs) / 1000), p99: percentile(result.latency, 0.99) }
+    const perThousand = (seconds: number) => (seconds * 1000 * 1000) / result.events
+    return {
+      perSec: result.events / ((result.lastReceivedAt - result.firstTs) / 1000),
+      p99: percentile(result.latency, 0.99),
+      serverCpu: perThousand(treeCpu(pids) - serverBefore),
+      redisCpu: perThousand(cpuSeconds(redis.pid) - redisBefore),
+    }
   } finally {
     await server.stop()
   }
@@ -78,13 +105,16 @@ try {
     for (const r of results) {
       rows.push(
         `| ${load} | ${r.setup.name} | ${Math.round(r.perSec).toLocaleString('en')} | ${r.p99} | ` +
-          `${(r.perSec / redisOne!.perSec).toFixed(2)}× | ${(r.perSec / sqlite!.perSec).toFixed(2)}× |`,
+          `${(r.perSec / redisOne!.perSec).toFixed(2)}× | ${(r.perSec / sqlite!.perSec).toFixed(2)}× | ` +
+          `${r.serverCpu.toFixed(0)} | ${r.setup.name.includes('Redis') ? r.redisCpu.toFixed(0) : '—'} |`,
       )
     }
   }
   console.log(`many runs: ${SESSIONS} sessions × ${CHARS} chars; fan-out: ${VIEWERS} viewers × ${CHARS} chars; echo delay 0\n`)
-  console.log('| load | setup | delivered events/s | p99 (ms) | vs 1 on Redis | vs SQLite |')
-  console.log('|---|---|---:|---:|---:|---:|')
+  console.log(
+    '| load | setup | delivered events/s | p99 (ms) | vs 1 on Redis | vs SQLite | server CPU ms / 1k events | redis-server CPU ms / 1k events |',
+  )
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   console.log(rows.join('\n'))
 } finally {
   redis.kill()
