@@ -85,10 +85,70 @@ async function echo(session: Session, stepId: string, text: string) {
 
 const json = (body: unknown, status: number) => Response.json(body, { status })
 
+/** Starts the session's echo run of `text`; the answer of both message routes. */
+function startRun(session: Session, text: string): Response {
+  if (session.running) return json({ error: 'a run is active' }, 409)
+  const stepId = newId()
+  session.running = true
+  publish(session, { type: 'user', text, step_id: stepId, ts: new Date().toISOString() })
+  void echo(session, stepId, text)
+  return json({ step_id: stepId }, 202)
+}
+
+/**
+ * The smallest honest chat page, for the browser scenario (bench/scenarios/browser.ts): a form posted with fetch, one
+ * EventSource on the session's stream, each partial's text appended to the run's answer and the final's text put in
+ * its place. The same ids and `data-state` as stepstream's page, so one measuring script reads both.
+ */
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>baseline</title></head><body>
+<div id="transcript"></div>
+<form id="composer"><textarea id="message" name="message"></textarea><button>Send</button></form>
+<script>
+const id = new URLSearchParams(location.search).get('client_id')
+const transcript = document.getElementById('transcript')
+const answers = new Map()
+const source = new EventSource('/api/sessions/' + id + '/stream')
+source.addEventListener('start', (e) => {
+  const event = JSON.parse(e.data)
+  const answer = document.createElement('div')
+  answer.className = 'answer'
+  answer.dataset.state = 'streaming'
+  answer.innerHTML = '<div class="text"></div>'
+  transcript.append(answer)
+  answers.set(event.step_id, answer)
+})
+source.addEventListener('partial', (e) => {
+  const event = JSON.parse(e.data)
+  answers.get(event.step_id)?.firstChild.append(event.delta)
+})
+source.addEventListener('final', (e) => {
+  const event = JSON.parse(e.data)
+  const answer = answers.get(event.step_id)
+  if (!answer) return
+  answer.firstChild.textContent = event.text
+  answer.dataset.state = 'final'
+})
+document.getElementById('composer').addEventListener('submit', (e) => {
+  e.preventDefault()
+  const body = new URLSearchParams({ client_id: id, message: document.getElementById('message').value })
+  document.getElementById('message').value = ''
+  fetch('/chat', { method: 'POST', body })
+})
+</script></body></html>`
+
 const server = Bun.serve({
   port: Number(values.port),
   hostname: values.host,
   routes: {
+    '/': () => new Response(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8' } }),
+    '/chat': {
+      POST: async (req) => {
+        const form = await req.formData()
+        const session = sessions.get(String(form.get('client_id')))
+        if (!session) return json({ error: 'no such session' }, 404)
+        return startRun(session, String(form.get('message') ?? ''))
+      },
+    },
     '/healthz': () => json({ status: 'ok' }, 200),
     '/api/sessions': {
       POST: () => {
@@ -101,13 +161,8 @@ const server = Bun.serve({
       POST: async (req) => {
         const session = sessions.get(req.params.id)
         if (!session) return json({ error: 'no such session' }, 404)
-        if (session.running) return json({ error: 'a run is active' }, 409)
         const { text } = (await req.json()) as { text: string }
-        const stepId = newId()
-        session.running = true
-        publish(session, { type: 'user', text, step_id: stepId, ts: new Date().toISOString() })
-        void echo(session, stepId, text)
-        return json({ step_id: stepId }, 202)
+        return startRun(session, text)
       },
     },
     '/api/sessions/:id/stream': (req, srv) => {

@@ -7,10 +7,11 @@
  *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); the whole set also writes bench/RESULTS.md
  *   bun run bench -- --smoke      tiny sizes, for the smoke test
  *   --rounds <n>                  rounds per scenario, medians reported (default 1, 3 with --full)
- *   --only <key,key>              only these scenarios: cold-start, idle, fan-out, many-runs, answer-bytes
+ *   --only <key,key>              only these scenarios: cold-start, idle, fan-out, many-runs, answer-bytes, browser
  *   --json <path>                 also write the medians as JSON
  *   --binary <path>               run this stepstream executable instead of dist/stepstream (before/after checks)
  *   --profile <dir>               run stepstream from source under `bun --cpu-prof`; one profile per server start
+ *   --load-workers <n>            load worker processes the fan-out viewers are split over (default 2, 4 with --full)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,6 +21,7 @@ import { buildBaseline, ensureStepstreamBinary, ROOT } from './build.ts'
 import { describeMachine } from './machine.ts'
 import { medianMetrics, table, warnings, type Results } from './report.ts'
 import { answerBytes } from './scenarios/answer-bytes.ts'
+import { browser } from './scenarios/browser.ts'
 import { coldStart } from './scenarios/cold-start.ts'
 import { fanOut } from './scenarios/fan-out.ts'
 import { idle } from './scenarios/idle.ts'
@@ -29,28 +31,46 @@ import { baselineTarget, stepstreamTarget, type Target } from './server-process.
 
 /** The issue's sizes (`--full`); quick and smoke scale them down so a run ends in minutes or seconds. */
 const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
-  smoke: { idleStreams: 20, fanOutViewers: 5, fanOutChars: 50, manyRunsSessions: 5, manyRunsChars: 10, answerChars: 100, coldStarts: 1 },
+  smoke: {
+    idleStreams: 20,
+    idleRounds: 1,
+    fanOutViewers: 5,
+    fanOutChars: 50,
+    fanOutLoadWorkers: 1,
+    manyRunsSessions: 5,
+    manyRunsChars: 10,
+    answerChars: 100,
+    browserMessages: 2,
+    coldStarts: 1,
+  },
   quick: {
     idleStreams: 1000,
+    idleRounds: 3,
     fanOutViewers: 200,
     fanOutChars: 2000,
+    fanOutLoadWorkers: 2,
     manyRunsSessions: 100,
     manyRunsChars: 100,
     answerChars: 2000,
+    browserMessages: 10,
     coldStarts: 5,
   },
   full: {
     idleStreams: 10_000,
+    idleRounds: 3,
     fanOutViewers: 1000,
     fanOutChars: 2000,
+    // Two workers reached 52% of a core reading what the baseline delivers to 1,000 viewers (2026-11-25 full run).
+    fanOutLoadWorkers: 4,
     manyRunsSessions: 1000,
     manyRunsChars: 250,
     answerChars: 2000,
+    browserMessages: 30,
     coldStarts: 10,
   },
 }
 
-const SCENARIOS: Scenario[] = [coldStart, idle, fanOut, manyRuns, answerBytes]
+const SCENARIOS: Scenario[] = [coldStart, idle, fanOut, manyRuns, answerBytes, browser]
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -62,17 +82,20 @@ const { values } = parseArgs({
     json: { type: 'string' },
     binary: { type: 'string' },
     profile: { type: 'string' },
+    'load-workers': { type: 'string' },
   },
 })
 const mode = values.smoke ? 'smoke' : values.full ? 'full' : 'quick'
-const sizes = SIZES[mode]
+const sizes = { ...SIZES[mode], ...(values['load-workers'] ? { fanOutLoadWorkers: Number(values['load-workers']) } : {}) }
 // Ratios drift less than absolute numbers, but still run to run (the baseline's fan-out rate alone varied 100k to
 // 190k events/s in one afternoon): the full run reports medians over three rounds.
 const rounds = Number(values.rounds ?? (mode === 'full' ? 3 : 1))
 const only = values.only?.split(',')
 const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.key)) : SCENARIOS
-if (!(rounds >= 1) || scenarios.length === 0) {
-  process.stderr.write(`bench: --rounds must be 1 or more and --only must name some of: ${SCENARIOS.map((s) => s.key).join(', ')}\n`)
+if (!(rounds >= 1) || !(sizes.fanOutLoadWorkers >= 1) || scenarios.length === 0) {
+  process.stderr.write(
+    `bench: --rounds and --load-workers must be 1 or more and --only must name some of: ${SCENARIOS.map((s) => s.key).join(', ')}\n`,
+  )
   process.exit(2)
 }
 

@@ -8,7 +8,7 @@ import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
 import { loginRoutes } from './http/login.tsx'
-import { noteProblem, requestGuards } from './http/request-guards.ts'
+import { noteProblem, requestGuards, requestIdOf } from './http/request-guards.ts'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
@@ -38,15 +38,14 @@ export async function createApp(deps: AppDeps) {
     .onError(({ code, error, request }) => {
       const path = new URL(request.url).pathname
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
-      if (allow.length === 0 || allow.includes(request.method)) {
-        const problem = problemOf({ code, error }, path, deps.log)
-        noteProblem(request, problem.code, problem.status)
-        return errorResponse(problem, request, page)
-      }
-      const problem = problemOf({ code, error: methodNotAllowed(request.method, path, allow) }, path, deps.log)
+      const allowed = allow.length === 0 || allow.includes(request.method)
+      const problem = problemOf({ code, error: allowed ? error : methodNotAllowed(request.method, path, allow) }, path, deps.log)
       noteProblem(request, problem.code, problem.status)
       const response = errorResponse(problem, request, page)
-      response.headers.set('allow', allow.join(', '))
+      if (!allowed) response.headers.set('allow', allow.join(', '))
+      // The streams' paths leave the id out of `set.headers` (request-guards.ts): their refusals carry it here.
+      const id = requestIdOf(request)
+      if (id !== undefined) response.headers.set('x-request-id', id)
       return response
     })
     .use(healthRoutes(deps))

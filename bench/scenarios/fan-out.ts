@@ -6,12 +6,6 @@ import { proseOf } from '../text.ts'
 import { sqliteStore, type Scenario } from './scenario.ts'
 
 /**
- * The viewers are split over two load workers whatever their number: one worker reading everything the baseline
- * delivers saturates its event loop (measured: 99% of a core at 200 viewers), two stay near half a core each.
- */
-const LOAD_WORKERS = 2
-
-/**
  * Fan-out: V viewers on one session, fed as fast as the server goes. The feeder is the server's own echo step at
  * `--echo-delay 0` answering one long message: each event still waits for a `setTimeout(0)` turn, so production
  * slows down by itself when the event loop is busy delivering, and both servers pay the same feeder cost.
@@ -22,7 +16,7 @@ export const fanOut: Scenario = {
   key: 'fan-out',
   title: (s) => `fan-out (${s.fanOutViewers.toLocaleString('en')} viewers × ${s.fanOutChars.toLocaleString('en')} chars, echo delay 0)`,
   async run(context) {
-    const { fanOutViewers: viewers, fanOutChars: chars } = context.sizes
+    const { fanOutViewers: viewers, fanOutChars: chars, fanOutLoadWorkers: workers } = context.sizes
     const server = await startServer(context.target, { echoDelayMs: 0, store: sqliteStore(context, 'fan-out') })
     try {
       const [id] = await createSessions(server, 1)
@@ -30,7 +24,7 @@ export const fanOut: Scenario = {
         host: server.host,
         port: server.port,
         paths: Array.from({ length: viewers }, () => streamPath(id!)),
-        perWorker: Math.ceil(viewers / LOAD_WORKERS),
+        perWorker: Math.ceil(viewers / workers),
         until: 'final',
         deadlineMs: 300_000,
       })
@@ -48,6 +42,7 @@ export const fanOut: Scenario = {
         serverCpuPercent: ((server.cpuSeconds() - cpuBefore) / seconds) * 100,
         failed: result.failed,
         clientCpuPercent: result.maxWorkerCpuPercent,
+        loadWorkers: result.workers,
       }
     } finally {
       await server.stop()

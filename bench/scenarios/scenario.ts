@@ -4,12 +4,21 @@ import type { Target } from '../server-process.ts'
 export interface Sizes {
   /** Open streams held by the idle scenario. */
   idleStreams: number
+  /** Server starts of the idle scenario, each measured once: the median is reported with the min–max spread. */
+  idleRounds: number
   /** Viewers of the one session of the fan-out scenario, and the length of the message they all receive. */
   fanOutViewers: number
   fanOutChars: number
+  /**
+   * Load worker processes the fan-out viewers are split over: enough that the busiest stays well under a core for
+   * both servers (the report's "load client CPU" row), or the client's own saturation shows as the server's latency.
+   */
+  fanOutLoadWorkers: number
   /** Sessions of the many-runs scenario (one viewer each) and the length of each message, echoed at 50 chars/s. */
   manyRunsSessions: number
   manyRunsChars: number
+  /** Messages timed in Chromium by the browser scenario, on a quiet server and again under the many-runs load. */
+  browserMessages: number
   /** Length of the answer whose bytes are counted on the HTML stream. */
   answerChars: number
   /** How many times each server is cold-started. */

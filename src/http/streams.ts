@@ -8,7 +8,7 @@ import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import type { StreamKind } from '../metrics.ts'
 import type { SessionRecord } from '../store/event-store.ts'
 import { requireSession, requireViewer, type AppDeps } from './deps.ts'
-import { ipOf } from './request-guards.ts'
+import { ipOf, requestIdOf } from './request-guards.ts'
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -76,7 +76,8 @@ function streamResponse(
       await chunks.return(undefined)
     },
   })
-  return new Response(body, { headers: SSE_HEADERS })
+  const id = requestIdOf(request)
+  return new Response(body, { headers: id === undefined ? SSE_HEADERS : { ...SSE_HEADERS, 'x-request-id': id } })
 }
 
 const Query = t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()), after: t.Optional(t.String()) })

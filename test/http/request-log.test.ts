@@ -50,6 +50,26 @@ describe('request logs', () => {
     expect(await lineOf(bad.headers.get('x-request-id')!)).toMatchObject({ route: '/api/sessions/:id/messages', status: 404 })
   })
 
+  test('every stream, and a refused one, carries its id in X-Request-Id and its log line', async () => {
+    await app()
+    const { id, viewer_id } = (await (await call('/api/sessions', { method: 'POST' })).json()) as { id: string; viewer_id: string }
+    for (const [path, route] of [
+      [`/events?client_id=${id}`, '/events'],
+      [`/api/sessions/${id}/stream`, '/api/sessions/:id/stream'],
+      [`/api/sessions/view/${viewer_id}/stream`, '/api/sessions/view/:viewer_id/stream'],
+    ] as const) {
+      const res = await call(path)
+      const requestId = res.headers.get('x-request-id')
+      expect(requestId).toMatch(/^[\w-]{22}$/)
+      expect(res.headers.get('content-type')).toStartWith('text/event-stream')
+      await res.body!.cancel()
+      expect(await lineOf(requestId!)).toMatchObject({ route, status: 200 })
+    }
+    const refused = await call('/api/sessions/AAAAAAAAAAAAAAAAAAAAAA/stream')
+    expect(refused.status).toBe(404)
+    expect(await lineOf(refused.headers.get('x-request-id')!)).toMatchObject({ route: '/api/sessions/:id/stream', status: 404 })
+  })
+
   test('a request id from a trusted proxy (nginx $request_id) is kept; otherwise a client cannot set it', async () => {
     await app({ trustProxy: true })
     expect((await call('/healthz', { headers: { 'x-request-id': 'nginx-abc123' } })).headers.get('x-request-id')).toBe('nginx-abc123')

@@ -36,3 +36,31 @@ test('an aborted reader is released at once, crowd or not, and a timeout says it
   expect(await settled(waits)).toBe(300)
   expect(await bus.wait('t', never, 5)).toBe(true)
 })
+
+test('waits of one length share a timer, yet each times out after its own full length', async () => {
+  const bus = new SessionSignal()
+  const t0 = performance.now()
+  const first = bus.wait('a', never, 40).then((timedOut) => ({ timedOut, at: performance.now() - t0 }))
+  await Bun.sleep(20)
+  const second = bus.wait('b', never, 40).then((timedOut) => ({ timedOut, at: performance.now() - t0 }))
+  const third = bus.wait('c', never, 40)
+  bus.notify('c')
+  expect(await third).toBe(false)
+  expect((await first).timedOut).toBe(true)
+  expect((await first).at).toBeGreaterThanOrEqual(39)
+  const late = await second
+  expect(late.timedOut).toBe(true)
+  // A timer never fires early: the second wait began 20 ms later, so it cannot end before 20 + 40 ms.
+  expect(late.at).toBeGreaterThanOrEqual(59)
+  expect(bus.waiting).toBe(0)
+})
+
+test('a reader woken before its timeout is not resolved again by the timer, and a new wait gets a fresh timeout', async () => {
+  const bus = new SessionSignal()
+  const woken = bus.wait('s', never, 10)
+  bus.notify('s')
+  expect(await woken).toBe(false)
+  await Bun.sleep(20)
+  expect(bus.waiting).toBe(0)
+  expect(await bus.wait('s', never, 10)).toBe(true)
+})
