@@ -4,7 +4,17 @@ import type { Step } from '../steps/step.ts'
 import { markPartlyApplied } from './producer-seq.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
-const PUBLISHABLE = new Set<string>(['user', 'partial', 'reasoning', 'tool-call', 'tool-result', 'final', 'error'])
+const PUBLISHABLE = new Set<string>([
+  'user',
+  'partial',
+  'reasoning',
+  'tool-call',
+  'tool-result',
+  'agent-step',
+  'agent-state',
+  'final',
+  'error',
+])
 
 /** What one append request did, returned to the producer (and again, unchanged, for a retried request). */
 export interface AppendResult {
