@@ -146,7 +146,7 @@ export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) 
 export function AgentStep({ step }: { step: AgentStepView }) {
   return (
     <p class={`agent-step ${step.phase}`}>
-      <Time ts={step.ts} /> step <code safe>{step.name}</code> <span safe>{step.phase}</span>
+      <Time ts={step.ts} /> step <code safe>{step.name}</code> <span>{step.phase}</span>
     </p>
   )
 }
@@ -156,9 +156,10 @@ export function AgentStep({ step }: { step: AgentStepView }) {
  * or closed as the reader left it.
  */
 export function AgentStateJson({ stepId, state }: { stepId: string; state: { value: unknown } | undefined }) {
+  const json = state ? pretty(state.value) : ''
   return (
     <pre id={ids.agentStateJson(stepId)} safe>
-      {state ? pretty(state.value) : ''}
+      {json}
     </pre>
   )
 }
