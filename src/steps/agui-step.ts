@@ -38,11 +38,12 @@ class AguiAnswer {
     const watchdog = new RequestWatchdog(this.config.requestTimeoutMs)
     const requestSignal = AbortSignal.any([signal, watchdog.signal])
     const watched = watchdog.fetch(this.transport)
+    const body = new GuardedBody()
     const agent = new HttpAgent({
       url: this.config.url,
       headers: this.config.headers,
       // The agent's own abort controller is not ours to drive: the request ends on cancel or on silence.
-      fetch: (url, init) => watched(url, { ...init, signal: requestSignal }),
+      fetch: async (url, init) => body.guard(await watched(url, { ...init, signal: requestSignal })),
     })
     const input: RunAgentInput = {
       threadId: run.sessionId,
@@ -69,6 +70,7 @@ class AguiAnswer {
       }
       if (signal.aborted) return { text: mapper.text }
       if (watchdog.fired) throw new RunStop(this.#timeoutSentence(mapper.text !== ''))
+      if (body.broken) throw body.broken.error
       throw new RunStop(
         `The AG-UI agent at ${this.#host} ended its stream without RUN_FINISHED, so the answer may be cut short${mapper.text ? '; what arrived is kept above' : ''}. Send your message again.`,
       )
@@ -103,6 +105,35 @@ class AguiAnswer {
     if (streamed)
       return `The connection to the AG-UI agent at ${this.#host} broke mid-answer; what arrived is kept above. Send your message again.`
     return `Could not reach the AG-UI agent at ${this.#host}. Check that it is running and that --agui-url is right.`
+  }
+}
+
+/**
+ * Reads a response body so that a broken connection ends it like a normal end, and says so in `broken`. The client
+ * cancels the body's reader when its subscription ends and rethrows any rejection but an AbortError — and cancelling
+ * an errored stream rejects with its error: a broken connection became an unhandled rejection (checked with
+ * @ag-ui/client 1.0.0, a fake agent resetting its connection). Closed instead, the stream's end is checked here.
+ */
+class GuardedBody {
+  broken: { error: unknown } | undefined
+
+  guard(response: Response): Response {
+    if (!response.ok || !response.body) return response
+    const reader = response.body.getReader()
+    const guarded = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read()
+          if (done) controller.close()
+          else controller.enqueue(value)
+        } catch (error) {
+          this.broken = { error }
+          controller.close()
+        }
+      },
+      cancel: (reason) => reader.cancel(reason).catch(() => {}),
+    })
+    return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
 }
 
