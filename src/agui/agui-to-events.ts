@@ -82,6 +82,13 @@ export class AguiRunMapper {
     return out
   }
 
+  /** A copy to map a batch on, kept (in place of this one) only if the whole batch is taken. */
+  fork(): AguiRunMapper {
+    const copy = new AguiRunMapper()
+    copy.#s = structuredClone(this.#s)
+    return copy
+  }
+
   /**
    * Maps a batch all or nothing: on an invalid event the mapper is left as it was before the batch.
    * @param firstPosition the 1-based number of the batch's first event.
