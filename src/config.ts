@@ -52,6 +52,17 @@ export interface Config {
   /** A file of tokens, one a line (`#` comments), read at start; undefined when not given. */
   authTokenFile: string | undefined
   openai: OpenAiConfig
+  agui: AguiConfig
+}
+
+/** How the `agui` step reaches its AG-UI agent. */
+export interface AguiConfig {
+  /** The agent's AG-UI endpoint (it takes a POSTed RunAgentInput and answers SSE); required for the agui step. */
+  url?: string
+  /** Sent with every request (`--agui-header "Name: value"`, repeated), e.g. the agent's auth; never logged. */
+  headers: Record<string, string>
+  /** A request that sends no byte for this long ends the run with an error; milliseconds, default 120,000. */
+  requestTimeoutMs: number
 }
 
 /** How the `openai` step reaches its model server. */
@@ -77,6 +88,8 @@ interface FlagSpec {
   help: string
   /** A switch that takes no value (`--trust-proxy`); its env twin is true for `1`, `true` or `yes`. */
   boolean?: true
+  /** A flag that may be given several times (`--agui-header`); its env twin holds one value a line. */
+  multiple?: true
 }
 
 /** Every flag, its environment twins and its help line; `--help` prints this table. */
@@ -95,7 +108,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: ['STEPSTREAM_RUN_LEASE'],
     help: "redis store: milliseconds a run holds its chat unrenewed; a dead server's run is closed after it (default 10000)",
   },
-  step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default) or openai' },
+  step: { env: ['STEPSTREAM_STEP'], help: 'the step of new chats: echo (default), openai or agui' },
   'cancel-grace': {
     env: ['STEPSTREAM_CANCEL_GRACE'],
     help: 'milliseconds a cancelled step has to stop before its run is closed without it (default 2000)',
@@ -130,7 +143,16 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   'request-timeout': {
     env: ['STEPSTREAM_REQUEST_TIMEOUT'],
-    help: 'openai step: milliseconds without a byte from the model server before the run fails (default 120000)',
+    help: 'openai and agui steps: milliseconds without a byte from the model server or agent before the run fails (default 120000)',
+  },
+  'agui-url': {
+    env: ['STEPSTREAM_AGUI_URL'],
+    help: 'agui step: the AG-UI endpoint of an agent, e.g. http://localhost:8000/agent (required)',
+  },
+  'agui-header': {
+    env: ['STEPSTREAM_AGUI_HEADER'],
+    help: 'agui step: a header sent to the agent, "Name: value" (repeat the flag for several; one a line in the env)',
+    multiple: true,
   },
   'max-message-bytes': {
     env: ['STEPSTREAM_MAX_MESSAGE_BYTES'],
@@ -211,6 +233,20 @@ function httpUrl(name: string, raw: string): string {
   return raw.replace(/\/+$/, '')
 }
 
+/** `--agui-header "Name: value"` values as headers; a value without a name, or a name that is not a token, is refused. */
+export function headerList(raw: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const line of raw) {
+    const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/.exec(line)
+    if (!match || /[\r\n\0]/.test(match[2]!)) {
+      // Never the value: it is usually a credential.
+      throw new ConfigError('--agui-header must be "Name: value", e.g. "Authorization: Bearer …"; one of them is not')
+    }
+    headers[match[1]!] = match[2]!
+  }
+  return headers
+}
+
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
 
 /** `30/m` (a burst of 30, refilled at 30 a minute), `120/h,10` (a burst of 10, 120 an hour), or `off`. */
@@ -252,7 +288,10 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       allowPositionals: false,
       options: {
         ...Object.fromEntries(
-          Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.boolean ? ('boolean' as const) : ('string' as const) }]),
+          Object.entries(FLAGS).map(([name, spec]) => [
+            name,
+            { type: spec.boolean ? ('boolean' as const) : ('string' as const), ...(spec.multiple && { multiple: true }) },
+          ]),
         ),
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -265,6 +304,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       if (typeof flag === 'string') return flag
       for (const key of FLAGS[name]!.env) if (env[key] !== undefined && env[key] !== '') return env[key]!
       return fallback
+    }
+    const all = (name: string): string[] => {
+      const flag = (values as Record<string, unknown>)[name]
+      if (Array.isArray(flag)) return flag as string[]
+      for (const key of FLAGS[name]!.env) if (env[key]) return env[key]!.split(/\r?\n/).filter((line) => line.trim() !== '')
+      return []
     }
     const on = (name: string): boolean => {
       if ((values as Record<string, unknown>)[name] === true) return true
@@ -297,6 +342,11 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         model: get('model', '') || undefined,
         systemPrompt: get('system-prompt', SYSTEM_PROMPT),
         maxToolRounds: integer('max-tool-rounds', get('max-tool-rounds', '8'), 0, 100),
+        requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
+      },
+      agui: {
+        url: get('agui-url', '') ? httpUrl('agui-url', get('agui-url', '')) : undefined,
+        headers: headerList(all('agui-header')),
         requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
       },
       maxMessageBytes: integer('max-message-bytes', get('max-message-bytes', String(DEFAULT_MAX_MESSAGE_BYTES)), 1, MAX_BODY_BYTES / 2),

@@ -56,6 +56,19 @@ const SCHEMAS = {
     { type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: 10_000 }), text: t.Optional(Text) },
     strict,
   ),
+  // A named stage of an agent's run began or ended (AG-UI's STEP_STARTED / STEP_FINISHED): a marker in the transcript.
+  'agent-step': t.Object(
+    {
+      type: t.Literal('agent-step'),
+      ...Envelope,
+      name: t.String({ minLength: 1, maxLength: 200 }),
+      phase: t.Union([t.Literal('started'), t.Literal('finished')]),
+    },
+    strict,
+  ),
+  // The agent's whole state after a snapshot or a patch (AG-UI's STATE_SNAPSHOT / STATE_DELTA): the latest one is
+  // what the page shows, so a reload, the live stream and the AG-UI follow stream each render it from one event.
+  'agent-state': t.Object({ type: t.Literal('agent-state'), ...Envelope, state: t.Unknown() }, strict),
 }
 
 /** An event as a step (or the runner) emits it: no `seq` and no `session_id` yet. */

@@ -1,6 +1,7 @@
 import { helpText, parseConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { StartError, startServer, stopOnSignals } from './server.ts'
+import { aguiStep } from './steps/agui-step.ts'
 import { echoStep } from './steps/echo-step.ts'
 import { openAiStep } from './steps/openai-step.ts'
 import { buildCommit, VERSION, versionLine } from './version.ts'
@@ -24,7 +25,7 @@ async function main() {
   try {
     const server = await startServer({
       config,
-      steps: [echoStep(config.echoDelayMs), openAiStep(config.openai, log)],
+      steps: [echoStep(config.echoDelayMs), openAiStep(config.openai, log), aguiStep(config.agui, log)],
       log,
       version: VERSION,
     })

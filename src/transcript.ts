@@ -12,6 +12,16 @@ export interface ToolView {
   result?: { value: unknown; ts?: string }
 }
 
+/** A named stage of an agent's run that began or ended (an `agent-step` event): a marker among the tool calls. */
+export interface AgentStepView {
+  name: string
+  phase: 'started' | 'finished'
+  ts: string
+}
+
+/** What a run did besides answering, in the order it happened: tool calls and an agent's stage markers. */
+export type ActivityView = { kind: 'tool'; tool: ToolView } | { kind: 'step'; step: AgentStepView }
+
 export interface RunView {
   kind: 'run'
   stepId: string
@@ -30,6 +40,10 @@ export interface RunView {
   /** What a `final` said about the model, its usage and timings. */
   meta?: FinalMetaOf
   tools: ToolView[]
+  /** The run's tool calls (the same objects as `tools`) and agent stage markers, in order: the page shows them so. */
+  activity: ActivityView[]
+  /** The agent's latest state (the last `agent-state`), shown as a collapsible block; absent when it sent none. */
+  agentState?: { value: unknown }
 }
 
 export type TranscriptEntry = { kind: 'user'; event: StoredEventOf<'user'> } | RunView
@@ -55,7 +69,7 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
     let run = runs.get(event.step_id)
     if (!run) {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
-      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [] }
+      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
       runs.set(event.step_id, run)
       entries.push(run)
     }
@@ -79,8 +93,18 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
       case 'reasoning':
         runOf(event).reasoning += event.delta
         break
-      case 'tool-call':
-        runOf(event).tools.push({ ...event.tool_call, ts: event.ts })
+      case 'tool-call': {
+        const run = runOf(event)
+        const tool = { ...event.tool_call, ts: event.ts }
+        run.tools.push(tool)
+        run.activity.push({ kind: 'tool', tool })
+        break
+      }
+      case 'agent-step':
+        runOf(event).activity.push({ kind: 'step', step: { name: event.name, phase: event.phase, ts: event.ts } })
+        break
+      case 'agent-state':
+        runOf(event).agentState = { value: event.state }
         break
       case 'tool-result': {
         const tool = runOf(event).tools.find((t) => t.id === event.tool_result.id)

@@ -1,7 +1,18 @@
 /** @jsxImportSource @kitajs/html */
 import { type StoredEvent, type StoredEventOf, unreachable } from '../src/events.ts'
 import { toHtml } from './to-html.ts'
-import { ReasoningSummary, RunMessage, RunStatus, RunText, ToolBlock, ToolResult, UserMessage, ids } from './messages.tsx'
+import {
+  AgentStateJson,
+  AgentStep,
+  ReasoningSummary,
+  RunMessage,
+  RunStatus,
+  RunText,
+  ToolBlock,
+  ToolResult,
+  UserMessage,
+  ids,
+} from './messages.tsx'
 
 /**
  * The HTML stream's fragment for each event type. The page's stream element appends what a fragment holds at its
@@ -48,7 +59,9 @@ function fragment(event: StoredEvent): JSX.Element {
       return (
         <>
           <UserMessage event={event} />
-          <RunMessage run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [] }} />
+          <RunMessage
+            run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }}
+          />
           <Partial target="run-status" swap="outerHTML">
             <RunStatus running />
           </Partial>
@@ -86,6 +99,18 @@ function fragment(event: StoredEvent): JSX.Element {
             stepId={event.step_id}
             tool={{ id: event.tool_result.id, name: '', input: null, result: { value: event.tool_result.result } }}
           />
+        </Partial>
+      )
+    case 'agent-step':
+      return (
+        <Partial target={ids.runTools(event.step_id)} swap="beforeend">
+          <AgentStep step={{ name: event.name, phase: event.phase, ts: event.ts }} />
+        </Partial>
+      )
+    case 'agent-state':
+      return (
+        <Partial target={ids.agentStateJson(event.step_id)} swap="outerHTML">
+          <AgentStateJson stepId={event.step_id} state={{ value: event.state }} />
         </Partial>
       )
     case 'final':

@@ -1,6 +1,6 @@
 /** @jsxImportSource @kitajs/html */
 import type { FinalMetaOf, StoredEventOf } from '../src/events.ts'
-import type { RunState, RunView, ToolView } from '../src/transcript.ts'
+import type { AgentStepView, RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'
 
 /** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
@@ -13,6 +13,8 @@ export const ids = {
   // Tool call ids come from a model: hash them into something that is always a valid id and CSS selector.
   tool: (stepId: string, callId: string) => `tool-${stepId}-${Bun.hash(callId).toString(36)}`,
   toolResult: (stepId: string, callId: string) => `${ids.tool(stepId, callId)}-result`,
+  agentState: (stepId: string) => `step-${stepId}-agent-state`,
+  agentStateJson: (stepId: string) => `step-${stepId}-agent-state-json`,
 }
 
 const STATE_LABEL: Record<RunState, string> = {
@@ -140,6 +142,41 @@ export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) 
   )
 }
 
+/** A marker for a named stage of an agent's run (AG-UI's STEP_STARTED / STEP_FINISHED), among its tool calls. */
+export function AgentStep({ step }: { step: AgentStepView }) {
+  return (
+    <p class={`agent-step ${step.phase}`}>
+      <Time ts={step.ts} /> step <code safe>{step.name}</code> <span>{step.phase}</span>
+    </p>
+  )
+}
+
+/**
+ * The agent's latest state, pretty-printed JSON; an `agent-state` fragment replaces only it, so the block stays open
+ * or closed as the reader left it.
+ */
+export function AgentStateJson({ stepId, state }: { stepId: string; state: { value: unknown } | undefined }) {
+  const json = state ? pretty(state.value) : ''
+  return (
+    <pre id={ids.agentStateJson(stepId)} safe>
+      {json}
+    </pre>
+  )
+}
+
+/**
+ * The agent's state as a collapsible block. Every run has the element, so `agent-state` events always have a target;
+ * the stylesheet hides it while it holds nothing.
+ */
+export function AgentState({ run }: { run: Pick<RunView, 'stepId' | 'agentState'> }) {
+  return (
+    <details class="agent-state" id={ids.agentState(run.stepId)}>
+      <summary>agent state</summary>
+      <AgentStateJson stepId={run.stepId} state={run.agentState} />
+    </details>
+  )
+}
+
 /** Says whether the model is still reasoning; a run's closing fragment replaces it with its finished form. */
 export function ReasoningSummary({ stepId, running }: { stepId: string; running: boolean }) {
   return <summary id={ids.reasoningSummary(stepId)}>{running ? 'Thinking…' : 'Thought'}</summary>
@@ -163,10 +200,11 @@ export function RunMessage({ run }: { run: RunView }) {
     <article class="msg assistant" id={ids.run(run.stepId)} aria-label="Assistant">
       <Reasoning run={run} />
       <div class="tools" id={ids.runTools(run.stepId)}>
-        {run.tools.map((tool) => (
-          <ToolBlock stepId={run.stepId} tool={tool} />
-        ))}
+        {run.activity.map((item) =>
+          item.kind === 'tool' ? <ToolBlock stepId={run.stepId} tool={item.tool} /> : <AgentStep step={item.step} />,
+        )}
       </div>
+      <AgentState run={run} />
       <RunText run={run} />
       <MessageFooter ts={run.ts} />
     </article>

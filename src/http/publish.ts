@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
-import { type AppendResult, PublishedRun } from '../publish/published-run.ts'
+import { type AppendResult, type PublishFormat, PublishedRun } from '../publish/published-run.ts'
 import { bearerToken, publisherTokenMatches } from '../publish/publisher-token.ts'
 import { markPartlyApplied, ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
 import { newId } from '../session-id.ts'
@@ -10,6 +10,17 @@ import { type AppDeps, requireSession } from './deps.ts'
 
 const Params = t.Object({ id: t.String() })
 const RunParams = t.Object({ id: t.String(), run_id: t.String() })
+const EventsQuery = t.Object({ format: t.Optional(t.String()) })
+
+/** `?format=`: absent or `stepstream` for stepstream's events, `ag-ui` for AG-UI's (mapped as the agui step maps them). */
+function formatOf(raw: string | undefined): PublishFormat {
+  if (raw === undefined || raw === 'stepstream') return 'stepstream'
+  if (raw === 'ag-ui') return 'ag-ui'
+  throw new AppError(
+    'BAD_REQUEST',
+    `The event format ${JSON.stringify(raw)} is unknown: use format=ag-ui for AG-UI events, or leave it out.`,
+  )
+}
 
 /** Runs that ended are remembered this many at a time, so a late append hears why (cancelled, or closed). */
 const ENDED_KEPT = 10_000
@@ -82,8 +93,9 @@ export const publishRoutes = (deps: AppDeps) => {
     )
     .post(
       '/:id/runs/:run_id/events',
-      async ({ params, body, request }) => {
+      async ({ params, query, body, request }) => {
         const session = await authorize(params.id, request)
+        const format = formatOf(query.format)
         const producer = producerOf(request.headers)
         const apply = async (): Promise<AppendResult> => {
           // Inside `apply`: a retry of the request that closed the run gets its answer again, not RUN_CLOSED.
@@ -92,7 +104,7 @@ export const publishRoutes = (deps: AppDeps) => {
             if (!Array.isArray(body)) {
               throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
             }
-            return run.append(body)
+            return run.append(body, format)
           }
           // Each line is stored as it arrives, so viewers see a streamed run live.
           const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
@@ -106,7 +118,7 @@ export const publishRoutes = (deps: AppDeps) => {
               } catch {
                 throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
               }
-              const result = await run.append([event])
+              const result = await run.append([event], format, line)
               total.appended += result.appended
               total.closed = result.closed
             }
@@ -121,6 +133,6 @@ export const publishRoutes = (deps: AppDeps) => {
         // Numbered per run: a producer may start again at 0 in its next run.
         return (await producers.run(`${session.id} ${params.run_id} ${producer.id}`, producer.seq, apply)).result
       },
-      { params: RunParams },
+      { params: RunParams, query: EventsQuery },
     )
 }

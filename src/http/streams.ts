@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
+import { AguiFollower, encodeAguiGroup } from '../agui/events-to-agui.ts'
 import { forViewer, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
@@ -80,7 +81,46 @@ function streamResponse(
   return new Response(body, { headers: id === undefined ? SSE_HEADERS : { ...SSE_HEADERS, 'x-request-id': id } })
 }
 
-const Query = t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()), after: t.Optional(t.String()) })
+const Query = t.Object({
+  client_id: t.Optional(t.String()),
+  view: t.Optional(t.String()),
+  after: t.Optional(t.String()),
+  format: t.Optional(t.String()),
+})
+
+/** Events read per round-trip while a follower is primed. */
+const PRIME_PAGE = 256
+
+/**
+ * The JSON streams' `?format=`: absent or `json` for stepstream's own events, `ag-ui` for AG-UI's. Returns the
+ * encoder of one connection: AG-UI's is stateful (src/agui/events-to-agui.ts), so it is built per connection and
+ * first fed the log up to the cursor — one read of what precedes it, paid only by AG-UI followers that resume.
+ */
+async function jsonEncoder(
+  deps: AppDeps,
+  request: Request,
+  query: { format?: string; after?: string },
+  sessionId: string,
+  threadId: string,
+  json: (event: StoredEvent) => string,
+): Promise<(event: StoredEvent) => string> {
+  if (query.format === undefined || query.format === 'json') return json
+  if (query.format !== 'ag-ui') {
+    throw new AppError(
+      'BAD_REQUEST',
+      `The stream format ${JSON.stringify(query.format)} is unknown: use format=json (the default) or format=ag-ui.`,
+    )
+  }
+  const follower = new AguiFollower(threadId)
+  const after = cursorOf(request.headers.get('last-event-id'), query.after)
+  for (let cursor = 0; cursor < after; ) {
+    const page = await deps.store.read(sessionId, cursor, PRIME_PAGE)
+    for (const event of page) if (event.seq <= after) follower.prime(event)
+    if (page.length < PRIME_PAGE) break
+    cursor = page.at(-1)!.seq
+  }
+  return (event) => encodeAguiGroup(event.seq, follower.toAgui(event))
+}
 
 /**
  * The session `/events` streams: the owner's (`client_id`) or a read-only link's (`view`). The HTML fragments carry
@@ -108,22 +148,21 @@ export const streamRoutes = (deps: AppDeps) => {
     )
     .get(
       '/api/sessions/view/:viewer_id/stream',
-      async ({ params, query, request, server }) =>
-        streamResponse(
-          deps,
-          request,
-          server,
-          (await requireViewer(deps.store, params.viewer_id)).id,
-          query.after,
-          'json',
-          encodeViewerJson,
-        ),
+      async ({ params, query, request, server }) => {
+        const { id } = await requireViewer(deps.store, params.viewer_id)
+        // The viewer's thread is its own id: the owner id is in nothing a viewer receives.
+        const encode = await jsonEncoder(deps, request, query, id, params.viewer_id, encodeViewerJson)
+        return streamResponse(deps, request, server, id, query.after, 'json', encode)
+      },
       { query: Query },
     )
     .get(
       '/api/sessions/:id/stream',
-      async ({ params, query, request, server }) =>
-        streamResponse(deps, request, server, (await requireSession(deps.store, params.id)).id, query.after, 'json', encodeJson),
+      async ({ params, query, request, server }) => {
+        const { id } = await requireSession(deps.store, params.id)
+        const encode = await jsonEncoder(deps, request, query, id, id, encodeJson)
+        return streamResponse(deps, request, server, id, query.after, 'json', encode)
+      },
       { query: Query },
     )
 }

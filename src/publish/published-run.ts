@@ -1,10 +1,24 @@
+import { AguiInputError, AguiRunMapper } from '../agui/agui-to-events.ts'
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import type { Step } from '../steps/step.ts'
 import { markPartlyApplied } from './producer-seq.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
-const PUBLISHABLE = new Set<string>(['user', 'partial', 'reasoning', 'tool-call', 'tool-result', 'final', 'error'])
+const PUBLISHABLE = new Set<string>([
+  'user',
+  'partial',
+  'reasoning',
+  'tool-call',
+  'tool-result',
+  'agent-step',
+  'agent-state',
+  'final',
+  'error',
+])
+
+/** The vocabulary of a request's events: stepstream's own, or AG-UI's (`?format=ag-ui`), mapped as the agui step maps them. */
+export type PublishFormat = 'stepstream' | 'ag-ui'
 
 /** What one append request did, returned to the producer (and again, unchanged, for a retried request). */
 export interface AppendResult {
@@ -59,6 +73,8 @@ export class PublishedRun {
   #state: 'open' | 'cancelled' | 'closed' = 'open'
   /** Appends of this run, one at a time: a producer's retries and a streamed body must not interleave. */
   #queue: Promise<unknown> = Promise.resolve()
+  /** What the run's AG-UI events so far left behind: open tool calls, the agent's state, the answer's text. */
+  #agui = new AguiRunMapper()
 
   /**
    * @param stepType recorded in the run's `start` event.
@@ -115,17 +131,24 @@ export class PublishedRun {
     this.#refuse?.(this.#state === 'cancelled' ? runCancelled() : runClosed())
   }
 
-  /** Stores the events in order (after a `start`, written for the producer before its first non-`user` event). */
-  append(events: readonly unknown[]): Promise<AppendResult> {
-    const result = this.#queue.then(() => this.#append(events))
+  /**
+   * Stores the events in order (after a `start`, written for the producer before its first non-`user` event).
+   * @param format `ag-ui`: the events are AG-UI's, mapped first (all or nothing: a bad one maps and stores none).
+   * @param firstPosition the 1-based number of the first event in its request (an NDJSON line), for sentences.
+   */
+  append(events: readonly unknown[], format: PublishFormat = 'stepstream', firstPosition = 1): Promise<AppendResult> {
+    const result = this.#queue.then(() => this.#append(events, format, firstPosition))
     this.#queue = result.catch(() => {})
     return result
   }
 
-  async #append(raw: readonly unknown[]): Promise<AppendResult> {
+  async #append(input: readonly unknown[], format: PublishFormat, firstPosition: number): Promise<AppendResult> {
     await this.#ready
     this.#assertOpen()
+    const agui = format === 'ag-ui' ? this.#agui.fork() : undefined
+    const raw = agui ? mapAgui(agui, input, firstPosition) : input
     const events = checkPublished(raw, this.runId, this.#stored > 0)
+    if (agui) this.#agui = agui
     let appended = 0
     try {
       for (const event of events) {
@@ -183,6 +206,15 @@ export class PublishedRun {
         ),
       )
     }, this.timeoutMs)
+  }
+}
+
+function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPosition: number): StepEvent[] {
+  try {
+    return mapper.mapAll(input, firstPosition)
+  } catch (error) {
+    if (error instanceof AguiInputError) throw new AppError('INVALID_EVENT', error.sentence)
+    throw error
   }
 }
 

@@ -175,7 +175,9 @@ export class Runner {
       if (!signal.aborted) {
         this.#log.info('run started', fields)
         // Through `then`, so that a step that throws before its first await is caught like any other.
-        const running = Promise.resolve().then(() => step.run(conversationOf(history), { signal, emit: events.emit }))
+        const running = Promise.resolve().then(() =>
+          step.run(conversationOf(history), { signal, emit: events.emit, sessionId, runId: run.runId }),
+        )
         const outcome = await Promise.race([running.then(() => 'returned' as const), grace.expired])
         if (outcome === 'grace') {
           // The step ignored its signal: close the run without it. Whatever it does later is refused, and its

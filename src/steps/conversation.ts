@@ -38,6 +38,9 @@ export function conversationOf(events: Iterable<StoredEvent>): Conversation {
       case 'partial':
       case 'reasoning':
       case 'error':
+      // What an agent shows of its stages and state is for people; an AG-UI agent keeps its own state per thread.
+      case 'agent-step':
+      case 'agent-state':
         break
       default:
         return unreachable(event)

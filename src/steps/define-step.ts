@@ -6,6 +6,10 @@ import type { StepFactory } from './step-registry.ts'
 export interface StepRun {
   /** Aborted when the user cancels the run or the server shuts down: stop soon (within `--cancel-grace`) and return. */
   readonly signal: AbortSignal
+  /** The session's id (its owner id, a write capability: hand it only to a service you trust, as AG-UI's thread id). */
+  readonly sessionId: string
+  /** This run's id, the `step_id` of its events. */
+  readonly runId: string
   /** The options the session was created with (`POST /api/sessions {"step", "options"}`); `{}` when none. */
   readonly options: Readonly<Record<string, unknown>>
   /** Streams the next piece of the answer; resolves once every viewer can see it. Never the whole text again. */
@@ -16,6 +20,10 @@ export interface StepRun {
   toolCall(call: ToolCallMessage): Promise<void>
   /** Records the result of the tool call with id `id`. */
   toolResult(id: string, result: unknown): Promise<void>
+  /** Marks that a named stage of the run began or ended (shown as a small line among the tool calls). */
+  agentStep(name: string, phase: 'started' | 'finished'): Promise<void>
+  /** Records the agent's whole state as it is now (shown as a collapsible block; the latest one wins). */
+  agentState(state: unknown): Promise<void>
 }
 
 /** A whole answer with what is known about it (model, usage, timings), shown under the answer. */
@@ -55,11 +63,14 @@ export function defineStep(definition: StepDefinition): StepFactory {
     unavailable: definition.unavailable,
     create: (options): Step => ({
       type: definition.name,
-      async run(conversation, { signal, emit }) {
+      async run(conversation, { signal, emit, sessionId, runId }) {
         await emit({ type: 'start', step_type: definition.name })
         let streamed = ''
         const run: StepRun = {
           signal,
+          // A step run alone (in a test) has no session: it gets ids of its own.
+          sessionId: sessionId ?? crypto.randomUUID(),
+          runId: runId ?? crypto.randomUUID(),
           options,
           partial: async (delta) => {
             await emit({ type: 'partial', delta })
@@ -68,6 +79,8 @@ export function defineStep(definition: StepDefinition): StepFactory {
           reasoning: (delta) => emit({ type: 'reasoning', delta }),
           toolCall: (call) => emit({ type: 'tool-call', tool_call: call }),
           toolResult: (id, result) => emit({ type: 'tool-result', tool_result: { id, result } }),
+          agentStep: (name, phase) => emit({ type: 'agent-step', name, phase }),
+          agentState: (state) => emit({ type: 'agent-state', state }),
         }
         let answer: string | StepAnswer
         try {

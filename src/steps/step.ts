@@ -29,6 +29,10 @@ export interface StepContext {
    * storing nothing, once the run has ended: after its closing event, or after the cancel grace ran out.
    */
   emit(event: StepEvent): Promise<void>
+  /** The session the run belongs to (its owner id): an AG-UI agent's thread. Absent where a test runs a step alone. */
+  sessionId?: string
+  /** The run's id (the `step_id` of its events): an AG-UI agent's run. Absent where a test runs a step alone. */
+  runId?: string
 }
 
 /**

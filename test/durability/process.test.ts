@@ -132,7 +132,13 @@ describe('refusing to start: exit 2 and one line on stderr', () => {
   test('a --step no registered step has, naming the ones there are', async () => {
     const { code, lines } = await refused(['--store', 'memory', '--step', 'gpt'])
     expect(code).toBe(2)
-    expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo, openai\./)])
+    expect(lines).toEqual([expect.stringMatching(/--step: There is no step called "gpt"; this server knows echo, openai, agui\./)])
+  })
+
+  test('--step agui without --agui-url, saying how to fix it', async () => {
+    const { code, lines } = await refused(['--store', 'memory', '--step', 'agui'])
+    expect(code).toBe(2)
+    expect(lines).toEqual([expect.stringMatching(/--step: The agui step needs the AG-UI endpoint of an agent: pass --agui-url/)])
   })
 
   test('a wrong --step is named before the database is opened, even one a running server holds', async () => {

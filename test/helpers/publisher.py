@@ -4,6 +4,8 @@ python3 publisher.py BASE SESSION TOKEN MODE
   stream  open a run and stream it as NDJSON in one chunked request: a user message, partials, a final
   cancel  open a run and append a partial every 50 ms until the server says the run was cancelled
   retry   append the same request twice under one Producer-Seq, then one that skips a number
+  agui    open a run and stream AG-UI events (?format=ag-ui) as NDJSON: steps, text, a tool call whose arguments
+          come in two pieces, its result, a state snapshot and a delta, RUN_FINISHED
 Prints one JSON line per answer it got.
 """
 import http.client
@@ -56,3 +58,28 @@ elif mode == "retry":
     post_events(run, [{"type": "partial", "delta": "once"}], headers)
     post_events(run, [{"type": "partial", "delta": "once"}], headers)
     post_events(run, [{"type": "partial", "delta": "skipped"}], {"Producer-Id": "py-1", "Producer-Seq": "2"})
+elif mode == "agui":
+    events = [
+        {"type": "RUN_STARTED", "threadId": session, "runId": run},
+        {"type": "STEP_STARTED", "stepName": "search"},
+        {"type": "STATE_SNAPSHOT", "snapshot": {"query": "robots", "hits": []}},
+        {"type": "TOOL_CALL_START", "toolCallId": "t1", "toolCallName": "search"},
+        {"type": "TOOL_CALL_ARGS", "toolCallId": "t1", "delta": '{"q": "rob'},
+        {"type": "TOOL_CALL_ARGS", "toolCallId": "t1", "delta": 'ots"}'},
+        {"type": "TOOL_CALL_END", "toolCallId": "t1"},
+        {"type": "TOOL_CALL_RESULT", "messageId": "r1", "toolCallId": "t1", "content": '["R2-D2"]'},
+        {"type": "STATE_DELTA", "delta": [{"op": "add", "path": "/hits/-", "value": "R2-D2"}]},
+        {"type": "STEP_FINISHED", "stepName": "search"},
+        {"type": "TEXT_MESSAGE_START", "messageId": "m1", "role": "assistant"},
+        {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m1", "delta": "Found "},
+        {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m1", "delta": "R2-D2."},
+        {"type": "TEXT_MESSAGE_END", "messageId": "m1"},
+        {"type": "RUN_FINISHED", "threadId": session, "runId": run},
+    ]
+
+    def agui_lines():
+        for event in events:
+            time.sleep(0.02)
+            yield (json.dumps(event) + "\n").encode()
+
+    call("POST", f"/api/sessions/{session}/runs/{run}/events?format=ag-ui", agui_lines(), {"Content-Type": "application/x-ndjson"})

@@ -33,6 +33,7 @@ describe('config', () => {
         maxToolRounds: 8,
         requestTimeoutMs: 120_000,
       },
+      agui: { url: undefined, headers: {}, requestTimeoutMs: 120_000 },
       maxMessageBytes: 32 * 1024,
       maxConnections: 10_000,
       maxConnectionsPerIp: 100,
@@ -41,6 +42,33 @@ describe('config', () => {
       authTokens: [],
       authTokenFile: undefined,
     })
+  })
+
+  test('the agui flags: the URL, repeated headers (one a line in the env), and a header without a name refused without its value', () => {
+    const fromFlags = run([
+      '--step=agui',
+      '--agui-url',
+      'http://localhost:8000/agent/',
+      '--agui-header',
+      'Authorization: Bearer sk-secret',
+      '--agui-header',
+      'X-Tenant:  blue ',
+      '--request-timeout',
+      '5000',
+    ])
+    expect(fromFlags.step).toBe('agui')
+    expect(fromFlags.agui).toEqual({
+      url: 'http://localhost:8000/agent',
+      headers: { Authorization: 'Bearer sk-secret', 'X-Tenant': 'blue' },
+      requestTimeoutMs: 5000,
+    })
+    const fromEnv = run([], { STEPSTREAM_AGUI_URL: 'https://agent.example/run', STEPSTREAM_AGUI_HEADER: 'A: 1\nB: 2\n' }).agui
+    expect(fromEnv).toEqual({ url: 'https://agent.example/run', headers: { A: '1', B: '2' }, requestTimeoutMs: 120_000 })
+    const bad = parseConfig(['--agui-header', 'sk-secret-no-name'], {})
+    expect(bad.kind).toBe('error')
+    expect(bad.kind === 'error' && bad.message).toContain('--agui-header must be "Name: value"')
+    expect(bad.kind === 'error' && bad.message).not.toContain('sk-secret-no')
+    expect(parseConfig(['--agui-url', 'ftp://x'], {}).kind).toBe('error')
   })
 
   test('the openai flags, their env twins (OPENAI_API_KEY too), and a trailing slash dropped from the base URL', () => {

@@ -1,0 +1,266 @@
+import { type AGUIEvent, EventType } from '@ag-ui/core'
+import { EventSchemas } from '@ag-ui/core/schemas'
+import { applyPatch, type Operation } from 'fast-json-patch'
+import { fitEventText, type StepEvent } from '../events.ts'
+import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
+
+/** An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`. */
+export class AguiInputError extends Error {
+  constructor(
+    readonly position: number,
+    readonly sentence: string,
+  ) {
+    super(sentence)
+  }
+}
+
+/** The longest id or name kept from an agent (the `tool-call` and `agent-step` schemas' limits); characters. */
+const MAX_NAME_CHARS = 200
+/** The longest error sentence an `error` event holds (events.ts). */
+const MAX_ERROR_CHARS = 10_000
+
+interface OpenToolCall {
+  name: string
+  args: string
+}
+
+/** What the mapper remembers between events; plain data, so a batch can be mapped on a copy and then kept. */
+interface MapperState {
+  /** The answer so far: the content of the run's assistant text messages, in order. */
+  text: string
+  /** The role of each open text message (only an assistant's text is the answer). */
+  roles: Record<string, string>
+  /** Tool calls started and not yet ended, by id: their arguments are put together from TOOL_CALL_ARGS. */
+  calls: Record<string, OpenToolCall>
+  /** The tool call the last TOOL_CALL_CHUNK belongs to, closed by the next event that is not one of its chunks. */
+  chunkCall?: string
+  /** The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. */
+  state: unknown
+  closed: boolean
+}
+
+/**
+ * AG-UI (`@ag-ui/core` 1.0) → stepstream, for one run: the `agui` step reads an agent's stream through it, and the
+ * publish API's `?format=ag-ui` the events a program sends, so both map exactly alike. Stateful per run (it puts tool
+ * call arguments together, applies state patches and keeps the answer's text) and pure: no I/O, no clock.
+ *
+ * Text content → `partial`; reasoning content → `reasoning`; TOOL_CALL_START/ARGS/END → one `tool-call` with its
+ * parsed arguments; TOOL_CALL_RESULT → `tool-result`; STEP_STARTED/FINISHED → `agent-step`; STATE_SNAPSHOT and
+ * STATE_DELTA (an RFC 6902 patch, applied by fast-json-patch) → `agent-state` with the whole state; RUN_FINISHED →
+ * `final` with the answer; RUN_ERROR → `error` with its message. The rest (RUN_STARTED, message starts and ends,
+ * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
+ */
+export class AguiRunMapper {
+  #s: MapperState = { text: '', roles: {}, calls: {}, state: {}, closed: false }
+
+  /** The answer streamed so far. */
+  get text(): string {
+    return this.#s.text
+  }
+
+  /** True once RUN_FINISHED or RUN_ERROR was mapped: the run has its closing event. */
+  get closed(): boolean {
+    return this.#s.closed
+  }
+
+  /**
+   * Maps one AG-UI event (parsed JSON) to the stepstream events it stands for, in order; none for most.
+   * @param position the event's 1-based number in its stream or request, for the sentence of an AguiInputError.
+   */
+  map(raw: unknown, position: number): StepEvent[] {
+    const parsed = EventSchemas.safeParse(raw)
+    if (!parsed.success) throw new AguiInputError(position, `AG-UI event ${position} is invalid: ${problemOf(raw, parsed.error.issues)}.`)
+    if (this.#s.closed) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} (${parsed.data.type}) comes after the run finished; nothing may follow RUN_FINISHED or RUN_ERROR.`,
+      )
+    }
+    const event = parsed.data as AGUIEvent
+    const out = event.type === EventType.TOOL_CALL_CHUNK ? [] : this.#endChunkCall(position)
+    out.push(...this.#map(event, position))
+    return out
+  }
+
+  /** A copy to map a batch on, kept (in place of this one) only if the whole batch is taken. */
+  fork(): AguiRunMapper {
+    const copy = new AguiRunMapper()
+    copy.#s = structuredClone(this.#s)
+    return copy
+  }
+
+  /**
+   * Maps a batch all or nothing: on an invalid event the mapper is left as it was before the batch.
+   * @param firstPosition the 1-based number of the batch's first event.
+   */
+  mapAll(raws: readonly unknown[], firstPosition = 1): StepEvent[] {
+    const saved = structuredClone(this.#s)
+    try {
+      return raws.flatMap((raw, i) => this.map(raw, firstPosition + i))
+    } catch (error) {
+      this.#s = saved
+      throw error
+    }
+  }
+
+  #map(event: AGUIEvent, position: number): StepEvent[] {
+    const s = this.#s
+    switch (event.type) {
+      case EventType.TEXT_MESSAGE_START:
+        s.roles[event.messageId] = event.role ?? 'assistant'
+        return []
+      case EventType.TEXT_MESSAGE_CONTENT:
+        return this.#text(event.messageId, event.delta)
+      case EventType.TEXT_MESSAGE_CHUNK:
+        if (event.messageId !== undefined && !(event.messageId in s.roles)) s.roles[event.messageId] = event.role ?? 'assistant'
+        return event.delta ? this.#text(event.messageId, event.delta) : []
+      case EventType.TEXT_MESSAGE_END:
+        delete s.roles[event.messageId]
+        return []
+      case EventType.REASONING_MESSAGE_CONTENT:
+      case EventType.REASONING_MESSAGE_CHUNK:
+        return event.delta ? [{ type: 'reasoning', delta: event.delta }] : []
+      case EventType.TOOL_CALL_START:
+        s.calls[event.toolCallId] = { name: event.toolCallName, args: '' }
+        return []
+      case EventType.TOOL_CALL_ARGS:
+        this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS').args += event.delta
+        return []
+      case EventType.TOOL_CALL_END:
+        return [this.#endCall(event.toolCallId, position)]
+      case EventType.TOOL_CALL_CHUNK:
+        return this.#chunk(event, position)
+      case EventType.TOOL_CALL_RESULT:
+        return [{ type: 'tool-result', tool_result: { id: event.toolCallId.slice(0, MAX_NAME_CHARS), result: resultOf(event.content) } }]
+      case EventType.STEP_STARTED:
+      case EventType.STEP_FINISHED:
+        return [
+          {
+            type: 'agent-step',
+            name: event.stepName.slice(0, MAX_NAME_CHARS) || 'step',
+            phase: event.type === EventType.STEP_STARTED ? 'started' : 'finished',
+          },
+        ]
+      case EventType.STATE_SNAPSHOT:
+        return [this.#setState(event.snapshot ?? {}, position)]
+      case EventType.STATE_DELTA:
+        return [this.#setState(this.#patched(event.delta, position), position)]
+      case EventType.RUN_FINISHED:
+        s.closed = true
+        return [{ type: 'final', text: fitEventText(s.text) }]
+      case EventType.RUN_ERROR: {
+        s.closed = true
+        const message = event.message.trim() || 'The agent reported an error without a message.'
+        const error = message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message
+        return [{ type: 'error', error, ...(s.text && { text: fitEventText(s.text) }) }]
+      }
+      default:
+        return []
+    }
+  }
+
+  #text(messageId: string | undefined, delta: string): StepEvent[] {
+    const role = messageId === undefined ? 'assistant' : (this.#s.roles[messageId] ?? 'assistant')
+    if (role !== 'assistant' || delta === '') return []
+    this.#s.text += delta
+    return [{ type: 'partial', delta }]
+  }
+
+  #call(id: string, position: number, kind: string): OpenToolCall {
+    const call = this.#s.calls[id]
+    if (!call)
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} (${kind}) names tool call ${JSON.stringify(id)}, which no TOOL_CALL_START opened.`,
+      )
+    return call
+  }
+
+  #endCall(id: string, position: number): StepEvent {
+    const call = this.#call(id, position, 'TOOL_CALL_END')
+    delete this.#s.calls[id]
+    return {
+      type: 'tool-call',
+      tool_call: { id: id.slice(0, MAX_NAME_CHARS), name: call.name.slice(0, MAX_NAME_CHARS), input: parseArguments(call.args) },
+    }
+  }
+
+  /** TOOL_CALL_CHUNK: AG-UI's shorthand for START/ARGS/END, a call's chunks in a row; the next other event ends it. */
+  #chunk(event: Extract<AGUIEvent, { type: EventType.TOOL_CALL_CHUNK }>, position: number): StepEvent[] {
+    const s = this.#s
+    const out: StepEvent[] = []
+    const id = event.toolCallId ?? s.chunkCall
+    if (id === undefined)
+      throw new AguiInputError(position, `AG-UI event ${position} (TOOL_CALL_CHUNK) starts a tool call without a toolCallId.`)
+    if (id !== s.chunkCall) {
+      out.push(...this.#endChunkCall(position))
+      if (!event.toolCallName)
+        throw new AguiInputError(position, `AG-UI event ${position} (TOOL_CALL_CHUNK) starts a tool call without a toolCallName.`)
+      s.calls[id] = { name: event.toolCallName, args: '' }
+      s.chunkCall = id
+    }
+    this.#call(id, position, 'TOOL_CALL_CHUNK').args += event.delta ?? ''
+    return out
+  }
+
+  #endChunkCall(position: number): StepEvent[] {
+    const id = this.#s.chunkCall
+    if (id === undefined) return []
+    this.#s.chunkCall = undefined
+    return id in this.#s.calls ? [this.#endCall(id, position)] : []
+  }
+
+  #patched(patch: readonly Operation[], position: number): unknown {
+    try {
+      // Never in place (the last stored state must stay as it was when the patch fails); prototype keys are refused.
+      return applyPatch(this.#s.state, patch as Operation[], true, false).newDocument
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split('\n')[0] : String(error)
+      throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA) does not apply to the agent's state: ${why}.`)
+    }
+  }
+
+  #setState(state: unknown, position: number): StepEvent {
+    // The whole state is stored with every change: bounded like any event's text.
+    const size = JSON.stringify(state)?.length ?? 0
+    if (size > EVENT_TEXT_MAX_CHARS) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} makes the agent's state ${size.toLocaleString('en')} characters of JSON, more than the ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} an event may hold.`,
+      )
+    }
+    this.#s.state = state
+    return { type: 'agent-state', state }
+  }
+}
+
+/** A tool call's arguments: parsed JSON, `{}` for none, or the raw text when it is not JSON (as the openai step does). */
+function parseArguments(raw: string): unknown {
+  if (!raw.trim()) return {}
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return raw
+  }
+}
+
+/** A tool's result: AG-UI sends text (usually JSON, shown parsed) or content parts (kept as they are). */
+function resultOf(content: unknown): unknown {
+  if (typeof content !== 'string') return content
+  try {
+    return JSON.parse(content)
+  } catch {
+    return content
+  }
+}
+
+/** The first validation issue, as `type TEXT_MESSAGE_CONTENT: /delta expected string` words a reader can act on. */
+function problemOf(raw: unknown, issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  const type = (raw as { type?: unknown } | null)?.type
+  const kind = typeof type === 'string' ? type : undefined
+  const first = issues[0]
+  if (!kind) return 'it has no "type"'
+  if (first?.path.length === 1 && first.path[0] === 'type') return `${JSON.stringify(kind)} is not an AG-UI event type`
+  const where = first?.path.length ? `/${first.path.map(String).join('/')}` : '/'
+  return `${kind} ${where}: ${first?.message ?? 'does not match its schema'}`
+}
