@@ -103,7 +103,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
     throw new StartError(`--step: ${messageOf(error)}`)
   }
   const auth = await readAuth(config)
-  const metrics = new Metrics({ processMetrics: true })
+  const metrics = new Metrics({ processMetrics: true, eventLoopLag: true })
   const opened = await openStore(config, { notifier, coordinator, log }, metrics)
   const { store } = opened
   let server: StepstreamServer
@@ -130,6 +130,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
     })
   } catch (error) {
     await store.close()
+    metrics.close()
     throw new StartError(
       error instanceof AppError && (error.code === 'UNKNOWN_STEP' || error.code === 'STEP_UNAVAILABLE')
         ? `--step: ${error.message}`
@@ -142,12 +143,17 @@ export async function startServer({ config, steps, log, version, notifier, coord
     url = server.listen({ port: config.port, hostname: config.host, reusePort: config.workers > 1 })
   } catch (error) {
     await server.stop()
+    metrics.close()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
   // The absolute path of the database: "where does my data go" is answered by the first line the server logs.
   const where = config.store.kind === 'sqlite' ? { database: storeFiles(config.store.path).database } : {}
   log.info('listening', { url, store: config.store.kind, ...where, step: config.step, version, auth: auth !== undefined, pid: process.pid })
-  return { url, stop: server.stop }
+  const stop = async () => {
+    await server.stop()
+    metrics.close()
+  }
+  return { url, stop }
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))

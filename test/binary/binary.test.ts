@@ -69,6 +69,8 @@ test('the lone binary serves /metrics through prom-client: process metrics and t
   expect(sampleSum(scrape, 'process_resident_memory_bytes')).toBeGreaterThan(0)
   expect(sampleSum(scrape, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'final' })).toBeGreaterThanOrEqual(1)
   expect(sampleSum(scrape, 'stepstream_store_commit_seconds_count')).toBeGreaterThan(0)
+  // The server samples its event loop (a run of a few seconds is hundreds of samples).
+  expect(sampleSum(scrape, 'stepstream_event_loop_lag_seconds_count')).toBeGreaterThan(0)
 })
 
 test('the binary answers --help and --version, and a bad flag exits 2 with one line', () => {
