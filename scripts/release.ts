@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { CHECKPOINT_WORKER_ENTRY } from '../src/store/sqlite-checkpointer.ts'
 import { gitCommit, VERSION } from '../src/version.ts'
 
 /**
@@ -38,6 +39,8 @@ export function compileCommand(target: ReleaseTarget, outfile: string, version: 
     'bun',
     'build',
     'src/main.ts',
+    // A Worker's source is bundled only when listed as an entrypoint of its own (Bun's docs, "Worker").
+    CHECKPOINT_WORKER_ENTRY,
     '--compile',
     `--target=${target.bunTarget}`,
     '--minify',

@@ -63,17 +63,18 @@ async function openStore(
       throw new StartError(`cannot reach the Redis store at ${redacted(config.store.url)}: ${messageOf(error)}`)
     }
   }
-  return { store: openLocalStore(config, notifier, metrics), notifier, coordinator }
+  return { store: openLocalStore(config, notifier, metrics, log), notifier, coordinator }
 }
 
-function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
+function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics, log: Logger): EventStore {
   if (config.store.kind === 'memory') {
     const { maxEventsPerSession, maxSessions, maxEvents } = config
     return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
   }
   const path = config.store.kind === 'sqlite' ? config.store.path : ''
   try {
-    return new SqliteStore(path, { notifier, metrics })
+    const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
+    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure } })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${path}: ${messageOf(error)}`)
   }
