@@ -3,9 +3,9 @@
  * session counts, one viewer each at 50 tokens/s, and reports the highest count that still keeps ≥ 95% of the
  * offered pace. A count that misses it ends the sweep: the larger ones would only miss by more.
  *
- *   bun bench/capacity.ts                          500, 1000, 1500, 2000 sessions × 100 chars on SQLite
+ *   bun bench/capacity.ts                          500, 1000, 1500, 2000 sessions × 250 chars on SQLite
  *   --sessions <n,n,…>                             the counts to try, ascending
- *   --chars <n>                                    characters per answer (default 100: 2 s of tokens per run)
+ *   --chars <n>                                    characters per answer (default 250, the full many-runs size: 5 s a run)
  *   --store <sqlite|memory>                        default sqlite
  *   --binary <path>                                another build of stepstream (A/B checks); default dist/stepstream
  *   --profile <dir>                                run from source under `bun --cpu-prof --cpu-prof-md`
@@ -26,7 +26,7 @@ const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     sessions: { type: 'string', default: '500,1000,1500,2000' },
-    chars: { type: 'string', default: '100' },
+    chars: { type: 'string', default: '250' },
     store: { type: 'string', default: 'sqlite' },
     binary: { type: 'string' },
     profile: { type: 'string' },
