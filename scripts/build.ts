@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { CHECKPOINT_WORKER_ENTRY } from '../src/store/sqlite-checkpointer.ts'
 import { gitCommit, VERSION } from '../src/version.ts'
 
 const root = join(import.meta.dir, '..')
@@ -14,6 +15,8 @@ const build = Bun.spawnSync(
     'bun',
     'build',
     'src/main.ts',
+    // A Worker's source is bundled only when listed as an entrypoint of its own (Bun's docs, "Worker").
+    CHECKPOINT_WORKER_ENTRY,
     '--compile',
     '--minify',
     '--sourcemap',

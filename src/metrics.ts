@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client'
 import { EVENT_TYPES, type EventType } from './events.ts'
+import { EventLoopLagSampler } from './event-loop-lag.ts'
 
 /** Why a request was turned away, as `stepstream_rejected_total{reason}` counts it. */
 export type RejectReason = 'rate_limit' | 'connections' | 'connections_per_ip' | 'auth' | 'origin' | 'body_size' | 'message_size'
@@ -13,6 +14,8 @@ export interface StoreMetrics {
   eventPublished(type: EventType): void
   /** One transaction of the group-commit writer took this long; seconds. */
   storeCommit(seconds: number): void
+  /** The SQLite checkpoint worker ran one pass (src/store/sqlite-checkpointer.ts). */
+  storeCheckpoint(): void
 }
 
 /** What the runner reports about runs. */
@@ -27,6 +30,8 @@ export interface RunMetrics {
 export interface MetricsOptions {
   /** Also collect prom-client's process metrics (CPU, memory, handles, GC); default false (tests build many). */
   processMetrics?: boolean
+  /** Also sample the event loop's lag every 2 ms (src/event-loop-lag.ts); default false. Call `close()` to stop it. */
+  eventLoopLag?: boolean
 }
 
 /** Seconds: from a fast echo token (ms) to a long model answer (minutes). */
@@ -35,6 +40,11 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 const LAG_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]
 /** Seconds: a commit of a few rows takes tens of microseconds; a stalled disk, hundreds of milliseconds. */
 const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+/**
+ * Seconds: the timer's own jitter is under a millisecond; 5 ms is the issue's "stall" (bench/run.ts counts samples
+ * above it); a checkpoint or a long merge holds the loop for tens of milliseconds.
+ */
+export const LOOP_LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 /**
  * The server's Prometheus metrics, one registry per app (tests build many apps in one process). Injected into the
@@ -56,6 +66,8 @@ export class Metrics implements StoreMetrics, RunMetrics {
   readonly #requests: Counter<'route' | 'status'>
   readonly #rejected: Counter<'reason'>
   readonly #commit: Histogram
+  readonly #checkpoints: Counter
+  readonly #loopLag: EventLoopLagSampler | undefined
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry]
@@ -129,6 +141,37 @@ export class Metrics implements StoreMetrics, RunMetrics {
       buckets: COMMIT_BUCKETS,
       registers,
     })
+    this.#checkpoints = new Counter({
+      name: 'stepstream_store_checkpoints_total',
+      help: 'Passes of the SQLite checkpoint worker, which copies the WAL into the database off the serving thread.',
+      registers,
+    })
+    if (options.eventLoopLag) this.#loopLag = this.#sampleLoopLag()
+  }
+
+  /** Stops the event-loop sampler, if there is one; safe to call twice. */
+  close(): void {
+    this.#loopLag?.stop()
+  }
+
+  #sampleLoopLag(): EventLoopLagSampler {
+    const lag = new PlainHistogram(LOOP_LAG_BUCKETS)
+    this.registry.registerMetric(
+      lag.metric(
+        'stepstream_event_loop_lag_seconds',
+        'How late the event loop ran a timer due every 2 ms: each sample is one wait; over 5 ms is a stall.',
+      ),
+    )
+    const sampler = new EventLoopLagSampler(lag)
+    new Gauge({
+      name: 'stepstream_event_loop_lag_max_seconds',
+      help: 'The largest event-loop lag sampled since the process started.',
+      registers: [this.registry],
+      collect() {
+        this.set(sampler.maxSeconds)
+      },
+    })
+    return sampler
   }
 
   eventPublished(type: EventType): void {
@@ -173,6 +216,10 @@ export class Metrics implements StoreMetrics, RunMetrics {
 
   storeCommit(seconds: number): void {
     this.#commit.observe(seconds)
+  }
+
+  storeCheckpoint(): void {
+    this.#checkpoints.inc()
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -63,17 +63,18 @@ async function openStore(
       throw new StartError(`cannot reach the Redis store at ${redacted(config.store.url)}: ${messageOf(error)}`)
     }
   }
-  return { store: openLocalStore(config, notifier, metrics), notifier, coordinator }
+  return { store: openLocalStore(config, notifier, metrics, log), notifier, coordinator }
 }
 
-function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics): EventStore {
+function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics, log: Logger): EventStore {
   if (config.store.kind === 'memory') {
     const { maxEventsPerSession, maxSessions, maxEvents } = config
     return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
   }
   const path = config.store.kind === 'sqlite' ? config.store.path : ''
   try {
-    return new SqliteStore(path, { notifier, metrics })
+    const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
+    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure } })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${path}: ${messageOf(error)}`)
   }
@@ -103,7 +104,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
     throw new StartError(`--step: ${messageOf(error)}`)
   }
   const auth = await readAuth(config)
-  const metrics = new Metrics({ processMetrics: true })
+  const metrics = new Metrics({ processMetrics: true, eventLoopLag: true })
   const opened = await openStore(config, { notifier, coordinator, log }, metrics)
   const { store } = opened
   let server: StepstreamServer
@@ -130,6 +131,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
     })
   } catch (error) {
     await store.close()
+    metrics.close()
     throw new StartError(
       error instanceof AppError && (error.code === 'UNKNOWN_STEP' || error.code === 'STEP_UNAVAILABLE')
         ? `--step: ${error.message}`
@@ -142,12 +144,17 @@ export async function startServer({ config, steps, log, version, notifier, coord
     url = server.listen({ port: config.port, hostname: config.host, reusePort: config.workers > 1 })
   } catch (error) {
     await server.stop()
+    metrics.close()
     throw new StartError(`cannot listen on ${config.host}:${config.port}: ${messageOf(error)}`)
   }
   // The absolute path of the database: "where does my data go" is answered by the first line the server logs.
   const where = config.store.kind === 'sqlite' ? { database: storeFiles(config.store.path).database } : {}
   log.info('listening', { url, store: config.store.kind, ...where, step: config.step, version, auth: auth !== undefined, pid: process.pid })
-  return { url, stop: server.stop }
+  const stop = async () => {
+    await server.stop()
+    metrics.close()
+  }
+  return { url, stop }
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))

@@ -1,6 +1,7 @@
 import { createSessions, postMessage, streamPath } from '../api.ts'
 import { percentile } from '../histogram.ts'
 import { startLoad } from '../load-pool.ts'
+import { watchLoopLag } from '../loop-lag.ts'
 import { startServer } from '../server-process.ts'
 import { proseOf } from '../text.ts'
 import { sqliteStore, type Scenario } from './scenario.ts'
@@ -29,6 +30,7 @@ export const fanOut: Scenario = {
         deadlineMs: 300_000,
       })
       await load.opened
+      const loop = await watchLoopLag(server)
       const cpuBefore = server.cpuSeconds()
       await postMessage(server, id!, proseOf(chars))
       const result = await load.done
@@ -40,6 +42,7 @@ export const fanOut: Scenario = {
         events: result.events,
         expectedEvents: viewers * (chars + 3),
         serverCpuPercent: ((server.cpuSeconds() - cpuBefore) / seconds) * 100,
+        ...(await loop.stop()),
         failed: result.failed,
         clientCpuPercent: result.maxWorkerCpuPercent,
         loadWorkers: result.workers,

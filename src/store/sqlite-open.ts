@@ -6,6 +6,12 @@ import { replayJournal } from './sqlite-journal.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
 import { sqliteCode, StoreOpenError } from './store-errors.ts'
 
+/**
+ * WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB), when the checkpoint
+ * worker (sqlite-checkpointer.ts) is not doing it instead.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 2000
+
 /** An open store database and, for a file, the writer lock that must stay open beside it. */
 export interface OpenedDatabase {
   db: Database
@@ -106,7 +112,7 @@ function configure(db: Database): void {
   // journal merges, and a checkpoint copies it once however often it changed. Before the journal this was 10,000,
   // when every commit rewrote a page per session; with the journal, such a checkpoint held the event loop ~80 ms
   // and set the p99 of bench/store-append.ts.
-  db.exec('PRAGMA wal_autocheckpoint = 2000')
+  db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
 }
 
 /** Turns SQLite's open-time errors into one-line sentences; StoreOpenErrors pass through. */

@@ -22,6 +22,7 @@ import { Journal, type JournalOptions } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
 import { pruneDatabase } from './sqlite-prune.ts'
 import { openSqlite } from './sqlite-open.ts'
+import { Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts'
 import { eventOf, type EventRow } from './sqlite-rows.ts'
 import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
@@ -40,6 +41,8 @@ interface SessionRow {
 export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, StoreDeps {
   /** Called once with the open connection before the store uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
+  /** The checkpoint worker's (sqlite-checkpointer.ts); `false` leaves checkpoints to SQLite in this thread. */
+  checkpointer?: CheckpointerOptions | false
 }
 
 /**
@@ -57,6 +60,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #recent = new RecentEvents()
   readonly #journal: Journal
   readonly #writer: GroupCommitWriter
+  readonly #checkpointer: Checkpointer | undefined
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<SessionRow, [string]>
   readonly #selectByViewer: Statement<SessionRow, [string]>
@@ -78,6 +82,10 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     this.#journal = new Journal(db, options)
     const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })
+    if (path !== ':memory:' && options.checkpointer !== false) {
+      const onPass = options.metrics && (() => options.metrics!.storeCheckpoint())
+      this.#checkpointer = new Checkpointer(db, path, { onPass, ...options.checkpointer })
+    }
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
          COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
@@ -194,8 +202,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   }
 
   /**
-   * Commits pending appends, merges the journal, then closes the database and releases the writer lock. Safe to
-   * call twice.
+   * Commits pending appends, merges the journal, then closes the database, releases the writer lock and ends the
+   * checkpoint worker. Safe to call twice.
    */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -209,6 +217,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     }
     this.#db.close()
     this.#lock?.close()
+    // Last: its connection may still finish a pass, harmlessly, after this one closed and the file was unlocked.
+    await this.#checkpointer?.close()
   }
 
   #recordOf(row: SessionRow | null): SessionRecord | undefined {

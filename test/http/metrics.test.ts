@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { Metrics } from '../../src/metrics.ts'
-import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
+import { parseMetrics, sampleSum, type Scrape } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 
 type Made = Awaited<ReturnType<typeof testApp>>
@@ -71,6 +71,7 @@ describe('/metrics', () => {
       'stepstream_http_requests_total',
       'stepstream_rejected_total',
       'stepstream_store_commit_seconds',
+      'stepstream_store_checkpoints_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `)
     }
@@ -79,6 +80,34 @@ describe('/metrics', () => {
   test('the process metrics are there when asked for (the server asks)', async () => {
     const text = await new Metrics({ processMetrics: true }).render()
     expect(parseMetrics(text).has('process_resident_memory_bytes')).toBe(true)
+  })
+
+  test('the event-loop lag histogram counts a stall when the loop is blocked on purpose, and keeps its max', async () => {
+    const metrics = new Metrics({ eventLoopLag: true })
+    try {
+      const stalls = (scrape: Scrape) =>
+        sampleSum(scrape, 'stepstream_event_loop_lag_seconds_count') -
+        sampleSum(scrape, 'stepstream_event_loop_lag_seconds_bucket', { le: '0.005' })
+      // Samples arrive every 2 ms: wait for a few, so the sampler is known to run before the loop is blocked.
+      const before = await until(async () => {
+        const scrape = parseMetrics(await metrics.render())
+        return sampleSum(scrape, 'stepstream_event_loop_lag_seconds_count') >= 3 ? scrape : undefined
+      })
+      const blockedUntil = performance.now() + 40
+      while (performance.now() < blockedUntil) {
+        // Holds the event loop for 40 ms: the sampler's next timer runs at least 38 ms late.
+      }
+      const after = await until(async () => {
+        const scrape = parseMetrics(await metrics.render())
+        return stalls(scrape) > stalls(before) ? scrape : undefined
+      })
+      expect(sampleSum(after, 'stepstream_event_loop_lag_seconds_bucket', { le: '0.025' })).toBeLessThan(
+        sampleSum(after, 'stepstream_event_loop_lag_seconds_count'),
+      )
+      expect(sampleSum(after, 'stepstream_event_loop_lag_max_seconds')).toBeGreaterThanOrEqual(0.038)
+    } finally {
+      metrics.close()
+    }
   })
 
   test('a run moves the counts: events published by type, a run duration and a time to first event by step and outcome', async () => {
