@@ -45,7 +45,18 @@ const command = values.profile
 const workDir = mkdtempSync(join(tmpdir(), 'stepstream-capacity-'))
 const context: ScenarioContext = {
   target: stepstreamTarget(command),
-  sizes: { idleStreams: 0, fanOutViewers: 0, fanOutChars: 0, manyRunsSessions: 0, manyRunsChars: chars, answerChars: 0, coldStarts: 0 },
+  sizes: {
+    idleStreams: 0,
+    idleRounds: 0,
+    fanOutViewers: 0,
+    fanOutChars: 0,
+    fanOutLoadWorkers: 0,
+    manyRunsSessions: 0,
+    manyRunsChars: chars,
+    answerChars: 0,
+    coldStarts: 0,
+    browserMessages: 0,
+  },
   workDir,
 }
 const lines = [
