@@ -44,7 +44,7 @@ export async function watchLoopLag(server: RunningServer): Promise<{ stop(): Pro
       const samples = inWindow.at(-1) ?? 0
       const atStall = inWindow[bounds.indexOf(STALL_MS / 1000)] ?? samples
       const p99 = bounds[inWindow.findIndex((cumulative) => cumulative >= samples * 0.99)] ?? 0
-      const highest = bounds[inWindow.findIndex((cumulative) => cumulative === samples)] ?? 0
+      const highest = bounds[inWindow.indexOf(samples)] ?? 0
       const maxSeconds = after.maxSeconds > before.maxSeconds ? after.maxSeconds : highest
       return {
         loopLagP99Ms: p99 * 1000,
