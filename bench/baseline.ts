@@ -74,8 +74,13 @@ async function echo(session: Session, stepId: string, text: string) {
   const ts = () => new Date().toISOString()
   publish(session, { type: 'start', step_type: 'echo', step_id: stepId, ts: ts() })
   let streamed = ''
+  // The same timetable as stepstream's echo step (src/steps/echo-step.ts): token i is due i × delay after the first.
+  let due = performance.now()
   for (const char of text) {
-    if (streamed) await sleep(echoDelayMs)
+    if (streamed) {
+      due += echoDelayMs
+      await sleep(Math.max(0, due - performance.now()))
+    }
     publish(session, { type: 'partial', delta: char, step_id: stepId, ts: ts() })
     streamed += char
   }

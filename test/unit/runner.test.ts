@@ -42,6 +42,25 @@ describe('echo step', () => {
     expect(new Set(log.map((e) => e.step_id)).size).toBe(1)
   })
 
+  test('keeps its own timetable, as a model does: a slow store delays tokens until they are due, not by its latency each', async () => {
+    // Every append takes as long as the echo's delay: on its timetable the step sleeps no more once behind (about
+    // 13 appends × 60 ms in all); sleeping the delay after each append would take 9 × 60 ms longer.
+    class SlowStore extends MemoryStore {
+      override async append(...args: Parameters<MemoryStore['append']>) {
+        await Bun.sleep(60)
+        return super.append(...args)
+      }
+    }
+    const store = new SlowStore()
+    const runner = runnerFor(store, echo(60))
+    const session = await store.createSession(newId(), { name: 'echo' })
+    const started = performance.now()
+    await runner.submit(session, 'abcdefghij')
+    await runner.settled(session.id)
+    expect((await store.read(session.id, 0)).at(-1)).toMatchObject({ type: 'final', text: 'abcdefghij' })
+    expect(performance.now() - started).toBeLessThan(13 * 60 + 9 * 60 - 200)
+  })
+
   test('answers the last user message of the conversation, not the first', async () => {
     const { runner, id, events, submit } = await setup(echo(0))
     await submit('first')
