@@ -103,6 +103,7 @@ function mergeStats(list: WorkerStats[]): LoadResult {
     latency,
     firstTs: firsts.length > 0 ? Math.min(...firsts) : 0,
     lastReceivedAt: Math.max(0, ...list.map((s) => s.lastReceivedAt)),
+    runs: list.flatMap((s) => s.runs),
     maxWorkerCpuPercent: Math.max(0, ...list.map(cpuPercent)),
     workers: list.length,
   }

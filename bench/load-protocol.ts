@@ -36,6 +36,11 @@ export interface WorkerStats {
   /** Earliest event `ts` seen and latest receive time; epoch milliseconds (0 when no event arrived). */
   firstTs: number
   lastReceivedAt: number
+  /**
+   * Each run a stream saw whole (`until: 'final'`): [its first partial's `ts`, its final's `ts`, its partials],
+   * epoch milliseconds; what the pace each run kept is computed from.
+   */
+  runs: [number, number, number][]
   /** CPU this worker used while it ran, and for how long it ran; microseconds and milliseconds. */
   cpuMicros: number
   wallMs: number
@@ -55,6 +60,7 @@ export function emptyStats(streams: number): WorkerStats {
     latency: [],
     firstTs: 0,
     lastReceivedAt: 0,
+    runs: [],
     cpuMicros: 0,
     wallMs: 0,
   }

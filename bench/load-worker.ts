@@ -21,14 +21,15 @@ let reported = false
 const send = (report: WorkerReport) => process.send?.(report)
 
 /** `ts` is ISO 8601 with milliseconds ("2026-01-02T03:04:05.678Z"): 24 characters after `"ts":"`. */
-function onMessage(message: SseMessage, receivedAt: number) {
+function onMessage(message: SseMessage, receivedAt: number): number | undefined {
   stats.events++
   if (receivedAt > stats.lastReceivedAt) stats.lastReceivedAt = receivedAt
   const at = message.data.indexOf('"ts":"')
-  if (at < 0) return
+  if (at < 0) return undefined
   const ts = Date.parse(message.data.slice(at + 6, at + 30))
   if (stats.firstTs === 0 || ts < stats.firstTs) stats.firstTs = ts
   record(histogram, receivedAt - ts)
+  return ts
 }
 
 function fail(error: string) {
@@ -69,6 +70,8 @@ function open(command: OpenCommand) {
     const path = command.paths[next++]!
     let isOpen = false
     let sawFinal = false
+    let firstPartialTs = 0
+    let partials = 0
     const stream: SseStream = new SseStream({
       host: command.host,
       port: command.port,
@@ -79,9 +82,11 @@ function open(command: OpenCommand) {
         settle()
       },
       onMessage: (message, receivedAt) => {
-        onMessage(message, receivedAt)
+        const ts = onMessage(message, receivedAt)
+        if (message.event === 'partial' && ts !== undefined && partials++ === 0) firstPartialTs = ts
         if (command.until === 'final' && message.event === 'final' && !sawFinal) {
           sawFinal = true
+          if (partials > 0 && ts !== undefined) stats.runs.push([firstPartialTs, ts, partials])
           stream.close()
         }
       },

@@ -73,6 +73,15 @@ const ROWS: Row[] = [
   },
   { scenario: 'many-runs', label: 'events/s persisted and delivered', metric: 'persistedPerSec', unit: 'ev/s' },
   { scenario: 'many-runs', label: 'share of the offered 50 tokens/s per run kept', metric: 'pacePercent', unit: '%' },
+  { scenario: 'many-runs', label: 'pace each run kept, median run', metric: 'runPaceP50', unit: '%' },
+  { scenario: 'many-runs', label: 'pace each run kept, slowest 5% of runs', metric: 'runPaceP5', unit: '%' },
+  {
+    scenario: 'many-runs',
+    label: 'first to last run start (the client posting the messages)',
+    metric: 'startSpreadS',
+    unit: 's',
+    digits: 1,
+  },
   { scenario: 'many-runs', label: 'server CPU', metric: 'serverCpuPercent', unit: '% core' },
   { scenario: 'many-runs', label: 'load client CPU (busiest worker)', metric: 'clientCpuPercent', unit: '%' },
   {
