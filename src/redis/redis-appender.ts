@@ -11,7 +11,7 @@ import { APPEND_BATCH } from './redis-scripts.ts'
  */
 export const ACTIVITY_RESOLUTION_MS = 60_000
 
-/** Events per script call at most: a batch holds Redis's one thread for well under a millisecond. */
+/** Events per script call at most: a batch holds Redis's one thread for about a millisecond at most. */
 const MAX_BATCH = 256
 
 /** Past this many sessions the record of when each was last touched is dropped (each is then touched once more). */
@@ -20,6 +20,8 @@ const MAX_TOUCHED = 100_000
 interface Pending {
   sessionId: string
   event: NewEvent
+  /** The event as JSON, as Redis keeps it. */
+  json: string
   resolve: (seq: number) => void
   reject: (error: unknown) => void
 }
@@ -30,18 +32,21 @@ export interface RedisAppenderOptions {
 }
 
 /**
- * Group commit for Redis: the appends an instance makes within one turn of its event loop go to Redis as one script
- * call (APPEND_BATCH), in order, with one wake message. One call per event made Redis dispatch a script, and this
- * process encode and parse a command, per token: one instance on Redis kept about half of SQLite's events/s
- * (bench/redis-scale.ts). Each append still resolves only once Redis holds its event, with its own seq or its own
- * refusal (a fenced run's events do not fail the others').
+ * Group commit for Redis: the appends an instance makes while its previous batch is on its way (or, when none is,
+ * within one turn of its event loop) go to Redis as one script call (APPEND_BATCH), in order, with one wake message.
+ * One call per event made Redis dispatch a script, and this process encode and parse a command, per token: one
+ * instance on Redis kept about half of SQLite's events/s (bench/redis-scale.ts). Each append still resolves only
+ * once Redis holds its event, with its own seq or its own refusal (a fenced run's events do not fail the others').
+ *
+ * One batch at a time: a batch refused with NOSCRIPT (Redis restarted) is sent again with the script's text, and a
+ * later batch pipelined behind it would have run first, storing a session's later events before its earlier ones.
  */
 export class RedisAppender {
   #batch: Pending[] = []
   #scheduled: ReturnType<typeof setImmediate> | undefined
+  /** The batch on its way to Redis, if any; the next waits for its answer. */
+  #sending: Promise<void> | undefined
   readonly #touchedAt = new Map<string, number>()
-  /** Batches sent and not answered yet. */
-  readonly #sending = new Set<Promise<void>>()
 
   constructor(
     private readonly link: RedisLink,
@@ -49,31 +54,30 @@ export class RedisAppender {
     private readonly options: RedisAppenderOptions = {},
   ) {}
 
-  /** Resolves with the event's seq once Redis holds it; rejects with the AppError that refused it. */
-  append(sessionId: string, event: NewEvent): Promise<number> {
+  /** Resolves with the event's seq once Redis holds it (`json`, the event's JSON); rejects with the AppError that refused it. */
+  append(sessionId: string, event: NewEvent, json: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ sessionId, event, resolve, reject })
-      if (this.#batch.length >= MAX_BATCH) this.flush()
-      else this.#scheduled ??= setImmediate(() => this.flush())
+      this.#batch.push({ sessionId, event, json, resolve, reject })
+      if (!this.#sending) this.#scheduled ??= setImmediate(() => this.flush())
     })
   }
 
-  /** Sends what is pending now. */
+  /** Sends what is pending now, unless a batch is on its way: then it goes as soon as that one is answered. */
   flush(): void {
     if (this.#scheduled) clearImmediate(this.#scheduled)
     this.#scheduled = undefined
-    const batch = this.#batch
-    if (batch.length === 0) return
-    this.#batch = []
-    const sending = this.#send(batch)
-    this.#sending.add(sending)
-    void sending.finally(() => this.#sending.delete(sending))
+    if (this.#sending || this.#batch.length === 0) return
+    const batch = this.#batch.splice(0, MAX_BATCH)
+    this.#sending = this.#send(batch).finally(() => {
+      this.#sending = undefined
+      this.flush()
+    })
   }
 
-  /** Sends what is pending and resolves once every batch sent has been answered (before the link closes). */
+  /** Resolves once every append accepted so far has been answered (before the link closes). */
   async drain(): Promise<void> {
     this.flush()
-    await Promise.all(this.#sending)
+    while (this.#sending) await this.#sending
   }
 
   async #send(batch: Pending[]): Promise<void> {
@@ -81,10 +85,10 @@ export class RedisAppender {
     const now = Date.now()
     const keys = [k.activity, k.uncompacted, k.openRuns]
     const args = [String(now), k.wakeChannel]
-    for (const { sessionId, event } of batch) {
+    for (const { sessionId, event, json } of batch) {
       keys.push(k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId))
       const closing = isClosing(event)
-      args.push(sessionId, JSON.stringify(event), event.step_id, closing ? '1' : '0', this.#touch(sessionId, closing, now) ? '1' : '0')
+      args.push(sessionId, json, event.step_id, closing ? '1' : '0', this.#touch(sessionId, closing, now) ? '1' : '0')
     }
     const started = performance.now()
     let results: (number | string)[]

@@ -22,7 +22,7 @@ import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
 import { CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
-import { eventsOf, type StreamEntry } from './redis-stream.ts'
+import { keptOf, type StreamEntry } from './redis-stream.ts'
 import { RedisTails } from './redis-tails.ts'
 
 export interface RedisStoreOptions {
@@ -106,8 +106,9 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
     if (this.#closed) throw redisUnavailable()
-    this.#tails.track(sessionId)
-    const appending = this.#appender.append(sessionId, event)
+    const ticket = this.#tails.track(sessionId)
+    const json = JSON.stringify(event)
+    const appending = this.#appender.append(sessionId, event, json)
     this.#appending.set(sessionId, appending)
     let seq: number
     try {
@@ -117,8 +118,8 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     }
     this.#metrics?.eventPublished(event.type)
     const stored = { ...event, seq, session_id: sessionId } as StoredEvent
-    this.#tails.heard(sessionId, seq)
-    this.#tails.add(sessionId, [stored])
+    this.#tails.heard(sessionId, ticket, seq)
+    this.#tails.add(sessionId, ticket, [{ event: stored, chars: json.length }])
     return stored
   }
 
@@ -133,13 +134,13 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
       if (now) return now
     }
     return this.#shared(`r\0${sessionId}\0${after}\0${limit}`, async () => {
-      this.#tails.track(sessionId)
+      const ticket = this.#tails.track(sessionId)
       const entries = (await guarded(() =>
         this.#link.send('XRANGE', [this.#keys.events(sessionId), `(${after}-0`, '+', 'COUNT', String(limit)]),
       )) as StreamEntry[] | null
-      const events = eventsOf(sessionId, entries ?? [])
-      this.#tails.add(sessionId, events)
-      return events
+      const kept = keptOf(sessionId, entries ?? [])
+      this.#tails.add(sessionId, ticket, kept)
+      return kept.map((k) => k.event)
     })
   }
 
@@ -249,14 +250,16 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
 
   #head(sessionId: string): Promise<number | undefined> {
     return this.#shared(`h\0${sessionId}`, async () => {
-      this.#tails.track(sessionId)
+      const ticket = this.#tails.track(sessionId)
       const seq = (await guarded(() => this.#link.send('HGET', [this.#keys.session(sessionId), 'last_seq']))) as string | null
       if (seq === null) {
         this.#tails.forget(sessionId)
         return undefined
       }
-      this.#tails.heard(sessionId, Number(seq))
-      return Number(seq)
+      this.#tails.heard(sessionId, ticket, Number(seq))
+      // A waiter that joined this look-up after a wake message for a newer seq must see that seq, not Redis's older
+      // answer: it registered its wait after that message, so nothing else would wake it.
+      return Math.max(Number(seq), this.#tails.head(sessionId) ?? 0)
     })
   }
 

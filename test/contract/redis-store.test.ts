@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { RedisClient } from 'bun'
 import { silentLogger } from '../../src/log.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
+import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { partial, storeContract } from './store.contract.ts'
 
 const available = redisAvailable('the Redis store contract')
@@ -19,6 +21,14 @@ const open = async () => (await openRedis(redis.url, { prefix: `t${newId()}:`, l
 
 if (available) {
   storeContract('redis', open)
+
+  /** Scripts Redis has run so far (EVALSHA and EVAL), from INFO commandstats. */
+  const scriptCalls = async () => {
+    const client = new RedisClient(redis.url)
+    const info = (await client.send('INFO', ['commandstats'])) as string
+    client.close()
+    return [...info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
+  }
 
   /** Two instances on one Redis, under a key prefix of their own. */
   const twoInstances = () => {
@@ -87,6 +97,11 @@ if (available) {
       const [one, two] = [newId(), newId()]
       await store.createSession(one)
       await store.createSession(two)
+      // Redis has the script from here on (a first call sends its text after NOSCRIPT: two calls).
+      const warm = newId()
+      await store.createSession(warm)
+      await store.append(warm, partial('x'))
+      const calls = await scriptCalls()
       const results = await Promise.allSettled([
         store.append(one, partial('a')),
         store.append(newId(), partial('lost')),
@@ -99,8 +114,32 @@ if (available) {
         1,
         2,
       ])
+      expect(await scriptCalls()).toBe(calls + 1)
       expect((await store.read(one, 0)).map((e) => (e.type === 'partial' ? e.delta : ''))).toEqual(['a', 'c'])
       await store.close()
+    })
+
+    test("a Redis that lost its scripts (restarted) still stores one session's appends in the order they were made", async () => {
+      // Replies 20 ms late: batches sent meanwhile meet NOSCRIPT one after another, and each is sent again with the
+      // script's text when its reply comes, while newer batches would already find the script loaded.
+      const proxy = new TcpProxy(redis.port, 20)
+      const port = await proxy.start()
+      const { store } = await openRedis(`redis://127.0.0.1:${port}`, { prefix: `t${newId()}:`, log: silentLogger })
+      const id = newId()
+      await store.createSession(id)
+      const client = new RedisClient(redis.url)
+      await client.send('SCRIPT', ['FLUSH'])
+      client.close()
+      const appends = []
+      for (let i = 0; i < 30; i++) {
+        appends.push(store.append(id, partial(String(i))))
+        await Bun.sleep(2)
+      }
+      await Promise.all(appends)
+      const deltas = (await store.read(id, 0)).map((e) => (e.type === 'partial' ? Number(e.delta) : -1))
+      expect(deltas).toEqual(Array.from({ length: 30 }, (_, i) => i))
+      await store.close()
+      proxy.stop()
     })
 
     test('an unreachable Redis is refused at open with its reason', async () => {

@@ -10,7 +10,11 @@ export class TcpProxy {
   #sockets = new Set<Socket>()
   #down = false
 
-  constructor(private readonly targetPort: number) {}
+  /** @param replyDelayMs holds what the server sends back this long (in order), like a slow network; 0 by default. */
+  constructor(
+    private readonly targetPort: number,
+    private readonly replyDelayMs = 0,
+  ) {}
 
   async start(): Promise<number> {
     this.#server = createServer((client) => {
@@ -24,7 +28,9 @@ export class TcpProxy {
       client.on('close', () => upstream.destroy())
       upstream.on('close', () => client.destroy())
       client.pipe(upstream)
-      upstream.pipe(client)
+      // Delayed, the replies skip pipe's backpressure: fine for the small answers the tests slow down.
+      if (this.replyDelayMs > 0) upstream.on('data', (chunk) => setTimeout(() => client.write(chunk), this.replyDelayMs))
+      else upstream.pipe(client)
     })
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve))
     const address = this.#server.address()

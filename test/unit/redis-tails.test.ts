@@ -1,30 +1,29 @@
 import { describe, expect, test } from 'bun:test'
 import type { StoredEvent } from '../../src/events.ts'
-import { parseWake, RedisTails } from '../../src/redis/redis-tails.ts'
+import { type Kept, parseWake, RedisTails } from '../../src/redis/redis-tails.ts'
 
-const events = (session_id: string, from: number, to: number): StoredEvent[] =>
-  Array.from(
-    { length: to - from + 1 },
-    (_, i) =>
-      ({
-        type: 'partial',
-        step_id: 'r',
-        ts: '2026-01-01T00:00:00.000Z',
-        delta: String(from + i),
-        seq: from + i,
-        session_id,
-      }) as StoredEvent,
-  )
+const events = (session_id: string, from: number, to: number, chars = 40): Kept[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => ({
+    event: {
+      type: 'partial',
+      step_id: 'r',
+      ts: '2026-01-01T00:00:00.000Z',
+      delta: String(from + i),
+      seq: from + i,
+      session_id,
+    } as StoredEvent,
+    chars,
+  }))
 const seqs = (list: StoredEvent[] | undefined) => list?.map((e) => e.seq)
 
 describe('what an instance keeps of sessions on Redis', () => {
   test('a read is answered from memory only when the kept events reach from the cursor to the head Redis said', () => {
     const tails = new RedisTails()
-    tails.track('a')
-    tails.add('a', events('a', 1, 5))
+    const ticket = tails.track('a')
+    tails.add('a', ticket, events('a', 1, 5))
     // Events alone do not say nothing newer exists: the head is unknown until Redis says it.
     expect(tails.read('a', 2, 100)).toBeUndefined()
-    tails.heard('a', 5)
+    tails.heard('a', ticket, 5)
     expect(seqs(tails.read('a', 2, 100))).toEqual([3, 4, 5])
     expect(seqs(tails.read('a', 0, 2))).toEqual([1, 2])
     expect(tails.read('a', 5, 100)).toEqual([])
@@ -32,62 +31,87 @@ describe('what an instance keeps of sessions on Redis', () => {
     tails.woken('a', 6)
     expect(tails.head('a')).toBe(6)
     expect(tails.read('a', 5, 100)).toBeUndefined()
-    tails.add('a', events('a', 6, 6))
+    tails.add('a', tails.track('a'), events('a', 6, 6))
     expect(seqs(tails.read('a', 5, 100))).toEqual([6])
   })
 
   test('a wake message that arrives while Redis is being asked is not lost: the head Redis then gives cannot hide it', () => {
     const tails = new RedisTails()
-    tails.track('a') // before the look-up is sent
+    const ticket = tails.track('a') // before the look-up is sent
     tails.woken('a', 8) // published after Redis answered the look-up below
-    tails.heard('a', 7)
+    tails.heard('a', ticket, 7)
     expect(tails.head('a')).toBe(8)
   })
 
-  test('messages and answers for a session not tracked are not kept: they may have missed earlier messages', () => {
+  test('an answer to a request sent before the session was forgotten (or evicted) and tracked again is not taken', () => {
+    const tails = new RedisTails()
+    const old = tails.track('a') // a look-up sent; Redis answers 9
+    tails.forget('a') // a bare wake message: pruned or trimmed
+    tails.woken('a', 10) // untracked now: dropped
+    const again = tails.track('a')
+    tails.heard('a', old, 9) // the old answer arrives late
+    tails.add('a', old, events('a', 9, 9))
+    expect(tails.head('a')).toBeUndefined()
+    tails.heard('a', again, 10)
+    expect(tails.head('a')).toBe(10)
+  })
+
+  test('messages for a session not tracked are not kept: they may have missed earlier messages', () => {
     const tails = new RedisTails()
     tails.woken('a', 3)
-    tails.heard('a', 3)
-    tails.add('a', events('a', 1, 3))
     expect(tails.head('a')).toBeUndefined()
     expect(tails.read('a', 0, 100)).toBeUndefined()
   })
 
   test('a gap (events of another instance not read yet) starts the kept run over, so it stays contiguous', () => {
     const tails = new RedisTails()
-    tails.track('a')
-    tails.heard('a', 3)
-    tails.add('a', events('a', 1, 3))
-    tails.add('a', events('a', 5, 5)) // 4 was appended elsewhere
-    tails.add('a', events('a', 2, 3)) // an overlapping read adds nothing twice
+    const ticket = tails.track('a')
+    tails.heard('a', ticket, 3)
+    tails.add('a', ticket, events('a', 1, 3))
+    tails.add('a', ticket, events('a', 5, 5)) // 4 was appended elsewhere
+    tails.add('a', ticket, events('a', 2, 3)) // an overlapping read adds nothing twice
     expect(tails.head('a')).toBe(5)
     expect(tails.read('a', 3, 100)).toBeUndefined()
     expect(seqs(tails.read('a', 4, 100))).toEqual([5])
   })
 
-  test('forget and clear make the next request ask Redis; the oldest sessions go first past the limit', () => {
-    const tails = new RedisTails({ sessions: 2, perSession: 4 })
-    for (const id of ['a', 'b']) {
-      tails.track(id)
-      tails.heard(id, 1)
-    }
+  test('an event too big to keep is read from Redis, and those after it are kept again', () => {
+    const tails = new RedisTails()
+    const ticket = tails.track('a')
+    tails.heard('a', ticket, 1)
+    tails.add('a', ticket, [...events('a', 1, 1), ...events('a', 2, 2, 1_000_000), ...events('a', 3, 4)])
+    expect(tails.head('a')).toBe(4)
+    expect(tails.read('a', 1, 100)).toBeUndefined()
+    expect(seqs(tails.read('a', 2, 100))).toEqual([3, 4])
+  })
+
+  test('forget and clear make the next request ask Redis; the oldest sessions go first past either limit', () => {
+    const tails = new RedisTails({ sessions: 2, perSession: 4, maxChars: 1000 })
+    for (const id of ['a', 'b']) tails.heard(id, tails.track(id), 1)
     tails.forget('a')
     expect(tails.head('a')).toBeUndefined()
-    tails.track('c')
-    tails.heard('c', 1)
+    tails.heard('c', tails.track('c'), 1)
     tails.track('d')
     expect(tails.head('b')).toBeUndefined()
     expect(tails.head('c')).toBe(1)
-    tails.clear()
+    // Past the characters all tails may keep, the least recently used go.
+    const ticket = tails.track('c')
+    tails.add('c', ticket, events('c', 1, 1, 600))
+    const other = tails.track('e')
+    tails.heard('e', other, 1)
+    tails.add('e', other, events('e', 1, 1, 600))
     expect(tails.head('c')).toBeUndefined()
+    expect(tails.head('e')).toBe(1)
+    tails.clear()
+    expect(tails.head('e')).toBeUndefined()
   })
 
   test('keeps at least the newest events of a busy session', () => {
     const tails = new RedisTails({ perSession: 4 })
-    tails.track('a')
+    const ticket = tails.track('a')
     for (let seq = 1; seq <= 50; seq++) {
-      tails.heard('a', seq)
-      tails.add('a', events('a', seq, seq))
+      tails.heard('a', ticket, seq)
+      tails.add('a', ticket, events('a', seq, seq))
     }
     expect(seqs(tails.read('a', 46, 100))).toEqual([47, 48, 49, 50])
     expect(tails.read('a', 0, 100)).toBeUndefined()
