@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'bun:test'
+import { SessionSignal } from '../../src/bus/session-signal.ts'
 import type { StoredEvent } from '../../src/events.ts'
+import { redisKeys } from '../../src/redis/redis-keys.ts'
+import type { RedisLink } from '../../src/redis/redis-link.ts'
+import { RedisStore } from '../../src/redis/redis-store.ts'
 import { type Kept, parseWake, RedisTails } from '../../src/redis/redis-tails.ts'
 
 const events = (session_id: string, from: number, to: number, chars = 40): Kept[] =>
@@ -127,5 +131,23 @@ describe('wake messages', () => {
     ])
     expect(parseWake('abc')).toEqual([{ sessionId: 'abc' }])
     expect(parseWake('abc x')).toEqual([{ sessionId: 'abc' }])
+  })
+})
+
+describe('the Redis store on what it knows', () => {
+  test('a stream that joins a head look-up in flight after a wake message for a newer seq does not wait for it again', async () => {
+    // A link whose HGET answers only when told: the look-up is in flight while the wake message arrives.
+    let answer!: (value: unknown) => void
+    const link = { send: (command: string) => (command === 'HGET' ? new Promise((resolve) => (answer = resolve)) : Promise.resolve(null)) }
+    const signal = new SessionSignal()
+    const store = new RedisStore({ link: link as unknown as RedisLink, keys: redisKeys('t:'), notifier: signal, subscribed: () => true })
+    const never = new AbortController().signal
+    const first = store.waitFor('s', 9, never, 2000) // the head unknown: a look-up goes out; Redis will say 9
+    store.wakeHeard('s', 10) // another instance appended 10
+    signal.notify('s')
+    const joined = store.waitFor('s', 9, never, 2000) // waits after that message, and joins the look-up
+    answer('9')
+    expect(await first).toBe(false)
+    expect(await joined).toBe(false) // true would be its timeout: the wake-up it missed
   })
 })
