@@ -1,10 +1,11 @@
 import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
-import { AguiFollower, encodeAguiGroup } from '../agui/events-to-agui.ts'
+import { AGUI_NOTICES, AguiFollower, encodeAguiGroup } from '../agui/events-to-agui.ts'
+import { primeFollower } from '../agui/prime-follower.ts'
 import { forViewer, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
-import { sessionStream } from '../sse/session-stream.ts'
+import { type StreamNotices, sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import type { StreamKind } from '../metrics.ts'
 import type { SessionRecord } from '../store/event-store.ts'
@@ -31,8 +32,15 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
 
 const encoder = new TextEncoder()
 
+/** How a stream writes its events and notices, and what it must read before its first event (AG-UI's priming). */
+interface StreamFormat {
+  encode: (event: StoredEvent) => string
+  notices?: StreamNotices
+  prepare?: () => Promise<void>
+}
+
 /**
- * One SSE connection on `sessionId`'s log, from the cursor `Last-Event-ID` or `?after=` (`afterParam`) names.
+ * One SSE connection on `sessionId`'s log, from the cursor `after`.
  * @param kind which stream, for the connection metrics.
  */
 function streamResponse(
@@ -40,11 +48,10 @@ function streamResponse(
   request: Request,
   server: Server<unknown> | null,
   sessionId: string,
-  afterParam: string | undefined,
+  after: number,
   kind: StreamKind,
-  encode: (event: StoredEvent) => string,
+  format: StreamFormat,
 ): Response {
-  const after = cursorOf(request.headers.get('last-event-id'), afterParam)
   // Counted before anything is read: a client over a cap gets its 429 while the response is still an HTTP answer.
   const release = deps.connections.acquire(ipOf(request))
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
@@ -55,7 +62,7 @@ function streamResponse(
     sessionId,
     after,
     signal: request.signal,
-    encode,
+    ...format,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
     shutdown: deps.shutdown,
@@ -88,38 +95,38 @@ const Query = t.Object({
   format: t.Optional(t.String()),
 })
 
-/** Events read per round-trip while a follower is primed. */
-const PRIME_PAGE = 256
-
 /**
- * The JSON streams' `?format=`: absent or `json` for stepstream's own events, `ag-ui` for AG-UI's. Returns the
- * encoder of one connection: AG-UI's is stateful (src/agui/events-to-agui.ts), so it is built per connection and
- * first fed the log up to the cursor — one read of what precedes it, paid only by AG-UI followers that resume.
+ * The JSON streams' `?format=`: absent or `json` for stepstream's own events, `ag-ui` for AG-UI's (with
+ * `threadId` naming the thread: the owner id, or the viewer id on a read-only link). AG-UI's encoder is stateful
+ * (src/agui/events-to-agui.ts), so it is built per connection and, for a connection that resumes mid-run, first fed
+ * that run's events up to the cursor, inside the stream (after its connection is counted against the caps).
  */
-async function jsonEncoder(
+function jsonFormat(
   deps: AppDeps,
-  request: Request,
-  query: { format?: string; after?: string },
+  format: string | undefined,
   sessionId: string,
+  after: number,
   threadId: string,
   json: (event: StoredEvent) => string,
-): Promise<(event: StoredEvent) => string> {
-  if (query.format === undefined || query.format === 'json') return json
-  if (query.format !== 'ag-ui') {
+): StreamFormat {
+  if (format === undefined || format === 'json') return { encode: json }
+  if (format !== 'ag-ui') {
     throw new AppError(
       'BAD_REQUEST',
-      `The stream format ${JSON.stringify(query.format)} is unknown: use format=json (the default) or format=ag-ui.`,
+      `The stream format ${JSON.stringify(format)} is unknown: use format=json (the default) or format=ag-ui.`,
     )
   }
   const follower = new AguiFollower(threadId)
-  const after = cursorOf(request.headers.get('last-event-id'), query.after)
-  for (let cursor = 0; cursor < after; ) {
-    const page = await deps.store.read(sessionId, cursor, PRIME_PAGE)
-    for (const event of page) if (event.seq <= after) follower.prime(event)
-    if (page.length < PRIME_PAGE) break
-    cursor = page.at(-1)!.seq
+  // An event that did not fit in a chunk is encoded again for the next: the follower must not see it twice.
+  let last: { seq: number; frame: string } | undefined
+  return {
+    encode: (event) => {
+      if (last?.seq !== event.seq) last = { seq: event.seq, frame: encodeAguiGroup(event.seq, follower.toAgui(event)) }
+      return last.frame
+    },
+    notices: AGUI_NOTICES,
+    prepare: () => primeFollower(deps.store, sessionId, after, follower),
   }
-  return (event) => encodeAguiGroup(event.seq, follower.toAgui(event))
 }
 
 /**
@@ -142,8 +149,10 @@ export const streamRoutes = (deps: AppDeps) => {
   return new Elysia({ name: 'streams' })
     .get(
       '/events',
-      async ({ query, request, server }) =>
-        streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, query.after, 'html', encodeHtml),
+      async ({ query, request, server }) => {
+        const after = cursorOf(request.headers.get('last-event-id'), query.after)
+        return streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, after, 'html', { encode: encodeHtml })
+      },
       { query: Query },
     )
     .get(
@@ -151,8 +160,9 @@ export const streamRoutes = (deps: AppDeps) => {
       async ({ params, query, request, server }) => {
         const { id } = await requireViewer(deps.store, params.viewer_id)
         // The viewer's thread is its own id: the owner id is in nothing a viewer receives.
-        const encode = await jsonEncoder(deps, request, query, id, params.viewer_id, encodeViewerJson)
-        return streamResponse(deps, request, server, id, query.after, 'json', encode)
+        const after = cursorOf(request.headers.get('last-event-id'), query.after)
+        const format = jsonFormat(deps, query.format, id, after, params.viewer_id, encodeViewerJson)
+        return streamResponse(deps, request, server, id, after, 'json', format)
       },
       { query: Query },
     )
@@ -160,8 +170,8 @@ export const streamRoutes = (deps: AppDeps) => {
       '/api/sessions/:id/stream',
       async ({ params, query, request, server }) => {
         const { id } = await requireSession(deps.store, params.id)
-        const encode = await jsonEncoder(deps, request, query, id, id, encodeJson)
-        return streamResponse(deps, request, server, id, query.after, 'json', encode)
+        const after = cursorOf(request.headers.get('last-event-id'), query.after)
+        return streamResponse(deps, request, server, id, after, 'json', jsonFormat(deps, query.format, id, after, id, encodeJson))
       },
       { query: Query },
     )

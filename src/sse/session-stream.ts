@@ -10,8 +10,16 @@ export interface SessionStreamOptions {
   after: number
   /** Aborted when the client leaves (the request's signal). */
   signal: AbortSignal
-  /** Turns one stored event into its encoded frame (JSON or HTML). */
+  /**
+   * Turns one stored event into its encoded frame (JSON, HTML or AG-UI). May be asked twice in a row for the same
+   * event (one that did not fit in a chunk is encoded again for the next), and must then answer the same frame.
+   */
   encode: (event: StoredEvent) => string
+  /**
+   * The frames the stream itself sends: `reset` (the cursor moved to `after`) and `stream-error` (a sentence); by
+   * default stepstream's own, named frames. The AG-UI stream sends them as AG-UI CUSTOM events.
+   */
+  notices?: StreamNotices
   /** A comment is sent after this long without an event; milliseconds. */
   heartbeatMs: number
   /** The reconnection delay announced on connect; milliseconds. */
@@ -21,10 +29,17 @@ export interface SessionStreamOptions {
    * clients of a restarting instance don't all come back in the same instant.
    */
   shutdown?: AbortSignal
+  /** Runs once before the first read (after `retry:` is sent): what the encoder must know first (AG-UI's priming). */
+  prepare?: () => Promise<void>
   /** Told of each chunk read from the log: how many events it carries, and how many the cursor was behind. */
   delivered?: (events: number, lag: number) => void
   /** Called once, whatever ends the stream. */
   onClose?: () => void
+}
+
+export interface StreamNotices {
+  reset(after: number): string
+  streamError(message: string): string
 }
 
 /** Events read per store round-trip at most; a lagging client catches up in pages of up to this many. */
@@ -77,6 +92,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
+    await options.prepare?.()
     let quietSince = Date.now()
     while (!stopped()) {
       try {
@@ -96,7 +112,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
           const head = (await store.getSession(sessionId))?.last_seq ?? cursor
           if (cursor > head) {
             cursor = head
-            yield resetFrame(cursor)
+            yield (options.notices ?? NOTICES).reset(cursor)
             continue
           }
         }
@@ -118,18 +134,20 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
     if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
     // Once the stream has started there is no status code left to send: say it in a frame and close cleanly.
-    if (!stopped()) yield encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: messageOf(error) }) })
+    if (!stopped()) yield (options.notices ?? NOTICES).streamError(messageOf(error))
   } finally {
     options.onClose?.()
   }
 }
 
 /**
- * `reset`: the log does not hold what the cursor points to (retention dropped it, or the cursor is past the head).
- * The frame carries an id so that a reconnect resumes from the new position rather than meeting the gap again.
+ * stepstream's own notices. `reset`: the log does not hold what the cursor points to (retention dropped it, or the
+ * cursor is past the head); the frame carries an id so that a reconnect resumes from the new position rather than
+ * meeting the gap again. `stream-error`: the stream failed on the server, with a sentence.
  */
-function resetFrame(after: number): string {
-  return encodeFrame({ id: String(after), event: 'reset', data: JSON.stringify({ after }) })
+const NOTICES: StreamNotices = {
+  reset: (after) => encodeFrame({ id: String(after), event: 'reset', data: JSON.stringify({ after }) }),
+  streamError: (message) => encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: message }) }),
 }
 
 interface Chunk {
@@ -149,7 +167,7 @@ async function nextChunk(options: SessionStreamOptions, cursor: number, limit: n
   if (events.length === 0) return undefined
   let text = ''
   // A hole right after the cursor: retention dropped what it points into. Tell the client instead of a silent gap.
-  if (events[0]!.seq > cursor + 1) text = resetFrame(events[0]!.seq - 1)
+  if (events[0]!.seq > cursor + 1) text = (options.notices ?? NOTICES).reset(events[0]!.seq - 1)
   let taken = 0
   const lag = events.at(-1)!.seq - cursor
   for (const event of events) {

@@ -169,6 +169,67 @@ describe('follow a session in AG-UI (GET /api/sessions/:id/stream?format=ag-ui)'
     expect(events.at(-1)).toMatchObject({ type: 'RUN_FINISHED', threadId: p.viewer_id })
   })
 
+  test('an event bigger than a chunk, after streamed text: one valid sequence, nothing twice', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const big = 'x'.repeat(70_000) // over a chunk's 64 Ki characters: it is encoded, set aside, and sent in the next
+    await api.append(p, run, [
+      { type: 'user', text: 'Hi' },
+      { type: 'partial', delta: 'Let me look. ' },
+      { type: 'tool-call', tool_call: { id: 't1', name: 'search', input: { q: big } } },
+      { type: 'final', text: 'Let me look. ' },
+    ])
+    const events = await follow(`${api.base}/api/sessions/${p.id}/stream?format=ag-ui`)
+    checkSchemas(events)
+    expect((await verified(events)).length).toBe(events.length)
+    expect(events.filter((e) => e.type === 'RUN_STARTED')).toHaveLength(1)
+    expect(events.filter((e) => e.type === 'TOOL_CALL_ARGS')).toEqual([expect.objectContaining({ delta: JSON.stringify({ q: big }) })])
+  })
+
+  test('resumed in a later run, it reads back only to that run: the same events as one reader from the start', async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const first = await api.openRun(p)
+    await api.append(p, first, [
+      { type: 'user', text: 'One' },
+      { type: 'partial', delta: 'First.' },
+      { type: 'final', text: 'First.' },
+    ])
+    const second = await api.openRun(p)
+    await api.append(p, second, [
+      { type: 'user', text: 'Two' },
+      { type: 'partial', delta: 'Sec' },
+      { type: 'partial', delta: 'ond.' },
+      { type: 'final', text: 'Second.' },
+    ])
+    const url = `${api.base}/api/sessions/${p.id}/stream?format=ag-ui`
+    const whole = await follow(url, {}, 2)
+    const log = await api.events(p.id)
+    const cut = log.find((e) => e.type === 'partial' && e.delta === 'Sec')!.seq
+    const after = await follow(url, { 'last-event-id': String(cut) })
+    checkSchemas(after)
+    expect(after[0]).toMatchObject({ type: 'TEXT_MESSAGE_CONTENT', delta: 'ond.' })
+    expect(whole.slice(-after.length)).toEqual(after)
+  })
+
+  test("the stream's own notices are AG-UI CUSTOM events: a cursor past the head gets stepstream.reset", async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    await api.append(p, run, [
+      { type: 'user', text: 'Hi' },
+      { type: 'final', text: 'Hello' },
+    ])
+    const reader = await SseReader.open(`${api.base}/api/sessions/${p.id}/stream?format=ag-ui&after=99`)
+    const [reset] = await reader.until((m) => m.some((x) => x.data.includes('reset')))
+    reader.close()
+    const head = (await api.events(p.id)).at(-1)!.seq
+    checkSchemas([JSON.parse(reset!.data)])
+    expect(JSON.parse(reset!.data)).toEqual({ type: 'CUSTOM', name: 'stepstream.reset', value: { after: head } })
+    expect(reset!.id).toBe(String(head))
+  })
+
   test('an unknown format is a 400 with a sentence', async () => {
     const api = await start()
     const p = await api.publisher()

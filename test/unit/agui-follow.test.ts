@@ -61,6 +61,17 @@ function log(): FollowedEvent[] {
 const translate = (follower: AguiFollower, events: FollowedEvent[]) => events.flatMap((e) => follower.toAgui(e))
 
 describe('stepstream → AG-UI (the follow stream)', () => {
+  test('two user messages of one run (a published run may hold several) are two messages, with their own ids', () => {
+    const follower = new AguiFollower('t')
+    const ids = [1, 2].flatMap((seq) =>
+      follower
+        .toAgui({ type: 'user', text: `Hi ${seq}`, step_id: 'r', ts: '2026-01-01T00:00:00.000Z', seq } as FollowedEvent)
+        .filter((e) => e.type === 'TEXT_MESSAGE_START')
+        .map((e) => (e as { messageId: string }).messageId),
+    )
+    expect(new Set(ids).size).toBe(2)
+  })
+
   test('every event validates against @ag-ui/core and the whole passes the client’s verifyEvents', async () => {
     const out = translate(new AguiFollower('thread-1'), log())
     for (const event of out) {

@@ -1,0 +1,31 @@
+import type { EventStore } from '../store/event-store.ts'
+import type { AguiFollower } from './events-to-agui.ts'
+
+/** Events read per round trip while a follower is primed. */
+const PAGE = 256
+
+/**
+ * Feeds a follower that resumes at `after` the events it needs to continue as the client left off: those of the run
+ * open at the cursor, from that run's first event (earlier runs are closed, and the follower keeps nothing of them).
+ * Reads back from the cursor a page at a time until an event of another run, so a resume costs the length of one
+ * run, not of the whole log.
+ */
+export async function primeFollower(store: EventStore, sessionId: string, after: number, follower: AguiFollower): Promise<void> {
+  let from = after
+  let runId: string | undefined
+  backwards: for (let to = after; to > 0; to -= PAGE) {
+    const page = (await store.read(sessionId, Math.max(0, to - PAGE), PAGE)).filter((e) => e.seq <= to)
+    for (let i = page.length - 1; i >= 0; i--) {
+      const event = page[i]!
+      runId ??= event.step_id
+      if (event.step_id !== runId) break backwards
+      from = event.seq - 1
+    }
+  }
+  for (let cursor = from; cursor < after; ) {
+    const page = await store.read(sessionId, cursor, PAGE)
+    for (const event of page) if (event.seq <= after) follower.prime(event)
+    if (page.length === 0 || page.at(-1)!.seq >= after) break
+    cursor = page.at(-1)!.seq
+  }
+}
