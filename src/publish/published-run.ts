@@ -148,7 +148,11 @@ export class PublishedRun {
     const agui = format === 'ag-ui' ? this.#agui.fork() : undefined
     const raw = agui ? mapAgui(agui, input, firstPosition) : input
     const events = checkPublished(raw, this.runId, this.#stored > 0)
-    if (agui) this.#agui = agui
+    // The mapper's new state (text so far, open tool calls) is kept once something of the request is stored: a
+    // request refused whole (a 503, say) leaves it as it was, so the producer's retry is mapped the same again.
+    const keepMapping = () => {
+      if (agui) this.#agui = agui
+    }
     let appended = 0
     try {
       for (const event of events) {
@@ -164,9 +168,13 @@ export class PublishedRun {
         }
       }
     } catch (error) {
-      if (appended > 0) markPartlyApplied(error)
+      if (appended > 0) {
+        keepMapping()
+        markPartlyApplied(error)
+      }
       throw error
     }
+    keepMapping()
     if (this.#state === 'open') this.#arm()
     return { run_id: this.runId, appended, closed: this.#state === 'closed' }
   }

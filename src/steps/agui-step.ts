@@ -1,8 +1,9 @@
-import { HttpAgent } from '@ag-ui/client'
+import { BackwardCompatibility_0_0_45, HttpAgent } from '@ag-ui/client'
 import { PROTOCOL_VERSION, type RunAgentInput } from '@ag-ui/core'
 import { toAguiMessages } from '../agui/agui-messages.ts'
 import { AguiInputError, AguiRunMapper } from '../agui/agui-to-events.ts'
 import type { AguiConfig } from '../config.ts'
+import { AppError } from '../errors.ts'
 import { type StepEvent, unreachable } from '../events.ts'
 import type { Logger } from '../log.ts'
 import { defineStep, type StepAnswer, type StepRun } from './define-step.ts'
@@ -58,7 +59,9 @@ class AguiAnswer {
     const mapper = new AguiRunMapper()
     let position = 0
     try {
-      for await (const event of eventsOf(agent.run(input), requestSignal)) {
+      // Agents written before AG-UI named reasoning REASONING_* still send THINKING_*: the client's own compatibility
+      // step renames them (`agent.run` alone skips it; `runAgent` would add state handling stepstream does not use).
+      for await (const event of eventsOf(new BackwardCompatibility_0_0_45().run(input, agent), requestSignal)) {
         // The client turns an aborted read into a RUN_ERROR of its own: which signal aborted is told here.
         if (signal.aborted) return { text: mapper.text }
         if (watchdog.fired) break
@@ -77,7 +80,8 @@ class AguiAnswer {
     } catch (error) {
       // Cancelled: defineStep ends the run with an `interrupt` holding what streamed.
       if (signal.aborted) return { text: mapper.text }
-      if (error instanceof RunStop) throw error
+      // The store refused an event (the run lost its hold, the store is down): its own sentence, not the agent's fault.
+      if (error instanceof RunStop || error instanceof AppError) throw error
       if (!(error instanceof AguiInputError)) this.log.warn('the AG-UI request failed', { error: String(error), host: this.#host })
       throw new RunStop(this.#sentence(error, watchdog, mapper.text !== ''))
     } finally {

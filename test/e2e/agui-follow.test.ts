@@ -4,7 +4,9 @@ import { runHttpRequest, transformHttpEventStream, verifyEvents } from '@ag-ui/c
 import type { BaseEvent } from '@ag-ui/core'
 import { EventSchemas } from '@ag-ui/core/schemas'
 import { lastValueFrom, takeWhile, toArray } from 'rxjs'
-import type { StoredEvent } from '../../src/events.ts'
+import type { NewEvent, StoredEvent } from '../../src/events.ts'
+import { redisUnavailable } from '../../src/redis/redis-errors.ts'
+import { MemoryStore } from '../../src/store/memory-store.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -22,8 +24,8 @@ interface Publisher {
   publisher_token: string
 }
 
-async function start() {
-  server = await testServer()
+async function start(store?: MemoryStore) {
+  server = await testServer(store ? { store } : {})
   const base = server.base
   const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${base}${path}`, {
@@ -263,6 +265,38 @@ describe('publish in AG-UI (POST …/runs/:run_id/events?format=ag-ui)', () => {
       { type: 'partial', delta: 'R2-D2.' },
       { type: 'final', text: 'Found R2-D2.' },
     ])
+  })
+
+  test('a request refused whole (the store unreachable) is mapped the same when the producer sends it again', async () => {
+    class FlakyStore extends MemoryStore {
+      down = false
+      override append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+        return this.down ? Promise.reject(redisUnavailable()) : super.append(sessionId, event)
+      }
+    }
+    const store = new FlakyStore()
+    const api = await start(store)
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const send = (events: unknown[]) => api.append(p, run, events, '?format=ag-ui')
+    await send([
+      { type: 'RUN_STARTED', threadId: p.id, runId: run },
+      { type: 'TEXT_MESSAGE_START', messageId: 'm', role: 'assistant' },
+      { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'Hi' },
+    ])
+    store.down = true
+    expect((await send([{ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: ' there' }])).status).toBe(503)
+    store.down = false
+    expect((await send([{ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: ' there' }])).status).toBe(200)
+    expect(
+      (
+        await send([
+          { type: 'TEXT_MESSAGE_END', messageId: 'm' },
+          { type: 'RUN_FINISHED', threadId: p.id, runId: run },
+        ])
+      ).status,
+    ).toBe(200)
+    expect((await api.events(p.id)).at(-1)).toMatchObject({ type: 'final', text: 'Hi there' })
   })
 
   test('an invalid AG-UI event is a 422 naming its position, and nothing of the request is stored', async () => {

@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { EventType } from '@ag-ui/core'
+import { type BaseEvent, EventType } from '@ag-ui/core'
 import { RunAgentInputSchema } from '@ag-ui/core/schemas'
 import type { AguiConfig } from '../../src/config.ts'
-import type { StoredEvent } from '../../src/events.ts'
+import { AppError } from '../../src/errors.ts'
+import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { createLogger } from '../../src/log.ts'
 import type { Runner } from '../../src/runs/runner.ts'
 import { newId } from '../../src/session-id.ts'
@@ -118,6 +119,44 @@ describe('the agui step against an AG-UI agent (@ag-ui/encoder, real HTTP)', () 
     const events = await send(await session(), 'Weather?')
     expect(events.map((e) => e.type)).toEqual(['start', 'partial', 'error'])
     expect(events.at(-1)).toEqual({ type: 'error', error: 'The weather API is down.', text: 'Let me ' })
+  })
+
+  test("an agent that still names reasoning THINKING_* (before AG-UI's REASONING_*) is read the same", async () => {
+    agent.reply(({ threadId, runId }) => ({
+      events: [
+        { type: EventType.RUN_STARTED, threadId, runId },
+        { type: 'THINKING_START' },
+        { type: 'THINKING_TEXT_MESSAGE_START' },
+        { type: 'THINKING_TEXT_MESSAGE_CONTENT', delta: 'Hmm.' },
+        { type: 'THINKING_TEXT_MESSAGE_END' },
+        { type: 'THINKING_END' },
+        ...textRun(threadId, runId, 'Yes.').slice(1),
+      ] as BaseEvent[],
+    }))
+    const events = await send(await session(), 'Well?')
+    expect(events).toEqual([
+      { type: 'start', step_type: 'agui' },
+      { type: 'reasoning', delta: 'Hmm.' },
+      { type: 'partial', delta: 'Yes.' },
+      { type: 'final', text: 'Yes.' },
+    ])
+  })
+
+  test("an event the store refuses ends the run with the store's sentence, not one blaming the agent", async () => {
+    class Refusing extends MemoryStore {
+      override append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+        if (event.type === 'partial') return Promise.reject(new AppError('STORE_FULL', 'The server holds as many events as it may.'))
+        return super.append(sessionId, event)
+      }
+    }
+    agent.reply(({ threadId, runId }) => ({ events: textRun(threadId, runId, 'Hello') }))
+    const store = new Refusing()
+    const record = await store.createSession(newId(), { name: 'agui' })
+    const runner = runnerFor(store, aguiStep(config(), log).create({}))
+    await runner.submit(record, 'Hi')
+    await runner.settled(record.id)
+    const last = (await readAll(store, record.id)).at(-1)
+    expect(last).toMatchObject({ type: 'error', error: 'The server holds as many events as it may.' })
   })
 
   test('an event that does not validate ends the run with one error naming it', async () => {
