@@ -225,10 +225,11 @@ function duration(name: string, raw: string): number {
   return ms
 }
 
-function httpUrl(name: string, raw: string): string {
+/** @param example a URL the flag could take, for the sentence. */
+function httpUrl(name: string, raw: string, example: string): string {
   const parsed = URL.canParse(raw) ? new URL(raw) : undefined
   if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    throw new ConfigError(`--${name} must be an http:// or https:// URL such as http://localhost:11434/v1, got ${JSON.stringify(raw)}`)
+    throw new ConfigError(`--${name} must be an http:// or https:// URL such as ${example}, got ${JSON.stringify(raw)}`)
   }
   return raw.replace(/\/+$/, '')
 }
@@ -337,7 +338,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       workers: integer('workers', get('workers', '1'), 1, 1024),
       logLevel: logLevel as LogLevel,
       openai: {
-        baseUrl: httpUrl('openai-base-url', get('openai-base-url', 'https://api.openai.com/v1')),
+        baseUrl: httpUrl('openai-base-url', get('openai-base-url', 'https://api.openai.com/v1'), 'http://localhost:11434/v1'),
         apiKey: get('openai-api-key', '') || undefined,
         model: get('model', '') || undefined,
         systemPrompt: get('system-prompt', SYSTEM_PROMPT),
@@ -345,7 +346,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
         requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
       },
       agui: {
-        url: get('agui-url', '') ? httpUrl('agui-url', get('agui-url', '')) : undefined,
+        url: get('agui-url', '') ? httpUrl('agui-url', get('agui-url', ''), 'http://localhost:8000/agent') : undefined,
         headers: headerList(all('agui-header')),
         requestTimeoutMs: integer('request-timeout', get('request-timeout', '120000'), 100, 3_600_000),
       },

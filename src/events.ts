@@ -1,6 +1,6 @@
 import { t, type Static } from 'elysia'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { EVENT_TEXT_MAX_CHARS } from './limits.ts'
+import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.ts'
 
 /**
  * The event model, declared once. Every other module (store, steps, templates, JSON API) imports the schemas
@@ -9,8 +9,12 @@ import { EVENT_TEXT_MAX_CHARS } from './limits.ts'
 
 const Text = t.String({ maxLength: EVENT_TEXT_MAX_CHARS })
 
-const ToolCall = t.Object({ id: t.String({ maxLength: 200 }), name: t.String({ maxLength: 200 }), input: t.Unknown() })
-const ToolResult = t.Object({ id: t.String({ maxLength: 200 }), result: t.Unknown() })
+const ToolCall = t.Object({
+  id: t.String({ maxLength: NAME_MAX_CHARS }),
+  name: t.String({ maxLength: NAME_MAX_CHARS }),
+  input: t.Unknown(),
+})
+const ToolResult = t.Object({ id: t.String({ maxLength: NAME_MAX_CHARS }), result: t.Unknown() })
 
 /** Token counts as the model server reported them (`stream_options.include_usage`), summed over a run's requests. */
 const Usage = t.Object(
@@ -25,7 +29,7 @@ const Usage = t.Object(
 /** What a model run adds to its `final`: the model that answered, its usage, and timings in milliseconds. */
 const FinalMeta = t.Object(
   {
-    model: t.Optional(t.String({ maxLength: 200 })),
+    model: t.Optional(t.String({ maxLength: NAME_MAX_CHARS })),
     usage: t.Optional(Usage),
     /** From the request to the first streamed token (content, reasoning or tool call); milliseconds. */
     ttft_ms: t.Optional(t.Number({ minimum: 0 })),
@@ -53,7 +57,7 @@ const SCHEMAS = {
   interrupt: t.Object({ type: t.Literal('interrupt'), ...Envelope, text: Text }, strict),
   // `text`: what the run had streamed before it failed (a stream cut mid-answer keeps it), when the step says so.
   error: t.Object(
-    { type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: 10_000 }), text: t.Optional(Text) },
+    { type: t.Literal('error'), ...Envelope, error: t.String({ minLength: 1, maxLength: ERROR_MAX_CHARS }), text: t.Optional(Text) },
     strict,
   ),
   // A named stage of an agent's run began or ended (AG-UI's STEP_STARTED / STEP_FINISHED): a marker in the transcript.
@@ -61,7 +65,7 @@ const SCHEMAS = {
     {
       type: t.Literal('agent-step'),
       ...Envelope,
-      name: t.String({ minLength: 1, maxLength: 200 }),
+      name: t.String({ minLength: 1, maxLength: NAME_MAX_CHARS }),
       phase: t.Union([t.Literal('started'), t.Literal('finished')]),
     },
     strict,

@@ -19,6 +19,12 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
  */
 export const EVENT_TEXT_MAX_CHARS = 1_000_000
 
+/** The longest id or name an event holds (a tool call's id and name, an agent step's name, a model's name). */
+export const NAME_MAX_CHARS = 200
+
+/** The longest error sentence an `error` event holds; a longer one is cut. */
+export const ERROR_MAX_CHARS = 10_000
+
 /**
  * Bun's own `maxRequestBodySize`; bytes (1 GiB). Bun answers a body over it with an empty 413 before the app sees the
  * request, so it sits far above MAX_BODY_BYTES: the limit a client meets is always the app's, with its sentence. That

@@ -2,7 +2,7 @@ import { type AGUIEvent, EventType } from '@ag-ui/core'
 import { EventSchemas } from '@ag-ui/core/schemas'
 import { applyPatch, type Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
-import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
+import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
 
 /** An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`. */
 export class AguiInputError extends Error {
@@ -13,11 +13,6 @@ export class AguiInputError extends Error {
     super(sentence)
   }
 }
-
-/** The longest id or name kept from an agent (the `tool-call` and `agent-step` schemas' limits); characters. */
-const MAX_NAME_CHARS = 200
-/** The longest error sentence an `error` event holds (events.ts). */
-const MAX_ERROR_CHARS = 10_000
 
 interface OpenToolCall {
   name: string
@@ -82,7 +77,7 @@ export class AguiRunMapper {
     return out
   }
 
-  /** A copy to map a batch on, kept (in place of this one) only if the whole batch is taken. */
+  /** A copy to map a batch on (`mapAll`), kept in place of this one only if the batch is taken. */
   fork(): AguiRunMapper {
     const copy = new AguiRunMapper()
     copy.#s = structuredClone(this.#s)
@@ -90,17 +85,12 @@ export class AguiRunMapper {
   }
 
   /**
-   * Maps a batch all or nothing: on an invalid event the mapper is left as it was before the batch.
+   * Maps a batch; throws at its first invalid event, having moved on with those before it: map on a `fork()` and
+   * keep the fork only when the batch is taken, for all or nothing.
    * @param firstPosition the 1-based number of the batch's first event.
    */
   mapAll(raws: readonly unknown[], firstPosition = 1): StepEvent[] {
-    const saved = structuredClone(this.#s)
-    try {
-      return raws.flatMap((raw, i) => this.map(raw, firstPosition + i))
-    } catch (error) {
-      this.#s = saved
-      throw error
-    }
+    return raws.flatMap((raw, i) => this.map(raw, firstPosition + i))
   }
 
   #map(event: AGUIEvent, position: number): StepEvent[] {
@@ -131,13 +121,13 @@ export class AguiRunMapper {
       case EventType.TOOL_CALL_CHUNK:
         return this.#chunk(event, position)
       case EventType.TOOL_CALL_RESULT:
-        return [{ type: 'tool-result', tool_result: { id: event.toolCallId.slice(0, MAX_NAME_CHARS), result: resultOf(event.content) } }]
+        return [{ type: 'tool-result', tool_result: { id: event.toolCallId.slice(0, NAME_MAX_CHARS), result: resultOf(event.content) } }]
       case EventType.STEP_STARTED:
       case EventType.STEP_FINISHED:
         return [
           {
             type: 'agent-step',
-            name: event.stepName.slice(0, MAX_NAME_CHARS) || 'step',
+            name: event.stepName.slice(0, NAME_MAX_CHARS) || 'step',
             phase: event.type === EventType.STEP_STARTED ? 'started' : 'finished',
           },
         ]
@@ -151,7 +141,7 @@ export class AguiRunMapper {
       case EventType.RUN_ERROR: {
         s.closed = true
         const message = event.message.trim() || 'The agent reported an error without a message.'
-        const error = message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message
+        const error = message.length > ERROR_MAX_CHARS ? `${message.slice(0, ERROR_MAX_CHARS - 1)}…` : message
         return [{ type: 'error', error, ...(s.text && { text: fitEventText(s.text) }) }]
       }
       default:
@@ -181,7 +171,7 @@ export class AguiRunMapper {
     delete this.#s.calls[id]
     return {
       type: 'tool-call',
-      tool_call: { id: id.slice(0, MAX_NAME_CHARS), name: call.name.slice(0, MAX_NAME_CHARS), input: parseArguments(call.args) },
+      tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseArguments(call.args) },
     }
   }
 

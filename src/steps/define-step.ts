@@ -1,4 +1,5 @@
 import { type FinalMetaOf, fitEventText } from '../events.ts'
+import { ERROR_MAX_CHARS } from '../limits.ts'
 import type { Conversation, Step, ToolCallMessage } from './step.ts'
 import type { StepFactory } from './step-registry.ts'
 
@@ -47,9 +48,6 @@ export interface StepDefinition {
    */
   run(conversation: Conversation, run: StepRun): Promise<string | StepAnswer>
 }
-
-/** The longest error message an `error` event holds (events.ts); a longer one is cut. */
-const MAX_ERROR_CHARS = 10_000
 
 /**
  * Turns a definition into a step the server can run: `start` first, then whatever the definition streams, then
@@ -101,5 +99,5 @@ export function defineStep(definition: StepDefinition): StepFactory {
 
 function errorMessage(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).trim() || 'The step failed.'
-  return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message
+  return message.length > ERROR_MAX_CHARS ? `${message.slice(0, ERROR_MAX_CHARS - 1)}…` : message
 }
