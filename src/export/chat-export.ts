@@ -34,10 +34,20 @@ export interface ExportedRun {
   /** The model's visible reasoning, shown collapsed; empty when it had none. */
   reasoning: string
   tool_calls: ExportedToolCall[]
+  /** An agent's named stages (AG-UI STEP_STARTED/FINISHED), in order; absent when it marked none. */
+  agent_steps?: ExportedAgentStep[]
+  /** The agent's state as its last snapshot or patch left it; absent when it sent none. */
+  agent_state?: unknown
   /** The answer: a `final`'s or `interrupt`'s text, else what had streamed (before an `error`, or still running). */
   text: string
   /** The sentence of an `error`. */
   error?: string
+}
+
+export interface ExportedAgentStep {
+  name: string
+  phase: 'started' | 'finished'
+  ts: string
 }
 
 export type ExportedEntry = ExportedUserMessage | ExportedRun
@@ -78,6 +88,7 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
 
 /** One run, its keys in the order the JSON lists them (keys left undefined are not written). */
 function exportedRun(run: RunView): ExportedRun {
+  const steps = run.activity.flatMap((a) => (a.kind === 'step' ? [{ name: a.step.name, phase: a.step.phase, ts: a.step.ts }] : []))
   return {
     role: 'assistant',
     run_id: run.stepId,
@@ -94,6 +105,8 @@ function exportedRun(run: RunView): ExportedRun {
       ts: ts ?? run.ts,
       ...(result && { result: { ts: result.ts ?? run.ts, value: result.value } }),
     })),
+    agent_steps: steps.length > 0 ? steps : undefined,
+    agent_state: run.agentState?.value,
     text: run.text,
     error: run.error,
   }

@@ -1,4 +1,4 @@
-import type { ChatExport, ExportedRun, ExportedToolCall } from './chat-export.ts'
+import type { ChatExport, ExportedAgentStep, ExportedRun, ExportedToolCall } from './chat-export.ts'
 
 /**
  * A code fence longer than any run of backticks in `text`, so a tool's JSON that holds "```" cannot end its block
@@ -22,6 +22,28 @@ function toolCall(call: ExportedToolCall): string[] {
   return blocks
 }
 
+const agentStep = (step: ExportedAgentStep) => `*Step \`${step.name.replaceAll('`', "'")}\` ${step.phase}* — ${step.ts}`
+
+/**
+ * Tool calls and an agent's step markers in the order they happened (by time; at the same millisecond a step that
+ * starts goes before the calls and one that finishes after them, as an agent makes its calls within its steps).
+ */
+function activity(run: ExportedRun): string[] {
+  const steps = [...(run.agent_steps ?? [])]
+  const blocks: string[] = []
+  const stepsUntil = (ts: string, inclusive: boolean) => {
+    while (steps.length > 0 && (steps[0]!.ts < ts || (inclusive && steps[0]!.ts === ts && steps[0]!.phase === 'started'))) {
+      blocks.push(agentStep(steps.shift()!))
+    }
+  }
+  for (const call of run.tool_calls) {
+    stepsUntil(call.ts, true)
+    blocks.push(...toolCall(call))
+  }
+  blocks.push(...steps.map(agentStep))
+  return blocks
+}
+
 /** The end of a run, when it needs saying: a `final` speaks for itself. */
 function ending(run: ExportedRun): string[] {
   switch (run.status) {
@@ -40,14 +62,16 @@ function assistant(run: ExportedRun): string[] {
   const blocks = [`## Assistant — ${run.ts}`]
   // Collapsed, as on the page: reasoning explains the answer but is not part of it.
   if (run.reasoning) blocks.push(`<details>\n<summary>Reasoning</summary>\n\n${run.reasoning}\n\n</details>`)
-  for (const call of run.tool_calls) blocks.push(...toolCall(call))
+  blocks.push(...activity(run))
+  if (run.agent_state !== undefined) blocks.push(`<details>\n<summary>Agent state</summary>\n\n${json(run.agent_state)}\n\n</details>`)
   if (run.text) blocks.push(run.text)
   return [...blocks, ...ending(run)]
 }
 
 /**
  * The export as Markdown, for pasting into an issue or keeping: a heading per message with its time (ISO 8601, UTC),
- * tool calls and results as JSON blocks, reasoning in `<details>`, errors and interruptions said in words. Messages
+ * tool calls and results as JSON blocks, an agent's steps in order among them and its state in `<details>`, reasoning
+ * in `<details>`, errors and interruptions said in words. Messages
  * and answers are written as they are (answers are Markdown already). Pure.
  */
 export function chatMarkdown(chat: ChatExport): string {

@@ -196,6 +196,41 @@ describe('the transcript export', () => {
     )
   })
 
+  test("an agent's run: its steps among its tool calls in order, and its last state, in JSON and in Markdown", () => {
+    const agentLog: NewEvent[] = [
+      { type: 'user', step_id: 'a1', ts: at(1), text: 'Find robots.' },
+      { type: 'start', step_id: 'a1', ts: at(2), step_type: 'agui' },
+      { type: 'agent-step', step_id: 'a1', ts: at(3), name: 'search', phase: 'started' },
+      { type: 'agent-state', step_id: 'a1', ts: at(3), state: { hits: [] } },
+      { type: 'tool-call', step_id: 'a1', ts: at(3), tool_call: { id: 't1', name: 'find', input: { q: 'robots' } } },
+      { type: 'tool-result', step_id: 'a1', ts: at(4), tool_result: { id: 't1', result: ['R2-D2'] } },
+      { type: 'agent-state', step_id: 'a1', ts: at(4), state: { hits: ['R2-D2'] } },
+      { type: 'agent-step', step_id: 'a1', ts: at(4), name: 'search', phase: 'finished' },
+      { type: 'final', step_id: 'a1', ts: at(5), text: 'Found R2-D2.' },
+    ]
+    const chat = exportChat(SESSION, stored(agentLog))
+    expect(chat.entries[1]).toMatchObject({
+      agent_steps: [
+        { name: 'search', phase: 'started', ts: at(3) },
+        { name: 'search', phase: 'finished', ts: at(4) },
+      ],
+      agent_state: { hits: ['R2-D2'] },
+    })
+    expect(JSON.stringify(exportChat(SESSION, stored(LOG)))).not.toContain('agent_')
+    const markdown = chatMarkdown(chat)
+    const order = [
+      '*Step `search` started*',
+      '**Tool call** `find`',
+      '*Step `search` finished*',
+      '<summary>Agent state</summary>',
+      'Found R2-D2.',
+    ]
+    const places = order.map((text) => markdown.indexOf(text))
+    expect(places.every((i) => i >= 0)).toBe(true)
+    expect(places).toEqual([...places].sort((x, y) => x - y))
+    expect(markdown).toContain('"R2-D2"')
+  })
+
   test('a log whose oldest events retention removed says it begins part-way; an interrupt before any text says so', () => {
     const tail = stored(LOG.slice(12), 13)
     const chat = exportChat(SESSION, tail)
