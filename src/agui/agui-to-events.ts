@@ -1,4 +1,5 @@
 import { type AGUIEvent, EventType } from '@ag-ui/core'
+import { parseToolArguments } from '../steps/tool-arguments.ts'
 import { EventSchemas } from '@ag-ui/core/schemas'
 import { applyPatch, type Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
@@ -171,7 +172,7 @@ export class AguiRunMapper {
     delete this.#s.calls[id]
     return {
       type: 'tool-call',
-      tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseArguments(call.args) },
+      tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseToolArguments(call.args) },
     }
   }
 
@@ -221,16 +222,6 @@ export class AguiRunMapper {
     }
     this.#s.state = state
     return { type: 'agent-state', state }
-  }
-}
-
-/** A tool call's arguments: parsed JSON, `{}` for none, or the raw text when it is not JSON (as the openai step does). */
-function parseArguments(raw: string): unknown {
-  if (!raw.trim()) return {}
-  try {
-    return JSON.parse(raw)
-  } catch {
-    return raw
   }
 }
 

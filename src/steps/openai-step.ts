@@ -1,4 +1,5 @@
 import OpenAI from 'openai'
+import { parseToolArguments } from './tool-arguments.ts'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import type { OpenAiConfig } from '../config.ts'
 import type { FinalMetaOf } from '../events.ts'
@@ -121,7 +122,7 @@ class OpenAiAnswer {
   /** Emits the calls, runs them one after another, and adds the assistant's calls and their results to `messages`. */
   async #runTools(calls: StreamedToolCall[], content: string, messages: ChatCompletionMessageParam[], run: StepRun): Promise<void> {
     const { signal } = run
-    const inputs = calls.map((call) => parseArguments(call.arguments))
+    const inputs = calls.map((call) => parseToolArguments(call.arguments))
     for (const [i, call] of calls.entries()) {
       await run.toolCall({ id: call.id.slice(0, 200), name: call.name.slice(0, 200), input: inputs[i] })
     }
@@ -176,16 +177,6 @@ class OpenAiAnswer {
   readonly #redact = (text: string): string => {
     const key = this.settings.apiKey
     return key ? text.replaceAll(key, '[redacted]') : text
-  }
-}
-
-/** A tool call's arguments: parsed JSON, `{}` for none, or the raw text when it is not JSON (the tool says so). */
-function parseArguments(raw: string): unknown {
-  if (!raw.trim()) return {}
-  try {
-    return JSON.parse(raw)
-  } catch {
-    return raw
   }
 }
 

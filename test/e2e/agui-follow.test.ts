@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { runHttpRequest, transformHttpEventStream, verifyEvents } from '@ag-ui/client'
 import type { BaseEvent } from '@ag-ui/core'
 import { EventSchemas } from '@ag-ui/core/schemas'
@@ -7,6 +6,7 @@ import { lastValueFrom, takeWhile, toArray } from 'rxjs'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { redisUnavailable } from '../../src/redis/redis-errors.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { publishApi } from '../helpers/publish-api.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -16,31 +16,9 @@ slowTests()
 let server: Awaited<ReturnType<typeof testServer>> | undefined
 afterEach(() => server?.close())
 
-const PUBLISHER = join(import.meta.dir, '../helpers/publisher.py')
-
-interface Publisher {
-  id: string
-  viewer_id: string
-  publisher_token: string
-}
-
 async function start(store?: MemoryStore) {
   server = await testServer(store ? { store } : {})
-  const base = server.base
-  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  const publisher = async () => (await (await post('/api/sessions', { publisher: true })).json()) as Publisher
-  const bearer = (p: Publisher) => ({ authorization: `Bearer ${p.publisher_token}` })
-  const openRun = async (p: Publisher) =>
-    ((await (await post(`/api/sessions/${p.id}/runs`, undefined, bearer(p))).json()) as { run_id: string }).run_id
-  const append = (p: Publisher, run: string, events: unknown[], format = '') =>
-    post(`/api/sessions/${p.id}/runs/${run}/events${format}`, events, bearer(p))
-  const events = async (id: string) => (await (await fetch(`${base}/api/sessions/${id}/events`)).json()) as StoredEvent[]
-  return { base, post, publisher, openRun, append, events }
+  return publishApi(server.base)
 }
 
 /**
@@ -245,7 +223,7 @@ describe('publish in AG-UI (POST …/runs/:run_id/events?format=ag-ui)', () => {
   test('a Python program streams AG-UI events as NDJSON: mapped as the agui step maps them', async () => {
     const api = await start()
     const p = await api.publisher()
-    const proc = Bun.spawn(['python3', PUBLISHER, api.base, p.id, p.publisher_token, 'agui'], { stdout: 'pipe', stderr: 'inherit' })
+    const proc = api.python(p, 'agui')
     const said = (await new Response(proc.stdout).text())
       .trim()
       .split('\n')
@@ -278,7 +256,7 @@ describe('publish in AG-UI (POST …/runs/:run_id/events?format=ag-ui)', () => {
     const api = await start(store)
     const p = await api.publisher()
     const run = await api.openRun(p)
-    const send = (events: unknown[]) => api.append(p, run, events, '?format=ag-ui')
+    const send = (events: unknown[]) => api.append(p, run, events, { query: '?format=ag-ui' })
     await send([
       { type: 'RUN_STARTED', threadId: p.id, runId: run },
       { type: 'TEXT_MESSAGE_START', messageId: 'm', role: 'assistant' },
@@ -308,7 +286,7 @@ describe('publish in AG-UI (POST …/runs/:run_id/events?format=ag-ui)', () => {
       { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'Hi' },
       { type: 'TOOL_CALL_ARGS', toolCallId: 'nope', delta: '{}' },
     ]
-    const res = await api.append(p, run, bad, '?format=ag-ui')
+    const res = await api.append(p, run, bad, { query: '?format=ag-ui' })
     expect(res.status).toBe(422)
     const body = (await res.json()) as { error: { code: string; message: string } }
     expect(body.error).toEqual({
@@ -321,12 +299,12 @@ describe('publish in AG-UI (POST …/runs/:run_id/events?format=ag-ui)', () => {
       p,
       run,
       [...bad.slice(0, 2), { type: 'TEXT_MESSAGE_END', messageId: 'm' }, { type: 'RUN_FINISHED', threadId: p.id, runId: run }],
-      '?format=ag-ui',
+      { query: '?format=ag-ui' },
     )
     expect(ok.status).toBe(200)
     expect((await api.events(p.id)).map((e) => e.type)).toEqual(['start', 'partial', 'final'])
     expect((await api.events(p.id)).at(-1)).toMatchObject({ text: 'Hi' })
-    const unknown = await api.append(p, run, [], '?format=yaml')
+    const unknown = await api.append(p, run, [], { query: '?format=yaml' })
     expect(unknown.status).toBe(400)
   })
 })

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { AppError } from '../../src/errors.ts'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { type Publisher, publishApi } from '../helpers/publish-api.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -13,43 +13,9 @@ slowTests()
 let server: Awaited<ReturnType<typeof testServer>> | undefined
 afterEach(() => server?.close())
 
-const PUBLISHER = join(import.meta.dir, '../helpers/publisher.py')
-
-interface Publisher {
-  id: string
-  viewer_id: string
-  publisher_token: string
-}
-
 async function start(options: { publishTimeoutMs?: number; authTokens?: string[]; store?: EventStore } = {}) {
   server = await testServer(options)
-  const base = server.base
-  const post = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  const publisher = async () => (await (await post('/api/sessions', { publisher: true })).json()) as Publisher
-  const bearer = (p: Publisher) => ({ authorization: `Bearer ${p.publisher_token}` })
-  const openRun = async (p: Publisher) => {
-    const res = await post(`/api/sessions/${p.id}/runs`, undefined, bearer(p))
-    expect(res.status).toBe(201)
-    return ((await res.json()) as { run_id: string }).run_id
-  }
-  const append = (p: Publisher, run: string, events: unknown[], headers: Record<string, string> = {}) =>
-    post(`/api/sessions/${p.id}/runs/${run}/events`, events, { ...bearer(p), ...headers })
-  const events = async (id: string) => (await (await fetch(`${base}/api/sessions/${id}/events`)).json()) as StoredEvent[]
-  const until = async (id: string, predicate: (log: StoredEvent[]) => boolean) => {
-    for (let tries = 0; !predicate(await events(id)); tries++) {
-      if (tries > 500) throw new Error(`timed out; events: ${JSON.stringify(await events(id))}`)
-      await Bun.sleep(10)
-    }
-    return events(id)
-  }
-  const python = (p: Publisher, mode: string) =>
-    Bun.spawn(['python3', PUBLISHER, base, p.id, p.publisher_token, mode], { stdout: 'pipe', stderr: 'inherit' })
-  return { base, post, publisher, bearer, openRun, append, events, until, python }
+  return publishApi(server.base)
 }
 
 const answers = async (proc: ReturnType<typeof Bun.spawn>) => {
@@ -253,15 +219,15 @@ describe('the publish API', () => {
     const seq = (n: number) => ({ 'producer-id': 'agent', 'producer-seq': String(n) })
     const first = await api.openRun(p)
     const closing = [{ type: 'final', text: 'one' }]
-    const answer = await (await api.append(p, first, closing, seq(0))).json()
+    const answer = await (await api.append(p, first, closing, { headers: seq(0) })).json()
     expect(answer).toMatchObject({ appended: 1, closed: true })
     await api.until(p.id, (log) => log.some((e) => e.type === 'final'))
-    const retried = await api.append(p, first, closing, seq(0))
+    const retried = await api.append(p, first, closing, { headers: seq(0) })
     expect(retried.status).toBe(200)
     expect(await retried.json()).toEqual(answer)
     // The next run starts its numbers again at 0, and is stored, not mistaken for a retry.
     const second = await api.openRun(p)
-    expect(await (await api.append(p, second, [{ type: 'final', text: 'two' }], seq(0))).json()).toMatchObject({
+    expect(await (await api.append(p, second, [{ type: 'final', text: 'two' }], { headers: seq(0) })).json()).toMatchObject({
       run_id: second,
       appended: 1,
     })
