@@ -86,7 +86,6 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #selectByViewer: Statement<SessionRow, [string]>
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
-  #closed = false
   #closing: Promise<void> | undefined
 
   /**
@@ -237,7 +236,6 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
    * 503. Safe to call twice: both calls resolve when it is done.
    */
   close(): Promise<void> {
-    this.#closed = true
     this.#closing ??= this.#close()
     return this.#closing
   }
