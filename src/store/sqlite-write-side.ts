@@ -3,6 +3,7 @@ import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './rete
 import { Journal } from './sqlite-journal.ts'
 import { pruneDatabase } from './sqlite-prune.ts'
 import {
+  decodeRows,
   JOURNAL_ROW_WIDTH,
   type CommitAnswer,
   type JournalRows,
@@ -74,7 +75,7 @@ export class WriteSide {
   handle(call: WriteCall): WriteAnswers[WriteCall['type']] | Promise<PruneReport> {
     switch (call.type) {
       case 'commit':
-        return this.commit(call.rows, call.now)
+        return this.commit(decodeRows(call.rows), call.now)
       case 'create':
         return this.create(call.row)
       case 'merge-all':

@@ -3,7 +3,7 @@ import { AppError, sessionNotFound } from '../errors.ts'
 import type { JournalEntry, JournalIndex } from './sqlite-journal-index.ts'
 import { payloadOf } from './sqlite-rows.ts'
 import type { WriteChannel } from './sqlite-write-channel.ts'
-import type { JournalRows } from './sqlite-write-protocol.ts'
+import { encodeRow, ROW_SEPARATOR } from './sqlite-write-protocol.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 
 interface Pending {
@@ -175,15 +175,15 @@ export class GroupCommitWriter {
 
   async #send(batch: Batch): Promise<void> {
     const entries: JournalEntry[] = []
-    const rows: JournalRows = []
+    const rows: string[] = []
     for (const { stored, payload } of batch.items) {
       const id = ++this.#lastId
       entries.push({ id, stored })
-      rows.push(id, stored.session_id, stored.seq, stored.type, stored.step_id, stored.ts, payload)
+      rows.push(encodeRow(id, stored.session_id, stored.seq, stored.type, stored.step_id, stored.ts, payload))
     }
     let refused: Set<string>
     try {
-      const answer = await this.#channel.call({ type: 'commit', rows, now: Date.now() })
+      const answer = await this.#channel.call({ type: 'commit', rows: rows.join(ROW_SEPARATOR), now: Date.now() })
       this.#timed?.(answer.seconds)
       refused = new Set(answer.refused)
     } catch (error) {
