@@ -5,7 +5,6 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CHECKPOINT_WORKER_ENTRY } from '../src/store/sqlite-checkpointer.ts'
-import { WRITER_WORKER_ENTRY } from '../src/store/sqlite-write-channel.ts'
 import { gitCommit, VERSION } from '../src/version.ts'
 
 const root = join(import.meta.dir, '..')
@@ -18,7 +17,6 @@ const build = Bun.spawnSync(
     'src/main.ts',
     // A Worker's source is bundled only when listed as an entrypoint of its own (Bun's docs, "Worker").
     CHECKPOINT_WORKER_ENTRY,
-    WRITER_WORKER_ENTRY,
     '--compile',
     '--minify',
     '--sourcemap',

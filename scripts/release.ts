@@ -2,7 +2,6 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CHECKPOINT_WORKER_ENTRY } from '../src/store/sqlite-checkpointer.ts'
-import { WRITER_WORKER_ENTRY } from '../src/store/sqlite-write-channel.ts'
 import { gitCommit, VERSION } from '../src/version.ts'
 
 /**
@@ -42,7 +41,6 @@ export function compileCommand(target: ReleaseTarget, outfile: string, version: 
     'src/main.ts',
     // A Worker's source is bundled only when listed as an entrypoint of its own (Bun's docs, "Worker").
     CHECKPOINT_WORKER_ENTRY,
-    WRITER_WORKER_ENTRY,
     '--compile',
     `--target=${target.bunTarget}`,
     '--minify',
@@ -97,9 +95,8 @@ export async function release(out: string, targets: readonly ReleaseTarget[], co
     // With --compile the map is embedded (traces name src/ lines with no file beside the binary); the copy Bun
     // also writes beside it is not part of the release.
     rmSync(`${outfile}.map`, { force: true })
-    // The same for each further entrypoint (the checkpoint and writer workers), whose map Bun names after its source.
-    for (const entry of [CHECKPOINT_WORKER_ENTRY, WRITER_WORKER_ENTRY])
-      rmSync(join(out, `${basename(entry, '.ts')}.js.map`), { force: true })
+    // The same for each further entrypoint (the checkpoint worker), whose map Bun names after its source.
+    rmSync(join(out, `${basename(CHECKPOINT_WORKER_ENTRY, '.ts')}.js.map`), { force: true })
     const mb = (Bun.file(outfile).size / 1e6).toFixed(1)
     process.stdout.write(`${basename(outfile)}  ${mb} MB  ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
     files.push(outfile)

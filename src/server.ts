@@ -74,9 +74,7 @@ function openLocalStore(config: Config, notifier: Notifier | undefined, metrics:
   const path = config.store.kind === 'sqlite' ? config.store.path : ''
   try {
     const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
-    // Without its writer the store saves nothing: say so once; /readyz answers 503 from then on.
-    const onWriterLost = (reason: string) => log.error('the SQLite writer stopped; writes answer 503 until a restart', { reason })
-    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure }, onWriterLost })
+    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure } })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${path}: ${messageOf(error)}`)
   }

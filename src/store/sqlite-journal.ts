@@ -1,5 +1,12 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { JOURNAL_ROW_WIDTH, type JournalRows } from './sqlite-write-protocol.ts'
+import type { StoredEvent } from '../events.ts'
+
+/** One committed event that is in the `journal` table and not yet in `events`. */
+export interface JournalEntry {
+  id: number
+  stored: StoredEvent
+  payload: string
+}
 
 export interface JournalOptions {
   /** How often committed events are moved from the journal into `events`; milliseconds, default 1000. */
@@ -7,16 +14,15 @@ export interface JournalOptions {
   /** A merge starts early once this many events wait in the journal; events, default 50,000. */
   mergeAtEvents?: number
   /**
-   * Events moved per merge transaction, the write side's loop running between two; events, default 500 (about
-   * 1.3 ms). A chunk takes whole sessions, so its size changes how long it holds the write side (and so how long
-   * a batch may wait behind it), not how many rows share a page. 2,000 (~5 ms) made each chunk a stall by the
-   * issue's measure when merges ran on the serving thread (bench/capacity.ts, 1,000 sessions: stalls over 5 ms
-   * 429/293 → 411/256, pace kept 52/69% → 60/73%).
+   * Events moved per merge transaction, the event loop running between two; events, default 500 (about 1.3 ms). A
+   * chunk takes whole sessions, so its size changes how long it holds the loop, not how many rows share a page.
+   * 2,000 (~5 ms) made each chunk a stall by the issue's measure (bench/capacity.ts, 1,000 sessions: stalls over
+   * 5 ms 429/293 → 411/256, pace kept 52/69% → 60/73%, two A/B pairs on a busy machine).
    */
   chunkEvents?: number
 }
 
-/** Lets batches, and the calls queued behind them, run between two merge chunks. */
+/** Lets appends, commits and readers run between two merge chunks. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 const COLUMNS = 'session, seq, type, step_id, ts, payload'
@@ -40,15 +46,15 @@ export function replayJournal(db: Database): void {
 }
 
 /**
- * The write-ahead half of the store, on the write side (sqlite-write-side.ts). Each batch is appended to `journal`,
- * an append-only rowid table, so a commit writes a few sequential pages however many sessions it touches. `events`,
+ * The write-ahead half of the store. The group-commit writer appends each committed event to `journal`, an
+ * append-only rowid table, so a commit writes a few sequential pages however many sessions it touches. `events`,
  * clustered by (session, seq), gets the same rows later, a session's whole backlog at a time: with a thousand
  * sessions streaming, inserting each event straight into `events` dirtied one 4 KiB page per event (27.8 µs a row
  * against 0.9 µs into the journal, bench/sqlite-layout.ts).
  *
- * The journal needs no index (one on (session, seq) would bring the random page writes back): the ids of the rows
- * not yet merged are kept here by session, and the serving thread keeps the same events for its reads
- * (sqlite-journal-index.ts), dropping them when `onMerged` says they are in `events`.
+ * Until it is merged, an event is also kept here in memory, by session: reads that go past `events` and the
+ * newest seq of a session come from here, so the journal needs no index (one on (session, seq) would bring the
+ * random page writes back). The events kept are exactly the journal rows not yet in `events`.
  */
 export class Journal {
   readonly #db: Database
@@ -56,24 +62,20 @@ export class Journal {
   readonly #inserts = new Map<number, Statement>()
   readonly #moveToEvents: Statement
   readonly #deleteUpTo: Statement
-  /** Journal ids not yet in `events`, by session, ascending. */
-  readonly #pending = new Map<string, number[]>()
+  readonly #pending = new Map<string, JournalEntry[]>()
   readonly #mergeAtEvents: number
   readonly #chunkEvents: number
   readonly #timer: Timer
-  readonly #onMerged: (sessions: string[], upTo: number) => void
   #pendingCount = 0
-  /** The newest id written: ids only grow, so `id <= upTo` never covers a row written after `upTo` was taken. */
-  #lastId = 0
+  /** Ids only grow within a process, so `id <= merged` never covers a row that was not merged. */
+  #lastId: number
   #merging: Promise<void> | undefined
   /** Someone asked for a merge while one was running: run another pass for what arrived meanwhile. */
   #again = false
   #closed = false
 
-  /** @param onMerged told, after each merge transaction, which sessions' rows up to which id are now in `events`. */
-  constructor(db: Database, onMerged: (sessions: string[], upTo: number) => void, options: JournalOptions = {}) {
+  constructor(db: Database, options: JournalOptions = {}) {
     this.#db = db
-    this.#onMerged = onMerged
     this.#mergeAtEvents = options.mergeAtEvents ?? 50_000
     this.#chunkEvents = options.chunkEvents ?? 500
     // Copies the journal rows whose ids the JSON array lists, in the array's order (a rowid lookup each): the
@@ -83,38 +85,59 @@ export class Journal {
        FROM json_each(?) AS k JOIN journal AS j ON j.id = k.value`,
     )
     this.#deleteUpTo = db.prepare('DELETE FROM journal WHERE id <= ?')
+    this.#lastId = (db.query('SELECT COALESCE(MAX(id), 0) AS id FROM journal').get() as { id: number }).id
     this.#timer = setInterval(() => void this.merge(), options.mergeEveryMs ?? 1000)
     this.#timer.unref()
   }
 
-  /** Inserts the rows (JournalRows, ids chosen by the serving thread); call inside the batch's transaction. */
-  write(rows: JournalRows): void {
-    const step = ROWS_PER_INSERT * JOURNAL_ROW_WIDTH
-    for (let i = 0; i < rows.length; i += step) {
-      const values = rows.slice(i, i + step)
-      this.#insertStatement(values.length / JOURNAL_ROW_WIDTH).run(...values)
+  /** Inserts the events into the journal; call inside the writer's transaction, then `committed` after it. */
+  write(items: readonly { stored: StoredEvent; payload: string }[]): JournalEntry[] {
+    const entries = items.map(({ stored, payload }) => ({ id: ++this.#lastId, stored, payload }))
+    for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
+      const rows = entries.slice(i, i + ROWS_PER_INSERT)
+      const values = rows.flatMap(({ id, stored, payload }) => [
+        id,
+        stored.session_id,
+        stored.seq,
+        stored.type,
+        stored.step_id,
+        stored.ts,
+        payload,
+      ])
+      this.#insertStatement(rows.length).run(...values)
     }
+    return entries
   }
 
-  /** Records rows whose transaction committed; starts a merge early when many are waiting. */
-  committed(rows: JournalRows): void {
-    for (let i = 0; i < rows.length; i += JOURNAL_ROW_WIDTH) {
-      const id = rows[i] as number
-      const sessionId = rows[i + 1] as string
-      const list = this.#pending.get(sessionId)
-      if (list) list.push(id)
-      else this.#pending.set(sessionId, [id])
-      if (id > this.#lastId) this.#lastId = id
+  /** Records entries whose transaction committed; starts a merge early when many are waiting. */
+  committed(entries: readonly JournalEntry[]): void {
+    for (const entry of entries) {
+      const list = this.#pending.get(entry.stored.session_id)
+      if (list) list.push(entry)
+      else this.#pending.set(entry.stored.session_id, [entry])
     }
-    this.#pendingCount += rows.length / JOURNAL_ROW_WIDTH
+    this.#pendingCount += entries.length
     if (this.#pendingCount >= this.#mergeAtEvents) void this.merge()
     if (this.#pendingCount >= this.#mergeAtEvents * 2) this.#mergeOneChunkNow()
+  }
+
+  /** The seq of the session's newest event still in the journal; undefined when it has none there. */
+  lastSeq(sessionId: string): number | undefined {
+    return this.#pending.get(sessionId)?.at(-1)?.stored.seq
+  }
+
+  /** The session's journal events after `after`, at most `limit`: all newer than any of its rows in `events`. */
+  readAfter(sessionId: string, after: number, limit: number): StoredEvent[] {
+    const list = this.#pending.get(sessionId)
+    if (!list) return []
+    const start = list.findIndex((entry) => entry.stored.seq > after)
+    return start < 0 ? [] : list.slice(start, start + limit).map((entry) => entry.stored)
   }
 
   /**
    * Moves what the journal holds now into `events`, a chunk of sessions per transaction in key order, yielding
    * between chunks; resolves when done (after one more pass if a merge was already running). Never rejects: a
-   * failed chunk stays in the journal for the next merge, and reads still find it on the serving thread.
+   * failed chunk stays in the journal for the next merge, and reads still find it here.
    */
   merge(): Promise<void> {
     if (this.#merging) {
@@ -140,16 +163,9 @@ export class Journal {
   mergeAll(): void {
     if (this.#pendingCount === 0) return
     const upTo = this.#lastId
-    this.#mergeChunk([...this.#pending.keys()].sort(), upTo)
+    const sessions = [...this.#pending.keys()]
+    this.#mergeChunk(sessions.sort(), upTo)
     this.#deleteUpTo.run(upTo)
-  }
-
-  /** Forgets sessions retention deleted; their rows were merged (mergeAll) before they were deleted. */
-  forget(sessionIds: Iterable<string>): void {
-    for (const id of sessionIds) {
-      this.#pendingCount -= this.#pending.get(id)?.length ?? 0
-      this.#pending.delete(id)
-    }
   }
 
   /** Stops the merge timer; pending events stay in the journal until `mergeAll` or the next open. */
@@ -177,10 +193,10 @@ export class Journal {
   }
 
   /**
-   * Backpressure. Commits can outrun the merge when batches come back to back, so the merge's turns never come
-   * (bench/store-append.ts saturate phase: half a million events waiting in memory after two seconds). Past twice
-   * `mergeAtEvents`, each commit also merges a chunk itself before it is answered, which slows appends to what
-   * the merge can take.
+   * Backpressure. Commits can outrun the merge: a batch that fills up commits at once, and the appends its promises
+   * release fill the next one within the same turn, so the merge's turns never come (bench/store-append.ts
+   * saturate phase: half a million events waiting in memory after two seconds). Past twice `mergeAtEvents`, each
+   * commit also merges a chunk itself, which slows appends to what the merge can take.
    */
   #mergeOneChunkNow(): void {
     const chunk: string[] = []
@@ -203,11 +219,10 @@ export class Journal {
     const counts = sessions.map((sessionId) => {
       const list = this.#pending.get(sessionId) ?? []
       let n = 0
-      for (; n < list.length && list[n]! <= upTo; n++) ids.push(list[n]!)
+      for (; n < list.length && list[n]!.id <= upTo; n++) ids.push(list[n]!.id)
       return n
     })
-    if (ids.length === 0) return
-    this.#moveToEvents.run(JSON.stringify(ids))
+    if (ids.length > 0) this.#moveToEvents.run(JSON.stringify(ids))
     sessions.forEach((sessionId, i) => {
       const list = this.#pending.get(sessionId)
       if (!list || counts[i] === 0) return
@@ -215,10 +230,6 @@ export class Journal {
       if (list.length === 0) this.#pending.delete(sessionId)
       this.#pendingCount -= counts[i]!
     })
-    this.#onMerged(
-      sessions.filter((_, i) => counts[i]! > 0),
-      upTo,
-    )
   }
 
   #insertStatement(rows: number): Statement {

@@ -18,18 +18,15 @@ import {
   type StoreDeps,
 } from './event-store.ts'
 import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
-import type { JournalOptions } from './sqlite-journal.ts'
-import { JournalIndex } from './sqlite-journal-index.ts'
+import { Journal, type JournalOptions } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
-import { openSqlite, WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
-import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts'
+import { pruneDatabase } from './sqlite-prune.ts'
+import { openSqlite } from './sqlite-open.ts'
+import { Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts'
 import { eventOf, type EventRow } from './sqlite-rows.ts'
-import { LocalChannel, WorkerChannel, type WriteChannel } from './sqlite-write-channel.ts'
-import type { WriteNotice } from './sqlite-write-protocol.ts'
-import { ACTIVITY_RESOLUTION_MS } from './sqlite-write-side.ts'
-import { GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
+import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
-import { storeUnavailable, writerStopped } from './store-errors.ts'
+import { storeUnavailable } from './store-errors.ts'
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {
@@ -41,35 +38,19 @@ interface SessionRow {
   publisher_hash: string | null
 }
 
-/** The write side as a test reaches it: SQL run on the write connection, in order with the batches. */
-export interface WriterHandle {
-  /** Runs `sql` on the write connection before any batch sent after this call. */
-  exec(sql: string): Promise<void>
-  /** The first row `sql` gives on the write connection. */
-  get<T>(sql: string): Promise<T>
-  /** Ends the writer worker at once, as a crash would. */
-  terminate(): void
-}
-
 export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, StoreDeps {
-  /** Called once with the serving thread's connection (reads) before the store uses it. */
+  /** Called once with the open connection before the store uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
-  /** Called once with the write side; tests inject write faults through it. */
-  onWriter?: (writer: WriterHandle) => void
-  /** The checkpoint worker's (sqlite-checkpointer.ts); `false` leaves checkpoints to SQLite on the write connection. */
+  /** The checkpoint worker's (sqlite-checkpointer.ts); `false` leaves checkpoints to SQLite in this thread. */
   checkpointer?: CheckpointerOptions | false
-  /** Told, once, when the writer worker dies: the store then answers every write, and `ping`, with a 503. */
-  onWriterLost?: (reason: string) => void
 }
 
 /**
  * The durable store: `bun:sqlite` in WAL mode, one `events` row per event keyed by (session, seq). Appends go
  * through a group-commit writer into an append-only journal, merged into `events` about once a second
- * (sqlite-journal.ts). Every write runs on the write side (sqlite-write-side.ts), in a Worker with a connection of
- * its own, so that commits, merges and retention never hold the thread that serves HTTP; this thread keeps the
- * seqs, the batching, the recent events and a connection for reads. Reads are answered from the newest committed
- * events kept in memory, or else from the database: either way they only ever see committed events. This process
- * is the only writer (a lock file enforces it), so seqs are assigned in memory.
+ * (sqlite-journal.ts). Reads are answered from the newest committed events kept in memory, or else from
+ * the database: either way they only ever see committed events. This process is the only writer (a lock file
+ * enforces it), so seqs are assigned in memory.
  */
 export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #db: Database
@@ -77,8 +58,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #notifier: Notifier
   readonly #metrics: StoreMetrics | undefined
   readonly #recent = new RecentEvents()
-  readonly #journal = new JournalIndex()
-  readonly #channel: WriteChannel
+  readonly #journal: Journal
   readonly #writer: GroupCommitWriter
   readonly #checkpointer: Checkpointer | undefined
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
@@ -86,7 +66,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #selectByViewer: Statement<SessionRow, [string]>
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
-  #closing: Promise<void> | undefined
+  #closed = false
 
   /**
    * Opens (creating if needed) the database at `path`; `:memory:` gives a private in-memory database. Throws
@@ -99,40 +79,12 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
-    const useCheckpointer = path !== ':memory:' && options.checkpointer !== false
-    // Only what can cross to the worker: options also hold functions.
-    const { mergeEveryMs, mergeAtEvents, chunkEvents } = options
-    const autocheckpointPages = useCheckpointer ? BACKSTOP_CHECKPOINT_PAGES : WAL_AUTOCHECKPOINT_PAGES
-    const settings = { mergeEveryMs, mergeAtEvents, chunkEvents, autocheckpointPages }
-    const notice = (message: WriteNotice) => this.#noticed(message)
-    // A `:memory:` database exists only on this connection: its writes stay on this thread.
-    this.#channel =
-      path === ':memory:'
-        ? new LocalChannel(db, settings, { notice })
-        : new WorkerChannel(path, settings, { notice, lost: (reason) => options.onWriterLost?.(reason) })
-    options.onWriter?.({
-      exec: async (sql) => void (await this.#channel.call({ type: 'exec', sql })),
-      get: async <T>(sql: string) => (await this.#channel.call({ type: 'get', sql })) as T,
-      terminate: () => this.#channel.terminate(),
-    })
+    this.#journal = new Journal(db, options)
     const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
-    const selectLastSeq = db.prepare<{ last_seq: number }, [string]>(
-      'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
-    )
-    this.#writer = new GroupCommitWriter(
-      this.#channel,
-      this.#journal,
-      (id) => selectLastSeq.get(id)?.last_seq,
-      (events) => this.#committed(events),
-      { ...options, onCommitTimed },
-    )
-    if (useCheckpointer) {
+    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })
+    if (path !== ':memory:' && options.checkpointer !== false) {
       const onPass = options.metrics && (() => options.metrics!.storeCheckpoint())
-      const autocheckpoint = (pages: number) =>
-        void this.#channel.call({ type: 'exec', sql: `PRAGMA wal_autocheckpoint = ${pages}` }).catch(() => {
-          // The writer is gone too: nothing is left to checkpoint for.
-        })
-      this.#checkpointer = new Checkpointer(path, autocheckpoint, { onPass, ...options.checkpointer })
+      this.#checkpointer = new Checkpointer(db, path, { onPass, ...options.checkpointer })
     }
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
     const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
@@ -145,14 +97,18 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date().toISOString()
     const viewerId = newId()
-    const row = { id, created_at: now, step: JSON.stringify(step), viewer_id: viewerId, publisher_hash: options.publisherHash ?? null }
-    let inserted: boolean
+    let inserted: number
     try {
-      inserted = await this.#channel.call({ type: 'create', row })
+      // OR IGNORE covers the primary key only: a viewer id that collided (2^-128) would fail the unique index loudly.
+      inserted = this.#db
+        .query(
+          "INSERT OR IGNORE INTO sessions (id, created_at, last_activity, state, step, viewer_id, publisher_hash) VALUES (?, ?, ?, 'active', ?, ?, ?)",
+        )
+        .run(id, now, now, JSON.stringify(step), viewerId, options.publisherHash ?? null).changes
     } catch (error) {
-      throw error instanceof AppError ? error : storeUnavailable(error)
+      throw storeUnavailable(error)
     }
-    if (!inserted) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
+    if (inserted === 0) throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
     this.#writer.created(id)
     const record: SessionRecord = { id, created_at: now, last_seq: 0, step, viewer_id: viewerId }
     if (options.publisherHash) record.publisher_hash = options.publisherHash
@@ -192,9 +148,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     return this.#notifier.wait(sessionId, signal, timeoutMs)
   }
 
-  /** Rejects once the writer worker is gone, as well as when the database cannot be read. */
   async ping(): Promise<void> {
-    if (!this.#channel.alive) throw writerStopped()
     this.#db.query('SELECT 1').get()
   }
 
@@ -204,8 +158,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
    */
   async recoverOpenRuns(): Promise<RecoveredRun[]> {
     const ts = new Date().toISOString()
-    // Recovery reads `events`: everything committed must be there.
-    await this.#channel.call({ type: 'merge-all' })
+    this.#journal.mergeAll()
     return Promise.all(
       findOpenRuns(this.#db).map(async ({ sessionId, stepId, text }) => {
         const { seq } = await this.append(sessionId, { type: 'interrupt', step_id: stepId, ts, text })
@@ -224,32 +177,45 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     const started = new Date(Date.now() - ACTIVITY_RESOLUTION_MS).toISOString()
     // An active session's last_activity can be up to ACTIVITY_RESOLUTION_MS old: never delete one for that lag.
     const lenient = { ...policy, idleMs: policy.idleMs + ACTIVITY_RESOLUTION_MS }
-    const report = await this.#channel.call({ type: 'prune', policy: lenient, now: now.getTime(), capSince: this.#capCheckedAt })
+    const report = await pruneDatabase(this.#db, lenient, now, this.#capCheckedAt, {
+      catchUp: () => this.#journal.merge(),
+      beforeChunk: () => {
+        this.#writer.flush()
+        this.#journal.mergeAll()
+      },
+      deleted: (ids) => {
+        this.#writer.forget(ids)
+        this.#recent.forget(ids)
+        // Streams waiting on a deleted session wake, find it gone and end with a sentence.
+        this.#notify(ids)
+      },
+      changed: (ids) => {
+        // Readers must meet the holes retention made, so that a cursor inside one gets its `reset`.
+        this.#recent.forget(ids)
+        this.#writer.forget(ids)
+      },
+      stillOpen: () => !this.#closed,
+    })
     // Only after a whole pass: a pass that failed half-way checks the same sessions again next time.
     this.#capCheckedAt = started
     return report
   }
 
   /**
-   * Commits pending appends, has the write side merge its journal and close, then closes this thread's connection,
-   * releases the writer lock and ends the checkpoint worker. Appends made after it was called are refused with a
-   * 503. Safe to call twice: both calls resolve when it is done.
+   * Commits pending appends, merges the journal, then closes the database, releases the writer lock and ends the
+   * checkpoint worker. Safe to call twice.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
-  }
-
-  async #close(): Promise<void> {
-    await this.#writer.close()
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#writer.close()
+    this.#journal.close()
     try {
-      await this.#channel.call({ type: 'close' })
+      this.#journal.mergeAll()
     } catch {
-      // The writer is gone: every acknowledged event is committed in the journal, and the next open merges it.
+      // Every event is committed in the journal already; the next open merges what this could not.
     }
-    this.#channel.end()
     this.#db.close()
-    // Only once the write connection is closed: a newcomer that takes the lock must find no writer left.
     this.#lock?.close()
     // Last: its connection may still finish a pass, harmlessly, after this one closed and the file was unlocked.
     await this.#checkpointer?.close()
@@ -271,25 +237,6 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     this.#recent.add(events)
     if (this.#metrics) for (const event of events) this.#metrics.eventPublished(event.type)
     this.#notify(new Set(events.map((event) => event.session_id)))
-  }
-
-  /** What the write side did on its own: merges done, sessions retention deleted or changed. */
-  #noticed(notice: WriteNotice): void {
-    if (notice.type === 'merged') {
-      this.#journal.merged(notice.sessions, notice.upTo)
-      return
-    }
-    // Readers must meet the holes retention made, so that a cursor inside one gets its `reset`.
-    this.#recent.forget(notice.ids)
-    if (notice.type === 'changed') return
-    this.#writer.forget(notice.ids)
-    this.#journal.forget(notice.ids)
-    // No batch sent from now on holds them: the write side can stop refusing them.
-    void this.#channel.call({ type: 'forgotten', ids: notice.ids }).catch(() => {
-      // The writer is gone: there is no one left to tell.
-    })
-    // Streams waiting on a deleted session wake, find it gone and end with a sentence.
-    this.#notify(notice.ids)
   }
 
   #notify(sessionIds: Iterable<string>): void {

@@ -44,13 +44,3 @@ export function storeUnavailable(error: unknown): AppError {
 /** An append after `close()`: the server is shutting down. */
 export const storeClosed = () =>
   new AppError('STORE_UNAVAILABLE', 'The server is shutting down and no longer saves messages. Try again in a moment.')
-
-/**
- * The store's writer thread is gone (it crashed or was ended): nothing more can be saved until the server restarts.
- * What was acknowledged before is committed; an append it had not answered may or may not have been.
- */
-export const writerStopped = () =>
-  new AppError(
-    'STORE_UNAVAILABLE',
-    'The server could not save this because its database writer stopped. Everything saved before is still here; try again later.',
-  )

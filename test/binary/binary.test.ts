@@ -85,15 +85,6 @@ test('the lone binary embeds the SQLite checkpoint worker: its passes are counte
   expect(server.log()).not.toContain('checkpoint worker failed')
 })
 
-test('the lone binary embeds the SQLite writer worker: it is ready, a chat was saved through it, and nothing says it stopped', async () => {
-  // Every write goes through the writer worker: the chat above streamed to its final only if it loaded.
-  expect((await fetch(`${server.base}/readyz`)).status).toBe(200)
-  expect(
-    sampleSum(parseMetrics(await (await fetch(`${server.base}/metrics`)).text()), 'stepstream_store_commit_seconds_count'),
-  ).toBeGreaterThan(0)
-  expect(server.log()).not.toContain('SQLite writer stopped')
-})
-
 test('the binary answers --help and --version, and a bad flag exits 2 with one line', () => {
   const help = Bun.spawnSync([join(runDir, 'stepstream'), '--help'])
   expect(help.exitCode).toBe(0)

@@ -5,7 +5,6 @@ import { newId } from '../../src/session-id.ts'
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from '../../src/store/sqlite-checkpointer.ts'
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/sqlite-open.ts'
 import { readAll } from '../../src/store/read-all.ts'
-import type { WriterHandle } from '../../src/store/sqlite-store.ts'
 import { appendRun, storeWithHandle, tempDir } from './helpers.ts'
 
 const tmp = tempDir()
@@ -21,15 +20,13 @@ async function until(probe: () => boolean, what: string, ms = 5000) {
 }
 
 const autocheckpoint = (db: Database) => (db.query('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }).wal_autocheckpoint
-const writerAutocheckpoint = async (writer: WriterHandle) =>
-  (await writer.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')).wal_autocheckpoint
 
 describe('the checkpoint worker', () => {
-  test('copies committed pages from the WAL into the database file off the serving and writing threads, the writer keeping only a backstop', async () => {
+  test('copies committed pages from the WAL into the database file off the serving thread, which only keeps a backstop', async () => {
     const path = tmp.file()
     const passes: number[] = []
-    const { store, writer } = storeWithHandle(path, { checkpointer: { everyMs: 10, onPass: () => passes.push(Date.now()) } })
-    expect(await writerAutocheckpoint(writer())).toBe(BACKSTOP_CHECKPOINT_PAGES)
+    const { store, db } = storeWithHandle(path, { checkpointer: { everyMs: 10, onPass: () => passes.push(Date.now()) } })
+    expect(autocheckpoint(db())).toBe(BACKSTOP_CHECKPOINT_PAGES)
     const emptySize = statSync(path).size
     const id = newId()
     await store.createSession(id)
@@ -41,10 +38,10 @@ describe('the checkpoint worker', () => {
     await store.close()
   })
 
-  test('without it, the write connection checkpoints by itself as before (and the file stays as it was for a small load)', async () => {
+  test('without it, the serving connection checkpoints by itself as before (and the file stays as it was for a small load)', async () => {
     const path = tmp.file()
-    const { store, writer } = storeWithHandle(path, { checkpointer: false })
-    expect(await writerAutocheckpoint(writer())).toBe(WAL_AUTOCHECKPOINT_PAGES)
+    const { store, db } = storeWithHandle(path, { checkpointer: false })
+    expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
     const emptySize = statSync(path).size
     const id = newId()
     await store.createSession(id)
@@ -54,15 +51,12 @@ describe('the checkpoint worker', () => {
     await store.close()
   })
 
-  test('a worker that fails hands checkpoints back to the write connection and says why', async () => {
+  test('a worker that fails hands checkpoints back to the serving connection and says why', async () => {
     const db = new Database(tmp.file(), { strict: true })
     db.exec('PRAGMA journal_mode = WAL')
     const reasons: string[] = []
     // The worker opens the database without creating it: a path that does not exist makes it fail at once.
-    db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`)
-    const checkpointer = new Checkpointer(`${tmp.dir}/missing/nothing.db`, (pages) => db.exec(`PRAGMA wal_autocheckpoint = ${pages}`), {
-      onFailure: (reason) => reasons.push(reason),
-    })
+    const checkpointer = new Checkpointer(db, `${tmp.dir}/missing/nothing.db`, { onFailure: (reason) => reasons.push(reason) })
     await until(() => reasons.length > 0, 'the failure was reported')
     expect(checkpointer.failed).toBe(true)
     expect(reasons[0]).toMatch(/unable to open/)

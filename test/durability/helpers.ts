@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
-import { SqliteStore, type SqliteStoreOptions, type WriterHandle } from '../../src/store/sqlite-store.ts'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store.ts'
 import { newId } from '../../src/session-id.ts'
 
 /** A temp folder for database files, removed by `remove()`. */
@@ -19,23 +19,18 @@ export function tempDir(prefix = 'stepstream-durability-') {
   }
 }
 
-/**
- * A store whose connections the test can reach: `db()` is the serving thread's (reads, and writes as an outside tool
- * makes them), `writer()` the write side's, to inject faults (`PRAGMA max_page_count`, `query_only`) or kill it.
- */
+/** A store whose connection the test can reach, to inject faults (`PRAGMA max_page_count`, `query_only`). */
 export function storeWithHandle(path: string, options: SqliteStoreOptions = {}) {
   let db!: Database
-  let writer!: WriterHandle
-  const store = new SqliteStore(path, { ...options, onOpen: (opened) => (db = opened), onWriter: (handle) => (writer = handle) })
-  return { store, db: () => db, writer: () => writer }
+  const store = new SqliteStore(path, { ...options, onOpen: (opened) => (db = opened) })
+  return { store, db: () => db }
 }
 
 /** Lets the database grow by only `pages` more pages: the next writes past that fail as if the disk were full. */
-export async function fillDiskAfter(writer: WriterHandle, pages: number) {
-  const { page_count } = await writer.get<{ page_count: number }>('PRAGMA page_count')
-  // A pragma that answers a row: `get`, which steps it, rather than `exec`.
-  await writer.get(`PRAGMA max_page_count = ${page_count + pages}`)
-  return () => writer.get('PRAGMA max_page_count = 4294967294')
+export function fillDiskAfter(db: Database, pages: number) {
+  const { page_count } = db.query('PRAGMA page_count').get() as { page_count: number }
+  db.query(`PRAGMA max_page_count = ${page_count + pages}`).get()
+  return () => void db.query('PRAGMA max_page_count = 4294967294').get()
 }
 
 const ts = () => new Date().toISOString()

@@ -31,7 +31,7 @@ function gatedStep(before: string, after: string) {
 
 describe('a write that fails during a run', () => {
   test('ends the run with an error event, stored if it still fits, saying why', async () => {
-    const { store, writer } = storeWithHandle(tmp.file())
+    const { store, db } = storeWithHandle(tmp.file())
     const { step, waiting, release } = gatedStep('so far', 'x'.repeat(900_000))
     const runner = runnerFor(store, step)
     const id = newId()
@@ -39,7 +39,7 @@ describe('a write that fails during a run', () => {
     await runner.submit(session, 'go')
     await waiting
     // Room for a small event, not for a 900 kB one.
-    await fillDiskAfter(writer(), 8)
+    fillDiskAfter(db(), 8)
     release()
     await runner.settled(id)
     const log = await readAll(store, id)
@@ -50,14 +50,14 @@ describe('a write that fails during a run', () => {
 
   test('that cannot even store its error is left open, and recovery closes it with what was saved at the next start', async () => {
     const path = tmp.file()
-    const { store, writer } = storeWithHandle(path)
+    const { store, db } = storeWithHandle(path)
     const { step, waiting, release } = gatedStep('kept', 'lost')
     const runner = runnerFor(store, step)
     const id = newId()
     const session = await store.createSession(id, { name: step.type })
     await runner.submit(session, 'go')
     await waiting
-    await writer().exec('PRAGMA query_only = ON')
+    db().exec('PRAGMA query_only = ON')
     release()
     await runner.settled(id)
     expect(await runner.running(id)).toBeUndefined()
@@ -73,7 +73,7 @@ describe('a write that fails during a run', () => {
 
 describe('the server while its database refuses writes', () => {
   test('answers 503 with a sentence on new work, keeps serving what it has, and recovers when writes work again', async () => {
-    const { store, writer } = storeWithHandle(tmp.file())
+    const { store, db } = storeWithHandle(tmp.file())
     const { app, deps } = await testApp({ store })
     const call = (method: string, path: string, body?: unknown) =>
       app.handle(
@@ -87,7 +87,7 @@ describe('the server while its database refuses writes', () => {
     await deps.runner.settled(id)
     const saved = await (await call('GET', `/api/sessions/${id}/events`)).json()
 
-    await writer().exec('PRAGMA query_only = ON')
+    db().exec('PRAGMA query_only = ON')
     for (const refused of [await call('POST', `/api/sessions/${id}/messages`, { text: 'again' }), await call('POST', '/api/sessions')]) {
       expect(refused.status).toBe(503)
       const { error } = (await refused.json()) as { error: { code: string; message: string } }
@@ -99,7 +99,7 @@ describe('the server while its database refuses writes', () => {
     expect((await call('GET', `/?client_id=${id}`)).status).toBe(200)
     expect((await call('GET', '/healthz')).status).toBe(200)
 
-    await writer().exec('PRAGMA query_only = OFF')
+    db().exec('PRAGMA query_only = OFF')
     expect((await call('POST', `/api/sessions/${id}/messages`, { text: 'again' })).status).toBe(202)
     await deps.runner.settled(id)
     const after = (await (await call('GET', `/api/sessions/${id}/events`)).json()) as { seq: number }[]
