@@ -36,4 +36,5 @@ async function main() {
   }
 }
 
-await main()
+// Not a top-level await: the executable is built as CommonJS bytecode (scripts/build.ts), which has none.
+void main()

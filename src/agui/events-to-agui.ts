@@ -160,15 +160,3 @@ export function encodeAguiGroup(seq: number, events: readonly AGUIEvent[]): stri
     .map((event, i) => encodeFrame({ ...(i === events.length - 1 && { id: String(seq) }), data: JSON.stringify(event) }))
     .join('')
 }
-
-/**
- * The stream's own notices as AG-UI CUSTOM events (AG-UI has no reset or stream failure of its own):
- * `stepstream.reset` `{after}` with `id: <after>` (retention removed what the cursor pointed into; what follows
- * resumes from there), and `stepstream.stream-error` `{error}` (the stream failed on the server; reconnect).
- */
-export const AGUI_NOTICES = {
-  reset: (after: number) =>
-    encodeFrame({ id: String(after), data: JSON.stringify({ type: EventType.CUSTOM, name: 'stepstream.reset', value: { after } }) }),
-  streamError: (error: string) =>
-    encodeFrame({ data: JSON.stringify({ type: EventType.CUSTOM, name: 'stepstream.stream-error', value: { error } }) }),
-}

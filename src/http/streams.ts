@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
-import { AGUI_NOTICES, AguiFollower, encodeAguiGroup } from '../agui/events-to-agui.ts'
-import { primeFollower } from '../agui/prime-follower.ts'
+import { AGUI_NOTICES } from '../agui/agui-notices.ts'
+import type { AguiFollower } from '../agui/events-to-agui.ts'
 import { forViewer, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
@@ -116,16 +116,25 @@ function jsonFormat(
       `The stream format ${JSON.stringify(format)} is unknown: use format=json (the default) or format=ag-ui.`,
     )
   }
-  const follower = new AguiFollower(threadId)
+  // The AG-UI packages load with the first follower (they cost ~50 ms of every cold start otherwise); `prepare` runs
+  // before the stream's first event is encoded.
+  let agui: { follower: AguiFollower; encodeGroup: (seq: number, events: ReturnType<AguiFollower['toAgui']>) => string }
   // An event that did not fit in a chunk is encoded again for the next: the follower must not see it twice.
   let last: { seq: number; frame: string } | undefined
   return {
     encode: (event) => {
-      if (last?.seq !== event.seq) last = { seq: event.seq, frame: encodeAguiGroup(event.seq, follower.toAgui(event)) }
+      if (last?.seq !== event.seq) last = { seq: event.seq, frame: agui.encodeGroup(event.seq, agui.follower.toAgui(event)) }
       return last.frame
     },
     notices: AGUI_NOTICES,
-    prepare: () => primeFollower(deps.store, sessionId, after, follower),
+    prepare: async () => {
+      const [{ AguiFollower, encodeAguiGroup }, { primeFollower }] = await Promise.all([
+        import('../agui/events-to-agui.ts'),
+        import('../agui/prime-follower.ts'),
+      ])
+      agui = { follower: new AguiFollower(threadId), encodeGroup: encodeAguiGroup }
+      await primeFollower(deps.store, sessionId, after, agui.follower)
+    },
   }
 }
 

@@ -1,4 +1,4 @@
-import { AguiInputError, AguiRunMapper } from '../agui/agui-to-events.ts'
+import type { AguiRunMapper } from '../agui/agui-to-events.ts'
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import type { Step } from '../steps/step.ts'
@@ -73,8 +73,11 @@ export class PublishedRun {
   #state: 'open' | 'cancelled' | 'closed' = 'open'
   /** Appends of this run, one at a time: a producer's retries and a streamed body must not interleave. */
   #queue: Promise<unknown> = Promise.resolve()
-  /** What the run's AG-UI events so far left behind: open tool calls, the agent's state, the answer's text. */
-  #agui = new AguiRunMapper()
+  /**
+   * What the run's AG-UI events so far left behind: open tool calls, the agent's state, the answer's text. Made at
+   * the run's first AG-UI request: the AG-UI packages load then, not at every start (they cost ~50 ms of cold start).
+   */
+  #agui: AguiRunMapper | undefined
 
   /**
    * @param stepType recorded in the run's `start` event.
@@ -142,11 +145,20 @@ export class PublishedRun {
     return result
   }
 
+  /** A copy of the run's AG-UI mapper to map one request on (kept only if the request is taken). */
+  async #aguiFork(): Promise<AguiRunMapper> {
+    if (!this.#agui) {
+      const { AguiRunMapper } = await import('../agui/agui-to-events.ts')
+      this.#agui = new AguiRunMapper()
+    }
+    return this.#agui.fork()
+  }
+
   async #append(input: readonly unknown[], format: PublishFormat, firstPosition: number): Promise<AppendResult> {
     await this.#ready
     this.#assertOpen()
-    const agui = format === 'ag-ui' ? this.#agui.fork() : undefined
-    const raw = agui ? mapAgui(agui, input, firstPosition) : input
+    const agui = format === 'ag-ui' ? await this.#aguiFork() : undefined
+    const raw = agui ? await mapAgui(agui, input, firstPosition) : input
     const events = checkPublished(raw, this.runId, this.#stored > 0)
     // The mapper's new state (text so far, open tool calls) is kept once something of the request is stored: a
     // request refused whole (a 503, say) leaves it as it was, so the producer's retry is mapped the same again.
@@ -217,7 +229,8 @@ export class PublishedRun {
   }
 }
 
-function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPosition: number): StepEvent[] {
+async function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPosition: number): Promise<StepEvent[]> {
+  const { AguiInputError } = await import('../agui/agui-to-events.ts')
   try {
     return mapper.mapAll(input, firstPosition)
   } catch (error) {

@@ -1,0 +1,220 @@
+import { BackwardCompatibility_0_0_45, HttpAgent } from '@ag-ui/client'
+import { PROTOCOL_VERSION, type RunAgentInput } from '@ag-ui/core'
+import { toAguiMessages } from '../agui/agui-messages.ts'
+import { AguiInputError, AguiRunMapper } from '../agui/agui-to-events.ts'
+import type { AguiConfig } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { type StepEvent, unreachable } from '../events.ts'
+import type { Logger } from '../log.ts'
+import type { StepAnswer, StepRun } from './define-step.ts'
+import { RequestWatchdog } from './request-watchdog.ts'
+
+/** A run ended early with this sentence for the reader. */
+class RunStop extends Error {}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`
+
+/**
+ * Answers through an AG-UI agent (LangGraph, Mastra, Pydantic AI, CrewAI, …): POSTs AG-UI's `RunAgentInput` (thread
+ * id = the session, run id = the run, the conversation as AG-UI messages) and reads the agent's SSE stream with the
+ * official `@ag-ui/client` (`HttpAgent`), each event checked against `@ag-ui/core`'s schemas and mapped by the one
+ * AG-UI mapper (src/agui/agui-to-events.ts) the publish API uses too. Every failure ends the run with one `error`
+ * holding a sentence; a cancel aborts the request and ends the run with an `interrupt`.
+ */
+export class AguiAnswer {
+  readonly #host: string
+
+  constructor(
+    private readonly config: AguiConfig & { url: string },
+    private readonly log: Logger,
+    /** The transport, for tests; the global `fetch` by default. */
+    private readonly transport: typeof fetch = fetch,
+  ) {
+    this.#host = new URL(config.url).host
+  }
+
+  async answer(conversation: Parameters<typeof toAguiMessages>[0], run: StepRun): Promise<StepAnswer> {
+    const { signal } = run
+    const watchdog = new RequestWatchdog(this.config.requestTimeoutMs)
+    const requestSignal = AbortSignal.any([signal, watchdog.signal])
+    const watched = watchdog.fetch(this.transport)
+    const body = new GuardedBody()
+    const agent = new HttpAgent({
+      url: this.config.url,
+      headers: this.config.headers,
+      // The agent's own abort controller is not ours to drive: the request ends on cancel or on silence.
+      fetch: async (url, init) => body.guard(await watched(url, { ...init, signal: requestSignal })),
+    })
+    const input: RunAgentInput = {
+      threadId: run.sessionId,
+      runId: run.runId,
+      protocolVersion: PROTOCOL_VERSION,
+      state: {},
+      messages: toAguiMessages(conversation),
+      tools: [],
+      context: [],
+      forwardedProps: {},
+    }
+    const mapper = new AguiRunMapper()
+    let position = 0
+    try {
+      // Agents written before AG-UI named reasoning REASONING_* still send THINKING_*: the client's own compatibility
+      // step renames them (`agent.run` alone skips it; `runAgent` would add state handling stepstream does not use).
+      for await (const event of eventsOf(new BackwardCompatibility_0_0_45().run(input, agent), requestSignal)) {
+        // The client turns an aborted read into a RUN_ERROR of its own: which signal aborted is told here.
+        if (signal.aborted) return { text: mapper.text }
+        if (watchdog.fired) break
+        position++
+        for (const mapped of mapper.map(event, position)) {
+          const answer = await deliver(mapped, run)
+          if (answer) return answer
+        }
+      }
+      if (signal.aborted) return { text: mapper.text }
+      if (watchdog.fired) throw new RunStop(this.#timeoutSentence(mapper.text !== ''))
+      if (body.broken) throw body.broken.error
+      throw new RunStop(
+        `The AG-UI agent at ${this.#host} ended its stream without RUN_FINISHED, so the answer may be cut short${mapper.text ? '; what arrived is kept above' : ''}. Send your message again.`,
+      )
+    } catch (error) {
+      // Cancelled: defineStep ends the run with an `interrupt` holding what streamed.
+      if (signal.aborted) return { text: mapper.text }
+      // The store refused an event (the run lost its hold, the store is down): its own sentence, not the agent's fault.
+      if (error instanceof RunStop || error instanceof AppError) throw error
+      if (!(error instanceof AguiInputError)) this.log.warn('the AG-UI request failed', { error: String(error), host: this.#host })
+      throw new RunStop(this.#sentence(error, watchdog, mapper.text !== ''))
+    } finally {
+      watchdog.pause()
+    }
+  }
+
+  #timeoutSentence(streamed: boolean): string {
+    const cut = streamed ? ' The answer was cut off there; what arrived is kept above.' : ''
+    return `The AG-UI agent at ${this.#host} sent nothing for ${seconds(this.config.requestTimeoutMs)} (--request-timeout), so the request was stopped.${cut} Try again, or raise --request-timeout for a slow agent.`
+  }
+
+  /** The sentence a reader gets for a failure: never a library's own words, which may quote a URL or a header. */
+  #sentence(error: unknown, watchdog: RequestWatchdog, streamed: boolean): string {
+    if (watchdog.fired) return this.#timeoutSentence(streamed)
+    if (error instanceof AguiInputError) {
+      return `The AG-UI agent at ${this.#host} sent something stepstream cannot take, so the run stopped: ${error.sentence}`
+    }
+    const status = (error as { status?: unknown } | null)?.status
+    if (typeof status === 'number') {
+      const auth = status === 401 || status === 403 ? ' Check --agui-header (its credentials).' : ''
+      return `The AG-UI agent at ${this.#host} refused the run (HTTP ${status}).${auth}`
+    }
+    if (error instanceof SyntaxError) return `The AG-UI agent at ${this.#host} sent a frame that is not JSON, so the run stopped there.`
+    if (streamed)
+      return `The connection to the AG-UI agent at ${this.#host} broke mid-answer; what arrived is kept above. Send your message again.`
+    return `Could not reach the AG-UI agent at ${this.#host}. Check that it is running and that --agui-url is right.`
+  }
+}
+
+/**
+ * Reads a response body so that a broken connection ends it like a normal end, and says so in `broken`. The client
+ * cancels the body's reader when its subscription ends and rethrows any rejection but an AbortError — and cancelling
+ * an errored stream rejects with its error: a broken connection became an unhandled rejection (checked with
+ * @ag-ui/client 1.0.0, a fake agent resetting its connection). Closed instead, the stream's end is checked here.
+ */
+class GuardedBody {
+  broken: { error: unknown } | undefined
+
+  guard(response: Response): Response {
+    if (!response.ok || !response.body) return response
+    const reader = response.body.getReader()
+    const guarded = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read()
+          if (done) controller.close()
+          else controller.enqueue(value)
+        } catch (error) {
+          this.broken = { error }
+          controller.close()
+        }
+      },
+      cancel: (reason) => reader.cancel(reason).catch(() => {}),
+    })
+    return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers })
+  }
+}
+
+/** Hands one mapped event to the run; a closing one ends the answer (`final`) or throws its sentence (`error`). */
+async function deliver(event: StepEvent, run: StepRun): Promise<StepAnswer | undefined> {
+  switch (event.type) {
+    case 'partial':
+      return void (await run.partial(event.delta))
+    case 'reasoning':
+      return void (await run.reasoning(event.delta))
+    case 'tool-call':
+      return void (await run.toolCall(event.tool_call))
+    case 'tool-result':
+      return void (await run.toolResult(event.tool_result.id, event.tool_result.result))
+    case 'agent-step':
+      return void (await run.agentStep(event.name, event.phase))
+    case 'agent-state':
+      return void (await run.agentState(event.state))
+    case 'final':
+      return { text: event.text }
+    case 'error':
+      throw new RunStop(event.error)
+    // The mapper writes none of these: a user message, a run's start and its interrupt are the runner's.
+    case 'user':
+    case 'start':
+    case 'interrupt':
+      throw new Error(`the AG-UI mapper produced a ${event.type} event`)
+    default:
+      return unreachable(event)
+  }
+}
+
+/**
+ * The client's Observable as an async iterable, one event at a time, so that each is stored before the next is
+ * mapped. Events that arrive while one is being stored wait in a queue (the agent's stream is read as fast as it
+ * comes; stored events are small and the store keeps up, as with the openai step's stream).
+ */
+async function* eventsOf<T>(
+  source: { subscribe(observer: { next(value: T): void; error(error: unknown): void; complete(): void }): { unsubscribe(): void } },
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  const queue: T[] = []
+  let done = false
+  let failure: { error: unknown } | undefined
+  let wake: (() => void) | undefined
+  const poke = () => {
+    wake?.()
+    wake = undefined
+  }
+  const subscription = source.subscribe({
+    next: (value) => {
+      queue.push(value)
+      poke()
+    },
+    error: (error) => {
+      failure = { error }
+      poke()
+    },
+    complete: () => {
+      done = true
+      poke()
+    },
+  })
+  signal.addEventListener('abort', poke, { once: true })
+  try {
+    while (true) {
+      if (queue.length > 0) {
+        yield queue.shift()!
+        continue
+      }
+      if (failure) throw failure.error
+      if (done || signal.aborted) return
+      await new Promise<void>((resolve) => {
+        wake = resolve
+      })
+    }
+  } finally {
+    signal.removeEventListener('abort', poke)
+    subscription.unsubscribe()
+  }
+}
