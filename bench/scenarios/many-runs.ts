@@ -75,7 +75,7 @@ export async function measureManyRuns(context: ScenarioContext, sessions: number
  * store (every event is a durable row before anyone sees it). Measures token delivery latency, events persisted
  * per second (each session's one viewer receives every event its session stored), the server's CPU and its event
  * loop's lag. stepstream then runs the same load on `--store memory`: durability's cost is SQLite's p99 over that
- * one (`p99MsMemory`, `pacePercentMemory`, `loopStallsMemory`).
+ * one (`p99MsMemory`, `pacePercentMemory`, `runPaceP5Memory`, `loopStallsMemory`).
  */
 export const manyRuns: Scenario = {
   key: 'many-runs',
@@ -89,6 +89,7 @@ export const manyRuns: Scenario = {
       ...durable,
       p99MsMemory: memory.p99Ms!,
       pacePercentMemory: memory.pacePercent!,
+      runPaceP5Memory: memory.runPaceP5!,
       loopStallsMemory: memory.loopStalls ?? 0,
       // Counted with the SQLite run's so the warnings under the table cover both loads.
       failed: durable.failed! + memory.failed!,
