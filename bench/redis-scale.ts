@@ -1,7 +1,8 @@
 /**
- * Scale-out on one machine (issue 13): the same two loads against one stepstream on SQLite, one on Redis, and two
- * (`--workers 2`) on one Redis. Not a test: `bun bench/redis-scale.ts [--sessions N] [--viewers N] [--only many-runs]` prints a table
- * of delivered events/s and p99 delivery latency; the README records it. Needs Debian's redis-server.
+ * Scale-out on one machine (issue 13): the same two loads against one stepstream on SQLite, one on Redis, two
+ * (`--workers 2`) on one Redis, and two instances on one Redis with each session sent to one of them. Not a test:
+ * `bun bench/redis-scale.ts [--sessions N] [--viewers N] [--only many-runs]` prints a table of delivered events/s,
+ * p99 delivery latency and CPU per 1,000 events; the README records it. Needs Debian's redis-server.
  *
  * - many runs: N sessions answering at once as fast as the echo step goes (`--echo-delay 0`), one viewer each:
  *   independent work, which two processes can split.
@@ -13,7 +14,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createSessions, postMessage, streamPath } from './api.ts'
 import { mapLimit } from './http-client.ts'
-import { percentile } from './histogram.ts'
+import { merge, newHistogram, percentile } from './histogram.ts'
 import { startLoad } from './load-pool.ts'
 import { cpuSeconds } from './proc-stats.ts'
 import { startServer, stepstreamTarget } from './server-process.ts'
@@ -37,11 +38,18 @@ interface Setup {
   name: string
   store: () => string
   extra: string[]
+  /**
+   * Separate instances on ports of their own, each session's stream and messages sent to one of them (as a proxy
+   * routing by session does); 1 by default, where `--workers` lets the kernel spread every connection instead.
+   */
+  instances?: number
 }
+const redisUrl = () => `redis://127.0.0.1:${redisPort}`
 const setups: Setup[] = [
   { name: '1 process, SQLite', store: () => `sqlite:${work}/${Date.now()}.db`, extra: [] },
-  { name: '1 process, Redis', store: () => `redis://127.0.0.1:${redisPort}`, extra: [] },
-  { name: '2 processes (--workers 2), one Redis', store: () => `redis://127.0.0.1:${redisPort}`, extra: ['--workers', '2'] },
+  { name: '1 process, Redis', store: redisUrl, extra: [] },
+  { name: '2 processes (--workers 2), one Redis', store: redisUrl, extra: ['--workers', '2'] },
+  { name: '2 instances routed by session, one Redis', store: redisUrl, extra: [], instances: 2 },
 ]
 
 /** A process and its descendants (`--workers` children), by /proc's children lists. */
@@ -65,33 +73,45 @@ interface Measured {
 async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<Measured> {
   const base = stepstreamTarget(['bun', 'src/main.ts'])
   const target = { ...base, command: (o: Parameters<typeof base.command>[0]) => [...base.command(o), ...setup.extra] }
-  const server = await startServer(target, { echoDelayMs: 0, store: setup.store() })
+  const store = setup.store()
+  const servers = await Promise.all(Array.from({ length: setup.instances ?? 1 }, () => startServer(target, { echoDelayMs: 0, store })))
   try {
     const many = load === 'many runs'
-    const ids = await createSessions(server, many ? SESSIONS : 1)
-    const paths = many ? ids.map(streamPath) : Array.from({ length: VIEWERS }, () => streamPath(ids[0]!))
-    const running = startLoad({
-      host: server.host,
-      port: server.port,
-      paths,
-      perWorker: Math.ceil(paths.length / 2),
-      until: 'final',
-      deadlineMs: 300_000,
+    const ids = await createSessions(servers[0]!, many ? SESSIONS : 1)
+    // Many runs: session i (its stream and its message) on instance i mod n. Fan-out: the viewers alternate.
+    const streams = many ? ids.map((id, i) => ({ id, at: i })) : Array.from({ length: VIEWERS }, (_, i) => ({ id: ids[0]!, at: i }))
+    const loads = servers.map((server, n) => {
+      const paths = streams.filter((s) => s.at % servers.length === n).map((s) => streamPath(s.id))
+      return startLoad({
+        host: server.host,
+        port: server.port,
+        paths,
+        perWorker: Math.ceil(paths.length / 2),
+        until: 'final',
+        deadlineMs: 300_000,
+      })
     })
-    await running.opened
-    const pids = processTree(server.pid)
+    await Promise.all(loads.map((l) => l.opened))
+    const pids = servers.flatMap((server) => processTree(server.pid))
     const [serverBefore, redisBefore] = [treeCpu(pids), cpuSeconds(redis.pid)]
-    await mapLimit(ids, 64, (id) => postMessage(server, id, proseOf(CHARS)))
-    const result = await running.done
-    const perThousand = (seconds: number) => (seconds * 1000 * 1000) / result.events
+    await mapLimit(
+      ids.map((id, i) => ({ id, server: servers[i % servers.length]! })),
+      64,
+      ({ id, server }) => postMessage(server, id, proseOf(CHARS)),
+    )
+    const results = await Promise.all(loads.map((l) => l.done))
+    const events = results.reduce((sum, r) => sum + r.events, 0)
+    const latency = results.reduce((all, r) => merge(all, r.latency), newHistogram())
+    const window = (Math.max(...results.map((r) => r.lastReceivedAt)) - Math.min(...results.map((r) => r.firstTs))) / 1000
+    const perThousand = (seconds: number) => (seconds * 1000 * 1000) / events
     return {
-      perSec: result.events / ((result.lastReceivedAt - result.firstTs) / 1000),
-      p99: percentile(result.latency, 0.99),
+      perSec: events / window,
+      p99: percentile(latency, 0.99),
       serverCpu: perThousand(treeCpu(pids) - serverBefore),
       redisCpu: perThousand(cpuSeconds(redis.pid) - redisBefore),
     }
   } finally {
-    await server.stop()
+    await Promise.all(servers.map((server) => server.stop()))
   }
 }
 

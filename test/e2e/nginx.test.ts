@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Subprocess } from 'bun'
+import { publishApi } from '../helpers/publish-api.ts'
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { hasEnd, SseReader } from '../helpers/sse-client.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
@@ -25,13 +26,21 @@ function nginxAvailable(): boolean {
  * A whole nginx.conf around deploy/nginx.conf, with only its two addresses changed, everything nginx writes in a
  * temporary prefix (never the system's nginx), in the foreground so the test owns the process.
  */
-async function nginxConfig(dir: string, listenPort: number, upstreamPort: number): Promise<string> {
+async function nginxConfig(dir: string, listenPort: number, upstreamPorts: number[]): Promise<string> {
   const site = await Bun.file(join(import.meta.dir, '../../deploy/nginx.conf')).text()
-  const adapted = site
-    .replace(/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${upstreamPort};`)
-    .replace(/listen 80;/, `listen 127.0.0.1:${listenPort};`)
-  if (adapted === site || !adapted.includes(String(listenPort)) || !adapted.includes(String(upstreamPort))) {
-    throw new Error('deploy/nginx.conf no longer has the two addresses this test replaces')
+  let adapted = site.replace(/listen 80;/, `listen 127.0.0.1:${listenPort};`)
+  if (upstreamPorts.length === 1) {
+    adapted = adapted.replace(/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${upstreamPorts[0]};`)
+  } else {
+    // Several instances: deploy/nginx-redis.conf's map and upstream in place of deploy/nginx.conf's upstream.
+    const several = await Bun.file(join(import.meta.dir, '../../deploy/nginx-redis.conf')).text()
+    const upstream = several
+      .replace(/server 127\.0\.0\.1:8081;/, `server 127.0.0.1:${upstreamPorts[0]};`)
+      .replace(/server 127\.0\.0\.1:8082;/, `server 127.0.0.1:${upstreamPorts[1]};`)
+    adapted = adapted.replace(/upstream stepstream \{[^}]*\}/, upstream)
+  }
+  if (adapted === site || !adapted.includes(String(listenPort)) || upstreamPorts.some((port) => !adapted.includes(String(port)))) {
+    throw new Error('deploy/nginx.conf or deploy/nginx-redis.conf no longer has the addresses this test replaces')
   }
   return `daemon off;
 worker_processes 1;
@@ -50,10 +59,45 @@ ${adapted}
 `
 }
 
+interface RunningNginx {
+  base: string
+  stop(): Promise<void>
+}
+
+/** A real nginx in front of stepstream instances on `upstreamPorts`, with the repository's configuration. */
+async function startNginx(upstreamPorts: number[]): Promise<RunningNginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'stepstream-nginx-'))
+  // nginx's workers drop root for "nobody", which must reach the prefix.
+  chmodSync(dir, 0o755)
+  const port = freePort()
+  const conf = join(dir, 'nginx.conf')
+  await Bun.write(conf, await nginxConfig(dir, port, upstreamPorts))
+  const nginx = Bun.spawn([NGINX, '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdout: 'ignore', stderr: 'pipe' })
+  const base = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    nginx.kill('SIGTERM')
+    await nginx.exited
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const ok = await fetch(`${base}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    )
+    if (ok) return { base, stop }
+    if (Date.now() > deadline || nginx.exitCode !== null) {
+      const why = `${await new Response(nginx.stderr as ReadableStream).text()} ${await Bun.file(join(dir, 'error.log')).text()}`
+      await stop()
+      throw new Error(`nginx did not start: ${why}`)
+    }
+    await Bun.sleep(50)
+  }
+}
+
 describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf', () => {
   let server: SpawnedServer
-  let nginx: Subprocess
-  let dir: string
+  let proxy: RunningNginx
   let base: string
 
   beforeAll(async () => {
@@ -70,34 +114,12 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
         '500',
       ],
     })
-    dir = mkdtempSync(join(tmpdir(), 'stepstream-nginx-'))
-    // nginx's workers drop root for "nobody", which must reach the prefix.
-    chmodSync(dir, 0o755)
-    const port = freePort()
-    const conf = join(dir, 'nginx.conf')
-    await Bun.write(conf, await nginxConfig(dir, port, Number(new URL(server.base).port)))
-    nginx = Bun.spawn([NGINX, '-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdout: 'ignore', stderr: 'pipe' })
-    base = `http://127.0.0.1:${port}`
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const ok = await fetch(`${base}/healthz`).then(
-        (res) => res.ok,
-        () => false,
-      )
-      if (ok) break
-      if (Date.now() > deadline || nginx.exitCode !== null) {
-        throw new Error(
-          `nginx did not start: ${await new Response(nginx.stderr as ReadableStream).text()} ${await Bun.file(join(dir, 'error.log')).text()}`,
-        )
-      }
-      await Bun.sleep(50)
-    }
+    proxy = await startNginx([Number(new URL(server.base).port)])
+    base = proxy.base
   })
   afterAll(async () => {
-    nginx?.kill('SIGTERM')
-    await nginx?.exited
+    await proxy?.stop()
     await server?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   async function session(): Promise<string> {
@@ -186,5 +208,52 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
     expect(spoofed.headers.get('retry-after')).toBe('5')
     expect(await spoofed.text()).toContain('Your address already has 2 live streams open')
     for (const stream of streams) stream.close()
+  })
+})
+
+const withRedis = nginxAvailable() && redisAvailable('the nginx tests of several instances')
+
+describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy/nginx-redis.conf', () => {
+  let redis: TestRedis
+  let instances: SpawnedServer[]
+  let proxy: RunningNginx
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    instances = await Promise.all(
+      [0, 1].map(() => spawnServer(['bun', 'src/main.ts'], { args: ['--store', redis.url, '--echo-delay', '5', '--trust-proxy'] })),
+    )
+    proxy = await startNginx(instances.map((instance) => Number(new URL(instance.base).port)))
+  })
+  afterAll(async () => {
+    await proxy?.stop()
+    await Promise.all((instances ?? []).map((instance) => instance.stop()))
+    await redis?.destroy()
+  })
+
+  test('a chat streams through it, and a run published request by request reaches the instance that opened it', async () => {
+    const api = publishApi(proxy.base)
+    // Several chats: with connections spread instead of routed by chat, some publish request would land on the
+    // other instance and get 421 RUN_ELSEWHERE.
+    for (let chat = 0; chat < 4; chat++) {
+      const p = await api.publisher()
+      const run = await api.openRun(p)
+      for (const delta of ['Hel', 'lo ', 'there']) {
+        expect((await api.append(p, run, [{ type: 'partial', delta }])).status).toBe(200)
+      }
+      expect((await api.append(p, run, [{ type: 'final', text: 'Hello there' }])).status).toBe(200)
+      expect((await api.events(p.id)).at(-1)).toMatchObject({ type: 'final', text: 'Hello there' })
+    }
+    const id = ((await (await fetch(`${proxy.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
+    const stream = await SseReader.open(`${proxy.base}/api/sessions/${id}/stream`)
+    const sent = await fetch(`${proxy.base}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi' }),
+    })
+    expect(sent.status).toBe(202)
+    const messages = await stream.until(hasEnd)
+    expect(messages.at(-1)).toMatchObject({ event: 'final' })
+    stream.close()
   })
 })
