@@ -1,4 +1,5 @@
 import { type BaseEvent, EventType } from '@ag-ui/core'
+import { type ClosedWatch, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
 import { EventEncoder } from '@ag-ui/encoder'
 
 /**
@@ -7,21 +8,15 @@ import { EventEncoder } from '@ag-ui/encoder'
  * errors, and records every request — its body, its headers, and when its connection closed.
  */
 
-export interface RecordedRun {
+export interface RecordedRun extends ClosedWatch {
   headers: Record<string, string>
   // biome-ignore lint/suspicious/noExplicitAny: a RunAgentInput as the client sent it, checked field by field.
   body: any
-  /** When the client closed the connection (performance.now()), once it has. */
-  closedAt?: number
-  closed: Promise<void>
 }
-
-/** How a stream ends: `close` closes it; `reset` breaks the connection; `hang` sends nothing more and keeps it open. */
-export type AgentStreamEnd = 'close' | 'reset' | 'hang'
 
 export type AgentReply =
   /** Events, each encoded by EventEncoder; a string is sent as the data of a frame, as it is (a frame that is not JSON). */
-  { events: (BaseEvent | Record<string, unknown> | string)[]; delayMs?: number; end?: AgentStreamEnd } | { status: number; body?: string }
+  { events: (BaseEvent | Record<string, unknown> | string)[]; delayMs?: number; end?: ScriptedEnd } | { status: number; body?: string }
 
 /**
  * A whole run as an agent built on AG-UI streams it: text, reasoning, two tool calls whose arguments arrive in
@@ -100,43 +95,16 @@ export class FakeAgent {
   }
 
   async #answer(req: Request): Promise<Response> {
-    let markClosed!: () => void
-    const record: RecordedRun = {
-      headers: Object.fromEntries(req.headers),
-      body: await req.json(),
-      closed: new Promise((resolve) => (markClosed = resolve)),
-    }
-    const close = () => {
-      record.closedAt ??= performance.now()
-      markClosed()
-    }
-    req.signal.addEventListener('abort', close, { once: true })
+    const { watch, close } = watchClose(req)
+    const record: RecordedRun = Object.assign(watch, { headers: Object.fromEntries(req.headers), body: await req.json() })
     this.runs.push(record)
     const reply = this.#replies.shift()?.(record.body) ?? { status: 500, body: 'the fake agent has no reply scripted' }
     if ('status' in reply) return new Response(reply.body ?? '', { status: reply.status })
     const frames = reply.events.map((event) =>
       typeof event === 'string' ? `data: ${event}\n\n` : this.#encoder.encodeSSE(event as BaseEvent),
     )
-    const end = reply.end ?? 'close'
-    const encoder = new TextEncoder()
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        for (const frame of frames) {
-          if (reply.delayMs) await Bun.sleep(reply.delayMs)
-          try {
-            controller.enqueue(encoder.encode(frame))
-          } catch {
-            return // the client went away
-          }
-        }
-        if (end === 'close') controller.close()
-        if (end === 'reset') {
-          await Bun.sleep(50)
-          controller.error(new Error('the fake agent broke the connection on purpose'))
-        }
-      },
-      cancel: close,
+    return new Response(scriptedBody(frames, reply.delayMs, reply.end ?? 'close', close), {
+      headers: { 'content-type': this.#encoder.getContentType(), 'cache-control': 'no-cache' },
     })
-    return new Response(body, { headers: { 'content-type': this.#encoder.getContentType(), 'cache-control': 'no-cache' } })
   }
 }

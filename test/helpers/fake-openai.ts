@@ -4,20 +4,18 @@
  * deltas, a `finish_reason`, a usage chunk with empty `choices`, `data: [DONE]`), answers scripted errors, and records
  * every request it receives — its body, its headers, and when its connection closed.
  */
+import { type ClosedWatch, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
 
-export interface RecordedRequest {
+export interface RecordedRequest extends ClosedWatch {
   path: string
   headers: Record<string, string>
   // biome-ignore lint/suspicious/noExplicitAny: a chat completion request as the client sent it, checked field by field.
   body: any
   at: number
-  /** When the client closed the connection (performance.now()), once it has. */
-  closedAt?: number
-  closed: Promise<void>
 }
 
-/** How a stream ends: `done` sends `data: [DONE]` and closes; `close` just closes; `reset` breaks the connection; `hang` sends nothing more. */
-export type StreamEnd = 'done' | 'close' | 'reset' | 'hang'
+/** How a stream ends: `done` sends `data: [DONE]` and closes; else as a scripted stream ends (fake-upstream.ts). */
+export type StreamEnd = 'done' | ScriptedEnd
 
 export type Reply =
   | { stream: (object | string)[]; delayMs?: number; end?: StreamEnd; headers?: Record<string, string> }
@@ -121,19 +119,13 @@ export class FakeOpenAI {
   }
 
   async #answer(req: Request): Promise<Response> {
-    let markClosed!: () => void
-    const record: RecordedRequest = {
+    const { watch, close } = watchClose(req)
+    const record: RecordedRequest = Object.assign(watch, {
       path: new URL(req.url).pathname,
       headers: Object.fromEntries(req.headers),
       body: req.method === 'POST' ? await req.json() : undefined,
       at: performance.now(),
-      closed: new Promise((resolve) => (markClosed = resolve)),
-    }
-    const close = () => {
-      record.closedAt ??= performance.now()
-      markClosed()
-    }
-    req.signal.addEventListener('abort', close, { once: true })
+    })
     this.requests.push(record)
     const reply = this.#replies.shift() ?? this.#fallback ?? { status: 500, body: { error: { message: 'the fake has no reply scripted' } } }
     if ('silent' in reply) return new Promise<Response>(() => {})
@@ -146,28 +138,9 @@ export class FakeOpenAI {
   }
 
   #stream(reply: Extract<Reply, { stream: unknown }>, close: () => void): ReadableStream<Uint8Array> {
-    const encoder = new TextEncoder()
     const frames = reply.stream.map((c) => `data: ${typeof c === 'string' ? c : JSON.stringify(c)}\n\n`)
     const end = reply.end ?? 'done'
     if (end === 'done') frames.push('data: [DONE]\n\n')
-    return new ReadableStream({
-      async start(controller) {
-        for (const frame of frames) {
-          if (reply.delayMs) await Bun.sleep(reply.delayMs)
-          try {
-            controller.enqueue(encoder.encode(frame))
-          } catch {
-            return // the client went away
-          }
-        }
-        if (end === 'done' || end === 'close') controller.close()
-        if (end === 'reset') {
-          // After what was sent has left: erroring a response's body then breaks its connection mid-stream.
-          await Bun.sleep(50)
-          controller.error(new Error('the fake broke the connection on purpose'))
-        }
-      },
-      cancel: close,
-    })
+    return scriptedBody(frames, reply.delayMs, end === 'done' ? 'close' : end, close)
   }
 }
