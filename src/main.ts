@@ -36,5 +36,9 @@ async function main() {
   }
 }
 
-// Not a top-level await: the executable is built as CommonJS bytecode (scripts/build.ts), which has none.
-void main()
+// Not a top-level await: the executable is built as CommonJS bytecode (scripts/release.ts), which has none. What
+// main does not turn into a sentence itself is a bug: its stack on stderr, and exit code 1.
+main().catch((error: unknown) => {
+  process.stderr.write(`stepstream: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exit(1)
+})

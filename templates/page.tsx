@@ -144,7 +144,16 @@ function PublishedControls({ sessionId, running }: { sessionId: string; running:
 
 function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; running: boolean; maxMessageBytes: number }) {
   return (
-    <form id="composer" class="composer" action="/chat" method="post" hx-post="/chat" hx-target="#notice" hx-swap="innerHTML">
+    // The id in the URL too (the server reads the form's): a proxy routing by chat (deploy/nginx-redis.conf) sees it.
+    <form
+      id="composer"
+      class="composer"
+      action={`/chat?client_id=${sessionId}`}
+      method="post"
+      hx-post={`/chat?client_id=${sessionId}`}
+      hx-target="#notice"
+      hx-swap="innerHTML"
+    >
       <input type="hidden" name="client_id" value={sessionId} />
       <label for="message" class="visually-hidden">
         Your message
@@ -171,7 +180,7 @@ function CancelButton({ sessionId, running }: { sessionId: string; running: bool
     <button
       type="button"
       id="cancel"
-      hx-post="/cancel"
+      hx-post={`/cancel?client_id=${sessionId}`}
       hx-vals={JSON.stringify({ client_id: sessionId })}
       hx-target="#notice"
       hx-swap="innerHTML"

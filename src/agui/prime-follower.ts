@@ -11,10 +11,15 @@ const PAGE = 256
  * run, not of the whole log.
  */
 export async function primeFollower(store: EventStore, sessionId: string, after: number, follower: AguiFollower): Promise<void> {
-  let from = after
+  // A cursor past the head (a stale or made-up Last-Event-ID) has nothing before it that the log does not end at.
+  const head = (await store.getSession(sessionId))?.last_seq ?? 0
+  const until = Math.min(after, head)
+  let from = until
   let runId: string | undefined
-  backwards: for (let to = after; to > 0; to -= PAGE) {
+  backwards: for (let to = until; to > 0; to -= PAGE) {
     const page = (await store.read(sessionId, Math.max(0, to - PAGE), PAGE)).filter((e) => e.seq <= to)
+    // Retention removes from the front: nothing is left further back.
+    if (page.length === 0) break
     for (let i = page.length - 1; i >= 0; i--) {
       const event = page[i]!
       runId ??= event.step_id
@@ -22,10 +27,10 @@ export async function primeFollower(store: EventStore, sessionId: string, after:
       from = event.seq - 1
     }
   }
-  for (let cursor = from; cursor < after; ) {
+  for (let cursor = from; cursor < until; ) {
     const page = await store.read(sessionId, cursor, PAGE)
-    for (const event of page) if (event.seq <= after) follower.prime(event)
-    if (page.length === 0 || page.at(-1)!.seq >= after) break
+    for (const event of page) if (event.seq <= until) follower.prime(event)
+    if (page.length === 0 || page.at(-1)!.seq >= until) break
     cursor = page.at(-1)!.seq
   }
 }

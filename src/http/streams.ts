@@ -116,7 +116,7 @@ function jsonFormat(
       `The stream format ${JSON.stringify(format)} is unknown: use format=json (the default) or format=ag-ui.`,
     )
   }
-  // The AG-UI packages load with the first follower (they cost ~50 ms of every cold start otherwise); `prepare` runs
+  // The AG-UI packages load with the first follower (they cost ~25 ms of every cold start otherwise); `prepare` runs
   // before the stream's first event is encoded.
   let agui: { follower: AguiFollower; encodeGroup: (seq: number, events: ReturnType<AguiFollower['toAgui']>) => string }
   // An event that did not fit in a chunk is encoded again for the next: the follower must not see it twice.

@@ -75,7 +75,7 @@ export class PublishedRun {
   #queue: Promise<unknown> = Promise.resolve()
   /**
    * What the run's AG-UI events so far left behind: open tool calls, the agent's state, the answer's text. Made at
-   * the run's first AG-UI request: the AG-UI packages load then, not at every start (they cost ~50 ms of cold start).
+   * the run's first AG-UI request: the AG-UI packages load then, not at every start (they cost ~25 ms of cold start).
    */
   #agui: AguiRunMapper | undefined
 
@@ -158,6 +158,8 @@ export class PublishedRun {
     await this.#ready
     this.#assertOpen()
     const agui = format === 'ag-ui' ? await this.#aguiFork() : undefined
+    // The first AG-UI request loads the mapper: the run may have been cancelled meanwhile.
+    this.#assertOpen()
     const raw = agui ? await mapAgui(agui, input, firstPosition) : input
     const events = checkPublished(raw, this.runId, this.#stored > 0)
     // The mapper's new state (text so far, open tool calls) is kept once something of the request is stored: a

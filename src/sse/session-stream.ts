@@ -29,7 +29,10 @@ export interface SessionStreamOptions {
    * clients of a restarting instance don't all come back in the same instant.
    */
   shutdown?: AbortSignal
-  /** Runs once before the first read (after `retry:` is sent): what the encoder must know first (AG-UI's priming). */
+  /**
+   * Runs before the first read (after `retry:` is sent): what the encoder must know first (AG-UI's priming). Run again
+   * if the store was out of reach, so it must start over each time.
+   */
   prepare?: () => Promise<void>
   /** Told of each chunk read from the log: how many events it carries, and how many the cursor was behind. */
   delivered?: (events: number, lag: number) => void
@@ -92,10 +95,16 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
-    await options.prepare?.()
+    // Inside the loop, so that a store out of reach while preparing is waited out like one out of reach later.
+    let prepared = options.prepare === undefined
     let quietSince = Date.now()
     while (!stopped()) {
       try {
+        if (!prepared) {
+          await options.prepare!()
+          prepared = true
+          continue
+        }
         const chunk = await nextChunk(options, cursor, limit)
         if (chunk) {
           cursor = chunk.cursor

@@ -19,7 +19,7 @@ export function aguiStep(config: AguiConfig, log: Logger, transport?: typeof fet
     unavailable: aguiUnavailable(config),
     run: async (conversation, run) => {
       // The AG-UI packages (its client, schemas and their zod) load with the first run: at every start they cost
-      // ~50 ms of cold start (bench/, cold start) for a step most servers never run.
+      // ~25 ms of cold start (bench/, cold start) for a step most servers never run.
       const { AguiAnswer } = await import('./agui-answer.ts')
       return new AguiAnswer({ ...config, url: config.url ?? '' }, log, transport).answer(conversation, run)
     },

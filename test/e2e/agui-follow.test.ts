@@ -201,7 +201,7 @@ describe('follow a session in AG-UI (GET /api/sessions/:id/stream?format=ag-ui)'
       { type: 'user', text: 'Hi' },
       { type: 'final', text: 'Hello' },
     ])
-    const reader = await SseReader.open(`${api.base}/api/sessions/${p.id}/stream?format=ag-ui&after=99`)
+    const reader = await SseReader.open(`${api.base}/api/sessions/${p.id}/stream?format=ag-ui&after=99999999999999`)
     const [reset] = await reader.until((m) => m.some((x) => x.data.includes('reset')))
     reader.close()
     const head = (await api.events(p.id)).at(-1)!.seq

@@ -48,7 +48,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 256; }
 http {
-  access_log ${dir}/access.log;
+  ${upstreamPorts.length > 1 ? `log_format chat '$stepstream_chat $upstream_addr';\n  access_log ${dir}/access.log chat;` : `access_log ${dir}/access.log;`}
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -61,6 +61,8 @@ ${adapted}
 
 interface RunningNginx {
   base: string
+  /** Its access log so far; with several instances, a line `<chat> <upstream address>` per request. */
+  accessLog(): Promise<string>
   stop(): Promise<void>
 }
 
@@ -85,7 +87,7 @@ async function startNginx(upstreamPorts: number[]): Promise<RunningNginx> {
       (res) => res.ok,
       () => false,
     )
-    if (ok) return { base, stop }
+    if (ok) return { base, stop, accessLog: () => Bun.file(join(dir, 'access.log')).text() }
     if (Date.now() > deadline || nginx.exitCode !== null) {
       const why = `${await new Response(nginx.stderr as ReadableStream).text()} ${await Bun.file(join(dir, 'error.log')).text()}`
       await stop()
@@ -255,5 +257,32 @@ describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy
     const messages = await stream.until(hasEnd)
     expect(messages.at(-1)).toMatchObject({ event: 'final' })
     stream.close()
+  })
+
+  test("the page's requests of each chat (its page, stream, message and cancel) all reach the same instance", async () => {
+    // Four chats: were the page's posts routed by their path, some chat's would land on the other instance.
+    for (let chat = 0; chat < 4; chat++) {
+      const started = await fetch(`${proxy.base}/start`, { method: 'POST', redirect: 'manual' })
+      const id = new URL(started.headers.get('location')!, proxy.base).searchParams.get('client_id')!
+      const page = await (await fetch(`${proxy.base}/?client_id=${id}`)).text()
+      // What the page's composer and cancel button post to, as it renders them.
+      const composer = /action="([^"]+)"/.exec(page.slice(page.indexOf('id="composer"') - 200))![1]!.replaceAll('&amp;', '&')
+      const cancel = /hx-post="(\/cancel[^"]*)"/.exec(page)![1]!.replaceAll('&amp;', '&')
+      const stream = await SseReader.open(`${proxy.base}/events?client_id=${id}`)
+      const form = (path: string, fields: Record<string, string>) =>
+        fetch(`${proxy.base}${path}`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' })
+      await stream.until((m) => m.some((x) => x.data.includes('final')))
+      expect((await form(composer, { client_id: id, message: 'hello there' })).status).toBe(303)
+      expect([200, 303]).toContain((await form(cancel, { client_id: id })).status)
+      stream.close()
+      // Keyed by the chat's id in nginx's map: its page, its stream, its message and its cancel, all on one instance.
+      // nginx writes a stream's line when it ends: wait for it.
+      const linesOf = async () => (await proxy.accessLog()).split('\n').filter((line) => line.startsWith(`${id} `))
+      const deadline = Date.now() + 5000
+      while ((await linesOf()).length < 4 && Date.now() < deadline) await Bun.sleep(20)
+      const lines = await linesOf()
+      expect(lines).toHaveLength(4)
+      expect(new Set(lines.map((line) => line.split(' ')[1])).size).toBe(1)
+    }
   })
 })

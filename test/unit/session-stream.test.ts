@@ -96,6 +96,27 @@ test('a store that cannot be reached for a while (Redis lost) keeps the stream o
   expect(seqs).toEqual([2, 3])
 })
 
+test("what the encoder must read first (AG-UI's priming) waits out a store out of reach, then starts over", async () => {
+  const store = new FailingStore()
+  const id = await sessionWith(store, ['a'])
+  store.unreachable = true
+  let attempts = 0
+  const client = new AbortController()
+  leaving.push(client)
+  const prepare = async () => {
+    attempts++
+    await store.read(id, 0) // rejects with STORE_UNAVAILABLE while the store is out of reach
+  }
+  const chunks = sessionStream({ store, sessionId: id, after: 0, signal: client.signal, encode, heartbeatMs: 100, retryMs: 1000, prepare })
+  await chunks.next()
+  setTimeout(() => (store.unreachable = false), 400)
+  const frames: string[] = []
+  while (!frames.some((f) => f.includes('"delta"') || f.includes(STREAM_ERROR))) frames.push((await chunks.next()).value as string)
+  expect(frames.join('')).not.toContain(STREAM_ERROR)
+  expect(frames.at(-1)).toContain('"delta":"a"')
+  expect(attempts).toBeGreaterThan(1)
+})
+
 describe('chunks bounded in size', () => {
   test(`no chunk passes ${MAX_CHUNK_CHARS} characters unless it is one event bigger than that, and nothing is lost`, async () => {
     const store = new MemoryStore()
