@@ -119,13 +119,8 @@ function jsonFormat(
   // The AG-UI packages load with the first follower (they cost ~25 ms of every cold start otherwise); `prepare` runs
   // before the stream's first event is encoded.
   let agui: { follower: AguiFollower; encodeGroup: (seq: number, events: ReturnType<AguiFollower['toAgui']>) => string }
-  // An event that did not fit in a chunk is encoded again for the next: the follower must not see it twice.
-  let last: { seq: number; frame: string } | undefined
   return {
-    encode: (event) => {
-      if (last?.seq !== event.seq) last = { seq: event.seq, frame: agui.encodeGroup(event.seq, agui.follower.toAgui(event)) }
-      return last.frame
-    },
+    encode: (event) => agui.encodeGroup(event.seq, agui.follower.toAgui(event)),
     notices: AGUI_NOTICES,
     prepare: async () => {
       const [{ AguiFollower, encodeAguiGroup }, { primeFollower }] = await Promise.all([

@@ -10,10 +10,7 @@ export interface SessionStreamOptions {
   after: number
   /** Aborted when the client leaves (the request's signal). */
   signal: AbortSignal
-  /**
-   * Turns one stored event into its encoded frame (JSON, HTML or AG-UI). May be asked twice in a row for the same
-   * event (one that did not fit in a chunk is encoded again for the next), and must then answer the same frame.
-   */
+  /** Turns one stored event into its encoded frame (JSON, HTML or AG-UI); each event once, in order. */
   encode: (event: StoredEvent) => string
   /**
    * The frames the stream itself sends: `reset` (the cursor moved to `after`) and `stream-error` (a sentence); by
@@ -91,6 +88,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   const stopped = () => signal.aborted || shutdown?.aborted === true
   let cursor = options.after
   let limit = PAGE
+  let carried: Carried | undefined
   let headChecked = false
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
@@ -105,10 +103,11 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
           prepared = true
           continue
         }
-        const chunk = await nextChunk(options, cursor, limit)
+        const chunk = await nextChunk(options, cursor, limit, carried)
         if (chunk) {
           cursor = chunk.cursor
           limit = chunk.nextLimit
+          carried = chunk.carried
           yield chunk.text
           continue
         }
@@ -159,35 +158,49 @@ const NOTICES: StreamNotices = {
   streamError: (message) => encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: message }) }),
 }
 
+/** An event encoded for a chunk it did not fit in: sent first in the next, as it was encoded (never encoded twice). */
+interface Carried {
+  seq: number
+  frame: string
+}
+
 interface Chunk {
   text: string
   /** The `seq` of the last event in `text`. */
   cursor: number
   /** How many events the next read asks for: about as many as fit in a chunk, so big events are not read twice. */
   nextLimit: number
+  carried?: Carried
 }
 
 /**
- * Reads up to `limit` events after `cursor` and encodes as many as fit in MAX_CHUNK_CHARS. A function of its own
- * so that the page it read is garbage once the chunk is built: a generator suspended at `yield` keeps its locals.
+ * Starts with the frame `carried` over from the last chunk, if any; then reads up to `limit` events after the cursor
+ * and encodes as many as fit in MAX_CHUNK_CHARS, carrying the first that does not fit over to the next chunk. A
+ * function of its own so that the page it read is garbage once the chunk is built: a generator suspended at `yield`
+ * keeps its locals.
  */
-async function nextChunk(options: SessionStreamOptions, cursor: number, limit: number): Promise<Chunk | undefined> {
-  const events = await options.store.read(options.sessionId, cursor, limit)
-  if (events.length === 0) return undefined
-  let text = ''
+async function nextChunk(options: SessionStreamOptions, cursor: number, limit: number, carried?: Carried): Promise<Chunk | undefined> {
+  let text = carried?.frame ?? ''
+  if (carried) cursor = carried.seq
+  const events = text.length >= MAX_CHUNK_CHARS ? [] : await options.store.read(options.sessionId, cursor, limit)
+  if (events.length === 0) return carried && { text, cursor, nextLimit: limit }
   // A hole right after the cursor: retention dropped what it points into. Tell the client instead of a silent gap.
-  if (events[0]!.seq > cursor + 1) text = (options.notices ?? NOTICES).reset(events[0]!.seq - 1)
+  if (events[0]!.seq > cursor + 1) text += (options.notices ?? NOTICES).reset(events[0]!.seq - 1)
   let taken = 0
+  let next: Carried | undefined
   const lag = events.at(-1)!.seq - cursor
   for (const event of events) {
     const frame = options.encode(event)
-    if (taken > 0 && text.length + frame.length > MAX_CHUNK_CHARS) break
+    if ((carried || taken > 0) && text.length + frame.length > MAX_CHUNK_CHARS) {
+      next = { seq: event.seq, frame }
+      break
+    }
     text += frame
     cursor = event.seq
     taken++
   }
-  options.delivered?.(taken, lag)
-  return { text, cursor, nextLimit: taken < events.length ? taken : Math.min(PAGE, limit * 2) }
+  options.delivered?.(taken + (carried ? 1 : 0), lag)
+  return { text, cursor, nextLimit: taken < events.length ? Math.max(1, taken) : Math.min(PAGE, limit * 2), carried: next }
 }
 
 const messageOf = (error: unknown) => sentenceFor(error, 'The stream failed on the server; reconnect to resume.')
