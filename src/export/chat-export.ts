@@ -48,6 +48,8 @@ export interface ExportedAgentStep {
   name: string
   phase: 'started' | 'finished'
   ts: string
+  /** How many of the run's `tool_calls` came before it: where it stands among them. */
+  tool_calls_before: number
 }
 
 export type ExportedEntry = ExportedUserMessage | ExportedRun
@@ -88,7 +90,12 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
 
 /** One run, its keys in the order the JSON lists them (keys left undefined are not written). */
 function exportedRun(run: RunView): ExportedRun {
-  const steps = run.activity.flatMap((a) => (a.kind === 'step' ? [{ name: a.step.name, phase: a.step.phase, ts: a.step.ts }] : []))
+  let calls = 0
+  const steps: ExportedAgentStep[] = []
+  for (const item of run.activity) {
+    if (item.kind === 'tool') calls++
+    else steps.push({ ...item.step, tool_calls_before: calls })
+  }
   return {
     role: 'assistant',
     run_id: run.stepId,

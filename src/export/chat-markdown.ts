@@ -24,24 +24,10 @@ function toolCall(call: ExportedToolCall): string[] {
 
 const agentStep = (step: ExportedAgentStep) => `*Step \`${step.name.replaceAll('`', "'")}\` ${step.phase}* — ${step.ts}`
 
-/**
- * Tool calls and an agent's step markers in the order they happened (by time; at the same millisecond a step that
- * starts goes before the calls and one that finishes after them, as an agent makes its calls within its steps).
- */
+/** Tool calls and an agent's step markers, in the order they happened. */
 function activity(run: ExportedRun): string[] {
-  const steps = [...(run.agent_steps ?? [])]
-  const blocks: string[] = []
-  const stepsUntil = (ts: string, inclusive: boolean) => {
-    while (steps.length > 0 && (steps[0]!.ts < ts || (inclusive && steps[0]!.ts === ts && steps[0]!.phase === 'started'))) {
-      blocks.push(agentStep(steps.shift()!))
-    }
-  }
-  for (const call of run.tool_calls) {
-    stepsUntil(call.ts, true)
-    blocks.push(...toolCall(call))
-  }
-  blocks.push(...steps.map(agentStep))
-  return blocks
+  const stepsAfter = (calls: number) => (run.agent_steps ?? []).filter((s) => s.tool_calls_before === calls).map(agentStep)
+  return [...stepsAfter(0), ...run.tool_calls.flatMap((call, i) => [...toolCall(call), ...stepsAfter(i + 1)])]
 }
 
 /** The end of a run, when it needs saying: a `final` speaks for itself. */

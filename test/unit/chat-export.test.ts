@@ -211,8 +211,8 @@ describe('the transcript export', () => {
     const chat = exportChat(SESSION, stored(agentLog))
     expect(chat.entries[1]).toMatchObject({
       agent_steps: [
-        { name: 'search', phase: 'started', ts: at(3) },
-        { name: 'search', phase: 'finished', ts: at(4) },
+        { name: 'search', phase: 'started', ts: at(3), tool_calls_before: 0 },
+        { name: 'search', phase: 'finished', ts: at(4), tool_calls_before: 1 },
       ],
       agent_state: { hits: ['R2-D2'] },
     })
