@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { DEFAULT_USER_MESSAGE } from '../../src/steps/conversation.ts'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { HeldStep } from '../helpers/held-step.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -131,18 +132,28 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('Cancel stops the answer with an interrupted mark, and the next message works', async () => {
-    const { page, errors } = await open(await startChat(server.base))
-    await page.locator('#cancel').click()
-    await waitFor(page, '.answer.interrupt')
-    expect(await lastAnswer(page).textContent()).toContain('interrupted')
-    const cut = await answers(page).first().innerText()
-    expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
-    expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
-    await send(page, 'after cancel')
-    await waitFor(page, '.answer.final')
-    expect(await answers(page).last().innerText()).toBe('after cancel')
-    expect(errors).toEqual([])
-    await leaveScreenshot(page, 'cancel')
+    // The run holds after a few characters until cancelled, so the click never races the end of the answer.
+    const held = new HeldStep()
+    const heldServer = await testServer({ step: held })
+    try {
+      const { page, errors } = await open(await startChat(heldServer.base))
+      await held.held()
+      await page.locator('#cancel').click()
+      await waitFor(page, '.answer.interrupt')
+      expect(await lastAnswer(page).textContent()).toContain('interrupted')
+      const cut = await answers(page).first().innerText()
+      expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
+      expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
+      await send(page, 'after cancel')
+      await held.held()
+      held.release()
+      await waitFor(page, '.answer.final')
+      expect(await answers(page).last().innerText()).toBe('after cancel')
+      expect(errors).toEqual([])
+      await leaveScreenshot(page, 'cancel')
+    } finally {
+      await heldServer.close()
+    }
   })
 
   test('a pulled cable: reconnecting, then live, and the answer is neither missing nor doubled', async () => {
