@@ -48,7 +48,10 @@ export class ProducerRequest {
 export interface ProducerTarget {
   sessionId: string
   runId: string
-  /** Throws unless the run takes events here; checked before a new producer is admitted. */
+  /**
+   * Throws unless the run takes events here; asked of a producer with no state, before it is admitted (admitting one
+   * may forget the producers of the session's other runs, which must then be closed).
+   */
   assertOpen: () => Promise<unknown>
 }
 
@@ -111,6 +114,8 @@ export class ProducerSeqs {
     const { sessionId, runId } = target
     const state = await this.store.producerState(sessionId, runId, producerId)
     if (state?.seq === seq) return replay(runId, state)
+    // A producer unknown here is new, or was forgotten with its closed run: the run says which first.
+    if (!state) await target.assertOpen()
     const next = state ? state.seq + 1 : 0
     if (seq < next) {
       throw new AppError(
@@ -143,7 +148,6 @@ export class ProducerSeqs {
    */
   async #admit(target: ProducerTarget, key: string): Promise<() => void> {
     const { sessionId } = target
-    await target.assertOpen()
     const admitting = this.#admitting.get(sessionId) ?? new Set<string>()
     this.#admitting.set(sessionId, admitting)
     admitting.add(key)
