@@ -36,8 +36,7 @@ async function start(store?: EventStore) {
     /** Appends `events` to `run` as request `seq` of `producer`. */
     const append = (run: string, producer: string, seq: number, events: unknown[]) =>
       post(`/api/sessions/${id}/runs/${run}/events`, events, { ...auth, 'producer-id': producer, 'producer-seq': String(seq) })
-    const events = async () =>
-      (await (await app.handle(new Request(url(`/api/sessions/${id}/events`)))).json()) as StoredEvent[]
+    const events = async () => (await (await app.handle(new Request(url(`/api/sessions/${id}/events`)))).json()) as StoredEvent[]
     return { id, openRun, append, events }
   }
   return { publisher }
@@ -97,7 +96,12 @@ describe('producer state', () => {
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
     let reached = false
+    let sessionReads = 0
     class HoldingStore extends MemoryStore {
+      override getSession(id: string) {
+        sessionReads++
+        return super.getSession(id)
+      }
       override async append(sessionId: string, event: NewEvent) {
         if (event.type === 'partial' && event.delta === 'held') {
           reached = true
@@ -114,7 +118,13 @@ describe('producer state', () => {
     for (const deadline = Date.now() + 5000; !reached; await Bun.sleep(5)) {
       if (Date.now() > deadline) throw new Error('the first request never reached the store')
     }
+    const reads = sessionReads
     const retry = p.append(run, 'agent', 0, events)
+    // The retry is past its token check (a session read), and then its promises have run out: it is waiting.
+    for (const deadline = Date.now() + 5000; sessionReads === reads; await Bun.sleep(1)) {
+      if (Date.now() > deadline) throw new Error('the retry never reached the store')
+    }
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
     release()
     const [a, b] = await Promise.all([first, retry])
     expect([a.status, b.status]).toEqual([200, 200])
