@@ -380,6 +380,17 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
         })
         await expect(producers().markProducer(newId(), mark('run-1', 'p', 0))).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
       })
+
+      test('retention deletes an idle session’s producer state with it', async () => {
+        if (!canPrune(store)) throw new Error('every store prunes')
+        const idle = newId()
+        await store.createSession(idle)
+        await store.append(idle, withProducerMark(partial('a', 'run-1'), mark('run-1', 'p', 0)))
+        await store.prune({ idleMs: 60 * 60 * 1000, maxEventsPerSession: 1000, compactAfterMs: DAY }, new Date(Date.now() + 2 * DAY))
+        expect(await store.getSession(idle)).toBeUndefined()
+        expect(await producers().producerState(idle, 'run-1', 'p')).toBeUndefined()
+        expect(await producers().producerCount(idle)).toBe(0)
+      })
     })
   })
 }
