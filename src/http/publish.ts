@@ -108,6 +108,7 @@ export const publishRoutes = (deps: AppDeps) => {
             return run.append(body, format, 1, request)
           }
           // Each line is stored as it arrives, so viewers see a streamed run live.
+          if (request) request.streamed = true
           const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
           let line = 0
           for await (const text of body.ndjson) {

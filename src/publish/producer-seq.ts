@@ -13,6 +13,10 @@ export class ProducerRequest {
   appended = 0
   /** Whether one of them closed the run. */
   closed = false
+  /** A streamed (NDJSON) body: until it ends, no event knows it is the request's last. */
+  streamed = false
+  /** Whether the state committed last holds this request's answer (not "unfinished"). */
+  #answered = false
 
   constructor(
     readonly runId: string,
@@ -21,15 +25,28 @@ export class ProducerRequest {
     readonly epoch = 0,
   ) {}
 
-  /** The state to commit with the request's next event: what a retry is answered with once that event is stored. */
-  markFor(closes: boolean): ProducerMark {
-    return this.#mark(this.appended + 1, this.closed || closes)
+  /**
+   * The state to commit with the request's next event: what a retry is answered with once that event is stored.
+   * Before the request's last event it says the request is unfinished, so that a retry after a crash in between is
+   * refused with what was stored, not told the request was applied whole.
+   * @param last whether the event is the last of its body (a JSON array's; a streamed body's last is not known).
+   */
+  markFor(closes: boolean, last: boolean): ProducerMark {
+    const mark = this.#mark(this.appended + 1, this.closed || closes)
+    if (!closes && (this.streamed || !last)) mark.failure = unfinished(this.seq, mark.appended)
+    return mark
   }
 
-  /** Counts an event stored with its mark. */
-  stored(closes: boolean): void {
-    this.appended++
-    this.closed ||= closes
+  /** Counts an event stored with `mark`. */
+  stored(mark: ProducerMark): void {
+    this.appended = mark.appended
+    this.closed = mark.closed
+    this.#answered = mark.failure === undefined
+  }
+
+  /** Whether the store already holds this request's answer; if not, `markNow()` is written alone once it has one. */
+  get answered(): boolean {
+    return this.#answered
   }
 
   /** The state as it stands, with the refusal a partly applied request got. */
@@ -128,8 +145,9 @@ export class ProducerSeqs {
     const request = new ProducerRequest(runId, producerId, seq)
     try {
       const result = await apply(request)
-      // Nothing carried the state in: it is written alone (a failure here stored nothing, so a retry may apply again).
-      if (request.appended === 0) await this.store.markProducer(sessionId, request.markNow())
+      // No event carried the answer in (none was stored, or the body was streamed): it is written alone. Should that
+      // fail, a request that stored nothing may be applied again, and one that did is refused as unfinished.
+      if (!request.answered) await this.store.markProducer(sessionId, request.markNow())
       return result
     } catch (error) {
       // Partly applied: its retry must get the same refusal and store nothing again. Should this write fail, the
@@ -182,6 +200,12 @@ function replay(runId: string, state: ProducerState): AppendResult {
   }
   return { run_id: runId, appended: state.appended, closed: state.closed }
 }
+
+/** The state of a request between its first stored event and its last: what a retry after a crash there gets. */
+const unfinished = (seq: number, stored: number): ProducerFailure => ({
+  code: 'PRODUCER_REQUEST_UNFINISHED',
+  message: `Producer-Seq ${seq} stopped after ${stored} of its events were stored (the server restarted, or another instance is still storing it): they stay stored, and the request is not applied again.`,
+})
 
 function failureOf(error: unknown): ProducerFailure {
   if (!(error instanceof AppError)) return { code: 'INTERNAL', message: 'The server failed to store the rest of this request.' }

@@ -181,12 +181,12 @@ export class PublishedRun {
     }
     let appended = 0
     try {
-      for (const event of events) {
+      for (const [i, event] of events.entries()) {
         if (event.type !== 'user' && !this.#started) {
           this.#started = true
           await this.#store({ type: 'start', step_type: this.step.type })
         }
-        await this.#store(event, producer)
+        await this.#store(event, producer && { request: producer, last: i === events.length - 1 })
         appended++
         if (isClosing(event)) {
           this.#state = 'closed'
@@ -202,13 +202,17 @@ export class PublishedRun {
     return { run_id: this.runId, appended, closed: this.#state === 'closed' }
   }
 
-  /** Stores one event; a producer's event carries the producer's state in, committed with it (producer-seq.ts). */
-  async #store(event: StepEvent, producer?: ProducerRequest): Promise<void> {
+  /**
+   * Stores one event; a producer's event carries the producer's state in, committed with it (producer-seq.ts).
+   * @param producer.last whether it is the last event of its request's body.
+   */
+  async #store(event: StepEvent, producer?: { request: ProducerRequest; last: boolean }): Promise<void> {
     const closes = isClosing(event)
+    const mark = producer?.request.markFor(closes, producer.last)
     try {
-      await this.#emit!(producer ? withProducerMark(event, producer.markFor(closes)) : event)
+      await this.#emit!(mark ? withProducerMark(event, mark) : event)
       this.#stored++
-      producer?.stored(closes)
+      if (mark && producer) producer.request.stored(mark)
     } catch (error) {
       // A cancel (or the timeout) closed the run while this request was being stored.
       this.#assertOpen()

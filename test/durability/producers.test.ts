@@ -83,4 +83,46 @@ describe('producer state on SQLite', () => {
       await restarted.stop()
     }
   })
+
+  test('SIGKILLed in the middle of a streamed request: its retry is refused as unfinished, with what was stored, and stores nothing', async () => {
+    const path = tmp.file()
+    const args = ['--store', `sqlite:${path}`, '--log-level', 'info']
+    const killed = await spawnServer(['bun', 'src/main.ts'], { args })
+    let api = publishApi(killed.base)
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const line = (delta: string) => new TextEncoder().encode(`${JSON.stringify({ type: 'partial', delta })}\n`)
+    let push!: (bytes: Uint8Array) => void
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (bytes) => controller.enqueue(bytes)
+      },
+    })
+    const cut = fetch(`${killed.base}/api/sessions/${p.id}/runs/${run}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', ...seq('agent', 0), ...api.bearer(p) },
+      body,
+      duplex: 'half',
+    } as RequestInit).catch(() => undefined)
+    push(line('one'))
+    push(line('two'))
+    await api.until(p.id, (log) => partials(log) === 2)
+    killed.proc.kill('SIGKILL')
+    await killed.proc.exited
+    await cut
+
+    const restarted = await spawnServer(['bun', 'src/main.ts'], { args })
+    try {
+      api = publishApi(restarted.base)
+      const before = await api.events(p.id)
+      const retried = await api.append(p, run, [{ type: 'partial', delta: 'one' }], { headers: seq('agent', 0) })
+      expect(retried.status).toBe(409)
+      expect(await retried.json()).toMatchObject({
+        error: { code: 'PRODUCER_REQUEST_UNFINISHED', message: expect.stringContaining('stopped after 2 of its events were stored') },
+      })
+      expect(await api.events(p.id)).toEqual(before)
+    } finally {
+      await restarted.stop()
+    }
+  })
 })

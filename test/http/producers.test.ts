@@ -37,7 +37,7 @@ async function start(store?: EventStore) {
     const append = (run: string, producer: string, seq: number, events: unknown[]) =>
       post(`/api/sessions/${id}/runs/${run}/events`, events, { ...auth, 'producer-id': producer, 'producer-seq': String(seq) })
     const events = async () => (await (await app.handle(new Request(url(`/api/sessions/${id}/events`)))).json()) as StoredEvent[]
-    return { id, openRun, append, events }
+    return { id, auth, openRun, append, events }
   }
   return { publisher }
 }
@@ -132,6 +132,62 @@ describe('producer state', () => {
     expect(answer).toEqual({ run_id: run, appended: 2, closed: false })
     expect(await b.json()).toEqual(answer)
     expect(deltas(await p.events())).toEqual(['held', 'after'])
+  })
+
+  test('a request cut between two of its events (another process answers the retry) is refused with what was stored, never applied again', async () => {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let reached = false
+    class HoldingStore extends MemoryStore {
+      override async append(sessionId: string, event: NewEvent) {
+        if (event.type === 'partial' && event.delta === 'second') {
+          reached = true
+          await held
+        }
+        return super.append(sessionId, event)
+      }
+    }
+    const store = new HoldingStore()
+    const api = await start(store)
+    const p = await api.publisher()
+    const run = await p.openRun()
+    const events = [partial('first'), partial('second')]
+    const cut = p.append(run, 'agent', 0, events)
+    for (const deadline = Date.now() + 5000; !reached; await Bun.sleep(5)) {
+      if (Date.now() > deadline) throw new Error('the request never reached its second event')
+    }
+    // A second server on the same store: the first one's request is, to it, cut short after its first event.
+    const other = await testApp({ store })
+    const retryOnOther = () =>
+      other.app.handle(
+        new Request(url(`/api/sessions/${p.id}/runs/${run}/events`), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...p.auth, 'producer-id': 'agent', 'producer-seq': '0' },
+          body: JSON.stringify(events),
+        }),
+      )
+    // A failed expectation must not leave the first request held.
+    try {
+      const retry = await retryOnOther()
+      expect(retry.status).toBe(409)
+      expect(await retry.json()).toEqual({
+        error: {
+          code: 'PRODUCER_REQUEST_UNFINISHED',
+          message:
+            'Producer-Seq 0 stopped after 1 of its events were stored (the server restarted, or another instance is still storing it): they stay stored, and the request is not applied again.',
+        },
+      })
+      expect(deltas(await p.events())).toEqual(['first'])
+      release()
+      expect(await (await cut).json()).toEqual({ run_id: run, appended: 2, closed: false })
+      // Once the request has its answer, any process gives that answer.
+      const answered = await retryOnOther()
+      expect(await answered.json()).toEqual({ run_id: run, appended: 2, closed: false })
+      expect(deltas(await p.events())).toEqual(['first', 'second'])
+    } finally {
+      release()
+      await other.close()
+    }
   })
 
   test('a request the store refused whole may be sent again under the same number; one refused part-way gets its refusal again', async () => {
