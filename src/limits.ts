@@ -32,3 +32,10 @@ export const ERROR_MAX_CHARS = 10_000
  * before the body is read, and a chunked body is read with a byte count that stops at the limit (capped-body.ts).
  */
 export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
+
+/**
+ * Idempotent producers (`Producer-Id`) whose state a session keeps, over all its runs; producers (100). When a new
+ * producer would pass it, the producers of the session's closed runs are forgotten (their runs take no more events);
+ * if its open run alone holds this many, the new producer is refused with a 409.
+ */
+export const MAX_PRODUCERS_PER_SESSION = 100

@@ -2,9 +2,11 @@ import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { type AppendResult, type PublishFormat, PublishedRun } from '../publish/published-run.ts'
 import { bearerToken, publisherTokenMatches } from '../publish/publisher-token.ts'
-import { markPartlyApplied, ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
+import type { ProducerRequest } from '../publish/producer-request.ts'
+import { ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
 import { newId } from '../session-id.ts'
 import type { SessionRecord } from '../store/event-store.ts'
+import { canKeepProducers } from '../store/producer-state.ts'
 import { isNdjsonBody } from './capped-body.ts'
 import { type AppDeps, requireSession } from './deps.ts'
 
@@ -36,7 +38,7 @@ const unauthorized = () =>
 export const publishRoutes = (deps: AppDeps) => {
   const open = new Map<string, { sessionId: string; run: PublishedRun }>()
   const ended = new Map<string, PublishedRun['state']>()
-  const producers = new ProducerSeqs<AppendResult>()
+  const producers = canKeepProducers(deps.store) ? new ProducerSeqs(deps.store) : undefined
 
   async function authorize(id: string, request: Request): Promise<SessionRecord> {
     const session = await requireSession(deps.store, id)
@@ -97,41 +99,43 @@ export const publishRoutes = (deps: AppDeps) => {
         const session = await authorize(params.id, request)
         const format = formatOf(query.format)
         const producer = producerOf(request.headers)
-        const apply = async (): Promise<AppendResult> => {
+        const apply = async (request?: ProducerRequest): Promise<AppendResult> => {
           // Inside `apply`: a retry of the request that closed the run gets its answer again, not RUN_CLOSED.
           const run = await runOf(session, params.run_id)
           if (!isNdjsonBody(body)) {
             if (!Array.isArray(body)) {
               throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
             }
-            return run.append(body, format)
+            return run.append(body, format, 1, request)
           }
           // Each line is stored as it arrives, so viewers see a streamed run live.
+          if (request) request.streamed = true
           const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
           let line = 0
-          try {
-            for await (const text of body.ndjson) {
-              line++
-              let event: unknown
-              try {
-                event = JSON.parse(text)
-              } catch {
-                throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
-              }
-              const result = await run.append([event], format, line)
-              total.appended += result.appended
-              total.closed = result.closed
+          for await (const text of body.ndjson) {
+            line++
+            let event: unknown
+            try {
+              event = JSON.parse(text)
+            } catch {
+              throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
             }
-          } catch (error) {
-            // The lines before this one are stored: a retry of this request must not store them again.
-            if (total.appended > 0) markPartlyApplied(error)
-            throw error
+            const result = await run.append([event], format, line, request)
+            total.appended += result.appended
+            total.closed = result.closed
           }
           return total
         }
         if (!producer) return apply()
+        if (!producers) {
+          throw new AppError(
+            'BAD_REQUEST',
+            'This server’s store cannot keep producer state: send requests without Producer-Id and Producer-Seq.',
+          )
+        }
         // Numbered per run: a producer may start again at 0 in its next run.
-        return (await producers.run(`${session.id} ${params.run_id} ${producer.id}`, producer.seq, apply)).result
+        const target = { sessionId: session.id, runId: params.run_id, assertOpen: () => runOf(session, params.run_id) }
+        return producers.run(target, producer.id, producer.seq, apply)
       },
       { params: RunParams, query: EventsQuery },
     )

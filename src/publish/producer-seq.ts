@@ -1,70 +1,155 @@
-import { AppError } from '../errors.ts'
+import { AppError, type ErrorCode } from '../errors.ts'
+import { MAX_PRODUCERS_PER_SESSION } from '../limits.ts'
+import type { EventStore } from '../store/event-store.ts'
+import type { KeepsProducers, ProducerFailure, ProducerState } from '../store/producer-state.ts'
+import { ProducerRequest } from './producer-request.ts'
+import type { AppendResult } from './published-run.ts'
+
+/** The run a producer request is for. */
+export interface ProducerTarget {
+  sessionId: string
+  runId: string
+  /**
+   * Throws unless the run takes events here; asked of a producer with no state, before it is admitted (admitting one
+   * may forget the producers of the session's other runs, which must then be closed).
+   */
+  assertOpen: () => Promise<unknown>
+}
 
 /**
  * Idempotent producers, with the header names and rules of the Durable Streams protocol: a producer numbers its
- * append requests `Producer-Seq` 0, 1, 2… under its `Producer-Id`. A request whose number was already applied gets
- * the result it got then, and appends nothing (a retry after a lost answer); a number past the next one is a gap,
- * refused with the number expected. Kept in memory per session, for the producers seen recently.
+ * append requests `Producer-Seq` 0, 1, 2… under its `Producer-Id`, per run. A request whose number was already
+ * applied gets the result it got then, and appends nothing (a retry after a lost answer); a number past the next one
+ * is a gap, refused with the number expected.
+ *
+ * The state is the store's (store/producer-state.ts), kept per (session, run, producer) and committed with the
+ * events it counts, so it survives a restart and is shared by instances. Here, in memory, are only the requests in
+ * flight: a producer's requests are applied one at a time, so a retry sent while its request is still being applied
+ * waits for it and is then answered from the store.
  */
-export class ProducerSeqs<Result> {
-  readonly #producers = new Map<string, { next: number; results: Map<number, Promise<Result>> }>()
+export class ProducerSeqs {
+  /** The last request in flight per producer (a JSON [run, producer] key), per session. */
+  readonly #inflight = new Map<string, Map<string, Promise<unknown>>>()
+  /** New producers being admitted per session, counted against the bound until they settle. */
+  readonly #admitting = new Map<string, Set<string>>()
 
-  /** @param maxProducers producers remembered, the least recently seen forgotten first; default 10,000. */
-  constructor(private readonly maxProducers = 10_000) {}
+  /** @param maxPerSession producers a session keeps state for; default MAX_PRODUCERS_PER_SESSION. */
+  constructor(
+    private readonly store: EventStore & KeepsProducers,
+    private readonly maxPerSession = MAX_PRODUCERS_PER_SESSION,
+  ) {}
 
   /**
-   * Runs `apply` unless request `seq` of `producer` was already applied (then resolves with its result again).
-   * Throws PRODUCER_SEQ_GAP (409) for a number past the next. A request that fails is not applied: its number may
-   * be sent again.
+   * Runs `apply` unless request `seq` of `producerId` was already applied (then answers its result again). Throws
+   * PRODUCER_SEQ_GAP (409) for a number past the next, TOO_MANY_PRODUCERS (409) for a producer past the session's
+   * bound. A request that fails before storing anything is not applied: its number may be sent again.
    */
-  async run(producer: string, seq: number, apply: () => Promise<Result>): Promise<{ result: Result; replayed: boolean }> {
-    const known = this.#producers.get(producer) ?? { next: 0, results: new Map<number, Promise<Result>>() }
-    const kept = known.results.get(seq)
-    // Also a request still being applied: its retry waits for the same result instead of applying it twice.
-    if (kept) return { result: await kept, replayed: true }
-    if (seq < known.next) {
+  run(
+    target: ProducerTarget,
+    producerId: string,
+    seq: number,
+    apply: (request: ProducerRequest) => Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const key = JSON.stringify([target.runId, producerId])
+    const queue = this.#inflight.get(target.sessionId) ?? new Map<string, Promise<unknown>>()
+    this.#inflight.set(target.sessionId, queue)
+    const previous = queue.get(key)
+    const current = (previous ?? Promise.resolve()).catch(() => {}).then(() => this.#run(target, key, producerId, seq, apply))
+    queue.set(key, current)
+    const settled = () => {
+      if (queue.get(key) !== current) return
+      queue.delete(key)
+      if (queue.size === 0) this.#inflight.delete(target.sessionId)
+    }
+    current.then(settled, settled)
+    return current
+  }
+
+  async #run(
+    target: ProducerTarget,
+    key: string,
+    producerId: string,
+    seq: number,
+    apply: (request: ProducerRequest) => Promise<AppendResult>,
+  ): Promise<AppendResult> {
+    const { sessionId, runId } = target
+    const state = await this.store.producerState(sessionId, runId, producerId)
+    if (state?.seq === seq) return replay(runId, state)
+    // A producer unknown here is new, or was forgotten with its closed run: the run says which first.
+    if (!state) await target.assertOpen()
+    const next = state ? state.seq + 1 : 0
+    if (seq < next) {
       throw new AppError(
         'PRODUCER_SEQ_GAP',
-        `Producer-Seq ${seq} was applied long ago and its result is no longer kept; the next is ${known.next}.`,
+        `Producer-Seq ${seq} was applied before the last one, whose result alone is kept; the next is ${next}.`,
       )
     }
-    if (seq > known.next) throw new AppError('PRODUCER_SEQ_GAP', `Producer-Seq ${seq} skips ahead: the next expected is ${known.next}.`)
-    const applying = apply()
-    known.next = seq + 1
-    known.results.set(seq, applying)
-    this.#remember(producer, known)
+    if (seq > next) throw new AppError('PRODUCER_SEQ_GAP', `Producer-Seq ${seq} skips ahead: the next expected is ${next}.`)
+    const admitted = state ? undefined : await this.#admit(target, key)
+    const request = new ProducerRequest(runId, producerId, seq)
     try {
-      return { result: await applying, replayed: false }
+      const result = await apply(request)
+      // No event carried the answer in (none was stored, or the body was streamed): it is written alone. Should that
+      // fail, a request that stored nothing may be applied again, and one that did is refused as unfinished.
+      if (!request.answered) await this.store.markProducer(sessionId, request.markNow())
+      return result
     } catch (error) {
-      // Partly applied (some events stored before it failed): a retry gets the same answer and stores nothing again.
-      if (partlyApplied.has(error as object)) throw error
-      // Not applied: the same number may come again.
-      known.results.delete(seq)
-      known.next = seq
+      // Partly applied: its retry must get the same refusal and store nothing again. Should this write fail, the
+      // state committed with its last event still answers the retry, with what was stored.
+      if (request.appended > 0) await this.store.markProducer(sessionId, request.markNow(failureOf(error))).catch(() => {})
       throw error
+    } finally {
+      admitted?.()
     }
   }
 
-  #remember(producer: string, known: { next: number; results: Map<number, Promise<Result>> }): void {
-    // A retry only ever repeats one of the last few requests.
-    for (const old of known.results.keys()) {
-      if (known.results.size <= 16) break
-      known.results.delete(old)
+  /**
+   * Counts a new producer against the session's bound; returns what ends its admission. Past the bound it refuses
+   * rather than forget a producer of the open run: that producer's retry would be applied twice, the very thing
+   * producer state is for. Forgetting the producers of closed runs is safe, since their runs take no more events.
+   */
+  async #admit(target: ProducerTarget, key: string): Promise<() => void> {
+    const { sessionId } = target
+    const admitting = this.#admitting.get(sessionId) ?? new Set<string>()
+    this.#admitting.set(sessionId, admitting)
+    admitting.add(key)
+    const done = () => {
+      admitting.delete(key)
+      if (admitting.size === 0 && this.#admitting.get(sessionId) === admitting) this.#admitting.delete(sessionId)
     }
-    this.#producers.delete(producer)
-    this.#producers.set(producer, known)
-    for (const oldest of this.#producers.keys()) {
-      if (this.#producers.size <= this.maxProducers) break
-      this.#producers.delete(oldest)
+    try {
+      // Conservative: a producer admitted a moment ago may be counted both here and in the store.
+      if ((await this.store.producerCount(sessionId)) + admitting.size > this.maxPerSession) {
+        await this.store.forgetProducers(sessionId, target.runId)
+        if ((await this.store.producerCount(sessionId)) + admitting.size > this.maxPerSession) {
+          throw new AppError(
+            'TOO_MANY_PRODUCERS',
+            `This run already has ${this.maxPerSession} producers, the most a session keeps: send this request under the Producer-Id of one of them, or without Producer-Id and Producer-Seq.`,
+          )
+        }
+      }
+    } catch (error) {
+      done()
+      throw error
     }
+    return done
   }
 }
 
-const partlyApplied = new WeakSet<object>()
+/** The answer a retry of an applied request gets: the result, or the refusal, of the request it repeats. */
+function replay(runId: string, state: ProducerState): AppendResult {
+  if (state.failure) {
+    const { code, message, fields } = state.failure
+    throw new AppError(code as ErrorCode, message, undefined, fields)
+  }
+  return { run_id: runId, appended: state.appended, closed: state.closed }
+}
 
-/** Marks the error of a request that stored some of its events before it failed: a retry must not store them twice. */
-export function markPartlyApplied(error: unknown): void {
-  if (typeof error === 'object' && error !== null) partlyApplied.add(error)
+function failureOf(error: unknown): ProducerFailure {
+  if (!(error instanceof AppError)) return { code: 'INTERNAL', message: 'The server failed to store the rest of this request.' }
+  const failure: ProducerFailure = { code: error.code, message: error.message }
+  if (error.fields) failure.fields = error.fields
+  return failure
 }
 
 /** Reads the `Producer-Id` and `Producer-Seq` headers: both or neither; a seq is a whole number. 400 otherwise. */

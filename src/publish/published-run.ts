@@ -2,7 +2,8 @@ import type { AguiRunMapper } from '../agui/agui-to-events.ts'
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import type { Step } from '../steps/step.ts'
-import { markPartlyApplied } from './producer-seq.ts'
+import { withProducerMark } from '../store/producer-state.ts'
+import type { ProducerRequest } from './producer-request.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
 const PUBLISHABLE = new Set<string>([
@@ -138,9 +139,15 @@ export class PublishedRun {
    * Stores the events in order (after a `start`, written for the producer before its first non-`user` event).
    * @param format `ag-ui`: the events are AG-UI's, mapped first (all or nothing: a bad one maps and stores none).
    * @param firstPosition the 1-based number of the first event in its request (an NDJSON line), for sentences.
+   * @param producer the producer request these events belong to: each carries its state into the store.
    */
-  append(events: readonly unknown[], format: PublishFormat = 'stepstream', firstPosition = 1): Promise<AppendResult> {
-    const result = this.#queue.then(() => this.#append(events, format, firstPosition))
+  append(
+    events: readonly unknown[],
+    format: PublishFormat = 'stepstream',
+    firstPosition = 1,
+    producer?: ProducerRequest,
+  ): Promise<AppendResult> {
+    const result = this.#queue.then(() => this.#append(events, format, firstPosition, producer))
     this.#queue = result.catch(() => {})
     return result
   }
@@ -154,7 +161,12 @@ export class PublishedRun {
     return this.#agui.fork()
   }
 
-  async #append(input: readonly unknown[], format: PublishFormat, firstPosition: number): Promise<AppendResult> {
+  async #append(
+    input: readonly unknown[],
+    format: PublishFormat,
+    firstPosition: number,
+    producer: ProducerRequest | undefined,
+  ): Promise<AppendResult> {
     await this.#ready
     this.#assertOpen()
     const agui = format === 'ag-ui' ? await this.#aguiFork() : undefined
@@ -169,12 +181,12 @@ export class PublishedRun {
     }
     let appended = 0
     try {
-      for (const event of events) {
+      for (const [i, event] of events.entries()) {
         if (event.type !== 'user' && !this.#started) {
           this.#started = true
           await this.#store({ type: 'start', step_type: this.step.type })
         }
-        await this.#store(event)
+        await this.#store(event, producer && { request: producer, last: i === events.length - 1 })
         appended++
         if (isClosing(event)) {
           this.#state = 'closed'
@@ -182,10 +194,7 @@ export class PublishedRun {
         }
       }
     } catch (error) {
-      if (appended > 0) {
-        keepMapping()
-        markPartlyApplied(error)
-      }
+      if (appended > 0) keepMapping()
       throw error
     }
     keepMapping()
@@ -193,16 +202,23 @@ export class PublishedRun {
     return { run_id: this.runId, appended, closed: this.#state === 'closed' }
   }
 
-  async #store(event: StepEvent): Promise<void> {
+  /**
+   * Stores one event; a producer's event carries the producer's state in, committed with it (producer-seq.ts).
+   * @param producer.last whether it is the last event of its request's body.
+   */
+  async #store(event: StepEvent, producer?: { request: ProducerRequest; last: boolean }): Promise<void> {
+    const closes = isClosing(event)
+    const mark = producer?.request.markFor(closes, producer.last)
     try {
-      await this.#emit!(event)
+      await this.#emit!(mark ? withProducerMark(event, mark) : event)
       this.#stored++
+      if (mark && producer) producer.request.stored(mark)
     } catch (error) {
       // A cancel (or the timeout) closed the run while this request was being stored.
       this.#assertOpen()
       // The store refused the closing event (it is down, say): the run can take nothing more, so it ends now with an
       // error the runner writes, rather than waiting for the silence timeout.
-      if (isClosing(event)) {
+      if (closes) {
         this.#state = 'closed'
         this.#end?.(error instanceof Error ? error : new Error(String(error)))
       }

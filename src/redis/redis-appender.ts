@@ -1,4 +1,5 @@
 import { isClosing, type NewEvent } from '../events.ts'
+import { type ProducerMark, stateJson } from '../store/producer-state.ts'
 import { fromRedis, guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
@@ -22,6 +23,8 @@ interface Pending {
   event: NewEvent
   /** The event as JSON, as Redis keeps it. */
   json: string
+  /** Producer state stored by the same script call as the event, or not at all. */
+  mark: ProducerMark | undefined
   resolve: (seq: number) => void
   reject: (error: unknown) => void
 }
@@ -54,10 +57,13 @@ export class RedisAppender {
     private readonly options: RedisAppenderOptions = {},
   ) {}
 
-  /** Resolves with the event's seq once Redis holds it (`json`, the event's JSON); rejects with the AppError that refused it. */
-  append(sessionId: string, event: NewEvent, json: string): Promise<number> {
+  /**
+   * Resolves with the event's seq once Redis holds it (`json`, the event's JSON), and `mark` with it; rejects with
+   * the AppError that refused it.
+   */
+  append(sessionId: string, event: NewEvent, json: string, mark?: ProducerMark): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ sessionId, event, json, resolve, reject })
+      this.#batch.push({ sessionId, event, json, mark, resolve, reject })
       if (!this.#sending) this.#scheduled ??= setImmediate(() => this.flush())
     })
   }
@@ -85,10 +91,11 @@ export class RedisAppender {
     const now = Date.now()
     const keys = [k.activity, k.uncompacted, k.openRuns]
     const args = [String(now), k.wakeChannel]
-    for (const { sessionId, event, json } of batch) {
-      keys.push(k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId))
+    for (const { sessionId, event, json, mark } of batch) {
+      keys.push(k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId), k.producers(sessionId))
       const closing = isClosing(event)
       args.push(sessionId, json, event.step_id, closing ? '1' : '0', this.#touch(sessionId, closing, now) ? '1' : '0')
+      args.push(mark ? producerField(mark.runId, mark.producerId) : '', mark ? stateJson(mark) : '')
     }
     const started = performance.now()
     let results: (number | string)[]
@@ -119,3 +126,6 @@ export class RedisAppender {
     return true
   }
 }
+
+/** The field of a producer in its session's producers hash (redis-keys.ts). */
+export const producerField = (runId: string, producerId: string) => JSON.stringify([runId, producerId])

@@ -10,6 +10,11 @@ export interface RedisKeys {
   events(id: string): string
   /** Set: every run id ever leased in the session; their events are fenced by the lease. */
   runs(id: string): string
+  /**
+   * Hash: idempotent producers' state (store/producer-state.ts), field `["<run id>","<producer id>"]` (JSON, so no
+   * pair of ids can spell another's field), value the state's JSON.
+   */
+  producers(id: string): string
   /** String: the session id a viewer id reads. */
   viewer(viewerId: string): string
   /** String, with a TTL: the id of the run that holds the session (the lease). */
@@ -34,6 +39,7 @@ export function redisKeys(prefix = DEFAULT_PREFIX): RedisKeys {
     session: (id) => `${prefix}s:${id}`,
     events: (id) => `${prefix}e:${id}`,
     runs: (id) => `${prefix}r:${id}`,
+    producers: (id) => `${prefix}p:${id}`,
     viewer: (viewerId) => `${prefix}v:${viewerId}`,
     lease: (id) => `${prefix}lease:${id}`,
     activity: `${prefix}activity`,

@@ -34,7 +34,7 @@ export async function pruneRedis(
         string | null,
         number,
       ]
-      const doomed = [keys.session(id), keys.events(id), keys.runs(id), keys.lease(id)]
+      const doomed = [keys.session(id), keys.events(id), keys.runs(id), keys.lease(id), keys.producers(id)]
       if (viewer) doomed.push(keys.viewer(viewer))
       await send('DEL', doomed)
       await Promise.all([send('ZREM', [keys.activity, id]), send('ZREM', [keys.uncompacted, id]), send('SREM', [keys.openRuns, id])])

@@ -20,19 +20,20 @@ return 1`
 /**
  * Appends a batch of events, in order, possibly to several sessions (redis-appender.ts: what one instance appended
  * within one turn of its event loop). KEYS: activity, uncompacted, open-runs, then per event: session, events, runs,
- * lease. ARGV: now (epoch ms), wake channel, then per event: session id, event JSON, step id, '1' if it closes its
- * run, '1' to record the session's activity.
+ * lease, producers. ARGV: now (epoch ms), wake channel, then per event: session id, event JSON, step id, '1' if it
+ * closes its run, '1' to record the session's activity, the producer's field and state JSON ('' for an event without
+ * a producer mark: the state is written with the event it rides on, or not at all).
  * An event of a leased run is stored only while that run is the session's open run and holds the lease: once the
  * lease has expired (its instance died or lost Redis), nothing of that run is stored again, whoever sends it.
  * Publishes one message, a line `<id> <seq>` per session appended to (redis-tails.ts keeps the seq as the session's
  * known head). Returns one entry per event: its seq, or the code that refused it (NO_SESSION, FENCED).
  */
 export const APPEND_BATCH = `
-local count = (#ARGV - 2) / 5
+local count = (#ARGV - 2) / 7
 local results, heads, order, touched = {}, {}, {}, {}
 for i = 0, count - 1 do
-  local session, events, runs, lease = KEYS[4 + i * 4], KEYS[5 + i * 4], KEYS[6 + i * 4], KEYS[7 + i * 4]
-  local id, json, step = ARGV[3 + i * 5], ARGV[4 + i * 5], ARGV[5 + i * 5]
+  local session, events, runs, lease = KEYS[4 + i * 5], KEYS[5 + i * 5], KEYS[6 + i * 5], KEYS[7 + i * 5]
+  local id, json, step = ARGV[3 + i * 7], ARGV[4 + i * 7], ARGV[5 + i * 7]
   if redis.call('EXISTS', session) == 0 then
     results[i + 1] = 'NO_SESSION'
   else
@@ -42,13 +43,14 @@ for i = 0, count - 1 do
     else
       local seq = redis.call('HINCRBY', session, 'last_seq', 1)
       redis.call('XADD', events, seq .. '-0', 'e', json)
-      if ARGV[6 + i * 5] == '1' and open == step then
+      if ARGV[8 + i * 7] ~= '' then redis.call('HSET', KEYS[8 + i * 5], ARGV[8 + i * 7], ARGV[9 + i * 7]) end
+      if ARGV[6 + i * 7] == '1' and open == step then
         redis.call('HDEL', session, 'open_run')
         redis.call('SREM', KEYS[3], id)
       end
       if heads[id] == nil then order[#order + 1] = id end
       heads[id] = seq
-      if ARGV[7 + i * 5] == '1' then touched[id] = true end
+      if ARGV[7 + i * 7] == '1' then touched[id] = true end
       results[i + 1] = seq
     end
   end
@@ -63,6 +65,15 @@ for n, id in ipairs(order) do
 end
 if #lines > 0 then redis.call('PUBLISH', ARGV[2], table.concat(lines, '\\n')) end
 return results`
+
+/**
+ * Writes a producer's state that rides on no event, unless the session is gone (retention must not see it come
+ * back). KEYS: session, producers. ARGV: field, state JSON. Returns 1, or 0 for no such session.
+ */
+export const MARK_PRODUCER = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1`
 
 /**
  * Takes the session for a run: the lease (SET NX PX) and the open run, together. KEYS: lease, session, runs,

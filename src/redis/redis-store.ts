@@ -1,5 +1,5 @@
 import type { Notifier } from '../bus/notifier.ts'
-import { RedisAppender } from './redis-appender.ts'
+import { producerField, RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import { fitEventText, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
@@ -17,11 +17,12 @@ import {
   type SessionRecord,
 } from '../store/event-store.ts'
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
 import { guarded, redisUnavailable } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
-import { CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
+import { CLOSE_ABANDONED, CREATE_SESSION, MARK_PRODUCER } from './redis-scripts.ts'
 import { keptOf, type StreamEntry } from './redis-stream.ts'
 import { RedisTails } from './redis-tails.ts'
 
@@ -42,7 +43,7 @@ export interface RedisStoreOptions {
  * (redis-scripts.ts) that assign each `seq` atomically with the append, so any number of instances appending to one
  * session never collide or reorder. Every instance renders any session; wake-ups travel by pub/sub.
  */
-export class RedisStore implements EventStore, RecoversRuns, Prunable {
+export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProducers {
   readonly #link: RedisLink
   readonly #keys: RedisKeys
   readonly #notifier: Notifier
@@ -101,14 +102,18 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     return id ? this.getSession(id) : undefined
   }
 
-  /** Resolves once Redis holds the event; rejects with STORE_UNAVAILABLE (503) while Redis cannot be reached. */
-  async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+  /**
+   * Resolves once Redis holds the event (with its producer mark, if it carries one, in the same script call); rejects
+   * with STORE_UNAVAILABLE (503) while Redis cannot be reached.
+   */
+  async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
+    const [event, mark] = splitProducerMark(marked)
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
     if (this.#closed) throw redisUnavailable()
     const ticket = this.#tails.track(sessionId)
     const json = JSON.stringify(event)
-    const appending = this.#appender.append(sessionId, event, json)
+    const appending = this.#appender.append(sessionId, event, json, mark)
     this.#appending.set(sessionId, appending)
     let seq: number
     try {
@@ -121,6 +126,32 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     this.#tails.heard(sessionId, ticket, seq)
     this.#tails.add(sessionId, ticket, [{ event: stored, chars: json.length }])
     return stored
+  }
+
+  async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {
+    const json = (await guarded(() => this.#link.send('HGET', [this.#keys.producers(sessionId), producerField(runId, producerId)]))) as
+      | string
+      | null
+    return json === null ? undefined : (JSON.parse(json) as ProducerState)
+  }
+
+  async producerCount(sessionId: string): Promise<number> {
+    return (await guarded(() => this.#link.send('HLEN', [this.#keys.producers(sessionId)]))) as number
+  }
+
+  /** At most the per-session bound of fields to look through: the session never holds more. */
+  async forgetProducers(sessionId: string, keepRunId: string): Promise<void> {
+    const key = this.#keys.producers(sessionId)
+    const fields = (await guarded(() => this.#link.send('HKEYS', [key]))) as string[]
+    const doomed = fields.filter((field) => (JSON.parse(field) as string[])[0] !== keepRunId)
+    if (doomed.length > 0) await guarded(() => this.#link.send('HDEL', [key, ...doomed]))
+  }
+
+  async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
+    if (this.#closed) throw redisUnavailable()
+    const keys = [this.#keys.session(sessionId), this.#keys.producers(sessionId)]
+    const written = await guarded(() => this.#eval(MARK_PRODUCER, keys, [producerField(mark.runId, mark.producerId), stateJson(mark)]))
+    if (written === 0) throw sessionNotFound()
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {

@@ -15,6 +15,7 @@ import {
   type NewSessionOptions,
 } from './event-store.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
 
 interface MemorySession {
   record: SessionRecord
@@ -24,6 +25,8 @@ interface MemorySession {
   lastActivity: number
   /** False once compaction has looked at every event of the session. */
   uncompacted: boolean
+  /** Producer state by run, then by producer id (producer-state.ts): kept and deleted with the session. */
+  producers: Map<string, Map<string, ProducerState>>
 }
 
 export interface MemoryStoreOptions extends StoreDeps {
@@ -48,7 +51,7 @@ const FULL_RETRY_AFTER_S = 60
  * ways, so that a public demo on `--store memory` cannot be grown without limit: events per session, sessions, and
  * events in all; retention (`--retention`) applies to it as to SQLite.
  */
-export class MemoryStore implements EventStore, Prunable {
+export class MemoryStore implements EventStore, Prunable, KeepsProducers {
   readonly #sessions = new Map<string, MemorySession>()
   /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
   readonly #byViewer = new Map<string, MemorySession>()
@@ -72,7 +75,7 @@ export class MemoryStore implements EventStore, Prunable {
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
     const record: SessionRecord = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
     if (options.publisherHash) record.publisher_hash = options.publisherHash
-    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true }
+    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true, producers: new Map() }
     this.#sessions.set(id, session)
     this.#byViewer.set(record.viewer_id, session)
     return { ...record }
@@ -88,7 +91,8 @@ export class MemoryStore implements EventStore, Prunable {
     return session && { ...session.record }
   }
 
-  async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+  async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
+    const [event, mark] = splitProducerMark(marked)
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
     const session = this.#sessions.get(sessionId)
@@ -100,6 +104,7 @@ export class MemoryStore implements EventStore, Prunable {
     session.lastActivity = Date.now()
     session.uncompacted = true
     this.#events++
+    if (mark) setProducer(session, mark)
     // Drop in chunks so a full log costs one splice per tenth of the bound, not one shift per append.
     if (session.events.length > this.#maxPerSession) this.#dropOldest(session, Math.ceil(this.#maxPerSession / 10))
     this.#notifier.notify(sessionId)
@@ -156,6 +161,28 @@ export class MemoryStore implements EventStore, Prunable {
     return report
   }
 
+  async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {
+    const state = this.#sessions.get(sessionId)?.producers.get(runId)?.get(producerId)
+    return state && { ...state }
+  }
+
+  async producerCount(sessionId: string): Promise<number> {
+    let count = 0
+    for (const run of this.#sessions.get(sessionId)?.producers.values() ?? []) count += run.size
+    return count
+  }
+
+  async forgetProducers(sessionId: string, keepRunId: string): Promise<void> {
+    const producers = this.#sessions.get(sessionId)?.producers
+    for (const runId of producers?.keys() ?? []) if (runId !== keepRunId) producers!.delete(runId)
+  }
+
+  async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
+    const session = this.#sessions.get(sessionId)
+    if (!session) throw sessionNotFound()
+    setProducer(session, mark)
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
@@ -178,6 +205,13 @@ export class MemoryStore implements EventStore, Prunable {
     this.#events -= before - session.events.length
     return before - session.events.length
   }
+}
+
+function setProducer(session: MemorySession, mark: ProducerMark): void {
+  const { runId, producerId, ...state } = mark
+  const run = session.producers.get(runId) ?? new Map<string, ProducerState>()
+  run.set(producerId, state)
+  session.producers.set(runId, run)
 }
 
 const storeFull = (what: string) =>

@@ -17,16 +17,19 @@ export function idleSessions(db: Database, cutoff: string, limit: number): strin
 }
 
 /**
- * Deletes sessions with their events in one transaction; returns the events deleted. Events are deleted
- * explicitly: the schema's ON DELETE CASCADE needs `PRAGMA foreign_keys`, which would cost every insert a lookup.
+ * Deletes sessions with their events and producer state in one transaction; returns the events deleted. Both are
+ * deleted explicitly: the schema's ON DELETE CASCADE needs `PRAGMA foreign_keys`, which would cost every insert a
+ * lookup.
  */
 export function deleteSessions(db: Database, ids: readonly string[]): number {
   const events = db.query('DELETE FROM events WHERE session = ?')
+  const producers = db.query('DELETE FROM producers WHERE session = ?')
   const session = db.query('DELETE FROM sessions WHERE id = ?')
   return db.transaction(() => {
     let deleted = 0
     for (const id of ids) {
       deleted += events.run(id).changes
+      producers.run(id)
       session.run(id)
     }
     return deleted

@@ -73,6 +73,21 @@ export const MIGRATIONS: readonly string[] = [
   // Version 6: the SHA-256 of the publisher token of a session whose runs a program publishes over HTTP (NULL for
   // the others). Never the token itself: a copy of the database must not be able to publish.
   `ALTER TABLE sessions ADD COLUMN publisher_hash TEXT;`,
+  // Version 7: idempotent producers' state (src/store/producer-state.ts), one row per (session, run, producer),
+  // written in the same transaction as the events that change it, so a retry after a restart is still recognised.
+  // `failure`: the JSON of the refusal a partly applied request got, NULL otherwise. `epoch` is 0 until producers
+  // send Producer-Epoch.
+  `CREATE TABLE producers (
+     session TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+     run TEXT NOT NULL,
+     producer TEXT NOT NULL,
+     epoch INTEGER NOT NULL DEFAULT 0,
+     seq INTEGER NOT NULL,
+     appended INTEGER NOT NULL,
+     closed INTEGER NOT NULL,
+     failure TEXT,
+     PRIMARY KEY (session, run, producer)
+   ) STRICT, WITHOUT ROWID;`,
 ]
 
 /** The schema version this build writes. */

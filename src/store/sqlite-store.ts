@@ -26,7 +26,9 @@ import { Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts
 import { eventOf, type EventRow } from './sqlite-rows.ts'
 import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
-import { storeUnavailable } from './store-errors.ts'
+import { storeClosed, storeUnavailable } from './store-errors.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
+import { SqliteProducers, writeProducer } from './sqlite-producers.ts'
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {
@@ -52,7 +54,7 @@ export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, 
  * the database: either way they only ever see committed events. This process is the only writer (a lock file
  * enforces it), so seqs are assigned in memory.
  */
-export class SqliteStore implements EventStore, RecoversRuns, Prunable {
+export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsProducers {
   readonly #db: Database
   readonly #lock: Database | undefined
   readonly #notifier: Notifier
@@ -64,6 +66,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<SessionRow, [string]>
   readonly #selectByViewer: Statement<SessionRow, [string]>
+  readonly #producers: SqliteProducers
+  readonly #writeProducer: (sessionId: string, mark: ProducerMark) => void
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
   #closed = false
@@ -92,6 +96,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
        FROM sessions`
     this.#selectSession = db.prepare(`${selectSessions} WHERE id = ?`)
     this.#selectByViewer = db.prepare(`${selectSessions} WHERE viewer_id = ?`)
+    this.#producers = new SqliteProducers(db)
+    this.#writeProducer = writeProducer(db)
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -123,11 +129,42 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     return this.#recordOf(this.#selectByViewer.get(viewerId))
   }
 
-  /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
-  async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+  /**
+   * Resolves once the event is committed (with its producer mark, if it carries one, in the same transaction); a
+   * failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq.
+   */
+  async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
+    const [event, mark] = splitProducerMark(marked)
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
-    return this.#writer.append(sessionId, event)
+    return this.#writer.append(sessionId, event, mark)
+  }
+
+  async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {
+    return this.#producers.state(sessionId, runId, producerId)
+  }
+
+  async producerCount(sessionId: string): Promise<number> {
+    return this.#producers.count(sessionId)
+  }
+
+  async forgetProducers(sessionId: string, keepRunId: string): Promise<void> {
+    try {
+      this.#producers.forget(sessionId, keepRunId)
+    } catch (error) {
+      throw storeUnavailable(error)
+    }
+  }
+
+  /** A mark with no event: its own small transaction, after the producer's earlier events have committed. */
+  async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
+    if (this.#closed) throw storeClosed()
+    if (this.#writer.committedSeq(sessionId) === undefined) throw sessionNotFound()
+    try {
+      this.#writeProducer(sessionId, mark)
+    } catch (error) {
+      throw storeUnavailable(error)
+    }
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {

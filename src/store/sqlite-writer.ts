@@ -2,7 +2,9 @@ import type { Database, Statement } from 'bun:sqlite'
 import type { NewEvent, StoredEvent } from '../events.ts'
 import { sessionNotFound } from '../errors.ts'
 import type { Journal, JournalEntry } from './sqlite-journal.ts'
+import type { ProducerMark } from './producer-state.ts'
 import { payloadOf } from './sqlite-rows.ts'
+import { writeProducer } from './sqlite-producers.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 
 interface Pending {
@@ -17,6 +19,8 @@ interface Pending {
 class Batch {
   readonly items: Pending[] = []
   readonly lastSeq = new Map<string, number>()
+  /** Producer state to commit with these events, in append order (the last for a producer wins). */
+  readonly marks: { sessionId: string; mark: ProducerMark }[] = []
 }
 
 export interface GroupCommitOptions {
@@ -88,8 +92,11 @@ export class GroupCommitWriter {
     )
     // The store's clock, not the event's `ts`, decides when a session was last active: retention trusts it.
     const touch = db.prepare("UPDATE sessions SET last_activity = ?, state = 'active' WHERE id = ?")
+    const upsertProducer = writeProducer(db)
     this.#commit = db.transaction((batch: Batch, touched: Set<string>, now: string) => {
       const entries = journal.write(batch.items)
+      // In the events' transaction: a retry after a crash finds the producer's state exactly when it finds the events.
+      for (const { sessionId, mark } of batch.marks) upsertProducer(sessionId, mark)
       for (const sessionId of touched) touch.run(now, sessionId)
       return entries
     })
@@ -124,8 +131,11 @@ export class GroupCommitWriter {
     for (const id of sessionIds) this.#known.delete(id)
   }
 
-  /** Queues the event with the session's next seq; resolves once it is committed, rejects with a 503 if not. */
-  append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
+  /**
+   * Queues the event with the session's next seq; resolves once it is committed, rejects with a 503 if not.
+   * @param mark producer state committed in the same transaction as the event.
+   */
+  append(sessionId: string, event: NewEvent, mark?: ProducerMark): Promise<StoredEvent> {
     if (this.#closed) return Promise.reject(storeClosed())
     const last = this.#batch.lastSeq.get(sessionId) ?? this.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
@@ -134,6 +144,7 @@ export class GroupCommitWriter {
     return new Promise((resolve, reject) => {
       this.#batch.items.push({ sessionId, stored, payload, resolve, reject })
       this.#batch.lastSeq.set(sessionId, stored.seq)
+      if (mark) this.#batch.marks.push({ sessionId, mark })
       if (this.#batch.items.length >= this.#maxBatch) this.flush()
       else this.#cancelScheduled ??= this.#scheduleFlush()
     })

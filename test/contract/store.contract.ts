@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
 import { canPrune, type EventStore } from '../../src/store/event-store.ts'
+import { canKeepProducers, type ProducerMark, withProducerMark } from '../../src/store/producer-state.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 
 const ts = () => new Date().toISOString()
@@ -309,6 +310,87 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
 
     test('ping answers while the store is open', async () => {
       await store.ping()
+    })
+
+    describe('producer state', () => {
+      const producers = () => {
+        if (!canKeepProducers(store)) throw new Error(`the ${name} store keeps no producer state`)
+        return store
+      }
+      const mark = (runId: string, producerId: string, seq: number, more: Partial<ProducerMark> = {}): ProducerMark => ({
+        runId,
+        producerId,
+        epoch: 0,
+        seq,
+        appended: 1,
+        closed: false,
+        ...more,
+      })
+
+      test('an event carrying a producer mark stores the mark with it, and readers see the event alone', async () => {
+        const id = newId()
+        await store.createSession(id)
+        const event = partial('counted', 'run-1')
+        const stored = await store.append(id, withProducerMark(event, mark('run-1', 'p', 0)))
+        expect(stored).toEqual({ ...event, seq: 1, session_id: id })
+        expect(await store.read(id, 0)).toEqual([stored])
+        expect(await producers().producerState(id, 'run-1', 'p')).toEqual({ epoch: 0, seq: 0, appended: 1, closed: false })
+        await store.append(id, withProducerMark(partial('next', 'run-1'), mark('run-1', 'p', 1, { appended: 2, closed: true })))
+        expect(await producers().producerState(id, 'run-1', 'p')).toEqual({ epoch: 0, seq: 1, appended: 2, closed: true })
+        expect(await producers().producerCount(id)).toBe(1)
+      })
+
+      test('an append that is refused stores no mark', async () => {
+        const id = newId()
+        await store.createSession(id)
+        const invalid = { type: 'partial', step_id: 'run-1', ts: ts(), delta: 42 } as unknown as NewEvent
+        await expect(store.append(id, withProducerMark(invalid, mark('run-1', 'p', 0)))).rejects.toMatchObject({ code: 'INVALID_EVENT' })
+        expect(await producers().producerState(id, 'run-1', 'p')).toBeUndefined()
+        expect(await producers().producerCount(id)).toBe(0)
+      })
+
+      test('state is kept per session, run and producer: one session’s producers never touch another’s', async () => {
+        const [a, b] = [newId(), newId()]
+        await Promise.all([store.createSession(a), store.createSession(b)])
+        await store.append(a, withProducerMark(partial('a', 'run-1'), mark('run-1', 'p', 0)))
+        for (let i = 0; i < 20; i++) await producers().markProducer(b, mark('run-1', `p${i}`, 0, { appended: 0 }))
+        await producers().markProducer(b, mark('run-2', 'p', 3))
+        expect(await producers().producerState(a, 'run-1', 'p')).toMatchObject({ seq: 0, appended: 1 })
+        expect(await producers().producerState(b, 'run-2', 'p')).toMatchObject({ seq: 3 })
+        expect(await producers().producerState(a, 'run-2', 'p')).toBeUndefined()
+        expect(await producers().producerState(b, 'run-1', 'p0')).toMatchObject({ seq: 0, appended: 0 })
+        expect([await producers().producerCount(a), await producers().producerCount(b)]).toEqual([1, 21])
+        // Forgetting the closed runs of b keeps b's open run, and all of a.
+        await producers().forgetProducers(b, 'run-2')
+        expect([await producers().producerCount(a), await producers().producerCount(b)]).toEqual([1, 1])
+        expect(await producers().producerState(b, 'run-2', 'p')).toMatchObject({ seq: 3 })
+      })
+
+      test('a mark written alone keeps the refusal a partly applied request got; an unknown session has none', async () => {
+        const id = newId()
+        await store.createSession(id)
+        const failure = { code: 'RUN_CANCELLED', message: 'cancelled', fields: { cancelled: true } }
+        await producers().markProducer(id, mark('run-1', 'a producer id, with spaces', 4, { failure }))
+        expect(await producers().producerState(id, 'run-1', 'a producer id, with spaces')).toEqual({
+          epoch: 0,
+          seq: 4,
+          appended: 1,
+          closed: false,
+          failure,
+        })
+        await expect(producers().markProducer(newId(), mark('run-1', 'p', 0))).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
+      })
+
+      test('retention deletes an idle session’s producer state with it', async () => {
+        if (!canPrune(store)) throw new Error('every store prunes')
+        const idle = newId()
+        await store.createSession(idle)
+        await store.append(idle, withProducerMark(partial('a', 'run-1'), mark('run-1', 'p', 0)))
+        await store.prune({ idleMs: 60 * 60 * 1000, maxEventsPerSession: 1000, compactAfterMs: DAY }, new Date(Date.now() + 2 * DAY))
+        expect(await store.getSession(idle)).toBeUndefined()
+        expect(await producers().producerState(idle, 'run-1', 'p')).toBeUndefined()
+        expect(await producers().producerCount(idle)).toBe(0)
+      })
     })
   })
 }
