@@ -32,3 +32,21 @@ export const ERROR_MAX_CHARS = 10_000
  * before the body is read, and a chunked body is read with a byte count that stops at the limit (capped-body.ts).
  */
 export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
+
+/**
+ * How deep a JSON value from outside (a tool's input or result, an agent's state) is printed, on a page or in an
+ * export; levels of nesting (64). A container deeper than that prints as a one-line summary of what it holds.
+ */
+export const RENDERED_JSON_MAX_DEPTH = 64
+
+/**
+ * The most of one such value a page prints; bytes of UTF-8 (64 KiB), plus the few lines that close what was open
+ * where it was cut and say how much was left out.
+ */
+export const RENDERED_JSON_MAX_BYTES = 64 * 1024
+
+/**
+ * The most of one such value the Markdown export prints; bytes of UTF-8 (1 MiB: about the most one event may carry,
+ * so in practice it cuts only values stored before the event limits existed).
+ */
+export const EXPORTED_JSON_MAX_BYTES = 1024 * 1024

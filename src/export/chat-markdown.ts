@@ -1,4 +1,8 @@
+import { prettyJson, type JsonBudget } from '../bounded-json.ts'
+import { EXPORTED_JSON_MAX_BYTES, RENDERED_JSON_MAX_DEPTH } from '../limits.ts'
 import type { ChatExport, ExportedAgentStep, ExportedRun, ExportedToolCall } from './chat-export.ts'
+
+const MARKDOWN_JSON_BUDGET: JsonBudget = { maxBytes: EXPORTED_JSON_MAX_BYTES, maxDepth: RENDERED_JSON_MAX_DEPTH }
 
 /**
  * A code fence longer than any run of backticks in `text`, so a tool's JSON that holds "```" cannot end its block
@@ -10,7 +14,8 @@ function fenced(text: string, info = ''): string {
   return `${fence}${info}\n${text}\n${fence}`
 }
 
-const json = (value: unknown) => fenced(JSON.stringify(value, null, 2) ?? 'null', 'json')
+/** Data from outside, printed within the export's budget: a value cut says where, and how much was left out. */
+const json = (value: unknown) => fenced(prettyJson(value, MARKDOWN_JSON_BUDGET).text, 'json')
 
 function toolCall(call: ExportedToolCall): string[] {
   const blocks = [

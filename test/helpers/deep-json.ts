@@ -1,0 +1,6 @@
+/** `[[[…1…]]]`, `depth` arrays deep, built without recursion: a value no validation gate would let in today. */
+export function nested(depth: number): unknown {
+  let value: unknown = 1
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
+}
