@@ -184,3 +184,28 @@ export function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
   }
   return false
 }
+
+/**
+ * About how many bytes `value` takes as compact JSON, counted up to `cap` and no further: a cheap measure of a value
+ * of any size or depth (strings by their length in UTF-16 units, other scalars as 5). Iterative.
+ */
+export function jsonSizeUpTo(value: unknown, cap: number): number {
+  let size = 0
+  const stack: unknown[] = [value]
+  for (let item = stack.pop(); size < cap && (item !== undefined || stack.length > 0); item = stack.pop()) {
+    if (typeof item === 'string') size += item.length + 2
+    else if (!isContainer(item)) size += 5
+    else if (Array.isArray(item)) {
+      size += 1 + item.length
+      // Past the cap, a long array's items are not even looked at.
+      for (let i = 0; i < item.length && size < cap; i++) stack.push(item[i])
+    } else {
+      size += 1
+      for (const [key, child] of Object.entries(item)) {
+        size += key.length + 4
+        stack.push(child)
+      }
+    }
+  }
+  return Math.min(size, cap)
+}

@@ -50,3 +50,13 @@ export const RENDERED_JSON_MAX_BYTES = 64 * 1024
  * so in practice it cuts only values stored before the event limits existed).
  */
 export const EXPORTED_JSON_MAX_BYTES = 1024 * 1024
+
+/** The most events a transcript export reads from the store at a time (200). */
+export const EXPORT_PAGE_EVENTS = 200
+
+/**
+ * About how many bytes of events a transcript export reads from the store at a time (256 KiB): after a page of big
+ * events it asks for fewer (down to one), after small ones for more (up to EXPORT_PAGE_EVENTS). Between pages it lets
+ * other requests run.
+ */
+export const EXPORT_PAGE_BYTES = 256 * 1024

@@ -1,6 +1,6 @@
 import { prettyJson, type JsonBudget } from '../bounded-json.ts'
 import { EXPORTED_JSON_MAX_BYTES, RENDERED_JSON_MAX_DEPTH } from '../limits.ts'
-import type { ChatExport, ExportedAgentStep, ExportedRun, ExportedToolCall } from './chat-export.ts'
+import type { ChatExport, ChatExportHead, ExportedAgentStep, ExportedEntry, ExportedRun, ExportedToolCall } from './chat-export.ts'
 
 const MARKDOWN_JSON_BUDGET: JsonBudget = { maxBytes: EXPORTED_JSON_MAX_BYTES, maxDepth: RENDERED_JSON_MAX_DEPTH }
 
@@ -59,18 +59,23 @@ function assistant(run: ExportedRun): string[] {
   return [...blocks, ...ending(run)]
 }
 
+/** The blocks before the entries: the title, when the chat began and with which step, and whether it is whole. */
+export function markdownHead(head: ChatExportHead): string[] {
+  const blocks = ['# stepstream chat', `- Created: ${head.created_at}\n- Step: ${head.step}`]
+  if (head.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
+  return blocks
+}
+
+/** The blocks of one entry: a heading with its time, then what it said and did. */
+export const markdownEntry = (entry: ExportedEntry): string[] =>
+  entry.role === 'user' ? [`## You — ${entry.ts}`, entry.text] : assistant(entry)
+
 /**
  * The export as Markdown, for pasting into an issue or keeping: a heading per message with its time (ISO 8601, UTC),
  * tool calls and results as JSON blocks, an agent's steps in order among them and its state in `<details>`, reasoning
  * in `<details>`, errors and interruptions said in words. Messages
- * and answers are written as they are (answers are Markdown already). Pure.
+ * and answers are written as they are (answers are Markdown already). Blocks are separated by a blank line. Pure.
  */
 export function chatMarkdown(chat: ChatExport): string {
-  const blocks = ['# stepstream chat', `- Created: ${chat.created_at}\n- Step: ${chat.step}`]
-  if (chat.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
-  for (const entry of chat.entries) {
-    if (entry.role === 'user') blocks.push(`## You — ${entry.ts}`, entry.text)
-    else blocks.push(...assistant(entry))
-  }
-  return `${blocks.join('\n\n')}\n`
+  return `${[...markdownHead(chat), ...chat.entries.flatMap(markdownEntry)].join('\n\n')}\n`
 }

@@ -4,3 +4,6 @@ export function nested(depth: number): unknown {
   for (let i = 0; i < depth; i++) value = [value]
   return value
 }
+
+/** The JSON text of `nested(depth)`, written without JSON.stringify (whose recursion overflows past ~50,000 levels). */
+export const nestedText = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`
