@@ -38,21 +38,20 @@ function nextLimit(limit: number, page: StoredEvent[]): number {
 /**
  * A session's export as it is written: the store is read a page at a time (bounded in events and about
  * EXPORT_PAGE_BYTES), each entry is written out as soon as nothing more can change it (a user message at once, a run
- * at its closing event) and then forgotten, and other requests run between pages. It reads the log as far as it went
- * when the export began, so a busy chat cannot keep it going forever. The pieces joined are what `chatMarkdown` or
+ * at its closing event) and then forgotten, and other requests run between pages, until a page comes back empty
+ * (a session's `last_seq` is not the end: a SQLite store's newest events may still be in its journal). The pieces joined are what `chatMarkdown` or
  * `JSON.stringify` would give for the whole chat.
  */
 export async function* exportPieces(store: EventStore, session: SessionRecord, format: ExportFormat): AsyncGenerator<string> {
   const writer = WRITERS[format]
   const fold = new TranscriptFold()
-  const end = session.last_seq
   let written = 0
   let limit = EXPORT_PAGE_EVENTS
   for (let after = 0, first = true; ; first = false) {
-    const page = after < end ? await store.read(session.id, after, limit) : []
+    const page = await store.read(session.id, after, limit)
     for (const event of page) fold.add(event)
     const last = page.at(-1)
-    const done = !last || last.seq >= end
+    const done = !last
     let text = first ? writer.head(exportHead(session, fold.firstSeq)) : ''
     for (const entry of fold.takeSettled(Number.POSITIVE_INFINITY, done)) text += writer.entry(exportedEntry(entry), written++)
     if (done) {
