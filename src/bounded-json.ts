@@ -8,6 +8,7 @@ export interface JsonBudget {
   maxDepth: number
 }
 
+/** The budget of a value printed on a page or in a live fragment: 64 KiB and 64 levels (see src/limits.ts). */
 export const PAGE_JSON_BUDGET: JsonBudget = { maxBytes: RENDERED_JSON_MAX_BYTES, maxDepth: RENDERED_JSON_MAX_DEPTH }
 
 export interface PrettyJson {
