@@ -63,7 +63,7 @@ export interface Transcript {
 export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
   const fold = new TranscriptFold()
   for (const event of events) fold.add(event)
-  return { entries: fold.takeSettled(Number.POSITIVE_INFINITY, true), firstSeq: fold.firstSeq, lastSeq: fold.lastSeq }
+  return { entries: fold.takeSettled(true), firstSeq: fold.firstSeq, lastSeq: fold.lastSeq }
 }
 
 /**
@@ -90,13 +90,13 @@ export class TranscriptFold {
   }
 
   /**
-   * Up to `max` entries off the front that nothing more can change: user messages and ended runs (after its closing
+   * The entries off the front that nothing more can change: user messages and ended runs (after its closing
    * event nothing more of a run is stored), or every entry with `all`, at the end of the log.
    */
-  takeSettled(max: number, all = false): TranscriptEntry[] {
+  takeSettled(all = false): TranscriptEntry[] {
     const settled = (entry: TranscriptEntry) => all || entry.kind === 'user' || entry.state !== 'running'
     let n = 0
-    while (n < this.#entries.length && n < max && settled(this.#entries[n]!)) n++
+    while (n < this.#entries.length && settled(this.#entries[n]!)) n++
     const taken = this.#entries.splice(0, n)
     for (const entry of taken) if (entry.kind === 'run') this.#runs.delete(entry.stepId)
     return taken

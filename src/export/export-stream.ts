@@ -53,7 +53,7 @@ export async function* exportPieces(store: EventStore, session: SessionRecord, f
     const last = page.at(-1)
     const done = !last
     let text = first ? writer.head(exportHead(session, fold.firstSeq)) : ''
-    for (const entry of fold.takeSettled(Number.POSITIVE_INFINITY, done)) text += writer.entry(exportedEntry(entry), written++)
+    for (const entry of fold.takeSettled(done)) text += writer.entry(exportedEntry(entry), written++)
     if (done) {
       yield text + writer.tail(written)
       return
