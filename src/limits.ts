@@ -39,3 +39,31 @@ export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
  * if its open run alone holds this many, the new producer is refused with a 409.
  */
 export const MAX_PRODUCERS_PER_SESSION = 100
+
+/**
+ * How deep a JSON value from outside (a tool's input or result, an agent's state) is printed, on a page or in an
+ * export; levels of nesting (64). A container deeper than that prints as a one-line summary of what it holds.
+ */
+export const RENDERED_JSON_MAX_DEPTH = 64
+
+/**
+ * The most of one such value a page prints; bytes of UTF-8 (64 KiB), plus the few lines that close what was open
+ * where it was cut and say how much was left out.
+ */
+export const RENDERED_JSON_MAX_BYTES = 64 * 1024
+
+/**
+ * The most of one such value the Markdown export prints; bytes of UTF-8 (1 MiB: about the most one event may carry,
+ * so in practice it cuts only values stored before the event limits existed).
+ */
+export const EXPORTED_JSON_MAX_BYTES = 1024 * 1024
+
+/** The most events a transcript export reads from the store at a time (200). */
+export const EXPORT_PAGE_EVENTS = 200
+
+/**
+ * About how many bytes of events a transcript export reads from the store at a time (256 KiB): after a page of big
+ * events it asks for fewer (down to one), after small ones for more (up to EXPORT_PAGE_EVENTS). Between pages it lets
+ * other requests run.
+ */
+export const EXPORT_PAGE_BYTES = 256 * 1024

@@ -61,65 +61,92 @@ export interface Transcript {
  * messages and one entry per run, in order.
  */
 export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
-  const entries: TranscriptEntry[] = []
-  const runs = new Map<string, RunView>()
-  let firstSeq: number | undefined
-  let lastSeq = 0
-  const runOf = (event: StoredEvent): RunView => {
-    let run = runs.get(event.step_id)
+  const fold = new TranscriptFold()
+  for (const event of events) fold.add(event)
+  return { entries: fold.takeSettled(true), firstSeq: fold.firstSeq, lastSeq: fold.lastSeq }
+}
+
+/**
+ * The transcript fold, an event at a time, so that an export can write out the entries that are done while it reads
+ * the rest of a long log, and hold only those that are not.
+ */
+export class TranscriptFold {
+  #entries: TranscriptEntry[] = []
+  readonly #runs = new Map<string, RunView>()
+  /** The seq of the first event folded in. */
+  firstSeq: number | undefined
+  /** The seq of the last event folded in. */
+  lastSeq = 0
+
+  #runOf(event: StoredEvent): RunView {
+    let run = this.#runs.get(event.step_id)
     if (!run) {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
       run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
-      runs.set(event.step_id, run)
-      entries.push(run)
+      this.#runs.set(event.step_id, run)
+      this.#entries.push(run)
     }
     return run
   }
-  for (const event of events) {
-    firstSeq ??= event.seq
-    lastSeq = event.seq
+
+  /**
+   * The entries off the front that nothing more can change: user messages and ended runs (after its closing
+   * event nothing more of a run is stored), or every entry with `all`, at the end of the log.
+   */
+  takeSettled(all = false): TranscriptEntry[] {
+    const settled = (entry: TranscriptEntry) => all || entry.kind === 'user' || entry.state !== 'running'
+    let n = 0
+    while (n < this.#entries.length && settled(this.#entries[n]!)) n++
+    const taken = this.#entries.splice(0, n)
+    for (const entry of taken) if (entry.kind === 'run') this.#runs.delete(entry.stepId)
+    return taken
+  }
+
+  add(event: StoredEvent): void {
+    this.firstSeq ??= event.seq
+    this.lastSeq = event.seq
     switch (event.type) {
       case 'user':
         // A run's entry follows the message that started it, as the stream's `user` fragment places it.
-        entries.push({ kind: 'user', event })
-        runOf(event)
+        this.#entries.push({ kind: 'user', event })
+        this.#runOf(event)
         break
       case 'start':
-        Object.assign(runOf(event), { startedAt: event.ts, stepType: event.step_type })
+        Object.assign(this.#runOf(event), { startedAt: event.ts, stepType: event.step_type })
         break
       case 'partial':
-        runOf(event).text += event.delta
+        this.#runOf(event).text += event.delta
         break
       case 'reasoning':
-        runOf(event).reasoning += event.delta
+        this.#runOf(event).reasoning += event.delta
         break
       case 'tool-call': {
-        const run = runOf(event)
+        const run = this.#runOf(event)
         const tool = { ...event.tool_call, ts: event.ts }
         run.tools.push(tool)
         run.activity.push({ kind: 'tool', tool })
         break
       }
       case 'agent-step':
-        runOf(event).activity.push({ kind: 'step', step: { name: event.name, phase: event.phase, ts: event.ts } })
+        this.#runOf(event).activity.push({ kind: 'step', step: { name: event.name, phase: event.phase, ts: event.ts } })
         break
       case 'agent-state':
-        runOf(event).agentState = { value: event.state }
+        this.#runOf(event).agentState = { value: event.state }
         break
       case 'tool-result': {
-        const tool = runOf(event).tools.find((t) => t.id === event.tool_result.id)
+        const tool = this.#runOf(event).tools.find((t) => t.id === event.tool_result.id)
         if (tool) tool.result = { value: event.tool_result.result, ts: event.ts }
         break
       }
       case 'final':
-        Object.assign(runOf(event), { text: event.text, state: event.type, meta: event.meta, endedAt: event.ts })
+        Object.assign(this.#runOf(event), { text: event.text, state: event.type, meta: event.meta, endedAt: event.ts })
         break
       case 'interrupt':
-        Object.assign(runOf(event), { text: event.text, state: event.type, endedAt: event.ts })
+        Object.assign(this.#runOf(event), { text: event.text, state: event.type, endedAt: event.ts })
         break
       case 'error': {
         // An error that says what had streamed holds it whole; otherwise the partials folded so far stay.
-        const run = runOf(event)
+        const run = this.#runOf(event)
         Object.assign(run, { state: 'error', error: event.error, text: event.text ?? run.text, endedAt: event.ts })
         break
       }
@@ -127,5 +154,4 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
         unreachable(event)
     }
   }
-  return { entries, firstSeq, lastSeq }
 }

@@ -1,4 +1,5 @@
 /** @jsxImportSource @kitajs/html */
+import { prettyJson } from '../src/bounded-json.ts'
 import type { FinalMetaOf, StoredEventOf } from '../src/events.ts'
 import type { AgentStepView, RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'
@@ -112,7 +113,8 @@ export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state
   )
 }
 
-const pretty = (value: unknown) => JSON.stringify(value, null, 2) ?? 'null'
+/** A tool's input or result, or an agent's state: data from outside, printed within the page's budget of bytes and depth. */
+const pretty = (value: unknown) => prettyJson(value).text
 
 export function ToolResult({ stepId, tool }: { stepId: string; tool: ToolView }) {
   return (

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../events.ts'
-import { foldTranscript, type RunView } from '../transcript.ts'
+import { foldTranscript, type RunView, type TranscriptEntry } from '../transcript.ts'
 
 /** How a run ended, named after its closing event; `running` when it had not ended at the time of the export. */
 export type ExportedRunStatus = 'running' | 'final' | 'interrupt' | 'error'
@@ -74,18 +74,27 @@ export interface ExportedSession {
   step: { name: string }
 }
 
-/** A session's log as its export, entries in the order they happened: the page's own fold, written out. Pure. */
-export function exportChat(session: ExportedSession, events: Iterable<StoredEvent>): ChatExport {
-  const { entries, firstSeq } = foldTranscript(events)
+/** What an export says before its entries. */
+export type ChatExportHead = Omit<ChatExport, 'entries'>
+
+/** The head of a session's export, once the seq of the first event it holds is known (undefined: none). Pure. */
+export function exportHead(session: ExportedSession, firstSeq: number | undefined): ChatExportHead {
   return {
     format: 'stepstream.transcript.v1',
     created_at: session.created_at,
     step: session.step.name,
     truncated: firstSeq !== undefined && firstSeq > 1,
-    entries: entries.map((entry) =>
-      entry.kind === 'user' ? { role: 'user', ts: entry.event.ts, text: entry.event.text } : exportedRun(entry),
-    ),
   }
+}
+
+/** One entry of the transcript as the export writes it. Pure. */
+export const exportedEntry = (entry: TranscriptEntry): ExportedEntry =>
+  entry.kind === 'user' ? { role: 'user', ts: entry.event.ts, text: entry.event.text } : exportedRun(entry)
+
+/** A session's log as its export, entries in the order they happened: the page's own fold, written out. Pure. */
+export function exportChat(session: ExportedSession, events: Iterable<StoredEvent>): ChatExport {
+  const { entries, firstSeq } = foldTranscript(events)
+  return { ...exportHead(session, firstSeq), entries: entries.map(exportedEntry) }
 }
 
 /** One run, its keys in the order the JSON lists them (keys left undefined are not written). */

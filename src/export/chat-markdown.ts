@@ -1,28 +1,21 @@
-import type { ChatExport, ExportedAgentStep, ExportedRun, ExportedToolCall } from './chat-export.ts'
+import { prettyJson, type JsonBudget } from '../bounded-json.ts'
+import { EXPORTED_JSON_MAX_BYTES, RENDERED_JSON_MAX_DEPTH } from '../limits.ts'
+import { codeSpan, fenced, inlineText, markdownBlock } from './markdown-safe.ts'
+import type { ChatExport, ChatExportHead, ExportedAgentStep, ExportedEntry, ExportedRun, ExportedToolCall } from './chat-export.ts'
 
-/**
- * A code fence longer than any run of backticks in `text`, so a tool's JSON that holds "```" cannot end its block
- * early (CommonMark closes a fence only with at least as many backticks as opened it).
- */
-function fenced(text: string, info = ''): string {
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length))
-  const fence = '`'.repeat(Math.max(3, longest + 1))
-  return `${fence}${info}\n${text}\n${fence}`
-}
+const MARKDOWN_JSON_BUDGET: JsonBudget = { maxBytes: EXPORTED_JSON_MAX_BYTES, maxDepth: RENDERED_JSON_MAX_DEPTH }
 
-const json = (value: unknown) => fenced(JSON.stringify(value, null, 2) ?? 'null', 'json')
+/** Data from outside, printed within the export's budget: a value cut says where, and how much was left out. */
+const json = (value: unknown) => fenced(prettyJson(value, MARKDOWN_JSON_BUDGET).text, 'json')
 
 function toolCall(call: ExportedToolCall): string[] {
-  const blocks = [
-    `**Tool call** \`${call.name.replaceAll('`', "'")}\` (id \`${call.id.replaceAll('`', "'")}\`) — ${call.ts}`,
-    json(call.input),
-  ]
-  if (call.result) blocks.push(`**Result** — ${call.result.ts}`, json(call.result.value))
+  const blocks = [`**Tool call** ${codeSpan(call.name)} (id ${codeSpan(call.id)}) — ${inlineText(call.ts)}`, json(call.input)]
+  if (call.result) blocks.push(`**Result** — ${inlineText(call.result.ts)}`, json(call.result.value))
   else blocks.push('*No result yet.*')
   return blocks
 }
 
-const agentStep = (step: ExportedAgentStep) => `*Step \`${step.name.replaceAll('`', "'")}\` ${step.phase}* — ${step.ts}`
+const agentStep = (step: ExportedAgentStep) => `*Step ${codeSpan(step.name)} ${step.phase}* — ${inlineText(step.ts)}`
 
 /** Tool calls and an agent's step markers, in the order they happened. */
 function activity(run: ExportedRun): string[] {
@@ -36,36 +29,43 @@ function ending(run: ExportedRun): string[] {
     case 'final':
       return []
     case 'interrupt':
-      return [`*Interrupted at ${run.ended_at}${run.text ? ': the answer above is what had been written.' : ', before any answer.'}*`]
+      return [
+        `*Interrupted at ${inlineText(run.ended_at ?? '')}${run.text ? ': the answer above is what had been written.' : ', before any answer.'}*`,
+      ]
     case 'error':
-      return [`**Error** — ${run.ended_at}: ${run.error}`]
+      return [`**Error** — ${inlineText(run.ended_at ?? '')}: ${inlineText(run.error ?? '')}`]
     case 'running':
       return ['*Still running when this transcript was exported.*']
   }
 }
 
 function assistant(run: ExportedRun): string[] {
-  const blocks = [`## Assistant — ${run.ts}`]
+  const blocks = [`## Assistant — ${inlineText(run.ts)}`]
   // Collapsed, as on the page: reasoning explains the answer but is not part of it.
-  if (run.reasoning) blocks.push(`<details>\n<summary>Reasoning</summary>\n\n${run.reasoning}\n\n</details>`)
+  if (run.reasoning) blocks.push(`<details>\n<summary>Reasoning</summary>\n\n${markdownBlock(run.reasoning)}\n\n</details>`)
   blocks.push(...activity(run))
   if (run.agent_state !== undefined) blocks.push(`<details>\n<summary>Agent state</summary>\n\n${json(run.agent_state)}\n\n</details>`)
-  if (run.text) blocks.push(run.text)
+  if (run.text) blocks.push(markdownBlock(run.text))
   return [...blocks, ...ending(run)]
 }
+
+/** The blocks before the entries: the title, when the chat began and with which step, and whether it is whole. */
+export function markdownHead(head: ChatExportHead): string[] {
+  const blocks = ['# stepstream chat', `- Created: ${inlineText(head.created_at)}\n- Step: ${inlineText(head.step)}`]
+  if (head.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
+  return blocks
+}
+
+/** The blocks of one entry: a heading with its time, then what it said and did. */
+export const markdownEntry = (entry: ExportedEntry): string[] =>
+  entry.role === 'user' ? [`## You — ${inlineText(entry.ts)}`, markdownBlock(entry.text)] : assistant(entry)
 
 /**
  * The export as Markdown, for pasting into an issue or keeping: a heading per message with its time (ISO 8601, UTC),
  * tool calls and results as JSON blocks, an agent's steps in order among them and its state in `<details>`, reasoning
  * in `<details>`, errors and interruptions said in words. Messages
- * and answers are written as they are (answers are Markdown already). Pure.
+ * and answers are written as they are (answers are Markdown already). Blocks are separated by a blank line. Pure.
  */
 export function chatMarkdown(chat: ChatExport): string {
-  const blocks = ['# stepstream chat', `- Created: ${chat.created_at}\n- Step: ${chat.step}`]
-  if (chat.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
-  for (const entry of chat.entries) {
-    if (entry.role === 'user') blocks.push(`## You — ${entry.ts}`, entry.text)
-    else blocks.push(...assistant(entry))
-  }
-  return `${blocks.join('\n\n')}\n`
+  return `${[...markdownHead(chat), ...chat.entries.flatMap(markdownEntry)].join('\n\n')}\n`
 }

@@ -1,4 +1,5 @@
 import { bodyTooLarge } from '../errors.ts'
+import { ndjsonLines } from '../publish/ndjson-lines.ts'
 
 /**
  * Reads a request body whole, counting bytes as they arrive and giving up at `maxBytes` (bytes): a chunked body
@@ -64,25 +65,3 @@ export interface NdjsonBody {
 
 export const isNdjsonBody = (body: unknown): body is NdjsonBody =>
   typeof body === 'object' && body !== null && Symbol.asyncIterator in Object((body as Partial<NdjsonBody>).ndjson)
-
-/**
- * The non-blank lines of a streamed body as they arrive, for as long as it lasts; each line is capped at `maxBytes`
- * bytes of UTF-8 (a 413), so no line, finished or not, is held past the limit.
- */
-async function* ndjsonLines(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<string> {
-  if (!body) return
-  let pending = ''
-  const decoder = new TextDecoder()
-  const reader = body.getReader()
-  const capped = (line: string) => {
-    if (Buffer.byteLength(line) > maxBytes) throw bodyTooLarge(maxBytes)
-    return line
-  }
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    pending += decoder.decode(chunk.value, { stream: true })
-    const lines = pending.split('\n')
-    pending = capped(lines.pop()!)
-    for (const line of lines) if (capped(line).trim()) yield line
-  }
-  if (pending.trim()) yield pending
-}

@@ -1,18 +1,35 @@
-import { chatMarkdown } from '../export/chat-markdown.ts'
-import { exportChat, exportFileName } from '../export/chat-export.ts'
+import { exportFileName } from '../export/chat-export.ts'
+import { type ExportFormat, exportPieces } from '../export/export-stream.ts'
 import type { SessionRecord } from '../store/event-store.ts'
-import { readAll } from '../store/read-all.ts'
 import type { AppDeps } from './deps.ts'
 
 const TYPES = { md: 'text/markdown; charset=utf-8', json: 'application/json; charset=utf-8' }
 
 /**
  * `transcript.md` / `transcript.json` of a session, as a download named after when the chat began. The same bytes
- * whether asked with the owner id or the viewer id: the export holds neither.
+ * whether asked with the owner id or the viewer id: the export holds neither. It streams: written as the store is
+ * read, a page at a time, never held whole (src/export/export-stream.ts).
  */
-export async function transcriptResponse(deps: AppDeps, session: SessionRecord, format: 'md' | 'json'): Promise<Response> {
-  const chat = exportChat(session, await readAll(deps.store, session.id))
-  const body = format === 'md' ? chatMarkdown(chat) : `${JSON.stringify(chat, null, 2)}\n`
+export async function transcriptResponse(deps: AppDeps, session: SessionRecord, format: ExportFormat): Promise<Response> {
+  const pieces = exportPieces(deps.store, session, format)
+  // The first page is read before answering, so a store out of reach is still a plain HTTP error.
+  const first = await pieces.next()
+  const encoder = new TextEncoder()
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (!first.done) controller.enqueue(encoder.encode(first.value))
+      if (first.done) controller.close()
+    },
+    // Pulled as the client reads: a slow download holds a page of the chat, not the whole of it.
+    async pull(controller) {
+      const next = await pieces.next()
+      if (next.done) controller.close()
+      else controller.enqueue(encoder.encode(next.value))
+    },
+    async cancel() {
+      await pieces.return(undefined)
+    },
+  })
   return new Response(body, {
     headers: {
       'content-type': TYPES[format],
