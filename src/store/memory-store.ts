@@ -14,6 +14,8 @@ import {
   type StoreDeps,
   type NewSessionOptions,
 } from './event-store.ts'
+import { MemorySignIns } from './memory-sign-ins.ts'
+import type { KeepsSignIns } from './sign-ins.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 
 interface MemorySession {
@@ -48,7 +50,9 @@ const FULL_RETRY_AFTER_S = 60
  * ways, so that a public demo on `--store memory` cannot be grown without limit: events per session, sessions, and
  * events in all; retention (`--retention`) applies to it as to SQLite.
  */
-export class MemoryStore implements EventStore, Prunable {
+export class MemoryStore implements EventStore, Prunable, KeepsSignIns {
+  /** The browser sign-ins, in this process like the chats. */
+  readonly signIns = new MemorySignIns()
   readonly #sessions = new Map<string, MemorySession>()
   /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
   readonly #byViewer = new Map<string, MemorySession>()

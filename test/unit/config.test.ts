@@ -41,6 +41,7 @@ describe('config', () => {
       trustProxy: false,
       authTokens: [],
       authTokenFile: undefined,
+      loginTtlMs: 7 * 24 * 3600 * 1000,
     })
   })
 
