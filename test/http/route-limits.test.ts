@@ -130,3 +130,49 @@ describe('limits by route, not by spelling', () => {
     expect(raw).not.toContain('    at ')
   })
 })
+
+describe('failed sign-ins share the sign-in limit', () => {
+  let made: Awaited<ReturnType<typeof testServer>>
+  beforeAll(async () => {
+    made = await testServer({ authTokens: [TOKEN], rateLimit: { capacity: 3, perMs: 20_000 }, trustProxy: true })
+  })
+  afterAll(() => made.close())
+  const from = (ip: string, headers: Record<string, string> = {}) => ({ 'x-forwarded-for': ip, accept: 'application/json', ...headers })
+  const metrics = (headers: Record<string, string>) => made.app.handle(new Request(url('/metrics'), { headers }))
+  const login = (ip: string, token: string) =>
+    made.app.handle(
+      new Request(url('/login'), {
+        method: 'POST',
+        headers: from(ip, { 'content-type': 'application/x-www-form-urlencoded' }),
+        body: `token=${token}`,
+      }),
+    )
+
+  async function expectSignInLimit(res: Response) {
+    expect(res.status).toBe(429)
+    expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /^Too many sign-in attempts from your address\. Try again in \d+ seconds?\.$/,
+    )
+  }
+
+  test('wrong bearer tokens: 401 until the bucket is empty, then 429 with Retry-After and a sentence; the right one is not even checked', async () => {
+    const ip = '203.0.113.10'
+    for (let i = 0; i < 3; i++) expect((await metrics(from(ip, { authorization: 'Bearer wrong-token-000000000' }))).status).toBe(401)
+    await expectSignInLimit(await metrics(from(ip, { authorization: 'Bearer wrong-token-000000000' })))
+    // Past the limit a right guess looks like a wrong one; another address is served.
+    await expectSignInLimit(await metrics(from(ip, { authorization: `Bearer ${TOKEN}` })))
+    expect((await metrics(from('203.0.113.11', { authorization: `Bearer ${TOKEN}` }))).status).toBe(200)
+  })
+
+  test('wrong cookies, wrong bearer tokens and /login posts take from one bucket per address', async () => {
+    const ip = '203.0.113.20'
+    expect((await metrics(from(ip, { cookie: `stepstream_auth=${'A'.repeat(43)}` }))).status).toBe(401)
+    expect((await metrics(from(ip, { authorization: 'Bearer wrong-token-000000000' }))).status).toBe(401)
+    expect((await login(ip, 'not-the-token-at-all')).status).toBe(401)
+    await expectSignInLimit(await login(ip, TOKEN))
+    // A request offering no credential is no guess: it costs nothing and is told to sign in.
+    expect((await metrics(from('203.0.113.21'))).status).toBe(401)
+    expect((await login('203.0.113.21', TOKEN)).status).toBe(303)
+  })
+})
