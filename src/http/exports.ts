@@ -3,6 +3,7 @@ import { exportChat, exportFileName } from '../export/chat-export.ts'
 import type { SessionRecord } from '../store/event-store.ts'
 import { readAll } from '../store/read-all.ts'
 import type { AppDeps } from './deps.ts'
+import { attachment } from './safe-headers.ts'
 
 const TYPES = { md: 'text/markdown; charset=utf-8', json: 'application/json; charset=utf-8' }
 
@@ -16,7 +17,7 @@ export async function transcriptResponse(deps: AppDeps, session: SessionRecord, 
   return new Response(body, {
     headers: {
       'content-type': TYPES[format],
-      'content-disposition': `attachment; filename="${exportFileName(session.created_at, format)}"`,
+      ...attachment(exportFileName(session.created_at, format)),
       'x-content-type-options': 'nosniff',
       // A transcript grows while a run goes on: never serve an older copy.
       'cache-control': 'no-store',

@@ -6,6 +6,7 @@ import { toHtml } from '../../templates/to-html.ts'
 import { type Auth, isHttps, signOutCookie } from './auth.ts'
 import type { AppDeps } from './deps.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
+import { seeOther } from './safe-headers.ts'
 
 /** The longest `next` kept; characters. A longer one is no link this server made. */
 const NEXT_MAX_CHARS = 2048
@@ -62,16 +63,13 @@ export const loginRoutes = (deps: AppDeps & { auth: Auth }, assets: PageAssets) 
           return page(next, 401, 'That token is not right. Check it and try again.')
         }
         const cookie = await deps.auth.signIn(isHttps(request, deps.trustProxy))
-        return new Response(null, { status: 303, headers: { location: next, 'set-cookie': cookie } })
+        return seeOther(next, { 'set-cookie': cookie })
       },
       { body: t.Object({ token: t.Optional(t.String()), next: t.Optional(t.String()) }, { error: 'Send the sign-in form.' }) },
     )
     .post('/logout', async ({ request }) => {
       // Ended on the server first: a copy of the cookie kept elsewhere opens nothing either.
       await deps.auth.signOut(request)
-      return new Response(null, {
-        status: 303,
-        headers: { location: '/login', 'set-cookie': signOutCookie(isHttps(request, deps.trustProxy)) },
-      })
+      return seeOther('/login', { 'set-cookie': signOutCookie(isHttps(request, deps.trustProxy)) })
     })
 }

@@ -7,6 +7,7 @@ import type { AppDeps } from './deps.ts'
 import { TokenBuckets } from './token-bucket.ts'
 import { patternOf } from './allowed-methods.ts'
 import { signOutCookie, isHttps } from './auth.ts'
+import { seeOther } from './safe-headers.ts'
 
 /** What the hooks of one request share, from its arrival to its log line. */
 interface RequestState {
@@ -199,10 +200,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     if (wantsPage(request)) {
       deps.metrics.rejected('auth')
       const next = path + new URL(request.url).search
-      return new Response(null, {
-        status: 303,
-        headers: { ...(set.headers as Record<string, string>), location: `/login?next=${encodeURIComponent(next)}` },
-      })
+      return seeOther(`/login?next=${encodeURIComponent(next)}`, set.headers as Record<string, string>)
     }
     set.headers['www-authenticate'] = 'Bearer'
     throw unauthorized()
