@@ -141,6 +141,19 @@ describe('config', () => {
     expect((parsed as { message: string }).message).not.toContain('s3cret')
   })
 
+  test('--login-ttl: how long a browser sign-in lasts (7 days by default), its env twin, and at most 400 days', () => {
+    expect(run([]).loginTtlMs).toBe(7 * 24 * 3600 * 1000)
+    expect(run(['--login-ttl', '12h']).loginTtlMs).toBe(12 * 3600 * 1000)
+    expect(run([], { STEPSTREAM_LOGIN_TTL: '90m' }).loginTtlMs).toBe(90 * 60 * 1000)
+    expect(run(['--login-ttl', '400d']).loginTtlMs).toBe(400 * 24 * 3600 * 1000)
+    for (const bad of ['401d', 'soon', '0d']) {
+      const parsed = parseConfig(['--login-ttl', bad], {})
+      expect(parsed.kind).toBe('error')
+      expect((parsed as { message: string }).message).toContain('--login-ttl must be')
+    }
+    expect(helpText('1')).toContain('--login-ttl')
+  })
+
   test('--help and --version', () => {
     expect(parseConfig(['--help'], {})).toEqual({ kind: 'help' })
     expect(parseConfig(['-h'], {})).toEqual({ kind: 'help' })
