@@ -19,6 +19,8 @@ interface RequestState {
   path: string
   /** Set by the app's onError: the answer was this error. */
   problem?: { code: ErrorCode; status: number }
+  /** Set when the request offers a credential: counts it as a failed guess (a token from the sign-in bucket). */
+  failedGuess?: () => void
 }
 
 const states = new WeakMap<Request, RequestState>()
@@ -42,10 +44,16 @@ export const pathOf = (request: Request): string => states.get(request)?.path ??
 /** The client's address as the guards resolved it (per `--trust-proxy`); the streams count connections by it. */
 export const ipOf = (request: Request): string => states.get(request)?.ip ?? 'unknown'
 
-/** Records that the request was answered with this error, for its log line and `stepstream_rejected_total`. */
+/**
+ * Records that the request was answered with this error, for its log line and `stepstream_rejected_total`. A 401 to a
+ * request that offered a credential — the server's token, a sign-in cookie, a session's publisher token — is a failed
+ * guess, and takes from its address's sign-in bucket.
+ */
 export function noteProblem(request: Request, code: ErrorCode, status: number): void {
   const state = states.get(request)
-  if (state) state.problem = { code, status }
+  if (!state) return
+  state.problem = { code, status }
+  if (code === 'UNAUTHORIZED') state.failedGuess?.()
 }
 
 /** The errors that are a refusal by a limit or by auth, and the reason `/metrics` counts them under. */
@@ -165,10 +173,25 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   const signIns = deps.rateLimit && new TokenBuckets(deps.rateLimit)
   const auth = deps.auth
 
-  /** Takes a token for a sign-in attempt or a wrong credential; 429 when the address has none left. */
+  /** Takes a token for a sign-in attempt; 429 when the address has none left. */
   const attempt = (request: Request) => {
     const taken = signIns?.take(ipOf(request), Date.now())
     if (taken && !taken.ok) throw tooManySignIns(Math.ceil(taken.retryAfterMs / 1000))
+  }
+
+  /**
+   * A request offering a credential is a guess: past its address's sign-in limit it is refused before the credential
+   * is even checked (a right guess must look like a wrong one), and a 401 to it takes a token (`noteProblem`).
+   */
+  const gate = (request: Request) => {
+    const state = states.get(request)
+    if (!signIns || !state || !(request.headers.has('authorization') || auth?.offers(request))) return
+    const wait = signIns.wait(state.ip, Date.now())
+    if (wait > 0) throw tooManySignIns(Math.ceil(wait / 1000))
+    state.failedGuess = () => {
+      state.failedGuess = undefined
+      signIns.take(state.ip, Date.now())
+    }
   }
 
   /** The checks after auth: the Origin of state-changing requests, then the buckets of the routes that take them. */
@@ -186,18 +209,13 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   /** Auth, for a request to a route that needs it: 401 (or the sign-in page for a browser) without a credential. */
   const authenticate = async (request: Request, path: string, set: { headers: Record<string, unknown> }) => {
     if (!auth || isPublic(path)) return
-    const offered = auth.offers(request)
-    // Past the limit a credential is not even checked: a right guess must look like a wrong one.
-    const wait = offered ? (signIns?.wait(ipOf(request), Date.now()) ?? 0) : 0
-    if (wait > 0) throw tooManySignIns(Math.ceil(wait / 1000))
-    const verdict = offered ? await auth.verdict(request) : 'none'
+    const verdict = await auth.verdict(request)
     if (verdict === 'ok') return
-    if (verdict === 'wrong') {
-      // A browser with an expired or signed-out cookie drops it, rather than spending its address's attempts.
-      set.headers['set-cookie'] = signOutCookie(isHttps(request, deps.trustProxy))
-      attempt(request)
-    }
+    // A browser with an expired or signed-out cookie drops it, rather than spending its address's attempts.
+    if (verdict === 'wrong') set.headers['set-cookie'] = signOutCookie(isHttps(request, deps.trustProxy))
     if (wantsPage(request)) {
+      // Answered here, not by onError: counted here.
+      states.get(request)?.failedGuess?.()
       deps.metrics.rejected('auth')
       const next = path + new URL(request.url).search
       return seeOther(`/login?next=${encodeURIComponent(next)}`, set.headers as Record<string, string>)
@@ -216,6 +234,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     if (!STREAM.test(path)) set.headers['x-request-id'] = id
     // Every request is logged; only stepstream's own routes are guarded (not a host app's, when mounted in one).
     if (!ours(path) || auth) return
+    gate(request)
     admit(request, path)
   })
   // Only with auth on is a hook async (a sign-in is looked up in the store): without it, requests pay nothing for it.
@@ -223,6 +242,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     guards.onRequest(async ({ request, set }) => {
       const path = pathOf(request)
       if (!ours(path)) return
+      gate(request)
       const early = await authenticate(request, path, set)
       if (early) return early
       admit(request, path)

@@ -175,4 +175,24 @@ describe('failed sign-ins share the sign-in limit', () => {
     expect((await metrics(from('203.0.113.21'))).status).toBe(401)
     expect((await login('203.0.113.21', TOKEN)).status).toBe(303)
   })
+
+  test('wrong publisher tokens on the publish API take from the same bucket', async () => {
+    const created = await made.app.handle(
+      new Request(url('/api/sessions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: '{"publisher":true}',
+      }),
+    )
+    const { id, publisher_token } = (await created.json()) as { id: string; publisher_token: string }
+    const openRun = (ip: string, token: string) =>
+      made.app.handle(
+        new Request(url(`/api/sessions/${id}/runs`), { method: 'POST', headers: from(ip, { authorization: `Bearer ${token}` }) }),
+      )
+    const ip = '203.0.113.30'
+    for (let i = 0; i < 3; i++) expect((await openRun(ip, 'not-the-publisher-token')).status).toBe(401)
+    await expectSignInLimit(await openRun(ip, 'not-the-publisher-token'))
+    await expectSignInLimit(await openRun(ip, publisher_token))
+    expect((await openRun('203.0.113.31', publisher_token)).status).toBe(201)
+  })
 })
