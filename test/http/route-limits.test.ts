@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { WORK_ROUTE_PATHS } from '../../src/http/guarded-routes.ts'
 import { rawExchange, statusOf } from '../helpers/raw-http.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { testServer, url } from '../helpers/test-app.ts'
@@ -92,6 +93,11 @@ describe('limits by route, not by spelling', () => {
     expect(routed).toContain('/start/')
     expect(routed).toContain('/api/sessions/:id/messages/')
     expect(routed).toContain('/x/../api/sessions')
+  })
+
+  test('each limited route is one the app serves by POST, so renaming a route cannot drop its limit unnoticed', () => {
+    const posts = server.app.routes.filter((route) => route.method === 'POST').map((route) => route.path.replace(/(.)\/$/, '$1'))
+    for (const path of [...WORK_ROUTE_PATHS, '/login']) expect(posts).toContain(path)
   })
 
   test('through app.handle: the same', async () => {
