@@ -49,7 +49,7 @@ export function routedPath(request: Request): string {
   const start = url.indexOf('/', 11)
   const query = url.indexOf('?', start + 1)
   const path = url.substring(start, query === -1 ? undefined : query)
-  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  const parsed = URL.parse(url)
   if (parsed?.pathname !== path) throw badHost()
   return path
 }
