@@ -32,3 +32,6 @@ export const ERROR_MAX_CHARS = 10_000
  * before the body is read, and a chunked body is read with a byte count that stops at the limit (capped-body.ts).
  */
 export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
+
+/** The longest sign-in `next` (where /login sends a browser back to) kept; characters. Longer falls back to `/`. */
+export const NEXT_MAX_CHARS = 2048

@@ -7,9 +7,7 @@ import { type Auth, isHttps, signOutCookie } from './auth.ts'
 import type { AppDeps } from './deps.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 import { seeOther } from './safe-headers.ts'
-
-/** The longest `next` kept; characters. A longer one is no link this server made. */
-const NEXT_MAX_CHARS = 2048
+import { NEXT_MAX_CHARS } from '../limits.ts'
 
 /**
  * What a `next` may hold, raw or decoded: a `/`, then no `/` or `\` (`//host` and `/\host` are other hosts to a
