@@ -165,7 +165,8 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
       states.get(request)?.failedGuess?.()
       deps.metrics.rejected('auth')
       const next = path + new URL(request.url).search
-      return seeOther(`/login?next=${encodeURIComponent(next)}`, set.headers as Record<string, string>)
+      // Elysia adds what `set.headers` holds (the request id, a Set-Cookie) to a response an onRequest hook returns.
+      return seeOther(`/login?next=${encodeURIComponent(next)}`)
     }
     set.headers['www-authenticate'] = 'Bearer'
     throw unauthorized()

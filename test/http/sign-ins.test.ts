@@ -105,6 +105,8 @@ function signInSuite(name: string, open: () => Promise<[EventStore, EventStore]>
         const page = await call(made, '/', { headers: { cookie, accept: 'text/html' } })
         expect(page.status).toBe(303)
         expect(page.headers.get('location')).toBe('/login?next=%2F')
+        // Told once to drop the cookie that no longer opens anything.
+        expect(page.headers.getSetCookie()).toEqual(['stepstream_auth=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict'])
       } finally {
         await made.close()
       }
