@@ -158,7 +158,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     if (!auth || isPublic(path)) return
     const verdict = await auth.verdict(request)
     if (verdict === 'ok') return
-    // A browser with an expired or signed-out cookie drops it, rather than spending its address's attempts.
+    // A browser with an expired or signed-out cookie drops it: one of its address's attempts spent, not one a request.
     if (verdict === 'wrong') set.headers['set-cookie'] = signOutCookie(isHttps(request, deps.trustProxy))
     if (wantsPage(request)) {
       // Answered here, not by onError: counted here.
