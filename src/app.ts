@@ -8,7 +8,7 @@ import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
 import { loginRoutes } from './http/login.tsx'
-import { noteProblem, requestGuards, requestIdOf } from './http/request-guards.ts'
+import { noteProblem, pathOf, requestGuards, requestIdOf } from './http/request-guards.ts'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
@@ -27,16 +27,16 @@ export async function createApp(deps: AppDeps) {
     .use(requestGuards(deps, ours))
     .onRequest(({ request }) => {
       // A streamed NDJSON publish may be long; it is capped a line at a time instead (capped-body.ts).
-      if (request.headers.get('content-type')?.startsWith(NDJSON) || !ours(new URL(request.url).pathname)) return
+      if (request.headers.get('content-type')?.startsWith(NDJSON) || !ours(pathOf(request))) return
       const length = Number(request.headers.get('content-length') ?? 0)
       if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
     })
     // A chunked body has no Content-Length to refuse above: every body is read with the same cap instead.
     .onParse({ as: 'global' }, ({ request }, contentType) =>
-      ours(new URL(request.url).pathname) ? parseCappedBody(request, contentType, deps.maxBodyBytes) : undefined,
+      ours(pathOf(request)) ? parseCappedBody(request, contentType, deps.maxBodyBytes) : undefined,
     )
     .onError(({ code, error, request }) => {
-      const path = new URL(request.url).pathname
+      const path = pathOf(request)
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
       const allowed = allow.length === 0 || allow.includes(request.method)
       const problem = problemOf({ code, error: allowed ? error : methodNotAllowed(request.method, path, allow) }, path, deps.log)

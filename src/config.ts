@@ -51,6 +51,8 @@ export interface Config {
   authTokens: string[]
   /** A file of tokens, one a line (`#` comments), read at start; undefined when not given. */
   authTokenFile: string | undefined
+  /** How long a browser sign-in lasts before /login asks again; milliseconds, default 7 days (`--login-ttl`). */
+  loginTtlMs: number
   openai: OpenAiConfig
   agui: AguiConfig
 }
@@ -174,6 +176,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   'auth-token': { env: ['STEPSTREAM_AUTH_TOKEN'], help: 'require this bearer token (or the sign-in cookie) on every route but /healthz' },
   'auth-token-file': { env: ['STEPSTREAM_AUTH_TOKEN_FILE'], help: 'like --auth-token, with the tokens read from a file, one a line' },
+  'login-ttl': {
+    env: ['STEPSTREAM_LOGIN_TTL'],
+    help: 'how long a browser stays signed in, e.g. 7d (default), 12h or 90m; /logout ends it sooner',
+  },
 }
 
 export function helpText(version: string): string {
@@ -222,6 +228,16 @@ function integer(name: string, raw: string, min: number, max: number): number {
 function duration(name: string, raw: string): number {
   const ms = parseDuration(raw)
   if (!ms) throw new ConfigError(`--${name} must be a duration like 30d, 12h or 90m, got ${JSON.stringify(raw)}`)
+  return ms
+}
+
+/** Browsers keep a cookie 400 days at most (RFC 6265bis): a longer sign-in would outlive its cookie. */
+const MAX_LOGIN_TTL_MS = 400 * 24 * 3600 * 1000
+
+function loginTtl(raw: string): number {
+  const ms = duration('login-ttl', raw)
+  if (ms > MAX_LOGIN_TTL_MS)
+    throw new ConfigError(`--login-ttl must be at most 400d (browsers keep a cookie no longer), got ${JSON.stringify(raw)}`)
   return ms
 }
 
@@ -357,6 +373,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       trustProxy: on('trust-proxy'),
       authTokens: authTokens(get('auth-token', '')),
       authTokenFile: get('auth-token-file', '') || undefined,
+      loginTtlMs: loginTtl(get('login-ttl', '7d')),
     }
     if (config.workers > 1 && config.store.kind !== 'redis') {
       throw new ConfigError('--workers above 1 needs --store redis://…: processes share their chats only through Redis')

@@ -1,6 +1,6 @@
 import { type App, createApp } from './app.ts'
 import type { Notifier } from './bus/notifier.ts'
-import type { TokenAuth } from './http/auth.ts'
+import { Auth, type TokenAuth } from './http/auth.ts'
 import { ConnectionCount } from './http/connection-limit.ts'
 import type { BucketRate } from './http/token-bucket.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
@@ -12,6 +12,8 @@ import { echoStep } from './steps/echo-step.ts'
 import { type StepFactory, StepRegistry } from './steps/step-registry.ts'
 import { canPrune, canRecover, type EventStore } from './store/event-store.ts'
 import { MemoryStore } from './store/memory-store.ts'
+import { MemorySignIns } from './store/memory-sign-ins.ts'
+import { keepsSignIns } from './store/sign-ins.ts'
 import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
 import { DEFAULT_RETENTION_POLICY, type RetentionPolicy } from './store/retention-policy.ts'
 
@@ -53,6 +55,8 @@ export interface CreateServerOptions {
   trustProxy?: boolean
   /** Bearer tokens every route but /healthz requires; open to all when absent. */
   auth?: TokenAuth
+  /** How long a browser sign-in (/login) lasts; milliseconds, default 7 days. Kept in the store, so instances share it. */
+  signInTtlMs?: number
 }
 
 export interface StepstreamServer {
@@ -114,7 +118,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<S
     metrics,
     rateLimit: options.rateLimit,
     trustProxy: options.trustProxy ?? false,
-    auth: options.auth,
+    // Sign-ins live in the store, so that instances sharing it share them; a store without them keeps them here.
+    auth:
+      options.auth &&
+      new Auth(options.auth, { signIns: keepsSignIns(store) ? store.signIns : new MemorySignIns(), ttlMs: options.signInTtlMs }),
   })
   const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, retention, log) : undefined
 

@@ -67,3 +67,6 @@ export const EXPORT_PAGE_EVENTS = 200
  * other requests run.
  */
 export const EXPORT_PAGE_BYTES = 256 * 1024
+
+/** The longest sign-in `next` (where /login sends a browser back to) kept; characters. Longer falls back to `/`. */
+export const NEXT_MAX_CHARS = 2048

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 /** Structured logs on stderr: one JSON object a line, or a readable line when stderr is a terminal. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
@@ -27,9 +29,32 @@ export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logg
   const threshold = LOG_LEVELS.indexOf(level)
   const at = (name: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: LogFields) => {
     if (LOG_LEVELS.indexOf(name) < threshold) return
-    write(format(new Date(), name, msg, fields))
+    write(format(new Date(), name, msg, fields && withoutOwnerId(fields)))
   }
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+/**
+ * A chat as logs name it: 12 hex digits of a hash of its owner id. The owner id is a write capability (whoever reads
+ * the logs could post to the chat); the hash of an unguessable id cannot be turned back into it, and an operator who
+ * holds an id finds its lines with `chatTag(id)`.
+ */
+export const chatTag = (sessionId: string): string =>
+  createHash('sha256').update(`stepstream chat\0${sessionId}`).digest('hex').slice(0, 12)
+
+/** An owner id in a path the app logs (an unhandled error's `path`). */
+const OWNER_IN_PATH = /(\/api\/sessions\/)(?!view\/)([\w-]{22})(?=\/|$)/
+
+/**
+ * Every log line names a chat by its tag, never by its owner id, whichever module logged it: `session_id` becomes
+ * `chat`, and an owner id in a logged `path` becomes its tag.
+ */
+function withoutOwnerId(fields: LogFields): LogFields {
+  if (!('session_id' in fields) && typeof fields.path !== 'string') return fields
+  const { session_id, ...rest } = fields
+  if (typeof rest.path === 'string')
+    rest.path = rest.path.replace(OWNER_IN_PATH, (_, prefix: string, id: string) => `${prefix}chat:${chatTag(id)}`)
+  return typeof session_id === 'string' ? { chat: chatTag(session_id), ...rest } : rest
 }
 
 const jsonLine = (time: Date, level: string, msg: string, fields?: LogFields) =>

@@ -125,6 +125,7 @@ export async function startServer({ config, steps, log, version, notifier, coord
       rateLimit: config.rateLimit,
       trustProxy: config.trustProxy,
       auth,
+      signInTtlMs: config.loginTtlMs,
       retention: { idleMs: config.retentionMs, maxEventsPerSession: config.maxEventsPerSession },
       notifier: opened.notifier,
       coordinator: opened.coordinator,

@@ -5,7 +5,7 @@ interface RouteLike {
 }
 
 /** One path pattern as a RegExp: `:param` is one segment, `*` the rest, a trailing slash is optional. */
-function patternOf(path: string): RegExp {
+export function patternOf(path: string): RegExp {
   const body = path
     .replace(/\/+$/, '')
     .split('/')

@@ -7,7 +7,7 @@ import type { Runner } from '../runs/runner.ts'
 import { isWellFormedId, newId } from '../session-id.ts'
 import type { StepRegistry } from '../steps/step-registry.ts'
 import type { EventStore, SessionRecord } from '../store/event-store.ts'
-import type { TokenAuth } from './auth.ts'
+import type { Auth } from './auth.ts'
 import type { ConnectionCount } from './connection-limit.ts'
 import type { BucketRate } from './token-bucket.ts'
 
@@ -36,12 +36,15 @@ export interface AppDeps {
   /** Longest message accepted; bytes of UTF-8, default 32 KiB. */
   maxMessageBytes: number
   metrics: Metrics
-  /** The token bucket per client address on new chats, messages and sign-ins; none when undefined. */
+  /**
+   * The token bucket per client address on new chats and messages; none when undefined. Sign-in attempts and wrong
+   * credentials take from a second bucket of the same rate.
+   */
   rateLimit: BucketRate | undefined
   /** Read the client's address from `X-Forwarded-For`. */
   trustProxy: boolean
-  /** Bearer tokens and the sign-in cookie; every route is open when undefined. */
-  auth: TokenAuth | undefined
+  /** Bearer tokens and browser sign-ins; every route is open when undefined. */
+  auth: Auth | undefined
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts'
 import { ErrorPage, Layout, type PageAssets } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
+import { pathOf } from './request-guards.ts'
 
 interface Problem {
   status: number
@@ -64,7 +65,7 @@ export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: L
 
 /** JSON for the API, a notice fragment for htmx, a whole page for a browser navigation. */
 export function errorResponse(problem: Problem, request: Request, assets: PageAssets): Response {
-  const path = new URL(request.url).pathname
+  const path = pathOf(request)
   const wantsJson = path.startsWith('/api/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
   if (wantsJson) {
     return Response.json(

@@ -2,6 +2,7 @@ import { exportFileName } from '../export/chat-export.ts'
 import { type ExportFormat, exportPieces } from '../export/export-stream.ts'
 import type { SessionRecord } from '../store/event-store.ts'
 import type { AppDeps } from './deps.ts'
+import { attachment } from './safe-headers.ts'
 
 const TYPES = { md: 'text/markdown; charset=utf-8', json: 'application/json; charset=utf-8' }
 
@@ -33,7 +34,7 @@ export async function transcriptResponse(deps: AppDeps, session: SessionRecord, 
   return new Response(body, {
     headers: {
       'content-type': TYPES[format],
-      'content-disposition': `attachment; filename="${exportFileName(session.created_at, format)}"`,
+      ...attachment(exportFileName(session.created_at, format)),
       'x-content-type-options': 'nosniff',
       // A transcript grows while a run goes on: never serve an older copy.
       'cache-control': 'no-store',

@@ -12,6 +12,7 @@ import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
+import { pushUrl, seeOther } from './safe-headers.ts'
 
 const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true'
 
@@ -20,7 +21,7 @@ const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true
  * the effect; a plain form post goes back to the chat page.
  */
 function acknowledged(request: Request, sessionId: string): Response {
-  if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: ownerUrl(sessionId) } })
+  if (!isHtmx(request)) return seeOther(ownerUrl(sessionId))
   return new Response('', { status: 200, headers: PAGE_HEADERS })
 }
 
@@ -78,7 +79,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
           const session = await deps.store.getSession(id)
           if (session) return page('stepstream chat', await chatFragment(session, ownerAccess(session)))
           // A read-only id pasted where an owner link goes: send it to its own page, which shows it no more than it had.
-          if (await deps.store.getSessionByViewer(id)) return new Response(null, { status: 303, headers: { location: viewerUrl(id) } })
+          if (await deps.store.getSessionByViewer(id)) return seeOther(viewerUrl(id))
           return notFound('That chat does not exist (it may have expired). Start a new one below.')
         },
         { query: t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()) }) },
@@ -89,8 +90,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         const session = await createSession(deps)
         await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
         const url = ownerUrl(session.id)
-        if (!isHtmx(request)) return new Response(null, { status: 303, headers: { location: url } })
-        return new Response(await chatFragment(session, ownerAccess(session)), { headers: { ...PAGE_HEADERS, 'hx-push-url': url } })
+        if (!isHtmx(request)) return seeOther(url)
+        return new Response(await chatFragment(session, ownerAccess(session)), { headers: { ...PAGE_HEADERS, ...pushUrl(url) } })
       })
       .post(
         '/chat',

@@ -5,6 +5,9 @@ import { isWellFormedId, newId } from '../session-id.ts'
 import { clientIp } from './client-ip.ts'
 import type { AppDeps } from './deps.ts'
 import { TokenBuckets } from './token-bucket.ts'
+import { isPublic, LOGIN_ROUTE, routedPath, WORK_ROUTES } from './guarded-routes.ts'
+import { signOutCookie, isHttps } from './auth.ts'
+import { seeOther } from './safe-headers.ts'
 
 /** What the hooks of one request share, from its arrival to its log line. */
 interface RequestState {
@@ -12,8 +15,12 @@ interface RequestState {
   /** performance.now() at arrival. */
   started: number
   ip: string
+  /** The path its route was found by (`routedPath`). */
+  path: string
   /** Set by the app's onError: the answer was this error. */
   problem?: { code: ErrorCode; status: number }
+  /** Set when the request offers a credential: counts it as a failed guess (a token from the sign-in bucket). */
+  failedGuess?: () => void
 }
 
 const states = new WeakMap<Request, RequestState>()
@@ -28,13 +35,25 @@ export const requestIdOf = (request: Request): string | undefined => states.get(
  */
 const STREAM = /^\/(?:events|api\/sessions\/(?:view\/)?[^/]+\/stream)$/
 
+/**
+ * The path the request was routed by, as the guards checked it; `/` for a request they refused before reading it.
+ * Hooks after the guards use it rather than parsing `request.url` again (which has no host when `Host` was missing).
+ */
+export const pathOf = (request: Request): string => states.get(request)?.path ?? '/'
+
 /** The client's address as the guards resolved it (per `--trust-proxy`); the streams count connections by it. */
 export const ipOf = (request: Request): string => states.get(request)?.ip ?? 'unknown'
 
-/** Records that the request was answered with this error, for its log line and `stepstream_rejected_total`. */
+/**
+ * Records that the request was answered with this error, for its log line and `stepstream_rejected_total`. A 401 to a
+ * request that offered a credential — the server's token, a sign-in cookie, a session's publisher token — is a failed
+ * guess, and takes from its address's sign-in bucket.
+ */
 export function noteProblem(request: Request, code: ErrorCode, status: number): void {
   const state = states.get(request)
-  if (state) state.problem = { code, status }
+  if (!state) return
+  state.problem = { code, status }
+  if (code === 'UNAUTHORIZED') state.failedGuess?.()
 }
 
 /** The errors that are a refusal by a limit or by auth, and the reason `/metrics` counts them under. */
@@ -48,26 +67,12 @@ const REJECTIONS: Partial<Record<ErrorCode, RejectReason>> = {
   MESSAGE_TOO_LARGE: 'message_size',
 }
 
-/**
- * POSTs that create work — a chat, a message — or try a token: each takes a token from the client's bucket. Matched
- * on the path in `onRequest` rather than on the route template in a global `onBeforeHandle`: that hook made Elysia
- * handle every route's response differently and cost the fan-out benchmark a sixth of its throughput (0.58× the
- * baseline with it, 0.73× without, in one session).
- */
-const RATE_LIMITED = /^\/(?:start|chat|login|api\/sessions\/?|api\/sessions\/[^/]+\/messages)$/
-
-/**
- * The publish API authenticates with the session's own publisher token (src/http/publish.ts), which only a signed-in
- * client could have obtained: one `Authorization` header cannot carry two bearer tokens.
- */
-const PUBLISH = /^\/api\/sessions\/[^/]+\/runs(?:\/[^/]+\/events)?$/
-
-/**
- * Reachable without signing in: liveness, the sign-in page and the page's static assets (nothing private), and the
- * publish API, which has its own token.
- */
-const isPublic = (path: string) =>
-  path === '/healthz' || path === '/login' || path === '/logout' || path.startsWith('/assets/') || PUBLISH.test(path)
+const tooManySignIns = (retryAfterSeconds: number) =>
+  new AppError(
+    'RATE_LIMITED',
+    `Too many sign-in attempts from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+    retryAfterSeconds,
+  )
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -103,60 +108,114 @@ const wantsPage = (request: Request) =>
 
 /**
  * What every request meets before its route, and the line it leaves in the log: a request id (also sent back as
- * `X-Request-Id`), auth when it is on, the `Origin` check on state-changing requests, the token bucket of the
+ * `X-Request-Id`), the path checked against the one Elysia routes by, auth when it is on (wrong credentials take from
+ * the sign-in bucket, as sign-in attempts do), the `Origin` check on state-changing requests, the token bucket of the
  * client's address on routes that create work; then one JSON log line and the request counters.
- */
-/**
+ *
  * @param ours whether stepstream serves a path: mounted in an application's own Elysia app, the guards (auth, Origin,
  * limits) must leave the host's routes alone.
  */
 export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = () => true) => {
-  const buckets = deps.rateLimit && new TokenBuckets(deps.rateLimit)
-  return new Elysia({ name: 'guards' })
-    .onRequest(({ request, set, server }) => {
-      const path = new URL(request.url).pathname
-      const offered = deps.trustProxy ? request.headers.get('x-request-id') : null
-      const id = offered && REQUEST_ID.test(offered) ? offered : newId()
-      states.set(request, { id, started: performance.now(), ip: clientIp(request, server, deps.trustProxy) })
-      if (!STREAM.test(path)) set.headers['x-request-id'] = id
-      // Every request is logged; only stepstream's own routes are guarded (not a host app's, when mounted in one).
+  const work = deps.rateLimit && new TokenBuckets(deps.rateLimit)
+  const signIns = deps.rateLimit && new TokenBuckets(deps.rateLimit)
+  const auth = deps.auth
+
+  /** Takes a token for a sign-in attempt; 429 when the address has none left. */
+  const attempt = (request: Request) => {
+    const taken = signIns?.take(ipOf(request), Date.now())
+    if (taken && !taken.ok) throw tooManySignIns(Math.ceil(taken.retryAfterMs / 1000))
+  }
+
+  /**
+   * A request offering a credential is a guess: past its address's sign-in limit it is refused before the credential
+   * is even checked (a right guess must look like a wrong one), and a 401 to it takes a token (`noteProblem`).
+   */
+  const gate = (request: Request) => {
+    const state = states.get(request)
+    if (!signIns || !state || !(request.headers.has('authorization') || auth?.offers(request))) return
+    const wait = signIns.wait(state.ip, Date.now())
+    if (wait > 0) throw tooManySignIns(Math.ceil(wait / 1000))
+    state.failedGuess = () => {
+      state.failedGuess = undefined
+      signIns.take(state.ip, Date.now())
+    }
+  }
+
+  /** The checks after auth: the Origin of state-changing requests, then the buckets of the routes that take them. */
+  const admit = (request: Request, path: string) => {
+    const foreign = STATE_CHANGING.has(request.method) ? foreignSource(request) : undefined
+    if (foreign !== undefined) throw foreignOrigin(foreign)
+    if (request.method !== 'POST') return
+    if (LOGIN_ROUTE.test(path)) return attempt(request)
+    if (work && WORK_ROUTES.some((route) => route.test(path))) {
+      const taken = work.take(ipOf(request), Date.now())
+      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+    }
+  }
+
+  /** Auth, for a request to a route that needs it: 401 (or the sign-in page for a browser) without a credential. */
+  const authenticate = async (request: Request, path: string, set: { headers: Record<string, unknown> }) => {
+    if (!auth || isPublic(path)) return
+    const verdict = await auth.verdict(request)
+    if (verdict === 'ok') return
+    // A browser with an expired or signed-out cookie drops it: one of its address's attempts spent, not one a request.
+    if (verdict === 'wrong') set.headers['set-cookie'] = signOutCookie(isHttps(request, deps.trustProxy))
+    if (wantsPage(request)) {
+      // Answered here, not by onError: counted here.
+      states.get(request)?.failedGuess?.()
+      deps.metrics.rejected('auth')
+      const next = path + new URL(request.url).search
+      // Elysia adds what `set.headers` holds (the request id, a Set-Cookie) to a response an onRequest hook returns.
+      return seeOther(`/login?next=${encodeURIComponent(next)}`)
+    }
+    set.headers['www-authenticate'] = 'Bearer'
+    throw unauthorized()
+  }
+
+  const guards = new Elysia({ name: 'guards' }).onRequest(({ request, set, server }) => {
+    const offered = deps.trustProxy ? request.headers.get('x-request-id') : null
+    const id = offered && REQUEST_ID.test(offered) ? offered : newId()
+    const state: RequestState = { id, started: performance.now(), ip: clientIp(request, server, deps.trustProxy), path: '/' }
+    states.set(request, state)
+    const path = routedPath(request)
+    state.path = path
+    if (!STREAM.test(path)) set.headers['x-request-id'] = id
+    // Every request is logged; only stepstream's own routes are guarded (not a host app's, when mounted in one).
+    if (!ours(path) || auth) return
+    gate(request)
+    admit(request, path)
+  })
+  // Only with auth on is a hook async (a sign-in is looked up in the store): without it, requests pay nothing for it.
+  if (auth) {
+    guards.onRequest(async ({ request, set }) => {
+      const path = pathOf(request)
       if (!ours(path)) return
-      if (deps.auth && !isPublic(path) && !deps.auth.allows(request)) {
-        if (wantsPage(request)) {
-          deps.metrics.rejected('auth')
-          const next = path + new URL(request.url).search
-          return new Response(null, { status: 303, headers: { location: `/login?next=${encodeURIComponent(next)}`, 'x-request-id': id } })
-        }
-        set.headers['www-authenticate'] = 'Bearer'
-        throw unauthorized()
-      }
-      const foreign = STATE_CHANGING.has(request.method) ? foreignSource(request) : undefined
-      if (foreign !== undefined) throw foreignOrigin(foreign)
-      if (buckets && request.method === 'POST' && RATE_LIMITED.test(path)) {
-        const taken = buckets.take(ipOf(request), Date.now())
-        if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
-      }
+      gate(request)
+      const early = await authenticate(request, path, set)
+      if (early) return early
+      admit(request, path)
     })
-    .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue, params, query, body }) => {
-      const state = states.get(request)
-      if (!state) return
-      const status =
-        state.problem?.status ??
-        (responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200)
-      const template = route || 'unmatched'
-      deps.metrics.httpRequest(template, status)
-      const reason = state.problem && REJECTIONS[state.problem.code]
-      if (reason) deps.metrics.rejected(reason)
-      const sessionId = [params?.id, query?.client_id, (body as { client_id?: unknown } | undefined)?.client_id].find(isWellFormedId)
-      // Never the query string or the body: they can hold a message's text.
-      deps.log.info('request', {
-        request_id: state.id,
-        method: request.method,
-        route: template,
-        status,
-        duration_ms: Math.round((performance.now() - state.started) * 10) / 10,
-        ...(sessionId ? { session_id: sessionId } : {}),
-        ip: state.ip,
-      })
+  }
+  return guards.onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue, params, query, body }) => {
+    const state = states.get(request)
+    if (!state) return
+    const status =
+      state.problem?.status ??
+      (responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200)
+    const template = route || 'unmatched'
+    deps.metrics.httpRequest(template, status)
+    const reason = state.problem && REJECTIONS[state.problem.code]
+    if (reason) deps.metrics.rejected(reason)
+    const sessionId = [params?.id, query?.client_id, (body as { client_id?: unknown } | undefined)?.client_id].find(isWellFormedId)
+    // Never the query string or the body: they can hold a message's text.
+    deps.log.info('request', {
+      request_id: state.id,
+      method: request.method,
+      route: template,
+      status,
+      duration_ms: Math.round((performance.now() - state.started) * 10) / 10,
+      ...(sessionId ? { session_id: sessionId } : {}),
+      ip: state.ip,
     })
+  })
 }

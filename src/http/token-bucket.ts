@@ -41,6 +41,13 @@ export class TokenBuckets {
     return { ok: true }
   }
 
+  /** Milliseconds until `key`'s bucket holds a token at time `now` (epoch ms): 0 when it holds one now. Takes none. */
+  wait(key: string, now: number): number {
+    const bucket = this.#buckets.get(key)
+    const tokens = bucket ? this.#level(bucket, now) : this.rate.capacity
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) * this.rate.perMs)
+  }
+
   /** How many keys hold a bucket that is not full (tests and memory checks). */
   get size(): number {
     return this.#buckets.size

@@ -19,6 +19,8 @@ export interface RedisKeys {
   viewer(viewerId: string): string
   /** String, with a TTL: the id of the run that holds the session (the lease). */
   lease(id: string): string
+  /** String, with a TTL: a browser sign-in, by the hash of its id; its value is its expiry (epoch ms). */
+  signIn(hash: string): string
   /** Sorted set: session ids by their last activity (epoch ms), for idle deletion and the per-session cap. */
   readonly activity: string
   /** Sorted set: sessions appended to since they were last compacted, by last activity (epoch ms). */
@@ -42,6 +44,7 @@ export function redisKeys(prefix = DEFAULT_PREFIX): RedisKeys {
     producers: (id) => `${prefix}p:${id}`,
     viewer: (viewerId) => `${prefix}v:${viewerId}`,
     lease: (id) => `${prefix}lease:${id}`,
+    signIn: (hash) => `${prefix}signin:${hash}`,
     activity: `${prefix}activity`,
     uncompacted: `${prefix}uncompacted`,
     openRuns: `${prefix}open-runs`,

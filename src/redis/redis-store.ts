@@ -19,6 +19,8 @@ import {
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
 import { guarded, redisUnavailable } from './redis-errors.ts'
+import { RedisSignIns } from './redis-sign-ins.ts'
+import type { KeepsSignIns } from '../store/sign-ins.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
@@ -43,7 +45,9 @@ export interface RedisStoreOptions {
  * (redis-scripts.ts) that assign each `seq` atomically with the append, so any number of instances appending to one
  * session never collide or reorder. Every instance renders any session; wake-ups travel by pub/sub.
  */
-export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProducers {
+export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProducers, KeepsSignIns {
+  /** The browser sign-ins, one expiring key each, shared by every instance on this Redis. */
+  readonly signIns: RedisSignIns
   readonly #link: RedisLink
   readonly #keys: RedisKeys
   readonly #notifier: Notifier
@@ -65,6 +69,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
   constructor(options: RedisStoreOptions) {
     this.#link = options.link
     this.#keys = options.keys
+    this.signIns = new RedisSignIns(options.link, options.keys.signIn)
     this.#notifier = options.notifier
     this.#metrics = options.metrics
     this.#options = options

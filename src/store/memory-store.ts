@@ -14,6 +14,8 @@ import {
   type StoreDeps,
   type NewSessionOptions,
 } from './event-store.ts'
+import { MemorySignIns } from './memory-sign-ins.ts'
+import type { KeepsSignIns } from './sign-ins.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
 
@@ -51,7 +53,9 @@ const FULL_RETRY_AFTER_S = 60
  * ways, so that a public demo on `--store memory` cannot be grown without limit: events per session, sessions, and
  * events in all; retention (`--retention`) applies to it as to SQLite.
  */
-export class MemoryStore implements EventStore, Prunable, KeepsProducers {
+export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsSignIns {
+  /** The browser sign-ins, in this process like the chats. */
+  readonly signIns = new MemorySignIns()
   readonly #sessions = new Map<string, MemorySession>()
   /** The same sessions by viewer id: created together with #sessions, deleted together (prune, close). */
   readonly #byViewer = new Map<string, MemorySession>()

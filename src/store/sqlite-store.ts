@@ -29,6 +29,8 @@ import { RecentEvents } from './recent-events.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
 import { SqliteProducers, writeProducer } from './sqlite-producers.ts'
+import type { KeepsSignIns } from './sign-ins.ts'
+import { SqliteSignIns } from './sqlite-sign-ins.ts'
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {
@@ -54,8 +56,10 @@ export interface SqliteStoreOptions extends GroupCommitOptions, JournalOptions, 
  * the database: either way they only ever see committed events. This process is the only writer (a lock file
  * enforces it), so seqs are assigned in memory.
  */
-export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsProducers {
+export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsProducers, KeepsSignIns {
   readonly #db: Database
+  /** The browser sign-ins, in a table of this database (sqlite-sign-ins.ts). */
+  readonly signIns: SqliteSignIns
   readonly #lock: Database | undefined
   readonly #notifier: Notifier
   readonly #metrics: StoreMetrics | undefined
@@ -83,6 +87,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
+    this.signIns = new SqliteSignIns(db)
     this.#journal = new Journal(db, options)
     const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
     this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })

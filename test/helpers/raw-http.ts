@@ -78,3 +78,54 @@ function parseResponse(raw: string): RawResponse {
   }
   return { status: Number(statusLine!.split(' ')[1]), headers, body }
 }
+
+/**
+ * Sends `head` (a request line and header lines, without the blank line that ends them) and `body` over a bare
+ * socket, exactly as written — no client normalises the path or drops a header — with `Connection: close`, and
+ * resolves with every byte the server sent back, as Latin-1 so that no byte is lost.
+ */
+export function rawExchange(base: string, head: string, body = ''): Promise<string> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const received: Uint8Array[] = []
+    const timer = setTimeout(() => reject(new Error(`no complete answer within 10 s to ${head.split('\r\n')[0]}`)), 10_000)
+    void Bun.connect({
+      hostname,
+      port: Number(port),
+      socket: {
+        open: (socket) => {
+          socket.write(`${head}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+        },
+        data: (_socket, data) => {
+          received.push(new Uint8Array(data))
+        },
+        close: () => {
+          clearTimeout(timer)
+          resolve(Buffer.concat(received).toString('latin1'))
+        },
+        connectError: (_socket, error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      },
+    })
+  })
+}
+
+/**
+ * Why `raw` is not one well-formed HTTP/1.1 response head (RFC 9112: a status line, then fields whose names are
+ * tokens and whose values hold no control character but HTAB), or undefined when it is.
+ */
+export function invalidHttp(raw: string): string | undefined {
+  const end = raw.indexOf('\r\n\r\n')
+  if (end === -1) return 'no blank line ends the head'
+  const [status, ...fields] = raw.slice(0, end).split('\r\n')
+  if (!/^HTTP\/1\.1 [1-5]\d\d [\x20-\x7e]*$/.test(status!)) return `bad status line ${JSON.stringify(status)}`
+  for (const field of fields) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/.test(field)) return `bad field ${JSON.stringify(field)}`
+  }
+  return undefined
+}
+
+/** The status code of a raw response. */
+export const statusOf = (raw: string): number => Number(raw.slice(9, 12))

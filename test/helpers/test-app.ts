@@ -1,5 +1,5 @@
 import { createApp } from '../../src/app.ts'
-import { TokenAuth } from '../../src/http/auth.ts'
+import { Auth, TokenAuth } from '../../src/http/auth.ts'
 import { ConnectionCount, type ConnectionLimits } from '../../src/http/connection-limit.ts'
 import type { AppDeps } from '../../src/http/deps.ts'
 import type { BucketRate } from '../../src/http/token-bucket.ts'
@@ -11,6 +11,8 @@ import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Step } from '../../src/steps/step.ts'
 import { type StepFactory, StepRegistry } from '../../src/steps/step-registry.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
+import { keepsSignIns } from '../../src/store/sign-ins.ts'
+import { MemorySignIns } from '../../src/store/memory-sign-ins.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 
 export interface TestAppOptions {
@@ -35,6 +37,10 @@ export interface TestAppOptions {
   trustProxy?: boolean
   /** Turns auth on with these tokens. */
   authTokens?: string[]
+  /** How long a browser sign-in lasts; milliseconds, the server's default when absent. */
+  signInTtlMs?: number
+  /** The sign-ins' clock (epoch ms); `Date.now` when absent. */
+  now?: () => number
   log?: Logger
 }
 
@@ -64,7 +70,13 @@ export async function testApp(options: TestAppOptions = {}) {
     metrics,
     rateLimit: options.rateLimit,
     trustProxy: options.trustProxy ?? false,
-    auth: options.authTokens ? new TokenAuth(options.authTokens) : undefined,
+    auth: options.authTokens
+      ? new Auth(new TokenAuth(options.authTokens), {
+          signIns: keepsSignIns(store) ? store.signIns : new MemorySignIns(),
+          ttlMs: options.signInTtlMs,
+          now: options.now,
+        })
+      : undefined,
   }
   const app = await createApp(deps)
   const close = async () => {

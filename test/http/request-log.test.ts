@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { createLogger } from '../../src/log.ts'
+import { chatTag, createLogger } from '../../src/log.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
@@ -24,7 +24,7 @@ async function lineOf(requestId: string): Promise<Record<string, unknown>> {
 }
 
 describe('request logs', () => {
-  test('one JSON line per request: id (also X-Request-Id), method, route template, status, duration, session id', async () => {
+  test('one JSON line per request: id (also X-Request-Id), method, route template, status, duration, the chat’s tag', async () => {
     await app()
     const created = await call('/api/sessions', { method: 'POST' })
     const { id } = (await created.json()) as { id: string }
@@ -32,7 +32,7 @@ describe('request logs', () => {
     const requestId = res.headers.get('x-request-id')!
     expect(requestId).toMatch(/^[\w-]{22}$/)
     const line = await lineOf(requestId)
-    expect(line).toMatchObject({ level: 'info', method: 'GET', route: '/api/sessions/:id', status: 200, session_id: id, ip: 'unknown' })
+    expect(line).toMatchObject({ level: 'info', method: 'GET', route: '/api/sessions/:id', status: 200, chat: chatTag(id), ip: 'unknown' })
     expect(typeof line.duration_ms).toBe('number')
     expect(created.headers.get('x-request-id')).not.toBe(requestId)
   })
@@ -102,9 +102,37 @@ describe('request logs', () => {
     await Bun.sleep(20)
     const runs = lines.filter((l) => l.msg === 'run ended')
     expect(runs).toHaveLength(3)
-    expect(runs[1]).toMatchObject({ session_id: id, step: 'echo', outcome: 'final', events: secret.length + 2 })
+    expect(runs[1]).toMatchObject({ chat: chatTag(id), step: 'echo', outcome: 'final', events: secret.length + 2 })
     expect(typeof runs[1]!.duration_ms).toBe('number')
-    expect(lines.some((l) => l.msg === 'request' && l.route === '/chat' && l.session_id === id)).toBe(true)
+    expect(lines.some((l) => l.msg === 'request' && l.route === '/chat' && l.chat === chatTag(id))).toBe(true)
     expect(JSON.stringify(lines)).not.toContain(secret)
+  })
+
+  test('no line holds a chat’s owner id (a write capability): requests, runs and errors name the chat by its tag', async () => {
+    await app()
+    const { id } = (await (await call('/api/sessions', { method: 'POST' })).json()) as { id: string }
+    const requests = [
+      await call(`/?client_id=${id}`),
+      await call(`/api/sessions/${id}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"text":"hi"}',
+      }),
+    ]
+    await made.deps.runner.settled(id)
+    requests.push(await call(`/api/sessions/${id}/transcript.md`))
+    for (const res of requests) expect(await lineOf(res.headers.get('x-request-id')!)).toMatchObject({ chat: chatTag(id) })
+    // A line logged with `session_id` by any module, and an error's path, are rewritten by the logger itself.
+    made.deps.log.error('unhandled error', { path: `/api/sessions/${id}/messages`, session_id: id })
+    const deadline = Date.now() + 2000
+    while (!lines.some((l) => l.msg === 'run ended') && Date.now() < deadline) await Bun.sleep(5)
+    expect(lines.find((l) => l.msg === 'run ended')).toMatchObject({ chat: chatTag(id) })
+    const all = JSON.stringify(lines)
+    expect(all).not.toContain(id)
+    expect(all).toContain(chatTag(id))
+    expect(lines.find((l) => l.msg === 'unhandled error')).toMatchObject({
+      path: `/api/sessions/chat:${chatTag(id)}/messages`,
+      chat: chatTag(id),
+    })
   })
 })

@@ -41,6 +41,7 @@ describe('config', () => {
       trustProxy: false,
       authTokens: [],
       authTokenFile: undefined,
+      loginTtlMs: 7 * 24 * 3600 * 1000,
     })
   })
 
@@ -138,6 +139,19 @@ describe('config', () => {
     const parsed = parseConfig(['--store', 'redis://user:s3cret@h:6379/x/y'], {})
     expect(parsed).toMatchObject({ kind: 'error' })
     expect((parsed as { message: string }).message).not.toContain('s3cret')
+  })
+
+  test('--login-ttl: how long a browser sign-in lasts (7 days by default), its env twin, and at most 400 days', () => {
+    expect(run([]).loginTtlMs).toBe(7 * 24 * 3600 * 1000)
+    expect(run(['--login-ttl', '12h']).loginTtlMs).toBe(12 * 3600 * 1000)
+    expect(run([], { STEPSTREAM_LOGIN_TTL: '90m' }).loginTtlMs).toBe(90 * 60 * 1000)
+    expect(run(['--login-ttl', '400d']).loginTtlMs).toBe(400 * 24 * 3600 * 1000)
+    for (const bad of ['401d', 'soon', '0d']) {
+      const parsed = parseConfig(['--login-ttl', bad], {})
+      expect(parsed.kind).toBe('error')
+      expect((parsed as { message: string }).message).toContain('--login-ttl must be')
+    }
+    expect(helpText('1')).toContain('--login-ttl')
   })
 
   test('--help and --version', () => {

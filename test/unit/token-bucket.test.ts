@@ -46,6 +46,20 @@ describe('token bucket', () => {
   })
 })
 
+describe('wait', () => {
+  test('says how long until a token is there without taking one', () => {
+    const buckets = new TokenBuckets({ capacity: 2, perMs: 1000 })
+    expect(buckets.wait('k', 0)).toBe(0)
+    buckets.take('k', 0)
+    buckets.take('k', 0)
+    expect(buckets.wait('k', 0)).toBe(1000)
+    expect(buckets.wait('k', 250)).toBe(750)
+    expect(buckets.wait('k', 250)).toBe(750)
+    expect(buckets.wait('k', 1000)).toBe(0)
+    expect(buckets.take('k', 1000)).toEqual({ ok: true })
+  })
+})
+
 describe('--rate-limit', () => {
   test('30/m is a burst of 30 then one every 2 s; a burst can be given; off turns it off', () => {
     expect(rateLimitSpec('30/m')).toEqual({ capacity: 30, perMs: 2000 })
