@@ -24,10 +24,10 @@ interface OpenToolCall {
 interface MapperState {
   /** The answer so far: the content of the run's assistant text messages, in order. */
   text: string
-  /** The role of each open text message (only an assistant's text is the answer). */
-  roles: Record<string, string>
-  /** Tool calls started and not yet ended, by id: their arguments are put together from TOOL_CALL_ARGS. */
-  calls: Record<string, OpenToolCall>
+  /** The role of each open text message (only an assistant's text is the answer); a Map: the ids are the client's. */
+  roles: Map<string, string>
+  /** Tool calls started and not yet ended, by id (the client's: a Map, so `__proto__` is an id like any other). */
+  calls: Map<string, OpenToolCall>
   /** The tool call the last TOOL_CALL_CHUNK belongs to, closed by the next event that is not one of its chunks. */
   chunkCall?: string
   /** The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. */
@@ -47,7 +47,7 @@ interface MapperState {
  * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
  */
 export class AguiRunMapper {
-  #s: MapperState = { text: '', roles: {}, calls: {}, state: {}, closed: false }
+  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), state: {}, closed: false }
 
   /** The answer streamed so far. */
   get text(): string {
@@ -98,21 +98,21 @@ export class AguiRunMapper {
     const s = this.#s
     switch (event.type) {
       case EventType.TEXT_MESSAGE_START:
-        s.roles[event.messageId] = event.role ?? 'assistant'
+        s.roles.set(event.messageId, event.role ?? 'assistant')
         return []
       case EventType.TEXT_MESSAGE_CONTENT:
         return this.#text(event.messageId, event.delta)
       case EventType.TEXT_MESSAGE_CHUNK:
-        if (event.messageId !== undefined && !(event.messageId in s.roles)) s.roles[event.messageId] = event.role ?? 'assistant'
+        if (event.messageId !== undefined && !s.roles.has(event.messageId)) s.roles.set(event.messageId, event.role ?? 'assistant')
         return event.delta ? this.#text(event.messageId, event.delta) : []
       case EventType.TEXT_MESSAGE_END:
-        delete s.roles[event.messageId]
+        s.roles.delete(event.messageId)
         return []
       case EventType.REASONING_MESSAGE_CONTENT:
       case EventType.REASONING_MESSAGE_CHUNK:
         return event.delta ? [{ type: 'reasoning', delta: event.delta }] : []
       case EventType.TOOL_CALL_START:
-        s.calls[event.toolCallId] = { name: event.toolCallName, args: '' }
+        s.calls.set(event.toolCallId, { name: event.toolCallName, args: '' })
         return []
       case EventType.TOOL_CALL_ARGS:
         this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS').args += event.delta
@@ -151,14 +151,14 @@ export class AguiRunMapper {
   }
 
   #text(messageId: string | undefined, delta: string): StepEvent[] {
-    const role = messageId === undefined ? 'assistant' : (this.#s.roles[messageId] ?? 'assistant')
+    const role = messageId === undefined ? 'assistant' : (this.#s.roles.get(messageId) ?? 'assistant')
     if (role !== 'assistant' || delta === '') return []
     this.#s.text += delta
     return [{ type: 'partial', delta }]
   }
 
   #call(id: string, position: number, kind: string): OpenToolCall {
-    const call = this.#s.calls[id]
+    const call = this.#s.calls.get(id)
     if (!call)
       throw new AguiInputError(
         position,
@@ -169,7 +169,7 @@ export class AguiRunMapper {
 
   #endCall(id: string, position: number): StepEvent {
     const call = this.#call(id, position, 'TOOL_CALL_END')
-    delete this.#s.calls[id]
+    this.#s.calls.delete(id)
     return {
       type: 'tool-call',
       tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseToolArguments(call.args) },
@@ -187,7 +187,7 @@ export class AguiRunMapper {
       out.push(...this.#endChunkCall(position))
       if (!event.toolCallName)
         throw new AguiInputError(position, `AG-UI event ${position} (TOOL_CALL_CHUNK) starts a tool call without a toolCallName.`)
-      s.calls[id] = { name: event.toolCallName, args: '' }
+      s.calls.set(id, { name: event.toolCallName, args: '' })
       s.chunkCall = id
     }
     this.#call(id, position, 'TOOL_CALL_CHUNK').args += event.delta ?? ''
@@ -198,7 +198,7 @@ export class AguiRunMapper {
     const id = this.#s.chunkCall
     if (id === undefined) return []
     this.#s.chunkCall = undefined
-    return id in this.#s.calls ? [this.#endCall(id, position)] : []
+    return this.#s.calls.has(id) ? [this.#endCall(id, position)] : []
   }
 
   #patched(patch: readonly Operation[], position: number): unknown {
