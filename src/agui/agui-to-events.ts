@@ -1,15 +1,21 @@
 import { type AGUIEvent, EventType } from '@ag-ui/core'
-import { parseToolArguments } from '../steps/tool-arguments.ts'
 import { EventSchemas } from '@ag-ui/core/schemas'
-import { applyPatch, type Operation } from 'fast-json-patch'
+import type { Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
+import { jsonProblem, measureJson } from '../json-shape.ts'
 import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
+import { parseToolArguments, ToolArgumentsError } from '../steps/tool-arguments.ts'
+import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from './state-patch.ts'
 
-/** An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`. */
+/**
+ * An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`; `status` 413
+ * when it is (or makes something) too big, 422 otherwise.
+ */
 export class AguiInputError extends Error {
   constructor(
     readonly position: number,
     readonly sentence: string,
+    readonly status: 413 | 422 = 422,
   ) {
     super(sentence)
   }
@@ -42,7 +48,7 @@ interface MapperState {
  *
  * Text content → `partial`; reasoning content → `reasoning`; TOOL_CALL_START/ARGS/END → one `tool-call` with its
  * parsed arguments; TOOL_CALL_RESULT → `tool-result`; STEP_STARTED/FINISHED → `agent-step`; STATE_SNAPSHOT and
- * STATE_DELTA (an RFC 6902 patch, applied by fast-json-patch) → `agent-state` with the whole state; RUN_FINISHED →
+ * STATE_DELTA (an RFC 6902 patch, applied op by op: state-patch.ts) → `agent-state` with the whole state; RUN_FINISHED →
  * `final` with the answer; RUN_ERROR → `error` with its message. The rest (RUN_STARTED, message starts and ends,
  * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
  */
@@ -64,6 +70,9 @@ export class AguiRunMapper {
    * @param position the event's 1-based number in its stream or request, for the sentence of an AguiInputError.
    */
   map(raw: unknown, position: number): StepEvent[] {
+    // The event gate's bounds first, before anything walks the event recursively (its schema, a patch, a clone).
+    const shape = jsonProblem(raw)
+    if (shape) throw new AguiInputError(position, `AG-UI event ${position} ${shape.detail}.`, shape.status)
     const parsed = EventSchemas.safeParse(raw)
     if (!parsed.success) throw new AguiInputError(position, `AG-UI event ${position} is invalid: ${problemOf(raw, parsed.error.issues)}.`)
     if (this.#s.closed) {
@@ -115,7 +124,7 @@ export class AguiRunMapper {
         s.calls.set(event.toolCallId, { name: event.toolCallName, args: '' })
         return []
       case EventType.TOOL_CALL_ARGS:
-        this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS').args += event.delta
+        this.#addArgs(this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS'), event.delta, position)
         return []
       case EventType.TOOL_CALL_END:
         return [this.#endCall(event.toolCallId, position)]
@@ -167,13 +176,29 @@ export class AguiRunMapper {
     return call
   }
 
+  /** A call's arguments grow by `delta`, up to the longest text an event may carry. */
+  #addArgs(call: OpenToolCall, delta: string, position: number): void {
+    if (call.args.length + delta.length > EVENT_TEXT_MAX_CHARS) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} makes a tool call's arguments longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters, the limit.`,
+        413,
+      )
+    }
+    call.args += delta
+  }
+
   #endCall(id: string, position: number): StepEvent {
     const call = this.#call(id, position, 'TOOL_CALL_END')
     this.#s.calls.delete(id)
-    return {
-      type: 'tool-call',
-      tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseToolArguments(call.args) },
+    let input: unknown
+    try {
+      input = parseToolArguments(call.args)
+    } catch (error) {
+      if (!(error instanceof ToolArgumentsError)) throw error
+      throw new AguiInputError(position, `AG-UI event ${position} ends a tool call whose arguments ${error.detail}.`, error.status)
     }
+    return { type: 'tool-call', tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input } }
   }
 
   /** TOOL_CALL_CHUNK: AG-UI's shorthand for START/ARGS/END, a call's chunks in a row; the next other event ends it. */
@@ -190,7 +215,7 @@ export class AguiRunMapper {
       s.calls.set(id, { name: event.toolCallName, args: '' })
       s.chunkCall = id
     }
-    this.#call(id, position, 'TOOL_CALL_CHUNK').args += event.delta ?? ''
+    this.#addArgs(this.#call(id, position, 'TOOL_CALL_CHUNK'), event.delta ?? '', position)
     return out
   }
 
@@ -203,23 +228,17 @@ export class AguiRunMapper {
 
   #patched(patch: readonly Operation[], position: number): unknown {
     try {
-      // Never in place (the last stored state must stay as it was when the patch fails); prototype keys are refused.
-      return applyPatch(this.#s.state, patch as Operation[], true, false).newDocument
+      return applyStatePatch(this.#s.state, patch)
     } catch (error) {
-      const why = error instanceof Error ? error.message.split('\n')[0] : String(error)
-      throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA) does not apply to the agent's state: ${why}.`)
+      if (!(error instanceof PatchRefusal)) throw error
+      throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA): ${error.detail}.`, error.status)
     }
   }
 
   #setState(state: unknown, position: number): StepEvent {
-    // The whole state is stored with every change: bounded like any event's text.
-    const size = JSON.stringify(state)?.length ?? 0
-    if (size > EVENT_TEXT_MAX_CHARS) {
-      throw new AguiInputError(
-        position,
-        `AG-UI event ${position} makes the agent's state ${size.toLocaleString('en')} characters of JSON, more than the ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} an event may hold.`,
-      )
-    }
+    // The whole state is stored with every change: bounded (STATE_BOUNDS) well under what an event may hold.
+    const problem = measureJson(state, STATE_BOUNDS).problem
+    if (problem) throw new AguiInputError(position, `AG-UI event ${position} sets an agent state that ${problem.detail}.`, problem.status)
     this.#s.state = state
     return { type: 'agent-state', state }
   }

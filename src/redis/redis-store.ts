@@ -2,7 +2,7 @@ import type { Notifier } from '../bus/notifier.ts'
 import { RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { fitEventText, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { fitEventText, type NewEvent, type StoredEvent, checkNewEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -103,8 +103,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
 
   /** Resolves once Redis holds the event; rejects with STORE_UNAVAILABLE (503) while Redis cannot be reached. */
   async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
-    const problem = validateNewEvent(event)
-    if (problem) throw new AppError('INVALID_EVENT', problem)
+    checkNewEvent(event)
     if (this.#closed) throw redisUnavailable()
     const ticket = this.#tails.track(sessionId)
     const json = JSON.stringify(event)

@@ -1,5 +1,5 @@
 import OpenAI from 'openai'
-import { parseToolArguments } from './tool-arguments.ts'
+import { parseToolArguments, ToolArgumentsError } from './tool-arguments.ts'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import type { OpenAiConfig } from '../config.ts'
 import type { FinalMetaOf } from '../events.ts'
@@ -122,7 +122,7 @@ class OpenAiAnswer {
   /** Emits the calls, runs them one after another, and adds the assistant's calls and their results to `messages`. */
   async #runTools(calls: StreamedToolCall[], content: string, messages: ChatCompletionMessageParam[], run: StepRun): Promise<void> {
     const { signal } = run
-    const inputs = calls.map((call) => parseToolArguments(call.arguments))
+    const inputs = calls.map(argumentsOf)
     for (const [i, call] of calls.entries()) {
       await run.toolCall({ id: call.id.slice(0, 200), name: call.name.slice(0, 200), input: inputs[i] })
     }
@@ -214,3 +214,15 @@ export const openAiRunStep = (settings: OpenAiSettings, tools: ToolRegistry, log
     name: 'openai',
     run: (conversation, run) => new OpenAiAnswer(settings, tools, log, transport).answer(conversation, run),
   }).create({})
+
+/** A call's parsed arguments; arguments past the event gate's bounds stop the run with a sentence naming the limit. */
+function argumentsOf(call: StreamedToolCall): unknown {
+  try {
+    return parseToolArguments(call.arguments)
+  } catch (error) {
+    if (!(error instanceof ToolArgumentsError)) throw error
+    throw new RunStop(
+      `The model sent arguments for the tool ${JSON.stringify(call.name.slice(0, 200))} that ${error.detail}, so the run stopped.`,
+    )
+  }
+}

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
+import { checkNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
@@ -125,8 +125,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
 
   /** Resolves once the event is committed; a failed commit rejects with STORE_UNAVAILABLE (503) and takes no seq. */
   async append(sessionId: string, event: NewEvent): Promise<StoredEvent> {
-    const problem = validateNewEvent(event)
-    if (problem) throw new AppError('INVALID_EVENT', problem)
+    checkNewEvent(event)
     return this.#writer.append(sessionId, event)
   }
 

@@ -1,0 +1,127 @@
+import { applyOperation, type Operation } from 'fast-json-patch'
+import { EVENT_BOUNDS, type JsonBounds, keyBytes, measureJson } from '../json-shape.ts'
+import { MAX_AGENT_STATE_BYTES, MAX_PATCH_OPERATIONS } from '../limits.ts'
+
+/**
+ * How big an agent's state may grow: an event's bounds, with MAX_AGENT_STATE_BYTES for its bytes and one level less
+ * (the `agent-state` event that carries it is one).
+ */
+export const STATE_BOUNDS: JsonBounds = { ...EVENT_BOUNDS, depth: EVENT_BOUNDS.depth - 1, bytes: MAX_AGENT_STATE_BYTES }
+
+/** A patch refused: `status` 413 when it makes the state too big, 422 otherwise; `detail` ends a sentence. */
+export class PatchRefusal extends Error {
+  constructor(
+    readonly status: 413 | 422,
+    readonly detail: string,
+  ) {
+    super(detail)
+  }
+}
+
+const n = (value: number) => value.toLocaleString('en')
+
+/**
+ * Applies an RFC 6902 patch to a copy of `state`, one operation at a time, and refuses it (PatchRefusal) at the
+ * first operation that takes the state past STATE_BOUNDS: a `copy` of the root doubles the state, so 22 of them made
+ * 4 million times the state before a size checked after the whole patch could say no. Each operation's effect is
+ * counted from the values it writes and removes (measured, not the whole state again), and what copies and moves
+ * may carry in all is bounded too, so a patch costs about as much work as the bytes it is allowed to write.
+ */
+export function applyStatePatch(state: unknown, patch: readonly Operation[]): unknown {
+  if (patch.length > MAX_PATCH_OPERATIONS) {
+    throw new PatchRefusal(422, `holds ${n(patch.length)} operations, more than the ${n(MAX_PATCH_OPERATIONS)} a patch may hold`)
+  }
+  const start = measureJson(state, STATE_BOUNDS)
+  let bytes = start.bytes
+  let nodes = start.nodes
+  let carried = 0
+  // A copy to patch in place: the stored state must stay as it was when the patch fails. Bounded (it was stored).
+  let doc = structuredClone(state)
+  for (const [i, op] of patch.entries()) {
+    const where = `operation ${i + 1} (${op.op} ${JSON.stringify(op.path)})`
+    const target = locate(doc, op.path)
+    const moving = op.op === 'copy' || op.op === 'move' ? locate(doc, op.from) : undefined
+    const written = op.op === 'add' || op.op === 'replace' ? { value: op.value } : moving?.exists ? { value: moving.value } : undefined
+    if (written) {
+      const room = { ...STATE_BOUNDS, depth: STATE_BOUNDS.depth - target.depth }
+      const added = measureJson(written.value, room)
+      if (added.problem) throw new PatchRefusal(added.problem.status, `${where} makes the agent's state ${tooMuch(added.problem.bound)}`)
+      if (moving) carried += added.bytes
+      // An add into an array inserts; everywhere else a value already there is replaced.
+      const replaces = target.exists && !(op.op !== 'replace' && Array.isArray(target.parent))
+      const old = replaces ? measureJson(target.value, STATE_BOUNDS) : undefined
+      bytes += added.bytes - (old?.bytes ?? 0) + (replaces ? 0 : target.keyBytes)
+      nodes += added.nodes - (old?.nodes ?? 0)
+    }
+    if (op.op === 'remove' || op.op === 'move') {
+      const gone = op.op === 'remove' ? target : moving!
+      if (gone.exists) {
+        const old = measureJson(gone.value, STATE_BOUNDS)
+        bytes -= old.bytes + gone.keyBytes
+        nodes -= old.nodes
+      }
+    }
+    if (bytes > STATE_BOUNDS.bytes) throw new PatchRefusal(413, `${where} makes the agent's state ${tooMuch('bytes')}`)
+    if (nodes > STATE_BOUNDS.nodes) throw new PatchRefusal(422, `${where} makes the agent's state ${tooMuch('nodes')}`)
+    if (carried > STATE_BOUNDS.bytes) {
+      throw new PatchRefusal(
+        413,
+        `${where} copies or moves more than ${n(STATE_BOUNDS.bytes)} bytes of JSON in all, the limit for one patch`,
+      )
+    }
+    doc = apply(doc, op, i, where)
+  }
+  return doc
+}
+
+/** The words for a bound the state passed, with the state's own limits (a value's room is less than the state's). */
+function tooMuch(bound: keyof JsonBounds): string {
+  switch (bound) {
+    case 'depth':
+      return `nest more than ${n(STATE_BOUNDS.depth)} levels deep, the limit`
+    case 'nodes':
+      return `hold more than ${n(STATE_BOUNDS.nodes)} values, the limit`
+    case 'bytes':
+      return `more than ${n(STATE_BOUNDS.bytes)} bytes of JSON, the limit`
+    case 'stringChars':
+      return `hold a string longer than ${n(STATE_BOUNDS.stringChars)} characters, the limit`
+  }
+}
+
+function apply(doc: unknown, op: Operation, index: number, where: string): unknown {
+  try {
+    // Validated against the document; prototype keys (__proto__, constructor/prototype) are refused.
+    return applyOperation(doc, op, true, true, true, index).newDocument
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    throw new PatchRefusal(422, `${where} does not apply to the agent's state: ${why}`)
+  }
+}
+
+/** Where a JSON Pointer leads in `doc`: its parent, the value there if any, its depth and what its key weighs. */
+interface Place {
+  parent: unknown
+  exists: boolean
+  value: unknown
+  /** Levels of arrays and objects above the place (a value put there nests this much deeper). */
+  depth: number
+  /** What the member's key adds to its parent's JSON (an array element: its comma). */
+  keyBytes: number
+}
+
+/** Follows a JSON Pointer (RFC 6901) through own members only; a missing step makes a place that does not exist. */
+function locate(doc: unknown, pointer: string | undefined): Place {
+  const keys = pointer ? pointer.split('/').slice(1) : []
+  let parent: unknown
+  let value: unknown = doc
+  let exists = true
+  let key = ''
+  for (const raw of keys) {
+    key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    parent = value
+    exists = typeof parent === 'object' && parent !== null && Object.hasOwn(parent, key)
+    value = exists ? (parent as Record<string, unknown>)[key] : undefined
+    if (!exists) break
+  }
+  return { parent, exists, value, depth: keys.length, keyBytes: Array.isArray(parent) ? 1 : keys.length ? keyBytes(key) : 0 }
+}
