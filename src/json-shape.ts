@@ -31,9 +31,21 @@ export interface JsonProblem {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters JSON escapes are what it looks for.
 const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/
 
-/** Bytes of a string's JSON in UTF-8 (quotes and escapes included). */
+/** Bytes of a string's JSON in UTF-8 (quotes and escapes included). Short strings (keys, mostly) are counted here. */
 function jsonStringBytes(s: string): number {
-  return needsEscape.test(s) ? Buffer.byteLength(JSON.stringify(s)) : Buffer.byteLength(s) + 2
+  if (s.length > 32) return needsEscape.test(s) ? Buffer.byteLength(JSON.stringify(s)) : Buffer.byteLength(s) + 2
+  let bytes = 2
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0x20 && c < 0x80) bytes += c === 0x22 || c === 0x5c ? 2 : 1
+    else if (c < 0x20) bytes += c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4
+      i++
+    } else bytes += c >= 0xd800 && c < 0xe000 ? 6 : 3
+  }
+  return bytes
 }
 
 const n = (value: number) => value.toLocaleString('en')
@@ -58,10 +70,13 @@ export function jsonProblem(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
 
 /** jsonProblem's walk, with what it counted: bytes of the value's JSON in UTF-8, values, levels. */
 export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): JsonMeasure {
-  const stack: [unknown, number][] = [[value, 0]]
+  // Two stacks side by side (values, and the depth of the container each sits in): no pair allocated per value.
+  const values: unknown[] = [value]
+  const depths: number[] = [0]
   const m: JsonMeasure = { bytes: 0, nodes: 0, depth: 0 }
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const [current, parentDepth] = item
+  while (values.length > 0) {
+    const current = values.pop()
+    const parentDepth = depths.pop()!
     if (++m.nodes > bounds.nodes) return fail(m, 'nodes', 422, `holds more than ${n(bounds.nodes)} values (the limit)`)
     if (typeof current === 'string') {
       if (current.length > bounds.stringChars) {
@@ -74,23 +89,28 @@ export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
       const depth = parentDepth + 1
       if (depth > bounds.depth) return fail(m, 'depth', 422, `is nested more than ${n(bounds.depth)} levels deep (the limit)`)
       if (depth > m.depth) m.depth = depth
-      m.bytes += 2
       if (Array.isArray(current)) {
-        m.bytes += Math.max(0, current.length - 1)
-        for (let i = current.length - 1; i >= 0; i--) stack.push([current[i], depth])
+        m.bytes += 2 + Math.max(0, current.length - 1)
+        for (let i = current.length - 1; i >= 0; i--) {
+          values.push(current[i])
+          depths.push(depth)
+        }
       } else {
         // Each member's comma is counted with its key, and the first has none.
-        m.bytes -= 1
-        const bytesBefore = m.bytes
-        for (const [key, child] of Object.entries(current)) {
+        let members = 0
+        for (const key in current) {
+          if (!Object.hasOwn(current, key)) continue
+          const child = (current as Record<string, unknown>)[key]
           if (child === undefined) continue
           if (key.length > bounds.stringChars) {
             return fail(m, 'stringChars', 413, `holds a key longer than ${n(bounds.stringChars)} characters (the limit)`)
           }
           m.bytes += keyBytes(key)
-          stack.push([child, depth])
+          members++
+          values.push(child)
+          depths.push(depth)
         }
-        if (m.bytes === bytesBefore) m.bytes += 1
+        m.bytes += members > 0 ? 1 : 2
       }
     }
     if (m.bytes > bounds.bytes) return fail(m, 'bytes', 413, `is more than ${n(bounds.bytes)} bytes of JSON (the limit)`)
