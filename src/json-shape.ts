@@ -100,7 +100,7 @@ export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
         let members = 0
         for (const key in current) {
           if (!Object.hasOwn(current, key)) continue
-          const child = (current as Record<string, unknown>)[key]
+          const child = (current as Record<string, unknown>)[key] // object-key-ok: an own member, read to be measured
           if (child === undefined) continue
           if (key.length > bounds.stringChars) {
             return fail(m, 'stringChars', 413, `holds a key longer than ${n(bounds.stringChars)} characters (the limit)`)

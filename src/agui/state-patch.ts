@@ -120,7 +120,7 @@ function locate(doc: unknown, pointer: string | undefined): Place {
     key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
     parent = value
     exists = typeof parent === 'object' && parent !== null && Object.hasOwn(parent, key)
-    value = exists ? (parent as Record<string, unknown>)[key] : undefined
+    value = exists ? (parent as Record<string, unknown>)[key] : undefined // object-key-ok: an own member (Object.hasOwn)
     if (!exists) break
   }
   return { parent, exists, value, depth: keys.length, keyBytes: Array.isArray(parent) ? 1 : keys.length ? keyBytes(key) : 0 }
