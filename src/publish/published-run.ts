@@ -45,7 +45,8 @@ export function checkPublished(events: readonly unknown[], runId: string, runHas
       )
     }
     const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
-    if (problem) throw new AppError(problem.code, `${where} is invalid: ${problem.detail}.`)
+    if (problem)
+      throw new AppError(problem.code, `${where} ${problem.code === 'EVENT_TOO_LARGE' ? 'is too big' : 'is invalid'}: ${problem.detail}.`)
     if (type === 'user' && (i > 0 || runHasEvents)) {
       throw new AppError('INVALID_EVENT', `${where} is a user message, which can only open a run (be its first event).`)
     }

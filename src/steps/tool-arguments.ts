@@ -3,16 +3,21 @@ import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 
 /**
  * Arguments that cannot be recorded: `detail` ends a sentence ("are nested more than 62 levels deep (the limit)");
- * `status` 413 when they are too big, 422 otherwise.
+ * `status` 413 when they are too big, 422 otherwise; `tool` the name of the tool they were for, when known.
  */
 export class ToolArgumentsError extends Error {
   constructor(
     readonly status: 413 | 422,
     readonly detail: string,
+    readonly tool?: string,
   ) {
     super(detail)
   }
 }
+
+/** Arguments longer than an event may carry: refused as they stream in, before they are put together whole. */
+export const argumentsTooLong = (tool?: string) =>
+  new ToolArgumentsError(413, `are longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters (the limit)`, tool)
 
 /** An event's bounds, less the two levels above a tool call's `input` in its event (`tool_call`, the event). */
 const ARGUMENT_BOUNDS: JsonBounds = { ...EVENT_BOUNDS, depth: EVENT_BOUNDS.depth - 2 }
@@ -24,9 +29,7 @@ const ARGUMENT_BOUNDS: JsonBounds = { ...EVENT_BOUNDS, depth: EVENT_BOUNDS.depth
  */
 export function parseToolArguments(raw: string): unknown {
   if (!raw.trim()) return {}
-  if (raw.length > EVENT_TEXT_MAX_CHARS) {
-    throw new ToolArgumentsError(413, `are longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters (the limit)`)
-  }
+  if (raw.length > EVENT_TEXT_MAX_CHARS) throw argumentsTooLong()
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)

@@ -67,7 +67,7 @@ describe('the event gate, for every source of events', () => {
     const events = `${made.base}/api/sessions/${p.id}/runs/${run}/events`
     const json = `[{"type":"tool-call","tool_call":{"id":"c","name":"n","input":${DEEP}}}]`
     expect(await refusal(await postRaw(events, json, api.bearer(p)), 422)).toBe(
-      'The event is invalid: tool-call event: is nested more than 64 levels deep (the limit).',
+      'The event is invalid: the tool-call event is nested more than 64 levels deep (the limit).',
     )
     const ndjson = await postRaw(
       events,
@@ -116,18 +116,31 @@ describe('the event gate, for every source of events', () => {
     })
   })
 
+  const settings = () => ({
+    baseUrl: model.baseUrl,
+    model: 'gpt-4o-mini',
+    systemPrompt: 'You are a helpful assistant.',
+    maxToolRounds: 8,
+    requestTimeoutMs: 5000,
+  })
+
   test('a model whose tool arguments are nested too deep ends its openai run with an error that names the limit', async () => {
     model.reply({ stream: toolCalls([{ id: 'call_1', name: 'calculator', args: [DEEP.slice(0, 70_000), DEEP.slice(70_000)] }]) })
-    const settings = {
-      baseUrl: model.baseUrl,
-      model: 'gpt-4o-mini',
-      systemPrompt: 'You are a helpful assistant.',
-      maxToolRounds: 8,
-      requestTimeoutMs: 5000,
-    }
-    expect(await lastEventOf(openAiRunStep(settings, builtInTools(), silentLogger))).toMatchObject({
+    expect(await lastEventOf(openAiRunStep(settings(), builtInTools(), silentLogger))).toMatchObject({
       type: 'error',
       error: 'The model sent arguments for the tool "calculator" that are nested more than 62 levels deep (the limit), so the run stopped.',
+    })
+  })
+
+  test('a model whose tool arguments go on past the longest an event may carry ends its run with an error', async () => {
+    const piece = `"${'x'.repeat(99_998)}",`
+    // The model never ends them: the run stops as they pass the limit, not at the end of a stream that has none.
+    const frames = toolCalls([{ id: 'call_1', name: 'calculator', args: ['[', ...new Array(11).fill(piece)] }]).slice(0, -1)
+    model.reply({ stream: frames, end: 'hang' })
+    expect(await lastEventOf(openAiRunStep(settings(), builtInTools(), silentLogger))).toMatchObject({
+      type: 'error',
+      error:
+        'The model sent arguments for the tool "calculator" that are longer than 1,000,000 characters (the limit), so the run stopped.',
     })
   })
 })
