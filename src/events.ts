@@ -129,7 +129,7 @@ const checkers = new Map(EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(S
 /** Why an event is refused: `EVENT_TOO_LARGE` (413) for its size, `INVALID_EVENT` (422) for anything else. */
 export interface EventProblem {
   code: 'INVALID_EVENT' | 'EVENT_TOO_LARGE'
-  /** The problem, for a sentence: "the tool-call event is nested more than 64 levels deep (the limit)". */
+  /** The problem, for a sentence: "tool-call event is nested more than 64 levels deep (the limit)". */
   detail: string
 }
 
@@ -144,7 +144,7 @@ export function validateNewEvent(event: unknown): EventProblem | undefined {
   if (!checker)
     return { code: 'INVALID_EVENT', detail: `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}` }
   const shape = jsonProblem(event)
-  if (shape) return { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `the ${type} event ${shape.detail}` }
+  if (shape) return { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.detail}` }
   if (checker.Check(event)) return undefined
   const first = checker.Errors(event).First()
   return { code: 'INVALID_EVENT', detail: `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}` }
@@ -153,7 +153,7 @@ export function validateNewEvent(event: unknown): EventProblem | undefined {
 /** validateNewEvent for the stores: throws its problem as an AppError (413 or 422). */
 export function checkNewEvent(event: unknown): void {
   const problem = validateNewEvent(event)
-  if (problem) throw new AppError(problem.code, `${problem.detail[0]!.toUpperCase()}${problem.detail.slice(1)}.`)
+  if (problem) throw new AppError(problem.code, `${problem.detail}.`)
 }
 
 /** Makes a `switch` over the event types exhaustive: a new type fails to compile until every view handles it. */

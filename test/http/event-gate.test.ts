@@ -67,7 +67,7 @@ describe('the event gate, for every source of events', () => {
     const events = `${made.base}/api/sessions/${p.id}/runs/${run}/events`
     const json = `[{"type":"tool-call","tool_call":{"id":"c","name":"n","input":${DEEP}}}]`
     expect(await refusal(await postRaw(events, json, api.bearer(p)), 422)).toBe(
-      'The event is invalid: the tool-call event is nested more than 64 levels deep (the limit).',
+      'The event is invalid: tool-call event is nested more than 64 levels deep (the limit).',
     )
     const ndjson = await postRaw(
       events,

@@ -58,7 +58,7 @@ describe('the event gate (validateNewEvent), whatever made the event', () => {
   test('a tool input nested past the limit is refused with a 422 naming it; one level less is taken', () => {
     expect(validateNewEvent(toolCall(deepArray(60_000)))).toEqual({
       code: 'INVALID_EVENT',
-      detail: 'the tool-call event is nested more than 64 levels deep (the limit)',
+      detail: 'tool-call event is nested more than 64 levels deep (the limit)',
     })
     expect(validateNewEvent(toolCall(deepArray(MAX_EVENT_DEPTH - 2)))).toBeUndefined()
     expect(validateNewEvent(toolCall(deepArray(MAX_EVENT_DEPTH - 1)))?.code).toBe('INVALID_EVENT')
@@ -69,7 +69,7 @@ describe('the event gate (validateNewEvent), whatever made the event', () => {
     const big = { type: 'agent-state', ...envelope, state: { ...state, c: { ...state }, d: { ...state }, e: state.a } }
     expect(validateNewEvent(big)).toEqual({
       code: 'EVENT_TOO_LARGE',
-      detail: `the agent-state event is more than ${MAX_EVENT_BYTES.toLocaleString('en')} bytes of JSON (the limit)`,
+      detail: `agent-state event is more than ${MAX_EVENT_BYTES.toLocaleString('en')} bytes of JSON (the limit)`,
     })
   })
 
