@@ -70,3 +70,9 @@ export const MAX_AGENT_STATE_BYTES = 1024 * 1024
 
 /** The most operations one AG-UI STATE_DELTA (an RFC 6902 JSON Patch) may hold; operations (1,000). More: 422. */
 export const MAX_PATCH_OPERATIONS = 1_000
+
+/**
+ * How many text messages and tool calls an AG-UI run may have open at once (started, not ended); each (1,000). The
+ * mapper keeps each open one by its id until it ends; one more is refused (422).
+ */
+export const MAX_AGUI_OPEN = 1_000

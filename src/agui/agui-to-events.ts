@@ -3,7 +3,7 @@ import { EventSchemas } from '@ag-ui/core/schemas'
 import type { Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
 import { jsonProblem, measureJson } from '../json-shape.ts'
-import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
+import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, MAX_AGUI_OPEN, NAME_MAX_CHARS } from '../limits.ts'
 import { parseToolArguments, ToolArgumentsError } from '../steps/tool-arguments.ts'
 import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from './state-patch.ts'
 
@@ -34,6 +34,8 @@ interface MapperState {
   roles: Map<string, string>
   /** Tool calls started and not yet ended, by id (the client's: a Map, so `__proto__` is an id like any other). */
   calls: Map<string, OpenToolCall>
+  /** Characters of arguments held by the open tool calls, in all: at most EVENT_TEXT_MAX_CHARS. */
+  openArgs: number
   /** The tool call the last TOOL_CALL_CHUNK belongs to, closed by the next event that is not one of its chunks. */
   chunkCall?: string
   /** The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. */
@@ -53,7 +55,7 @@ interface MapperState {
  * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
  */
 export class AguiRunMapper {
-  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), state: {}, closed: false }
+  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), openArgs: 0, state: {}, closed: false }
 
   /** The answer streamed so far. */
   get text(): string {
@@ -107,13 +109,14 @@ export class AguiRunMapper {
     const s = this.#s
     switch (event.type) {
       case EventType.TEXT_MESSAGE_START:
-        s.roles.set(event.messageId, event.role ?? 'assistant')
+        this.#open(s.roles, event.messageId, event.role ?? 'assistant', position)
         return []
       case EventType.TEXT_MESSAGE_CONTENT:
-        return this.#text(event.messageId, event.delta)
+        return this.#text(event.messageId, event.delta, position)
       case EventType.TEXT_MESSAGE_CHUNK:
-        if (event.messageId !== undefined && !s.roles.has(event.messageId)) s.roles.set(event.messageId, event.role ?? 'assistant')
-        return event.delta ? this.#text(event.messageId, event.delta) : []
+        if (event.messageId !== undefined && !s.roles.has(event.messageId))
+          this.#open(s.roles, event.messageId, event.role ?? 'assistant', position)
+        return event.delta ? this.#text(event.messageId, event.delta, position) : []
       case EventType.TEXT_MESSAGE_END:
         s.roles.delete(event.messageId)
         return []
@@ -121,7 +124,7 @@ export class AguiRunMapper {
       case EventType.REASONING_MESSAGE_CHUNK:
         return event.delta ? [{ type: 'reasoning', delta: event.delta }] : []
       case EventType.TOOL_CALL_START:
-        s.calls.set(event.toolCallId, { name: event.toolCallName, args: '' })
+        this.#openCall(event.toolCallId, event.toolCallName, position)
         return []
       case EventType.TOOL_CALL_ARGS:
         this.#addArgs(this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS'), event.delta, position)
@@ -159,9 +162,33 @@ export class AguiRunMapper {
     }
   }
 
-  #text(messageId: string | undefined, delta: string): StepEvent[] {
+  /** Opens a message or a tool call under the client's id, up to MAX_AGUI_OPEN of them open at once. */
+  #open<T>(open: Map<string, T>, id: string, value: T, position: number): void {
+    if (!open.has(id) && open.size >= MAX_AGUI_OPEN) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} opens more than ${MAX_AGUI_OPEN.toLocaleString('en')} messages or tool calls at once, the limit: end some first.`,
+      )
+    }
+    open.set(id, value)
+  }
+
+  #openCall(id: string, name: string, position: number): void {
+    // A START again under an open call's id starts it over: its arguments so far no longer count.
+    this.#s.openArgs -= this.#s.calls.get(id)?.args.length ?? 0
+    this.#open(this.#s.calls, id, { name, args: '' }, position)
+  }
+
+  #text(messageId: string | undefined, delta: string, position: number): StepEvent[] {
     const role = messageId === undefined ? 'assistant' : (this.#s.roles.get(messageId) ?? 'assistant')
     if (role !== 'assistant' || delta === '') return []
+    if (this.#s.text.length + delta.length > EVENT_TEXT_MAX_CHARS) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} makes the answer longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters, the longest an answer may be.`,
+        413,
+      )
+    }
     this.#s.text += delta
     return [{ type: 'partial', delta }]
   }
@@ -176,21 +203,23 @@ export class AguiRunMapper {
     return call
   }
 
-  /** A call's arguments grow by `delta`, up to the longest text an event may carry. */
+  /** A call's arguments grow by `delta`; those of all open calls together, up to the longest text an event may carry. */
   #addArgs(call: OpenToolCall, delta: string, position: number): void {
-    if (call.args.length + delta.length > EVENT_TEXT_MAX_CHARS) {
+    if (this.#s.openArgs + delta.length > EVENT_TEXT_MAX_CHARS) {
       throw new AguiInputError(
         position,
-        `AG-UI event ${position} makes a tool call's arguments longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters, the limit.`,
+        `AG-UI event ${position} makes the arguments of the open tool calls longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters in all, the limit.`,
         413,
       )
     }
     call.args += delta
+    this.#s.openArgs += delta.length
   }
 
   #endCall(id: string, position: number): StepEvent {
     const call = this.#call(id, position, 'TOOL_CALL_END')
     this.#s.calls.delete(id)
+    this.#s.openArgs -= call.args.length
     let input: unknown
     try {
       input = parseToolArguments(call.args)
@@ -212,7 +241,7 @@ export class AguiRunMapper {
       out.push(...this.#endChunkCall(position))
       if (!event.toolCallName)
         throw new AguiInputError(position, `AG-UI event ${position} (TOOL_CALL_CHUNK) starts a tool call without a toolCallName.`)
-      s.calls.set(id, { name: event.toolCallName, args: '' })
+      this.#openCall(id, event.toolCallName, position)
       s.chunkCall = id
     }
     this.#addArgs(this.#call(id, position, 'TOOL_CALL_CHUNK'), event.delta ?? '', position)

@@ -8,6 +8,7 @@ import {
   ERROR_MAX_CHARS,
   EVENT_TEXT_MAX_CHARS,
   MAX_AGENT_STATE_BYTES,
+  MAX_AGUI_OPEN,
   MAX_EVENT_BYTES,
   MAX_EVENT_DEPTH,
   MAX_EVENT_NODES,
@@ -183,5 +184,47 @@ describe('STATE_DELTA patches, applied one operation at a time (state-patch.ts)'
     expect(m.map({ type: 'STATE_DELTA', delta: [{ op: 'add', path: '/x', value: 2 }] }, 3)).toEqual([
       { type: 'agent-state', state: { seed: 1, x: 2 } },
     ])
+  })
+})
+
+describe('what the AG-UI mapper keeps for a run is bounded', () => {
+  const failure = (f: () => unknown): AguiInputError => {
+    try {
+      f()
+    } catch (error) {
+      if (error instanceof AguiInputError) return error
+      throw error
+    }
+    throw new Error('expected an AguiInputError')
+  }
+
+  test(`at most ${MAX_AGUI_OPEN} messages and tool calls open at once`, () => {
+    const m = new AguiRunMapper()
+    const starts = Array.from({ length: MAX_AGUI_OPEN }, (_, i) => ({ type: 'TOOL_CALL_START', toolCallId: `c${i}`, toolCallName: 't' }))
+    m.mapAll(starts)
+    const refused = failure(() => m.map({ type: 'TOOL_CALL_START', toolCallId: 'one more', toolCallName: 't' }, 1001))
+    expect(refused).toMatchObject({ status: 422, sentence: expect.stringContaining('more than 1,000 messages or tool calls at once') })
+    m.map({ type: 'TOOL_CALL_END', toolCallId: 'c0' }, 1002)
+    expect(m.map({ type: 'TOOL_CALL_START', toolCallId: 'one more', toolCallName: 't' }, 1003)).toEqual([])
+  })
+
+  test('the open calls’ arguments and the answer stop at the longest text an event may carry (413)', () => {
+    const m = new AguiRunMapper()
+    const half = 'x'.repeat(EVENT_TEXT_MAX_CHARS / 2)
+    m.mapAll([
+      { type: 'TOOL_CALL_START', toolCallId: 'a', toolCallName: 't' },
+      { type: 'TOOL_CALL_START', toolCallId: 'b', toolCallName: 't' },
+      { type: 'TOOL_CALL_ARGS', toolCallId: 'a', delta: half },
+      { type: 'TOOL_CALL_ARGS', toolCallId: 'b', delta: half },
+    ])
+    expect(failure(() => m.map({ type: 'TOOL_CALL_ARGS', toolCallId: 'b', delta: 'x' }, 5)).status).toBe(413)
+    m.map({ type: 'TOOL_CALL_END', toolCallId: 'a' }, 6)
+    expect(m.map({ type: 'TOOL_CALL_ARGS', toolCallId: 'b', delta: 'x' }, 7)).toEqual([])
+    const text = { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: half }
+    m.mapAll([text, text], 8)
+    expect(failure(() => m.map({ ...text, delta: 'x' }, 10))).toMatchObject({
+      status: 413,
+      sentence: 'AG-UI event 10 makes the answer longer than 1,000,000 characters, the longest an answer may be.',
+    })
   })
 })
