@@ -5,9 +5,13 @@ import { silentLogger } from '../../src/log.ts'
 import { aguiStep } from '../../src/steps/agui-step.ts'
 import type { EventStore } from '../../src/store/event-store.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { FakeAgent } from '../helpers/fake-agui.ts'
 import { publishApi } from '../helpers/publish-api.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { spawnServer } from '../helpers/spawn-server.ts'
 import { testServer } from '../helpers/test-app.ts'
 
 slowTests()
@@ -193,4 +197,21 @@ describe.each(stores)('ids named like Object.prototype members (%s store)', (_na
       await expectHealthy(made.base)
     }
   })
+})
+
+test('a server process on its default flags survives the issue’s request: __proto__ as a toolCallId', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'proto-keys-'))
+  const server = await spawnServer(['bun', 'src/main.ts'], { args: ['--store', `sqlite:${join(dir, 'chats.db')}`] })
+  try {
+    const api = publishApi(server.base)
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const res = await api.append(p, run, [{ type: 'TOOL_CALL_ARGS', toolCallId: '__proto__', delta: 'x' }], { query: '?format=ag-ui' })
+    for (let i = 0; i < 3; i++) expect((await fetch(`${server.base}/metrics`)).status).toBe(200)
+    expect((await fetch(`${server.base}/healthz`)).status).toBe(200)
+    expect(server.proc.exitCode).toBeNull()
+    expect(res.status).toBe(422)
+  } finally {
+    await server.stop()
+  }
 })
