@@ -23,55 +23,74 @@ const n = (value: number) => value.toLocaleString('en')
 /**
  * Applies an RFC 6902 patch to a copy of `state`, one operation at a time, and refuses it (PatchRefusal) at the
  * first operation that takes the state past STATE_BOUNDS: a `copy` of the root doubles the state, so 22 of them made
- * 4 million times the state before a size checked after the whole patch could say no. Each operation's effect is
- * counted from the values it writes and removes (measured, not the whole state again), and what copies and moves
- * may carry in all is bounded too, so a patch costs about as much work as the bytes it is allowed to write.
+ * 4 million times the state before a size checked after the whole patch could say no.
  */
 export function applyStatePatch(state: unknown, patch: readonly Operation[]): unknown {
   if (patch.length > MAX_PATCH_OPERATIONS) {
     throw new PatchRefusal(422, `holds ${n(patch.length)} operations, more than the ${n(MAX_PATCH_OPERATIONS)} a patch may hold`)
   }
-  const start = measureJson(state, STATE_BOUNDS)
-  let bytes = start.bytes
-  let nodes = start.nodes
-  let carried = 0
+  const size = new StateSize(state)
   // A copy to patch in place: the stored state must stay as it was when the patch fails. Bounded (it was stored).
   let doc = structuredClone(state)
   for (const [i, op] of patch.entries()) {
     const where = `operation ${i + 1} (${op.op} ${JSON.stringify(op.path)})`
+    size.count(doc, op, where)
+    doc = apply(doc, op, i, where)
+  }
+  return doc
+}
+
+/**
+ * The state's size as a patch changes it, counted from the values each operation writes and removes (measured, not
+ * the whole state again), with what copies and moves carry in all: a patch costs about as much work as the bytes
+ * it is allowed to write.
+ */
+class StateSize {
+  bytes: number
+  nodes: number
+  carried = 0
+
+  constructor(state: unknown) {
+    const start = measureJson(state, STATE_BOUNDS)
+    this.bytes = start.bytes
+    this.nodes = start.nodes
+  }
+
+  /** Counts what `op` will do to `doc`, and refuses it if that passes a bound. */
+  count(doc: unknown, op: Operation, where: string): void {
     const target = locate(doc, op.path)
-    const moving = op.op === 'copy' || op.op === 'move' ? locate(doc, op.from) : undefined
-    const written = op.op === 'add' || op.op === 'replace' ? { value: op.value } : moving?.exists ? { value: moving.value } : undefined
-    if (written) {
-      const room = { ...STATE_BOUNDS, depth: STATE_BOUNDS.depth - target.depth }
-      const added = measureJson(written.value, room)
-      if (added.problem) throw new PatchRefusal(added.problem.status, `${where} makes the agent's state ${tooMuch(added.problem.bound)}`)
-      if (moving) carried += added.bytes
-      // An add into an array inserts; everywhere else a value already there is replaced.
-      const replaces = target.exists && !(op.op !== 'replace' && Array.isArray(target.parent))
-      const old = replaces ? measureJson(target.value, STATE_BOUNDS) : undefined
-      bytes += added.bytes - (old?.bytes ?? 0) + (replaces ? 0 : target.keyBytes)
-      nodes += added.nodes - (old?.nodes ?? 0)
-    }
-    if (op.op === 'remove' || op.op === 'move') {
-      const gone = op.op === 'remove' ? target : moving!
-      if (gone.exists) {
-        const old = measureJson(gone.value, STATE_BOUNDS)
-        bytes -= old.bytes + gone.keyBytes
-        nodes -= old.nodes
-      }
-    }
-    if (bytes > STATE_BOUNDS.bytes) throw new PatchRefusal(413, `${where} makes the agent's state ${tooMuch('bytes')}`)
-    if (nodes > STATE_BOUNDS.nodes) throw new PatchRefusal(422, `${where} makes the agent's state ${tooMuch('nodes')}`)
-    if (carried > STATE_BOUNDS.bytes) {
+    const source = op.op === 'copy' || op.op === 'move' ? locate(doc, op.from) : undefined
+    if (op.op === 'add' || op.op === 'replace') this.#write(op.value, target, op.op === 'replace', where)
+    else if (source?.exists) this.#write(source.value, target, false, where, true)
+    if (op.op === 'remove') this.#remove(target)
+    if (op.op === 'move' && source) this.#remove(source)
+    if (this.bytes > STATE_BOUNDS.bytes) throw new PatchRefusal(413, `${where} makes the agent's state ${tooMuch('bytes')}`)
+    if (this.nodes > STATE_BOUNDS.nodes) throw new PatchRefusal(422, `${where} makes the agent's state ${tooMuch('nodes')}`)
+    if (this.carried > STATE_BOUNDS.bytes) {
       throw new PatchRefusal(
         413,
         `${where} copies or moves more than ${n(STATE_BOUNDS.bytes)} bytes of JSON in all, the limit for one patch`,
       )
     }
-    doc = apply(doc, op, i, where)
   }
-  return doc
+
+  #write(value: unknown, target: Place, replace: boolean, where: string, carried = false): void {
+    const added = measureJson(value, { ...STATE_BOUNDS, depth: STATE_BOUNDS.depth - target.depth })
+    if (added.problem) throw new PatchRefusal(added.problem.status, `${where} makes the agent's state ${tooMuch(added.problem.bound)}`)
+    if (carried) this.carried += added.bytes
+    // An add into an array inserts; everywhere else a value already there is replaced.
+    const replaces = target.exists && (replace || !Array.isArray(target.parent))
+    const old = replaces ? measureJson(target.value, STATE_BOUNDS) : undefined
+    this.bytes += added.bytes - (old?.bytes ?? 0) + (replaces ? 0 : target.keyBytes)
+    this.nodes += added.nodes - (old?.nodes ?? 0)
+  }
+
+  #remove(place: Place): void {
+    if (!place.exists) return
+    const old = measureJson(place.value, STATE_BOUNDS)
+    this.bytes -= old.bytes + place.keyBytes
+    this.nodes -= old.nodes
+  }
 }
 
 /** The words for a bound the state passed, with the state's own limits (a value's room is less than the state's). */

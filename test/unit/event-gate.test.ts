@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
+import { applyPatch } from 'fast-json-patch'
 import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
 import { applyStatePatch, PatchRefusal } from '../../src/agui/state-patch.ts'
 import { validateNewEvent } from '../../src/events.ts'
@@ -149,6 +150,20 @@ describe('STATE_DELTA patches, applied one operation at a time (state-patch.ts)'
     ]
     expect(applyStatePatch({ a: half }, ops)).toEqual({ b: 'short', c: half })
     expect(refusal(() => applyStatePatch({ a: half }, ops.slice(1))).detail).toMatch(/^operation 1 \(add "\/b"\) makes/)
+  })
+
+  test('a patch gives what fast-json-patch gives when it is taken, moves and copies in arrays included', () => {
+    const state = { list: [1, { a: 'x' }, [2, 3]], map: { k: 'v', deep: { n: null } } }
+    const ops = [
+      { op: 'move' as const, from: '/list/0', path: '/list/2' },
+      { op: 'copy' as const, from: '/map/deep', path: '/list/-' },
+      { op: 'move' as const, from: '/map/k', path: '/map/deep/k' },
+      { op: 'add' as const, path: '/list/1', value: { b: [true, false] } },
+      { op: 'replace' as const, path: '/map/deep', value: 'flat' },
+      { op: 'test' as const, path: '/list/0', value: { a: 'x' } },
+      { op: 'remove' as const, path: '/list/3' },
+    ]
+    expect(applyStatePatch(state, ops)).toEqual(applyPatch(structuredClone(state), ops, true, false).newDocument)
   })
 
   test(`a patch holds at most ${MAX_PATCH_OPERATIONS} operations; a bad one leaves the state as it was`, () => {
