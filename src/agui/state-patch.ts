@@ -23,13 +23,15 @@ const n = (value: number) => value.toLocaleString('en')
 /**
  * Applies an RFC 6902 patch to a copy of `state`, one operation at a time, and refuses it (PatchRefusal) at the
  * first operation that takes the state past STATE_BOUNDS: a `copy` of the root doubles the state, so 22 of them made
- * 4 million times the state before a size checked after the whole patch could say no.
+ * 4 million times the state before a size checked after the whole patch could say no. Sizes are counted to within
+ * a byte an operation (a comma more or less), so the state ends at most a byte an operation past `bounds.bytes`.
+ * @param bounds how big the state may grow; STATE_BOUNDS unless a test asks for smaller.
  */
-export function applyStatePatch(state: unknown, patch: readonly Operation[]): unknown {
+export function applyStatePatch(state: unknown, patch: readonly Operation[], bounds: JsonBounds = STATE_BOUNDS): unknown {
   if (patch.length > MAX_PATCH_OPERATIONS) {
     throw new PatchRefusal(422, `holds ${n(patch.length)} operations, more than the ${n(MAX_PATCH_OPERATIONS)} a patch may hold`)
   }
-  const size = new StateSize(state)
+  const size = new StateSize(state, bounds)
   // A copy to patch in place: the stored state must stay as it was when the patch fails. Bounded (it was stored).
   let doc = structuredClone(state)
   for (const [i, op] of patch.entries()) {
@@ -50,8 +52,11 @@ class StateSize {
   nodes: number
   carried = 0
 
-  constructor(state: unknown) {
-    const start = measureJson(state, STATE_BOUNDS)
+  constructor(
+    state: unknown,
+    private readonly bounds: JsonBounds,
+  ) {
+    const start = measureJson(state, bounds)
     this.bytes = start.bytes
     this.nodes = start.nodes
   }
@@ -59,51 +64,70 @@ class StateSize {
   /** Counts what `op` will do to `doc`, and refuses it if that passes a bound. */
   count(doc: unknown, op: Operation, where: string): void {
     const target = locate(doc, op.path)
-    const source = op.op === 'copy' || op.op === 'move' ? locate(doc, op.from) : undefined
+    const from = op.op === 'copy' || op.op === 'move' ? op.from : undefined
+    const source = from === undefined ? undefined : locate(doc, from)
+    // RFC 6902 §4.4-4.5: `from` must exist (fast-json-patch would copy nothing, making the state undefined).
+    if (source && !source.exists) {
+      throw new PatchRefusal(422, `${where} copies or moves from ${JSON.stringify(from)}, which is not in the agent's state`)
+    }
+    // RFC 6902 §4.4: a value cannot move into itself (fast-json-patch lets the root through, making a cycle).
+    if (op.op === 'move' && op.path.startsWith(`${op.from}/`)) {
+      throw new PatchRefusal(422, `${where} moves ${JSON.stringify(op.from)} into itself`)
+    }
+    // fast-json-patch lets a member be added to a number or a string (and does nothing): refused here.
+    if (op.path !== '' && (typeof target.parent !== 'object' || target.parent === null)) {
+      throw new PatchRefusal(422, `${where} does not apply to the agent's state: ${JSON.stringify(op.path)} is inside no object or array`)
+    }
     if (op.op === 'add' || op.op === 'replace') this.#write(op.value, target, op.op === 'replace', where)
-    else if (source?.exists) this.#write(source.value, target, false, where, true)
+    else if (op.op === 'copy') this.#write(source!.value, target, false, where, true)
+    else if (op.op === 'move' && op.from !== op.path) this.#move(source!, target, op.from.startsWith(`${op.path}/`), where)
     if (op.op === 'remove') this.#remove(target)
-    if (op.op === 'move' && source) this.#remove(source)
-    if (this.bytes > STATE_BOUNDS.bytes) throw new PatchRefusal(413, `${where} makes the agent's state ${tooMuch('bytes')}`)
-    if (this.nodes > STATE_BOUNDS.nodes) throw new PatchRefusal(422, `${where} makes the agent's state ${tooMuch('nodes')}`)
-    if (this.carried > STATE_BOUNDS.bytes) {
-      throw new PatchRefusal(
-        413,
-        `${where} copies or moves more than ${n(STATE_BOUNDS.bytes)} bytes of JSON in all, the limit for one patch`,
-      )
+    const { bounds } = this
+    if (this.bytes > bounds.bytes) throw new PatchRefusal(413, `${where} makes the agent's state ${tooMuch('bytes', bounds)}`)
+    if (this.nodes > bounds.nodes) throw new PatchRefusal(422, `${where} makes the agent's state ${tooMuch('nodes', bounds)}`)
+    if (this.carried > bounds.bytes) {
+      throw new PatchRefusal(413, `${where} copies or moves more than ${n(bounds.bytes)} bytes of JSON in all, the limit for one patch`)
     }
   }
 
   #write(value: unknown, target: Place, replace: boolean, where: string, carried = false): void {
-    const added = measureJson(value, { ...STATE_BOUNDS, depth: STATE_BOUNDS.depth - target.depth })
-    if (added.problem) throw new PatchRefusal(added.problem.status, `${where} makes the agent's state ${tooMuch(added.problem.bound)}`)
+    const added = measureJson(value, { ...this.bounds, depth: this.bounds.depth - target.depth })
+    if (added.problem)
+      throw new PatchRefusal(added.problem.status, `${where} makes the agent's state ${tooMuch(added.problem.bound, this.bounds)}`)
     if (carried) this.carried += added.bytes
     // An add into an array inserts; everywhere else a value already there is replaced.
     const replaces = target.exists && (replace || !Array.isArray(target.parent))
-    const old = replaces ? measureJson(target.value, STATE_BOUNDS) : undefined
+    const old = replaces ? measureJson(target.value, this.bounds) : undefined
     this.bytes += added.bytes - (old?.bytes ?? 0) + (replaces ? 0 : target.keyBytes)
     this.nodes += added.nodes - (old?.nodes ?? 0)
   }
 
+  /** A move is a remove and an add; when the value leaves from inside the place it goes to, that place's old value held it. */
+  #move(source: Place, target: Place, fromInside: boolean, where: string): void {
+    this.#write(source.value, target, false, where, true)
+    if (fromInside) return
+    this.#remove(source)
+  }
+
   #remove(place: Place): void {
     if (!place.exists) return
-    const old = measureJson(place.value, STATE_BOUNDS)
+    const old = measureJson(place.value, this.bounds)
     this.bytes -= old.bytes + place.keyBytes
     this.nodes -= old.nodes
   }
 }
 
 /** The words for a bound the state passed, with the state's own limits (a value's room is less than the state's). */
-function tooMuch(bound: keyof JsonBounds): string {
+function tooMuch(bound: keyof JsonBounds, bounds: JsonBounds): string {
   switch (bound) {
     case 'depth':
-      return `nest more than ${n(STATE_BOUNDS.depth)} levels deep, the limit`
+      return `nest more than ${n(bounds.depth)} levels deep, the limit`
     case 'nodes':
-      return `hold more than ${n(STATE_BOUNDS.nodes)} values, the limit`
+      return `hold more than ${n(bounds.nodes)} values, the limit`
     case 'bytes':
-      return `more than ${n(STATE_BOUNDS.bytes)} bytes of JSON, the limit`
+      return `more than ${n(bounds.bytes)} bytes of JSON, the limit`
     case 'stringChars':
-      return `hold a string longer than ${n(STATE_BOUNDS.stringChars)} characters, the limit`
+      return `hold a string longer than ${n(bounds.stringChars)} characters, the limit`
   }
 }
 

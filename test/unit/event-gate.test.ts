@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { applyPatch } from 'fast-json-patch'
+import { applyOperation, applyPatch, getValueByPointer, type Operation } from 'fast-json-patch'
 import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
-import { applyStatePatch, PatchRefusal } from '../../src/agui/state-patch.ts'
+import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from '../../src/agui/state-patch.ts'
 import { validateNewEvent } from '../../src/events.ts'
 import { jsonProblem, measureJson } from '../../src/json-shape.ts'
 import {
@@ -164,6 +164,53 @@ describe('STATE_DELTA patches, applied one operation at a time (state-patch.ts)'
       { op: 'remove' as const, path: '/list/3' },
     ]
     expect(applyStatePatch(state, ops)).toEqual(applyPatch(structuredClone(state), ops, true, false).newDocument)
+  })
+
+  test('a patch is refused at the first operation past the bound, to within a byte an operation, or gives what fast-json-patch gives', () => {
+    const paths = ['', '/a', '/b', '/a/0', '/a/-', '/b/c', '/x']
+    const value = fc.jsonValue({ maxDepth: 2 })
+    const op = fc.oneof(
+      fc.record({ op: fc.constantFrom('add', 'replace'), path: fc.constantFrom(...paths), value }),
+      fc.record({ op: fc.constant('remove'), path: fc.constantFrom(...paths) }),
+      fc.record({ op: fc.constantFrom('copy', 'move'), from: fc.constantFrom(...paths), path: fc.constantFrom(...paths) }),
+    ) as fc.Arbitrary<Operation>
+    const state = fc.record({ a: fc.array(value, { maxLength: 3 }), b: fc.dictionary(fc.constantFrom('c', 'd'), value) })
+    fc.assert(
+      fc.property(state, fc.array(op, { maxLength: 8 }), fc.integer({ min: 30, max: 300 }), (start, ops, bytes) => {
+        fc.pre(measureJson(start).bytes <= bytes)
+        // The reference: fast-json-patch, one operation at a time, and the exact size after each.
+        const sizes: number[] = []
+        let doc: unknown = structuredClone(start)
+        // Each gets its own copy: an added value goes into the document as it is, and later operations change it.
+        for (const [i, o] of structuredClone(ops).entries()) {
+          try {
+            // RFC 6902: a copy or a move from nothing fails, and a move into itself (fast-json-patch lets both through).
+            if ((o.op === 'copy' || o.op === 'move') && getValueByPointer(doc, o.from) === undefined) break
+            if (o.op === 'move' && o.path.startsWith(`${o.from}/`)) break
+            doc = applyOperation(doc, o, true, true, true, i).newDocument
+          } catch {
+            break
+          }
+          sizes.push(Buffer.byteLength(JSON.stringify(doc)))
+        }
+        let refused: PatchRefusal | undefined
+        let result: unknown
+        try {
+          result = applyStatePatch(start, structuredClone(ops), { ...STATE_BOUNDS, bytes })
+        } catch (error) {
+          if (!(error instanceof PatchRefusal)) throw error
+          refused = error
+        }
+        const at = refused ? Number(/^operation (\d+)/.exec(refused.detail)?.[1]) : ops.length + 1
+        // Every operation before the refusal (or all of them) leaves the state within the bound.
+        for (const size of sizes.slice(0, at - 1)) expect(size).toBeLessThanOrEqual(bytes + ops.length)
+        // A refusal for size comes at an operation that does take the state past it (when that operation applies at all).
+        const sized = refused?.status === 413 && refused.detail.includes('state more than') && sizes.length >= at
+        if (sized) expect(sizes[at - 1]).toBeGreaterThan(bytes - ops.length)
+        if (!refused) expect(result).toEqual(doc)
+      }),
+      { numRuns: 500 },
+    )
   })
 
   test(`a patch holds at most ${MAX_PATCH_OPERATIONS} operations; a bad one leaves the state as it was`, () => {
