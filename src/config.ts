@@ -252,19 +252,24 @@ function httpUrl(name: string, raw: string, example: string): string {
 
 /** `--agui-header "Name: value"` values as headers; a value without a name, or a name that is not a token, is refused. */
 export function headerList(raw: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {}
+  const headers: [string, string][] = []
   for (const line of raw) {
     const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/.exec(line)
     if (!match || /[\r\n\0]/.test(match[2]!)) {
       // Never the value: it is usually a credential.
       throw new ConfigError('--agui-header must be "Name: value", e.g. "Authorization: Bearer …"; one of them is not')
     }
-    headers[match[1]!] = match[2]!
+    headers.push([match[1]!, match[2]!])
   }
-  return headers
+  // Own properties, whatever the name (a header called __proto__ included): never an assignment to an object's key.
+  return Object.fromEntries(headers)
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+const UNIT_MS = new Map([
+  ['s', 1000],
+  ['m', 60_000],
+  ['h', 3_600_000],
+])
 
 /** `30/m` (a burst of 30, refilled at 30 a minute), `120/h,10` (a burst of 10, 120 an hour), or `off`. */
 export function rateLimitSpec(raw: string): BucketRate | undefined {
@@ -275,7 +280,7 @@ export function rateLimitSpec(raw: string): BucketRate | undefined {
   if (!match || rate < 1 || burst < 1) {
     throw new ConfigError(`--rate-limit must be like 30/m, 120/h,10 or off, got ${JSON.stringify(raw)}`)
   }
-  return { capacity: burst, perMs: UNIT_MS[match[2]!]! / rate }
+  return { capacity: burst, perMs: UNIT_MS.get(match[2]!)! / rate }
 }
 
 function storeSpec(raw: string): StoreSpec {
@@ -316,18 +321,21 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     })
     if (values.help) return { kind: 'help' }
     if (values.version) return { kind: 'version' }
+    // object-key-ok: parseArgs' values, FLAGS and the environment, each read by this server's own flag and variable names.
     const get = (name: string, fallback: string): string => {
       const flag = (values as Record<string, string | boolean | undefined>)[name]
       if (typeof flag === 'string') return flag
       for (const key of FLAGS[name]!.env) if (env[key] !== undefined && env[key] !== '') return env[key]!
       return fallback
     }
+    // object-key-ok: as get.
     const all = (name: string): string[] => {
       const flag = (values as Record<string, unknown>)[name]
       if (Array.isArray(flag)) return flag as string[]
       for (const key of FLAGS[name]!.env) if (env[key]) return env[key]!.split(/\r?\n/).filter((line) => line.trim() !== '')
       return []
     }
+    // object-key-ok: as get.
     const on = (name: string): boolean => {
       if ((values as Record<string, unknown>)[name] === true) return true
       return FLAGS[name]!.env.some((key) => /^(1|true|yes)$/i.test(env[key] ?? ''))

@@ -1,5 +1,7 @@
 import { t, type Static } from 'elysia'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { AppError } from './errors.ts'
+import { jsonProblem } from './json-shape.ts'
 import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.ts'
 
 /**
@@ -124,14 +126,34 @@ export type StepEvent = NewEvent extends infer E ? (E extends NewEvent ? Omit<E,
 
 const checkers = new Map(EVENT_TYPES.map((type) => [type, TypeCompiler.Compile(SCHEMAS[type])]))
 
-/** Validates an event at the store boundary; returns a sentence naming the first problem, or undefined. */
-export function validateNewEvent(event: unknown): string | undefined {
+/** Why an event is refused: `EVENT_TOO_LARGE` (413) for its size, `INVALID_EVENT` (422) for anything else. */
+export interface EventProblem {
+  code: 'INVALID_EVENT' | 'EVENT_TOO_LARGE'
+  /** The problem, for a sentence: "tool-call event is nested more than 64 levels deep (the limit)". */
+  detail: string
+}
+
+/**
+ * The one gate every event passes, whatever made it (a step, a publisher, an AG-UI agent, a model's tool arguments):
+ * its shape first (depth, values, string length, bytes; limits.ts), walked without recursion, then its schema.
+ * Returns the first problem, or undefined.
+ */
+export function validateNewEvent(event: unknown): EventProblem | undefined {
   const type = (event as { type?: unknown } | null)?.type
   const checker = typeof type === 'string' ? checkers.get(type as EventType) : undefined
-  if (!checker) return `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}`
+  if (!checker)
+    return { code: 'INVALID_EVENT', detail: `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}` }
+  const shape = jsonProblem(event)
+  if (shape) return { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.detail}` }
   if (checker.Check(event)) return undefined
   const first = checker.Errors(event).First()
-  return `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}`
+  return { code: 'INVALID_EVENT', detail: `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}` }
+}
+
+/** validateNewEvent for the stores: throws its problem as an AppError (413 or 422). */
+export function checkNewEvent(event: unknown): void {
+  const problem = validateNewEvent(event)
+  if (problem) throw new AppError(problem.code, `${problem.detail}.`)
 }
 
 /** Makes a `switch` over the event types exhaustive: a new type fails to compile until every view handles it. */

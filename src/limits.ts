@@ -70,3 +70,46 @@ export const EXPORT_PAGE_BYTES = 256 * 1024
 
 /** The longest sign-in `next` (where /login sends a browser back to) kept; characters. Longer falls back to `/`. */
 export const NEXT_MAX_CHARS = 2048
+/*
+ * The shape of one event, whatever its source (a publisher, an AG-UI agent, a model's tool arguments, a step):
+ * checked once, iteratively, by `eventProblem` (src/json-shape.ts) at the store boundary and where outside JSON is
+ * parsed. Strings are bounded by EVENT_TEXT_MAX_CHARS, every string of the event, keys included.
+ */
+
+/**
+ * How deep arrays and objects may nest in one event; levels (64, the event's own object counting as one). A page
+ * renders nested values recursively and JSON.stringify recurses: 60,000 levels overflowed the stack. 64 is more
+ * than any tool input or agent state needs. Deeper: 422.
+ */
+export const MAX_EVENT_DEPTH = 64
+
+/**
+ * How many values (objects, arrays, strings, numbers, booleans, nulls) one event may hold; values (100,000). Bounds
+ * the time any walk of an event takes (rendering, exporting, measuring); more: 422.
+ */
+export const MAX_EVENT_NODES = 100_000
+
+/**
+ * The most one event may weigh as JSON; bytes of UTF-8 (6 MiB). Chosen so that every event the text limits admit
+ * fits: a `final` or an `error` carries at most EVENT_TEXT_MAX_CHARS + ERROR_MAX_CHARS characters, each at most 6
+ * bytes of JSON (a control character escaped as \u001f; other text is 1-3 bytes a character), so a run's closing
+ * event is never refused for its size. What it bounds in practice is the rest: tool inputs, results, agent states.
+ * More: 413.
+ */
+export const MAX_EVENT_BYTES = 6 * 1024 * 1024
+
+/**
+ * The largest state an AG-UI agent may keep; bytes of UTF-8 JSON (1 MiB). The whole state is stored with every
+ * change, so it is held well under MAX_EVENT_BYTES; a patch is measured after each of its operations and refused
+ * (422) at the first that takes the state past it.
+ */
+export const MAX_AGENT_STATE_BYTES = 1024 * 1024
+
+/** The most operations one AG-UI STATE_DELTA (an RFC 6902 JSON Patch) may hold; operations (1,000). More: 422. */
+export const MAX_PATCH_OPERATIONS = 1_000
+
+/**
+ * How many text messages and tool calls an AG-UI run may have open at once (started, not ended); each (1,000). The
+ * mapper keeps each open one by its id until it ends; one more is refused (422).
+ */
+export const MAX_AGUI_OPEN = 1_000

@@ -1,15 +1,21 @@
 import { type AGUIEvent, EventType } from '@ag-ui/core'
-import { parseToolArguments } from '../steps/tool-arguments.ts'
 import { EventSchemas } from '@ag-ui/core/schemas'
-import { applyPatch, type Operation } from 'fast-json-patch'
+import type { Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
-import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
+import { jsonProblem, measureJson } from '../json-shape.ts'
+import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, MAX_AGUI_OPEN, NAME_MAX_CHARS } from '../limits.ts'
+import { parseToolArguments, ToolArgumentsError } from '../steps/tool-arguments.ts'
+import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from './state-patch.ts'
 
-/** An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`. */
+/**
+ * An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`; `status` 413
+ * when it is (or makes something) too big, 422 otherwise.
+ */
 export class AguiInputError extends Error {
   constructor(
     readonly position: number,
     readonly sentence: string,
+    readonly status: 413 | 422 = 422,
   ) {
     super(sentence)
   }
@@ -24,10 +30,12 @@ interface OpenToolCall {
 interface MapperState {
   /** The answer so far: the content of the run's assistant text messages, in order. */
   text: string
-  /** The role of each open text message (only an assistant's text is the answer). */
-  roles: Record<string, string>
-  /** Tool calls started and not yet ended, by id: their arguments are put together from TOOL_CALL_ARGS. */
-  calls: Record<string, OpenToolCall>
+  /** The role of each open text message (only an assistant's text is the answer); a Map: the ids are the client's. */
+  roles: Map<string, string>
+  /** Tool calls started and not yet ended, by id (the client's: a Map, so `__proto__` is an id like any other). */
+  calls: Map<string, OpenToolCall>
+  /** Characters of arguments held by the open tool calls, in all: at most EVENT_TEXT_MAX_CHARS. */
+  openArgs: number
   /** The tool call the last TOOL_CALL_CHUNK belongs to, closed by the next event that is not one of its chunks. */
   chunkCall?: string
   /** The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. */
@@ -42,12 +50,12 @@ interface MapperState {
  *
  * Text content → `partial`; reasoning content → `reasoning`; TOOL_CALL_START/ARGS/END → one `tool-call` with its
  * parsed arguments; TOOL_CALL_RESULT → `tool-result`; STEP_STARTED/FINISHED → `agent-step`; STATE_SNAPSHOT and
- * STATE_DELTA (an RFC 6902 patch, applied by fast-json-patch) → `agent-state` with the whole state; RUN_FINISHED →
+ * STATE_DELTA (an RFC 6902 patch, applied op by op: state-patch.ts) → `agent-state` with the whole state; RUN_FINISHED →
  * `final` with the answer; RUN_ERROR → `error` with its message. The rest (RUN_STARTED, message starts and ends,
  * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
  */
 export class AguiRunMapper {
-  #s: MapperState = { text: '', roles: {}, calls: {}, state: {}, closed: false }
+  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), openArgs: 0, state: {}, closed: false }
 
   /** The answer streamed so far. */
   get text(): string {
@@ -64,6 +72,9 @@ export class AguiRunMapper {
    * @param position the event's 1-based number in its stream or request, for the sentence of an AguiInputError.
    */
   map(raw: unknown, position: number): StepEvent[] {
+    // The event gate's bounds first, before anything walks the event recursively (its schema, a patch, a clone).
+    const shape = jsonProblem(raw)
+    if (shape) throw new AguiInputError(position, `AG-UI event ${position} ${shape.detail}.`, shape.status)
     const parsed = EventSchemas.safeParse(raw)
     if (!parsed.success) throw new AguiInputError(position, `AG-UI event ${position} is invalid: ${problemOf(raw, parsed.error.issues)}.`)
     if (this.#s.closed) {
@@ -98,24 +109,25 @@ export class AguiRunMapper {
     const s = this.#s
     switch (event.type) {
       case EventType.TEXT_MESSAGE_START:
-        s.roles[event.messageId] = event.role ?? 'assistant'
+        this.#open(s.roles, event.messageId, event.role ?? 'assistant', position)
         return []
       case EventType.TEXT_MESSAGE_CONTENT:
-        return this.#text(event.messageId, event.delta)
+        return this.#text(event.messageId, event.delta, position)
       case EventType.TEXT_MESSAGE_CHUNK:
-        if (event.messageId !== undefined && !(event.messageId in s.roles)) s.roles[event.messageId] = event.role ?? 'assistant'
-        return event.delta ? this.#text(event.messageId, event.delta) : []
+        if (event.messageId !== undefined && !s.roles.has(event.messageId))
+          this.#open(s.roles, event.messageId, event.role ?? 'assistant', position)
+        return event.delta ? this.#text(event.messageId, event.delta, position) : []
       case EventType.TEXT_MESSAGE_END:
-        delete s.roles[event.messageId]
+        s.roles.delete(event.messageId)
         return []
       case EventType.REASONING_MESSAGE_CONTENT:
       case EventType.REASONING_MESSAGE_CHUNK:
         return event.delta ? [{ type: 'reasoning', delta: event.delta }] : []
       case EventType.TOOL_CALL_START:
-        s.calls[event.toolCallId] = { name: event.toolCallName, args: '' }
+        this.#openCall(event.toolCallId, event.toolCallName, position)
         return []
       case EventType.TOOL_CALL_ARGS:
-        this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS').args += event.delta
+        this.#addArgs(this.#call(event.toolCallId, position, 'TOOL_CALL_ARGS'), event.delta, position)
         return []
       case EventType.TOOL_CALL_END:
         return [this.#endCall(event.toolCallId, position)]
@@ -150,15 +162,39 @@ export class AguiRunMapper {
     }
   }
 
-  #text(messageId: string | undefined, delta: string): StepEvent[] {
-    const role = messageId === undefined ? 'assistant' : (this.#s.roles[messageId] ?? 'assistant')
+  /** Opens a message or a tool call under the client's id, up to MAX_AGUI_OPEN of them open at once. */
+  #open<T>(open: Map<string, T>, id: string, value: T, position: number): void {
+    if (!open.has(id) && open.size >= MAX_AGUI_OPEN) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} opens more than ${MAX_AGUI_OPEN.toLocaleString('en')} messages or tool calls at once, the limit: end some first.`,
+      )
+    }
+    open.set(id, value)
+  }
+
+  #openCall(id: string, name: string, position: number): void {
+    // A START again under an open call's id starts it over: its arguments so far no longer count.
+    this.#s.openArgs -= this.#s.calls.get(id)?.args.length ?? 0
+    this.#open(this.#s.calls, id, { name, args: '' }, position)
+  }
+
+  #text(messageId: string | undefined, delta: string, position: number): StepEvent[] {
+    const role = messageId === undefined ? 'assistant' : (this.#s.roles.get(messageId) ?? 'assistant')
     if (role !== 'assistant' || delta === '') return []
+    if (this.#s.text.length + delta.length > EVENT_TEXT_MAX_CHARS) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} makes the answer longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters, the longest an answer may be.`,
+        413,
+      )
+    }
     this.#s.text += delta
     return [{ type: 'partial', delta }]
   }
 
   #call(id: string, position: number, kind: string): OpenToolCall {
-    const call = this.#s.calls[id]
+    const call = this.#s.calls.get(id)
     if (!call)
       throw new AguiInputError(
         position,
@@ -167,13 +203,31 @@ export class AguiRunMapper {
     return call
   }
 
+  /** A call's arguments grow by `delta`; those of all open calls together, up to the longest text an event may carry. */
+  #addArgs(call: OpenToolCall, delta: string, position: number): void {
+    if (this.#s.openArgs + delta.length > EVENT_TEXT_MAX_CHARS) {
+      throw new AguiInputError(
+        position,
+        `AG-UI event ${position} makes the arguments of the open tool calls longer than ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters in all, the limit.`,
+        413,
+      )
+    }
+    call.args += delta
+    this.#s.openArgs += delta.length
+  }
+
   #endCall(id: string, position: number): StepEvent {
     const call = this.#call(id, position, 'TOOL_CALL_END')
-    delete this.#s.calls[id]
-    return {
-      type: 'tool-call',
-      tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input: parseToolArguments(call.args) },
+    this.#s.calls.delete(id)
+    this.#s.openArgs -= call.args.length
+    let input: unknown
+    try {
+      input = parseToolArguments(call.args)
+    } catch (error) {
+      if (!(error instanceof ToolArgumentsError)) throw error
+      throw new AguiInputError(position, `AG-UI event ${position} ends a tool call whose arguments ${error.detail}.`, error.status)
     }
+    return { type: 'tool-call', tool_call: { id: id.slice(0, NAME_MAX_CHARS), name: call.name.slice(0, NAME_MAX_CHARS), input } }
   }
 
   /** TOOL_CALL_CHUNK: AG-UI's shorthand for START/ARGS/END, a call's chunks in a row; the next other event ends it. */
@@ -187,10 +241,10 @@ export class AguiRunMapper {
       out.push(...this.#endChunkCall(position))
       if (!event.toolCallName)
         throw new AguiInputError(position, `AG-UI event ${position} (TOOL_CALL_CHUNK) starts a tool call without a toolCallName.`)
-      s.calls[id] = { name: event.toolCallName, args: '' }
+      this.#openCall(id, event.toolCallName, position)
       s.chunkCall = id
     }
-    this.#call(id, position, 'TOOL_CALL_CHUNK').args += event.delta ?? ''
+    this.#addArgs(this.#call(id, position, 'TOOL_CALL_CHUNK'), event.delta ?? '', position)
     return out
   }
 
@@ -198,28 +252,22 @@ export class AguiRunMapper {
     const id = this.#s.chunkCall
     if (id === undefined) return []
     this.#s.chunkCall = undefined
-    return id in this.#s.calls ? [this.#endCall(id, position)] : []
+    return this.#s.calls.has(id) ? [this.#endCall(id, position)] : []
   }
 
   #patched(patch: readonly Operation[], position: number): unknown {
     try {
-      // Never in place (the last stored state must stay as it was when the patch fails); prototype keys are refused.
-      return applyPatch(this.#s.state, patch as Operation[], true, false).newDocument
+      return applyStatePatch(this.#s.state, patch)
     } catch (error) {
-      const why = error instanceof Error ? error.message.split('\n')[0] : String(error)
-      throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA) does not apply to the agent's state: ${why}.`)
+      if (!(error instanceof PatchRefusal)) throw error
+      throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA): ${error.detail}.`, error.status)
     }
   }
 
   #setState(state: unknown, position: number): StepEvent {
-    // The whole state is stored with every change: bounded like any event's text.
-    const size = JSON.stringify(state)?.length ?? 0
-    if (size > EVENT_TEXT_MAX_CHARS) {
-      throw new AguiInputError(
-        position,
-        `AG-UI event ${position} makes the agent's state ${size.toLocaleString('en')} characters of JSON, more than the ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} an event may hold.`,
-      )
-    }
+    // The whole state is stored with every change: bounded (STATE_BOUNDS) well under what an event may hold.
+    const problem = measureJson(state, STATE_BOUNDS).problem
+    if (problem) throw new AguiInputError(position, `AG-UI event ${position} sets an agent state that ${problem.detail}.`, problem.status)
     this.#s.state = state
     return { type: 'agent-state', state }
   }

@@ -46,7 +46,8 @@ export function checkPublished(events: readonly unknown[], runId: string, runHas
       )
     }
     const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
-    if (problem) throw new AppError('INVALID_EVENT', `${where} is invalid: ${problem}.`)
+    if (problem)
+      throw new AppError(problem.code, `${where} ${problem.code === 'EVENT_TOO_LARGE' ? 'is too big' : 'is invalid'}: ${problem.detail}.`)
     if (type === 'user' && (i > 0 || runHasEvents)) {
       throw new AppError('INVALID_EVENT', `${where} is a user message, which can only open a run (be its first event).`)
     }
@@ -252,7 +253,7 @@ async function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPo
   try {
     return mapper.mapAll(input, firstPosition)
   } catch (error) {
-    if (error instanceof AguiInputError) throw new AppError('INVALID_EVENT', error.sentence)
+    if (error instanceof AguiInputError) throw new AppError(error.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', error.sentence)
     throw error
   }
 }

@@ -2,7 +2,7 @@ import type { Notifier } from '../bus/notifier.ts'
 import { producerField, RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { fitEventText, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { fitEventText, type NewEvent, type StoredEvent, checkNewEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -113,8 +113,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
    */
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
-    const problem = validateNewEvent(event)
-    if (problem) throw new AppError('INVALID_EVENT', problem)
+    checkNewEvent(event)
     if (this.#closed) throw redisUnavailable()
     const ticket = this.#tails.track(sessionId)
     const json = JSON.stringify(event)

@@ -72,7 +72,7 @@ export class RunEvents {
     try {
       await this.#append(closing(fitEventText(this.streamed)))
     } catch (error) {
-      if (!(error instanceof AppError) || error.code !== 'INVALID_EVENT') throw error
+      if (!(error instanceof AppError) || (error.code !== 'INVALID_EVENT' && error.code !== 'EVENT_TOO_LARGE')) throw error
       this.log.error('the closing event of a run was refused; closing it with an error', this.#fields({ error: error.message }))
       await this.#append({ type: 'error', error: 'The step ended in a way the server could not record.' })
     }

@@ -1,8 +1,9 @@
 import OpenAI from 'openai'
-import { parseToolArguments } from './tool-arguments.ts'
+import { parseToolArguments, ToolArgumentsError } from './tool-arguments.ts'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import type { OpenAiConfig } from '../config.ts'
 import type { FinalMetaOf } from '../events.ts'
+import { NAME_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
 import { CUT_SENTENCE, failureSentence } from './openai-failure.ts'
 import { toChatMessages } from './openai-messages.ts'
@@ -106,6 +107,7 @@ class OpenAiAnswer {
     } catch (error) {
       // Cancelled: defineStep ends the run with an `interrupt` holding what streamed.
       if (signal.aborted) return { text }
+      if (error instanceof ToolArgumentsError) throw new Error(argumentsSentence(error))
       const sentence = error instanceof RunStop ? error.sentence! : this.#sentence(error, watchdog, text !== '')
       if (!(error instanceof RunStop)) this.log.warn('the model request failed', this.#describe(error))
       // defineStep turns the throw into one `error` with this sentence and the text streamed so far.
@@ -122,7 +124,7 @@ class OpenAiAnswer {
   /** Emits the calls, runs them one after another, and adds the assistant's calls and their results to `messages`. */
   async #runTools(calls: StreamedToolCall[], content: string, messages: ChatCompletionMessageParam[], run: StepRun): Promise<void> {
     const { signal } = run
-    const inputs = calls.map((call) => parseToolArguments(call.arguments))
+    const inputs = calls.map(argumentsOf)
     for (const [i, call] of calls.entries()) {
       await run.toolCall({ id: call.id.slice(0, 200), name: call.name.slice(0, 200), input: inputs[i] })
     }
@@ -214,3 +216,17 @@ export const openAiRunStep = (settings: OpenAiSettings, tools: ToolRegistry, log
     name: 'openai',
     run: (conversation, run) => new OpenAiAnswer(settings, tools, log, transport).answer(conversation, run),
   }).create({})
+
+/** A call's parsed arguments, or a ToolArgumentsError naming its tool when they pass the event gate's bounds. */
+function argumentsOf(call: StreamedToolCall): unknown {
+  try {
+    return parseToolArguments(call.arguments)
+  } catch (error) {
+    if (!(error instanceof ToolArgumentsError)) throw error
+    throw new ToolArgumentsError(error.status, error.detail, call.name.slice(0, NAME_MAX_CHARS))
+  }
+}
+
+/** The `error` of a run whose model sent tool arguments past a limit: the model's doing, said with the limit. */
+const argumentsSentence = (error: ToolArgumentsError) =>
+  `The model sent arguments for the tool ${JSON.stringify(error.tool ?? '')} that ${error.detail}, so the run stopped.`

@@ -1,5 +1,7 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
 import type { FinalMetaOf } from '../events.ts'
+import { EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
+import { argumentsTooLong } from './tool-arguments.ts'
 
 type Usage = NonNullable<FinalMetaOf['usage']>
 
@@ -37,7 +39,8 @@ type ReasoningDelta = { reasoning_content?: string | null; reasoning?: string | 
 /**
  * Reads one streamed completion: content and reasoning deltas go to `on` as they arrive; tool calls are put
  * together by their `index` (the id and name come first, the arguments in fragments, several calls interleaved) and
- * returned whole with the finish reason, the model and the usage chunk (the one with empty `choices`).
+ * returned whole with the finish reason, the model and the usage chunk (the one with empty `choices`). Arguments longer
+ * than an event may carry throw a ToolArgumentsError.
  */
 export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: TurnHandlers): Promise<Turn> {
   const turn: Turn = { content: '', toolCalls: [] }
@@ -63,6 +66,8 @@ export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: T
       // OpenAI sends the name once; some servers repeat it in every fragment, which must not double it.
       if (name && name !== call.name) call.name += name
       call.arguments += fragment.function?.arguments ?? ''
+      // A model can stream arguments without end: they stop at the longest an event may carry.
+      if (call.arguments.length > EVENT_TEXT_MAX_CHARS) throw argumentsTooLong(call.name.slice(0, NAME_MAX_CHARS))
     }
     if (choice.finish_reason) turn.finishReason = choice.finish_reason
   }

@@ -1,7 +1,7 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { CLOSING_WITH_TEXT, type EventType, isClosing, type NewEvent, type StoredEvent, checkNewEvent } from '../events.ts'
 import { newId } from '../session-id.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -97,8 +97,7 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
 
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
-    const problem = validateNewEvent(event)
-    if (problem) throw new AppError('INVALID_EVENT', problem)
+    checkNewEvent(event)
     const session = this.#sessions.get(sessionId)
     if (!session) throw sessionNotFound()
     if (this.#events >= this.#maxEvents && !isClosing(event)) throw storeFull(`${this.#maxEvents} events`)

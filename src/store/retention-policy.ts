@@ -33,7 +33,12 @@ export const DEFAULT_RETENTION_POLICY: Readonly<RetentionPolicy> = {
   compactAfterMs: 60 * 60 * 1000,
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60 * 1000, h: 60 * 60 * 1000, d: DAY }
+const UNIT_MS = new Map([
+  ['s', 1000],
+  ['m', 60 * 1000],
+  ['h', 60 * 60 * 1000],
+  ['d', DAY],
+])
 
 /**
  * Reads a duration like `30d`, `12h`, `90m` or `45s` into milliseconds; undefined when it is not one (a bare number
@@ -42,5 +47,5 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60 * 1000, h: 60 * 60 * 10
 export function parseDuration(raw: string): number | undefined {
   const match = /^(\d{1,9})([smhd])$/.exec(raw.trim())
   if (!match) return undefined
-  return Number(match[1]) * UNIT_MS[match[2]!]!
+  return Number(match[1]) * UNIT_MS.get(match[2]!)!
 }

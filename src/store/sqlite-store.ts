@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { validateNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
+import { checkNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
@@ -140,8 +140,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
    */
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
-    const problem = validateNewEvent(event)
-    if (problem) throw new AppError('INVALID_EVENT', problem)
+    checkNewEvent(event)
     return this.#writer.append(sessionId, event, mark)
   }
 

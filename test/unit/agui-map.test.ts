@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
-import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
+import { MAX_AGENT_STATE_BYTES } from '../../src/limits.ts'
 
 const fails = (fn: () => unknown): string => {
   try {
@@ -39,8 +39,10 @@ describe('AG-UI → stepstream (the mapper the agui step and the publish API sha
     expect(fails(() => m.map({ type: 'STEP_STARTED', stepName: 's' }, 2))).toBe(
       'AG-UI event 2 (STEP_STARTED) comes after the run finished; nothing may follow RUN_FINISHED or RUN_ERROR.',
     )
-    const big = { type: 'STATE_SNAPSHOT', snapshot: { blob: 'x'.repeat(EVENT_TEXT_MAX_CHARS) } }
-    expect(fails(() => new AguiRunMapper().map(big, 4))).toContain('AG-UI event 4 makes the agent')
+    const big = { type: 'STATE_SNAPSHOT', snapshot: { a: 'x'.repeat(MAX_AGENT_STATE_BYTES / 2), b: 'x'.repeat(MAX_AGENT_STATE_BYTES / 2) } }
+    expect(fails(() => new AguiRunMapper().map(big, 4))).toBe(
+      'AG-UI event 4 sets an agent state that is more than 1,048,576 bytes of JSON (the limit).',
+    )
   })
 
   test('an empty RUN_ERROR message still gives the reader a sentence', () => {

@@ -19,8 +19,8 @@ describe('reasoning, final meta and an error that keeps its text', () => {
     expect(validateNewEvent({ type: 'reasoning', step_id: 'r', ts: 't', delta: 'hm' })).toBeUndefined()
     expect(validateNewEvent({ type: 'final', step_id: 'r', ts: 't', text: 'a', meta })).toBeUndefined()
     expect(validateNewEvent({ type: 'error', step_id: 'r', ts: 't', error: 'Cut.', text: 'Hal' })).toBeUndefined()
-    expect(validateNewEvent({ type: 'final', step_id: 'r', ts: 't', text: 'a', meta: { cost: 3 } })).toMatch(/final event/)
-    expect(validateNewEvent({ type: 'final', step_id: 'r', ts: 't', text: 'a', meta: { usage: { prompt_tokens: -1 } } })).toMatch(
+    expect(validateNewEvent({ type: 'final', step_id: 'r', ts: 't', text: 'a', meta: { cost: 3 } })?.detail).toMatch(/final event/)
+    expect(validateNewEvent({ type: 'final', step_id: 'r', ts: 't', text: 'a', meta: { usage: { prompt_tokens: -1 } } })?.detail).toMatch(
       /final event/,
     )
   })
