@@ -42,8 +42,8 @@ const isContainer = (value: unknown): value is Container => typeof value === 'ob
 function frameOf(value: Container, depth: number): Frame {
   if (Array.isArray(value)) return { items: value, isArray: true, next: 0, depth }
   const entries: [string, unknown][] = []
-  for (const key of Object.keys(value)) {
-    const member = jsonValue(value[key], key)
+  for (const [key, raw] of Object.entries(value)) {
+    const member = jsonValue(raw, key)
     if (member !== undefined) entries.push([key, member])
   }
   return { items: entries, isArray: false, next: 0, depth }
