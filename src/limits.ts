@@ -32,3 +32,16 @@ export const ERROR_MAX_CHARS = 10_000
  * before the body is read, and a chunked body is read with a byte count that stops at the limit (capped-body.ts).
  */
 export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
+
+/**
+ * What every byte budget (a chat's, the memory store's) keeps free for closing events; bytes (64 KiB). Every other
+ * event must leave it free, so a run that started can always be closed: a final whose answer is longer than what is
+ * left has its text cut to fit (src/store/byte-budget.ts).
+ */
+export const CLOSING_RESERVE_BYTES = 64 * 1024
+
+/** A chat's byte budget by default, across all its events as stored; bytes (64 MiB, `--max-session-bytes`). */
+export const DEFAULT_MAX_SESSION_BYTES = 64 * 1024 * 1024
+
+/** The memory store's byte budget by default, across all chats; bytes (256 MiB, `--max-store-bytes`). */
+export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024

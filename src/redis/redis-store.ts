@@ -2,7 +2,8 @@ import type { Notifier } from '../bus/notifier.ts'
 import { RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { fitEventText, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
+import { admit, eventBytes, sessionFull } from '../store/byte-budget.ts'
+import { fitEventText, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -35,6 +36,8 @@ export interface RedisStoreOptions {
   subscribed: () => boolean
   /** Called by `close()`, after the store stops: closes the subscriber and the coordinator that share its Redis. */
   onClose?: () => Promise<void> | void
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
 }
 
 /**
@@ -67,7 +70,10 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     this.#notifier = options.notifier
     this.#metrics = options.metrics
     this.#options = options
-    this.#appender = new RedisAppender(options.link, options.keys, { onStored: (seconds) => options.metrics?.storeCommit(seconds) })
+    this.#appender = new RedisAppender(options.link, options.keys, {
+      onStored: (seconds) => options.metrics?.storeCommit(seconds),
+      maxSessionBytes: options.maxSessionBytes,
+    })
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -106,6 +112,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     const problem = validateNewEvent(event)
     if (problem) throw new AppError('INVALID_EVENT', problem)
     if (this.#closed) throw redisUnavailable()
+    if (isClosing(event)) event = await this.#fitClosing(sessionId, event)
     const ticket = this.#tails.track(sessionId)
     const json = JSON.stringify(event)
     const appending = this.#appender.append(sessionId, event, json)
@@ -212,11 +219,22 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
     // text read here is the whole of what it streamed.
     const events = await this.#readFrom(sessionId, Number(from ?? 0))
     const text = fitEventText(events.map((e) => (e.type === 'partial' && e.step_id === open ? e.delta : '')).join(''))
-    const interrupt: NewEvent = { type: 'interrupt', step_id: open, ts: new Date().toISOString(), text }
+    const interrupt = await this.#fitClosing(sessionId, { type: 'interrupt', step_id: open, ts: new Date().toISOString(), text })
     const keys = [k.lease(sessionId), k.session(sessionId), k.events(sessionId), k.activity, k.uncompacted, k.openRuns]
-    const args = [sessionId, open, JSON.stringify(interrupt), String(Date.now()), k.wakeChannel]
+    const args = [sessionId, open, JSON.stringify(interrupt), String(Date.now()), k.wakeChannel, String(eventBytes(interrupt))]
     const seq = (await guarded(() => this.#eval(CLOSE_ABANDONED, keys, args))) as number
     return seq > 0 ? { sessionId, stepId: open, seq } : undefined
+  }
+
+  /**
+   * A closing event cut to what is left of the session's byte budget (byte-budget.ts): the script stores it whatever
+   * the count, since a run must be closable. Read apart from the append: only the run being closed appends to its
+   * chat meanwhile, so the count read is the count the script meets.
+   */
+  async #fitClosing(sessionId: string, event: NewEvent): Promise<NewEvent> {
+    const used = (await guarded(() => this.#link.send('HGET', [this.#keys.session(sessionId), 'bytes']))) as string | null
+    const max = this.#appender.maxSessionBytes
+    return admit(event, [{ used: Number(used ?? 0), max }], () => sessionFull(max))
   }
 
   /** Deletes idle sessions, compacts finished runs and caps each session's events (redis-prune.ts). */

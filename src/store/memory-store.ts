@@ -14,6 +14,8 @@ import {
   type StoreDeps,
   type NewSessionOptions,
 } from './event-store.ts'
+import { admit, type Budget, eventBytes, sessionFull, storeBytesFull } from './byte-budget.ts'
+import { DEFAULT_MAX_SESSION_BYTES, DEFAULT_MAX_STORE_BYTES } from '../limits.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 
 interface MemorySession {
@@ -24,6 +26,8 @@ interface MemorySession {
   lastActivity: number
   /** False once compaction has looked at every event of the session. */
   uncompacted: boolean
+  /** The bytes of `events` (byte-budget.ts's `eventBytes`), kept beside them: `bytesOf` holds each event's. */
+  bytes: number
 }
 
 export interface MemoryStoreOptions extends StoreDeps {
@@ -36,6 +40,10 @@ export interface MemoryStoreOptions extends StoreDeps {
    * with 503 (a run already going can still be closed). Default 1,000,000.
    */
   maxEvents?: number
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
+  /** Bytes all sessions' events may take together; default DEFAULT_MAX_STORE_BYTES (256 MiB). */
+  maxStoreBytes?: number
 }
 
 const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
@@ -57,6 +65,10 @@ export class MemoryStore implements EventStore, Prunable {
   readonly #maxPerSession: number
   readonly #maxSessions: number
   readonly #maxEvents: number
+  readonly #maxSessionBytes: number
+  readonly #store: Budget
+  /** Each stored event's bytes, so dropping one gives its bytes back without serializing it again. */
+  readonly #bytesOf = new WeakMap<StoredEvent, number>()
   #events = 0
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -65,6 +77,8 @@ export class MemoryStore implements EventStore, Prunable {
     this.#maxPerSession = options.maxEventsPerSession ?? 10_000
     this.#maxSessions = options.maxSessions ?? 10_000
     this.#maxEvents = options.maxEvents ?? 1_000_000
+    this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
+    this.#store = { used: 0, max: options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES }
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -72,7 +86,7 @@ export class MemoryStore implements EventStore, Prunable {
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
     const record: SessionRecord = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
     if (options.publisherHash) record.publisher_hash = options.publisherHash
-    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true }
+    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true, bytes: 0 }
     this.#sessions.set(id, session)
     this.#byViewer.set(record.viewer_id, session)
     return { ...record }
@@ -94,7 +108,16 @@ export class MemoryStore implements EventStore, Prunable {
     const session = this.#sessions.get(sessionId)
     if (!session) throw sessionNotFound()
     if (this.#events >= this.#maxEvents && !isClosing(event)) throw storeFull(`${this.#maxEvents} events`)
-    const stored = { ...event, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
+    const budgets = [
+      { used: session.bytes, max: this.#maxSessionBytes, store: false },
+      { ...this.#store, store: true },
+    ]
+    const fitted = admit(event, budgets, (b) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max)))
+    const stored = { ...fitted, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
+    const bytes = eventBytes(fitted)
+    this.#bytesOf.set(stored, bytes)
+    session.bytes += bytes
+    this.#store.used += bytes
     session.events.push(stored)
     session.record.last_seq = stored.seq
     session.lastActivity = Date.now()
@@ -140,6 +163,7 @@ export class MemoryStore implements EventStore, Prunable {
         this.#sessions.delete(id)
         this.#byViewer.delete(session.record.viewer_id)
         this.#events -= session.events.length
+        this.#store.used -= session.bytes
         report.sessionsDeleted++
         report.eventsDeleted += session.events.length
         // Streams waiting on it wake, find it gone and end with a sentence.
@@ -162,18 +186,29 @@ export class MemoryStore implements EventStore, Prunable {
     this.#sessions.clear()
     this.#byViewer.clear()
     this.#events = 0
+    this.#store.used = 0
   }
 
   #dropOldest(session: MemorySession, count: number): void {
-    session.events.splice(0, count)
+    for (const event of session.events.splice(0, count)) this.#forgetBytes(session, event)
     this.#events -= count
+  }
+
+  #forgetBytes(session: MemorySession, event: StoredEvent): void {
+    const bytes = this.#bytesOf.get(event) ?? 0
+    session.bytes -= bytes
+    this.#store.used -= bytes
   }
 
   /** Drops the `partial`s of runs that ended with `final` or `interrupt`, whose text holds the whole answer. */
   #compact(session: MemorySession): number {
     const finished = new Set(session.events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
     const before = session.events.length
-    session.events = session.events.filter((e) => e.type !== 'partial' || !finished.has(e.step_id))
+    session.events = session.events.filter((e) => {
+      const kept = e.type !== 'partial' || !finished.has(e.step_id)
+      if (!kept) this.#forgetBytes(session, e)
+      return kept
+    })
     session.uncompacted = false
     this.#events -= before - session.events.length
     return before - session.events.length

@@ -73,6 +73,13 @@ export const MIGRATIONS: readonly string[] = [
   // Version 6: the SHA-256 of the publisher token of a session whose runs a program publishes over HTTP (NULL for
   // the others). Never the token itself: a copy of the database must not be able to publish.
   `ALTER TABLE sessions ADD COLUMN publisher_hash TEXT;`,
+  // Version 7: the bytes of each session's events (sqlite-budget.ts), for its byte budget. Counted once here; from
+  // then on the journal's merge adds and retention subtracts, so no open ever scans the events again.
+  `ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   UPDATE sessions SET bytes = (
+     SELECT COALESCE(SUM(octet_length(payload) + octet_length(type) + octet_length(step_id) + octet_length(ts) + 31), 0)
+     FROM events WHERE session = sessions.id
+   );`,
 ]
 
 /** The schema version this build writes. */

@@ -3,12 +3,16 @@ import type { NewEvent, StoredEvent } from '../events.ts'
 import { sessionNotFound } from '../errors.ts'
 import type { Journal, JournalEntry } from './sqlite-journal.ts'
 import { payloadOf } from './sqlite-rows.ts'
+import { admit, eventBytes, sessionFull } from './byte-budget.ts'
+import { SessionBytesColumn } from './sqlite-budget.ts'
+import { DEFAULT_MAX_SESSION_BYTES } from '../limits.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 
 interface Pending {
   sessionId: string
   stored: StoredEvent
   payload: string
+  bytes: number
   resolve: (event: StoredEvent) => void
   reject: (error: unknown) => void
 }
@@ -17,6 +21,8 @@ interface Pending {
 class Batch {
   readonly items: Pending[] = []
   readonly lastSeq = new Map<string, number>()
+  /** The bytes each session's events take within the batch. */
+  readonly bytes = new Map<string, number>()
 }
 
 export interface GroupCommitOptions {
@@ -30,6 +36,8 @@ export interface GroupCommitOptions {
   maxBatch?: number
   /** Told how long each commit took; seconds. */
   onCommitTimed?: (seconds: number) => void
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
 }
 
 /**
@@ -49,6 +57,8 @@ interface Known {
   seq: number
   /** Epoch milliseconds; 0 when unknown, so the next commit records activity. */
   touchedAt: number
+  /** The bytes of its committed events; undefined until its first append needs them. */
+  bytes?: number
 }
 
 /**
@@ -68,6 +78,8 @@ export class GroupCommitWriter {
   readonly #journal: Journal
   readonly #commit: (batch: Batch, touched: Set<string>, now: string) => JournalEntry[]
   readonly #selectLastSeq: Statement<{ last_seq: number }, [string]>
+  readonly #sessionBytes: SessionBytesColumn
+  readonly #maxSessionBytes: number
   #batch = new Batch()
   /** Cancels the scheduled commit of the pending batch, if one is scheduled. */
   #cancelScheduled: (() => void) | undefined
@@ -83,6 +95,8 @@ export class GroupCommitWriter {
     this.#windowMs = options.windowMs ?? 0
     this.#maxBatch = options.maxBatch ?? 1000
     this.#timed = options.onCommitTimed
+    this.#sessionBytes = new SessionBytesColumn(db)
+    this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
     this.#selectLastSeq = db.prepare(
       'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
     )
@@ -113,7 +127,7 @@ export class GroupCommitWriter {
 
   /** Notes a session just created with an empty log, sparing its first append a lookup. */
   created(sessionId: string): void {
-    this.#known.set(sessionId, { seq: 0, touchedAt: Date.now() })
+    this.#known.set(sessionId, { seq: 0, touchedAt: Date.now(), bytes: 0 })
   }
 
   /**
@@ -129,11 +143,20 @@ export class GroupCommitWriter {
     if (this.#closed) return Promise.reject(storeClosed())
     const last = this.#batch.lastSeq.get(sessionId) ?? this.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
-    const stored = { ...event, seq: last + 1, session_id: sessionId } as StoredEvent
-    const payload = payloadOf(event)
+    const pending = this.#batch.bytes.get(sessionId) ?? 0
+    let fitted: NewEvent
+    try {
+      fitted = admit(event, [{ used: this.#committedBytes(sessionId) + pending, max: this.#maxSessionBytes }], (b) => sessionFull(b.max))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const stored = { ...fitted, seq: last + 1, session_id: sessionId } as StoredEvent
+    const payload = payloadOf(fitted)
+    const bytes = eventBytes(fitted, payload)
     return new Promise((resolve, reject) => {
-      this.#batch.items.push({ sessionId, stored, payload, resolve, reject })
+      this.#batch.items.push({ sessionId, stored, payload, bytes, resolve, reject })
       this.#batch.lastSeq.set(sessionId, stored.seq)
+      this.#batch.bytes.set(sessionId, pending + bytes)
       if (this.#batch.items.length >= this.#maxBatch) this.flush()
       else this.#cancelScheduled ??= this.#scheduleFlush()
     })
@@ -165,10 +188,25 @@ export class GroupCommitWriter {
     this.#journal.committed(entries)
     if (this.#known.size > MAX_CACHED_SESSIONS) this.#known.clear()
     for (const [sessionId, seq] of batch.lastSeq) {
-      this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId) })
+      // Unknown (the cache was just dropped): the next append reads it again, this batch included.
+      const before = this.#known.get(sessionId)?.bytes
+      const bytes = before === undefined ? undefined : before + (batch.bytes.get(sessionId) ?? 0)
+      this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId), bytes })
     }
     for (const item of batch.items) item.resolve(item.stored)
     this.#onCommit(batch.items.map((item) => item.stored))
+  }
+
+  /**
+   * The bytes of the session's committed events: `sessions.bytes` (merged rows) and the journal's, read once per
+   * session (a primary-key lookup) and kept up to date by each commit after that.
+   */
+  #committedBytes(sessionId: string): number {
+    const known = this.#known.get(sessionId)
+    if (known?.bytes !== undefined) return known.bytes
+    const bytes = this.#sessionBytes.merged(sessionId) + this.#journal.pendingBytes(sessionId)
+    if (known) known.bytes = bytes
+    return bytes
   }
 
   #scheduleFlush(): () => void {

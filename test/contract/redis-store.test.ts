@@ -5,7 +5,7 @@ import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { partial, storeContract } from './store.contract.ts'
+import { type ContractOptions, partial, storeContract } from './store.contract.ts'
 
 const available = redisAvailable('the Redis store contract')
 let redis: TestRedis
@@ -17,7 +17,8 @@ afterAll(async () => {
 })
 
 // Each store gets its own key prefix, so that retention in one test never sees another test's sessions.
-const open = async () => (await openRedis(redis.url, { prefix: `t${newId()}:`, log: silentLogger })).store
+const open = async (options: ContractOptions = {}) =>
+  (await openRedis(redis.url, { prefix: `t${newId()}:`, log: silentLogger, ...options })).store
 
 if (available) {
   storeContract('redis', open)
