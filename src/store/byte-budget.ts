@@ -44,10 +44,14 @@ export const CUT_NOTE = '\n\n[The rest did not fit: this chat is full.]'
  * start always has room for its close; a closing event that does not fit what is left (a final's text may be up to
  * EVENT_TEXT_MAX_CHARS) has its text cut, with CUT_NOTE, to what is left. Only when several runs close into one
  * full budget can a budget go over, by at most the textless form of each closing event (a few hundred bytes).
- * `refuse` builds the refusal for the budget that is short.
+ * `refuse` builds the refusal for the budget that is short; `bytes` is `eventBytes(event)` when the caller has it.
  */
-export function admit<B extends Budget>(event: NewEvent, budgets: readonly B[], refuse: (budget: B) => AppError): NewEvent {
-  const bytes = eventBytes(event)
+export function admit<B extends Budget>(
+  event: NewEvent,
+  budgets: readonly B[],
+  refuse: (budget: B) => AppError,
+  bytes = eventBytes(event),
+): NewEvent {
   if (!isClosing(event)) {
     const short = budgets.find((b) => b.used + bytes > b.max - CLOSING_RESERVE_BYTES)
     if (short) throw refuse(short)

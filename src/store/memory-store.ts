@@ -112,9 +112,10 @@ export class MemoryStore implements EventStore, Prunable {
       { used: session.bytes, max: this.#maxSessionBytes, store: false },
       { ...this.#store, store: true },
     ]
-    const fitted = admit(event, budgets, (b) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max)))
+    const asked = eventBytes(event)
+    const fitted = admit(event, budgets, (b) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max)), asked)
     const stored = { ...fitted, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
-    const bytes = eventBytes(fitted)
+    const bytes = fitted === event ? asked : eventBytes(fitted)
     this.#bytesOf.set(stored, bytes)
     session.bytes += bytes
     this.#store.used += bytes

@@ -144,15 +144,20 @@ export class GroupCommitWriter {
     const last = this.#batch.lastSeq.get(sessionId) ?? this.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
     const pending = this.#batch.bytes.get(sessionId) ?? 0
+    let payload = payloadOf(event)
+    let bytes = eventBytes(event, payload)
     let fitted: NewEvent
     try {
-      fitted = admit(event, [{ used: this.#committedBytes(sessionId) + pending, max: this.#maxSessionBytes }], (b) => sessionFull(b.max))
+      const budget = { used: this.#committedBytes(sessionId) + pending, max: this.#maxSessionBytes }
+      fitted = admit(event, [budget], (b) => sessionFull(b.max), bytes)
     } catch (error) {
       return Promise.reject(error)
     }
+    if (fitted !== event) {
+      payload = payloadOf(fitted)
+      bytes = eventBytes(fitted, payload)
+    }
     const stored = { ...fitted, seq: last + 1, session_id: sessionId } as StoredEvent
-    const payload = payloadOf(fitted)
-    const bytes = eventBytes(fitted, payload)
     return new Promise((resolve, reject) => {
       this.#batch.items.push({ sessionId, stored, payload, bytes, resolve, reject })
       this.#batch.lastSeq.set(sessionId, stored.seq)
