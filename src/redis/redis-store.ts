@@ -2,7 +2,7 @@ import type { Notifier } from '../bus/notifier.ts'
 import { RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { admit, eventBytes, sessionFull } from '../store/byte-budget.ts'
+import { admit, eventBytes, sessionFull, storedBytes } from '../store/byte-budget.ts'
 import { fitEventText, isClosing, type NewEvent, type StoredEvent, validateNewEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
@@ -23,8 +23,11 @@ import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
 import { CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
-import { keptOf, type StreamEntry } from './redis-stream.ts'
+import { eventsOf, keptOf, type StreamEntry } from './redis-stream.ts'
 import { RedisTails } from './redis-tails.ts'
+
+/** Entries per XREVRANGE of `readBefore`. */
+const REVERSE_PAGE = 32
 
 export interface RedisStoreOptions {
   link: RedisLink
@@ -149,6 +152,24 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
       this.#tails.add(sessionId, ticket, kept)
       return kept.map((k) => k.event)
     })
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = []
+    let bytes = 0
+    // Small pages from the end: an entry may be a megabyte, and a page is read whole.
+    for (let below = before; ; ) {
+      const entries = (await guarded(() =>
+        this.#link.send('XREVRANGE', [this.#keys.events(sessionId), `(${below}-0`, '-', 'COUNT', String(REVERSE_PAGE)]),
+      )) as StreamEntry[] | null
+      for (const event of eventsOf(sessionId, entries ?? [])) {
+        bytes += storedBytes(event)
+        if (events.length > 0 && bytes > maxBytes) return events.reverse()
+        events.push(event)
+      }
+      if (!entries || entries.length < REVERSE_PAGE) return events.reverse()
+      below = events.at(-1)!.seq
+    }
   }
 
   /**

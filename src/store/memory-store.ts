@@ -134,15 +134,20 @@ export class MemoryStore implements EventStore, Prunable {
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
     const events = this.#sessions.get(sessionId)?.events
     if (!events) return []
-    // Compaction leaves holes, so a seq is not an index: find the first event after the cursor.
-    let lo = 0
-    let hi = events.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (events[mid]!.seq <= after) lo = mid + 1
-      else hi = mid
-    }
+    const lo = indexAfter(events, after)
     return events.slice(lo, lo + limit)
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    const events = this.#sessions.get(sessionId)?.events
+    if (!events) return []
+    const end = indexAfter(events, before - 1)
+    let start = end
+    for (let bytes = 0; start > 0; start--) {
+      bytes += this.#bytesOf.get(events[start - 1]!) ?? 0
+      if (start < end && bytes > maxBytes) break
+    }
+    return events.slice(start, end)
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
@@ -214,6 +219,18 @@ export class MemoryStore implements EventStore, Prunable {
     this.#events -= before - session.events.length
     return before - session.events.length
   }
+}
+
+/** The index of the first event with a seq above `seq`: compaction leaves holes, so a seq is not an index. */
+function indexAfter(events: readonly StoredEvent[], seq: number): number {
+  let lo = 0
+  let hi = events.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (events[mid]!.seq <= seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 const storeFull = (what: string) =>

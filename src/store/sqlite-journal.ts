@@ -142,6 +142,24 @@ export class Journal {
     return bytes
   }
 
+  /**
+   * The session's journal events before `before`, newest first, while their bytes stay within `maxBytes` (the first
+   * one always): with `bytes`, what they take, and `full` when the budget stopped it before the oldest.
+   */
+  readBefore(sessionId: string, before: number, maxBytes: number): { events: StoredEvent[]; bytes: number; full: boolean } {
+    const events: StoredEvent[] = []
+    let bytes = 0
+    const list = this.#pending.get(sessionId) ?? []
+    for (let i = list.length - 1; i >= 0; i--) {
+      const entry = list[i]!
+      if (entry.stored.seq >= before) continue
+      if (events.length > 0 && bytes + entry.bytes > maxBytes) return { events, bytes, full: true }
+      events.push(entry.stored)
+      bytes += entry.bytes
+    }
+    return { events, bytes, full: false }
+  }
+
   /** The session's journal events after `after`, at most `limit`: all newer than any of its rows in `events`. */
   readAfter(sessionId: string, after: number, limit: number): StoredEvent[] {
     const list = this.#pending.get(sessionId)

@@ -27,6 +27,10 @@ import { eventOf, type EventRow } from './sqlite-rows.ts'
 import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
 import { storeUnavailable } from './store-errors.ts'
+import { ROW_BYTES_SQL } from './sqlite-budget.ts'
+
+/** Rows whose sizes one query of `readBefore` reads: the sizes only, never the payloads, so a page costs little. */
+const SIZE_PAGE = 256
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {
@@ -63,6 +67,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
   readonly #checkpointer: Checkpointer | undefined
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<SessionRow, [string]>
+  readonly #selectSizesBefore: Statement<{ seq: number; bytes: number }, [string, number, number]>
+  readonly #selectRange: Statement<EventRow, [string, number, number]>
   readonly #selectByViewer: Statement<SessionRow, [string]>
   /** Sessions active since this time (ISO 8601) are the ones the next prune checks against the event cap. */
   #capCheckedAt = ''
@@ -87,6 +93,12 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
       this.#checkpointer = new Checkpointer(db, path, { onPass, ...options.checkpointer })
     }
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
+    this.#selectSizesBefore = db.prepare(
+      `SELECT seq, ${ROW_BYTES_SQL} AS bytes FROM events WHERE session = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    )
+    this.#selectRange = db.prepare(
+      'SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq >= ? AND seq < ? ORDER BY seq',
+    )
     const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
          COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions`
@@ -137,6 +149,31 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable {
     if (merged.length === limit) return merged
     // The session's journal events all come after its rows in `events`.
     return merged.concat(this.#journal.readAfter(sessionId, merged.at(-1)?.seq ?? after, limit - merged.length))
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    // The journal holds the newest events; `events` the older ones, read back in pages of sizes first.
+    const newest = this.#journal.readBefore(sessionId, before, maxBytes)
+    const older = newest.full ? [] : this.#readRowsBefore(sessionId, before, maxBytes - newest.bytes, newest.events.length === 0)
+    return older.concat(newest.events.reverse())
+  }
+
+  /** Rows of `events` before `before` within `maxBytes` (one at least when `atLeastOne`), ascending. */
+  #readRowsBefore(sessionId: string, before: number, maxBytes: number, atLeastOne: boolean): StoredEvent[] {
+    let from: number | undefined
+    let bytes = 0
+    scan: for (let below = before; ; ) {
+      const sizes = this.#selectSizesBefore.all(sessionId, below, SIZE_PAGE)
+      for (const row of sizes) {
+        bytes += row.bytes
+        if (bytes > maxBytes && (from !== undefined || !atLeastOne)) break scan
+        from = row.seq
+      }
+      if (sizes.length < SIZE_PAGE) break
+      below = sizes.at(-1)!.seq
+    }
+    if (from === undefined) return []
+    return this.#selectRange.all(sessionId, from, before).map((row) => eventOf(sessionId, row))
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppError } from '../../src/errors.ts'
+import { storedBytes } from '../../src/store/byte-budget.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { newId } from '../../src/session-id.ts'
 import { partial, storeContract } from './store.contract.ts'
@@ -59,5 +60,26 @@ test('sqlite store: retention gives back the bytes of the events it deletes', as
   expect(await appendUntilFull(store, id, 0)).toBe(9)
   await store.prune({ idleMs: 1e12, compactAfterMs: 1e12, maxEventsPerSession: 4 })
   expect(await appendUntilFull(store, id, 9)).toBe(5)
+  await store.close()
+})
+
+test('sqlite store: readBefore spans the journal and the merged rows, bounded in bytes, and pages back to the start', async () => {
+  const path = join(dir, 'read-before.db')
+  const id = newId()
+  const sized = (i: number) => partial(`${i}:`.padEnd(1000, 'x'))
+  const first = new SqliteStore(path)
+  await first.createSession(id)
+  for (let i = 1; i <= 30; i++) await first.append(id, sized(i))
+  await first.close()
+  const store = new SqliteStore(path)
+  for (let i = 31; i <= 33; i++) await store.append(id, sized(i))
+  const one = storedBytes((await store.read(id, 0, 1))[0]!)
+  expect((await store.readBefore(id, 34, 5 * one)).map((e) => e.seq)).toEqual([29, 30, 31, 32, 33])
+  expect((await store.readBefore(id, 31, 2 * one)).map((e) => e.seq)).toEqual([29, 30])
+  const seen: number[] = []
+  for (let page = await store.readBefore(id, 34, 300 * one); page.length > 0; page = await store.readBefore(id, page[0]!.seq, 300 * one)) {
+    seen.unshift(...page.map((e) => e.seq))
+  }
+  expect(seen).toEqual(Array.from({ length: 33 }, (_, i) => i + 1))
   await store.close()
 })

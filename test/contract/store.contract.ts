@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { AppError } from '../../src/errors.ts'
-import type { NewEvent } from '../../src/events.ts'
+import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { CLOSING_RESERVE_BYTES } from '../../src/limits.ts'
 import { CUT_NOTE, storedBytes } from '../../src/store/byte-budget.ts'
 import { canPrune, type EventStore } from '../../src/store/event-store.ts'
@@ -313,6 +313,41 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
         expect(report.eventsCapped).toBe(20)
         expect((await store.read(id, 0)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i))
         expect((await store.append(id, partial('next'))).seq).toBe(31)
+      })
+    })
+
+    describe('readBefore: the newest events before a seq, bounded in bytes', () => {
+      const sized = (i: number) => partial(`${i}:`.padEnd(1000, 'ä'))
+      const bytesOf = (events: StoredEvent[]) => events.reduce((sum, e) => sum + storedBytes(e), 0)
+
+      test('reads back from the end within the bytes given, ascending and contiguous, then page by page to the start', async () => {
+        const id = newId()
+        await store.createSession(id)
+        for (let i = 1; i <= 40; i++) await store.append(id, sized(i))
+        const one = storedBytes((await store.read(id, 0, 1))[0]!)
+        const last = await store.readBefore(id, 41, 5 * one + 10)
+        expect(last.map((e) => e.seq)).toEqual([36, 37, 38, 39, 40])
+        expect(bytesOf(last)).toBeLessThanOrEqual(5 * one + 10)
+        expect((await store.readBefore(id, 10, 3 * one)).map((e) => e.seq)).toEqual([7, 8, 9])
+        const seen: number[] = []
+        for (let before = 41; ; ) {
+          const page = await store.readBefore(id, before, 7 * one)
+          if (page.length === 0) break
+          seen.unshift(...page.map((e) => e.seq))
+          before = page[0]!.seq
+        }
+        expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+      })
+
+      test('an event larger than the bytes given is read alone; nothing before seq 1, nothing of an unknown session', async () => {
+        const id = newId()
+        await store.createSession(id)
+        await store.append(id, sized(1))
+        await store.append(id, partial('x'.repeat(50_000)))
+        expect((await store.readBefore(id, 3, 1000)).map((e) => e.seq)).toEqual([2])
+        expect(await store.readBefore(id, 1, 1_000_000)).toEqual([])
+        expect(await store.readBefore(newId(), 5, 1_000_000)).toEqual([])
+        expect(await store.readBefore(id, Number.MAX_SAFE_INTEGER, 1_000_000)).toEqual(await store.read(id, 0))
       })
     })
 
