@@ -45,3 +45,10 @@ export const DEFAULT_MAX_SESSION_BYTES = 64 * 1024 * 1024
 
 /** The memory store's byte budget by default, across all chats; bytes (256 MiB, `--max-store-bytes`). */
 export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024
+
+/**
+ * What a chat page renders at once: its newest events up to this many bytes as stored, from a turn's start; the
+ * "Load earlier messages" control fetches the part before, bounded the same way (src/http/chat-window.ts); bytes
+ * (512 KiB). A page of a long chat costs the same as a page of a short one.
+ */
+export const PAGE_EVENT_BYTES = 512 * 1024

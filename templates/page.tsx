@@ -102,12 +102,36 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
  */
 export type ChatAccess = { kind: 'owner'; sessionId: string; viewerId: string } | { kind: 'viewer'; viewerId: string }
 
-/** Where a page's links lead: its stream and its exports, by the id that page was opened with. */
+/** Where a page's links lead: its stream, its exports and its earlier part, by the id that page was opened with. */
 function chatPaths(access: ChatAccess) {
   if (access.kind === 'viewer') {
-    return { stream: `/events?view=${access.viewerId}`, api: `/api/sessions/view/${access.viewerId}` }
+    const view = `view=${access.viewerId}`
+    return { stream: `/events?${view}`, api: `/api/sessions/view/${access.viewerId}`, earlier: `/earlier?${view}` }
   }
-  return { stream: `/events?client_id=${access.sessionId}`, api: `/api/sessions/${access.sessionId}` }
+  const owner = `client_id=${access.sessionId}`
+  return { stream: `/events?${owner}`, api: `/api/sessions/${access.sessionId}`, earlier: `/earlier?${owner}` }
+}
+
+/**
+ * "Load earlier messages": fetches the part of the chat before seq `before` (src/http/earlier.tsx) and takes its
+ * place with it, which brings the next such button along while there is more.
+ */
+export function LoadEarlier({ access, before }: { access: ChatAccess; before: number }) {
+  return (
+    <button type="button" class="load-earlier" hx-get={`${chatPaths(access).earlier}&before=${before}`} hx-swap="outerHTML">
+      Load earlier messages
+    </button>
+  )
+}
+
+/** A part of a chat: the button for the part before it, if there is one, then its entries in order. */
+export function ChatPart({ access, transcript, earlierBefore }: { access: ChatAccess; transcript: Transcript; earlierBefore?: number }) {
+  return (
+    <>
+      {earlierBefore === undefined ? '' : <LoadEarlier access={access} before={earlierBefore} />}
+      {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
+    </>
+  )
 }
 
 /** Share and keep: the read-only link (owners only), and the transcript as Markdown or JSON. */
@@ -201,6 +225,7 @@ export function Chat({
   running,
   maxMessageBytes,
   published = false,
+  earlierBefore,
 }: {
   access: ChatAccess
   transcript: Transcript
@@ -209,6 +234,8 @@ export function Chat({
   maxMessageBytes: number
   /** A chat a program publishes into: it takes no messages from the page, so the owner gets Cancel only. */
   published?: boolean
+  /** The page shows the chat's latest part only (src/http/chat-window.ts): the seq its earlier part ends before. */
+  earlierBefore?: number
 }) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
   // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
@@ -225,7 +252,7 @@ export function Chat({
         hx-sse:connect={stream}
         hx-swap="beforeend"
       >
-        {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
+        <ChatPart access={access} transcript={transcript} earlierBefore={earlierBefore} />
       </div>
       <RunStatus running={running} />
       <button type="button" id="jump" class="jump" hidden>
