@@ -26,8 +26,9 @@ import { CLOSE_ABANDONED, CREATE_SESSION } from './redis-scripts.ts'
 import { eventsOf, keptOf, type StreamEntry } from './redis-stream.ts'
 import { RedisTails } from './redis-tails.ts'
 
-/** Entries per XREVRANGE of `readBefore`. */
-const REVERSE_PAGE = 32
+/** Entries the first XREVRANGE of `readBefore` asks for; each next one asks for twice as many, up to the most. */
+const FIRST_REVERSE_PAGE = 8
+const MAX_REVERSE_PAGE = 256
 
 export interface RedisStoreOptions {
   link: RedisLink
@@ -157,17 +158,17 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable {
   async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
     const events: StoredEvent[] = []
     let bytes = 0
-    // Small pages from the end: an entry may be a megabyte, and a page is read whole.
-    for (let below = before; ; ) {
+    // Small pages from the end, doubling: an entry may be a megabyte, and a page is read whole.
+    for (let below = before, page = FIRST_REVERSE_PAGE; ; page = Math.min(page * 2, MAX_REVERSE_PAGE)) {
       const entries = (await guarded(() =>
-        this.#link.send('XREVRANGE', [this.#keys.events(sessionId), `(${below}-0`, '-', 'COUNT', String(REVERSE_PAGE)]),
+        this.#link.send('XREVRANGE', [this.#keys.events(sessionId), `(${below}-0`, '-', 'COUNT', String(page)]),
       )) as StreamEntry[] | null
       for (const event of eventsOf(sessionId, entries ?? [])) {
         bytes += storedBytes(event)
         if (events.length > 0 && bytes > maxBytes) return events.reverse()
         events.push(event)
       }
-      if (!entries || entries.length < REVERSE_PAGE) return events.reverse()
+      if (!entries || entries.length < page) return events.reverse()
       below = events.at(-1)!.seq
     }
   }

@@ -148,3 +148,30 @@ if (available) {
     })
   })
 }
+
+if (available) {
+  test('redis store: a chat byte budget is counted in Redis, so a second instance (or a restarted one) meets it too', async () => {
+    const prefix = `t${newId()}:`
+    const options = { prefix, log: silentLogger, maxSessionBytes: 256 * 1024 }
+    const [a, b] = await Promise.all([openRedis(redis.url, options), openRedis(redis.url, options)])
+    const id = newId()
+    await a.store.createSession(id)
+    const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
+    for (let i = 0; i < 9; i++) await a.store.append(id, big(i))
+    await a.store.close()
+    await expect(b.store.append(id, big(9))).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+    await b.store.close()
+  })
+
+  test('redis store: retention gives back the bytes of the events it trims', async () => {
+    const store = await open({ maxSessionBytes: 256 * 1024 })
+    const id = newId()
+    await store.createSession(id)
+    const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
+    for (let i = 0; i < 9; i++) await store.append(id, big(i))
+    await expect(store.append(id, big(9))).rejects.toMatchObject({ code: 'SESSION_FULL' })
+    await store.prune({ idleMs: 1e12, compactAfterMs: 1e12, maxEventsPerSession: 4 })
+    for (let i = 9; i < 14; i++) await store.append(id, big(i))
+    await store.close()
+  })
+}

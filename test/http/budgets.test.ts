@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
+import { newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { publishApi } from '../helpers/publish-api.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
@@ -26,6 +27,22 @@ describe('a full chat', () => {
     const body = await res.text()
     expect(body).toStartWith('<span class="error">')
     expect(body).toContain('This chat is full: it holds at most 0.25 MiB (--max-session-bytes). Start a new chat to go on.')
+  })
+
+  test('a chat that fills while a step streams: the step is refused, and its run is still closed', async () => {
+    const store = new MemoryStore({ maxSessionBytes: BUDGET })
+    const made = await testApp({ store, echoDelayMs: 0 })
+    close = () => made.close()
+    const session = await store.createSession(newId())
+    // Room for the message and a few hundred echoed characters, not for the whole echo (a partial per character).
+    for (let i = 0; i < 9; i++) await store.append(session.id, chunk(i))
+    await made.deps.runner.submit(session, 'x'.repeat(2000))
+    await made.deps.runner.settled(session.id)
+    const log = await store.read(session.id, 0, 100_000)
+    const run = log.filter((e) => e.step_id !== 'filler')
+    expect(run[0]?.type).toBe('user')
+    expect(['final', 'interrupt', 'error']).toContain(run.at(-1)!.type)
+    expect(await made.deps.runner.running(session.id)).toBeUndefined()
   })
 
   test('the publish API answers 413 SESSION_FULL with the sentence, and the run it refused can still be closed', async () => {
