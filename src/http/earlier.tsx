@@ -2,7 +2,7 @@
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { foldTranscript } from '../transcript.ts'
-import { ChatPart, type ChatAccess } from '../../templates/page.tsx'
+import { ChatPart, type ChatAccess, renderEntries } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { chatWindow } from './chat-window.ts'
 import { type AppDeps, requireSession, requireViewer } from './deps.ts'
@@ -42,7 +42,8 @@ export const earlierRoutes = (deps: AppDeps) =>
         sessionId = session.id
       }
       const { events, earlierBefore } = await chatWindow(deps.store, sessionId, before)
-      const html = toHtml(<ChatPart access={access} transcript={foldTranscript(events)} earlierBefore={earlierBefore} />)
+      const entries = await renderEntries(foldTranscript(events))
+      const html = toHtml(<ChatPart access={access} entries={entries} earlierBefore={earlierBefore} />)
       return new Response(html, { headers: PAGE_HEADERS })
     },
     { query: t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()), before: t.Optional(t.String()) }) },

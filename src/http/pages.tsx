@@ -5,7 +5,7 @@ import { isWellFormedId } from '../session-id.ts'
 import { DEFAULT_USER_MESSAGE } from '../steps/conversation.ts'
 import { foldTranscript } from '../transcript.ts'
 import type { SessionRecord } from '../store/event-store.ts'
-import { Chat, type ChatAccess, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
+import { Chat, type ChatAccess, Landing, Layout, type PageAssets, renderEntries } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
@@ -57,6 +57,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         maxMessageBytes={deps.maxMessageBytes}
         published={published}
         earlierBefore={earlierBefore}
+        entries={await renderEntries(transcript)}
       />,
     )
   }
