@@ -9,6 +9,7 @@ import { errorResponse, problemOf } from './http/error-response.tsx'
 import { healthRoutes } from './http/health.ts'
 import { loginRoutes } from './http/login.tsx'
 import { noteProblem, pathOf, requestGuards, requestIdOf } from './http/request-guards.ts'
+import { earlierRoutes } from './http/earlier.tsx'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { streamRoutes } from './http/streams.ts'
@@ -52,6 +53,7 @@ export async function createApp(deps: AppDeps) {
     .use(deps.auth ? loginRoutes({ ...deps, auth: deps.auth }, page) : new Elysia({ name: 'login' }))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
+    .use(earlierRoutes(deps))
     .use(apiRoutes(deps))
     .use(publishRoutes(deps))
     .use(viewerApiRoutes(deps))

@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util'
 import type { BucketRate } from './http/token-bucket.ts'
-import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from './limits.ts'
+import {
+  CLOSING_RESERVE_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SESSION_BYTES,
+  DEFAULT_MAX_STORE_BYTES,
+  MAX_BODY_BYTES,
+} from './limits.ts'
 import { LOG_LEVELS, type LogLevel } from './log.ts'
 import { SYSTEM_PROMPT } from './steps/conversation.ts'
 import { parseDuration } from './store/retention-policy.ts'
@@ -24,6 +30,10 @@ export interface Config {
   maxSessions: number
   /** `--store memory` only: events held across all sessions; default 1,000,000. */
   maxEvents: number
+  /** Bytes one chat's events may take, as stored (every store); default 64 MiB. Past it: 413 SESSION_FULL. */
+  maxSessionBytes: number
+  /** `--store memory` only: bytes all chats' events may take together; default 256 MiB. Past it: 503 STORE_FULL. */
+  maxStoreBytes: number
   /** Pause between two characters of the echo step; milliseconds, default 50. */
   echoDelayMs: number
   /** A quiet stream gets a comment this often; milliseconds, default 15,000. */
@@ -128,6 +138,14 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   'max-sessions': { env: ['STEPSTREAM_MAX_SESSIONS'], help: 'memory store: chats held at once (default 10000)' },
   'max-events': { env: ['STEPSTREAM_MAX_EVENTS'], help: 'memory store: events held across all chats (default 1000000)' },
+  'max-session-bytes': {
+    env: ['STEPSTREAM_MAX_SESSION_BYTES'],
+    help: `bytes one chat's events may take, as stored (default ${DEFAULT_MAX_SESSION_BYTES}); past it the chat takes no new message`,
+  },
+  'max-store-bytes': {
+    env: ['STEPSTREAM_MAX_STORE_BYTES'],
+    help: `memory store: bytes all chats' events may take together (default ${DEFAULT_MAX_STORE_BYTES})`,
+  },
   'log-level': { env: ['STEPSTREAM_LOG_LEVEL'], help: `one of ${LOG_LEVELS.join(', ')} (default info)` },
   'openai-base-url': {
     env: ['STEPSTREAM_OPENAI_BASE_URL', 'OPENAI_BASE_URL'],
@@ -197,6 +215,9 @@ ${lines.join('\n')}
 }
 
 class ConfigError extends Error {}
+
+/** The smallest byte budget accepted: a budget must hold more than the reserve kept for closing events. */
+const MIN_BUDGET_BYTES = 2 * CLOSING_RESERVE_BYTES
 
 /** Shortest token accepted: a guessable token would make auth decorative; characters. */
 export const MIN_TOKEN_CHARS = 16
@@ -354,6 +375,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       publishTimeoutMs: integer('publish-timeout', get('publish-timeout', '60000'), 100, 86_400_000),
       maxSessions: integer('max-sessions', get('max-sessions', '10000'), 1, 100_000_000),
       maxEvents: integer('max-events', get('max-events', '1000000'), 1, 1_000_000_000),
+      maxSessionBytes: integer('max-session-bytes', get('max-session-bytes', String(DEFAULT_MAX_SESSION_BYTES)), MIN_BUDGET_BYTES, 2 ** 50),
+      maxStoreBytes: integer('max-store-bytes', get('max-store-bytes', String(DEFAULT_MAX_STORE_BYTES)), MIN_BUDGET_BYTES, 2 ** 50),
       echoDelayMs: integer('echo-delay', get('echo-delay', '50'), 0, 60_000),
       heartbeatMs: integer('heartbeat', get('heartbeat', '15000'), 100, 3_600_000),
       retentionMs: duration('retention', get('retention', '30d')),

@@ -113,3 +113,23 @@ export const MAX_PATCH_OPERATIONS = 1_000
  * mapper keeps each open one by its id until it ends; one more is refused (422).
  */
 export const MAX_AGUI_OPEN = 1_000
+
+/**
+ * What every byte budget (a chat's, the memory store's) keeps free for closing events; bytes (64 KiB). Every other
+ * event must leave it free, so a run that started can always be closed: a final whose answer is longer than what is
+ * left has its text cut to fit (src/store/byte-budget.ts).
+ */
+export const CLOSING_RESERVE_BYTES = 64 * 1024
+
+/** A chat's byte budget by default, across all its events as stored; bytes (64 MiB, `--max-session-bytes`). */
+export const DEFAULT_MAX_SESSION_BYTES = 64 * 1024 * 1024
+
+/** The memory store's byte budget by default, across all chats; bytes (256 MiB, `--max-store-bytes`). */
+export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024
+
+/**
+ * What a chat page renders at once: its newest events up to this many bytes as stored, from a turn's start; the
+ * "Load earlier messages" control fetches the part before, bounded the same way (src/http/chat-window.ts); bytes
+ * (512 KiB). A page of a long chat costs the same as a page of a short one.
+ */
+export const PAGE_EVENT_BYTES = 512 * 1024

@@ -57,7 +57,7 @@ async function openStore(
   const { notifier, coordinator, log } = injected
   if (config.store.kind === 'redis') {
     try {
-      const redis = await openRedis(config.store.url, { leaseMs: config.runLeaseMs, log, metrics })
+      const redis = await openRedis(config.store.url, { leaseMs: config.runLeaseMs, log, metrics, maxSessionBytes: config.maxSessionBytes })
       return { store: redis.store, notifier: notifier ?? redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(config.store.url)}: ${messageOf(error)}`)
@@ -68,13 +68,13 @@ async function openStore(
 
 function openLocalStore(config: Config, notifier: Notifier | undefined, metrics: Metrics, log: Logger): EventStore {
   if (config.store.kind === 'memory') {
-    const { maxEventsPerSession, maxSessions, maxEvents } = config
-    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, notifier, metrics })
+    const { maxEventsPerSession, maxSessions, maxEvents, maxSessionBytes, maxStoreBytes } = config
+    return new MemoryStore({ maxEventsPerSession, maxSessions, maxEvents, maxSessionBytes, maxStoreBytes, notifier, metrics })
   }
   const path = config.store.kind === 'sqlite' ? config.store.path : ''
   try {
     const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
-    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure } })
+    return new SqliteStore(path, { notifier, metrics, checkpointer: { onFailure }, maxSessionBytes: config.maxSessionBytes })
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${path}: ${messageOf(error)}`)
   }

@@ -2,6 +2,7 @@
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
+import { toHtml } from './to-html.ts'
 
 /** Asset URLs carry the version so a new build is never served from a stale cache. */
 export interface PageAssets {
@@ -102,12 +103,60 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
  */
 export type ChatAccess = { kind: 'owner'; sessionId: string; viewerId: string } | { kind: 'viewer'; viewerId: string }
 
-/** Where a page's links lead: its stream and its exports, by the id that page was opened with. */
+/** Where a page's links lead: its stream, its exports and its earlier part, by the id that page was opened with. */
 function chatPaths(access: ChatAccess) {
   if (access.kind === 'viewer') {
-    return { stream: `/events?view=${access.viewerId}`, api: `/api/sessions/view/${access.viewerId}` }
+    const view = `view=${access.viewerId}`
+    return { stream: `/events?${view}`, api: `/api/sessions/view/${access.viewerId}`, earlier: `/earlier?${view}` }
   }
-  return { stream: `/events?client_id=${access.sessionId}`, api: `/api/sessions/${access.sessionId}` }
+  const owner = `client_id=${access.sessionId}`
+  return { stream: `/events?${owner}`, api: `/api/sessions/${access.sessionId}`, earlier: `/earlier?${owner}` }
+}
+
+/**
+ * "Load earlier messages": fetches the part of the chat before seq `before` (src/http/earlier.tsx) and takes its
+ * place with it, which brings the next such button along while there is more.
+ */
+export function LoadEarlier({ access, before }: { access: ChatAccess; before: number }) {
+  return (
+    <button type="button" class="load-earlier" hx-get={`${chatPaths(access).earlier}&before=${before}`} hx-swap="outerHTML">
+      Load earlier messages
+    </button>
+  )
+}
+
+/**
+ * A part of a chat: the button for the part before it, if there is one, then its entries (`renderEntries`'s HTML).
+ */
+export function ChatPart({ access, entries, earlierBefore }: { access: ChatAccess; entries: string; earlierBefore?: number }) {
+  // HTML already: the message templates escaped what they print.
+  const safeEntries = entries
+  return (
+    <>
+      {earlierBefore === undefined ? '' : <LoadEarlier access={access} before={earlierBefore} />}
+      {safeEntries}
+    </>
+  )
+}
+
+/** How long rendering entries may hold the event loop before it lets others run; milliseconds. */
+const RENDER_SLICE_MS = 4
+
+/**
+ * A transcript's entries as HTML, in order, the event loop let go every RENDER_SLICE_MS: a page's worth of long
+ * answers (PAGE_EVENT_BYTES) is tens of milliseconds of Markdown, which no request may hold the loop for at once.
+ */
+export async function renderEntries(transcript: Transcript): Promise<string> {
+  const parts: string[] = []
+  let since = performance.now()
+  for (const entry of transcript.entries) {
+    parts.push(toHtml(entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))
+    if (performance.now() - since > RENDER_SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
+  }
+  return parts.join('')
 }
 
 /** Share and keep: the read-only link (owners only), and the transcript as Markdown or JSON. */
@@ -201,6 +250,8 @@ export function Chat({
   running,
   maxMessageBytes,
   published = false,
+  earlierBefore,
+  entries,
 }: {
   access: ChatAccess
   transcript: Transcript
@@ -209,6 +260,10 @@ export function Chat({
   maxMessageBytes: number
   /** A chat a program publishes into: it takes no messages from the page, so the owner gets Cancel only. */
   published?: boolean
+  /** The page shows the chat's latest part only (src/http/chat-window.ts): the seq its earlier part ends before. */
+  earlierBefore?: number
+  /** The transcript's entries, rendered (`renderEntries`). */
+  entries: string
 }) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
   // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
@@ -225,7 +280,7 @@ export function Chat({
         hx-sse:connect={stream}
         hx-swap="beforeend"
       >
-        {transcript.entries.map((entry) => (entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))}
+        <ChatPart access={access} entries={entries} earlierBefore={earlierBefore} />
       </div>
       <RunStatus running={running} />
       <button type="button" id="jump" class="jump" hidden>

@@ -4,12 +4,12 @@ import { AppError } from '../errors.ts'
 import { isWellFormedId } from '../session-id.ts'
 import { DEFAULT_USER_MESSAGE } from '../steps/conversation.ts'
 import { foldTranscript } from '../transcript.ts'
-import { readAll } from '../store/read-all.ts'
 import type { SessionRecord } from '../store/event-store.ts'
-import { Chat, type ChatAccess, Landing, Layout, type PageAssets } from '../../templates/page.tsx'
+import { Chat, type ChatAccess, Landing, Layout, type PageAssets, renderEntries } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
+import { chatWindow } from './chat-window.ts'
 import { checkedMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 import { pushUrl, seeOther } from './safe-headers.ts'
@@ -46,11 +46,20 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const landing = () => page('stepstream', <Landing step={step} />)
 
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
-    const transcript = foldTranscript(await readAll(deps.store, session.id))
+    const { events, earlierBefore } = await chatWindow(deps.store, session.id)
+    const transcript = foldTranscript(events)
     const running = (await deps.runner.running(session.id)) !== undefined
     const published = session.publisher_hash !== undefined
     return toHtml(
-      <Chat access={access} transcript={transcript} running={running} maxMessageBytes={deps.maxMessageBytes} published={published} />,
+      <Chat
+        access={access}
+        transcript={transcript}
+        running={running}
+        maxMessageBytes={deps.maxMessageBytes}
+        published={published}
+        earlierBefore={earlierBefore}
+        entries={await renderEntries(transcript)}
+      />,
     )
   }
   const ownerAccess = (session: SessionRecord): ChatAccess => ({ kind: 'owner', sessionId: session.id, viewerId: session.viewer_id })

@@ -4,6 +4,8 @@ import { fromRedis, guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { APPEND_BATCH } from './redis-scripts.ts'
+import { CLOSING_RESERVE_BYTES, DEFAULT_MAX_SESSION_BYTES } from '../limits.ts'
+import { eventBytes, sessionFull } from '../store/byte-budget.ts'
 
 /**
  * A session's activity (the sorted sets retention reads) is recorded at most this often, and always with a closing
@@ -32,6 +34,8 @@ interface Pending {
 export interface RedisAppenderOptions {
   /** Told how long each batch took to be stored; seconds. */
   onStored?: (seconds: number) => void
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
 }
 
 /**
@@ -50,12 +54,20 @@ export class RedisAppender {
   /** The batch on its way to Redis, if any; the next waits for its answer. */
   #sending: Promise<void> | undefined
   readonly #touchedAt = new Map<string, number>()
+  readonly #maxSessionBytes: number
 
   constructor(
     private readonly link: RedisLink,
     private readonly keys: RedisKeys,
     private readonly options: RedisAppenderOptions = {},
-  ) {}
+  ) {
+    this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
+  }
+
+  /** The session byte budget the appends are held to; bytes. */
+  get maxSessionBytes(): number {
+    return this.#maxSessionBytes
+  }
 
   /**
    * Resolves with the event's seq once Redis holds it (`json`, the event's JSON), and `mark` with it; rejects with
@@ -90,11 +102,12 @@ export class RedisAppender {
     const k = this.keys
     const now = Date.now()
     const keys = [k.activity, k.uncompacted, k.openRuns]
-    const args = [String(now), k.wakeChannel]
+    const args = [String(now), k.wakeChannel, String(this.#maxSessionBytes), String(CLOSING_RESERVE_BYTES)]
     for (const { sessionId, event, json, mark } of batch) {
       keys.push(k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId), k.producers(sessionId))
       const closing = isClosing(event)
-      args.push(sessionId, json, event.step_id, closing ? '1' : '0', this.#touch(sessionId, closing, now) ? '1' : '0')
+      const touch = this.#touch(sessionId, closing, now) ? '1' : '0'
+      args.push(sessionId, json, event.step_id, closing ? '1' : '0', touch, String(eventBytes(event)))
       args.push(mark ? producerField(mark.runId, mark.producerId) : '', mark ? stateJson(mark) : '')
     }
     const started = performance.now()
@@ -113,6 +126,7 @@ export class RedisAppender {
     batch.forEach(({ resolve, reject }, i) => {
       const result = results[i]
       if (typeof result === 'number') resolve(result)
+      else if (result === 'SESSION_FULL') reject(sessionFull(this.#maxSessionBytes))
       else reject(fromRedis(new Error(String(result))))
     })
   }

@@ -15,6 +15,8 @@ export interface OpenRedisOptions {
   leaseMs?: number
   log: Logger
   metrics?: StoreMetrics
+  /** Bytes one session's events may take; default DEFAULT_MAX_SESSION_BYTES (64 MiB, `--max-session-bytes`). */
+  maxSessionBytes?: number
 }
 
 /** What an instance on a shared Redis runs with: the store, its wake-ups and its run ownership, wired together. */
@@ -47,6 +49,7 @@ export async function openRedis(url: string, options: OpenRedisOptions): Promise
     keys,
     notifier,
     metrics: options.metrics,
+    maxSessionBytes: options.maxSessionBytes,
     subscribed: () => subscriber.ready,
     onClose: () => {
       coordinator?.close()

@@ -1,9 +1,10 @@
-import { CLOSING_WITH_TEXT, type EventType } from '../events.ts'
+import { CLOSING_WITH_TEXT, type EventType, type StoredEvent } from '../events.ts'
+import { storedBytes } from '../store/byte-budget.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../store/retention-policy.ts'
 import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
-import { MARK_COMPACTED } from './redis-scripts.ts'
+import { GIVE_BACK_BYTES, MARK_COMPACTED } from './redis-scripts.ts'
 import { eventsOf, type StreamEntry } from './redis-stream.ts'
 
 /** Sessions handled per round trip: small enough that one pass never holds Redis for long. */
@@ -53,7 +54,7 @@ export async function pruneRedis(
   }
   const active = (await send('ZRANGEBYSCORE', [keys.activity, String(capCheckedAt), '+inf'])) as string[]
   for (const id of active) {
-    const trimmed = (await send('XTRIM', [keys.events(id), 'MAXLEN', '=', String(policy.maxEventsPerSession)])) as number
+    const trimmed = await cap(send, keys, id, policy.maxEventsPerSession)
     report.eventsCapped += trimmed
     if (trimmed > 0) woken(id)
   }
@@ -70,7 +71,29 @@ async function compact(send: Send, keys: RedisKeys, id: string): Promise<number>
   const entries = (await send('XRANGE', [keys.events(id), '-', '+'])) as StreamEntry[]
   const events = eventsOf(id, entries)
   const finished = new Set(events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
-  const doomed = events.filter((e) => e.type === 'partial' && finished.has(e.step_id)).map((e) => `${e.seq}-0`)
+  const partials = events.filter((e) => e.type === 'partial' && finished.has(e.step_id))
+  const doomed = partials.map((e) => `${e.seq}-0`)
   for (let i = 0; i < doomed.length; i += BATCH) await send('XDEL', [keys.events(id), ...doomed.slice(i, i + BATCH)])
+  await giveBack(send, keys, id, partials)
   return doomed.length
+}
+
+/**
+ * Deletes the session's oldest events so that at most `max` remain; returns how many. The ones deleted are read
+ * first, for their bytes, and only they are deleted (MINID): an append meanwhile is neither counted nor trimmed.
+ */
+async function cap(send: Send, keys: RedisKeys, id: string, max: number): Promise<number> {
+  const over = ((await send('XLEN', [keys.events(id)])) as number) - max
+  if (over <= 0) return 0
+  const oldest = eventsOf(id, (await send('XRANGE', [keys.events(id), '-', '+', 'COUNT', String(over)])) as StreamEntry[])
+  if (oldest.length === 0) return 0
+  const trimmed = (await send('XTRIM', [keys.events(id), 'MINID', `${oldest.at(-1)!.seq + 1}-0`])) as number
+  await giveBack(send, keys, id, oldest)
+  return trimmed
+}
+
+/** Takes the bytes of deleted events off the session's count (redis-scripts.ts, APPEND_BATCH), if it still exists. */
+async function giveBack(send: Send, keys: RedisKeys, id: string, deleted: readonly StoredEvent[]): Promise<void> {
+  const bytes = deleted.reduce((sum, event) => sum + storedBytes(event), 0)
+  if (bytes > 0) await send('EVAL', [GIVE_BACK_BYTES, '1', keys.session(id), String(bytes)])
 }

@@ -2,7 +2,8 @@ import type { Notifier } from '../bus/notifier.ts'
 import { producerField, RedisAppender } from './redis-appender.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { fitEventText, type NewEvent, type StoredEvent, checkNewEvent } from '../events.ts'
+import { admit, eventBytes, sessionFull, storedBytes } from '../store/byte-budget.ts'
+import { checkNewEvent, fitEventText, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -25,8 +26,12 @@ import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { pruneRedis } from './redis-prune.ts'
 import { CLOSE_ABANDONED, CREATE_SESSION, MARK_PRODUCER } from './redis-scripts.ts'
-import { keptOf, type StreamEntry } from './redis-stream.ts'
+import { eventsOf, keptOf, type StreamEntry } from './redis-stream.ts'
 import { RedisTails } from './redis-tails.ts'
+
+/** Entries the first XREVRANGE of `readBefore` asks for; each next one asks for twice as many, up to the most. */
+const FIRST_REVERSE_PAGE = 8
+const MAX_REVERSE_PAGE = 256
 
 export interface RedisStoreOptions {
   link: RedisLink
@@ -38,6 +43,8 @@ export interface RedisStoreOptions {
   subscribed: () => boolean
   /** Called by `close()`, after the store stops: closes the subscriber and the coordinator that share its Redis. */
   onClose?: () => Promise<void> | void
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
 }
 
 /**
@@ -73,7 +80,10 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
     this.#notifier = options.notifier
     this.#metrics = options.metrics
     this.#options = options
-    this.#appender = new RedisAppender(options.link, options.keys, { onStored: (seconds) => options.metrics?.storeCommit(seconds) })
+    this.#appender = new RedisAppender(options.link, options.keys, {
+      onStored: (seconds) => options.metrics?.storeCommit(seconds),
+      maxSessionBytes: options.maxSessionBytes,
+    })
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -112,9 +122,11 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
    * with STORE_UNAVAILABLE (503) while Redis cannot be reached.
    */
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
-    const [event, mark] = splitProducerMark(marked)
-    checkNewEvent(event)
+    const [checked, mark] = splitProducerMark(marked)
+    checkNewEvent(checked)
     if (this.#closed) throw redisUnavailable()
+    let event = checked
+    if (isClosing(event)) event = await this.#fitClosing(sessionId, event)
     const ticket = this.#tails.track(sessionId)
     const json = JSON.stringify(event)
     const appending = this.#appender.append(sessionId, event, json, mark)
@@ -177,6 +189,24 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
       this.#tails.add(sessionId, ticket, kept)
       return kept.map((k) => k.event)
     })
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = []
+    let bytes = 0
+    // Small pages from the end, doubling: an entry may be a megabyte, and a page is read whole.
+    for (let below = before, page = FIRST_REVERSE_PAGE; ; page = Math.min(page * 2, MAX_REVERSE_PAGE)) {
+      const entries = (await guarded(() =>
+        this.#link.send('XREVRANGE', [this.#keys.events(sessionId), `(${below}-0`, '-', 'COUNT', String(page)]),
+      )) as StreamEntry[] | null
+      for (const event of eventsOf(sessionId, entries ?? [])) {
+        bytes += storedBytes(event)
+        if (events.length > 0 && bytes > maxBytes) return events.reverse()
+        events.push(event)
+      }
+      if (!entries || entries.length < page) return events.reverse()
+      below = events.at(-1)!.seq
+    }
   }
 
   /**
@@ -247,11 +277,22 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
     // text read here is the whole of what it streamed.
     const events = await this.#readFrom(sessionId, Number(from ?? 0))
     const text = fitEventText(events.map((e) => (e.type === 'partial' && e.step_id === open ? e.delta : '')).join(''))
-    const interrupt: NewEvent = { type: 'interrupt', step_id: open, ts: new Date().toISOString(), text }
+    const interrupt = await this.#fitClosing(sessionId, { type: 'interrupt', step_id: open, ts: new Date().toISOString(), text })
     const keys = [k.lease(sessionId), k.session(sessionId), k.events(sessionId), k.activity, k.uncompacted, k.openRuns]
-    const args = [sessionId, open, JSON.stringify(interrupt), String(Date.now()), k.wakeChannel]
+    const args = [sessionId, open, JSON.stringify(interrupt), String(Date.now()), k.wakeChannel, String(eventBytes(interrupt))]
     const seq = (await guarded(() => this.#eval(CLOSE_ABANDONED, keys, args))) as number
     return seq > 0 ? { sessionId, stepId: open, seq } : undefined
+  }
+
+  /**
+   * A closing event cut to what is left of the session's byte budget (byte-budget.ts): the script stores it whatever
+   * the count, since a run must be closable. Read apart from the append: only the run being closed appends to its
+   * chat meanwhile, so the count read is the count the script meets.
+   */
+  async #fitClosing(sessionId: string, event: NewEvent): Promise<NewEvent> {
+    const used = (await guarded(() => this.#link.send('HGET', [this.#keys.session(sessionId), 'bytes']))) as string | null
+    const max = this.#appender.maxSessionBytes
+    return admit(event, [{ used: Number(used ?? 0), max }], () => sessionFull(max))
   }
 
   /** Deletes idle sessions, compacts finished runs and caps each session's events (redis-prune.ts). */

@@ -58,6 +58,12 @@ export interface EventStore {
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
+  /**
+   * The newest events with `seq < before`, ascending, as many as fit in `maxBytes` (byte-budget.ts's `storedBytes`),
+   * and at least one when there is one however large it is: what a page shows of a long chat, read from the end in
+   * pages so that no read holds the event loop for long, whatever the chat's size. An unknown session reads nothing.
+   */
+  readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]>
   waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean>
   /** Resolves when the store can serve reads and writes (for /readyz). */
   ping(): Promise<void>

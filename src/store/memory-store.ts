@@ -16,6 +16,8 @@ import {
 } from './event-store.ts'
 import { MemorySignIns } from './memory-sign-ins.ts'
 import type { KeepsSignIns } from './sign-ins.ts'
+import { admit, type Budget, eventBytes, sessionFull, storeBytesFull } from './byte-budget.ts'
+import { DEFAULT_MAX_SESSION_BYTES, DEFAULT_MAX_STORE_BYTES } from '../limits.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
 
@@ -29,6 +31,8 @@ interface MemorySession {
   uncompacted: boolean
   /** Producer state by run, then by producer id (producer-state.ts): kept and deleted with the session. */
   producers: Map<string, Map<string, ProducerState>>
+  /** The bytes of `events` (byte-budget.ts's `eventBytes`), kept beside them: `bytesOf` holds each event's. */
+  bytes: number
 }
 
 export interface MemoryStoreOptions extends StoreDeps {
@@ -41,6 +45,10 @@ export interface MemoryStoreOptions extends StoreDeps {
    * with 503 (a run already going can still be closed). Default 1,000,000.
    */
   maxEvents?: number
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
+  /** Bytes all sessions' events may take together; default DEFAULT_MAX_STORE_BYTES (256 MiB). */
+  maxStoreBytes?: number
 }
 
 const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
@@ -64,6 +72,10 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
   readonly #maxPerSession: number
   readonly #maxSessions: number
   readonly #maxEvents: number
+  readonly #maxSessionBytes: number
+  readonly #store: Budget
+  /** Each stored event's bytes, so dropping one gives its bytes back without serializing it again. */
+  readonly #bytesOf = new WeakMap<StoredEvent, number>()
   #events = 0
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -72,6 +84,8 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
     this.#maxPerSession = options.maxEventsPerSession ?? 10_000
     this.#maxSessions = options.maxSessions ?? 10_000
     this.#maxEvents = options.maxEvents ?? 1_000_000
+    this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
+    this.#store = { used: 0, max: options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES }
   }
 
   async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
@@ -79,7 +93,7 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
     if (this.#sessions.size >= this.#maxSessions) throw storeFull(`${this.#maxSessions} chats`)
     const record: SessionRecord = { id, created_at: new Date().toISOString(), last_seq: 0, step, viewer_id: newId() }
     if (options.publisherHash) record.publisher_hash = options.publisherHash
-    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true, producers: new Map() }
+    const session = { record, events: [], lastActivity: Date.now(), uncompacted: true, producers: new Map(), bytes: 0 }
     this.#sessions.set(id, session)
     this.#byViewer.set(record.viewer_id, session)
     return { ...record }
@@ -101,7 +115,17 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
     const session = this.#sessions.get(sessionId)
     if (!session) throw sessionNotFound()
     if (this.#events >= this.#maxEvents && !isClosing(event)) throw storeFull(`${this.#maxEvents} events`)
-    const stored = { ...event, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
+    const budgets = [
+      { used: session.bytes, max: this.#maxSessionBytes, store: false },
+      { ...this.#store, store: true },
+    ]
+    const asked = eventBytes(event)
+    const fitted = admit(event, budgets, (b) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max)), asked)
+    const stored = { ...fitted, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
+    const bytes = fitted === event ? asked : eventBytes(fitted)
+    this.#bytesOf.set(stored, bytes)
+    session.bytes += bytes
+    this.#store.used += bytes
     session.events.push(stored)
     session.record.last_seq = stored.seq
     session.lastActivity = Date.now()
@@ -118,15 +142,20 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
     const events = this.#sessions.get(sessionId)?.events
     if (!events) return []
-    // Compaction leaves holes, so a seq is not an index: find the first event after the cursor.
-    let lo = 0
-    let hi = events.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (events[mid]!.seq <= after) lo = mid + 1
-      else hi = mid
-    }
+    const lo = indexAfter(events, after)
     return events.slice(lo, lo + limit)
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    const events = this.#sessions.get(sessionId)?.events
+    if (!events) return []
+    const end = indexAfter(events, before - 1)
+    let start = end
+    for (let bytes = 0; start > 0; start--) {
+      bytes += this.#bytesOf.get(events[start - 1]!) ?? 0
+      if (start < end && bytes > maxBytes) break
+    }
+    return events.slice(start, end)
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.
@@ -148,6 +177,7 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
         this.#sessions.delete(id)
         this.#byViewer.delete(session.record.viewer_id)
         this.#events -= session.events.length
+        this.#store.used -= session.bytes
         report.sessionsDeleted++
         report.eventsDeleted += session.events.length
         // Streams waiting on it wake, find it gone and end with a sentence.
@@ -192,18 +222,29 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
     this.#sessions.clear()
     this.#byViewer.clear()
     this.#events = 0
+    this.#store.used = 0
   }
 
   #dropOldest(session: MemorySession, count: number): void {
-    session.events.splice(0, count)
+    for (const event of session.events.splice(0, count)) this.#forgetBytes(session, event)
     this.#events -= count
+  }
+
+  #forgetBytes(session: MemorySession, event: StoredEvent): void {
+    const bytes = this.#bytesOf.get(event) ?? 0
+    session.bytes -= bytes
+    this.#store.used -= bytes
   }
 
   /** Drops the `partial`s of runs that ended with `final` or `interrupt`, whose text holds the whole answer. */
   #compact(session: MemorySession): number {
     const finished = new Set(session.events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
     const before = session.events.length
-    session.events = session.events.filter((e) => e.type !== 'partial' || !finished.has(e.step_id))
+    session.events = session.events.filter((e) => {
+      const kept = e.type !== 'partial' || !finished.has(e.step_id)
+      if (!kept) this.#forgetBytes(session, e)
+      return kept
+    })
     session.uncompacted = false
     this.#events -= before - session.events.length
     return before - session.events.length
@@ -215,6 +256,18 @@ function setProducer(session: MemorySession, mark: ProducerMark): void {
   const run = session.producers.get(runId) ?? new Map<string, ProducerState>()
   run.set(producerId, state)
   session.producers.set(runId, run)
+}
+
+/** The index of the first event with a seq above `seq`: compaction leaves holes, so a seq is not an index. */
+function indexAfter(events: readonly StoredEvent[], seq: number): number {
+  let lo = 0
+  let hi = events.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (events[mid]!.seq <= seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 const storeFull = (what: string) =>

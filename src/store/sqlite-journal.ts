@@ -1,11 +1,14 @@
 import type { Database, Statement } from 'bun:sqlite'
 import type { StoredEvent } from '../events.ts'
+import { REPLAY_BYTES_SQL, SessionBytesColumn } from './sqlite-budget.ts'
 
 /** One committed event that is in the `journal` table and not yet in `events`. */
 export interface JournalEntry {
   id: number
   stored: StoredEvent
   payload: string
+  /** Its bytes as the budget counts them (byte-budget.ts). */
+  bytes: number
 }
 
 export interface JournalOptions {
@@ -40,6 +43,7 @@ const ROWS_PER_INSERT = 100
  */
 export function replayJournal(db: Database): void {
   db.transaction(() => {
+    db.run(REPLAY_BYTES_SQL)
     db.run(`INSERT OR IGNORE INTO events (${COLUMNS}) SELECT ${COLUMNS} FROM journal ORDER BY session, seq`)
     db.run('DELETE FROM journal')
   })()
@@ -62,6 +66,8 @@ export class Journal {
   readonly #inserts = new Map<number, Statement>()
   readonly #moveToEvents: Statement
   readonly #deleteUpTo: Statement
+  readonly #sessionBytes: SessionBytesColumn
+  readonly #mergeChunkNow: (sessions: readonly string[], upTo: number) => number[]
   readonly #pending = new Map<string, JournalEntry[]>()
   readonly #mergeAtEvents: number
   readonly #chunkEvents: number
@@ -85,14 +91,17 @@ export class Journal {
        FROM json_each(?) AS k JOIN journal AS j ON j.id = k.value`,
     )
     this.#deleteUpTo = db.prepare('DELETE FROM journal WHERE id <= ?')
+    this.#sessionBytes = new SessionBytesColumn(db)
+    // The bytes move with the rows, in one transaction: `sessions.bytes` never counts a row twice or misses one.
+    this.#mergeChunkNow = db.transaction((sessions: readonly string[], upTo: number) => this.#moveChunk(sessions, upTo))
     this.#lastId = (db.query('SELECT COALESCE(MAX(id), 0) AS id FROM journal').get() as { id: number }).id
     this.#timer = setInterval(() => void this.merge(), options.mergeEveryMs ?? 1000)
     this.#timer.unref()
   }
 
   /** Inserts the events into the journal; call inside the writer's transaction, then `committed` after it. */
-  write(items: readonly { stored: StoredEvent; payload: string }[]): JournalEntry[] {
-    const entries = items.map(({ stored, payload }) => ({ id: ++this.#lastId, stored, payload }))
+  write(items: readonly { stored: StoredEvent; payload: string; bytes: number }[]): JournalEntry[] {
+    const entries = items.map(({ stored, payload, bytes }) => ({ id: ++this.#lastId, stored, payload, bytes }))
     for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
       const rows = entries.slice(i, i + ROWS_PER_INSERT)
       const values = rows.flatMap(({ id, stored, payload }) => [
@@ -124,6 +133,31 @@ export class Journal {
   /** The seq of the session's newest event still in the journal; undefined when it has none there. */
   lastSeq(sessionId: string): number | undefined {
     return this.#pending.get(sessionId)?.at(-1)?.stored.seq
+  }
+
+  /** The bytes of the session's events still in the journal (committed, not yet counted in `sessions.bytes`). */
+  pendingBytes(sessionId: string): number {
+    let bytes = 0
+    for (const entry of this.#pending.get(sessionId) ?? []) bytes += entry.bytes
+    return bytes
+  }
+
+  /**
+   * The session's journal events before `before`, newest first, while their bytes stay within `maxBytes` (the first
+   * one always): with `bytes`, what they take, and `full` when the budget stopped it before the oldest.
+   */
+  readBefore(sessionId: string, before: number, maxBytes: number): { events: StoredEvent[]; bytes: number; full: boolean } {
+    const events: StoredEvent[] = []
+    let bytes = 0
+    const list = this.#pending.get(sessionId) ?? []
+    for (let i = list.length - 1; i >= 0; i--) {
+      const entry = list[i]!
+      if (entry.stored.seq >= before) continue
+      if (events.length > 0 && bytes + entry.bytes > maxBytes) return { events, bytes, full: true }
+      events.push(entry.stored)
+      bytes += entry.bytes
+    }
+    return { events, bytes, full: false }
   }
 
   /** The session's journal events after `after`, at most `limit`: all newer than any of its rows in `events`. */
@@ -215,14 +249,7 @@ export class Journal {
 
   /** Copies into `events` the journal rows with id ≤ `upTo` of `sessions` (sorted), then forgets them here. */
   #mergeChunk(sessions: readonly string[], upTo: number): void {
-    const ids: number[] = []
-    const counts = sessions.map((sessionId) => {
-      const list = this.#pending.get(sessionId) ?? []
-      let n = 0
-      for (; n < list.length && list[n]!.id <= upTo; n++) ids.push(list[n]!.id)
-      return n
-    })
-    if (ids.length > 0) this.#moveToEvents.run(JSON.stringify(ids))
+    const counts = this.#mergeChunkNow(sessions, upTo)
     sessions.forEach((sessionId, i) => {
       const list = this.#pending.get(sessionId)
       if (!list || counts[i] === 0) return
@@ -230,6 +257,24 @@ export class Journal {
       if (list.length === 0) this.#pending.delete(sessionId)
       this.#pendingCount -= counts[i]!
     })
+  }
+
+  /** Inside the merge transaction: copies the rows and counts their bytes; returns how many rows of each session. */
+  #moveChunk(sessions: readonly string[], upTo: number): number[] {
+    const ids: number[] = []
+    const counts = sessions.map((sessionId) => {
+      const list = this.#pending.get(sessionId) ?? []
+      let n = 0
+      let bytes = 0
+      for (; n < list.length && list[n]!.id <= upTo; n++) {
+        ids.push(list[n]!.id)
+        bytes += list[n]!.bytes
+      }
+      this.#sessionBytes.add(sessionId, bytes)
+      return n
+    })
+    if (ids.length > 0) this.#moveToEvents.run(JSON.stringify(ids))
+    return counts
   }
 
   #insertStatement(rows: number): Statement {

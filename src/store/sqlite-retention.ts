@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import { CLOSING_WITH_TEXT } from '../events.ts'
+import { SessionBytesColumn } from './sqlite-budget.ts'
 import { RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
 
 /**
@@ -58,7 +59,10 @@ export function capSession(db: Database, sessionId: string, max: number): number
     .query<{ seq: number }, [string, number]>('SELECT seq FROM events WHERE session = ? ORDER BY seq DESC LIMIT 1 OFFSET ?')
     .get(sessionId, max)
   if (!newestDropped) return 0
-  return db.query('DELETE FROM events WHERE session = ? AND seq <= ?').run(sessionId, newestDropped.seq).changes
+  return db.transaction(() => {
+    new SessionBytesColumn(db).subtract(sessionId, 'session = ? AND seq <= ?', sessionId, newestDropped.seq)
+    return db.query('DELETE FROM events WHERE session = ? AND seq <= ?').run(sessionId, newestDropped.seq).changes
+  })()
 }
 
 /** Up to `limit` sessions with events compaction has not seen yet and no event since before `cutoff`. */
@@ -88,11 +92,15 @@ export function compactSession(db: Database, sessionId: string): number {
     if ((type === 'user' || type === 'start') && run.from === 0) run.from = seq
     if ((CLOSING_WITH_TEXT as readonly string[]).includes(type)) run.end = seq
   }
-  const deletePartials = db.query("DELETE FROM events WHERE session = ? AND seq > ? AND seq < ? AND step_id = ? AND type = 'partial'")
+  const partials = "session = ? AND seq > ? AND seq < ? AND step_id = ? AND type = 'partial'"
+  const deletePartials = db.query(`DELETE FROM events WHERE ${partials}`)
+  const bytes = new SessionBytesColumn(db)
   return db.transaction(() => {
     let deleted = 0
     for (const [stepId, run] of runs) {
-      if (run.end !== undefined) deleted += deletePartials.run(sessionId, run.from, run.end, stepId).changes
+      if (run.end === undefined) continue
+      bytes.subtract(sessionId, partials, sessionId, run.from, run.end, stepId)
+      deleted += deletePartials.run(sessionId, run.from, run.end, stepId).changes
     }
     db.query("UPDATE sessions SET state = 'compacted' WHERE id = ?").run(sessionId)
     return deleted

@@ -88,6 +88,13 @@ export const MIGRATIONS: readonly string[] = [
      failure TEXT,
      PRIMARY KEY (session, run, producer)
    ) STRICT, WITHOUT ROWID;`,
+  // Version 8: the bytes of each session's events (sqlite-budget.ts), for its byte budget. Counted once here; from
+  // then on the journal's merge adds and retention subtracts, so no open ever scans the events again.
+  `ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+   UPDATE sessions SET bytes = (
+     SELECT COALESCE(SUM(octet_length(payload) + octet_length(type) + octet_length(step_id) + octet_length(ts) + 31), 0)
+     FROM events WHERE session = sessions.id
+   );`,
 ]
 
 /** The schema version this build writes. */

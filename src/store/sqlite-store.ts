@@ -31,6 +31,14 @@ import { type KeepsProducers, type ProducerMark, type ProducerState, splitProduc
 import { SqliteProducers, writeProducer } from './sqlite-producers.ts'
 import type { KeepsSignIns } from './sign-ins.ts'
 import { SqliteSignIns } from './sqlite-sign-ins.ts'
+import { ROW_BYTES_SQL } from './sqlite-budget.ts'
+
+/** Rows whose sizes the first query of `readBefore` reads; each next query reads twice as many, up to the most. */
+const FIRST_SIZE_PAGE = 8
+const MAX_SIZE_PAGE = 256
+
+/** Lets appends, commits and readers run between two pages of a long read. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {
@@ -69,6 +77,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
   readonly #checkpointer: Checkpointer | undefined
   readonly #selectAfter: Statement<EventRow, [string, number, number]>
   readonly #selectSession: Statement<SessionRow, [string]>
+  readonly #selectSizesBefore: Statement<{ seq: number; bytes: number }, [string, number, number]>
+  readonly #selectRange: Statement<EventRow, [string, number, number]>
   readonly #selectByViewer: Statement<SessionRow, [string]>
   readonly #producers: SqliteProducers
   readonly #writeProducer: (sessionId: string, mark: ProducerMark) => void
@@ -96,6 +106,12 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
       this.#checkpointer = new Checkpointer(db, path, { onPass, ...options.checkpointer })
     }
     this.#selectAfter = db.prepare('SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq > ? ORDER BY seq LIMIT ?')
+    this.#selectSizesBefore = db.prepare(
+      `SELECT seq, ${ROW_BYTES_SQL} AS bytes FROM events WHERE session = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    )
+    this.#selectRange = db.prepare(
+      'SELECT seq, type, step_id, ts, payload FROM events WHERE session = ? AND seq >= ? AND seq < ? ORDER BY seq',
+    )
     const selectSessions = `SELECT id, created_at, step, viewer_id, publisher_hash,
          COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq
        FROM sessions`
@@ -178,6 +194,37 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     if (merged.length === limit) return merged
     // The session's journal events all come after its rows in `events`.
     return merged.concat(this.#journal.readAfter(sessionId, merged.at(-1)?.seq ?? after, limit - merged.length))
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    // The journal holds the newest events; `events` the older ones, read back in pages of sizes first.
+    const newest = this.#journal.readBefore(sessionId, before, maxBytes)
+    const older = newest.full ? [] : await this.#readRowsBefore(sessionId, before, maxBytes - newest.bytes, newest.events.length === 0)
+    return older.concat(newest.events.reverse())
+  }
+
+  /**
+   * Rows of `events` before `before` within `maxBytes` (one at least when `atLeastOne`), ascending. Sizes first, in
+   * pages that start small and double, with the event loop free between two: SQLite walks a large payload's overflow
+   * pages even for its length (about 0.14 ms per 100 KB row on a file), so a page of large rows is what costs.
+   * Rows merged or deleted meanwhile are harmless: merged rows are newer than `below`, deleted ones are not read.
+   */
+  async #readRowsBefore(sessionId: string, before: number, maxBytes: number, atLeastOne: boolean): Promise<StoredEvent[]> {
+    let from: number | undefined
+    let bytes = 0
+    scan: for (let below = before, page = FIRST_SIZE_PAGE; ; page = Math.min(page * 2, MAX_SIZE_PAGE)) {
+      const sizes = this.#selectSizesBefore.all(sessionId, below, page)
+      for (const row of sizes) {
+        bytes += row.bytes
+        if (bytes > maxBytes && (from !== undefined || !atLeastOne)) break scan
+        from = row.seq
+      }
+      if (sizes.length < page) break
+      below = sizes.at(-1)!.seq
+      await nextTurn()
+    }
+    if (from === undefined) return []
+    return this.#selectRange.all(sessionId, from, before).map((row) => eventOf(sessionId, row))
   }
 
   // Not async: a stream parks here between events, and an async wrapper would hold a frame and a promise more.

@@ -5,12 +5,16 @@ import type { Journal, JournalEntry } from './sqlite-journal.ts'
 import type { ProducerMark } from './producer-state.ts'
 import { payloadOf } from './sqlite-rows.ts'
 import { writeProducer } from './sqlite-producers.ts'
+import { admit, eventBytes, sessionFull } from './byte-budget.ts'
+import { SessionBytesColumn } from './sqlite-budget.ts'
+import { DEFAULT_MAX_SESSION_BYTES } from '../limits.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
 
 interface Pending {
   sessionId: string
   stored: StoredEvent
   payload: string
+  bytes: number
   resolve: (event: StoredEvent) => void
   reject: (error: unknown) => void
 }
@@ -21,6 +25,8 @@ class Batch {
   readonly lastSeq = new Map<string, number>()
   /** Producer state to commit with these events, in append order (the last for a producer wins). */
   readonly marks: { sessionId: string; mark: ProducerMark }[] = []
+  /** The bytes each session's events take within the batch. */
+  readonly bytes = new Map<string, number>()
 }
 
 export interface GroupCommitOptions {
@@ -34,6 +40,8 @@ export interface GroupCommitOptions {
   maxBatch?: number
   /** Told how long each commit took; seconds. */
   onCommitTimed?: (seconds: number) => void
+  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
 }
 
 /**
@@ -53,6 +61,8 @@ interface Known {
   seq: number
   /** Epoch milliseconds; 0 when unknown, so the next commit records activity. */
   touchedAt: number
+  /** The bytes of its committed events; undefined until its first append needs them. */
+  bytes?: number
 }
 
 /**
@@ -72,6 +82,8 @@ export class GroupCommitWriter {
   readonly #journal: Journal
   readonly #commit: (batch: Batch, touched: Set<string>, now: string) => JournalEntry[]
   readonly #selectLastSeq: Statement<{ last_seq: number }, [string]>
+  readonly #sessionBytes: SessionBytesColumn
+  readonly #maxSessionBytes: number
   #batch = new Batch()
   /** Cancels the scheduled commit of the pending batch, if one is scheduled. */
   #cancelScheduled: (() => void) | undefined
@@ -87,6 +99,8 @@ export class GroupCommitWriter {
     this.#windowMs = options.windowMs ?? 0
     this.#maxBatch = options.maxBatch ?? 1000
     this.#timed = options.onCommitTimed
+    this.#sessionBytes = new SessionBytesColumn(db)
+    this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
     this.#selectLastSeq = db.prepare(
       'SELECT COALESCE((SELECT MAX(seq) FROM events WHERE session = sessions.id), 0) AS last_seq FROM sessions WHERE id = ?',
     )
@@ -120,7 +134,7 @@ export class GroupCommitWriter {
 
   /** Notes a session just created with an empty log, sparing its first append a lookup. */
   created(sessionId: string): void {
-    this.#known.set(sessionId, { seq: 0, touchedAt: Date.now() })
+    this.#known.set(sessionId, { seq: 0, touchedAt: Date.now(), bytes: 0 })
   }
 
   /**
@@ -139,12 +153,26 @@ export class GroupCommitWriter {
     if (this.#closed) return Promise.reject(storeClosed())
     const last = this.#batch.lastSeq.get(sessionId) ?? this.committedSeq(sessionId)
     if (last === undefined) return Promise.reject(sessionNotFound())
-    const stored = { ...event, seq: last + 1, session_id: sessionId } as StoredEvent
-    const payload = payloadOf(event)
+    const pending = this.#batch.bytes.get(sessionId) ?? 0
+    let payload = payloadOf(event)
+    let bytes = eventBytes(event, payload)
+    let fitted: NewEvent
+    try {
+      const budget = { used: this.#committedBytes(sessionId) + pending, max: this.#maxSessionBytes }
+      fitted = admit(event, [budget], (b) => sessionFull(b.max), bytes)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (fitted !== event) {
+      payload = payloadOf(fitted)
+      bytes = eventBytes(fitted, payload)
+    }
+    const stored = { ...fitted, seq: last + 1, session_id: sessionId } as StoredEvent
     return new Promise((resolve, reject) => {
-      this.#batch.items.push({ sessionId, stored, payload, resolve, reject })
+      this.#batch.items.push({ sessionId, stored, payload, bytes, resolve, reject })
       this.#batch.lastSeq.set(sessionId, stored.seq)
       if (mark) this.#batch.marks.push({ sessionId, mark })
+      this.#batch.bytes.set(sessionId, pending + bytes)
       if (this.#batch.items.length >= this.#maxBatch) this.flush()
       else this.#cancelScheduled ??= this.#scheduleFlush()
     })
@@ -176,10 +204,25 @@ export class GroupCommitWriter {
     this.#journal.committed(entries)
     if (this.#known.size > MAX_CACHED_SESSIONS) this.#known.clear()
     for (const [sessionId, seq] of batch.lastSeq) {
-      this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId) })
+      // Unknown (the cache was just dropped): the next append reads it again, this batch included.
+      const before = this.#known.get(sessionId)?.bytes
+      const bytes = before === undefined ? undefined : before + (batch.bytes.get(sessionId) ?? 0)
+      this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId), bytes })
     }
     for (const item of batch.items) item.resolve(item.stored)
     this.#onCommit(batch.items.map((item) => item.stored))
+  }
+
+  /**
+   * The bytes of the session's committed events: `sessions.bytes` (merged rows) and the journal's, read once per
+   * session (a primary-key lookup) and kept up to date by each commit after that.
+   */
+  #committedBytes(sessionId: string): number {
+    const known = this.#known.get(sessionId)
+    if (known?.bytes !== undefined) return known.bytes
+    const bytes = this.#sessionBytes.merged(sessionId) + this.#journal.pendingBytes(sessionId)
+    if (known) known.bytes = bytes
+    return bytes
   }
 
   #scheduleFlush(): () => void {

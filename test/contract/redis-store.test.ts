@@ -5,7 +5,7 @@ import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { partial, storeContract } from './store.contract.ts'
+import { type ContractOptions, partial, storeContract } from './store.contract.ts'
 
 const available = redisAvailable('the Redis store contract')
 let redis: TestRedis
@@ -17,7 +17,8 @@ afterAll(async () => {
 })
 
 // Each store gets its own key prefix, so that retention in one test never sees another test's sessions.
-const open = async () => (await openRedis(redis.url, { prefix: `t${newId()}:`, log: silentLogger })).store
+const open = async (options: ContractOptions = {}) =>
+  (await openRedis(redis.url, { prefix: `t${newId()}:`, log: silentLogger, ...options })).store
 
 if (available) {
   storeContract('redis', open)
@@ -145,5 +146,32 @@ if (available) {
     test('an unreachable Redis is refused at open with its reason', async () => {
       await expect(openRedis('redis://127.0.0.1:1', { log: silentLogger })).rejects.toThrow()
     })
+  })
+}
+
+if (available) {
+  test('redis store: a chat byte budget is counted in Redis, so a second instance (or a restarted one) meets it too', async () => {
+    const prefix = `t${newId()}:`
+    const options = { prefix, log: silentLogger, maxSessionBytes: 256 * 1024 }
+    const [a, b] = await Promise.all([openRedis(redis.url, options), openRedis(redis.url, options)])
+    const id = newId()
+    await a.store.createSession(id)
+    const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
+    for (let i = 0; i < 9; i++) await a.store.append(id, big(i))
+    await a.store.close()
+    await expect(b.store.append(id, big(9))).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+    await b.store.close()
+  })
+
+  test('redis store: retention gives back the bytes of the events it trims', async () => {
+    const store = await open({ maxSessionBytes: 256 * 1024 })
+    const id = newId()
+    await store.createSession(id)
+    const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
+    for (let i = 0; i < 9; i++) await store.append(id, big(i))
+    await expect(store.append(id, big(9))).rejects.toMatchObject({ code: 'SESSION_FULL' })
+    await store.prune({ idleMs: 1e12, compactAfterMs: 1e12, maxEventsPerSession: 4 })
+    for (let i = 9; i < 14; i++) await store.append(id, big(i))
+    await store.close()
   })
 }

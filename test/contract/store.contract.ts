@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import type { NewEvent } from '../../src/events.ts'
+import type { AppError } from '../../src/errors.ts'
+import type { NewEvent, StoredEvent } from '../../src/events.ts'
+import { CLOSING_RESERVE_BYTES } from '../../src/limits.ts'
+import { CUT_NOTE, storedBytes } from '../../src/store/byte-budget.ts'
 import { canPrune, type EventStore } from '../../src/store/event-store.ts'
 import { canKeepProducers, type ProducerMark, withProducerMark } from '../../src/store/producer-state.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
@@ -22,8 +25,14 @@ async function waitOutcome(store: EventStore, id: string): Promise<string | unde
   ])
 }
 
+/** What the contract asks of a store besides its defaults. */
+export interface ContractOptions {
+  /** The store's per-session byte budget (`--max-session-bytes`). */
+  maxSessionBytes?: number
+}
+
 /** The one behaviour every EventStore must have; each implementation's test file calls this with a factory. */
-export function storeContract(name: string, open: () => Promise<EventStore> | EventStore) {
+export function storeContract(name: string, open: (options?: ContractOptions) => Promise<EventStore> | EventStore) {
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore
     beforeEach(async () => {
@@ -305,6 +314,114 @@ export function storeContract(name: string, open: () => Promise<EventStore> | Ev
         expect(report.eventsCapped).toBe(20)
         expect((await store.read(id, 0)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 21 + i))
         expect((await store.append(id, partial('next'))).seq).toBe(31)
+      })
+    })
+
+    describe('readBefore: the newest events before a seq, bounded in bytes', () => {
+      const sized = (i: number) => partial(`${i}:`.padEnd(1000, 'ä'))
+      const bytesOf = (events: StoredEvent[]) => events.reduce((sum, e) => sum + storedBytes(e), 0)
+
+      test('reads back from the end within the bytes given, ascending and contiguous, then page by page to the start', async () => {
+        const id = newId()
+        await store.createSession(id)
+        for (let i = 1; i <= 40; i++) await store.append(id, sized(i))
+        const one = storedBytes((await store.read(id, 0, 1))[0]!)
+        const last = await store.readBefore(id, 41, 5 * one + 10)
+        expect(last.map((e) => e.seq)).toEqual([36, 37, 38, 39, 40])
+        expect(bytesOf(last)).toBeLessThanOrEqual(5 * one + 10)
+        expect((await store.readBefore(id, 10, 3 * one)).map((e) => e.seq)).toEqual([7, 8, 9])
+        const seen: number[] = []
+        for (let before = 41; ; ) {
+          const page = await store.readBefore(id, before, 7 * one)
+          if (page.length === 0) break
+          seen.unshift(...page.map((e) => e.seq))
+          before = page[0]!.seq
+        }
+        expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+      })
+
+      test('an event larger than the bytes given is read alone; nothing before seq 1, nothing of an unknown session', async () => {
+        const id = newId()
+        await store.createSession(id)
+        await store.append(id, sized(1))
+        await store.append(id, partial('x'.repeat(50_000)))
+        expect((await store.readBefore(id, 3, 1000)).map((e) => e.seq)).toEqual([2])
+        expect(await store.readBefore(id, 1, 1_000_000)).toEqual([])
+        expect(await store.readBefore(newId(), 5, 1_000_000)).toEqual([])
+        expect(await store.readBefore(id, Number.MAX_SAFE_INTEGER, 1_000_000)).toEqual(await store.read(id, 0))
+      })
+    })
+
+    describe('the per-session byte budget', () => {
+      const BUDGET = 256 * 1024
+      let small: EventStore
+      beforeEach(async () => {
+        small = await open({ maxSessionBytes: BUDGET })
+      })
+      afterEach(async () => {
+        await small.close()
+      })
+      const chunk = (i: number) => partial(`${i}`.padEnd(10_000, 'é'))
+
+      /** Appends 20 KB partials until one is refused (a store with no budget stops after 50); returns the refusal and the bytes stored. */
+      const fill = async (id: string) => {
+        let refused: AppError | undefined
+        for (let i = 0; i < 50 && !refused; i++) {
+          refused = await small.append(id, chunk(i)).then(
+            () => undefined,
+            (error: AppError) => error,
+          )
+        }
+        return { refused, bytes: (await small.read(id, 0)).reduce((sum, e) => sum + storedBytes(e), 0) }
+      }
+
+      test('a full chat refuses new events with 413 SESSION_FULL naming the flag, takes no seq, and other chats go on', async () => {
+        const [id, other] = [newId(), newId()]
+        await small.createSession(id)
+        await small.createSession(other)
+        const { refused, bytes } = await fill(id)
+        expect(refused).toMatchObject({ code: 'SESSION_FULL', status: 413 })
+        expect(refused?.message).toContain('--max-session-bytes')
+        expect(bytes).toBeLessThanOrEqual(BUDGET - CLOSING_RESERVE_BYTES)
+        expect(bytes).toBeGreaterThan(BUDGET - CLOSING_RESERVE_BYTES - 30_000)
+        const head = (await small.getSession(id))!.last_seq
+        await expect(small.append(id, { type: 'user', step_id: 'u', ts: ts(), text: 'one more'.padEnd(30_000) })).rejects.toMatchObject({
+          code: 'SESSION_FULL',
+        })
+        expect((await small.getSession(id))!.last_seq).toBe(head)
+        expect((await small.append(other, chunk(0))).seq).toBe(1)
+      })
+
+      test('a run already going still gets its closing event, its text cut to fit the budget with a note', async () => {
+        const id = newId()
+        await small.createSession(id)
+        await fill(id)
+        const text = 'ü'.repeat(200_000)
+        const final = await small.append(id, { type: 'final', step_id: 'step-1', ts: ts(), text })
+        expect(final.type).toBe('final')
+        const kept = final.type === 'final' ? final.text : ''
+        expect(kept.endsWith(CUT_NOTE)).toBe(true)
+        expect(kept.length).toBeGreaterThan(20_000)
+        const read = await small.read(id, 0)
+        expect(read.at(-1)).toEqual(final)
+        expect(read.reduce((sum, e) => sum + storedBytes(e), 0)).toBeLessThanOrEqual(BUDGET)
+        // A second run that was already going closes too, with what little is left, and nothing else gets in.
+        const error = await small.append(id, {
+          type: 'error',
+          step_id: 'step-2',
+          ts: ts(),
+          error: 'x'.repeat(5000),
+          text: 'y'.repeat(9000),
+        })
+        expect(error.type).toBe('error')
+        await expect(small.append(id, partial('z'))).rejects.toMatchObject({ code: 'SESSION_FULL' })
+      })
+
+      test('a closing event that fits is stored unchanged', async () => {
+        const id = newId()
+        await small.createSession(id)
+        const final: NewEvent = { type: 'final', step_id: 'step-1', ts: ts(), text: 'all of it' }
+        expect(await small.append(id, final)).toMatchObject(final)
       })
     })
 

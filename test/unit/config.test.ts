@@ -18,6 +18,8 @@ describe('config', () => {
       publishTimeoutMs: 60_000,
       maxSessions: 10_000,
       maxEvents: 1_000_000,
+      maxSessionBytes: 64 * 1024 * 1024,
+      maxStoreBytes: 256 * 1024 * 1024,
       echoDelayMs: 50,
       heartbeatMs: 15_000,
       retentionMs: 30 * 24 * 3600 * 1000,
@@ -257,6 +259,15 @@ describe('operating flags', () => {
       expect(parsed.kind).toBe('error')
       expect(parsed.kind === 'error' && !parsed.message.includes('\n')).toBe(true)
     }
+  })
+
+  test('byte budgets: --max-session-bytes and --max-store-bytes, or their env twins; one smaller than the closing reserve is refused', () => {
+    const config = run(['--max-session-bytes', '1048576'], { STEPSTREAM_MAX_STORE_BYTES: '8388608' })
+    expect([config.maxSessionBytes, config.maxStoreBytes]).toEqual([1024 * 1024, 8 * 1024 * 1024])
+    const parsed = parseConfig(['--max-session-bytes', '1000'], {})
+    expect(parsed.kind === 'error' && parsed.message).toContain('--max-session-bytes must be a whole number from 131072')
+    expect(helpText('1')).toContain('--max-session-bytes')
+    expect(helpText('1')).toContain('STEPSTREAM_MAX_STORE_BYTES')
   })
 
   test('--help lists the operating flags', () => {
