@@ -50,7 +50,9 @@ test('the bytes counted as events are appended are those SQL counts; a database 
   const old = new Database(path)
   // What the store counted as it appended (eventBytes, in JavaScript) is what SQL counts of the rows.
   for (const id of [a, b]) expect(counted(old, id)).toBe(actual(old, id))
+  // Schema 6: before the producers table (7) and the byte counts (8).
   old.run('ALTER TABLE sessions DROP COLUMN bytes')
+  old.run('DROP TABLE producers')
   old.run('PRAGMA user_version = 6')
   old.close()
   await new SqliteStore(path, { checkpointer: false }).close()
