@@ -1,5 +1,6 @@
 import type { NewEvent, StoredEvent } from '../events.ts'
 import type { Kept } from './redis-tails.ts'
+import { readableEvent } from '../writable-value.ts'
 
 /** One entry as XRANGE answers it: its id (`<seq>-0`) and its fields, `['e', <event JSON>]`. */
 export type StreamEntry = [string, string[]]
@@ -13,7 +14,7 @@ export function eventsOf(sessionId: string, entries: StreamEntry[]): StoredEvent
 export function keptOf(sessionId: string, entries: StreamEntry[]): Kept[] {
   return entries.map(([id, fields]) => {
     const json = fields[fields.indexOf('e') + 1]!
-    const event = { ...(JSON.parse(json) as NewEvent), seq: Number.parseInt(id, 10), session_id: sessionId } as StoredEvent
-    return { event, chars: json.length }
+    const parsed = { ...(JSON.parse(json) as NewEvent), seq: Number.parseInt(id, 10), session_id: sessionId } as StoredEvent
+    return { event: readableEvent(parsed, json), chars: json.length }
   })
 }

@@ -1,3 +1,4 @@
+import { readableEvent } from '../writable-value.ts'
 import type { NewEvent, StoredEvent } from '../events.ts'
 
 /** One `events` row as the store reads it back (the session is known from the query). */
@@ -15,6 +16,8 @@ export function payloadOf(event: NewEvent): string {
   return JSON.stringify(payload)
 }
 
+/** A row as an event, any value too deep to serialize replaced by a note (writable-value.ts). */
 export function eventOf(sessionId: string, row: EventRow): StoredEvent {
-  return { type: row.type, step_id: row.step_id, ts: row.ts, ...JSON.parse(row.payload), seq: row.seq, session_id: sessionId }
+  const event = { type: row.type, step_id: row.step_id, ts: row.ts, ...JSON.parse(row.payload), seq: row.seq, session_id: sessionId }
+  return readableEvent(event, row.payload)
 }

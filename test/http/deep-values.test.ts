@@ -9,7 +9,8 @@ import { newId } from '../../src/session-id.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import { nested, nestedText } from '../helpers/deep-json.ts'
-import { testApp, url } from '../helpers/test-app.ts'
+import { hasEnd, SseReader } from '../helpers/sse-client.ts'
+import { testApp, testServer, url } from '../helpers/test-app.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-deep-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -85,5 +86,32 @@ test('the live fragments of deep values are bounded too', () => {
     const html = renderEventFragment(event)
     expect(Buffer.byteLength(html)).toBeLessThan(RENDERED_JSON_MAX_BYTES + 4096)
     expect(html).toContain('nested deeper than 64 levels')
+  }
+})
+
+test('a chat holding values 60,000 levels deep: its JSON events, JSON stream and AG-UI stream serve them as omitted notes', async () => {
+  const { id, store } = await deepChat(60_000)
+  const server = await testServer({ store })
+  made = server
+  const omitted = expect.objectContaining({ 'stepstream.omitted': expect.stringContaining('deeper than 64 levels') })
+  const res = await fetch(`${server.base}/api/sessions/${id}/events`)
+  expect(res.status).toBe(200)
+  const events = (await res.json()) as StoredEvent[]
+  expect(events.map((e) => e.type)).toEqual(RUN.map((e) => e.type))
+  expect(events[2]).toMatchObject({ tool_call: { input: omitted } })
+  expect(events[3]).toMatchObject({ tool_result: { result: omitted } })
+  expect(events[4]).toMatchObject({ state: omitted })
+  const json = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+  try {
+    const messages = await json.until((m) => hasEnd(m))
+    expect(messages.filter((m) => m.id !== undefined).map((m) => m.event)).toEqual(RUN.map((e) => e.type))
+  } finally {
+    json.close()
+  }
+  const agui = await SseReader.open(`${server.base}/api/sessions/${id}/stream?format=ag-ui`)
+  try {
+    await agui.until((m) => m.some((message) => message.data.includes('"RUN_FINISHED"')))
+  } finally {
+    agui.close()
   }
 })
