@@ -281,6 +281,23 @@ export interface Answer {
   body: string
   /** Answered by the app (it sets X-Request-Id) rather than by Bun's HTTP parser before the app saw the request. */
   fromApp: boolean
+  /** The Location header of a redirect. */
+  location?: string | null
+}
+
+/**
+ * True for a Location a browser may take off-site: anything but a path of this origin, judged as the issue asks,
+ * after normalisation — no `//`, `/\\`, whitespace or control character (raw or percent-encoded) after the first `/`.
+ */
+export function leavesOrigin(location: string): boolean {
+  if (!location.startsWith('/')) return true
+  let decoded = location
+  try {
+    decoded = decodeURIComponent(location)
+  } catch {}
+  // A browser drops a tab or newline anywhere in a URL, and reads `/\\` as `//`: a second slash after them leaves.
+  const control = (c: string | undefined) => c !== undefined && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
+  return /^\/[/\\\s]/.test(decoded) || control(decoded[1]) || [...location].some(control)
 }
 
 /**
@@ -292,6 +309,9 @@ export function answerProblem(what: string, answer: Answer, method: string): str
     // A full store is a refusal the issue asks for (a budget in bytes), with its own code and sentence.
     if (answer.status === 503 && /"STORE_FULL"/.test(answer.body)) return undefined
     return `${what} answered ${answer.status}: ${answer.body.slice(0, 300)}`
+  }
+  if (answer.status >= 300 && answer.status < 400 && answer.location != null && leavesOrigin(answer.location)) {
+    return `${what} redirected off this origin: Location ${JSON.stringify(answer.location)}`
   }
   if (answer.status >= 400 && answer.fromApp && method !== 'HEAD') {
     const sentence = sentenceOf(answer.contentType, answer.body)

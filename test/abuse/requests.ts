@@ -143,7 +143,13 @@ export async function send(base: string, pools: Pools, request: AbuseRequest): P
       // An event stream never ends: its status and head are the answer.
       const text = contentType.startsWith('text/event-stream') ? '' : await res.text()
       if (contentType.startsWith('text/event-stream')) abort.abort()
-      return { status: res.status, contentType, body: text, fromApp: res.headers.has('x-request-id') }
+      return {
+        status: res.status,
+        contentType,
+        body: text,
+        fromApp: res.headers.has('x-request-id'),
+        location: res.headers.get('location'),
+      }
     } catch (error) {
       return { unanswered: `fetch failed: ${String(error)}` }
     } finally {
@@ -172,6 +178,7 @@ export async function send(base: string, pools: Pools, request: AbuseRequest): P
       contentType: answer.headers.get('content-type') ?? '',
       body: new TextDecoder().decode(answer.body),
       fromApp: answer.headers.has('x-request-id'),
+      location: answer.headers.get('location'),
     }
   } catch (error) {
     return { unanswered: String(error) }
