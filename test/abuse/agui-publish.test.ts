@@ -110,7 +110,7 @@ test(
           await expectOneClosing(target)
         }),
       ),
-      fcParams(8),
+      fcParams(6),
     )
   },
   propertyTimeout(40_000),

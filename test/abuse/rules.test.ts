@@ -269,7 +269,7 @@ describe('with auth on and no rate limit', () => {
             if (spent > 750) server.note(`the server spent ${spent} ms of CPU on one ${size}-byte NDJSON line in ${piece}-byte pieces`)
           }),
         ),
-        fcParams(2),
+        fcParams(1),
       )
     },
     propertyTimeout(60_000),
