@@ -225,7 +225,7 @@ describe('with auth on and no rate limit', () => {
               const headings = youHeadings(markdown)
               if (headings !== 1)
                 server.note(
-                  `a ${where} holding ${JSON.stringify(forged)} made the export show ${headings} "## You" turns for 1 user message`,
+                  `the ${where} holding ${JSON.stringify(forged)} made the export show ${headings} "## You" turns for 1 user message`,
                 )
             }),
         ),
