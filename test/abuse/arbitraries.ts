@@ -66,6 +66,9 @@ export const sizeArb: fc.Arbitrary<number> = fc.oneof(
 /** One repeated unit of a long string: ASCII, 2-, 3- and 4-byte UTF-8, markup, control characters, quotes. */
 export const unitArb = fc.constantFrom('x', 'é', '€', '😀', '<', '\n', '\u0000', '"', '\\', '\u202e', ' ')
 
+/** A unit as it is written inside a JSON string: a body built of it stays JSON, however long. */
+export const jsonUnitArb = unitArb.map((unit) => JSON.stringify(unit).slice(1, -1))
+
 /** Strings that are ordinary, unicode, hostile markup, or very long. */
 export const textArb: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: fc.string({ maxLength: 40 }), weight: 3 },
@@ -103,7 +106,12 @@ export const depthArb = fc.oneof(
 
 /** A long run of one unit around a limit, as a recipe (built when sent). */
 export const longArb = (prefix = '', suffix = ''): fc.Arbitrary<BodyRecipe> =>
-  fc.record({ repeat: unitArb, times: sizeArb, prefix: fc.constant(prefix), suffix: fc.constant(suffix) })
+  fc.record({
+    repeat: prefix.endsWith('"') ? jsonUnitArb : unitArb,
+    times: sizeArb,
+    prefix: fc.constant(prefix),
+    suffix: fc.constant(suffix),
+  })
 
 /** Bodies that are no JSON a route expects: other JSON, deep, long, invalid UTF-8, forms, NDJSON, empty. */
 export const hostileBodyArb: fc.Arbitrary<BodyRecipe> = fc.oneof(

@@ -286,17 +286,16 @@ export interface Answer {
 }
 
 /**
- * True for a Location a browser may take off-site: anything but a path of this origin, judged as the issue asks,
- * after normalisation — no `//`, `/\\`, whitespace or control character (raw or percent-encoded) after the first `/`.
+ * True for a Location a browser may take off-site: anything but a path of this origin, judged as the issue asks —
+ * no `//`, `/\\`, whitespace or control character (raw or percent-encoded) right after the first `/`, and no raw
+ * control character anywhere.
  */
 export function leavesOrigin(location: string): boolean {
   if (!location.startsWith('/')) return true
-  let decoded = location
-  try {
-    decoded = decodeURIComponent(location)
-  } catch {}
-  // A browser drops a tab or newline anywhere in a URL, and reads `/\\` as `//`: a second slash after them leaves.
+  // Only escaped whitespace and control characters are decoded: a browser keeps `%2F` a literal in a path.
+  const decoded = location.replace(/%(0[0-9a-f]|1[0-9a-f]|20|7f)/gi, (code) => String.fromCharCode(Number.parseInt(code.slice(1), 16)))
   const control = (c: string | undefined) => c !== undefined && (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
+  // A browser drops a tab or newline anywhere in a URL, and reads `/\\` as `//`: a second slash after them leaves.
   return /^\/[/\\\s]/.test(decoded) || control(decoded[1]) || [...location].some(control)
 }
 

@@ -74,8 +74,12 @@ function segmentText(pools: Pools, segment: Segment): string {
   return encodeURIComponent(id)
 }
 
+/** `$owners.2` in a query string stands for the live id at index 2 of the owners' pool (any pool by its name). */
+const POOL_REF = /\$(owners|viewers|publishers|publisherViewers|runs)\.(\d+)/g
+
 export function targetOf(pools: Pools, request: AbuseRequest): string {
-  return request.target.map((s) => segmentText(pools, s)).join('') + (request.query ?? '')
+  const query = (request.query ?? '').replace(POOL_REF, (_, pool: PoolName, index: string) => pick(pools, pool, Number(index)))
+  return request.target.map((s) => segmentText(pools, s)).join('') + query
 }
 
 function headerText(pools: Pools, request: AbuseRequest, value: HeaderValue): string {

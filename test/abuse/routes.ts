@@ -15,6 +15,7 @@ import {
   sizeArb,
   spellingArb,
   textArb,
+  jsonUnitArb,
   unitArb,
 } from './arbitraries.ts'
 import type { AbuseRequest, BodyRecipe, HeaderValue, PoolName, Segment } from './requests.ts'
@@ -43,7 +44,8 @@ const ASSETS = ['app.js', 'app.css', 'htmx.min.js', 'hx-sse.min.js', 'favicon.sv
 const q = (parts: fc.Arbitrary<[string, string] | undefined>[]) =>
   fc.tuple(...parts).map((pairs) => {
     const present = pairs.filter((p): p is [string, string] => p !== undefined)
-    return present.length ? `?${present.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}` : ''
+    const value = (v: string) => (/^\$\w+\.\d+$/.test(v) ? v : encodeURIComponent(v))
+    return present.length ? `?${present.map(([k, v]) => `${k}=${value(v)}`).join('&')}` : ''
   })
 const opt = (name: string, value: fc.Arbitrary<string>) =>
   fc.option(
@@ -60,8 +62,20 @@ const clientIdField = fc.oneof(
   }),
   fc.constantFrom(...HOSTILE_IDS).map((id) => ({ text: `client_id=${encodeURIComponent(id)}` })),
 )
-const cursorArb = fc.oneof(fc.constantFrom('0', '1', '5', '-1', '1.5', '9'.repeat(16), '9'.repeat(30), 'abc', ''), fc.nat(50).map(String))
-const formatArb = fc.constantFrom('json', 'ag-ui', 'AG-UI', 'stepstream', 'html', '__proto__', '')
+/** A live id in a query string (resolved when sent, see requests.ts), or a hostile one. */
+const queryIdArb = (...pools: PoolName[]) =>
+  fc.oneof(
+    { arbitrary: fc.tuple(fc.constantFrom(...pools), fc.nat(7)).map(([pool, i]) => `$${pool}.${i}`), weight: 2 },
+    { arbitrary: fc.constantFrom(...HOSTILE_IDS), weight: 1 },
+  )
+const cursorArb = fc.oneof(
+  { arbitrary: fc.nat(50).map(String), weight: 3 },
+  { arbitrary: fc.constantFrom('0', '-1', '1.5', '9'.repeat(15), '9'.repeat(16), '9'.repeat(30), 'abc', ''), weight: 1 },
+)
+const formatArb = fc.oneof(
+  { arbitrary: fc.constantFrom('json', 'ag-ui'), weight: 3 },
+  { arbitrary: fc.constantFrom('AG-UI', 'stepstream', 'html', '__proto__', ''), weight: 1 },
+)
 /** `next` after signing in: same-origin paths, and what only looks like one (finding 8). */
 const nextArb = fc.constantFrom(
   '/',
@@ -124,14 +138,14 @@ const publishBodyArb: fc.Arbitrary<{ body: BodyRecipe; contentType: string }> = 
         deepIn('[{"type":"tool-call","tool_call":{"id":"deep","name":"deep","input":', '}}]'),
         deepIn('[{"type":"tool-result","tool_result":{"id":"deep","result":', '}}]'),
         deepIn('[{"type":"agent-state","state":', '}]'),
-        fc.record({ repeat: unitArb, times: sizeArb, prefix: fc.constant('[{"type":"partial","delta":"'), suffix: fc.constant('"}]') }),
+        fc.record({ repeat: jsonUnitArb, times: sizeArb, prefix: fc.constant('[{"type":"partial","delta":"'), suffix: fc.constant('"}]') }),
         fc.record({
-          repeat: unitArb,
+          repeat: jsonUnitArb,
           times: sizeArb,
           prefix: fc.constant('[{"type":"tool-call","tool_call":{"id":"'),
           suffix: fc.constant('","name":"n","input":{}}}]'),
         }),
-        fc.record({ repeat: unitArb, times: sizeArb, prefix: fc.constant('[{"type":"error","error":"'), suffix: fc.constant('"}]') }),
+        fc.record({ repeat: jsonUnitArb, times: sizeArb, prefix: fc.constant('[{"type":"error","error":"'), suffix: fc.constant('"}]') }),
       ),
     ),
     weight: 2,
@@ -176,7 +190,14 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
     params: { name: 'asset' },
     query: q([opt('v', fc.string({ maxLength: 12 }))]),
   },
-  'GET /': { auth: 'server', query: q([opt('client_id', fc.constantFrom(...HOSTILE_IDS)), opt('view', fc.constantFrom(...HOSTILE_IDS))]) },
+  'GET /': {
+    auth: 'server',
+    query: fc.oneof(
+      q([opt('client_id', queryIdArb('owners', 'publishers'))]),
+      q([opt('view', queryIdArb('viewers', 'publisherViewers'))]),
+      q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers'))]),
+    ),
+  },
   'GET /start': { auth: 'server' },
   'POST /start': { auth: 'server', body: typed(hostileBodyArb) },
   'POST /chat': {
@@ -255,7 +276,10 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
   'POST /api/sessions/:id/runs/:run_id/events': {
     auth: 'publisher',
     params: { id: ['publishers'], run_id: ['runs'] },
-    query: fc.constantFrom('', '?format=ag-ui', '?format=stepstream', '?format=AG-UI', '?format=__proto__', '?format=ag-ui&format=x'),
+    query: fc.oneof(
+      { arbitrary: fc.constantFrom('', '?format=ag-ui'), weight: 4 },
+      { arbitrary: fc.constantFrom('?format=stepstream', '?format=AG-UI', '?format=__proto__', '?format=ag-ui&format=x'), weight: 1 },
+    ),
     body: fc.oneof(publishBodyArb, aguiBodyArb),
   },
   'GET /api/sessions/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
@@ -270,7 +294,11 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
   'GET /api/sessions/view/:viewer_id/transcript.json': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
   'GET /events': {
     auth: 'server',
-    query: q([opt('client_id', fc.constantFrom(...HOSTILE_IDS)), opt('view', fc.constantFrom(...HOSTILE_IDS)), opt('after', cursorArb)]),
+    query: fc.oneof(
+      q([opt('client_id', queryIdArb('owners', 'publishers')), opt('after', cursorArb)]),
+      q([opt('view', queryIdArb('viewers', 'publisherViewers')), opt('after', cursorArb)]),
+      q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers')), opt('after', cursorArb)]),
+    ),
   },
   'GET /api/sessions/view/:viewer_id/stream': {
     auth: 'server',
@@ -309,21 +337,29 @@ export function missingGenerators(routes: readonly string[]): string[] {
 }
 
 /** The route's path as segments: literals, and a live (or hostile) id for each `:param`. */
-function targetArb(path: string, spec: RouteSpec): fc.Arbitrary<Segment[]> {
+function targetArb(path: string, spec: RouteSpec, liveOnly = false): fc.Arbitrary<Segment[]> {
   const parts = path.split(/(:\w+)/).filter((p) => p !== '')
   return fc.tuple(
     ...parts.map((part): fc.Arbitrary<Segment> => {
       if (!part.startsWith(':')) return fc.constant(part)
       const pools = spec.params![part.slice(1)]!
-      if (pools === 'asset') return fc.oneof(fc.constantFrom(...ASSETS), fc.constantFrom(...HOSTILE_IDS).map(encodeURIComponent))
+      if (pools === 'asset') {
+        return liveOnly
+          ? fc.constantFrom(...ASSETS)
+          : fc.oneof(fc.constantFrom(...ASSETS), fc.constantFrom(...HOSTILE_IDS).map(encodeURIComponent))
+      }
+      if (liveOnly) return fc.record({ pool: fc.constantFrom(...pools), index: fc.nat(7) })
       return fc.constantFrom(...pools).chain(idSegmentArb)
     }),
   )
 }
 
+/** The credential a route wants, right. */
+const credentialOf = (auth: RouteSpec['auth']): [string, HeaderValue][] =>
+  auth === 'server' ? [['authorization', { secret: 'bearer' }]] : auth === 'publisher' ? [['authorization', { secret: 'publisher' }]] : []
+
 const credentialArb = (auth: RouteSpec['auth']): fc.Arbitrary<[string, HeaderValue][]> => {
-  const right: [string, HeaderValue][] =
-    auth === 'server' ? [['authorization', { secret: 'bearer' }]] : auth === 'publisher' ? [['authorization', { secret: 'publisher' }]] : []
+  const right = credentialOf(auth)
   return fc.oneof(
     { arbitrary: fc.constant(right), weight: 6 },
     { arbitrary: fc.constant<[string, HeaderValue][]>([['cookie', { secret: 'cookie' }]]), weight: 1 },
@@ -331,8 +367,56 @@ const credentialArb = (auth: RouteSpec['auth']): fc.Arbitrary<[string, HeaderVal
   )
 }
 
-/** Requests for `route` (`METHOD /path`), any method sometimes, over fetch or a raw socket, respelled sometimes. */
+/**
+ * Requests for `route` (`METHOD /path`): half of them plausible (live ids, the right credential, the route's own
+ * method and spelling, no hostile header, a body the route expects most of the time, whole or in tiny chunks), so
+ * that they reach the handlers' depths; the other half hostile in every part at once.
+ */
 export function requestArb(route: string): fc.Arbitrary<AbuseRequest> {
+  return fc.oneof(plausibleArb(route), hostileArb(route))
+}
+
+function plausibleArb(route: string): fc.Arbitrary<AbuseRequest> {
+  const spec = ROUTE_SPECS[route]!
+  const [method, path] = route.split(' ') as [string, string]
+  return fc
+    .record({
+      target: targetArb(path, spec, true),
+      query: spec.query ?? fc.constant(''),
+      body: spec.body ?? (method === 'POST' ? typed(hostileBodyArb) : fc.constant(undefined)),
+      transport: fc.oneof(
+        { arbitrary: fc.constant({ kind: 'fetch' as const }), weight: 3 },
+        {
+          arbitrary: fc.record({
+            kind: fc.constant('raw' as const),
+            pieceBytes: fc.constantFrom(1, 7, 64),
+            framing: fc.constantFrom('length' as const, 'chunked' as const),
+          }),
+          weight: 1,
+        },
+      ),
+    })
+    .map(({ target: drawn, query, body, transport }) => {
+      const headers: [string, HeaderValue][] = credentialOf(spec.auth)
+      if (body) headers.push(['content-type', body.contentType])
+      return finish({ route, method, target: alignRuns(drawn), query, headers, body: body?.body, transport })
+    })
+}
+
+/** A run belongs to the publisher session at the same index: a live run id goes with its own session. */
+function alignRuns(drawn: Segment[]): Segment[] {
+  const owner = drawn.find((s) => typeof s !== 'string' && s.pool === 'publishers')
+  return drawn.map((s) => (typeof s !== 'string' && s.pool === 'runs' && typeof owner === 'object' ? { ...s, index: owner.index } : s))
+}
+
+/** Tiny pieces of a large body would take minutes: a body over 64 KiB goes in pieces of 64 KiB at least. */
+function finish(request: AbuseRequest): AbuseRequest {
+  const { transport, body } = request
+  if (transport.kind !== 'raw' || !body || approximateSize(body) <= 65_536) return request
+  return { ...request, transport: { ...transport, pieceBytes: Math.max(transport.pieceBytes ?? 0, 65_536) } }
+}
+
+function hostileArb(route: string): fc.Arbitrary<AbuseRequest> {
   const spec = ROUTE_SPECS[route]!
   const [method, path] = route.split(' ') as [string, string]
   const noBody = fc.constant(undefined)
@@ -364,19 +448,12 @@ export function requestArb(route: string): fc.Arbitrary<AbuseRequest> {
     })
     .map(({ method: m, target: drawn, spelling, query, body, credential, extra, rawHeaders, transport }) => {
       const raw = transport.kind === 'raw'
-      // A run belongs to the publisher session at the same index: a live run id goes with its own session.
-      const owner = drawn.find((s) => typeof s !== 'string' && s.pool === 'publishers')
-      const target = drawn.map((s) =>
-        typeof s !== 'string' && s.pool === 'runs' && typeof owner === 'object' ? { ...s, index: owner.index } : s,
-      )
+      const target = alignRuns(drawn)
       // Dot segments and control characters only travel over a raw socket; fetch would resolve or refuse them.
       const respelled = respell(target, raw || (spelling !== 'dot-segment' && spelling !== 'dot-dot') ? spelling : 'as-is')
       const headers: [string, HeaderValue][] = [...credential, ...extra, ...(raw ? rawHeaders : [])]
       if (body) headers.push(['content-type', body.contentType])
-      // Tiny pieces of a large body would take minutes: a body over 64 KiB goes in pieces of 64 KiB at least.
-      const size = body ? approximateSize(body.body) : 0
-      const fixed = raw && size > 65_536 ? { ...transport, pieceBytes: Math.max(transport.pieceBytes ?? 0, 65_536) } : transport
-      return { route, method: m, target: respelled, query, headers, body: body?.body, transport: fixed } satisfies AbuseRequest
+      return finish({ route, method: m, target: respelled, query, headers, body: body?.body, transport })
     })
 }
 
