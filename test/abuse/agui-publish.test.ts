@@ -185,7 +185,21 @@ test(
           await expectOneClosing(target)
         }),
       ),
-      fcParams(5),
+      {
+        ...fcParams(5),
+        // First, the issue's own reproduction of finding 3: tool arguments nested 10,000 deep (a 20 KB request).
+        examples: [
+          [
+            {
+              deep: 'array' as const,
+              depth: 10_000,
+              prefix:
+                '[{"type":"TOOL_CALL_START","toolCallId":"d","toolCallName":"deep"},{"type":"TOOL_CALL_ARGS","toolCallId":"d","delta":"',
+              suffix: '"},{"type":"TOOL_CALL_END","toolCallId":"d"}]',
+            },
+          ],
+        ],
+      },
     )
   },
   propertyTimeout(45_000),
