@@ -1,5 +1,5 @@
 import { type BaseEvent, EventType } from '@ag-ui/core'
-import { type ClosedWatch, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
+import { type ClosedWatch, endlessBody, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
 import { EventEncoder } from '@ag-ui/encoder'
 
 /**
@@ -16,7 +16,10 @@ export interface RecordedRun extends ClosedWatch {
 
 export type AgentReply =
   /** Events, each encoded by EventEncoder; a string is sent as the data of a frame, as it is (a frame that is not JSON). */
-  { events: (BaseEvent | Record<string, unknown> | string)[]; delayMs?: number; end?: ScriptedEnd } | { status: number; body?: string }
+  | { events: (BaseEvent | Record<string, unknown> | string)[]; delayMs?: number; end?: ScriptedEnd }
+  | { status: number; body?: string }
+  /** A stream that never ends: event `i` is `forever(i)`, sent as fast as the client reads. */
+  | { forever: (i: number) => BaseEvent | Record<string, unknown> }
 
 /**
  * A whole run as an agent built on AG-UI streams it: text, reasoning, two tool calls whose arguments arrive in
@@ -100,6 +103,10 @@ export class FakeAgent {
     this.runs.push(record)
     const reply = this.#replies.shift()?.(record.body) ?? { status: 500, body: 'the fake agent has no reply scripted' }
     if ('status' in reply) return new Response(reply.body ?? '', { status: reply.status })
+    if ('forever' in reply) {
+      const frame = (i: number) => this.#encoder.encodeSSE(reply.forever(i) as BaseEvent)
+      return new Response(endlessBody(frame, close), { headers: { 'content-type': this.#encoder.getContentType() } })
+    }
     const frames = reply.events.map((event) =>
       typeof event === 'string' ? `data: ${event}\n\n` : this.#encoder.encodeSSE(event as BaseEvent),
     )

@@ -4,7 +4,7 @@
  * deltas, a `finish_reason`, a usage chunk with empty `choices`, `data: [DONE]`), answers scripted errors, and records
  * every request it receives — its body, its headers, and when its connection closed.
  */
-import { type ClosedWatch, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
+import { type ClosedWatch, endlessBody, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
 
 export interface RecordedRequest extends ClosedWatch {
   path: string
@@ -22,6 +22,8 @@ export type Reply =
   | { status: number; body?: unknown; headers?: Record<string, string> }
   /** Never answers, not even the status line. */
   | { silent: true }
+  /** A stream that never ends: chunk `i` is `forever(i)`, sent as fast as the client reads. */
+  | { forever: (i: number) => object | string }
 
 const MODEL = 'gpt-4o-mini-2024-07-18'
 const envelope = (model = MODEL) => ({
@@ -129,6 +131,13 @@ export class FakeOpenAI {
     this.requests.push(record)
     const reply = this.#replies.shift() ?? this.#fallback ?? { status: 500, body: { error: { message: 'the fake has no reply scripted' } } }
     if ('silent' in reply) return new Promise<Response>(() => {})
+    if ('forever' in reply) {
+      const frame = (i: number) => {
+        const c = reply.forever(i)
+        return `data: ${typeof c === 'string' ? c : JSON.stringify(c)}\n\n`
+      }
+      return new Response(endlessBody(frame, close), { headers: { 'content-type': 'text/event-stream; charset=utf-8' } })
+    }
     if ('status' in reply) {
       return Response.json(reply.body ?? { error: { message: `status ${reply.status}` } }, { status: reply.status, headers: reply.headers })
     }

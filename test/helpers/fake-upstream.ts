@@ -48,3 +48,24 @@ export function scriptedBody(frames: readonly string[], delayMs: number | undefi
     cancel: onCancel,
   })
 }
+
+/**
+ * A body that never ends: frame `i` is `frame(i)`, written as fast as the client reads (pulled, so a client that stops
+ * reading stops it: the fake never buffers more than a chunk ahead); `onCancel` when the client leaves.
+ */
+export function endlessBody(frame: (i: number) => string, onCancel: () => void) {
+  const encoder = new TextEncoder()
+  let i = 0
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        // About 64 KiB a pull: one frame at a time would make the stream's own bookkeeping the bottleneck.
+        let text = ''
+        while (text.length < 64 * 1024) text += frame(i++)
+        controller.enqueue(encoder.encode(text))
+      },
+      cancel: onCancel,
+    },
+    { highWaterMark: 1 },
+  )
+}

@@ -1,0 +1,466 @@
+import fc from 'fast-check'
+import { testApp } from '../helpers/test-app.ts'
+import { aguiEventsArb, aguiHeavyBodyArb } from './agui-events.ts'
+import {
+  contentTypeArb,
+  depthArb,
+  extraHeadersArb,
+  HOSTILE_IDS,
+  hostileBodyArb,
+  idSegmentArb,
+  jsonArb,
+  longArb,
+  rawOnlyHeadersArb,
+  respell,
+  sizeArb,
+  spellingArb,
+  textArb,
+  jsonUnitArb,
+  unitArb,
+} from './arbitraries.ts'
+import type { AbuseRequest, BodyRecipe, HeaderValue, PoolName, Segment } from './requests.ts'
+
+/**
+ * One generator of hostile requests per route of the app. The routes are read from the app itself (built as the
+ * tests build it, with auth on so the sign-in routes exist): a route added later has no generator until one is
+ * written here, and the suite fails until then (`missingGenerators`).
+ */
+
+/** What a route takes besides its path: where its ids come from, its query, its body, its credential. */
+interface RouteSpec {
+  /** The pools each `:param` draws live ids from (`asset`: the page's asset names). */
+  params?: Record<string, PoolName[] | 'asset'>
+  query?: fc.Arbitrary<string>
+  /** A body and its content type, most often the kind the route expects. */
+  body?: fc.Arbitrary<{ body: BodyRecipe; contentType: string }>
+  /** The credential the route wants: the server's token (or cookie), a publisher's token, or none. */
+  auth: 'server' | 'publisher' | 'none'
+}
+
+const OWNER_IDS: PoolName[] = ['owners', 'publishers']
+const VIEWER_IDS: PoolName[] = ['viewers', 'publisherViewers']
+const ASSETS = ['app.js', 'app.css', 'htmx.min.js', 'hx-sse.min.js', 'favicon.svg']
+
+const q = (parts: fc.Arbitrary<[string, string] | undefined>[]) =>
+  fc.tuple(...parts).map((pairs) => {
+    const present = pairs.filter((p): p is [string, string] => p !== undefined)
+    const value = (v: string) => (/^\$\w+\.\d+$/.test(v) ? v : encodeURIComponent(v))
+    return present.length ? `?${present.map(([k, v]) => `${k}=${value(v)}`).join('&')}` : ''
+  })
+const opt = (name: string, value: fc.Arbitrary<string>) =>
+  fc.option(
+    value.map((v) => [name, v] as [string, string]),
+    { nil: undefined },
+  )
+
+/** A form field holding a live id (`client_id=<owner id>`), or a hostile one. */
+const clientIdField = fc.oneof(
+  fc.record({
+    sessionRef: fc.constantFrom<PoolName>('owners', 'publishers', 'viewers'),
+    index: fc.nat(7),
+    field: fc.constant('client_id'),
+  }),
+  fc.constantFrom(...HOSTILE_IDS).map((id) => ({ text: `client_id=${encodeURIComponent(id)}` })),
+)
+/** A live id in a query string (resolved when sent, see requests.ts), or a hostile one. */
+const queryIdArb = (...pools: PoolName[]) =>
+  fc.oneof(
+    { arbitrary: fc.tuple(fc.constantFrom(...pools), fc.nat(7)).map(([pool, i]) => `$${pool}.${i}`), weight: 2 },
+    { arbitrary: fc.constantFrom(...HOSTILE_IDS), weight: 1 },
+  )
+const cursorArb = fc.oneof(
+  { arbitrary: fc.nat(50).map(String), weight: 3 },
+  { arbitrary: fc.constantFrom('0', '-1', '1.5', '9'.repeat(15), '9'.repeat(16), '9'.repeat(30), 'abc', ''), weight: 1 },
+)
+const formatArb = fc.oneof(
+  { arbitrary: fc.constantFrom('json', 'ag-ui'), weight: 3 },
+  { arbitrary: fc.constantFrom('AG-UI', 'stepstream', 'html', '__proto__', ''), weight: 1 },
+)
+/** `next` after signing in: same-origin paths, and what only looks like one (finding 8). */
+const nextArb = fc.constantFrom(
+  '/',
+  '/?client_id=x',
+  '//evil.example',
+  '/\\evil.example',
+  '/%09/evil.example',
+  '/\t/evil.example',
+  '/a\r\nSet-Cookie: x=1',
+  '/\u0000',
+  'https://evil.example',
+  '/%2F%2Fevil.example',
+  '/ /x',
+  '/\u0085',
+)
+
+const json = (body: fc.Arbitrary<BodyRecipe>) => body.map((b) => ({ body: b, contentType: 'application/json' }))
+const typed = (body: fc.Arbitrary<BodyRecipe>) => fc.record({ body, contentType: contentTypeArb })
+/** Mostly the body the route expects, sometimes anything. */
+const mostly = (expected: fc.Arbitrary<{ body: BodyRecipe; contentType: string }>) =>
+  fc.oneof({ arbitrary: expected, weight: 3 }, { arbitrary: typed(hostileBodyArb), weight: 1 })
+
+/** stepstream events as a publisher sends them: valid, nearly valid, hostile ids, long and deep payloads. */
+const stepEventArb = fc.oneof(
+  textArb.map((delta) => ({ type: 'partial', delta: delta || '.' })),
+  textArb.map((delta) => ({ type: 'reasoning', delta: delta || '.' })),
+  fc.record({ id: fc.constantFrom(...HOSTILE_IDS), name: textArb, input: jsonArb }).map((tool_call) => ({ type: 'tool-call', tool_call })),
+  fc.record({ id: fc.constantFrom(...HOSTILE_IDS), result: jsonArb }).map((tool_result) => ({ type: 'tool-result', tool_result })),
+  fc.record({ name: textArb, phase: fc.constantFrom('started', 'finished', 'other') }).map((s) => ({ type: 'agent-step', ...s })),
+  jsonArb.map((state) => ({ type: 'agent-state', state })),
+  fc.constantFrom(
+    { type: 'final', text: 'done.' },
+    { type: 'error', error: 'the program failed.' },
+    { type: 'user', text: 'hi' },
+    { type: 'start', step_type: 'x' },
+    { type: 'interrupt', text: '' },
+    { type: '__proto__' },
+    { type: 'partial' },
+    { type: 'partial', delta: 'x', extra: 1 },
+  ),
+)
+const deepIn = (prefix: string, suffix: string) =>
+  fc.record({
+    deep: fc.constantFrom('array' as const, 'object' as const),
+    depth: depthArb,
+    prefix: fc.constant(prefix),
+    suffix: fc.constant(suffix),
+  })
+const publishBodyArb: fc.Arbitrary<{ body: BodyRecipe; contentType: string }> = fc.oneof(
+  { arbitrary: json(fc.array(stepEventArb, { maxLength: 6 }).map((events) => ({ json: events }))), weight: 4 },
+  {
+    arbitrary: fc
+      .array(stepEventArb, { minLength: 1, maxLength: 6 })
+      .map((events) => ({ body: { ndjson: events.map((json) => ({ json })) }, contentType: 'application/x-ndjson' })),
+    weight: 2,
+  },
+  {
+    arbitrary: json(
+      fc.oneof(
+        deepIn('[{"type":"tool-call","tool_call":{"id":"deep","name":"deep","input":', '}}]'),
+        deepIn('[{"type":"tool-result","tool_result":{"id":"deep","result":', '}}]'),
+        deepIn('[{"type":"agent-state","state":', '}]'),
+        fc.record({ repeat: jsonUnitArb, times: sizeArb, prefix: fc.constant('[{"type":"partial","delta":"'), suffix: fc.constant('"}]') }),
+        fc.record({
+          repeat: jsonUnitArb,
+          times: sizeArb,
+          prefix: fc.constant('[{"type":"tool-call","tool_call":{"id":"'),
+          suffix: fc.constant('","name":"n","input":{}}}]'),
+        }),
+        fc.record({ repeat: jsonUnitArb, times: sizeArb, prefix: fc.constant('[{"type":"error","error":"'), suffix: fc.constant('"}]') }),
+      ),
+    ),
+    weight: 2,
+  },
+  { arbitrary: typed(hostileBodyArb), weight: 1 },
+)
+const aguiBodyArb = fc.oneof(
+  { arbitrary: aguiEventsArb.map((events) => ({ body: { json: events } as BodyRecipe, contentType: 'application/json' })), weight: 3 },
+  {
+    arbitrary: aguiEventsArb.map((events) => ({
+      body: { ndjson: events.map((json) => ({ json })) } as BodyRecipe,
+      contentType: 'application/x-ndjson',
+    })),
+    weight: 1,
+  },
+  { arbitrary: json(aguiHeavyBodyArb), weight: 1 },
+)
+
+/** Every route of the app and how to abuse it. */
+export const ROUTE_SPECS: Record<string, RouteSpec> = {
+  'GET /healthz': { auth: 'none' },
+  'GET /readyz': { auth: 'server' },
+  'GET /metrics': { auth: 'server' },
+  'GET /login': { auth: 'none', query: q([opt('next', nextArb)]) },
+  'POST /login': {
+    auth: 'none',
+    body: mostly(
+      fc.record({ token: fc.constantFrom('right', 'wrong', ''), next: nextArb }).map(({ token, next }) => ({
+        body: {
+          form: [
+            ['token', token === 'right' ? 'abuse-suite-token-0123456789' : token === 'wrong' ? 'not-the-token-0123456789' : ''],
+            ['next', next],
+          ],
+        } as BodyRecipe,
+        contentType: 'application/x-www-form-urlencoded',
+      })),
+    ),
+  },
+  'POST /logout': { auth: 'none', body: typed(hostileBodyArb) },
+  'GET /assets/:name': {
+    auth: 'none',
+    params: { name: 'asset' },
+    query: q([opt('v', fc.string({ maxLength: 12 }))]),
+  },
+  'GET /': {
+    auth: 'server',
+    query: fc.oneof(
+      q([opt('client_id', queryIdArb('owners', 'publishers'))]),
+      q([opt('view', queryIdArb('viewers', 'publisherViewers'))]),
+      q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers'))]),
+    ),
+  },
+  'GET /start': { auth: 'server' },
+  'POST /start': { auth: 'server', body: typed(hostileBodyArb) },
+  'POST /chat': {
+    auth: 'server',
+    body: mostly(
+      fc
+        .record({
+          id: clientIdField,
+          message: fc.oneof(
+            textArb.map((text): BodyRecipe => ({ text: `&message=${encodeURIComponent(text)}` })),
+            fc
+              .record({ unit: unitArb, times: sizeArb })
+              .map(({ unit, times }): BodyRecipe => ({ repeat: encodeURIComponent(unit), times, prefix: '&message=' })),
+          ),
+        })
+        .map(({ id, message }) => ({
+          body: ('text' in id ? { text: id.text } : { ...id, rest: message }) as BodyRecipe,
+          contentType: 'application/x-www-form-urlencoded',
+        })),
+    ),
+  },
+  'POST /cancel': {
+    auth: 'server',
+    body: mostly(clientIdField.map((id) => ({ body: id as BodyRecipe, contentType: 'application/x-www-form-urlencoded' }))),
+  },
+  'POST /api/sessions/': {
+    auth: 'server',
+    body: mostly(
+      json(
+        fc.oneof(
+          fc.constantFrom<BodyRecipe>(
+            { json: {} },
+            { json: { step: 'echo' } },
+            { json: { publisher: true } },
+            { json: { step: '__proto__' } },
+            { json: { step: 'constructor' } },
+            { json: { step: 'openai' } },
+            { json: { step: 'agui' } },
+            { json: { publisher: true, step: 'echo' } },
+            { text: '{"options":{"__proto__":{"polluted":true}}}' },
+          ),
+          jsonArb.map((options) => ({ json: { step: 'echo', options } })),
+          deepIn('{"step":"echo","options":{"a":', '}}'),
+        ),
+      ),
+    ),
+  },
+  'GET /api/sessions/:id': { auth: 'server', params: { id: OWNER_IDS } },
+  'GET /api/sessions/:id/transcript.md': { auth: 'server', params: { id: OWNER_IDS } },
+  'GET /api/sessions/:id/transcript.json': { auth: 'server', params: { id: OWNER_IDS } },
+  'POST /api/sessions/:id/messages': {
+    auth: 'server',
+    params: { id: OWNER_IDS },
+    body: mostly(
+      json(
+        fc.oneof(
+          textArb.map((text) => ({ json: { text } })),
+          longArb('{"text":"', '"}'),
+          fc.constantFrom<BodyRecipe>(
+            { json: { text: 1 } },
+            { json: { text: null } },
+            { json: [] },
+            { text: '{"text":"a","__proto__":{"x":1}}' },
+          ),
+        ),
+      ),
+    ),
+  },
+  'POST /api/sessions/:id/cancel': { auth: 'server', params: { id: OWNER_IDS }, body: typed(hostileBodyArb) },
+  'GET /api/sessions/:id/events': {
+    auth: 'server',
+    params: { id: OWNER_IDS },
+    query: q([opt('after', cursorArb), opt('limit', cursorArb)]),
+  },
+  'POST /api/sessions/:id/runs': { auth: 'publisher', params: { id: ['publishers', 'owners'] }, body: typed(hostileBodyArb) },
+  'POST /api/sessions/:id/runs/:run_id/events': {
+    auth: 'publisher',
+    params: { id: ['publishers'], run_id: ['runs'] },
+    query: fc.oneof(
+      { arbitrary: fc.constantFrom('', '?format=ag-ui'), weight: 4 },
+      { arbitrary: fc.constantFrom('?format=stepstream', '?format=AG-UI', '?format=__proto__', '?format=ag-ui&format=x'), weight: 1 },
+    ),
+    body: fc.oneof(publishBodyArb, aguiBodyArb),
+  },
+  'GET /api/sessions/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
+  'GET /api/sessions/view/:viewer_id/events': {
+    auth: 'server',
+    params: { viewer_id: VIEWER_IDS },
+    query: q([opt('after', cursorArb), opt('limit', cursorArb)]),
+  },
+  'POST /api/sessions/view/:viewer_id/messages': { auth: 'server', params: { viewer_id: VIEWER_IDS }, body: typed(hostileBodyArb) },
+  'POST /api/sessions/view/:viewer_id/cancel': { auth: 'server', params: { viewer_id: VIEWER_IDS }, body: typed(hostileBodyArb) },
+  'GET /api/sessions/view/:viewer_id/transcript.md': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
+  'GET /api/sessions/view/:viewer_id/transcript.json': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
+  'GET /events': {
+    auth: 'server',
+    query: fc.oneof(
+      q([opt('client_id', queryIdArb('owners', 'publishers')), opt('after', cursorArb)]),
+      q([opt('view', queryIdArb('viewers', 'publisherViewers')), opt('after', cursorArb)]),
+      q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers')), opt('after', cursorArb)]),
+    ),
+  },
+  'GET /api/sessions/view/:viewer_id/stream': {
+    auth: 'server',
+    params: { viewer_id: VIEWER_IDS },
+    query: q([opt('after', cursorArb), opt('format', formatArb)]),
+  },
+  'GET /api/sessions/:id/stream': {
+    auth: 'server',
+    params: { id: OWNER_IDS },
+    query: q([opt('after', cursorArb), opt('format', formatArb)]),
+  },
+}
+
+/** The routes of the app as `METHOD /path` (built with auth on, so that the sign-in routes are among them). */
+export async function appRoutes(): Promise<string[]> {
+  const { app, close } = await testApp({ authTokens: ['abuse-suite-token-0123456789'] })
+  const routes = app.routes.map((r) => `${r.method} ${r.path}`)
+  await close()
+  return routes
+}
+
+/** Routes of the app without a generator here, and `:params` of a route with no pool: each must get one. */
+export function missingGenerators(routes: readonly string[]): string[] {
+  const missing: string[] = []
+  for (const route of routes) {
+    const spec = ROUTE_SPECS[route]
+    if (!spec) {
+      missing.push(`${route} has no generator in test/abuse/routes.ts`)
+      continue
+    }
+    for (const param of route.match(/:\w+/g) ?? []) {
+      if (!spec.params?.[param.slice(1)]) missing.push(`${route}: ${param} draws from no pool in test/abuse/routes.ts`)
+    }
+  }
+  return missing
+}
+
+/** The route's path as segments: literals, and a live (or hostile) id for each `:param`. */
+function targetArb(path: string, spec: RouteSpec, liveOnly = false): fc.Arbitrary<Segment[]> {
+  const parts = path.split(/(:\w+)/).filter((p) => p !== '')
+  return fc.tuple(
+    ...parts.map((part): fc.Arbitrary<Segment> => {
+      if (!part.startsWith(':')) return fc.constant(part)
+      const pools = spec.params![part.slice(1)]!
+      if (pools === 'asset') {
+        return liveOnly
+          ? fc.constantFrom(...ASSETS)
+          : fc.oneof(fc.constantFrom(...ASSETS), fc.constantFrom(...HOSTILE_IDS).map(encodeURIComponent))
+      }
+      if (liveOnly) return fc.record({ pool: fc.constantFrom(...pools), index: fc.nat(7) })
+      return fc.constantFrom(...pools).chain(idSegmentArb)
+    }),
+  )
+}
+
+/** The credential a route wants, right. */
+const credentialOf = (auth: RouteSpec['auth']): [string, HeaderValue][] =>
+  auth === 'server' ? [['authorization', { secret: 'bearer' }]] : auth === 'publisher' ? [['authorization', { secret: 'publisher' }]] : []
+
+const credentialArb = (auth: RouteSpec['auth']): fc.Arbitrary<[string, HeaderValue][]> => {
+  const right = credentialOf(auth)
+  return fc.oneof(
+    { arbitrary: fc.constant(right), weight: 6 },
+    { arbitrary: fc.constant<[string, HeaderValue][]>([['cookie', { secret: 'cookie' }]]), weight: 1 },
+    { arbitrary: fc.constant<[string, HeaderValue][]>([]), weight: 1 },
+  )
+}
+
+/**
+ * Requests for `route` (`METHOD /path`): half of them plausible (live ids, the right credential, the route's own
+ * method and spelling, no hostile header, a body the route expects most of the time, whole or in tiny chunks), so
+ * that they reach the handlers' depths; the other half hostile in every part at once.
+ */
+export function requestArb(route: string): fc.Arbitrary<AbuseRequest> {
+  return fc.oneof(plausibleArb(route), hostileArb(route))
+}
+
+function plausibleArb(route: string): fc.Arbitrary<AbuseRequest> {
+  const spec = ROUTE_SPECS[route]!
+  const [method, path] = route.split(' ') as [string, string]
+  return fc
+    .record({
+      target: targetArb(path, spec, true),
+      query: spec.query ?? fc.constant(''),
+      body: spec.body ?? (method === 'POST' ? typed(hostileBodyArb) : fc.constant(undefined)),
+      transport: fc.oneof(
+        { arbitrary: fc.constant({ kind: 'fetch' as const }), weight: 3 },
+        {
+          arbitrary: fc.record({
+            kind: fc.constant('raw' as const),
+            pieceBytes: fc.constantFrom(1, 7, 64),
+            framing: fc.constantFrom('length' as const, 'chunked' as const),
+          }),
+          weight: 1,
+        },
+      ),
+    })
+    .map(({ target: drawn, query, body, transport }) => {
+      const headers: [string, HeaderValue][] = credentialOf(spec.auth)
+      if (body) headers.push(['content-type', body.contentType])
+      return finish({ route, method, target: alignRuns(drawn), query, headers, body: body?.body, transport })
+    })
+}
+
+/** A run belongs to the publisher session at the same index: a live run id goes with its own session. */
+function alignRuns(drawn: Segment[]): Segment[] {
+  const owner = drawn.find((s) => typeof s !== 'string' && s.pool === 'publishers')
+  return drawn.map((s) => (typeof s !== 'string' && s.pool === 'runs' && typeof owner === 'object' ? { ...s, index: owner.index } : s))
+}
+
+/** Tiny pieces of a large body would take minutes: a body over 64 KiB goes in pieces of 64 KiB at least. */
+function finish(request: AbuseRequest): AbuseRequest {
+  const { transport, body } = request
+  if (transport.kind !== 'raw' || !body || approximateSize(body) <= 65_536) return request
+  return { ...request, transport: { ...transport, pieceBytes: Math.max(transport.pieceBytes ?? 0, 65_536) } }
+}
+
+function hostileArb(route: string): fc.Arbitrary<AbuseRequest> {
+  const spec = ROUTE_SPECS[route]!
+  const [method, path] = route.split(' ') as [string, string]
+  const noBody = fc.constant(undefined)
+  return fc
+    .record({
+      method: fc.oneof(
+        { arbitrary: fc.constant(method), weight: 12 },
+        { arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), weight: 1 },
+      ),
+      target: targetArb(path, spec),
+      spelling: spellingArb,
+      query: spec.query ?? fc.constant(''),
+      body: spec.body ?? (method === 'POST' ? typed(hostileBodyArb) : noBody),
+      credential: credentialArb(spec.auth),
+      extra: extraHeadersArb,
+      rawHeaders: rawOnlyHeadersArb,
+      transport: fc.oneof(
+        { arbitrary: fc.constant({ kind: 'fetch' as const }), weight: 5 },
+        {
+          arbitrary: fc.record({
+            kind: fc.constant('raw' as const),
+            pieceBytes: fc.oneof(fc.constantFrom(1, 7, 64, 4096), fc.constant(undefined)),
+            framing: fc.constantFrom('length' as const, 'chunked' as const, 'none' as const),
+            lengthLie: fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.integer({ min: -5, max: 5 }), weight: 1 }),
+          }),
+          weight: 2,
+        },
+      ),
+    })
+    .map(({ method: m, target: drawn, spelling, query, body, credential, extra, rawHeaders, transport }) => {
+      const raw = transport.kind === 'raw'
+      const target = alignRuns(drawn)
+      // Dot segments and control characters only travel over a raw socket; fetch would resolve or refuse them.
+      const respelled = respell(target, raw || (spelling !== 'dot-segment' && spelling !== 'dot-dot') ? spelling : 'as-is')
+      const headers: [string, HeaderValue][] = [...credential, ...extra, ...(raw ? rawHeaders : [])]
+      if (body) headers.push(['content-type', body.contentType])
+      return finish({ route, method: m, target: respelled, query, headers, body: body?.body, transport })
+    })
+}
+
+/** Roughly how many bytes a recipe makes, without making them. */
+function approximateSize(recipe: BodyRecipe): number {
+  if ('repeat' in recipe) return recipe.times * 4
+  if ('deep' in recipe) return recipe.depth * 5
+  if ('text' in recipe) return recipe.text.length
+  return 1000
+}
