@@ -1,3 +1,4 @@
+import { nextTurn } from '../next-turn.ts'
 import { jsonSizeUpTo } from '../bounded-json.ts'
 import type { StoredEvent } from '../events.ts'
 import { EXPORT_PAGE_BYTES, EXPORT_PAGE_EVENTS } from '../limits.ts'
@@ -24,9 +25,6 @@ const WRITERS: Record<ExportFormat, ExportWriter> = {
   },
   json: chatJsonPieces,
 }
-
-/** Lets other requests run: a macrotask, so that I/O waiting since the last page is served before the next. */
-const otherRequestsRun = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** The next page's size in events: fewer after big events, more after small ones, within 1…EXPORT_PAGE_EVENTS. */
 function nextLimit(limit: number, page: StoredEvent[]): number {
@@ -61,6 +59,6 @@ export async function* exportPieces(store: EventStore, session: SessionRecord, f
     if (text) yield text
     after = last.seq
     limit = nextLimit(limit, page)
-    await otherRequestsRun()
+    await nextTurn()
   }
 }

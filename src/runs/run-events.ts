@@ -1,5 +1,6 @@
 import { type EventType, fitEventText, isClosing, type NewEvent, type StepEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
+import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
 import type { EventStore } from '../store/event-store.ts'
 
@@ -23,6 +24,8 @@ export class RunEvents {
   #closing: Promise<boolean> | undefined
   readonly #inflight = new Set<Promise<unknown>>()
   #dropped = 0
+  /** Characters of the partials emitted so far, stored or in flight: what the answer would hold. */
+  #answerChars = 0
 
   constructor(
     private readonly store: EventStore,
@@ -36,6 +39,12 @@ export class RunEvents {
     if (this.#ended) {
       if (this.#dropped++ === 0) this.log.warn('a step emitted after its run had ended; dropped', this.#fields({ type: event.type }))
       return handled(Promise.reject(runEnded(event.type)))
+    }
+    if (event.type === 'partial') {
+      // A step streaming without end (a model or agent that never stops) is stopped where its answer could no longer
+      // be stored whole: the step, the runner and the closing event would each keep a copy growing without bound.
+      if (this.#answerChars + event.delta.length > EVENT_TEXT_MAX_CHARS) return handled(Promise.reject(answerTooLong()))
+      this.#answerChars += event.delta.length
     }
     const closing = isClosing(event)
     if (closing) this.#ended = true
@@ -112,3 +121,9 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 }
 
 const runEnded = (type: string) => new AppError('RUN_ENDED', `This run has already ended, so its ${type} event was not stored.`)
+
+const answerTooLong = () =>
+  new AppError(
+    'ANSWER_TOO_LONG',
+    `The answer passed ${EVENT_TEXT_MAX_CHARS.toLocaleString('en')} characters, the most one answer may hold, so the run stopped there.`,
+  )

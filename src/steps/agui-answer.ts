@@ -1,3 +1,4 @@
+import { TurnSlicer } from '../next-turn.ts'
 import { BackwardCompatibility_0_0_45, HttpAgent } from '@ag-ui/client'
 import { PROTOCOL_VERSION, type RunAgentInput } from '@ag-ui/core'
 import { toAguiMessages } from '../agui/agui-messages.ts'
@@ -36,7 +37,9 @@ export class AguiAnswer {
   async answer(conversation: Parameters<typeof toAguiMessages>[0], run: StepRun): Promise<StepAnswer> {
     const { signal } = run
     const watchdog = new RequestWatchdog(this.config.requestTimeoutMs)
-    const requestSignal = AbortSignal.any([signal, watchdog.signal])
+    // Ended here too: an answer that stops on our side (refused, past its limit) must not leave the agent streaming.
+    const finished = new AbortController()
+    const requestSignal = AbortSignal.any([signal, watchdog.signal, finished.signal])
     const watched = watchdog.fetch(this.transport)
     const body = new GuardedBody()
     const agent = new HttpAgent({
@@ -85,6 +88,7 @@ export class AguiAnswer {
       throw new RunStop(this.#sentence(error, watchdog, mapper.text !== ''))
     } finally {
       watchdog.pause()
+      finished.abort()
     }
   }
 
@@ -123,12 +127,21 @@ class GuardedBody {
   guard(response: Response): Response {
     if (!response.ok || !response.body) return response
     const reader = response.body.getReader()
+    // An agent streaming faster than we map is read, parsed and mapped in microtasks alone, a whole socket buffer at
+    // a time: handed over in small pieces, with a turn of the event loop now and then, others are served meanwhile.
+    const slicer = new TurnSlicer()
+    let pending: Uint8Array | undefined
     const guarded = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        await slicer.pause()
         try {
-          const { done, value } = await reader.read()
-          if (done) controller.close()
-          else controller.enqueue(value)
+          if (!pending?.length) {
+            const { done, value } = await reader.read()
+            if (done) return controller.close()
+            pending = value
+          }
+          controller.enqueue(pending.subarray(0, PIECE_BYTES))
+          pending = pending.subarray(PIECE_BYTES)
         } catch (error) {
           this.broken = { error }
           controller.close()
@@ -139,6 +152,9 @@ class GuardedBody {
     return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
 }
+
+/** The most of an agent's stream handed to the AG-UI client at a time; bytes (8 KiB). */
+const PIECE_BYTES = 8 * 1024
 
 /** Hands one mapped event to the run; a closing one ends the answer (`final`) or throws its sentence (`error`). */
 async function deliver(event: StepEvent, run: StepRun): Promise<StepAnswer | undefined> {

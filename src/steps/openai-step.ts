@@ -1,3 +1,4 @@
+import { AppError } from '../errors.ts'
 import OpenAI from 'openai'
 import { parseToolArguments, ToolArgumentsError } from './tool-arguments.ts'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
@@ -108,6 +109,8 @@ class OpenAiAnswer {
       // Cancelled: defineStep ends the run with an `interrupt` holding what streamed.
       if (signal.aborted) return { text }
       if (error instanceof ToolArgumentsError) throw new Error(argumentsSentence(error))
+      // The server refused what the step emitted (an answer past its limit, say): its sentence is the reason.
+      if (error instanceof AppError) throw new Error(error.message)
       const sentence = error instanceof RunStop ? error.sentence! : this.#sentence(error, watchdog, text !== '')
       if (!(error instanceof RunStop)) this.log.warn('the model request failed', this.#describe(error))
       // defineStep turns the throw into one `error` with this sentence and the text streamed so far.

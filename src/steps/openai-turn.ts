@@ -1,3 +1,4 @@
+import { TurnSlicer } from '../next-turn.ts'
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
 import type { FinalMetaOf } from '../events.ts'
 import { EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
@@ -45,7 +46,10 @@ type ReasoningDelta = { reasoning_content?: string | null; reasoning?: string | 
 export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: TurnHandlers): Promise<Turn> {
   const turn: Turn = { content: '', toolCalls: [] }
   const calls = new Map<number, StreamedToolCall>()
+  const slicer = new TurnSlicer()
   for await (const chunk of chunks) {
+    // A server streaming faster than we read is read in microtasks alone: let other requests in now and then.
+    await slicer.pause()
     turn.model ??= chunk.model || undefined
     if (chunk.usage) turn.usage = usageOf(chunk.usage)
     const choice = chunk.choices?.[0]

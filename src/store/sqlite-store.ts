@@ -1,3 +1,4 @@
+import { nextTurn } from '../next-turn.ts'
 import type { Database, Statement } from 'bun:sqlite'
 import { checkNewEvent, type NewEvent, type StoredEvent } from '../events.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
@@ -36,9 +37,6 @@ import { ROW_BYTES_SQL } from './sqlite-budget.ts'
 /** Rows whose sizes the first query of `readBefore` reads; each next query reads twice as many, up to the most. */
 const FIRST_SIZE_PAGE = 8
 const MAX_SIZE_PAGE = 256
-
-/** Lets appends, commits and readers run between two pages of a long read. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** A `sessions` row as the store reads it, with the head of its log. */
 interface SessionRow {

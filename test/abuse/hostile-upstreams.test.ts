@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { StoredEvent } from '../../src/events.ts'
+import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
 import { FakeAgent, textRun } from '../helpers/fake-agui.ts'
 import { answer, chunk, FakeOpenAI, type Reply, roleChunk, toolCalls } from '../helpers/fake-openai.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
@@ -15,16 +16,17 @@ import { AbuseServer, announceSeed, fcParams, propertyTimeout, rssOf } from './h
  * The openai and agui steps fed by hostile upstreams (the fake model server and the fake agent): tool arguments
  * nested deep, huge states, STATE_DELTAs that double the state, `__proto__` tool call ids, giant single tokens, and
  * streams that never end. The server must stay healthy (harness.ts), every run must end with exactly one closing
- * event, a never-ending stream must be cancellable (ending with `interrupt`, the upstream request closed), and it
- * must not grow the server's memory with what it streams: past the first 8 MiB, another 40 MiB streamed may add at
- * most ENDLESS_GROWTH_BYTES of RSS (a step that kept what it streamed would add 40 MiB or more).
+ * event, a never-ending stream must be cancellable (ending with `interrupt`, the upstream request closed), and left
+ * alone it must stop where the answer can no longer be stored whole (EVENT_TEXT_MAX_CHARS), with an `error` saying
+ * so, its upstream request closed, having added at most ENDLESS_GROWTH_BYTES of RSS (a step that kept what it
+ * streamed would grow without end).
  */
 
 slowTests(60_000)
 announceSeed('hostile-upstreams')
 
-/** What 40 MiB more of a never-ending stream may add to the server's RSS: half of it; bytes. */
-const ENDLESS_GROWTH_BYTES = 20 * 1024 * 1024
+/** What a never-ending stream may add to the server's RSS by the time its run stopped at the answer's limit; bytes. */
+const ENDLESS_GROWTH_BYTES = 128 * 1024 * 1024
 
 const model = new FakeOpenAI()
 const agent = new FakeAgent()
@@ -238,47 +240,66 @@ async function streamed(sent: () => number, bytes: number): Promise<void> {
 
 for (const step of ['openai', 'agui'] as const) {
   test(
-    `an ${step} upstream that streams forever: memory stays bounded, and a cancel ends the run with interrupt`,
+    `an ${step} upstream that streams forever: cancelled, the run ends with interrupt; left alone, it stops at the answer's limit and memory stays bounded`,
     async () => {
       let sent = 0
       const piece = 'x'.repeat(16 * 1024)
-      if (step === 'openai') {
-        model.reply({
-          forever: (i) => {
-            sent += piece.length
-            return i === 0 ? roleChunk() : chunk({ content: piece })
-          },
-        })
-      } else {
-        agent.reply(({ threadId, runId }) => ({
-          forever: (i) => {
-            sent += piece.length
-            if (i === 0) return { type: 'RUN_STARTED', threadId, runId }
-            if (i === 1) return { type: 'TEXT_MESSAGE_START', messageId: 'm', role: 'assistant' }
-            return { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: piece }
-          },
-        }))
-      }
-      await server.batch(`endless ${step} stream`, async () => {
-        const run = await startRun(step)
-        await streamed(() => sent, 8 * 2 ** 20)
-        const before = rssOf(server.pid)
-        await streamed(() => sent, 48 * 2 ** 20)
-        const grown = rssOf(server.pid) - before
-        if (grown > ENDLESS_GROWTH_BYTES) {
-          server.note(
-            `the server's RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB while 40 MiB more of an endless ${step} stream arrived (bound ${ENDLESS_GROWTH_BYTES / 2 ** 20} MiB)`,
-          )
+      // `growing`: every frame adds to the answer; otherwise one piece of answer, then frames that add nothing, so a
+      // cancel always lands before the answer's limit does.
+      const endless = (growing: boolean) => {
+        if (step === 'openai') {
+          model.reply({
+            forever: (i) => {
+              sent += piece.length
+              if (i === 0) return roleChunk()
+              return chunk({ content: growing || i === 1 ? piece : '' })
+            },
+          })
+        } else {
+          agent.reply(({ threadId, runId }) => ({
+            forever: (i) => {
+              sent += piece.length
+              if (i === 0) return { type: 'RUN_STARTED', threadId, runId }
+              if (i === 1) return { type: 'TEXT_MESSAGE_START', messageId: 'm', role: 'assistant' }
+              if (growing || i === 2) return { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: piece }
+              return { type: 'CUSTOM', name: 'tick', value: i }
+            },
+          }))
         }
+      }
+      const upstreamClosed = async (what: string) => {
+        const upstream = step === 'openai' ? model.requests.at(-1)! : agent.runs.at(-1)!
+        const closed = await Promise.race([upstream.closed.then(() => true), Bun.sleep(5000).then(() => false)])
+        if (!closed) server.note(`the endless ${step} request was still open 5 s after ${what}`)
+      }
+      await server.batch(`endless ${step} stream, cancelled`, async () => {
+        endless(false)
+        const run = await startRun(step)
+        await streamed(() => sent, 64 * 1024)
         const cancel = await post(`/api/sessions/${run.id}/cancel`)
         if (cancel.status !== 202) server.note(`the cancel of an endless run answered ${cancel.status}`)
         const last = await closedRun(run)
         if (last.at(-1)?.type !== 'interrupt') server.note(`the cancelled endless run ended with ${last.at(-1)?.type}, not interrupt`)
-        const upstream = step === 'openai' ? model.requests.at(-1)! : agent.runs.at(-1)!
-        const closed = await Promise.race([upstream.closed.then(() => true), Bun.sleep(5000).then(() => false)])
-        if (!closed) server.note(`the endless ${step} request was still open 5 s after the cancel`)
+        await upstreamClosed('the cancel')
+      })
+      await server.batch(`endless ${step} stream, left alone`, async () => {
+        sent = 0
+        const before = rssOf(server.pid)
+        endless(true)
+        const run = await startRun(step)
+        const last = (await closedRun(run, 30_000)).at(-1)
+        if (last?.type !== 'error' || !last.error.includes(EVENT_TEXT_MAX_CHARS.toLocaleString('en'))) {
+          server.note(`the endless ${step} run ended with ${JSON.stringify(last)?.slice(0, 300)}, not an error naming the answer's limit`)
+        }
+        await upstreamClosed('its run ended')
+        const grown = rssOf(server.pid) - before
+        if (grown > ENDLESS_GROWTH_BYTES) {
+          server.note(
+            `the server's RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB over an endless ${step} run (bound ${ENDLESS_GROWTH_BYTES / 2 ** 20} MiB)`,
+          )
+        }
       })
     },
-    propertyTimeout(45_000),
+    propertyTimeout(60_000),
   )
 }

@@ -1,3 +1,4 @@
+import { isClosing } from '../../src/events.ts'
 import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
 import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
@@ -289,7 +290,7 @@ describe('runner', () => {
     ])
   })
 
-  test('an answer longer than an event may hold is interrupted with its text cut to the limit, so the run still ends', async () => {
+  test('an answer streamed past the most one answer may hold is refused there, and the run ends with an error saying so', async () => {
     const half = 'x'.repeat(EVENT_TEXT_MAX_CHARS / 2 + 10)
     const { runner, id, events, submit } = await setup(
       scripted(async (_input, { emit, signal }) => {
@@ -299,11 +300,14 @@ describe('runner', () => {
       }),
     )
     await submit('x')
-    while ((await events()).length < 3) await Bun.sleep(2)
-    await runner.cancel(id)
+    for (const deadline = Date.now() + 5000; !(await events()).some(isClosing); await Bun.sleep(2)) {
+      if (Date.now() > deadline) await runner.cancel(id)
+    }
     await runner.settled(id)
-    const last = (await events()).at(-1)!
-    expect(last.type).toBe('interrupt')
-    expect(last.type === 'interrupt' && last.text.length).toBe(EVENT_TEXT_MAX_CHARS)
+    const stored = await events()
+    expect(stored.filter((e) => e.type === 'partial')).toHaveLength(1)
+    const last = stored.at(-1)!
+    expect(last.type).toBe('error')
+    expect(last.type === 'error' && last.error).toContain(EVENT_TEXT_MAX_CHARS.toLocaleString('en'))
   })
 })
