@@ -198,6 +198,14 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
       q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers'))]),
     ),
   },
+  'GET /earlier': {
+    auth: 'server',
+    query: fc.oneof(
+      q([opt('client_id', queryIdArb('owners', 'publishers')), opt('before', cursorArb)]),
+      q([opt('view', queryIdArb('viewers', 'publisherViewers')), opt('before', cursorArb)]),
+      q([opt('client_id', queryIdArb('owners')), opt('view', queryIdArb('viewers')), opt('before', cursorArb)]),
+    ),
+  },
   'GET /start': { auth: 'server' },
   'POST /start': { auth: 'server', body: typed(hostileBodyArb) },
   'POST /chat': {
