@@ -98,7 +98,10 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     this.signIns = new SqliteSignIns(db)
     this.#journal = new Journal(db, options)
     const onCommitTimed = options.metrics && ((seconds: number) => options.metrics!.storeCommit(seconds))
-    this.#writer = new GroupCommitWriter(db, this.#journal, (events) => this.#committed(events), { ...options, onCommitTimed })
+    this.#writer = new GroupCommitWriter(db, this.#journal, (events, sizes) => this.#committed(events, sizes), {
+      ...options,
+      onCommitTimed,
+    })
     if (path !== ':memory:' && options.checkpointer !== false) {
       const onPass = options.metrics && (() => options.metrics!.storeCheckpoint())
       this.#checkpointer = new Checkpointer(db, path, { onPass, ...options.checkpointer })
@@ -319,8 +322,8 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     return record
   }
 
-  #committed(events: StoredEvent[]): void {
-    this.#recent.add(events)
+  #committed(events: StoredEvent[], sizes: number[]): void {
+    this.#recent.add(events, sizes)
     if (this.#metrics) for (const event of events) this.#metrics.eventPublished(event.type)
     this.#notify(new Set(events.map((event) => event.session_id)))
   }

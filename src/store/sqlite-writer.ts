@@ -74,7 +74,7 @@ interface Known {
  * This process is the only writer (see sqlite-lock.ts), so the seqs it has committed are the truth and are cached.
  */
 export class GroupCommitWriter {
-  readonly #onCommit: (events: StoredEvent[]) => void
+  readonly #onCommit: (events: StoredEvent[], sizes: number[]) => void
   readonly #windowMs: number
   readonly #maxBatch: number
   readonly #timed: ((seconds: number) => void) | undefined
@@ -91,9 +91,15 @@ export class GroupCommitWriter {
 
   /**
    * @param journal where commits write: the events reach `events` later, and the journal answers for them meanwhile.
-   * @param onCommit called with each batch's events, in commit order, once they are committed and readable.
+   * @param onCommit called with each batch's events, in commit order, once they are committed and readable, and the
+   * bytes each takes as stored.
    */
-  constructor(db: Database, journal: Journal, onCommit: (events: StoredEvent[]) => void, options: GroupCommitOptions = {}) {
+  constructor(
+    db: Database,
+    journal: Journal,
+    onCommit: (events: StoredEvent[], sizes: number[]) => void,
+    options: GroupCommitOptions = {},
+  ) {
     this.#journal = journal
     this.#onCommit = onCommit
     this.#windowMs = options.windowMs ?? 0
@@ -210,7 +216,10 @@ export class GroupCommitWriter {
       this.#known.set(sessionId, { seq, touchedAt: touched.has(sessionId) ? now : touchedAt(sessionId), bytes })
     }
     for (const item of batch.items) item.resolve(item.stored)
-    this.#onCommit(batch.items.map((item) => item.stored))
+    this.#onCommit(
+      batch.items.map((item) => item.stored),
+      batch.items.map((item) => item.bytes),
+    )
   }
 
   /**

@@ -11,10 +11,17 @@ afterAll(tmp.remove)
 const events = (session_id: string, from: number, to: number): StoredEvent[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ ...ev.partial('r', String(from + i)), seq: from + i, session_id }) as StoredEvent)
 
+/** Records `list` as committed, each event `size` bytes as stored. */
+const add = (recent: RecentEvents, list: StoredEvent[], size = 10) =>
+  recent.add(
+    list,
+    list.map(() => size),
+  )
+
 describe('recent events kept in memory', () => {
   test('answer a read that starts within what is kept, and decline one that reaches further back', () => {
     const recent = new RecentEvents({ perSession: 4 })
-    recent.add(events('a', 10, 13))
+    add(recent, events('a', 10, 13))
     expect(seqsOf(recent.read('a', 9, 100)!)).toEqual([10, 11, 12, 13])
     expect(seqsOf(recent.read('a', 11, 1)!)).toEqual([12])
     expect(recent.read('a', 13, 100)).toEqual([])
@@ -24,7 +31,7 @@ describe('recent events kept in memory', () => {
 
   test('keep at least the newest events of a session, always contiguous', () => {
     const recent = new RecentEvents({ perSession: 4 })
-    for (let seq = 1; seq <= 50; seq++) recent.add(events('a', seq, seq))
+    for (let seq = 1; seq <= 50; seq++) add(recent, events('a', seq, seq))
     expect(seqsOf(recent.read('a', 46, 100)!)).toEqual([47, 48, 49, 50])
     // Whatever more it keeps is the run of seqs right before those.
     const oldest = Array.from({ length: 50 }, (_, i) => i).find((after) => recent.read('a', after, 100) !== undefined)!
@@ -33,14 +40,31 @@ describe('recent events kept in memory', () => {
 
   test('drop the least recently written session past the session limit, and forget on request', () => {
     const recent = new RecentEvents({ sessions: 2 })
-    recent.add(events('a', 1, 1))
-    recent.add(events('b', 1, 1))
-    recent.add(events('a', 2, 2))
-    recent.add(events('c', 1, 1))
+    add(recent, events('a', 1, 1))
+    add(recent, events('b', 1, 1))
+    add(recent, events('a', 2, 2))
+    add(recent, events('c', 1, 1))
     expect(recent.read('b', 0, 10)).toBeUndefined()
     expect(seqsOf(recent.read('a', 0, 10)!)).toEqual([1, 2])
     recent.forget(['a'])
     expect(recent.read('a', 0, 10)).toBeUndefined()
+  })
+
+  test('keep at most maxBytes in all: the least recently written sessions go first, and a session too big alone too', () => {
+    const recent = new RecentEvents({ maxBytes: 1000 })
+    add(recent, events('a', 1, 4), 100)
+    add(recent, events('b', 1, 4), 100)
+    expect(recent.bytes).toBe(800)
+    add(recent, events('c', 1, 1), 300)
+    expect(recent.read('a', 0, 10)).toBeUndefined()
+    expect(seqsOf(recent.read('b', 0, 10)!)).toEqual([1, 2, 3, 4])
+    expect(recent.bytes).toBe(700)
+    // Big events: past the bound by itself, a session is not kept at all (its readers go to the database).
+    add(recent, events('d', 1, 2), 600)
+    expect(recent.read('d', 0, 10)).toBeUndefined()
+    expect(recent.bytes).toBeLessThanOrEqual(1000)
+    recent.forget(['b', 'c', 'd'])
+    expect(recent.bytes).toBe(0)
   })
 })
 
