@@ -66,8 +66,10 @@ describe('the event gate, for every source of events', () => {
     const run = await api.openRun(p)
     const events = `${made.base}/api/sessions/${p.id}/runs/${run}/events`
     const json = `[{"type":"tool-call","tool_call":{"id":"c","name":"n","input":${DEEP}}}]`
+    // A JSON body meets the body's own bound (an array of events: one level more than an event) before any event
+    // is looked at; NDJSON lines and AG-UI's JSON strings meet the event gate itself.
     expect(await refusal(await postRaw(events, json, api.bearer(p)), 422)).toBe(
-      'The event is invalid: tool-call event is nested more than 64 levels deep (the limit).',
+      'The JSON body is nested more than 65 levels deep (the limit): flatten it and send it again.',
     )
     const ndjson = await postRaw(
       events,
@@ -87,7 +89,16 @@ describe('the event gate, for every source of events', () => {
     const snapshot = `[{"type":"STATE_SNAPSHOT","snapshot":${DEEP}}]`
     expect(
       await refusal(await postRaw(`${made.base}/api/sessions/${p.id}/runs/${run}/events?format=ag-ui`, snapshot, api.bearer(p)), 422),
-    ).toBe('AG-UI event 1 is nested more than 64 levels deep (the limit).')
+    ).toBe('The JSON body is nested more than 65 levels deep (the limit): flatten it and send it again.')
+    const line = await postRaw(
+      `${made.base}/api/sessions/${p.id}/runs/${run}/events?format=ag-ui`,
+      `{"type":"STATE_SNAPSHOT","snapshot":${DEEP}}\n`,
+      {
+        'content-type': 'application/x-ndjson',
+        ...api.bearer(p),
+      },
+    )
+    expect(await refusal(line, 422)).toBe('AG-UI event 1 is nested more than 64 levels deep (the limit).')
     const result = [{ type: EventType.TOOL_CALL_RESULT, messageId: 'm', toolCallId: 'c', content: DEEP }]
     expect(await refusal(await api.append(p, run, result, ag), 422)).toContain('is nested more than 64 levels deep (the limit)')
     const delta = Array.from({ length: 22 }, (_, i) => ({ op: 'copy', from: '', path: `/c${i}` }))
