@@ -54,7 +54,7 @@ describe('producer state on SQLite', () => {
   test('SIGKILLed right after answering: the restarted server answers the retry as a duplicate and stores nothing', async () => {
     const path = tmp.file()
     const args = ['--store', `sqlite:${path}`, '--log-level', 'info']
-    const killed = await spawnServer(['bun', 'src/main.ts'], { args })
+    const killed = await spawnServer([process.execPath, 'src/main.ts'], { args })
     let api = publishApi(killed.base)
     const p = await api.publisher()
     const run = await api.openRun(p)
@@ -67,7 +67,7 @@ describe('producer state on SQLite', () => {
     killed.proc.kill('SIGKILL')
     await killed.proc.exited
 
-    const restarted = await spawnServer(['bun', 'src/main.ts'], { args })
+    const restarted = await spawnServer([process.execPath, 'src/main.ts'], { args })
     try {
       api = publishApi(restarted.base)
       // Recovery closed the cut run with an interrupt before the server listened.
@@ -87,7 +87,7 @@ describe('producer state on SQLite', () => {
   test('SIGKILLed in the middle of a streamed request: its retry is refused as unfinished, with what was stored, and stores nothing', async () => {
     const path = tmp.file()
     const args = ['--store', `sqlite:${path}`, '--log-level', 'info']
-    const killed = await spawnServer(['bun', 'src/main.ts'], { args })
+    const killed = await spawnServer([process.execPath, 'src/main.ts'], { args })
     let api = publishApi(killed.base)
     const p = await api.publisher()
     const run = await api.openRun(p)
@@ -111,7 +111,7 @@ describe('producer state on SQLite', () => {
     await killed.proc.exited
     await cut
 
-    const restarted = await spawnServer(['bun', 'src/main.ts'], { args })
+    const restarted = await spawnServer([process.execPath, 'src/main.ts'], { args })
     try {
       api = publishApi(restarted.base)
       const before = await api.events(p.id)

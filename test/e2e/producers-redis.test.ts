@@ -14,7 +14,7 @@ slowTests()
 const available = redisAvailable('the producer tests on Redis')
 
 const instance = (redis: TestRedis) =>
-  spawnServer(['bun', 'src/main.ts'], { args: ['--store', redis.url, '--rate-limit', 'off', '--log-level', 'info'] })
+  spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', redis.url, '--rate-limit', 'off', '--log-level', 'info'] })
 
 const seq = (producer: string, n: number) => ({ 'producer-id': producer, 'producer-seq': String(n) })
 

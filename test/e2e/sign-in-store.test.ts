@@ -21,7 +21,7 @@ describe('sign-ins of `bun src/main.ts` on SQLite', () => {
     rmSync(dir, { recursive: true, force: true })
   })
   const start = async () => {
-    server = await spawnServer(['bun', 'src/main.ts'], {
+    server = await spawnServer([process.execPath, 'src/main.ts'], {
       cwd: ROOT,
       args: ['--store', `sqlite:${join(dir, 'chats.db')}`, '--auth-token', TOKEN, '--login-ttl', '2h'],
     })

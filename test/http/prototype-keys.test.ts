@@ -201,7 +201,7 @@ describe.each(stores)('ids named like Object.prototype members (%s store)', (_na
 
 test('a server process on its default flags survives the issue’s request: __proto__ as a toolCallId', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'proto-keys-'))
-  const server = await spawnServer(['bun', 'src/main.ts'], { args: ['--store', `sqlite:${join(dir, 'chats.db')}`] })
+  const server = await spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', `sqlite:${join(dir, 'chats.db')}`] })
   try {
     const api = publishApi(server.base)
     const p = await api.publisher()
