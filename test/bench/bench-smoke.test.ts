@@ -12,7 +12,7 @@ test('the benchmark harness runs every scenario against both servers and reports
   const dir = mkdtempSync(join(tmpdir(), 'stepstream-bench-smoke-'))
   try {
     const json = join(dir, 'results.json')
-    const run = Bun.spawn(['bun', 'bench/run.ts', '--smoke', '--json', json], { cwd: root, stdout: 'pipe', stderr: 'pipe' })
+    const run = Bun.spawn([process.execPath, 'bench/run.ts', '--smoke', '--json', json], { cwd: root, stdout: 'pipe', stderr: 'pipe' })
     const [code, stdout, stderr] = await Promise.all([run.exited, new Response(run.stdout).text(), new Response(run.stderr).text()])
     expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' })
     expect(stdout).toContain('| scenario | metric | stepstream | baseline |')

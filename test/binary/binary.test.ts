@@ -19,7 +19,7 @@ let server: SpawnedServer
 
 beforeAll(async () => {
   // `bun run build`, into a private folder so parallel work on dist/ is untouched.
-  const build = Bun.spawnSync(['bun', 'scripts/build.ts', '--outfile', join(buildDir, 'stepstream')], { cwd: root })
+  const build = Bun.spawnSync([process.execPath, 'scripts/build.ts', '--outfile', join(buildDir, 'stepstream')], { cwd: root })
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
   copyFileSync(join(buildDir, 'stepstream'), join(runDir, 'stepstream'))
   Bun.spawnSync(['chmod', '+x', join(runDir, 'stepstream')])

@@ -20,7 +20,7 @@ const tmp = tempDir()
 chmodSync(tmp.dir, 0o755)
 afterAll(tmp.remove)
 
-const MAIN = ['bun', 'src/main.ts']
+const MAIN = [process.execPath, 'src/main.ts']
 const serverArgs = (path: string, extra: string[] = []) => [
   '--store',
   `sqlite:${path}`,

@@ -109,7 +109,7 @@ describe('body limit on `bun src/main.ts`, behind Bun’s own maxRequestBodySize
   let server: SpawnedServer
   beforeAll(async () => {
     // The rate limit off: this suite sends some thirty POSTs from one address in a second, and measures the body limit.
-    server = await spawnServer(['bun', 'src/main.ts'], {
+    server = await spawnServer([process.execPath, 'src/main.ts'], {
       cwd: join(import.meta.dir, '../..'),
       args: ['--store', 'memory', '--rate-limit', 'off'],
     })

@@ -21,7 +21,7 @@ const openAiArgs = (db: string) => ['--store', `sqlite:${db}`, '--step', 'openai
 
 /** Runs `bun src/main.ts` with `args` to its exit: what it printed and its code. */
 async function runMain(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn(['bun', 'src/main.ts', '--port', '0', '--store', 'memory', ...args], {
+  const proc = Bun.spawn([process.execPath, 'src/main.ts', '--port', '0', '--store', 'memory', ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdout: 'pipe',
     stderr: 'pipe',
@@ -64,7 +64,7 @@ describe('--step openai in a real process', () => {
   })
 
   test('a session picks openai by name while echo is the default; without a model that is a 422 with a sentence', async () => {
-    const server = await spawnServer(['bun', 'src/main.ts'], { args: ['--store', 'memory'] })
+    const server = await spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', 'memory'] })
     try {
       const res = await fetch(`${server.base}/api/sessions`, {
         method: 'POST',
@@ -88,7 +88,7 @@ describe('--step openai in a real process', () => {
       { stream: answer(['It is ', '42.'], { reasoning: ['Multiply.'], usage: [30, 4] }) },
     )
     const env = { OPENAI_API_KEY: KEY }
-    const first = await spawnServer(['bun', 'src/main.ts'], { args: [...openAiArgs(db), '--log-level', 'debug'], env })
+    const first = await spawnServer([process.execPath, 'src/main.ts'], { args: [...openAiArgs(db), '--log-level', 'debug'], env })
     const created = await fetch(`${first.base}/api/sessions`, { method: 'POST' })
     const { id, step } = (await created.json()) as { id: string; step: string }
     expect(step).toBe('openai')
@@ -101,7 +101,7 @@ describe('--step openai in a real process', () => {
     expect(await first.stop()).toBe(0)
 
     fake.reply({ stream: answer(['You asked about 6 times 7.']) })
-    const second = await spawnServer(['bun', 'src/main.ts'], { args: [...openAiArgs(db), '--log-level', 'debug'], env })
+    const second = await spawnServer([process.execPath, 'src/main.ts'], { args: [...openAiArgs(db), '--log-level', 'debug'], env })
     const turn2 = await say(second.base, id, 'What did I ask?', Number(turn1.at(-1)!.id))
     expect(JSON.parse(turn2.at(-1)!.data)).toMatchObject({ type: 'final', text: 'You asked about 6 times 7.' })
     // A server that quotes the key back in its error: the failure is logged, the key is not.

@@ -264,7 +264,7 @@ describe.skipIf(!enabled)('a server restart', () => {
 
   beforeAll(async () => {
     browser = await launchBrowser()
-    server = await spawnServer(['bun', 'src/main.ts'], { cwd: join(import.meta.dir, '../..'), args, port })
+    server = await spawnServer([process.execPath, 'src/main.ts'], { cwd: join(import.meta.dir, '../..'), args, port })
   })
   afterAll(async () => {
     await browser?.close()
@@ -282,7 +282,7 @@ describe.skipIf(!enabled)('a server restart', () => {
       // SIGTERM: the server interrupts the run itself. SIGKILL: crash recovery interrupts it at the next start.
       expect(await server.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 137)
       await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'reconnecting', null, { timeout: 10_000 })
-      server = await spawnServer(['bun', 'src/main.ts'], { cwd: join(import.meta.dir, '../..'), args, port })
+      server = await spawnServer([process.execPath, 'src/main.ts'], { cwd: join(import.meta.dir, '../..'), args, port })
       await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 20_000 })
       await page.locator('.answer.interrupt').waitFor({ timeout: 10_000 })
       expect(await page.locator('.answer.interrupt .run-state').innerText()).toBe('interrupted')

@@ -14,7 +14,7 @@ const LONG = 'a long message that the echo step takes a while to say back, one c
 const available = redisAvailable('the two-instance tests')
 
 const instance = (redis: TestRedis) =>
-  spawnServer(['bun', 'src/main.ts'], {
+  spawnServer([process.execPath, 'src/main.ts'], {
     args: ['--store', redis.url, '--echo-delay', '25', '--run-lease', String(LEASE_MS), '--rate-limit', 'off', '--cancel-grace', '500'],
   })
 
@@ -141,7 +141,7 @@ describe.if(available)('two instances on one Redis', () => {
 })
 
 test.if(available)('Redis unreachable at start: one line on stderr and exit code 2', async () => {
-  const proc = Bun.spawn(['bun', 'src/main.ts', '--store', 'redis://127.0.0.1:1', '--port', '0'], { stderr: 'pipe', stdout: 'ignore' })
+  const proc = Bun.spawn([process.execPath, 'src/main.ts', '--store', 'redis://127.0.0.1:1', '--port', '0'], { stderr: 'pipe', stdout: 'ignore' })
   expect(await proc.exited).toBe(2)
   const stderr = await new Response(proc.stderr).text()
   expect(stderr.trim().split('\n')).toHaveLength(1)

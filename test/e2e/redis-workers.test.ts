@@ -30,7 +30,7 @@ test.if(available)(
   '--workers 2: two processes serve one port and one Redis; one that dies is replaced; SIGTERM stops them all',
   async () => {
     const port = freePort()
-    const server = await spawnServer(['bun', 'src/main.ts'], {
+    const server = await spawnServer([process.execPath, 'src/main.ts'], {
       port,
       args: ['--store', redis.url, '--workers', '2', '--echo-delay', '1', '--rate-limit', 'off'],
     })

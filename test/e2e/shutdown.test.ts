@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'stepstream-shutdown-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 
-const STUBBORN = ['bun', join(import.meta.dir, '../helpers/stubborn-server.ts')]
+const STUBBORN = [process.execPath, join(import.meta.dir, '../helpers/stubborn-server.ts')]
 const GRACE_MS = 1500
 
 function start(step: string, grace = GRACE_MS): Promise<SpawnedServer> {

@@ -9,7 +9,7 @@ export interface SpawnedServer {
 }
 
 /**
- * Starts a stepstream process (`cmd`, e.g. ['bun', 'src/main.ts'] or the compiled binary) on a free port and
+ * Starts a stepstream process (`cmd`, e.g. [process.execPath, 'src/main.ts'] or the compiled binary) on a free port and
  * resolves once it logs that it is listening.
  */
 export async function spawnServer(

@@ -10,7 +10,7 @@ const root = join(import.meta.dir, '../..')
 test('from source, --version prints the version of package.json and the commit git reports', () => {
   const hash = Bun.spawnSync(['git', 'rev-parse', '--short=12', 'HEAD'], { cwd: root }).stdout.toString().trim()
   // From another folder: the commit is the source tree's, not the working folder's.
-  const printed = Bun.spawnSync(['bun', join(root, 'src/main.ts'), '--version'], { cwd: tmpdir() })
+  const printed = Bun.spawnSync([process.execPath, join(root, 'src/main.ts'), '--version'], { cwd: tmpdir() })
   expect(printed.exitCode).toBe(0)
   expect(printed.stdout.toString()).toMatch(
     new RegExp(`^stepstream ${packageJson.version.replaceAll('.', '\\.')} \\(${hash}(-dirty)?\\)\\n$`),
