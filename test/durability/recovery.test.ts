@@ -33,7 +33,11 @@ async function afterCrash(build: (store: EventStore) => Promise<void>) {
   const sessions = await Promise.all(
     plan.ids.map(async (id) => ({ id, events: (await readAll(plan, id)).map(({ seq: _seq, session_id: _session, ...event }) => event) })),
   )
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, 'crash-child.ts'), path], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' })
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, 'crash-child.ts'), path], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'inherit',
+  })
   child.stdin.write(JSON.stringify(sessions))
   await child.stdin.end()
   const said = await child.stdout.getReader().read()

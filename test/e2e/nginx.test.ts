@@ -223,7 +223,9 @@ describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy
   beforeAll(async () => {
     redis = await startRedis()
     instances = await Promise.all(
-      [0, 1].map(() => spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', redis.url, '--echo-delay', '5', '--trust-proxy'] })),
+      [0, 1].map(() =>
+        spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', redis.url, '--echo-delay', '5', '--trust-proxy'] }),
+      ),
     )
     proxy = await startNginx(instances.map((instance) => Number(new URL(instance.base).port)))
   })

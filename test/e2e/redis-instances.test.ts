@@ -141,7 +141,10 @@ describe.if(available)('two instances on one Redis', () => {
 })
 
 test.if(available)('Redis unreachable at start: one line on stderr and exit code 2', async () => {
-  const proc = Bun.spawn([process.execPath, 'src/main.ts', '--store', 'redis://127.0.0.1:1', '--port', '0'], { stderr: 'pipe', stdout: 'ignore' })
+  const proc = Bun.spawn([process.execPath, 'src/main.ts', '--store', 'redis://127.0.0.1:1', '--port', '0'], {
+    stderr: 'pipe',
+    stdout: 'ignore',
+  })
   expect(await proc.exited).toBe(2)
   const stderr = await new Response(proc.stderr).text()
   expect(stderr.trim().split('\n')).toHaveLength(1)

@@ -49,7 +49,10 @@ describe.if(enabled)('the page on two instances', () => {
   beforeAll(async () => {
     redis = await startRedis()
     const args = ['--store', redis.url, '--echo-delay', '15', '--rate-limit', 'off']
-    ;[a, b] = await Promise.all([spawnServer([process.execPath, 'src/main.ts'], { args }), spawnServer([process.execPath, 'src/main.ts'], { args })])
+    ;[a, b] = await Promise.all([
+      spawnServer([process.execPath, 'src/main.ts'], { args }),
+      spawnServer([process.execPath, 'src/main.ts'], { args }),
+    ])
     proxy = splittingProxy(a.base, b.base)
     browser = await launchBrowser()
   })
