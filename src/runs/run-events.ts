@@ -59,11 +59,6 @@ export class RunEvents {
     return stored
   }
 
-  /** Ends the run for the step: everything it emits from now on is refused (the cancel grace ran out). */
-  seal(): void {
-    this.#ended = true
-  }
-
   /** Waits for every append in flight; true when a closing event is among what was stored. */
   async settle(): Promise<boolean> {
     await Promise.allSettled([...this.#inflight])

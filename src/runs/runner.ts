@@ -180,9 +180,8 @@ export class Runner {
         )
         const outcome = await Promise.race([running.then(() => 'returned' as const), grace.expired])
         if (outcome === 'grace') {
-          // The step ignored its signal: close the run without it. Whatever it does later is refused, and its
-          // eventual failure is only logged.
-          events.seal()
+          // The step ignored its signal: the run is closed without it below (`close` refuses whatever it emits
+          // from then on), and its eventual failure is only logged.
           running.catch((error) => this.#log.warn('a step failed after its run was closed', { ...fields, error: String(error) }))
           this.#log.warn('the step did not stop within the cancel grace; the run was closed without it', fields)
         }

@@ -35,8 +35,6 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
     }
     timer = setInterval(checkpoint, request.everyMs)
     reply({ type: 'started' })
-  } else if (request.type === 'checkpoint') {
-    checkpoint()
   } else {
     clearInterval(timer)
     db?.close()

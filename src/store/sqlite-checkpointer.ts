@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
 
 /** What the store sends its checkpoint worker. */
-export type CheckpointerRequest = { type: 'start'; path: string; everyMs: number } | { type: 'checkpoint' } | { type: 'close' }
+export type CheckpointerRequest = { type: 'start'; path: string; everyMs: number } | { type: 'close' }
 
 /** What the worker answers: `checkpointed` after each pass (WAL frames copied, frames in the WAL). */
 export type CheckpointerReply =
