@@ -467,8 +467,19 @@ function hostileArb(route: string): fc.Arbitrary<AbuseRequest> {
 
 /** Roughly how many bytes a recipe makes, without making them. */
 function approximateSize(recipe: BodyRecipe): number {
-  if ('repeat' in recipe) return recipe.times * 4
+  if ('repeat' in recipe) return recipe.times * Math.max(4, recipe.repeat.length)
   if ('deep' in recipe) return recipe.depth * 5
   if ('text' in recipe) return recipe.text.length
+  if ('bytes' in recipe) return recipe.bytes.length
+  // A session's id with the rest of the body after it: a message of 100 KB rides there (POST /chat).
+  if ('sessionRef' in recipe) return 100 + (recipe.rest ? approximateSize(recipe.rest) : 0)
+  if ('ndjson' in recipe) return recipe.ndjson.reduce((sum, line) => sum + approximateSize(line) + 1, 0)
+  if ('form' in recipe) {
+    return recipe.form.reduce(
+      (sum, [name, value]) =>
+        sum + name.length + 2 + (typeof value === 'string' ? value.length : value.times * Math.max(4, value.repeat.length)),
+      0,
+    )
+  }
   return 1000
 }
