@@ -27,7 +27,12 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, maxByt
 /** Form fields as an object: one value as is, a repeated name as an array (what Elysia's own form parser gives). */
 function fieldsOf(entries: Iterable<[string, FormDataEntryValue]>): Record<string, FormDataEntryValue | FormDataEntryValue[]> {
   const fields = new Map<string, FormDataEntryValue[]>()
-  for (const [name, value] of entries) fields.set(name, [...(fields.get(name) ?? []), value])
+  for (const [name, value] of entries) {
+    // Pushed, not copied: a body repeating one name 100,000 times copied the array each time (quadratic: 17 s).
+    const values = fields.get(name)
+    if (values) values.push(value)
+    else fields.set(name, [value])
+  }
   // Object.fromEntries defines own properties, so a field named __proto__ cannot reach the prototype.
   return Object.fromEntries([...fields].map(([name, values]) => [name, values.length === 1 ? values[0]! : values]))
 }
