@@ -2,6 +2,7 @@ import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { type AppendResult, type PublishFormat, PublishedRun } from '../publish/published-run.ts'
 import { bearerToken, publisherTokenMatches } from '../publish/publisher-token.ts'
+import { credentialAccepted } from './request-guards.ts'
 import type { ProducerRequest } from '../publish/producer-request.ts'
 import { ProducerSeqs, producerOf } from '../publish/producer-seq.ts'
 import { newId } from '../session-id.ts'
@@ -44,6 +45,7 @@ export const publishRoutes = (deps: AppDeps) => {
     const session = await requireSession(deps.store, id)
     const token = bearerToken(request.headers.get('authorization'))
     if (!session.publisher_hash || !token || !publisherTokenMatches(session.publisher_hash, token)) throw unauthorized()
+    credentialAccepted(request)
     return session
   }
 

@@ -19,8 +19,13 @@ interface RequestState {
   path: string
   /** Set by the app's onError: the answer was this error. */
   problem?: { code: ErrorCode; status: number }
-  /** Set when the request offers a credential: counts it as a failed guess (a token from the sign-in bucket). */
+  /**
+   * Set when the request offers a credential, which took a token from the sign-in bucket as it arrived: marks it a
+   * failed guess (the token stays spent). A request that was not refused as unauthorized gets its token back.
+   */
   failedGuess?: () => void
+  /** Gives the credential's token back once the request was answered without a 401. */
+  settleGuess?: () => void
 }
 
 const states = new WeakMap<Request, RequestState>()
@@ -54,6 +59,11 @@ export function noteProblem(request: Request, code: ErrorCode, status: number): 
   if (!state) return
   state.problem = { code, status }
   if (code === 'UNAUTHORIZED') state.failedGuess?.()
+}
+
+/** The credential a request offered was right: the sign-in token it took as it arrived goes back at once. */
+export function credentialAccepted(request: Request): void {
+  states.get(request)?.settleGuess?.()
 }
 
 /** The errors that are a refusal by a limit or by auth, and the reason `/metrics` counts them under. */
@@ -127,17 +137,26 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   }
 
   /**
-   * A request offering a credential is a guess: past its address's sign-in limit it is refused before the credential
-   * is even checked (a right guess must look like a wrong one), and a 401 to it takes a token (`noteProblem`).
+   * A request offering a credential is a guess: it takes a token from its address's sign-in bucket as it arrives, and
+   * past the limit it is refused before the credential is even checked (a right guess must look like a wrong one).
+   * Taken up front, not at the 401: checking a credential can wait on the store (a sign-in on Redis, a publisher
+   * token), and guesses sent together all passed a look at the bucket before the first was refused. A request
+   * answered without a 401 gets its token back when it ends, so people and programs with good credentials never run
+   * out.
    */
   const gate = (request: Request) => {
     const state = states.get(request)
     if (!signIns || !state || !(request.headers.has('authorization') || auth?.offers(request))) return
-    const wait = signIns.wait(state.ip, Date.now())
-    if (wait > 0) throw tooManySignIns(Math.ceil(wait / 1000))
+    const taken = signIns.take(state.ip, Date.now())
+    if (!taken.ok) throw tooManySignIns(Math.ceil(taken.retryAfterMs / 1000))
     state.failedGuess = () => {
       state.failedGuess = undefined
-      signIns.take(state.ip, Date.now())
+      state.settleGuess = undefined
+    }
+    state.settleGuess = () => {
+      state.failedGuess = undefined
+      state.settleGuess = undefined
+      signIns.give(state.ip, Date.now())
     }
   }
 
@@ -157,7 +176,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   const authenticate = async (request: Request, path: string, set: { headers: Record<string, unknown> }) => {
     if (!auth || isPublic(path)) return
     const verdict = await auth.verdict(request)
-    if (verdict === 'ok') return
+    if (verdict === 'ok') return credentialAccepted(request)
     // A browser with an expired or signed-out cookie drops it: one of its address's attempts spent, not one a request.
     if (verdict === 'wrong') set.headers['set-cookie'] = signOutCookie(isHttps(request, deps.trustProxy))
     if (wantsPage(request)) {
@@ -199,6 +218,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   return guards.onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue, params, query, body }) => {
     const state = states.get(request)
     if (!state) return
+    state.settleGuess?.()
     const status =
       state.problem?.status ??
       (responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200)

@@ -41,11 +41,14 @@ export class TokenBuckets {
     return { ok: true }
   }
 
-  /** Milliseconds until `key`'s bucket holds a token at time `now` (epoch ms): 0 when it holds one now. Takes none. */
-  wait(key: string, now: number): number {
+  /** Puts back a token taken from `key`'s bucket at time `now` (epoch ms), up to the bucket's capacity. */
+  give(key: string, now: number): void {
     const bucket = this.#buckets.get(key)
-    const tokens = bucket ? this.#level(bucket, now) : this.rate.capacity
-    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) * this.rate.perMs)
+    if (!bucket) return
+    const tokens = this.#level(bucket, now) + 1
+    // A full bucket is no bucket: only the addresses that were busy lately are kept.
+    if (tokens >= this.rate.capacity) this.#buckets.delete(key)
+    else this.#buckets.set(key, { tokens, at: now })
   }
 
   /** How many keys hold a bucket that is not full (tests and memory checks). */

@@ -201,4 +201,27 @@ describe('failed sign-ins share the sign-in limit', () => {
     await expectSignInLimit(await openRun(ip, publisher_token))
     expect((await openRun('203.0.113.31', publisher_token)).status).toBe(201)
   })
+
+  test('guesses sent together: no more get checked than the bucket holds, however long checking them takes', async () => {
+    const created = await made.app.handle(
+      new Request(url('/api/sessions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: '{"publisher":true}',
+      }),
+    )
+    const { id } = (await created.json()) as { id: string }
+    const guess = (i: number, headers: Record<string, string>, path = `/api/sessions/${id}/runs`) =>
+      made.app.handle(new Request(url(path), { method: 'POST', headers: from('203.0.113.40', { ...headers, 'x-guess': String(i) }) }))
+    // A publisher token is checked after the session is read from the store: all 30 were in flight at once.
+    const statuses = (await Promise.all(Array.from({ length: 30 }, (_, i) => guess(i, { authorization: `Bearer wrong-${i}` })))).map(
+      (r) => r.status,
+    )
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3)
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(27)
+  })
+
+  test('a good credential gives its token back: a program with the right token is never limited', async () => {
+    for (let i = 0; i < 20; i++) expect((await metrics(from('203.0.113.50', { authorization: `Bearer ${TOKEN}` }))).status).toBe(200)
+  })
 })

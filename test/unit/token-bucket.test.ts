@@ -46,17 +46,20 @@ describe('token bucket', () => {
   })
 })
 
-describe('wait', () => {
-  test('says how long until a token is there without taking one', () => {
+describe('give', () => {
+  test('puts a taken token back, never above the capacity, and a bucket full again is no longer kept', () => {
     const buckets = new TokenBuckets({ capacity: 2, perMs: 1000 })
-    expect(buckets.wait('k', 0)).toBe(0)
     buckets.take('k', 0)
     buckets.take('k', 0)
-    expect(buckets.wait('k', 0)).toBe(1000)
-    expect(buckets.wait('k', 250)).toBe(750)
-    expect(buckets.wait('k', 250)).toBe(750)
-    expect(buckets.wait('k', 1000)).toBe(0)
-    expect(buckets.take('k', 1000)).toEqual({ ok: true })
+    expect(buckets.take('k', 0).ok).toBe(false)
+    buckets.give('k', 0)
+    expect(buckets.take('k', 0)).toEqual({ ok: true })
+    buckets.give('k', 0)
+    buckets.give('k', 0)
+    buckets.give('k', 0)
+    expect(buckets.size).toBe(0)
+    for (let i = 0; i < 2; i++) expect(buckets.take('k', 0).ok).toBe(true)
+    expect(buckets.take('k', 0).ok).toBe(false)
   })
 })
 
