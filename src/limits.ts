@@ -133,3 +133,9 @@ export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024
  * (512 KiB). A page of a long chat costs the same as a page of a short one.
  */
 export const PAGE_EVENT_BYTES = 512 * 1024
+
+/**
+ * The most tool calls a model may ask for in one answer; calls (128). Each is kept until the answer ends, so a model
+ * sending ever new call indexes grew memory without bound; past it the run ends with an `error`.
+ */
+export const MAX_TOOL_CALLS_PER_TURN = 128

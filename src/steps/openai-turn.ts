@@ -1,10 +1,20 @@
 import { TurnSlicer } from '../next-turn.ts'
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
 import type { FinalMetaOf } from '../events.ts'
-import { EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from '../limits.ts'
+import { AppError } from '../errors.ts'
+import { EVENT_TEXT_MAX_CHARS, MAX_TOOL_CALLS_PER_TURN, NAME_MAX_CHARS } from '../limits.ts'
 import { argumentsTooLong } from './tool-arguments.ts'
 
 type Usage = NonNullable<FinalMetaOf['usage']>
+
+/** A new call of a turn that holds `count` already: a model may not ask for more than MAX_TOOL_CALLS_PER_TURN. */
+function newCall(count: number): StreamedToolCall {
+  if (count >= MAX_TOOL_CALLS_PER_TURN) throw turnRefused(`more than ${MAX_TOOL_CALLS_PER_TURN} tool calls in one answer (the limit)`)
+  return { id: '', name: '', arguments: '' }
+}
+
+/** A model's answer that breaks a bound: the run ends with an error saying which. */
+const turnRefused = (what: string) => new AppError('INVALID_EVENT', `The model sent ${what}, so the run stopped.`)
 
 /** A tool call put together from its streamed fragments. */
 export interface StreamedToolCall {
@@ -47,6 +57,7 @@ export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: T
   const turn: Turn = { content: '', toolCalls: [] }
   const calls = new Map<number, StreamedToolCall>()
   const slicer = new TurnSlicer()
+  let argumentChars = 0
   for await (const chunk of chunks) {
     // A server streaming faster than we read is read in microtasks alone: let other requests in now and then.
     await slicer.pause()
@@ -63,15 +74,21 @@ export async function readTurn(chunks: AsyncIterable<ChatCompletionChunk>, on: T
       await on.content(delta.content)
     }
     for (const fragment of delta.tool_calls ?? []) {
-      const call = calls.get(fragment.index) ?? { id: '', name: '', arguments: '' }
+      const call = calls.get(fragment.index) ?? newCall(calls.size)
       calls.set(fragment.index, call)
       if (fragment.id && !call.id) call.id = fragment.id
       const name = fragment.function?.name
       // OpenAI sends the name once; some servers repeat it in every fragment, which must not double it.
       if (name && name !== call.name) call.name += name
-      call.arguments += fragment.function?.arguments ?? ''
-      // A model can stream arguments without end: they stop at the longest an event may carry.
-      if (call.arguments.length > EVENT_TEXT_MAX_CHARS) throw argumentsTooLong(call.name.slice(0, NAME_MAX_CHARS))
+      if (call.name.length > NAME_MAX_CHARS) throw turnRefused(`a tool name longer than ${NAME_MAX_CHARS} characters (the limit)`)
+      const more = fragment.function?.arguments ?? ''
+      call.arguments += more
+      argumentChars += more.length
+      // A model can stream arguments without end, or spread them over ever new calls: they stop at the longest an
+      // event may carry, one call's and all of a turn's.
+      if (call.arguments.length > EVENT_TEXT_MAX_CHARS || argumentChars > EVENT_TEXT_MAX_CHARS) {
+        throw argumentsTooLong(call.name.slice(0, NAME_MAX_CHARS))
+      }
     }
     if (choice.finish_reason) turn.finishReason = choice.finish_reason
   }
