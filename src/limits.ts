@@ -139,3 +139,9 @@ export const PAGE_EVENT_BYTES = 512 * 1024
  * sending ever new call indexes grew memory without bound; past it the run ends with an `error`.
  */
 export const MAX_TOOL_CALLS_PER_TURN = 128
+
+/**
+ * The most of a model server's or an agent's error answer that is read, to quote it in the run's `error`; bytes
+ * (64 KiB). The clients read an error answer whole: one answering 500 with an endless body grew the server by GBs.
+ */
+export const UPSTREAM_ERROR_MAX_BYTES = 64 * 1024

@@ -1,3 +1,4 @@
+import { UPSTREAM_ERROR_MAX_BYTES } from '../limits.ts'
 /**
  * Aborts when the model server has been silent for `ms`: no response, no byte of its body. Every byte resets it
  * (`touch`), so a slow but live stream — or a server that sends SSE comments while it thinks — is never cut, and a
@@ -39,9 +40,16 @@ export class RequestWatchdog {
     const watched = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
       this.touch()
       const response = await inner(input, init)
-      if (!response.ok || !response.body) {
+      if (!response.body) {
         this.pause()
         return response
+      }
+      if (!response.ok) {
+        // The clients read an error answer whole to quote it: an upstream answering 500 with an endless body grew
+        // the server by gigabytes. What they get is its first UPSTREAM_ERROR_MAX_BYTES, read under the watchdog.
+        const head = await this.#readUpTo(response.body, UPSTREAM_ERROR_MAX_BYTES)
+        this.pause()
+        return new Response(head, { status: response.status, statusText: response.statusText, headers: response.headers })
       }
       this.touch()
       const counted = response.body.pipeThrough(
@@ -55,5 +63,23 @@ export class RequestWatchdog {
       return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers })
     }
     return Object.assign(watched, { preconnect: inner.preconnect }) as typeof fetch
+  }
+
+  async #readUpTo(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Blob> {
+    const reader = body.getReader()
+    const chunks: Uint8Array[] = []
+    let total = 0
+    try {
+      while (total < maxBytes) {
+        const { done, value } = await reader.read()
+        if (done) break
+        this.touch()
+        chunks.push(value.subarray(0, maxBytes - total))
+        total += Math.min(value.length, maxBytes - total)
+      }
+    } finally {
+      reader.cancel().catch(() => {})
+    }
+    return new Blob(chunks as BlobPart[])
   }
 }
