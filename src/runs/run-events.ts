@@ -13,7 +13,7 @@ import type { EventStore } from '../store/event-store.ts'
 export class RunEvents {
   /** The text of the `partial`s stored so far: what an `interrupt` written by the runner holds. */
   streamed = ''
-  /** Events of this run stored so far, its closing event included. */
+  /** Events of this run stored so far (its user message, which the runner stores, too), its closing event included. */
   stored = 0
   /** The type of the closing event stored (`final`, `interrupt` or `error`), once one is. */
   outcome: EventType | undefined
@@ -73,6 +73,9 @@ export class RunEvents {
   async close(closing: (streamed: string) => StepEvent): Promise<void> {
     this.#ended = true
     if (await this.settle()) return
+    // Nothing of the run was stored (its `start` was refused: the chat is full), so there is no run to close; a
+    // closing event would only grow a full chat, one cancelled run at a time.
+    if (this.stored === 0) return
     try {
       await this.#append(closing(fitEventText(this.streamed)))
     } catch (error) {

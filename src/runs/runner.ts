@@ -119,7 +119,10 @@ export class Runner {
     this.#local.set(session.id, run)
     const events = new RunEvents(this.#store, session.id, runId, this.#log)
     try {
-      if (text !== undefined) await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
+      if (text !== undefined) {
+        await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
+        events.stored++
+      }
     } catch (error) {
       this.#local.delete(session.id)
       await claim.release()

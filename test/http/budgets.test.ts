@@ -65,4 +65,24 @@ describe('a full chat', () => {
     const last = (await api.events(p.id)).at(-1)
     expect(last?.type).toBe('final')
   })
+
+  test('runs opened and cancelled on a full chat store nothing: no start fits, so there is no run to close', async () => {
+    const store = new MemoryStore({ maxSessionBytes: BUDGET })
+    const server = await testServer({ store })
+    close = () => server.close()
+    const api = publishApi(server.base)
+    const p = await api.publisher()
+    for (let i = 0; i < 50; i++) {
+      const res = await store.append(p.id, chunk(i)).catch(() => undefined)
+      if (!res) break
+    }
+    const before = (await api.events(p.id)).length
+    for (let i = 0; i < 20; i++) {
+      const opened = await fetch(`${server.base}/api/sessions/${p.id}/runs`, { method: 'POST', headers: api.bearer(p) })
+      await fetch(`${server.base}/api/sessions/${p.id}/cancel`, { method: 'POST' })
+      const runId = opened.ok ? ((await opened.json()) as { run_id: string }).run_id : undefined
+      if (runId) await server.deps.runner.settled(p.id)
+    }
+    expect((await api.events(p.id)).length).toBe(before)
+  })
 })
