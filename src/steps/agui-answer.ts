@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { TurnSlicer } from '../next-turn.ts'
 import { BackwardCompatibility_0_0_45, HttpAgent } from '@ag-ui/client'
 import { PROTOCOL_VERSION, type RunAgentInput } from '@ag-ui/core'
@@ -49,7 +50,7 @@ export class AguiAnswer {
       fetch: async (url, init) => body.guard(await watched(url, { ...init, signal: requestSignal })),
     })
     const input: RunAgentInput = {
-      threadId: run.sessionId,
+      threadId: agentThreadId(run.sessionId),
       runId: run.runId,
       protocolVersion: PROTOCOL_VERSION,
       state: {},
@@ -234,3 +235,10 @@ async function* eventsOf<T>(
     subscription.unsubscribe()
   }
 }
+
+/**
+ * The thread id an agent gets for a chat: the same for every run of it, so the agent can keep the thread's memory,
+ * but not the chat's id, which is its owner's write capability and no business of a third party's.
+ */
+export const agentThreadId = (sessionId: string): string =>
+  createHash('sha256').update(`stepstream agent thread\0${sessionId}`).digest('base64url').slice(0, 22)

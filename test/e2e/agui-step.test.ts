@@ -1,3 +1,4 @@
+import { agentThreadId } from '../../src/steps/agui-answer.ts'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { type BaseEvent, EventType } from '@ag-ui/core'
 import { RunAgentInputSchema } from '@ag-ui/core/schemas'
@@ -75,7 +76,9 @@ describe('the agui step against an AG-UI agent (@ag-ui/encoder, real HTTP)', () 
     expect(request.headers.authorization).toBe(SECRET)
     expect(request.headers.accept).toBe('text/event-stream')
     expect(RunAgentInputSchema.safeParse(request.body).success).toBe(true)
-    expect(request.body.threadId).toBe(s.record.id)
+    // The chat's own thread, the same for each of its runs, but never its id: that is the owner's write capability.
+    expect(request.body.threadId).toBe(agentThreadId(s.record.id))
+    expect(JSON.stringify(request.body)).not.toContain(s.record.id)
     const runId = (await readAll(s.store, s.record.id)).at(-1)!.step_id
     expect(request.body.runId).toBe(runId)
     expect(logLines.join('')).not.toContain('agent-secret')
