@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
 import { TurnSlicer } from '../next-turn.ts'
+import { FrameTooLarge, SseFrameCutter } from './sse-frame-cutter.ts'
+import { MAX_EVENT_BYTES } from '../limits.ts'
 import { BackwardCompatibility_0_0_45, HttpAgent } from '@ag-ui/client'
 import { PROTOCOL_VERSION, type RunAgentInput } from '@ag-ui/core'
 import { toAguiMessages } from '../agui/agui-messages.ts'
@@ -128,23 +130,27 @@ class GuardedBody {
   guard(response: Response): Response {
     if (!response.ok || !response.body) return response
     const reader = response.body.getReader()
-    // An agent streaming faster than we map is read, parsed and mapped in microtasks alone, a whole socket buffer at
-    // a time: handed over in small pieces, with a turn of the event loop now and then, others are served meanwhile.
+    // Whole frames only (sse-frame-cutter.ts), and a turn of the event loop now and then: an agent streaming faster
+    // than we map is otherwise read, parsed and mapped in microtasks alone, a whole socket buffer at a time.
+    const cutter = new SseFrameCutter(MAX_EVENT_BYTES + SSE_FRAME_OVERHEAD_BYTES)
     const slicer = new TurnSlicer()
-    let pending: Uint8Array | undefined
     const guarded = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         await slicer.pause()
         try {
-          if (!pending?.length) {
+          for (;;) {
             const { done, value } = await reader.read()
-            if (done) return controller.close()
-            pending = value
+            if (done) {
+              const rest = cutter.rest()
+              if (rest.length > 0) controller.enqueue(rest)
+              return controller.close()
+            }
+            const frames = cutter.push(value)
+            if (frames.length > 0) return controller.enqueue(frames)
           }
-          controller.enqueue(pending.subarray(0, PIECE_BYTES))
-          pending = pending.subarray(PIECE_BYTES)
         } catch (error) {
-          this.broken = { error }
+          this.broken = { error: error instanceof FrameTooLarge ? frameTooLarge(error.maxBytes) : error }
+          reader.cancel().catch(() => {})
           controller.close()
         }
       },
@@ -154,8 +160,14 @@ class GuardedBody {
   }
 }
 
-/** The most of an agent's stream handed to the AG-UI client at a time; bytes (8 KiB). */
-const PIECE_BYTES = 8 * 1024
+/** What an SSE frame adds to the event it carries (`event:`, `id:`, `data: ` on each line); bytes (64 KiB). */
+const SSE_FRAME_OVERHEAD_BYTES = 64 * 1024
+
+const frameTooLarge = (maxBytes: number) =>
+  new AppError(
+    'EVENT_TOO_LARGE',
+    `The AG-UI agent sent an event longer than ${maxBytes.toLocaleString('en')} bytes (the limit), so the run stopped.`,
+  )
 
 /** Hands one mapped event to the run; a closing one ends the answer (`final`) or throws its sentence (`error`). */
 async function deliver(event: StepEvent, run: StepRun): Promise<StepAnswer | undefined> {

@@ -1,3 +1,4 @@
+import { endlessBody } from '../helpers/fake-upstream.ts'
 import { agentThreadId } from '../../src/steps/agui-answer.ts'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { type BaseEvent, EventType } from '@ag-ui/core'
@@ -245,4 +246,29 @@ describe('the agui step against an AG-UI agent (@ag-ui/encoder, real HTTP)', () 
     expect(events.map((e) => e.type)).toEqual(['user', 'start', 'partial', 'interrupt'])
     expect(events.at(-1)!.text).toBe('Once upon')
   })
+})
+
+test('an agent whose event never ends is stopped at the longest an event may be, with a sentence, and its request closed', async () => {
+  let cancelled = false
+  const endless = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () =>
+      new Response(
+        endlessBody(
+          (i) => (i === 0 ? 'data: {"type":"RUN_STARTED","threadId":"t","runId":"r"}\n\ndata: "' : 'x'.repeat(16 * 1024)),
+          () => (cancelled = true),
+        ),
+        { headers: { 'content-type': 'text/event-stream' } },
+      ),
+  })
+  try {
+    const s = await session({ url: `http://127.0.0.1:${endless.port}/` })
+    const events = await send(s, 'go')
+    expect(events.at(-1)).toMatchObject({ type: 'error', error: expect.stringContaining('(the limit), so the run stopped') })
+    for (const deadline = Date.now() + 5000; !cancelled; await Bun.sleep(10))
+      if (Date.now() > deadline) throw new Error('the agent request stayed open')
+  } finally {
+    endless.stop(true)
+  }
 })
