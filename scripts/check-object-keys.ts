@@ -56,6 +56,19 @@ function findingAt(node: ts.Node, checker: ts.TypeChecker): string | undefined {
     if (!(target.flags & ts.TypeFlags.Any) && (checker.isArrayLikeType(target) || isStringLike(target))) return undefined
     return `${short(node.expression)}[${short(key)}]: an object indexed by a string; keep such lookups in a Map`
   }
+  if (ts.isComputedPropertyName(node) && isOpenString(checker.getTypeAtLocation(node.expression))) {
+    return `[${short(node.expression)}]: a property named by a string, in an object or a destructuring; keep such lookups in a Map`
+  }
+  if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+    const callee = node.expression.getText()
+    const key = node.arguments[1]
+    if (REFLECTS.has(callee) && key && isOpenString(checker.getTypeAtLocation(key))) {
+      return `${callee}(…, ${short(key)}): an object indexed by a string; keep such lookups in a Map`
+    }
+    // Object.assign copies every own key of its sources, `__proto__` of a parsed JSON object included.
+    const open = callee === 'Object.assign' && node.arguments.slice(1).find((source) => isOpenObject(checker.getTypeAtLocation(source)))
+    if (open) return `Object.assign(…, ${short(open)}): copies keys that came from outside onto an object; keep them in a Map`
+  }
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.InKeyword) {
     if (!isOpenString(checker.getTypeAtLocation(node.left))) return undefined
     return `${short(node.left)} in ${short(node.right)}: a string looked up among an object's keys; keep such lookups in a Map`
@@ -80,6 +93,16 @@ function isOpenString(type: ts.Type): boolean {
   if (type.isUnion()) return type.types.some(isOpenString)
   const open = ts.TypeFlags.String | ts.TypeFlags.Any | ts.TypeFlags.Unknown | ts.TypeFlags.TemplateLiteral
   return (type.flags & open) !== 0
+}
+
+/** The Reflect calls that look a property up by the key in their second argument. */
+const REFLECTS = new Set(['Reflect.get', 'Reflect.set', 'Reflect.has', 'Reflect.deleteProperty', 'Reflect.defineProperty'])
+
+/** `any`, `unknown`, or an object type with a string index signature: keys nobody listed. */
+function isOpenObject(type: ts.Type): boolean {
+  if (type.isUnion()) return type.types.some(isOpenObject)
+  if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return true
+  return type.getStringIndexType() !== undefined
 }
 
 function isStringLike(type: ts.Type): boolean {

@@ -15,6 +15,10 @@ const SAMPLES = {
       }
       export const lookup = (table: { [name: string]: number }, name: \`id-\${string}\`) => table?.[name]
       export const anyKey = (body: any, key: string | number) => body[key]
+      export const picked = (body: Record<string, number>, key: string) => { const { [key]: value } = body; return value }
+      export const built = (key: string) => ({ [key]: 1 })
+      export const reflected = (target: object, key: string) => Reflect.get(target, key)
+      export const merged = (parsed: unknown) => Object.assign({}, parsed)
     `,
   good: `
       type EventType = 'user' | 'final'
@@ -29,7 +33,9 @@ const SAMPLES = {
         if ('user' in counts) list[i] = text[i] ?? ''
         // object-key-ok: the environment, read by this program's own variable names.
         const fromEnv = (name: string) => process.env[name]
-        return [calls.get(id), fromEnv(id), headers, Object.hasOwn(counts, id)]
+        const merged = Object.assign({}, { id }, counts)
+        const named = { [type]: 1, ['literal']: 2 }
+        return [calls.get(id), fromEnv(id), headers, Object.hasOwn(counts, id), merged, named]
       }
     `,
   reasonless: 'export const f = (o: Record<string, number>, k: string) => o[k] // object-key-ok:\n',
@@ -57,6 +63,10 @@ describe('check:keys, the CI check for plain objects keyed by outside input', ()
       '7 calls[toolCallId]: an object indexed by a string; keep such lookups in a Map',
       '9 table[name]: an object indexed by a string; keep such lookups in a Map',
       '10 body[key]: an object indexed by a string; keep such lookups in a Map',
+      '11 [key]: a property named by a string, in an object or a destructuring; keep such lookups in a Map',
+      '12 [key]: a property named by a string, in an object or a destructuring; keep such lookups in a Map',
+      '13 Reflect.get(…, key): an object indexed by a string; keep such lookups in a Map',
+      '14 Object.assign(…, parsed): copies keys that came from outside onto an object; keep them in a Map',
     ])
   })
 
