@@ -42,20 +42,23 @@ export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logg
 export const chatTag = (sessionId: string): string =>
   createHash('sha256').update(`stepstream chat\0${sessionId}`).digest('hex').slice(0, 12)
 
-/** An owner id in a path the app logs (an unhandled error's `path`). */
-const OWNER_IN_PATH = /(\/api\/sessions\/)(?!view\/)([\w-]{22})(?=\/|$)/
+/** An owner id where a logged text can hold one: a session's API path, or a page's `client_id=` (an error's URL). */
+const OWNER_IN_TEXT = /(\/api\/sessions\/(?!view\/)|[?&]client_id=)([\w-]{22})(?![\w-])/g
 
 /**
  * Every log line names a chat by its tag, never by its owner id, whichever module logged it: `session_id` becomes
- * `chat`, and an owner id in a logged `path` becomes its tag.
+ * `chat`, and an owner id inside any logged text (a path, an error quoting a URL) becomes its tag.
  */
 function withoutOwnerId(fields: LogFields): LogFields {
-  if (!('session_id' in fields) && typeof fields.path !== 'string') return fields
-  const { session_id, ...rest } = fields
-  if (typeof rest.path === 'string')
-    rest.path = rest.path.replace(OWNER_IN_PATH, (_, prefix: string, id: string) => `${prefix}chat:${chatTag(id)}`)
-  return typeof session_id === 'string' ? { chat: chatTag(session_id), ...rest } : rest
+  const out: LogFields = {}
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === 'session_id' && typeof value === 'string') out.chat = chatTag(value)
+    else if (key !== 'session_id') out[key] = typeof value === 'string' ? value.replace(OWNER_IN_TEXT, ownerTag) : value // object-key-ok: the log's own field names, copied
+  }
+  return out
 }
+
+const ownerTag = (_: string, prefix: string, id: string) => `${prefix}chat:${chatTag(id)}`
 
 const jsonLine = (time: Date, level: string, msg: string, fields?: LogFields) =>
   `${JSON.stringify({ time: time.toISOString(), level, msg, ...fields })}\n`

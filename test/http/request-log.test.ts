@@ -102,7 +102,8 @@ describe('request logs', () => {
     await Bun.sleep(20)
     const runs = lines.filter((l) => l.msg === 'run ended')
     expect(runs).toHaveLength(3)
-    expect(runs[1]).toMatchObject({ chat: chatTag(id), step: 'echo', outcome: 'final', events: secret.length + 2 })
+    // The message, start, a partial per character and final.
+    expect(runs[1]).toMatchObject({ chat: chatTag(id), step: 'echo', outcome: 'final', events: secret.length + 3 })
     expect(typeof runs[1]!.duration_ms).toBe('number')
     expect(lines.some((l) => l.msg === 'request' && l.route === '/chat' && l.chat === chatTag(id))).toBe(true)
     expect(JSON.stringify(lines)).not.toContain(secret)

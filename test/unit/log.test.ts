@@ -1,7 +1,24 @@
 import { describe, expect, test } from 'bun:test'
-import { createLogger } from '../../src/log.ts'
+import { chatTag, createLogger } from '../../src/log.ts'
 
 describe('logger', () => {
+  test('an owner id in any logged text (an error quoting a URL, a path) is written as its chat tag', () => {
+    const lines: string[] = []
+    const id = 'AbCdEfGhIjKlMnOpQrStUv'
+    const log = createLogger('info', { write: (line) => lines.push(line) })
+    log.error('unhandled error', {
+      error: `fetch http://h/?client_id=${id}&x=1 failed`,
+      path: `/api/sessions/${id}/cancel`,
+      session_id: id,
+    })
+    expect(lines.join('')).not.toContain(id)
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      chat: chatTag(id),
+      error: `fetch http://h/?client_id=chat:${chatTag(id)}&x=1 failed`,
+      path: `/api/sessions/chat:${chatTag(id)}/cancel`,
+    })
+  })
+
   test('JSON lines by default: time, level, msg and the fields', () => {
     const lines: string[] = []
     createLogger('info', { write: (line) => lines.push(line) }).info('request', { status: 200, route: '/api/sessions/:id' })
