@@ -133,3 +133,17 @@ export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024
  * (512 KiB). A page of a long chat costs the same as a page of a short one.
  */
 export const PAGE_EVENT_BYTES = 512 * 1024
+
+/**
+ * The most bytes one chunk of a transcript export's response carries (64 KiB): a long run is written a piece at a
+ * time (a tool call, a result, a text), other requests run between pieces, and a piece is handed to the client in
+ * chunks of at most this size.
+ */
+export const EXPORT_CHUNK_BYTES = 64 * 1024
+
+/**
+ * About the most bytes of events one `GET …/events` answers (4 MiB, as their JSON): a page ends before the event
+ * that would pass it, or at `limit` events, whichever comes first; it always holds at least one event, so a client
+ * paging with `after=` gets every event, however big.
+ */
+export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024
