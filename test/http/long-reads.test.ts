@@ -46,7 +46,8 @@ test('one run of many big tool calls exports, in chunks of at most EXPORT_CHUNK_
   for (const format of ['md', 'json'] as const) {
     const res = await made.app.handle(new Request(url(`/api/sessions/${id}/transcript.${format}`)))
     const chunks: Uint8Array[] = []
-    for await (const chunk of res.body!) chunks.push(chunk)
+    const reader = res.body!.getReader()
+    for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value)
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(EXPORT_CHUNK_BYTES)
     expect(Buffer.concat(chunks).toString()).toBe(expected[format])
   }
