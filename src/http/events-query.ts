@@ -23,8 +23,8 @@ export const EVENTS_ROUTE_DETAIL = {
     'until a page comes back empty.',
 }
 
-/** The first read's size in events; later reads are sized from what the events read so far weighed. */
-const FIRST_READ = 50
+/** The first read's size in events, small while nothing is known of their size; later reads are sized from what the events read so far weighed. */
+const FIRST_READ = 8
 
 /**
  * A page of `GET …/events`: up to `limit` events after `after`, ending before the event that would take it past
