@@ -19,9 +19,28 @@ const INDENT = '    '
 /** `JSON.stringify(value, null, 2)` as it reads `pad` further in: JSON escapes every newline inside a string. */
 const indented = (value: unknown, pad: string) => JSON.stringify(value, null, 2).replaceAll('\n', `\n${pad}`)
 
+/** How much of a long string (a run's answer, its reasoning) one piece of the JSON export holds; UTF-16 units. */
+const STRING_PIECE = 256 * 1024
+
 /**
- * A run as `JSON.stringify(run, null, 2)` writes it inside the entries, a piece at a time: its keys one by one, and
- * an array (its tool calls, its agent's steps) an item at a time, so that a run of many big tool calls is never one
+ * `JSON.stringify(text)` a slice at a time: JSON escapes each character on its own, so the slices' JSON joined is the
+ * whole string's, as long as no cut falls between the two halves of a surrogate pair (each half alone is escaped).
+ * @param slice UTF-16 units a piece holds, at least 2 (a pair must fit); default STRING_PIECE.
+ */
+export function* jsonStringPieces(text: string, slice = STRING_PIECE): Generator<string> {
+  yield '"'
+  for (let start = 0, end = 0; start < text.length; start = end) {
+    end = Math.min(text.length, start + slice)
+    const code = text.charCodeAt(end - 1)
+    if (end < text.length && end - 1 > start && code >= 0xd800 && code <= 0xdbff) end--
+    yield JSON.stringify(text.slice(start, end)).slice(1, -1)
+  }
+  yield '"'
+}
+
+/**
+ * A run as `JSON.stringify(run, null, 2)` writes it inside the entries, a piece at a time: its keys one by one, a
+ * long string in slices, and an array (its tool calls, its agent's steps) an item at a time, so that a run of many big tool calls is never one
  * string. Keys whose value is undefined are left out, as JSON.stringify leaves them.
  */
 function* runPieces(run: ExportedRun, before: string): Generator<string> {
@@ -32,6 +51,11 @@ function* runPieces(run: ExportedRun, before: string): Generator<string> {
     if (value === undefined) continue
     const name = `${separator}\n${pad}${JSON.stringify(key)}: `
     separator = ','
+    if (typeof value === 'string' && value.length > STRING_PIECE) {
+      yield name
+      yield* jsonStringPieces(value)
+      continue
+    }
     if (!Array.isArray(value) || value.length === 0) {
       yield `${name}${indented(value, pad)}`
       continue

@@ -31,7 +31,8 @@ async function oneLongRun(store: EventStore, calls: number) {
       { type: 'tool-result', step_id, ts, tool_result: { id: `c${n}`, result: { pages: [big(n)] } } },
     )
   }
-  events.push({ type: 'final', step_id, ts, text: 'done' })
+  // An answer longer than a piece of the JSON export, written in slices: pairs, quotes and newlines come out the same.
+  events.push({ type: 'final', step_id, ts, text: `done ${'😀 "é"\n'.repeat(60_000)}` })
   for (const event of events) await store.append(id, event)
   return id
 }
