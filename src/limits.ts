@@ -145,3 +145,16 @@ export const MAX_TOOL_CALLS_PER_TURN = 128
  * (64 KiB). The clients read an error answer whole: one answering 500 with an endless body grew the server by GBs.
  */
 export const UPSTREAM_ERROR_MAX_BYTES = 64 * 1024
+
+ * The most bytes one chunk of a transcript export's response carries (64 KiB): a long run is written a piece at a
+ * time (a tool call, a result, a text), other requests run between pieces, and a piece is handed to the client in
+ * chunks of at most this size.
+ */
+export const EXPORT_CHUNK_BYTES = 64 * 1024
+
+/**
+ * About the most bytes of events one `GET …/events` answers (4 MiB, as their JSON): a page ends before the event
+ * that would pass it, or at `limit` events, whichever comes first; it always holds at least one event, so a client
+ * paging with `after=` gets every event, however big.
+ */
+export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024

@@ -73,6 +73,8 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
 export class TranscriptFold {
   #entries: TranscriptEntry[] = []
   readonly #runs = new Map<string, RunView>()
+  /** Each open run's tool calls by id, so that a result finds its call at once: ids come from outside, so a Map. */
+  readonly #tools = new Map<RunView, Map<string, ToolView>>()
   /** The seq of the first event folded in. */
   firstSeq: number | undefined
   /** The seq of the last event folded in. */
@@ -84,6 +86,7 @@ export class TranscriptFold {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
       run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
       this.#runs.set(event.step_id, run)
+      this.#tools.set(run, new Map())
       this.#entries.push(run)
     }
     return run
@@ -98,7 +101,11 @@ export class TranscriptFold {
     let n = 0
     while (n < this.#entries.length && settled(this.#entries[n]!)) n++
     const taken = this.#entries.splice(0, n)
-    for (const entry of taken) if (entry.kind === 'run') this.#runs.delete(entry.stepId)
+    for (const entry of taken) {
+      if (entry.kind !== 'run') continue
+      this.#runs.delete(entry.stepId)
+      this.#tools.delete(entry)
+    }
     return taken
   }
 
@@ -125,6 +132,9 @@ export class TranscriptFold {
         const tool = { ...event.tool_call, ts: event.ts }
         run.tools.push(tool)
         run.activity.push({ kind: 'tool', tool })
+        // A result goes to the first call of its id, as a search from the front would find it.
+        const byId = this.#tools.get(run)!
+        if (!byId.has(tool.id)) byId.set(tool.id, tool)
         break
       }
       case 'agent-step':
@@ -134,7 +144,7 @@ export class TranscriptFold {
         this.#runOf(event).agentState = { value: event.state }
         break
       case 'tool-result': {
-        const tool = this.#runOf(event).tools.find((t) => t.id === event.tool_result.id)
+        const tool = this.#tools.get(this.#runOf(event))!.get(event.tool_result.id)
         if (tool) tool.result = { value: event.tool_result.result, ts: event.ts }
         break
       }

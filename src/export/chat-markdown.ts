@@ -8,19 +8,29 @@ const MARKDOWN_JSON_BUDGET: JsonBudget = { maxBytes: EXPORTED_JSON_MAX_BYTES, ma
 /** Data from outside, printed within the export's budget: a value cut says where, and how much was left out. */
 const json = (value: unknown) => fenced(prettyJson(value, MARKDOWN_JSON_BUDGET).text, 'json')
 
-function toolCall(call: ExportedToolCall): string[] {
-  const blocks = [`**Tool call** ${codeSpan(call.name)} (id ${codeSpan(call.id)}) — ${inlineText(call.ts)}`, json(call.input)]
-  if (call.result) blocks.push(`**Result** — ${inlineText(call.result.ts)}`, json(call.result.value))
-  else blocks.push('*No result yet.*')
-  return blocks
+function* toolCall(call: ExportedToolCall): Generator<string> {
+  yield `**Tool call** ${codeSpan(call.name)} (id ${codeSpan(call.id)}) — ${inlineText(call.ts)}`
+  yield json(call.input)
+  if (call.result) {
+    yield `**Result** — ${inlineText(call.result.ts)}`
+    yield json(call.result.value)
+  } else yield '*No result yet.*'
 }
 
 const agentStep = (step: ExportedAgentStep) => `*Step ${codeSpan(step.name)} ${step.phase}* — ${inlineText(step.ts)}`
 
-/** Tool calls and an agent's step markers, in the order they happened. */
-function activity(run: ExportedRun): string[] {
-  const stepsAfter = (calls: number) => (run.agent_steps ?? []).filter((s) => s.tool_calls_before === calls).map(agentStep)
-  return [...stepsAfter(0), ...run.tool_calls.flatMap((call, i) => [...toolCall(call), ...stepsAfter(i + 1)])]
+/** Tool calls and an agent's step markers, in the order they happened (steps are listed by `tool_calls_before`). */
+function* activity(run: ExportedRun): Generator<string> {
+  const steps = run.agent_steps ?? []
+  let next = 0
+  const stepsAfter = function* (calls: number) {
+    for (; next < steps.length && steps[next]!.tool_calls_before === calls; next++) yield agentStep(steps[next]!)
+  }
+  yield* stepsAfter(0)
+  for (const [i, call] of run.tool_calls.entries()) {
+    yield* toolCall(call)
+    yield* stepsAfter(i + 1)
+  }
 }
 
 /** The end of a run, when it needs saying: a `final` speaks for itself. */
@@ -39,14 +49,15 @@ function ending(run: ExportedRun): string[] {
   }
 }
 
-function assistant(run: ExportedRun): string[] {
-  const blocks = [`## Assistant — ${inlineText(run.ts)}`]
+/** A run's blocks, one at a time: a run of many big tool calls is written a block at a time, never as one string. */
+function* assistant(run: ExportedRun): Generator<string> {
+  yield `## Assistant — ${inlineText(run.ts)}`
   // Collapsed, as on the page: reasoning explains the answer but is not part of it.
-  if (run.reasoning) blocks.push(`<details>\n<summary>Reasoning</summary>\n\n${markdownBlock(run.reasoning)}\n\n</details>`)
-  blocks.push(...activity(run))
-  if (run.agent_state !== undefined) blocks.push(`<details>\n<summary>Agent state</summary>\n\n${json(run.agent_state)}\n\n</details>`)
-  if (run.text) blocks.push(markdownBlock(run.text))
-  return [...blocks, ...ending(run)]
+  if (run.reasoning) yield `<details>\n<summary>Reasoning</summary>\n\n${markdownBlock(run.reasoning)}\n\n</details>`
+  yield* activity(run)
+  if (run.agent_state !== undefined) yield `<details>\n<summary>Agent state</summary>\n\n${json(run.agent_state)}\n\n</details>`
+  if (run.text) yield markdownBlock(run.text)
+  yield* ending(run)
 }
 
 /** The blocks before the entries: the title, when the chat began and with which step, and whether it is whole. */
@@ -56,9 +67,12 @@ export function markdownHead(head: ChatExportHead): string[] {
   return blocks
 }
 
-/** The blocks of one entry: a heading with its time, then what it said and did. */
-export const markdownEntry = (entry: ExportedEntry): string[] =>
-  entry.role === 'user' ? [`## You — ${inlineText(entry.ts)}`, markdownBlock(entry.text)] : assistant(entry)
+/** The blocks of one entry, made as they are asked for: a heading with its time, then what it said and did. */
+export function* markdownEntry(entry: ExportedEntry): Generator<string> {
+  if (entry.role === 'assistant') return yield* assistant(entry)
+  yield `## You — ${inlineText(entry.ts)}`
+  yield markdownBlock(entry.text)
+}
 
 /**
  * The export as Markdown, for pasting into an issue or keeping: a heading per message with its time (ISO 8601, UTC),
@@ -67,5 +81,5 @@ export const markdownEntry = (entry: ExportedEntry): string[] =>
  * and answers are written as they are (answers are Markdown already). Blocks are separated by a blank line. Pure.
  */
 export function chatMarkdown(chat: ChatExport): string {
-  return `${[...markdownHead(chat), ...chat.entries.flatMap(markdownEntry)].join('\n\n')}\n`
+  return `${[...markdownHead(chat), ...chat.entries.flatMap((entry) => [...markdownEntry(entry)])].join('\n\n')}\n`
 }

@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
 import { type AppDeps, createPublisherSession, createSession, requireSession } from './deps.ts'
 import type { SessionRecord } from '../store/event-store.ts'
-import { EventsQuery, MAX_PAGE } from './events-query.ts'
+import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events-query.ts'
 import { transcriptResponse } from './exports.ts'
 import { checkedMessage } from './message.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
@@ -117,10 +117,7 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/events',
       async ({ params, query }) => {
         const session = await requireSession(deps.store, params.id)
-        return deps.store.read(session.id, query.after ?? 0, query.limit ?? MAX_PAGE)
+        return eventsPage(deps.store, session.id, query.after ?? 0, query.limit ?? MAX_PAGE)
       },
-      {
-        params: Id,
-        query: EventsQuery,
-      },
+      { params: Id, query: EventsQuery, detail: EVENTS_ROUTE_DETAIL },
     )

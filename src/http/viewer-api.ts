@@ -3,7 +3,7 @@ import { readOnly } from '../errors.ts'
 import { forViewer } from '../events.ts'
 import { type AppDeps, requireViewer } from './deps.ts'
 import { transcriptResponse } from './exports.ts'
-import { EventsQuery, MAX_PAGE } from './events-query.ts'
+import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events-query.ts'
 
 const ViewerId = t.Object({ viewer_id: t.String() })
 
@@ -37,9 +37,9 @@ export const viewerApiRoutes = (deps: AppDeps) =>
       '/:viewer_id/events',
       async ({ params, query }) => {
         const session = await requireViewer(deps.store, params.viewer_id)
-        return (await deps.store.read(session.id, query.after ?? 0, query.limit ?? MAX_PAGE)).map(forViewer)
+        return (await eventsPage(deps.store, session.id, query.after ?? 0, query.limit ?? MAX_PAGE)).map(forViewer)
       },
-      { params: ViewerId, query: EventsQuery },
+      { params: ViewerId, query: EventsQuery, detail: EVENTS_ROUTE_DETAIL },
     )
     // The owner's write routes, mirrored so that a program that swapped in the viewer path learns why it cannot
     // write (403) rather than that nothing is there (404). An unknown viewer id is still a 404.
