@@ -146,6 +146,7 @@ export const MAX_TOOL_CALLS_PER_TURN = 128
  */
 export const UPSTREAM_ERROR_MAX_BYTES = 64 * 1024
 
+/**
  * The most bytes one chunk of a transcript export's response carries (64 KiB): a long run is written a piece at a
  * time (a tool call, a result, a text), other requests run between pieces, and a piece is handed to the client in
  * chunks of at most this size.
