@@ -134,20 +134,25 @@ class GuardedBody {
     // than we map is otherwise read, parsed and mapped in microtasks alone, a whole socket buffer at a time.
     const cutter = new SseFrameCutter(MAX_EVENT_BYTES + SSE_FRAME_OVERHEAD_BYTES)
     const slicer = new TurnSlicer()
+    /** Whole frames read and not yet handed over. */
+    let ready: Uint8Array = new Uint8Array(0)
     const guarded = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         await slicer.pause()
         try {
-          for (;;) {
+          while (ready.length === 0) {
             const { done, value } = await reader.read()
             if (done) {
               const rest = cutter.rest()
               if (rest.length > 0) controller.enqueue(rest)
               return controller.close()
             }
-            const frames = cutter.push(value)
-            if (frames.length > 0) return controller.enqueue(frames)
+            ready = cutter.push(value)
           }
+          // A few KiB of frames at a time: a socket buffer of a thousand small events, mapped at once, held the loop.
+          const cut = frameEndFrom(ready, PIECE_BYTES)
+          controller.enqueue(ready.subarray(0, cut))
+          ready = ready.subarray(cut)
         } catch (error) {
           this.broken = { error: error instanceof FrameTooLarge ? frameTooLarge(error.maxBytes) : error }
           reader.cancel().catch(() => {})
@@ -158,6 +163,15 @@ class GuardedBody {
     })
     return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
+}
+
+/** The most of an agent's stream handed to the AG-UI client at a time, unless one frame is longer; bytes (8 KiB). */
+const PIECE_BYTES = 8 * 1024
+
+/** Where the first frame ending at or after `from` ends in `frames` (whole frames: it ends with one). */
+function frameEndFrom(frames: Uint8Array, from: number): number {
+  for (let i = Math.max(1, from); i < frames.length; i++) if (frames[i] === 0x0a && frames[i - 1] === 0x0a) return i + 1
+  return frames.length
 }
 
 /** What an SSE frame adds to the event it carries (`event:`, `id:`, `data: ` on each line); bytes (64 KiB). */
