@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import MarkdownIt from 'markdown-it'
 import type { ChatExport, ExportedEntry, ExportedRun } from '../../src/export/chat-export.ts'
 import { chatMarkdown } from '../../src/export/chat-markdown.ts'
+import { fenced, markdownBlock } from '../../src/export/markdown-safe.ts'
 
 /** Parses as GitHub renders: raw HTML on. */
 const parser = new MarkdownIt({ html: true })
@@ -131,4 +132,11 @@ describe('the Markdown export cannot be forged', () => {
     const headings = parser.parse(markdown, {}).filter((token) => token.type === 'heading_open')
     expect(headings.map((token) => token.tag)).toEqual(['h1', 'h2'])
   })
+})
+
+test('a text too long to parse cheaply is fenced unread: plain words under the bound stay Markdown, past it they are shown verbatim', () => {
+  const words = (chars: number) => 'plain words '.repeat(Math.ceil(chars / 12)).slice(0, chars)
+  expect(markdownBlock(words(1000))).toBe(words(1000))
+  const long = words(64 * 1024 + 1)
+  expect(markdownBlock(long)).toBe(fenced(long))
 })
