@@ -159,3 +159,9 @@ export const EXPORT_CHUNK_BYTES = 64 * 1024
  * paging with `after=` gets every event, however big.
  */
 export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024
+
+/**
+ * The longest finished answer a page renders as Markdown; characters (64 Ki). Longer (up to EVENT_TEXT_MAX_CHARS)
+ * is shown as plain text: markdown-it took ~250 ms for a 1,000,000-character answer, on every view of the chat.
+ */
+export const RENDERED_MARKDOWN_MAX_CHARS = 64 * 1024

@@ -3,6 +3,7 @@ import { prettyJson } from '../src/bounded-json.ts'
 import type { FinalMetaOf, StoredEventOf } from '../src/events.ts'
 import type { AgentStepView, RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'
+import { RENDERED_MARKDOWN_MAX_CHARS } from '../src/limits.ts'
 
 /** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
 export const ids = {
@@ -56,9 +57,12 @@ export function UserMessage({ event }: { event: StoredEventOf<'user'> }) {
   )
 }
 
-/** While streaming, and when cut short, an answer is plain text; a finished one is rendered Markdown. */
+/**
+ * While streaming, and when cut short, an answer is plain text; a finished one is rendered Markdown, unless it is
+ * longer than RENDERED_MARKDOWN_MAX_CHARS: rendering is linear but not cheap, and every view of the chat pays it.
+ */
 function AnswerBody({ text, state }: { text: string; state: RunState }) {
-  if (state !== 'final') {
+  if (state !== 'final' || text.length > RENDERED_MARKDOWN_MAX_CHARS) {
     return (
       <div class="text" safe>
         {text}

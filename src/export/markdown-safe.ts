@@ -59,8 +59,7 @@ function staysInItsBlock(text: string): boolean {
  * inside its block, else shown verbatim in a code fence, which nothing inside can leave. Either way no text from a
  * step or a model can start a heading of the export or close one of its blocks.
  */
-export const markdownBlock = (text: string) =>
-  text.length <= MARKDOWN_CHECKED_MAX_CHARS && staysInItsBlock(text) ? text : fenced(text)
+export const markdownBlock = (text: string) => (text.length <= MARKDOWN_CHECKED_MAX_CHARS && staysInItsBlock(text) ? text : fenced(text))
 
 /**
  * The longest text the export parses to see whether it may stay Markdown; characters (64 Ki). Parsing is linear but

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
+import { RENDERED_MARKDOWN_MAX_CHARS } from '../../src/limits.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 
@@ -50,6 +51,13 @@ describe('event fragments', () => {
     expect(html).not.toContain('href="javascript:')
     const cut = renderEventFragment(ev({ type: 'interrupt', step_id: 'r1', text: '# Tit' }))
     expect(cut).toContain('<div class="text"># Tit</div>')
+  })
+
+  test('a final answer longer than RENDERED_MARKDOWN_MAX_CHARS is shown as plain text, escaped', () => {
+    const text = `# Title <b>\n\n${'word '.repeat(RENDERED_MARKDOWN_MAX_CHARS / 5)}`
+    const html = renderEventFragment(ev({ type: 'final', step_id: 'r1', text }))
+    expect(html).not.toContain('<h1>')
+    expect(html).toContain('<div class="text"># Title &lt;b&gt;')
   })
 
   test('tool calls and results become blocks with pretty-printed JSON, whatever the call id', () => {
