@@ -133,3 +133,13 @@ export const DEFAULT_MAX_STORE_BYTES = 256 * 1024 * 1024
  * (512 KiB). A page of a long chat costs the same as a page of a short one.
  */
 export const PAGE_EVENT_BYTES = 512 * 1024
+
+/**
+ * The most events one batch of AG-UI events (a publish request's JSON array, an NDJSON line) may be mapped to; bytes of
+ * JSON (8 MiB). Every STATE_DELTA that changes the state is stored as the whole state (up to MAX_AGENT_STATE_BYTES),
+ * so a 34-byte delta can make a megabyte: a 1 MiB body of them would have made tens of gigabytes. A legitimate agent
+ * sends state changes as they happen, a few per request, so 8 of the largest states (or one request's worth of text
+ * many times over) fits; the rest of the mapping is counted as it goes, and at the limit the request is refused whole
+ * (413), nothing stored. Per request: what a whole run may keep is the chat's byte budget.
+ */
+export const MAX_MAPPED_BATCH_BYTES = 8 * 1024 * 1024
