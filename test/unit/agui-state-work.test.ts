@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'bun:test'
+import fc from 'fast-check'
+import { applyPatch, type Operation } from 'fast-json-patch'
 import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
 import { applyStatePatch, STATE_BOUNDS } from '../../src/agui/state-patch.ts'
 import { measureJson } from '../../src/json-shape.ts'
@@ -65,6 +67,42 @@ describe('a STATE_DELTA costs what it changes, not the whole state', () => {
     for (let i = 0; i < 100; i++) m.fork().mapAll([delta()])
     expect(reads.count).toBe(0)
   })
+})
+
+test('a patch never changes the state it is given, taken or refused, and gives what fast-json-patch gives on a copy', () => {
+  const paths = ['', '/a', '/b', '/a/0', '/a/1', '/a/-', '/b/c', '/b/c/0', '/b/d', '/x']
+  const value = fc.jsonValue({ maxDepth: 2 })
+  const op = fc.oneof(
+    fc.record({ op: fc.constantFrom('add', 'replace', 'test'), path: fc.constantFrom(...paths), value }),
+    fc.record({ op: fc.constant('remove'), path: fc.constantFrom(...paths) }),
+    fc.record({ op: fc.constantFrom('copy', 'move'), from: fc.constantFrom(...paths), path: fc.constantFrom(...paths) }),
+  ) as fc.Arbitrary<Operation>
+  const state = fc.record({ a: fc.array(value, { maxLength: 3 }), b: fc.dictionary(fc.constantFrom('c', 'd'), value) })
+  fc.assert(
+    fc.property(state, fc.array(op, { maxLength: 8 }), (start, ops) => {
+      const before = structuredClone(start)
+      let result: unknown
+      let refused = false
+      try {
+        result = applyStatePatch(start, structuredClone(ops))
+      } catch {
+        refused = true
+      }
+      expect(start).toEqual(before)
+      if (refused) return
+      let reference: unknown
+      try {
+        reference = applyPatch(structuredClone(start), structuredClone(ops), true, false).newDocument
+      } catch {
+        return
+      }
+      // Through JSON: fast-json-patch copies the document through it (-0 becomes 0).
+      expect(JSON.parse(JSON.stringify(result))).toEqual(reference)
+      // Unchanged is the same object: the mapper stores nothing for it.
+      if (JSON.stringify(reference) === JSON.stringify(start)) expect(result).toBe(start)
+    }),
+    { numRuns: 500 },
+  )
 })
 
 describe('one batch maps to at most MAX_MAPPED_BATCH_BYTES of events', () => {
