@@ -115,19 +115,20 @@ export class AguiRunMapper {
    * Maps a batch; throws at its first invalid event, having moved on with those before it: map on a `fork()` and
    * keep the fork only when the batch is taken, for all or nothing.
    * @param firstPosition the 1-based number of the batch's first event.
+   * @param budget what the request's mapped events may weigh in all (MAX_MAPPED_BATCH_BYTES): pass the same one to
+   *   each call that maps a part of one request. Past it: AguiInputError 413.
    */
-  mapAll(raws: readonly unknown[], firstPosition = 1, maxBytes = MAX_MAPPED_BATCH_BYTES): StepEvent[] {
+  mapAll(raws: readonly unknown[], firstPosition = 1, budget: MappedBytes = mappedBytes()): StepEvent[] {
     const out: StepEvent[] = []
-    let bytes = 0
     for (const [i, raw] of raws.entries()) {
       const position = firstPosition + i
       for (const event of this.map(raw, position)) {
         // Counted as each event is made, so the work stops at the limit: each STATE_DELTA carries the whole state.
-        bytes += this.#bytesOf(event, maxBytes - bytes)
-        if (bytes > maxBytes) {
+        budget.used += this.#bytesOf(event, budget.max - budget.used)
+        if (budget.used > budget.max) {
           throw new AguiInputError(
             position,
-            `AG-UI event ${position} takes the events this request makes past ${maxBytes.toLocaleString('en')} bytes of JSON in all, the most one request may make (each state change carries the whole state): send the rest in another request.`,
+            `AG-UI event ${position} takes the events this request makes past ${budget.max.toLocaleString('en')} bytes of JSON in all, the most one request may make (each state change carries the whole state): send the rest in another request.`,
             413,
           )
         }
@@ -315,6 +316,15 @@ export class AguiRunMapper {
     return { type: 'agent-state', state }
   }
 }
+
+/** What one request's events may weigh once mapped, and what those mapped so far do; bytes of JSON. */
+export interface MappedBytes {
+  max: number
+  used: number
+}
+
+/** A request's budget, for `mapAll` calls that map one request in parts. @param max default MAX_MAPPED_BATCH_BYTES. */
+export const mappedBytes = (max = MAX_MAPPED_BATCH_BYTES): MappedBytes => ({ max, used: 0 })
 
 /** A tool's result: AG-UI sends text (usually JSON, shown parsed) or content parts (kept as they are). */
 function resultOf(content: unknown): unknown {

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { MAX_MAPPED_BATCH_BYTES } from '../../src/limits.ts'
 import { publishApi } from '../helpers/publish-api.ts'
-import { testServer } from '../helpers/test-app.ts'
+import { testApp, testServer, url } from '../helpers/test-app.ts'
 
 /**
  * Issue 20: a 34 KB request of STATE_DELTAs stored 1,000 copies of a 200 KB state. A request that maps past
@@ -33,4 +33,33 @@ test('AG-UI deltas mapping past the batch limit: 413 with the limit, nothing sto
   expect(await (await api.append(p, run, empty, query)).json()).toMatchObject({ appended: 0 })
   const rest = [deltas[0], { type: 'RUN_FINISHED', threadId: 't', runId: 'r' }]
   expect(await (await api.append(p, run, rest, query)).json()).toMatchObject({ appended: 2, closed: true })
+})
+
+test('a request that maps to megabytes lets the event loop turn while it is mapped, checked and stored', async () => {
+  const app = await testApp()
+  made = { ...app, base: '' }
+  const handle = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.app.handle(
+      new Request(url(path), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    )
+  const p = (await (await handle('/api/sessions', { publisher: true })).json()) as { id: string; publisher_token: string }
+  const auth = { authorization: `Bearer ${p.publisher_token}` }
+  const { run_id } = (await (await handle(`/api/sessions/${p.id}/runs`, undefined, auth)).json()) as { run_id: string }
+  const events = `/api/sessions/${p.id}/runs/${run_id}/events?format=ag-ui`
+  const snapshot = { type: 'STATE_SNAPSHOT', snapshot: { a: new Array(99_000).fill(0) } }
+  expect((await handle(events, [snapshot], auth)).status).toBe(200)
+  // 30 states of 200 KB: 6 MB mapped, checked and stored. Other requests run between turns of the event loop.
+  const deltas = Array.from({ length: 30 }, (_, i) => ({ type: 'STATE_DELTA', delta: [{ op: 'replace', path: '/a/0', value: i + 1 }] }))
+  let turns = 0
+  let done = false
+  const turn = () => {
+    turns++
+    if (!done) setImmediate(turn)
+  }
+  setImmediate(turn)
+  const res = await handle(events, deltas, auth)
+  done = true
+  expect(await res.json()).toMatchObject({ appended: 30 })
+  // Held in one turn, it ran in a handful (the body's read); sliced, in one at least per stored state.
+  expect(turns).toBeGreaterThan(30)
 })

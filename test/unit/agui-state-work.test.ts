@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
 import { applyPatch, type Operation } from 'fast-json-patch'
-import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
+import { AguiInputError, AguiRunMapper, mappedBytes } from '../../src/agui/agui-to-events.ts'
 import { applyStatePatch, STATE_BOUNDS } from '../../src/agui/state-patch.ts'
 import { measureJson } from '../../src/json-shape.ts'
 import { MAX_MAPPED_BATCH_BYTES } from '../../src/limits.ts'
@@ -137,6 +137,6 @@ describe('one batch maps to at most MAX_MAPPED_BATCH_BYTES of events', () => {
     const text = { type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta: 'x'.repeat(1000) }
     const starts = [{ type: 'TEXT_MESSAGE_START', messageId: 'm', role: 'assistant' }]
     expect(m.fork().mapAll([...starts, ...Array.from({ length: 100 }, () => text)])).toHaveLength(100)
-    expect(() => m.fork().mapAll([...starts, ...Array.from({ length: 100 }, () => text)], 1, 50_000)).toThrow(/50,000 bytes/)
+    expect(() => m.fork().mapAll([...starts, ...Array.from({ length: 100 }, () => text)], 1, mappedBytes(50_000))).toThrow(/50,000 bytes/)
   })
 })
