@@ -30,9 +30,16 @@ export interface Config {
   maxSessions: number
   /** `--store memory` only: events held across all sessions; default 1,000,000. */
   maxEvents: number
-  /** Bytes one chat's events may take, as stored (every store); default 64 MiB. Past it: 413 SESSION_FULL. */
+  /**
+   * Bytes one chat's events may take (every store); default 64 MiB. Past it: 413 SESSION_FULL. SQLite and Redis count
+   * each event's JSON as stored; the memory store, which holds events parsed, what one costs to hold: its JSON plus
+   * MEMORY_VALUE_BYTES a value and MEMORY_CELL_BYTES an object, array or string (limits.ts, memory-store.ts heldBytes).
+   */
   maxSessionBytes: number
-  /** `--store memory` only: bytes all chats' events may take together; default 256 MiB. Past it: 503 STORE_FULL. */
+  /**
+   * `--store memory` only: bytes all chats' events may take together, counted as held (JSON plus what each parsed
+   * value costs: see maxSessionBytes); default 256 MiB. Past it: 503 STORE_FULL.
+   */
   maxStoreBytes: number
   /** Pause between two characters of the echo step; milliseconds, default 50. */
   echoDelayMs: number

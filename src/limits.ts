@@ -165,3 +165,27 @@ export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024
  * is shown as plain text: markdown-it took ~250 ms for a 1,000,000-character answer, on every view of the chat.
  */
 export const RENDERED_MARKDOWN_MAX_CHARS = 64 * 1024
+
+/**
+ * The most events one batch of AG-UI events (a publish request's JSON array, an NDJSON line) may be mapped to; bytes of
+ * JSON (8 MiB). Every STATE_DELTA that changes the state is stored as the whole state (up to MAX_AGENT_STATE_BYTES),
+ * so a 34-byte delta can make a megabyte: a 1 MiB body of them would have made tens of gigabytes. A legitimate agent
+ * sends state changes as they happen, a few per request, so 8 of the largest states (or one request's worth of text
+ * many times over) fits; the rest of the mapping is counted as it goes, and at the limit the request is refused whole
+ * (413), nothing stored. Per request: what a whole run may keep is the chat's byte budget.
+ */
+export const MAX_MAPPED_BATCH_BYTES = 8 * 1024 * 1024
+
+/**
+ * What the memory store charges for each value of an event besides its JSON; bytes (8). A value sits in an array or
+ * object slot of 8 bytes whatever its JSON (`0,` is 2 bytes of JSON, 8 held).
+ */
+export const MEMORY_VALUE_BYTES = 8
+
+/**
+ * What the memory store charges for each object, array and string of an event on top of MEMORY_VALUE_BYTES; bytes
+ * (64). Each is a cell of its own on the heap, with a header and (objects) a property table: 112 events holding
+ * 99,000 `{}` each, 33 MB of JSON, held 875 MB, about 75 bytes an object. SQLite and Redis hold no parsed events, so
+ * they count the JSON bytes alone.
+ */
+export const MEMORY_CELL_BYTES = 64

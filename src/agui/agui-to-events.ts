@@ -2,10 +2,16 @@ import { type AGUIEvent, EventType } from '@ag-ui/core'
 import { EventSchemas } from '@ag-ui/core/schemas'
 import type { Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
-import { jsonProblem, measureJson } from '../json-shape.ts'
-import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, MAX_AGUI_OPEN, NAME_MAX_CHARS } from '../limits.ts'
+import { EVENT_BOUNDS, jsonProblem, measureJson } from '../json-shape.ts'
+import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, MAX_AGUI_OPEN, MAX_MAPPED_BATCH_BYTES, NAME_MAX_CHARS } from '../limits.ts'
 import { parseToolArguments, ToolArgumentsError } from '../steps/tool-arguments.ts'
-import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from './state-patch.ts'
+import { applyStatePatch, PatchRefusal, STATE_BOUNDS, type StateMeasure } from './state-patch.ts'
+
+/** `{}`'s size: the state every run starts from. */
+const EMPTY_STATE: StateMeasure = { bytes: 2, nodes: 1 }
+
+/** What `{"type":"agent-state","state":…}` adds to its state's JSON; bytes. */
+const AGENT_STATE_WRAPPING_BYTES = '{"type":"agent-state","state":}'.length
 
 /**
  * An AG-UI event that cannot be taken: `sentence` says why, naming the event by its 1-based `position`; `status` 413
@@ -38,8 +44,13 @@ interface MapperState {
   openArgs: number
   /** The tool call the last TOOL_CALL_CHUNK belongs to, closed by the next event that is not one of its chunks. */
   chunkCall?: string
-  /** The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. */
+  /**
+   * The agent's state after the last snapshot or patch; AG-UI starts every run from `{}`. Never changed in place (a
+   * patch copies what it changes: state-patch.ts), so it is shared with the events that carried it and with forks.
+   */
   state: unknown
+  /** The state's size, measured when it was set: a patch counts from it instead of walking the state again. */
+  stateSize: StateMeasure
   closed: boolean
 }
 
@@ -55,7 +66,7 @@ interface MapperState {
  * MESSAGES_SNAPSHOT, ACTIVITY_*, RAW, CUSTOM, SUBAGENT_*) has nothing to show here and maps to nothing.
  */
 export class AguiRunMapper {
-  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), openArgs: 0, state: {}, closed: false }
+  #s: MapperState = { text: '', roles: new Map(), calls: new Map(), openArgs: 0, state: {}, stateSize: EMPTY_STATE, closed: false }
 
   /** The answer streamed so far. */
   get text(): string {
@@ -92,7 +103,11 @@ export class AguiRunMapper {
   /** A copy to map a batch on (`mapAll`), kept in place of this one only if the batch is taken. */
   fork(): AguiRunMapper {
     const copy = new AguiRunMapper()
-    copy.#s = structuredClone(this.#s)
+    const s = this.#s
+    // The state is shared, not cloned: nothing changes it in place. Copying it cost every request (an NDJSON line is
+    // one) the whole state's size, whatever the request held.
+    const calls = new Map([...s.calls].map(([id, call]) => [id, { ...call }]))
+    copy.#s = { ...s, roles: new Map(s.roles), calls, stateSize: { ...s.stateSize } }
     return copy
   }
 
@@ -100,9 +115,33 @@ export class AguiRunMapper {
    * Maps a batch; throws at its first invalid event, having moved on with those before it: map on a `fork()` and
    * keep the fork only when the batch is taken, for all or nothing.
    * @param firstPosition the 1-based number of the batch's first event.
+   * @param budget what the request's mapped events may weigh in all (MAX_MAPPED_BATCH_BYTES): pass the same one to
+   *   each call that maps a part of one request. Past it: AguiInputError 413.
    */
-  mapAll(raws: readonly unknown[], firstPosition = 1): StepEvent[] {
-    return raws.flatMap((raw, i) => this.map(raw, firstPosition + i))
+  mapAll(raws: readonly unknown[], firstPosition = 1, budget: MappedBytes = mappedBytes()): StepEvent[] {
+    const out: StepEvent[] = []
+    for (const [i, raw] of raws.entries()) {
+      const position = firstPosition + i
+      for (const event of this.map(raw, position)) {
+        // Counted as each event is made, so the work stops at the limit: each STATE_DELTA carries the whole state.
+        budget.used += this.#bytesOf(event, budget.max - budget.used)
+        if (budget.used > budget.max) {
+          throw new AguiInputError(
+            position,
+            `AG-UI event ${position} takes the events this request makes past ${budget.max.toLocaleString('en')} bytes of JSON in all, the most one request may make (each state change carries the whole state): send the rest in another request.`,
+            413,
+          )
+        }
+        out.push(event)
+      }
+    }
+    return out
+  }
+
+  /** What an event just mapped weighs as JSON; bytes (past `room`, some number above it). An agent state's is known. */
+  #bytesOf(event: StepEvent, room: number): number {
+    if (event.type === 'agent-state' && event.state === this.#s.state) return this.#s.stateSize.bytes + AGENT_STATE_WRAPPING_BYTES
+    return measureJson(event, { ...EVENT_BOUNDS, bytes: Math.max(room, 0) }).bytes
   }
 
   #map(event: AGUIEvent, position: number): StepEvent[] {
@@ -146,8 +185,11 @@ export class AguiRunMapper {
         ]
       case EventType.STATE_SNAPSHOT:
         return [this.#setState(event.snapshot ?? {}, position)]
-      case EventType.STATE_DELTA:
-        return [this.#setState(this.#patched(event.delta, position), position)]
+      case EventType.STATE_DELTA: {
+        // A patch that changes nothing (none of its operations, or all of them undone) is no new state to store.
+        const state = this.#patched(event.delta, position)
+        return state === s.state ? [] : [this.#setState(state, position)]
+      }
       case EventType.RUN_FINISHED:
         s.closed = true
         return [{ type: 'final', text: fitEventText(s.text) }]
@@ -257,7 +299,7 @@ export class AguiRunMapper {
 
   #patched(patch: readonly Operation[], position: number): unknown {
     try {
-      return applyStatePatch(this.#s.state, patch)
+      return applyStatePatch(this.#s.state, patch, STATE_BOUNDS, this.#s.stateSize)
     } catch (error) {
       if (!(error instanceof PatchRefusal)) throw error
       throw new AguiInputError(position, `AG-UI event ${position} (STATE_DELTA): ${error.detail}.`, error.status)
@@ -266,12 +308,23 @@ export class AguiRunMapper {
 
   #setState(state: unknown, position: number): StepEvent {
     // The whole state is stored with every change: bounded (STATE_BOUNDS) well under what an event may hold.
-    const problem = measureJson(state, STATE_BOUNDS).problem
+    const size = measureJson(state, STATE_BOUNDS)
+    const { problem } = size
     if (problem) throw new AguiInputError(position, `AG-UI event ${position} sets an agent state that ${problem.detail}.`, problem.status)
     this.#s.state = state
+    this.#s.stateSize = { bytes: size.bytes, nodes: size.nodes }
     return { type: 'agent-state', state }
   }
 }
+
+/** What one request's events may weigh once mapped, and what those mapped so far do; bytes of JSON. */
+export interface MappedBytes {
+  max: number
+  used: number
+}
+
+/** A request's budget, for `mapAll` calls that map one request in parts. @param max default MAX_MAPPED_BATCH_BYTES. */
+export const mappedBytes = (max = MAX_MAPPED_BATCH_BYTES): MappedBytes => ({ max, used: 0 })
 
 /** A tool's result: AG-UI sends text (usually JSON, shown parsed) or content parts (kept as they are). */
 function resultOf(content: unknown): unknown {

@@ -20,26 +20,104 @@ export class PatchRefusal extends Error {
 
 const n = (value: number) => value.toLocaleString('en')
 
+/** A state's size as measured (measureJson): what a patch starts counting from, so it need not walk the state again. */
+export interface StateMeasure {
+  bytes: number
+  nodes: number
+}
+
 /**
- * Applies an RFC 6902 patch to a copy of `state`, one operation at a time, and refuses it (PatchRefusal) at the
- * first operation that takes the state past STATE_BOUNDS: a `copy` of the root doubles the state, so 22 of them made
- * 4 million times the state before a size checked after the whole patch could say no. Sizes are counted to within
- * a byte an operation (a comma more or less), so the state ends at most a byte an operation past `bounds.bytes`.
+ * Applies an RFC 6902 patch to `state`, one operation at a time, and refuses it (PatchRefusal) at the first operation
+ * that takes the state past STATE_BOUNDS: a `copy` of the root doubles the state, so 22 of them made 4 million times
+ * the state before a size checked after the whole patch could say no. Sizes are counted to within a byte an operation
+ * (a comma more or less), so the state ends at most a byte an operation past `bounds.bytes`.
+ *
+ * `state` is never changed: states are shared (every `agent-state` event stored holds one), so the patch copies only
+ * the arrays and objects on the way to what it changes, each once a patch, and the rest of the new state is the old
+ * one's. A patch that leaves the state as it was returns `state` itself, having copied nothing when it has no
+ * operation: an empty STATE_DELTA costs nothing, whatever the state's size.
+ * @param size `state`'s size when the caller measured it already; measured here otherwise.
  * @param bounds how big the state may grow; STATE_BOUNDS unless a test asks for smaller.
  */
-export function applyStatePatch(state: unknown, patch: readonly Operation[], bounds: JsonBounds = STATE_BOUNDS): unknown {
+export function applyStatePatch(
+  state: unknown,
+  patch: readonly Operation[],
+  bounds: JsonBounds = STATE_BOUNDS,
+  size?: StateMeasure,
+): unknown {
   if (patch.length > MAX_PATCH_OPERATIONS) {
     throw new PatchRefusal(422, `holds ${n(patch.length)} operations, more than the ${n(MAX_PATCH_OPERATIONS)} a patch may hold`)
   }
-  const size = new StateSize(state, bounds)
-  // A copy to patch in place: the stored state must stay as it was when the patch fails. Bounded (it was stored).
-  let doc = structuredClone(state)
+  if (patch.length === 0) return state
+  const counted = new StateSize(size ?? measureJson(state, bounds), bounds)
+  const fresh = new Set<object>()
+  let doc = state
   for (const [i, op] of patch.entries()) {
     const where = `operation ${i + 1} (${op.op} ${JSON.stringify(op.path)})`
-    size.count(doc, op, where)
+    counted.count(doc, op, where)
+    if (op.op !== 'test' && op.op !== '_get') doc = own(doc, op.path, fresh)
+    if (op.op === 'move') doc = own(doc, op.from, fresh)
     doc = apply(doc, op, i, where)
   }
-  return doc
+  // What the patch did not touch is the old state's own: the comparison walks only what was copied or written.
+  return sameJson(state, doc) ? state : doc
+}
+
+/**
+ * `doc` with every array and object on the way to the parent of `pointer` replaced by a shallow copy the patch owns
+ * (`fresh`), so the operation may change them in place. A container is copied once a patch, however many operations
+ * touch it. Stops where the way ends (a missing member, a number): the operation then fails in fast-json-patch.
+ */
+function own(doc: unknown, pointer: string, fresh: Set<object>): unknown {
+  const keys = pointer.split('/').slice(1, -1)
+  if (pointer === '' || typeof doc !== 'object' || doc === null) return doc
+  const root = fresh.has(doc) ? doc : shallow(doc, fresh)
+  let parent = root as Record<string, unknown>
+  for (const raw of keys) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    // fast-json-patch refuses the prototype keys; nothing is copied under one.
+    if (key === '__proto__' || !Object.hasOwn(parent, key)) break
+    const child = parent[key] // object-key-ok: an own member (Object.hasOwn)
+    if (typeof child !== 'object' || child === null) break
+    const owned = fresh.has(child) ? child : shallow(child, fresh)
+    parent[key] = owned // object-key-ok: replaces an own member, never __proto__ (above)
+    parent = owned as Record<string, unknown>
+  }
+  return root
+}
+
+/** A copy of an array or object's own members (spread defines them: an own `__proto__` key stays a key). */
+function shallow(value: object, fresh: Set<object>): object {
+  const copy = Array.isArray(value) ? value.slice() : { ...value }
+  fresh.add(copy)
+  return copy
+}
+
+/** Whether two JSON values are equal; iterative, and a value shared by both is not walked. */
+function sameJson(a: unknown, b: unknown): boolean {
+  const stack: unknown[] = [a, b]
+  while (stack.length > 0) {
+    const y = stack.pop()
+    const x = stack.pop()
+    if (x === y) continue
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false
+    if (Array.isArray(x) !== Array.isArray(y)) return false
+    if (Array.isArray(x)) {
+      const other = y as unknown[]
+      if (x.length !== other.length) return false
+      // Only members that differ are pushed: a copied array's shared members cost one comparison each.
+      for (let i = 0; i < x.length; i++) if (x[i] !== other[i]) stack.push(x[i], other[i])
+      continue
+    }
+    const keys = Object.keys(x)
+    if (keys.length !== Object.keys(y).length) return false
+    for (const key of keys) {
+      if (!Object.hasOwn(y, key)) return false
+      const [xv, yv] = [(x as Record<string, unknown>)[key], (y as Record<string, unknown>)[key]] // object-key-ok: own members
+      if (xv !== yv) stack.push(xv, yv)
+    }
+  }
+  return true
 }
 
 /**
@@ -53,10 +131,9 @@ class StateSize {
   carried = 0
 
   constructor(
-    state: unknown,
+    start: StateMeasure,
     private readonly bounds: JsonBounds,
   ) {
-    const start = measureJson(state, bounds)
     this.bytes = start.bytes
     this.nodes = start.nodes
   }

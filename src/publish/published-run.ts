@@ -1,6 +1,7 @@
 import type { AguiRunMapper } from '../agui/agui-to-events.ts'
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
+import { TurnSlicer } from '../next-turn.ts'
 import type { Step } from '../steps/step.ts'
 import { withProducerMark } from '../store/producer-state.ts'
 import type { ProducerRequest } from './producer-request.ts'
@@ -35,27 +36,34 @@ export interface AppendResult {
  * type a producer may send and valid as its schema says, a `user` message only first in a run, a closing event only
  * last. Throws INVALID_EVENT (422) naming the event and its bad field.
  */
-export function checkPublished(events: readonly unknown[], runId: string, runHasEvents: boolean): StepEvent[] {
-  return events.map((event, i) => {
-    const where = events.length > 1 ? `Event ${i + 1} of this request` : 'The event'
-    const type = (event as { type?: unknown } | null)?.type
-    if (typeof type === 'string' && !PUBLISHABLE.has(type)) {
-      throw new AppError(
-        'INVALID_EVENT',
-        `${where} is a ${type} event, which a publisher cannot send: send ${[...PUBLISHABLE].join(', ')}.`,
-      )
-    }
-    const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
-    if (problem)
-      throw new AppError(problem.code, `${where} ${problem.code === 'EVENT_TOO_LARGE' ? 'is too big' : 'is invalid'}: ${problem.detail}.`)
-    if (type === 'user' && (i > 0 || runHasEvents)) {
-      throw new AppError('INVALID_EVENT', `${where} is a user message, which can only open a run (be its first event).`)
-    }
-    if (isClosing(event as StepEvent) && i < events.length - 1) {
-      throw new AppError('INVALID_EVENT', `${where} closes the run, so it must be the last event of the request.`)
-    }
-    return event as StepEvent
-  })
+export async function checkPublished(events: readonly unknown[], runId: string, runHasEvents: boolean): Promise<StepEvent[]> {
+  // Each event is walked in full: a request of many (AG-UI's may map to 8 MiB) lets other requests run between them.
+  const slicer = new TurnSlicer()
+  const checked: StepEvent[] = []
+  for (const [i, event] of events.entries()) {
+    await slicer.pause()
+    checked.push(checkOne(events, i, event, runId, runHasEvents))
+  }
+  return checked
+}
+
+/** checkPublished for the `i`th of `events`. */
+function checkOne(events: readonly unknown[], i: number, event: unknown, runId: string, runHasEvents: boolean): StepEvent {
+  const where = events.length > 1 ? `Event ${i + 1} of this request` : 'The event'
+  const type = (event as { type?: unknown } | null)?.type
+  if (typeof type === 'string' && !PUBLISHABLE.has(type)) {
+    throw new AppError('INVALID_EVENT', `${where} is a ${type} event, which a publisher cannot send: send ${[...PUBLISHABLE].join(', ')}.`)
+  }
+  const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
+  if (problem)
+    throw new AppError(problem.code, `${where} ${problem.code === 'EVENT_TOO_LARGE' ? 'is too big' : 'is invalid'}: ${problem.detail}.`)
+  if (type === 'user' && (i > 0 || runHasEvents)) {
+    throw new AppError('INVALID_EVENT', `${where} is a user message, which can only open a run (be its first event).`)
+  }
+  if (isClosing(event as StepEvent) && i < events.length - 1) {
+    throw new AppError('INVALID_EVENT', `${where} closes the run, so it must be the last event of the request.`)
+  }
+  return event as StepEvent
 }
 
 /**
@@ -174,15 +182,19 @@ export class PublishedRun {
     // The first AG-UI request loads the mapper: the run may have been cancelled meanwhile.
     this.#assertOpen()
     const raw = agui ? await mapAgui(agui, input, firstPosition) : input
-    const events = checkPublished(raw, this.runId, this.#stored > 0)
+    const events = await checkPublished(raw, this.runId, this.#stored > 0)
+    // Mapping and checking let other requests run: the run may have been cancelled meanwhile.
+    this.#assertOpen()
     // The mapper's new state (text so far, open tool calls) is kept once something of the request is stored: a
     // request refused whole (a 503, say) leaves it as it was, so the producer's retry is mapped the same again.
     const keepMapping = () => {
       if (agui) this.#agui = agui
     }
     let appended = 0
+    const slicer = new TurnSlicer()
     try {
       for (const [i, event] of events.entries()) {
+        await slicer.pause()
         if (event.type !== 'user' && !this.#started) {
           this.#started = true
           await this.#store({ type: 'start', step_type: this.step.type })
@@ -248,10 +260,21 @@ export class PublishedRun {
   }
 }
 
+/**
+ * Maps a request's AG-UI events, letting other requests run between them: one may map to a whole state (up to
+ * MAX_AGENT_STATE_BYTES), and all of them together to MAX_MAPPED_BATCH_BYTES.
+ */
 async function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPosition: number): Promise<StepEvent[]> {
-  const { AguiInputError } = await import('../agui/agui-to-events.ts')
+  const { AguiInputError, mappedBytes } = await import('../agui/agui-to-events.ts')
+  const slicer = new TurnSlicer()
+  const budget = mappedBytes()
+  const out: StepEvent[] = []
   try {
-    return mapper.mapAll(input, firstPosition)
+    for (const [i, raw] of input.entries()) {
+      await slicer.pause()
+      out.push(...mapper.mapAll([raw], firstPosition + i, budget))
+    }
+    return out
   } catch (error) {
     if (error instanceof AguiInputError) throw new AppError(error.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', error.sentence)
     throw error

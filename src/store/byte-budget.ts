@@ -44,13 +44,16 @@ export const CUT_NOTE = '\n\n[The rest did not fit: this chat is full.]'
  * start always has room for its close; a closing event that does not fit what is left (a final's text may be up to
  * EVENT_TEXT_MAX_CHARS) has its text cut, with CUT_NOTE, to what is left. Only when several runs close into one
  * full budget can a budget go over, by at most the textless form of each closing event (a few hundred bytes).
- * `refuse` builds the refusal for the budget that is short; `bytes` is `eventBytes(event)` when the caller has it.
+ * `refuse` builds the refusal for the budget that is short; `bytes` is what the event is charged, `eventBytes(event)`
+ * unless the store charges more (the memory store's `heldBytes`): `overhead` is then what it charges besides the JSON,
+ * which a closing event's text is cut to leave room for.
  */
 export function admit<B extends Budget>(
   event: NewEvent,
   budgets: readonly B[],
   refuse: (budget: B) => AppError,
   bytes = eventBytes(event),
+  overhead = 0,
 ): NewEvent {
   if (!isClosing(event)) {
     const short = budgets.find((b) => b.used + bytes > b.max - CLOSING_RESERVE_BYTES)
@@ -58,7 +61,7 @@ export function admit<B extends Budget>(
     return event
   }
   const room = Math.min(...budgets.map((b) => b.max - b.used))
-  return bytes <= room ? event : fitClosing(event, room)
+  return bytes <= room ? event : fitClosing(event, room - overhead)
 }
 
 /** A closing event whose text (a final's or interrupt's answer, an error's partial text and sentence) fits `room` bytes. */

@@ -17,7 +17,8 @@ import {
 import { MemorySignIns } from './memory-sign-ins.ts'
 import type { KeepsSignIns } from './sign-ins.ts'
 import { admit, type Budget, eventBytes, sessionFull, storeBytesFull } from './byte-budget.ts'
-import { DEFAULT_MAX_SESSION_BYTES, DEFAULT_MAX_STORE_BYTES } from '../limits.ts'
+import { DEFAULT_MAX_SESSION_BYTES, DEFAULT_MAX_STORE_BYTES, MEMORY_CELL_BYTES, MEMORY_VALUE_BYTES } from '../limits.ts'
+import type { JsonMeasure } from '../json-shape.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
 
@@ -31,7 +32,7 @@ interface MemorySession {
   uncompacted: boolean
   /** Producer state by run, then by producer id (producer-state.ts): kept and deleted with the session. */
   producers: Map<string, Map<string, ProducerState>>
-  /** The bytes of `events` (byte-budget.ts's `eventBytes`), kept beside them: `bytesOf` holds each event's. */
+  /** What `events` cost to hold (`heldBytes`), kept beside them: `chargeOf` holds each event's. */
   bytes: number
 }
 
@@ -45,9 +46,12 @@ export interface MemoryStoreOptions extends StoreDeps {
    * with 503 (a run already going can still be closed). Default 1,000,000.
    */
   maxEvents?: number
-  /** Bytes one session's events may take (byte-budget.ts); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  /**
+   * Bytes one session's events may take as held (`heldBytes`: their JSON and what their parsed values cost); default
+   * DEFAULT_MAX_SESSION_BYTES (64 MiB).
+   */
   maxSessionBytes?: number
-  /** Bytes all sessions' events may take together; default DEFAULT_MAX_STORE_BYTES (256 MiB). */
+  /** Bytes all sessions' events may take together as held (`heldBytes`); default DEFAULT_MAX_STORE_BYTES (256 MiB). */
   maxStoreBytes?: number
 }
 
@@ -74,8 +78,10 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
   readonly #maxEvents: number
   readonly #maxSessionBytes: number
   readonly #store: Budget
-  /** Each stored event's bytes, so dropping one gives its bytes back without serializing it again. */
+  /** Each stored event's bytes of JSON (eventBytes), for pages bounded in bytes as the other stores bound them. */
   readonly #bytesOf = new WeakMap<StoredEvent, number>()
+  /** What each stored event was charged (heldBytes), so dropping one gives it back without measuring it again. */
+  readonly #chargeOf = new WeakMap<StoredEvent, number>()
   #events = 0
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -111,7 +117,7 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
 
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
-    checkNewEvent(event)
+    const measure = checkNewEvent(event)
     const session = this.#sessions.get(sessionId)
     if (!session) throw sessionNotFound()
     if (this.#events >= this.#maxEvents && !isClosing(event)) throw storeFull(`${this.#maxEvents} events`)
@@ -120,12 +126,17 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
       { ...this.#store, store: true },
     ]
     const asked = eventBytes(event)
-    const fitted = admit(event, budgets, (b) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max)), asked)
+    // A closing event cut to fit keeps its values: only its text is shorter.
+    const values = heldBytes(0, measure)
+    const full = (b: (typeof budgets)[number]) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max))
+    const fitted = admit(event, budgets, full, asked + values, values)
     const stored = { ...fitted, seq: session.record.last_seq + 1, session_id: sessionId } as StoredEvent
     const bytes = fitted === event ? asked : eventBytes(fitted)
+    const charge = bytes + values
     this.#bytesOf.set(stored, bytes)
-    session.bytes += bytes
-    this.#store.used += bytes
+    this.#chargeOf.set(stored, charge)
+    session.bytes += charge
+    this.#store.used += charge
     session.events.push(stored)
     session.record.last_seq = stored.seq
     session.lastActivity = Date.now()
@@ -231,7 +242,7 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
   }
 
   #forgetBytes(session: MemorySession, event: StoredEvent): void {
-    const bytes = this.#bytesOf.get(event) ?? 0
+    const bytes = this.#chargeOf.get(event) ?? 0
     session.bytes -= bytes
     this.#store.used -= bytes
   }
@@ -256,6 +267,16 @@ function setProducer(session: MemorySession, mark: ProducerMark): void {
   const run = session.producers.get(runId) ?? new Map<string, ProducerState>()
   run.set(producerId, state)
   session.producers.set(runId, run)
+}
+
+/**
+ * What an event costs this store to hold, which is what its budgets count: its JSON (`jsonBytes`, as the other stores
+ * count) and, since it is held parsed, each value's slot and each object, array and string's own cell (limits.ts).
+ * 99,000 `{}` are 297 KB of JSON and about 7 MB held: counting the JSON alone let 33 MB of budget hold 875 MB.
+ * `measure` is the event gate's (checkNewEvent), so the event is walked once.
+ */
+export function heldBytes(jsonBytes: number, measure: Pick<JsonMeasure, 'nodes' | 'cells'>): number {
+  return jsonBytes + measure.nodes * MEMORY_VALUE_BYTES + measure.cells * MEMORY_CELL_BYTES
 }
 
 /** The index of the first event with a seq above `seq`: compaction leaves holes, so a seq is not an index. */
