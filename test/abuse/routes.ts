@@ -417,11 +417,16 @@ function alignRuns(drawn: Segment[]): Segment[] {
   return drawn.map((s) => (typeof s !== 'string' && s.pool === 'runs' && typeof owner === 'object' ? { ...s, index: owner.index } : s))
 }
 
-/** Tiny pieces of a large body would take minutes: a body over 64 KiB goes in pieces of 64 KiB at least. */
+/**
+ * Tiny pieces of a large body would take minutes (a piece a timer tick): a body goes in 256 pieces at most, and one
+ * over 64 KiB in pieces of 64 KiB at least, so sending it never outlasts the wait for the answer.
+ */
 function finish(request: AbuseRequest): AbuseRequest {
   const { transport, body } = request
-  if (transport.kind !== 'raw' || !body || approximateSize(body) <= 65_536) return request
-  return { ...request, transport: { ...transport, pieceBytes: Math.max(transport.pieceBytes ?? 0, 65_536) } }
+  if (transport.kind !== 'raw' || !body || transport.pieceBytes === undefined) return request
+  const size = approximateSize(body)
+  const least = size > 65_536 ? 65_536 : Math.ceil(size / 256)
+  return transport.pieceBytes >= least ? request : { ...request, transport: { ...transport, pieceBytes: least } }
 }
 
 function hostileArb(route: string): fc.Arbitrary<AbuseRequest> {
@@ -474,6 +479,8 @@ function approximateSize(recipe: BodyRecipe): number {
   // A session's id with the rest of the body after it: a message of 100 KB rides there (POST /chat).
   if ('sessionRef' in recipe) return 100 + (recipe.rest ? approximateSize(recipe.rest) : 0)
   if ('ndjson' in recipe) return recipe.ndjson.reduce((sum, line) => sum + approximateSize(line) + 1, 0)
+  if ('json' in recipe) return JSON.stringify(recipe.json ?? null)?.length ?? 4
+  if ('multipart' in recipe) return recipe.multipart.reduce((sum, [name, value]) => sum + name.length + value.length + 100, 0)
   if ('form' in recipe) {
     return recipe.form.reduce(
       (sum, [name, value]) =>
