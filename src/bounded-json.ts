@@ -69,7 +69,7 @@ function fittingPrefix(text: string, maxBytes: number): number {
     const code = text.charCodeAt(i)
     const low = i + 1 < text.length ? text.charCodeAt(i + 1) : 0
     const pair = code >= 0xd800 && code <= 0xdbff && low >= 0xdc00 && low <= 0xdfff
-    // A lone surrogate is written as a \uXXXX escape: 6 bytes.
+    // A lone surrogate is written as a six-byte escape (`\udc00`).
     const cost = pair ? 4 : code >= 0xd800 && code <= 0xdfff ? 6 : escapedBytes(code)
     if (bytes + cost > maxBytes) break
     bytes += cost

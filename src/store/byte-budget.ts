@@ -80,7 +80,7 @@ export function fitClosing(event: NewEvent, room: number): NewEvent {
 
 /**
  * The longest prefix of `text` whose JSON string is at most `maxBytes` bytes, never ending inside a surrogate pair.
- * Each UTF-16 unit is at most 6 bytes of JSON (`\uXXXX`), so a few proportional steps converge.
+ * Each UTF-16 unit is at most 6 bytes of JSON (an escape such as `\u001f`), so a few proportional steps converge.
  */
 export function cutToBytes(text: string, maxBytes: number): string {
   if (maxBytes <= 0) return ''
