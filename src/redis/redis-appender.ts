@@ -5,7 +5,7 @@ import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { APPEND_BATCH } from './redis-scripts.ts'
 import { CLOSING_RESERVE_BYTES, DEFAULT_MAX_SESSION_BYTES } from '../limits.ts'
-import { eventBytes, sessionFull } from '../store/byte-budget.ts'
+import { sessionFull } from '../store/byte-budget.ts'
 
 /**
  * A session's activity (the sorted sets retention reads) is recorded at most this often, and always with a closing
@@ -107,7 +107,8 @@ export class RedisAppender {
       keys.push(k.session(sessionId), k.events(sessionId), k.runs(sessionId), k.lease(sessionId), k.producers(sessionId))
       const closing = isClosing(event)
       const touch = this.#touch(sessionId, closing, now) ? '1' : '0'
-      args.push(sessionId, json, event.step_id, closing ? '1' : '0', touch, String(eventBytes(event)))
+      // The event's JSON is at hand: its UTF-8 length is what eventBytes counts, without serializing it again.
+      args.push(sessionId, json, event.step_id, closing ? '1' : '0', touch, String(Buffer.byteLength(json)))
       args.push(mark ? producerField(mark.runId, mark.producerId) : '', mark ? stateJson(mark) : '')
     }
     const started = performance.now()

@@ -125,7 +125,8 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
       { used: session.bytes, max: this.#maxSessionBytes, store: false },
       { ...this.#store, store: true },
     ]
-    const asked = eventBytes(event)
+    // The gate measured the event's JSON bytes exactly, as eventBytes counts them: no second serialization per token.
+    const asked = measure.bytes
     // A closing event cut to fit keeps its values: only its text is shorter.
     const values = heldBytes(0, measure)
     const full = (b: (typeof budgets)[number]) => (b.store ? storeBytesFull(b.max) : sessionFull(b.max))
