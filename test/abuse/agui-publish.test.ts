@@ -7,7 +7,7 @@ import type { StoredEvent } from '../../src/events.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { aguiEventsArb, aguiHeavyBodyArb, aguiIdArb, copyDoubling } from './agui-events.ts'
 import { AUTH_TOKEN, createPools } from './fixture.ts'
-import { AbuseServer, announceSeed, answerProblem, fcParams, propertyTimeout } from './harness.ts'
+import { AbuseServer, announceSeed, answerProblem, fcParams, openPublisherRun, propertyTimeout } from './harness.ts'
 import { bodyBytes, type BodyRecipe, type Pools } from './requests.ts'
 
 /**
@@ -38,22 +38,8 @@ afterAll(async () => {
 
 const bearer = { authorization: `Bearer ${AUTH_TOKEN}` }
 
-/** A publisher session of its own with an open run: its id, token and run. */
-async function freshRun(): Promise<{ id: string; token: string; run: string }> {
-  const made = (await (
-    await fetch(`${server.base}/api/sessions`, {
-      method: 'POST',
-      headers: { ...bearer, 'content-type': 'application/json' },
-      body: '{"publisher":true}',
-    })
-  ).json()) as { id: string; publisher_token: string }
-  const opened = await fetch(`${server.base}/api/sessions/${made.id}/runs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${made.publisher_token}` },
-  })
-  const { run_id } = (await opened.json()) as { run_id: string }
-  return { id: made.id, token: made.publisher_token, run: run_id }
-}
+/** A publisher session of its own with an open run. */
+const freshRun = () => openPublisherRun(server.base, bearer)
 
 /** Publishes `body` as AG-UI events; notes a 5xx or a 4xx without a sentence on the server. */
 async function publish(target: { id: string; token: string; run: string }, body: BodyRecipe, ndjson = false) {

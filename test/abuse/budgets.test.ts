@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, test } from 'bun:test'
 import { slowTests } from '../helpers/slow-tests.ts'
-import { AbuseServer, announceSeed, propertyTimeout, RSS_BOUND_BYTES, rssOf } from './harness.ts'
+import { AbuseServer, announceSeed, openPublisherRun, propertyTimeout, RSS_BOUND_BYTES, rssOf } from './harness.ts'
 
 /**
  * Budgets that take thousands of requests or hundreds of megabytes to reach, so only `bun run fuzz` (FUZZ_SECONDS or
@@ -23,12 +23,7 @@ describe.skipIf(!long)('on a memory store (fuzz only)', () => {
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${server.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
 
-  async function publisherRun() {
-    const made = (await (await post('/api/sessions', '{"publisher":true}')).json()) as { id: string; publisher_token: string }
-    const auth = { authorization: `Bearer ${made.publisher_token}` }
-    const { run_id } = (await (await post(`/api/sessions/${made.id}/runs`, '', auth)).json()) as { run_id: string }
-    return { id: made.id, auth, path: `/api/sessions/${made.id}/runs/${run_id}/events` }
-  }
+  const publisherRun = () => openPublisherRun(server.base)
 
   test(
     'a producer’s applied batch is recognised on retry even after another publisher made 10,001 producers',

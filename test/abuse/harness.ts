@@ -320,3 +320,20 @@ export function answerProblem(what: string, answer: Answer, method: string): str
   }
   return undefined
 }
+
+/**
+ * A publisher session of its own on `base`, with an open run: its id, publisher token and run id, the run's
+ * `Authorization` header and its events path. `headers` go with the session's creation (the server's token, with auth on).
+ */
+export async function openPublisherRun(base: string, headers: Record<string, string> = {}) {
+  const created = await fetch(`${base}/api/sessions`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: '{"publisher":true}',
+  })
+  const made = (await created.json()) as { id: string; publisher_token: string }
+  const auth = { authorization: `Bearer ${made.publisher_token}` }
+  const opened = await fetch(`${base}/api/sessions/${made.id}/runs`, { method: 'POST', headers: auth })
+  const { run_id } = (await opened.json()) as { run_id: string }
+  return { id: made.id, token: made.publisher_token, run: run_id, auth, path: `/api/sessions/${made.id}/runs/${run_id}/events` }
+}

@@ -6,7 +6,7 @@ import { slowTests } from '../helpers/slow-tests.ts'
 import { rawRequest } from '../helpers/raw-request.ts'
 import { HOSTILE_IDS, type PathSpelling, respell } from './arbitraries.ts'
 import { AUTH_TOKEN } from './fixture.ts'
-import { AbuseServer, announceSeed, answerProblem, fcParams, propertyTimeout } from './harness.ts'
+import { AbuseServer, announceSeed, answerProblem, fcParams, openPublisherRun, propertyTimeout } from './harness.ts'
 
 /**
  * The rules a hostile client tried to get around, each as a property against a real port: limits by route whatever
@@ -167,20 +167,7 @@ describe('with auth on and no rate limit', () => {
     propertyTimeout(30_000),
   )
 
-  async function publisherRun() {
-    const made = (await (
-      await fetch(`${server.base}/api/sessions`, {
-        method: 'POST',
-        headers: { ...bearer, 'content-type': 'application/json' },
-        body: '{"publisher":true}',
-      })
-    ).json()) as { id: string; publisher_token: string }
-    const auth = { authorization: `Bearer ${made.publisher_token}` }
-    const { run_id } = (await (await fetch(`${server.base}/api/sessions/${made.id}/runs`, { method: 'POST', headers: auth })).json()) as {
-      run_id: string
-    }
-    return { id: made.id, auth, path: `/api/sessions/${made.id}/runs/${run_id}/events` }
-  }
+  const publisherRun = () => openPublisherRun(server.base, bearer)
 
   /** Text a step or a model may produce that Markdown would read as structure. */
   const forgeryArb = fc.constantFrom(
