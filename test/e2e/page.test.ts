@@ -258,7 +258,9 @@ describe.skipIf(!enabled)('the page people use', () => {
 describe.skipIf(!enabled)('a server restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepstream-restart-'))
   const port = freePort()
-  const args = ['--store', `sqlite:${join(dir, 'db.sqlite')}`, '--echo-delay', '40']
+  // The stop must land mid-answer: at 250 ms a character the 50-character answer lasts 12.5 s, while the test stops
+  // the server once 6 have arrived (at 40 ms, two CPU burners beside the suite let the answer end first).
+  const args = ['--store', `sqlite:${join(dir, 'db.sqlite')}`, '--echo-delay', '250']
   let server: SpawnedServer
   let browser: Browser
 
