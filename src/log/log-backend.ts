@@ -1,0 +1,208 @@
+/**
+ * What a log backend does, and nothing more: memory, SQLite and Redis each implement it (src/log/backends/). Every
+ * rule — validation, budgets, caps, the closing exception, refusal sentences, batching (group commit), the cache of
+ * newest entries, wake-ups, folds over events, compaction, recovery — lives once in the core above it
+ * (src/log/log-core.ts for any log, src/log/event-log.ts for a chat's events), so the three answer alike.
+ *
+ * A log is an append-only sequence of entries numbered 1, 2, 3… (`seq`, never reused, never reordered), with a small
+ * state kept beside it and changed only atomically with the entries that change it. A chat is one log (its entries
+ * are its events' JSON); a Durable Streams stream is one log (its entries are its messages). The data of an entry is
+ * opaque to the backend.
+ *
+ * Contract: test/contract/backend.contract.ts runs against every backend.
+ */
+
+/** A log's name: a chat's session id, or a stream's path. Data, never an object key. */
+export type LogId = string
+
+/** One stored entry. */
+export interface LogEntry {
+  seq: number
+  /** Opaque to the backend: an event's JSON for a chat, a message for a stream. */
+  data: string
+}
+
+/** The state a backend keeps per log, beside its entries. */
+export interface LogState {
+  /** The seq of the newest entry ever appended (0 for none); it never goes back, whatever is deleted. */
+  head: number
+  /** The seq of the oldest retained entry minus one: entries `seq <= tail` were deleted by a cap or trim. */
+  tail: number
+  /** Retained entries, and their bytes (the UTF-8 length of each `data`, summed). Compaction lowers both. */
+  count: number
+  bytes: number
+  /** When the log was created and when it was last appended to (or touched); epoch milliseconds. */
+  createdAt: number
+  activeAt: number
+  /** Closed logs take no more entries (Durable Streams' close; a chat is never closed today). */
+  closed: boolean
+  /** When the log expires, epoch milliseconds; undefined for never (Durable Streams' TTL / Expires-At). */
+  expiresAt?: number
+  /** The log this one was forked from and the seq it was forked at (entries up to it were copied). */
+  forkedFrom?: { log: LogId; at: number }
+  /** Opaque, small (at most MAX_LOG_META_BYTES): what the layer above records about the log (a chat's step, title…). */
+  meta: string
+  /** The run open in this log, and the head when it opened; undefined when none is open (a chat's runs). */
+  openRun?: { id: string; from: number }
+}
+
+/** What a new log starts with. */
+export interface NewLog {
+  log: LogId
+  meta: string
+  /** Other names that find this log (a chat's viewer id): unique across every log and alias. */
+  aliases?: string[]
+  expiresAt?: number
+  /** Created closed (Durable Streams allows a PUT with `Stream-Closed: true`). */
+  closed?: boolean
+}
+
+/**
+ * One change of a batch. `data` null is a change of state alone (a close, a producer's mark, a run ending without an
+ * event): it takes no seq.
+ */
+export interface AppendEntry {
+  log: LogId
+  data: string | null
+  /** `Buffer.byteLength(data)`, computed once by the core; 0 when `data` is null. */
+  bytes: number
+  /**
+   * True for an entry that must be stored however full the log is (a run's closing event: a run that started must
+   * be closable; the core has already cut its text to fit). Any other entry must leave `limits.reserveBytes` free.
+   */
+  exempt: boolean
+  /** The run this entry belongs to, if any. `opensRun` sets the log's open run; `closesRun` clears it if it is this run. */
+  run?: string
+  opensRun?: boolean
+  closesRun?: boolean
+  /**
+   * Fenced appends (shared backends): the entry is refused with FENCED when `run` is set and the backend knows that
+   * run was leased and the lease is no longer this run's (another instance took over, or it expired).
+   */
+  fenced?: boolean
+  /** Closes the log after this entry (or alone, with `data` null). */
+  closesLog?: boolean
+  /** A producer's state written with this entry, or not at all; the key and value are opaque to the backend. */
+  producer?: { key: string; value: string }
+  /** Records `activeAt` (the core skips it for most entries to save writes; closing entries always set it). */
+  touch?: boolean
+  /**
+   * Recovery: stored only while `run` is still the log's open run and no live owner holds it (a shared backend's
+   * lease has expired; a single-process backend has no owners from before a restart); refused with FENCED otherwise.
+   */
+  recovers?: boolean
+}
+
+/** Limits a backend checks atomically with each entry of a batch, for every log of it alike. */
+export interface BatchLimits {
+  /** Bytes a log's retained entries may take. */
+  maxLogBytes: number
+  /** What a non-exempt entry must leave free of `maxLogBytes`. */
+  reserveBytes: number
+}
+
+/** Why a backend did not store an entry. The core turns each into one AppError with one sentence. */
+export type Refusal = 'NO_LOG' | 'CLOSED' | 'FULL' | 'FENCED'
+
+/**
+ * What happened to each entry of a batch, index for index: the seq it took (an entry with `data` null answers the
+ * log's head), or its refusal. A refused entry changes nothing (not the state, not the producer); the batch's
+ * other entries are stored regardless, and in order.
+ */
+export type AppendOutcome = number | Refusal
+
+/** The whole store, totalled, as the core's store-wide limits count it. */
+export interface ActivityCursor {
+  log: LogId
+  activeAt: number
+}
+
+export interface BackendTotals {
+  logs: number
+  entries: number
+  bytes: number
+}
+
+export interface LogBackend {
+  /** Creates the log; false when its id (or one of its aliases) is taken, leaving everything as it was. */
+  create(log: NewLog, now: number): Promise<boolean>
+  state(log: LogId): Promise<LogState | undefined>
+  /** The log an alias names; undefined for anything else, log ids included. */
+  resolveAlias(alias: string): Promise<LogId | undefined>
+  /** Replaces the log's meta; false for no such log. */
+  setMeta(log: LogId, meta: string): Promise<boolean>
+  /** Sets `activeAt` and (when given; null clears it) `expiresAt`; false for no such log. */
+  touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean>
+
+  /**
+   * Stores the batch atomically per entry and in order: each entry is stored with its state changes and producer
+   * mark, or refused and changes nothing. A failure of the medium (disk, connection) rejects the whole batch with a
+   * StoreFailure (nothing of it visible, no seq taken). `now` is what `touch` records.
+   */
+  append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]>
+
+  /** Entries with `seq > after`, ascending, at most `limit`. Unknown log: []. */
+  read(log: LogId, after: number, limit: number): Promise<LogEntry[]>
+  /**
+   * The newest entries with `seq < before`, ascending, as many as fit in `maxBytes` (data bytes) and at least one
+   * when there is one. Reads from the end in pages, so no call holds the event loop for long. Unknown log: [].
+   */
+  readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]>
+
+  /** Deletes the log, its entries, state, aliases and producers; false when there was none. */
+  delete(log: LogId): Promise<boolean>
+  /** Deletes the given entries (compaction), adjusting `count` and `bytes`; seqs it does not hold are skipped. */
+  deleteEntries(log: LogId, seqs: readonly number[]): Promise<void>
+  /** Deletes every entry with `seq <= through` (a cap), raising `tail`. */
+  trim(log: LogId, through: number): Promise<void>
+  /**
+   * Creates `target` holding the source's retained entries with `seq <= at`, same seqs and data, head `at`, its own
+   * state from then on (`forkedFrom` set, open run none). 'NO_LOG' when the source is missing, false when the target
+   * id or an alias is taken.
+   */
+  fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'>
+
+  /** A producer's state in the log; undefined when it has none. */
+  producer(log: LogId, key: string): Promise<string | undefined>
+  /** Every producer key of the log (a log holds a bounded number: the core limits them). */
+  producerKeys(log: LogId): Promise<string[]>
+  deleteProducers(log: LogId, keys: readonly string[]): Promise<void>
+
+  /**
+   * Logs with `from <= activeAt < to`, ordered by (activeAt, log), at most `limit`, starting after `cursor` when
+   * given: retention (idle logs) and compaction (logs quiet for a while) page through them with it.
+   */
+  activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]>
+  /** Logs whose `expiresAt` is at or before `now`, at most `limit`. */
+  expiredLogs(now: number, limit: number): Promise<LogId[]>
+  /** Logs with an open run, and the run (recovery at start). */
+  openRuns(): Promise<{ log: LogId; run: string; from: number }[]>
+  totals(): Promise<BackendTotals>
+
+  /**
+   * A backend shared by several processes tells the core of appends it did not make (Redis pub/sub): `head` is the
+   * log's new head, or undefined when the log changed in a way that makes cached entries wrong (deleted, trimmed,
+   * compacted). Single-process backends never call it.
+   */
+  onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
+
+  /** Resolves when the backend can serve (for /readyz); rejects with a StoreFailure otherwise. */
+  ping(): Promise<void>
+  /** Finishes what it holds (pending writes answered) and releases the medium. Safe to call twice. */
+  close(): Promise<void>
+}
+
+/** A failure of the medium: the core answers it as STORE_UNAVAILABLE (503) with the reason's sentence. */
+export class StoreFailure extends Error {
+  constructor(
+    /** A short phrase that completes "The server could not save this because …". */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options)
+    this.name = 'StoreFailure'
+  }
+}
+
+/** The most a log's meta may hold; bytes. */
+export const MAX_LOG_META_BYTES = 16 * 1024

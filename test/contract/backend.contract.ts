@@ -1,0 +1,284 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import type { AppendEntry, BatchLimits, LogBackend, NewLog } from '../../src/log/log-backend.ts'
+import { newId } from '../../src/session-id.ts'
+
+const LIMITS: BatchLimits = { maxLogBytes: 1024 * 1024, reserveBytes: 1024 }
+const NOW = 1_700_000_000_000
+
+const bytesOf = (data: string) => Buffer.byteLength(data)
+export const entry = (log: string, data: string | null, more: Partial<AppendEntry> = {}): AppendEntry => ({
+  log,
+  data,
+  bytes: data === null ? 0 : bytesOf(data),
+  exempt: false,
+  ...more,
+})
+const newLog = (log = newId(), more: Partial<NewLog> = {}): NewLog => ({ log, meta: '{"step":"echo"}', ...more })
+
+/**
+ * The one behaviour every log backend must have (src/log/log-backend.ts). Each backend's test file calls this with a
+ * factory; `reopen`, when given, opens a second backend on the same medium after `close()` (durable backends).
+ */
+export function backendContract(name: string, open: () => Promise<LogBackend> | LogBackend, reopen?: () => Promise<LogBackend>) {
+  describe(`LogBackend contract: ${name}`, () => {
+    let backend: LogBackend
+    beforeEach(async () => {
+      backend = await open()
+    })
+    afterEach(async () => {
+      await backend.close()
+    })
+
+    test('a new log has head 0, its meta, and no entries; a taken id is refused', async () => {
+      const log = newLog()
+      expect(await backend.create(log, NOW)).toBe(true)
+      expect(await backend.state(log.log)).toMatchObject({ head: 0, tail: 0, count: 0, bytes: 0, closed: false, meta: log.meta })
+      expect(await backend.read(log.log, 0, 100)).toEqual([])
+      expect(await backend.create({ ...log, meta: 'other' }, NOW)).toBe(false)
+      expect((await backend.state(log.log))?.meta).toBe(log.meta)
+      expect(await backend.state(newId())).toBeUndefined()
+    })
+
+    test('aliases find their log, and nothing else does; a taken alias refuses the create whole', async () => {
+      const viewer = newId()
+      const log = newLog(newId(), { aliases: [viewer] })
+      await backend.create(log, NOW)
+      expect(await backend.resolveAlias(viewer)).toBe(log.log)
+      expect(await backend.resolveAlias(log.log)).toBeUndefined()
+      const clash = newLog(newId(), { aliases: [viewer] })
+      expect(await backend.create(clash, NOW)).toBe(false)
+      expect(await backend.state(clash.log)).toBeUndefined()
+    })
+
+    test('a batch takes consecutive seqs per log, in order, across logs; reads page by seq', async () => {
+      const [a, b] = [newLog(), newLog()]
+      await backend.create(a, NOW)
+      await backend.create(b, NOW)
+      const outcomes = await backend.append(
+        [entry(a.log, '"a1"'), entry(b.log, '"b1"'), entry(a.log, '"a2"'), entry(a.log, '"a3"')],
+        LIMITS,
+        NOW,
+      )
+      expect(outcomes).toEqual([1, 1, 2, 3])
+      expect(await backend.read(a.log, 0, 100)).toEqual([
+        { seq: 1, data: '"a1"' },
+        { seq: 2, data: '"a2"' },
+        { seq: 3, data: '"a3"' },
+      ])
+      expect(await backend.read(a.log, 1, 1)).toEqual([{ seq: 2, data: '"a2"' }])
+      expect(await backend.read(a.log, 3, 100)).toEqual([])
+      expect(await backend.state(a.log)).toMatchObject({ head: 3, count: 3, bytes: 12 })
+    })
+
+    test('data is kept byte for byte: unicode, lone surrogates escaped as JSON keeps them, NUL, newlines', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      const samples = ['"héllo 🌍"', JSON.stringify('\u0000\n\r\t'), JSON.stringify('\ud800'), '"' + 'x'.repeat(100_000) + '"']
+      await backend.append(
+        samples.map((data) => entry(log.log, data)),
+        LIMITS,
+        NOW,
+      )
+      expect((await backend.read(log.log, 0, 100)).map((e) => e.data)).toEqual(samples)
+    })
+
+    test('an entry for an unknown log is refused with NO_LOG and the others of its batch are stored', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      expect(await backend.append([entry(newId(), '1'), entry(log.log, '2')], LIMITS, NOW)).toEqual(['NO_LOG', 1])
+    })
+
+    test('a full log refuses a non-exempt entry that would leave less than the reserve, and stores an exempt one', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      const limits = { maxLogBytes: 1000, reserveBytes: 300 }
+      const big = 'x'.repeat(650)
+      expect(await backend.append([entry(log.log, big)], limits, NOW)).toEqual([1])
+      expect(await backend.append([entry(log.log, 'y'.repeat(100))], limits, NOW)).toEqual(['FULL'])
+      expect(await backend.append([entry(log.log, 'z'.repeat(200), { exempt: true })], limits, NOW)).toEqual([2])
+      expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 850 })
+    })
+
+    test('a closed log refuses entries with CLOSED; closing is atomic with the entry that closes it', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      expect(await backend.append([entry(log.log, '"last"', { closesLog: true }), entry(log.log, '"late"')], LIMITS, NOW)).toEqual([
+        1,
+        'CLOSED',
+      ])
+      expect((await backend.state(log.log))?.closed).toBe(true)
+      const other = newLog(newId(), { closed: true })
+      await backend.create(other, NOW)
+      expect(await backend.append([entry(other.log, '1')], LIMITS, NOW)).toEqual(['CLOSED'])
+    })
+
+    test('a state-only entry closes a log without a seq and answers its head', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '1')], LIMITS, NOW)
+      expect(await backend.append([entry(log.log, null, { closesLog: true })], LIMITS, NOW)).toEqual([1])
+      expect(await backend.state(log.log)).toMatchObject({ head: 1, closed: true })
+    })
+
+    test('producer state is written with its entry, or not at all', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      const p = (value: string) => ({ key: '["run","p1"]', value })
+      await backend.append([entry(log.log, '1', { producer: p('a') })], LIMITS, NOW)
+      expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
+      // Refused for want of room: the producer keeps its old state.
+      const tight = { maxLogBytes: 10, reserveBytes: 5 }
+      expect(await backend.append([entry(log.log, 'toolongforit', { producer: p('b') })], tight, NOW)).toEqual(['FULL'])
+      expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
+      await backend.append([entry(log.log, null, { producer: { key: '["run","p2"]', value: 'c' } })], LIMITS, NOW)
+      expect((await backend.producerKeys(log.log)).sort()).toEqual(['["run","p1"]', '["run","p2"]'])
+      await backend.deleteProducers(log.log, ['["run","p1"]'])
+      expect(await backend.producerKeys(log.log)).toEqual(['["run","p2"]'])
+      expect(await backend.producer(newId(), 'x')).toBeUndefined()
+    })
+
+    test('a run opens and closes with its entries; only its own closing entry clears it', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '"user"', { run: 'r1', opensRun: true })], LIMITS, NOW)
+      expect((await backend.state(log.log))?.openRun).toEqual({ id: 'r1', from: 0 })
+      expect(await backend.openRuns()).toContainEqual({ log: log.log, run: 'r1', from: 0 })
+      await backend.append([entry(log.log, '"other"', { run: 'r0', closesRun: true })], LIMITS, NOW)
+      expect((await backend.state(log.log))?.openRun?.id).toBe('r1')
+      await backend.append([entry(log.log, '"final"', { run: 'r1', closesRun: true, exempt: true })], LIMITS, NOW)
+      expect((await backend.state(log.log))?.openRun).toBeUndefined()
+      expect((await backend.openRuns()).map((r) => r.log)).not.toContain(log.log)
+    })
+
+    test('recovery stores its entry only while the run is still open and ownerless', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '"start"', { run: 'r1', opensRun: true })], LIMITS, NOW)
+      const recover = entry(log.log, '"interrupt"', { run: 'r1', closesRun: true, exempt: true, recovers: true })
+      expect(await backend.append([recover], LIMITS, NOW)).toEqual([2])
+      expect(await backend.append([recover], LIMITS, NOW)).toEqual(['FENCED'])
+      expect(await backend.state(log.log)).toMatchObject({ head: 2 })
+    })
+
+    test('deleting entries and trimming keep head, lower count and bytes, raise tail', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append(
+        ['"1"', '"2"', '"3"', '"4"', '"5"'].map((d) => entry(log.log, d)),
+        LIMITS,
+        NOW,
+      )
+      await backend.deleteEntries(log.log, [2, 4, 99])
+      expect((await backend.read(log.log, 0, 100)).map((e) => e.seq)).toEqual([1, 3, 5])
+      expect(await backend.state(log.log)).toMatchObject({ head: 5, count: 3, bytes: 9 })
+      await backend.trim(log.log, 3)
+      expect((await backend.read(log.log, 0, 100)).map((e) => e.seq)).toEqual([5])
+      expect(await backend.state(log.log)).toMatchObject({ head: 5, tail: 3, count: 1, bytes: 3 })
+      expect(await backend.append([entry(log.log, '"6"')], LIMITS, NOW)).toEqual([6])
+    })
+
+    test('readBefore reads the newest entries within a byte budget, at least one, ascending', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append(
+        Array.from({ length: 40 }, (_, i) => entry(log.log, 'x'.repeat(i === 20 ? 5000 : 10))),
+        LIMITS,
+        NOW,
+      )
+      const page = await backend.readBefore(log.log, 41, 55)
+      expect(page.map((e) => e.seq)).toEqual([36, 37, 38, 39, 40])
+      const big = await backend.readBefore(log.log, 22, 100)
+      expect(big.map((e) => e.seq)).toEqual([21])
+      expect(await backend.readBefore(log.log, 1, 1000)).toEqual([])
+      expect(await backend.readBefore(newId(), 10, 1000)).toEqual([])
+    })
+
+    test('a fork holds the source entries up to its seq, same seqs, and then goes its own way', async () => {
+      const source = newLog()
+      await backend.create(source, NOW)
+      await backend.append(
+        ['"1"', '"2"', '"3"'].map((d) => entry(source.log, d)),
+        LIMITS,
+        NOW,
+      )
+      await backend.append([entry(source.log, null, { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      const target = newLog()
+      expect(await backend.fork(source.log, 2, target, NOW + 1)).toBe(true)
+      expect(await backend.read(target.log, 0, 100)).toEqual([
+        { seq: 1, data: '"1"' },
+        { seq: 2, data: '"2"' },
+      ])
+      expect(await backend.state(target.log)).toMatchObject({ head: 2, count: 2, forkedFrom: { log: source.log, at: 2 } })
+      expect(await backend.producerKeys(target.log)).toEqual([])
+      expect(await backend.append([entry(target.log, '"t3"')], LIMITS, NOW)).toEqual([3])
+      expect((await backend.read(source.log, 2, 100)).map((e) => e.data)).toEqual(['"3"'])
+      expect(await backend.fork(newId(), 1, newLog(), NOW)).toBe('NO_LOG')
+      expect(await backend.fork(source.log, 1, target, NOW)).toBe(false)
+    })
+
+    test('delete removes the log, its entries, aliases and producers', async () => {
+      const viewer = newId()
+      const log = newLog(newId(), { aliases: [viewer] })
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '1', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      expect(await backend.delete(log.log)).toBe(true)
+      expect(await backend.state(log.log)).toBeUndefined()
+      expect(await backend.read(log.log, 0, 10)).toEqual([])
+      expect(await backend.resolveAlias(viewer)).toBeUndefined()
+      expect(await backend.producer(log.log, 'k')).toBeUndefined()
+      expect(await backend.delete(log.log)).toBe(false)
+      // The id is free again, with nothing of the old log.
+      expect(await backend.create(log, NOW)).toBe(true)
+      expect(await backend.state(log.log)).toMatchObject({ head: 0, count: 0 })
+    })
+
+    test('activity pages by (activeAt, log); expiry lists expired logs; touch and setMeta change state', async () => {
+      const logs = [newLog(), newLog(), newLog()]
+      for (const [i, log] of logs.entries()) await backend.create({ ...log, expiresAt: i === 0 ? NOW + 10 : undefined }, NOW + i)
+      const first = await backend.activeBetween(NOW, NOW + 3, 2)
+      expect(first.map((c) => c.log)).toEqual([logs[0]!.log, logs[1]!.log])
+      const rest = await backend.activeBetween(NOW, NOW + 3, 2, first.at(-1))
+      expect(rest.map((c) => c.log)).toEqual([logs[2]!.log])
+      expect(await backend.expiredLogs(NOW + 10, 10)).toEqual([logs[0]!.log])
+      expect(await backend.expiredLogs(NOW + 9, 10)).toEqual([])
+      expect(await backend.touch(logs[0]!.log, NOW + 50, null)).toBe(true)
+      expect(await backend.state(logs[0]!.log)).toMatchObject({ activeAt: NOW + 50 })
+      expect((await backend.state(logs[0]!.log))?.expiresAt).toBeUndefined()
+      expect(await backend.setMeta(logs[1]!.log, '{"title":"x"}')).toBe(true)
+      expect((await backend.state(logs[1]!.log))?.meta).toBe('{"title":"x"}')
+      expect(await backend.setMeta(newId(), 'x')).toBe(false)
+      await backend.append([entry(logs[2]!.log, '1', { touch: true })], LIMITS, NOW + 100)
+      expect((await backend.state(logs[2]!.log))?.activeAt).toBe(NOW + 100)
+    })
+
+    test('totals count logs, retained entries and their bytes', async () => {
+      const before = await backend.totals()
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '12345'), entry(log.log, '678')], LIMITS, NOW)
+      const after = await backend.totals()
+      expect(after).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 8 })
+    })
+
+    if (reopen) {
+      test('what was appended is there after close and reopen, state and producers included', async () => {
+        const log = newLog(newId(), { aliases: [newId()] })
+        await backend.create(log, NOW)
+        await backend.append(
+          [entry(log.log, '"a"', { run: 'r', opensRun: true, producer: { key: 'k', value: 'v' } }), entry(log.log, '"b"')],
+          LIMITS,
+          NOW,
+        )
+        await backend.close()
+        backend = await reopen()
+        expect(await backend.read(log.log, 0, 10)).toEqual([
+          { seq: 1, data: '"a"' },
+          { seq: 2, data: '"b"' },
+        ])
+        expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 6, openRun: { id: 'r', from: 0 } })
+        expect(await backend.producer(log.log, 'k')).toBe('v')
+        expect(await backend.resolveAlias(log.aliases![0]!)).toBe(log.log)
+      })
+    }
+  })
+}
