@@ -2,7 +2,6 @@ import { Database } from 'bun:sqlite'
 import { accessSync, constants, existsSync } from 'node:fs'
 import { storeFiles } from './sqlite-files.ts'
 import { acquireWriterLock } from './sqlite-lock.ts'
-import { replayJournal } from './sqlite-journal.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
 import { sqliteCode, StoreOpenError } from './store-errors.ts'
 
@@ -12,6 +11,14 @@ import { sqliteCode, StoreOpenError } from './store-errors.ts'
  */
 export const WAL_AUTOCHECKPOINT_PAGES = 2000
 
+/** How to bring a database up to date once it is locked. */
+export interface OpenOptions {
+  /** The schema version to migrate to; default SCHEMA_VERSION. */
+  version?: number
+  /** Runs after the migration, under the writer lock (the old store replays its journal here). */
+  afterMigrate?: (db: Database) => void
+}
+
 /** An open store database and, for a file, the writer lock that must stay open beside it. */
 export interface OpenedDatabase {
   db: Database
@@ -19,16 +26,15 @@ export interface OpenedDatabase {
 }
 
 /**
- * Opens (creating if needed) the database at `path`, takes the writer lock, brings the schema up to date and
- * merges what a previous process left in the journal.
+ * Opens (creating if needed) the database at `path`, takes the writer lock and brings the schema up to date.
  * Everything that can refuse the file (missing folder, read-only, not a database, newer schema, another writer) is
  * checked before anything is written to the database, so a refused file is left exactly as it was. Throws
  * StoreOpenError. `:memory:` gives a private in-memory database.
  */
-export function openSqlite(path: string): OpenedDatabase {
+export function openSqlite(path: string, options: OpenOptions = {}): OpenedDatabase {
   if (path === ':memory:') {
     const db = new Database(path, { strict: true })
-    migrate(db)
+    migrate(db, options.version)
     return { db }
   }
   assertWritablePath(path)
@@ -37,9 +43,8 @@ export function openSqlite(path: string): OpenedDatabase {
   try {
     lock = acquireWriterLock(path)
     configure(db)
-    migrate(db)
-    // A crash can leave committed events in the journal that never reached `events`.
-    replayJournal(db)
+    migrate(db, options.version)
+    options.afterMigrate?.(db)
     return { db, lock }
   } catch (error) {
     lock?.close()

@@ -95,6 +95,85 @@ export const MIGRATIONS: readonly string[] = [
      SELECT COALESCE(SUM(octet_length(payload) + octet_length(type) + octet_length(step_id) + octet_length(ts) + 31), 0)
      FROM events WHERE session = sessions.id
    );`,
+  // Version 9: the log backend's tables (src/log/backends/sqlite-backend.ts), and everything of versions 1–8 moved
+  // into them. An event's entry is its JSON without seq and session, as JSON.stringify(event) writes it: type,
+  // step_id, ts, then the payload's fields in their order. A chat's state is one `logs` row; its viewer id is an
+  // alias; a producer is a key (`[run, producer]`) and a value (its state's JSON). Journal rows a crash left behind
+  // are moved first (OR IGNORE: a crash mid-merge left some in both). `sign_ins` (sqlite-sign-ins.ts) stays.
+  `INSERT OR IGNORE INTO events (session, seq, type, step_id, ts, payload)
+     SELECT session, seq, type, step_id, ts, payload FROM journal;
+   CREATE TABLE logs (
+     id TEXT PRIMARY KEY,
+     head INTEGER NOT NULL,
+     tail INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     active_at INTEGER NOT NULL,
+     closed INTEGER NOT NULL,
+     expires_at INTEGER,
+     forked_from TEXT,
+     forked_at INTEGER,
+     meta TEXT NOT NULL,
+     open_run TEXT,
+     open_run_from INTEGER
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX logs_by_activity ON logs(active_at, id);
+   CREATE INDEX logs_by_expiry ON logs(expires_at) WHERE expires_at IS NOT NULL;
+   CREATE INDEX logs_with_open_run ON logs(id, open_run, open_run_from) WHERE open_run IS NOT NULL;
+   CREATE TABLE entries (
+     log TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (log, seq)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE aliases (alias TEXT PRIMARY KEY, log TEXT NOT NULL) STRICT, WITHOUT ROWID;
+   CREATE INDEX aliases_by_log ON aliases(log);
+   CREATE TABLE log_producers (
+     log TEXT NOT NULL,
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (log, key)
+   ) STRICT, WITHOUT ROWID;
+   INSERT INTO entries (log, seq, bytes, data)
+     SELECT session, seq, octet_length(data), data FROM (
+       SELECT session, seq,
+         '{"type":' || json_quote(type) || ',"step_id":' || json_quote(step_id) || ',"ts":' || json_quote(ts) ||
+         CASE WHEN payload = '{}' THEN '}' ELSE ',' || substr(payload, 2) END AS data
+       FROM events WHERE session IN (SELECT id FROM sessions)
+     ) ORDER BY session, seq;
+   WITH kept AS (
+     SELECT log, MAX(seq) AS head, MIN(seq) - 1 AS tail, COUNT(*) AS count, SUM(bytes) AS bytes FROM entries GROUP BY log
+   ), runs AS (
+     SELECT session, step_id, MIN(seq) AS first_seq FROM events
+     WHERE type IN ('user', 'start', 'final', 'interrupt', 'error')
+     GROUP BY session, step_id
+     HAVING SUM(type IN ('final', 'interrupt', 'error')) = 0
+   ), open_runs AS (
+     SELECT session, step_id, MAX(first_seq) AS first_seq FROM runs GROUP BY session
+   )
+   INSERT INTO logs (id, head, tail, count, bytes, created_at, active_at, closed, meta, open_run, open_run_from)
+     SELECT s.id, COALESCE(k.head, 0), COALESCE(k.tail, 0), COALESCE(k.count, 0), COALESCE(k.bytes, 0),
+       CAST(round(unixepoch(s.created_at, 'subsec') * 1000) AS INTEGER),
+       CAST(round(unixepoch(s.last_activity, 'subsec') * 1000) AS INTEGER),
+       0,
+       CASE WHEN s.publisher_hash IS NULL THEN json_object('step', json(s.step))
+         ELSE json_object('step', json(s.step), 'publisher_hash', s.publisher_hash) END,
+       o.step_id, o.first_seq - 1
+     FROM sessions AS s LEFT JOIN kept AS k ON k.log = s.id LEFT JOIN open_runs AS o ON o.session = s.id;
+   INSERT INTO aliases (alias, log) SELECT viewer_id, id FROM sessions WHERE viewer_id IS NOT NULL;
+   INSERT INTO log_producers (log, key, value)
+     SELECT session, json_array(run, producer),
+       CASE WHEN failure IS NULL
+         THEN json_object('epoch', epoch, 'seq', seq, 'appended', appended, 'closed', json(iif(closed, 'true', 'false')))
+         ELSE json_object('epoch', epoch, 'seq', seq, 'appended', appended, 'closed', json(iif(closed, 'true', 'false')),
+           'failure', json(failure)) END
+     FROM producers WHERE session IN (SELECT id FROM sessions);
+   DROP TABLE journal;
+   DROP TABLE producers;
+   DROP TABLE events;
+   DROP TABLE sessions;`,
 ]
 
 /** The schema version this build writes. */
@@ -117,13 +196,16 @@ export function assertKnownVersion(db: Database): void {
   }
 }
 
-/** Brings the database to SCHEMA_VERSION in one transaction: a failed migration leaves the file as it was. */
-export function migrate(db: Database): void {
+/**
+ * Brings the database to `version` (default SCHEMA_VERSION) in one transaction: a failed migration leaves the file as
+ * it was.
+ */
+export function migrate(db: Database, version = SCHEMA_VERSION): void {
   assertKnownVersion(db)
   const current = schemaVersionOf(db)
-  if (current === SCHEMA_VERSION) return
+  if (current >= version) return
   db.transaction(() => {
-    for (const sql of MIGRATIONS.slice(current)) db.exec(sql)
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
+    for (const sql of MIGRATIONS.slice(current, version)) db.exec(sql)
+    db.exec(`PRAGMA user_version = ${version}`)
   })()
 }

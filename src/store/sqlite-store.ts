@@ -19,7 +19,7 @@ import {
   type StoreDeps,
 } from './event-store.ts'
 import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
-import { Journal, type JournalOptions } from './sqlite-journal.ts'
+import { Journal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
 import { pruneDatabase } from './sqlite-prune.ts'
 import { openSqlite } from './sqlite-open.ts'
@@ -89,7 +89,9 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
    * StoreOpenError, with a one-line reason, when the file cannot be used; the file is then left untouched.
    */
   constructor(path: string, options: SqliteStoreOptions = {}) {
-    const { db, lock } = openSqlite(path)
+    // Schema 8, the last this store knows: version 9 is the log backend's (src/log/backends/sqlite-backend.ts).
+    // A crash can leave committed events in the journal that never reached `events`.
+    const { db, lock } = openSqlite(path, { version: 8, afterMigrate: replayJournal })
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#metrics = options.metrics
     this.#db = db

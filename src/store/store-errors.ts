@@ -20,7 +20,8 @@ export function sqliteCode(error: unknown): string {
   return typeof code === 'string' ? code : ''
 }
 
-function reasonOf(error: unknown): string {
+/** Why a write failed, as a phrase that completes "The server could not save this because …". */
+export function reasonOf(error: unknown): string {
   const code = sqliteCode(error)
   if (code.startsWith('SQLITE_FULL')) return 'its disk is full'
   if (code.startsWith('SQLITE_READONLY')) return 'its database has become read-only'

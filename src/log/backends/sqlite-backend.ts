@@ -1,0 +1,262 @@
+import type { Database, Statement } from 'bun:sqlite'
+import { openSqlite } from '../../store/sqlite-open.ts'
+import { SqliteSignIns } from '../../store/sqlite-sign-ins.ts'
+import { reasonOf } from '../../store/store-errors.ts'
+import {
+  type ActivityCursor,
+  type AppendEntry,
+  type AppendOutcome,
+  type BackendTotals,
+  type BatchLimits,
+  type LogBackend,
+  type LogEntry,
+  type LogId,
+  type LogState,
+  type NewLog,
+  StoreFailure,
+} from '../log-backend.ts'
+import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
+import { copyState, LogRows, newState } from './sqlite-log-rows.ts'
+import { SqliteLogQueries } from './sqlite-log-queries.ts'
+import { ReadBefore } from './sqlite-read-before.ts'
+
+export interface SqliteBackendOptions {
+  /** Called once with the open connection before the backend uses it; tests inject faults through it. */
+  onOpen?: (db: Database) => void
+}
+
+/**
+ * Past this many logs the cache of their states is dropped and refilled on demand (a primary-key lookup each), so it
+ * never grows with every log the server has ever seen.
+ */
+const MAX_CACHED_LOGS = 100_000
+
+const closedFailure = () => new StoreFailure('the server is shutting down')
+
+/** Runs a write; a failure of the medium becomes a StoreFailure whose reason says which (disk full, read-only, I/O). */
+function writing<T>(write: () => T): T {
+  try {
+    return write()
+  } catch (error) {
+    if (error instanceof StoreFailure) throw error
+    throw new StoreFailure(reasonOf(error), { cause: error })
+  }
+}
+
+/**
+ * The log backend over `bun:sqlite` (src/log/log-backend.ts): WAL mode, `entries` clustered by (log, seq), one `logs`
+ * row per log. A batch is one transaction straight into `entries`, and SQLite checkpoints its WAL itself
+ * (`wal_autocheckpoint`, sqlite-open.ts). This process is the only writer (a lock file enforces it, sqlite-lock.ts),
+ * so the states of the logs it has read are cached here and kept by every write, and the totals are counted once at
+ * open.
+ */
+export class SqliteBackend implements LogBackend {
+  readonly #db: Database
+  readonly #lock: Database | undefined
+  /** The browser sign-ins, in a table of this database (sqlite-sign-ins.ts). */
+  readonly signIns: SqliteSignIns
+  readonly #rows: LogRows
+  readonly #queries: SqliteLogQueries
+  readonly #batch: (entries: readonly AppendEntry[], limits: BatchLimits, now: number) => BatchResult
+  readonly #readBefore: ReadBefore
+  readonly #read: Statement<LogEntry, [string, number, number]>
+  /** Committed states of the logs read or written lately: the truth, since no other process writes. */
+  readonly #states = new Map<LogId, LogState>()
+  readonly #totals: BackendTotals
+  #closed = false
+
+  /**
+   * Opens (creating if needed) the database at `path`, migrating it to this build's schema; `:memory:` gives a
+   * private in-memory database. Throws StoreOpenError, with a one-line reason, when the file cannot be used; the file
+   * is then left untouched.
+   */
+  constructor(path: string, options: SqliteBackendOptions = {}) {
+    const { db, lock } = openSqlite(path)
+    this.#db = db
+    this.#lock = lock
+    options.onOpen?.(db)
+    this.signIns = new SqliteSignIns(db)
+    this.#rows = new LogRows(db)
+    this.#queries = new SqliteLogQueries(db)
+    const writer = new BatchWriter(db, this.#rows, (log) => this.#state(log))
+    this.#batch = db.transaction((entries, limits, now) => writer.write(entries, limits, now))
+    this.#readBefore = new ReadBefore(db)
+    this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
+    this.#totals = this.#queries.totals()
+  }
+
+  async create(log: NewLog, now: number): Promise<boolean> {
+    this.#assertOpen()
+    const state = newState(log, now)
+    const created = writing(() => this.#queries.create(log, state, this.#rows))
+    if (created) this.#cache(log.log, state)
+    if (created) this.#totals.logs += 1
+    return created
+  }
+
+  async state(log: LogId): Promise<LogState | undefined> {
+    this.#assertOpen()
+    const state = this.#state(log)
+    return state && copyState(state)
+  }
+
+  async resolveAlias(alias: string): Promise<LogId | undefined> {
+    this.#assertOpen()
+    return this.#queries.resolveAlias(alias)
+  }
+
+  async setMeta(log: LogId, meta: string): Promise<boolean> {
+    this.#assertOpen()
+    const done = writing(() => this.#rows.setMeta(log, meta))
+    const state = this.#states.get(log)
+    if (state) state.meta = meta
+    return done
+  }
+
+  async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
+    this.#assertOpen()
+    const state = this.#state(log)
+    if (!state) return false
+    const expires = expiresAt === undefined ? (state.expiresAt ?? null) : expiresAt
+    writing(() => this.#rows.touch(log, activeAt, expires))
+    state.activeAt = activeAt
+    if (expires === null) delete state.expiresAt
+    else state.expiresAt = expires
+    return true
+  }
+
+  async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    this.#assertOpen()
+    const result = writing(() => this.#batch(entries, limits, now))
+    for (const [log, state] of result.changed) this.#cache(log, state)
+    this.#totals.entries += result.entries
+    this.#totals.bytes += result.bytes
+    return result.outcomes
+  }
+
+  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+    this.#assertOpen()
+    return this.#read.all(log, after, limit)
+  }
+
+  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    this.#assertOpen()
+    return this.#readBefore.read(log, before, maxBytes, () => this.#assertOpen())
+  }
+
+  async delete(log: LogId): Promise<boolean> {
+    this.#assertOpen()
+    const state = this.#state(log)
+    if (!state) return false
+    writing(() => this.#queries.deleteLog(log))
+    this.#states.delete(log)
+    this.#totals.logs -= 1
+    this.#totals.entries -= state.count
+    this.#totals.bytes -= state.bytes
+    return true
+  }
+
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+    this.#assertOpen()
+    const state = this.#state(log)
+    if (!state || seqs.length === 0) return
+    const next = copyState(state)
+    const gone = writing(() => this.#queries.deleteEntries(log, seqs, next, this.#rows))
+    this.#forgetEntries(log, next, gone)
+  }
+
+  async trim(log: LogId, through: number): Promise<void> {
+    this.#assertOpen()
+    const state = this.#state(log)
+    if (!state || through <= state.tail) return
+    const next = copyState(state)
+    const gone = writing(() => this.#queries.trim(log, Math.min(through, state.head), next, this.#rows))
+    this.#forgetEntries(log, next, gone)
+  }
+
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+    this.#assertOpen()
+    const from = this.#state(source)
+    if (!from) return 'NO_LOG'
+    const state = newState(target, now)
+    const forked = writing(() => this.#queries.fork(source, from, at, target, state, this.#rows))
+    if (!forked) return false
+    this.#cache(target.log, state)
+    this.#totals.logs += 1
+    this.#totals.entries += state.count
+    this.#totals.bytes += state.bytes
+    return true
+  }
+
+  async producer(log: LogId, key: string): Promise<string | undefined> {
+    this.#assertOpen()
+    return this.#queries.producer(log, key)
+  }
+
+  async producerKeys(log: LogId): Promise<string[]> {
+    this.#assertOpen()
+    return this.#queries.producerKeys(log)
+  }
+
+  async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
+    this.#assertOpen()
+    writing(() => this.#queries.deleteProducers(log, keys))
+  }
+
+  async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
+    this.#assertOpen()
+    return this.#queries.activeBetween(from, to, limit, cursor)
+  }
+
+  async expiredLogs(now: number, limit: number): Promise<LogId[]> {
+    this.#assertOpen()
+    return this.#queries.expiredLogs(now, limit)
+  }
+
+  async openRuns(): Promise<{ log: LogId; run: string; from: number }[]> {
+    this.#assertOpen()
+    return this.#queries.openRuns()
+  }
+
+  async totals(): Promise<BackendTotals> {
+    this.#assertOpen()
+    return { ...this.#totals }
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen()
+    writing(() => this.#db.query('SELECT 1').get())
+  }
+
+  /** Closes the database and releases the writer lock. Every append has already answered: each is one transaction. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#db.close()
+    this.#lock?.close()
+  }
+
+  /** The committed state of the log (cached, else read and cached); undefined for no such log. */
+  #state(log: LogId): LogState | undefined {
+    const cached = this.#states.get(log)
+    if (cached) return cached
+    const state = this.#rows.read(log)
+    if (state) this.#cache(log, state)
+    return state
+  }
+
+  #cache(log: LogId, state: LogState): void {
+    if (this.#states.size >= MAX_CACHED_LOGS && !this.#states.has(log)) this.#states.clear()
+    this.#states.set(log, state)
+  }
+
+  #forgetEntries(log: LogId, next: LogState, gone: { count: number; bytes: number }): void {
+    this.#cache(log, next)
+    this.#totals.entries -= gone.count
+    this.#totals.bytes -= gone.bytes
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedFailure()
+  }
+}
