@@ -2,6 +2,22 @@ import type { Database, Statement } from 'bun:sqlite'
 import type { ActivityCursor, BackendTotals, LogId, LogState, NewLog } from '../log-backend.ts'
 import type { LogRows } from './sqlite-log-rows.ts'
 
+/**
+ * The scans retention and recovery page through, each answered from one index of `logs` (sqlite-schema.ts, v9);
+ * test/durability/sqlite-backend.test.ts checks their query plans.
+ */
+export const SCAN_SQL = {
+  /** logs_by_activity (active_at, id). */
+  active: 'SELECT id AS log, active_at AS activeAt FROM logs WHERE active_at >= ?1 AND active_at < ?2 ORDER BY active_at, id LIMIT ?3',
+  /** logs_by_activity, from the cursor on. */
+  activeAfter: `SELECT id AS log, active_at AS activeAt FROM logs WHERE active_at >= ?1 AND active_at < ?2 AND (active_at, id) > (?5, ?4)
+    ORDER BY active_at, id LIMIT ?3`,
+  /** logs_by_expiry, partial: only logs that expire. */
+  expired: 'SELECT id FROM logs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?',
+  /** logs_with_open_run, partial: only logs with a run open, so recovery reads no other. */
+  openRuns: 'SELECT id AS log, open_run AS run, open_run_from AS "from" FROM logs WHERE open_run IS NOT NULL',
+} as const
+
 /** What a deletion took away: entries and their bytes. */
 interface Gone {
   count: number
@@ -10,9 +26,7 @@ interface Gone {
 
 /**
  * The backend's statements besides the append: creating, forking and deleting logs, deleting entries, producers, and
- * the scans retention and recovery page through. The scans each read one index of `logs` (sqlite-schema.ts, v9):
- * `activeBetween` logs_by_activity (active_at, id), `expiredLogs` the partial logs_by_expiry, `openRuns` the partial
- * logs_with_open_run, which holds only the logs with a run open. Write methods that change a log's state update the
+ * the scans of SCAN_SQL. Write methods that change a log's state update the
  * `state` object they are given; the caller runs them inside `writing` and caches the state after.
  */
 export class SqliteLogQueries {
@@ -45,17 +59,10 @@ export class SqliteLogQueries {
     this.#producer = db.prepare('SELECT value FROM log_producers WHERE log = ? AND key = ?')
     this.#producerKeys = db.prepare('SELECT key FROM log_producers WHERE log = ?')
     this.#deleteProducer = db.prepare('DELETE FROM log_producers WHERE log = ? AND key = ?')
-    this.#active = db.prepare(
-      'SELECT id AS log, active_at AS activeAt FROM logs WHERE active_at >= ? AND active_at < ? ORDER BY active_at, id LIMIT ?',
-    )
-    this.#activeAfter = db.prepare(
-      `SELECT id AS log, active_at AS activeAt FROM logs WHERE active_at >= ?1 AND active_at < ?2 AND (active_at, id) > (?5, ?4)
-       ORDER BY active_at, id LIMIT ?3`,
-    )
-    this.#expired = db.prepare('SELECT id FROM logs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?')
-    this.#openRuns = db.prepare(
-      'SELECT id AS log, open_run AS run, open_run_from AS "from" FROM logs INDEXED BY logs_with_open_run WHERE open_run IS NOT NULL',
-    )
+    this.#active = db.prepare(SCAN_SQL.active)
+    this.#activeAfter = db.prepare(SCAN_SQL.activeAfter)
+    this.#expired = db.prepare(SCAN_SQL.expired)
+    this.#openRuns = db.prepare(SCAN_SQL.openRuns)
     this.#create = db.transaction((log: NewLog, state: LogState, rows: LogRows) => {
       const names = [log.log, ...(log.aliases ?? [])]
       if (new Set(names).size < names.length || names.some((name) => this.#taken.get(name)?.taken)) return false
