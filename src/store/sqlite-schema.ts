@@ -99,7 +99,8 @@ export const MIGRATIONS: readonly string[] = [
   // into them. An event's entry is its JSON without seq and session, as JSON.stringify(event) writes it: type,
   // step_id, ts, then the payload's fields in their order. A chat's state is one `logs` row; its viewer id is an
   // alias; a producer is a key (`[run, producer]`) and a value (its state's JSON). Journal rows a crash left behind
-  // are moved first (OR IGNORE: a crash mid-merge left some in both). `sign_ins` (sqlite-sign-ins.ts) stays.
+  // are moved first (OR IGNORE: a crash mid-merge left some in both); the new journal holds entries
+  // (src/log/backends/sqlite-journal.ts). `sign_ins` (sqlite-sign-ins.ts) stays.
   `INSERT OR IGNORE INTO events (session, seq, type, step_id, ts, payload)
      SELECT session, seq, type, step_id, ts, payload FROM journal;
    CREATE TABLE logs (
@@ -171,6 +172,13 @@ export const MIGRATIONS: readonly string[] = [
            'failure', json(failure)) END
      FROM producers WHERE session IN (SELECT id FROM sessions);
    DROP TABLE journal;
+   CREATE TABLE journal (
+     id INTEGER PRIMARY KEY,
+     log TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     data TEXT NOT NULL
+   ) STRICT;
    DROP TABLE producers;
    DROP TABLE events;
    DROP TABLE sessions;`,

@@ -18,3 +18,5 @@ function openFresh() {
 
 backendContract('sqlite file', openFresh, async () => new SqliteBackend(path))
 backendContract('sqlite :memory:', () => new SqliteBackend(':memory:'))
+// Every commit past the first merges a chunk of one log at once: reads and deletions meet entries half in the journal.
+backendContract('sqlite, journal merged as it goes', () => new SqliteBackend(':memory:', { mergeAtEntries: 1, chunkEntries: 1 }))

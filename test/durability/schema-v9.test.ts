@@ -77,7 +77,7 @@ test('the migrated database takes appends after its last seq, and keeps only the
   await backend.close()
   const db = new Database(path, { readonly: true })
   const tables = db.query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]
-  expect(tables.map((t) => t.name)).toEqual(['aliases', 'entries', 'log_producers', 'logs', 'sign_ins'])
+  expect(tables.map((t) => t.name)).toEqual(['aliases', 'entries', 'journal', 'log_producers', 'logs', 'sign_ins'])
   expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION })
   db.close()
 })

@@ -16,11 +16,12 @@ import {
   StoreFailure,
 } from '../log-backend.ts'
 import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
+import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
 import { copyState, LogRows, newState } from './sqlite-log-rows.ts'
 import { SqliteLogQueries } from './sqlite-log-queries.ts'
 import { ReadBefore } from './sqlite-read-before.ts'
 
-export interface SqliteBackendOptions {
+export interface SqliteBackendOptions extends JournalOptions {
   /** Called once with the open connection before the backend uses it; tests inject faults through it. */
   onOpen?: (db: Database) => void
 }
@@ -45,10 +46,10 @@ function writing<T>(write: () => T): T {
 
 /**
  * The log backend over `bun:sqlite` (src/log/log-backend.ts): WAL mode, `entries` clustered by (log, seq), one `logs`
- * row per log. A batch is one transaction straight into `entries`, and SQLite checkpoints its WAL itself
- * (`wal_autocheckpoint`, sqlite-open.ts). This process is the only writer (a lock file enforces it, sqlite-lock.ts),
- * so the states of the logs it has read are cached here and kept by every write, and the totals are counted once at
- * open.
+ * row per log. A batch is one transaction into the journal (sqlite-journal.ts), merged into `entries` about once a
+ * second; SQLite checkpoints its WAL itself (`wal_autocheckpoint`, sqlite-open.ts). This process is the only writer (a
+ * lock file enforces it, sqlite-lock.ts), so the states of the logs it has read are cached here and kept by every
+ * write, and the totals are counted once at open.
  */
 export class SqliteBackend implements LogBackend {
   readonly #db: Database
@@ -58,6 +59,7 @@ export class SqliteBackend implements LogBackend {
   readonly #rows: LogRows
   readonly #queries: SqliteLogQueries
   readonly #batch: (entries: readonly AppendEntry[], limits: BatchLimits, now: number) => BatchResult
+  readonly #journal: EntryJournal
   readonly #readBefore: ReadBefore
   readonly #read: Statement<LogEntry, [string, number, number]>
   /** Committed states of the logs read or written lately: the truth, since no other process writes. */
@@ -71,14 +73,16 @@ export class SqliteBackend implements LogBackend {
    * is then left untouched.
    */
   constructor(path: string, options: SqliteBackendOptions = {}) {
-    const { db, lock } = openSqlite(path)
+    // A crash can leave committed entries in the journal that never reached `entries`.
+    const { db, lock } = openSqlite(path, { afterMigrate: replayJournal })
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
     this.signIns = new SqliteSignIns(db)
     this.#rows = new LogRows(db)
     this.#queries = new SqliteLogQueries(db)
-    const writer = new BatchWriter(db, this.#rows, (log) => this.#state(log))
+    this.#journal = new EntryJournal(db, options)
+    const writer = new BatchWriter(db, this.#rows, this.#journal, (log) => this.#state(log))
     this.#batch = db.transaction((entries, limits, now) => writer.write(entries, limits, now))
     this.#readBefore = new ReadBefore(db)
     this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
@@ -128,6 +132,7 @@ export class SqliteBackend implements LogBackend {
   async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
     this.#assertOpen()
     const result = writing(() => this.#batch(entries, limits, now))
+    this.#journal.committed(result.written)
     for (const [log, state] of result.changed) this.#cache(log, state)
     this.#totals.entries += result.entries
     this.#totals.bytes += result.bytes
@@ -136,19 +141,32 @@ export class SqliteBackend implements LogBackend {
 
   async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
     this.#assertOpen()
-    return this.#read.all(log, after, limit)
+    const merged = this.#read.all(log, after, limit)
+    if (merged.length === limit) return merged
+    // The log's journal entries all come after its rows in `entries`.
+    return merged.concat(this.#journal.readAfter(log, merged.at(-1)?.seq ?? after, limit - merged.length))
   }
 
   async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
     this.#assertOpen()
-    return this.#readBefore.read(log, before, maxBytes, () => this.#assertOpen())
+    // The journal holds the newest entries; `entries` the older ones, read back in pages of sizes first.
+    const newest = this.#journal.readBefore(log, before, maxBytes)
+    if (newest.full) return newest.entries.reverse()
+    // Below the oldest journal entry read: a merge while this pages through `entries` may move those entries there.
+    const below = newest.entries.at(-1)?.seq ?? before
+    const atLeastOne = newest.entries.length === 0
+    const older = await this.#readBefore.read(log, below, maxBytes - newest.bytes, atLeastOne, () => this.#assertOpen())
+    return older.concat(newest.entries.reverse())
   }
 
   async delete(log: LogId): Promise<boolean> {
     this.#assertOpen()
     const state = this.#state(log)
     if (!state) return false
-    writing(() => this.#queries.deleteLog(log))
+    writing(() => {
+      this.#journal.mergeAll()
+      this.#queries.deleteLog(log)
+    })
     this.#states.delete(log)
     this.#totals.logs -= 1
     this.#totals.entries -= state.count
@@ -161,7 +179,10 @@ export class SqliteBackend implements LogBackend {
     const state = this.#state(log)
     if (!state || seqs.length === 0) return
     const next = copyState(state)
-    const gone = writing(() => this.#queries.deleteEntries(log, seqs, next, this.#rows))
+    const gone = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.deleteEntries(log, seqs, next, this.#rows)
+    })
     this.#forgetEntries(log, next, gone)
   }
 
@@ -170,7 +191,10 @@ export class SqliteBackend implements LogBackend {
     const state = this.#state(log)
     if (!state || through <= state.tail) return
     const next = copyState(state)
-    const gone = writing(() => this.#queries.trim(log, Math.min(through, state.head), next, this.#rows))
+    const gone = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.trim(log, Math.min(through, state.head), next, this.#rows)
+    })
     this.#forgetEntries(log, next, gone)
   }
 
@@ -179,7 +203,10 @@ export class SqliteBackend implements LogBackend {
     const from = this.#state(source)
     if (!from) return 'NO_LOG'
     const state = newState(target, now)
-    const forked = writing(() => this.#queries.fork(source, from, at, target, state, this.#rows))
+    const forked = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.fork(source, from, at, target, state, this.#rows)
+    })
     if (!forked) return false
     this.#cache(target.log, state)
     this.#totals.logs += 1
@@ -228,10 +255,19 @@ export class SqliteBackend implements LogBackend {
     writing(() => this.#db.query('SELECT 1').get())
   }
 
-  /** Closes the database and releases the writer lock. Every append has already answered: each is one transaction. */
+  /**
+   * Merges the journal, closes the database and releases the writer lock. Every append has already answered: each is
+   * one transaction.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#journal.close()
+    try {
+      this.#journal.mergeAll()
+    } catch {
+      // Every entry is committed in the journal already; the next open merges what this could not.
+    }
     this.#db.close()
     this.#lock?.close()
   }

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'bun:sqlite'
 import type { AppendEntry, AppendOutcome, BatchLimits, LogId, LogState, Refusal } from '../log-backend.ts'
+import type { EntryJournal, EntryRow } from './sqlite-journal.ts'
 import { copyState, type LogRows } from './sqlite-log-rows.ts'
 
 /** What a committed batch changed: each log's new state, and what it added to the store's totals. */
@@ -8,13 +9,9 @@ export interface BatchResult {
   changed: Map<LogId, LogState>
   entries: number
   bytes: number
+  /** The journal rows written, for `EntryJournal.committed` once the transaction has committed. */
+  written: ReturnType<EntryJournal['write']>
 }
-
-/**
- * Entry rows per INSERT statement: one statement per row spent more time crossing from JavaScript into SQLite than in
- * SQLite (bench/sqlite-layout.ts). 100 rows are 300 parameters, far below SQLite's limit of 32,766.
- */
-const ROWS_PER_INSERT = 100
 
 /** Why `entry` may not be stored in a log in `state`, or undefined when it may. */
 function refusalOf(state: LogState, entry: AppendEntry, limits: BatchLimits): Refusal | undefined {
@@ -42,20 +39,19 @@ function apply(state: LogState, entry: AppendEntry, now: number): number {
 
 /**
  * One batch as one transaction (the caller wraps `write` in it): each entry checked against its log's state as the
- * entries before it left it, the entries inserted into `entries` (clustered by (log, seq)), producer marks upserted,
+ * entries before it left it, the entries written to the journal (sqlite-journal.ts), producer marks upserted,
  * each touched log's row written once. States are worked on as copies, so a batch that fails changes no cached state.
  */
 export class BatchWriter {
-  readonly #db: Database
   readonly #rows: LogRows
+  readonly #journal: EntryJournal
   readonly #load: (log: LogId) => LogState | undefined
-  readonly #inserts = new Map<number, Statement>()
   readonly #upsertProducer: Statement
 
   /** @param load a log's state as committed (the backend's cache, else its row); undefined for no such log. */
-  constructor(db: Database, rows: LogRows, load: (log: LogId) => LogState | undefined) {
-    this.#db = db
+  constructor(db: Database, rows: LogRows, journal: EntryJournal, load: (log: LogId) => LogState | undefined) {
     this.#rows = rows
+    this.#journal = journal
     this.#load = load
     this.#upsertProducer = db.prepare(
       'INSERT INTO log_producers (log, key, value) VALUES (?, ?, ?) ON CONFLICT (log, key) DO UPDATE SET value = excluded.value',
@@ -66,7 +62,7 @@ export class BatchWriter {
     const states = new Map<LogId, LogState>()
     const changed = new Map<LogId, LogState>()
     const outcomes: AppendOutcome[] = []
-    const rows: (string | number)[] = []
+    const rows: EntryRow[] = []
     let bytes = 0
     for (const entry of batch) {
       let state = states.get(entry.log)
@@ -87,30 +83,13 @@ export class BatchWriter {
       outcomes.push(apply(state, entry, now))
       changed.set(entry.log, state)
       if (entry.data !== null) {
-        rows.push(entry.log, state.head, entry.bytes, entry.data)
+        rows.push({ log: entry.log, seq: state.head, bytes: entry.bytes, data: entry.data })
         bytes += entry.bytes
       }
       if (entry.producer) this.#upsertProducer.run(entry.log, entry.producer.key, entry.producer.value)
     }
-    this.#insertRows(rows)
-    for (const [log, state] of changed) this.#rows.updateAfterAppend(log, state)
-    return { outcomes, changed, entries: rows.length / 4, bytes }
-  }
-
-  #insertRows(values: (string | number)[]): void {
-    const perRow = 4
-    for (let i = 0; i < values.length; i += ROWS_PER_INSERT * perRow) {
-      const chunk = values.slice(i, i + ROWS_PER_INSERT * perRow)
-      this.#insertStatement(chunk.length / perRow).run(...chunk)
-    }
-  }
-
-  #insertStatement(rows: number): Statement {
-    let statement = this.#inserts.get(rows)
-    if (!statement) {
-      statement = this.#db.prepare(`INSERT INTO entries (log, seq, bytes, data) VALUES ${Array(rows).fill('(?, ?, ?, ?)').join(', ')}`)
-      this.#inserts.set(rows, statement)
-    }
-    return statement
+    const written = this.#journal.write(rows)
+    for (const [log, state] of changed) this.#rows.updateAfterAppend(log, state, this.#load(log)!)
+    return { outcomes, changed, entries: rows.length, bytes, written }
   }
 }

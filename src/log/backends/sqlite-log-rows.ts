@@ -64,7 +64,9 @@ export function newState(log: NewLog, now: number): LogState {
 export class LogRows {
   readonly #select: Statement<LogRow, [string]>
   readonly #insert: Statement
-  readonly #updateAfterAppend: Statement
+  readonly #updateHead: Statement
+  readonly #updateActivity: Statement
+  readonly #updateRun: Statement
   readonly #updateCounts: Statement
   readonly #setMeta: Statement
   readonly #touch: Statement
@@ -73,9 +75,9 @@ export class LogRows {
   constructor(db: Database) {
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE id = ?`)
     this.#insert = db.prepare(`INSERT INTO logs (id, ${COLUMNS}) VALUES (${Array(14).fill('?').join(', ')})`)
-    this.#updateAfterAppend = db.prepare(
-      'UPDATE logs SET head = ?, count = ?, bytes = ?, active_at = ?, closed = ?, open_run = ?, open_run_from = ? WHERE id = ?',
-    )
+    this.#updateHead = db.prepare('UPDATE logs SET head = ?, count = ?, bytes = ? WHERE id = ?')
+    this.#updateActivity = db.prepare('UPDATE logs SET active_at = ? WHERE id = ?')
+    this.#updateRun = db.prepare('UPDATE logs SET closed = ?, open_run = ?, open_run_from = ? WHERE id = ?')
     this.#updateCounts = db.prepare('UPDATE logs SET tail = ?, count = ?, bytes = ? WHERE id = ?')
     this.#setMeta = db.prepare('UPDATE logs SET meta = ? WHERE id = ?')
     this.#touch = db.prepare('UPDATE logs SET active_at = ?, expires_at = ? WHERE id = ?')
@@ -106,9 +108,16 @@ export class LogRows {
     )
   }
 
-  /** Writes what an append changes: head, count, bytes, activity, the closed flag and the open run. */
-  updateAfterAppend(log: LogId, s: LogState): void {
-    this.#updateAfterAppend.run(s.head, s.count, s.bytes, s.activeAt, s.closed ? 1 : 0, s.openRun?.id ?? null, s.openRun?.from ?? null, log)
+  /**
+   * Writes what a batch changed from `was`: head, count and bytes; activity, the closed flag and the open run only when
+   * they changed, so that most batches leave the indexes on them alone.
+   */
+  updateAfterAppend(log: LogId, s: LogState, was: LogState): void {
+    this.#updateHead.run(s.head, s.count, s.bytes, log)
+    if (s.activeAt !== was.activeAt) this.#updateActivity.run(s.activeAt, log)
+    if (s.closed !== was.closed || s.openRun?.id !== was.openRun?.id || s.openRun?.from !== was.openRun?.from) {
+      this.#updateRun.run(s.closed ? 1 : 0, s.openRun?.id ?? null, s.openRun?.from ?? null, log)
+    }
   }
 
   /** Writes what deleting entries changes: tail, count and bytes. */

@@ -21,15 +21,18 @@ export class ReadBefore {
     this.#range = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq >= ? AND seq < ? ORDER BY seq')
   }
 
-  /** @param assertOpen throws once the backend closed, which it may do while this waits for the next turn. */
-  async read(log: LogId, before: number, maxBytes: number, assertOpen: () => void): Promise<LogEntry[]> {
+  /**
+   * Rows before `before` within `maxBytes` (one at least when `atLeastOne`), ascending.
+   * @param assertOpen throws once the backend closed, which it may do while this waits for the next turn.
+   */
+  async read(log: LogId, before: number, maxBytes: number, atLeastOne: boolean, assertOpen: () => void): Promise<LogEntry[]> {
     let from: number | undefined
     let bytes = 0
     scan: for (let below = before, page = FIRST_SIZE_PAGE; ; page = Math.min(page * 2, MAX_SIZE_PAGE)) {
       const sizes = this.#sizes.all(log, below, page)
       for (const row of sizes) {
         bytes += row.bytes
-        if (bytes > maxBytes && from !== undefined) break scan
+        if (bytes > maxBytes && (from !== undefined || !atLeastOne)) break scan
         from = row.seq
       }
       if (sizes.length < page) break
