@@ -1,9 +1,10 @@
 /**
- * Does the journal pay? The SQLite log backend (src/log/backends/sqlite-backend.ts: one transaction per batch straight
- * into `entries`, SQLite's own WAL checkpoints) against the store of schema 8 (its journal, merged into `events` once a
- * second, and its checkpoint worker thread), under the load of many runs at token pace: `--logs` logs each appending a
- * ~100-byte event every 20 ms (50/s), each waiting for its append to commit before the next, as a step does. Batches
- * form as a turn of the event loop forms them: every append made in one turn commits together on the next.
+ * Does the journal pay? The SQLite log backend (src/log/backends/sqlite-backend.ts) against the store of schema 8 (its
+ * journal, merged into `events` once a second, with and without its checkpoint worker thread), under the load of many
+ * runs at token pace: `--logs` logs each appending a ~100-byte event every 20 ms (50/s), each waiting for its append to
+ * commit before the next, as a step does. Batches form as a turn of the event loop forms them: every append made in
+ * one turn commits together on the next. bench/RESULTS.md has the figures of the backend without a journal (commit
+ * 3e88cf7) and with one.
  *
  *   bun bench/sqlite-backend.ts [--logs 1000] [--seconds 15] [--pairs 2] [--variants backend,store-v8,store-v8-no-worker]
  *   bun bench/sqlite-backend.ts --old-root /tmp/old   # the store-v8 variants from a checkout that still has them

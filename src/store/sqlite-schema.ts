@@ -97,10 +97,12 @@ export const MIGRATIONS: readonly string[] = [
    );`,
   // Version 9: the log backend's tables (src/log/backends/sqlite-backend.ts), and everything of versions 1–8 moved
   // into them. An event's entry is its JSON without seq and session, as JSON.stringify(event) writes it: type,
-  // step_id, ts, then the payload's fields in their order. A chat's state is one `logs` row; its viewer id is an
-  // alias; a producer is a key (`[run, producer]`) and a value (its state's JSON). Journal rows a crash left behind
-  // are moved first (OR IGNORE: a crash mid-merge left some in both); the new journal holds entries
-  // (src/log/backends/sqlite-journal.ts). `sign_ins` (sqlite-sign-ins.ts) stays.
+  // step_id, ts, then the payload's fields in their order. A chat's state is one `logs` row, its meta the JSON of its
+  // record's other fields (src/log/event-log.ts); its viewer id is also an alias; a producer is a key
+  // (`[run, producer]`) and a value (its state's JSON). A run left open (a `user` or `start` without a closing event)
+  // is the log's open run, the newest if a crash left several. Journal rows a crash left behind are moved first (OR
+  // IGNORE: a crash mid-merge left some in both); the new journal holds entries (src/log/backends/sqlite-journal.ts).
+  // `sign_ins` (sqlite-sign-ins.ts) stays.
   `INSERT OR IGNORE INTO events (session, seq, type, step_id, ts, payload)
      SELECT session, seq, type, step_id, ts, payload FROM journal;
    CREATE TABLE logs (
@@ -159,8 +161,10 @@ export const MIGRATIONS: readonly string[] = [
        CAST(round(unixepoch(s.created_at, 'subsec') * 1000) AS INTEGER),
        CAST(round(unixepoch(s.last_activity, 'subsec') * 1000) AS INTEGER),
        0,
-       CASE WHEN s.publisher_hash IS NULL THEN json_object('step', json(s.step))
-         ELSE json_object('step', json(s.step), 'publisher_hash', s.publisher_hash) END,
+       CASE WHEN s.publisher_hash IS NULL
+         THEN json_object('created_at', s.created_at, 'step', json(s.step), 'viewer_id', s.viewer_id)
+         ELSE json_object('created_at', s.created_at, 'step', json(s.step), 'viewer_id', s.viewer_id,
+           'publisher_hash', s.publisher_hash) END,
        o.step_id, o.first_seq - 1
      FROM sessions AS s LEFT JOIN kept AS k ON k.log = s.id LEFT JOIN open_runs AS o ON o.session = s.id;
    INSERT INTO aliases (alias, log) SELECT viewer_id, id FROM sessions WHERE viewer_id IS NOT NULL;

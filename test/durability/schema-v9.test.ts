@@ -39,7 +39,7 @@ test('a schema-8 database opens with every chat, event, viewer id, producer, byt
       expect(await backend.read(record.id, 0, 10_000)).toEqual(events.map((event) => ({ seq: event.seq, data: dataOf(event) })))
       const counted = events.reduce((sum, event) => sum + Buffer.byteLength(dataOf(event)), 0)
       expect(counted).toBe(bytes)
-      const meta = record.publisher_hash ? { step: record.step, publisher_hash: record.publisher_hash } : { step: record.step }
+      const { id: _id, last_seq: _head, ...meta } = record
       expect(await backend.state(record.id)).toEqual({
         head: record.last_seq,
         tail: events.length > 0 ? events[0]!.seq - 1 : 0,
