@@ -1,4 +1,4 @@
-import { t, type Static } from 'elysia'
+import { type Static, Type as t } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { AppError } from './errors.ts'
 import { type JsonMeasure, measureJson } from './json-shape.ts'
@@ -6,7 +6,8 @@ import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.
 
 /**
  * The event model, declared once. Every other module (store, steps, templates, JSON API) imports the schemas
- * and the types derived from them here.
+ * and the types derived from them here. Written with TypeBox itself, not Elysia's `t` (the same builder): the
+ * model sits below HTTP, and what a store or a step needs must not load the web framework.
  */
 
 const Text = t.String({ maxLength: EVENT_TEXT_MAX_CHARS })
@@ -78,7 +79,6 @@ const SCHEMAS = {
 }
 
 /** An event as a step (or the runner) emits it: no `seq` and no `session_id` yet. */
-export const NewEventSchema = t.Union(Object.values(SCHEMAS))
 export type NewEvent = Static<(typeof SCHEMAS)[keyof typeof SCHEMAS]>
 export type EventType = NewEvent['type']
 /** The metadata a `final` may carry. */
