@@ -43,6 +43,8 @@ const FinalMeta = t.Object(
 )
 
 const Envelope = {
+  // The id of the run the event belongs to. `step_id` is its name on the wire (stored logs, the JSON API, AG-UI's
+  // followers read it) since before runs had a name of their own; the code calls it `runId` everywhere else.
   step_id: t.String({ minLength: 1, maxLength: 64 }),
   ts: t.String({ minLength: 1, maxLength: 40 }),
 }
@@ -112,7 +114,7 @@ export function fitEventText(text: string): string {
 export type StoredEvent = NewEvent & { seq: number; session_id: string }
 export type StoredEventOf<K extends EventType> = Extract<StoredEvent, { type: K }>
 
-/** An event as a read-only viewer gets it: without `session_id`, which is the owner's id and so a write capability. */
+/** An event as a read-only viewer gets it: without `session_id`, the session id, which is a write capability. */
 export type ViewerEvent = NewEvent & { seq: number }
 
 /** The viewer's copy of a stored event (a new object: the stored one may be shared through caches). */

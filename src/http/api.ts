@@ -92,9 +92,9 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/messages',
       async ({ params, body, set }) => {
         const session = await requireSession(deps.store, params.id)
-        const stepId = await submitMessage(deps, session, body.text)
+        const runId = await submitMessage(deps, session, body.text)
         set.status = 202
-        return { step_id: stepId }
+        return { step_id: runId }
       },
       {
         params: Id,
