@@ -8,7 +8,8 @@
  * `import`, `export … from` and `import()` of a relative path. `import type` and `export type` are erased and do
  * not count; `import { type A }` does, because under `verbatimModuleSyntax` it still loads the module.
  *
- * Exits 1 with one block per cycle, 0 when there is none.
+ * It also fails when a package of PACKAGE_HOMES (the web framework) is loaded outside its homes. Exits 1 with one
+ * block per cycle and one line per such import, 0 when there is none.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
@@ -34,17 +35,54 @@ export interface LayerCycle {
  */
 export const ALLOWED_HOPS: readonly (readonly [string, string])[] = []
 
-/** The value imports of every .ts/.tsx file under `roots`. */
-export function collectImports(roots: readonly string[]): Import[] {
-  const imports: Import[] = []
+/** A value import of a package (`elysia`, `@elysiajs/html`) by a file. */
+export interface PackageImport {
+  from: string
+  name: string
+}
+
+/**
+ * Packages that only some nodes may load, and which. The web framework stays in the HTTP layer and the assembly, so
+ * that the event model, the steps, the runs and the stores load (and are tested, and embedded) without it.
+ */
+const HTTP_AND_ASSEMBLY = ['src/http', 'src/app.ts', 'src/create-server.ts', 'src/server.ts', 'src/main.ts']
+export const PACKAGE_HOMES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['elysia', HTTP_AND_ASSEMBLY],
+  ['@elysiajs/html', HTTP_AND_ASSEMBLY],
+])
+
+/** The value imports of every .ts/.tsx file under `roots`: of other files, and of packages. */
+export function collectImports(roots: readonly string[]): { files: Import[]; packages: PackageImport[] } {
+  const files: Import[] = []
+  const packages: PackageImport[] = []
   for (const file of roots.flatMap(sourceFiles)) {
-    const text = readFileSync(file, 'utf8')
-    for (const specifier of valueImports(file, text)) {
-      if (!specifier.startsWith('.')) continue
-      imports.push({ from: file, to: join(dirname(file), specifier) })
+    for (const specifier of valueImports(file, readFileSync(file, 'utf8'))) {
+      if (specifier.startsWith('.')) files.push({ from: file, to: join(dirname(file), specifier) })
+      else packages.push({ from: file, name: packageName(specifier) })
     }
   }
-  return imports
+  return { files, packages }
+}
+
+/** `@scope/name` or `name`, without the path inside the package; `node:` and `bun:` modules are their own name. */
+const packageName = (specifier: string) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/')
+
+/** One line per import of a package (of `homes`) by a node that is not among its homes. */
+export function misplacedPackages(
+  packages: readonly PackageImport[],
+  roots: readonly string[],
+  homes: ReadonlyMap<string, readonly string[]> = PACKAGE_HOMES,
+): string[] {
+  return packages.flatMap(({ from, name }) => {
+    const allowed = homes.get(name)
+    const node = nodeOf(from, roots)
+    if (!allowed || !node || allowed.includes(node)) return []
+    return [`${from} imports ${name}, which only ${allowed.join(', ')} may load (check-layers.ts PACKAGE_HOMES)`]
+  })
 }
 
 /** The relative-or-bare specifiers `text` (the source of `file`) loads at run time. */
@@ -194,11 +232,13 @@ export function describe(cycles: readonly LayerCycle[], stale: readonly string[]
 if (import.meta.main) {
   const roots = process.argv.slice(2).map((root) => root.replace(/\/+$/, ''))
   if (roots.length === 0) roots.push('src')
-  const { cycles, stale } = findCycles(collectImports(roots), roots, ALLOWED_HOPS)
-  if (cycles.length > 0 || stale.length > 0) {
-    console.error(describe(cycles, stale))
+  const { files, packages } = collectImports(roots)
+  const { cycles, stale } = findCycles(files, roots, ALLOWED_HOPS)
+  const misplaced = misplacedPackages(packages, roots)
+  if (cycles.length > 0 || stale.length > 0 || misplaced.length > 0) {
+    console.error([describe(cycles, stale), ...misplaced].filter(Boolean).join('\n'))
     console.error('\nFolders import in one direction: see docs/architecture.md for the layering.')
     process.exit(1)
   }
-  console.log(`no import cycle between the folders of ${roots.join(', ')}`)
+  console.log(`no import cycle between the folders of ${roots.join(', ')}, and the web framework only in HTTP`)
 }

@@ -2,7 +2,15 @@ import { describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { ALLOWED_HOPS, collectImports, describe as describeCycles, findCycles, nodeOf, valueImports } from '../../scripts/check-layers.ts'
+import {
+  ALLOWED_HOPS,
+  collectImports,
+  describe as describeCycles,
+  findCycles,
+  misplacedPackages,
+  nodeOf,
+  valueImports,
+} from '../../scripts/check-layers.ts'
 
 /** A throwaway source tree: path → text. */
 function tree(files: Record<string, string>): string {
@@ -16,7 +24,7 @@ function tree(files: Record<string, string>): string {
 
 const check = (dir: string, allowed: readonly (readonly [string, string])[] = []) => {
   const roots = [join(dir, 'src')]
-  return findCycles(collectImports(roots), roots, allowed)
+  return findCycles(collectImports(roots).files, roots, allowed)
 }
 
 describe('the folder graph of src/ (scripts/check-layers.ts)', () => {
@@ -87,8 +95,23 @@ describe('the folder graph of src/ (scripts/check-layers.ts)', () => {
     expect(stale).toEqual([`${src}/c → ${src}/b`])
   })
 
-  test('stepstream’s own src/ and templates/ have no cycle (beyond the allow-list, whose entries all still close one)', () => {
+  test('the web framework is loaded only where PACKAGE_HOMES says: an event model that imports Elysia is named', () => {
+    const dir = tree({
+      'src/events.ts': "import { t } from 'elysia'\nimport type { Static } from '@elysiajs/html'\nexport const Text = t.String()",
+      'src/http/api.ts': "import { Elysia } from 'elysia'\nimport { Text } from '../events.ts'\nexport const api = [Elysia, Text]",
+      'src/steps/tool.ts': "import { Type } from '@sinclair/typebox/compiler'\nexport const tool = Type",
+    })
+    const roots = [join(dir, 'src')]
+    const homes = new Map([['elysia', [`${roots[0]}/http`]]])
+    expect(misplacedPackages(collectImports(roots).packages, roots, homes)).toEqual([
+      `${roots[0]}/events.ts imports elysia, which only ${roots[0]}/http may load (check-layers.ts PACKAGE_HOMES)`,
+    ])
+  })
+
+  test('stepstream’s own src/ and templates/ have no cycle (beyond the allow-list, whose entries all still close one), and Elysia stays in HTTP', () => {
     const roots = ['src', 'templates']
-    expect(findCycles(collectImports(roots), roots, ALLOWED_HOPS)).toEqual({ cycles: [], stale: [] })
+    const { files, packages } = collectImports(roots)
+    expect(findCycles(files, roots, ALLOWED_HOPS)).toEqual({ cycles: [], stale: [] })
+    expect(misplacedPackages(packages, roots)).toEqual([])
   })
 })
