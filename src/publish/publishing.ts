@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts'
+import { ENDED_RUNS_KEPT } from '../limits.ts'
 import type { Runner } from '../runs/runner.ts'
 import { newId } from '../session-id.ts'
 import type { EventStore, SessionRecord } from '../store/event-store.ts'
@@ -8,16 +9,14 @@ import { ProducerSeqs } from './producer-seq.ts'
 import { type AppendResult, type PublishFormat, PublishedRun } from './published-run.ts'
 import { PUBLISHED_STEP } from './published-session.ts'
 
-/** Runs that ended are remembered this many at a time, so a late append hears why (cancelled, or closed). */
-export const ENDED_RUNS_KEPT = 10_000
-
 export interface PublishingOptions {
+  /** The log the runs are written to; producer state is kept in it when it can keep it (canKeepProducers). */
   store: EventStore
   /** Runs each published run as a step, so it keeps every promise of a run (one closing event, cancel, shutdown). */
   runner: Runner
   /** A publishing program silent this long has its run closed with an error; milliseconds (`--publish-timeout`). */
   timeoutMs: number
-  /** Ended runs remembered for their late appends; default ENDED_RUNS_KEPT. */
+  /** Ended runs remembered for their late appends; runs, default ENDED_RUNS_KEPT (10,000). */
   endedKept?: number
 }
 
