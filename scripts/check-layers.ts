@@ -215,7 +215,7 @@ function sourceFiles(path: string): string[] {
 }
 
 /** The report for `cycles` and `stale` allow-list entries, one block each. */
-export function describe(cycles: readonly LayerCycle[], stale: readonly string[]): string {
+export function report(cycles: readonly LayerCycle[], stale: readonly string[]): string {
   const blocks = cycles.map((cycle) => {
     const lines = cycle.hops.map(({ from, to, imports }) => {
       const [first] = imports
@@ -236,7 +236,7 @@ if (import.meta.main) {
   const { cycles, stale } = findCycles(files, roots, ALLOWED_HOPS)
   const misplaced = misplacedPackages(packages, roots)
   if (cycles.length > 0 || stale.length > 0 || misplaced.length > 0) {
-    console.error([describe(cycles, stale), ...misplaced].filter(Boolean).join('\n'))
+    console.error([report(cycles, stale), ...misplaced].filter(Boolean).join('\n'))
     console.error('\nFolders import in one direction: see docs/architecture.md for the layering.')
     process.exit(1)
   }

@@ -2,15 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import {
-  ALLOWED_HOPS,
-  collectImports,
-  describe as describeCycles,
-  findCycles,
-  misplacedPackages,
-  nodeOf,
-  valueImports,
-} from '../../scripts/check-layers.ts'
+import { ALLOWED_HOPS, collectImports, report, findCycles, misplacedPackages, nodeOf, valueImports } from '../../scripts/check-layers.ts'
 
 /** A throwaway source tree: path → text. */
 function tree(files: Record<string, string>): string {
@@ -40,9 +32,9 @@ describe('the folder graph of src/ (scripts/check-layers.ts)', () => {
     const src = join(dir, 'src')
     expect(cycles[0]!.nodes).toEqual([`${src}/agui`, `${src}/steps`])
     expect(cycles[0]!.hops[0]!.imports).toEqual([{ from: `${src}/agui/map.ts`, to: `${src}/steps/parse.ts` }])
-    const report = describeCycles(cycles, stale)
-    expect(report).toContain(`cycle: ${src}/agui → ${src}/steps → ${src}/agui`)
-    expect(report).toContain(`${src}/steps/answer.ts imports ${src}/agui/map.ts`)
+    const text = report(cycles, stale)
+    expect(text).toContain(`cycle: ${src}/agui → ${src}/steps → ${src}/agui`)
+    expect(text).toContain(`${src}/steps/answer.ts imports ${src}/agui/map.ts`)
   })
 
   test('a cycle through a file at the top of src/ and a longer ring are found too', () => {
