@@ -1,3 +1,4 @@
+import { DEFAULT_CANCEL_GRACE_MS } from '../defaults.ts'
 import { AppError, noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
@@ -19,9 +20,6 @@ const publishedSession = () =>
     'PUBLISHED_SESSION',
     'This chat is answered by a program that publishes its runs over the API, so it takes no messages from here.',
   )
-
-/** How long a cancelled step may take to return before the runner closes its run itself; milliseconds. */
-export const DEFAULT_CANCEL_GRACE_MS = 2000
 
 export interface RunnerOptions {
   store: EventStore

@@ -1,7 +1,6 @@
 import { afterEach, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { createServer, defineStep, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
-import { TokenAuth } from '../../src/http/auth.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -52,7 +51,7 @@ test('listen() on a free port answers, and stop() ends it', async () => {
 
 test('mounted with auth on, the host app’s own routes stay open and take posts; stepstream’s routes need the token', async () => {
   const token = 'operator-token-0123456789'
-  server = await createServer({ steps: [shout], log: silentLogger, auth: new TokenAuth([token]) })
+  server = await createServer({ steps: [shout], log: silentLogger, auth: { tokens: [token] } })
   const mine = new Elysia()
     .get('/hello', () => 'hi')
     .post('/echo', ({ body }) => body)
