@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { helpText, parseConfig } from '../../src/config.ts'
+import { FLAGS, helpText, parseConfig } from '../../src/config.ts'
+import { shownDefault } from '../../src/flags.ts'
 
 const run = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseConfig(argv, env)
@@ -281,5 +282,48 @@ describe('operating flags', () => {
     ]) {
       expect(helpText('1')).toContain(flag)
     }
+  })
+})
+
+describe('--help is printed from the table that parses', () => {
+  const help = helpText('1')
+  const lines = help.split('\n')
+  /** A flag's line of --help and the line after it (its environment twins). */
+  const entryOf = (name: string) => {
+    const at = lines.findIndex((line) => new RegExp(`^ {2}--${name}(?: |$)`).test(line))
+    return at < 0 ? undefined : { line: lines[at]!, env: lines[at + 1] ?? '' }
+  }
+
+  test('every flag parseConfig takes is in --help, with the shape of its value, its line, its default and its env twins', () => {
+    for (const [name, flag] of Object.entries(FLAGS)) {
+      const entry = entryOf(name)
+      if (!entry) throw new Error(`--${name} is missing from --help`)
+      expect(flag.help.trim()).not.toBe('')
+      expect(entry.line).toContain(flag.help)
+      if (flag.value) expect(entry.line).toContain(`--${name} ${flag.value}`)
+      if (flag.default !== undefined) expect(entry.line).toContain(`(default ${shownDefault(flag.default)})`)
+      expect(entry.env).toContain(`env: ${flag.env.join(', ')}`)
+    }
+  })
+
+  test('every flag --help shows is one parseConfig takes', () => {
+    const shown = [...help.matchAll(/^ {2}--([a-z-]+)/gm)].map((match) => match[1]!)
+    expect(shown.filter((name) => name !== 'help' && name !== 'version').sort()).toEqual(Object.keys(FLAGS).sort())
+    for (const name of shown) {
+      const parsed = parseConfig([`--${name}`], {})
+      expect(parsed.kind === 'error' ? parsed.message : '').not.toMatch(/Unknown option/)
+    }
+  })
+
+  test('the defaults --help shows are the ones applied: giving each of them changes nothing', () => {
+    const argv = Object.entries(FLAGS).flatMap(([name, flag]) => (flag.default === undefined ? [] : [`--${name}`, flag.default]))
+    expect(argv.length).toBeGreaterThan(20)
+    expect(run(argv)).toEqual(run([]))
+  })
+
+  test('every flag of the table is read by a part, and no part reads a flag the table lacks', () => {
+    const seen = new Set<string>()
+    expect(parseConfig([], {}, seen).kind).toBe('run')
+    expect([...seen].sort()).toEqual(Object.keys(FLAGS).sort())
   })
 })
