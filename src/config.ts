@@ -52,26 +52,22 @@ export interface Config {
 
 export type ParsedConfig = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string }
 
-const UNIT_MS = new Map([
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1000],
-])
+/** A unit's length in milliseconds, from the one table of units (retention-policy.ts): `s`, `m`, `h` or `d`. */
+const unitMs = (unit: string): number => parseDuration(`1${unit}`)!
 
 /** A duration as `--retention` takes it (`30d`), in the largest unit that divides it. */
 const durationText = (ms: number): string => {
-  for (const [unit, size] of UNIT_MS) if (ms % size === 0) return `${ms / size}${unit}`
-  throw new Error(`${ms} ms is no whole number of seconds`)
+  const unit = ['d', 'h', 'm', 's'].find((u) => ms % unitMs(u) === 0)
+  if (unit === undefined) throw new Error(`${ms} ms is no whole number of seconds`)
+  return `${ms / unitMs(unit)}${unit}`
 }
 
 /** A token bucket as `--rate-limit` takes it (`30/m`). */
 const rateText = (rate: BucketRate): string => {
-  for (const unit of ['s', 'm', 'h']) {
-    const perUnit = UNIT_MS.get(unit)! / rate.perMs
-    if (Number.isInteger(perUnit)) return `${perUnit}/${unit}${rate.capacity === perUnit ? '' : `,${rate.capacity}`}`
-  }
-  throw new Error('the rate is no whole number an hour')
+  const unit = ['s', 'm', 'h'].find((u) => Number.isInteger(unitMs(u) / rate.perMs))
+  if (unit === undefined) throw new Error('the rate is no whole number an hour')
+  const perUnit = unitMs(unit) / rate.perMs
+  return `${perUnit}/${unit}${rate.capacity === perUnit ? '' : `,${rate.capacity}`}`
 }
 
 /** The server's own flags; each step declares its own beside it (src/steps/*-config.ts). */
@@ -238,7 +234,7 @@ export function rateLimitSpec(raw: string): BucketRate | undefined {
   if (!match || rate < 1 || burst < 1) {
     throw new ConfigError(`--rate-limit must be like 30/m, 120/h,10 or off, got ${JSON.stringify(raw)}`)
   }
-  return { capacity: burst, perMs: UNIT_MS.get(match[2]!)! / rate }
+  return { capacity: burst, perMs: unitMs(match[2]!) / rate }
 }
 
 /** The smallest byte budget accepted: a budget must hold more than the reserve kept for closing events. */
