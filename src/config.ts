@@ -13,7 +13,6 @@ import {
   DEFAULT_MAX_SESSIONS,
   DEFAULT_MAX_STORE_BYTES,
   DEFAULT_PORT,
-  DEFAULT_PUBLISH_TIMEOUT_MS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_RETENTION_MS,
   DEFAULT_RUN_LEASE_MS,
@@ -29,6 +28,7 @@ import { LOG_LEVELS, type LogLevel } from './log.ts'
 import { type AguiConfig, aguiConfig } from './steps/agui-config.ts'
 import { type EchoConfig, echoConfig } from './steps/echo-config.ts'
 import { type OpenAiConfig, openAiConfig } from './steps/openai-config.ts'
+import { publishConfig } from './publish/publish-config.ts'
 import { parseDuration } from './store/retention-policy.ts'
 import { type StoreSpec, storeSpec } from './store-spec.ts'
 
@@ -70,7 +70,7 @@ const rateText = (rate: BucketRate): string => {
   return `${perUnit}/${unit}${rate.capacity === perUnit ? '' : `,${rate.capacity}`}`
 }
 
-/** The server's own flags; each step declares its own beside it (src/steps/*-config.ts). */
+/** The server's own flags; each step kind declares its own beside it (src/steps/*-config.ts, src/publish/publish-config.ts). */
 const SERVER_FLAGS: Flags = {
   port: { env: ['STEPSTREAM_PORT', 'PORT'], value: '<n>', default: String(DEFAULT_PORT), help: 'TCP port to listen on' },
   host: { env: ['STEPSTREAM_HOST'], value: '<address>', default: DEFAULT_HOST, help: 'interface to listen on' },
@@ -116,12 +116,6 @@ const SERVER_FLAGS: Flags = {
     value: '<n>',
     default: String(DEFAULT_MAX_EVENTS_PER_SESSION),
     help: 'events kept per session, oldest deleted first',
-  },
-  'publish-timeout': {
-    env: ['STEPSTREAM_PUBLISH_TIMEOUT'],
-    value: '<ms>',
-    default: String(DEFAULT_PUBLISH_TIMEOUT_MS),
-    help: 'milliseconds a publishing program may stay silent before its run is closed with an error',
   },
   'max-sessions': {
     env: ['STEPSTREAM_MAX_SESSIONS'],
@@ -195,8 +189,8 @@ const SERVER_FLAGS: Flags = {
   },
 }
 
-/** Every flag: the server's, then each step's. `--help` prints this table and parseConfig reads it. */
-export const FLAGS: Flags = { ...SERVER_FLAGS, ...echoConfig.flags, ...openAiConfig.flags, ...aguiConfig.flags }
+/** Every flag: the server's, then each step kind's. `--help` prints this table and parseConfig reads it. */
+export const FLAGS: Flags = { ...SERVER_FLAGS, ...publishConfig.flags, ...echoConfig.flags, ...openAiConfig.flags, ...aguiConfig.flags }
 
 export function helpText(version: string): string {
   return `stepstream ${version}: stream the events of running steps to browsers as HTML over Server-Sent Events.
@@ -247,7 +241,7 @@ function serverOptions(read: FlagReader): Config['server'] {
     store: storeSpec(read.get('store')),
     defaultStep: read.get('step'),
     cancelGraceMs: integer('cancel-grace', read.get('cancel-grace'), 0, 600_000),
-    publishTimeoutMs: integer('publish-timeout', read.get('publish-timeout'), 100, 86_400_000),
+    ...publishConfig.parse(read),
     heartbeatMs: integer('heartbeat', read.get('heartbeat'), 100, 3_600_000),
     retention: {
       idleMs: duration('retention', read.get('retention')),
