@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
 import { FLAGS, helpText, parseConfig } from '../../src/config.ts'
 import { shownDefault } from '../../src/flags.ts'
 
@@ -326,4 +327,13 @@ describe('--help is printed from the table that parses', () => {
     expect(parseConfig([], {}, seen).kind).toBe('run')
     expect([...seen].sort()).toEqual(Object.keys(FLAGS).sort())
   })
+})
+
+test('steps own their config: config.ts composes their parts, and nothing under src/steps or src/publish imports it', async () => {
+  const root = join(import.meta.dir, '../..')
+  const importers: string[] = []
+  for await (const path of new Bun.Glob('src/{steps,publish}/**/*.{ts,tsx}').scan(root)) {
+    if (/from '(\.\.\/)+config\.ts'/.test(await Bun.file(join(root, path)).text())) importers.push(path)
+  }
+  expect(importers).toEqual([])
 })
