@@ -25,7 +25,7 @@ async function main() {
   const { echo, openai, agui } = config.steps
   try {
     const steps = [echoStep(echo.delayMs), openAiStep(openai, log), aguiStep(agui, log)]
-    const server = await startServer({ config, steps, log, version: VERSION })
+    const server = await startServer(config, steps, log, VERSION)
     stopOnSignals(server, log, config.server.cancelGraceMs)
   } catch (error) {
     if (error instanceof StartError) fail(error.message)

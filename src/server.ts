@@ -23,18 +23,11 @@ export interface RunningServer {
 export const SHUTDOWN_MARGIN_MS = 3000
 
 /**
- * The binary's server: createServer with the flags' options, this process's metrics, and `steps`; then listens and
- * says where in its first log line. Throws StartError with a one-line reason, naming the flag when one is to blame.
+ * The binary's server: createServer with the flags' options, this process's metrics, and `steps` (`--step` names one
+ * of them); then listens and says where in its first log line. Throws StartError with a one-line reason, naming the
+ * flag when one is to blame.
  */
-export interface StartOptions {
-  config: Config
-  /** The steps chats can run; `--step` must name one of them. */
-  steps: readonly StepFactory[]
-  log: Logger
-  version: string
-}
-
-export async function startServer({ config, steps, log, version }: StartOptions): Promise<RunningServer> {
+export async function startServer(config: Config, steps: readonly StepFactory[], log: Logger, version: string): Promise<RunningServer> {
   const metrics = new Metrics({ processMetrics: true, eventLoopLag: true })
   let server: StepstreamServer
   try {

@@ -25,5 +25,5 @@ const parsed = parseConfig(process.argv.slice(2), process.env)
 if (parsed.kind !== 'run') throw new Error(`bad flags: ${JSON.stringify(parsed)}`)
 const log = createLogger(parsed.config.logLevel)
 const steps = [echoStep(parsed.config.steps.echo.delayMs), stubborn]
-const server = await startServer({ config: parsed.config, steps, log, version: 'test' })
+const server = await startServer(parsed.config, steps, log, 'test')
 stopOnSignals(server, log, parsed.config.server.cancelGraceMs)
