@@ -2,7 +2,7 @@ import type { Database } from 'bun:sqlite'
 import { existsSync } from 'node:fs'
 import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
+import { WAL_AUTOCHECKPOINT_PAGES } from '../log/backends/sqlite-open.ts'
 
 /** What the store sends its checkpoint worker. */
 export type CheckpointerRequest = { type: 'start'; path: string; everyMs: number } | { type: 'close' }

@@ -1,6 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import { fitEventText } from '../events.ts'
-import { CLOSING_TYPES_SQL, RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
+import { CLOSING_TYPES_SQL, RUN_BOUNDARY_TYPES } from '../log/backends/sqlite-schema.ts'
 
 /** A run that a crash left without its closing event, and the text it had streamed. */
 export interface OpenRun {

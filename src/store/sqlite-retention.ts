@@ -1,7 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { CLOSING_WITH_TEXT } from '../events.ts'
 import { SessionBytesColumn } from './sqlite-budget.ts'
-import { RUN_BOUNDARY_TYPES } from './sqlite-schema.ts'
+import { RUN_BOUNDARY_TYPES } from '../log/backends/sqlite-schema.ts'
 
 /**
  * The three ways a SQLite store forgets, each a small query step; SqliteStore.prune runs them in chunks so that

@@ -3,7 +3,7 @@ import { Database } from 'bun:sqlite'
 import { statSync } from 'node:fs'
 import { newId } from '../../src/session-id.ts'
 import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from '../../src/store/sqlite-checkpointer.ts'
-import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/sqlite-open.ts'
+import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/log/backends/sqlite-open.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { appendRun, storeWithHandle, tempDir } from './helpers.ts'
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { newId } from '../../src/session-id.ts'
 import { Journal } from '../../src/store/sqlite-journal.ts'
-import { openSqlite } from '../../src/store/sqlite-open.ts'
+import { openSqlite } from '../../src/log/backends/sqlite-open.ts'
 import { GroupCommitWriter } from '../../src/store/sqlite-writer.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { ev, fillDiskAfter, seqsOf, storeWithHandle, tempDir } from './helpers.ts'

@@ -4,9 +4,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { CLOSING_TYPES } from '../../src/events.ts'
-import { MIGRATIONS, RUN_BOUNDARY_TYPES, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { MIGRATIONS, RUN_BOUNDARY_TYPES, SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
-import { StoreOpenError } from '../../src/store/store-errors.ts'
+import { StoreOpenError } from '../../src/log/backends/sqlite-errors.ts'
 import { ev, seqsOf, tempDir } from './helpers.ts'
 
 const tmp = tempDir()

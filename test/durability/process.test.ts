@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { newId } from '../../src/session-id.ts'
-import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'

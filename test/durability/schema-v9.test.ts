@@ -4,7 +4,7 @@ import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { SqliteBackend } from '../../src/log/backends/sqlite-backend.ts'
-import { SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { tempDir } from './helpers.ts'
 
 /** What the store of schema 8 read back from test/fixtures/schema-v8.db (test/fixtures/make-schema-v8.ts wrote both). */

@@ -1,7 +1,6 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { openSqlite } from '../../store/sqlite-open.ts'
-import { SqliteSignIns } from '../../store/sqlite-sign-ins.ts'
-import { reasonOf } from '../../store/store-errors.ts'
+import { openSqlite } from './sqlite-open.ts'
+import { reasonOf } from './sqlite-errors.ts'
 import {
   type ActivityCursor,
   type AppendEntry,
@@ -22,7 +21,10 @@ import { SqliteLogQueries } from './sqlite-log-queries.ts'
 import { ReadBefore } from './sqlite-read-before.ts'
 
 export interface SqliteBackendOptions extends JournalOptions {
-  /** Called once with the open connection before the backend uses it; tests inject faults through it. */
+  /**
+   * Called once with the open connection before the backend uses it: the store keeps its sign-ins in a table of the
+   * same database (src/store/sqlite-sign-ins.ts), and tests inject faults through it.
+   */
   onOpen?: (db: Database) => void
 }
 
@@ -54,8 +56,6 @@ function writing<T>(write: () => T): T {
 export class SqliteBackend implements LogBackend {
   readonly #db: Database
   readonly #lock: Database | undefined
-  /** The browser sign-ins, in a table of this database (sqlite-sign-ins.ts). */
-  readonly signIns: SqliteSignIns
   readonly #rows: LogRows
   readonly #queries: SqliteLogQueries
   readonly #batch: (entries: readonly AppendEntry[], limits: BatchLimits, now: number) => BatchResult
@@ -78,7 +78,6 @@ export class SqliteBackend implements LogBackend {
     this.#db = db
     this.#lock = lock
     options.onOpen?.(db)
-    this.signIns = new SqliteSignIns(db)
     this.#rows = new LogRows(db)
     this.#queries = new SqliteLogQueries(db)
     this.#journal = new EntryJournal(db, options)

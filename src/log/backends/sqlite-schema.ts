@@ -1,6 +1,6 @@
 import type { Database } from 'bun:sqlite'
-import { CLOSING_TYPES, type EventType } from '../events.ts'
-import { StoreOpenError } from './store-errors.ts'
+import { CLOSING_TYPES, type EventType } from '../../events.ts'
+import { StoreOpenError } from './sqlite-errors.ts'
 
 /** `('a', 'b')`: a list of event types as an SQL list of literals (event types are plain words, never quoted). */
 export const sqlList = (types: readonly EventType[]) => `(${types.map((type) => `'${type}'`).join(', ')})`

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs'
 import { storeFiles } from './sqlite-files.ts'
 import { acquireWriterLock } from './sqlite-lock.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
-import { sqliteCode, StoreOpenError } from './store-errors.ts'
+import { sqliteCode, StoreOpenError } from './sqlite-errors.ts'
 
 /**
  * WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB), when the checkpoint
