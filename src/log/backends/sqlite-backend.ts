@@ -14,6 +14,7 @@ import {
   type NewLog,
   StoreFailure,
 } from '../log-backend.ts'
+import { SQLITE_CACHED_LOGS } from '../../limits.ts'
 import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
 import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
 import { copyState, LogRows, newState } from './sqlite-log-rows.ts'
@@ -27,12 +28,6 @@ export interface SqliteBackendOptions extends JournalOptions {
    */
   onOpen?: (db: Database) => void
 }
-
-/**
- * Past this many logs the cache of their states is dropped and refilled on demand (a primary-key lookup each), so it
- * never grows with every log the server has ever seen.
- */
-const MAX_CACHED_LOGS = 100_000
 
 const closedFailure = () => new StoreFailure('the server is shutting down')
 
@@ -281,7 +276,7 @@ export class SqliteBackend implements LogBackend {
   }
 
   #cache(log: LogId, state: LogState): void {
-    if (this.#states.size >= MAX_CACHED_LOGS && !this.#states.has(log)) this.#states.clear()
+    if (this.#states.size >= SQLITE_CACHED_LOGS && !this.#states.has(log)) this.#states.clear()
     this.#states.set(log, state)
   }
 

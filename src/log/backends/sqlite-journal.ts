@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
+import { SQLITE_JOURNAL_MERGE_AT } from '../../limits.ts'
 import { nextTurn } from '../../next-turn.ts'
 import type { LogEntry, LogId } from '../log-backend.ts'
 
@@ -21,7 +22,7 @@ export interface EntryRow {
 export interface JournalOptions {
   /** How often committed entries are moved from the journal into `entries`; milliseconds, default 1000. */
   mergeEveryMs?: number
-  /** A merge starts early once this many entries wait in the journal; entries, default 50,000. */
+  /** A merge starts early once this many entries wait in the journal; entries, default SQLITE_JOURNAL_MERGE_AT (50,000). */
   mergeAtEntries?: number
   /**
    * Entries moved per merge transaction, the event loop running between two; entries, default 500 (about 1.3 ms).
@@ -80,7 +81,7 @@ export class EntryJournal {
 
   constructor(db: Database, options: JournalOptions = {}) {
     this.#db = db
-    this.#mergeAtEntries = options.mergeAtEntries ?? 50_000
+    this.#mergeAtEntries = options.mergeAtEntries ?? SQLITE_JOURNAL_MERGE_AT
     this.#chunkEntries = options.chunkEntries ?? 500
     // Copies the journal rows whose ids the JSON array lists, in the array's order (a rowid lookup each): the caller
     // lists them in (log, seq) order, so each page of `entries` is written once per chunk.
