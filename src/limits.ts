@@ -189,3 +189,37 @@ export const MEMORY_VALUE_BYTES = 8
  * they count the JSON bytes alone.
  */
 export const MEMORY_CELL_BYTES = 64
+
+/*
+ * The log core (src/log/log-core.ts): what it keeps and batches, the same on every backend.
+ */
+
+/** Entries kept per log before the oldest are dropped, checked on every append; entries (100,000, `--max-events-per-session`). */
+export const DEFAULT_MAX_ENTRIES_PER_LOG = 100_000
+
+/** Logs (chats) the memory store holds at once; logs (10,000, `--max-sessions`). Past it: 503 STORE_FULL. */
+export const DEFAULT_MAX_LOGS = 10_000
+
+/** Entries (events) the memory store holds in all; entries (1,000,000, `--max-events`). Past it: 503 STORE_FULL. */
+export const DEFAULT_MAX_STORE_ENTRIES = 1_000_000
+
+/** The most entries one group commit hands the backend at once; entries (256). */
+export const MAX_APPEND_BATCH = 256
+
+/** Newest entries the core keeps in memory per log for live readers; entries (32). */
+export const LOG_TAIL_ENTRIES = 32
+
+/** Logs whose newest entries the core keeps, the least recently used dropped first; logs (4,096). */
+export const LOG_TAIL_LOGS = 4096
+
+/** What all kept newest entries may hold; characters of data (32 Mi). */
+export const LOG_TAIL_CHARS = 32 * 1024 * 1024
+
+/** An entry longer than this is never kept in memory (its readers go to the backend); characters (64 Ki). */
+export const LOG_TAIL_ENTRY_CHARS = 64 * 1024
+
+/**
+ * How far a log's `activeAt` may lag behind its last append; milliseconds (60 s). Recording it on every append cost a
+ * write per log per batch; retention measures idleness in hours and days, and closing entries always record it.
+ */
+export const ACTIVITY_RESOLUTION_MS = 60_000

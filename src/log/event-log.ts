@@ -1,0 +1,250 @@
+import type { StopSignal } from '../bus/session-signal.ts'
+import { AppError, sessionNotFound } from '../errors.ts'
+import { checkNewEvent, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
+import type { StoreMetrics } from '../metrics.ts'
+import { newId } from '../session-id.ts'
+import type { StepSpec } from '../steps/step.ts'
+import {
+  DEFAULT_READ_LIMIT,
+  type EventStore,
+  type NewSessionOptions,
+  type Prunable,
+  type RecoveredRun,
+  type RecoversRuns,
+  type SessionRecord,
+  type StoreDeps,
+} from '../store/event-store.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
+import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
+import { fitClosing, sessionFull } from './byte-budget.ts'
+import { compactable, StreamedText } from './folds.ts'
+import { type LogBackend, type LogEntry, type LogId, type LogState, MAX_LOG_META_BYTES } from './log-backend.ts'
+import { type Appended, type CoreEntry, LogCore, type LogCoreOptions } from './log-core.ts'
+import type { LogRefusals } from './log-refusals.ts'
+import { Retention } from './retention.ts'
+
+/** A chat's refusals, in a chat's words. */
+const CHAT_WORDS: LogRefusals = {
+  noLog: () => sessionNotFound(),
+  closed: () => new AppError('RUN_CLOSED', 'This chat is closed and takes no more messages.'),
+  full: (maxBytes) => sessionFull(maxBytes),
+  fenced: () =>
+    new AppError('RUN_ENDED', 'This run lost its hold on the chat (its server stopped renewing it), so its events are no longer stored.'),
+}
+
+/** What a session's log keeps in its meta: the SessionRecord's fields that are not its id and head. */
+interface SessionMeta {
+  created_at: string
+  step: StepSpec
+  viewer_id: string
+  publisher_hash?: string
+}
+
+/** The events a compaction or recovery reads from a log at a time. */
+const FOLD_PAGE = 1000
+
+/** What an event log takes besides its backend: the limits of chats, in the words of the flags. */
+export interface EventLogOptions extends StoreDeps {
+  /** Events kept per session before the oldest tenth is dropped; default DEFAULT_MAX_ENTRIES_PER_LOG (100,000). */
+  maxEventsPerSession?: number
+  /** Sessions held at once; a new one beyond it is refused with 503 STORE_FULL; default unbounded. */
+  maxSessions?: number
+  /** Events held across all sessions; beyond it everything but a run's closing event gets 503; default unbounded. */
+  maxEvents?: number
+  /** Bytes one session's events may take (their JSON); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
+  /** Bytes all sessions' events may take together (their JSON); default unbounded. */
+  maxStoreBytes?: number
+  /** The rest of the core's settings (the clock, the cache, the batch size). */
+  core?: Omit<LogCoreOptions, 'maxLogBytes' | 'maxEntriesPerLog' | 'maxLogs' | 'maxEntries' | 'maxBytes' | 'notifier'>
+}
+
+/** The event log over `backend`, with the core built from the chat options: how every store is made. */
+export function createEventLog(backend: LogBackend, options: EventLogOptions = {}): EventLog {
+  const core = new LogCore(backend, {
+    ...options.core,
+    notifier: options.notifier,
+    maxLogBytes: options.maxSessionBytes,
+    maxEntriesPerLog: options.maxEventsPerSession,
+    maxLogs: options.maxSessions,
+    maxEntries: options.maxEvents,
+    maxBytes: options.maxStoreBytes,
+    onCommit: options.core?.onCommit ?? (options.metrics && ((seconds) => options.metrics!.storeCommit(seconds))),
+  })
+  return new EventLog(core, options.metrics)
+}
+
+/**
+ * A chat's events as a log of the core: each event is one entry (its JSON), checked once by the event gate; a
+ * session is a log whose meta holds its record and whose alias is its viewer id; producer marks ride with their
+ * event; runs open and close with their events, so that recovery finds the ones a crash left open on any backend.
+ */
+export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversRuns {
+  /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
+  readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
+  readonly #retention: Retention
+
+  constructor(
+    readonly core: LogCore,
+    private readonly metrics?: StoreMetrics,
+  ) {
+    this.#retention = new Retention(core, (log) => this.#compact(log))
+  }
+
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
+    const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step, viewer_id: newId() }
+    if (options.publisherHash) meta.publisher_hash = options.publisherHash
+    const json = JSON.stringify(meta)
+    if (Buffer.byteLength(json) > MAX_LOG_META_BYTES) throw new AppError('BAD_REQUEST', "The step's options are too large to keep.")
+    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }))) {
+      throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
+    }
+    return { id, last_seq: 0, ...meta }
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const state = await this.core.state(id)
+    return state && recordOf(id, state)
+  }
+
+  async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
+    const id = await this.core.resolveAlias(viewerId)
+    return id === undefined ? undefined : this.getSession(id)
+  }
+
+  async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
+    const [event, mark] = splitProducerMark(marked)
+    checkNewEvent(event)
+    const data = JSON.stringify(event)
+    const closing = isClosing(event)
+    const entry: CoreEntry = {
+      log: sessionId,
+      data,
+      exempt: closing,
+      run: event.step_id,
+      opensRun: event.type === 'user' || event.type === 'start',
+      closesRun: closing,
+      fenced: true,
+      words: CHAT_WORDS,
+    }
+    if (closing) entry.fit = (room) => JSON.stringify(fitClosing(event, room))
+    if (mark) entry.producer = producerEntry(mark)
+    const stored = await this.core.append(entry)
+    this.metrics?.eventPublished(event.type)
+    return this.#event(sessionId, stored as LogEntry, stored.data === data ? event : undefined)
+  }
+
+  async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
+    return (await this.core.read(sessionId, after, limit)).map((entry) => this.#event(sessionId, entry))
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    return (await this.core.readBefore(sessionId, before, maxBytes)).map((entry) => this.#event(sessionId, entry))
+  }
+
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
+    return this.core.waitFor(sessionId, after, signal, timeoutMs, CHAT_WORDS)
+  }
+
+  async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {
+    const value = await this.core.medium(() => this.core.backend.producer(sessionId, producerKey(runId, producerId)))
+    return value === undefined ? undefined : (JSON.parse(value) as ProducerState)
+  }
+
+  async producerCount(sessionId: string): Promise<number> {
+    return (await this.core.medium(() => this.core.backend.producerKeys(sessionId))).length
+  }
+
+  async forgetProducers(sessionId: string, keepRunId: string): Promise<void> {
+    const keys = await this.core.medium(() => this.core.backend.producerKeys(sessionId))
+    const others = keys.filter((key) => (JSON.parse(key) as [string, string])[0] !== keepRunId)
+    if (others.length > 0) await this.core.medium(() => this.core.backend.deleteProducers(sessionId, others))
+  }
+
+  async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
+    await this.core.append({ log: sessionId, data: null, exempt: false, producer: producerEntry(mark), words: CHAT_WORDS })
+  }
+
+  /**
+   * Closes every run a crash (or a lost owner) left open with an `interrupt` holding the text it had streamed. The
+   * backend stores it only while the run is still open and no live owner holds it, so this is safe on every instance
+   * of a shared store at once; a single-process store closes every open run (nothing from before the restart owns one).
+   */
+  async recoverOpenRuns(): Promise<RecoveredRun[]> {
+    const recovered: RecoveredRun[] = []
+    for (const { log, run, from } of await this.core.medium(() => this.core.backend.openRuns())) {
+      const fold = new StreamedText(run)
+      await this.#eachEvent(log, from, (event) => fold.add(event))
+      const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
+      const appended = await this.core
+        .append({
+          log,
+          data: JSON.stringify(interrupt),
+          exempt: true,
+          run,
+          closesRun: true,
+          recovers: true,
+          fit: (room) => JSON.stringify(fitClosing(interrupt, room)),
+          words: CHAT_WORDS,
+        })
+        .catch((error: unknown) => {
+          // Another instance closed it first, or its owner is alive after all: nothing to recover here.
+          if (error instanceof AppError && error.code === 'RUN_ENDED') return undefined
+          throw error
+        })
+      if (appended) recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
+    }
+    return recovered
+  }
+
+  /** Deletes idle and expired sessions, compacts finished runs of quiet ones, caps each session's events. */
+  prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
+    return this.#retention.prune(policy, now.getTime())
+  }
+
+  ping(): Promise<void> {
+    return this.core.ping()
+  }
+
+  close(): Promise<void> {
+    return this.core.close()
+  }
+
+  /** Drops the `partial`s of the log's runs that ended with `final` or `interrupt` (folds.ts `compactable`). */
+  async #compact(log: LogId): Promise<number> {
+    const events: StoredEvent[] = []
+    await this.#eachEvent(log, 0, (event) => events.push(event))
+    const seqs = compactable(events)
+    return seqs.length === 0 ? 0 : this.core.deleteEntries(log, seqs)
+  }
+
+  async #eachEvent(log: LogId, after: number, visit: (event: StoredEvent) => void): Promise<void> {
+    for (let page = await this.core.read(log, after, FOLD_PAGE); page.length > 0; ) {
+      for (const entry of page) visit(this.#event(log, entry))
+      page = page.length < FOLD_PAGE ? [] : await this.core.read(log, page.at(-1)!.seq, FOLD_PAGE)
+    }
+  }
+
+  /** The stored event an entry holds, parsed once per entry object the core keeps. */
+  #event(sessionId: string, entry: LogEntry, event?: NewEvent): StoredEvent {
+    const known = this.#parsed.get(entry)
+    if (known) return known
+    const stored = { ...(event ?? (JSON.parse(entry.data) as NewEvent)), seq: entry.seq, session_id: sessionId } as StoredEvent
+    this.#parsed.set(entry, stored)
+    return stored
+  }
+}
+
+/** A producer's key in its log: its run and its id, as JSON (both are data, never a key of an object). */
+const producerKey = (runId: string, producerId: string) => JSON.stringify([runId, producerId])
+
+const producerEntry = (mark: ProducerMark) => ({ key: producerKey(mark.runId, mark.producerId), value: stateJson(mark) })
+
+function recordOf(id: string, state: LogState): SessionRecord {
+  const meta = JSON.parse(state.meta) as SessionMeta
+  const record: SessionRecord = { id, created_at: meta.created_at, last_seq: state.head, step: meta.step, viewer_id: meta.viewer_id }
+  if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
+  return record
+}
+
+export type { Appended }
