@@ -9,7 +9,6 @@ import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
-  ECHO_STEP,
   type EventStore,
   type NewSessionOptions,
   type Prunable,
@@ -86,7 +85,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
     })
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date()
     const viewerId = newId()
     const keys = [this.#keys.session(id), this.#keys.viewer(viewerId), this.#keys.activity]

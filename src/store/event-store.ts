@@ -29,9 +29,6 @@ export interface NewSessionOptions {
   publisherHash?: string
 }
 
-/** The step of a session created without one: the built-in demo. */
-export const ECHO_STEP: StepSpec = { name: 'echo' }
-
 /**
  * The ordered, per-session event log that every connection reads with its own cursor.
  *
@@ -52,7 +49,8 @@ export const ECHO_STEP: StepSpec = { name: 'echo' }
  *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
  */
 export interface EventStore {
-  createSession(id: string, step?: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
+  /** The caller names the step (the registry's default when a request names none: src/http/deps.ts). */
+  createSession(id: string, step: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>

@@ -9,7 +9,6 @@ import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
-  ECHO_STEP,
   type EventStore,
   type NewSessionOptions,
   type Prunable,
@@ -122,7 +121,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     this.#writeProducer = writeProducer(db)
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date().toISOString()
     const viewerId = newId()
     let inserted: number

@@ -3,13 +3,14 @@ import type { AppError } from '../../src/errors.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { newId } from '../../src/session-id.ts'
 import { partial, storeContract } from './store.contract.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 storeContract('memory', (options) => new MemoryStore(options))
 
 test('memory store drops the oldest events past its bound and never reuses a seq', async () => {
   const store = new MemoryStore({ maxEventsPerSession: 10 })
   const id = newId()
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   for (let i = 0; i < 25; i++) await store.append(id, partial(String(i)))
   const kept = await store.read(id, 0)
   expect(kept.length).toBeLessThanOrEqual(10)
@@ -21,7 +22,7 @@ test('memory store drops the oldest events past its bound and never reuses a seq
 test('memory store: past its store-wide byte budget new events get 503 STORE_FULL naming the flag; closing events still land', async () => {
   const store = new MemoryStore({ maxStoreBytes: 256 * 1024 })
   const ids = [newId(), newId(), newId()]
-  for (const id of ids) await store.createSession(id)
+  for (const id of ids) await store.createSession(id, ECHO)
   let refused: AppError | undefined
   for (let i = 0; i < 50 && !refused; i++) {
     refused = await store.append(ids[i % 3]!, partial(String(i).padEnd(20_000, 'x'))).then(
