@@ -96,10 +96,23 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     if (options.publisherHash) meta.publisher_hash = options.publisherHash
     const json = JSON.stringify(meta)
     if (Buffer.byteLength(json) > MAX_LOG_META_BYTES) throw new AppError('BAD_REQUEST', "The step's options are too large to keep.")
-    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }))) {
-      throw new AppError('BAD_REQUEST', 'A session with that id already exists.')
-    }
+    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }))) throw sessionTaken()
     return { id, last_seq: 0, ...meta }
+  }
+
+  /**
+   * A new session `id` holding the events of `sourceId` up to `at`, with the same seqs, and its own from then on: the
+   * chat app's "branch from here". It answers with the source's step and a viewer id of its own; producer state and a
+   * publisher token stay with the source. Fork at a turn's end: a run still open at `at` stays open in the branch.
+   */
+  async forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord> {
+    const source = await this.getSession(sourceId)
+    if (!source) throw sessionNotFound()
+    const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step: source.step, viewer_id: newId() }
+    if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
+      throw sessionTaken()
+    }
+    return { id, last_seq: at, ...meta }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -234,6 +247,8 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     return stored
   }
 }
+
+const sessionTaken = () => new AppError('BAD_REQUEST', 'A session with that id already exists.')
 
 /** A producer's key in its log: its run and its id, as JSON (both are data, never a key of an object). */
 const producerKey = (runId: string, producerId: string) => JSON.stringify([runId, producerId])

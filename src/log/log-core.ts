@@ -231,7 +231,7 @@ export class LogCore {
     const from = await this.state(source)
     if (!from) throw words.noLog(source)
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
-      throw new AppError('BAD_REQUEST', `A log can be forked only at a position it has reached (0 to ${from.head}).`)
+      throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
     if (totals.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
     if (totals.bytes + from.bytes > this.limits.maxBytes - this.limits.reserveBytes) throw this.#storeBytesFull()

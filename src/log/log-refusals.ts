@@ -36,9 +36,16 @@ export const storeFull = (limit: string) =>
     STORE_FULL_RETRY_AFTER_S,
   )
 
+/** How long a client should wait after the store refused it for shutting down; seconds (a restart takes a few). */
+const SHUTDOWN_RETRY_AFTER_S = 5
+
 /** An append after `close()`: the server is shutting down. The same answer on every backend. */
 export const storeClosed = () =>
-  new AppError('STORE_UNAVAILABLE', 'The server is shutting down and no longer saves messages. Try again in a moment.')
+  new AppError(
+    'STORE_UNAVAILABLE',
+    'The server is shutting down and no longer saves messages. Try again in a moment.',
+    SHUTDOWN_RETRY_AFTER_S,
+  )
 
 /** A failure of the medium (disk, connection), with the backend's reason: 503, the failure kept as `cause`. */
 export function storeUnavailable(reason: string, cause?: unknown): AppError {

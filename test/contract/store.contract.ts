@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import type { Notifier } from '../../src/bus/notifier.ts'
 import type { AppError } from '../../src/errors.ts'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { CLOSING_RESERVE_BYTES } from '../../src/limits.ts'
@@ -7,6 +8,7 @@ import { canPrune, type EventStore } from '../../src/store/event-store.ts'
 import { canKeepProducers, type ProducerMark, withProducerMark } from '../../src/store/producer-state.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { storeRules } from './store-rules.contract.ts'
 
 const ts = () => new Date().toISOString()
 const DAY = 24 * 60 * 60 * 1000
@@ -30,6 +32,14 @@ async function waitOutcome(store: EventStore, id: string): Promise<string | unde
 export interface ContractOptions {
   /** The store's per-session byte budget (`--max-session-bytes`). */
   maxSessionBytes?: number
+  /** Events kept per session, enforced on append (`--max-events-per-session`). */
+  maxEventsPerSession?: number
+  /** Store-wide limits: sessions, events and their bytes (`--max-sessions`, `--max-events`, `--max-store-bytes`). */
+  maxSessions?: number
+  maxEvents?: number
+  maxStoreBytes?: number
+  /** The wake-ups the store uses (a spy, to see what it registers). */
+  notifier?: Notifier
 }
 
 /** The one behaviour every EventStore must have; each implementation's test file calls this with a factory. */
@@ -510,5 +520,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
         expect(await producers().producerCount(idle)).toBe(0)
       })
     })
+
+    storeRules(name, open)
   })
 }
