@@ -186,28 +186,36 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
   async recoverOpenRuns(): Promise<RecoveredRun[]> {
     const recovered: RecoveredRun[] = []
     for (const { log, run, from } of await this.core.medium(() => this.core.backend.openRuns())) {
+      // A state-only probe first, stored (as nothing) only if the run is recoverable: a shared store swept often
+      // does not read the events of every live run only to be refused.
+      if (!(await this.#recover({ log, data: null, exempt: false, run, recovers: true, words: CHAT_WORDS }))) continue
       const fold = new StreamedText(run)
       await this.#eachEvent(log, from, (event) => fold.add(event))
       const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
-      const appended = await this.core
-        .append({
-          log,
-          data: JSON.stringify(interrupt),
-          exempt: true,
-          run,
-          closesRun: true,
-          recovers: true,
-          fit: (room) => JSON.stringify(fitClosing(interrupt, room)),
-          words: CHAT_WORDS,
-        })
-        .catch((error: unknown) => {
-          // Another instance closed it first, or its owner is alive after all: nothing to recover here.
-          if (error instanceof AppError && error.code === 'RUN_ENDED') return undefined
-          throw error
-        })
-      if (appended) recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
+      const appended = await this.#recover({
+        log,
+        data: JSON.stringify(interrupt),
+        exempt: true,
+        run,
+        closesRun: true,
+        recovers: true,
+        fit: (room) => JSON.stringify(fitClosing(interrupt, room)),
+        words: CHAT_WORDS,
+      })
+      if (appended) {
+        this.metrics?.eventPublished('interrupt')
+        recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
+      }
     }
     return recovered
+  }
+
+  /** A recovery's entry; undefined when the run is not recoverable (its owner is alive, or another closed it). */
+  #recover(entry: CoreEntry): Promise<Appended | undefined> {
+    return this.core.append(entry).catch((error: unknown) => {
+      if (error instanceof AppError && (error.code === 'RUN_ENDED' || error.code === 'SESSION_NOT_FOUND')) return undefined
+      throw error
+    })
   }
 
   /** Deletes idle and expired sessions, compacts finished runs of quiet ones, caps each session's events. */

@@ -378,6 +378,8 @@ export class LogCore {
   /** Runs a deletion of entries, keeping the totals, the cache and the counts right; answers how many went. */
   async #shrink(log: LogId, change: () => Promise<void>): Promise<number> {
     const before = await this.#medium(() => this.#backend.state(log))
+    // Forgotten before and after: no reader is answered from the cache while the change is under way.
+    this.#tails.forget(log)
     await this.#medium(change)
     const after = await this.#medium(() => this.#backend.state(log))
     // Readers must meet the holes, so that a cursor inside one gets its reset.
