@@ -117,6 +117,7 @@ export class LogCore {
     // An unhandled failure here would crash the process; each caller meets it when it awaits #ready.
     this.#ready.catch(() => {})
     backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))
+    backend.onRemoteReset?.(() => this.#remoteReset())
   }
 
   /** The clock the core records times with; epoch milliseconds. */
@@ -413,6 +414,14 @@ export class LogCore {
     if (head === undefined) this.#forget(log)
     else this.#tails.raised(log, head)
     this.#notifier.notify(log)
+  }
+
+  /** Changes may have been missed: nothing cached can be trusted, and every waiter must look again. */
+  #remoteReset(): void {
+    this.#tails.clear()
+    this.#known.clear()
+    // A notifier that can wake everyone does (the in-process SessionSignal); a shared one reconnects on its own.
+    ;(this.#notifier as Partial<Pick<SessionSignal, 'notifyAll'>>).notifyAll?.()
   }
 
   /** Whether this entry records the log's `activeAt`: run and log boundaries always, others once per resolution. */

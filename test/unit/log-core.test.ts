@@ -26,6 +26,7 @@ class SpyBackend extends MemoryBackend {
   /** While set, `state` answers what the log was when asked, but only once this resolves. */
   holdState: Promise<void> | undefined
   #remote: ((log: LogId, head: number | undefined) => void) | undefined
+  #reset: (() => void) | undefined
 
   override async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
     this.batches.push([...entries])
@@ -48,6 +49,16 @@ class SpyBackend extends MemoryBackend {
 
   onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
     this.#remote = listener
+  }
+
+  onRemoteReset(listener: () => void): void {
+    this.#reset = listener
+  }
+
+  /** Another process appends `data` to the log; the message saying so is lost, and the subscription comes back. */
+  async missedAppend(log: LogId, data: string): Promise<void> {
+    await super.append([{ log, data, bytes: data.length, exempt: false }], { maxLogBytes: 1e9, reserveBytes: 0 }, 0)
+    this.#reset?.()
   }
 
   /** Another process appends `data` to the log and says so. */
@@ -189,6 +200,16 @@ describe('head tracking and wake-ups', () => {
     await backend.remoteAppend('a', '"4"')
     expect((await core.read('a', 3, 10)).map((e) => e.data)).toEqual(['"4"'])
     expect((await core.read('a', 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+  })
+
+  test('after a lost subscription nothing cached is trusted: a waiter at the old head wakes and reads the missed entry', async () => {
+    const { backend, core } = await opened()
+    await core.append(entry('a', '"1"'))
+    const waiting = core.waitFor('a', 1, never, 5_000)
+    await backend.missedAppend('a', '"2"')
+    expect(await waiting).toBe(false)
+    expect((await core.read('a', 1, 10)).map((e) => e.data)).toEqual(['"2"'])
+    expect(await core.waitFor('a', 1, never, 5_000)).toBe(false)
   })
 })
 
