@@ -137,13 +137,13 @@ export class LogCore {
 
   /** The log's state; undefined for no such log, or one that has expired. */
   async state(log: LogId): Promise<LogState | undefined> {
-    const ticket = this.#tails.track(log)
+    const ticket = this.#tails.peek(log)
     const state = await this.#medium(() => this.#backend.state(log))
     if (!state || this.#expired(state)) {
       this.#tails.forget(log)
       return undefined
     }
-    this.#tails.heard(log, ticket, state.head)
+    if (ticket) this.#tails.heard(log, ticket, state.head)
     return state
   }
 
@@ -174,10 +174,11 @@ export class LogCore {
   async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
     const kept = this.#tails.read(log, after, limit)
     if (kept) return kept
-    const ticket = this.#tails.track(log)
+    // Only a log followed already (by a wait or an append here) is cached: a read alone must not push others out.
+    const ticket = this.#tails.peek(log)
     const entries = await this.#medium(() => this.#backend.read(log, after, limit))
     // A page that ends before `limit` holds the newest entries: keep them for the readers behind this one.
-    if (entries.length < limit) this.#tails.add(log, ticket, entries)
+    if (ticket && entries.length < limit) this.#tails.add(log, ticket, entries)
     return entries
   }
 

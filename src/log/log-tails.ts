@@ -70,6 +70,14 @@ export class LogTails {
     return tail
   }
 
+  /**
+   * The ticket of a log already tracked, without tracking one that is not: a look-up of a log nobody follows (an
+   * unknown id, a page load) must not push out the logs live readers follow.
+   */
+  peek(log: LogId): Ticket | undefined {
+    return this.#tails.get(log)
+  }
+
   /** Whether `ticket` still stands for the log's tail (it was not forgotten or evicted since). */
   holds(log: LogId, ticket: Ticket): boolean {
     return this.#tails.get(log) === ticket

@@ -202,6 +202,18 @@ describe('head tracking and wake-ups', () => {
     expect((await core.read('a', 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4])
   })
 
+  test('looking up logs nobody follows does not push the followed ones out of memory', async () => {
+    const { core } = await opened({ tails: { logs: 2 } })
+    await core.create({ log: 'b', meta: '{}' })
+    for (const log of ['a', 'b']) await core.append(entry(log, '"x"'))
+    const kept = await core.read('a', 0, 10)
+    for (let i = 0; i < 5; i++) {
+      expect(await core.state(`unknown-${i}`)).toBeUndefined()
+      expect(await core.read(`unknown-${i}`, 0, 10)).toEqual([])
+    }
+    expect((await core.read('a', 0, 10))[0]).toBe(kept[0]!)
+  })
+
   test('after a lost subscription nothing cached is trusted: a waiter at the old head wakes and reads the missed entry', async () => {
     const { backend, core } = await opened()
     await core.append(entry('a', '"1"'))
