@@ -17,7 +17,7 @@ import {
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
-import { compactable, StreamedText } from './folds.ts'
+import { Compaction, StreamedText } from './folds.ts'
 import { type LogBackend, type LogEntry, type LogId, type LogState, MAX_LOG_META_BYTES } from './log-backend.ts'
 import { type Appended, type CoreEntry, LogCore, type LogCoreOptions } from './log-core.ts'
 import type { LogRefusals } from './log-refusals.ts'
@@ -231,11 +231,11 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     return this.core.close()
   }
 
-  /** Drops the `partial`s of the log's runs that ended with `final` or `interrupt` (folds.ts `compactable`). */
+  /** Drops the `partial`s of the log's runs that ended with `final` or `interrupt` (folds.ts `Compaction`). */
   async #compact(log: LogId): Promise<number> {
-    const events: StoredEvent[] = []
-    await this.#eachEvent(log, 0, (event) => events.push(event))
-    const seqs = compactable(events)
+    const compaction = new Compaction()
+    await this.#eachEvent(log, 0, (event) => compaction.add(event))
+    const seqs = compaction.seqs
     return seqs.length === 0 ? 0 : this.core.deleteEntries(log, seqs)
   }
 

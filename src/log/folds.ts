@@ -30,10 +30,35 @@ export function streamedText(events: Iterable<NewEvent>, runId: string): string 
 const withText: ReadonlySet<EventType> = new Set(CLOSING_WITH_TEXT)
 
 /**
- * The seqs compaction drops from a log: the `partial`s of runs that ended with `final` or `interrupt`, whose text holds
- * the whole answer. The partials of a run that ended with an `error` stay: they are what is left of its answer.
+ * Which entries compaction drops from a log: the `partial`s of runs that ended with `final` or `interrupt`, whose text
+ * holds the whole answer. The partials of a run that ended with an `error` stay: they are what is left of its answer.
+ * Fed the log page by page, it keeps seqs and run ids only, never the events.
  */
+export class Compaction {
+  readonly #finished = new Set<string>()
+  readonly #partials = new Map<string, number[]>()
+
+  /** Takes the next event of the log. */
+  add(event: StoredEvent): void {
+    if (withText.has(event.type)) this.#finished.add(event.step_id)
+    else if (event.type === 'partial') {
+      const seqs = this.#partials.get(event.step_id)
+      if (seqs) seqs.push(event.seq)
+      else this.#partials.set(event.step_id, [event.seq])
+    }
+  }
+
+  /** The seqs to delete, ascending. */
+  get seqs(): number[] {
+    const seqs: number[] = []
+    for (const [run, partials] of this.#partials) if (this.#finished.has(run)) seqs.push(...partials)
+    return seqs.sort((a, b) => a - b)
+  }
+}
+
+/** The seqs compaction drops from `events`. */
 export function compactable(events: readonly StoredEvent[]): number[] {
-  const finished = new Set(events.filter((e) => withText.has(e.type)).map((e) => e.step_id))
-  return events.filter((e) => e.type === 'partial' && finished.has(e.step_id)).map((e) => e.seq)
+  const compaction = new Compaction()
+  for (const event of events) compaction.add(event)
+  return compaction.seqs
 }
