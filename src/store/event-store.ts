@@ -47,6 +47,9 @@ export interface NewSessionOptions {
  *   rejects with SESSION_NOT_FOUND.
  * - `createSession` gives the session a fresh viewer id (`newId()`), distinct from every owner and viewer id;
  *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
+ * - The same limits on every store (src/log/log-core.ts applies them): the per-session cap drops the oldest events on
+ *   append; past the store-wide limits new sessions and events get STORE_FULL (503, Retry-After) while a run's closing
+ *   event still lands; after `close()` an append or a wait gets STORE_UNAVAILABLE (503), "shutting down".
  */
 export interface EventStore {
   /** The caller names the step (the registry's default when a request names none: src/http/deps.ts). */
