@@ -12,13 +12,13 @@ describe('what the core keeps of each log: its head and newest entries', () => {
     const tails = new LogTails()
     const ticket = tails.track('a')
     tails.add('a', ticket, entries(1, 5))
-    // Events alone do not say nothing newer exists: the head is unknown until Redis says it.
+    // Events alone do not say nothing newer exists: the head is unknown until the backend says it.
     expect(tails.read('a', 2, 100)).toBeUndefined()
     tails.heard('a', ticket, 5)
     expect(seqs(tails.read('a', 2, 100))).toEqual([3, 4, 5])
     expect(seqs(tails.read('a', 0, 2))).toEqual([1, 2])
     expect(tails.read('a', 5, 100)).toEqual([])
-    // Another instance appended 6: its wake message raises the head, and the read goes to Redis for it.
+    // Another instance appended 6: its wake message raises the head, and the read goes to the backend for it.
     tails.raised('a', 6)
     expect(tails.head('a')).toBe(6)
     expect(tails.read('a', 5, 100)).toBeUndefined()
@@ -29,14 +29,14 @@ describe('what the core keeps of each log: its head and newest entries', () => {
   test('a wake message that arrives while the backend is being asked is not lost: the head it then gives cannot hide it', () => {
     const tails = new LogTails()
     const ticket = tails.track('a') // before the look-up is sent
-    tails.raised('a', 8) // published after Redis answered the look-up below
+    tails.raised('a', 8) // published after the backend answered the look-up below
     tails.heard('a', ticket, 7)
     expect(tails.head('a')).toBe(8)
   })
 
   test('an answer to a request sent before the log was forgotten (or evicted) and tracked again is not taken', () => {
     const tails = new LogTails()
-    const old = tails.track('a') // a look-up sent; Redis answers 9
+    const old = tails.track('a') // a look-up sent; the backend answers 9
     tails.forget('a') // a bare wake message: pruned or trimmed
     tails.raised('a', 10) // untracked now: dropped
     const again = tails.track('a')
