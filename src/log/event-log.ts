@@ -1,6 +1,6 @@
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { checkNewEvent, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
+import { checkNewEvent, type EventType, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -39,6 +39,25 @@ interface SessionMeta {
   viewer_id: string
   publisher_hash?: string
 }
+
+/**
+ * Which events readers share one parsed copy of, while the core keeps their entry (a live chat's newest): those whose
+ * shape is bounded text. Events holding outside JSON (a tool's input or result, an agent's state) are parsed per
+ * read instead: parsed, `[{},{},…]` costs ~25 times its JSON, and the cache is bounded by its JSON (issue 20).
+ */
+const SHARED = {
+  user: true,
+  start: true,
+  partial: true,
+  reasoning: true,
+  'tool-call': false,
+  'tool-result': false,
+  final: true,
+  interrupt: true,
+  error: true,
+  'agent-step': true,
+  'agent-state': false,
+} satisfies Record<EventType, boolean>
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
@@ -246,12 +265,12 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     }
   }
 
-  /** The stored event an entry holds, parsed once per entry object the core keeps. */
+  /** The stored event an entry holds: parsed once per entry object the core keeps, for the SHARED types. */
   #event(sessionId: string, entry: LogEntry, event?: NewEvent): StoredEvent {
     const known = this.#parsed.get(entry)
     if (known) return known
     const stored = { ...(event ?? (JSON.parse(entry.data) as NewEvent)), seq: entry.seq, session_id: sessionId } as StoredEvent
-    this.#parsed.set(entry, stored)
+    if (SHARED[stored.type]) this.#parsed.set(entry, stored)
     return stored
   }
 }

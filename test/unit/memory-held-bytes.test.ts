@@ -28,6 +28,23 @@ describe('the memory store holds events as their JSON', () => {
     expect(first[0]).not.toBe(second[0])
   })
 
+  test('readers of a live chat share one parsed copy of a text event, never of one holding outside JSON', async () => {
+    const store = new MemoryStore()
+    const id = newId()
+    await store.createSession(id, ECHO)
+    await store.append(id, { type: 'partial', step_id: 'r', ts: new Date().toISOString(), delta: 'x' })
+    await store.append(id, {
+      type: 'tool-call',
+      step_id: 'r',
+      ts: new Date().toISOString(),
+      tool_call: { id: 'c', name: 'n', input: [{}, {}] },
+    })
+    const [first, second] = [await store.read(id, 0), await store.read(id, 0)]
+    expect(first).toEqual(second)
+    expect(first[0]).toBe(second[0]!)
+    expect(first[1]).not.toBe(second[1]!)
+  })
+
   test('a store of 8 MiB takes such events up to their JSON, and a run going still gets its closing event, cut to fit', async () => {
     const store = new MemoryStore({ maxStoreBytes: 8 * 1024 * 1024 })
     const id = newId()
