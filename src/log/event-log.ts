@@ -19,7 +19,8 @@ import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
 import { Compaction, StreamedText } from './folds.ts'
 import { type LogBackend, type LogEntry, type LogId, type LogState, MAX_LOG_META_BYTES } from './log-backend.ts'
-import { type Appended, type CoreEntry, LogCore, type LogCoreOptions } from './log-core.ts'
+import { LogCore, type LogCoreOptions } from './log-core.ts'
+import type { Appended, CoreEntry } from './log-ledger.ts'
 import type { LogRefusals } from './log-refusals.ts'
 import { Retention } from './retention.ts'
 
@@ -288,5 +289,3 @@ function recordOf(id: string, state: LogState): SessionRecord {
   if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
   return record
 }
-
-export type { Appended }

@@ -1,16 +1,9 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError } from '../errors.ts'
-import {
-  ACTIVITY_RESOLUTION_MS,
-  CLOSING_RESERVE_BYTES,
-  DEFAULT_MAX_ENTRIES_PER_LOG,
-  DEFAULT_MAX_SESSION_BYTES,
-  MAX_APPEND_BATCH,
-} from '../limits.ts'
+import { MAX_APPEND_BATCH } from '../limits.ts'
 import { GroupCommit } from './group-commit.ts'
 import {
-  type AppendEntry,
   type BackendTotals,
   type LogBackend,
   type LogEntry,
@@ -20,38 +13,9 @@ import {
   type Refusal,
   StoreFailure,
 } from './log-backend.ts'
-import { describeLimit, LOG_REFUSALS, type LogRefusals, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
+import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
+import { LOG_REFUSALS, type LogRefusals, storeClosed, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
-
-/** One entry as the layer above hands it to the core: the core measures it, touches the log and fits it. */
-export interface CoreEntry extends Omit<AppendEntry, 'bytes' | 'touch'> {
-  /**
-   * For an exempt entry whose data does not fit what is left of its log's (or the store's) budget: the data cut to fit
-   * `room` bytes (a closing event with its text cut). Without it an exempt entry is stored whole.
-   */
-  fit?: (room: number) => string
-  /** The sentences its refusals are told with; default a stream's (LOG_REFUSALS). */
-  words?: LogRefusals
-}
-
-/** What an append stored: its seq (for an entry without data, the log's head) and its data as stored (cut to fit). */
-export type Appended = LogEntry | { seq: number; data: null }
-
-/** The limits the core applies, the same on every backend. */
-export interface LogLimits {
-  /** Bytes one log's retained entries may take; default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
-  maxLogBytes: number
-  /** What an entry that is not exempt must leave free of each byte budget; bytes, default CLOSING_RESERVE_BYTES. */
-  reserveBytes: number
-  /** Entries kept per log: past it the oldest tenth is dropped; entries, default DEFAULT_MAX_ENTRIES_PER_LOG. */
-  maxEntriesPerLog: number
-  /** Logs in the whole store; past it a new one is refused with 503 STORE_FULL; default unbounded. */
-  maxLogs: number
-  /** Entries in the whole store; past it entries that are not exempt are refused with 503 STORE_FULL; default unbounded. */
-  maxEntries: number
-  /** Bytes of entries in the whole store, kept as each log's are; default unbounded. */
-  maxBytes: number
-}
 
 export interface LogCoreOptions extends Partial<LogLimits> {
   /** Wakes the readers of a log when it changes; defaults to an in-process SessionSignal. */
@@ -64,16 +28,6 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   now?: () => number
   /** Told how long each commit took; seconds. */
   onCommit?: (seconds: number) => void
-}
-
-/** Logs whose entry count and last touch the core remembers; beyond it the least recent are asked again. */
-const REMEMBERED_LOGS = 65_536
-
-interface Known {
-  /** Retained entries as last counted, plus those appended here since (a lower bound with other writers). */
-  count: number
-  /** When this process last recorded the log's `activeAt`. */
-  touchedAt: number
 }
 
 /**
@@ -90,32 +44,18 @@ export class LogCore {
   readonly #commits: GroupCommit<CoreEntry, Appended>
   readonly #now: () => number
   readonly #onCommit: ((seconds: number) => void) | undefined
-  readonly #known = new Map<LogId, Known>()
-  /** The store's totals: the backend's at open, plus what this process did since. */
-  #totals: BackendTotals | undefined
-  readonly #ready: Promise<void>
+  readonly #ledger: LogLedger
   #closed = false
 
   constructor(backend: LogBackend, options: LogCoreOptions = {}) {
     this.#backend = backend
-    this.limits = {
-      maxLogBytes: options.maxLogBytes ?? DEFAULT_MAX_SESSION_BYTES,
-      reserveBytes: options.reserveBytes ?? CLOSING_RESERVE_BYTES,
-      maxEntriesPerLog: options.maxEntriesPerLog ?? DEFAULT_MAX_ENTRIES_PER_LOG,
-      maxLogs: options.maxLogs ?? Number.POSITIVE_INFINITY,
-      maxEntries: options.maxEntries ?? Number.POSITIVE_INFINITY,
-      maxBytes: options.maxBytes ?? Number.POSITIVE_INFINITY,
-    }
+    this.limits = withDefaults(options)
+    this.#ledger = new LogLedger(this.limits, backend.totals())
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#tails = new LogTails(options.tails)
     this.#commits = new GroupCommit((batch) => this.#commit(batch), options.maxBatch ?? MAX_APPEND_BATCH)
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
-    this.#ready = backend.totals().then((totals) => {
-      this.#totals = totals
-    })
-    // An unhandled failure here would crash the process; each caller meets it when it awaits #ready.
-    this.#ready.catch(() => {})
     backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))
     backend.onRemoteReset?.(() => this.#remoteReset())
   }
@@ -128,10 +68,9 @@ export class LogCore {
   /** Creates the log; false when its id or an alias is taken. Refused with STORE_FULL past `maxLogs`. */
   async create(log: NewLog): Promise<boolean> {
     this.#open()
-    const totals = await this.#loaded()
-    if (totals.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
+    await this.#medium(() => this.#ledger.admitLog())
     const created = await this.#medium(() => this.#backend.create(log, this.#now()))
-    if (created) totals.logs++
+    if (created) this.#ledger.created()
     return created
   }
 
@@ -204,11 +143,7 @@ export class LogCore {
     const deleted = await this.#medium(() => this.#backend.delete(log))
     this.#forget(log)
     if (!deleted) return undefined
-    if (state && this.#totals) {
-      this.#totals.logs--
-      this.#totals.entries -= state.count
-      this.#totals.bytes -= state.bytes
-    }
+    if (state) this.#ledger.changed(state, -1)
     this.#notifier.notify(log)
     return state
   }
@@ -229,21 +164,17 @@ export class LogCore {
    */
   async fork(source: LogId, at: number, target: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
-    const totals = await this.#loaded()
     const from = await this.state(source)
     if (!from) throw words.noLog(source)
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
       throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
-    if (totals.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
-    if (totals.bytes + from.bytes > this.limits.maxBytes - this.limits.reserveBytes) throw this.#storeBytesFull()
+    await this.#medium(() => this.#ledger.admitLog(from.bytes))
     const forked = await this.#medium(() => this.#backend.fork(source, at, target, this.#now()))
     if (forked === 'NO_LOG') throw words.noLog(source)
     if (!forked) return false
     const state = await this.#medium(() => this.#backend.state(target.log))
-    totals.logs++
-    totals.entries += state?.count ?? 0
-    totals.bytes += state?.bytes ?? 0
+    this.#ledger.changed(state ?? { count: 0, bytes: 0 }, 1)
     return true
   }
 
@@ -259,7 +190,7 @@ export class LogCore {
 
   /** The store's totals as the core counts them: the backend's at open plus what this process did since. */
   async totals(): Promise<BackendTotals> {
-    return { ...(await this.#loaded()) }
+    return { ...(await this.#medium(() => this.#ledger.loaded())) }
   }
 
   /** Resolves when the backend can serve; rejects with STORE_UNAVAILABLE otherwise. */
@@ -278,47 +209,9 @@ export class LogCore {
   }
 
   async #commit(batch: CoreEntry[]): Promise<(Appended | Error)[]> {
-    const totals = await this.#loaded()
     const now = this.#now()
-    const answers: (Appended | Error | undefined)[] = new Array(batch.length)
-    const entries: AppendEntry[] = []
-    const indexes: number[] = []
-    // What this batch adds, entry by entry, to what each log and the store held before it.
-    const added = new Map<LogId, number>()
-    const before = new Map<LogId, number>()
-    let storeEntries = totals.entries
-    let storeBytes = totals.bytes
-    for (const [i, entry] of batch.entries()) {
-      let data = entry.data
-      let bytes = data === null ? 0 : Buffer.byteLength(data)
-      if (data !== null && !entry.exempt) {
-        if (storeEntries + 1 > this.limits.maxEntries) {
-          answers[i] = storeFull(describeLimit('entries', this.limits.maxEntries))
-          continue
-        }
-        if (storeBytes + bytes > this.limits.maxBytes - this.limits.reserveBytes) {
-          answers[i] = this.#storeBytesFull()
-          continue
-        }
-      }
-      if (data !== null && entry.exempt && entry.fit) {
-        if (!before.has(entry.log)) before.set(entry.log, (await this.#medium(() => this.#backend.state(entry.log)))?.bytes ?? 0)
-        const used = before.get(entry.log)! + (added.get(entry.log) ?? 0)
-        const room = Math.min(this.limits.maxLogBytes - used, this.limits.maxBytes - storeBytes)
-        if (bytes > room) {
-          data = entry.fit(room)
-          bytes = Buffer.byteLength(data)
-        }
-      }
-      if (data !== null) {
-        added.set(entry.log, (added.get(entry.log) ?? 0) + bytes)
-        storeEntries++
-        storeBytes += bytes
-      }
-      const { fit: _fit, words: _words, ...plain } = entry
-      entries.push({ ...plain, data, bytes, touch: this.#touches(entry, now) })
-      indexes.push(i)
-    }
+    const bytesOf = async (log: LogId) => (await this.#backend.state(log))?.bytes ?? 0
+    const { entries, indexes, answers } = await this.#medium(() => this.#ledger.admit(batch, now, bytesOf))
     const tickets = new Map<LogId, Ticket>()
     for (const entry of entries) if (!tickets.has(entry.log)) tickets.set(entry.log, this.#tails.track(entry.log))
     const started = performance.now()
@@ -342,18 +235,14 @@ export class LogCore {
       }
       const ticket = tickets.get(entry.log)!
       this.#tails.heard(entry.log, ticket, outcome)
+      this.#ledger.stored(entry, now)
       changed.add(entry.log)
-      if (entry.touch) this.#remember(entry.log).touchedAt = now
       if (entry.data === null) {
         answers[i] = { seq: outcome, data: null }
         return
       }
       const stored: LogEntry = { seq: outcome, data: entry.data }
       this.#tails.add(entry.log, ticket, [stored])
-      totals.entries++
-      totals.bytes += entry.bytes
-      const known = this.#known.get(entry.log)
-      if (known) known.count++
       grown.add(entry.log)
       answers[i] = stored
     })
@@ -365,16 +254,13 @@ export class LogCore {
 
   /** Drops the oldest tenth of the cap once a log holds more than `maxEntriesPerLog` entries. */
   async #cap(log: LogId): Promise<void> {
+    if (!this.#ledger.mayBeOverCap(log)) return
     const max = this.limits.maxEntriesPerLog
-    let known = this.#known.get(log)
-    if (!known || known.count > max) {
-      const state = await this.#backend.state(log)
-      if (!state) return
-      known = this.#remember(log)
-      known.count = state.count
-      // Drop in chunks so a full log costs one trim per tenth of the cap, not one delete per append.
-      if (state.count > max) await this.#shrink(log, () => this.#backend.trim(log, state.tail + state.count - max + Math.ceil(max / 10)))
-    }
+    const state = await this.#backend.state(log)
+    if (!state) return
+    this.#ledger.counted(log, state.count)
+    // Drop in chunks so a full log costs one trim per tenth of the cap, not one delete per append.
+    if (state.count > max) await this.#shrink(log, () => this.#backend.trim(log, state.tail + state.count - max + Math.ceil(max / 10)))
   }
 
   /** Runs a deletion of entries, keeping the totals, the cache and the counts right; answers how many went. */
@@ -387,11 +273,7 @@ export class LogCore {
     // Readers must meet the holes, so that a cursor inside one gets its reset.
     this.#tails.forget(log)
     if (!before || !after) return 0
-    this.#remember(log).count = after.count
-    if (this.#totals) {
-      this.#totals.entries -= before.count - after.count
-      this.#totals.bytes -= before.bytes - after.bytes
-    }
+    this.#ledger.shrunk(log, before, after)
     return before.count - after.count
   }
 
@@ -420,30 +302,14 @@ export class LogCore {
   /** Changes may have been missed: nothing cached can be trusted, and every waiter must look again. */
   #remoteReset(): void {
     this.#tails.clear()
-    this.#known.clear()
+    this.#ledger.clear()
     // A notifier that can wake everyone does (the in-process SessionSignal); a shared one reconnects on its own.
     ;(this.#notifier as Partial<Pick<SessionSignal, 'notifyAll'>>).notifyAll?.()
   }
 
-  /** Whether this entry records the log's `activeAt`: run and log boundaries always, others once per resolution. */
-  #touches(entry: CoreEntry, now: number): boolean {
-    if (entry.opensRun || entry.closesRun || entry.closesLog) return true
-    const touchedAt = this.#known.get(entry.log)?.touchedAt
-    return touchedAt === undefined || now - touchedAt >= ACTIVITY_RESOLUTION_MS
-  }
-
-  #remember(log: LogId): Known {
-    let known = this.#known.get(log)
-    if (known) return known
-    known = { count: 0, touchedAt: Number.NEGATIVE_INFINITY }
-    this.#known.set(log, known)
-    if (this.#known.size > REMEMBERED_LOGS) this.#known.delete(this.#known.keys().next().value!)
-    return known
-  }
-
   #forget(log: LogId): void {
     this.#tails.forget(log)
-    this.#known.delete(log)
+    this.#ledger.forget(log)
   }
 
   #expired(state: LogState): boolean {
@@ -452,10 +318,6 @@ export class LogCore {
 
   #batchLimits() {
     return { maxLogBytes: this.limits.maxLogBytes, reserveBytes: this.limits.reserveBytes }
-  }
-
-  #storeBytesFull(): AppError {
-    return storeFull(describeLimit('bytes', this.limits.maxBytes))
   }
 
   #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
@@ -473,15 +335,6 @@ export class LogCore {
 
   #open(): void {
     if (this.#closed) throw storeClosed()
-  }
-
-  async #loaded(): Promise<BackendTotals> {
-    try {
-      await this.#ready
-    } catch (error) {
-      throw this.#failure(error)
-    }
-    return this.#totals!
   }
 
   async #medium<T>(call: () => Promise<T>): Promise<T> {

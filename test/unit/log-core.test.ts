@@ -148,6 +148,20 @@ describe('the per-log cap', () => {
     expect(backend.trims).toBeLessThanOrEqual(11)
     expect(backend.trims).toBeGreaterThan(0)
   })
+
+  test('counts from what the backend holds: a log already past the cap when the process starts is cut at its first append', async () => {
+    const backend = new SpyBackend()
+    await backend.create({ log: 'a', meta: '{}' }, 0)
+    const limits = { maxLogBytes: 1e9, reserveBytes: 0 }
+    await backend.append(
+      Array.from({ length: 30 }, (_, i) => ({ log: 'a', data: `"${i}"`, bytes: 3, exempt: false })),
+      limits,
+      0,
+    )
+    const core = new LogCore(backend, { maxEntriesPerLog: 20 })
+    await core.append(entry('a', '"new"'))
+    expect((await core.state('a'))!.count).toBeLessThanOrEqual(20)
+  })
 })
 
 describe('head tracking and wake-ups', () => {
