@@ -239,8 +239,8 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
   }
 
   /** Deletes idle and expired sessions, compacts finished runs of quiet ones, caps each session's events. */
-  prune(policy: RetentionPolicy, now = new Date()): Promise<PruneReport> {
-    return this.#retention.prune(policy, now.getTime())
+  prune(policy: RetentionPolicy, now?: Date): Promise<PruneReport> {
+    return this.#retention.prune(policy, now?.getTime())
   }
 
   ping(): Promise<void> {
