@@ -129,6 +129,13 @@ export function storeRules(name: string, open: (options?: ContractOptions) => Pr
       ])
       expect(outcome).toBe('SESSION_NOT_FOUND')
       expect(waits).toBe(0)
+      // The spy is the store's own: a wait on a session it has registers there.
+      const id = newId()
+      await store.createSession(id, ECHO)
+      const waiting = store.waitFor(id, 0, new AbortController().signal, 10_000)
+      await store.append(id, partial('x'))
+      expect(await waiting).toBe(false)
+      expect(waits).toBeGreaterThan(0)
     })
 
     test('recovery closes every open run with an interrupt holding what it streamed, once; closed runs stay as they are', async () => {
