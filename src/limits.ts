@@ -223,3 +223,6 @@ export const LOG_TAIL_ENTRY_CHARS = 64 * 1024
  * write per log per batch; retention measures idleness in hours and days, and closing entries always record it.
  */
 export const ACTIVITY_RESOLUTION_MS = 60_000
+
+/** Logs whose entry count and last touch the core remembers, the least recent forgotten (and asked again); logs (65,536). */
+export const LOG_LEDGER_LOGS = 65_536

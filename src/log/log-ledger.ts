@@ -1,4 +1,10 @@
-import { ACTIVITY_RESOLUTION_MS, CLOSING_RESERVE_BYTES, DEFAULT_MAX_ENTRIES_PER_LOG, DEFAULT_MAX_SESSION_BYTES } from '../limits.ts'
+import {
+  ACTIVITY_RESOLUTION_MS,
+  CLOSING_RESERVE_BYTES,
+  DEFAULT_MAX_ENTRIES_PER_LOG,
+  DEFAULT_MAX_SESSION_BYTES,
+  LOG_LEDGER_LOGS,
+} from '../limits.ts'
 import type { AppendEntry, BackendTotals, LogEntry, LogId, LogState } from './log-backend.ts'
 import { describeLimit, type LogRefusals, storeFull } from './log-refusals.ts'
 
@@ -51,9 +57,6 @@ export interface Admitted {
   indexes: number[]
   answers: (Appended | Error | undefined)[]
 }
-
-/** Logs whose entry count and last touch are remembered; beyond it the least recent are asked again. */
-const REMEMBERED_LOGS = 65_536
 
 interface Known {
   /**
@@ -209,7 +212,7 @@ export class LogLedger {
     if (known) return known
     known = { count: undefined, touchedAt: Number.NEGATIVE_INFINITY }
     this.#known.set(log, known)
-    if (this.#known.size > REMEMBERED_LOGS) this.#known.delete(this.#known.keys().next().value!)
+    if (this.#known.size > LOG_LEDGER_LOGS) this.#known.delete(this.#known.keys().next().value!)
     return known
   }
 
