@@ -176,20 +176,6 @@ export const RENDERED_MARKDOWN_MAX_CHARS = 64 * 1024
  */
 export const MAX_MAPPED_BATCH_BYTES = 8 * 1024 * 1024
 
-/**
- * What the memory store charges for each value of an event besides its JSON; bytes (8). A value sits in an array or
- * object slot of 8 bytes whatever its JSON (`0,` is 2 bytes of JSON, 8 held).
- */
-export const MEMORY_VALUE_BYTES = 8
-
-/**
- * What the memory store charges for each object, array and string of an event on top of MEMORY_VALUE_BYTES; bytes
- * (64). Each is a cell of its own on the heap, with a header and (objects) a property table: 112 events holding
- * 99,000 `{}` each, 33 MB of JSON, held 875 MB, about 75 bytes an object. SQLite and Redis hold no parsed events, so
- * they count the JSON bytes alone.
- */
-export const MEMORY_CELL_BYTES = 64
-
 /*
  * The log core (src/log/log-core.ts): what it keeps and batches, the same on every backend.
  */
