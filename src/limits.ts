@@ -117,7 +117,7 @@ export const MAX_AGUI_OPEN = 1_000
 /**
  * What every byte budget (a chat's, the memory store's) keeps free for closing events; bytes (64 KiB). Every other
  * event must leave it free, so a run that started can always be closed: a final whose answer is longer than what is
- * left has its text cut to fit (src/store/byte-budget.ts).
+ * left has its text cut to fit (src/log/byte-budget.ts).
  */
 export const CLOSING_RESERVE_BYTES = 64 * 1024
 
