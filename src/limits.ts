@@ -192,6 +192,12 @@ export const DEFAULT_MAX_STORE_ENTRIES = 1_000_000
 /** The most entries one group commit hands the backend at once; entries (256). */
 export const MAX_APPEND_BATCH = 256
 
+/**
+ * The most data one group commit hands the backend at once, however few its entries (one always goes); characters of
+ * data (8 Mi). 256 events of 6 MiB would otherwise be one 1.5 GB transaction (or Redis script call).
+ */
+export const MAX_APPEND_BATCH_BYTES = 8 * 1024 * 1024
+
 /** Newest entries the core keeps in memory per log for live readers; entries (32). */
 export const LOG_TAIL_ENTRIES = 32
 

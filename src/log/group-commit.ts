@@ -1,6 +1,6 @@
 /**
  * Group commit: items added within one turn of the event loop, or while the previous batch is on its way, are
- * committed as one batch, in the order they were added, at most `maxBatch` at a time. One commit per batch instead of
+ * committed as one batch, in the order they were added, at most `maxBatch` (and `maxWeight`) at a time. One commit per batch instead of
  * one per item is what lets a disk or a network round trip keep up with every run's tokens (bench: many-runs).
  *
  * `commit` answers each item of the batch, index for index: its result, or the Error that item is rejected with. If
@@ -11,10 +11,15 @@ export class GroupCommit<T, R> {
   #scheduled: ReturnType<typeof setImmediate> | undefined
   #sending: Promise<void> | undefined
 
-  /** @param maxBatch the most items one commit takes; items, default 256. */
+  /**
+   * @param maxBatch the most items one commit takes; items, default 256.
+   * @param maxWeight the most one commit takes by `weigh` (bytes, say), however few the items; at least one item goes.
+   */
   constructor(
     private readonly commit: (batch: T[]) => Promise<(R | Error)[]>,
     private readonly maxBatch = 256,
+    private readonly maxWeight = Number.POSITIVE_INFINITY,
+    private readonly weigh: (item: T) => number = () => 0,
   ) {}
 
   /** Resolves with the item's result once its batch is committed; rejects with its refusal or the batch's failure. */
@@ -38,7 +43,12 @@ export class GroupCommit<T, R> {
     if (this.#scheduled) clearImmediate(this.#scheduled)
     this.#scheduled = undefined
     if (this.#sending || this.#queue.length === 0) return
-    const batch = this.#queue.splice(0, this.maxBatch)
+    let count = 0
+    for (let weight = 0; count < Math.min(this.maxBatch, this.#queue.length); count++) {
+      weight += this.weigh(this.#queue[count]!.item)
+      if (count > 0 && weight > this.maxWeight) break
+    }
+    const batch = this.#queue.splice(0, count)
     this.#sending = this.commit(batch.map((b) => b.item)).then(
       (results) => {
         batch.forEach((b, i) => {

@@ -1,7 +1,7 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError } from '../errors.ts'
-import { MAX_APPEND_BATCH } from '../limits.ts'
+import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES } from '../limits.ts'
 import { GroupCommit } from './group-commit.ts'
 import {
   type BackendTotals,
@@ -24,6 +24,8 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   tails?: LogTailsOptions
   /** The most entries one commit takes; default MAX_APPEND_BATCH (256). */
   maxBatch?: number
+  /** The most data one commit takes, however few its entries (one always goes); characters, default MAX_APPEND_BATCH_BYTES. */
+  maxBatchBytes?: number
   /** The clock, epoch milliseconds; default Date.now. Tests pass their own. */
   now?: () => number
   /** Told how long each commit took; seconds. */
@@ -53,7 +55,12 @@ export class LogCore {
     this.#ledger = new LogLedger(this.limits, backend.totals())
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#tails = new LogTails(options.tails)
-    this.#commits = new GroupCommit((batch) => this.#commit(batch), options.maxBatch ?? MAX_APPEND_BATCH)
+    this.#commits = new GroupCommit(
+      (batch) => this.#commit(batch),
+      options.maxBatch ?? MAX_APPEND_BATCH,
+      options.maxBatchBytes ?? MAX_APPEND_BATCH_BYTES,
+      (entry) => entry.data?.length ?? 0,
+    )
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
     backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))

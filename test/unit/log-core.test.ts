@@ -108,6 +108,13 @@ describe('group commit', () => {
     expect(backend.batches.map((b) => b.length)).toEqual([1, 4, 2])
   })
 
+  test('a batch holds at most maxBatchBytes of data, and one entry however big', async () => {
+    const { backend, core } = await opened({ maxBatchBytes: 1000 })
+    const sizes = [600, 600, 100, 100, 2000, 10]
+    await Promise.all(sizes.map((n) => core.append(entry('a', `"${'x'.repeat(n - 2)}"`))))
+    expect(backend.batches.map((b) => b.map((e) => e.bytes))).toEqual([[600], [600, 100, 100], [2000], [10]])
+  })
+
   test('a failure of the medium rejects every append of its batch with 503 and its sentence, and leaves nothing', async () => {
     const { backend, core } = await opened()
     backend.failure = new StoreFailure('its disk is full')
