@@ -230,7 +230,7 @@ export class LogCore {
       for (const log of tickets.keys()) this.#forget(log)
       throw this.#failure(error)
     }
-    this.#onCommit?.((performance.now() - started) / 1000)
+    if (entries.length > 0) this.#onCommit?.((performance.now() - started) / 1000)
     const changed = new Set<LogId>()
     const grown = new Set<LogId>()
     outcomes.forEach((outcome, k) => {
