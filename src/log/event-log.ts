@@ -17,7 +17,7 @@ import {
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
-import { Compaction, StreamedText } from './folds.ts'
+import { Compaction, StreamedText, streamedText } from './folds.ts'
 import { type LogBackend, type LogEntry, type LogId, type LogState, MAX_LOG_META_BYTES } from './log-backend.ts'
 import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
@@ -62,6 +62,9 @@ const SHARED = {
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
+
+/** The bytes of events a branch reads back at a time, looking for its last run's start. */
+const FOLD_PAGE_BYTES = 256 * 1024
 
 /** What an event log takes besides its backend: the limits of chats, in the words of the flags. */
 export interface EventLogOptions extends StoreDeps {
@@ -123,7 +126,8 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
   /**
    * A new session `id` holding the events of `sourceId` up to `at`, with the same seqs, and its own from then on: the
    * chat app's "branch from here". It answers with the source's step and a viewer id of its own; producer state and a
-   * publisher token stay with the source. Fork at a turn's end: a run still open at `at` stays open in the branch.
+   * publisher token stay with the source. A run still going at `at` is closed in the branch with an `interrupt`
+   * holding what it had streamed by then, as recovery closes one: nothing will ever stream into it there.
    */
   async forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord> {
     const source = await this.getSession(sourceId)
@@ -132,7 +136,11 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
       throw sessionTaken()
     }
-    return { id, last_seq: at, ...meta }
+    const open = await this.#lastRunIfOpen(id, at)
+    if (!open) return { id, last_seq: at, ...meta }
+    const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
+    const closed = await this.core.append({ ...closingEntry(id, interrupt), words: CHAT_WORDS })
+    return { id, last_seq: closed.seq, ...meta }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -212,16 +220,7 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
       const fold = new StreamedText(run)
       await this.#eachEvent(log, from, (event) => fold.add(event))
       const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
-      const appended = await this.#recover({
-        log,
-        data: JSON.stringify(interrupt),
-        exempt: true,
-        run,
-        closesRun: true,
-        recovers: true,
-        fit: (room) => JSON.stringify(fitClosing(interrupt, room)),
-        words: CHAT_WORDS,
-      })
+      const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true, words: CHAT_WORDS })
       if (appended) {
         this.metrics?.eventPublished('interrupt')
         recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
@@ -251,6 +250,29 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     return this.core.close()
   }
 
+  /**
+   * The last run among the log's entries up to `through`, if it has no closing event there, and the text it streamed:
+   * read back from `through`, page by page, to where the run began (runs of a chat never interleave).
+   */
+  async #lastRunIfOpen(log: LogId, through: number): Promise<{ run: string; text: string } | undefined> {
+    const newestFirst: StoredEvent[] = []
+    for (let before = through + 1; before > 1; ) {
+      const page = await this.core.readBefore(log, before, FOLD_PAGE_BYTES)
+      if (page.length === 0) return undefined
+      for (const entry of page.reverse()) {
+        const event = this.#event(log, entry)
+        if (isClosing(event)) return undefined
+        newestFirst.push(event)
+        if (event.type === 'user' || event.type === 'start') {
+          // Read backwards, the run's `start` (or its `user`, before the step began) is where its events begin.
+          return { run: event.step_id, text: streamedText(newestFirst.reverse(), event.step_id) }
+        }
+      }
+      before = page.at(-1)!.seq
+    }
+    return undefined
+  }
+
   /** Drops the `partial`s of the log's runs that ended with `final` or `interrupt` (folds.ts `Compaction`). */
   async #compact(log: LogId): Promise<number> {
     const compaction = new Compaction()
@@ -277,6 +299,16 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
 }
 
 const sessionTaken = () => new AppError('BAD_REQUEST', 'A session with that id already exists.')
+
+/** A run's closing event as an entry: stored however full the chat, its text cut to the room left. */
+const closingEntry = (log: LogId, event: NewEvent): CoreEntry => ({
+  log,
+  data: JSON.stringify(event),
+  exempt: true,
+  run: event.step_id,
+  closesRun: true,
+  fit: (room) => JSON.stringify(fitClosing(event, room)),
+})
 
 /** A producer's key in its log: its run and its id, as JSON (both are data, never a key of an object). */
 const producerKey = (runId: string, producerId: string) => JSON.stringify([runId, producerId])

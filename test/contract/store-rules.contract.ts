@@ -187,5 +187,23 @@ export function storeRules(name: string, open: (options?: ContractOptions) => Pr
       await expect(store.forkSession(newId(), 1, newId())).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' })
       await expect(store.forkSession(source, 1, branch)).rejects.toMatchObject({ status: 400 })
     })
+
+    test('a branch taken while a run streams closes that run in the branch with what it had streamed by then', async () => {
+      const store = (await openStore()) as EventStore & Partial<Pick<EventLog, 'forkSession'>>
+      if (!store.forkSession) throw new Error(`the ${name} store cannot branch a chat`)
+      const [source, branch, after] = [newId(), newId(), newId()]
+      await store.createSession(source, ECHO)
+      for (const event of [user('r1'), partial('a', 'r1'), final('r1', 'a'), user('r2'), partial('he', 'r2'), partial('llo', 'r2')])
+        await store.append(source, event)
+      await store.append(source, final('r2', 'hello world'))
+      const forked = await store.forkSession(source, 6, branch)
+      expect(forked.last_seq).toBe(7)
+      const events = await store.read(branch, 0)
+      expect(events.map((e) => e.type)).toEqual(['user', 'partial', 'final', 'user', 'partial', 'partial', 'interrupt'])
+      expect(events.at(-1)).toMatchObject({ type: 'interrupt', step_id: 'r2', text: 'hello', seq: 7 })
+      // At a turn's end nothing is added.
+      expect((await store.forkSession(source, 3, after)).last_seq).toBe(3)
+      expect((await store.read(after, 0)).at(-1)).toMatchObject({ type: 'final', step_id: 'r1' })
+    })
   })
 }
