@@ -1,6 +1,6 @@
 import type { StopSignal } from '../bus/session-signal.ts'
 import { AppError, sessionNotFound } from '../errors.ts'
-import { checkNewEvent, type EventType, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
+import { checkNewEvent, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
@@ -14,51 +14,24 @@ import {
   type SessionRecord,
   type StoreDeps,
 } from '../store/event-store.ts'
-import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from '../store/producer-state.ts'
 import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
-import { fitClosing, sessionFull } from './byte-budget.ts'
+import {
+  CHAT_WORDS,
+  closingEntry,
+  eventEntry,
+  producerEntry,
+  producerKey,
+  recordOf,
+  type SessionMeta,
+  SHARED,
+  sessionTaken,
+} from './chat-entries.ts'
 import { Compaction, StreamedText, streamedText } from './folds.ts'
-import { type LogBackend, type LogEntry, type LogId, type LogState, MAX_LOG_META_BYTES } from './log-backend.ts'
+import { type LogBackend, type LogEntry, type LogId, MAX_LOG_META_BYTES } from './log-backend.ts'
 import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
-import type { LogRefusals } from './log-refusals.ts'
 import { Retention } from './retention.ts'
-
-/** A chat's refusals, in a chat's words. */
-const CHAT_WORDS: LogRefusals = {
-  noLog: () => sessionNotFound(),
-  closed: () => new AppError('RUN_CLOSED', 'This chat is closed and takes no more messages.'),
-  full: (maxBytes) => sessionFull(maxBytes),
-  fenced: () =>
-    new AppError('RUN_ENDED', 'This run lost its hold on the chat (its server stopped renewing it), so its events are no longer stored.'),
-}
-
-/** What a session's log keeps in its meta: the SessionRecord's fields that are not its id and head. */
-interface SessionMeta {
-  created_at: string
-  step: StepSpec
-  viewer_id: string
-  publisher_hash?: string
-}
-
-/**
- * Which events readers share one parsed copy of, while the core keeps their entry (a live chat's newest): those whose
- * shape is bounded text. Events holding outside JSON (a tool's input or result, an agent's state) are parsed per
- * read instead: parsed, `[{},{},…]` costs ~25 times its JSON, and the cache is bounded by its JSON (issue 20).
- */
-const SHARED = {
-  user: true,
-  start: true,
-  partial: true,
-  reasoning: true,
-  'tool-call': false,
-  'tool-result': false,
-  final: true,
-  interrupt: true,
-  error: true,
-  'agent-step': true,
-  'agent-state': false,
-} satisfies Record<EventType, boolean>
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
@@ -156,23 +129,11 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
     checkNewEvent(event)
-    const data = JSON.stringify(event)
-    const closing = isClosing(event)
-    const entry: CoreEntry = {
-      log: sessionId,
-      data,
-      exempt: closing,
-      run: event.step_id,
-      opensRun: event.type === 'user' || event.type === 'start',
-      closesRun: closing,
-      fenced: true,
-      words: CHAT_WORDS,
-    }
-    if (closing) entry.fit = (room) => JSON.stringify(fitClosing(event, room))
+    const entry = eventEntry(sessionId, event)
     if (mark) entry.producer = producerEntry(mark)
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)
-    return this.#event(sessionId, stored as LogEntry, stored.data === data ? event : undefined)
+    return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
@@ -296,28 +257,4 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     if (SHARED[stored.type]) this.#parsed.set(entry, stored)
     return stored
   }
-}
-
-const sessionTaken = () => new AppError('BAD_REQUEST', 'A session with that id already exists.')
-
-/** A run's closing event as an entry: stored however full the chat, its text cut to the room left. */
-const closingEntry = (log: LogId, event: NewEvent): CoreEntry => ({
-  log,
-  data: JSON.stringify(event),
-  exempt: true,
-  run: event.step_id,
-  closesRun: true,
-  fit: (room) => JSON.stringify(fitClosing(event, room)),
-})
-
-/** A producer's key in its log: its run and its id, as JSON (both are data, never a key of an object). */
-const producerKey = (runId: string, producerId: string) => JSON.stringify([runId, producerId])
-
-const producerEntry = (mark: ProducerMark) => ({ key: producerKey(mark.runId, mark.producerId), value: stateJson(mark) })
-
-function recordOf(id: string, state: LogState): SessionRecord {
-  const meta = JSON.parse(state.meta) as SessionMeta
-  const record: SessionRecord = { id, created_at: meta.created_at, last_seq: state.head, step: meta.step, viewer_id: meta.viewer_id }
-  if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
-  return record
 }
