@@ -112,7 +112,7 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
     const open = await this.#lastRunIfOpen(id, at)
     if (!open) return { id, last_seq: at, ...meta }
     const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
-    const closed = await this.core.append({ ...closingEntry(id, interrupt), words: CHAT_WORDS })
+    const closed = await this.core.append(closingEntry(id, interrupt))
     return { id, last_seq: closed.seq, ...meta }
   }
 
@@ -181,7 +181,7 @@ export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversR
       const fold = new StreamedText(run)
       await this.#eachEvent(log, from, (event) => fold.add(event))
       const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
-      const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true, words: CHAT_WORDS })
+      const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true })
       if (appended) {
         this.metrics?.eventPublished('interrupt')
         recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
