@@ -29,9 +29,6 @@ export interface NewSessionOptions {
   publisherHash?: string
 }
 
-/** The step of a session created without one: the built-in demo. */
-export const ECHO_STEP: StepSpec = { name: 'echo' }
-
 /**
  * The ordered, per-session event log that every connection reads with its own cursor.
  *
@@ -50,9 +47,13 @@ export const ECHO_STEP: StepSpec = { name: 'echo' }
  *   rejects with SESSION_NOT_FOUND.
  * - `createSession` gives the session a fresh viewer id (`newId()`), distinct from every owner and viewer id;
  *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
+ * - The same limits on every store (src/log/log-core.ts applies them): the per-session cap drops the oldest events on
+ *   append; past the store-wide limits new sessions and events get STORE_FULL (503, Retry-After) while a run's closing
+ *   event still lands; after `close()` an append or a wait gets STORE_UNAVAILABLE (503), "shutting down".
  */
 export interface EventStore {
-  createSession(id: string, step?: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
+  /** The caller names the step (the registry's default when a request names none: src/http/deps.ts). */
+  createSession(id: string, step: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>
