@@ -7,6 +7,7 @@ import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
   type EventStore,
+  type ForksSessions,
   type NewSessionOptions,
   type Prunable,
   type RecoveredRun,
@@ -75,7 +76,7 @@ export function createEventLog(backend: LogBackend, options: EventLogOptions = {
  * session is a log whose meta holds its record and whose alias is its viewer id; producer marks ride with their
  * event; runs open and close with their events, so that recovery finds the ones a crash left open on any backend.
  */
-export class EventLog implements EventStore, KeepsProducers, Prunable, RecoversRuns {
+export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prunable, RecoversRuns {
   /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
   readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
   readonly #retention: Retention

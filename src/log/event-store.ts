@@ -98,9 +98,17 @@ export interface Prunable {
   prune(policy: RetentionPolicy, now?: Date): Promise<PruneReport>
 }
 
+/** A store that branches a chat: a new session holding another's events up to a point (the chat app's branches). */
+export interface ForksSessions {
+  /** Session `id` with the events of `sourceId` up to `at`, same seqs; a run open at `at` is closed in the branch. */
+  forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord>
+}
+
 /** Capabilities are found by what a store can do, never by its class. */
 export const canRecover = (store: EventStore): store is EventStore & RecoversRuns =>
   typeof (store as Partial<RecoversRuns>).recoverOpenRuns === 'function'
+export const canFork = (store: EventStore): store is EventStore & ForksSessions =>
+  typeof (store as Partial<ForksSessions>).forkSession === 'function'
 export const canPrune = (store: EventStore): store is EventStore & Prunable => typeof (store as Partial<Prunable>).prune === 'function'
 
 /** The page size `read` uses when no limit is given (events). */

@@ -3,9 +3,8 @@ import type { Notifier } from '../../src/bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../../src/bus/session-signal.ts'
 import type { AppError } from '../../src/errors.ts'
 import type { NewEvent } from '../../src/events.ts'
-import type { EventLog } from '../../src/log/event-log.ts'
 import { newId } from '../../src/session-id.ts'
-import { canRecover, type EventStore } from '../../src/log/event-store.ts'
+import { canFork, canRecover, type EventStore } from '../../src/log/event-store.ts'
 import { canKeepProducers, withProducerMark } from '../../src/log/producer-state.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
@@ -166,8 +165,8 @@ export function storeRules(name: string, open: (options?: ContractOptions) => Pr
     })
 
     test('a branch holds the events up to its point with the same seqs, its own viewer id, and goes its own way', async () => {
-      const store = (await openStore()) as EventStore & Partial<Pick<EventLog, 'forkSession'>>
-      if (!store.forkSession) throw new Error(`the ${name} store cannot branch a chat`)
+      const store = await openStore()
+      if (!canFork(store)) throw new Error(`the ${name} store cannot branch a chat`)
       const [source, branch] = [newId(), newId()]
       const created = await store.createSession(source, { name: 'custom', options: { model: 'm' } })
       for (const letter of 'abcde') await store.append(source, partial(letter))
@@ -189,8 +188,8 @@ export function storeRules(name: string, open: (options?: ContractOptions) => Pr
     })
 
     test('a branch taken while a run streams closes that run in the branch with what it had streamed by then', async () => {
-      const store = (await openStore()) as EventStore & Partial<Pick<EventLog, 'forkSession'>>
-      if (!store.forkSession) throw new Error(`the ${name} store cannot branch a chat`)
+      const store = await openStore()
+      if (!canFork(store)) throw new Error(`the ${name} store cannot branch a chat`)
       const [source, branch, after] = [newId(), newId(), newId()]
       await store.createSession(source, ECHO)
       for (const event of [user('r1'), partial('a', 'r1'), final('r1', 'a'), user('r2'), partial('he', 'r2'), partial('llo', 'r2')])
