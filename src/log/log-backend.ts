@@ -185,6 +185,13 @@ export interface LogBackend {
    * compacted). Single-process backends never call it.
    */
   onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
+  /**
+   * Added by the core's helper (issue 21): a shared backend that may have missed remote changes (its subscription was
+   * lost and came back) says so, and the core forgets every head and entry it cached and wakes every waiter. Without
+   * it a missed change leaves a cached head behind for good, and a reader at that head is answered "nothing new" from
+   * the cache until the log changes again.
+   */
+  onRemoteReset?(listener: () => void): void
 
   /** Resolves when the backend can serve (for /readyz); rejects with a StoreFailure otherwise. */
   ping(): Promise<void>
