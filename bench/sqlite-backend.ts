@@ -6,8 +6,8 @@
  * one turn commits together on the next. bench/RESULTS.md has the figures of the backend without a journal (commit
  * 3e88cf7) and with one.
  *
- *   bun bench/sqlite-backend.ts [--logs 1000] [--seconds 15] [--pairs 2] [--variants backend,store-v8,store-v8-no-worker]
- *   bun bench/sqlite-backend.ts --old-root /tmp/old   # the store-v8 variants from a checkout that still has them
+ *   bun bench/sqlite-backend.ts [--logs 1000] [--seconds 15] [--pairs 2]
+ *   git worktree add /tmp/v8 a0700b6 && bun bench/sqlite-backend.ts --old-root /tmp/v8   # beside the store of schema 8
  *
  * Each variant runs in a fresh process on a fresh file in the OS temp folder; variants alternate, pair after pair.
  * Reports, per run: entries/s sustained (of the offered logs × 50), commit time per batch p50/p99/max, event-loop
@@ -28,8 +28,9 @@ const { values } = parseArgs({
     logs: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '15' },
     pairs: { type: 'string', default: '2' },
-    variants: { type: 'string', default: 'backend,store-v8,store-v8-no-worker' },
-    'old-root': { type: 'string', default: join(import.meta.dir, '..') },
+    variants: { type: 'string' },
+    /** A checkout that still has the store of schema 8 (commit a0700b6): adds its two variants. */
+    'old-root': { type: 'string' },
     child: { type: 'string' },
     file: { type: 'string' },
   },
@@ -75,7 +76,8 @@ async function openBackend(path: string, commitTimes: number[]) {
 
 /** The store of schema 8, loaded from `--old-root` (it is gone from this tree once the core replaced it). */
 const openStoreV8 = (worker: boolean) => async (path: string, commitTimes: number[]) => {
-  const { SqliteStore } = await import(join(values['old-root']!, 'src/store/sqlite-store.ts'))
+  if (!values['old-root']) throw new Error('the store of schema 8 needs --old-root, a checkout that has it')
+  const { SqliteStore } = await import(join(values['old-root'], 'src/store/sqlite-store.ts'))
   const metrics = { eventPublished() {}, storeCheckpoint() {}, storeCommit: (s: number) => commitTimes.push(s * 1000) }
   const store = new SqliteStore(path, { metrics, ...(worker ? {} : { checkpointer: false }) })
   return {
@@ -152,7 +154,7 @@ if (values.child) {
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-bench-backend-'))
 try {
   const rows = []
-  const variants = values.variants!.split(',')
+  const variants = values.variants?.split(',') ?? (values['old-root'] ? ['backend', 'store-v8', 'store-v8-no-worker'] : ['backend'])
   for (let pair = 0; pair < Number(values.pairs); pair++) {
     for (const name of pair % 2 === 0 ? variants : [...variants].reverse()) {
       const file = join(dir, `${name}-${pair}.db`)
@@ -168,8 +170,7 @@ try {
           String(LOGS),
           '--seconds',
           String(SECONDS),
-          '--old-root',
-          values['old-root']!,
+          ...(values['old-root'] ? ['--old-root', values['old-root']] : []),
         ],
         { stdout: 'pipe', stderr: 'inherit' },
       )

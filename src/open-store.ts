@@ -50,8 +50,7 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
   if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics }), notifier, coordinator }
   try {
-    const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
-    const store = new SqliteStore(spec.path, { notifier, metrics, checkpointer: { onFailure }, maxSessionBytes: limits.maxSessionBytes })
+    const store = new SqliteStore(spec.path, { ...limits, notifier, metrics })
     return { store, notifier, coordinator }
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)

@@ -5,17 +5,12 @@ import { acquireWriterLock } from './sqlite-lock.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
 import { sqliteCode, StoreOpenError } from './sqlite-errors.ts'
 
-/**
- * WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB), when the checkpoint
- * worker (sqlite-checkpointer.ts) is not doing it instead.
- */
+/** WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB). */
 export const WAL_AUTOCHECKPOINT_PAGES = 2000
 
-/** How to bring a database up to date once it is locked. */
+/** What to do once the database is locked and migrated. */
 export interface OpenOptions {
-  /** The schema version to migrate to; default SCHEMA_VERSION. */
-  version?: number
-  /** Runs after the migration, under the writer lock (the old store replays its journal here). */
+  /** Runs after the migration, under the writer lock: the backend replays what a crash left in its journal. */
   afterMigrate?: (db: Database) => void
 }
 
@@ -34,7 +29,7 @@ export interface OpenedDatabase {
 export function openSqlite(path: string, options: OpenOptions = {}): OpenedDatabase {
   if (path === ':memory:') {
     const db = new Database(path, { strict: true })
-    migrate(db, options.version)
+    migrate(db)
     return { db }
   }
   assertWritablePath(path)
@@ -43,7 +38,7 @@ export function openSqlite(path: string, options: OpenOptions = {}): OpenedDatab
   try {
     lock = acquireWriterLock(path)
     configure(db)
-    migrate(db, options.version)
+    migrate(db)
     options.afterMigrate?.(db)
     return { db, lock }
   } catch (error) {
@@ -110,13 +105,12 @@ function configure(db: Database): void {
   // Only outside tools (a backup, the sqlite3 shell) can hold a lock we wait on; a commit blocks the event loop
   // while it waits, so wait briefly and let the write fail with a 503 instead.
   db.exec('PRAGMA busy_timeout = 1000')
-  // Each commit touches the newest page of every session in the batch: with a thousand live sessions the default
-  // 2 MB cache cannot hold them and every commit would read them back. 64 MB (negative = KiB).
+  // Each journal merge touches the newest page of every log it moves: with a thousand live logs the default 2 MB
+  // cache cannot hold them and every merge would read them back. 64 MB (negative = KiB).
   db.exec('PRAGMA cache_size = -65536')
-  // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `events` is rewritten by several
-  // journal merges, and a checkpoint copies it once however often it changed. Before the journal this was 10,000,
-  // when every commit rewrote a page per session; with the journal, such a checkpoint held the event loop ~80 ms
-  // and set the p99 of bench/store-append.ts.
+  // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `entries` is rewritten by several
+  // journal merges, and a checkpoint copies it once however often it changed. A worker thread that checkpointed off
+  // the serving thread showed no consistent gain (bench/RESULTS.md, "The SQLite log backend") and was removed.
   db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
 }
 

@@ -1,20 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { CLOSING_TYPES, type EventType } from '../../events.ts'
 import { StoreOpenError } from './sqlite-errors.ts'
-
-/** `('a', 'b')`: a list of event types as an SQL list of literals (event types are plain words, never quoted). */
-export const sqlList = (types: readonly EventType[]) => `(${types.map((type) => `'${type}'`).join(', ')})`
-
-/** The closing types as an SQL list, built from the one list in events.ts. */
-export const CLOSING_TYPES_SQL = sqlList(CLOSING_TYPES)
-
-/**
- * The event types that open or close a run. The partial index below holds only these rows (about three per run),
- * so recovery and compaction find runs without scanning every `partial`. A query uses that index only when its list
- * is the index's exact text; test/durability/open.test.ts checks that this list is still the one the shipped
- * migration indexed, so adding a closing type fails there until a new migration rebuilds the index.
- */
-export const RUN_BOUNDARY_TYPES = sqlList(['user', 'start', ...CLOSING_TYPES])
 
 /** What version 2 indexed: a shipped migration never changes, so its text is frozen here, not built. */
 const RUN_BOUNDARY_TYPES_V2 = "('user', 'start', 'final', 'interrupt', 'error')"
@@ -50,7 +35,7 @@ export const MIGRATIONS: readonly string[] = [
   // events that compaction has not looked at yet, 'compacted' after; the second index finds the former.
   `CREATE INDEX events_run_bounds ON events(session, step_id, type) WHERE type IN ${RUN_BOUNDARY_TYPES_V2};
    CREATE INDEX sessions_to_compact ON sessions(last_activity) WHERE state = 'active';`,
-  // Version 3: the write-ahead journal (sqlite-journal.ts). Commits append here; a merge moves rows into `events`
+  // Version 3: the write-ahead journal of the store of versions 3–8. Commits append here; a merge moves rows into `events`
   // later in (session, seq) order. No index beyond the rowid: that is what keeps commits sequential.
   `CREATE TABLE journal (
      id INTEGER PRIMARY KEY,
@@ -88,7 +73,7 @@ export const MIGRATIONS: readonly string[] = [
      failure TEXT,
      PRIMARY KEY (session, run, producer)
    ) STRICT, WITHOUT ROWID;`,
-  // Version 8: the bytes of each session's events (sqlite-budget.ts), for its byte budget. Counted once here; from
+  // Version 8: the bytes of each session's events, for its byte budget. Counted once here; from
   // then on the journal's merge adds and retention subtracts, so no open ever scans the events again.
   `ALTER TABLE sessions ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
    UPDATE sessions SET bytes = (
