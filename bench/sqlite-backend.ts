@@ -1,6 +1,8 @@
 /**
- * Does the journal pay? The SQLite log backend (src/log/backends/sqlite-backend.ts) against the store of schema 8 (its
- * journal, merged into `events` once a second, with and without its checkpoint worker thread), under the load of many
+ * Does the journal pay? The SQLite log backend (src/log/backends/sqlite-backend.ts; `backend`, group commit reduced to
+ * a turn of the event loop) and the whole SqliteStore over it (`store`: the event log and its core) against the store
+ * of schema 8 (its journal, merged into `events` once a second, with and without its checkpoint worker thread), under
+ * the load of many
  * runs at token pace: `--logs` logs each appending a ~100-byte event every 20 ms (50/s), each waiting for its append to
  * commit before the next, as a step does. Batches form as a turn of the event loop forms them: every append made in
  * one turn commits together on the next. bench/RESULTS.md has the figures of the backend without a journal (commit
@@ -19,7 +21,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { EventLoopLagSampler } from '../src/event-loop-lag.ts'
+import type { NewEvent } from '../src/events.ts'
 import { SqliteBackend } from '../src/log/backends/sqlite-backend.ts'
+import { SqliteStore } from '../src/store/sqlite-store.ts'
 import type { AppendEntry } from '../src/log/log-backend.ts'
 import { newId } from '../src/session-id.ts'
 
@@ -29,7 +33,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     pairs: { type: 'string', default: '2' },
     variants: { type: 'string' },
-    /** A checkout that still has the store of schema 8 (commit a0700b6): adds its two variants. */
+    /** A checkout that still has the store of schema 8 (commit a0700b6): adds `store-v8` (and, named, `store-v8-no-worker`). */
     'old-root': { type: 'string' },
     child: { type: 'string' },
     file: { type: 'string' },
@@ -87,8 +91,20 @@ const openStoreV8 = (worker: boolean) => async (path: string, commitTimes: numbe
   }
 }
 
+/** The whole store as the server has it: the event log and its core (group commit, caches) over the backend. */
+async function openStore(path: string, commitTimes: number[]) {
+  const metrics = { eventPublished() {}, storeCommit: (s: number) => commitTimes.push(s * 1000) }
+  const store = new SqliteStore(path, { metrics })
+  return {
+    create: (log: string) => store.createSession(log, { name: 'echo' }),
+    append: (log: string, _data: string, event: object) => store.append(log, event as NewEvent),
+    close: () => store.close(),
+  }
+}
+
 const VARIANTS: Record<string, Variant> = {
   backend: { open: openBackend },
+  store: { open: openStore },
   'store-v8': { open: openStoreV8(true) },
   'store-v8-no-worker': { open: openStoreV8(false) },
 }
@@ -154,7 +170,7 @@ if (values.child) {
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-bench-backend-'))
 try {
   const rows = []
-  const variants = values.variants?.split(',') ?? (values['old-root'] ? ['backend', 'store-v8', 'store-v8-no-worker'] : ['backend'])
+  const variants = values.variants?.split(',') ?? (values['old-root'] ? ['backend', 'store', 'store-v8'] : ['backend', 'store'])
   for (let pair = 0; pair < Number(values.pairs); pair++) {
     for (const name of pair % 2 === 0 ? variants : [...variants].reverse()) {
       const file = join(dir, `${name}-${pair}.db`)
