@@ -2,9 +2,8 @@
  * Does the journal pay? The SQLite log backend (src/log/backends/sqlite-backend.ts; `backend`, group commit reduced to
  * a turn of the event loop) and the whole SqliteStore over it (`store`: the event log and its core) against the store
  * of schema 8 (its journal, merged into `events` once a second, with and without its checkpoint worker thread), under
- * the load of many
- * runs at token pace: `--logs` logs each appending a ~100-byte event every 20 ms (50/s), each waiting for its append to
- * commit before the next, as a step does. Batches form as a turn of the event loop forms them: every append made in
+ * the load of many runs at token pace: `--logs` logs each appending a ~100-byte event every 20 ms (50/s), each waiting
+ * for its append to commit before the next, as a step does. Batches form as a turn of the event loop forms them: every append made in
  * one turn commits together on the next. bench/RESULTS.md has the figures of the backend without a journal (commit
  * 3e88cf7) and with one.
  *

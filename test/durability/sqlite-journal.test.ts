@@ -56,6 +56,12 @@ describe('the journal of the SQLite backend', () => {
     expect(count(db, 'entries')).toBeGreaterThan(0)
     expect(count(db, 'journal')).toBeGreaterThan(0)
     for (const log of logs) {
+      // Each row counts what has reached `entries`, the journal the rest: together, the log.
+      const row = db.query('SELECT head, count, bytes FROM logs WHERE id = ?').get(log) as { head: number; count: number; bytes: number }
+      const moved = db.query('SELECT MAX(seq) AS head, COUNT(*) AS count, SUM(bytes) AS bytes FROM entries WHERE log = ?').get(log)
+      expect(row).toEqual({ head: expect.any(Number), count: expect.any(Number), bytes: expect.any(Number) })
+      expect(moved).toEqual(row.count === 0 ? { head: null, count: 0, bytes: null } : row)
+      expect(await backend.state(log)).toMatchObject({ head: 100, count: 100, bytes: 300 })
       expect(seqs(await backend.read(log, 0, 1000))).toEqual(range(1, 100))
       expect(seqs(await backend.readBefore(log, 101, 1 << 20))).toEqual(range(1, 100))
       expect(await backend.append([entry(log, '"y"')], LIMITS, 1)).toEqual([101])
@@ -80,14 +86,27 @@ describe('the journal of the SQLite backend', () => {
     await backend.close()
   })
 
+  test("a log's state read back from its row adds what the journal still holds of it", async () => {
+    // One cached state: reading another log's drops it, so each state below is read from its row.
+    const { backend } = openWithHandle(tmp.file(), { mergeEveryMs: HOUR, mergeAtEntries: 1_000_000, cachedLogs: 1 })
+    const [a, b] = [await logWith(backend, 3), await logWith(backend, 2)]
+    await backend.deleteEntries(a, [999])
+    await backend.append([entry(a, '"4"'), entry(b, '"3"')], LIMITS, 1)
+    expect(await backend.state(a)).toMatchObject({ head: 4, count: 4, bytes: 12 })
+    expect(await backend.state(b)).toMatchObject({ head: 3, count: 3, bytes: 9 })
+    expect(await backend.append([entry(a, '"5"')], LIMITS, 1)).toEqual([5])
+    await backend.close()
+  })
+
   test('rows a crash left in the journal are merged at the next open, even those a merge had already copied', async () => {
     const path = tmp.file()
     const first = new SqliteBackend(path)
     const log = await logWith(first, 0)
     await first.close()
-    // What a crash mid-merge leaves: seq 1 in both tables, 2 and 3 in the journal only, the row counting all three.
+    // What a crash mid-merge leaves: seq 1 in both tables, counted in its row by the chunk that moved it; 2 and 3 in
+    // the journal only.
     const crashed = new Database(path)
-    crashed.query('UPDATE logs SET head = 3, count = 3, bytes = 9 WHERE id = ?').run(log)
+    crashed.query('UPDATE logs SET head = 1, count = 1, bytes = 3 WHERE id = ?').run(log)
     crashed.query(`INSERT INTO entries (log, seq, bytes, data) VALUES (?, 1, 3, '"1"')`).run(log)
     const journal = crashed.query('INSERT INTO journal (log, seq, bytes, data) VALUES (?, ?, 3, ?)')
     for (const seq of [1, 2, 3]) journal.run(log, seq, `"${seq}"`)
@@ -95,6 +114,7 @@ describe('the journal of the SQLite backend', () => {
     const { backend, db } = openWithHandle(path)
     expect(await backend.read(log, 0, 10)).toEqual(range(1, 3).map((seq) => ({ seq, data: `"${seq}"` })))
     expect(count(db, 'journal')).toBe(0)
+    expect(await backend.state(log)).toMatchObject({ head: 3, count: 3, bytes: 9 })
     expect(await backend.append([entry(log, '"4"')], LIMITS, 1)).toEqual([4])
     await backend.close()
   })

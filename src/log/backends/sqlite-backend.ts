@@ -22,6 +22,8 @@ import { SqliteLogQueries } from './sqlite-log-queries.ts'
 import { ReadBefore } from './sqlite-read-before.ts'
 
 export interface SqliteBackendOptions extends JournalOptions {
+  /** Log states kept in memory; past it the cache is dropped and refilled on demand; logs, default SQLITE_CACHED_LOGS. */
+  cachedLogs?: number
   /**
    * Called once with the open connection before the backend uses it: the store keeps its sign-ins in a table of the
    * same database (src/store/sqlite-sign-ins.ts), and tests inject faults through it.
@@ -60,6 +62,7 @@ export class SqliteBackend implements LogBackend {
   /** Committed states of the logs read or written lately: the truth, since no other process writes. */
   readonly #states = new Map<LogId, LogState>()
   readonly #totals: BackendTotals
+  readonly #cachedLogs: number
   #closed = false
 
   /**
@@ -75,12 +78,13 @@ export class SqliteBackend implements LogBackend {
     options.onOpen?.(db)
     this.#rows = new LogRows(db)
     this.#queries = new SqliteLogQueries(db)
-    this.#journal = new EntryJournal(db, options)
+    this.#journal = new EntryJournal(db, (log, head, count, bytes) => this.#rows.addMerged(log, head, count, bytes), options)
     const writer = new BatchWriter(db, this.#rows, this.#journal, (log) => this.#state(log))
     this.#batch = db.transaction((entries, limits, now) => writer.write(entries, limits, now))
     this.#readBefore = new ReadBefore(db)
     this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#totals = this.#queries.totals()
+    this.#cachedLogs = options.cachedLogs ?? SQLITE_CACHED_LOGS
   }
 
   async create(log: NewLog, now: number): Promise<boolean> {
@@ -271,12 +275,20 @@ export class SqliteBackend implements LogBackend {
     const cached = this.#states.get(log)
     if (cached) return cached
     const state = this.#rows.read(log)
-    if (state) this.#cache(log, state)
+    if (!state) return undefined
+    // The row counts the entries in `entries`; the journal adds those it still holds.
+    const pending = this.#journal.pendingOf(log)
+    if (pending) {
+      state.head = Math.max(state.head, pending.head)
+      state.count += pending.count
+      state.bytes += pending.bytes
+    }
+    this.#cache(log, state)
     return state
   }
 
   #cache(log: LogId, state: LogState): void {
-    if (this.#states.size >= SQLITE_CACHED_LOGS && !this.#states.has(log)) this.#states.clear()
+    if (this.#states.size >= this.#cachedLogs && !this.#states.has(log)) this.#states.clear()
     this.#states.set(log, state)
   }
 

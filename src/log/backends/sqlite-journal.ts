@@ -19,6 +19,9 @@ export interface EntryRow {
   data: string
 }
 
+/** Adds entries moved into `entries` to their log's row: the newest seq among them, how many, their bytes. */
+export type CountMerged = (log: LogId, head: number, count: number, bytes: number) => void
+
 export interface JournalOptions {
   /** How often committed entries are moved from the journal into `entries`; milliseconds, default 1000. */
   mergeEveryMs?: number
@@ -39,12 +42,17 @@ const ROWS_PER_INSERT = 100
 
 /**
  * Moves whatever a previous process left in the journal into `entries`, in one transaction, at open. A crash in the
- * middle of a merge leaves rows that are in both tables, identical: OR IGNORE skips those. Nothing that deletes
- * entries runs while the journal holds rows (it merges everything first), so nothing deleted can come back. The
- * `logs` rows already count these entries: they were updated in the transaction that journaled them.
+ * middle of a merge leaves rows that are in both tables, identical: OR IGNORE skips those, and their `logs` rows
+ * counted them already. Nothing that deletes entries runs while the journal holds rows (it merges everything first),
+ * so nothing deleted can come back.
  */
 export function replayJournal(db: Database): void {
   db.transaction(() => {
+    // Counted as a merge counts them: only the rows not in `entries` already (a chunk's move and count commit together).
+    db.run(`UPDATE logs SET head = max(logs.head, j.head), count = logs.count + j.count, bytes = logs.bytes + j.bytes
+      FROM (SELECT log, MAX(seq) AS head, COUNT(*) AS count, SUM(bytes) AS bytes FROM journal
+            WHERE NOT EXISTS (SELECT 1 FROM entries AS e WHERE e.log = journal.log AND e.seq = journal.seq) GROUP BY log) AS j
+      WHERE logs.id = j.log`)
     db.run('INSERT OR IGNORE INTO entries (log, seq, bytes, data) SELECT log, seq, bytes, data FROM journal ORDER BY log, seq')
     db.run('DELETE FROM journal')
   })()
@@ -70,6 +78,7 @@ export class EntryJournal {
   readonly #pending = new Map<LogId, Journaled[]>()
   readonly #mergeAtEntries: number
   readonly #chunkEntries: number
+  readonly #countMerged: CountMerged
   readonly #timer: Timer
   #pendingCount = 0
   /** Ids only grow within a process, so `id <= upTo` never covers a row that was not merged. */
@@ -79,8 +88,10 @@ export class EntryJournal {
   #again = false
   #closed = false
 
-  constructor(db: Database, options: JournalOptions = {}) {
+  /** @param countMerged adds what a merge moves to the log's `logs` row, in the merge's transaction. */
+  constructor(db: Database, countMerged: CountMerged, options: JournalOptions = {}) {
     this.#db = db
+    this.#countMerged = countMerged
     this.#mergeAtEntries = options.mergeAtEntries ?? SQLITE_JOURNAL_MERGE_AT
     this.#chunkEntries = options.chunkEntries ?? 500
     // Copies the journal rows whose ids the JSON array lists, in the array's order (a rowid lookup each): the caller
@@ -117,6 +128,15 @@ export class EntryJournal {
     this.#pendingCount += written.length
     if (this.#pendingCount >= this.#mergeAtEntries) void this.merge()
     if (this.#pendingCount >= this.#mergeAtEntries * 2) this.#mergeOneChunkNow()
+  }
+
+  /** What the log's entries still in the journal add to its `logs` row: its newest seq, how many, their bytes. */
+  pendingOf(log: LogId): { head: number; count: number; bytes: number } | undefined {
+    const list = this.#pending.get(log)
+    if (!list) return undefined
+    let bytes = 0
+    for (const entry of list) bytes += entry.bytes
+    return { head: list.at(-1)!.seq, count: list.length, bytes }
   }
 
   /** The log's journal entries after `after`, at most `limit`: all newer than any of its rows in `entries`. */
@@ -246,13 +266,18 @@ export class EntryJournal {
     })
   }
 
-  /** Inside the merge transaction: copies the rows; returns how many rows of each log. */
+  /** Inside the merge transaction: copies the rows and counts them in `logs`; returns how many rows of each log. */
   #moveChunk(logs: readonly LogId[], upTo: number): number[] {
     const ids: number[] = []
     const counts = logs.map((log) => {
       const list = this.#pending.get(log) ?? []
       let n = 0
-      for (; n < list.length && list[n]!.id <= upTo; n++) ids.push(list[n]!.id)
+      let bytes = 0
+      for (; n < list.length && list[n]!.id <= upTo; n++) {
+        ids.push(list[n]!.id)
+        bytes += list[n]!.bytes
+      }
+      if (n > 0) this.#countMerged(log, list[n - 1]!.seq, n, bytes)
       return n
     })
     if (ids.length > 0) this.#moveToEntries.run(JSON.stringify(ids))

@@ -1,7 +1,11 @@
 import type { Database, Statement } from 'bun:sqlite'
 import type { LogId, LogState, NewLog } from '../log-backend.ts'
 
-/** One `logs` row (sqlite-schema.ts, version 9): a log's whole state, so reading it is one primary-key lookup. */
+/**
+ * One `logs` row (sqlite-schema.ts, version 9): a log's whole state, so reading it is one primary-key lookup. Its head,
+ * count and bytes count the entries in `entries`; those still in the journal (sqlite-journal.ts) are added as the
+ * journal merges them, or replays them at open.
+ */
 interface LogRow {
   head: number
   tail: number
@@ -64,7 +68,7 @@ export function newState(log: NewLog, now: number): LogState {
 export class LogRows {
   readonly #select: Statement<LogRow, [string]>
   readonly #insert: Statement
-  readonly #updateHead: Statement
+  readonly #addMerged: Statement
   readonly #updateActivity: Statement
   readonly #updateRun: Statement
   readonly #updateCounts: Statement
@@ -75,7 +79,7 @@ export class LogRows {
   constructor(db: Database) {
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE id = ?`)
     this.#insert = db.prepare(`INSERT INTO logs (id, ${COLUMNS}) VALUES (${Array(14).fill('?').join(', ')})`)
-    this.#updateHead = db.prepare('UPDATE logs SET head = ?, count = ?, bytes = ? WHERE id = ?')
+    this.#addMerged = db.prepare('UPDATE logs SET head = max(head, ?), count = count + ?, bytes = bytes + ? WHERE id = ?')
     this.#updateActivity = db.prepare('UPDATE logs SET active_at = ? WHERE id = ?')
     this.#updateRun = db.prepare('UPDATE logs SET closed = ?, open_run = ?, open_run_from = ? WHERE id = ?')
     this.#updateCounts = db.prepare('UPDATE logs SET tail = ?, count = ?, bytes = ? WHERE id = ?')
@@ -109,15 +113,20 @@ export class LogRows {
   }
 
   /**
-   * Writes what a batch changed from `was`: head, count and bytes; activity, the closed flag and the open run only when
-   * they changed, so that most batches leave the indexes on them alone.
+   * Writes what a batch changed from `was` besides its entries: activity, the closed flag and the open run, each only
+   * when it changed, so that most batches write no row of `logs` and leave its indexes alone. Head, count and bytes
+   * are written as the journal merges the entries (`addMerged`).
    */
   updateAfterAppend(log: LogId, s: LogState, was: LogState): void {
-    this.#updateHead.run(s.head, s.count, s.bytes, log)
     if (s.activeAt !== was.activeAt) this.#updateActivity.run(s.activeAt, log)
     if (s.closed !== was.closed || s.openRun?.id !== was.openRun?.id || s.openRun?.from !== was.openRun?.from) {
       this.#updateRun.run(s.closed ? 1 : 0, s.openRun?.id ?? null, s.openRun?.from ?? null, log)
     }
+  }
+
+  /** Counts entries the journal's merge moved into `entries`: the newest seq among them, how many, their bytes. */
+  addMerged(log: LogId, head: number, count: number, bytes: number): void {
+    this.#addMerged.run(head, count, bytes, log)
   }
 
   /** Writes what deleting entries changes: tail, count and bytes. */
