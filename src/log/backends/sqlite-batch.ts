@@ -39,8 +39,9 @@ function apply(state: LogState, entry: AppendEntry, now: number): number {
 
 /**
  * One batch as one transaction (the caller wraps `write` in it): each entry checked against its log's state as the
- * entries before it left it, the entries written to the journal (sqlite-journal.ts), producer marks upserted,
- * each touched log's row written once. States are worked on as copies, so a batch that fails changes no cached state.
+ * entries before it left it, the entries written to the journal (sqlite-journal.ts), producer marks upserted, and a
+ * log's row written only for what the merge does not count (activity, closed, the open run). States are worked on as
+ * copies, so a batch that fails changes no cached state.
  */
 export class BatchWriter {
   readonly #rows: LogRows
