@@ -5,11 +5,13 @@ import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { SqliteBackend } from '../../src/log/backends/sqlite-backend.ts'
 import { SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
+import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import type { SessionRecord } from '../../src/log/event-store.ts'
 import { tempDir } from './helpers.ts'
 
 /** What the store of schema 8 read back from test/fixtures/schema-v8.db (test/fixtures/make-schema-v8.ts wrote both). */
 interface Expected {
-  record: { id: string; created_at: string; last_seq: number; step: unknown; viewer_id: string; publisher_hash?: string }
+  record: SessionRecord
   last_activity: string
   events: StoredEvent[]
   bytes: number
@@ -65,6 +67,25 @@ test('a schema-8 database opens with every chat, event, viewer id, producer, byt
     })
   } finally {
     await backend.close()
+  }
+})
+
+test('the store opened on a schema-8 database answers what the store of schema 8 answered, byte for byte', async () => {
+  const store = new SqliteStore(v8File())
+  try {
+    for (const { record, events, producers } of expected) {
+      // The record's fields as they were (the event log orders its keys its own way); the events byte for byte.
+      expect(await store.getSession(record.id)).toEqual(record)
+      expect((await store.getSessionByViewer(record.viewer_id))?.id).toBe(record.id)
+      expect(JSON.stringify(await store.read(record.id, 0, 10_000))).toBe(JSON.stringify(events))
+      for (const { run, producer, state } of producers) expect(await store.producerState(record.id, run, producer)).toEqual(state as never)
+    }
+    // The run the crash left open is found and closed with what it had streamed.
+    const open = expected.find((chat) => chat.record.id.startsWith('fixture-open'))!.record
+    expect(await store.recoverOpenRuns()).toEqual([{ sessionId: open.id, stepId: 'run-open', seq: open.last_seq + 1 }])
+    expect((await store.read(open.id, open.last_seq))[0]).toMatchObject({ type: 'interrupt', step_id: 'run-open', text: 'g' })
+  } finally {
+    await store.close()
   }
 })
 
