@@ -17,7 +17,8 @@ import {
 import { SQLITE_CACHED_LOGS } from '../../limits.ts'
 import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
 import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
-import { copyState, LogRows, newState } from './sqlite-log-rows.ts'
+import { newLogState } from './new-log-state.ts'
+import { copyState, LogRows } from './sqlite-log-rows.ts'
 import { SqliteLogQueries } from './sqlite-log-queries.ts'
 import { ReadBefore } from './sqlite-read-before.ts'
 
@@ -89,7 +90,7 @@ export class SqliteBackend implements LogBackend {
 
   async create(log: NewLog, now: number): Promise<boolean> {
     this.#assertOpen()
-    const state = newState(log, now)
+    const state = newLogState(log, now)
     const created = writing(() => this.#queries.create(log, state, this.#rows))
     if (created) this.#cache(log.log, state)
     if (created) this.#totals.logs += 1
@@ -200,7 +201,7 @@ export class SqliteBackend implements LogBackend {
     this.#assertOpen()
     const from = this.#state(source)
     if (!from) return 'NO_LOG'
-    const state = newState(target, now)
+    const state = newLogState(target, now)
     const forked = writing(() => {
       this.#journal.mergeAll()
       return this.#queries.fork(source, from, at, target, state, this.#rows)

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
-import type { LogId, LogState, NewLog } from '../log-backend.ts'
+import type { LogId, LogState } from '../log-backend.ts'
 
 /**
  * One `logs` row (sqlite-schema.ts, version 9): a log's whole state, so reading it is one primary-key lookup. Its head,
@@ -46,22 +46,6 @@ export function copyState(state: LogState): LogState {
   const copy = { ...state }
   if (state.openRun) copy.openRun = { ...state.openRun }
   return copy
-}
-
-/** The state of a log just created (or forked) at `now`. */
-export function newState(log: NewLog, now: number): LogState {
-  const state: LogState = {
-    head: 0,
-    tail: 0,
-    count: 0,
-    bytes: 0,
-    createdAt: now,
-    activeAt: now,
-    closed: log.closed === true,
-    meta: log.meta,
-  }
-  if (log.expiresAt !== undefined) state.expiresAt = log.expiresAt
-  return state
 }
 
 /** Reads and writes `logs` rows. Every write goes through here, so the backend's cache of them stays the truth. */
