@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { createServer } from '../../src/create-server.ts'
+import { silentLogger } from '../../src/log.ts'
 import { StoreOpenError } from '../../src/log/backends/sqlite-errors.ts'
 import { ev, seqsOf, tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
@@ -243,5 +245,20 @@ describe('one writer', () => {
     const copy = new SqliteStore(backup)
     expect(seqsOf(await copy.read(id, 0))).toEqual([1, 2, 3])
     await copy.close()
+  })
+})
+
+describe('opened by createServer', () => {
+  test("takes the per-chat bounds and none of the memory store's store-wide ones (--max-sessions is the memory store's)", async () => {
+    const path = tmp.file()
+    const server = await createServer({ log: silentLogger, store: { kind: 'sqlite', path }, storeLimits: { maxSessions: 1, maxEvents: 1 } })
+    try {
+      for (let i = 0; i < 2; i++) {
+        const created = await server.app.handle(new Request('http://localhost/api/sessions', { method: 'POST' }))
+        expect(created.status).toBe(201)
+      }
+    } finally {
+      await server.stop()
+    }
   })
 })
