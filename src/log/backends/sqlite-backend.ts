@@ -20,6 +20,7 @@ import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journ
 import { newLogState } from './new-log-state.ts'
 import { copyState, LogRows } from './sqlite-log-rows.ts'
 import { SqliteLogQueries } from './sqlite-log-queries.ts'
+import { LogStates } from './sqlite-log-states.ts'
 import { ReadBefore } from './sqlite-read-before.ts'
 
 export interface SqliteBackendOptions extends JournalOptions {
@@ -60,10 +61,8 @@ export class SqliteBackend implements LogBackend {
   readonly #journal: EntryJournal
   readonly #readBefore: ReadBefore
   readonly #read: Statement<LogEntry, [string, number, number]>
-  /** Committed states of the logs read or written lately: the truth, since no other process writes. */
-  readonly #states = new Map<LogId, LogState>()
+  readonly #states: LogStates
   readonly #totals: BackendTotals
-  readonly #cachedLogs: number
   #closed = false
 
   /**
@@ -80,26 +79,26 @@ export class SqliteBackend implements LogBackend {
     this.#rows = new LogRows(db)
     this.#queries = new SqliteLogQueries(db)
     this.#journal = new EntryJournal(db, (log, head, count, bytes) => this.#rows.addMerged(log, head, count, bytes), options)
-    const writer = new BatchWriter(db, this.#rows, this.#journal, (log) => this.#state(log))
+    this.#states = new LogStates(this.#rows, this.#journal, options.cachedLogs ?? SQLITE_CACHED_LOGS)
+    const writer = new BatchWriter(db, this.#rows, this.#journal, (log) => this.#states.get(log))
     this.#batch = db.transaction((entries, limits, now) => writer.write(entries, limits, now))
     this.#readBefore = new ReadBefore(db)
     this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#totals = this.#queries.totals()
-    this.#cachedLogs = options.cachedLogs ?? SQLITE_CACHED_LOGS
   }
 
   async create(log: NewLog, now: number): Promise<boolean> {
     this.#assertOpen()
     const state = newLogState(log, now)
     const created = writing(() => this.#queries.create(log, state, this.#rows))
-    if (created) this.#cache(log.log, state)
+    if (created) this.#states.set(log.log, state)
     if (created) this.#totals.logs += 1
     return created
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
     this.#assertOpen()
-    const state = this.#state(log)
+    const state = this.#states.get(log)
     return state && copyState(state)
   }
 
@@ -118,7 +117,7 @@ export class SqliteBackend implements LogBackend {
 
   async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
     this.#assertOpen()
-    const state = this.#state(log)
+    const state = this.#states.get(log)
     if (!state) return false
     const expires = expiresAt === undefined ? (state.expiresAt ?? null) : expiresAt
     writing(() => this.#rows.touch(log, activeAt, expires))
@@ -132,7 +131,7 @@ export class SqliteBackend implements LogBackend {
     this.#assertOpen()
     const result = writing(() => this.#batch(entries, limits, now))
     this.#journal.committed(result.written)
-    for (const [log, state] of result.changed) this.#cache(log, state)
+    for (const [log, state] of result.changed) this.#states.set(log, state)
     this.#totals.entries += result.entries
     this.#totals.bytes += result.bytes
     return result.outcomes
@@ -160,7 +159,7 @@ export class SqliteBackend implements LogBackend {
 
   async delete(log: LogId): Promise<boolean> {
     this.#assertOpen()
-    const state = this.#state(log)
+    const state = this.#states.get(log)
     if (!state) return false
     writing(() => {
       this.#journal.mergeAll()
@@ -175,7 +174,7 @@ export class SqliteBackend implements LogBackend {
 
   async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
     this.#assertOpen()
-    const state = this.#state(log)
+    const state = this.#states.get(log)
     if (!state || seqs.length === 0) return
     const next = copyState(state)
     const gone = writing(() => {
@@ -187,7 +186,7 @@ export class SqliteBackend implements LogBackend {
 
   async trim(log: LogId, through: number): Promise<void> {
     this.#assertOpen()
-    const state = this.#state(log)
+    const state = this.#states.get(log)
     if (!state || through <= state.tail) return
     const next = copyState(state)
     const gone = writing(() => {
@@ -199,7 +198,7 @@ export class SqliteBackend implements LogBackend {
 
   async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
     this.#assertOpen()
-    const from = this.#state(source)
+    const from = this.#states.get(source)
     if (!from) return 'NO_LOG'
     const state = newLogState(target, now)
     const forked = writing(() => {
@@ -207,7 +206,7 @@ export class SqliteBackend implements LogBackend {
       return this.#queries.fork(source, from, at, target, state, this.#rows)
     })
     if (!forked) return false
-    this.#cache(target.log, state)
+    this.#states.set(target.log, state)
     this.#totals.logs += 1
     this.#totals.entries += state.count
     this.#totals.bytes += state.bytes
@@ -271,30 +270,8 @@ export class SqliteBackend implements LogBackend {
     this.#lock?.close()
   }
 
-  /** The committed state of the log (cached, else read and cached); undefined for no such log. */
-  #state(log: LogId): LogState | undefined {
-    const cached = this.#states.get(log)
-    if (cached) return cached
-    const state = this.#rows.read(log)
-    if (!state) return undefined
-    // The row counts the entries in `entries`; the journal adds those it still holds.
-    const pending = this.#journal.pendingOf(log)
-    if (pending) {
-      state.head = Math.max(state.head, pending.head)
-      state.count += pending.count
-      state.bytes += pending.bytes
-    }
-    this.#cache(log, state)
-    return state
-  }
-
-  #cache(log: LogId, state: LogState): void {
-    if (this.#states.size >= this.#cachedLogs && !this.#states.has(log)) this.#states.clear()
-    this.#states.set(log, state)
-  }
-
   #forgetEntries(log: LogId, next: LogState, gone: { count: number; bytes: number }): void {
-    this.#cache(log, next)
+    this.#states.set(log, next)
     this.#totals.entries -= gone.count
     this.#totals.bytes -= gone.bytes
   }
