@@ -3,7 +3,7 @@
  * followed by a reader (as a stream would be). Reports throughput and append-to-visible latency: from the
  * `append` call to the moment that session's reader, woken by `waitFor`, has read the event.
  *
- *   bun bench/store-append.ts [--sessions 1000] [--seconds 5] [--rate 50000] [--window 0]   (0: the server's default, the next loop turn)
+ *   bun bench/store-append.ts [--sessions 1000] [--seconds 5] [--rate 50000]
  *
  * Two phases on a fresh file in the OS temp folder:
  * - saturate: every session appends as fast as its previous append resolves (the most the store can take);
@@ -21,13 +21,11 @@ const { values } = parseArgs({
     sessions: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     rate: { type: 'string', default: '50000' },
-    window: { type: 'string', default: '0' },
   },
 })
 const SESSIONS = Number(values.sessions)
 const SECONDS = Number(values.seconds)
 const RATE = Number(values.rate)
-const WINDOW_MS = Number(values.window)
 
 interface PhaseResult {
   phase: string
@@ -129,11 +127,11 @@ try {
     ['saturate', saturate],
     ['offered', offered],
   ] as const) {
-    const store = new SqliteStore(join(dir, `${name}.db`), { windowMs: WINDOW_MS })
+    const store = new SqliteStore(join(dir, `${name}.db`))
     results.push(await phase(name === 'offered' ? `offered ${RATE}/s` : name, store, writer(store)))
     await store.close()
   }
-  console.log(`SqliteStore appends: ${SESSIONS} sessions, ${SECONDS} s per phase, commit window ${WINDOW_MS} ms, Bun ${Bun.version}`)
+  console.log(`SqliteStore appends: ${SESSIONS} sessions, ${SECONDS} s per phase, Bun ${Bun.version}`)
   console.table(results)
 } finally {
   rmSync(dir, { recursive: true, force: true })

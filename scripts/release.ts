@@ -1,7 +1,6 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { CHECKPOINT_WORKER_ENTRY } from '../src/store/sqlite-checkpointer.ts'
 import { gitCommit, VERSION } from '../src/version.ts'
 
 /**
@@ -42,8 +41,6 @@ export function compileCommand(target: ReleaseTarget | undefined, outfile: strin
     'bun',
     'build',
     'src/main.ts',
-    // A Worker's source is bundled only when listed as an entrypoint of its own (Bun's docs, "Worker").
-    CHECKPOINT_WORKER_ENTRY,
     '--compile',
     ...(target ? [`--target=${target.bunTarget}`] : []),
     // Compiled to bytecode, the executable skips parsing its 4 MB of JavaScript at every start: cold start 152 → 53
@@ -102,8 +99,6 @@ export async function release(out: string, targets: readonly ReleaseTarget[], co
     // With --compile the map is embedded (traces name src/ lines with no file beside the binary); the copy Bun
     // also writes beside it is not part of the release.
     rmSync(`${outfile}.map`, { force: true })
-    // The same for each further entrypoint (the checkpoint worker), whose map Bun names after its source.
-    rmSync(join(out, `${basename(CHECKPOINT_WORKER_ENTRY, '.ts')}.js.map`), { force: true })
     const mb = (Bun.file(outfile).size / 1e6).toFixed(1)
     process.stdout.write(`${basename(outfile)}  ${mb} MB  ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
     files.push(outfile)

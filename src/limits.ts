@@ -215,3 +215,15 @@ export const ACTIVITY_RESOLUTION_MS = 60_000
 
 /** Logs whose entry count and last touch the core remembers, the least recent forgotten (and asked again); logs (65,536). */
 export const LOG_LEDGER_LOGS = 65_536
+
+/**
+ * Log states the SQLite backend keeps in memory (src/log/backends/sqlite-backend.ts); past it the cache is dropped and
+ * refilled on demand, a primary-key lookup each; logs (100,000).
+ */
+export const SQLITE_CACHED_LOGS = 100_000
+
+/**
+ * Committed entries the SQLite backend's journal may hold before it merges them into `entries` early; past twice as
+ * many, each commit also merges a chunk itself, which slows appends to what the merge can take; entries (50,000).
+ */
+export const SQLITE_JOURNAL_MERGE_AT = 50_000

@@ -14,8 +14,6 @@ export interface StoreMetrics {
   eventPublished(type: EventType): void
   /** One transaction of the group-commit writer took this long; seconds. */
   storeCommit(seconds: number): void
-  /** The SQLite checkpoint worker ran one pass (src/store/sqlite-checkpointer.ts). */
-  storeCheckpoint(): void
 }
 
 /** What the runner reports about runs. */
@@ -66,7 +64,6 @@ export class Metrics implements StoreMetrics, RunMetrics {
   readonly #requests: Counter<'route' | 'status'>
   readonly #rejected: Counter<'reason'>
   readonly #commit: Histogram
-  readonly #checkpoints: Counter
   readonly #loopLag: EventLoopLagSampler | undefined
 
   constructor(options: MetricsOptions = {}) {
@@ -141,11 +138,6 @@ export class Metrics implements StoreMetrics, RunMetrics {
       buckets: COMMIT_BUCKETS,
       registers,
     })
-    this.#checkpoints = new Counter({
-      name: 'stepstream_store_checkpoints_total',
-      help: 'Passes of the SQLite checkpoint worker, which copies the WAL into the database off the serving thread.',
-      registers,
-    })
     if (options.eventLoopLag) this.#loopLag = this.#sampleLoopLag()
   }
 
@@ -216,10 +208,6 @@ export class Metrics implements StoreMetrics, RunMetrics {
 
   storeCommit(seconds: number): void {
     this.#commit.observe(seconds)
-  }
-
-  storeCheckpoint(): void {
-    this.#checkpoints.inc()
   }
 
   /** The Prometheus text exposition of every metric. */

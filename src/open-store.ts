@@ -50,8 +50,9 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
   if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics }), notifier, coordinator }
   try {
-    const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
-    const store = new SqliteStore(spec.path, { notifier, metrics, checkpointer: { onFailure }, maxSessionBytes: limits.maxSessionBytes })
+    // The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's: a file holds more.
+    const { maxEventsPerSession, maxSessionBytes } = limits
+    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics })
     return { store, notifier, coordinator }
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)

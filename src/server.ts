@@ -4,7 +4,7 @@ import { AppError } from './errors.ts'
 import type { Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import type { StepFactory } from './steps/step-registry.ts'
-import { storeFiles } from './store/sqlite-files.ts'
+import { storeFiles } from './log/backends/sqlite-files.ts'
 
 export { StartError }
 

@@ -33,6 +33,7 @@ import { type LogBackend, type LogEntry, type LogId, MAX_LOG_META_BYTES } from '
 import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
 import { Retention } from './retention.ts'
+import { readableEvent } from '../writable-value.ts'
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
@@ -254,7 +255,9 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   #event(sessionId: string, entry: LogEntry, event?: NewEvent): StoredEvent {
     const known = this.#parsed.get(entry)
     if (known) return known
-    const stored = { ...(event ?? (JSON.parse(entry.data) as NewEvent)), seq: entry.seq, session_id: sessionId } as StoredEvent
+    const parsed = { ...(event ?? (JSON.parse(entry.data) as NewEvent)), seq: entry.seq, session_id: sessionId } as StoredEvent
+    // Data stored before the event gate may nest deeper than anything can serialize (writable-value.ts).
+    const stored = event ? parsed : readableEvent(parsed, entry.data)
     if (SHARED[stored.type]) this.#parsed.set(entry, stored)
     return stored
   }

@@ -2,11 +2,10 @@ import type { AppError } from '../errors.ts'
 import { isClosing, type NewEvent, type StoredEvent } from '../events.ts'
 import { CLOSING_RESERVE_BYTES } from '../limits.ts'
 import { CUT_NOTE, cutToBytes, fitClosing, sessionFull } from '../log/byte-budget.ts'
-import { payloadOf } from './sqlite-rows.ts'
 
 /*
- * The old SQLite and Redis stores' counting (payload and envelope) and admission, kept only until their log backends
- * replace them (src/log/backends/); byte budgets live in src/log/byte-budget.ts.
+ * The old Redis store's counting (payload and envelope) and admission, kept only until its log backend replaces it
+ * (src/log/backends/); byte budgets live in src/log/byte-budget.ts.
  */
 export { CUT_NOTE, cutToBytes, fitClosing, sessionFull }
 
@@ -18,10 +17,15 @@ export const ENVELOPE_BYTES = 31
 
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8')
 
+/** An event's payload: its JSON without the envelope fields, which the count adds as strings. */
+function payloadOf(event: NewEvent): string {
+  const { type: _type, step_id: _step, ts: _ts, ...payload } = event
+  return JSON.stringify(payload)
+}
+
 /**
  * The bytes an event takes as stored: the UTF-8 length of its JSON (exact unless its envelope needs escaping). Every
- * store counts with this function, and SQLite's retention with the same sum in SQL (sqlite-budget.ts), so all three
- * refuse at the same point. `payload` is `payloadOf(event)` when the caller already has it.
+ * old store counts with this function. `payload` is `payloadOf(event)` when the caller already has it.
  */
 export function eventBytes(event: NewEvent, payload = payloadOf(event)): number {
   return utf8(payload) + utf8(event.type) + utf8(event.step_id) + utf8(event.ts) + ENVELOPE_BYTES

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppError } from '../../src/errors.ts'
-import { storedBytes } from '../../src/store/byte-budget.ts'
+import { storedBytes } from '../../src/log/byte-budget.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { newId } from '../../src/session-id.ts'
 import { partial, storeContract } from './store.contract.ts'
@@ -42,7 +42,7 @@ async function appendUntilFull(store: SqliteStore, id: string, from: number): Pr
   return 50
 }
 
-test('sqlite store: a chat byte budget survives a reopen counted in sessions.bytes as the journal merges, with no scan of its events', async () => {
+test('sqlite store: a chat byte budget survives a reopen, counted in its logs row, with no scan of its events', async () => {
   const options = { maxSessionBytes: 256 * 1024 }
   const merged = newId()
   const first = new SqliteStore(join(dir, 'budget.db'), options)

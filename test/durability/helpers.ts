@@ -26,6 +26,9 @@ export function storeWithHandle(path: string, options: SqliteStoreOptions = {}) 
   return { store, db: () => db }
 }
 
+/** Makes the session look idle since `at` (epoch milliseconds) to retention, which reads its log's last activity. */
+export const idleSince = (store: SqliteStore, id: string, at: number) => store.core.backend.touch(id, at)
+
 /** Lets the database grow by only `pages` more pages: the next writes past that fail as if the disk were full. */
 export function fillDiskAfter(db: Database, pages: number) {
   const { page_count } = db.query('PRAGMA page_count').get() as { page_count: number }

@@ -4,11 +4,11 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { newId } from '../../src/session-id.ts'
-import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
-import { appendRun, DAY, storeWithHandle, tempDir } from './helpers.ts'
+import { appendRun, DAY, idleSince, tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 
 /**
@@ -111,12 +111,10 @@ describe('a server killed mid-run (wiring: recovery at start)', () => {
 
 test('a session idle past --retention is gone soon after start (wiring: pruning at start)', async () => {
   const path = tmp.file()
-  const { store, db } = storeWithHandle(path)
+  const store = new SqliteStore(path)
   const [old, recent] = [newId(), newId()]
   for (const id of [old, recent]) await store.createSession(id, ECHO)
-  db()
-    .query('UPDATE sessions SET last_activity = ? WHERE id = ?')
-    .run(new Date(Date.now() - 2 * DAY).toISOString(), old)
+  await idleSince(store, old, Date.now() - 2 * DAY)
   await store.close()
   const server = await start(path, ['--retention', '1d'])
   try {

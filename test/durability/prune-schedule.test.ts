@@ -3,20 +3,18 @@ import { createLogger } from '../../src/log.ts'
 import { newId } from '../../src/session-id.ts'
 import { schedulePruning } from '../../src/store/prune-schedule.ts'
 import { DEFAULT_RETENTION_POLICY } from '../../src/log/retention-policy.ts'
-import { DAY, ev, storeWithHandle, tempDir } from './helpers.ts'
+import { DAY, ev, idleSince, storeWithHandle, tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
 
 test('pruning runs once at start, logs what it removed, and stop waits for the pass in progress', async () => {
-  const { store, db } = storeWithHandle(tmp.file())
+  const { store } = storeWithHandle(tmp.file())
   const id = newId()
   await store.createSession(id, ECHO)
   await store.append(id, ev.user('r', 'old news'))
-  db()
-    .query('UPDATE sessions SET last_activity = ? WHERE id = ?')
-    .run(new Date(Date.now() - 31 * DAY).toISOString(), id)
+  await idleSince(store, id, Date.now() - 31 * DAY)
   const lines: string[] = []
   const schedule = schedulePruning(store, DEFAULT_RETENTION_POLICY, createLogger('info', { write: (line) => lines.push(line) }), 3_600_000)
   await schedule.stop()

@@ -4,7 +4,7 @@ import { readAll } from '../../src/store/read-all.ts'
 import { DEFAULT_RETENTION_POLICY, parseDuration, type RetentionPolicy } from '../../src/log/retention-policy.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { foldTranscript } from '../../src/transcript.ts'
-import { appendRun, DAY, ev, seqsOf, storeWithHandle, tempDir, typesOf } from './helpers.ts'
+import { appendRun, DAY, ev, idleSince, seqsOf, tempDir, typesOf } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
@@ -15,14 +15,13 @@ const inAnHour = () => new Date(Date.now() + 60 * 60 * 1000 + 1000)
 
 describe('idle sessions', () => {
   test('sessions idle longer than the retention period are deleted with their events; the others stay whole', async () => {
-    const { store, db } = storeWithHandle(tmp.file())
+    const store = new SqliteStore(tmp.file())
     const [old, recent] = [newId(), newId()]
     for (const id of [old, recent]) {
       await store.createSession(id, ECHO)
       await appendRun(store, id, 'hi', 'final')
     }
-    const longAgo = new Date(Date.now() - 31 * DAY).toISOString()
-    db().query('UPDATE sessions SET last_activity = ? WHERE id = ?').run(longAgo, old)
+    await idleSince(store, old, Date.now() - 31 * DAY)
     const kept = await readAll(store, recent)
 
     const report = await store.prune(policy({ idleMs: 30 * DAY }))
@@ -128,15 +127,14 @@ describe('compaction', () => {
 })
 
 test('a prune pass running alongside appends loses, reorders and duplicates none of them', async () => {
-  const { store, db } = storeWithHandle(tmp.file())
+  const store = new SqliteStore(tmp.file())
   const busy = Array.from({ length: 20 }, newId)
   const idle = Array.from({ length: 60 }, newId)
   for (const id of [...busy, ...idle]) {
     await store.createSession(id, ECHO)
     await store.append(id, ev.user('r', 'hi'))
   }
-  const longAgo = new Date(Date.now() - 31 * DAY).toISOString()
-  for (const id of idle) db().query('UPDATE sessions SET last_activity = ? WHERE id = ?').run(longAgo, id)
+  for (const id of idle) await idleSince(store, id, Date.now() - 31 * DAY)
   const writers = busy.map(async (id) => {
     for (let i = 0; i < 30; i++) await store.append(id, ev.partial('r', String(i)))
   })

@@ -1,64 +1,61 @@
-import { afterAll, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
+import { afterAll, expect, test } from 'bun:test'
+import { copyFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { newId } from '../../src/session-id.ts'
-import { ROW_BYTES_SQL } from '../../src/store/sqlite-budget.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
-import { tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { tempDir } from './helpers.ts'
 
 const temp = tempDir()
 afterAll(() => temp.remove())
+const HOUR = 3_600_000
 
-const counted = (db: Database, id: string) =>
-  db.query<{ bytes: number }, [string]>('SELECT bytes FROM sessions WHERE id = ?').get(id)!.bytes
-const actual = (db: Database, id: string) =>
-  db.query<{ bytes: number }, [string]>(`SELECT SUM(${ROW_BYTES_SQL}) AS bytes FROM events WHERE session = ?`).get(id)!.bytes
+/** What the `logs` row counts, and what the log's rows hold, in the file at `path`. */
+function bytesIn(path: string, id: string) {
+  const db = new Database(path, { readonly: true })
+  try {
+    const counted = db.query<{ bytes: number }, [string]>('SELECT bytes FROM logs WHERE id = ?').get(id)!.bytes
+    const held = db.query<{ bytes: number }, [string]>('SELECT SUM(octet_length(data)) AS bytes FROM entries WHERE log = ?').get(id)!.bytes
+    return { counted, held }
+  } finally {
+    db.close()
+  }
+}
 
-test("a crash's journal is counted once at the next open: rows a merge had moved already are not counted again", async () => {
+test('a chat is counted in bytes of its JSON as it is appended, once: what a crash left in the journal is not counted again', async () => {
   const path = temp.file()
   const id = newId()
-  const store = new SqliteStore(path, { checkpointer: false })
+  const store = new SqliteStore(path, { mergeEveryMs: HOUR })
   await store.createSession(id, ECHO)
+  for (let i = 0; i < 20; i++)
+    await store.append(id, { type: 'partial', step_id: 'r', ts: new Date().toISOString(), delta: 'é'.repeat(i * 50) })
+  // The files as a crash leaves them: every event committed in the journal, none merged, no clean close.
+  const crashed = temp.file()
+  copyFileSync(path, crashed)
+  if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${crashed}-wal`)
   await store.close()
-  // What a crash in the middle of a merge leaves: three committed events in the journal, the first of them also moved
-  // into `events` (and counted, in the merge's transaction), the other two not yet.
-  const db = new Database(path)
-  const row = (seq: number) => [id, seq, 'partial', 'run-1', '2026-01-01T00:00:00.000Z', JSON.stringify({ delta: `ü${seq}`.repeat(100) })]
-  const insert = (table: string, seq: number) =>
-    db.query(`INSERT INTO ${table} (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)`).run(...row(seq))
-  for (const seq of [1, 2, 3]) insert('journal', seq)
-  insert('events', 1)
-  db.query('UPDATE sessions SET bytes = ? WHERE id = ?').run(actual(db, id), id)
-  db.close()
-
-  const reopened = new SqliteStore(path, { checkpointer: false })
-  expect((await reopened.read(id, 0)).map((e) => e.seq)).toEqual([1, 2, 3])
+  const reopened = new SqliteStore(crashed)
+  const events = await reopened.read(id, 0)
+  expect(events.length).toBe(20)
   await reopened.close()
-  const after = new Database(path)
-  expect(counted(after, id)).toBe(actual(after, id))
-  after.close()
+  const json = events.reduce((sum, { seq: _seq, session_id: _session, ...event }) => sum + Buffer.byteLength(JSON.stringify(event)), 0)
+  expect(bytesIn(crashed, id)).toEqual({ counted: json, held: json })
 })
 
-test('the bytes counted as events are appended are those SQL counts; a database from before them (schema 6) is counted by the migration', async () => {
+test('a database from before byte counts (schema 6) is counted by the migrations, in bytes of each entry', async () => {
   const path = temp.file()
-  const [a, b] = [newId(), newId()]
-  const store = new SqliteStore(path, { checkpointer: false })
-  await store.createSession(a, ECHO)
-  await store.createSession(b, ECHO)
-  for (let i = 0; i < 20; i++)
-    await store.append(i % 2 ? a : b, { type: 'partial', step_id: 'r', ts: new Date().toISOString(), delta: 'é'.repeat(i * 50) })
-  await store.close()
+  copyFileSync(join(import.meta.dir, '../fixtures/schema-v8.db'), path)
   const old = new Database(path)
-  // What the store counted as it appended (eventBytes, in JavaScript) is what SQL counts of the rows.
-  for (const id of [a, b]) expect(counted(old, id)).toBe(actual(old, id))
+  const ids = old.query<{ id: string }, []>('SELECT id FROM sessions').all()
   // Schema 6: before the producers table (7) and the byte counts (8).
   old.run('ALTER TABLE sessions DROP COLUMN bytes')
   old.run('DROP TABLE producers')
   old.run('PRAGMA user_version = 6')
   old.close()
-  await new SqliteStore(path, { checkpointer: false }).close()
-  const db = new Database(path)
-  for (const id of [a, b]) expect(counted(db, id)).toBe(actual(db, id))
-  expect(counted(db, a)).toBeGreaterThan(0)
-  db.close()
+  await new SqliteStore(path).close()
+  for (const { id } of ids) {
+    const { counted, held } = bytesIn(path, id)
+    expect(counted).toBe(held ?? 0)
+  }
 })

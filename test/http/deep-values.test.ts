@@ -41,11 +41,11 @@ async function deepChat(depth: number) {
   await first.close()
   const deep = nestedText(depth)
   const db = new Database(path)
-  const payload = (seq: number, json: string) =>
-    db.query('UPDATE events SET payload = ? WHERE session = ? AND seq = ?').run(json, id, seq).changes
-  expect(payload(3, `{"tool_call":{"id":"c1","name":"dig","input":${deep}}}`)).toBe(1)
-  expect(payload(4, `{"tool_result":{"id":"c1","result":${deep}}}`)).toBe(1)
-  expect(payload(5, `{"state":${deep}}`)).toBe(1)
+  const envelope = (type: string) => `{"type":"${type}","step_id":"r1","ts":"${ts}"`
+  const data = (seq: number, json: string) => db.query('UPDATE entries SET data = ? WHERE log = ? AND seq = ?').run(json, id, seq).changes
+  expect(data(3, `${envelope('tool-call')},"tool_call":{"id":"c1","name":"dig","input":${deep}}}`)).toBe(1)
+  expect(data(4, `${envelope('tool-result')},"tool_result":{"id":"c1","result":${deep}}}`)).toBe(1)
+  expect(data(5, `${envelope('agent-state')},"state":${deep}}`)).toBe(1)
   db.close()
   return { id, store: new SqliteStore(path) }
 }

@@ -72,7 +72,6 @@ describe('/metrics', () => {
       'stepstream_http_requests_total',
       'stepstream_rejected_total',
       'stepstream_store_commit_seconds',
-      'stepstream_store_checkpoints_total',
     ]) {
       expect(text).toContain(`# TYPE ${name} `)
     }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { posix, win32 } from 'node:path'
 import { authTokens, parseConfig } from '../../src/config.ts'
-import { storeFiles } from '../../src/store/sqlite-files.ts'
+import { storeFiles } from '../../src/log/backends/sqlite-files.ts'
 
 // The Windows executable runs this code with node:path's win32 flavour; here it is handed that module directly.
 

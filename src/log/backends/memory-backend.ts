@@ -10,6 +10,7 @@ import type {
   LogState,
   NewLog,
 } from '../log-backend.ts'
+import { newLogState } from './new-log-state.ts'
 
 /** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
 interface Held {
@@ -42,18 +43,7 @@ export class MemoryBackend implements LogBackend {
       aliases.some((a) => this.#aliases.has(a) || this.#logs.has(a) || a === log.log)
     )
       return false
-    const state: LogState = {
-      head: 0,
-      tail: 0,
-      count: 0,
-      bytes: 0,
-      createdAt: now,
-      activeAt: now,
-      closed: log.closed ?? false,
-      meta: log.meta,
-    }
-    if (log.expiresAt !== undefined) state.expiresAt = log.expiresAt
-    this.#logs.set(log.log, { state, entries: [], aliases, producers: new Map() })
+    this.#logs.set(log.log, { state: newLogState(log, now), entries: [], aliases, producers: new Map() })
     for (const alias of aliases) this.#aliases.set(alias, log.log)
     return true
   }

@@ -1,5 +1,3 @@
-import { AppError } from '../errors.ts'
-
 /** Why a store could not be opened; main prints the message on one line and exits with code 2. */
 export type StoreOpenReason = 'cannot-open' | 'not-a-database' | 'read-only' | 'newer-schema' | 'locked'
 
@@ -20,27 +18,11 @@ export function sqliteCode(error: unknown): string {
   return typeof code === 'string' ? code : ''
 }
 
-function reasonOf(error: unknown): string {
+/** Why a write failed, as a phrase that completes "The server could not save this because …". */
+export function reasonOf(error: unknown): string {
   const code = sqliteCode(error)
   if (code.startsWith('SQLITE_FULL')) return 'its disk is full'
   if (code.startsWith('SQLITE_READONLY')) return 'its database has become read-only'
   if (code.startsWith('SQLITE_IOERR')) return 'its disk reported an error'
   return 'its database refused the write'
 }
-
-/**
- * A write the store could not make (disk full, read-only, I/O error): 503 with a sentence, the SQLite error kept as
- * `cause` for the logs. What was stored before is untouched and still served.
- */
-export function storeUnavailable(error: unknown): AppError {
-  const appError = new AppError(
-    'STORE_UNAVAILABLE',
-    `The server could not save this because ${reasonOf(error)}. Everything saved before is still here; try again later.`,
-  )
-  appError.cause = error
-  return appError
-}
-
-/** An append after `close()`: the server is shutting down. */
-export const storeClosed = () =>
-  new AppError('STORE_UNAVAILABLE', 'The server is shutting down and no longer saves messages. Try again in a moment.')

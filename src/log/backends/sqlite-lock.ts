@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { storeFiles } from './sqlite-files.ts'
-import { sqliteCode, StoreOpenError } from './store-errors.ts'
+import { sqliteCode, StoreOpenError } from './sqlite-errors.ts'
 
 /**
  * Makes this process the only writer of a SQLite store by holding an exclusive lock on `<database>.lock` for as

@@ -2,15 +2,17 @@ import { Database } from 'bun:sqlite'
 import { accessSync, constants, existsSync } from 'node:fs'
 import { storeFiles } from './sqlite-files.ts'
 import { acquireWriterLock } from './sqlite-lock.ts'
-import { replayJournal } from './sqlite-journal.ts'
 import { assertKnownVersion, migrate, schemaVersionOf } from './sqlite-schema.ts'
-import { sqliteCode, StoreOpenError } from './store-errors.ts'
+import { sqliteCode, StoreOpenError } from './sqlite-errors.ts'
 
-/**
- * WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB), when the checkpoint
- * worker (sqlite-checkpointer.ts) is not doing it instead.
- */
+/** WAL pages after which SQLite checkpoints inside the commit that crossed them (about 8 MB). */
 export const WAL_AUTOCHECKPOINT_PAGES = 2000
+
+/** What to do once the database is locked and migrated. */
+export interface OpenOptions {
+  /** Runs after the migration, under the writer lock: the backend replays what a crash left in its journal. */
+  afterMigrate?: (db: Database) => void
+}
 
 /** An open store database and, for a file, the writer lock that must stay open beside it. */
 export interface OpenedDatabase {
@@ -19,13 +21,12 @@ export interface OpenedDatabase {
 }
 
 /**
- * Opens (creating if needed) the database at `path`, takes the writer lock, brings the schema up to date and
- * merges what a previous process left in the journal.
+ * Opens (creating if needed) the database at `path`, takes the writer lock and brings the schema up to date.
  * Everything that can refuse the file (missing folder, read-only, not a database, newer schema, another writer) is
  * checked before anything is written to the database, so a refused file is left exactly as it was. Throws
  * StoreOpenError. `:memory:` gives a private in-memory database.
  */
-export function openSqlite(path: string): OpenedDatabase {
+export function openSqlite(path: string, options: OpenOptions = {}): OpenedDatabase {
   if (path === ':memory:') {
     const db = new Database(path, { strict: true })
     migrate(db)
@@ -38,8 +39,7 @@ export function openSqlite(path: string): OpenedDatabase {
     lock = acquireWriterLock(path)
     configure(db)
     migrate(db)
-    // A crash can leave committed events in the journal that never reached `events`.
-    replayJournal(db)
+    options.afterMigrate?.(db)
     return { db, lock }
   } catch (error) {
     lock?.close()
@@ -105,13 +105,12 @@ function configure(db: Database): void {
   // Only outside tools (a backup, the sqlite3 shell) can hold a lock we wait on; a commit blocks the event loop
   // while it waits, so wait briefly and let the write fail with a 503 instead.
   db.exec('PRAGMA busy_timeout = 1000')
-  // Each commit touches the newest page of every session in the batch: with a thousand live sessions the default
-  // 2 MB cache cannot hold them and every commit would read them back. 64 MB (negative = KiB).
+  // Each journal merge touches the newest page of every log it moves: with a thousand live logs the default 2 MB
+  // cache cannot hold them and every merge would read them back. 64 MB (negative = KiB).
   db.exec('PRAGMA cache_size = -65536')
-  // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `events` is rewritten by several
-  // journal merges, and a checkpoint copies it once however often it changed. Before the journal this was 10,000,
-  // when every commit rewrote a page per session; with the journal, such a checkpoint held the event loop ~80 ms
-  // and set the p99 of bench/store-append.ts.
+  // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `entries` is rewritten by several
+  // journal merges, and a checkpoint copies it once however often it changed. A worker thread that checkpointed off
+  // the serving thread showed no consistent gain (bench/RESULTS.md, "The SQLite log backend") and was removed.
   db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
 }
 

@@ -1,0 +1,282 @@
+import type { Database, Statement } from 'bun:sqlite'
+import { openSqlite } from './sqlite-open.ts'
+import { reasonOf } from './sqlite-errors.ts'
+import {
+  type ActivityCursor,
+  type AppendEntry,
+  type AppendOutcome,
+  type BackendTotals,
+  type BatchLimits,
+  type LogBackend,
+  type LogEntry,
+  type LogId,
+  type LogState,
+  type NewLog,
+  StoreFailure,
+} from '../log-backend.ts'
+import { SQLITE_CACHED_LOGS } from '../../limits.ts'
+import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
+import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
+import { newLogState } from './new-log-state.ts'
+import { copyState, LogRows } from './sqlite-log-rows.ts'
+import { SqliteLogQueries } from './sqlite-log-queries.ts'
+import { LogStates } from './sqlite-log-states.ts'
+import { ReadBefore } from './sqlite-read-before.ts'
+
+export interface SqliteBackendOptions extends JournalOptions {
+  /** Log states kept in memory; past it the cache is dropped and refilled on demand; logs, default SQLITE_CACHED_LOGS. */
+  cachedLogs?: number
+  /**
+   * Called once with the open connection before the backend uses it: the store keeps its sign-ins in a table of the
+   * same database (src/store/sqlite-sign-ins.ts), and tests inject faults through it.
+   */
+  onOpen?: (db: Database) => void
+}
+
+const closedFailure = () => new StoreFailure('the server is shutting down')
+
+/** Runs a write; a failure of the medium becomes a StoreFailure whose reason says which (disk full, read-only, I/O). */
+function writing<T>(write: () => T): T {
+  try {
+    return write()
+  } catch (error) {
+    if (error instanceof StoreFailure) throw error
+    throw new StoreFailure(reasonOf(error), { cause: error })
+  }
+}
+
+/**
+ * The log backend over `bun:sqlite` (src/log/log-backend.ts): WAL mode, `entries` clustered by (log, seq), one `logs`
+ * row per log. A batch is one transaction into the journal (sqlite-journal.ts), merged into `entries` about once a
+ * second; SQLite checkpoints its WAL itself (`wal_autocheckpoint`, sqlite-open.ts). This process is the only writer (a
+ * lock file enforces it, sqlite-lock.ts), so the states of the logs it has read are cached here and kept by every
+ * write, and the totals are counted once at open.
+ */
+export class SqliteBackend implements LogBackend {
+  readonly #db: Database
+  readonly #lock: Database | undefined
+  readonly #rows: LogRows
+  readonly #queries: SqliteLogQueries
+  readonly #batch: (entries: readonly AppendEntry[], limits: BatchLimits, now: number) => BatchResult
+  readonly #journal: EntryJournal
+  readonly #readBefore: ReadBefore
+  readonly #read: Statement<LogEntry, [string, number, number]>
+  readonly #states: LogStates
+  readonly #totals: BackendTotals
+  #closed = false
+
+  /**
+   * Opens (creating if needed) the database at `path`, migrating it to this build's schema; `:memory:` gives a
+   * private in-memory database. Throws StoreOpenError, with a one-line reason, when the file cannot be used; the file
+   * is then left untouched.
+   */
+  constructor(path: string, options: SqliteBackendOptions = {}) {
+    // A crash can leave committed entries in the journal that never reached `entries`.
+    const { db, lock } = openSqlite(path, { afterMigrate: replayJournal })
+    this.#db = db
+    this.#lock = lock
+    options.onOpen?.(db)
+    this.#rows = new LogRows(db)
+    this.#queries = new SqliteLogQueries(db)
+    this.#journal = new EntryJournal(db, (log, head, count, bytes) => this.#rows.addMerged(log, head, count, bytes), options)
+    this.#states = new LogStates(this.#rows, this.#journal, options.cachedLogs ?? SQLITE_CACHED_LOGS)
+    const writer = new BatchWriter(db, this.#rows, this.#journal, (log) => this.#states.get(log))
+    this.#batch = db.transaction((entries, limits, now) => writer.write(entries, limits, now))
+    this.#readBefore = new ReadBefore(db)
+    this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
+    this.#totals = this.#queries.totals()
+  }
+
+  async create(log: NewLog, now: number): Promise<boolean> {
+    this.#assertOpen()
+    const state = newLogState(log, now)
+    const created = writing(() => this.#queries.create(log, state, this.#rows))
+    if (created) this.#states.set(log.log, state)
+    if (created) this.#totals.logs += 1
+    return created
+  }
+
+  async state(log: LogId): Promise<LogState | undefined> {
+    this.#assertOpen()
+    const state = this.#states.get(log)
+    return state && copyState(state)
+  }
+
+  async resolveAlias(alias: string): Promise<LogId | undefined> {
+    this.#assertOpen()
+    return this.#queries.resolveAlias(alias)
+  }
+
+  async setMeta(log: LogId, meta: string): Promise<boolean> {
+    this.#assertOpen()
+    const done = writing(() => this.#rows.setMeta(log, meta))
+    const state = this.#states.get(log)
+    if (state) state.meta = meta
+    return done
+  }
+
+  async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
+    this.#assertOpen()
+    const state = this.#states.get(log)
+    if (!state) return false
+    const expires = expiresAt === undefined ? (state.expiresAt ?? null) : expiresAt
+    writing(() => this.#rows.touch(log, activeAt, expires))
+    state.activeAt = activeAt
+    if (expires === null) delete state.expiresAt
+    else state.expiresAt = expires
+    return true
+  }
+
+  async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    this.#assertOpen()
+    const result = writing(() => this.#batch(entries, limits, now))
+    this.#journal.committed(result.written)
+    for (const [log, state] of result.changed) this.#states.set(log, state)
+    this.#totals.entries += result.entries
+    this.#totals.bytes += result.bytes
+    return result.outcomes
+  }
+
+  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+    this.#assertOpen()
+    const merged = this.#read.all(log, after, limit)
+    if (merged.length === limit) return merged
+    // The log's journal entries all come after its rows in `entries`.
+    return merged.concat(this.#journal.readAfter(log, merged.at(-1)?.seq ?? after, limit - merged.length))
+  }
+
+  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    this.#assertOpen()
+    // The journal holds the newest entries; `entries` the older ones, read back in pages of sizes first.
+    const newest = this.#journal.readBefore(log, before, maxBytes)
+    if (newest.full) return newest.entries.reverse()
+    // Below the oldest journal entry read: a merge while this pages through `entries` may move those entries there.
+    const below = newest.entries.at(-1)?.seq ?? before
+    const atLeastOne = newest.entries.length === 0
+    const older = await this.#readBefore.read(log, below, maxBytes - newest.bytes, atLeastOne, () => this.#assertOpen())
+    return older.concat(newest.entries.reverse())
+  }
+
+  async delete(log: LogId): Promise<boolean> {
+    this.#assertOpen()
+    const state = this.#states.get(log)
+    if (!state) return false
+    writing(() => {
+      this.#journal.mergeAll()
+      this.#queries.deleteLog(log)
+    })
+    this.#states.delete(log)
+    this.#totals.logs -= 1
+    this.#totals.entries -= state.count
+    this.#totals.bytes -= state.bytes
+    return true
+  }
+
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+    this.#assertOpen()
+    const state = this.#states.get(log)
+    if (!state || seqs.length === 0) return
+    const next = copyState(state)
+    const gone = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.deleteEntries(log, seqs, next, this.#rows)
+    })
+    this.#forgetEntries(log, next, gone)
+  }
+
+  async trim(log: LogId, through: number): Promise<void> {
+    this.#assertOpen()
+    const state = this.#states.get(log)
+    if (!state || through <= state.tail) return
+    const next = copyState(state)
+    const gone = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.trim(log, Math.min(through, state.head), next, this.#rows)
+    })
+    this.#forgetEntries(log, next, gone)
+  }
+
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+    this.#assertOpen()
+    const from = this.#states.get(source)
+    if (!from) return 'NO_LOG'
+    const state = newLogState(target, now)
+    const forked = writing(() => {
+      this.#journal.mergeAll()
+      return this.#queries.fork(source, from, at, target, state, this.#rows)
+    })
+    if (!forked) return false
+    this.#states.set(target.log, state)
+    this.#totals.logs += 1
+    this.#totals.entries += state.count
+    this.#totals.bytes += state.bytes
+    return true
+  }
+
+  async producer(log: LogId, key: string): Promise<string | undefined> {
+    this.#assertOpen()
+    return this.#queries.producer(log, key)
+  }
+
+  async producerKeys(log: LogId): Promise<string[]> {
+    this.#assertOpen()
+    return this.#queries.producerKeys(log)
+  }
+
+  async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
+    this.#assertOpen()
+    writing(() => this.#queries.deleteProducers(log, keys))
+  }
+
+  async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
+    this.#assertOpen()
+    return this.#queries.activeBetween(from, to, limit, cursor)
+  }
+
+  async expiredLogs(now: number, limit: number): Promise<LogId[]> {
+    this.#assertOpen()
+    return this.#queries.expiredLogs(now, limit)
+  }
+
+  async openRuns(): Promise<{ log: LogId; run: string; from: number }[]> {
+    this.#assertOpen()
+    return this.#queries.openRuns()
+  }
+
+  async totals(): Promise<BackendTotals> {
+    this.#assertOpen()
+    return { ...this.#totals }
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen()
+    writing(() => this.#db.query('SELECT 1').get())
+  }
+
+  /**
+   * Merges the journal, closes the database and releases the writer lock. Every append has already answered: each is
+   * one transaction.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#journal.close()
+    try {
+      this.#journal.mergeAll()
+    } catch {
+      // Every entry is committed in the journal already; the next open merges what this could not.
+    }
+    this.#db.close()
+    this.#lock?.close()
+  }
+
+  #forgetEntries(log: LogId, next: LogState, gone: { count: number; bytes: number }): void {
+    this.#states.set(log, next)
+    this.#totals.entries -= gone.count
+    this.#totals.bytes -= gone.bytes
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedFailure()
+  }
+}
