@@ -185,6 +185,12 @@ export interface LogBackend {
    * compacted). Single-process backends never call it.
    */
   onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
+  /**
+   * A shared backend that may have missed remote changes (its subscription was lost, and with it what was published
+   * meanwhile) calls `listener`: every log may have changed, so whatever the core keeps of any log is to be forgotten.
+   * Single-process backends never call it.
+   */
+  onRemoteReset?(listener: () => void): void
 
   /** Resolves when the backend can serve (for /readyz); rejects with a StoreFailure otherwise. */
   ping(): Promise<void>

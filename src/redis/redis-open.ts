@@ -64,10 +64,10 @@ export async function openRedis(url: string, options: OpenRedisOptions): Promise
     closeAbandoned: (id) => store.closeAbandoned(id),
     sweep: () => store.recoverOpenRuns(),
   })
-  subscriber.onResubscribed = () => {
+  subscriber.onResubscribed(() => {
     store.wakesMissed()
     notifier.wakeAll()
-  }
+  })
   try {
     await subscriber.listen(keys.wakeChannel, (message) => {
       for (const { sessionId, seq } of parseWake(message)) {
