@@ -142,6 +142,16 @@ if (available) {
       await backend.close()
     })
 
+    test('an entry without data takes no room: a full log can still be closed', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      const tight = { maxLogBytes: 100, reserveBytes: 10 }
+      await backend.append([entry(log, 'x'.repeat(95), { exempt: true })], tight, NOW)
+      expect(await backend.append([entry(log, '1'), entry(log, null, { closesLog: true })], tight, NOW)).toEqual(['FULL', 1])
+      await backend.close()
+    })
+
     test('a big batch goes in parts of at most 256 entries, one script call each, in order', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()

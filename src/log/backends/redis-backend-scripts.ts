@@ -74,7 +74,8 @@ end
  * then per log of the batch: state, entries, producers, runs, lease. ARGV: now (ms), now (16 digits), wake channel,
  * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
  * flags, run ('' for none), producer key, producer value. Flags, one letter each: n data null, x exempt, o opens its
- * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark.
+ * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark. An entry without data
+ * takes no room, so it is never FULL (a full log can still be closed).
  *
  * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
@@ -106,7 +107,7 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
       result = 'FENCED'
     elseif has('f') and run ~= '' and redis.call('SISMEMBER', runs, run) == 1 and (open ~= run or redis.call('GET', lease) ~= run) then
       result = 'FENCED'
-    elseif not has('x') and tonumber(redis.call('HGET', state, 'bytes')) + bytes > room then
+    elseif not has('n') and not has('x') and tonumber(redis.call('HGET', state, 'bytes')) + bytes > room then
       result = 'FULL'
     else
       local head
@@ -120,12 +121,12 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
         added, added_bytes = added + 1, added_bytes + bytes
       end
       if has('p') then redis.call('HSET', producers, ARGV[a + 5], ARGV[a + 6]) end
-      if has('o') and open ~= run then
+      if has('o') and run ~= '' then
         redis.call('HSET', state, 'open_run', run, 'run_from', has('n') and head or head - 1)
         redis.call('SADD', KEYS[2], log)
         open = run
       end
-      if has('c') and open == run then
+      if has('c') and run ~= '' and open == run then
         redis.call('HDEL', state, 'open_run', 'run_from')
         redis.call('SREM', KEYS[2], log)
       end
