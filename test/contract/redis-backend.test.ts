@@ -41,11 +41,13 @@ async function command(name: string, args: string[]): Promise<unknown> {
   }
 }
 
-/** Scripts Redis has run so far (EVALSHA and EVAL), from INFO commandstats. */
-const scriptCalls = async () => {
+/** How many times Redis has run the commands matching `name` so far, from INFO commandstats. */
+const calls = async (name: RegExp) => {
   const info = (await command('INFO', ['commandstats'])) as string
-  return [...info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
+  return [...info.matchAll(new RegExp(`^cmdstat_${name.source}:calls=(\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0)
 }
+/** Scripts Redis has run so far (EVALSHA and EVAL). */
+const scriptCalls = () => calls(/eval(?:sha)?/)
 
 async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
@@ -139,6 +141,21 @@ if (available) {
       expect(await backend.append([recover, fenced('"late"')], LIMITS, NOW)).toEqual([2, 'FENCED'])
       // A run never leased (a single instance's, or a publisher's) is not fenced.
       expect(await backend.append([entry(log, '"free"', { run: 'r9', fenced: true })], LIMITS, NOW)).toEqual([3])
+      await backend.close()
+    })
+
+    test('readers asking the same at once share one request', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await backend.append([entry(log, '1'), entry(log, '2')], LIMITS, NOW)
+      const [reads, looks] = [await calls(/xrange/), await calls(/hgetall/)]
+      const answers = await Promise.all(Array.from({ length: 50 }, () => backend.read(log, 0, 10)))
+      const states = await Promise.all(Array.from({ length: 50 }, () => backend.state(log)))
+      // Each caller gets its own copy: one that changes its answer changes nobody else's.
+      expect(answers.every((a, i) => a.length === 2 && (i === 0 || a !== answers[0]))).toBe(true)
+      expect(states.every((s) => s?.head === 2)).toBe(true)
+      expect([await calls(/xrange/), await calls(/hgetall/)]).toEqual([reads + 1, looks + 1])
       await backend.close()
     })
 
