@@ -60,6 +60,16 @@ export class RedisBackend implements LogBackend {
    * script's text, and a later call pipelined behind it would have run first, storing a log's later entries first.
    */
   #appending: Promise<unknown> = Promise.resolve()
+  /**
+   * Reads and state look-ups in flight, by what they ask: a thousand readers on this instance woken by one remote
+   * append ask Redis once, not a thousand times (bench/scenarios/fan-out.ts on Redis).
+   */
+  readonly #inflight = new Map<string, Promise<unknown>>()
+  /**
+   * Raised by every change this instance sends and every wake message it hears: a request asked after a change never
+   * joins one asked before it, which may not see it (a writer reading its own write, a reader woken by a message).
+   */
+  #epoch = 0
   #closed = false
 
   constructor(options: RedisBackendOptions) {
@@ -72,6 +82,7 @@ export class RedisBackend implements LogBackend {
   /** Subscribes to the wake channel; resolves once subscribed (call before serving). */
   listen(): Promise<void> {
     return this.#options.subscriber.listen(this.#keys.wakeChannel, (message) => {
+      this.#epoch++
       for (const { log, head } of parseWake(message)) this.#changed?.(log, head)
     })
   }
@@ -89,7 +100,7 @@ export class RedisBackend implements LogBackend {
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
-    const fields = (await this.#send('HGETALL', [this.#keys.state(log)])) as Record<string, string> | null
+    const fields = (await this.#shared(`s\0${log}`, () => this.#send('HGETALL', [this.#keys.state(log)]))) as Record<string, string> | null
     return fields?.head === undefined ? undefined : stateOf(fields)
   }
 
@@ -121,7 +132,9 @@ export class RedisBackend implements LogBackend {
   }
 
   async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
-    const entries = await this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)])
+    const entries = await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
+      this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)]),
+    )
     return entriesOf(entries as StreamEntry[] | null)
   }
 
@@ -209,6 +222,7 @@ export class RedisBackend implements LogBackend {
   }
 
   async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
+    this.#epoch++
     if (keys.length > 0) await this.#send('HDEL', [this.#keys.producers(log), ...keys])
   }
 
@@ -288,11 +302,23 @@ export class RedisBackend implements LogBackend {
     return [keys, args]
   }
 
+  /** One request for all who ask the same while it is in flight; each caller parses its own copy of the answer. */
+  #shared(what: string, load: () => Promise<unknown>): Promise<unknown> {
+    const key = `${this.#epoch}\0${what}`
+    const pending = this.#inflight.get(key)
+    if (pending) return pending
+    const loading = load().finally(() => this.#inflight.delete(key))
+    this.#inflight.set(key, loading)
+    return loading
+  }
+
   #send(command: string, args: string[]): Promise<unknown> {
     return failing(() => this.#link.send(command, args))
   }
 
+  /** Every script changes something. */
   #script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    this.#epoch++
     return failing(() => runScript(this.#link, script, keys, args))
   }
 }
