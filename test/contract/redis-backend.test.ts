@@ -23,9 +23,9 @@ const LIMITS = { maxLogBytes: 64 * 1024 * 1024, reserveBytes: 1024 }
 const NOW = 1_700_000_000_000
 
 /** A backend as an instance runs it: a command connection and a subscribed one, under `prefix`. */
-async function openBackend(prefix: string, url = redis.url): Promise<RedisBackend> {
+async function openBackend(prefix: string, url = redis.url, subscriberUrl = url): Promise<RedisBackend> {
   const link = await RedisLink.open(url)
-  const subscriber = new RedisSubscriber(await RedisLink.open(url))
+  const subscriber = new RedisSubscriber(await RedisLink.open(subscriberUrl))
   const backend = new RedisBackend({ link, keys: redisLogKeys(prefix), subscriber, onClose: () => subscriber.close() })
   await backend.listen()
   return backend
@@ -157,6 +157,31 @@ if (available) {
       expect(states.every((s) => s?.head === 2)).toBe(true)
       expect([await calls(/xrange/), await calls(/hgetall/)]).toEqual([reads + 1, looks + 1])
       await backend.close()
+    })
+
+    test('a read asked after a wake message is not answered by one asked before it', async () => {
+      // A's commands answer 100 ms late; its wake messages come at once.
+      const proxy = new TcpProxy(redis.port, 100)
+      const shared = `t${newId()}:`
+      const a = await openBackend(shared, `redis://127.0.0.1:${await proxy.start()}`, redis.url)
+      const b = await openBackend(shared)
+      const log = newId()
+      await b.create({ log, meta: '' }, NOW)
+      let woken = false
+      a.onRemoteChange(() => {
+        woken = true
+      })
+      const reads = await calls(/xrange/)
+      const before = a.read(log, 0, 10)
+      // Redis has answered it (the answer is on its way, late) before B appends.
+      await until(async () => (await calls(/xrange/)) > reads, 'the first read to reach Redis')
+      await b.append([entry(log, '"new"')], LIMITS, NOW)
+      await until(() => woken, 'the wake message')
+      const after = a.read(log, 0, 10)
+      expect(await before).toEqual([])
+      expect(await after).toEqual([{ seq: 1, data: '"new"' }])
+      await Promise.all([a.close(), b.close()])
+      proxy.stop()
     })
 
     test('an entry without data takes no room: a full log can still be closed', async () => {
