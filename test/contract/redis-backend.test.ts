@@ -108,6 +108,13 @@ if (available) {
         [one, undefined],
         [other, undefined],
       ])
+      // A log whose id holds a newline, or what looks like an encoding, is still named whole.
+      heard.length = 0
+      const odd = 'x 7\ny%0A%'
+      await a.create({ log: odd, meta: '' }, NOW)
+      await a.append([entry(odd, '1')], LIMITS, NOW)
+      await until(() => heard.length >= 1, 'the wake message')
+      expect(heard).toEqual([[odd, 1]])
       await closeAll(a, b)
     })
 

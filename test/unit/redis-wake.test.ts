@@ -16,3 +16,7 @@ test('a log id may hold spaces: the head is the last word', () => {
 test('a line without a head, or with a head that is no seq, is skipped', () => {
   expect(parseWake('bare\nx -1\ny 1.5\nz 9007199254740993\n 4')).toEqual([])
 })
+
+test("a log id's newlines and percent signs come encoded, and are decoded", () => {
+  expect(parseWake('a%0Ab%25 2')).toEqual([{ log: 'a\nb%', head: 2 }])
+})

@@ -9,6 +9,16 @@
  * the same 16 digits, so a script can find a log's member to move it.
  */
 
+/**
+ * A line of a wake message (redis-wake.ts): `<log> <head>`, the log's `%` and newlines percent-encoded, so that no
+ * log id can split a message into lines that name other logs.
+ */
+const WAKE_LINE = `
+local function wake_line(log, head)
+  return string.gsub(log, '[%%\\n]', { ['%'] = '%25', ['\\n'] = '%0A' }) .. ' ' .. head
+end
+`
+
 /** HINCRBY takes one field: `counts(key, field, by, field, by…)` adds to several. */
 const COUNTS = `
 local function counts(key, ...)
@@ -83,7 +93,7 @@ end
  * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
  * entry) or NO_LOG, CLOSED, FENCED, FULL.
  */
-export const APPEND = `${COUNTS}${MOVE_ACTIVITY}
+export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
 local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
 local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
 local logs = tonumber(ARGV[6])
@@ -142,7 +152,7 @@ end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
 local lines = {}
 for n, j in ipairs(order) do
-  lines[n] = ARGV[7 + j] .. ' ' .. heads[j]
+  lines[n] = wake_line(ARGV[7 + j], heads[j])
   if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[7 + j], padded) end
 end
 if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
@@ -176,7 +186,7 @@ return 1`
  * aliases set just before. Returns 1; 0 for no such log; -1 when the aliases given are not the log's (it was deleted
  * and created again meanwhile: read them again). UNLINK frees a large log's entries off Redis's main thread.
  */
-export const DELETE = `${COUNTS}
+export const DELETE = `${COUNTS}${WAKE_LINE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local aliases = redis.call('SMEMBERS', KEYS[4])
 if #aliases ~= #KEYS - 10 then return -1 end
@@ -192,7 +202,7 @@ if state[3] then redis.call('ZREM', KEYS[7], state[3] .. ' ' .. ARGV[1]) end
 redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])
 counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
-redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' 0')
+redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
 return 1`
 
 /**
@@ -221,7 +231,7 @@ local function seq_of(id) return tonumber(string.match(id, '^%d+')) end
  * through, wake channel, max entries, max bytes. Returns {done (1/0), entries deleted}; the caller calls again
  * until done. Raises `tail` to the last seq deleted, and to `through` (at most the head) once done.
  */
-export const TRIM = `${COUNTS}${PAGES}
+export const TRIM = `${COUNTS}${WAKE_LINE}${PAGES}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 0} end
 local through = math.min(tonumber(ARGV[2]), tonumber(redis.call('HGET', KEYS[1], 'head')))
 local done, n, bytes, last = pages(KEYS[2], '-', through .. '-0', tonumber(ARGV[4]), tonumber(ARGV[5]), function() end)
@@ -230,7 +240,7 @@ if n > 0 then
   redis.call('XTRIM', KEYS[2], 'MINID', (seq_of(last) + 1) .. '-0')
   counts(KEYS[1], 'count', -n, 'bytes', -bytes)
   counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
-  redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' 0')
+  redis.call('PUBLISH', ARGV[3], wake_line(ARGV[1], 0))
 end
 if tail > tonumber(redis.call('HGET', KEYS[1], 'tail')) then redis.call('HSET', KEYS[1], 'tail', tail) end
 return {done and 1 or 0, n}`
@@ -240,7 +250,7 @@ return {done and 1 or 0, n}`
  * ARGV: log, wake channel, max bytes, then the seqs. Returns how many seqs it went through; the caller sends the
  * rest again.
  */
-export const DELETE_ENTRIES = `${COUNTS}
+export const DELETE_ENTRIES = `${COUNTS}${WAKE_LINE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return #ARGV - 3 end
 local n, bytes, seen = 0, 0, 0
 for i = 4, #ARGV do
@@ -256,7 +266,7 @@ end
 if n > 0 then
   counts(KEYS[1], 'count', -n, 'bytes', -bytes)
   counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
-  redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' 0')
+  redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
 end
 return seen`
 
