@@ -1,3 +1,5 @@
+import { COUNTS, CREATE_LOG, MOVE_ACTIVITY, WAKE_LINE } from './redis-lua.ts'
+
 /**
  * The Lua scripts of the Redis log backend (redis-backend.ts), one per change of more than one key. Each runs whole,
  * with no other command in between: that is what makes a log's seqs strictly increasing across instances, a lease a
@@ -9,75 +11,11 @@
  * the same 16 digits, so a script can find a log's member to move it.
  */
 
-/**
- * A line of a wake message (redis-wake.ts): `<log> <head>`, the log's `%` and newlines percent-encoded, so that no
- * log id can split a message into lines that name other logs.
- */
-const WAKE_LINE = `
-local function wake_line(log, head)
-  return string.gsub(log, '[%%\\n]', { ['%'] = '%25', ['\\n'] = '%0A' }) .. ' ' .. head
-end
-`
-
-/** HINCRBY takes one field: `counts(key, field, by, field, by…)` adds to several. */
-const COUNTS = `
-local function counts(key, ...)
-  local args = {...}
-  for i = 1, #args, 2 do redis.call('HINCRBY', key, args[i], args[i + 1]) end
-end
-`
-
-/**
- * Shared by CREATE and FORK_FINISH: whether the log id and its aliases are free, and the creation itself. With `K`
- * keys and `A` args before them: KEYS state, aliases set, activity, expiry, totals, the alias key of the log's own id,
- * then per alias its alias key and the state key of a log of that name; ARGV log, meta, now (ms), now (16 digits),
- * expiresAt ('' for never), closed ('1'/'0'), then the aliases.
- */
-const CREATE_LOG = `${COUNTS}
-local function aliases_of(K) return (#KEYS - K - 6) / 2 end
-local function is_free(K, A)
-  if redis.call('EXISTS', KEYS[K + 1]) == 1 or redis.call('EXISTS', KEYS[K + 6]) == 1 then return false end
-  for i = 1, aliases_of(K) do
-    if ARGV[A + 6 + i] == ARGV[A + 1] then return false end
-    if redis.call('EXISTS', KEYS[K + 5 + 2 * i]) == 1 or redis.call('EXISTS', KEYS[K + 6 + 2 * i]) == 1 then return false end
-  end
-  return true
-end
-local function create_log(K, A)
-  local state, log, padded = KEYS[K + 1], ARGV[A + 1], ARGV[A + 4]
-  redis.call('HSET', state, 'head', 0, 'tail', 0, 'count', 0, 'bytes', 0, 'created_at', ARGV[A + 3], 'active_at', padded,
-    'closed', ARGV[A + 6], 'meta', ARGV[A + 2])
-  if ARGV[A + 5] ~= '' then
-    redis.call('HSET', state, 'expires_at', ARGV[A + 5])
-    redis.call('ZADD', KEYS[K + 4], ARGV[A + 5], log)
-  end
-  for i = 1, aliases_of(K) do
-    redis.call('SET', KEYS[K + 5 + 2 * i], log)
-    redis.call('SADD', KEYS[K + 2], ARGV[A + 6 + i])
-  end
-  redis.call('ZADD', KEYS[K + 3], 0, padded .. ' ' .. log)
-  redis.call('HINCRBY', KEYS[K + 5], 'logs', 1)
-end
-`
-
 /** Creates a log (CREATE_LOG's layout, nothing before it). Returns 1, or 0 when its id or an alias is taken. */
 export const CREATE = `${CREATE_LOG}
 if not is_free(0, 0) then return 0 end
 create_log(0, 0)
 return 1`
-
-/**
- * Moves a log's activity to `padded` (16 digits). A Lua function shared by APPEND and TOUCH.
- */
-const MOVE_ACTIVITY = `
-local function move_activity(state, activity, log, padded)
-  local old = redis.call('HGET', state, 'active_at')
-  if old == padded then return end
-  if old then redis.call('ZREM', activity, old .. ' ' .. log) end
-  redis.call('ZADD', activity, 0, padded .. ' ' .. log)
-  redis.call('HSET', state, 'active_at', padded)
-end
-`
 
 /**
  * Appends a batch, in order, possibly to several logs (log-backend.ts `append`). KEYS: activity, open runs, totals,
@@ -203,107 +141,4 @@ redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])
 counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
 redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
-return 1`
-
-/**
- * Reads entries in small pages until `max entries` or `max bytes` are reached: what bounds the time one script holds
- * Redis (a log may hold 64 MiB). A Lua function shared by TRIM and FORK_COPY; `visit` is called with each entry.
- */
-const PAGES = `
-local function pages(key, from, to, max_entries, max_bytes, visit)
-  local n, bytes, last = 0, 0, nil
-  while n < max_entries and bytes < max_bytes do
-    local page = redis.call('XRANGE', key, from, to, 'COUNT', 16)
-    for _, entry in ipairs(page) do
-      visit(entry)
-      n, bytes, last = n + 1, bytes + string.len(entry[2][2]), entry[1]
-    end
-    if #page < 16 then return true, n, bytes, last end
-    from = '(' .. last
-  end
-  return false, n, bytes, last
-end
-local function seq_of(id) return tonumber(string.match(id, '^%d+')) end
-`
-
-/**
- * Deletes a log's oldest entries up to `through`, a bounded part per call. KEYS: state, entries, totals. ARGV: log,
- * through, wake channel, max entries, max bytes. Returns {done (1/0), entries deleted}; the caller calls again
- * until done. Raises `tail` to the last seq deleted, and to `through` (at most the head) once done.
- */
-export const TRIM = `${COUNTS}${WAKE_LINE}${PAGES}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 0} end
-local through = math.min(tonumber(ARGV[2]), tonumber(redis.call('HGET', KEYS[1], 'head')))
-local done, n, bytes, last = pages(KEYS[2], '-', through .. '-0', tonumber(ARGV[4]), tonumber(ARGV[5]), function() end)
-local tail = done and through or seq_of(last)
-if n > 0 then
-  redis.call('XTRIM', KEYS[2], 'MINID', (seq_of(last) + 1) .. '-0')
-  counts(KEYS[1], 'count', -n, 'bytes', -bytes)
-  counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
-  redis.call('PUBLISH', ARGV[3], wake_line(ARGV[1], 0))
-end
-if tail > tonumber(redis.call('HGET', KEYS[1], 'tail')) then redis.call('HSET', KEYS[1], 'tail', tail) end
-return {done and 1 or 0, n}`
-
-/**
- * Deletes the given entries (compaction), stopping once `max bytes` were deleted. KEYS: state, entries, totals.
- * ARGV: log, wake channel, max bytes, then the seqs. Returns how many seqs it went through; the caller sends the
- * rest again.
- */
-export const DELETE_ENTRIES = `${COUNTS}${WAKE_LINE}
-if redis.call('EXISTS', KEYS[1]) == 0 then return #ARGV - 3 end
-local n, bytes, seen = 0, 0, 0
-for i = 4, #ARGV do
-  if bytes >= tonumber(ARGV[3]) then break end
-  local id = ARGV[i] .. '-0'
-  local found = redis.call('XRANGE', KEYS[2], id, id)
-  if #found > 0 then
-    n, bytes = n + 1, bytes + string.len(found[1][2][2])
-    redis.call('XDEL', KEYS[2], id)
-  end
-  seen = seen + 1
-end
-if n > 0 then
-  counts(KEYS[1], 'count', -n, 'bytes', -bytes)
-  counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
-  redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
-end
-return seen`
-
-/**
- * Copies a bounded part of a log's entries `after < seq <= at` into a fork's copy stream, which expires unless the
- * fork finishes (its instance may die meanwhile). KEYS: source entries, copy. ARGV: after, at, max entries, max bytes,
- * the copy's time to live (ms). Returns {done (1/0), entries, bytes, the last seq copied (or `after`)}.
- */
-export const FORK_COPY = `${PAGES}
-local done, n, bytes, last = pages(KEYS[1], '(' .. ARGV[1] .. '-0', ARGV[2] .. '-0', tonumber(ARGV[3]), tonumber(ARGV[4]),
-  function(entry) redis.call('XADD', KEYS[2], entry[1], 'd', entry[2][2]) end)
-if n > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-return {done and 1 or 0, n, bytes, last and seq_of(last) or tonumber(ARGV[1])}`
-
-/**
- * Makes a fork a log, with the entries copied: nothing of it exists before this (an append to it meanwhile is
- * NO_LOG), so no append can land between the copied entries. KEYS: source state, copy, target entries, then
- * CREATE_LOG's layout. ARGV: source log, at, entries copied, their bytes, then CREATE_LOG's. Returns 1, 0 when the
- * target or an alias was taken meanwhile, NO_LOG when the source is gone.
- */
-export const FORK_FINISH = `${CREATE_LOG}
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
-  return 'NO_LOG'
-end
-if not is_free(3, 4) then
-  redis.call('DEL', KEYS[2])
-  return 0
-end
-create_log(3, 4)
-redis.call('UNLINK', KEYS[3])
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RENAME', KEYS[2], KEYS[3])
-  redis.call('PERSIST', KEYS[3])
-end
-local at = tonumber(ARGV[2])
-local tail = math.min(tonumber(redis.call('HGET', KEYS[1], 'tail')), at)
-redis.call('HSET', KEYS[4], 'head', at, 'tail', tail, 'count', ARGV[3], 'bytes', ARGV[4], 'forked_from', ARGV[1], 'forked_at', at)
-counts(KEYS[8], 'entries', ARGV[3], 'bytes', ARGV[4])
 return 1`

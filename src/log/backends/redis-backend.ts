@@ -15,7 +15,9 @@ import {
   type NewLog,
   StoreFailure,
 } from '../log-backend.ts'
-import { APPEND, CREATE, DELETE, DELETE_ENTRIES, FORK_COPY, FORK_FINISH, SET_META, TOUCH, TRIM } from './redis-backend-scripts.ts'
+import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
+import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, TRIM } from './redis-paged-scripts.ts'
+import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
 /** Entries per APPEND call at most: one call holds Redis's one thread for about a millisecond at most. */
@@ -40,9 +42,6 @@ export interface RedisBackendOptions {
   /** Called by `close()` once the last append is answered, before the command connection closes. */
   onClose?: () => Promise<void> | void
 }
-
-/** One entry as XRANGE answers it: its id (`<seq>-0`) and its fields, `['d', <data>]`. */
-type StreamEntry = [string, string[]]
 
 /**
  * The log backend on a Redis shared by several instances: a Stream per log (entry ids `<seq>-0`), a hash of its
@@ -322,43 +321,6 @@ export class RedisBackend implements LogBackend {
     return failing(() => runScript(this.#link, script, keys, args))
   }
 }
-
-/** An entry's flags, one letter each, as APPEND reads them. */
-function flagsOf(entry: AppendEntry): string {
-  let flags = entry.data === null ? 'n' : ''
-  if (entry.exempt) flags += 'x'
-  if (entry.opensRun) flags += 'o'
-  if (entry.closesRun) flags += 'c'
-  if (entry.fenced) flags += 'f'
-  if (entry.recovers) flags += 'r'
-  if (entry.closesLog) flags += 'L'
-  if (entry.touch) flags += 't'
-  if (entry.producer) flags += 'p'
-  return flags
-}
-
-/** Epoch milliseconds in 16 digits: the activity index's members sort by them as text. */
-const padded = (ms: number) => String(Math.max(0, Math.trunc(ms))).padStart(16, '0')
-
-function stateOf(fields: Record<string, string>): LogState {
-  const state: LogState = {
-    head: Number(fields.head),
-    tail: Number(fields.tail),
-    count: Number(fields.count),
-    bytes: Number(fields.bytes),
-    createdAt: Number(fields.created_at),
-    activeAt: Number(fields.active_at),
-    closed: fields.closed === '1',
-    meta: fields.meta ?? '',
-  }
-  if (fields.expires_at !== undefined) state.expiresAt = Number(fields.expires_at)
-  if (fields.forked_from !== undefined) state.forkedFrom = { log: fields.forked_from, at: Number(fields.forked_at) }
-  if (fields.open_run !== undefined) state.openRun = { id: fields.open_run, from: Number(fields.run_from) }
-  return state
-}
-
-const entriesOf = (entries: StreamEntry[] | null): LogEntry[] =>
-  (entries ?? []).map(([id, fields]) => ({ seq: Number.parseInt(id, 10), data: fields[fields.indexOf('d') + 1]! }))
 
 /** Runs a command, turning its failure into a StoreFailure: the scripts answer codes, so any error is the medium's. */
 async function failing<T>(command: () => Promise<T>): Promise<T> {
