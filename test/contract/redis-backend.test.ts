@@ -191,6 +191,21 @@ if (available) {
       proxy.stop()
     })
 
+    test('edges: a fork at 0, a trim through 0, reads before 1 and before 0', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await backend.append([entry(log, '1')], LIMITS, NOW)
+      const target = newId()
+      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.state(target)).toMatchObject({ head: 0, count: 0, bytes: 0 })
+      await backend.trim(log, 0)
+      expect(await backend.state(log)).toMatchObject({ head: 1, tail: 0, count: 1 })
+      expect(await backend.readBefore(log, 1, 100)).toEqual([])
+      expect(await backend.readBefore(log, 0, 100)).toEqual([])
+      await backend.close()
+    })
+
     test('an entry without data takes no room: a full log can still be closed', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()
