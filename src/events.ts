@@ -1,4 +1,4 @@
-import { t, type Static } from 'elysia'
+import { type Static, Type as t } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { AppError } from './errors.ts'
 import { type JsonMeasure, measureJson } from './json-shape.ts'
@@ -6,7 +6,8 @@ import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.
 
 /**
  * The event model, declared once. Every other module (store, steps, templates, JSON API) imports the schemas
- * and the types derived from them here.
+ * and the types derived from them here. Written with TypeBox itself, not Elysia's `t` (the same builder): the
+ * model sits below HTTP, and what a store or a step needs must not load the web framework.
  */
 
 const Text = t.String({ maxLength: EVENT_TEXT_MAX_CHARS })
@@ -42,6 +43,8 @@ const FinalMeta = t.Object(
 )
 
 const Envelope = {
+  // The id of the run the event belongs to. `step_id` is its name on the wire (stored logs, the JSON API, AG-UI's
+  // followers read it) since before runs had a name of their own; the code calls it `runId` everywhere else.
   step_id: t.String({ minLength: 1, maxLength: 64 }),
   ts: t.String({ minLength: 1, maxLength: 40 }),
 }
@@ -78,7 +81,6 @@ const SCHEMAS = {
 }
 
 /** An event as a step (or the runner) emits it: no `seq` and no `session_id` yet. */
-export const NewEventSchema = t.Union(Object.values(SCHEMAS))
 export type NewEvent = Static<(typeof SCHEMAS)[keyof typeof SCHEMAS]>
 export type EventType = NewEvent['type']
 /** The metadata a `final` may carry. */
@@ -112,7 +114,7 @@ export function fitEventText(text: string): string {
 export type StoredEvent = NewEvent & { seq: number; session_id: string }
 export type StoredEventOf<K extends EventType> = Extract<StoredEvent, { type: K }>
 
-/** An event as a read-only viewer gets it: without `session_id`, which is the owner's id and so a write capability. */
+/** An event as a read-only viewer gets it: without `session_id`, the session id, which is a write capability. */
 export type ViewerEvent = NewEvent & { seq: number }
 
 /** The viewer's copy of a stored event (a new object: the stored one may be shared through caches). */

@@ -41,6 +41,12 @@ export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
 export const MAX_PRODUCERS_PER_SESSION = 100
 
 /**
+ * Published runs that ended, remembered per instance so that a late append hears why (cancelled, or closed) rather
+ * than "no such run"; runs (10,000), the oldest forgotten first.
+ */
+export const ENDED_RUNS_KEPT = 10_000
+
+/**
  * How deep a JSON value from outside (a tool's input or result, an agent's state) is printed, on a page or in an
  * export; levels of nesting (64). A container deeper than that prints as a one-line summary of what it holds.
  */

@@ -20,11 +20,11 @@ export interface AgentStepView {
 }
 
 /** What a run did besides answering, in the order it happened: tool calls and an agent's stage markers. */
-export type ActivityView = { kind: 'tool'; tool: ToolView } | { kind: 'step'; step: AgentStepView }
+export type ActivityView = { kind: 'tool'; tool: ToolView } | { kind: 'agent-step'; agentStep: AgentStepView }
 
 export interface RunView {
   kind: 'run'
-  stepId: string
+  runId: string
   /** Its first event's time (ISO 8601). */
   ts: string
   /** Its `start`: when the step began, and which step it was; absent when retention removed it. */
@@ -84,7 +84,7 @@ export class TranscriptFold {
     let run = this.#runs.get(event.step_id)
     if (!run) {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
-      run = { kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
+      run = { kind: 'run', runId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
       this.#runs.set(event.step_id, run)
       this.#tools.set(run, new Map())
       this.#entries.push(run)
@@ -103,7 +103,7 @@ export class TranscriptFold {
     const taken = this.#entries.splice(0, n)
     for (const entry of taken) {
       if (entry.kind !== 'run') continue
-      this.#runs.delete(entry.stepId)
+      this.#runs.delete(entry.runId)
       this.#tools.delete(entry)
     }
     return taken
@@ -138,7 +138,7 @@ export class TranscriptFold {
         break
       }
       case 'agent-step':
-        this.#runOf(event).activity.push({ kind: 'step', step: { name: event.name, phase: event.phase, ts: event.ts } })
+        this.#runOf(event).activity.push({ kind: 'agent-step', agentStep: { name: event.name, phase: event.phase, ts: event.ts } })
         break
       case 'agent-state':
         this.#runOf(event).agentState = { value: event.state }

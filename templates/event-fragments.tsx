@@ -30,15 +30,15 @@ function Partial({ target, swap, children }: { target: string; swap: 'beforeend'
 function finished(event: StoredEventOf<'final' | 'interrupt' | 'error'>) {
   const run =
     event.type === 'error'
-      ? { stepId: event.step_id, text: event.text ?? '', state: event.type, error: event.error }
-      : { stepId: event.step_id, text: event.text, state: event.type, meta: event.type === 'final' ? event.meta : undefined }
+      ? { runId: event.step_id, text: event.text ?? '', state: event.type, error: event.error }
+      : { runId: event.step_id, text: event.text, state: event.type, meta: event.type === 'final' ? event.meta : undefined }
   return (
     <>
       <Partial target={ids.runText(event.step_id)} swap="outerHTML">
         <RunText run={run} />
       </Partial>
       <Partial target={ids.reasoningSummary(event.step_id)} swap="outerHTML">
-        <ReasoningSummary stepId={event.step_id} running={false} />
+        <ReasoningSummary runId={event.step_id} running={false} />
       </Partial>
       <Partial target="run-status" swap="outerHTML">
         <RunStatus running={false} />
@@ -60,7 +60,7 @@ function fragment(event: StoredEvent): JSX.Element {
         <>
           <UserMessage event={event} />
           <RunMessage
-            run={{ kind: 'run', stepId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }}
+            run={{ kind: 'run', runId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }}
           />
           <Partial target="run-status" swap="outerHTML">
             <RunStatus running />
@@ -89,14 +89,14 @@ function fragment(event: StoredEvent): JSX.Element {
     case 'tool-call':
       return (
         <Partial target={ids.runTools(event.step_id)} swap="beforeend">
-          <ToolBlock stepId={event.step_id} tool={event.tool_call} />
+          <ToolBlock runId={event.step_id} tool={event.tool_call} />
         </Partial>
       )
     case 'tool-result':
       return (
         <Partial target={ids.toolResult(event.step_id, event.tool_result.id)} swap="outerHTML">
           <ToolResult
-            stepId={event.step_id}
+            runId={event.step_id}
             tool={{ id: event.tool_result.id, name: '', input: null, result: { value: event.tool_result.result } }}
           />
         </Partial>
@@ -110,7 +110,7 @@ function fragment(event: StoredEvent): JSX.Element {
     case 'agent-state':
       return (
         <Partial target={ids.agentStateJson(event.step_id)} swap="outerHTML">
-          <AgentStateJson stepId={event.step_id} state={{ value: event.state }} />
+          <AgentStateJson runId={event.step_id} state={{ value: event.state }} />
         </Partial>
       )
     case 'final':

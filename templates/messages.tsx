@@ -7,16 +7,16 @@ import { RENDERED_MARKDOWN_MAX_CHARS } from '../src/limits.ts'
 
 /** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
 export const ids = {
-  run: (stepId: string) => `step-${stepId}`,
-  runText: (stepId: string) => `step-${stepId}-text`,
-  runTools: (stepId: string) => `step-${stepId}-tools`,
-  runReasoning: (stepId: string) => `step-${stepId}-reasoning`,
-  reasoningSummary: (stepId: string) => `step-${stepId}-reasoning-summary`,
+  run: (runId: string) => `step-${runId}`,
+  runText: (runId: string) => `step-${runId}-text`,
+  runTools: (runId: string) => `step-${runId}-tools`,
+  runReasoning: (runId: string) => `step-${runId}-reasoning`,
+  reasoningSummary: (runId: string) => `step-${runId}-reasoning-summary`,
   // Tool call ids come from a model: hash them into something that is always a valid id and CSS selector.
-  tool: (stepId: string, callId: string) => `tool-${stepId}-${Bun.hash(callId).toString(36)}`,
-  toolResult: (stepId: string, callId: string) => `${ids.tool(stepId, callId)}-result`,
-  agentState: (stepId: string) => `step-${stepId}-agent-state`,
-  agentStateJson: (stepId: string) => `step-${stepId}-agent-state-json`,
+  tool: (runId: string, callId: string) => `tool-${runId}-${Bun.hash(callId).toString(36)}`,
+  toolResult: (runId: string, callId: string) => `${ids.tool(runId, callId)}-result`,
+  agentState: (runId: string) => `step-${runId}-agent-state`,
+  agentStateJson: (runId: string) => `step-${runId}-agent-state-json`,
 }
 
 const STATE_LABEL: Record<RunState, string> = {
@@ -87,10 +87,10 @@ export function metaLine(meta: FinalMetaOf): string {
 }
 
 /** A run's answer text and its state line; `final`, `interrupt` and `error` replace it whole. */
-export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state' | 'error' | 'meta'> }) {
+export function RunText({ run }: { run: Pick<RunView, 'runId' | 'text' | 'state' | 'error' | 'meta'> }) {
   const meta = run.meta ? metaLine(run.meta) : ''
   return (
-    <div class={`answer ${run.state}`} id={ids.runText(run.stepId)} data-state={run.state}>
+    <div class={`answer ${run.state}`} id={ids.runText(run.runId)} data-state={run.state}>
       <AnswerBody text={run.text} state={run.state} />
       {meta ? (
         <p class="run-meta" safe>
@@ -120,9 +120,9 @@ export function RunText({ run }: { run: Pick<RunView, 'stepId' | 'text' | 'state
 /** A tool's input or result, or an agent's state: data from outside, printed within the page's budget of bytes and depth. */
 const pretty = (value: unknown) => prettyJson(value).text
 
-export function ToolResult({ stepId, tool }: { stepId: string; tool: ToolView }) {
+export function ToolResult({ runId, tool }: { runId: string; tool: ToolView }) {
   return (
-    <div class="tool-result" id={ids.toolResult(stepId, tool.id)}>
+    <div class="tool-result" id={ids.toolResult(runId, tool.id)}>
       {tool.result ? (
         <>
           <p class="tool-label">result</p>
@@ -135,15 +135,15 @@ export function ToolResult({ stepId, tool }: { stepId: string; tool: ToolView })
   )
 }
 
-export function ToolBlock({ stepId, tool }: { stepId: string; tool: ToolView }) {
+export function ToolBlock({ runId, tool }: { runId: string; tool: ToolView }) {
   return (
-    <details class="tool" id={ids.tool(stepId, tool.id)}>
+    <details class="tool" id={ids.tool(runId, tool.id)}>
       <summary>
         tool call <code safe>{tool.name}</code>
       </summary>
       <p class="tool-label">input</p>
       <pre safe>{pretty(tool.input)}</pre>
-      <ToolResult stepId={stepId} tool={tool} />
+      <ToolResult runId={runId} tool={tool} />
     </details>
   )
 }
@@ -161,10 +161,10 @@ export function AgentStep({ step }: { step: AgentStepView }) {
  * The agent's latest state, pretty-printed JSON; an `agent-state` fragment replaces only it, so the block stays open
  * or closed as the reader left it.
  */
-export function AgentStateJson({ stepId, state }: { stepId: string; state: { value: unknown } | undefined }) {
+export function AgentStateJson({ runId, state }: { runId: string; state: { value: unknown } | undefined }) {
   const json = state ? pretty(state.value) : ''
   return (
-    <pre id={ids.agentStateJson(stepId)} safe>
+    <pre id={ids.agentStateJson(runId)} safe>
       {json}
     </pre>
   )
@@ -174,28 +174,28 @@ export function AgentStateJson({ stepId, state }: { stepId: string; state: { val
  * The agent's state as a collapsible block. Every run has the element, so `agent-state` events always have a target;
  * the stylesheet hides it while it holds nothing.
  */
-export function AgentState({ run }: { run: Pick<RunView, 'stepId' | 'agentState'> }) {
+export function AgentState({ run }: { run: Pick<RunView, 'runId' | 'agentState'> }) {
   return (
-    <details class="agent-state" id={ids.agentState(run.stepId)}>
+    <details class="agent-state" id={ids.agentState(run.runId)}>
       <summary>agent state</summary>
-      <AgentStateJson stepId={run.stepId} state={run.agentState} />
+      <AgentStateJson runId={run.runId} state={run.agentState} />
     </details>
   )
 }
 
 /** Says whether the model is still reasoning; a run's closing fragment replaces it with its finished form. */
-export function ReasoningSummary({ stepId, running }: { stepId: string; running: boolean }) {
-  return <summary id={ids.reasoningSummary(stepId)}>{running ? 'Thinking…' : 'Thought'}</summary>
+export function ReasoningSummary({ runId, running }: { runId: string; running: boolean }) {
+  return <summary id={ids.reasoningSummary(runId)}>{running ? 'Thinking…' : 'Thought'}</summary>
 }
 
 /**
  * The model's visible reasoning, collapsed above the answer. Every run has the element, so `reasoning` deltas always
  * have a target; the stylesheet hides it while it holds no text.
  */
-export function Reasoning({ run }: { run: Pick<RunView, 'stepId' | 'reasoning' | 'state'> }) {
+export function Reasoning({ run }: { run: Pick<RunView, 'runId' | 'reasoning' | 'state'> }) {
   return (
-    <details class="reasoning" id={ids.runReasoning(run.stepId)}>
-      <ReasoningSummary stepId={run.stepId} running={run.state === 'running'} />
+    <details class="reasoning" id={ids.runReasoning(run.runId)}>
+      <ReasoningSummary runId={run.runId} running={run.state === 'running'} />
       <div class="reasoning-text">{run.reasoning ? <span safe>{run.reasoning}</span> : ''}</div>
     </details>
   )
@@ -203,11 +203,11 @@ export function Reasoning({ run }: { run: Pick<RunView, 'stepId' | 'reasoning' |
 
 export function RunMessage({ run }: { run: RunView }) {
   return (
-    <article class="msg assistant" id={ids.run(run.stepId)} aria-label="Assistant">
+    <article class="msg assistant" id={ids.run(run.runId)} aria-label="Assistant">
       <Reasoning run={run} />
-      <div class="tools" id={ids.runTools(run.stepId)}>
+      <div class="tools" id={ids.runTools(run.runId)}>
         {run.activity.map((item) =>
-          item.kind === 'tool' ? <ToolBlock stepId={run.stepId} tool={item.tool} /> : <AgentStep step={item.step} />,
+          item.kind === 'tool' ? <ToolBlock runId={run.runId} tool={item.tool} /> : <AgentStep step={item.agentStep} />,
         )}
       </div>
       <AgentState run={run} />

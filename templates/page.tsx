@@ -99,7 +99,7 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
 
 /**
  * Who is looking at a chat. The owner's page can write (the composer, Cancel) and share; a read-only viewer's page
- * is addressed by the viewer id alone and must never hold the owner id, so its variant has none to render.
+ * is addressed by the viewer id alone and must never hold the session id, so its variant has none to render.
  */
 export type ChatAccess = { kind: 'owner'; sessionId: string; viewerId: string } | { kind: 'viewer'; viewerId: string }
 
@@ -266,7 +266,7 @@ export function Chat({
   entries: string
 }) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
-  // app.js remembers the chat in this browser's recent list: by the owner id, or by the viewer id marked read-only.
+  // app.js remembers the chat in this browser's recent list: by the session id, or by the viewer id marked read-only.
   const remember = access.kind === 'owner' ? { 'data-session': access.sessionId } : { 'data-view': access.viewerId }
   return (
     <section class="chat" {...remember}>

@@ -4,7 +4,7 @@ import type { Operation } from 'fast-json-patch'
 import { fitEventText, type StepEvent } from '../events.ts'
 import { EVENT_BOUNDS, jsonProblem, measureJson } from '../json-shape.ts'
 import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, MAX_AGUI_OPEN, MAX_MAPPED_BATCH_BYTES, NAME_MAX_CHARS } from '../limits.ts'
-import { parseToolArguments, ToolArgumentsError } from '../steps/tool-arguments.ts'
+import { parseToolArguments, ToolArgumentsError } from '../tool-arguments.ts'
 import { applyStatePatch, PatchRefusal, STATE_BOUNDS, type StateMeasure } from './state-patch.ts'
 
 /** `{}`'s size: the state every run starts from. */

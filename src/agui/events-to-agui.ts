@@ -27,7 +27,7 @@ export class AguiFollower {
   /** The open reasoning message. */
   #reasoning: string | undefined
 
-  /** @param threadId what the events name as their thread: the owner id, or a viewer's id on the read-only stream. */
+  /** @param threadId what the events name as their thread (AG-UI's word for a chat): the session id, or the viewer id on the read-only stream. */
   constructor(private readonly threadId: string) {}
 
   /** Feeds an event the client already has (before its cursor): the state moves on, nothing is sent. */

@@ -56,7 +56,7 @@ export type ExportedEntry = ExportedUserMessage | ExportedRun
 
 /**
  * A whole conversation as `GET …/transcript.json` answers it (and `transcript.md` renders it). It never holds the
- * session's ids: an export made through a read-only link must not carry the owner id, and one format serves both.
+ * session's ids: an export made through a read-only link must not carry the session id, and one format serves both.
  */
 export interface ChatExport {
   format: 'stepstream.transcript.v1'
@@ -100,14 +100,14 @@ export function exportChat(session: ExportedSession, events: Iterable<StoredEven
 /** One run, its keys in the order the JSON lists them (keys left undefined are not written). */
 function exportedRun(run: RunView): ExportedRun {
   let calls = 0
-  const steps: ExportedAgentStep[] = []
+  const agentSteps: ExportedAgentStep[] = []
   for (const item of run.activity) {
     if (item.kind === 'tool') calls++
-    else steps.push({ ...item.step, tool_calls_before: calls })
+    else agentSteps.push({ ...item.agentStep, tool_calls_before: calls })
   }
   return {
     role: 'assistant',
-    run_id: run.stepId,
+    run_id: run.runId,
     // When the step began; its first event's time when retention removed its `start`.
     ts: run.startedAt ?? run.ts,
     step_type: run.stepType,
@@ -121,7 +121,7 @@ function exportedRun(run: RunView): ExportedRun {
       ts: ts ?? run.ts,
       ...(result && { result: { ts: result.ts ?? run.ts, value: result.value } }),
     })),
-    agent_steps: steps.length > 0 ? steps : undefined,
+    agent_steps: agentSteps.length > 0 ? agentSteps : undefined,
     agent_state: run.agentState?.value,
     text: run.text,
     error: run.error,

@@ -5,7 +5,7 @@ import { type AppDeps, createPublisherSession, createSession, requireSession } f
 import type { SessionRecord } from '../store/event-store.ts'
 import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events-query.ts'
 import { transcriptResponse } from './exports.ts'
-import { checkedMessage } from './message.ts'
+import { submitMessage } from './message.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 
 const Id = t.Object({ id: t.String() })
@@ -92,9 +92,9 @@ export const apiRoutes = (deps: AppDeps) =>
       '/:id/messages',
       async ({ params, body, set }) => {
         const session = await requireSession(deps.store, params.id)
-        const stepId = await deps.runner.submit(session, checkedMessage(body.text, deps.maxMessageBytes))
+        const runId = await submitMessage(deps, session, body.text)
         set.status = 202
-        return { step_id: stepId }
+        return { step_id: runId }
       },
       {
         params: Id,

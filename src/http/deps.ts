@@ -1,5 +1,5 @@
 import { hashPublisherToken, newPublisherToken } from '../publish/publisher-token.ts'
-import { PUBLISHED_STEP } from '../runs/runner.ts'
+import { PUBLISHED_STEP } from '../publish/published-session.ts'
 import { badSessionId, readOnly, sessionNotFound, shuttingDown, viewerNotFound } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'

@@ -9,7 +9,7 @@ const TYPES = { md: 'text/markdown; charset=utf-8', json: 'application/json; cha
 
 /**
  * `transcript.md` / `transcript.json` of a session, as a download named after when the chat began. The same bytes
- * whether asked with the owner id or the viewer id: the export holds neither. It streams: written as the store is
+ * whether asked with the session id or the viewer id: the export holds neither. It streams: written as the store is
  * read, a page at a time, never held whole (src/export/export-stream.ts), in chunks of at most EXPORT_CHUNK_BYTES.
  */
 export async function transcriptResponse(deps: AppDeps, session: SessionRecord, format: ExportFormat): Promise<Response> {

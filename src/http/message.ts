@@ -1,4 +1,7 @@
 import { AppError, messageTooLarge } from '../errors.ts'
+import { refuseMessages } from '../publish/published-session.ts'
+import type { SessionRecord } from '../store/event-store.ts'
+import type { AppDeps } from './deps.ts'
 
 /**
  * The one rule for a user's message, from the page's form or the JSON API: not blank, at most `maxBytes` bytes of
@@ -13,4 +16,18 @@ export function checkedMessage(text: string | undefined, maxBytes: number): stri
     if (bytes > maxBytes) throw messageTooLarge(bytes, maxBytes)
   }
   return text
+}
+
+/**
+ * A user's message to the session, from the page's form or the JSON API: checked, refused for a session a program
+ * publishes (PUBLISHED_SESSION, 409), then added and answered by the session's step. Resolves with the run's id.
+ */
+export function submitMessage(
+  deps: Pick<AppDeps, 'runner' | 'maxMessageBytes'>,
+  session: SessionRecord,
+  text: string | undefined,
+): Promise<string> {
+  const message = checkedMessage(text, deps.maxMessageBytes)
+  refuseMessages(session)
+  return deps.runner.submit(session, message)
 }

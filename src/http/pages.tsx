@@ -10,7 +10,7 @@ import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
-import { checkedMessage } from './message.ts'
+import { submitMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 import { pushUrl, seeOther } from './safe-headers.ts'
 
@@ -106,7 +106,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         '/chat',
         async ({ body, request }) => {
           const session = await requireSession(deps.store, body.client_id)
-          await deps.runner.submit(session, checkedMessage(body.message, deps.maxMessageBytes))
+          await submitMessage(deps, session, body.message)
           return acknowledged(request, session.id)
         },
         { body: Form },

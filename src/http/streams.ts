@@ -97,7 +97,7 @@ const Query = t.Object({
 
 /**
  * The JSON streams' `?format=`: absent or `json` for stepstream's own events, `ag-ui` for AG-UI's (with
- * `threadId` naming the thread: the owner id, or the viewer id on a read-only link). AG-UI's encoder is stateful
+ * `threadId` naming the thread: the session id, or the viewer id on a read-only link). AG-UI's encoder is stateful
  * (src/agui/events-to-agui.ts), so it is built per connection and, for a connection that resumes mid-run, first fed
  * that run's events up to the cursor, inside the stream (after its connection is counted against the caps).
  */
@@ -148,7 +148,7 @@ export const streamRoutes = (deps: AppDeps) => {
   const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
   /** The JSON stream: named by type, the stored event as JSON. */
   const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
-  /** The JSON stream of a read-only link: the same, minus `session_id` (the owner's id). Its own cache: other bytes. */
+  /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own cache: other bytes. */
   const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(forViewer(event)) }))
   return new Elysia({ name: 'streams' })
     .get(
@@ -163,7 +163,7 @@ export const streamRoutes = (deps: AppDeps) => {
       '/api/sessions/view/:viewer_id/stream',
       async ({ params, query, request, server }) => {
         const { id } = await requireViewer(deps.store, params.viewer_id)
-        // The viewer's thread is its own id: the owner id is in nothing a viewer receives.
+        // The viewer's thread is its own id: the session id is in nothing a viewer receives.
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
         const format = jsonFormat(deps, query.format, id, after, params.viewer_id, encodeViewerJson)
         return streamResponse(deps, request, server, id, after, 'json', format)

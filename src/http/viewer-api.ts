@@ -15,7 +15,7 @@ async function refuseWrite(deps: AppDeps, viewerId: string): Promise<never> {
 /**
  * The JSON API of a read-only link, under `/api/sessions/view/<viewer_id>`: the session's state, its events, its
  * transcript (the stream is in streams.ts). Read routes only — posts to it are refused with 403 — and nothing they
- * answer holds the owner id: no `id`, and events without their `session_id`.
+ * answer holds the session id: no `id`, and events without their `session_id`.
  */
 export const viewerApiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'viewer-api', prefix: '/api/sessions/view' })

@@ -1,4 +1,4 @@
-import { AppError, noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
+import { noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
 import type { RunMetrics } from '../metrics.ts'
@@ -10,15 +10,6 @@ import type { EventStore, SessionRecord } from '../store/event-store.ts'
 import { readAll } from '../store/read-all.ts'
 import { LocalRunCoordinator, type RunClaim, type RunCoordinator } from './run-coordinator.ts'
 import { RunEvents } from './run-events.ts'
-
-/** The step name of a session whose runs a program publishes over HTTP; no registered step has it. */
-export const PUBLISHED_STEP = 'published'
-
-const publishedSession = () =>
-  new AppError(
-    'PUBLISHED_SESSION',
-    'This chat is answered by a program that publishes its runs over the API, so it takes no messages from here.',
-  )
 
 /** How long a cancelled step may take to return before the runner closes its run itself; milliseconds. */
 export const DEFAULT_CANCEL_GRACE_MS = 2000
@@ -89,13 +80,12 @@ export class Runner {
    */
   async submit(session: SessionRecord, text: string): Promise<string> {
     if (this.#draining) throw shuttingDown()
-    if (session.step.name === PUBLISHED_STEP) throw publishedSession()
     return this.#start(session, newId(), this.#steps.create(session.step), text)
   }
 
   /**
-   * Starts `step` as a run of the session without a user message (a run a program publishes over HTTP: its events,
-   * a `user` one included, come through the step). Same rules as `submit`: one run per session, refused while
+   * Starts `step` as a run of the session without a user message: its events, a `user` one included, come through
+   * the step (a run fed from outside the process). Same rules as `submit`: one run per session, refused while
    * shutting down, exactly one closing event.
    */
   open(session: SessionRecord, runId: string, step: Step): Promise<string> {

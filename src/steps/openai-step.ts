@@ -1,6 +1,6 @@
 import { AppError } from '../errors.ts'
 import OpenAI from 'openai'
-import { parseToolArguments, ToolArgumentsError } from './tool-arguments.ts'
+import { parseToolArguments, ToolArgumentsError } from '../tool-arguments.ts'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import type { OpenAiConfig } from '../config.ts'
 import type { FinalMetaOf } from '../events.ts'

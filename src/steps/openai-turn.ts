@@ -3,7 +3,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
 import type { FinalMetaOf } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { EVENT_TEXT_MAX_CHARS, MAX_TOOL_CALLS_PER_TURN, NAME_MAX_CHARS } from '../limits.ts'
-import { argumentsTooLong } from './tool-arguments.ts'
+import { argumentsTooLong } from '../tool-arguments.ts'
 
 type Usage = NonNullable<FinalMetaOf['usage']>
 

@@ -73,7 +73,7 @@ test('a run cut between its user message and its start ends with an empty interr
   await store.recoverOpenRuns()
   expect(await readAll(store, id)).toMatchObject([{ type: 'user' }, { type: 'interrupt', step_id: step, text: '' }])
   const [, run] = foldTranscript(await readAll(store, id)).entries
-  expect(run).toMatchObject({ kind: 'run', stepId: step, state: 'interrupt', text: '' })
+  expect(run).toMatchObject({ kind: 'run', runId: step, state: 'interrupt', text: '' })
   await store.close()
 })
 

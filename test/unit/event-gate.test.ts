@@ -15,7 +15,7 @@ import {
   MAX_EVENT_NODES,
   MAX_PATCH_OPERATIONS,
 } from '../../src/limits.ts'
-import { parseToolArguments, ToolArgumentsError } from '../../src/steps/tool-arguments.ts'
+import { parseToolArguments, ToolArgumentsError } from '../../src/tool-arguments.ts'
 
 /** `[[[…]]]` or `{"a":{"a":…}}` nested `levels` deep, made by JSON.parse as a request body would be. */
 const deepArray = (levels: number) => JSON.parse('['.repeat(levels) + ']'.repeat(levels))

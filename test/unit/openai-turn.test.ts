@@ -3,7 +3,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions'
 import { AppError } from '../../src/errors.ts'
 import { EVENT_TEXT_MAX_CHARS, MAX_TOOL_CALLS_PER_TURN, NAME_MAX_CHARS } from '../../src/limits.ts'
 import { readTurn } from '../../src/steps/openai-turn.ts'
-import { ToolArgumentsError } from '../../src/steps/tool-arguments.ts'
+import { ToolArgumentsError } from '../../src/tool-arguments.ts'
 
 const handlers = { token: () => {}, content: async () => {}, reasoning: async () => {} }
 

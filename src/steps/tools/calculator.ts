@@ -1,4 +1,4 @@
-import { t } from 'elysia'
+import { Type as t } from '@sinclair/typebox'
 import type { MathNode } from 'mathjs'
 import { type Tool, ToolError } from './tool.ts'
 

@@ -1,4 +1,4 @@
-import { t } from 'elysia'
+import { Type as t } from '@sinclair/typebox'
 import { type Tool, ToolError } from './tool.ts'
 
 /** `at` as ISO 8601 in the IANA zone `timeZone`, with that zone's offset: 2026-03-01T14:05:09+01:00. */

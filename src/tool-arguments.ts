@@ -1,5 +1,5 @@
-import { EVENT_BOUNDS, type JsonBounds, jsonProblem } from '../json-shape.ts'
-import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
+import { EVENT_BOUNDS, type JsonBounds, jsonProblem } from './json-shape.ts'
+import { EVENT_TEXT_MAX_CHARS } from './limits.ts'
 
 /**
  * Arguments that cannot be recorded: `detail` ends a sentence ("are nested more than 62 levels deep (the limit)");
