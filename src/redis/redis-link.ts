@@ -54,6 +54,11 @@ export class RedisLink {
     return this.#client.send(command, args)
   }
 
+  /** Runs a Lua script (`runScript` below): the log backend and the run coordinator change several keys at once by it. */
+  script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    return runScript(this, script, keys, args)
+  }
+
   close(): void {
     this.#closed = true
     clearTimeout(this.#reconnecting)

@@ -1,5 +1,5 @@
 import type { RedisLogKeys } from '../../redis/redis-keys.ts'
-import { type RedisLink, runScript } from '../../redis/redis-link.ts'
+import type { RedisLink } from '../../redis/redis-link.ts'
 import type { RedisSubscriber } from '../../redis/redis-subscriber.ts'
 import { newId } from '../../session-id.ts'
 import {
@@ -138,6 +138,8 @@ export class RedisBackend implements LogBackend {
   }
 
   async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    // No seq is below 1, and Redis refuses `(0-0` as the end of a range.
+    if (before <= 1) return []
     const found: LogEntry[] = []
     let bytes = 0
     // Small pages from the end, doubling: an entry may be a megabyte, and a page is read whole.
@@ -318,7 +320,7 @@ export class RedisBackend implements LogBackend {
   /** Every script changes something. */
   #script(script: string, keys: string[], args: string[]): Promise<unknown> {
     this.#epoch++
-    return failing(() => runScript(this.#link, script, keys, args))
+    return failing(() => this.#link.script(script, keys, args))
   }
 }
 
