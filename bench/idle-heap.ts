@@ -31,8 +31,8 @@ const dir = mkdtempSync(join(tmpdir(), 'stepstream-idle-heap-'))
 const server = await createServer({
   store: process.env.MEM ? undefined : new SqliteStore(join(dir, 'idle.db')),
   log: silentLogger,
-  maxConnections: 1_000_000,
-  maxConnectionsPerIp: 1_000_000,
+  connections: { max: 1_000_000, maxPerIp: 1_000_000 },
+  rateLimit: false,
 })
 const url = new URL(server.listen({ port: 0, hostname: HOST }))
 const rss = () => process.memoryUsage().rss / 1024

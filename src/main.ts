@@ -22,14 +22,11 @@ async function main() {
   // A person at a terminal reads lines; a log collector (journald, docker) reads one JSON object a line.
   const log = createLogger(config.logLevel, { pretty: process.stderr.isTTY === true })
   if (config.workers > 1 && process.env[WORKER_ENV] === undefined) return runWorkers(config.workers, log)
+  const { echo, openai, agui } = config.steps
   try {
-    const server = await startServer({
-      config,
-      steps: [echoStep(config.echoDelayMs), openAiStep(config.openai, log), aguiStep(config.agui, log)],
-      log,
-      version: VERSION,
-    })
-    stopOnSignals(server, log, config.cancelGraceMs)
+    const steps = [echoStep(echo.delayMs), openAiStep(openai, log), aguiStep(agui, log)]
+    const server = await startServer(config, steps, log, VERSION)
+    stopOnSignals(server, log, config.server.cancelGraceMs)
   } catch (error) {
     if (error instanceof StartError) fail(error.message)
     throw error

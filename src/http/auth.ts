@@ -1,11 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { DEFAULT_SIGN_IN_TTL_MS } from '../defaults.ts'
 import type { SignIns } from '../store/sign-ins.ts'
 
 /** The sign-in cookie's name. */
 export const AUTH_COOKIE = 'stepstream_auth'
-
-/** How long a browser sign-in lasts by default; milliseconds (7 days, `--login-ttl`). */
-export const DEFAULT_SIGN_IN_TTL_MS = 7 * 24 * 3600 * 1000
 
 /** Random bytes in a sign-in's id: 256 bits, so ids can be neither guessed nor enumerated. */
 const SIGN_IN_ID_BYTES = 32

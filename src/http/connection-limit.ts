@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP } from '../defaults.ts'
 import { tooManyConnections, tooManyConnectionsFromIp } from '../errors.ts'
 
 export interface ConnectionLimits {
@@ -20,8 +21,8 @@ export class ConnectionCount {
   readonly #maxPerIp: number
 
   constructor(limits: ConnectionLimits = {}) {
-    this.#max = limits.max ?? 10_000
-    this.#maxPerIp = limits.maxPerIp ?? 100
+    this.#max = limits.max ?? DEFAULT_MAX_CONNECTIONS
+    this.#maxPerIp = limits.maxPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP
   }
 
   /**

@@ -11,7 +11,7 @@ import type { Auth } from './auth.ts'
 import type { ConnectionCount } from './connection-limit.ts'
 import type { BucketRate } from './token-bucket.ts'
 
-/** Everything the HTTP layer needs; `createApp` takes it whole so tests can pass fakes. */
+/** Everything the HTTP layer needs, built by createServer (the one place) from its options and defaults. */
 export interface AppDeps {
   store: EventStore
   runner: Runner
@@ -25,15 +25,15 @@ export interface AppDeps {
    * next instance. (New work is refused from the first signal on: see Runner.shutdown.)
    */
   shutdown: AbortSignal
-  /** Keep-alive comment interval on quiet streams; milliseconds. */
+  /** Keep-alive comment interval on quiet streams; milliseconds (`--heartbeat`). */
   heartbeatMs: number
-  /** Reconnection delay announced to clients; milliseconds (main uses 1000). */
+  /** Reconnection delay announced to clients; milliseconds. */
   retryMs: number
   /** A publishing program silent this long has its run closed with an error; milliseconds (`--publish-timeout`). */
   publishTimeoutMs: number
-  /** Largest request body accepted; bytes, default 1 MiB. */
+  /** Largest request body accepted; bytes. */
   maxBodyBytes: number
-  /** Longest message accepted; bytes of UTF-8, default 32 KiB. */
+  /** Longest message accepted; bytes of UTF-8 (`--max-message-bytes`). */
   maxMessageBytes: number
   metrics: Metrics
   /**

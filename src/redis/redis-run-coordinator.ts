@@ -1,3 +1,4 @@
+import { DEFAULT_RUN_LEASE_MS } from '../defaults.ts'
 import type { Logger } from '../log.ts'
 import type { RunClaim, RunCoordinator } from '../runs/run-coordinator.ts'
 import { sessionNotFound } from '../errors.ts'
@@ -5,9 +6,6 @@ import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'
 import { CLAIM, RELEASE, RENEW } from './redis-scripts.ts'
-
-/** How long a run's lease lasts without renewal; milliseconds (`--run-lease`). */
-export const DEFAULT_LEASE_MS = 10_000
 
 export interface RedisRunCoordinatorOptions {
   link: RedisLink
@@ -39,7 +37,7 @@ export class RedisRunCoordinator implements RunCoordinator {
   readonly #sweeper: ReturnType<typeof setInterval>
 
   constructor(private readonly options: RedisRunCoordinatorOptions) {
-    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
+    this.#leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS
     this.#sweeper = setInterval(() => {
       options.sweep().catch((error) => options.log.warn('could not check for runs whose server died', { error: String(error) }))
     }, this.#leaseMs / 2)

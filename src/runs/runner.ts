@@ -1,3 +1,4 @@
+import { DEFAULT_CANCEL_GRACE_MS } from '../defaults.ts'
 import { noActiveRun, runActive, sentenceFor, shuttingDown } from '../errors.ts'
 import type { StepEvent } from '../events.ts'
 import type { Logger } from '../log.ts'
@@ -10,9 +11,6 @@ import type { EventStore, SessionRecord } from '../store/event-store.ts'
 import { readAll } from '../store/read-all.ts'
 import { LocalRunCoordinator, type RunClaim, type RunCoordinator } from './run-coordinator.ts'
 import { RunEvents } from './run-events.ts'
-
-/** How long a cancelled step may take to return before the runner closes its run itself; milliseconds. */
-export const DEFAULT_CANCEL_GRACE_MS = 2000
 
 export interface RunnerOptions {
   store: EventStore

@@ -1,4 +1,4 @@
-import type { AguiConfig } from '../config.ts'
+import type { AguiConfig } from './agui-config.ts'
 import type { Logger } from '../log.ts'
 import { defineStep } from './define-step.ts'
 import type { StepFactory } from './step-registry.ts'

@@ -1,8 +1,9 @@
 import { type StoredEvent, unreachable } from '../events.ts'
+import { SYSTEM_PROMPT } from '../defaults.ts'
 import type { ChatMessage, Conversation } from './step.ts'
 
-/** The system prompt of the original tutorial's default conversation. */
-export const SYSTEM_PROMPT = 'You are a helpful assistant.'
+/** The system prompt of the original tutorial's default conversation (written in defaults.ts, the openai step's too). */
+export { SYSTEM_PROMPT }
 
 /** The first user message `/start` sends, as in the original tutorial. */
 export const DEFAULT_USER_MESSAGE = 'Hello! Please tell me a short story about a robot.'

@@ -17,7 +17,14 @@ import {
 import { MemorySignIns } from './memory-sign-ins.ts'
 import type { KeepsSignIns } from './sign-ins.ts'
 import { admit, type Budget, eventBytes, sessionFull, storeBytesFull } from './byte-budget.ts'
-import { DEFAULT_MAX_SESSION_BYTES, DEFAULT_MAX_STORE_BYTES, MEMORY_CELL_BYTES, MEMORY_VALUE_BYTES } from '../limits.ts'
+import { MEMORY_CELL_BYTES, MEMORY_VALUE_BYTES } from '../limits.ts'
+import {
+  DEFAULT_MAX_EVENTS,
+  DEFAULT_MAX_EVENTS_PER_SESSION,
+  DEFAULT_MAX_SESSION_BYTES,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_STORE_BYTES,
+} from '../defaults.ts'
 import type { JsonMeasure } from '../json-shape.ts'
 import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
 import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
@@ -37,7 +44,7 @@ interface MemorySession {
 }
 
 export interface MemoryStoreOptions extends StoreDeps {
-  /** Events kept per session before the oldest are dropped; defaults to 10,000 events. */
+  /** Events kept per session before the oldest are dropped; default DEFAULT_MAX_EVENTS_PER_SESSION (100,000). */
   maxEventsPerSession?: number
   /** Sessions held at once; a new one beyond it is refused with 503 until retention frees room. Default 10,000. */
   maxSessions?: number
@@ -87,9 +94,9 @@ export class MemoryStore implements EventStore, Prunable, KeepsProducers, KeepsS
   constructor(options: MemoryStoreOptions = {}) {
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#metrics = options.metrics
-    this.#maxPerSession = options.maxEventsPerSession ?? 10_000
-    this.#maxSessions = options.maxSessions ?? 10_000
-    this.#maxEvents = options.maxEvents ?? 1_000_000
+    this.#maxPerSession = options.maxEventsPerSession ?? DEFAULT_MAX_EVENTS_PER_SESSION
+    this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS
+    this.#maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS
     this.#maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES
     this.#store = { used: 0, max: options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES }
   }

@@ -1,3 +1,5 @@
+import { DEFAULT_COMPACT_AFTER_MS, DEFAULT_MAX_EVENTS_PER_SESSION, DEFAULT_RETENTION_MS } from '../defaults.ts'
+
 /** How long a durable store keeps sessions and events (the `--retention` and `--max-events-per-session` flags). */
 export interface RetentionPolicy {
   /** Sessions without a new event for this long are deleted with their events; milliseconds, default 30 days. */
@@ -28,9 +30,9 @@ export const emptyPruneReport = (): PruneReport => ({ sessionsDeleted: 0, events
 const DAY = 24 * 60 * 60 * 1000
 
 export const DEFAULT_RETENTION_POLICY: Readonly<RetentionPolicy> = {
-  idleMs: 30 * DAY,
-  maxEventsPerSession: 100_000,
-  compactAfterMs: 60 * 60 * 1000,
+  idleMs: DEFAULT_RETENTION_MS,
+  maxEventsPerSession: DEFAULT_MAX_EVENTS_PER_SESSION,
+  compactAfterMs: DEFAULT_COMPACT_AFTER_MS,
 }
 
 const UNIT_MS = new Map([

@@ -24,5 +24,6 @@ const stubborn: StepFactory = {
 const parsed = parseConfig(process.argv.slice(2), process.env)
 if (parsed.kind !== 'run') throw new Error(`bad flags: ${JSON.stringify(parsed)}`)
 const log = createLogger(parsed.config.logLevel)
-const server = await startServer({ config: parsed.config, steps: [echoStep(parsed.config.echoDelayMs), stubborn], log, version: 'test' })
-stopOnSignals(server, log, parsed.config.cancelGraceMs)
+const steps = [echoStep(parsed.config.steps.echo.delayMs), stubborn]
+const server = await startServer(parsed.config, steps, log, 'test')
+stopOnSignals(server, log, parsed.config.server.cancelGraceMs)

@@ -1,7 +1,12 @@
-import { afterEach, expect, test } from 'bun:test'
+import { afterEach, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Elysia } from 'elysia'
-import { createServer, defineStep, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
-import { TokenAuth } from '../../src/http/auth.ts'
+import { createServer, defineStep, MemoryStore, SqliteStore, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
+import { DEFAULT_RATE_LIMIT } from '../../src/defaults.ts'
+import { SseReader } from '../helpers/sse-client.ts'
+import { url } from '../helpers/test-app.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -52,7 +57,7 @@ test('listen() on a free port answers, and stop() ends it', async () => {
 
 test('mounted with auth on, the host app’s own routes stay open and take posts; stepstream’s routes need the token', async () => {
   const token = 'operator-token-0123456789'
-  server = await createServer({ steps: [shout], log: silentLogger, auth: new TokenAuth([token]) })
+  server = await createServer({ steps: [shout], log: silentLogger, auth: { tokens: [token] } })
   const mine = new Elysia()
     .get('/hello', () => 'hi')
     .post('/echo', ({ body }) => body)
@@ -67,4 +72,132 @@ test('mounted with auth on, the host app’s own routes stay open and take posts
   expect(await echoed.json()).toEqual({ a: 1 })
   expect((await call('/api/sessions', { method: 'POST' })).status).toBe(401)
   expect((await call('/api/sessions', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(201)
+})
+
+describe('createServer honours each option it is given', () => {
+  const json = (body: unknown): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  const handle = (path: string, init?: RequestInit) => server!.app.handle(new Request(url(path), init))
+  const newChat = async (init: RequestInit = json({})) => (await (await handle('/api/sessions', init)).json()) as { id: string }
+  /** Sends `text` and waits for its run to end (the runner says when: no clock involved). */
+  const answer = async (id: string, text: string) => {
+    expect((await handle(`/api/sessions/${id}/messages`, json({ text }))).status).toBe(202)
+    await server!.deps.runner.settled(id)
+    return (await (await handle(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
+  }
+
+  test('a store spec is opened, and what the server wrote is in it after stop()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepstream-create-server-'))
+    try {
+      const path = join(dir, 'chats.db')
+      server = await createServer({ steps: [shout], log: silentLogger, store: { kind: 'sqlite', path } })
+      const { id } = await newChat()
+      expect((await answer(id, 'kept')).at(-1)).toMatchObject({ type: 'final', text: 'KEPT' })
+      await server.stop()
+      server = undefined
+      const reopened = new SqliteStore(path)
+      expect((await reopened.read(id, 0)).at(-1)).toMatchObject({ type: 'final', text: 'KEPT' })
+      await reopened.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a store given as an object is the one it writes', async () => {
+    const store = new MemoryStore()
+    server = await createServer({ steps: [shout], log: silentLogger, store })
+    expect(server.store).toBe(store)
+    const { id } = await newChat()
+    await answer(id, 'mine')
+    expect((await store.read(id, 0)).at(-1)).toMatchObject({ type: 'final', text: 'MINE' })
+  })
+
+  test('the store limits and retention reach the store it opens', async () => {
+    server = await createServer({
+      steps: [shout],
+      log: silentLogger,
+      store: { kind: 'memory' },
+      storeLimits: { maxSessions: 1 },
+      retention: { maxEventsPerSession: 2 },
+    })
+    const { id } = await newChat()
+    expect((await answer(id, 'a few words')).length).toBeLessThanOrEqual(2)
+    expect((await handle('/api/sessions', json({}))).status).toBe(503)
+  })
+
+  test('the default step is the one named, of the steps given; an unknown one is refused before any store is opened', async () => {
+    const whisper = defineStep({
+      name: 'whisper',
+      run: async (conversation) => conversation.findLast((m) => m.role === 'user')?.content.toLowerCase() ?? '',
+    })
+    server = await createServer({ steps: [shout, whisper], defaultStep: 'whisper', log: silentLogger })
+    const { id } = await newChat()
+    expect((await answer(id, 'QUIET')).at(-1)).toMatchObject({ type: 'final', text: 'quiet' })
+    const dir = mkdtempSync(join(tmpdir(), 'stepstream-create-server-'))
+    try {
+      const store = { kind: 'sqlite' as const, path: join(dir, 'never.db') }
+      await expect(createServer({ steps: [shout], defaultStep: 'gpt', log: silentLogger, store })).rejects.toMatchObject({
+        code: 'UNKNOWN_STEP',
+      })
+      expect(readdirSync(dir)).toEqual([])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('auth: the tokens given and those of a token file open it; nothing else does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepstream-create-server-'))
+    try {
+      const file = join(dir, 'tokens')
+      writeFileSync(file, '# the operators\nfile-token-0123456789abcdef\n')
+      server = await createServer({ steps: [shout], log: silentLogger, auth: { tokens: ['given-token-0123456789'], tokenFile: file } })
+      const bearer = (token: string): RequestInit => ({ method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      expect((await handle('/api/sessions', { method: 'POST' })).status).toBe(401)
+      expect((await handle('/api/sessions', bearer('given-token-0123456789'))).status).toBe(201)
+      expect((await handle('/api/sessions', bearer('file-token-0123456789abcdef'))).status).toBe(201)
+      expect((await handle('/api/sessions', bearer('wrong-token-0123456789'))).status).toBe(401)
+      writeFileSync(file, '# nobody\n')
+      await expect(createServer({ log: silentLogger, auth: { tokenFile: file } })).rejects.toThrow(/holds no token/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('the message limit and the rate limit given; the rate limit by default; none when turned off', async () => {
+    server = await createServer({ steps: [shout], log: silentLogger, maxMessageBytes: 4, rateLimit: { capacity: 2, perMs: 60_000 } })
+    const { id } = await newChat()
+    expect((await handle(`/api/sessions/${id}/messages`, json({ text: 'hello' }))).status).toBe(413)
+    expect((await handle('/api/sessions', json({}))).status).toBe(429)
+    await server.stop()
+    server = await createServer({ steps: [shout], log: silentLogger })
+    const statuses: number[] = []
+    for (let i = 0; i <= DEFAULT_RATE_LIMIT.capacity; i++) statuses.push((await handle('/api/sessions', json({}))).status)
+    expect(statuses.at(-1)).toBe(429)
+    expect(statuses.slice(0, -1).every((status) => status === 201)).toBe(true)
+    await server.stop()
+    server = await createServer({ steps: [shout], log: silentLogger, rateLimit: false })
+    for (let i = 0; i <= DEFAULT_RATE_LIMIT.capacity; i++) expect((await handle('/api/sessions', json({}))).status).toBe(201)
+  })
+
+  test('on a real port: the connection limit per address and the heartbeat given', async () => {
+    server = await createServer({ steps: [shout], log: silentLogger, connections: { maxPerIp: 1 }, heartbeatMs: 100 })
+    const base = server.listen({ port: 0, hostname: '127.0.0.1' })
+    const { id } = (await (await fetch(`${base}/api/sessions`, json({}))).json()) as { id: string }
+    const first = await SseReader.open(`${base}/api/sessions/${id}/stream`)
+    try {
+      expect(first.response.status).toBe(200)
+      const second = await fetch(`${base}/api/sessions/${id}/stream`, { headers: { accept: 'text/event-stream' } })
+      expect(second.status).toBe(429)
+      await second.body?.cancel()
+      // The heartbeat is a comment on a quiet stream: wait for it (the deadline is the reader's), whatever the clock.
+      const deadline = Date.now() + 10_000
+      while (first.comments.length === 0 && Date.now() < deadline) await Bun.sleep(20)
+      expect(first.comments.length).toBeGreaterThan(0)
+    } finally {
+      first.close()
+    }
+  }, 15_000)
 })

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { helpText, parseConfig } from '../../src/config.ts'
+import { join } from 'node:path'
+import { FLAGS, helpText, parseConfig } from '../../src/config.ts'
+import { shownDefault } from '../../src/flags.ts'
 
 const run = (argv: string[], env: Record<string, string> = {}) => {
   const parsed = parseConfig(argv, env)
@@ -10,40 +12,36 @@ const run = (argv: string[], env: Record<string, string> = {}) => {
 describe('config', () => {
   test('defaults: port 8080, SQLite at ./stepstream.db, echo at 50 ms, heartbeat 15 s', () => {
     expect(run([])).toEqual({
-      port: 8080,
-      host: '0.0.0.0',
-      store: { kind: 'sqlite', path: './stepstream.db' },
-      step: 'echo',
-      cancelGraceMs: 2000,
-      publishTimeoutMs: 60_000,
-      maxSessions: 10_000,
-      maxEvents: 1_000_000,
-      maxSessionBytes: 64 * 1024 * 1024,
-      maxStoreBytes: 256 * 1024 * 1024,
-      echoDelayMs: 50,
-      heartbeatMs: 15_000,
-      retentionMs: 30 * 24 * 3600 * 1000,
-      maxEventsPerSession: 100_000,
-      runLeaseMs: 10_000,
+      listen: { port: 8080, hostname: '0.0.0.0' },
       workers: 1,
       logLevel: 'info',
-      openai: {
-        baseUrl: 'https://api.openai.com/v1',
-        apiKey: undefined,
-        model: undefined,
-        systemPrompt: 'You are a helpful assistant.',
-        maxToolRounds: 8,
-        requestTimeoutMs: 120_000,
+      server: {
+        store: { kind: 'sqlite', path: './stepstream.db' },
+        defaultStep: 'echo',
+        cancelGraceMs: 2000,
+        publishTimeoutMs: 60_000,
+        heartbeatMs: 15_000,
+        retention: { idleMs: 30 * 24 * 3600 * 1000, maxEventsPerSession: 100_000 },
+        storeLimits: { maxSessions: 10_000, maxEvents: 1_000_000, maxSessionBytes: 64 * 1024 * 1024, maxStoreBytes: 256 * 1024 * 1024 },
+        redis: { leaseMs: 10_000 },
+        maxMessageBytes: 32 * 1024,
+        connections: { max: 10_000, maxPerIp: 100 },
+        rateLimit: { capacity: 30, perMs: 2000 },
+        trustProxy: false,
+        auth: { tokens: [], tokenFile: undefined, ttlMs: 7 * 24 * 3600 * 1000 },
       },
-      agui: { url: undefined, headers: {}, requestTimeoutMs: 120_000 },
-      maxMessageBytes: 32 * 1024,
-      maxConnections: 10_000,
-      maxConnectionsPerIp: 100,
-      rateLimit: { capacity: 30, perMs: 2000 },
-      trustProxy: false,
-      authTokens: [],
-      authTokenFile: undefined,
-      loginTtlMs: 7 * 24 * 3600 * 1000,
+      steps: {
+        echo: { delayMs: 50 },
+        openai: {
+          baseUrl: 'https://api.openai.com/v1',
+          apiKey: undefined,
+          model: undefined,
+          systemPrompt: 'You are a helpful assistant.',
+          maxToolRounds: 8,
+          requestTimeoutMs: 120_000,
+        },
+        agui: { url: undefined, headers: {}, requestTimeoutMs: 120_000 },
+      },
     })
   })
 
@@ -59,13 +57,13 @@ describe('config', () => {
       '--request-timeout',
       '5000',
     ])
-    expect(fromFlags.step).toBe('agui')
-    expect(fromFlags.agui).toEqual({
+    expect(fromFlags.server.defaultStep).toBe('agui')
+    expect(fromFlags.steps.agui).toEqual({
       url: 'http://localhost:8000/agent',
       headers: { Authorization: 'Bearer sk-secret', 'X-Tenant': 'blue' },
       requestTimeoutMs: 5000,
     })
-    const fromEnv = run([], { STEPSTREAM_AGUI_URL: 'https://agent.example/run', STEPSTREAM_AGUI_HEADER: 'A: 1\nB: 2\n' }).agui
+    const fromEnv = run([], { STEPSTREAM_AGUI_URL: 'https://agent.example/run', STEPSTREAM_AGUI_HEADER: 'A: 1\nB: 2\n' }).steps.agui
     expect(fromEnv).toEqual({ url: 'https://agent.example/run', headers: { A: '1', B: '2' }, requestTimeoutMs: 120_000 })
     const bad = parseConfig(['--agui-header', 'sk-secret-no-name'], {})
     expect(bad.kind).toBe('error')
@@ -90,8 +88,8 @@ describe('config', () => {
       '--request-timeout',
       '5000',
     ])
-    expect(fromFlags.step).toBe('openai')
-    expect(fromFlags.openai).toEqual({
+    expect(fromFlags.server.defaultStep).toBe('openai')
+    expect(fromFlags.steps.openai).toEqual({
       baseUrl: 'http://localhost:11434/v1',
       apiKey: 'sk-flag',
       model: 'llama3.2',
@@ -105,35 +103,39 @@ describe('config', () => {
       STEPSTREAM_OPENAI_BASE_URL: 'https://openrouter.ai/api/v1',
       STEPSTREAM_MAX_TOOL_ROUNDS: '0',
       STEPSTREAM_REQUEST_TIMEOUT: '250',
-    }).openai
+    }).steps.openai
     expect(fromEnv).toMatchObject({ apiKey: 'sk-env', model: 'gpt-4o-mini', baseUrl: 'https://openrouter.ai/api/v1', maxToolRounds: 0 })
     expect(fromEnv.requestTimeoutMs).toBe(250)
-    expect(run([], { OPENAI_API_KEY: 'sk-env', STEPSTREAM_OPENAI_API_KEY: 'sk-ours' }).openai.apiKey).toBe('sk-ours')
+    expect(run([], { OPENAI_API_KEY: 'sk-env', STEPSTREAM_OPENAI_API_KEY: 'sk-ours' }).steps.openai.apiKey).toBe('sk-ours')
   })
 
   test('flags in both spellings, and a flag beats its environment twin', () => {
     const config = run(['--port=9000', '--store', 'memory', '--echo-delay', '0'], { STEPSTREAM_PORT: '1234', STEPSTREAM_HEARTBEAT: '500' })
-    expect(config).toMatchObject({ port: 9000, store: { kind: 'memory' }, echoDelayMs: 0, heartbeatMs: 500 })
-    expect(run(['--retention', '12h', '--max-events-per-session', '50'])).toMatchObject({
-      retentionMs: 12 * 3600 * 1000,
+    expect(config).toMatchObject({
+      listen: { port: 9000 },
+      server: { store: { kind: 'memory' }, heartbeatMs: 500 },
+      steps: { echo: { delayMs: 0 } },
+    })
+    expect(run(['--retention', '12h', '--max-events-per-session', '50']).server.retention).toEqual({
+      idleMs: 12 * 3600 * 1000,
       maxEventsPerSession: 50,
     })
   })
 
   test('PORT is read when STEPSTREAM_PORT is absent', () => {
-    expect(run([], { PORT: '3000' }).port).toBe(3000)
-    expect(run([], { PORT: '3000', STEPSTREAM_PORT: '4000' }).port).toBe(4000)
+    expect(run([], { PORT: '3000' }).listen.port).toBe(3000)
+    expect(run([], { PORT: '3000', STEPSTREAM_PORT: '4000' }).listen.port).toBe(4000)
   })
 
   test('sqlite:<path> keeps the path', () => {
-    expect(run(['--store', 'sqlite:/tmp/a b.db']).store).toEqual({ kind: 'sqlite', path: '/tmp/a b.db' })
+    expect(run(['--store', 'sqlite:/tmp/a b.db']).server.store).toEqual({ kind: 'sqlite', path: '/tmp/a b.db' })
   })
 
   test('redis:// and rediss:// URLs are kept whole; --workers and --run-lease need the shared store', () => {
-    expect(run(['--store', 'redis://u:p@h:6380/2']).store).toEqual({ kind: 'redis', url: 'redis://u:p@h:6380/2' })
-    expect(run(['--store', 'rediss://cache.example:6380']).store).toEqual({ kind: 'redis', url: 'rediss://cache.example:6380' })
+    expect(run(['--store', 'redis://u:p@h:6380/2']).server.store).toEqual({ kind: 'redis', url: 'redis://u:p@h:6380/2' })
+    expect(run(['--store', 'rediss://cache.example:6380']).server.store).toEqual({ kind: 'redis', url: 'rediss://cache.example:6380' })
     const workers = run(['--store', 'redis://h:6379', '--workers', '2', '--run-lease', '3000'], { STEPSTREAM_WORKERS: '4' })
-    expect([workers.workers, workers.runLeaseMs]).toEqual([2, 3000])
+    expect([workers.workers, workers.server.redis?.leaseMs]).toEqual([2, 3000])
     expect(run([], { STEPSTREAM_STORE: 'redis://h', STEPSTREAM_WORKERS: '3' }).workers).toBe(3)
   })
 
@@ -144,10 +146,10 @@ describe('config', () => {
   })
 
   test('--login-ttl: how long a browser sign-in lasts (7 days by default), its env twin, and at most 400 days', () => {
-    expect(run([]).loginTtlMs).toBe(7 * 24 * 3600 * 1000)
-    expect(run(['--login-ttl', '12h']).loginTtlMs).toBe(12 * 3600 * 1000)
-    expect(run([], { STEPSTREAM_LOGIN_TTL: '90m' }).loginTtlMs).toBe(90 * 60 * 1000)
-    expect(run(['--login-ttl', '400d']).loginTtlMs).toBe(400 * 24 * 3600 * 1000)
+    expect(run([]).server.auth?.ttlMs).toBe(7 * 24 * 3600 * 1000)
+    expect(run(['--login-ttl', '12h']).server.auth?.ttlMs).toBe(12 * 3600 * 1000)
+    expect(run([], { STEPSTREAM_LOGIN_TTL: '90m' }).server.auth?.ttlMs).toBe(90 * 60 * 1000)
+    expect(run(['--login-ttl', '400d']).server.auth?.ttlMs).toBe(400 * 24 * 3600 * 1000)
     for (const bad of ['401d', 'soon', '0d']) {
       const parsed = parseConfig(['--login-ttl', bad], {})
       expect(parsed.kind).toBe('error')
@@ -234,17 +236,16 @@ describe('operating flags', () => {
         STEPSTREAM_AUTH_TOKEN: 'a-token-of-sixteen-chars,another-token-0123456',
       },
     )
-    expect(config).toMatchObject({
+    expect(config.server).toMatchObject({
       maxMessageBytes: 1000,
-      maxConnections: 50,
-      maxConnectionsPerIp: 5,
-      rateLimit: undefined,
+      connections: { max: 50, maxPerIp: 5 },
+      rateLimit: false,
       trustProxy: true,
     })
-    expect(config.authTokens).toEqual(['a-token-of-sixteen-chars', 'another-token-0123456'])
-    expect(run([], { STEPSTREAM_TRUST_PROXY: '1', STEPSTREAM_AUTH_TOKEN_FILE: '/etc/tokens' })).toMatchObject({
+    expect(config.server.auth?.tokens).toEqual(['a-token-of-sixteen-chars', 'another-token-0123456'])
+    expect(run([], { STEPSTREAM_TRUST_PROXY: '1', STEPSTREAM_AUTH_TOKEN_FILE: '/etc/tokens' }).server).toMatchObject({
       trustProxy: true,
-      authTokenFile: '/etc/tokens',
+      auth: { tokenFile: '/etc/tokens' },
     })
   })
 
@@ -263,7 +264,7 @@ describe('operating flags', () => {
 
   test('byte budgets: --max-session-bytes and --max-store-bytes, or their env twins; one smaller than the closing reserve is refused', () => {
     const config = run(['--max-session-bytes', '1048576'], { STEPSTREAM_MAX_STORE_BYTES: '8388608' })
-    expect([config.maxSessionBytes, config.maxStoreBytes]).toEqual([1024 * 1024, 8 * 1024 * 1024])
+    expect([config.server.storeLimits?.maxSessionBytes, config.server.storeLimits?.maxStoreBytes]).toEqual([1024 * 1024, 8 * 1024 * 1024])
     const parsed = parseConfig(['--max-session-bytes', '1000'], {})
     expect(parsed.kind === 'error' && parsed.message).toContain('--max-session-bytes must be a whole number from 131072')
     expect(helpText('1')).toContain('--max-session-bytes')
@@ -283,4 +284,56 @@ describe('operating flags', () => {
       expect(helpText('1')).toContain(flag)
     }
   })
+})
+
+describe('--help is printed from the table that parses', () => {
+  const help = helpText('1')
+  const lines = help.split('\n')
+  /** A flag's line of --help and the line after it (its environment twins). */
+  const entryOf = (name: string) => {
+    const at = lines.findIndex((line) => new RegExp(`^ {2}--${name}(?: |$)`).test(line))
+    return at < 0 ? undefined : { line: lines[at]!, env: lines[at + 1] ?? '' }
+  }
+
+  test('every flag parseConfig takes is in --help, with the shape of its value, its line, its default and its env twins', () => {
+    for (const [name, flag] of Object.entries(FLAGS)) {
+      const entry = entryOf(name)
+      if (!entry) throw new Error(`--${name} is missing from --help`)
+      expect(flag.help.trim()).not.toBe('')
+      expect(entry.line).toContain(flag.help)
+      if (flag.value) expect(entry.line).toContain(`--${name} ${flag.value}`)
+      if (flag.default !== undefined) expect(entry.line).toContain(`(default ${shownDefault(flag.default)})`)
+      expect(entry.env).toContain(`env: ${flag.env.join(', ')}`)
+    }
+  })
+
+  test('every flag --help shows is one parseConfig takes', () => {
+    const shown = [...help.matchAll(/^ {2}--([a-z-]+)/gm)].map((match) => match[1]!)
+    expect(shown.filter((name) => name !== 'help' && name !== 'version').sort()).toEqual(Object.keys(FLAGS).sort())
+    for (const name of shown) {
+      const parsed = parseConfig([`--${name}`], {})
+      expect(parsed.kind === 'error' ? parsed.message : '').not.toMatch(/Unknown option/)
+    }
+  })
+
+  test('the defaults --help shows are the ones applied: giving each of them changes nothing', () => {
+    const argv = Object.entries(FLAGS).flatMap(([name, flag]) => (flag.default === undefined ? [] : [`--${name}`, flag.default]))
+    expect(argv.length).toBeGreaterThan(20)
+    expect(run(argv)).toEqual(run([]))
+  })
+
+  test('every flag of the table is read by a part, and no part reads a flag the table lacks', () => {
+    const seen = new Set<string>()
+    expect(parseConfig([], {}, seen).kind).toBe('run')
+    expect([...seen].sort()).toEqual(Object.keys(FLAGS).sort())
+  })
+})
+
+test('steps own their config: config.ts composes their parts, and nothing under src/steps or src/publish imports it', async () => {
+  const root = join(import.meta.dir, '../..')
+  const importers: string[] = []
+  for await (const path of new Bun.Glob('src/{steps,publish}/**/*.{ts,tsx}').scan(root)) {
+    if (/from '(\.\.\/)+config\.ts'/.test(await Bun.file(join(root, path)).text())) importers.push(path)
+  }
+  expect(importers).toEqual([])
 })

@@ -8,8 +8,8 @@ import { storeFiles } from '../../src/store/sqlite-files.ts'
 describe('the SQLite store files under Windows paths', () => {
   test('the default ./stepstream.db lands in the working folder, drive letter included', () => {
     const config = parseConfig([], {})
-    if (config.kind !== 'run' || config.config.store.kind !== 'sqlite') throw new Error('the default store is sqlite')
-    expect(storeFiles(config.config.store.path, 'C:\\Users\\ada\\stepstream', win32)).toEqual({
+    if (config.kind !== 'run' || config.config.server.store.kind !== 'sqlite') throw new Error('the default store is sqlite')
+    expect(storeFiles(config.config.server.store.path, 'C:\\Users\\ada\\stepstream', win32)).toEqual({
       database: 'C:\\Users\\ada\\stepstream\\stepstream.db',
       folder: 'C:\\Users\\ada\\stepstream',
       lock: 'C:\\Users\\ada\\stepstream\\stepstream.db.lock',
@@ -46,7 +46,7 @@ describe('the SQLite store files under Windows paths', () => {
   test('--store sqlite: keeps a drive letter and backslashes as they were typed', () => {
     for (const path of ['C:\\ProgramData\\stepstream\\stepstream.db', 'C:/data/x.db', '.\\stepstream.db']) {
       const parsed = parseConfig(['--store', `sqlite:${path}`], {})
-      expect(parsed.kind === 'run' && parsed.config.store).toEqual({ kind: 'sqlite', path })
+      expect(parsed.kind === 'run' && parsed.config.server.store).toEqual({ kind: 'sqlite', path })
     }
   })
 })

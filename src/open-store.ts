@@ -1,0 +1,59 @@
+import type { Notifier } from './bus/notifier.ts'
+import type { Logger } from './log.ts'
+import type { Metrics } from './metrics.ts'
+import { type OpenRedisOptions, openRedis } from './redis/redis-open.ts'
+import type { RunCoordinator } from './runs/run-coordinator.ts'
+import type { EventStore } from './store/event-store.ts'
+import { MemoryStore, type MemoryStoreOptions } from './store/memory-store.ts'
+import { SqliteStore } from './store/sqlite-store.ts'
+import { redacted, type StoreSpec } from './store-spec.ts'
+
+/** Why a server could not be built (a store it cannot open, a token file it cannot read): one sentence. */
+export class StartError extends Error {}
+
+/** The bounds of a store createServer opens from a StoreSpec; a store given as an object brings its own. */
+export type StoreLimits = Pick<
+  MemoryStoreOptions,
+  'maxSessions' | 'maxEvents' | 'maxSessionBytes' | 'maxStoreBytes' | 'maxEventsPerSession'
+>
+
+export interface OpenStoreOptions {
+  limits: StoreLimits
+  /** `redis://` only: the run lease and the key prefix (redis-open.ts). */
+  redis: Pick<OpenRedisOptions, 'leaseMs' | 'prefix'>
+  /** Injected wake-ups and run ownership, which win over the ones a Redis store brings. */
+  notifier?: Notifier
+  coordinator?: RunCoordinator
+  metrics: Metrics
+  log: Logger
+}
+
+/** A store with the wake-ups and run ownership that go with it (a Redis store brings both). */
+export interface OpenedStore {
+  store: EventStore
+  notifier?: Notifier
+  coordinator?: RunCoordinator
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+/** Opens the store a spec names; throws StartError with a one-line reason when it cannot. */
+export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
+  const { limits, notifier, coordinator, metrics, log } = options
+  if (spec.kind === 'redis') {
+    try {
+      const redis = await openRedis(spec.url, { ...options.redis, log, metrics, maxSessionBytes: limits.maxSessionBytes })
+      return { store: redis.store, notifier: notifier ?? redis.notifier, coordinator: coordinator ?? redis.coordinator }
+    } catch (error) {
+      throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
+    }
+  }
+  if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics }), notifier, coordinator }
+  try {
+    const onFailure = (reason: string) => log.warn('the checkpoint worker failed; the serving thread checkpoints again', { reason })
+    const store = new SqliteStore(spec.path, { notifier, metrics, checkpointer: { onFailure }, maxSessionBytes: limits.maxSessionBytes })
+    return { store, notifier, coordinator }
+  } catch (error) {
+    throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)
+  }
+}
