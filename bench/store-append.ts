@@ -72,7 +72,7 @@ async function phase(
   write: (ids: string[], sentAt: Map<string, number[]>, deadline: number) => Promise<void>,
 ) {
   const ids = Array.from({ length: SESSIONS }, newId)
-  for (const id of ids) await store.createSession(id)
+  for (const id of ids) await store.createSession(id, { name: 'echo' })
   const sentAt = new Map(ids.map((id) => [id, [0]]))
   const latencies: number[] = []
   const stop = new AbortController()

@@ -29,7 +29,7 @@ import { type AguiConfig, aguiConfig } from './steps/agui-config.ts'
 import { type EchoConfig, echoConfig } from './steps/echo-config.ts'
 import { type OpenAiConfig, openAiConfig } from './steps/openai-config.ts'
 import { publishConfig } from './publish/publish-config.ts'
-import { parseDuration } from './store/retention-policy.ts'
+import { parseDuration } from './log/retention-policy.ts'
 import { type StoreSpec, storeSpec } from './store-spec.ts'
 
 export { authTokens, MIN_TOKEN_CHARS } from './flags.ts'

@@ -123,7 +123,7 @@ export const MAX_AGUI_OPEN = 1_000
 /**
  * What every byte budget (a chat's, the memory store's) keeps free for closing events; bytes (64 KiB). Every other
  * event must leave it free, so a run that started can always be closed: a final whose answer is longer than what is
- * left has its text cut to fit (src/store/byte-budget.ts).
+ * left has its text cut to fit (src/log/byte-budget.ts).
  */
 export const CLOSING_RESERVE_BYTES = 64 * 1024
 
@@ -182,16 +182,36 @@ export const RENDERED_MARKDOWN_MAX_CHARS = 64 * 1024
  */
 export const MAX_MAPPED_BATCH_BYTES = 8 * 1024 * 1024
 
-/**
- * What the memory store charges for each value of an event besides its JSON; bytes (8). A value sits in an array or
- * object slot of 8 bytes whatever its JSON (`0,` is 2 bytes of JSON, 8 held).
+/*
+ * The log core (src/log/log-core.ts): what it keeps and batches, the same on every backend.
  */
-export const MEMORY_VALUE_BYTES = 8
+
+/** The most entries one group commit hands the backend at once; entries (256). */
+export const MAX_APPEND_BATCH = 256
 
 /**
- * What the memory store charges for each object, array and string of an event on top of MEMORY_VALUE_BYTES; bytes
- * (64). Each is a cell of its own on the heap, with a header and (objects) a property table: 112 events holding
- * 99,000 `{}` each, 33 MB of JSON, held 875 MB, about 75 bytes an object. SQLite and Redis hold no parsed events, so
- * they count the JSON bytes alone.
+ * The most data one group commit hands the backend at once, however few its entries (one always goes); characters of
+ * data (8 Mi). 256 events of 6 MiB would otherwise be one 1.5 GB transaction (or Redis script call).
  */
-export const MEMORY_CELL_BYTES = 64
+export const MAX_APPEND_BATCH_BYTES = 8 * 1024 * 1024
+
+/** Newest entries the core keeps in memory per log for live readers; entries (32). */
+export const LOG_TAIL_ENTRIES = 32
+
+/** Logs whose newest entries the core keeps, the least recently used dropped first; logs (4,096). */
+export const LOG_TAIL_LOGS = 4096
+
+/** What all kept newest entries may hold; characters of data (32 Mi). */
+export const LOG_TAIL_CHARS = 32 * 1024 * 1024
+
+/** An entry longer than this is never kept in memory (its readers go to the backend); characters (64 Ki). */
+export const LOG_TAIL_ENTRY_CHARS = 64 * 1024
+
+/**
+ * How far a log's `activeAt` may lag behind its last append; milliseconds (60 s). Recording it on every append cost a
+ * write per log per batch; retention measures idleness in hours and days, and closing entries always record it.
+ */
+export const ACTIVITY_RESOLUTION_MS = 60_000
+
+/** Logs whose entry count and last touch the core remembers, the least recent forgotten (and asked again); logs (65,536). */
+export const LOG_LEDGER_LOGS = 65_536

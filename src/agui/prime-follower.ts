@@ -1,4 +1,4 @@
-import type { EventStore } from '../store/event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 import type { AguiFollower } from './events-to-agui.ts'
 
 /** Events read per round trip while a follower is primed. */

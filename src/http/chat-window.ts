@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../events.ts'
 import { PAGE_EVENT_BYTES } from '../limits.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 
 /** The part of a chat a page shows at once. */
 export interface ChatWindow {

@@ -3,7 +3,7 @@ import { jsonSizeUpTo } from '../bounded-json.ts'
 import type { StoredEvent } from '../events.ts'
 import { EVENTS_PAGE_BYTES } from '../limits.ts'
 import { nextTurn } from '../next-turn.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 
 /** The most events one `GET …/events` answers. */
 export const MAX_PAGE = 1000

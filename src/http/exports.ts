@@ -1,7 +1,7 @@
 import { exportFileName } from '../export/chat-export.ts'
 import { type ExportFormat, exportPieces } from '../export/export-stream.ts'
 import { EXPORT_CHUNK_BYTES } from '../limits.ts'
-import type { SessionRecord } from '../store/event-store.ts'
+import type { SessionRecord } from '../log/event-store.ts'
 import type { AppDeps } from './deps.ts'
 import { attachment } from './safe-headers.ts'
 

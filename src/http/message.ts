@@ -1,6 +1,6 @@
 import { AppError, messageTooLarge } from '../errors.ts'
 import { refuseMessages } from '../publish/published-session.ts'
-import type { SessionRecord } from '../store/event-store.ts'
+import type { SessionRecord } from '../log/event-store.ts'
 import type { AppDeps } from './deps.ts'
 
 /**

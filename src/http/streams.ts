@@ -8,7 +8,7 @@ import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { type StreamNotices, sessionStream } from '../sse/session-stream.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import type { StreamKind } from '../metrics.ts'
-import type { SessionRecord } from '../store/event-store.ts'
+import type { SessionRecord } from '../log/event-store.ts'
 import { requireSession, requireViewer, type AppDeps } from './deps.ts'
 import { ipOf, requestIdOf } from './request-guards.ts'
 

@@ -186,9 +186,10 @@ export interface LogBackend {
    */
   onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
   /**
-   * A shared backend that may have missed remote changes (its subscription was lost, and with it what was published
-   * meanwhile) calls `listener`: every log may have changed, so whatever the core keeps of any log is to be forgotten.
-   * Single-process backends never call it.
+   * Added by the core's helper (issue 21): a shared backend that may have missed remote changes (its subscription was
+   * lost and came back) says so, and the core forgets every head and entry it cached and wakes every waiter. Without
+   * it a missed change leaves a cached head behind for good, and a reader at that head is answered "nothing new" from
+   * the cache until the log changes again.
    */
   onRemoteReset?(listener: () => void): void
 

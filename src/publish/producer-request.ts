@@ -1,4 +1,4 @@
-import type { ProducerFailure, ProducerMark } from '../store/producer-state.ts'
+import type { ProducerFailure, ProducerMark } from '../log/producer-state.ts'
 
 /**
  * One producer request being applied: the producer state each of its events carries into the store (committed with

@@ -1,7 +1,7 @@
 import { AppError, type ErrorCode } from '../errors.ts'
 import { MAX_PRODUCERS_PER_SESSION } from '../limits.ts'
-import type { EventStore } from '../store/event-store.ts'
-import type { KeepsProducers, ProducerFailure, ProducerState } from '../store/producer-state.ts'
+import type { EventStore } from '../log/event-store.ts'
+import type { KeepsProducers, ProducerFailure, ProducerState } from '../log/producer-state.ts'
 import { ProducerRequest } from './producer-request.ts'
 import type { AppendResult } from './published-run.ts'
 

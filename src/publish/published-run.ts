@@ -3,7 +3,7 @@ import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import { TurnSlicer } from '../next-turn.ts'
 import type { Step } from '../steps/step.ts'
-import { withProducerMark } from '../store/producer-state.ts'
+import { withProducerMark } from '../log/producer-state.ts'
 import type { ProducerRequest } from './producer-request.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */

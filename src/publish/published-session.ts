@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts'
-import type { SessionRecord } from '../store/event-store.ts'
+import type { SessionRecord } from '../log/event-store.ts'
 import { bearerToken, publisherTokenMatches } from './publisher-token.ts'
 
 /**

@@ -1,5 +1,5 @@
 import { isClosing, type NewEvent } from '../events.ts'
-import { type ProducerMark, stateJson } from '../store/producer-state.ts'
+import { type ProducerMark, stateJson } from '../log/producer-state.ts'
 import { fromRedis, guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'

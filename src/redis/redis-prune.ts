@@ -1,6 +1,6 @@
 import { CLOSING_WITH_TEXT, type EventType, type StoredEvent } from '../events.ts'
 import { storedBytes } from '../store/byte-budget.ts'
-import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../store/retention-policy.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../log/retention-policy.ts'
 import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
 import { type RedisLink, runScript } from './redis-link.ts'

@@ -9,16 +9,15 @@ import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
-  ECHO_STEP,
   type EventStore,
   type NewSessionOptions,
   type Prunable,
   type RecoveredRun,
   type RecoversRuns,
   type SessionRecord,
-} from '../store/event-store.ts'
-import type { PruneReport, RetentionPolicy } from '../store/retention-policy.ts'
-import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../store/producer-state.ts'
+} from '../log/event-store.ts'
+import type { PruneReport, RetentionPolicy } from '../log/retention-policy.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark, stateJson } from '../log/producer-state.ts'
 import { guarded, redisUnavailable } from './redis-errors.ts'
 import { RedisSignIns } from './redis-sign-ins.ts'
 import type { KeepsSignIns } from '../store/sign-ins.ts'
@@ -86,7 +85,7 @@ export class RedisStore implements EventStore, RecoversRuns, Prunable, KeepsProd
     })
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date()
     const viewerId = newId()
     const keys = [this.#keys.session(id), this.#keys.viewer(viewerId), this.#keys.activity]

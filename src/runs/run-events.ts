@@ -2,7 +2,7 @@ import { type EventType, fitEventText, isClosing, type NewEvent, type StepEvent 
 import { AppError } from '../errors.ts'
 import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 
 /**
  * One run's way into the log. Whether an event closes the run is decided when it is emitted, not when it is stored:

@@ -1,6 +1,6 @@
 import { AppError, sentenceFor } from '../errors.ts'
 import type { StoredEvent } from '../events.ts'
-import type { EventStore } from '../store/event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 import { encodeComment, encodeFrame } from './encode.ts'
 
 export interface SessionStreamOptions {

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts'
-import type { RetentionPolicy } from './retention-policy.ts'
-import type { Prunable } from './event-store.ts'
+import type { RetentionPolicy } from '../log/retention-policy.ts'
+import type { Prunable } from '../log/event-store.ts'
 
 /** How often the retention policy is applied; milliseconds. */
 export const PRUNE_EVERY_MS = 60_000

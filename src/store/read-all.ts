@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../events.ts'
-import type { EventStore } from './event-store.ts'
+import type { EventStore } from '../log/event-store.ts'
 
 /** A session's whole retained log, read page by page. */
 export async function readAll(store: EventStore, sessionId: string): Promise<StoredEvent[]> {

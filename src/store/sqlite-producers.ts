@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import type { ProducerFailure, ProducerMark, ProducerState } from './producer-state.ts'
+import type { ProducerFailure, ProducerMark, ProducerState } from '../log/producer-state.ts'
 
 /** A `producers` row as read back. */
 interface ProducerRow {

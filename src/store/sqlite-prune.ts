@@ -1,5 +1,5 @@
 import type { Database } from 'bun:sqlite'
-import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from '../log/retention-policy.ts'
 import { capSession, compactSession, deleteSessions, idleSessions, sessionsActiveSince, sessionsToCompact } from './sqlite-retention.ts'
 
 export interface PruneHooks {

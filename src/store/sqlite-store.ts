@@ -9,7 +9,6 @@ import type { StoreMetrics } from '../metrics.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
   DEFAULT_READ_LIMIT,
-  ECHO_STEP,
   type EventStore,
   type NewSessionOptions,
   type Prunable,
@@ -17,8 +16,8 @@ import {
   type RecoversRuns,
   type SessionRecord,
   type StoreDeps,
-} from './event-store.ts'
-import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
+} from '../log/event-store.ts'
+import type { PruneReport, RetentionPolicy } from '../log/retention-policy.ts'
 import { Journal, type JournalOptions } from './sqlite-journal.ts'
 import { findOpenRuns } from './sqlite-recovery.ts'
 import { pruneDatabase } from './sqlite-prune.ts'
@@ -28,7 +27,7 @@ import { eventOf, type EventRow } from './sqlite-rows.ts'
 import { ACTIVITY_RESOLUTION_MS, GroupCommitWriter, type GroupCommitOptions } from './sqlite-writer.ts'
 import { RecentEvents } from './recent-events.ts'
 import { storeClosed, storeUnavailable } from './store-errors.ts'
-import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from '../log/producer-state.ts'
 import { SqliteProducers, writeProducer } from './sqlite-producers.ts'
 import type { KeepsSignIns } from './sign-ins.ts'
 import { SqliteSignIns } from './sqlite-sign-ins.ts'
@@ -122,7 +121,7 @@ export class SqliteStore implements EventStore, RecoversRuns, Prunable, KeepsPro
     this.#writeProducer = writeProducer(db)
   }
 
-  async createSession(id: string, step: StepSpec = ECHO_STEP, options: NewSessionOptions = {}): Promise<SessionRecord> {
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const now = new Date().toISOString()
     const viewerId = newId()
     let inserted: number

@@ -4,10 +4,11 @@ import { EVENT_TEXT_MAX_CHARS } from '../../src/limits.ts'
 import { silentLogger } from '../../src/log.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 /**
  * The event gate sits in the core (validateNewEvent), so every store gives the same answers: an event nested past
@@ -44,7 +45,7 @@ describe.each(stores)('the event gate (%s store)', (_name, open) => {
     const store = await open()
     try {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       await expect(store.append(id, DEEP)).rejects.toMatchObject({
         status: 422,
         message: 'tool-call event is nested more than 64 levels deep (the limit).',

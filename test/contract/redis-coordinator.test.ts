@@ -5,6 +5,7 @@ import { openRedis, type RedisDeployment } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { partial } from './store.contract.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const available = redisAvailable('the Redis run coordinator')
 let redis: TestRedis
@@ -27,7 +28,7 @@ describe.if(available)('Redis run ownership', () => {
   test('one run per session across instances: a second claim, here or there, is refused until the first releases', async () => {
     const [a, b] = await twoInstances()
     const id = newId()
-    await a.store.createSession(id)
+    await a.store.createSession(id, ECHO)
     const claim = await a.coordinator.claim(id, 'run-1')
     expect(claim?.runId).toBe('run-1')
     expect(await b.coordinator.claim(id, 'run-2')).toBeUndefined()
@@ -43,7 +44,7 @@ describe.if(available)('Redis run ownership', () => {
   test('the lease is renewed while the run goes on, so a live run outlasts many lease times', async () => {
     const [a, b] = await twoInstances(300)
     const id = newId()
-    await a.store.createSession(id)
+    await a.store.createSession(id, ECHO)
     const claim = await a.coordinator.claim(id, 'run-1')
     await Bun.sleep(1200)
     expect(claim!.cancelled.aborted).toBe(false)
@@ -55,7 +56,7 @@ describe.if(available)('Redis run ownership', () => {
   test('a cancel asked on B reaches the claim held on A', async () => {
     const [a, b] = await twoInstances()
     const id = newId()
-    await a.store.createSession(id)
+    await a.store.createSession(id, ECHO)
     const claim = await a.coordinator.claim(id, 'run-1')
     expect(await b.coordinator.cancel(id)).toBe('run-1')
     const deadline = Date.now() + 2000
@@ -67,7 +68,7 @@ describe.if(available)('Redis run ownership', () => {
   test('a run whose lease expired is closed once with interrupt, and its late owner can never append again', async () => {
     const [a, b, prefix] = await twoInstances(60_000)
     const id = newId()
-    await a.store.createSession(id)
+    await a.store.createSession(id, ECHO)
     await a.store.append(id, { type: 'user', step_id: 'earlier', ts: new Date().toISOString(), text: 'q' })
     await a.coordinator.claim(id, 'run-1')
     await a.store.append(id, partial('he', 'run-1'))

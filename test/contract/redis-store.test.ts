@@ -6,6 +6,7 @@ import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { type ContractOptions, partial, storeContract } from './store.contract.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const available = redisAvailable('the Redis store contract')
 let redis: TestRedis
@@ -41,7 +42,7 @@ if (available) {
     test('two stores on one Redis (two instances) append to one session without colliding or reordering', async () => {
       const [a, b] = await twoInstances()
       const id = newId()
-      await a.store.createSession(id)
+      await a.store.createSession(id, ECHO)
       const writes = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).store.append(id, partial(String(i), `w${i % 2}`)))
       const stored = await Promise.all(writes)
       expect(new Set(stored.map((e) => e.seq)).size).toBe(40)
@@ -58,7 +59,7 @@ if (available) {
     test('a stream on one instance wakes on an append made by the other', async () => {
       const [a, b] = await twoInstances()
       const id = newId()
-      await a.store.createSession(id)
+      await a.store.createSession(id, ECHO)
       const waiting = a.store.waitFor(id, 0, new AbortController().signal, 5000)
       await Bun.sleep(20)
       await b.store.append(id, partial('x'))
@@ -69,7 +70,7 @@ if (available) {
     test("what an instance keeps in memory never hides another instance's appends, trims or compactions", async () => {
       const [a, b] = await twoInstances()
       const id = newId()
-      await a.store.createSession(id)
+      await a.store.createSession(id, ECHO)
       for (let i = 1; i <= 5; i++) await a.store.append(id, partial(String(i)))
       const never = new AbortController().signal
       expect(await b.store.waitFor(id, 0, never, 5000)).toBe(false)
@@ -96,11 +97,11 @@ if (available) {
     test('appends made in one turn go to Redis together, yet each is answered alone: a refused one fails only itself', async () => {
       const store = await open()
       const [one, two] = [newId(), newId()]
-      await store.createSession(one)
-      await store.createSession(two)
+      await store.createSession(one, ECHO)
+      await store.createSession(two, ECHO)
       // Redis has the script from here on (a first call sends its text after NOSCRIPT: two calls).
       const warm = newId()
-      await store.createSession(warm)
+      await store.createSession(warm, ECHO)
       await store.append(warm, partial('x'))
       const calls = await scriptCalls()
       const results = await Promise.allSettled([
@@ -127,7 +128,7 @@ if (available) {
       const port = await proxy.start()
       const { store } = await openRedis(`redis://127.0.0.1:${port}`, { prefix: `t${newId()}:`, log: silentLogger })
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const client = new RedisClient(redis.url)
       await client.send('SCRIPT', ['FLUSH'])
       client.close()
@@ -155,7 +156,7 @@ if (available) {
     const options = { prefix, log: silentLogger, maxSessionBytes: 256 * 1024 }
     const [a, b] = await Promise.all([openRedis(redis.url, options), openRedis(redis.url, options)])
     const id = newId()
-    await a.store.createSession(id)
+    await a.store.createSession(id, ECHO)
     const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
     for (let i = 0; i < 9; i++) await a.store.append(id, big(i))
     await a.store.close()
@@ -166,7 +167,7 @@ if (available) {
   test('redis store: retention gives back the bytes of the events it trims', async () => {
     const store = await open({ maxSessionBytes: 256 * 1024 })
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     const big = (i: number) => partial(String(i).padEnd(20_000, 'x'))
     for (let i = 0; i < 9; i++) await store.append(id, big(i))
     await expect(store.append(id, big(9))).rejects.toMatchObject({ code: 'SESSION_FULL' })

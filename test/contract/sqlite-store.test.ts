@@ -7,6 +7,7 @@ import { storedBytes } from '../../src/store/byte-budget.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { newId } from '../../src/session-id.ts'
 import { partial, storeContract } from './store.contract.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -18,7 +19,7 @@ test('sqlite store keeps the log across a reopen and continues the same seq', as
   const path = join(dir, 'reopen.db')
   const id = newId()
   const first = new SqliteStore(path)
-  await first.createSession(id)
+  await first.createSession(id, ECHO)
   await first.append(id, partial('a'))
   await first.append(id, partial('b'))
   await first.close()
@@ -45,7 +46,7 @@ test('sqlite store: a chat byte budget survives a reopen counted in sessions.byt
   const options = { maxSessionBytes: 256 * 1024 }
   const merged = newId()
   const first = new SqliteStore(join(dir, 'budget.db'), options)
-  await first.createSession(merged)
+  await first.createSession(merged, ECHO)
   expect(await appendUntilFull(first, merged, 0)).toBe(9)
   await first.close()
   const second = new SqliteStore(join(dir, 'budget.db'), options)
@@ -56,7 +57,7 @@ test('sqlite store: a chat byte budget survives a reopen counted in sessions.byt
 test('sqlite store: retention gives back the bytes of the events it deletes', async () => {
   const store = new SqliteStore(join(dir, 'budget-retention.db'), { maxSessionBytes: 256 * 1024 })
   const id = newId()
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   expect(await appendUntilFull(store, id, 0)).toBe(9)
   await store.prune({ idleMs: 1e12, compactAfterMs: 1e12, maxEventsPerSession: 4 })
   expect(await appendUntilFull(store, id, 9)).toBe(5)
@@ -68,7 +69,7 @@ test('sqlite store: readBefore spans the journal and the merged rows, bounded in
   const id = newId()
   const sized = (i: number) => partial(`${i}:`.padEnd(1000, 'x'))
   const first = new SqliteStore(path)
-  await first.createSession(id)
+  await first.createSession(id, ECHO)
   for (let i = 1; i <= 30; i++) await first.append(id, sized(i))
   await first.close()
   const store = new SqliteStore(path)

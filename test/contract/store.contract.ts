@@ -1,11 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import type { Notifier } from '../../src/bus/notifier.ts'
 import type { AppError } from '../../src/errors.ts'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { CLOSING_RESERVE_BYTES } from '../../src/limits.ts'
-import { CUT_NOTE, storedBytes } from '../../src/store/byte-budget.ts'
-import { canPrune, type EventStore } from '../../src/store/event-store.ts'
-import { canKeepProducers, type ProducerMark, withProducerMark } from '../../src/store/producer-state.ts'
+import { CUT_NOTE, storedBytes } from '../../src/log/byte-budget.ts'
+import { canPrune, type EventStore } from '../../src/log/event-store.ts'
+import { canKeepProducers, type ProducerMark, withProducerMark } from '../../src/log/producer-state.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
+import { storeRules } from './store-rules.contract.ts'
 
 const ts = () => new Date().toISOString()
 const DAY = 24 * 60 * 60 * 1000
@@ -29,6 +32,14 @@ async function waitOutcome(store: EventStore, id: string): Promise<string | unde
 export interface ContractOptions {
   /** The store's per-session byte budget (`--max-session-bytes`). */
   maxSessionBytes?: number
+  /** Events kept per session, enforced on append (`--max-events-per-session`). */
+  maxEventsPerSession?: number
+  /** Store-wide limits: sessions, events and their bytes (`--max-sessions`, `--max-events`, `--max-store-bytes`). */
+  maxSessions?: number
+  maxEvents?: number
+  maxStoreBytes?: number
+  /** The wake-ups the store uses (a spy, to see what it registers). */
+  notifier?: Notifier
 }
 
 /** The one behaviour every EventStore must have; each implementation's test file calls this with a factory. */
@@ -44,7 +55,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('a new session has an empty log at seq 0', async () => {
       const id = newId()
-      const created = await store.createSession(id)
+      const created = await store.createSession(id, ECHO)
       expect(created.last_seq).toBe(0)
       expect(await store.getSession(id)).toMatchObject({ id, last_seq: 0 })
       expect(await store.read(id, 0)).toEqual([])
@@ -52,7 +63,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('every session gets its own viewer id, which finds it; an owner id or an unknown id finds nothing', async () => {
       const ids = [newId(), newId(), newId()]
-      const created = await Promise.all(ids.map((id) => store.createSession(id)))
+      const created = await Promise.all(ids.map((id) => store.createSession(id, ECHO)))
       const viewers = created.map((session) => session.viewer_id)
       expect(new Set([...ids, ...viewers]).size).toBe(6)
       for (const [i, viewer] of viewers.entries()) {
@@ -74,13 +85,13 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('creating the same session twice is refused', async () => {
       const id = newId()
-      await store.createSession(id)
-      await expect(store.createSession(id)).rejects.toMatchObject({ status: 400 })
+      await store.createSession(id, ECHO)
+      await expect(store.createSession(id, ECHO)).rejects.toMatchObject({ status: 400 })
     })
 
     test('append assigns 1, 2, 3… and read returns events after a cursor in order', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       for (const letter of 'abcde') await store.append(id, partial(letter))
       const all = await store.read(id, 0)
       expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5])
@@ -94,7 +105,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('every event type round-trips unchanged', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const events: NewEvent[] = [
         { type: 'user', step_id: 's', ts: ts(), text: 'hi <b>' },
         { type: 'start', step_id: 's', ts: ts(), step_type: 'echo' },
@@ -112,7 +123,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('invalid events are refused with a sentence and take no seq', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const bad = { type: 'partial', step_id: 's', ts: ts(), text: 'no delta' } as unknown as NewEvent
       await expect(store.append(id, bad)).rejects.toMatchObject({ code: 'INVALID_EVENT' })
       const unknownType = { type: 'telepathy', step_id: 's', ts: ts() } as unknown as NewEvent
@@ -123,8 +134,8 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
     test('sessions have independent sequences', async () => {
       const a = newId()
       const b = newId()
-      await store.createSession(a)
-      await store.createSession(b)
+      await store.createSession(a, ECHO)
+      await store.createSession(b, ECHO)
       await store.append(a, partial('a1'))
       await store.append(b, partial('b1'))
       await store.append(a, partial('a2'))
@@ -134,7 +145,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('concurrent appends to many sessions keep each sequence strictly consecutive', async () => {
       const ids = Array.from({ length: 50 }, newId)
-      await Promise.all(ids.map((id) => store.createSession(id)))
+      await Promise.all(ids.map((id) => store.createSession(id, ECHO)))
       const writers = ids.flatMap((id) =>
         Array.from({ length: 4 }, (_, w) =>
           (async () => {
@@ -155,7 +166,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('appends to one session issued without waiting get consecutive seqs in the order they were made', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const stored = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(id, partial(String(i)))))
       expect(stored.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
       const read = await store.read(id, 0)
@@ -164,7 +175,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('once an append resolves, its event is readable and a waiter behind it returns at once', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const stored = await store.append(id, partial('x'))
       expect(await store.read(id, stored.seq - 1)).toEqual([stored])
       expect((await store.getSession(id))?.last_seq).toBe(stored.seq)
@@ -173,14 +184,14 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('waitFor resolves at once when the log is already past the cursor', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       await store.append(id, partial('x'))
       await store.waitFor(id, 0, new AbortController().signal)
     })
 
     test('waitFor wakes on the next append', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       let woke = false
       const waiting = store.waitFor(id, 0, new AbortController().signal).then(() => (woke = true))
       await Bun.sleep(5)
@@ -192,7 +203,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('waitFor is released by its AbortSignal', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const controller = new AbortController()
       const waiting = store.waitFor(id, 0, controller.signal)
       controller.abort()
@@ -202,7 +213,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('many readers of one session all wake on one append', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const readers = Array.from({ length: 20 }, () => store.waitFor(id, 0, new AbortController().signal))
       await store.append(id, partial('x'))
       await Promise.all(readers)
@@ -210,7 +221,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('waitFor says when its timeout passed first, and not when an append woke it', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       expect(await store.waitFor(id, 0, new AbortController().signal, 10)).toBe(true)
       const woken = store.waitFor(id, 0, new AbortController().signal, 10_000)
       await store.append(id, partial('x'))
@@ -225,7 +236,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('a cursor past the head reads nothing and waits for an event after it; getSession tells the head', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       for (const letter of 'abc') await store.append(id, partial(letter))
       expect(await store.read(id, 40)).toEqual([])
       expect((await store.getSession(id))?.last_seq).toBe(3)
@@ -234,7 +245,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
     test('an already-aborted wait returns at once, and an abort releases a wait that watches several signals', async () => {
       const id = newId()
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       const aborted = AbortSignal.abort()
       expect(await store.waitFor(id, 0, aborted, 10_000)).toBe(false)
       const [a, b] = [new AbortController(), new AbortController()]
@@ -251,7 +262,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       const created = await store.createSession(id, { name: 'published' }, { publisherHash: hash })
       expect(created.publisher_hash).toBe(hash)
       expect((await store.getSession(id))?.publisher_hash).toBe(hash)
-      const plain = await store.createSession(newId())
+      const plain = await store.createSession(newId(), ECHO)
       expect(plain.publisher_hash).toBeUndefined()
       expect((await store.getSession(plain.id))?.publisher_hash).toBeUndefined()
     })
@@ -261,7 +272,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       const created = await store.createSession(id, { name: 'custom', options: { model: 'm', temperature: 0.5 } })
       expect(created.step).toEqual({ name: 'custom', options: { model: 'm', temperature: 0.5 } })
       expect((await store.getSession(id))?.step).toEqual({ name: 'custom', options: { model: 'm', temperature: 0.5 } })
-      expect((await store.getSession((await store.createSession(newId())).id))?.step).toEqual({ name: 'echo' })
+      expect((await store.getSession((await store.createSession(newId(), ECHO)).id))?.step).toEqual({ name: 'echo' })
     })
 
     describe('retention, for a store that prunes', () => {
@@ -279,7 +290,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('compaction leaves holes mid-log: reads stay ascending, limits count events, a cursor in a hole reads past it', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         await run(id, 'r1', 'abc', 'final') // 1 user, 2-4 partials, 5 final
         await run(id, 'r2', 'de', 'error') // 6 user, 7-8 partials (kept: an error has no text), 9 error
         const report = await prunable().prune(policy, new Date(Date.now() + 2 * 60 * 60 * 1000))
@@ -293,7 +304,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('an idle session is deleted with its events; its waiting streams are woken and further waits refused', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         await run(id, 'r1', 'ab', 'final')
         const viewerId = (await store.getSession(id))!.viewer_id
         const waiting = store.waitFor(id, 4, new AbortController().signal, 10_000)
@@ -308,7 +319,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('the per-session cap keeps the newest events, so the head and the seq go on', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         for (let i = 0; i < 30; i++) await store.append(id, partial(String(i)))
         const report = await prunable().prune({ ...policy, maxEventsPerSession: 10 })
         expect(report.eventsCapped).toBe(20)
@@ -323,7 +334,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('reads back from the end within the bytes given, ascending and contiguous, then page by page to the start', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         for (let i = 1; i <= 40; i++) await store.append(id, sized(i))
         const one = storedBytes((await store.read(id, 0, 1))[0]!)
         const last = await store.readBefore(id, 41, 5 * one + 10)
@@ -342,7 +353,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('an event larger than the bytes given is read alone; nothing before seq 1, nothing of an unknown session', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         await store.append(id, sized(1))
         await store.append(id, partial('x'.repeat(50_000)))
         expect((await store.readBefore(id, 3, 1000)).map((e) => e.seq)).toEqual([2])
@@ -377,8 +388,8 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('a full chat refuses new events with 413 SESSION_FULL naming the flag, takes no seq, and other chats go on', async () => {
         const [id, other] = [newId(), newId()]
-        await small.createSession(id)
-        await small.createSession(other)
+        await small.createSession(id, ECHO)
+        await small.createSession(other, ECHO)
         const { refused, bytes } = await fill(id)
         expect(refused).toMatchObject({ code: 'SESSION_FULL', status: 413 })
         expect(refused?.message).toContain('--max-session-bytes')
@@ -394,7 +405,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('a run already going still gets its closing event, its text cut to fit the budget with a note', async () => {
         const id = newId()
-        await small.createSession(id)
+        await small.createSession(id, ECHO)
         await fill(id)
         const text = 'ü'.repeat(200_000)
         const final = await small.append(id, { type: 'final', step_id: 'step-1', ts: ts(), text })
@@ -419,7 +430,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('a closing event that fits is stored unchanged', async () => {
         const id = newId()
-        await small.createSession(id)
+        await small.createSession(id, ECHO)
         const final: NewEvent = { type: 'final', step_id: 'step-1', ts: ts(), text: 'all of it' }
         expect(await small.append(id, final)).toMatchObject(final)
       })
@@ -446,7 +457,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('an event carrying a producer mark stores the mark with it, and readers see the event alone', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         const event = partial('counted', 'run-1')
         const stored = await store.append(id, withProducerMark(event, mark('run-1', 'p', 0)))
         expect(stored).toEqual({ ...event, seq: 1, session_id: id })
@@ -459,7 +470,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('an append that is refused stores no mark', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         const invalid = { type: 'partial', step_id: 'run-1', ts: ts(), delta: 42 } as unknown as NewEvent
         await expect(store.append(id, withProducerMark(invalid, mark('run-1', 'p', 0)))).rejects.toMatchObject({ code: 'INVALID_EVENT' })
         expect(await producers().producerState(id, 'run-1', 'p')).toBeUndefined()
@@ -468,7 +479,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('state is kept per session, run and producer: one session’s producers never touch another’s', async () => {
         const [a, b] = [newId(), newId()]
-        await Promise.all([store.createSession(a), store.createSession(b)])
+        await Promise.all([store.createSession(a, ECHO), store.createSession(b, ECHO)])
         await store.append(a, withProducerMark(partial('a', 'run-1'), mark('run-1', 'p', 0)))
         for (let i = 0; i < 20; i++) await producers().markProducer(b, mark('run-1', `p${i}`, 0, { appended: 0 }))
         await producers().markProducer(b, mark('run-2', 'p', 3))
@@ -485,7 +496,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
       test('a mark written alone keeps the refusal a partly applied request got; an unknown session has none', async () => {
         const id = newId()
-        await store.createSession(id)
+        await store.createSession(id, ECHO)
         const failure = { code: 'RUN_CANCELLED', message: 'cancelled', fields: { cancelled: true } }
         await producers().markProducer(id, mark('run-1', 'a producer id, with spaces', 4, { failure }))
         expect(await producers().producerState(id, 'run-1', 'a producer id, with spaces')).toEqual({
@@ -501,7 +512,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       test('retention deletes an idle session’s producer state with it', async () => {
         if (!canPrune(store)) throw new Error('every store prunes')
         const idle = newId()
-        await store.createSession(idle)
+        await store.createSession(idle, ECHO)
         await store.append(idle, withProducerMark(partial('a', 'run-1'), mark('run-1', 'p', 0)))
         await store.prune({ idleMs: 60 * 60 * 1000, maxEventsPerSession: 1000, compactAfterMs: DAY }, new Date(Date.now() + 2 * DAY))
         expect(await store.getSession(idle)).toBeUndefined()
@@ -509,5 +520,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
         expect(await producers().producerCount(idle)).toBe(0)
       })
     })
+
+    storeRules(name, open)
   })
 }

@@ -6,6 +6,7 @@ import { BACKSTOP_CHECKPOINT_PAGES, Checkpointer } from '../../src/store/sqlite-
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/sqlite-open.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { appendRun, storeWithHandle, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -29,7 +30,7 @@ describe('the checkpoint worker', () => {
     expect(autocheckpoint(db())).toBe(BACKSTOP_CHECKPOINT_PAGES)
     const emptySize = statSync(path).size
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     // Far fewer pages than SQLite's own autocheckpoint needs: only a checkpoint from the worker moves them.
     await appendRun(store, id, 'x'.repeat(300), 'final')
     const committedAt = Date.now()
@@ -44,7 +45,7 @@ describe('the checkpoint worker', () => {
     expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
     const emptySize = statSync(path).size
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await appendRun(store, id, 'x'.repeat(300), 'final')
     await Bun.sleep(100)
     expect(statSync(path).size).toBe(emptySize)

@@ -5,11 +5,12 @@
  */
 import type { NewEvent } from '../../src/events.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const plan = (await new Response(Bun.stdin.stream()).json()) as { id: string; events: NewEvent[] }[]
 const store = new SqliteStore(process.argv[2]!)
 for (const { id, events } of plan) {
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   for (const event of events) await store.append(id, event)
 }
 process.stdout.write('committed\n')

@@ -5,6 +5,7 @@ import { openSqlite } from '../../src/store/sqlite-open.ts'
 import { GroupCommitWriter } from '../../src/store/sqlite-writer.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { ev, fillDiskAfter, seqsOf, storeWithHandle, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -65,7 +66,7 @@ describe('group commit', () => {
   test('the store answers reads with committed events only: an append not yet resolved is not read', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     const pending = store.append(id, ev.partial('s', 'x'))
     expect(await store.read(id, 0)).toEqual([])
     expect((await store.getSession(id))?.last_seq).toBe(0)
@@ -86,7 +87,7 @@ describe('group commit', () => {
     const path = tmp.file()
     const store = new SqliteStore(path, { windowMs: 3_600_000 })
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     const pending = store.append(id, ev.partial('s', 'kept'))
     await store.close()
     expect((await pending).seq).toBe(1)
@@ -102,7 +103,7 @@ describe('a failing batch', () => {
     const { store, db } = storeWithHandle(tmp.file())
     const [a, b] = [newId(), newId()]
     for (const id of [a, b]) {
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       await store.append(id, ev.partial('s', 'before'))
     }
     const lift = fillDiskAfter(db(), 20)
@@ -125,11 +126,11 @@ describe('a failing batch', () => {
   test('leaves reads, waiters and later batches working', async () => {
     const { store, db } = storeWithHandle(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await store.append(id, ev.partial('s', 'a'))
     db().exec('PRAGMA query_only = ON')
     await expect(store.append(id, ev.partial('s', 'b'))).rejects.toThrow(/read-only/)
-    await expect(store.createSession(newId())).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 })
+    await expect(store.createSession(newId(), ECHO)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 })
     expect(seqsOf(await store.read(id, 0))).toEqual([1])
     const woke = store.waitFor(id, 1, new AbortController().signal)
     db().exec('PRAGMA query_only = OFF')

@@ -1,4 +1,4 @@
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import type { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -4,6 +4,7 @@ import { newId } from '../../src/session-id.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { ev, seqsOf, storeWithHandle, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -15,7 +16,7 @@ describe('the journal', () => {
   test('commits land in the journal and reads see them before any merge, in order, page by page', async () => {
     const { store, db } = storeWithHandle(tmp.file(), { mergeEveryMs: HOUR, mergeAtEvents: 1_000_000 })
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     for (let i = 0; i < 150; i++) await store.append(id, ev.partial('s', String(i % 10)))
     expect(count(db(), 'events')).toBe(0)
     expect(count(db(), 'journal')).toBe(150)
@@ -29,7 +30,7 @@ describe('the journal', () => {
   test('a merge moves events in chunks while appends go on; reads across the boundary miss nothing', async () => {
     const { store, db } = storeWithHandle(tmp.file(), { mergeEveryMs: HOUR, mergeAtEvents: 40, chunkEvents: 7 })
     const ids = [newId(), newId(), newId()]
-    for (const id of ids) await store.createSession(id)
+    for (const id of ids) await store.createSession(id, ECHO)
     for (let i = 0; i < 100; i++) await Promise.all(ids.map((id) => store.append(id, ev.partial('s', 'x'))))
     await Bun.sleep(20)
     expect(count(db(), 'events')).toBeGreaterThan(0)

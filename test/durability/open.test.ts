@@ -8,6 +8,7 @@ import { MIGRATIONS, RUN_BOUNDARY_TYPES, SCHEMA_VERSION } from '../../src/store/
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { StoreOpenError } from '../../src/store/store-errors.ts'
 import { ev, seqsOf, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -225,7 +226,7 @@ describe('one writer', () => {
     const path = tmp.file()
     const first = new SqliteStore(path)
     const id = newId()
-    await first.createSession(id)
+    await first.createSession(id, ECHO)
     const error = refusal(path)
     expect(error.reason).toBe('locked')
     expect(error.message).toContain('another stepstream process is already using it')
@@ -244,7 +245,7 @@ describe('one writer', () => {
     const backup = tmp.file('backup')
     const store = new SqliteStore(path)
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     for (const char of 'abc') await store.append(id, ev.partial('s', char))
     const run = Bun.spawnSync(['sqlite3', path, `.backup '${backup}'`])
     expect(run.stderr.toString()).toBe('')

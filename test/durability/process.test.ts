@@ -9,6 +9,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { appendRun, DAY, storeWithHandle, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 /**
  * Real `bun src/main.ts` processes on a SQLite file: crashes, restarts and refusals. The tests marked "wiring"
@@ -96,7 +97,7 @@ describe('a server killed mid-run (wiring: recovery at start)', () => {
     const path = tmp.file()
     const store = new SqliteStore(path)
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await appendRun(store, id, 'cut', 'open')
     await store.close()
     const server = await start(path)
@@ -112,7 +113,7 @@ test('a session idle past --retention is gone soon after start (wiring: pruning 
   const path = tmp.file()
   const { store, db } = storeWithHandle(path)
   const [old, recent] = [newId(), newId()]
-  for (const id of [old, recent]) await store.createSession(id)
+  for (const id of [old, recent]) await store.createSession(id, ECHO)
   db()
     .query('UPDATE sessions SET last_activity = ? WHERE id = ?')
     .run(new Date(Date.now() - 2 * DAY).toISOString(), old)

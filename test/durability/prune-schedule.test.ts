@@ -2,8 +2,9 @@ import { afterAll, expect, test } from 'bun:test'
 import { createLogger } from '../../src/log.ts'
 import { newId } from '../../src/session-id.ts'
 import { schedulePruning } from '../../src/store/prune-schedule.ts'
-import { DEFAULT_RETENTION_POLICY } from '../../src/store/retention-policy.ts'
+import { DEFAULT_RETENTION_POLICY } from '../../src/log/retention-policy.ts'
 import { DAY, ev, storeWithHandle, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -11,7 +12,7 @@ afterAll(tmp.remove)
 test('pruning runs once at start, logs what it removed, and stop waits for the pass in progress', async () => {
   const { store, db } = storeWithHandle(tmp.file())
   const id = newId()
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   await store.append(id, ev.user('r', 'old news'))
   db()
     .query('UPDATE sessions SET last_activity = ? WHERE id = ?')

@@ -4,6 +4,7 @@ import { newId } from '../../src/session-id.ts'
 import { RecentEvents } from '../../src/store/recent-events.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { ev, seqsOf, tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -72,7 +73,7 @@ test('a reader far behind the head reads from the database what a live reader re
   const path = tmp.file()
   const store = new SqliteStore(path)
   const id = newId()
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   for (let i = 1; i <= 150; i++) await store.append(id, ev.partial('r', String(i)))
   const fromStart = await store.read(id, 0, 1000)
   expect(seqsOf(fromStart)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1))

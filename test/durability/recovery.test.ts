@@ -2,12 +2,13 @@ import { afterAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { newId } from '../../src/session-id.ts'
 import { readAll } from '../../src/store/read-all.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import type { StepSpec } from '../../src/steps/step.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { appendRun, ev, tempDir, typesOf } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -15,7 +16,7 @@ afterAll(tmp.remove)
 /** A memory store that remembers which sessions were created, in order. */
 class RecordingStore extends MemoryStore {
   readonly ids: string[] = []
-  override createSession(id: string, step?: StepSpec) {
+  override createSession(id: string, step: StepSpec) {
     this.ids.push(id)
     return super.createSession(id, step)
   }
@@ -51,7 +52,7 @@ test('a run cut after some partials ends with an interrupt holding exactly what 
   const id = newId()
   let step = ''
   const store = await afterCrash(async (s) => {
-    await s.createSession(id)
+    await s.createSession(id, ECHO)
     step = await appendRun(s, id, 'a😀 b', 'open')
   })
   const recovered = await store.recoverOpenRuns()
@@ -67,7 +68,7 @@ test('a run cut between its user message and its start ends with an empty interr
   const id = newId()
   const step = newId()
   const store = await afterCrash(async (s) => {
-    await s.createSession(id)
+    await s.createSession(id, ECHO)
     await s.append(id, ev.user(step, 'hello?'))
   })
   await store.recoverOpenRuns()
@@ -80,7 +81,7 @@ test('a run cut between its user message and its start ends with an empty interr
 test('runs that ended, with final, interrupt or error, are left alone, and recovering twice changes nothing', async () => {
   const id = newId()
   const store = await afterCrash(async (s) => {
-    await s.createSession(id)
+    await s.createSession(id, ECHO)
     await appendRun(s, id, 'one', 'final')
     await appendRun(s, id, 'two', 'interrupt')
     await appendRun(s, id, 'three', 'error')
@@ -96,8 +97,8 @@ test('every open run of every session is closed, each with its own text, and onl
   const [a, b] = [newId(), newId()]
   const steps: string[] = []
   const store = await afterCrash(async (s) => {
-    await s.createSession(a)
-    await s.createSession(b)
+    await s.createSession(a, ECHO)
+    await s.createSession(b, ECHO)
     // An earlier run of `a` whose closing event failed to store (a full disk), then later runs.
     steps.push(await appendRun(s, a, 'old', 'open'))
     await appendRun(s, a, 'fine', 'final')
@@ -121,7 +122,7 @@ test('every open run of every session is closed, each with its own text, and onl
 test('the interleaved partials of two open runs in one session are not mixed up', async () => {
   const id = newId()
   const store = await afterCrash(async (s) => {
-    await s.createSession(id)
+    await s.createSession(id, ECHO)
     await s.append(id, ev.start('r1'))
     await s.append(id, ev.start('r2'))
     for (const [step, delta] of [

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { EventSourceMessage } from 'eventsource-parser'
 import type { StoredEvent } from '../../src/events.ts'
-import { DEFAULT_RETENTION_POLICY } from '../../src/store/retention-policy.ts'
+import { DEFAULT_RETENTION_POLICY } from '../../src/log/retention-policy.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { SseReader } from '../helpers/sse-client.ts'

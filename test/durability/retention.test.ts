@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { newId } from '../../src/session-id.ts'
 import { readAll } from '../../src/store/read-all.ts'
-import { DEFAULT_RETENTION_POLICY, parseDuration, type RetentionPolicy } from '../../src/store/retention-policy.ts'
+import { DEFAULT_RETENTION_POLICY, parseDuration, type RetentionPolicy } from '../../src/log/retention-policy.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { appendRun, DAY, ev, seqsOf, storeWithHandle, tempDir, typesOf } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const tmp = tempDir()
 afterAll(tmp.remove)
@@ -17,7 +18,7 @@ describe('idle sessions', () => {
     const { store, db } = storeWithHandle(tmp.file())
     const [old, recent] = [newId(), newId()]
     for (const id of [old, recent]) {
-      await store.createSession(id)
+      await store.createSession(id, ECHO)
       await appendRun(store, id, 'hi', 'final')
     }
     const longAgo = new Date(Date.now() - 31 * DAY).toISOString()
@@ -36,7 +37,7 @@ describe('idle sessions', () => {
   test('a reader waiting on a session that retention deletes is woken, then told the session is gone', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await store.append(id, ev.user('r', 'hello'))
     const waiting = store.waitFor(id, 1, new AbortController().signal)
     await store.prune(policy({ idleMs: 0 }), new Date(Date.now() + 2 * 60 * 1000))
@@ -50,7 +51,7 @@ describe('event cap', () => {
   test('a session over the cap keeps only its newest events, and its seqs go on from where they were', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     for (let i = 1; i <= 25; i++) await store.append(id, ev.partial('r', String(i)))
     expect((await store.prune(policy({ maxEventsPerSession: 10 }))).eventsCapped).toBe(15)
     expect(seqsOf(await store.read(id, 0))).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25])
@@ -62,7 +63,7 @@ describe('event cap', () => {
   test('a session that grows past the cap after a pass is capped by the next pass', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     for (let i = 0; i < 5; i++) await store.append(id, ev.partial('r', 'x'))
     expect((await store.prune(policy({ maxEventsPerSession: 10 }))).eventsCapped).toBe(0)
     for (let i = 0; i < 10; i++) await store.append(id, ev.partial('r', 'x'))
@@ -74,7 +75,7 @@ describe('event cap', () => {
   test('the cap counts events, not seqs: a compacted session under it loses nothing more', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     for (const text of ['abcdef', 'ghijkl', 'mnopqr']) await appendRun(store, id, text, 'final')
     // 27 seqs; compaction leaves user, start and final of each run: 9 events, under a cap of 10.
     const report = await store.prune(policy({ maxEventsPerSession: 10 }), inAnHour())
@@ -88,7 +89,7 @@ describe('compaction', () => {
   test('a quiet session loses the partials of runs that ended with final or interrupt, and reads the same', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await appendRun(store, id, 'hello', 'final')
     await appendRun(store, id, 'wor', 'interrupt')
     const failed = await appendRun(store, id, 'oops', 'error')
@@ -106,7 +107,7 @@ describe('compaction', () => {
   test('a session that had an event within the compaction delay is left alone', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await appendRun(store, id, 'just now', 'final')
     expect((await store.prune(policy())).partialsCompacted).toBe(0)
     expect(typesOf(await store.read(id, 0))).toContain('partial')
@@ -116,7 +117,7 @@ describe('compaction', () => {
   test('runs that end after a session was compacted are compacted by a later pass', async () => {
     const store = new SqliteStore(tmp.file())
     const id = newId()
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await appendRun(store, id, 'one', 'final')
     expect((await store.prune(policy(), inAnHour())).partialsCompacted).toBe(3)
     await appendRun(store, id, 'two', 'final')
@@ -131,7 +132,7 @@ test('a prune pass running alongside appends loses, reorders and duplicates none
   const busy = Array.from({ length: 20 }, newId)
   const idle = Array.from({ length: 60 }, newId)
   for (const id of [...busy, ...idle]) {
-    await store.createSession(id)
+    await store.createSession(id, ECHO)
     await store.append(id, ev.user('r', 'hi'))
   }
   const longAgo = new Date(Date.now() - 31 * DAY).toISOString()

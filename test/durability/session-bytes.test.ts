@@ -4,6 +4,7 @@ import { newId } from '../../src/session-id.ts'
 import { ROW_BYTES_SQL } from '../../src/store/sqlite-budget.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { tempDir } from './helpers.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const temp = tempDir()
 afterAll(() => temp.remove())
@@ -17,7 +18,7 @@ test("a crash's journal is counted once at the next open: rows a merge had moved
   const path = temp.file()
   const id = newId()
   const store = new SqliteStore(path, { checkpointer: false })
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   await store.close()
   // What a crash in the middle of a merge leaves: three committed events in the journal, the first of them also moved
   // into `events` (and counted, in the merge's transaction), the other two not yet.
@@ -42,8 +43,8 @@ test('the bytes counted as events are appended are those SQL counts; a database 
   const path = temp.file()
   const [a, b] = [newId(), newId()]
   const store = new SqliteStore(path, { checkpointer: false })
-  await store.createSession(a)
-  await store.createSession(b)
+  await store.createSession(a, ECHO)
+  await store.createSession(b, ECHO)
   for (let i = 0; i < 20; i++)
     await store.append(i % 2 ? a : b, { type: 'partial', step_id: 'r', ts: new Date().toISOString(), delta: 'é'.repeat(i * 50) })
   await store.close()

@@ -5,6 +5,7 @@ import { MemoryStore } from '../../src/store/memory-store.ts'
 import { browserAvailable, launchBrowser, watchErrors } from '../helpers/browser.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { testServer } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 slowTests()
 
@@ -27,7 +28,7 @@ describe.skipIf(!enabled)('a long chat, in a real browser', () => {
   })
 
   async function longChat() {
-    const session = await store.createSession(newId())
+    const session = await store.createSession(newId(), ECHO)
     const ts = new Date().toISOString()
     for (let i = 1; i <= TURNS; i++) {
       const step_id = `run-${i}`

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { AppError } from '../../src/errors.ts'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { type Publisher, publishApi } from '../helpers/publish-api.ts'
 import { slowTests } from '../helpers/slow-tests.ts'

@@ -4,7 +4,7 @@ import { Runner } from '../../src/runs/runner.ts'
 import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Step } from '../../src/steps/step.ts'
 import { type StepFactory, StepRegistry } from '../../src/steps/step-registry.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 
 /** The server's options, with the tests' shorthands for steps and auth, and their own defaults (see testApp). */
 export interface TestAppOptions extends Omit<ServerOptions, 'steps' | 'defaultStep' | 'store' | 'auth'> {

@@ -4,6 +4,7 @@ import { newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { publishApi } from '../helpers/publish-api.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 /** A chat budget small enough to fill in a few appends; bytes. */
 const BUDGET = 256 * 1024
@@ -21,8 +22,8 @@ describe('a full chat', () => {
       made.app.handle(new Request(url(path), { method: 'POST', headers: { 'hx-request': 'true' }, body: new URLSearchParams(form) }))
     const id = (await made.app.handle(new Request(url('/start'), { method: 'POST' }))).headers.get('location')!.split('=')[1]!
     await made.deps.runner.settled(id)
-    // Eight: the memory store charges each event's values besides its JSON, and the greeting echoed a partial a character.
-    for (let i = 0; i < 8; i++) await store.append(id, chunk(i))
+    // Nine of 20 KB leave less than the message's 30 KB above the reserve (every store counts an event's JSON).
+    for (let i = 0; i < 9; i++) await store.append(id, chunk(i))
     const res = await post('/chat', { client_id: id, message: 'x'.repeat(30_000) })
     expect(res.status).toBe(413)
     const body = await res.text()
@@ -34,7 +35,7 @@ describe('a full chat', () => {
     const store = new MemoryStore({ maxSessionBytes: BUDGET })
     const made = await testApp({ store, echoDelayMs: 0 })
     close = () => made.close()
-    const session = await store.createSession(newId())
+    const session = await store.createSession(newId(), ECHO)
     // Room for the message and a few hundred echoed characters, not for the whole echo (a partial per character).
     for (let i = 0; i < 9; i++) await store.append(session.id, chunk(i))
     await made.deps.runner.submit(session, 'x'.repeat(2000))

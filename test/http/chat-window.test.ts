@@ -2,9 +2,10 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
 import { PAGE_EVENT_BYTES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
-import type { SessionRecord } from '../../src/store/event-store.ts'
+import type { SessionRecord } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
 let store: MemoryStore
@@ -30,7 +31,7 @@ function turn(i: number, answerBytes: number): NewEvent[] {
 
 /** A chat of `turns` turns of about 20 KB each: 60 of them are more than twice PAGE_EVENT_BYTES. */
 async function longChat(turns: number): Promise<SessionRecord> {
-  const session = await store.createSession(newId())
+  const session = await store.createSession(newId(), ECHO)
   for (let i = 1; i <= turns; i++) for (const event of turn(i, 20_000)) await store.append(session.id, event)
   return session
 }
@@ -83,7 +84,7 @@ describe('the page of a long chat', () => {
 
   test('a bound that falls inside a turn starts the page at the next turn, never half a run', async () => {
     // Long questions, short answers: reading back from the end, the bound falls on a question, after its answer.
-    const session = await store.createSession(newId())
+    const session = await store.createSession(newId(), ECHO)
     for (let i = 1; i <= 60; i++) {
       const [user, ...rest] = turn(i, 20)
       await store.append(session.id, { ...user!, text: `question-${i} `.padEnd(20_000, '?') } as NewEvent)

@@ -11,6 +11,7 @@ import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import { nested, nestedText } from '../helpers/deep-json.ts'
 import { hasEnd, SseReader } from '../helpers/sse-client.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'stepstream-deep-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -35,7 +36,7 @@ const RUN: NewEvent[] = [
 async function deepChat(depth: number) {
   const path = join(dir, `deep-${depth}.db`)
   const first = new SqliteStore(path)
-  const { id } = await first.createSession(newId())
+  const { id } = await first.createSession(newId(), ECHO)
   for (const event of RUN) await first.append(id, event)
   await first.close()
   const deep = nestedText(depth)

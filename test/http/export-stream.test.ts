@@ -3,11 +3,12 @@ import type { NewEvent } from '../../src/events.ts'
 import { exportChat } from '../../src/export/chat-export.ts'
 import { chatMarkdown } from '../../src/export/chat-markdown.ts'
 import { EXPORT_PAGE_EVENTS } from '../../src/limits.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 let made: Awaited<ReturnType<typeof testApp>> | undefined
 afterEach(() => made?.close())
@@ -32,7 +33,7 @@ function countingStore(store: EventStore) {
 
 /** A chat of `runs` runs, each with 40 partials, a tool call and its result, and a ~200 KB answer: ~`runs` × 0.25 MB exported. */
 async function bigChat(store: EventStore, runs: number) {
-  const { id } = await store.createSession(newId())
+  const { id } = await store.createSession(newId(), ECHO)
   const ts = '2026-03-04T09:05:01.000Z'
   for (let r = 0; r < runs; r++) {
     const step_id = `run-${r}`

@@ -4,10 +4,11 @@ import { exportChat } from '../../src/export/chat-export.ts'
 import { chatMarkdown } from '../../src/export/chat-markdown.ts'
 import { EVENTS_PAGE_BYTES, EXPORT_CHUNK_BYTES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 let made: Awaited<ReturnType<typeof testApp>> | undefined
 afterEach(() => made?.close())
@@ -16,7 +17,7 @@ const ts = '2026-03-04T09:05:01.000Z'
 
 /** One run of `calls` tool calls, each with a ~150 KB input and a ~150 KB result: ~`calls` × 0.3 MB of events. */
 async function oneLongRun(store: EventStore, calls: number) {
-  const { id } = await store.createSession(newId())
+  const { id } = await store.createSession(newId(), ECHO)
   const step_id = 'the-run'
   const big = (n: number) => `call ${n} ${'x'.repeat(150_000)}`
   const events: NewEvent[] = [
@@ -84,7 +85,7 @@ test('while one long run is written, /healthz on the real port answers before th
 test('GET …/events ends a page of big events at EVENTS_PAGE_BYTES, and paging with after= returns every event once', async () => {
   const store = new MemoryStore()
   made = await testApp({ store })
-  const { id, viewer_id } = await store.createSession(newId())
+  const { id, viewer_id } = await store.createSession(newId(), ECHO)
   const step_id = 'r'
   await store.append(id, { type: 'user', step_id, ts, text: 'go' })
   for (let n = 0; n < 20; n++) await store.append(id, { type: 'partial', step_id, ts, delta: `${n} ${'y'.repeat(900_000)}` })

@@ -3,6 +3,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { Metrics } from '../../src/metrics.ts'
 import { parseMetrics, sampleSum, type Scrape } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 type Made = Awaited<ReturnType<typeof testApp>>
 let made: Made
@@ -216,7 +217,7 @@ describe('/metrics', () => {
   test('a SQLite store reports each commit’s duration and each stored event', async () => {
     const metrics = new Metrics()
     const store = new SqliteStore(':memory:', { metrics })
-    await store.createSession('AAAAAAAAAAAAAAAAAAAAAA')
+    await store.createSession('AAAAAAAAAAAAAAAAAAAAAA', ECHO)
     const ts = new Date().toISOString()
     await Promise.all(['a', 'b', 'c'].map((delta) => store.append('AAAAAAAAAAAAAAAAAAAAAA', { type: 'partial', delta, step_id: 'r', ts })))
     await store.append('AAAAAAAAAAAAAAAAAAAAAA', { type: 'final', text: 'abc', step_id: 'r', ts })

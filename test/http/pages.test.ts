@@ -3,13 +3,14 @@ import { testApp, url } from '../helpers/test-app.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/limits.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import type { StepSpec } from '../../src/steps/step.ts'
 
 /** A memory store that counts the sessions created through it (MemoryStore itself cannot list them). */
 class CountingStore extends MemoryStore {
   created = 0
-  override createSession(id: string) {
+  override createSession(id: string, step: StepSpec) {
     this.created++
-    return super.createSession(id)
+    return super.createSession(id, step)
   }
 }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { AppError } from '../../src/errors.ts'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { MAX_PRODUCERS_PER_SESSION } from '../../src/limits.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 

@@ -58,7 +58,7 @@ test('a full memory store answers new sessions and messages with 503, Retry-Afte
   const second = await post('/api/sessions')
   expect(second.status).toBe(503)
   expect(second.headers.get('retry-after')).toBe('60')
-  expect(((await second.json()) as { error: { message: string } }).error.message).toMatch(/memory store is full/)
+  expect(((await second.json()) as { error: { message: string } }).error.message).toMatch(/store is full .*--max-sessions/)
   // "abcdef" needs user + start + 6 partials + final: the store fills up mid-run, and the run still gets its end.
   expect((await post(`/api/sessions/${id}/messages`, { text: 'abcdef' })).status).toBe(202)
   await made.deps.runner.settled(id)

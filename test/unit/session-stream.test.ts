@@ -2,9 +2,10 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { encodeFrame } from '../../src/sse/encode.ts'
 import { MAX_CHUNK_CHARS, STREAM_ERROR, sessionStream } from '../../src/sse/session-stream.ts'
-import type { EventStore } from '../../src/store/event-store.ts'
+import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { FailingStore } from '../helpers/failing-store.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
 
 const ts = new Date().toISOString()
 const partial = (delta: string): NewEvent => ({ type: 'partial', step_id: 'r', ts, delta })
@@ -25,7 +26,7 @@ function open(store: EventStore, sessionId: string, after: number) {
 
 async function sessionWith(store: EventStore, deltas: string[]): Promise<string> {
   const id = `s${Math.random()}`
-  await store.createSession(id)
+  await store.createSession(id, ECHO)
   for (const delta of deltas) await store.append(id, partial(delta))
   return id
 }

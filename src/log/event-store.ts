@@ -29,9 +29,6 @@ export interface NewSessionOptions {
   publisherHash?: string
 }
 
-/** The step of a session created without one: the built-in demo. */
-export const ECHO_STEP: StepSpec = { name: 'echo' }
-
 /**
  * The ordered, per-session event log that every connection reads with its own cursor.
  *
@@ -50,9 +47,13 @@ export const ECHO_STEP: StepSpec = { name: 'echo' }
  *   rejects with SESSION_NOT_FOUND.
  * - `createSession` gives the session a fresh viewer id (`newId()`), distinct from every owner and viewer id;
  *   `getSessionByViewer` finds the session by it, and by nothing else (an owner id finds nothing there).
+ * - The same limits on every store (src/log/log-core.ts applies them): the per-session cap drops the oldest events on
+ *   append; past the store-wide limits new sessions and events get STORE_FULL (503, Retry-After) while a run's closing
+ *   event still lands; after `close()` an append or a wait gets STORE_UNAVAILABLE (503), "shutting down".
  */
 export interface EventStore {
-  createSession(id: string, step?: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
+  /** The caller names the step (the registry's default when a request names none: src/http/deps.ts). */
+  createSession(id: string, step: StepSpec, options?: NewSessionOptions): Promise<SessionRecord>
   getSession(id: string): Promise<SessionRecord | undefined>
   /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>
@@ -97,9 +98,17 @@ export interface Prunable {
   prune(policy: RetentionPolicy, now?: Date): Promise<PruneReport>
 }
 
+/** A store that branches a chat: a new session holding another's events up to a point (the chat app's branches). */
+export interface ForksSessions {
+  /** Session `id` with the events of `sourceId` up to `at`, same seqs; a run open at `at` is closed in the branch. */
+  forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord>
+}
+
 /** Capabilities are found by what a store can do, never by its class. */
 export const canRecover = (store: EventStore): store is EventStore & RecoversRuns =>
   typeof (store as Partial<RecoversRuns>).recoverOpenRuns === 'function'
+export const canFork = (store: EventStore): store is EventStore & ForksSessions =>
+  typeof (store as Partial<ForksSessions>).forkSession === 'function'
 export const canPrune = (store: EventStore): store is EventStore & Prunable => typeof (store as Partial<Prunable>).prune === 'function'
 
 /** The page size `read` uses when no limit is given (events). */

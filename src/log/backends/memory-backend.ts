@@ -1,0 +1,256 @@
+import type {
+  ActivityCursor,
+  AppendEntry,
+  AppendOutcome,
+  BackendTotals,
+  BatchLimits,
+  LogBackend,
+  LogEntry,
+  LogId,
+  LogState,
+  NewLog,
+} from '../log-backend.ts'
+
+/** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
+interface Held {
+  seq: number
+  data: string
+  bytes: number
+}
+
+interface MemoryLog {
+  state: LogState
+  /** The retained entries; seqs ascend, with holes where compaction dropped some. */
+  entries: Held[]
+  aliases: readonly string[]
+  producers: Map<string, string>
+}
+
+/**
+ * A log backend in this process's memory, for tests and ephemeral demos: gone when the process exits. Every rule is
+ * the core's (src/log/log-core.ts); this only keeps the entries, as strings, and answers in the contract's terms.
+ */
+export class MemoryBackend implements LogBackend {
+  readonly #logs = new Map<LogId, MemoryLog>()
+  readonly #aliases = new Map<string, LogId>()
+
+  async create(log: NewLog, now: number): Promise<boolean> {
+    const aliases = log.aliases ?? []
+    if (
+      this.#logs.has(log.log) ||
+      this.#aliases.has(log.log) ||
+      aliases.some((a) => this.#aliases.has(a) || this.#logs.has(a) || a === log.log)
+    )
+      return false
+    const state: LogState = {
+      head: 0,
+      tail: 0,
+      count: 0,
+      bytes: 0,
+      createdAt: now,
+      activeAt: now,
+      closed: log.closed ?? false,
+      meta: log.meta,
+    }
+    if (log.expiresAt !== undefined) state.expiresAt = log.expiresAt
+    this.#logs.set(log.log, { state, entries: [], aliases, producers: new Map() })
+    for (const alias of aliases) this.#aliases.set(alias, log.log)
+    return true
+  }
+
+  async state(log: LogId): Promise<LogState | undefined> {
+    const found = this.#logs.get(log)
+    return found && copyState(found.state)
+  }
+
+  async resolveAlias(alias: string): Promise<LogId | undefined> {
+    return this.#aliases.get(alias)
+  }
+
+  async setMeta(log: LogId, meta: string): Promise<boolean> {
+    const found = this.#logs.get(log)
+    if (found) found.state.meta = meta
+    return found !== undefined
+  }
+
+  async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
+    const found = this.#logs.get(log)
+    if (!found) return false
+    found.state.activeAt = activeAt
+    if (expiresAt === null) delete found.state.expiresAt
+    else if (expiresAt !== undefined) found.state.expiresAt = expiresAt
+    return true
+  }
+
+  async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    return entries.map((entry) => this.#appendOne(entry, limits, now))
+  }
+
+  #appendOne(entry: AppendEntry, limits: BatchLimits, now: number): AppendOutcome {
+    const log = this.#logs.get(entry.log)
+    if (!log) return 'NO_LOG'
+    const state = log.state
+    if (state.closed) return 'CLOSED'
+    // One process, no leases: a run open here has no owner from before a restart, so only its being open counts.
+    if (entry.recovers && (entry.run === undefined || state.openRun?.id !== entry.run)) return 'FENCED'
+    if (entry.data !== null && !entry.exempt && state.bytes + entry.bytes > limits.maxLogBytes - limits.reserveBytes) return 'FULL'
+    const from = state.head
+    if (entry.data !== null) {
+      state.head++
+      log.entries.push({ seq: state.head, data: entry.data, bytes: entry.bytes })
+      state.count++
+      state.bytes += entry.bytes
+    }
+    if (entry.run !== undefined && entry.opensRun) state.openRun = { id: entry.run, from }
+    if (entry.run !== undefined && entry.closesRun && state.openRun?.id === entry.run) delete state.openRun
+    if (entry.closesLog) state.closed = true
+    if (entry.producer) log.producers.set(entry.producer.key, entry.producer.value)
+    if (entry.touch) state.activeAt = now
+    return state.head
+  }
+
+  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+    const entries = this.#logs.get(log)?.entries
+    if (!entries) return []
+    const start = indexAfter(entries, after)
+    return entries.slice(start, start + limit).map(copyEntry)
+  }
+
+  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    const entries = this.#logs.get(log)?.entries
+    if (!entries) return []
+    const end = indexAfter(entries, before - 1)
+    let start = end
+    for (let bytes = 0; start > 0; start--) {
+      bytes += entries[start - 1]!.bytes
+      if (start < end && bytes > maxBytes) break
+    }
+    return entries.slice(start, end).map(copyEntry)
+  }
+
+  async delete(log: LogId): Promise<boolean> {
+    const found = this.#logs.get(log)
+    if (!found) return false
+    this.#logs.delete(log)
+    for (const alias of found.aliases) this.#aliases.delete(alias)
+    return true
+  }
+
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+    const found = this.#logs.get(log)
+    if (!found) return
+    const doomed = new Set(seqs)
+    found.entries = found.entries.filter((entry) => {
+      if (!doomed.has(entry.seq)) return true
+      found.state.count--
+      found.state.bytes -= entry.bytes
+      return false
+    })
+  }
+
+  async trim(log: LogId, through: number): Promise<void> {
+    const found = this.#logs.get(log)
+    if (!found) return
+    const end = indexAfter(found.entries, through)
+    for (const entry of found.entries.splice(0, end)) {
+      found.state.count--
+      found.state.bytes -= entry.bytes
+    }
+    found.state.tail = Math.max(found.state.tail, Math.min(through, found.state.head))
+  }
+
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+    const from = this.#logs.get(source)
+    if (!from) return 'NO_LOG'
+    if (!(await this.create(target, now))) return false
+    const copy = this.#logs.get(target.log)!
+    copy.entries = from.entries.slice(0, indexAfter(from.entries, at)).map((e) => ({ ...e }))
+    copy.state.head = at
+    copy.state.tail = Math.min(from.state.tail, at)
+    copy.state.count = copy.entries.length
+    copy.state.bytes = copy.entries.reduce((sum, e) => sum + e.bytes, 0)
+    copy.state.forkedFrom = { log: source, at }
+    return true
+  }
+
+  async producer(log: LogId, key: string): Promise<string | undefined> {
+    return this.#logs.get(log)?.producers.get(key)
+  }
+
+  async producerKeys(log: LogId): Promise<string[]> {
+    return [...(this.#logs.get(log)?.producers.keys() ?? [])]
+  }
+
+  async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
+    const producers = this.#logs.get(log)?.producers
+    for (const key of keys) producers?.delete(key)
+  }
+
+  async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
+    const found: ActivityCursor[] = []
+    for (const [log, { state }] of this.#logs) {
+      if (state.activeAt < from || state.activeAt >= to) continue
+      if (cursor && compareActivity({ log, activeAt: state.activeAt }, cursor) <= 0) continue
+      found.push({ log, activeAt: state.activeAt })
+    }
+    return found.sort(compareActivity).slice(0, limit)
+  }
+
+  async expiredLogs(now: number, limit: number): Promise<LogId[]> {
+    const found: LogId[] = []
+    for (const [log, { state }] of this.#logs) {
+      if (found.length >= limit) break
+      if (state.expiresAt !== undefined && state.expiresAt <= now) found.push(log)
+    }
+    return found
+  }
+
+  async openRuns(): Promise<{ log: LogId; run: string; from: number }[]> {
+    const runs: { log: LogId; run: string; from: number }[] = []
+    for (const [log, { state }] of this.#logs) if (state.openRun) runs.push({ log, run: state.openRun.id, from: state.openRun.from })
+    return runs
+  }
+
+  async totals(): Promise<BackendTotals> {
+    const totals = { logs: this.#logs.size, entries: 0, bytes: 0 }
+    for (const { state } of this.#logs.values()) {
+      totals.entries += state.count
+      totals.bytes += state.bytes
+    }
+    return totals
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#logs.clear()
+    this.#aliases.clear()
+  }
+}
+
+/** A copy for a caller: what the core caches (and what is parsed of it) must not live as long as the log does. */
+const copyEntry = (entry: Held): LogEntry => ({ seq: entry.seq, data: entry.data })
+
+function copyState(state: LogState): LogState {
+  const copy = { ...state }
+  if (state.forkedFrom) copy.forkedFrom = { ...state.forkedFrom }
+  if (state.openRun) copy.openRun = { ...state.openRun }
+  return copy
+}
+
+function compareActivity(a: ActivityCursor, b: ActivityCursor): number {
+  if (a.activeAt !== b.activeAt) return a.activeAt - b.activeAt
+  return a.log < b.log ? -1 : a.log > b.log ? 1 : 0
+}
+
+/** The index of the first entry with a seq above `seq`: compaction leaves holes, so a seq is not an index. */
+function indexAfter(entries: readonly { seq: number }[], seq: number): number {
+  let lo = 0
+  let hi = entries.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (entries[mid]!.seq <= seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}

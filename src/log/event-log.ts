@@ -1,0 +1,261 @@
+import type { StopSignal } from '../bus/session-signal.ts'
+import { AppError, sessionNotFound } from '../errors.ts'
+import { checkNewEvent, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
+import type { StoreMetrics } from '../metrics.ts'
+import { newId } from '../session-id.ts'
+import type { StepSpec } from '../steps/step.ts'
+import {
+  DEFAULT_READ_LIMIT,
+  type EventStore,
+  type ForksSessions,
+  type NewSessionOptions,
+  type Prunable,
+  type RecoveredRun,
+  type RecoversRuns,
+  type SessionRecord,
+  type StoreDeps,
+} from './event-store.ts'
+import { type KeepsProducers, type ProducerMark, type ProducerState, splitProducerMark } from './producer-state.ts'
+import type { PruneReport, RetentionPolicy } from './retention-policy.ts'
+import {
+  CHAT_WORDS,
+  closingEntry,
+  eventEntry,
+  producerEntry,
+  producerKey,
+  recordOf,
+  type SessionMeta,
+  SHARED,
+  sessionTaken,
+} from './chat-entries.ts'
+import { Compaction, StreamedText, streamedText } from './folds.ts'
+import { type LogBackend, type LogEntry, type LogId, MAX_LOG_META_BYTES } from './log-backend.ts'
+import { LogCore, type LogCoreOptions } from './log-core.ts'
+import type { Appended, CoreEntry } from './log-ledger.ts'
+import { Retention } from './retention.ts'
+
+/** The events a compaction or recovery reads from a log at a time. */
+const FOLD_PAGE = 1000
+
+/** The bytes of events a branch reads back at a time, looking for its last run's start. */
+const FOLD_PAGE_BYTES = 256 * 1024
+
+/** What an event log takes besides its backend: the limits of chats, in the words of the flags. */
+export interface EventLogOptions extends StoreDeps {
+  /** Events kept per session before the oldest tenth is dropped; default DEFAULT_MAX_EVENTS_PER_SESSION (100,000). */
+  maxEventsPerSession?: number
+  /** Sessions held at once; a new one beyond it is refused with 503 STORE_FULL; default unbounded. */
+  maxSessions?: number
+  /** Events held across all sessions; beyond it everything but a run's closing event gets 503; default unbounded. */
+  maxEvents?: number
+  /** Bytes one session's events may take (their JSON); default DEFAULT_MAX_SESSION_BYTES (64 MiB). */
+  maxSessionBytes?: number
+  /** Bytes all sessions' events may take together (their JSON); default unbounded. */
+  maxStoreBytes?: number
+  /** The rest of the core's settings (the clock, the cache, the batch size). */
+  core?: Omit<LogCoreOptions, 'maxLogBytes' | 'maxEntriesPerLog' | 'maxLogs' | 'maxEntries' | 'maxBytes' | 'notifier'>
+}
+
+/** The event log over `backend`, with the core built from the chat options: how every store is made. */
+export function createEventLog(backend: LogBackend, options: EventLogOptions = {}): EventLog {
+  const core = new LogCore(backend, {
+    ...options.core,
+    notifier: options.notifier,
+    maxLogBytes: options.maxSessionBytes,
+    maxEntriesPerLog: options.maxEventsPerSession,
+    maxLogs: options.maxSessions,
+    maxEntries: options.maxEvents,
+    maxBytes: options.maxStoreBytes,
+    onCommit: options.core?.onCommit ?? (options.metrics && ((seconds) => options.metrics!.storeCommit(seconds))),
+  })
+  return new EventLog(core, options.metrics)
+}
+
+/**
+ * A chat's events as a log of the core: each event is one entry (its JSON), checked once by the event gate; a
+ * session is a log whose meta holds its record and whose alias is its viewer id; producer marks ride with their
+ * event; runs open and close with their events, so that recovery finds the ones a crash left open on any backend.
+ */
+export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prunable, RecoversRuns {
+  /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
+  readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
+  readonly #retention: Retention
+
+  constructor(
+    readonly core: LogCore,
+    private readonly metrics?: StoreMetrics,
+  ) {
+    this.#retention = new Retention(core, (log) => this.#compact(log))
+  }
+
+  async createSession(id: string, step: StepSpec, options: NewSessionOptions = {}): Promise<SessionRecord> {
+    const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step, viewer_id: newId() }
+    if (options.publisherHash) meta.publisher_hash = options.publisherHash
+    const json = JSON.stringify(meta)
+    if (Buffer.byteLength(json) > MAX_LOG_META_BYTES) throw new AppError('BAD_REQUEST', "The step's options are too large to keep.")
+    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }))) throw sessionTaken()
+    return { id, last_seq: 0, ...meta }
+  }
+
+  /**
+   * A new session `id` holding the events of `sourceId` up to `at`, with the same seqs, and its own from then on: the
+   * chat app's "branch from here". It answers with the source's step and a viewer id of its own; producer state and a
+   * publisher token stay with the source. A run still going at `at` is closed in the branch with an `interrupt`
+   * holding what it had streamed by then, as recovery closes one: nothing will ever stream into it there.
+   */
+  async forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord> {
+    const source = await this.getSession(sourceId)
+    if (!source) throw sessionNotFound()
+    const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step: source.step, viewer_id: newId() }
+    if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
+      throw sessionTaken()
+    }
+    const open = await this.#lastRunIfOpen(id, at)
+    if (!open) return { id, last_seq: at, ...meta }
+    const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
+    const closed = await this.core.append(closingEntry(id, interrupt))
+    return { id, last_seq: closed.seq, ...meta }
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const state = await this.core.state(id)
+    return state && recordOf(id, state)
+  }
+
+  async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
+    const id = await this.core.resolveAlias(viewerId)
+    return id === undefined ? undefined : this.getSession(id)
+  }
+
+  async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
+    const [event, mark] = splitProducerMark(marked)
+    checkNewEvent(event)
+    const entry = eventEntry(sessionId, event)
+    if (mark) entry.producer = producerEntry(mark)
+    const stored = await this.core.append(entry)
+    this.metrics?.eventPublished(event.type)
+    return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
+  }
+
+  async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
+    return (await this.core.read(sessionId, after, limit)).map((entry) => this.#event(sessionId, entry))
+  }
+
+  async readBefore(sessionId: string, before: number, maxBytes: number): Promise<StoredEvent[]> {
+    return (await this.core.readBefore(sessionId, before, maxBytes)).map((entry) => this.#event(sessionId, entry))
+  }
+
+  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
+    return this.core.waitFor(sessionId, after, signal, timeoutMs, CHAT_WORDS)
+  }
+
+  async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {
+    const value = await this.core.medium(() => this.core.backend.producer(sessionId, producerKey(runId, producerId)))
+    return value === undefined ? undefined : (JSON.parse(value) as ProducerState)
+  }
+
+  async producerCount(sessionId: string): Promise<number> {
+    return (await this.core.medium(() => this.core.backend.producerKeys(sessionId))).length
+  }
+
+  async forgetProducers(sessionId: string, keepRunId: string): Promise<void> {
+    const keys = await this.core.medium(() => this.core.backend.producerKeys(sessionId))
+    const others = keys.filter((key) => (JSON.parse(key) as [string, string])[0] !== keepRunId)
+    if (others.length > 0) await this.core.medium(() => this.core.backend.deleteProducers(sessionId, others))
+  }
+
+  async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
+    await this.core.append({ log: sessionId, data: null, exempt: false, producer: producerEntry(mark), words: CHAT_WORDS })
+  }
+
+  /**
+   * Closes every run a crash (or a lost owner) left open with an `interrupt` holding the text it had streamed. The
+   * backend stores it only while the run is still open and no live owner holds it, so this is safe on every instance
+   * of a shared store at once; a single-process store closes every open run (nothing from before the restart owns one).
+   */
+  async recoverOpenRuns(): Promise<RecoveredRun[]> {
+    const recovered: RecoveredRun[] = []
+    for (const { log, run, from } of await this.core.medium(() => this.core.backend.openRuns())) {
+      // A state-only probe first, stored (as nothing) only if the run is recoverable: a shared store swept often
+      // does not read the events of every live run only to be refused.
+      if (!(await this.#recover({ log, data: null, exempt: false, run, recovers: true, words: CHAT_WORDS }))) continue
+      const fold = new StreamedText(run)
+      await this.#eachEvent(log, from, (event) => fold.add(event))
+      const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
+      const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true })
+      if (appended) {
+        this.metrics?.eventPublished('interrupt')
+        recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
+      }
+    }
+    return recovered
+  }
+
+  /** A recovery's entry; undefined when the run is not recoverable (its owner is alive, or another closed it). */
+  #recover(entry: CoreEntry): Promise<Appended | undefined> {
+    return this.core.append(entry).catch((error: unknown) => {
+      if (error instanceof AppError && (error.code === 'RUN_ENDED' || error.code === 'SESSION_NOT_FOUND')) return undefined
+      throw error
+    })
+  }
+
+  /** Deletes idle and expired sessions, compacts finished runs of quiet ones, caps each session's events. */
+  prune(policy: RetentionPolicy, now?: Date): Promise<PruneReport> {
+    return this.#retention.prune(policy, now?.getTime())
+  }
+
+  ping(): Promise<void> {
+    return this.core.ping()
+  }
+
+  close(): Promise<void> {
+    return this.core.close()
+  }
+
+  /**
+   * The last run among the log's entries up to `through`, if it has no closing event there, and the text it streamed:
+   * read back from `through`, page by page, to where the run began (runs of a chat never interleave).
+   */
+  async #lastRunIfOpen(log: LogId, through: number): Promise<{ run: string; text: string } | undefined> {
+    const newestFirst: StoredEvent[] = []
+    for (let before = through + 1; before > 1; ) {
+      const page = await this.core.readBefore(log, before, FOLD_PAGE_BYTES)
+      if (page.length === 0) return undefined
+      for (const entry of page.reverse()) {
+        const event = this.#event(log, entry)
+        if (isClosing(event)) return undefined
+        newestFirst.push(event)
+        if (event.type === 'user' || event.type === 'start') {
+          // Read backwards, the run's `start` (or its `user`, before the step began) is where its events begin.
+          return { run: event.step_id, text: streamedText(newestFirst.reverse(), event.step_id) }
+        }
+      }
+      before = page.at(-1)!.seq
+    }
+    return undefined
+  }
+
+  /** Drops the `partial`s of the log's runs that ended with `final` or `interrupt` (folds.ts `Compaction`). */
+  async #compact(log: LogId): Promise<number> {
+    const compaction = new Compaction()
+    await this.#eachEvent(log, 0, (event) => compaction.add(event))
+    const seqs = compaction.seqs
+    return seqs.length === 0 ? 0 : this.core.deleteEntries(log, seqs)
+  }
+
+  async #eachEvent(log: LogId, after: number, visit: (event: StoredEvent) => void): Promise<void> {
+    for (let page = await this.core.read(log, after, FOLD_PAGE); page.length > 0; ) {
+      for (const entry of page) visit(this.#event(log, entry))
+      page = page.length < FOLD_PAGE ? [] : await this.core.read(log, page.at(-1)!.seq, FOLD_PAGE)
+    }
+  }
+
+  /** The stored event an entry holds: parsed once per entry object the core keeps, for the SHARED types. */
+  #event(sessionId: string, entry: LogEntry, event?: NewEvent): StoredEvent {
+    const known = this.#parsed.get(entry)
+    if (known) return known
+    const stored = { ...(event ?? (JSON.parse(entry.data) as NewEvent)), seq: entry.seq, session_id: sessionId } as StoredEvent
+    if (SHARED[stored.type]) this.#parsed.set(entry, stored)
+    return stored
+  }
+}

@@ -1,0 +1,354 @@
+import type { Notifier } from '../bus/notifier.ts'
+import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
+import { AppError } from '../errors.ts'
+import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES } from '../limits.ts'
+import { GroupCommit } from './group-commit.ts'
+import {
+  type BackendTotals,
+  type LogBackend,
+  type LogEntry,
+  type LogId,
+  type LogState,
+  type NewLog,
+  type Refusal,
+  StoreFailure,
+} from './log-backend.ts'
+import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
+import { LOG_REFUSALS, type LogRefusals, storeClosed, storeUnavailable } from './log-refusals.ts'
+import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
+
+export interface LogCoreOptions extends Partial<LogLimits> {
+  /** Wakes the readers of a log when it changes; defaults to an in-process SessionSignal. */
+  notifier?: Notifier
+  /** The cache of each log's newest entries. */
+  tails?: LogTailsOptions
+  /** The most entries one commit takes; default MAX_APPEND_BATCH (256). */
+  maxBatch?: number
+  /** The most data one commit takes, however few its entries (one always goes); characters, default MAX_APPEND_BATCH_BYTES. */
+  maxBatchBytes?: number
+  /** The clock, epoch milliseconds; default Date.now. Tests pass their own. */
+  now?: () => number
+  /** Told how long each commit took; seconds. */
+  onCommit?: (seconds: number) => void
+}
+
+/**
+ * Every rule of a log, once, over any LogBackend (memory, SQLite, Redis): group commit, the cache of each log's
+ * newest entries, head tracking and wake-ups, byte budgets with the closing reserve and exemption, the per-log entry
+ * cap, the store-wide limits, refusals and their sentences, close. A chat's events (src/log/event-log.ts) and a
+ * Durable Streams stream are each a log of it.
+ */
+export class LogCore {
+  readonly limits: LogLimits
+  readonly #backend: LogBackend
+  readonly #notifier: Notifier
+  readonly #tails: LogTails
+  readonly #commits: GroupCommit<CoreEntry, Appended>
+  readonly #now: () => number
+  readonly #onCommit: ((seconds: number) => void) | undefined
+  readonly #ledger: LogLedger
+  #closed = false
+
+  constructor(backend: LogBackend, options: LogCoreOptions = {}) {
+    this.#backend = backend
+    this.limits = withDefaults(options)
+    this.#ledger = new LogLedger(this.limits, backend.totals())
+    this.#notifier = options.notifier ?? new SessionSignal()
+    this.#tails = new LogTails(options.tails)
+    this.#commits = new GroupCommit(
+      (batch) => this.#commit(batch),
+      options.maxBatch ?? MAX_APPEND_BATCH,
+      options.maxBatchBytes ?? MAX_APPEND_BATCH_BYTES,
+      (entry) => entry.data?.length ?? 0,
+    )
+    this.#now = options.now ?? Date.now
+    this.#onCommit = options.onCommit
+    backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))
+    backend.onRemoteReset?.(() => this.#remoteReset())
+  }
+
+  /** The clock the core records times with; epoch milliseconds. */
+  now(): number {
+    return this.#now()
+  }
+
+  /** Creates the log; false when its id or an alias is taken. Refused with STORE_FULL past `maxLogs`. */
+  async create(log: NewLog): Promise<boolean> {
+    this.#open()
+    await this.#medium(() => this.#ledger.admitLog())
+    const created = await this.#medium(() => this.#backend.create(log, this.#now()))
+    if (created) this.#ledger.created()
+    return created
+  }
+
+  /** The log's state; undefined for no such log, or one that has expired. */
+  async state(log: LogId): Promise<LogState | undefined> {
+    const ticket = this.#tails.peek(log)
+    const state = await this.#medium(() => this.#backend.state(log))
+    if (!state || this.#expired(state)) {
+      this.#tails.forget(log)
+      return undefined
+    }
+    if (ticket) this.#tails.heard(log, ticket, state.head)
+    return state
+  }
+
+  resolveAlias(alias: string): Promise<LogId | undefined> {
+    return this.#medium(() => this.#backend.resolveAlias(alias))
+  }
+
+  setMeta(log: LogId, meta: string): Promise<boolean> {
+    return this.#medium(() => this.#backend.setMeta(log, meta))
+  }
+
+  /** Sets the log's expiry (null: never) and records it active now; false for no such log. */
+  touch(log: LogId, expiresAt?: number | null): Promise<boolean> {
+    return this.#medium(() => this.#backend.touch(log, this.#now(), expiresAt))
+  }
+
+  /**
+   * Appends one entry. It goes to the backend with the other appends of this turn of the event loop (or of the time the
+   * previous batch was on its way), in the order they were made, and resolves once it is stored and visible. Refusals
+   * reject with their sentence; a failure of the medium rejects every append of the batch with STORE_UNAVAILABLE.
+   */
+  append(entry: CoreEntry): Promise<Appended> {
+    if (this.#closed) return Promise.reject(storeClosed())
+    return this.#commits.add(entry)
+  }
+
+  /** Entries with `seq > after`, ascending, at most `limit`: from memory when they are the newest of the log. */
+  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+    const kept = this.#tails.read(log, after, limit)
+    if (kept) return kept
+    // Only a log followed already (by a wait or an append here) is cached: a read alone must not push others out.
+    const ticket = this.#tails.peek(log)
+    const entries = await this.#medium(() => this.#backend.read(log, after, limit))
+    // A page that ends before `limit` holds the newest entries: keep them for the readers behind this one.
+    if (ticket && entries.length < limit) this.#tails.add(log, ticket, entries)
+    return entries
+  }
+
+  /** The newest entries with `seq < before` within `maxBytes` bytes of data (at least one); ascending. */
+  readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    return this.#medium(() => this.#backend.readBefore(log, before, maxBytes))
+  }
+
+  /**
+   * Resolves `false` once the log's head passes `after` or a signal aborts, `true` when `timeoutMs` passes first.
+   * An unknown log rejects with its refusal. The head is checked and the wait registered with no await between.
+   */
+  waitFor(log: LogId, after: number, signal: StopSignal, timeoutMs?: number, words = LOG_REFUSALS): Promise<boolean> {
+    if (this.#closed) return Promise.reject(storeClosed())
+    const head = this.#tails.head(log)
+    if (head === undefined) return this.#waitUnknown(log, after, signal, timeoutMs, words)
+    return head > after ? Promise.resolve(false) : this.#notifier.wait(log, signal, timeoutMs)
+  }
+
+  /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
+  async delete(log: LogId): Promise<LogState | undefined> {
+    const state = await this.#medium(() => this.#backend.state(log))
+    const deleted = await this.#medium(() => this.#backend.delete(log))
+    this.#forget(log)
+    if (!deleted) return undefined
+    if (state) this.#ledger.changed(state, -1)
+    this.#notifier.notify(log)
+    return state
+  }
+
+  /** Deletes the given entries (compaction); readers meet the holes. Answers how many were deleted. */
+  deleteEntries(log: LogId, seqs: readonly number[]): Promise<number> {
+    return this.#shrink(log, () => this.#backend.deleteEntries(log, seqs))
+  }
+
+  /** Deletes every entry with `seq <= through`; answers how many were deleted. */
+  trim(log: LogId, through: number): Promise<number> {
+    return this.#shrink(log, () => this.#backend.trim(log, through))
+  }
+
+  /**
+   * Creates `target` as a copy of `source` up to `at` (which must be within the source's head), refused like a new
+   * log past the store's limits. False when the target's id or an alias is taken; the source's refusal when it is gone.
+   */
+  async fork(source: LogId, at: number, target: NewLog, words = LOG_REFUSALS): Promise<boolean> {
+    this.#open()
+    const from = await this.state(source)
+    if (!from) throw words.noLog(source)
+    if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
+      throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
+    }
+    await this.#medium(() => this.#ledger.admitLog(from.bytes))
+    const forked = await this.#medium(() => this.#backend.fork(source, at, target, this.#now()))
+    if (forked === 'NO_LOG') throw words.noLog(source)
+    if (!forked) return false
+    const state = await this.#medium(() => this.#backend.state(target.log))
+    this.#ledger.changed(state ?? { count: 0, bytes: 0 }, 1)
+    return true
+  }
+
+  /** The backend, for what the core adds nothing to (producers, listings): reads and state-only housekeeping. */
+  get backend(): LogBackend {
+    return this.#backend
+  }
+
+  /** Wraps a backend call: a failure of the medium becomes STORE_UNAVAILABLE with the backend's sentence. */
+  async medium<T>(call: () => Promise<T>): Promise<T> {
+    return this.#medium(call)
+  }
+
+  /** The store's totals as the core counts them: the backend's at open plus what this process did since. */
+  async totals(): Promise<BackendTotals> {
+    return { ...(await this.#medium(() => this.#ledger.loaded())) }
+  }
+
+  /** Resolves when the backend can serve; rejects with STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void> {
+    return this.#medium(() => this.#backend.ping())
+  }
+
+  /**
+   * Stops taking appends (each one after this is refused as the server shutting down), answers those already taken,
+   * and closes the backend. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.#commits.drain()
+    await this.#backend.close()
+  }
+
+  async #commit(batch: CoreEntry[]): Promise<(Appended | Error)[]> {
+    const now = this.#now()
+    const bytesOf = async (log: LogId) => (await this.#backend.state(log))?.bytes ?? 0
+    const { entries, indexes, answers } = await this.#medium(() => this.#ledger.admit(batch, now, bytesOf))
+    const tickets = new Map<LogId, Ticket>()
+    for (const entry of entries) if (!tickets.has(entry.log)) tickets.set(entry.log, this.#tails.track(entry.log))
+    const started = performance.now()
+    let outcomes: Awaited<ReturnType<LogBackend['append']>>
+    try {
+      outcomes = entries.length === 0 ? [] : await this.#backend.append(entries, this.#batchLimits(), now)
+    } catch (error) {
+      // Nothing of the batch is visible: what the cache and the counts were told of it is dropped.
+      for (const log of tickets.keys()) this.#forget(log)
+      throw this.#failure(error)
+    }
+    if (entries.length > 0) this.#onCommit?.((performance.now() - started) / 1000)
+    const changed = new Set<LogId>()
+    const grown = new Set<LogId>()
+    outcomes.forEach((outcome, k) => {
+      const entry = entries[k]!
+      const i = indexes[k]!
+      if (typeof outcome !== 'number') {
+        answers[i] = this.#refusal(outcome, entry.log, batch[i]!.words ?? LOG_REFUSALS)
+        return
+      }
+      const ticket = tickets.get(entry.log)!
+      this.#tails.heard(entry.log, ticket, outcome)
+      this.#ledger.stored(entry, now)
+      changed.add(entry.log)
+      if (entry.data === null) {
+        answers[i] = { seq: outcome, data: null }
+        return
+      }
+      const stored: LogEntry = { seq: outcome, data: entry.data }
+      this.#tails.add(entry.log, ticket, [stored])
+      grown.add(entry.log)
+      answers[i] = stored
+    })
+    for (const log of changed) this.#notifier.notify(log)
+    // The cap is applied after the batch is answered stored: a cap that fails is tried again at the next append.
+    for (const log of grown) await this.#cap(log).catch(() => {})
+    return answers as (Appended | Error)[]
+  }
+
+  /** Drops the oldest tenth of the cap once a log holds more than `maxEntriesPerLog` entries. */
+  async #cap(log: LogId): Promise<void> {
+    if (!this.#ledger.mayBeOverCap(log)) return
+    const max = this.limits.maxEntriesPerLog
+    const state = await this.#backend.state(log)
+    if (!state) return
+    this.#ledger.counted(log, state.count)
+    // Drop in chunks so a full log costs one trim per tenth of the cap, not one delete per append.
+    if (state.count > max) await this.#shrink(log, () => this.#backend.trim(log, state.tail + state.count - max + Math.ceil(max / 10)))
+  }
+
+  /** Runs a deletion of entries, keeping the totals, the cache and the counts right; answers how many went. */
+  async #shrink(log: LogId, change: () => Promise<void>): Promise<number> {
+    const before = await this.#medium(() => this.#backend.state(log))
+    // Forgotten before and after: no reader is answered from the cache while the change is under way.
+    this.#tails.forget(log)
+    await this.#medium(change)
+    const after = await this.#medium(() => this.#backend.state(log))
+    // Readers must meet the holes, so that a cursor inside one gets its reset.
+    this.#tails.forget(log)
+    if (!before || !after) return 0
+    this.#ledger.shrunk(log, before, after)
+    return before.count - after.count
+  }
+
+  async #waitUnknown(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, words: LogRefusals): Promise<boolean> {
+    for (;;) {
+      const ticket = this.#tails.track(log)
+      const state = await this.#medium(() => this.#backend.state(log))
+      if (!state || this.#expired(state)) {
+        this.#tails.forget(log)
+        throw words.noLog(log)
+      }
+      // Had the log been evicted meanwhile, a change could have passed unseen: ask again.
+      if (!this.#tails.heard(log, ticket, state.head)) continue
+      if (this.#closed) throw storeClosed()
+      // No await from here to registering the wait, so no append can slip in between.
+      return this.#tails.head(log)! > after ? false : this.#notifier.wait(log, signal, timeoutMs)
+    }
+  }
+
+  #remoteChange(log: LogId, head: number | undefined): void {
+    if (head === undefined) this.#forget(log)
+    else this.#tails.raised(log, head)
+    this.#notifier.notify(log)
+  }
+
+  /** Changes may have been missed: nothing cached can be trusted, and every waiter must look again. */
+  #remoteReset(): void {
+    this.#tails.clear()
+    this.#ledger.clear()
+    // A notifier that can wake everyone does (the in-process SessionSignal); a shared one reconnects on its own.
+    ;(this.#notifier as Partial<Pick<SessionSignal, 'notifyAll'>>).notifyAll?.()
+  }
+
+  #forget(log: LogId): void {
+    this.#tails.forget(log)
+    this.#ledger.forget(log)
+  }
+
+  #expired(state: LogState): boolean {
+    return state.expiresAt !== undefined && state.expiresAt <= this.#now()
+  }
+
+  #batchLimits() {
+    return { maxLogBytes: this.limits.maxLogBytes, reserveBytes: this.limits.reserveBytes }
+  }
+
+  #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
+    if (refusal === 'NO_LOG') return words.noLog(log)
+    if (refusal === 'CLOSED') return words.closed(log)
+    if (refusal === 'FULL') return words.full(this.limits.maxLogBytes)
+    return words.fenced()
+  }
+
+  #failure(error: unknown): AppError {
+    if (error instanceof AppError) return error
+    if (error instanceof StoreFailure) return storeUnavailable(error.reason, error)
+    return storeUnavailable('its store refused the write', error)
+  }
+
+  #open(): void {
+    if (this.#closed) throw storeClosed()
+  }
+
+  async #medium<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      throw this.#failure(error)
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { AppError } from '../errors.ts'
+import type { LogId } from './log-backend.ts'
+
+/**
+ * The sentences a log's refusals are told with. The core speaks of logs in general (a Durable Streams stream); the
+ * layer above a log passes its own words (a chat's: src/log/event-log.ts), each written once there.
+ */
+export interface LogRefusals {
+  /** The log does not exist (or expired). */
+  noLog(log: LogId): AppError
+  /** The log is closed and takes no more entries. */
+  closed(log: LogId): AppError
+  /** The log's byte budget is spent; `maxBytes` is that budget. */
+  full(maxBytes: number): AppError
+  /** The entry's run lost its lease to another process (shared backends). */
+  fenced(): AppError
+}
+
+/** How long a client of a full store should wait before trying again; seconds. */
+export const STORE_FULL_RETRY_AFTER_S = 60
+
+/** A mebibyte figure for sentences: 64 MiB, 0.5 MiB. */
+export const mib = (bytes: number) => `${Number((bytes / 1024 / 1024).toFixed(2))} MiB`
+
+/** A store-wide limit as a STORE_FULL sentence names it, with its flag: "10000 chats, --max-sessions". */
+export const describeLimit = (limit: 'logs' | 'entries' | 'bytes', max: number): string =>
+  limit === 'bytes'
+    ? `${mib(max)} in all, --max-store-bytes`
+    : `${max} ${limit === 'logs' ? 'chats, --max-sessions' : 'events, --max-events'}`
+
+/** The refusal when the store as a whole is full: 503 with a Retry-After, as retention frees room. */
+export const storeFull = (limit: string) =>
+  new AppError(
+    'STORE_FULL',
+    `The server's store is full (it holds at most ${limit}) and takes no new work until old chats expire. Try again later.`,
+    STORE_FULL_RETRY_AFTER_S,
+  )
+
+/** How long a client should wait after the store refused it for shutting down; seconds (a restart takes a few). */
+const SHUTDOWN_RETRY_AFTER_S = 5
+
+/** An append after `close()`: the server is shutting down. The same answer on every backend. */
+export const storeClosed = () =>
+  new AppError(
+    'STORE_UNAVAILABLE',
+    'The server is shutting down and no longer saves messages. Try again in a moment.',
+    SHUTDOWN_RETRY_AFTER_S,
+  )
+
+/** A failure of the medium (disk, connection), with the backend's reason: 503, the failure kept as `cause`. */
+export function storeUnavailable(reason: string, cause?: unknown): AppError {
+  const error = new AppError(
+    'STORE_UNAVAILABLE',
+    `The server could not save this because ${reason}. Everything saved before is kept; try again later.`,
+  )
+  error.cause = cause
+  return error
+}
+
+/** The sentences of a log that is not a chat: a Durable Streams stream. */
+export const LOG_REFUSALS: LogRefusals = {
+  noLog: () => new AppError('NOT_FOUND', 'There is no such stream (it was deleted, or it expired).'),
+  closed: () => new AppError('RUN_CLOSED', 'This stream is closed and takes no more data.'),
+  full: (maxBytes) => new AppError('SESSION_FULL', `This stream is full: it holds at most ${mib(maxBytes)} (--max-session-bytes).`),
+  fenced: () => new AppError('RUN_ENDED', 'This writer lost its hold on the stream, so its data is no longer stored.'),
+}

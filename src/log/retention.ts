@@ -1,0 +1,73 @@
+import { ACTIVITY_RESOLUTION_MS } from '../limits.ts'
+import { TurnSlicer } from '../next-turn.ts'
+import { emptyPruneReport, type PruneReport, type RetentionPolicy } from './retention-policy.ts'
+import type { ActivityCursor, LogId } from './log-backend.ts'
+import type { LogCore } from './log-core.ts'
+
+/** Logs one listing of the backend takes at a time; logs. */
+const PAGE = 100
+
+/**
+ * Retention, once for every backend: expired logs and idle ones are deleted, logs quiet for `compactAfterMs` are
+ * compacted (by the layer above, which knows what its entries mean), and logs over the per-log cap lose their oldest
+ * entries. A log's `activeAt` lags its last append by up to ACTIVITY_RESOLUTION_MS, so idleness is measured that much
+ * more leniently, and each pass looks back that much further than where the last one stopped.
+ */
+export class Retention {
+  /** Logs quiet since before this were compacted by an earlier pass; epoch milliseconds. */
+  #compactedBefore = 0
+  /** When the last cap pass started; epoch milliseconds. */
+  #capCheckedAt = 0
+
+  /** @param compact deletes what compaction drops from one log; answers how many entries went. */
+  constructor(
+    private readonly core: LogCore,
+    private readonly compact: (log: LogId) => Promise<number>,
+  ) {}
+
+  /** Applies `policy` once; `now` (epoch milliseconds) moves the age cut-offs, for tests. */
+  async prune(policy: RetentionPolicy, now = this.core.now()): Promise<PruneReport> {
+    const report = emptyPruneReport()
+    const started = this.core.now()
+    const backend = this.core.backend
+    const gone = async (log: LogId) => {
+      const state = await this.core.delete(log)
+      if (!state) return
+      report.sessionsDeleted++
+      report.eventsDeleted += state.count
+    }
+    for (let expired = await this.core.medium(() => backend.expiredLogs(now, PAGE)); expired.length > 0; ) {
+      for (const log of expired) await gone(log)
+      expired = expired.length < PAGE ? [] : await this.core.medium(() => backend.expiredLogs(now, PAGE))
+    }
+    await this.#each(0, now - policy.idleMs - ACTIVITY_RESOLUTION_MS, gone)
+    const quietBefore = now - policy.compactAfterMs
+    await this.#each(Math.max(0, this.#compactedBefore - ACTIVITY_RESOLUTION_MS), quietBefore, async (log) => {
+      report.partialsCompacted += await this.compact(log)
+    })
+    this.#compactedBefore = Math.max(this.#compactedBefore, quietBefore)
+    await this.#each(Math.max(0, this.#capCheckedAt - ACTIVITY_RESOLUTION_MS), Number.MAX_SAFE_INTEGER, async (log) => {
+      const state = await this.core.state(log)
+      const over = state ? state.count - policy.maxEventsPerSession : 0
+      if (state && over > 0) report.eventsCapped += await this.core.trim(log, state.tail + over)
+    })
+    // Only after a whole pass: a pass that failed half-way checks the same logs again next time.
+    this.#capCheckedAt = started
+    return report
+  }
+
+  /** Calls `visit` for each log active in [from, to), page by page, letting other work run between logs. */
+  async #each(from: number, to: number, visit: (log: LogId) => Promise<void>): Promise<void> {
+    const slicer = new TurnSlicer()
+    let cursor: ActivityCursor | undefined
+    for (;;) {
+      const page = await this.core.medium(() => this.core.backend.activeBetween(from, to, PAGE, cursor))
+      for (const { log } of page) {
+        await visit(log)
+        await slicer.pause()
+      }
+      if (page.length < PAGE) return
+      cursor = page.at(-1)
+    }
+  }
+}

@@ -1,0 +1,261 @@
+import { describe, expect, test } from 'bun:test'
+import type { Notifier } from '../../src/bus/notifier.ts'
+import { SessionSignal, type StopSignal } from '../../src/bus/session-signal.ts'
+import { ACTIVITY_RESOLUTION_MS } from '../../src/limits.ts'
+import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
+import {
+  type AppendEntry,
+  type AppendOutcome,
+  type BatchLimits,
+  type LogId,
+  type LogState,
+  StoreFailure,
+} from '../../src/log/log-backend.ts'
+import { LogCore } from '../../src/log/log-core.ts'
+
+/** A memory backend that records what the core asks of it, and can hold or fail its answers. */
+class SpyBackend extends MemoryBackend {
+  readonly batches: AppendEntry[][] = []
+  trims = 0
+  /** While set, `append` waits for it before storing. */
+  hold: Promise<void> | undefined
+  /** Called when a batch reaches `append`. */
+  onBatch: (() => void) | undefined
+  /** While set, `append` fails with it, storing nothing. */
+  failure: Error | undefined
+  /** While set, `state` answers what the log was when asked, but only once this resolves. */
+  holdState: Promise<void> | undefined
+  #remote: ((log: LogId, head: number | undefined) => void) | undefined
+  #reset: (() => void) | undefined
+
+  override async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    this.batches.push([...entries])
+    this.onBatch?.()
+    if (this.hold) await this.hold
+    if (this.failure) throw this.failure
+    return super.append(entries, limits, now)
+  }
+
+  override async state(log: LogId): Promise<LogState | undefined> {
+    const answer = await super.state(log)
+    if (this.holdState) await this.holdState
+    return answer
+  }
+
+  override async trim(log: LogId, through: number): Promise<void> {
+    this.trims++
+    return super.trim(log, through)
+  }
+
+  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+    this.#remote = listener
+  }
+
+  onRemoteReset(listener: () => void): void {
+    this.#reset = listener
+  }
+
+  /** Another process appends `data` to the log; the message saying so is lost, and the subscription comes back. */
+  async missedAppend(log: LogId, data: string): Promise<void> {
+    await super.append([{ log, data, bytes: data.length, exempt: false }], { maxLogBytes: 1e9, reserveBytes: 0 }, 0)
+    this.#reset?.()
+  }
+
+  /** Another process appends `data` to the log and says so. */
+  async remoteAppend(log: LogId, data: string): Promise<number> {
+    const [seq] = await super.append([{ log, data, bytes: data.length, exempt: false }], { maxLogBytes: 1e9, reserveBytes: 0 }, 0)
+    this.#remote?.(log, seq as number)
+    return seq as number
+  }
+}
+
+const deferred = () => {
+  let release!: () => void
+  const promise = new Promise<void>((resolve) => (release = resolve))
+  return { promise, release }
+}
+const entry = (log: string, data: string | null) => ({ log, data, exempt: false })
+const never = new AbortController().signal
+
+async function opened(options: ConstructorParameters<typeof LogCore>[1] = {}) {
+  const backend = new SpyBackend()
+  const core = new LogCore(backend, options)
+  await core.create({ log: 'a', meta: '{}' })
+  return { backend, core }
+}
+
+describe('group commit', () => {
+  test('appends made within one turn go to the backend as one batch, in order', async () => {
+    const { backend, core } = await opened()
+    const stored = await Promise.all(Array.from({ length: 50 }, (_, i) => core.append(entry('a', `"${i}"`))))
+    expect(stored.map((s) => s.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+    expect(backend.batches.map((b) => b.length)).toEqual([50])
+    expect(backend.batches[0]!.map((e) => e.data)).toEqual(Array.from({ length: 50 }, (_, i) => `"${i}"`))
+  })
+
+  test('appends made while a batch is on its way go together in the next one; a batch holds at most maxBatch', async () => {
+    const { backend, core } = await opened({ maxBatch: 4 })
+    const [held, reached] = [deferred(), deferred()]
+    backend.hold = held.promise
+    backend.onBatch = reached.release
+    const first = core.append(entry('a', '"first"'))
+    // Once the first batch has reached the backend, add more while it is held there.
+    await reached.promise
+    const rest = Array.from({ length: 6 }, (_, i) => core.append(entry('a', `"${i}"`)))
+    backend.hold = undefined
+    held.release()
+    await Promise.all([first, ...rest])
+    expect(backend.batches.map((b) => b.length)).toEqual([1, 4, 2])
+  })
+
+  test('a batch holds at most maxBatchBytes of data, and one entry however big', async () => {
+    const { backend, core } = await opened({ maxBatchBytes: 1000 })
+    const sizes = [600, 600, 100, 100, 2000, 10]
+    await Promise.all(sizes.map((n) => core.append(entry('a', `"${'x'.repeat(n - 2)}"`))))
+    expect(backend.batches.map((b) => b.map((e) => e.bytes))).toEqual([[600], [600, 100, 100], [2000], [10]])
+  })
+
+  test('a failure of the medium rejects every append of its batch with 503 and its sentence, and leaves nothing', async () => {
+    const { backend, core } = await opened()
+    backend.failure = new StoreFailure('its disk is full')
+    const results = await Promise.allSettled([core.append(entry('a', '"x"')), core.append(entry('a', '"y"'))])
+    for (const result of results) {
+      expect(result.status).toBe('rejected')
+      const reason = (result as PromiseRejectedResult).reason
+      expect(reason).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 })
+      expect(reason.message).toStartWith('The server could not save this because its disk is full.')
+    }
+    backend.failure = undefined
+    expect(await core.read('a', 0, 10)).toEqual([])
+    expect((await core.append(entry('a', '"z"'))).seq).toBe(1)
+  })
+
+  test('after close() every append is refused as the server shutting down; those taken before are answered', async () => {
+    const { core } = await opened()
+    const taken = core.append(entry('a', '"before"'))
+    const closing = core.close()
+    await expect(core.append(entry('a', '"after"'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 })
+    await expect(core.append(entry('a', '"after"'))).rejects.toThrow(/shutting down/)
+    expect((await taken).seq).toBe(1)
+    await closing
+  })
+})
+
+describe('the per-log cap', () => {
+  test('is enforced on append, dropping the oldest tenth of the cap at a time', async () => {
+    const { backend, core } = await opened({ maxEntriesPerLog: 20 })
+    for (let i = 1; i <= 41; i++) await core.append(entry('a', `"${i}"`))
+    const state = (await core.state('a'))!
+    expect(state.head).toBe(41)
+    expect(state.count).toBeLessThanOrEqual(20)
+    const kept = await core.read('a', 0, 100)
+    expect(kept.at(-1)!.seq).toBe(41)
+    expect(kept.map((e) => e.seq)).toEqual(Array.from({ length: kept.length }, (_, i) => kept[0]!.seq + i))
+    // One trim per two appends past the cap (a tenth of 20), never one per append.
+    expect(backend.trims).toBeLessThanOrEqual(11)
+    expect(backend.trims).toBeGreaterThan(0)
+  })
+
+  test('counts from what the backend holds: a log already past the cap when the process starts is cut at its first append', async () => {
+    const backend = new SpyBackend()
+    await backend.create({ log: 'a', meta: '{}' }, 0)
+    const limits = { maxLogBytes: 1e9, reserveBytes: 0 }
+    await backend.append(
+      Array.from({ length: 30 }, (_, i) => ({ log: 'a', data: `"${i}"`, bytes: 3, exempt: false })),
+      limits,
+      0,
+    )
+    const core = new LogCore(backend, { maxEntriesPerLog: 20 })
+    await core.append(entry('a', '"new"'))
+    expect((await core.state('a'))!.count).toBeLessThanOrEqual(20)
+  })
+})
+
+describe('head tracking and wake-ups', () => {
+  test('a wait on an unknown log is refused at once, and registers nothing', async () => {
+    const signal = new SessionSignal()
+    let waits = 0
+    const notifier: Notifier = {
+      notify: (log) => signal.notify(log),
+      wait: (log: string, stop: StopSignal, timeoutMs?: number) => {
+        waits++
+        return signal.wait(log, stop, timeoutMs)
+      },
+    }
+    const { core } = await opened({ notifier })
+    // Raced against a clock, so that a core that waits forever fails here instead of ending the run unseen.
+    const outcome = await Promise.race([
+      core.waitFor('nope', 0, never).then(
+        () => 'woke',
+        (error: { code?: string }) => error.code,
+      ),
+      Bun.sleep(1000).then(() => 'still waiting after 1 s'),
+    ])
+    expect(outcome).toBe('NOT_FOUND')
+    expect(waits).toBe(0)
+    const waiting = core.waitFor('a', 0, never)
+    await core.append(entry('a', '"x"'))
+    expect(await waiting).toBe(false)
+    expect(waits).toBe(1)
+  })
+
+  test('a head read racing a remote change is never taken over it: the waiter sees the newer head', async () => {
+    const { backend, core } = await opened()
+    await backend.remoteAppend('a', '"1"')
+    const held = deferred()
+    backend.holdState = held.promise
+    // The core does not know the head: it asks, and the answer (head 1) is held while another process appends 2.
+    const waiting = core.waitFor('a', 1, never, 5_000)
+    await backend.remoteAppend('a', '"2"')
+    backend.holdState = undefined
+    held.release()
+    expect(await waiting).toBe(false)
+  })
+
+  test('reads behind the head of a live log come from memory; a remote change sends them to the backend', async () => {
+    const { backend, core } = await opened()
+    for (const data of ['"1"', '"2"', '"3"']) await core.append(entry('a', data))
+    const kept = await core.read('a', 1, 10)
+    expect(await core.read('a', 1, 10)).toEqual(kept)
+    expect((await core.read('a', 1, 10))[0]).toBe(kept[0]!)
+    await backend.remoteAppend('a', '"4"')
+    expect((await core.read('a', 3, 10)).map((e) => e.data)).toEqual(['"4"'])
+    expect((await core.read('a', 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+  })
+
+  test('looking up logs nobody follows does not push the followed ones out of memory', async () => {
+    const { core } = await opened({ tails: { logs: 2 } })
+    await core.create({ log: 'b', meta: '{}' })
+    for (const log of ['a', 'b']) await core.append(entry(log, '"x"'))
+    const kept = await core.read('a', 0, 10)
+    for (let i = 0; i < 5; i++) {
+      expect(await core.state(`unknown-${i}`)).toBeUndefined()
+      expect(await core.read(`unknown-${i}`, 0, 10)).toEqual([])
+    }
+    expect((await core.read('a', 0, 10))[0]).toBe(kept[0]!)
+  })
+
+  test('after a lost subscription nothing cached is trusted: a waiter at the old head wakes and reads the missed entry', async () => {
+    const { backend, core } = await opened()
+    await core.append(entry('a', '"1"'))
+    const waiting = core.waitFor('a', 1, never, 5_000)
+    await backend.missedAppend('a', '"2"')
+    expect(await waiting).toBe(false)
+    expect((await core.read('a', 1, 10)).map((e) => e.data)).toEqual(['"2"'])
+    expect(await core.waitFor('a', 1, never, 5_000)).toBe(false)
+  })
+})
+
+describe('the clock is the core’s', () => {
+  test('activeAt is recorded from the injected clock, at run boundaries and once per resolution otherwise', async () => {
+    let now = 1_000_000
+    const { backend, core } = await opened({ now: () => now })
+    await core.append(entry('a', '"1"'))
+    await core.append(entry('a', '"2"'))
+    await core.append({ ...entry('a', '"3"'), run: 'r', closesRun: true })
+    now += ACTIVITY_RESOLUTION_MS
+    await core.append(entry('a', '"4"'))
+    expect(backend.batches.map((b) => b[0]!.touch)).toEqual([true, false, true, true])
+    expect((await core.state('a'))!.activeAt).toBe(now)
+  })
+})

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'bun:test'
+import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
+import { createEventLog } from '../../src/log/event-log.ts'
+import { newId } from '../../src/session-id.ts'
+import { ECHO } from '../helpers/echo-spec.ts'
+
+const HOUR = 60 * 60 * 1000
+const policy = { idleMs: 24 * HOUR, maxEventsPerSession: 1000, compactAfterMs: HOUR }
+
+/** An event log whose clock the test moves. */
+function clocked() {
+  const clock = { now: 1_800_000_000_000 }
+  const log = createEventLog(new MemoryBackend(), { core: { now: () => clock.now } })
+  return { clock, log }
+}
+
+describe('retention by the core’s clock', () => {
+  test('a session idle past the policy is deleted when the clock says so, not before', async () => {
+    const { clock, log } = clocked()
+    const id = newId()
+    await log.createSession(id, ECHO)
+    await log.append(id, { type: 'user', step_id: 'r', ts: new Date(clock.now).toISOString(), text: 'q' })
+    clock.now += 23 * HOUR
+    expect((await log.prune(policy)).sessionsDeleted).toBe(0)
+    clock.now += 2 * HOUR + 60_000
+    expect((await log.prune(policy)).sessionsDeleted).toBe(1)
+    expect(await log.getSession(id)).toBeUndefined()
+  })
+
+  test('a log past its expiry is gone at once for readers, and deleted by the next pass', async () => {
+    const { clock, log } = clocked()
+    await log.core.create({ log: 'stream', meta: '{}', expiresAt: clock.now + 1000 })
+    expect(await log.core.state('stream')).toBeDefined()
+    clock.now += 1000
+    expect(await log.core.state('stream')).toBeUndefined()
+    expect((await log.prune(policy)).sessionsDeleted).toBe(1)
+    expect(await log.core.backend.state('stream')).toBeUndefined()
+  })
+
+  test('a finished run is compacted once its chat has been quiet for compactAfterMs', async () => {
+    const { clock, log } = clocked()
+    const id = newId()
+    await log.createSession(id, ECHO)
+    const ts = new Date(clock.now).toISOString()
+    await log.append(id, { type: 'user', step_id: 'r', ts, text: 'q' })
+    await log.append(id, { type: 'partial', step_id: 'r', ts, delta: 'a' })
+    await log.append(id, { type: 'final', step_id: 'r', ts, text: 'a' })
+    clock.now += HOUR / 2
+    expect((await log.prune(policy)).partialsCompacted).toBe(0)
+    clock.now += HOUR
+    expect((await log.prune(policy)).partialsCompacted).toBe(1)
+    expect((await log.read(id, 0)).map((e) => e.type)).toEqual(['user', 'final'])
+  })
+})
