@@ -1,6 +1,7 @@
 import type { RedisLogKeys } from '../../redis/redis-keys.ts'
 import type { RedisLink } from '../../redis/redis-link.ts'
 import type { RedisSubscriber } from '../../redis/redis-subscriber.ts'
+import { MAX_APPEND_BATCH } from '../../limits.ts'
 import { newId } from '../../session-id.ts'
 import {
   type ActivityCursor,
@@ -20,8 +21,8 @@ import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, TRIM } from './redis-paged-scri
 import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
-/** Entries per APPEND call at most: one call holds Redis's one thread for about a millisecond at most. */
-const MAX_APPEND_ENTRIES = 256
+/** Entries per APPEND call at most (the core's batch): one call holds Redis's one thread for about a millisecond at most. */
+const MAX_APPEND_ENTRIES = MAX_APPEND_BATCH
 /** What one TRIM, DELETE_ENTRIES or FORK_COPY call goes through at most: entries, and bytes (about, past a page). */
 const PAGE_ENTRIES = 512
 const PAGE_BYTES = 1024 * 1024
@@ -37,8 +38,6 @@ export interface RedisBackendOptions {
   keys: RedisLogKeys
   /** The instance's one subscribed connection: other instances' changes are heard on it (`onRemoteChange`). */
   subscriber: RedisSubscriber
-  /** Told how long each APPEND call took; seconds. */
-  onStored?: (seconds: number) => void
   /** Called by `close()` once the last append is answered, before the command connection closes. */
   onClose?: () => Promise<void> | void
 }
@@ -286,10 +285,7 @@ export class RedisBackend implements LogBackend {
       args.push(String(logs.get(entry.log)), entry.data ?? '', String(entry.bytes), flagsOf(entry), entry.run ?? '')
       args.push(entry.producer?.key ?? '', entry.producer?.value ?? '')
     }
-    const started = performance.now()
-    const outcomes = (await this.#script(APPEND, keys, args)) as AppendOutcome[]
-    this.#options.onStored?.((performance.now() - started) / 1000)
-    return outcomes
+    return (await this.#script(APPEND, keys, args)) as AppendOutcome[]
   }
 
   /** CREATE_LOG's keys and args (redis-backend-scripts.ts). */
