@@ -1,7 +1,5 @@
 import { AppError } from '../errors.ts'
-
-/** How long a client should wait before trying again while Redis cannot be reached; seconds. */
-export const REDIS_RETRY_AFTER_S = 5
+import { REDIS_RETRY_AFTER_S } from '../log/backends/redis-backend.ts'
 
 /** Redis could not be reached or refused the command: 503 with a sentence, Redis's own reason kept as `cause`. */
 export function redisUnavailable(cause?: unknown): AppError {

@@ -21,6 +21,8 @@ import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, TRIM } from './redis-paged-scri
 import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
+/** How long a client should wait before trying again while Redis cannot be reached; seconds. */
+export const REDIS_RETRY_AFTER_S = 5
 /** Entries per APPEND call at most (the core's batch): one call holds Redis's one thread for about a millisecond at most. */
 const MAX_APPEND_ENTRIES = MAX_APPEND_BATCH
 /** What one TRIM, DELETE_ENTRIES or FORK_COPY call goes through at most: entries, and bytes (about, past a page). */
@@ -327,6 +329,7 @@ async function failing<T>(command: () => Promise<T>): Promise<T> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     if (message.startsWith('OOM')) throw new StoreFailure('its Redis store is out of memory', { cause: error })
-    throw new StoreFailure('its Redis store cannot be reached right now', { cause: error })
+    // The link reconnects by itself (redis-link.ts): a client may try again soon.
+    throw new StoreFailure('its Redis store cannot be reached right now', { cause: error, retryAfterSeconds: REDIS_RETRY_AFTER_S })
   }
 }
