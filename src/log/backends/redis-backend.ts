@@ -1,7 +1,7 @@
 import type { RedisLogKeys } from '../../redis/redis-keys.ts'
 import type { RedisLink } from '../../redis/redis-link.ts'
 import type { RedisSubscriber } from '../../redis/redis-subscriber.ts'
-import { MAX_APPEND_BATCH } from '../../limits.ts'
+import { MAX_APPEND_BATCH, REDIS_PAGE_BYTES, REDIS_PAGE_ENTRIES } from '../../limits.ts'
 import { newId } from '../../session-id.ts'
 import {
   type ActivityCursor,
@@ -25,9 +25,6 @@ import { parseWake } from './redis-wake.ts'
 export const REDIS_RETRY_AFTER_S = 5
 /** Entries per APPEND call at most (the core's batch): one call holds Redis's one thread for about a millisecond at most. */
 const MAX_APPEND_ENTRIES = MAX_APPEND_BATCH
-/** What one TRIM, DELETE_ENTRIES or FORK_COPY call goes through at most: entries, and bytes (about, past a page). */
-const PAGE_ENTRIES = 512
-const PAGE_BYTES = 1024 * 1024
 /** How long a fork's copy outlives its last page if the fork never finishes (its instance died); milliseconds. */
 const FORK_COPY_TTL_MS = 10 * 60_000
 /** Entries the first XREVRANGE of `readBefore` asks for; each next one asks for twice as many, up to the most. */
@@ -173,15 +170,15 @@ export class RedisBackend implements LogBackend {
   async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
     const k = this.#keys
     for (let i = 0; i < seqs.length; ) {
-      const part = seqs.slice(i, i + PAGE_ENTRIES).map(String)
-      const args = [log, k.wakeChannel, String(PAGE_BYTES), ...part]
+      const part = seqs.slice(i, i + REDIS_PAGE_ENTRIES).map(String)
+      const args = [log, k.wakeChannel, String(REDIS_PAGE_BYTES), ...part]
       i += (await this.#script(DELETE_ENTRIES, [k.state(log), k.entries(log), k.totals], args)) as number
     }
   }
 
   async trim(log: LogId, through: number): Promise<void> {
     const k = this.#keys
-    const args = [log, String(through), k.wakeChannel, String(PAGE_ENTRIES), String(PAGE_BYTES)]
+    const args = [log, String(through), k.wakeChannel, String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES)]
     for (let done = false; !done; ) {
       const [finished] = (await this.#script(TRIM, [k.state(log), k.entries(log), k.totals], args)) as [number, number]
       done = finished === 1
@@ -199,7 +196,7 @@ export class RedisBackend implements LogBackend {
     const copy = k.forkCopy(target.log, newId())
     let [count, bytes, after, done] = [0, 0, 0, false]
     while (!done) {
-      const args = [String(after), String(at), String(PAGE_ENTRIES), String(PAGE_BYTES), String(FORK_COPY_TTL_MS)]
+      const args = [String(after), String(at), String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES), String(FORK_COPY_TTL_MS)]
       const part = (await this.#script(FORK_COPY, [k.entries(source), copy], args)) as [number, number, number, number]
       done = part[0] === 1
       count += part[1]
