@@ -195,6 +195,14 @@ export const MAX_APPEND_BATCH = 256
  */
 export const MAX_APPEND_BATCH_BYTES = 8 * 1024 * 1024
 
+/**
+ * What one Redis script call that goes through a log's entries (a trim, a compaction, a fork's copy) takes at most:
+ * entries (512), and bytes (1 MiB, passed by the page that crosses it). A log may hold 64 MiB, and a script holds
+ * Redis's one thread for as long as it runs; the backend calls again for the rest (src/log/backends/redis-backend.ts).
+ */
+export const REDIS_PAGE_ENTRIES = 512
+export const REDIS_PAGE_BYTES = 1024 * 1024
+
 /** Newest entries the core keeps in memory per log for live readers; entries (32). */
 export const LOG_TAIL_ENTRIES = 32
 

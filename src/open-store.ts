@@ -42,8 +42,8 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   const { limits, notifier, coordinator, metrics, log } = options
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, log, metrics, maxSessionBytes: limits.maxSessionBytes })
-      return { store: redis.store, notifier: notifier ?? redis.notifier, coordinator: coordinator ?? redis.coordinator }
+      const redis = await openRedis(spec.url, { ...options.redis, ...limits, notifier, log, metrics })
+      return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
     }

@@ -176,20 +176,33 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
    */
   async recoverOpenRuns(): Promise<RecoveredRun[]> {
     const recovered: RecoveredRun[] = []
-    for (const { log, run, from } of await this.core.medium(() => this.core.backend.openRuns())) {
-      // A state-only probe first, stored (as nothing) only if the run is recoverable: a shared store swept often
-      // does not read the events of every live run only to be refused.
-      if (!(await this.#recover({ log, data: null, exempt: false, run, recovers: true, words: CHAT_WORDS }))) continue
-      const fold = new StreamedText(run)
-      await this.#eachEvent(log, from, (event) => fold.add(event))
-      const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
-      const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true })
-      if (appended) {
-        this.metrics?.eventPublished('interrupt')
-        recovered.push({ sessionId: log, stepId: run, seq: appended.seq })
-      }
+    for (const open of await this.core.medium(() => this.core.backend.openRuns())) {
+      const closed = await this.#recoverRun(open)
+      if (closed) recovered.push(closed)
     }
     return recovered
+  }
+
+  /**
+   * Closes the session's open run as `recoverOpenRuns` does, if it is recoverable (a shared store's run coordinator
+   * asks this of one session whose last owner let its lease expire); undefined when there was nothing to close.
+   */
+  async recoverSession(sessionId: string): Promise<RecoveredRun | undefined> {
+    const open = (await this.core.medium(() => this.core.backend.state(sessionId)))?.openRun
+    return open && this.#recoverRun({ log: sessionId, run: open.id, from: open.from })
+  }
+
+  async #recoverRun({ log, run, from }: { log: LogId; run: string; from: number }): Promise<RecoveredRun | undefined> {
+    // A state-only probe first, stored (as nothing) only if the run is recoverable: a shared store swept often
+    // does not read the events of every live run only to be refused.
+    if (!(await this.#recover({ log, data: null, exempt: false, run, recovers: true, words: CHAT_WORDS }))) return undefined
+    const fold = new StreamedText(run)
+    await this.#eachEvent(log, from, (event) => fold.add(event))
+    const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
+    const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true })
+    if (!appended) return undefined
+    this.metrics?.eventPublished('interrupt')
+    return { sessionId: log, stepId: run, seq: appended.seq }
   }
 
   /** A recovery's entry; undefined when the run is not recoverable (its owner is alive, or another closed it). */

@@ -201,13 +201,17 @@ export interface LogBackend {
 
 /** A failure of the medium: the core answers it as STORE_UNAVAILABLE (503) with the reason's sentence. */
 export class StoreFailure extends Error {
+  /** When the medium is likely back (a lost connection that reconnects by itself), told as Retry-After; seconds. */
+  readonly retryAfterSeconds: number | undefined
+
   constructor(
     /** A short phrase that completes "The server could not save this because …". */
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(reason, options)
     this.name = 'StoreFailure'
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
 }
 

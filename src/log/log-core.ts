@@ -336,7 +336,7 @@ export class LogCore {
 
   #failure(error: unknown): AppError {
     if (error instanceof AppError) return error
-    if (error instanceof StoreFailure) return storeUnavailable(error.reason, error)
+    if (error instanceof StoreFailure) return storeUnavailable(error.reason, error, error.retryAfterSeconds)
     return storeUnavailable('its store refused the write', error)
   }
 

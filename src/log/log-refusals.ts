@@ -48,10 +48,11 @@ export const storeClosed = () =>
   )
 
 /** A failure of the medium (disk, connection), with the backend's reason: 503, the failure kept as `cause`. */
-export function storeUnavailable(reason: string, cause?: unknown): AppError {
+export function storeUnavailable(reason: string, cause?: unknown, retryAfterSeconds?: number): AppError {
   const error = new AppError(
     'STORE_UNAVAILABLE',
     `The server could not save this because ${reason}. Everything saved before is kept; try again later.`,
+    retryAfterSeconds,
   )
   error.cause = cause
   return error

@@ -54,6 +54,25 @@ export class RedisLink {
     return this.#client.send(command, args)
   }
 
+  /**
+   * Runs a Lua script by its SHA-1 (EVALSHA), sending its text (EVAL) only when Redis lacks it (after a restart).
+   * Sending the text with every append cost Redis a hash of it per event. A call refused with NOSCRIPT is sent again,
+   * so one pipelined behind it may run first: calls whose order matters go one after another (the log backend's appends).
+   */
+  async script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    let sha = shas.get(script)
+    if (!sha) {
+      sha = new Bun.CryptoHasher('sha1').update(script).digest('hex')
+      shas.set(script, sha)
+    }
+    try {
+      return await this.send('EVALSHA', [sha, String(keys.length), ...keys, ...args])
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error
+      return this.send('EVAL', [script, String(keys.length), ...keys, ...args])
+    }
+  }
+
   close(): void {
     this.#closed = true
     clearTimeout(this.#reconnecting)
@@ -98,23 +117,5 @@ export class RedisLink {
 const newClient = (url: string) =>
   new RedisClient(url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: CONNECT_TIMEOUT_MS })
 
+/** Each script's SHA-1, computed once. */
 const shas = new Map<string, string>()
-
-/**
- * Runs a Lua script by its SHA-1 (EVALSHA), sending its text (EVAL) only when Redis lacks it (after a restart).
- * Sending the text with every append cost Redis a hash of it per event. A reload cannot reorder pipelined calls:
- * they fail in the order they were sent, and each retries in its own failure's turn, in that same order.
- */
-export async function runScript(link: RedisLink, script: string, keys: string[], args: string[]): Promise<unknown> {
-  let sha = shas.get(script)
-  if (!sha) {
-    sha = new Bun.CryptoHasher('sha1').update(script).digest('hex')
-    shas.set(script, sha)
-  }
-  try {
-    return await link.send('EVALSHA', [sha, String(keys.length), ...keys, ...args])
-  } catch (error) {
-    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error
-    return link.send('EVAL', [script, String(keys.length), ...keys, ...args])
-  }
-}

@@ -1,28 +1,27 @@
+import type { Notifier } from '../bus/notifier.ts'
+import { SessionSignal } from '../bus/session-signal.ts'
+import { RedisBackend } from '../log/backends/redis-backend.ts'
+import type { EventLogOptions } from '../log/event-log.ts'
 import type { Logger } from '../log.ts'
-import type { StoreMetrics } from '../metrics.ts'
 import { redisKeys } from './redis-keys.ts'
 import { RedisLink } from './redis-link.ts'
-import { RedisNotifier } from './redis-notifier.ts'
 import { RedisRunCoordinator } from './redis-run-coordinator.ts'
 import { RedisStore } from './redis-store.ts'
 import { RedisSubscriber } from './redis-subscriber.ts'
-import { parseWake } from './redis-tails.ts'
 
-export interface OpenRedisOptions {
+export interface OpenRedisOptions extends EventLogOptions {
   /** Prefix of every key and channel; default `stepstream:`. Deployments with one prefix share their sessions. */
   prefix?: string
   /** A run's lease; milliseconds, default 10,000 (`--run-lease`). */
   leaseMs?: number
   log: Logger
-  metrics?: StoreMetrics
-  /** Bytes one session's events may take; default DEFAULT_MAX_SESSION_BYTES (64 MiB, `--max-session-bytes`). */
-  maxSessionBytes?: number
 }
 
 /** What an instance on a shared Redis runs with: the store, its wake-ups and its run ownership, wired together. */
 export interface RedisDeployment {
   store: RedisStore
-  notifier: RedisNotifier
+  /** Wakes this instance's streams (the one given, or its own): the core notifies it of this instance's appends and of others' (pub/sub). */
+  notifier: Notifier
   coordinator: RedisRunCoordinator
 }
 
@@ -42,39 +41,28 @@ export async function openRedis(url: string, options: OpenRedisOptions): Promise
     throw error
   }
   const subscriber = new RedisSubscriber(subscriberLink)
-  const notifier = new RedisNotifier(link, keys.wakeChannel)
+  const notifier = options.notifier ?? new SessionSignal()
   let coordinator: RedisRunCoordinator | undefined
-  const store = new RedisStore({
+  const backend = new RedisBackend({
     link,
-    keys,
-    notifier,
-    metrics: options.metrics,
-    maxSessionBytes: options.maxSessionBytes,
-    subscribed: () => subscriber.ready,
+    keys: keys.log,
+    subscriber,
     onClose: () => {
       coordinator?.close()
       subscriber.close()
     },
   })
+  const store = new RedisStore(backend, link, keys, { ...options, notifier })
   coordinator = new RedisRunCoordinator({
     link,
     keys,
     log: options.log,
     leaseMs: options.leaseMs,
-    closeAbandoned: (id) => store.closeAbandoned(id),
+    closeAbandoned: (id) => store.recoverSession(id),
     sweep: () => store.recoverOpenRuns(),
   })
-  subscriber.onResubscribed = () => {
-    store.wakesMissed()
-    notifier.wakeAll()
-  }
   try {
-    await subscriber.listen(keys.wakeChannel, (message) => {
-      for (const { sessionId, seq } of parseWake(message)) {
-        store.wakeHeard(sessionId, seq)
-        notifier.received(sessionId)
-      }
-    })
+    await backend.listen()
     await subscriber.listen(keys.cancelChannel, (message) => void coordinator!.cancelled(message))
   } catch (error) {
     await store.close()

@@ -1,11 +1,13 @@
-import { DEFAULT_RUN_LEASE_MS } from '../defaults.ts'
 import type { Logger } from '../log.ts'
 import type { RunClaim, RunCoordinator } from '../runs/run-coordinator.ts'
 import { sessionNotFound } from '../errors.ts'
 import { guarded } from './redis-errors.ts'
 import type { RedisKeys } from './redis-keys.ts'
-import { type RedisLink, runScript } from './redis-link.ts'
+import type { RedisLink } from './redis-link.ts'
 import { CLAIM, RELEASE, RENEW } from './redis-scripts.ts'
+
+/** How long a run's lease lasts without renewal; milliseconds (`--run-lease`). */
+export const DEFAULT_LEASE_MS = 10_000
 
 export interface RedisRunCoordinatorOptions {
   link: RedisLink
@@ -13,9 +15,9 @@ export interface RedisRunCoordinatorOptions {
   log: Logger
   /** The lease; renewed every third of it while the run goes on. Milliseconds, default 10,000. */
   leaseMs?: number
-  /** Closes the session's run if its owner let the lease expire (RedisStore.closeAbandoned). */
+  /** Closes the session's run if its owner let the lease expire (the event log's recoverSession). */
   closeAbandoned: (sessionId: string) => Promise<unknown>
-  /** Closes every such run (RedisStore.recoverOpenRuns); swept every half lease. */
+  /** Closes every such run (the event log's recoverOpenRuns); swept every half lease. */
   sweep: () => Promise<unknown>
 }
 
@@ -37,7 +39,7 @@ export class RedisRunCoordinator implements RunCoordinator {
   readonly #sweeper: ReturnType<typeof setInterval>
 
   constructor(private readonly options: RedisRunCoordinatorOptions) {
-    this.#leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
     this.#sweeper = setInterval(() => {
       options.sweep().catch((error) => options.log.warn('could not check for runs whose server died', { error: String(error) }))
     }, this.#leaseMs / 2)
@@ -57,7 +59,7 @@ export class RedisRunCoordinator implements RunCoordinator {
 
   async current(sessionId: string): Promise<string | undefined> {
     return (
-      ((await guarded(() => this.options.link.send('HGET', [this.options.keys.session(sessionId), 'open_run']))) as string | null) ??
+      ((await guarded(() => this.options.link.send('HGET', [this.options.keys.log.state(sessionId), 'open_run']))) as string | null) ??
       undefined
     )
   }
@@ -89,8 +91,8 @@ export class RedisRunCoordinator implements RunCoordinator {
 
   async #claim(sessionId: string, runId: string): Promise<string> {
     const k = this.options.keys
-    const keys = [k.lease(sessionId), k.session(sessionId), k.runs(sessionId), k.openRuns]
-    return (await guarded(() => runScript(this.options.link, CLAIM, keys, [runId, String(this.#leaseMs), sessionId]))) as string
+    const keys = [k.log.lease(sessionId), k.log.state(sessionId), k.log.runs(sessionId), k.log.openRuns]
+    return (await guarded(() => this.options.link.script(CLAIM, keys, [runId, String(this.#leaseMs), sessionId]))) as string
   }
 
   #hold(sessionId: string, runId: string): RunClaim {
@@ -98,7 +100,7 @@ export class RedisRunCoordinator implements RunCoordinator {
     const controller = new AbortController()
     let renewedAt = Date.now()
     const renewal = setInterval(async () => {
-      const kept = await runScript(link, RENEW, [keys.lease(sessionId)], [runId, String(this.#leaseMs)]).catch(() => undefined)
+      const kept = await link.script(RENEW, [keys.log.lease(sessionId)], [runId, String(this.#leaseMs)]).catch(() => undefined)
       if (kept === 1) renewedAt = Date.now()
       // Lost, or not renewed for a whole lease: another instance may close the run at any moment, and the fence
       // already refuses its events; stop the step instead of letting it work for nothing.
@@ -115,7 +117,7 @@ export class RedisRunCoordinator implements RunCoordinator {
       release: async () => {
         clearInterval(renewal)
         if (this.#held.get(sessionId) === held) this.#held.delete(sessionId)
-        await runScript(link, RELEASE, [keys.lease(sessionId)], [runId]).catch(() => {})
+        await link.script(RELEASE, [keys.log.lease(sessionId)], [runId]).catch(() => {})
       },
     }
   }

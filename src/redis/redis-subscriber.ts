@@ -10,9 +10,8 @@ type Listener = (message: string) => void
  */
 export class RedisSubscriber {
   readonly #listeners = new Map<string, Listener>()
+  readonly #resubscribed: (() => void)[] = []
   #ready = true
-  /** Called after each re-subscription (not the first): the owner treats every channel as possibly missed. */
-  onResubscribed: (() => void) | undefined
 
   constructor(private readonly link: RedisLink) {
     link.onDown = () => {
@@ -21,13 +20,18 @@ export class RedisSubscriber {
     link.onConnect = async (client) => {
       await this.#subscribeAll(client)
       this.#ready = true
-      this.onResubscribed?.()
+      for (const listener of this.#resubscribed) listener()
     }
   }
 
   /** Whether messages are being received now (for /readyz). */
   get ready(): boolean {
     return this.#ready && this.link.connected
+  }
+
+  /** Calls `listener` after each re-subscription (not the first): whatever was published meanwhile was missed. */
+  onResubscribed(listener: () => void): void {
+    this.#resubscribed.push(listener)
   }
 
   async listen(channel: string, listener: Listener): Promise<void> {

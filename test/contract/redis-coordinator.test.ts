@@ -69,15 +69,16 @@ describe.if(available)('Redis run ownership', () => {
     const [a, b, prefix] = await twoInstances(60_000)
     const id = newId()
     await a.store.createSession(id, ECHO)
-    await a.store.append(id, { type: 'user', step_id: 'earlier', ts: new Date().toISOString(), text: 'q' })
+    // As the runner does: the run takes the session, then its user message opens it in the log.
     await a.coordinator.claim(id, 'run-1')
+    await a.store.append(id, { type: 'user', step_id: 'run-1', ts: new Date().toISOString(), text: 'q' })
     await a.store.append(id, partial('he', 'run-1'))
     await a.store.append(id, partial('llo', 'run-1'))
     // The owner stops renewing (it hangs, or loses Redis) and its lease runs out.
     a.coordinator.close()
     // While the lease holds, nobody closes the run, however quiet it is.
-    expect(await b.store.closeAbandoned(id)).toBeUndefined()
-    await redisDel(redisKeys(prefix).lease(id))
+    expect(await b.store.recoverSession(id)).toBeUndefined()
+    await redisDel(redisKeys(prefix).log.lease(id))
     const closed = await b.store.recoverOpenRuns()
     expect(closed).toEqual([{ sessionId: id, stepId: 'run-1', seq: 4 }])
     expect(await a.store.recoverOpenRuns()).toEqual([])

@@ -144,6 +144,36 @@ if (available) {
       proxy.stop()
     })
 
+    test('an instance that lost its subscription forgets what it kept: appends it was not told of are read', async () => {
+      const prefix = `t${newId()}:`
+      const proxy = new TcpProxy(redis.port)
+      const a = await openRedis(redis.url, { prefix, log: silentLogger })
+      const b = await openRedis(`redis://127.0.0.1:${await proxy.start()}`, { prefix, log: silentLogger })
+      const id = newId()
+      await a.store.createSession(id, ECHO)
+      await a.store.append(id, partial('1'))
+      // B knows the head and keeps the newest events: its reads are answered from memory.
+      expect(await b.store.waitFor(id, 0, new AbortController().signal, 5000)).toBe(false)
+      expect((await b.store.read(id, 0)).map((e) => e.seq)).toEqual([1])
+      proxy.cut()
+      // Published while B's subscriber is gone: B never hears of it.
+      await a.store.append(id, partial('2'))
+      proxy.restore()
+      const deadline = Date.now() + 5000
+      while (
+        !(await b.store.ping().then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        if (Date.now() > deadline) throw new Error('B did not reconnect within 5 s')
+        await Bun.sleep(10)
+      }
+      expect((await b.store.read(id, 1)).map((e) => e.seq)).toEqual([2])
+      await Promise.all([a.store.close(), b.store.close()])
+      proxy.stop()
+    })
+
     test('an unreachable Redis is refused at open with its reason', async () => {
       await expect(openRedis('redis://127.0.0.1:1', { log: silentLogger })).rejects.toThrow()
     })

@@ -119,7 +119,7 @@ describe.if(available)('two instances on one Redis', () => {
       const refused = await post(`${server.base}/api/sessions/${id}/messages`, { text: 'lost' })
       expect(refused.status).toBe(503)
       expect(refused.headers.get('retry-after')).toBeTruthy()
-      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/cannot reach its Redis store/)
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/its Redis store cannot be reached/)
       expect((await post(`${server.base}/api/sessions`, {})).status).toBe(503)
     }
     await redis.start()

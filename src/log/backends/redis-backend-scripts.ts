@@ -1,0 +1,144 @@
+import { COUNTS, CREATE_LOG, MOVE_ACTIVITY, WAKE_LINE } from './redis-lua.ts'
+
+/**
+ * The Lua scripts of the Redis log backend (redis-backend.ts), one per change of more than one key. Each runs whole,
+ * with no other command in between: that is what makes a log's seqs strictly increasing across instances, a lease a
+ * fence, and each entry's state changes and producer mark land with it or not at all. Keys are in redis-keys.ts
+ * (RedisLogKeys); every key a script touches is passed as a key. Scripts answer codes, never errors: an error reply
+ * is a failure of the medium.
+ *
+ * The activity index holds members `<activeAt, 16 digits> <log>` at score 0, and the state hash keeps `active_at` in
+ * the same 16 digits, so a script can find a log's member to move it.
+ */
+
+/** Creates a log (CREATE_LOG's layout, nothing before it). Returns 1, or 0 when its id or an alias is taken. */
+export const CREATE = `${CREATE_LOG}
+if not is_free(0, 0) then return 0 end
+create_log(0, 0)
+return 1`
+
+/**
+ * Appends a batch, in order, possibly to several logs (log-backend.ts `append`). KEYS: activity, open runs, totals,
+ * then per log of the batch: state, entries, producers, runs, lease. ARGV: now (ms), now (16 digits), wake channel,
+ * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
+ * flags, run ('' for none), producer key, producer value. Flags, one letter each: n data null, x exempt, o opens its
+ * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark. An entry without data
+ * takes no room, so it is never FULL (a full log can still be closed).
+ *
+ * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
+ * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
+ * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
+ * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
+ * entry) or NO_LOG, CLOSED, FENCED, FULL.
+ */
+export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
+local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
+local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
+local logs = tonumber(ARGV[6])
+local first = 7 + logs
+local results, heads, order, touched = {}, {}, {}, {}
+local added, added_bytes = 0, 0
+for i = 0, (#ARGV - first + 1) / 7 - 1 do
+  local a = first + i * 7
+  local j = tonumber(ARGV[a]) - 1
+  local state, entries, producers, runs, lease = KEYS[4 + 5 * j], KEYS[5 + 5 * j], KEYS[6 + 5 * j], KEYS[7 + 5 * j], KEYS[8 + 5 * j]
+  local log, data, bytes, flags, run = ARGV[7 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
+  local function has(c) return string.find(flags, c, 1, true) ~= nil end
+  local result
+  if redis.call('EXISTS', state) == 0 then
+    result = 'NO_LOG'
+  elseif redis.call('HGET', state, 'closed') == '1' then
+    result = 'CLOSED'
+  else
+    local open = redis.call('HGET', state, 'open_run')
+    if has('r') and (open ~= run or redis.call('EXISTS', lease) == 1) then
+      result = 'FENCED'
+    elseif has('f') and run ~= '' and redis.call('SISMEMBER', runs, run) == 1 and (open ~= run or redis.call('GET', lease) ~= run) then
+      result = 'FENCED'
+    elseif not has('n') and not has('x') and tonumber(redis.call('HGET', state, 'bytes')) + bytes > room then
+      result = 'FULL'
+    else
+      local head
+      if has('n') then
+        head = tonumber(redis.call('HGET', state, 'head'))
+      else
+        head = redis.call('HINCRBY', state, 'head', 1)
+        redis.call('HINCRBY', state, 'count', 1)
+        redis.call('HINCRBY', state, 'bytes', bytes)
+        redis.call('XADD', entries, head .. '-0', 'd', data)
+        added, added_bytes = added + 1, added_bytes + bytes
+      end
+      if has('p') then redis.call('HSET', producers, ARGV[a + 5], ARGV[a + 6]) end
+      if has('o') and run ~= '' then
+        redis.call('HSET', state, 'open_run', run, 'run_from', has('n') and head or head - 1)
+        redis.call('SADD', KEYS[2], log)
+        open = run
+      end
+      if has('c') and run ~= '' and open == run then
+        redis.call('HDEL', state, 'open_run', 'run_from')
+        redis.call('SREM', KEYS[2], log)
+      end
+      if has('L') then redis.call('HSET', state, 'closed', '1') end
+      if has('t') then touched[j] = true end
+      if heads[j] == nil then order[#order + 1] = j end
+      heads[j] = head
+      result = head
+    end
+  end
+  results[i + 1] = result
+end
+if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
+local lines = {}
+for n, j in ipairs(order) do
+  lines[n] = wake_line(ARGV[7 + j], heads[j])
+  if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[7 + j], padded) end
+end
+if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
+return results`
+
+/**
+ * Sets a log's activity and, unless ARGV[3] is '', its expiry ('-' clears it). KEYS: state, activity, expiry. ARGV:
+ * log, activeAt (16 digits), expiresAt. Returns 1, or 0 for no such log.
+ */
+export const TOUCH = `${MOVE_ACTIVITY}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+move_activity(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '-' then
+  redis.call('HDEL', KEYS[1], 'expires_at')
+  redis.call('ZREM', KEYS[3], ARGV[1])
+elseif ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'expires_at', ARGV[3])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+return 1`
+
+/** Replaces a log's meta. KEYS: state. ARGV: meta. Returns 1, or 0 for no such log (which it does not create). */
+export const SET_META = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'meta', ARGV[1])
+return 1`
+
+/**
+ * Deletes a log and all of it. KEYS: state, entries, producers, aliases set, runs, lease, activity, expiry, open
+ * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, then the aliases, as read from its
+ * aliases set just before. Returns 1; 0 for no such log; -1 when the aliases given are not the log's (it was deleted
+ * and created again meanwhile: read them again). UNLINK frees a large log's entries off Redis's main thread.
+ */
+export const DELETE = `${COUNTS}${WAKE_LINE}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local aliases = redis.call('SMEMBERS', KEYS[4])
+if #aliases ~= #KEYS - 10 then return -1 end
+local given = {}
+for i = 3, #ARGV do given[ARGV[i]] = true end
+for _, alias in ipairs(aliases) do if not given[alias] then return -1 end end
+for i = 11, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+local state = redis.call('HMGET', KEYS[1], 'count', 'bytes', 'active_at')
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+if state[3] then redis.call('ZREM', KEYS[7], state[3] .. ' ' .. ARGV[1]) end
+redis.call('ZREM', KEYS[8], ARGV[1])
+redis.call('SREM', KEYS[9], ARGV[1])
+counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
+redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
+return 1`

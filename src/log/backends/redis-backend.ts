@@ -1,0 +1,332 @@
+import type { RedisLogKeys } from '../../redis/redis-keys.ts'
+import type { RedisLink } from '../../redis/redis-link.ts'
+import type { RedisSubscriber } from '../../redis/redis-subscriber.ts'
+import { MAX_APPEND_BATCH, REDIS_PAGE_BYTES, REDIS_PAGE_ENTRIES } from '../../limits.ts'
+import { newId } from '../../session-id.ts'
+import {
+  type ActivityCursor,
+  type AppendEntry,
+  type AppendOutcome,
+  type BackendTotals,
+  type BatchLimits,
+  type LogBackend,
+  type LogEntry,
+  type LogId,
+  type LogState,
+  type NewLog,
+  StoreFailure,
+} from '../log-backend.ts'
+import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
+import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, TRIM } from './redis-paged-scripts.ts'
+import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
+import { parseWake } from './redis-wake.ts'
+
+/** How long a client should wait before trying again while Redis cannot be reached; seconds. */
+export const REDIS_RETRY_AFTER_S = 5
+/** Entries per APPEND call at most (the core's batch): one call holds Redis's one thread for about a millisecond at most. */
+const MAX_APPEND_ENTRIES = MAX_APPEND_BATCH
+/** How long a fork's copy outlives its last page if the fork never finishes (its instance died); milliseconds. */
+const FORK_COPY_TTL_MS = 10 * 60_000
+/** Entries the first XREVRANGE of `readBefore` asks for; each next one asks for twice as many, up to the most. */
+const FIRST_REVERSE_PAGE = 8
+const MAX_REVERSE_PAGE = 256
+
+export interface RedisBackendOptions {
+  /** The instance's command connection. */
+  link: RedisLink
+  keys: RedisLogKeys
+  /** The instance's one subscribed connection: other instances' changes are heard on it (`onRemoteChange`). */
+  subscriber: RedisSubscriber
+  /** Called by `close()` once the last append is answered, before the command connection closes. */
+  onClose?: () => Promise<void> | void
+}
+
+/**
+ * The log backend on a Redis shared by several instances: a Stream per log (entry ids `<seq>-0`), a hash of its
+ * state, and one Lua script per change of several keys (redis-backend-scripts.ts), so seqs are assigned atomically
+ * with the append whoever appends. Other instances' changes arrive as wake messages on the subscriber.
+ */
+export class RedisBackend implements LogBackend {
+  readonly #link: RedisLink
+  readonly #keys: RedisLogKeys
+  readonly #options: RedisBackendOptions
+  #changed: ((log: LogId, head: number | undefined) => void) | undefined
+  #reset: (() => void) | undefined
+  /**
+   * The append calls, one after another: a call refused with NOSCRIPT (Redis restarted) is sent again with the
+   * script's text, and a later call pipelined behind it would have run first, storing a log's later entries first.
+   */
+  #appending: Promise<unknown> = Promise.resolve()
+  /**
+   * Reads and state look-ups in flight, by what they ask: a thousand readers on this instance woken by one remote
+   * append ask Redis once, not a thousand times (bench/scenarios/fan-out.ts on Redis).
+   */
+  readonly #inflight = new Map<string, Promise<unknown>>()
+  /**
+   * Raised by every change this instance sends and every wake message it hears: a request asked after a change never
+   * joins one asked before it, which may not see it (a writer reading its own write, a reader woken by a message).
+   */
+  #epoch = 0
+  #closed = false
+
+  constructor(options: RedisBackendOptions) {
+    this.#link = options.link
+    this.#keys = options.keys
+    this.#options = options
+    options.subscriber.onResubscribed(() => this.#reset?.())
+  }
+
+  /** Subscribes to the wake channel; resolves once subscribed (call before serving). */
+  listen(): Promise<void> {
+    return this.#options.subscriber.listen(this.#keys.wakeChannel, (message) => {
+      this.#epoch++
+      for (const { log, head } of parseWake(message)) this.#changed?.(log, head)
+    })
+  }
+
+  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+    this.#changed = listener
+  }
+
+  onRemoteReset(listener: () => void): void {
+    this.#reset = listener
+  }
+
+  async create(log: NewLog, now: number): Promise<boolean> {
+    return (await this.#script(CREATE, ...this.#creation(log, now))) === 1
+  }
+
+  async state(log: LogId): Promise<LogState | undefined> {
+    const fields = (await this.#shared(`s\0${log}`, () => this.#send('HGETALL', [this.#keys.state(log)]))) as Record<string, string> | null
+    return fields?.head === undefined ? undefined : stateOf(fields)
+  }
+
+  async resolveAlias(alias: string): Promise<LogId | undefined> {
+    return ((await this.#send('GET', [this.#keys.alias(alias)])) as string | null) ?? undefined
+  }
+
+  async setMeta(log: LogId, meta: string): Promise<boolean> {
+    return (await this.#script(SET_META, [this.#keys.state(log)], [meta])) === 1
+  }
+
+  async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
+    const k = this.#keys
+    const expiry = expiresAt === undefined ? '' : expiresAt === null ? '-' : String(expiresAt)
+    return (await this.#script(TOUCH, [k.state(log), k.activity, k.expiry], [log, padded(activeAt), expiry])) === 1
+  }
+
+  append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    if (this.#closed) return Promise.reject(new StoreFailure('the server is shutting down'))
+    const appended = this.#appending.then(async () => {
+      const outcomes: AppendOutcome[] = []
+      for (let i = 0; i < entries.length; i += MAX_APPEND_ENTRIES) {
+        outcomes.push(...(await this.#appendPart(entries.slice(i, i + MAX_APPEND_ENTRIES), limits, now)))
+      }
+      return outcomes
+    })
+    this.#appending = appended.catch(() => {})
+    return appended
+  }
+
+  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+    const entries = await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
+      this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)]),
+    )
+    return entriesOf(entries as StreamEntry[] | null)
+  }
+
+  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+    // No seq is below 1, and Redis refuses `(0-0` as the end of a range.
+    if (before <= 1) return []
+    const found: LogEntry[] = []
+    let bytes = 0
+    // Small pages from the end, doubling: an entry may be a megabyte, and a page is read whole.
+    for (let below = before, page = FIRST_REVERSE_PAGE; ; page = Math.min(page * 2, MAX_REVERSE_PAGE)) {
+      const entries = (await this.#send('XREVRANGE', [this.#keys.entries(log), `(${below}-0`, '-', 'COUNT', String(page)])) as
+        | StreamEntry[]
+        | null
+      for (const entry of entriesOf(entries)) {
+        bytes += Buffer.byteLength(entry.data)
+        if (found.length > 0 && bytes > maxBytes) return found.reverse()
+        found.push(entry)
+      }
+      if (!entries || entries.length < page) return found.reverse()
+      below = found.at(-1)!.seq
+    }
+  }
+
+  async delete(log: LogId): Promise<boolean> {
+    const k = this.#keys
+    for (;;) {
+      const aliases = (await this.#send('SMEMBERS', [k.aliases(log)])) as string[]
+      const keys = [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
+      keys.push(k.activity, k.expiry, k.openRuns, k.totals, ...aliases.map((alias) => k.alias(alias)))
+      const deleted = await this.#script(DELETE, keys, [log, k.wakeChannel, ...aliases])
+      // -1: the log was deleted and created again, with other aliases, between the two calls.
+      if (deleted !== -1) return deleted === 1
+    }
+  }
+
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+    const k = this.#keys
+    for (let i = 0; i < seqs.length; ) {
+      const part = seqs.slice(i, i + REDIS_PAGE_ENTRIES).map(String)
+      const args = [log, k.wakeChannel, String(REDIS_PAGE_BYTES), ...part]
+      i += (await this.#script(DELETE_ENTRIES, [k.state(log), k.entries(log), k.totals], args)) as number
+    }
+  }
+
+  async trim(log: LogId, through: number): Promise<void> {
+    const k = this.#keys
+    const args = [log, String(through), k.wakeChannel, String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES)]
+    for (let done = false; !done; ) {
+      const [finished] = (await this.#script(TRIM, [k.state(log), k.entries(log), k.totals], args)) as [number, number]
+      done = finished === 1
+    }
+  }
+
+  /**
+   * Copies the source's entries in bounded parts into a stream of the fork's own, which the last call renames into
+   * place as it creates the fork: the fork does not exist until then, so no append can land among its entries.
+   */
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+    const k = this.#keys
+    if ((await this.#send('EXISTS', [k.state(source)])) === 0) return 'NO_LOG'
+    if ((await this.#send('EXISTS', [k.state(target.log)])) === 1) return false
+    const copy = k.forkCopy(target.log, newId())
+    let [count, bytes, after, done] = [0, 0, 0, false]
+    while (!done) {
+      const args = [String(after), String(at), String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES), String(FORK_COPY_TTL_MS)]
+      const part = (await this.#script(FORK_COPY, [k.entries(source), copy], args)) as [number, number, number, number]
+      done = part[0] === 1
+      count += part[1]
+      bytes += part[2]
+      after = part[3]
+    }
+    const [keys, args] = this.#creation(target, now)
+    const finished = await this.#script(
+      FORK_FINISH,
+      [k.state(source), copy, k.entries(target.log), ...keys],
+      [source, String(at), String(count), String(bytes), ...args],
+    )
+    return finished === 'NO_LOG' ? 'NO_LOG' : finished === 1
+  }
+
+  async producer(log: LogId, key: string): Promise<string | undefined> {
+    return ((await this.#send('HGET', [this.#keys.producers(log), key])) as string | null) ?? undefined
+  }
+
+  async producerKeys(log: LogId): Promise<string[]> {
+    return (await this.#send('HKEYS', [this.#keys.producers(log)])) as string[]
+  }
+
+  async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
+    this.#epoch++
+    if (keys.length > 0) await this.#send('HDEL', [this.#keys.producers(log), ...keys])
+  }
+
+  async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
+    // Members `<activeAt, 16 digits> <log>` at one score sort by (activeAt, log): a lex range is the page.
+    const start = cursor && cursor.activeAt >= from ? `(${padded(cursor.activeAt)} ${cursor.log}` : `[${padded(from)}`
+    const members = (await this.#send('ZRANGE', [
+      this.#keys.activity,
+      start,
+      `(${padded(to)}`,
+      'BYLEX',
+      'LIMIT',
+      '0',
+      String(limit),
+    ])) as string[]
+    return members.map((member) => ({ activeAt: Number(member.slice(0, 16)), log: member.slice(17) }))
+  }
+
+  async expiredLogs(now: number, limit: number): Promise<LogId[]> {
+    return (await this.#send('ZRANGE', [this.#keys.expiry, '-inf', String(now), 'BYSCORE', 'LIMIT', '0', String(limit)])) as string[]
+  }
+
+  async openRuns(): Promise<{ log: LogId; run: string; from: number }[]> {
+    const logs = (await this.#send('SMEMBERS', [this.#keys.openRuns])) as string[]
+    const runs = await Promise.all(logs.map((log) => this.#send('HMGET', [this.#keys.state(log), 'open_run', 'run_from'])))
+    return logs.flatMap((log, i) => {
+      const [run, from] = runs[i] as [string | null, string | null]
+      return run === null ? [] : [{ log, run, from: Number(from ?? 0) }]
+    })
+  }
+
+  async totals(): Promise<BackendTotals> {
+    const [logs, entries, bytes] = (await this.#send('HMGET', [this.#keys.totals, 'logs', 'entries', 'bytes'])) as (string | null)[]
+    return { logs: Number(logs ?? 0), entries: Number(entries ?? 0), bytes: Number(bytes ?? 0) }
+  }
+
+  async ping(): Promise<void> {
+    // Without the subscriber, this instance would serve stale entries and never wake its readers.
+    if (!this.#options.subscriber.ready) throw new StoreFailure('the server lost its subscription to Redis')
+    await this.#send('PING', [])
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#appending
+    await this.#options.onClose?.()
+    this.#link.close()
+  }
+
+  async #appendPart(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
+    const k = this.#keys
+    const logs = new Map<LogId, number>()
+    for (const { log } of entries) if (!logs.has(log)) logs.set(log, logs.size + 1)
+    const keys = [k.activity, k.openRuns, k.totals]
+    for (const log of logs.keys()) keys.push(k.state(log), k.entries(log), k.producers(log), k.runs(log), k.lease(log))
+    const args = [String(now), padded(now), k.wakeChannel, String(limits.maxLogBytes), String(limits.reserveBytes)]
+    args.push(String(logs.size), ...logs.keys())
+    for (const entry of entries) {
+      args.push(String(logs.get(entry.log)), entry.data ?? '', String(entry.bytes), flagsOf(entry), entry.run ?? '')
+      args.push(entry.producer?.key ?? '', entry.producer?.value ?? '')
+    }
+    return (await this.#script(APPEND, keys, args)) as AppendOutcome[]
+  }
+
+  /** CREATE_LOG's keys and args (redis-backend-scripts.ts). */
+  #creation(log: NewLog, now: number): [string[], string[]] {
+    const k = this.#keys
+    const aliases = log.aliases ?? []
+    const keys = [k.state(log.log), k.aliases(log.log), k.activity, k.expiry, k.totals, k.alias(log.log)]
+    for (const alias of aliases) keys.push(k.alias(alias), k.state(alias))
+    const args = [log.log, log.meta, String(now), padded(now), log.expiresAt === undefined ? '' : String(log.expiresAt)]
+    args.push(log.closed ? '1' : '0', ...aliases)
+    return [keys, args]
+  }
+
+  /** One request for all who ask the same while it is in flight; each caller parses its own copy of the answer. */
+  #shared(what: string, load: () => Promise<unknown>): Promise<unknown> {
+    const key = `${this.#epoch}\0${what}`
+    const pending = this.#inflight.get(key)
+    if (pending) return pending
+    const loading = load().finally(() => this.#inflight.delete(key))
+    this.#inflight.set(key, loading)
+    return loading
+  }
+
+  #send(command: string, args: string[]): Promise<unknown> {
+    return failing(() => this.#link.send(command, args))
+  }
+
+  /** Every script changes something. */
+  #script(script: string, keys: string[], args: string[]): Promise<unknown> {
+    this.#epoch++
+    return failing(() => this.#link.script(script, keys, args))
+  }
+}
+
+/** Runs a command, turning its failure into a StoreFailure: the scripts answer codes, so any error is the medium's. */
+async function failing<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return await command()
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (message.startsWith('OOM')) throw new StoreFailure('its Redis store is out of memory', { cause: error })
+    // The link reconnects by itself (redis-link.ts): a client may try again soon.
+    throw new StoreFailure('its Redis store cannot be reached right now', { cause: error, retryAfterSeconds: REDIS_RETRY_AFTER_S })
+  }
+}

@@ -1,0 +1,304 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { RedisClient } from 'bun'
+import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
+import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
+import { redisLogKeys } from '../../src/redis/redis-keys.ts'
+import { RedisLink } from '../../src/redis/redis-link.ts'
+import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
+import { newId } from '../../src/session-id.ts'
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
+import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { backendContract, entry } from './backend.contract.ts'
+
+const available = redisAvailable('the Redis log backend contract')
+let redis: TestRedis
+beforeAll(async () => {
+  if (available) redis = await startRedis()
+})
+afterAll(async () => {
+  await redis?.destroy()
+})
+
+const LIMITS = { maxLogBytes: 64 * 1024 * 1024, reserveBytes: 1024 }
+const NOW = 1_700_000_000_000
+
+/** A backend as an instance runs it: a command connection and a subscribed one, under `prefix`. */
+async function openBackend(prefix: string, url = redis.url, subscriberUrl = url): Promise<RedisBackend> {
+  const link = await RedisLink.open(url)
+  const subscriber = new RedisSubscriber(await RedisLink.open(subscriberUrl))
+  const backend = new RedisBackend({ link, keys: redisLogKeys(prefix), subscriber, onClose: () => subscriber.close() })
+  await backend.listen()
+  return backend
+}
+
+/** One command on a connection of the test's own. */
+async function command(name: string, args: string[]): Promise<unknown> {
+  const client = new RedisClient(redis.url)
+  try {
+    return await client.send(name, args)
+  } finally {
+    client.close()
+  }
+}
+
+/** How many times Redis has run the commands matching `name` so far, from INFO commandstats. */
+const calls = async (name: RegExp) => {
+  const info = (await command('INFO', ['commandstats'])) as string
+  return [...info.matchAll(new RegExp(`^cmdstat_${name.source}:calls=(\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0)
+}
+/** Scripts Redis has run so far (EVALSHA and EVAL). */
+const scriptCalls = () => calls(/eval(?:sha)?/)
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(5)
+  }
+}
+
+if (available) {
+  // Each backend gets its own key prefix, so totals and indexes start empty; `reopen` opens one on the same prefix.
+  let prefix = ''
+  const fresh = () => {
+    prefix = `t${newId()}:`
+    return openBackend(prefix)
+  }
+  backendContract('redis', fresh, () => openBackend(prefix))
+
+  describe('redis backend', () => {
+    const two = async (): Promise<[RedisBackend, RedisBackend]> => {
+      const shared = `t${newId()}:`
+      return [await openBackend(shared), await openBackend(shared)]
+    }
+    const closeAll = (...backends: LogBackend[]) => Promise.all(backends.map((b) => b.close()))
+
+    test('two instances appending to one log take consecutive seqs, never colliding', async () => {
+      const [a, b] = await two()
+      const log = newId()
+      await a.create({ log, meta: '' }, NOW)
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).append([entry(log, String(i)), entry(log, String(i))], LIMITS, NOW)),
+      )
+      expect(outcomes.flat().sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+      expect(await b.state(log)).toMatchObject({ head: 40, count: 40 })
+      await closeAll(a, b)
+    })
+
+    test("another instance hears each batch's new head, and a bare change for deletes, trims and compactions", async () => {
+      const [a, b] = await two()
+      const heard: [string, number | undefined][] = []
+      b.onRemoteChange((log, head) => heard.push([log, head]))
+      const [one, other] = [newId(), newId()]
+      await a.create({ log: one, meta: '' }, NOW)
+      await a.create({ log: other, meta: '' }, NOW)
+      await a.append([entry(one, '1'), entry(other, '1'), entry(one, '2')], LIMITS, NOW)
+      await until(() => heard.length >= 2, 'the wake message')
+      expect(heard).toEqual([
+        [one, 2],
+        [other, 1],
+      ])
+      heard.length = 0
+      await a.deleteEntries(one, [1])
+      await a.trim(one, 2)
+      await a.delete(other)
+      await until(() => heard.length >= 3, 'the change messages')
+      expect(heard).toEqual([
+        [one, undefined],
+        [one, undefined],
+        [other, undefined],
+      ])
+      // A log whose id holds a newline, or what looks like an encoding, is still named whole.
+      heard.length = 0
+      const odd = 'x 7\ny%0A%'
+      await a.create({ log: odd, meta: '' }, NOW)
+      await a.append([entry(odd, '1')], LIMITS, NOW)
+      await until(() => heard.length >= 1, 'the wake message')
+      expect(heard).toEqual([[odd, 1]])
+      await closeAll(a, b)
+    })
+
+    test('a lost subscription reports every log as changed once it is back', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      let resets = 0
+      backend.onRemoteReset(() => resets++)
+      await command('CLIENT', ['KILL', 'TYPE', 'pubsub'])
+      await until(() => resets > 0, 'the reset')
+      await backend.close()
+    })
+
+    test("a leased run's entries are stored only while it is the open run and holds the lease", async () => {
+      const prefix = `t${newId()}:`
+      const backend = await openBackend(prefix)
+      const keys = redisLogKeys(prefix)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      // What the run coordinator's CLAIM does: the lease, the open run, and the run recorded as leased.
+      await command('SET', [keys.lease(log), 'r1'])
+      await command('SADD', [keys.runs(log), 'r1'])
+      await command('HSET', [keys.state(log), 'open_run', 'r1', 'run_from', '0'])
+      const fenced = (data: string, more = {}) => entry(log, data, { run: 'r1', fenced: true, ...more })
+      expect(await backend.append([fenced('"a"', { opensRun: true })], LIMITS, NOW)).toEqual([1])
+      await command('SET', [keys.lease(log), 'r2'])
+      expect(await backend.append([fenced('"b"')], LIMITS, NOW)).toEqual(['FENCED'])
+      // Recovery waits for the lease to be gone, then closes the run once.
+      const recover = entry(log, '"interrupt"', { run: 'r1', closesRun: true, exempt: true, recovers: true })
+      expect(await backend.append([recover], LIMITS, NOW)).toEqual(['FENCED'])
+      await command('DEL', [keys.lease(log)])
+      expect(await backend.append([recover, fenced('"late"')], LIMITS, NOW)).toEqual([2, 'FENCED'])
+      // A run never leased (a single instance's, or a publisher's) is not fenced.
+      expect(await backend.append([entry(log, '"free"', { run: 'r9', fenced: true })], LIMITS, NOW)).toEqual([3])
+      await backend.close()
+    })
+
+    test('readers asking the same at once share one request', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await backend.append([entry(log, '1'), entry(log, '2')], LIMITS, NOW)
+      const [reads, looks] = [await calls(/xrange/), await calls(/hgetall/)]
+      const answers = await Promise.all(Array.from({ length: 50 }, () => backend.read(log, 0, 10)))
+      const states = await Promise.all(Array.from({ length: 50 }, () => backend.state(log)))
+      // Each caller gets its own copy: one that changes its answer changes nobody else's.
+      expect(answers.every((a, i) => a.length === 2 && (i === 0 || a !== answers[0]))).toBe(true)
+      expect(states.every((s) => s?.head === 2)).toBe(true)
+      expect([await calls(/xrange/), await calls(/hgetall/)]).toEqual([reads + 1, looks + 1])
+      await backend.close()
+    })
+
+    test('a read asked after a wake message is not answered by one asked before it', async () => {
+      // A's commands answer 100 ms late; its wake messages come at once.
+      const proxy = new TcpProxy(redis.port, 100)
+      const shared = `t${newId()}:`
+      const a = await openBackend(shared, `redis://127.0.0.1:${await proxy.start()}`, redis.url)
+      const b = await openBackend(shared)
+      const log = newId()
+      await b.create({ log, meta: '' }, NOW)
+      let woken = false
+      a.onRemoteChange(() => {
+        woken = true
+      })
+      const reads = await calls(/xrange/)
+      const before = a.read(log, 0, 10)
+      // Redis has answered it (the answer is on its way, late) before B appends.
+      await until(async () => (await calls(/xrange/)) > reads, 'the first read to reach Redis')
+      await b.append([entry(log, '"new"')], LIMITS, NOW)
+      await until(() => woken, 'the wake message')
+      const after = a.read(log, 0, 10)
+      expect(await before).toEqual([])
+      expect(await after).toEqual([{ seq: 1, data: '"new"' }])
+      await Promise.all([a.close(), b.close()])
+      proxy.stop()
+    })
+
+    test('edges: a fork at 0, a trim through 0, reads before 1 and before 0', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await backend.append([entry(log, '1')], LIMITS, NOW)
+      const target = newId()
+      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.state(target)).toMatchObject({ head: 0, count: 0, bytes: 0 })
+      await backend.trim(log, 0)
+      expect(await backend.state(log)).toMatchObject({ head: 1, tail: 0, count: 1 })
+      expect(await backend.readBefore(log, 1, 100)).toEqual([])
+      expect(await backend.readBefore(log, 0, 100)).toEqual([])
+      await backend.close()
+    })
+
+    test('an entry without data takes no room: a full log can still be closed', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      const tight = { maxLogBytes: 100, reserveBytes: 10 }
+      await backend.append([entry(log, 'x'.repeat(95), { exempt: true })], tight, NOW)
+      expect(await backend.append([entry(log, '1'), entry(log, null, { closesLog: true })], tight, NOW)).toEqual(['FULL', 1])
+      await backend.close()
+    })
+
+    test('a big batch goes in parts of at most 256 entries, one script call each, in order', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await backend.append([entry(log, '0')], LIMITS, NOW)
+      const calls = await scriptCalls()
+      const outcomes = await backend.append(
+        Array.from({ length: 600 }, (_, i) => entry(log, String(i + 1))),
+        LIMITS,
+        NOW,
+      )
+      expect(outcomes).toEqual(Array.from({ length: 600 }, (_, i) => i + 2))
+      expect(await scriptCalls()).toBe(calls + 3)
+      await backend.close()
+    })
+
+    test('a fork and a trim of a large log go in bounded script calls, and count what they moved', async () => {
+      const backend = await openBackend(`t${newId()}:`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      const data = 'x'.repeat(1000)
+      for (let i = 0; i < 6; i++)
+        await backend.append(
+          Array.from({ length: 500 }, () => entry(log, data)),
+          LIMITS,
+          NOW,
+        )
+      const target = newId()
+      let calls = await scriptCalls()
+      expect(await backend.fork(log, 2500, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await scriptCalls()).toBeGreaterThan(calls + 3)
+      expect(await backend.state(target)).toMatchObject({ head: 2500, count: 2500, bytes: 2_500_000 })
+      expect((await backend.read(target, 2498, 10)).map((e) => e.seq)).toEqual([2499, 2500])
+      calls = await scriptCalls()
+      await backend.trim(log, 2000)
+      expect(await scriptCalls()).toBeGreaterThan(calls + 2)
+      expect(await backend.state(log)).toMatchObject({ head: 3000, tail: 2000, count: 1000, bytes: 1_000_000 })
+      expect((await backend.totals()).entries).toBe(3500)
+      await backend.close()
+    })
+
+    test('an append to a fork still being copied finds no log, and the copy never mixes with it', async () => {
+      const prefix = `t${newId()}:`
+      const [a, b] = [await openBackend(prefix), await openBackend(prefix)]
+      const log = newId()
+      await a.create({ log, meta: '' }, NOW)
+      for (let i = 0; i < 4; i++)
+        await a.append(
+          Array.from({ length: 250 }, () => entry(log, 'y'.repeat(2000))),
+          LIMITS,
+          NOW,
+        )
+      const target = newId()
+      const forking = a.fork(log, 1000, { log: target, meta: '' }, NOW)
+      const early = await b.append([entry(target, '"early"')], LIMITS, NOW)
+      expect(await forking).toBe(true)
+      expect(['NO_LOG', 1001]).toContain(early[0]!)
+      const seqs = (await b.read(target, 0, 2000)).map((e) => e.seq)
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
+      await closeAll(a, b)
+    })
+
+    test('a Redis that cannot be reached fails the call with a StoreFailure and a reason', async () => {
+      const proxy = new TcpProxy(redis.port)
+      const port = await proxy.start()
+      const backend = await openBackend(`t${newId()}:`, `redis://127.0.0.1:${port}`)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      proxy.cut()
+      await until(
+        async () =>
+          await backend.ping().then(
+            () => false,
+            () => true,
+          ),
+        'the connection to drop',
+      )
+      const failed = await backend.append([entry(log, '1')], LIMITS, NOW).catch((error: unknown) => error)
+      expect(failed).toBeInstanceOf(StoreFailure)
+      expect((failed as StoreFailure).reason).toBe('its Redis store cannot be reached right now')
+      await expect(backend.state(log)).rejects.toBeInstanceOf(StoreFailure)
+      await backend.close()
+      proxy.stop()
+    })
+  })
+}

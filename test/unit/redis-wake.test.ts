@@ -1,0 +1,22 @@
+import { expect, test } from 'bun:test'
+import { parseWake } from '../../src/log/backends/redis-wake.ts'
+
+test('a wake message names each log with its new head, or with none when its entries were deleted', () => {
+  expect(parseWake('a 3\nb 1\nc 0')).toEqual([
+    { log: 'a', head: 3 },
+    { log: 'b', head: 1 },
+    { log: 'c', head: undefined },
+  ])
+})
+
+test('a log id may hold spaces: the head is the last word', () => {
+  expect(parseWake('my stream 12')).toEqual([{ log: 'my stream', head: 12 }])
+})
+
+test('a line without a head, or with a head that is no seq, is skipped', () => {
+  expect(parseWake('bare\nx -1\ny 1.5\nz 9007199254740993\n 4')).toEqual([])
+})
+
+test("a log id's newlines and percent signs come encoded, and are decoded", () => {
+  expect(parseWake('a%0Ab%25 2')).toEqual([{ log: 'a\nb%', head: 2 }])
+})
