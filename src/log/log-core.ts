@@ -52,7 +52,7 @@ export class LogCore {
   constructor(backend: LogBackend, options: LogCoreOptions = {}) {
     this.#backend = backend
     this.limits = withDefaults(options)
-    this.#ledger = new LogLedger(this.limits, backend.totals())
+    this.#ledger = new LogLedger(this.limits, () => backend.totals())
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#tails = new LogTails(options.tails)
     this.#commits = new GroupCommit(

@@ -70,24 +70,35 @@ interface Known {
  */
 export class LogLedger {
   #totals: BackendTotals | undefined
-  readonly #ready: Promise<void>
+  /** The backend's totals being asked for; cleared when the asking failed, so the next caller asks again. */
+  #ready: Promise<void> | undefined
+  readonly #askTotals: () => Promise<BackendTotals>
   readonly #known = new Map<LogId, Known>()
 
   constructor(
     readonly limits: LogLimits,
-    totals: Promise<BackendTotals>,
+    totals: () => Promise<BackendTotals>,
   ) {
-    this.#ready = totals.then((t) => {
-      this.#totals = t
-    })
-    // An unhandled failure here would crash the process; each caller meets it when it awaits `loaded`.
-    this.#ready.catch(() => {})
+    this.#askTotals = totals
+    this.#ask()
   }
 
-  /** The totals, once the backend has told them. */
+  /** The totals, once the backend has told them. A failure to tell is met by this caller and retried by the next. */
   async loaded(): Promise<BackendTotals> {
-    await this.#ready
+    await (this.#ready ?? this.#ask())
     return this.#totals!
+  }
+
+  #ask(): Promise<void> {
+    const ready = this.#askTotals().then((t) => {
+      this.#totals = t
+    })
+    this.#ready = ready
+    // A failure must not stay: the medium may be back for the next write (a lost Redis, a full disk freed).
+    ready.catch(() => {
+      if (this.#ready === ready) this.#ready = undefined
+    })
+    return ready
   }
 
   /** Refuses a new log (holding `bytes` already, for a fork) past the store-wide limits. */

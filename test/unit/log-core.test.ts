@@ -259,3 +259,20 @@ describe('the clock is the core’s', () => {
     expect((await core.state('a'))!.activeAt).toBe(now)
   })
 })
+
+test('a failure to read the totals at open is met by the write that needed them, and the next write asks again', async () => {
+  class FlakyTotals extends MemoryBackend {
+    failures = 1
+    override async totals() {
+      if (this.failures-- > 0) throw new StoreFailure('its disk reported an error')
+      return super.totals()
+    }
+  }
+  const core = new LogCore(new FlakyTotals())
+  const first = await core.create({ log: 'a', meta: '{}' }).then(
+    () => 'created',
+    () => 'refused',
+  )
+  expect(first).toBe('refused')
+  expect(await core.create({ log: 'a', meta: '{}' })).toBe(true)
+})
