@@ -138,7 +138,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
     given !== undefined && !('kind' in given)
       ? { store: given, notifier: options.notifier, coordinator: options.coordinator }
       : await openStore(given ?? { kind: 'memory' }, {
-          limits: { maxEventsPerSession: retention.maxEventsPerSession, ...options.storeLimits },
+          storeLimits: { maxEventsPerSession: retention.maxEventsPerSession, ...options.storeLimits },
           redis: options.redis ?? {},
           notifier: options.notifier,
           coordinator: options.coordinator,
