@@ -72,7 +72,6 @@ describe('every default is written once, in src/defaults.ts', () => {
       expect(server.deps).toMatchObject({
         heartbeatMs: defaults.DEFAULT_HEARTBEAT_MS,
         retryMs: defaults.DEFAULT_RETRY_MS,
-        publishTimeoutMs: defaults.DEFAULT_PUBLISH_TIMEOUT_MS,
         maxMessageBytes: defaults.DEFAULT_MAX_MESSAGE_BYTES,
         maxBodyBytes: MAX_BODY_BYTES,
         rateLimit: defaults.DEFAULT_RATE_LIMIT,
@@ -80,6 +79,7 @@ describe('every default is written once, in src/defaults.ts', () => {
         auth: undefined,
       })
       expect(server.deps.steps.defaultStep).toBe(defaults.DEFAULT_STEP)
+      expect(server.deps.publishing.timeoutMs).toBe(defaults.DEFAULT_PUBLISH_TIMEOUT_MS)
     } finally {
       await server.stop()
     }
