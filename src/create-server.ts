@@ -19,6 +19,7 @@ import { MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES } from './limits.ts'
 import { createLogger, type Logger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { type OpenStoreOptions, openStore, StartError, type StoreLimits } from './open-store.ts'
+import { Publishing } from './publish/publishing.ts'
 import { Runner, type RunnerOptions } from './runs/runner.ts'
 import { echoStep } from './steps/echo-step.ts'
 import { type StepFactory, StepRegistry } from './steps/step-registry.ts'
@@ -138,7 +139,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
     given !== undefined && !('kind' in given)
       ? { store: given, notifier: options.notifier, coordinator: options.coordinator }
       : await openStore(given ?? { kind: 'memory' }, {
-          limits: { maxEventsPerSession: retention.maxEventsPerSession, ...options.storeLimits },
+          storeLimits: { maxEventsPerSession: retention.maxEventsPerSession, ...options.storeLimits },
           redis: options.redis ?? {},
           notifier: options.notifier,
           coordinator: options.coordinator,
@@ -161,7 +162,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
       heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
       retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
       maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
-      publishTimeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
+      publishing: new Publishing({ store, runner, timeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS }),
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       metrics,
       rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT),

@@ -1,7 +1,7 @@
 import { type Static, Type as t } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { AppError } from './errors.ts'
-import { type JsonMeasure, measureJson } from './json-shape.ts'
+import { jsonProblem } from './json-shape.ts'
 import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.ts'
 
 /**
@@ -141,33 +141,21 @@ export interface EventProblem {
  * Returns the first problem, or undefined.
  */
 export function validateNewEvent(event: unknown): EventProblem | undefined {
-  return gate(event).problem
-}
-
-/**
- * validateNewEvent for the stores: throws its problem as an AppError (413 or 422). Returns what the gate's walk
- * measured (bytes, values, cells), so a store that charges for them need not walk the event again.
- */
-export function checkNewEvent(event: unknown): JsonMeasure {
-  const { problem, measure } = gate(event)
-  if (problem) throw new AppError(problem.code, `${problem.detail}.`)
-  return measure!
-}
-
-function gate(event: unknown): { problem?: EventProblem; measure?: JsonMeasure } {
   const type = (event as { type?: unknown } | null)?.type
   const checker = typeof type === 'string' ? checkers.get(type as EventType) : undefined
   if (!checker)
-    return {
-      problem: { code: 'INVALID_EVENT', detail: `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}` },
-    }
-  const measure = measureJson(event)
-  const shape = measure.problem
-  if (shape)
-    return { problem: { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.detail}` } }
-  if (checker.Check(event)) return { measure }
+    return { code: 'INVALID_EVENT', detail: `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}` }
+  const shape = jsonProblem(event)
+  if (shape) return { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.detail}` }
+  if (checker.Check(event)) return undefined
   const first = checker.Errors(event).First()
-  return { problem: { code: 'INVALID_EVENT', detail: `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}` } }
+  return { code: 'INVALID_EVENT', detail: `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}` }
+}
+
+/** validateNewEvent for the stores: throws its problem as an AppError (413 or 422). */
+export function checkNewEvent(event: unknown): void {
+  const problem = validateNewEvent(event)
+  if (problem) throw new AppError(problem.code, `${problem.detail}.`)
 }
 
 /** Makes a `switch` over the event types exhaustive: a new type fails to compile until every view handles it. */

@@ -55,8 +55,6 @@ export interface JsonMeasure {
   bytes: number
   nodes: number
   depth: number
-  /** Objects, arrays and strings among the values: each is a cell of its own on the heap (memory-store.ts). */
-  cells: number
   problem?: JsonProblem
 }
 
@@ -75,7 +73,7 @@ export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
   // Two stacks side by side (values, and the depth of the container each sits in): no pair allocated per value.
   const values: unknown[] = [value]
   const depths: number[] = [0]
-  const m: JsonMeasure = { bytes: 0, nodes: 0, depth: 0, cells: 0 }
+  const m: JsonMeasure = { bytes: 0, nodes: 0, depth: 0 }
   while (values.length > 0) {
     const current = values.pop()
     const parentDepth = depths.pop()!
@@ -85,14 +83,12 @@ export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
         return fail(m, 'stringChars', 413, `holds a string longer than ${n(bounds.stringChars)} characters (the limit)`)
       }
       m.bytes += jsonStringBytes(current)
-      m.cells++
     } else if (current === null || typeof current !== 'object') {
       m.bytes += primitiveBytes(current)
     } else {
       const depth = parentDepth + 1
       if (depth > bounds.depth) return fail(m, 'depth', 422, `is nested more than ${n(bounds.depth)} levels deep (the limit)`)
       if (depth > m.depth) m.depth = depth
-      m.cells++
       if (Array.isArray(current)) {
         m.bytes += 2 + Math.max(0, current.length - 1)
         for (let i = current.length - 1; i >= 0; i--) {

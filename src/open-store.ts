@@ -4,21 +4,23 @@ import type { Metrics } from './metrics.ts'
 import { type OpenRedisOptions, openRedis } from './redis/redis-open.ts'
 import type { RunCoordinator } from './runs/run-coordinator.ts'
 import type { EventStore } from './log/event-store.ts'
-import { MemoryStore, type MemoryStoreOptions } from './store/memory-store.ts'
+import type { EventLogOptions } from './log/event-log.ts'
+import { MemoryStore } from './store/memory-store.ts'
 import { SqliteStore } from './store/sqlite-store.ts'
 import { redacted, type StoreSpec } from './store-spec.ts'
 
 /** Why a server could not be built (a store it cannot open, a token file it cannot read): one sentence. */
 export class StartError extends Error {}
 
-/** The bounds of a store createServer opens from a StoreSpec; a store given as an object brings its own. */
-export type StoreLimits = Pick<
-  MemoryStoreOptions,
-  'maxSessions' | 'maxEvents' | 'maxSessionBytes' | 'maxStoreBytes' | 'maxEventsPerSession'
->
+/**
+ * The bounds of a store createServer opens from a StoreSpec, in the words of the event log (createEventLog) that every
+ * store is built on; a store given as an object brings its own.
+ */
+export type StoreLimits = Pick<EventLogOptions, 'maxSessions' | 'maxEvents' | 'maxSessionBytes' | 'maxStoreBytes' | 'maxEventsPerSession'>
 
 export interface OpenStoreOptions {
-  limits: StoreLimits
+  /** The bounds of the store opened, whichever it is; each left out is that store's default. */
+  storeLimits: StoreLimits
   /** `redis://` only: the run lease and the key prefix (redis-open.ts). */
   redis: Pick<OpenRedisOptions, 'leaseMs' | 'prefix'>
   /** Injected wake-ups and run ownership, which win over the ones a Redis store brings. */
@@ -37,21 +39,24 @@ export interface OpenedStore {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
-/** Opens the store a spec names; throws StartError with a one-line reason when it cannot. */
+/**
+ * Opens the store a spec names, with the one `storeLimits` whichever it is; throws StartError with a one-line reason
+ * when it cannot. A SQLite file takes only the per-chat bounds of it (see below).
+ */
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
-  const { limits, notifier, coordinator, metrics, log } = options
+  const { storeLimits, notifier, coordinator, metrics, log } = options
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, ...limits, notifier, log, metrics })
+      const redis = await openRedis(spec.url, { ...options.redis, ...storeLimits, notifier, log, metrics })
       return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
     }
   }
-  if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics }), notifier, coordinator }
+  if (spec.kind === 'memory') return { store: new MemoryStore({ ...storeLimits, notifier, metrics }), notifier, coordinator }
   try {
     // The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's: a file holds more.
-    const { maxEventsPerSession, maxSessionBytes } = limits
+    const { maxEventsPerSession, maxSessionBytes } = storeLimits
     const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics })
     return { store, notifier, coordinator }
   } catch (error) {

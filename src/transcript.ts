@@ -1,4 +1,5 @@
 import { type FinalMetaOf, type StoredEvent, type StoredEventOf, unreachable } from './events.ts'
+import { StreamedText } from './log/folds.ts'
 
 /** How a run stands: still streaming, or ended by one of the three closing events. */
 export type RunState = 'running' | 'final' | 'interrupt' | 'error'
@@ -56,6 +57,13 @@ export interface Transcript {
   lastSeq: number
 }
 
+/** A run the fold still holds: its view, its tool calls by id (ids come from outside, so a Map), its streamed text. */
+interface OpenRun {
+  view: RunView
+  tools: Map<string, ToolView>
+  streamed: StreamedText
+}
+
 /**
  * Folds a session's log into what the page shows, and what an export writes (src/export/chat-export.ts): user
  * messages and one entry per run, in order.
@@ -72,24 +80,36 @@ export function foldTranscript(events: Iterable<StoredEvent>): Transcript {
  */
 export class TranscriptFold {
   #entries: TranscriptEntry[] = []
-  readonly #runs = new Map<string, RunView>()
-  /** Each open run's tool calls by id, so that a result finds its call at once: ids come from outside, so a Map. */
-  readonly #tools = new Map<RunView, Map<string, ToolView>>()
+  /** The runs not yet taken, by id (ids come from outside, so a Map). */
+  readonly #runs = new Map<string, OpenRun>()
   /** The seq of the first event folded in. */
   firstSeq: number | undefined
   /** The seq of the last event folded in. */
   lastSeq = 0
 
-  #runOf(event: StoredEvent): RunView {
-    let run = this.#runs.get(event.step_id)
-    if (!run) {
+  #openRunOf(event: StoredEvent): OpenRun {
+    let open = this.#runs.get(event.step_id)
+    if (!open) {
       // A run whose `start` retention dropped still gets its entry, from whatever of it is left.
-      run = { kind: 'run', runId: event.step_id, ts: event.ts, text: '', reasoning: '', state: 'running', tools: [], activity: [] }
-      this.#runs.set(event.step_id, run)
-      this.#tools.set(run, new Map())
-      this.#entries.push(run)
+      const view: RunView = {
+        kind: 'run',
+        runId: event.step_id,
+        ts: event.ts,
+        text: '',
+        reasoning: '',
+        state: 'running',
+        tools: [],
+        activity: [],
+      }
+      open = { view, tools: new Map(), streamed: new StreamedText(event.step_id) }
+      this.#runs.set(event.step_id, open)
+      this.#entries.push(view)
     }
-    return run
+    return open
+  }
+
+  #runOf(event: StoredEvent): RunView {
+    return this.#openRunOf(event).view
   }
 
   /**
@@ -101,11 +121,7 @@ export class TranscriptFold {
     let n = 0
     while (n < this.#entries.length && settled(this.#entries[n]!)) n++
     const taken = this.#entries.splice(0, n)
-    for (const entry of taken) {
-      if (entry.kind !== 'run') continue
-      this.#runs.delete(entry.runId)
-      this.#tools.delete(entry)
-    }
+    for (const entry of taken) if (entry.kind === 'run') this.#runs.delete(entry.runId)
     return taken
   }
 
@@ -121,20 +137,23 @@ export class TranscriptFold {
       case 'start':
         Object.assign(this.#runOf(event), { startedAt: event.ts, stepType: event.step_type })
         break
-      case 'partial':
-        this.#runOf(event).text += event.delta
+      case 'partial': {
+        // The text streamed so far, as an `interrupt` would hold it (folds.ts), so a page shows what a stop keeps.
+        const open = this.#openRunOf(event)
+        open.streamed.add(event)
+        open.view.text = open.streamed.text
         break
+      }
       case 'reasoning':
         this.#runOf(event).reasoning += event.delta
         break
       case 'tool-call': {
-        const run = this.#runOf(event)
+        const { view, tools } = this.#openRunOf(event)
         const tool = { ...event.tool_call, ts: event.ts }
-        run.tools.push(tool)
-        run.activity.push({ kind: 'tool', tool })
+        view.tools.push(tool)
+        view.activity.push({ kind: 'tool', tool })
         // A result goes to the first call of its id, as a search from the front would find it.
-        const byId = this.#tools.get(run)!
-        if (!byId.has(tool.id)) byId.set(tool.id, tool)
+        if (!tools.has(tool.id)) tools.set(tool.id, tool)
         break
       }
       case 'agent-step':
@@ -144,7 +163,7 @@ export class TranscriptFold {
         this.#runOf(event).agentState = { value: event.state }
         break
       case 'tool-result': {
-        const tool = this.#tools.get(this.#runOf(event))!.get(event.tool_result.id)
+        const tool = this.#openRunOf(event).tools.get(event.tool_result.id)
         if (tool) tool.result = { value: event.tool_result.result, ts: event.ts }
         break
       }

@@ -1,7 +1,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
-import { type AppDeps, createPublisherSession, createSession, requireSession } from './deps.ts'
+import { type AppDeps, createSession, requireSession } from './deps.ts'
 import type { SessionRecord } from '../log/event-store.ts'
 import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events-query.ts'
 import { transcriptResponse } from './exports.ts'
@@ -59,7 +59,7 @@ export const apiRoutes = (deps: AppDeps) =>
     .post('/', async ({ body, set }) => {
       const { step: stepName, options, publisher } = newSessionBody(body)
       if (publisher) {
-        const { session, token } = await createPublisherSession(deps)
+        const { session, token } = await deps.publishing.createSession()
         set.status = 201
         // The token is shown this once: the store keeps only its hash.
         return { ...sessionLinks(session), publisher_token: token }

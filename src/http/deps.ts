@@ -1,8 +1,7 @@
-import { hashPublisherToken, newPublisherToken } from '../publish/publisher-token.ts'
-import { PUBLISHED_STEP } from '../publish/published-session.ts'
 import { badSessionId, readOnly, sessionNotFound, shuttingDown, viewerNotFound } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Publishing } from '../publish/publishing.ts'
 import type { Runner } from '../runs/runner.ts'
 import { isWellFormedId, newId } from '../session-id.ts'
 import type { StepRegistry } from '../steps/step-registry.ts'
@@ -29,8 +28,8 @@ export interface AppDeps {
   heartbeatMs: number
   /** Reconnection delay announced to clients; milliseconds. */
   retryMs: number
-  /** A publishing program silent this long has its run closed with an error; milliseconds (`--publish-timeout`). */
-  publishTimeoutMs: number
+  /** The runs programs publish over HTTP, one per server; a silent one is closed after `--publish-timeout`. */
+  publishing: Publishing
   /** Largest request body accepted; bytes. */
   maxBodyBytes: number
   /** Longest message accepted; bytes of UTF-8 (`--max-message-bytes`). */
@@ -78,15 +77,4 @@ export async function requireViewer(store: EventStore, viewerId: unknown): Promi
 export async function createSession(deps: AppDeps, stepName?: string, options?: Record<string, unknown>): Promise<SessionRecord> {
   if (deps.runner.draining) throw shuttingDown()
   return deps.store.createSession(newId(), deps.steps.spec(stepName, options))
-}
-
-/**
- * Creates a session whose runs a program publishes over HTTP, and the token it publishes with: returned this once,
- * the store keeps only its hash. 503 while the server shuts down.
- */
-export async function createPublisherSession(deps: AppDeps): Promise<{ session: SessionRecord; token: string }> {
-  if (deps.runner.draining) throw shuttingDown()
-  const token = newPublisherToken()
-  const session = await deps.store.createSession(newId(), { name: PUBLISHED_STEP }, { publisherHash: hashPublisherToken(token) })
-  return { session, token }
 }

@@ -3,7 +3,6 @@ import { AppError } from '../errors.ts'
 import { producerOf } from '../publish/producer-seq.ts'
 import type { PublishFormat } from '../publish/published-run.ts'
 import { checkPublisher } from '../publish/published-session.ts'
-import { Publishing } from '../publish/publishing.ts'
 import type { SessionRecord } from '../log/event-store.ts'
 import { isNdjsonBody } from './capped-body.ts'
 import { type AppDeps, requireSession } from './deps.ts'
@@ -26,10 +25,10 @@ function formatOf(raw: string | undefined): PublishFormat {
 /**
  * The publish API: a program in any language, holding a session's publisher token, opens runs and appends their
  * events over HTTP (a JSON array per request, or NDJSON streamed in one long request). The routes read the request
- * and answer; the runs and their state are src/publish/publishing.ts's.
+ * and answer; the runs and their state are the server's Publishing (src/publish/publishing.ts).
  */
 export const publishRoutes = (deps: AppDeps) => {
-  const publishing = new Publishing({ store: deps.store, runner: deps.runner, timeoutMs: deps.publishTimeoutMs })
+  const { publishing } = deps
 
   async function authorize(id: string, request: Request): Promise<SessionRecord> {
     const session = await requireSession(deps.store, id)

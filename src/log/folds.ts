@@ -1,4 +1,5 @@
 import { CLOSING_WITH_TEXT, type EventType, fitEventText, type NewEvent, type StoredEvent } from '../events.ts'
+import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 
 /**
  * The text a run streamed so far: its `partial`s' deltas in order, cut to what one event may carry. What an
@@ -9,9 +10,11 @@ export class StreamedText {
 
   constructor(readonly runId: string) {}
 
-  /** Takes the next event of the log; only this run's `partial`s count. */
+  /** Takes the next event of the log; only this run's `partial`s count, and none once the text is full. */
   add(event: NewEvent): void {
-    if (event.type === 'partial' && event.step_id === this.runId) this.#text += event.delta
+    // What is kept stays under twice what one event may carry, however many partials a log written before the
+    // answer's limit holds.
+    if (event.type === 'partial' && event.step_id === this.runId && this.#text.length < EVENT_TEXT_MAX_CHARS) this.#text += event.delta
   }
 
   /** The text so far, cut to EVENT_TEXT_MAX_CHARS. */

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.ts'
+import { AppError, shuttingDown } from '../errors.ts'
 import { ENDED_RUNS_KEPT } from '../limits.ts'
 import type { Runner } from '../runs/runner.ts'
 import { newId } from '../session-id.ts'
@@ -8,6 +8,7 @@ import type { ProducerRequest } from './producer-request.ts'
 import { ProducerSeqs } from './producer-seq.ts'
 import { type AppendResult, type PublishFormat, PublishedRun } from './published-run.ts'
 import { PUBLISHED_STEP } from './published-session.ts'
+import { hashPublisherToken, newPublisherToken } from './publisher-token.ts'
 
 export interface PublishingOptions {
   /** The log the runs are written to; producer state is kept in it when it can keep it (canKeepProducers). */
@@ -30,8 +31,9 @@ export interface ProducerNumber {
 }
 
 /**
- * The runs programs publish on this instance, and the ones that ended lately. The publish API's routes call it; it
- * drives the runner through its step API (`open`, `settled`, `running`), so the runner knows nothing of publishing.
+ * The runs programs publish on this instance, and the ones that ended lately: one per server (createServer builds it
+ * with the runner), so two apps in one process never share a run. The publish API's routes call it; it drives the
+ * runner through its step API (`open`, `settled`, `running`), so the runner knows nothing of publishing.
  */
 export class Publishing {
   /** Open runs by run id; a run is fed by the instance that opened it (it holds the run's timers and its cancel). */
@@ -39,21 +41,35 @@ export class Publishing {
   /** How each ended run ended, by "<session id> <run id>", oldest first. */
   readonly #ended = new Map<string, PublishedRun['state']>()
   readonly #producers: ProducerSeqs | undefined
+  readonly #store: EventStore
   readonly #runner: Runner
-  readonly #timeoutMs: number
+  /** A publishing program silent this long has its run closed with an error; milliseconds. */
+  readonly timeoutMs: number
   readonly #endedKept: number
 
   constructor(options: PublishingOptions) {
+    this.#store = options.store
     this.#runner = options.runner
-    this.#timeoutMs = options.timeoutMs
+    this.timeoutMs = options.timeoutMs
     this.#endedKept = options.endedKept ?? ENDED_RUNS_KEPT
     this.#producers = canKeepProducers(options.store) ? new ProducerSeqs(options.store) : undefined
+  }
+
+  /**
+   * Creates a session whose runs a program publishes, and the token it publishes with: returned this once, the store
+   * keeps only its hash. 503 while the server shuts down.
+   */
+  async createSession(): Promise<{ session: SessionRecord; token: string }> {
+    if (this.#runner.draining) throw shuttingDown()
+    const token = newPublisherToken()
+    const session = await this.#store.createSession(newId(), { name: PUBLISHED_STEP }, { publisherHash: hashPublisherToken(token) })
+    return { session, token }
   }
 
   /** Opens a run of the session for its publisher; resolves with the run's id. RUN_ACTIVE while another run holds it. */
   async openRun(session: SessionRecord): Promise<string> {
     const runId = newId()
-    const run = new PublishedRun(runId, PUBLISHED_STEP, this.#timeoutMs)
+    const run = new PublishedRun(runId, PUBLISHED_STEP, this.timeoutMs)
     this.#open.set(runId, { sessionId: session.id, run })
     try {
       await this.#runner.open(session, runId, run.step)

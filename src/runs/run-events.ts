@@ -1,8 +1,9 @@
-import { type EventType, fitEventText, isClosing, type NewEvent, type StepEvent } from '../events.ts'
+import { type EventType, isClosing, type NewEvent, type StepEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { EVENT_TEXT_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
 import type { EventStore } from '../log/event-store.ts'
+import { StreamedText } from '../log/folds.ts'
 
 /**
  * One run's way into the log. Whether an event closes the run is decided when it is emitted, not when it is stored:
@@ -11,8 +12,6 @@ import type { EventStore } from '../log/event-store.ts'
  * (the store contract: appends issued without waiting get consecutive seqs in the order they were made).
  */
 export class RunEvents {
-  /** The text of the `partial`s stored so far: what an `interrupt` written by the runner holds. */
-  streamed = ''
   /** Events of this run stored so far (its user message, which the runner stores, too), its closing event included. */
   stored = 0
   /** The type of the closing event stored (`final`, `interrupt` or `error`), once one is. */
@@ -26,13 +25,17 @@ export class RunEvents {
   #dropped = 0
   /** Characters of the partials emitted so far, stored or in flight: what the answer would hold. */
   #answerChars = 0
+  /** The text of the `partial`s stored so far: what an `interrupt` written by the runner holds. */
+  readonly #streamed: StreamedText
 
   constructor(
     private readonly store: EventStore,
     private readonly sessionId: string,
     private readonly runId: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#streamed = new StreamedText(runId)
+  }
 
   /** The step's `emit`: stores the event, or refuses it (storing nothing) once the run has ended. */
   readonly emit = (event: StepEvent): Promise<void> => {
@@ -77,7 +80,7 @@ export class RunEvents {
     // closing event would only grow a full chat, one cancelled run at a time.
     if (this.stored === 0) return
     try {
-      await this.#append(closing(fitEventText(this.streamed)))
+      await this.#append(closing(this.#streamed.text))
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== 'INVALID_EVENT' && error.code !== 'EVENT_TOO_LARGE')) throw error
       this.log.error('the closing event of a run was refused; closing it with an error', this.#fields({ error: error.message }))
@@ -91,8 +94,8 @@ export class RunEvents {
       .append(this.sessionId, { ...event, step_id: this.runId, ts: new Date().toISOString() } as NewEvent)
       .then((saved) => {
         this.stored++
-        if (saved.type === 'partial') this.streamed += saved.delta
-        else if (isClosing(saved)) this.outcome = saved.type
+        this.#streamed.add(saved)
+        if (isClosing(saved)) this.outcome = saved.type
         if (saved.type !== 'start' && this.onFirstEvent) {
           this.onFirstEvent()
           this.onFirstEvent = undefined

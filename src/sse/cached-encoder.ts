@@ -8,10 +8,10 @@ export interface CachedEncoderOptions {
 
 /**
  * Encodes each event once however many connections stream it, keyed by (session, seq): the pair names one event
- * for good (a seq is never reused), so a store that returns a fresh object per read — past the log core's cache of
- * newest entries, a shared store — keeps the saving. With a thousand viewers this turns a thousand renders and JSON
- * encodings of each token into one (bench/, fan-out). Every viewer of a session reads an event within moments of the
- * others, so a small cache of the newest frames serves them all; older ones are evicted in insertion order.
+ * for good (a seq is never reused), so a read that returns a fresh object — one past the newest entries the log core
+ * keeps (src/log/log-tails.ts), an event whose type the event log does not share — keeps the saving. With a thousand
+ * viewers this turns a thousand renders and JSON encodings of each token into one (bench/, fan-out). Every viewer
+ * of a session reads an event within moments of the others, so a small cache of the newest frames serves them all; older ones are evicted in insertion order.
  *
  * One per app (createApp), not per module: a server restarted on an older copy of its database in the same process
  * (tests do this) must not be served frames of events the restored log never had.

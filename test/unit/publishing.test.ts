@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { createServer } from '../../src/create-server.ts'
 import { AppError } from '../../src/errors.ts'
 import { PUBLISHED_STEP, refuseMessages } from '../../src/publish/published-session.ts'
 import { Publishing } from '../../src/publish/publishing.ts'
@@ -84,5 +85,24 @@ describe('publishing (src/publish/publishing.ts), through the runner’s step AP
     const { session } = await setup()
     expect(() => refuseMessages(session)).toThrow(expect.objectContaining({ code: 'PUBLISHED_SESSION' }))
     expect(() => refuseMessages({ ...session, step: { name: 'echo' } })).not.toThrow()
+  })
+})
+
+describe('one Publishing per server', () => {
+  test('createServer builds its own: a run opened through one app is unknown to another over the same store', async () => {
+    const store = new MemoryStore()
+    const [a, b] = [await createServer({ store, log: silentLogger }), await createServer({ store, log: silentLogger })]
+    try {
+      expect(a.deps.publishing).not.toBe(b.deps.publishing)
+      const { session } = await a.deps.publishing.createSession()
+      const runId = await a.deps.publishing.openRun(session)
+      const append = (publishing: Publishing) =>
+        outcome(publishing.append(session, runId, { json: [{ type: 'partial', delta: 'x' }] }, 'stepstream'))
+      expect(await append(b.deps.publishing)).toBe('NOT_FOUND')
+      expect(await append(a.deps.publishing)).toBe('ok')
+    } finally {
+      await a.stop()
+      await b.stop()
+    }
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { StepEvent, StoredEvent } from '../../src/events.ts'
-import { RENDERED_MARKDOWN_MAX_CHARS } from '../../src/limits.ts'
+import { EVENT_TEXT_MAX_CHARS, RENDERED_MARKDOWN_MAX_CHARS } from '../../src/limits.ts'
 import { foldTranscript } from '../../src/transcript.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 
@@ -105,6 +105,15 @@ describe('transcript fold', () => {
       'run:m:running',
     ])
     expect(t.lastSeq).toBe(seq)
+  })
+
+  test('a running run shows the text an interrupt would keep: its own partials, cut to what one event may carry', () => {
+    const t = foldTranscript([
+      ev({ type: 'start', step_id: 'a', step_type: 'echo' }),
+      ev({ type: 'partial', step_id: 'a', delta: 'x'.repeat(EVENT_TEXT_MAX_CHARS) }),
+      ev({ type: 'partial', step_id: 'a', delta: 'over' }),
+    ])
+    expect(t.entries[0]).toMatchObject({ state: 'running', text: 'x'.repeat(EVENT_TEXT_MAX_CHARS) })
   })
 
   test('tool results attach to their call; errors keep their sentence', () => {
