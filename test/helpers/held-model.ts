@@ -8,6 +8,8 @@
 import { chunk, roleChunk } from './fake-openai.ts'
 
 interface Answer {
+  /** The last user message it answers. */
+  question: string
   chars: string[]
   /** Characters the answer may send by now. */
   allowed: number
@@ -39,10 +41,13 @@ export class HeldModel {
     return ['--step', 'openai', '--openai-base-url', this.baseUrl, '--model', 'held']
   }
 
-  /** Resolves once an answer is holding (at once if one already is). */
-  held(): Promise<void> {
-    if (this.#holding.size > 0) return Promise.resolve()
-    return new Promise((resolve) => this.#heldWaiters.push(resolve))
+  /**
+   * Resolves once an answer is holding (at once if one already is); with `question`, once the answer to that user
+   * message is (an answer the server has hung up on but the fake has not yet heard of is not mistaken for it).
+   */
+  async held(question?: string): Promise<void> {
+    const holds = () => [...this.#holding].some((answer) => question === undefined || answer.question === question)
+    while (!holds()) await new Promise<void>((resolve) => this.#heldWaiters.push(resolve))
   }
 
   /** Every holding answer sends `count` more characters (default 1), then holds again, or ends if none is left. */
@@ -68,7 +73,7 @@ export class HeldModel {
     const content = body.messages.findLast((m) => m.role === 'user')?.content ?? ''
     const text = typeof content === 'string' ? content : (content as { text?: string }[]).map((part) => part.text ?? '').join('')
     this.asked.push(text)
-    const answer: Answer = { chars: [...text], allowed: this.streamFirst }
+    const answer: Answer = { question: text, chars: [...text], allowed: this.streamFirst }
     const encoder = new TextEncoder()
     const frame = (data: object | string) => encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
     let sent = 0
