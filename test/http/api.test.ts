@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
+import { HeldStep } from '../helpers/held-step.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 
@@ -112,10 +113,14 @@ describe('JSON API', () => {
   })
 
   test('cancel: 409 when idle, 202 while running, and the run ends with interrupt', async () => {
+    // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
+    await made.close()
+    const held = new HeldStep()
+    made = await testApp({ step: held })
     const id = await newSession()
     await expectError(await call('POST', `/api/sessions/${id}/cancel`), 409, 'NO_ACTIVE_RUN')
     await call('POST', `/api/sessions/${id}/messages`, { text: 'a long enough message to cancel' })
-    await Bun.sleep(50)
+    await held.held()
     const res = await call('POST', `/api/sessions/${id}/cancel`)
     expect(res.status).toBe(202)
     await made.deps.runner.settled(id)

@@ -3,6 +3,7 @@ import { testApp, url } from '../helpers/test-app.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/limits.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { HeldStep } from '../helpers/held-step.ts'
 
 /** A memory store that counts the sessions created through it (MemoryStore itself cannot list them). */
 class CountingStore extends MemoryStore {
@@ -180,8 +181,12 @@ describe('POST /chat and /cancel', () => {
   })
 
   test('cancel: 409 when idle, 200 while running; the run ends interrupted', async () => {
+    // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
+    await made.close()
+    const held = new HeldStep()
+    made = await testApp({ step: held })
     const id = await started()
-    await Bun.sleep(30)
+    await held.held()
     expect((await post('/cancel', { client_id: id }, htmx)).status).toBe(200)
     await made.deps.runner.settled(id)
     expect((await made.deps.store.read(id, 0)).at(-1)?.type).toBe('interrupt')
