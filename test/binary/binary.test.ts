@@ -9,6 +9,7 @@ import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import packageJson from '../../package.json' with { type: 'json' }
 import { gitCommit, versionLine } from '../../src/version.ts'
+import { until } from '../helpers/wait.ts'
 
 slowTests()
 
@@ -75,13 +76,9 @@ test('the lone binary serves /metrics through prom-client: process metrics and t
 
 test('the lone binary embeds the SQLite checkpoint worker: its passes are counted, and nothing says it failed', async () => {
   // A pass every 250 ms: poll rather than sleep a fixed time on a busy machine.
-  const deadline = Date.now() + 10_000
-  let passes = 0
-  while (passes === 0 && Date.now() < deadline) {
-    passes = sampleSum(parseMetrics(await (await fetch(`${server.base}/metrics`)).text()), 'stepstream_store_checkpoints_total')
-    if (passes === 0) await Bun.sleep(50)
-  }
-  expect(passes).toBeGreaterThan(0)
+  const passes = async () =>
+    sampleSum(parseMetrics(await (await fetch(`${server.base}/metrics`)).text()), 'stepstream_store_checkpoints_total')
+  await until(async () => (await passes()) > 0, { what: 'a checkpoint pass counted', everyMs: 50 })
   expect(server.log()).not.toContain('checkpoint worker failed')
 })
 

@@ -17,14 +17,7 @@ const STUBBORN = [process.execPath, join(import.meta.dir, '../helpers/stubborn-s
 const GRACE_MS = 1500
 
 function start(step: string, grace = GRACE_MS): Promise<SpawnedServer> {
-  const args = [
-    '--store',
-    `sqlite:${join(dir, `db-${++files}.sqlite`)}`,
-    '--step',
-    step,
-    '--cancel-grace',
-    String(grace),
-  ]
+  const args = ['--store', `sqlite:${join(dir, `db-${++files}.sqlite`)}`, '--step', step, '--cancel-grace', String(grace)]
   return spawnServer(STUBBORN, { args, env: { STEPSTREAM_LOG_LEVEL: 'info' } })
 }
 
