@@ -13,6 +13,9 @@ import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { until as waitUntil } from '../helpers/wait.ts'
 
+// It launches Chromium: seconds on a loaded machine, past Bun's 5 s default.
+slowTests()
+
 slowTests(60_000)
 
 const enabled = browserAvailable('stream frame tests')
