@@ -19,6 +19,14 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
     }),
   )
 
+/** Replaces the app with one whose runs hold after a few characters until the test releases them. */
+async function heldApp(): Promise<HeldStep> {
+  await made.close()
+  const held = new HeldStep()
+  made = await testApp({ step: held })
+  return held
+}
+
 async function newSession(): Promise<string> {
   const res = await call('POST', '/api/sessions')
   expect(res.status).toBe(201)
@@ -59,6 +67,7 @@ describe('JSON API', () => {
   })
 
   test('a message starts a run (202) and a second one while it runs is refused (409)', async () => {
+    const held = await heldApp()
     const id = await newSession()
     const first = await call('POST', `/api/sessions/${id}/messages`, { text: 'hello there' })
     expect(first.status).toBe(202)
@@ -66,6 +75,8 @@ describe('JSON API', () => {
     expect(step_id).toMatch(/^[A-Za-z0-9_-]{22}$/)
     expect(await (await call('GET', `/api/sessions/${id}`)).json()).toMatchObject({ running: true })
     await expectError(await call('POST', `/api/sessions/${id}/messages`, { text: 'again' }), 409, 'RUN_ACTIVE')
+    await held.held()
+    held.release()
     await made.deps.runner.settled(id)
     expect((await call('POST', `/api/sessions/${id}/messages`, { text: 'now' })).status).toBe(202)
   })
@@ -114,9 +125,7 @@ describe('JSON API', () => {
 
   test('cancel: 409 when idle, 202 while running, and the run ends with interrupt', async () => {
     // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
-    await made.close()
-    const held = new HeldStep()
-    made = await testApp({ step: held })
+    const held = await heldApp()
     const id = await newSession()
     await expectError(await call('POST', `/api/sessions/${id}/cancel`), 409, 'NO_ACTIVE_RUN')
     await call('POST', `/api/sessions/${id}/messages`, { text: 'a long enough message to cancel' })

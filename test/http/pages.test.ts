@@ -27,6 +27,14 @@ const post = (path: string, form: Record<string, string>, headers: Record<string
   made.app.handle(new Request(url(path), { method: 'POST', headers, body: new URLSearchParams(form) }))
 const htmx = { 'hx-request': 'true' }
 
+/** Replaces the app with one whose runs hold after a few characters until the test releases them. */
+async function heldApp(): Promise<HeldStep> {
+  await made.close()
+  const held = new HeldStep()
+  made = await testApp({ step: held })
+  return held
+}
+
 async function started(): Promise<string> {
   const res = await post('/start', {})
   return res.headers.get('location')!.split('=')[1]!
@@ -147,10 +155,13 @@ describe('pages', () => {
 
 describe('POST /chat and /cancel', () => {
   test('chat: 200 for htmx, 303 for a plain form, 409 while a run is active', async () => {
+    const held = await heldApp()
     const id = await started()
     const busy = await post('/chat', { client_id: id, message: 'hi' }, htmx)
     expect(busy.status).toBe(409)
     expect(await busy.text()).toContain('still running')
+    await held.held()
+    held.release()
     await made.deps.runner.settled(id)
     expect((await post('/chat', { client_id: id, message: 'hi' }, htmx)).status).toBe(200)
     await made.deps.runner.settled(id)
@@ -182,9 +193,7 @@ describe('POST /chat and /cancel', () => {
 
   test('cancel: 409 when idle, 200 while running; the run ends interrupted', async () => {
     // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
-    await made.close()
-    const held = new HeldStep()
-    made = await testApp({ step: held })
+    const held = await heldApp()
     const id = await started()
     await held.held()
     expect((await post('/cancel', { client_id: id }, htmx)).status).toBe(200)
