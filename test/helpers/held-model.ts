@@ -20,8 +20,6 @@ interface Answer {
 }
 
 export class HeldModel {
-  /** The last user message of every request, in order. */
-  readonly asked: string[] = []
   readonly #holding = new Set<Answer>()
   #heldWaiters: Array<() => void> = []
   readonly #server: ReturnType<typeof Bun.serve>
@@ -68,11 +66,10 @@ export class HeldModel {
   }
 
   async #answer(req: Request): Promise<Response> {
-    // biome-ignore lint/suspicious/noExplicitAny: a chat completion request as the openai client sends it.
-    const body = (await req.json()) as { messages: { role: string; content: any }[] }
+    // A message's content is a string, or parts of which the text ones count (as the OpenAI API has it).
+    const body = (await req.json()) as { messages: { role: string; content: string | { text?: string }[] }[] }
     const content = body.messages.findLast((m) => m.role === 'user')?.content ?? ''
-    const text = typeof content === 'string' ? content : (content as { text?: string }[]).map((part) => part.text ?? '').join('')
-    this.asked.push(text)
+    const text = typeof content === 'string' ? content : content.map((part) => part.text ?? '').join('')
     const answer: Answer = { question: text, chars: [...text], allowed: this.streamFirst }
     const encoder = new TextEncoder()
     const frame = (data: object | string) => encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
