@@ -11,6 +11,7 @@ import { slowTests } from '../helpers/slow-tests.ts'
 import { aguiEventsArb, copyDoubling } from './agui-events.ts'
 import { depthArb, HOSTILE_IDS, LIMITS } from './arbitraries.ts'
 import { AbuseServer, announceSeed, fcParams, propertyTimeout, rssOf } from './harness.ts'
+import { settlesWithin, until } from '../helpers/wait.ts'
 
 /**
  * The openai and agui steps fed by hostile upstreams (the fake model server and the fake agent): tool arguments
@@ -77,15 +78,19 @@ async function startRun(step: 'openai' | 'agui', text = 'go'): Promise<{ id: str
 
 /** The run's events once it has a closing event (15 s at most), noting on the server a run that has none or two. */
 async function closedRun(run: { id: string; stepId: string }, deadlineMs = 15_000): Promise<StoredEvent[]> {
-  let mine: StoredEvent[] = []
-  for (const deadline = Date.now() + deadlineMs; Date.now() < deadline; await Bun.sleep(25)) {
-    const res = await fetch(`${server.base}/api/sessions/${run.id}/events?limit=1000&after=${mine.at(-1)?.seq ?? 0}`, {
-      signal: AbortSignal.timeout(5000),
-    })
-    const page = (await res.json()) as StoredEvent[]
-    mine.push(...page.filter((e) => e.step_id === run.stepId))
-    if (mine.some((e) => CLOSING.has(e.type)) && page.length < 1000) break
-  }
+  const mine: StoredEvent[] = []
+  // A run still open at the deadline is noted below, not thrown: the batch goes on.
+  await until(
+    async () => {
+      const res = await fetch(`${server.base}/api/sessions/${run.id}/events?limit=1000&after=${mine.at(-1)?.seq ?? 0}`, {
+        signal: AbortSignal.timeout(5000),
+      })
+      const page = (await res.json()) as StoredEvent[]
+      mine.push(...page.filter((e) => e.step_id === run.stepId))
+      return mine.some((e) => CLOSING.has(e.type)) && page.length < 1000
+    },
+    { timeoutMs: deadlineMs, what: `run ${run.stepId} to close`, everyMs: 25 },
+  ).catch(() => {})
   const closing = mine.filter((e) => CLOSING.has(e.type))
   if (closing.length !== 1 || mine.at(-1) !== closing[0]) {
     server.note(
@@ -95,8 +100,7 @@ async function closedRun(run: { id: string; stepId: string }, deadlineMs = 15_00
         .join(', ')}`,
     )
   }
-  mine = mine.slice(-5)
-  return mine
+  return mine.slice(-5)
 }
 
 /** Deep JSON as text: arguments a model streams in one fragment. */
@@ -232,10 +236,12 @@ test(
 )
 
 /** Waits until `sent()` passes `bytes` (the server has read that much of the stream); 20 s at most. */
-async function streamed(sent: () => number, bytes: number): Promise<void> {
-  for (const deadline = Date.now() + 20_000; sent() < bytes; await Bun.sleep(20)) {
-    if (Date.now() > deadline) throw new Error(`the server read only ${sent()} bytes of the endless stream in 20 s`)
-  }
+function streamed(sent: () => number, bytes: number): Promise<void> {
+  return until(() => sent() >= bytes, {
+    timeoutMs: 20_000,
+    what: `the server to read ${bytes} bytes of the endless stream`,
+    describe: sent,
+  })
 }
 
 for (const step of ['openai', 'agui'] as const) {
@@ -269,7 +275,7 @@ for (const step of ['openai', 'agui'] as const) {
       }
       const upstreamClosed = async (what: string) => {
         const upstream = step === 'openai' ? model.requests.at(-1)! : agent.runs.at(-1)!
-        const closed = await Promise.race([upstream.closed.then(() => true), Bun.sleep(5000).then(() => false)])
+        const closed = await settlesWithin(upstream.closed, 5000)
         if (!closed) server.note(`the endless ${step} request was still open 5 s after ${what}`)
       }
       await server.batch(`endless ${step} stream, cancelled`, async () => {

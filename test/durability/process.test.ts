@@ -6,10 +6,16 @@ import type { StoredEvent } from '../../src/events.ts'
 import { newId } from '../../src/session-id.ts'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/log/backends/sqlite-schema.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { HeldModel } from '../helpers/held-model.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
+import { READY_MS } from '../helpers/wait.ts'
 import { appendRun, DAY, idleSince, tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+
+// Each test starts real processes: a start may take seconds on a loaded machine (Bun's 5 s default is a guess).
+slowTests()
 
 /**
  * Real `bun src/main.ts` processes on a SQLite file: crashes, restarts and refusals. The tests marked "wiring"
@@ -41,7 +47,8 @@ async function refused(args: string[], prefix: string[] = []) {
     stderr: 'pipe',
     env: { PATH: process.env.PATH ?? '', HOME: '/tmp' },
   })
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+  // A refusal comes before listening: as long as a start may take on a loaded machine, no longer.
+  const timer = setTimeout(() => proc.kill('SIGKILL'), READY_MS)
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
   clearTimeout(timer)
   return { code, lines: stderr.trim().split('\n') }
@@ -58,14 +65,20 @@ async function allEvents(server: SpawnedServer, id: string): Promise<StoredEvent
 }
 
 describe('a server killed mid-run (wiring: recovery at start)', () => {
+  // The run is killed mid-answer whatever the load: its model (the openai step against a server the test holds)
+  // streams 10 characters, then waits.
+  const model = new HeldModel(10)
+  afterAll(() => model.stop())
+
   test('restarted on the same file: every event a client saw is there, the cut run ends with interrupt, new messages continue the seq', async () => {
     const path = tmp.file()
-    const first = await start(path)
+    const first = await start(path, model.flags)
     const { id } = (await (await fetch(`${first.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
     const stream = await SseReader.open(`${first.base}/api/sessions/${id}/stream`)
     expect(
       (await fetch(`${first.base}/api/sessions/${id}/messages`, json('a message long enough to be cut half way through'))).status,
     ).toBe(202)
+    await model.held()
     await stream.until((m) => m.length >= 12)
     first.proc.kill('SIGKILL')
     await first.proc.exited
@@ -73,7 +86,7 @@ describe('a server killed mid-run (wiring: recovery at start)', () => {
     const seen = stream.messages.map((m) => JSON.parse(m.data) as StoredEvent)
     expect(seen.some((e) => e.type === 'final')).toBe(false)
 
-    const second = await start(path)
+    const second = await start(path, model.flags)
     try {
       const log = await allEvents(second, id)
       for (const event of seen) expect(log[event.seq - 1]).toEqual(event)

@@ -7,6 +7,7 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { until } from '../helpers/wait.ts'
 
 slowTests()
 
@@ -15,12 +16,17 @@ const enabled = browserAvailable('browser tests')
 describe.skipIf(!enabled)('in a real browser', () => {
   let browser: Browser
   let server: Awaited<ReturnType<typeof testServer>>
+  // Tests that act while a run is going (its buttons, a cancel, a pulled cable) use this server: its answers hold
+  // after 20 characters until the test releases them, so the answer never ends before the test acts.
+  const held = new HeldStep(20)
+  let heldServer: Awaited<ReturnType<typeof testServer>>
   let proxy: TcpProxy
   let viaProxy: string
 
   beforeAll(async () => {
-    server = await testServer({ echoDelayMs: 25 })
-    proxy = new TcpProxy(server.app.server!.port!)
+    server = await testServer({ echoDelayMs: 5 })
+    heldServer = await testServer({ step: held })
+    proxy = new TcpProxy(heldServer.app.server!.port!)
     viaProxy = `http://127.0.0.1:${await proxy.start()}`
     browser = await launchBrowser()
   })
@@ -28,6 +34,7 @@ describe.skipIf(!enabled)('in a real browser', () => {
     await browser?.close()
     proxy?.stop()
     await server?.close()
+    await heldServer?.close()
   })
 
   async function open(url: string): Promise<{ page: Page; errors: string[] }> {
@@ -67,6 +74,14 @@ describe.skipIf(!enabled)('in a real browser', () => {
     }, index)
   }
   const answerStates = (page: Page) => page.evaluate(() => (window as unknown as { answerStates: string[] }).answerStates)
+  /** Opens a chat on the held server (or through `base`, a proxy to it) and lets its first answer finish. */
+  async function heldChat(base = heldServer.base) {
+    const opened = await open(await startChat(base))
+    await held.held()
+    held.release()
+    await waitFor(opened.page, '.answer.final')
+    return opened
+  }
 
   test('Start New Chat streams the default answer once, in order, and the URL names the session', async () => {
     const { page, errors } = await open(`${server.base}/`)
@@ -112,19 +127,22 @@ describe.skipIf(!enabled)('in a real browser', () => {
   })
 
   test('Enter sends, Shift+Enter makes a new line; Send is disabled and Cancel shown while a run is active', async () => {
-    const { page, errors } = await open(await startChat(server.base))
-    await waitFor(page, '.answer.final')
+    const { page, errors } = await heldChat()
     await expect(page.locator('#cancel').isHidden()).resolves.toBe(true)
-    await page.locator('#message').fill('line one')
+    const text = 'the first line is long\nand the second one too'
+    const [first, second] = text.split('\n') as [string, string]
+    await page.locator('#message').fill(first)
     await page.locator('#message').press('Shift+Enter')
-    await page.locator('#message').pressSequentially('line two')
-    expect(await page.locator('#message').inputValue()).toBe('line one\nline two')
+    await page.locator('#message').pressSequentially(second)
+    expect(await page.locator('#message').inputValue()).toBe(text)
     await page.locator('#message').press('Enter')
+    await held.held()
     await waitFor(page, '.answer.running')
     expect(await page.locator('#send').isDisabled()).toBe(true)
     expect(await page.locator('#cancel').isVisible()).toBe(true)
+    held.release()
     await waitFor(page, '.answer.final', 1)
-    expect(await answers(page).last().innerText()).toBe('line one\nline two')
+    expect(await answers(page).last().innerText()).toBe(text)
     expect(await page.locator('#send').isDisabled()).toBe(false)
     expect(await page.locator('#cancel').isHidden()).toBe(true)
     expect(errors).toEqual([])
@@ -133,39 +151,37 @@ describe.skipIf(!enabled)('in a real browser', () => {
 
   test('Cancel stops the answer with an interrupted mark, and the next message works', async () => {
     // The run holds after a few characters until cancelled, so the click never races the end of the answer.
-    const held = new HeldStep()
-    const heldServer = await testServer({ step: held })
-    try {
-      const { page, errors } = await open(await startChat(heldServer.base))
-      await held.held()
-      await page.locator('#cancel').click()
-      await waitFor(page, '.answer.interrupt')
-      expect(await lastAnswer(page).textContent()).toContain('interrupted')
-      const cut = await answers(page).first().innerText()
-      expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
-      expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
-      await send(page, 'after cancel')
-      await held.held()
-      held.release()
-      await waitFor(page, '.answer.final')
-      expect(await answers(page).last().innerText()).toBe('after cancel')
-      expect(errors).toEqual([])
-      await leaveScreenshot(page, 'cancel')
-    } finally {
-      await heldServer.close()
-    }
+    const { page, errors } = await open(await startChat(heldServer.base))
+    await held.held()
+    await page.locator('#cancel').click()
+    await waitFor(page, '.answer.interrupt')
+    expect(await lastAnswer(page).textContent()).toContain('interrupted')
+    const cut = await answers(page).first().innerText()
+    expect(DEFAULT_USER_MESSAGE.startsWith(cut)).toBe(true)
+    expect(cut.length).toBeLessThan(DEFAULT_USER_MESSAGE.length)
+    await send(page, 'after cancel: a message longer than what is streamed before the hold')
+    await held.held()
+    held.release()
+    await waitFor(page, '.answer.final')
+    expect(await answers(page).last().innerText()).toBe('after cancel: a message longer than what is streamed before the hold')
+    expect(errors).toEqual([])
+    await leaveScreenshot(page, 'cancel')
   })
 
   test('a pulled cable: reconnecting, then live, and the answer is neither missing nor doubled', async () => {
-    const { page } = await open(await startChat(viaProxy))
-    await waitFor(page, '.answer.final')
+    const { page } = await heldChat(viaProxy)
+    const id = new URL(page.url()).searchParams.get('client_id')!
     await recordAnswerStates(page, 1)
     const text = 'the network goes away in the middle of this sentence and then comes back again'
     await send(page, text)
-    await page.waitForFunction(() => (document.querySelectorAll('.answer .text')[1]?.textContent?.length ?? 0) > 10)
+    await held.held()
+    await page.waitForFunction(() => (document.querySelectorAll('.answer .text')[1]?.textContent?.length ?? 0) >= 20)
     proxy.cut()
     await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'reconnecting', null, { timeout: 10_000 })
-    await Bun.sleep(1500)
+    // The rest of the answer is stored while the page is cut off: it must come with the reconnect, once, in order.
+    held.release()
+    const events = async () => (await (await fetch(`${heldServer.base}/api/sessions/${id}/events`)).json()) as { type: string }[]
+    await until(async () => (await events()).at(-1)?.type === 'final', { what: 'the answer to end while the cable is out' })
     proxy.restore()
     await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', null, { timeout: 20_000 })
     await waitFor(page, '.answer.final', 1, 20_000)

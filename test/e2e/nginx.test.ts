@@ -2,17 +2,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { publishApi } from '../helpers/publish-api.ts'
+import { type Publisher, publishApi } from '../helpers/publish-api.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { hasEnd, SseReader } from '../helpers/sse-client.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { eventually, READY_MS, until } from '../helpers/wait.ts'
 
 slowTests()
 
 const NGINX = '/usr/sbin/nginx'
-/** Milliseconds between two echoed characters: a run of 10 characters lasts about a second. */
-const ECHO_DELAY_MS = 100
 
 /** Like the browser tests: skipped locally without nginx, failed in CI, where .ci/run installs it. */
 function nginxAvailable(): boolean {
@@ -81,20 +80,21 @@ async function startNginx(upstreamPorts: number[]): Promise<RunningNginx> {
     await nginx.exited
     rmSync(dir, { recursive: true, force: true })
   }
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const ok = await fetch(`${base}/healthz`).then(
+  const answers = () =>
+    fetch(`${base}/healthz`).then(
       (res) => res.ok,
       () => false,
     )
-    if (ok) return { base, stop, accessLog: () => Bun.file(join(dir, 'access.log')).text() }
-    if (Date.now() > deadline || nginx.exitCode !== null) {
-      const why = `${await new Response(nginx.stderr as ReadableStream).text()} ${await Bun.file(join(dir, 'error.log')).text()}`
-      await stop()
-      throw new Error(`nginx did not start: ${why}`)
-    }
-    await Bun.sleep(50)
+  try {
+    // An nginx that exited will never answer: that ends the wait at once.
+    await until(async () => (await answers()) || nginx.exitCode !== null, { timeoutMs: READY_MS, what: 'nginx to answer', everyMs: 50 })
+    if (nginx.exitCode !== null) throw new Error(`nginx exited with ${nginx.exitCode}`)
+  } catch (error) {
+    const why = `${nginx.exitCode === null ? '' : await new Response(nginx.stderr as ReadableStream).text()} ${await Bun.file(join(dir, 'error.log')).text()}`
+    await stop()
+    throw new Error(`nginx did not start (${(error as Error).message}): ${why}`)
   }
+  return { base, stop, accessLog: () => Bun.file(join(dir, 'access.log')).text() }
 }
 
 describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf', () => {
@@ -104,17 +104,7 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
 
   beforeAll(async () => {
     server = await spawnServer([process.execPath, 'src/main.ts'], {
-      args: [
-        '--store',
-        'memory',
-        '--echo-delay',
-        String(ECHO_DELAY_MS),
-        '--trust-proxy',
-        '--max-connections-per-ip',
-        '2',
-        '--heartbeat',
-        '500',
-      ],
+      args: ['--store', 'memory', '--echo-delay', '1', '--trust-proxy', '--max-connections-per-ip', '2', '--heartbeat', '500'],
     })
     proxy = await startNginx([Number(new URL(server.base).port)])
     base = proxy.base
@@ -129,50 +119,79 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
     expect(res.status).toBe(201)
     return ((await res.json()) as { id: string }).id
   }
-  const send = (id: string, text: string) =>
-    fetch(`${base}/api/sessions/${id}/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text }),
-    })
+  /**
+   * A run published straight to the server, one token at a time: each is sent only once the previous one has come
+   * out of nginx on `stream`, while the run is still open. Buffered by nginx, the first token would never come out.
+   */
+  async function publishTokenByToken(stream: SseReader, tokens: string[], arrived: (tokensSoFar: number) => boolean) {
+    const api = publishApi(server.base)
+    const p = publisherOf.get(stream)!
+    const run = await api.openRun(p)
+    for (const [i, delta] of tokens.entries()) {
+      expect((await api.append(p, run, [{ type: 'partial', delta }])).status).toBe(200)
+      await stream.until(() => arrived(i + 1), 15_000)
+    }
+    expect((await api.append(p, run, [{ type: 'final', text: tokens.join('') }])).status).toBe(200)
+  }
+  /** The streams of publisher sessions, to the session they read. */
+  const publisherOf = new Map<SseReader, Publisher>()
+  async function publisherStream(path: (id: string) => string, headers: Record<string, string> = {}): Promise<SseReader> {
+    const p = await publishApi(server.base).publisher()
+    const stream = await SseReader.open(`${base}${path(p.id)}`, headers)
+    publisherOf.set(stream, p)
+    return stream
+  }
+  const partialsOf = (stream: SseReader) => stream.messages.filter((m) => m.event === 'partial')
 
-  test('a run streams through it token by token: each partial arrives well before the run ends', async () => {
-    const id = await session()
-    const stream = await SseReader.open(`${base}/api/sessions/${id}/stream`)
+  test('a run streams through it token by token: each partial arrives before the next is even produced', async () => {
+    const stream = await publisherStream((id) => `/api/sessions/${id}/stream`)
     expect(stream.response.headers.get('content-type')).toStartWith('text/event-stream')
-    const text = 'abcdefghij'
-    expect((await send(id, text)).status).toBe(202)
+    const tokens = [...'abcdefghij']
+    await publishTokenByToken(stream, tokens, (n) => partialsOf(stream).length === n)
     await stream.until((messages) => hasEnd(messages), 15_000)
-    const partials = stream.messages.flatMap((m, i) => (m.event === 'partial' ? [i] : []))
-    expect(partials.map((i) => JSON.parse(stream.messages[i]!.data).delta).join('')).toBe(text)
-    const finalAt = stream.arrivals.at(-1)!
-    // The k-th of 10 partials is produced (10 - k) echo delays before the final; buffered, they would all arrive
-    // with it. Allow half of that for a loaded machine.
-    partials.forEach((index, k) => {
-      expect(finalAt - stream.arrivals[index]!).toBeGreaterThanOrEqual(((partials.length - 1 - k) * ECHO_DELAY_MS) / 2)
-    })
+    expect(partialsOf(stream).map((m) => JSON.parse(m.data).delta)).toEqual(tokens)
     stream.close()
   })
 
   test('the HTML stream too: fragments arrive one by one', async () => {
-    const id = await session()
-    const stream = await SseReader.open(`${base}/events?client_id=${id}`)
-    expect((await send(id, 'abcdef')).status).toBe(202)
-    // user, start, 6 partials, final: the final's fragment replaces the run's message.
-    await stream.until((messages) => messages.length >= 9, 15_000)
-    expect(stream.arrivals.at(-1)! - stream.arrivals[2]!).toBeGreaterThanOrEqual((5 * ECHO_DELAY_MS) / 2)
+    const stream = await publisherStream((id) => `/events?client_id=${id}`)
+    // The run's start, then one fragment per token.
+    await publishTokenByToken(stream, [...'abcdef'], (n) => stream.messages.length === 1 + n)
+    await stream.until((messages) => messages.some((m) => m.data.includes('answer final')), 15_000)
     stream.close()
   })
 
   test('a reconnect through it with Last-Event-ID resumes exactly: no gap, no duplicate', async () => {
-    const id = await session()
+    const first = await publisherStream((id) => `/api/sessions/${id}/stream`)
+    const p = publisherOf.get(first)!
+    const api = publishApi(server.base)
+    const run = await api.openRun(p)
     const text = 'resume me exactly'
-    const first = await SseReader.open(`${base}/api/sessions/${id}/stream`)
-    expect((await send(id, text)).status).toBe(202)
-    await first.until((messages) => messages.filter((m) => m.event === 'partial').length >= 4, 15_000)
+    const [before, after] = [[...text.slice(0, 4)], [...text.slice(4)]]
+    expect(
+      (
+        await api.append(
+          p,
+          run,
+          before.map((delta) => ({ type: 'partial', delta })),
+        )
+      ).status,
+    ).toBe(200)
+    await first.until((messages) => messages.filter((m) => m.event === 'partial').length === 4, 15_000)
     first.close()
     const lastId = first.lastId!
-    const second = await SseReader.open(`${base}/api/sessions/${id}/stream`, { 'last-event-id': lastId })
+    // The rest is stored while nobody reads: the reconnect must bring it, once.
+    expect(
+      (
+        await api.append(
+          p,
+          run,
+          after.map((delta) => ({ type: 'partial', delta })),
+        )
+      ).status,
+    ).toBe(200)
+    expect((await api.append(p, run, [{ type: 'final', text }])).status).toBe(200)
+    const second = await SseReader.open(`${base}/api/sessions/${p.id}/stream`, { 'last-event-id': lastId })
     await second.until((messages) => hasEnd(messages), 15_000)
     const all = [...first.messages.filter((m) => Number(m.id) <= Number(lastId)), ...second.messages]
     expect(all.map((m) => Number(m.id))).toEqual(all.map((_, i) => i + 1))
@@ -188,9 +207,7 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
   test('a quiet stream gets its heartbeat through it (nothing buffered)', async () => {
     const id = await session()
     const stream = await SseReader.open(`${base}/api/sessions/${id}/stream`)
-    const deadline = Date.now() + 5000
-    while (!stream.comments.includes('ping') && Date.now() < deadline) await Bun.sleep(20)
-    expect(stream.comments).toContain('ping')
+    await stream.until(() => stream.comments.includes('ping'))
     stream.close()
   })
 
@@ -198,11 +215,10 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
     const id = await session()
     const url = `${base}/api/sessions/${id}/stream`
     // The streams of the tests above are closed; wait until the server has released them.
-    const deadline = Date.now() + 5000
-    while (!(await (await fetch(`${server.base}/metrics`)).text()).includes('stepstream_sse_connections{stream="json"} 0')) {
-      if (Date.now() > deadline) throw new Error('the earlier streams were not released')
-      await Bun.sleep(20)
-    }
+    const metrics = () => fetch(`${server.base}/metrics`).then((res) => res.text())
+    await until(async () => (await metrics()).includes('stepstream_sse_connections{stream="json"} 0'), {
+      what: 'the earlier streams to be released',
+    })
     const streams = [await SseReader.open(url), await SseReader.open(url)]
     expect(streams.map((s) => s.response.status)).toEqual([200, 200])
     const spoofed = await fetch(url, { headers: { 'x-forwarded-for': '10.9.9.9' } })
@@ -280,9 +296,13 @@ describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy
       // Keyed by the chat's id in nginx's map: its page, its stream, its message and its cancel, all on one instance.
       // nginx writes a stream's line when it ends: wait for it.
       const linesOf = async () => (await proxy.accessLog()).split('\n').filter((line) => line.startsWith(`${id} `))
-      const deadline = Date.now() + 5000
-      while ((await linesOf()).length < 4 && Date.now() < deadline) await Bun.sleep(20)
-      const lines = await linesOf()
+      const lines = await eventually(
+        async () => {
+          const now = await linesOf()
+          return now.length >= 4 ? now : undefined
+        },
+        { what: `nginx's four access log lines of chat ${id}`, describe: linesOf },
+      )
       expect(lines).toHaveLength(4)
       expect(new Set(lines.map((line) => line.split(' ')[1])).size).toBe(1)
     }

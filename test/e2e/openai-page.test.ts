@@ -50,6 +50,8 @@ describe.skipIf(!enabled)('an openai chat in the page', () => {
 
   test('reasoning collapsed above the answer ("Thinking…" while it streams), tool calls, the usage line, and an error', async () => {
     const thoughts = Array.from({ length: 30 }, (_, i) => `step ${i}. `)
+    // The model stops after its thoughts until the page has shown them as "Thinking…", whatever the load.
+    let letItAnswer!: () => void
     fake.reply({
       stream: [
         roleChunk(),
@@ -58,7 +60,8 @@ describe.skipIf(!enabled)('an openai chat in the page', () => {
         chunk({}, 'stop'),
         { ...chunk({}), choices: [], usage: { prompt_tokens: 21, completion_tokens: 9, total_tokens: 30 } },
       ],
-      delayMs: 40,
+      delayMs: 5,
+      hold: { at: 1 + thoughts.length, until: new Promise((resolve) => (letItAnswer = resolve)) },
     })
     const page = await browser.newPage()
     const errors = watchErrors(page)
@@ -69,6 +72,7 @@ describe.skipIf(!enabled)('an openai chat in the page', () => {
     await reasoning.locator('summary', { hasText: 'Thinking…' }).waitFor()
     expect(await reasoning.isVisible()).toBe(true)
     expect(await reasoning.getAttribute('open')).toBeNull()
+    letItAnswer()
     await closed(page, 1)
     // Start New Chat runs the original tutorial's conversation.
     expect(fake.requests[0]!.body.messages).toEqual([

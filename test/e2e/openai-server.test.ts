@@ -6,6 +6,7 @@ import { answer, FakeOpenAI, toolCalls } from '../helpers/fake-openai.ts'
 import { hasEnd, SseReader } from '../helpers/sse-client.ts'
 import { spawnServer } from '../helpers/spawn-server.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { READY_MS } from '../helpers/wait.ts'
 
 slowTests()
 
@@ -26,7 +27,8 @@ async function runMain(args: string[], env: Record<string, string> = {}) {
     stdout: 'pipe',
     stderr: 'pipe',
   })
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+  // As long as a start may take on a loaded machine, no longer.
+  const timer = setTimeout(() => proc.kill('SIGKILL'), READY_MS)
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
   clearTimeout(timer)
   return { code, stderr }

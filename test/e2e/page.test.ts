@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
-import { MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
+import { HeldModel } from '../helpers/held-model.ts'
+import { HELD_AFTER, HOLD, MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { startChat } from '../helpers/start-chat.ts'
 import { testServer } from '../helpers/test-app.ts'
@@ -19,9 +20,11 @@ describe.skipIf(!enabled)('the page people use', () => {
   let browser: Browser
   let context: BrowserContext
   let server: Awaited<ReturnType<typeof testServer>>
+  // Its answers that must still be streaming when the test looks are sent with HOLD, and released by the test.
+  const scripted = new ScriptedStep()
 
   beforeAll(async () => {
-    server = await testServer({ step: new ScriptedStep(15) })
+    server = await testServer({ step: scripted })
     browser = await launchBrowser()
     context = await browser.newContext()
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base })
@@ -81,9 +84,11 @@ describe.skipIf(!enabled)('the page people use', () => {
 
   test('a finished answer is rendered Markdown; while streaming it is plain text', async () => {
     const { page, errors } = await chat()
-    await send(page, 'markdown')
+    await send(page, `${HOLD}markdown`)
+    await scripted.held()
     await page.locator('.answer.running .text').filter({ hasText: '## Plan' }).waitFor()
     expect(await page.locator('.answer.running h2').count()).toBe(0)
+    scripted.release()
     await finals(page, 2)
     const answer = page.locator('.answer.final').last()
     expect(await answer.locator('h2').innerText()).toBe('Plan')
@@ -128,12 +133,13 @@ describe.skipIf(!enabled)('the page people use', () => {
   test('reload mid-answer: the transcript comes back complete and the answer continues, nothing doubled', async () => {
     const { page, errors } = await chat()
     const text = 'a reload in the middle of this answer must not lose or double a single character'
-    await send(page, text)
-    await page.waitForFunction(() => (document.querySelectorAll('.answer .text')[1]?.textContent?.length ?? 0) > 15)
+    await send(page, `${HOLD}${text}`)
+    await scripted.held()
+    await page.waitForFunction((n) => (document.querySelectorAll('.answer .text')[1]?.textContent?.length ?? 0) >= n, HELD_AFTER)
     await page.reload()
     const resumed = await page.locator('.answer .text').nth(1).innerText()
-    expect(text.startsWith(resumed)).toBe(true)
-    expect(resumed.length).toBeGreaterThan(15)
+    expect(resumed).toBe(text.slice(0, HELD_AFTER))
+    scripted.release()
     await finals(page, 2)
     expect(await page.locator('.answer .text').nth(1).innerText()).toBe(text)
     expect(await page.locator('.msg.user').count()).toBe(2)
@@ -175,9 +181,13 @@ describe.skipIf(!enabled)('the page people use', () => {
     }
     const atBottom = () => page.evaluate(() => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80)
     expect(await atBottom()).toBe(true)
-    await send(page, 'the reader scrolls away while this streams in, and it goes on for quite a while longer')
+    await send(page, `${HOLD}the reader scrolls away while this streams in, and it goes on for quite a while longer`)
+    await scripted.held()
     await page.locator('.answer.running').waitFor()
     await page.mouse.wheel(0, -2000)
+    await page.waitForFunction(() => window.innerHeight + window.scrollY < document.documentElement.scrollHeight - 80)
+    // What streams in after the reader scrolled away brings the button.
+    scripted.release()
     await page.locator('#jump').waitFor()
     expect(await atBottom()).toBe(false)
     await page.locator('#jump').click()
@@ -199,8 +209,10 @@ describe.skipIf(!enabled)('the page people use', () => {
     await page.keyboard.press('Enter')
     await page.locator('.answer.final').waitFor()
     await focusOn('#message')
-    await page.keyboard.type('typed without a mouse, and long enough to cancel before it ends')
+    // Held: the run is still going whatever the time the keys take.
+    await page.keyboard.type(`${HOLD}typed without a mouse, and held until cancelled`)
     await page.keyboard.press('Enter')
+    await scripted.held()
     await page.locator('#cancel:not([hidden])').waitFor()
     await focusOn('#cancel')
     await page.keyboard.press('Enter')
@@ -258,9 +270,10 @@ describe.skipIf(!enabled)('the page people use', () => {
 describe.skipIf(!enabled)('a server restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepstream-restart-'))
   const port = freePort()
-  // The stop must land mid-answer: at 250 ms a character the 50-character answer lasts 12.5 s, while the test stops
-  // the server once 6 have arrived (at 40 ms, two CPU burners beside the suite let the answer end first).
-  const args = ['--store', `sqlite:${join(dir, 'db.sqlite')}`, '--echo-delay', '250']
+  // The stop must land mid-answer, whatever the load: the answers come from a model server the test holds (the
+  // production openai step against it), which streams 6 characters and then waits for the test.
+  const model = new HeldModel(6)
+  const args = ['--store', `sqlite:${join(dir, 'db.sqlite')}`, ...model.flags]
   let server: SpawnedServer
   let browser: Browser
 
@@ -271,6 +284,7 @@ describe.skipIf(!enabled)('a server restart', () => {
   afterAll(async () => {
     await browser?.close()
     await server?.stop()
+    await model.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -279,7 +293,8 @@ describe.skipIf(!enabled)('a server restart', () => {
       const page = await browser.newPage()
       const errors = watchErrors(page)
       await page.goto(await startChat(server.base))
-      await page.waitForFunction(() => (document.querySelector('.answer .text')?.textContent?.length ?? 0) > 5)
+      await model.held()
+      await page.waitForFunction(() => (document.querySelector('.answer .text')?.textContent?.length ?? 0) >= 6)
       const streamed = await page.locator('.answer .text').first().innerText()
       // SIGTERM: the server interrupts the run itself. SIGKILL: crash recovery interrupts it at the next start.
       expect(await server.stop(signal)).toBe(signal === 'SIGTERM' ? 0 : 137)
@@ -291,6 +306,8 @@ describe.skipIf(!enabled)('a server restart', () => {
       expect((await page.locator('.answer.interrupt .text').innerText()).startsWith(streamed)).toBe(true)
       await page.locator('#message').fill(`after the ${signal}`)
       await page.locator('#message').press('Enter')
+      await model.held(`after the ${signal}`)
+      model.release()
       await page.locator('.answer.final').waitFor()
       expect(await page.locator('.answer.final .text').innerText()).toBe(`after the ${signal}`)
       // Either way a reconnect that comes before the new process listens is refused (how soon it comes is the

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Browser } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { HeldModel } from '../helpers/held-model.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { type SpawnedServer, spawnServer } from '../helpers/spawn-server.ts'
@@ -46,9 +47,13 @@ describe.if(enabled)('the page on two instances', () => {
   let b: SpawnedServer
   let proxy: ReturnType<typeof splittingProxy>
   let browser: Browser
+  // The chats' model, held by the test: answers up to 50 characters (the default chat's) come whole, a longer one
+  // holds there until cancelled, so the cancel never races the end of the answer.
+  const model = new HeldModel(50)
+  const LONG = 'a long message, whose answer holds after fifty characters until the page cancels it'
   beforeAll(async () => {
     redis = await startRedis()
-    const args = ['--store', redis.url, '--echo-delay', '15', '--rate-limit', 'off']
+    const args = ['--store', redis.url, ...model.flags, '--rate-limit', 'off']
     ;[a, b] = await Promise.all([
       spawnServer([process.execPath, 'src/main.ts'], { args }),
       spawnServer([process.execPath, 'src/main.ts'], { args }),
@@ -61,6 +66,7 @@ describe.if(enabled)('the page on two instances', () => {
     proxy?.stop()
     await Promise.allSettled([a?.stop(), b?.stop()])
     await redis?.destroy()
+    await model.stop()
   })
 
   test('with its stream on A and its posts on B: start a chat, send a message, cancel a run', async () => {
@@ -73,8 +79,9 @@ describe.if(enabled)('the page on two instances', () => {
     await page.locator('#message').press('Enter')
     await page.locator('.answer.final').nth(1).waitFor()
     expect(await page.locator('.answer.final').nth(1).textContent()).toContain('hello from the other instance')
-    await page.locator('#message').fill('a long message, long enough to be cancelled before the echo step ends it on B')
+    await page.locator('#message').fill(LONG)
     await page.locator('#message').press('Enter')
+    await model.held(LONG)
     await page.locator('#cancel:not([hidden])').click()
     await page.locator('.answer.interrupt').first().waitFor()
     expect(proxy.seen.a.some((r) => r.startsWith('GET /events'))).toBe(true)

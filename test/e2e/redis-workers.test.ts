@@ -3,6 +3,7 @@ import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-ser
 import { hasEnd, SseReader } from '../helpers/sse-client.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { freePort, spawnServer } from '../helpers/spawn-server.ts'
+import { READY_MS, until } from '../helpers/wait.ts'
 
 slowTests()
 
@@ -18,14 +19,6 @@ afterAll(async () => {
 /** The pids of the processes that said they listen, in the order they did. */
 const listeners = (log: string) => [...log.matchAll(/"msg":"listening".*?"pid":(\d+)/g)].map((m) => Number(m[1]))
 
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(20)
-  }
-}
-
 test.if(available)(
   '--workers 2: two processes serve one port and one Redis; one that dies is replaced; SIGTERM stops them all',
   async () => {
@@ -34,7 +27,7 @@ test.if(available)(
       port,
       args: ['--store', redis.url, '--workers', '2', '--echo-delay', '1', '--rate-limit', 'off'],
     })
-    await until(() => listeners(server.log()).length === 2, 'two workers to listen')
+    await until(() => listeners(server.log()).length === 2, { timeoutMs: READY_MS, what: 'two workers to listen', describe: server.log })
     const [first, second] = listeners(server.log())
     expect(first).not.toBe(second)
     expect([first, second]).not.toContain(server.proc.pid)
@@ -58,7 +51,7 @@ test.if(available)(
     stream.close()
 
     process.kill(first!, 'SIGKILL')
-    await until(() => listeners(server.log()).length === 3, 'a replacement worker')
+    await until(() => listeners(server.log()).length === 3, { timeoutMs: READY_MS, what: 'a replacement worker', describe: server.log })
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200)
 
     const live = listeners(server.log()).slice(1)

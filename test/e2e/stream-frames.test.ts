@@ -11,6 +11,10 @@ import { freePort } from '../helpers/spawn-server.ts'
 import { testApp, testServer } from '../helpers/test-app.ts'
 import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { until as waitUntil } from '../helpers/wait.ts'
+
+// It launches Chromium: seconds on a loaded machine, past Bun's 5 s default.
+slowTests()
 
 slowTests(60_000)
 
@@ -137,13 +141,8 @@ describe.skipIf(!enabled)('the page and the stream’s own frames', () => {
       }, id)
       type Seen = { name: string; message: boolean; data?: string; state: number }
       const seen = () => page.evaluate(() => (window as unknown as { seen: Seen[] }).seen)
-      const until = async (predicate: (events: Seen[]) => boolean) => {
-        const deadline = Date.now() + 10_000
-        while (!predicate(await seen())) {
-          if (Date.now() > deadline) throw new Error(`timed out; saw ${JSON.stringify(await seen())}`)
-          await Bun.sleep(50)
-        }
-      }
+      const until = (predicate: (events: Seen[]) => boolean) =>
+        waitUntil(async () => predicate(await seen()), { what: 'the page’s EventSource to see it', describe: seen, everyMs: 50 })
 
       await fetch(`${server.base}/api/sessions/${id}/messages`, {
         method: 'POST',

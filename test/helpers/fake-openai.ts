@@ -4,7 +4,7 @@
  * deltas, a `finish_reason`, a usage chunk with empty `choices`, `data: [DONE]`), answers scripted errors, and records
  * every request it receives — its body, its headers, and when its connection closed.
  */
-import { type ClosedWatch, endlessBody, type ScriptedEnd, scriptedBody, watchClose } from './fake-upstream.ts'
+import { type ClosedWatch, endlessBody, type ScriptedEnd, type StreamHold, scriptedBody, watchClose } from './fake-upstream.ts'
 
 export interface RecordedRequest extends ClosedWatch {
   path: string
@@ -18,7 +18,8 @@ export interface RecordedRequest extends ClosedWatch {
 export type StreamEnd = 'done' | ScriptedEnd
 
 export type Reply =
-  | { stream: (object | string)[]; delayMs?: number; end?: StreamEnd; headers?: Record<string, string> }
+  /** `hold`: the stream stops before chunk `hold.at` until the test resolves `hold.until`. */
+  | { stream: (object | string)[]; delayMs?: number; end?: StreamEnd; headers?: Record<string, string>; hold?: StreamHold }
   | { status: number; body?: unknown; headers?: Record<string, string> }
   /** Never answers, not even the status line. */
   | { silent: true }
@@ -150,6 +151,6 @@ export class FakeOpenAI {
     const frames = reply.stream.map((c) => `data: ${typeof c === 'string' ? c : JSON.stringify(c)}\n\n`)
     const end = reply.end ?? 'done'
     if (end === 'done') frames.push('data: [DONE]\n\n')
-    return scriptedBody(frames, reply.delayMs, end === 'done' ? 'close' : end, close)
+    return scriptedBody(frames, reply.delayMs, end === 'done' ? 'close' : end, close, reply.hold)
   }
 }

@@ -25,12 +25,29 @@ export function watchClose(req: Request): { watch: ClosedWatch; close: () => voi
   return { watch, close }
 }
 
-/** A body of SSE frames (already encoded), `delayMs` apart, then ending as `end` says; `onCancel` when the client leaves. */
-export function scriptedBody(frames: readonly string[], delayMs: number | undefined, end: ScriptedEnd, onCancel: () => void) {
+/** Where a scripted stream stops until the test lets it go on: before frame `at`, until `until` resolves. */
+export interface StreamHold {
+  at: number
+  until: Promise<void>
+}
+
+/**
+ * A body of SSE frames (already encoded), `delayMs` apart, then ending as `end` says; `onCancel` when the client leaves.
+ * With `hold`, it stops before frame `hold.at` until the test resolves `hold.until` (what a page shows mid-stream is
+ * then there to see, however slow the machine).
+ */
+export function scriptedBody(
+  frames: readonly string[],
+  delayMs: number | undefined,
+  end: ScriptedEnd,
+  onCancel: () => void,
+  hold?: StreamHold,
+) {
   const encoder = new TextEncoder()
   return new ReadableStream<Uint8Array>({
     async start(controller) {
-      for (const frame of frames) {
+      for (const [i, frame] of frames.entries()) {
+        if (i === hold?.at) await hold.until
         if (delayMs) await Bun.sleep(delayMs)
         try {
           controller.enqueue(encoder.encode(frame))

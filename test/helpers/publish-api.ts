@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
+import { eventually, type WaitOptions } from './wait.ts'
 
 /** The publisher script the cross-language tests run (python3, standard library only). */
 export const PUBLISHER = join(import.meta.dir, 'publisher.py')
@@ -28,13 +29,16 @@ export function publishApi(base: string) {
   const append = (p: Publisher, run: string, events: unknown[], options: { headers?: Record<string, string>; query?: string } = {}) =>
     post(`/api/sessions/${p.id}/runs/${run}/events${options.query ?? ''}`, events, { ...bearer(p), ...options.headers })
   const events = async (id: string) => (await (await fetch(`${base}/api/sessions/${id}/events`)).json()) as StoredEvent[]
-  /** The session's events once `predicate` holds of them (polled, 5 s at most). */
-  const until = async (id: string, predicate: (log: StoredEvent[]) => boolean) => {
-    for (let tries = 0; !predicate(await events(id)); tries++) {
-      if (tries > 500) throw new Error(`timed out; events: ${JSON.stringify(await events(id))}`)
-      await Bun.sleep(10)
-    }
-    return events(id)
+  /** The session's events once `predicate` holds of them (polled, with wait.ts's deadline unless `options` say). */
+  const until = (id: string, predicate: (log: StoredEvent[]) => boolean, options: WaitOptions = {}) => {
+    let last: StoredEvent[] = []
+    return eventually(
+      async () => {
+        last = await events(id)
+        return predicate(last) ? last : undefined
+      },
+      { what: `the events of session ${id} to match`, describe: () => last, ...options },
+    )
   }
   const python = (p: Publisher, mode: string) =>
     Bun.spawn(['python3', PUBLISHER, base, p.id, p.publisher_token, mode], { stdout: 'pipe', stderr: 'inherit' })

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './spawn-server.ts'
+import { READY_MS, until } from './wait.ts'
 
 /** Debian's redis-server (`apt-get install -y redis-server`); .ci/run installs it. */
 export const REDIS_SERVER = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server'
@@ -43,11 +44,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<T
       stdout: 'ignore',
       stderr: 'inherit',
     })
-    const deadline = Date.now() + 10_000
-    while (!(await answers(port))) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 10 s`)
-      await Bun.sleep(20)
-    }
+    await until(() => answers(port), { timeoutMs: READY_MS, what: `redis-server to answer on port ${port}`, everyMs: 20 })
   }
   const stop = async () => {
     proc?.kill('SIGTERM')

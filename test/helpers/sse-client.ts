@@ -1,6 +1,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { type EventType, isClosing } from '../../src/events.ts'
 import { STREAM_ERROR } from '../../src/sse/session-stream.ts'
+import { WAIT_MS, within } from './wait.ts'
 
 /**
  * A test SSE reader over fetch: collects every message, lets a test wait for one, and closes on demand. Comments
@@ -16,6 +17,8 @@ export class SseReader {
   #controller = new AbortController()
   #wake: (() => void) | undefined
   #done = false
+  #markEnded!: () => void
+  readonly #ended = new Promise<void>((resolve) => (this.#markEnded = resolve))
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
     const reader = new SseReader()
@@ -45,16 +48,17 @@ export class SseReader {
       // aborted by close(), or the server went away: either way the stream is over
     }
     this.#done = true
+    this.#markEnded()
     this.#wake?.()
   }
 
-  /** Waits until `predicate` holds for the messages so far; fails after `timeoutMs`. */
-  async until(predicate: (messages: EventSourceMessage[]) => boolean, timeoutMs = 10_000): Promise<EventSourceMessage[]> {
+  /** Waits until `predicate` holds for the messages so far; fails after `timeoutMs` (milliseconds, default 10,000). */
+  async until(predicate: (messages: EventSourceMessage[]) => boolean, timeoutMs = WAIT_MS): Promise<EventSourceMessage[]> {
     const deadline = Date.now() + timeoutMs
     while (!predicate(this.messages)) {
-      if (this.#done) throw new Error(`stream ended before the condition held; got ${this.messages.length} messages`)
+      if (this.#done) throw new Error(`stream ended before the condition held; got ${this.messages.length} messages: ${this.#seen()}`)
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms with ${this.messages.length} messages`)
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms with ${this.messages.length} messages: ${this.#seen()}`)
       await new Promise<void>((resolve) => {
         this.#wake = resolve
         setTimeout(resolve, Math.min(left, 200))
@@ -63,13 +67,17 @@ export class SseReader {
     return this.messages
   }
 
-  /** Resolves when the server closed the stream. */
-  async ended(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!this.#done) {
-      if (Date.now() > deadline) throw new Error('the stream did not end')
-      await Bun.sleep(20)
-    }
+  /** The last few messages' types, for a failure's sentence. */
+  #seen(): string {
+    return this.messages
+      .slice(-8)
+      .map((m) => m.event ?? 'message')
+      .join(', ')
+  }
+
+  /** Resolves when the server closed the stream; fails after `timeoutMs` (milliseconds, default 10,000). */
+  ended(timeoutMs = WAIT_MS): Promise<void> {
+    return within(this.#ended, { timeoutMs, what: 'the stream to end' })
   }
 
   get lastId(): string | undefined {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { testApp, url } from '../helpers/test-app.ts'
+import { HeldStep } from '../helpers/held-step.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BODY_BYTES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 
@@ -17,6 +18,14 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     }),
   )
+
+/** Replaces the app with one whose runs hold after a few characters until the test releases them. */
+async function heldApp(): Promise<HeldStep> {
+  await made.close()
+  const held = new HeldStep()
+  made = await testApp({ step: held })
+  return held
+}
 
 async function newSession(): Promise<string> {
   const res = await call('POST', '/api/sessions')
@@ -58,6 +67,7 @@ describe('JSON API', () => {
   })
 
   test('a message starts a run (202) and a second one while it runs is refused (409)', async () => {
+    const held = await heldApp()
     const id = await newSession()
     const first = await call('POST', `/api/sessions/${id}/messages`, { text: 'hello there' })
     expect(first.status).toBe(202)
@@ -65,6 +75,8 @@ describe('JSON API', () => {
     expect(step_id).toMatch(/^[A-Za-z0-9_-]{22}$/)
     expect(await (await call('GET', `/api/sessions/${id}`)).json()).toMatchObject({ running: true })
     await expectError(await call('POST', `/api/sessions/${id}/messages`, { text: 'again' }), 409, 'RUN_ACTIVE')
+    await held.held()
+    held.release()
     await made.deps.runner.settled(id)
     expect((await call('POST', `/api/sessions/${id}/messages`, { text: 'now' })).status).toBe(202)
   })
@@ -112,10 +124,12 @@ describe('JSON API', () => {
   })
 
   test('cancel: 409 when idle, 202 while running, and the run ends with interrupt', async () => {
+    // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
+    const held = await heldApp()
     const id = await newSession()
     await expectError(await call('POST', `/api/sessions/${id}/cancel`), 409, 'NO_ACTIVE_RUN')
     await call('POST', `/api/sessions/${id}/messages`, { text: 'a long enough message to cancel' })
-    await Bun.sleep(50)
+    await held.held()
     const res = await call('POST', `/api/sessions/${id}/cancel`)
     expect(res.status).toBe(202)
     await made.deps.runner.settled(id)

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { localPath } from '../../src/http/login.tsx'
 import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 const TOKEN = 'correct-horse-battery-staple-0001'
 /** The same length as TOKEN, one character off. */
@@ -61,8 +62,7 @@ describe('auth (--auth-token)', () => {
       sampleSum(parseMetrics(await (await call('/metrics', { headers: bearer(TOKEN) })).text()), 'stepstream_rejected_total', {
         reason: 'auth',
       })
-    const deadline = Date.now() + 2000
-    while ((await refusals()) < protectedRoutes().length && Date.now() < deadline) await Bun.sleep(5)
+    await until(async () => (await refusals()) >= protectedRoutes().length, { what: 'every refusal to be counted', describe: refusals })
     expect(await refusals()).toBe(protectedRoutes().length)
   })
 

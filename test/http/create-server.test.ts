@@ -7,6 +7,7 @@ import { createServer, defineStep, MemoryStore, SqliteStore, silentLogger, type 
 import { DEFAULT_RATE_LIMIT } from '../../src/defaults.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { url } from '../helpers/test-app.ts'
+import { eventually } from '../helpers/wait.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -36,11 +37,13 @@ test('mounted in an application’s own Elysia app, stepstream serves beside its
   expect((await call('/')).status).toBe(200)
   const { id } = (await (await call('/api/sessions', {})).json()) as { id: string }
   expect((await call(`/api/sessions/${id}/messages`, { text: 'hey' })).status).toBe(202)
-  let log: StoredEvent[] = []
-  for (let tries = 0; !log.some((e) => e.type === 'final') && tries < 200; tries++) {
-    await Bun.sleep(5)
-    log = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
-  }
+  const log = await eventually(
+    async () => {
+      const now = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
+      return now.some((e) => e.type === 'final') ? now : undefined
+    },
+    { what: 'the run’s final' },
+  )
   expect(log.at(-1)).toMatchObject({ type: 'final', text: 'HEY' })
   // Its own error handling comes along: a malformed id is a 400 with a sentence, not the host app's default.
   expect((await call('/api/sessions/not-an-id')).status).toBe(400)

@@ -2,6 +2,7 @@ import { afterEach, expect, test } from 'bun:test'
 import { createServer, defineStep, silentLogger, type StepstreamServer, type StoredEvent } from 'stepstream'
 import { sleep } from '../../src/steps/step.ts'
 import { url } from '../helpers/test-app.ts'
+import { eventually } from '../helpers/wait.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -47,11 +48,14 @@ async function start() {
   const { id } = (await (await call('POST', '/api/sessions')).json()) as { id: string }
   const events = async () => (await (await call('GET', `/api/sessions/${id}/events`)).json()) as StoredEvent[]
   const until = async (predicate: (events: StoredEvent[]) => boolean) => {
-    for (let tries = 0; !predicate(await events()); tries++) {
-      if (tries > 300) throw new Error(`timed out; events: ${JSON.stringify(await events())}`)
-      await Bun.sleep(10)
-    }
-    return events()
+    let last: StoredEvent[] = []
+    return eventually(
+      async () => {
+        last = await events()
+        return predicate(last) ? last : undefined
+      },
+      { what: 'the session’s events to match', describe: () => last },
+    )
   }
   const ask = async (text: string) => expect((await call('POST', `/api/sessions/${id}/messages`, { text })).status).toBe(202)
   const cancel = async () => expect((await call('POST', `/api/sessions/${id}/cancel`)).status).toBe(202)
@@ -130,11 +134,13 @@ test('a session’s step options reach the step as ctx.options; a publisher sess
     )
   const { id } = (await (await call('/api/sessions', { step: 'greeter', options: { greeting: 'hej' } })).json()) as { id: string }
   await call(`/api/sessions/${id}/messages`, { text: 'hi' })
-  let log: StoredEvent[] = []
-  for (let tries = 0; !log.some((e) => e.type === 'final') && tries < 200; tries++) {
-    await Bun.sleep(5)
-    log = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
-  }
+  const log = await eventually(
+    async () => {
+      const now = (await (await call(`/api/sessions/${id}/events`)).json()) as StoredEvent[]
+      return now.some((e) => e.type === 'final') ? now : undefined
+    },
+    { what: 'the greeter’s final' },
+  )
   expect(log.at(-1)).toMatchObject({ type: 'final', text: 'hej, world' })
   const mixed = await call('/api/sessions', { publisher: true, step: 'greeter' })
   expect(mixed.status).toBe(400)

@@ -1,9 +1,13 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { Metrics } from '../../src/metrics.ts'
+import type { Step } from '../../src/steps/step.ts'
+import { HeldStep } from '../helpers/held-step.ts'
+import { Hold } from '../helpers/hold.ts'
 import { parseMetrics, sampleSum, type Scrape } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { eventually, until } from '../helpers/wait.ts'
 
 type Made = Awaited<ReturnType<typeof testApp>>
 let made: Made
@@ -29,17 +33,6 @@ async function session(): Promise<string> {
 async function run(id: string, text: string) {
   expect((await post(`/api/sessions/${id}/messages`, { text })).status).toBe(202)
   await made.deps.runner.settled(id)
-}
-
-/** Polls `probe` until it gives a value, for at most `ms` milliseconds. */
-async function until<T>(probe: () => Promise<T | undefined>, ms = 2000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
-    await Bun.sleep(5)
-  }
 }
 
 /** Reads a stream's body until `done` says so, with a deadline; returns what it read. */
@@ -89,7 +82,7 @@ describe('/metrics', () => {
         sampleSum(scrape, 'stepstream_event_loop_lag_seconds_count') -
         sampleSum(scrape, 'stepstream_event_loop_lag_seconds_bucket', { le: '0.005' })
       // Samples arrive every 2 ms: wait for a few, so the sampler is known to run before the loop is blocked.
-      const before = await until(async () => {
+      const before = await eventually(async () => {
         const scrape = parseMetrics(await metrics.render())
         return sampleSum(scrape, 'stepstream_event_loop_lag_seconds_count') >= 3 ? scrape : undefined
       })
@@ -97,7 +90,7 @@ describe('/metrics', () => {
       while (performance.now() < blockedUntil) {
         // Holds the event loop for 40 ms: the sampler's next timer runs at least 38 ms late.
       }
-      const after = await until(async () => {
+      const after = await eventually(async () => {
         const scrape = parseMetrics(await metrics.render())
         return stalls(scrape) > stalls(before) ? scrape : undefined
       })
@@ -125,15 +118,17 @@ describe('/metrics', () => {
   })
 
   test('runs_active is up while a run goes and down after; a cancelled run counts as an interrupt', async () => {
-    made = await testApp({ echoDelayMs: 50 })
+    const held = new HeldStep()
+    made = await testApp({ step: held })
     const id = await session()
     expect((await post(`/api/sessions/${id}/messages`, { text: 'a long enough answer' })).status).toBe(202)
+    await held.held()
     expect(sampleSum(await scrape(), 'stepstream_runs_active')).toBe(1)
     expect((await post(`/api/sessions/${id}/cancel`)).status).toBe(202)
     await made.deps.runner.settled(id)
     const after = await scrape()
     expect(sampleSum(after, 'stepstream_runs_active')).toBe(0)
-    expect(sampleSum(after, 'stepstream_run_duration_seconds_count', { step: 'echo', outcome: 'interrupt' })).toBe(1)
+    expect(sampleSum(after, 'stepstream_run_duration_seconds_count', { step: 'held', outcome: 'interrupt' })).toBe(1)
   })
 
   test('HTTP requests are counted by route template and status, never by a path with an id in it', async () => {
@@ -143,7 +138,7 @@ describe('/metrics', () => {
     await call('/api/sessions/AAAAAAAAAAAAAAAAAAAAAA')
     await call('/no/such/page')
     // Counted once the response is sent (Elysia's afterResponse), a moment after `handle` resolves.
-    const text = await until(async () => {
+    const text = await eventually(async () => {
       const body = await (await call('/metrics')).text()
       return body.includes('route="unmatched"') ? body : undefined
     })
@@ -167,8 +162,7 @@ describe('/metrics', () => {
     expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(2)
     await html.body!.cancel()
     await json.body!.cancel()
-    const deadline = Date.now() + 2000
-    while (made.deps.connections.open > 1 && Date.now() < deadline) await Bun.sleep(5)
+    await until(() => made.deps.connections.open === 1, { what: 'the two cancelled streams to be released' })
     scraped = await scrape()
     expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'html' })).toBe(0)
     expect(sampleSum(scraped, 'stepstream_sse_connections', { stream: 'json' })).toBe(1)
@@ -176,18 +170,38 @@ describe('/metrics', () => {
   })
 
   test('events delivered count each event once per stream; a reader that keeps up is 1 event behind when it wakes', async () => {
-    made = await testApp({ echoDelayMs: 5 })
+    // Each character waits for the test, which lets the next go only once the reader has read the last: the reader
+    // keeps up whatever the load.
+    const next = new Hold()
+    const stepped: Step = {
+      type: 'stepped',
+      async run(input, { signal, emit }) {
+        const text = input.findLast((m) => m.role === 'user')?.content ?? ''
+        await emit({ type: 'start', step_type: 'stepped' })
+        for (const delta of text) {
+          await next.here(signal)
+          await emit({ type: 'partial', delta })
+        }
+        await emit({ type: 'final', text })
+      },
+    }
+    made = await testApp({ step: stepped })
     const id = await session()
     const reader = (await call(`/api/sessions/${id}/stream`)).body!.getReader()
-    await readUntil(reader, (text) => text.includes('retry:'))
+    let read = await readUntil(reader, (text) => text.includes('retry:'))
     expect((await post(`/api/sessions/${id}/messages`, { text: 'abcdef' })).status).toBe(202)
+    for (let partials = 1; partials <= 6; partials++) {
+      await next.held()
+      next.release()
+      read += await readUntil(reader, (text) => (read + text).split('event: partial').length - 1 === partials)
+    }
     // user, start, 6 partials, final: 9 events
     await readUntil(reader, (text) => text.includes('event: final'))
     const scraped = await scrape()
     expect(sampleSum(scraped, 'stepstream_events_delivered_total')).toBe(9)
     const count = sampleSum(scraped, 'stepstream_sse_lag_events_count')
     expect(count).toBeGreaterThan(0)
-    // With 5 ms between characters, most wake-ups find one new event: well under 4 behind.
+    // A reader that keeps up finds one new event, or two (the user message and the start), when it wakes.
     expect(sampleSum(scraped, 'stepstream_sse_lag_events_bucket', { le: '4' })).toBe(count)
     // Not awaited: a cancel waits for the stream's generator, parked until the next event or heartbeat; closing the
     // app (afterEach) ends it.

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../../src/limits.ts'
 import { ID_PATTERN, newId } from '../../src/session-id.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import type { StepSpec } from '../../src/steps/step.ts'
+import { HeldStep } from '../helpers/held-step.ts'
 
 /** A memory store that counts the sessions created through it (MemoryStore itself cannot list them). */
 class CountingStore extends MemoryStore {
@@ -26,6 +27,14 @@ const get = (path: string, headers: Record<string, string> = {}) => made.app.han
 const post = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
   made.app.handle(new Request(url(path), { method: 'POST', headers, body: new URLSearchParams(form) }))
 const htmx = { 'hx-request': 'true' }
+
+/** Replaces the app with one whose runs hold after a few characters until the test releases them. */
+async function heldApp(): Promise<HeldStep> {
+  await made.close()
+  const held = new HeldStep()
+  made = await testApp({ step: held })
+  return held
+}
 
 async function started(): Promise<string> {
   const res = await post('/start', {})
@@ -147,10 +156,13 @@ describe('pages', () => {
 
 describe('POST /chat and /cancel', () => {
   test('chat: 200 for htmx, 303 for a plain form, 409 while a run is active', async () => {
+    const held = await heldApp()
     const id = await started()
     const busy = await post('/chat', { client_id: id, message: 'hi' }, htmx)
     expect(busy.status).toBe(409)
     expect(await busy.text()).toContain('still running')
+    await held.held()
+    held.release()
     await made.deps.runner.settled(id)
     expect((await post('/chat', { client_id: id, message: 'hi' }, htmx)).status).toBe(200)
     await made.deps.runner.settled(id)
@@ -181,8 +193,10 @@ describe('POST /chat and /cancel', () => {
   })
 
   test('cancel: 409 when idle, 200 while running; the run ends interrupted', async () => {
+    // A run that holds until cancelled: the cancel never comes after its end, whatever the load.
+    const held = await heldApp()
     const id = await started()
-    await Bun.sleep(30)
+    await held.held()
     expect((await post('/cancel', { client_id: id }, htmx)).status).toBe(200)
     await made.deps.runner.settled(id)
     expect((await made.deps.store.read(id, 0)).at(-1)?.type).toBe('interrupt')

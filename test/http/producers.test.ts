@@ -5,6 +5,7 @@ import { MAX_PRODUCERS_PER_SESSION } from '../../src/limits.ts'
 import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 /**
  * Idempotent producers (Producer-Id / Producer-Seq) through app.handle: whose state can push whose out, the bound a
@@ -115,15 +116,11 @@ describe('producer state', () => {
     const run = await p.openRun()
     const events = [partial('held'), partial('after')]
     const first = p.append(run, 'agent', 0, events)
-    for (const deadline = Date.now() + 5000; !reached; await Bun.sleep(5)) {
-      if (Date.now() > deadline) throw new Error('the first request never reached the store')
-    }
+    await until(() => reached, { what: 'the first request to reach the store' })
     const reads = sessionReads
     const retry = p.append(run, 'agent', 0, events)
     // The retry is past its token check (a session read), and then its promises have run out: it is waiting.
-    for (const deadline = Date.now() + 5000; sessionReads === reads; await Bun.sleep(1)) {
-      if (Date.now() > deadline) throw new Error('the retry never reached the store')
-    }
+    await until(() => sessionReads !== reads, { what: 'the retry to reach the store', everyMs: 1 })
     for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
     release()
     const [a, b] = await Promise.all([first, retry])
@@ -153,9 +150,7 @@ describe('producer state', () => {
     const run = await p.openRun()
     const events = [partial('first'), partial('second')]
     const cut = p.append(run, 'agent', 0, events)
-    for (const deadline = Date.now() + 5000; !reached; await Bun.sleep(5)) {
-      if (Date.now() > deadline) throw new Error('the request never reached its second event')
-    }
+    await until(() => reached, { what: 'the request to reach its second event' })
     // A second server on the same store: the first one's request is, to it, cut short after its first event.
     const other = await testApp({ store })
     const retryOnOther = () =>

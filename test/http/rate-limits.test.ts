@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { rateLimitSpec } from '../../src/config.ts'
 import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { eventually, until } from '../helpers/wait.ts'
 
 type Made = Awaited<ReturnType<typeof testApp>>
 let made: Made
@@ -21,13 +22,15 @@ async function expectRefused(res: Response, status: number, code: string, senten
 }
 
 async function rejected(reason: string): Promise<number> {
-  // Counted once the response is sent (Elysia's afterResponse): poll briefly for it to land.
-  const deadline = Date.now() + 2000
-  for (;;) {
-    const count = sampleSum(parseMetrics(await (await call('/metrics')).text()), 'stepstream_rejected_total', { reason })
-    if (count > 0 || Date.now() > deadline) return count
-    await Bun.sleep(5)
-  }
+  // Counted once the response is sent (Elysia's afterResponse): wait for it to land.
+  const count = async () => sampleSum(parseMetrics(await (await call('/metrics')).text()), 'stepstream_rejected_total', { reason })
+  return eventually(
+    async () => {
+      const now = await count()
+      return now > 0 ? now : undefined
+    },
+    { what: `a refusal counted with reason ${reason}` },
+  )
 }
 
 describe('rate limit: a token bucket per client address', () => {
@@ -106,8 +109,7 @@ describe('SSE connection caps', () => {
     await expectRefused(await call(`/api/sessions/${id}/stream`), 429, 'TOO_MANY_CONNECTIONS', /has 2 live streams open, its limit/)
     expect(await rejected('connections')).toBe(1)
     void first.body!.cancel()
-    const deadline = Date.now() + 2000
-    while (made.deps.connections.open > 1 && Date.now() < deadline) await Bun.sleep(5)
+    await until(() => made.deps.connections.open === 1, { what: 'the cancelled stream to be released' })
     expect((await call(`/api/sessions/${id}/stream`)).status).toBe(200)
   })
 

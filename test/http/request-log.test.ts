@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { chatTag, createLogger } from '../../src/log.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { eventually } from '../helpers/wait.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
 let lines: Record<string, unknown>[]
@@ -13,14 +14,11 @@ async function app(options: { trustProxy?: boolean } = {}) {
 const call = (path: string, init: RequestInit = {}) => made.app.handle(new Request(url(path), init))
 
 /** The log line of the request with this id, once it is written (after the response is sent). */
-async function lineOf(requestId: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 2000
-  for (;;) {
-    const line = lines.find((l) => l.msg === 'request' && l.request_id === requestId)
-    if (line) return line
-    if (Date.now() > deadline) throw new Error(`no log line for request ${requestId}: ${JSON.stringify(lines)}`)
-    await Bun.sleep(5)
-  }
+function lineOf(requestId: string): Promise<Record<string, unknown>> {
+  return eventually(() => lines.find((l) => l.msg === 'request' && l.request_id === requestId), {
+    what: `the log line of request ${requestId}`,
+    describe: () => lines,
+  })
 }
 
 describe('request logs', () => {
@@ -99,8 +97,13 @@ describe('request logs', () => {
       body: JSON.stringify({ text: secret }),
     })
     await made.deps.runner.settled(id)
-    await Bun.sleep(20)
-    const runs = lines.filter((l) => l.msg === 'run ended')
+    const runs = await eventually(
+      () => {
+        const ended = lines.filter((l) => l.msg === 'run ended')
+        return ended.length >= 3 ? ended : undefined
+      },
+      { what: 'the three runs’ lines', describe: () => lines },
+    )
     expect(runs).toHaveLength(3)
     // The message, start, a partial per character and final.
     expect(runs[1]).toMatchObject({ chat: chatTag(id), step: 'echo', outcome: 'final', events: secret.length + 3 })
@@ -125,9 +128,9 @@ describe('request logs', () => {
     for (const res of requests) expect(await lineOf(res.headers.get('x-request-id')!)).toMatchObject({ chat: chatTag(id) })
     // A line logged with `session_id` by any module, and an error's path, are rewritten by the logger itself.
     made.deps.log.error('unhandled error', { path: `/api/sessions/${id}/messages`, session_id: id })
-    const deadline = Date.now() + 2000
-    while (!lines.some((l) => l.msg === 'run ended') && Date.now() < deadline) await Bun.sleep(5)
-    expect(lines.find((l) => l.msg === 'run ended')).toMatchObject({ chat: chatTag(id) })
+    expect(await eventually(() => lines.find((l) => l.msg === 'run ended'), { what: 'the run’s line' })).toMatchObject({
+      chat: chatTag(id),
+    })
     const all = JSON.stringify(lines)
     expect(all).not.toContain(id)
     expect(all).toContain(chatTag(id))

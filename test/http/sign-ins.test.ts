@@ -12,6 +12,10 @@ import { MemoryStore } from '../../src/store/memory-store.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+// It starts redis-server: seconds on a loaded machine, past Bun's 5 s default.
+slowTests()
 
 const TOKEN = 'correct-horse-battery-staple-0001'
 const DAY_MS = 24 * 3600 * 1000

@@ -7,6 +7,7 @@ import { echoStep } from '../../src/steps/echo-step.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { runnerFor } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 async function setup(step: Step, options: { cancelGraceMs?: number } = {}) {
   const store = new MemoryStore()
@@ -72,9 +73,10 @@ describe('echo step', () => {
   })
 
   test('on cancel, interrupt holds exactly what was streamed', async () => {
-    const { runner, id, events, submit } = await setup(echo(5))
+    // A minute between characters: the cancel comes after the first, whatever the load.
+    const { runner, id, events, submit } = await setup(echo(60_000))
     await submit('abcdefghijklmnopqrstuvwxyz')
-    while ((await events()).filter((e) => e.type === 'partial').length < 2) await Bun.sleep(2)
+    await until(async () => (await events()).some((e) => e.type === 'partial'), { what: 'the first character', everyMs: 2 })
     await runner.cancel(id)
     await runner.settled(id)
     const log = await events()
@@ -179,8 +181,8 @@ describe('runner', () => {
     )
     await submit('x')
     await runner.settled(id)
-    // Bun fails the test run on an unhandled rejection; give one a turn to surface.
-    await Bun.sleep(5)
+    // Bun fails the test run on an unhandled rejection; give one a turn of the event loop to surface.
+    await new Promise((resolve) => setImmediate(resolve))
     expect(types(await events())).toEqual(['user', 'final'])
   })
 
@@ -209,7 +211,7 @@ describe('runner', () => {
       { cancelGraceMs: 50 },
     )
     await submit('x')
-    while ((await events()).length < 4) await Bun.sleep(2)
+    await until(async () => (await events()).length >= 4, { what: 'the stuck step’s partials', everyMs: 2 })
     const cancelledAt = performance.now()
     await runner.cancel(id)
     await runner.settled(id)
@@ -231,7 +233,7 @@ describe('runner', () => {
       }),
     )
     await submit('x')
-    while ((await events()).length < 2) await Bun.sleep(2)
+    await until(async () => (await events()).length >= 2, { what: 'the step’s partial', everyMs: 2 })
     await runner.cancel(id)
     await runner.settled(id)
     expect((await events()).at(-1)).toMatchObject({ type: 'interrupt', text: 'so far' })
@@ -246,7 +248,7 @@ describe('runner', () => {
       { cancelGraceMs: 50 },
     )
     await submit('x')
-    while ((await events()).length < 2) await Bun.sleep(2)
+    await until(async () => (await events()).length >= 2, { what: 'the step’s start', everyMs: 2 })
     const stopping = runner.shutdown()
     expect(runner.draining).toBe(true)
     await expect(runner.submit(await newSession(), 'late')).rejects.toMatchObject({ code: 'SHUTTING_DOWN', status: 503 })
@@ -279,7 +281,7 @@ describe('runner', () => {
       }),
     )
     await submit('x')
-    while ((await events()).length < 2) await Bun.sleep(2)
+    await until(async () => (await events()).length >= 2, { what: 'the step’s first partial', everyMs: 2 })
     await runner.cancel(id)
     await runner.settled(id)
     expect((await events()).map((e) => (e.type === 'partial' ? e.delta : e.type === 'interrupt' ? `[${e.text}]` : e.type))).toEqual([
@@ -300,9 +302,10 @@ describe('runner', () => {
       }),
     )
     await submit('x')
-    for (const deadline = Date.now() + 5000; !(await events()).some(isClosing); await Bun.sleep(2)) {
-      if (Date.now() > deadline) await runner.cancel(id)
-    }
+    // Left open (the bug), the run is cancelled so the assertions below say what went wrong.
+    await until(async () => (await events()).some(isClosing), { what: 'the run to be closed', timeoutMs: 3000, everyMs: 2 }).catch(() =>
+      runner.cancel(id),
+    )
     await runner.settled(id)
     const stored = await events()
     expect(stored.filter((e) => e.type === 'partial')).toHaveLength(1)

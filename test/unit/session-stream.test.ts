@@ -6,6 +6,7 @@ import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { FailingStore } from '../helpers/failing-store.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { until } from '../helpers/wait.ts'
 
 const ts = new Date().toISOString()
 const partial = (delta: string): NewEvent => ({ type: 'partial', step_id: 'r', ts, delta })
@@ -82,13 +83,11 @@ test('a store that cannot be reached for a while (Redis lost) keeps the stream o
   const collecting = (async () => {
     for await (const frame of chunks) frames.push(frame)
   })()
-  const deadline = Date.now() + 5000
-  while (!frames.some((f) => f.startsWith(': ping')) && Date.now() < deadline) await Bun.sleep(20)
+  await until(() => frames.some((f) => f.startsWith(': ping')), { what: 'a ping while the store is out of reach' })
   await store.append(id, partial('b'))
   await store.append(id, partial('c'))
   store.unreachable = false
-  while (frames.filter((f) => f.includes('"delta"')).length < 1 && Date.now() < deadline) await Bun.sleep(20)
-  await Bun.sleep(50)
+  await until(() => frames.join('').split('"delta"').length - 1 >= 2, { what: 'both events once the store is back' })
   client.abort()
   await collecting
   expect(frames.some((f) => f.startsWith(': ping'))).toBe(true)
@@ -110,9 +109,14 @@ test("what the encoder must read first (AG-UI's priming) waits out a store out o
   }
   const chunks = sessionStream({ store, sessionId: id, after: 0, signal: client.signal, encode, heartbeatMs: 100, retryMs: 1000, prepare })
   await chunks.next()
-  setTimeout(() => (store.unreachable = false), 400)
   const frames: string[] = []
-  while (!frames.some((f) => f.includes('"delta"') || f.includes(STREAM_ERROR))) frames.push((await chunks.next()).value as string)
+  const reading = (async () => {
+    while (!frames.some((f) => f.includes('"delta"') || f.includes(STREAM_ERROR))) frames.push((await chunks.next()).value as string)
+  })()
+  // The store comes back once priming has failed and been tried again.
+  await until(() => attempts > 1, { what: 'a second attempt at priming' })
+  store.unreachable = false
+  await reading
   expect(frames.join('')).not.toContain(STREAM_ERROR)
   expect(frames.at(-1)).toContain('"delta":"a"')
   expect(attempts).toBeGreaterThan(1)

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import packageJson from '../../package.json' with { type: 'json' }
 import { gitCommit, VERSION, versionLine } from '../../src/version.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+// It runs bun src/main.ts: seconds on a loaded machine, past Bun's 5 s default.
+slowTests()
 
 const root = join(import.meta.dir, '../..')
 

@@ -8,6 +8,7 @@ const root = join(import.meta.dir, '../..')
 
 // The harness end to end on a tiny load: builds what it needs, starts both servers, runs every scenario. It asserts
 // only that each scenario produced numbers: timings on a shared machine are for the benchmark, not for tests.
+// Both servers under every scenario (its deadline is two minutes): `bun run test:slow` runs it, not every `bun test`.
 test('the benchmark harness runs every scenario against both servers and reports numbers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepstream-bench-smoke-'))
   try {
