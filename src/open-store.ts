@@ -41,13 +41,16 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /**
  * Opens the store a spec names, with the one `storeLimits` whichever it is; throws StartError with a one-line reason
- * when it cannot. A SQLite file takes only the per-chat bounds of it (see below).
+ * when it cannot. The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's, sized
+ * for a demo's RAM: a SQLite file or a Redis shared by several instances takes only the per-chat ones, so a deployment
+ * is not capped at a demo's 10,000 chats by a default it never set.
  */
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
   const { storeLimits, notifier, coordinator, metrics, log } = options
+  const { maxEventsPerSession, maxSessionBytes } = storeLimits
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, ...storeLimits, notifier, log, metrics })
+      const redis = await openRedis(spec.url, { ...options.redis, maxEventsPerSession, maxSessionBytes, notifier, log, metrics })
       return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
@@ -55,8 +58,6 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
   if (spec.kind === 'memory') return { store: new MemoryStore({ ...storeLimits, notifier, metrics }), notifier, coordinator }
   try {
-    // The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's: a file holds more.
-    const { maxEventsPerSession, maxSessionBytes } = storeLimits
     const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics })
     return { store, notifier, coordinator }
   } catch (error) {

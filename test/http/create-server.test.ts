@@ -7,7 +7,8 @@ import { createServer, defineStep, MemoryStore, SqliteStore, silentLogger, type 
 import { DEFAULT_RATE_LIMIT } from '../../src/defaults.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { url } from '../helpers/test-app.ts'
-import { eventually } from '../helpers/wait.ts'
+import { redisAvailable, startRedis } from '../helpers/redis-server.ts'
+import { eventually, READY_MS } from '../helpers/wait.ts'
 
 let server: StepstreamServer | undefined
 afterEach(() => server?.stop())
@@ -130,6 +131,46 @@ describe('createServer honours each option it is given', () => {
     expect((await answer(id, 'a few words')).length).toBeLessThanOrEqual(2)
     expect((await handle('/api/sessions', json({}))).status).toBe(503)
   })
+
+  /** A SQLite file or a Redis takes the per-chat bounds; the store-wide ones, sized for a demo's RAM, are memory's. */
+  const perChatBoundsOnly = async (store: { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string }) => {
+    server = await createServer({
+      steps: [shout],
+      log: silentLogger,
+      store,
+      storeLimits: { maxSessions: 1, maxEvents: 1, maxStoreBytes: 1 },
+      retention: { maxEventsPerSession: 2 },
+    })
+    const { id } = await newChat()
+    expect((await answer(id, 'a few words')).length).toBeLessThanOrEqual(2)
+    expect((await handle('/api/sessions', json({}))).status).toBe(201)
+  }
+
+  test('a SQLite file takes the per-chat bounds, not the memory store’s store-wide ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepstream-create-server-'))
+    try {
+      await perChatBoundsOnly({ kind: 'sqlite', path: join(dir, 'chats.db') })
+    } finally {
+      await server?.stop()
+      server = undefined
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test.skipIf(!redisAvailable('createServer on a Redis store'))(
+    'a Redis takes the per-chat bounds, not the memory store’s store-wide ones',
+    async () => {
+      const redis = await startRedis()
+      try {
+        await perChatBoundsOnly({ kind: 'redis', url: redis.url })
+      } finally {
+        await server?.stop()
+        server = undefined
+        await redis.destroy()
+      }
+    },
+    READY_MS * 2,
+  )
 
   test('the default step is the one named, of the steps given; an unknown one is refused before any store is opened', async () => {
     const whisper = defineStep({
