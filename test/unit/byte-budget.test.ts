@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events.ts'
-import { CLOSING_RESERVE_BYTES } from '../../src/limits.ts'
-import { admit, CUT_NOTE, cutToBytes, eventBytes, sessionFull } from '../../src/store/byte-budget.ts'
+import { CUT_NOTE, cutToBytes, eventBytes, fitClosing } from '../../src/log/byte-budget.ts'
 
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8')
 const ts = '2026-01-01T00:00:00.000Z'
@@ -27,19 +26,14 @@ describe('byte budgets', () => {
     expect(cutToBytes('short', 100)).toBe('short')
   })
 
-  test('other events leave the reserve free; a closing event is never refused, and cut to fit what is left', () => {
-    const max = 4 * CLOSING_RESERVE_BYTES
-    const partial: NewEvent = { type: 'partial', step_id: 'r', ts, delta: 'x' }
-    const used = max - CLOSING_RESERVE_BYTES - eventBytes(partial)
-    expect(admit(partial, [{ used, max }], (b) => sessionFull(b.max))).toBe(partial)
-    expect(() => admit(partial, [{ used: used + 1, max }], (b) => sessionFull(b.max))).toThrow('This chat is full')
-    const final: NewEvent = { type: 'final', step_id: 'r', ts, text: 'é'.repeat(CLOSING_RESERVE_BYTES) }
-    const fitted = admit(final, [{ used: used + 1, max }], (b) => sessionFull(b.max))
-    expect(fitted.type === 'final' && fitted.text.endsWith(CUT_NOTE)).toBe(true)
-    expect(used + 1 + eventBytes(fitted)).toBeLessThanOrEqual(max)
-    const error = admit({ type: 'error', step_id: 'r', ts, error: 'e'.repeat(5000), text: 't'.repeat(5000) }, [{ used: max, max }], () =>
-      sessionFull(max),
-    )
+  test('a closing event is cut to fit the room left, its text ending with the note; an error keeps its sentence first', () => {
+    const final: NewEvent = { type: 'final', step_id: 'r', ts, text: 'é'.repeat(5000) }
+    for (const room of [200, 1000, 4000]) {
+      const fitted = fitClosing(final, room)
+      expect(fitted.type === 'final' && fitted.text.endsWith(CUT_NOTE)).toBe(true)
+      expect(eventBytes(fitted)).toBeLessThanOrEqual(room)
+    }
+    const error = fitClosing({ type: 'error', step_id: 'r', ts, error: 'e'.repeat(5000), text: 't'.repeat(5000) }, 0)
     expect(error).toMatchObject({ type: 'error', error: 'e'.repeat(200) })
     expect('text' in error).toBe(false)
   })
