@@ -38,7 +38,8 @@ export const artifactName = (version: string, target: ReleaseTarget) =>
  */
 export function compileCommand(target: ReleaseTarget | undefined, outfile: string, version: string, commit: string): string[] {
   return [
-    'bun',
+    // The Bun running this script, not whichever `bun` the PATH finds first (another version, or none).
+    process.execPath,
     'build',
     'src/main.ts',
     '--compile',
