@@ -100,7 +100,7 @@ if (available) {
       ])
       heard.length = 0
       await a.deleteEntries(one, [1])
-      await a.trim(one, 2)
+      await a.keepNewest(one, 0)
       await a.delete(other)
       await until(() => heard.length >= 3, 'the change messages')
       expect(heard).toEqual([
@@ -191,15 +191,15 @@ if (available) {
       proxy.stop()
     })
 
-    test('edges: a fork at 0, a trim through 0, reads before 1 and before 0', async () => {
+    test('edges: a fork at 0, keeping as many as there are, reads before 1 and before 0', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()
       await backend.create({ log, meta: '' }, NOW)
       await backend.append([entry(log, '1')], LIMITS, NOW)
       const target = newId()
-      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toEqual({ entries: 0, bytes: 0 })
       expect(await backend.state(target)).toMatchObject({ head: 0, count: 0, bytes: 0 })
-      await backend.trim(log, 0)
+      expect(await backend.keepNewest(log, 1)).toEqual({ entries: 0, bytes: 0 })
       expect(await backend.state(log)).toMatchObject({ head: 1, tail: 0, count: 1 })
       expect(await backend.readBefore(log, 1, 100)).toEqual([])
       expect(await backend.readBefore(log, 0, 100)).toEqual([])
@@ -232,7 +232,7 @@ if (available) {
       await backend.close()
     })
 
-    test('a fork and a trim of a large log go in bounded script calls, and count what they moved', async () => {
+    test('a fork and a cap of a large log go in bounded script calls, and count what they moved', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()
       await backend.create({ log, meta: '' }, NOW)
@@ -245,12 +245,12 @@ if (available) {
         )
       const target = newId()
       let calls = await scriptCalls()
-      expect(await backend.fork(log, 2500, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.fork(log, 2500, { log: target, meta: '' }, NOW)).toEqual({ entries: 2500, bytes: 2_500_000 })
       expect(await scriptCalls()).toBeGreaterThan(calls + 3)
       expect(await backend.state(target)).toMatchObject({ head: 2500, count: 2500, bytes: 2_500_000 })
       expect((await backend.read(target, 2498, 10)).map((e) => e.seq)).toEqual([2499, 2500])
       calls = await scriptCalls()
-      await backend.trim(log, 2000)
+      expect(await backend.keepNewest(log, 1000)).toEqual({ entries: 2000, bytes: 2_000_000 })
       expect(await scriptCalls()).toBeGreaterThan(calls + 2)
       expect(await backend.state(log)).toMatchObject({ head: 3000, tail: 2000, count: 1000, bytes: 1_000_000 })
       expect((await backend.totals()).entries).toBe(3500)
@@ -271,7 +271,7 @@ if (available) {
       const target = newId()
       const forking = a.fork(log, 1000, { log: target, meta: '' }, NOW)
       const early = await b.append([entry(target, '"early"')], LIMITS, NOW)
-      expect(await forking).toBe(true)
+      expect(await forking).toEqual({ entries: 1000, bytes: 2_000_000 })
       expect(['NO_LOG', 1001]).toContain(early[0]!)
       const seqs = (await b.read(target, 0, 2000)).map((e) => e.seq)
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))

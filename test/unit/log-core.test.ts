@@ -7,6 +7,7 @@ import {
   type AppendEntry,
   type AppendOutcome,
   type BatchLimits,
+  type EntryCounts,
   type LogId,
   type LogState,
   StoreFailure,
@@ -23,6 +24,10 @@ class SpyBackend extends MemoryBackend {
   onBatch: (() => void) | undefined
   /** While set, `append` fails with it, storing nothing. */
   failure: Error | undefined
+  /** While set, `keepNewest` waits for it before deleting. */
+  holdTrim: Promise<void> | undefined
+  /** While set, `keepNewest` fails with it, deleting nothing. */
+  trimFailure: Error | undefined
   /** While set, `state` answers what the log was when asked, but only once this resolves. */
   holdState: Promise<void> | undefined
   #remote: ((log: LogId, head: number | undefined) => void) | undefined
@@ -42,9 +47,11 @@ class SpyBackend extends MemoryBackend {
     return answer
   }
 
-  override async trim(log: LogId, through: number): Promise<void> {
+  override async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     this.trims++
-    return super.trim(log, through)
+    if (this.holdTrim) await this.holdTrim
+    if (this.trimFailure) throw this.trimFailure
+    return super.keepNewest(log, count)
   }
 
   onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {

@@ -4,6 +4,7 @@ import type {
   AppendOutcome,
   BackendTotals,
   BatchLimits,
+  EntryCounts,
   LogBackend,
   LogEntry,
   LogId,
@@ -118,38 +119,36 @@ export class MemoryBackend implements LogBackend {
     return entries.slice(start, end).map(copyEntry)
   }
 
-  async delete(log: LogId): Promise<boolean> {
+  async delete(log: LogId): Promise<EntryCounts | undefined> {
     const found = this.#logs.get(log)
-    if (!found) return false
+    if (!found) return undefined
     this.#logs.delete(log)
     for (const alias of found.aliases) this.#aliases.delete(alias)
-    return true
+    return { entries: found.state.count, bytes: found.state.bytes }
   }
 
-  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
     const found = this.#logs.get(log)
-    if (!found) return
+    if (!found) return { entries: 0, bytes: 0 }
     const doomed = new Set(seqs)
-    found.entries = found.entries.filter((entry) => {
-      if (!doomed.has(entry.seq)) return true
-      found.state.count--
-      found.state.bytes -= entry.bytes
-      return false
-    })
+    const kept = found.entries.filter((entry) => !doomed.has(entry.seq))
+    const gone = lower(
+      found.state,
+      found.entries.filter((entry) => doomed.has(entry.seq)),
+    )
+    found.entries = kept
+    return gone
   }
 
-  async trim(log: LogId, through: number): Promise<void> {
+  async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     const found = this.#logs.get(log)
-    if (!found) return
-    const end = indexAfter(found.entries, through)
-    for (const entry of found.entries.splice(0, end)) {
-      found.state.count--
-      found.state.bytes -= entry.bytes
-    }
-    found.state.tail = Math.max(found.state.tail, Math.min(through, found.state.head))
+    if (!found || found.entries.length <= count) return { entries: 0, bytes: 0 }
+    const dropped = found.entries.splice(0, found.entries.length - count)
+    found.state.tail = Math.max(found.state.tail, dropped.at(-1)!.seq)
+    return lower(found.state, dropped)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
     const from = this.#logs.get(source)
     if (!from) return 'NO_LOG'
     if (!(await this.create(target, now))) return false
@@ -160,7 +159,7 @@ export class MemoryBackend implements LogBackend {
     copy.state.count = copy.entries.length
     copy.state.bytes = copy.entries.reduce((sum, e) => sum + e.bytes, 0)
     copy.state.forkedFrom = { log: source, at }
-    return true
+    return { entries: copy.state.count, bytes: copy.state.bytes }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {
@@ -216,6 +215,14 @@ export class MemoryBackend implements LogBackend {
     this.#logs.clear()
     this.#aliases.clear()
   }
+}
+
+/** Lowers the state's count and bytes by the entries deleted from its log, and answers what they were. */
+function lower(state: LogState, gone: readonly Held[]): EntryCounts {
+  const counts = { entries: gone.length, bytes: gone.reduce((sum, e) => sum + e.bytes, 0) }
+  state.count -= counts.entries
+  state.bytes -= counts.bytes
+  return counts
 }
 
 /** A copy for a caller: what the core caches (and what is parsed of it) must not live as long as the log does. */
