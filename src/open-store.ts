@@ -40,19 +40,24 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 /** Opens the store a spec names; throws StartError with a one-line reason when it cannot. */
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
   const { limits, notifier, coordinator, metrics, log } = options
+  // The cap's trims run beside the appends (log-core.ts): one that fails is told here, and tried again at the next event.
+  const core = {
+    onCapFailure: (session_id: string, error: Error) =>
+      log.warn('trimming a session to its cap failed; the next event past it tries again', { session_id, error: error.message }),
+  }
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, ...limits, notifier, log, metrics })
+      const redis = await openRedis(spec.url, { ...options.redis, ...limits, notifier, log, metrics, core })
       return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
     }
   }
-  if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics }), notifier, coordinator }
+  if (spec.kind === 'memory') return { store: new MemoryStore({ ...limits, notifier, metrics, core }), notifier, coordinator }
   try {
     // The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's: a file holds more.
     const { maxEventsPerSession, maxSessionBytes } = limits
-    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics })
+    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics, core })
     return { store, notifier, coordinator }
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)

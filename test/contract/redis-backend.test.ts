@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
 import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
+import { LogCore } from '../../src/log/log-core.ts'
 import { redisLogKeys } from '../../src/redis/redis-keys.ts'
 import { RedisLink } from '../../src/redis/redis-link.ts'
 import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
@@ -83,6 +84,29 @@ if (available) {
       expect(outcomes.flat().sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
       expect(await b.state(log)).toMatchObject({ head: 40, count: 40 })
       await closeAll(a, b)
+    })
+
+    test("two instances' totals drift only until a recount: then each counts the store as Redis does", async () => {
+      const [a, b] = await two()
+      const [coreA, coreB] = [new LogCore(a, { maxEntriesPerLog: 8 }), new LogCore(b, { maxEntriesPerLog: 8 })]
+      const logs = [newId(), newId(), newId()]
+      for (const log of logs) await coreA.create({ log, meta: '' })
+      const appends = (core: LogCore, log: string) =>
+        Array.from({ length: 10 }, (_, i) => core.append({ log, data: `"${i}"`, exempt: false }).catch(() => undefined))
+      // Each appends to logs the other trims, compacts and deletes.
+      await Promise.all([
+        ...logs.flatMap((log) => [...appends(coreA, log), ...appends(coreB, log)]),
+        coreA.keepNewest(logs[0]!, 2),
+        coreB.deleteEntries(logs[1]!, [1, 2, 3]),
+        coreA.delete(logs[2]!),
+      ])
+      await Promise.all([coreA.settled(), coreB.settled()])
+      const truth = await a.totals()
+      expect([await coreA.totals(), await coreB.totals()]).not.toEqual([truth, truth])
+      await Promise.all([coreA.recount(), coreB.recount()])
+      expect(await coreA.totals()).toEqual(truth)
+      expect(await coreB.totals()).toEqual(truth)
+      await Promise.all([coreA.close(), coreB.close()])
     })
 
     test("another instance hears each batch's new head, and a bare change for deletes, trims and compactions", async () => {

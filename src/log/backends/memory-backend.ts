@@ -11,6 +11,7 @@ import type {
   LogState,
   NewLog,
 } from '../log-backend.ts'
+import { ActivityIndex } from './memory-activity.ts'
 import { newLogState } from './new-log-state.ts'
 
 /** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
@@ -35,6 +36,7 @@ interface MemoryLog {
 export class MemoryBackend implements LogBackend {
   readonly #logs = new Map<LogId, MemoryLog>()
   readonly #aliases = new Map<string, LogId>()
+  #activity = new ActivityIndex()
 
   async create(log: NewLog, now: number): Promise<boolean> {
     const aliases = log.aliases ?? []
@@ -44,7 +46,9 @@ export class MemoryBackend implements LogBackend {
       aliases.some((a) => this.#aliases.has(a) || this.#logs.has(a) || a === log.log)
     )
       return false
-    this.#logs.set(log.log, { state: newLogState(log, now), entries: [], aliases, producers: new Map() })
+    const state = newLogState(log, now)
+    this.#logs.set(log.log, { state, entries: [], aliases, producers: new Map() })
+    this.#activity.add(log.log, state.activeAt)
     for (const alias of aliases) this.#aliases.set(alias, log.log)
     return true
   }
@@ -67,6 +71,7 @@ export class MemoryBackend implements LogBackend {
   async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
     const found = this.#logs.get(log)
     if (!found) return false
+    this.#activity.move(log, found.state.activeAt, activeAt)
     found.state.activeAt = activeAt
     if (expiresAt === null) delete found.state.expiresAt
     else if (expiresAt !== undefined) found.state.expiresAt = expiresAt
@@ -96,7 +101,10 @@ export class MemoryBackend implements LogBackend {
     if (entry.run !== undefined && entry.closesRun && state.openRun?.id === entry.run) delete state.openRun
     if (entry.closesLog) state.closed = true
     if (entry.producer) log.producers.set(entry.producer.key, entry.producer.value)
-    if (entry.touch) state.activeAt = now
+    if (entry.touch) {
+      this.#activity.move(entry.log, state.activeAt, now)
+      state.activeAt = now
+    }
     return state.head
   }
 
@@ -123,6 +131,7 @@ export class MemoryBackend implements LogBackend {
     const found = this.#logs.get(log)
     if (!found) return undefined
     this.#logs.delete(log)
+    this.#activity.remove(log, found.state.activeAt)
     for (const alias of found.aliases) this.#aliases.delete(alias)
     return { entries: found.state.count, bytes: found.state.bytes }
   }
@@ -176,13 +185,7 @@ export class MemoryBackend implements LogBackend {
   }
 
   async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
-    const found: ActivityCursor[] = []
-    for (const [log, { state }] of this.#logs) {
-      if (state.activeAt < from || state.activeAt >= to) continue
-      if (cursor && compareActivity({ log, activeAt: state.activeAt }, cursor) <= 0) continue
-      found.push({ log, activeAt: state.activeAt })
-    }
-    return found.sort(compareActivity).slice(0, limit)
+    return this.#activity.page(from, to, limit, cursor)
   }
 
   async expiredLogs(now: number, limit: number): Promise<LogId[]> {
@@ -214,6 +217,7 @@ export class MemoryBackend implements LogBackend {
   async close(): Promise<void> {
     this.#logs.clear()
     this.#aliases.clear()
+    this.#activity = new ActivityIndex()
   }
 }
 
@@ -233,11 +237,6 @@ function copyState(state: LogState): LogState {
   if (state.forkedFrom) copy.forkedFrom = { ...state.forkedFrom }
   if (state.openRun) copy.openRun = { ...state.openRun }
   return copy
-}
-
-function compareActivity(a: ActivityCursor, b: ActivityCursor): number {
-  if (a.activeAt !== b.activeAt) return a.activeAt - b.activeAt
-  return a.log < b.log ? -1 : a.log > b.log ? 1 : 0
 }
 
 /** The index of the first entry with a seq above `seq`: compaction leaves holes, so a seq is not an index. */
