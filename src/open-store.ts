@@ -48,17 +48,22 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
   const { storeLimits, notifier, coordinator, metrics, log } = options
   const { maxEventsPerSession, maxSessionBytes } = storeLimits
+  // The cap's trims run beside the appends (log-core.ts): one that fails is told here, and tried again at the next event.
+  const core = {
+    onCapFailure: (session_id: string, error: Error) =>
+      log.warn('trimming a session to its cap failed; the next event past it tries again', { session_id, error: error.message }),
+  }
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, maxEventsPerSession, maxSessionBytes, notifier, log, metrics })
+      const redis = await openRedis(spec.url, { ...options.redis, maxEventsPerSession, maxSessionBytes, notifier, log, metrics, core })
       return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
     }
   }
-  if (spec.kind === 'memory') return { store: new MemoryStore({ ...storeLimits, notifier, metrics }), notifier, coordinator }
+  if (spec.kind === 'memory') return { store: new MemoryStore({ ...storeLimits, notifier, metrics, core }), notifier, coordinator }
   try {
-    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics })
+    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics, core })
     return { store, notifier, coordinator }
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)

@@ -111,12 +111,23 @@ export type Refusal = 'NO_LOG' | 'CLOSED' | 'FULL' | 'FENCED'
  */
 export type AppendOutcome = number | Refusal
 
-/** The whole store, totalled, as the core's store-wide limits count it. */
+/** Where a listing of logs by activity stopped: the next page starts after it. */
 export interface ActivityCursor {
   log: LogId
   activeAt: number
 }
 
+/**
+ * Entries and their bytes that one call deleted or copied, as the backend counted them in the same atomic step (issue
+ * 21, H1): the core keeps the store's totals by adding these, never by comparing states read before and after, which
+ * appends racing the call would skew.
+ */
+export interface EntryCounts {
+  entries: number
+  bytes: number
+}
+
+/** The whole store, totalled, as the core's store-wide limits count it. */
 export interface BackendTotals {
   logs: number
   entries: number
@@ -149,18 +160,30 @@ export interface LogBackend {
    */
   readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]>
 
-  /** Deletes the log, its entries, state, aliases and producers; false when there was none. */
-  delete(log: LogId): Promise<boolean>
-  /** Deletes the given entries (compaction), adjusting `count` and `bytes`; seqs it does not hold are skipped. */
-  deleteEntries(log: LogId, seqs: readonly number[]): Promise<void>
-  /** Deletes every entry with `seq <= through` (a cap), raising `tail`. */
-  trim(log: LogId, through: number): Promise<void>
+  /**
+   * Deletes the log, its entries, state, aliases and producers, and answers what it held, counted atomically with the
+   * deletion; undefined when there was none.
+   */
+  delete(log: LogId): Promise<EntryCounts | undefined>
+  /**
+   * Deletes the given entries (compaction), adjusting `count` and `bytes`; seqs it does not hold are skipped. Answers
+   * what it deleted, counted atomically with each deletion (none for no such log).
+   */
+  deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts>
+  /**
+   * Deletes the log's oldest retained entries until at most `count` remain (a cap), raising `tail` to the seq of the
+   * last one deleted. By count, not by seq: compaction leaves holes, so `head - count` would keep fewer. Answers what
+   * it deleted, counted atomically with each deletion (none for no such log). A shared backend may go in bounded
+   * parts; entries appended meanwhile are newer than all it deletes, and it deletes no more than the log held over
+   * `count` when it began.
+   */
+  keepNewest(log: LogId, count: number): Promise<EntryCounts>
   /**
    * Creates `target` holding the source's retained entries with `seq <= at`, same seqs and data, head `at`, its own
-   * state from then on (`forkedFrom` set, open run none). 'NO_LOG' when the source is missing, false when the target
-   * id or an alias is taken.
+   * state from then on (`forkedFrom` set, open run none), and answers what it copied. 'NO_LOG' when the source is
+   * missing, false when the target id or an alias is taken.
    */
-  fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'>
+  fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'>
 
   /** A producer's state in the log; undefined when it has none. */
   producer(log: LogId, key: string): Promise<string | undefined>

@@ -4,7 +4,10 @@ import { AppError } from '../errors.ts'
 import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES } from '../limits.ts'
 import { GroupCommit } from './group-commit.ts'
 import {
+  type AppendEntry,
+  type AppendOutcome,
   type BackendTotals,
+  type EntryCounts,
   type LogBackend,
   type LogEntry,
   type LogId,
@@ -16,6 +19,7 @@ import {
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
 import { LOG_REFUSALS, type LogRefusals, storeClosed, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
+import { StoreTotals, type TotalsChange } from './store-totals.ts'
 
 export interface LogCoreOptions extends Partial<LogLimits> {
   /** Wakes the readers of a log when it changes; defaults to an in-process SessionSignal. */
@@ -30,7 +34,15 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   now?: () => number
   /** Told how long each commit took; seconds. */
   onCommit?: (seconds: number) => void
+  /**
+   * Told when trimming a log to its cap failed (the next append past the cap tries again; `capFailures` counts them);
+   * default: only counted.
+   */
+  onCapFailure?: (log: LogId, error: AppError) => void
 }
+
+/** A new log, as the store's totals count it. */
+const NEW_LOG = { logs: 1, entries: 0, bytes: 0 }
 
 /**
  * Every rule of a log, once, over any LogBackend (memory, SQLite, Redis): group commit, the cache of each log's
@@ -47,12 +59,19 @@ export class LogCore {
   readonly #now: () => number
   readonly #onCommit: ((seconds: number) => void) | undefined
   readonly #ledger: LogLedger
+  readonly #totals: StoreTotals
+  readonly #onCapFailure: LogCoreOptions['onCapFailure']
+  /** The cap's trims under way, one per log at most: close() waits for them. */
+  readonly #caps = new Map<LogId, Promise<void>>()
+  #capFailures = 0
   #closed = false
 
   constructor(backend: LogBackend, options: LogCoreOptions = {}) {
     this.#backend = backend
     this.limits = withDefaults(options)
-    this.#ledger = new LogLedger(this.limits, () => backend.totals())
+    this.#totals = new StoreTotals(() => backend.totals())
+    this.#ledger = new LogLedger(this.limits, this.#totals)
+    this.#onCapFailure = options.onCapFailure
     this.#notifier = options.notifier ?? new SessionSignal()
     this.#tails = new LogTails(options.tails)
     this.#commits = new GroupCommit(
@@ -75,10 +94,14 @@ export class LogCore {
   /** Creates the log; false when its id or an alias is taken. Refused with STORE_FULL past `maxLogs`. */
   async create(log: NewLog): Promise<boolean> {
     this.#open()
-    await this.#medium(() => this.#ledger.admitLog())
-    const created = await this.#medium(() => this.#backend.create(log, this.#now()))
-    if (created) this.#ledger.created()
-    return created
+    const slot = await this.#medium(() => this.#ledger.admitLog())
+    return this.#medium(() =>
+      this.#totals.change(
+        () => this.#backend.create(log, this.#now()),
+        (created) => (created ? NEW_LOG : undefined),
+        slot,
+      ),
+    )
   }
 
   /** The log's state; undefined for no such log, or one that has expired. */
@@ -145,14 +168,17 @@ export class LogCore {
   }
 
   /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
-  async delete(log: LogId): Promise<LogState | undefined> {
-    const state = await this.#medium(() => this.#backend.state(log))
-    const deleted = await this.#medium(() => this.#backend.delete(log))
+  async delete(log: LogId): Promise<EntryCounts | undefined> {
+    const removed = await this.#medium(() =>
+      this.#totals.change(
+        () => this.#backend.delete(log),
+        (gone) => gone && less(gone, 1),
+      ),
+    )
     this.#forget(log)
-    if (!deleted) return undefined
-    if (state) this.#ledger.changed(state, -1)
+    if (!removed) return undefined
     this.#notifier.notify(log)
-    return state
+    return removed
   }
 
   /** Deletes the given entries (compaction); readers meet the holes. Answers how many were deleted. */
@@ -160,9 +186,9 @@ export class LogCore {
     return this.#shrink(log, () => this.#backend.deleteEntries(log, seqs))
   }
 
-  /** Deletes every entry with `seq <= through`; answers how many were deleted. */
-  trim(log: LogId, through: number): Promise<number> {
-    return this.#shrink(log, () => this.#backend.trim(log, through))
+  /** Deletes the log's oldest entries until at most `count` remain (a cap); answers how many were deleted. */
+  keepNewest(log: LogId, count: number): Promise<number> {
+    return this.#shrink(log, () => this.#backend.keepNewest(log, count))
   }
 
   /**
@@ -176,13 +202,13 @@ export class LogCore {
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
       throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
-    await this.#medium(() => this.#ledger.admitLog(from.bytes))
-    const forked = await this.#medium(() => this.#backend.fork(source, at, target, this.#now()))
+    const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes))
+    const fork = () => this.#backend.fork(source, at, target, this.#now())
+    const forked = await this.#medium(() =>
+      this.#totals.change(fork, (copied) => (typeof copied === 'object' ? { ...copied, logs: 1 } : undefined), slot),
+    )
     if (forked === 'NO_LOG') throw words.noLog(source)
-    if (!forked) return false
-    const state = await this.#medium(() => this.#backend.state(target.log))
-    this.#ledger.changed(state ?? { count: 0, bytes: 0 }, 1)
-    return true
+    return forked !== false
   }
 
   /** The backend, for what the core adds nothing to (producers, listings): reads and state-only housekeeping. */
@@ -195,14 +221,30 @@ export class LogCore {
     return this.#medium(call)
   }
 
-  /** The store's totals as the core counts them: the backend's at open plus what this process did since. */
+  /** The store's totals as the core counts them: the backend's when last asked, plus what this process did since. */
   async totals(): Promise<BackendTotals> {
-    return { ...(await this.#medium(() => this.#ledger.loaded())) }
+    return { ...(await this.#medium(() => this.#totals.loaded())) }
+  }
+
+  /** Asks the backend for the store's totals again: what other instances did is counted from then on (each retention pass). */
+  recount(): Promise<void> {
+    return this.#medium(() => this.#totals.recount())
+  }
+
+  /** Trims to the cap that failed since the core opened (`onCapFailure` is told of each). */
+  get capFailures(): number {
+    return this.#capFailures
   }
 
   /** Resolves when the backend can serve; rejects with STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void> {
     return this.#medium(() => this.#backend.ping())
+  }
+
+  /** Resolves once every append taken so far is answered and the trims to the cap they started are done. */
+  async settled(): Promise<void> {
+    await this.#commits.drain()
+    await Promise.all(this.#caps.values())
   }
 
   /**
@@ -211,7 +253,7 @@ export class LogCore {
    */
   async close(): Promise<void> {
     this.#closed = true
-    await this.#commits.drain()
+    await this.settled()
     await this.#backend.close()
   }
 
@@ -224,7 +266,8 @@ export class LogCore {
     const started = performance.now()
     let outcomes: Awaited<ReturnType<LogBackend['append']>>
     try {
-      outcomes = entries.length === 0 ? [] : await this.#backend.append(entries, this.#batchLimits(), now)
+      const append = () => this.#backend.append(entries, this.#batchLimits(), now)
+      outcomes = entries.length === 0 ? [] : await this.#totals.change(append, (outcomes) => added(entries, outcomes))
     } catch (error) {
       // Nothing of the batch is visible: what the cache and the counts were told of it is dropped.
       for (const log of tickets.keys()) this.#forget(log)
@@ -254,34 +297,43 @@ export class LogCore {
       answers[i] = stored
     })
     for (const log of changed) this.#notifier.notify(log)
-    // The cap is applied after the batch is answered stored: a cap that fails is tried again at the next append.
-    for (const log of grown) await this.#cap(log).catch(() => {})
+    // The cap runs once the batch is answered, beside the next batch: a trim never holds appends back (M2).
+    for (const log of grown) this.#cap(log)
     return answers as (Appended | Error)[]
   }
 
-  /** Drops the oldest tenth of the cap once a log holds more than `maxEntriesPerLog` entries. */
-  async #cap(log: LogId): Promise<void> {
-    if (!this.#ledger.mayBeOverCap(log)) return
+  /** Starts trimming the log to nine tenths of its cap once it holds more, unless a trim of it is under way. */
+  #cap(log: LogId): void {
+    if (this.#caps.has(log) || !this.#ledger.mayBeOverCap(log)) return
+    const capping = this.#trimToCap(log)
+      .catch((error: unknown) => {
+        // Tried again at the log's next append: its count is still over the cap.
+        this.#capFailures++
+        this.#onCapFailure?.(log, this.#failure(error))
+      })
+      .finally(() => this.#caps.delete(log))
+    this.#caps.set(log, capping)
+  }
+
+  async #trimToCap(log: LogId): Promise<void> {
     const max = this.limits.maxEntriesPerLog
     const state = await this.#backend.state(log)
     if (!state) return
     this.#ledger.counted(log, state.count)
-    // Drop in chunks so a full log costs one trim per tenth of the cap, not one delete per append.
-    if (state.count > max) await this.#shrink(log, () => this.#backend.trim(log, state.tail + state.count - max + Math.ceil(max / 10)))
+    // Down by a tenth of the cap at a time, so a full log costs one trim per tenth, not one per append; by count, so
+    // the holes of compaction never make it keep fewer. The newest entry always stays.
+    if (state.count > max) await this.#shrink(log, () => this.#backend.keepNewest(log, Math.max(1, max - Math.ceil(max / 10))))
   }
 
   /** Runs a deletion of entries, keeping the totals, the cache and the counts right; answers how many went. */
-  async #shrink(log: LogId, change: () => Promise<void>): Promise<number> {
-    const before = await this.#medium(() => this.#backend.state(log))
+  async #shrink(log: LogId, change: () => Promise<EntryCounts>): Promise<number> {
     // Forgotten before and after: no reader is answered from the cache while the change is under way.
     this.#tails.forget(log)
-    await this.#medium(change)
-    const after = await this.#medium(() => this.#backend.state(log))
+    const gone = await this.#medium(() => this.#totals.change(change, (counts) => less(counts, 0)))
     // Readers must meet the holes, so that a cursor inside one gets its reset.
     this.#tails.forget(log)
-    if (!before || !after) return 0
-    this.#ledger.shrunk(log, before, after)
-    return before.count - after.count
+    this.#ledger.removed(log, gone.entries)
+    return gone.entries
   }
 
   async #waitUnknown(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, words: LogRefusals): Promise<boolean> {
@@ -351,4 +403,18 @@ export class LogCore {
       throw this.#failure(error)
     }
   }
+}
+
+/** What deleting `gone` (and `logs` logs with it) takes from the store's totals. */
+const less = (gone: EntryCounts, logs: number): TotalsChange => ({ logs: -logs, entries: -gone.entries, bytes: -gone.bytes })
+
+/** What the stored entries of a batch add to the store's totals. */
+function added(entries: readonly AppendEntry[], outcomes: readonly AppendOutcome[]): TotalsChange {
+  const change = { logs: 0, entries: 0, bytes: 0 }
+  outcomes.forEach((outcome, k) => {
+    if (typeof outcome !== 'number' || entries[k]!.data === null) return
+    change.entries++
+    change.bytes += entries[k]!.bytes
+  })
+  return change
 }

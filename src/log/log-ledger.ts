@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_EVENTS_PER_SESSION } from '../defaults.ts'
 import { ACTIVITY_RESOLUTION_MS, CLOSING_RESERVE_BYTES, DEFAULT_MAX_SESSION_BYTES, LOG_LEDGER_LOGS } from '../limits.ts'
-import type { AppendEntry, BackendTotals, LogEntry, LogId, LogState } from './log-backend.ts'
+import type { AppendEntry, LogEntry, LogId } from './log-backend.ts'
+import type { Slot, StoreTotals } from './store-totals.ts'
 import { describeLimit, type LogRefusals, storeFull } from './log-refusals.ts'
 
 /** One entry as the layer above hands it to the core: the core measures it, touches the log and fits it. */
@@ -64,48 +65,29 @@ interface Known {
 }
 
 /**
- * What the core counts, and what it lets into a batch: the store's totals (the backend's at open, plus what this
- * process did since), each log's entry count and last touch, the store-wide limits, and the room a closing entry is
- * cut to. The per-log byte budget is the backend's to check, atomically with each entry.
+ * What the core lets into a batch, and what it counts of each log: the store-wide limits over the store's totals
+ * (store-totals.ts), each log's entry count and last touch, and the room a closing entry is cut to. The per-log byte
+ * budget is the backend's to check, atomically with each entry.
  */
 export class LogLedger {
-  #totals: BackendTotals | undefined
-  /** The backend's totals being asked for; cleared when the asking failed, so the next caller asks again. */
-  #ready: Promise<void> | undefined
-  readonly #askTotals: () => Promise<BackendTotals>
   readonly #known = new Map<LogId, Known>()
 
   constructor(
     readonly limits: LogLimits,
-    totals: () => Promise<BackendTotals>,
-  ) {
-    this.#askTotals = totals
-    this.#ask()
-  }
+    readonly totals: StoreTotals,
+  ) {}
 
-  /** The totals, once the backend has told them. A failure to tell is met by this caller and retried by the next. */
-  async loaded(): Promise<BackendTotals> {
-    await (this.#ready ?? this.#ask())
-    return this.#totals!
-  }
-
-  #ask(): Promise<void> {
-    const ready = this.#askTotals().then((t) => {
-      this.#totals = t
-    })
-    this.#ready = ready
-    // A failure must not stay: the medium may be back for the next write (a lost Redis, a full disk freed).
-    ready.catch(() => {
-      if (this.#ready === ready) this.#ready = undefined
-    })
-    return ready
-  }
-
-  /** Refuses a new log (holding `bytes` already, for a fork) past the store-wide limits. */
-  async admitLog(bytes = 0): Promise<void> {
-    const totals = await this.loaded()
-    if (totals.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
-    if (bytes > 0 && totals.bytes + bytes > this.limits.maxBytes - this.limits.reserveBytes) throw this.#bytesFull()
+  /**
+   * Refuses a new log (holding `bytes` already, for a fork) past the store-wide limits, or holds its slot: pass the
+   * slot to `totals.change` with the creation, which releases it. No await between the check and the hold, so
+   * concurrent creates never pass `maxLogs` together.
+   */
+  async admitLog(bytes = 0): Promise<Slot> {
+    const totals = await this.totals.loaded()
+    const held = this.totals.held
+    if (totals.logs + held.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
+    if (bytes > 0 && totals.bytes + held.bytes + bytes > this.limits.maxBytes - this.limits.reserveBytes) throw this.#bytesFull()
+    return this.totals.hold({ logs: 1, bytes })
   }
 
   /**
@@ -113,13 +95,13 @@ export class LogLedger {
    * `bytesOf` what a log holds), and marks which entries record `activeAt`.
    */
   async admit(batch: readonly CoreEntry[], now: number, bytesOf: (log: LogId) => Promise<number>): Promise<Admitted> {
-    const totals = await this.loaded()
+    const totals = await this.totals.loaded()
     const admitted: Admitted = { entries: [], indexes: [], answers: new Array(batch.length) }
     // What this batch adds, entry by entry, to what each log and the store held before it.
     const added = new Map<LogId, number>()
     const held = new Map<LogId, number>()
     let entries = totals.entries
-    let bytesInAll = totals.bytes
+    let bytesInAll = totals.bytes + this.totals.held.bytes
     for (const [i, entry] of batch.entries()) {
       let data = entry.data
       let bytes = data === null ? 0 : Buffer.byteLength(data)
@@ -156,12 +138,10 @@ export class LogLedger {
     return admitted
   }
 
-  /** Counts an entry the backend stored (or a state-only change it made) at `now`. */
+  /** Counts an entry the backend stored (or a state-only change it made) at `now`, in its log's count. */
   stored(entry: AppendEntry, now: number): void {
     if (entry.touch) this.#remember(entry.log).touchedAt = now
     if (entry.data === null) return
-    this.#totals!.entries++
-    this.#totals!.bytes += entry.bytes
     const known = this.#known.get(entry.log)
     if (known?.count !== undefined) known.count++
   }
@@ -177,24 +157,10 @@ export class LogLedger {
     this.#remember(log).count = count
   }
 
-  created(): void {
-    if (this.#totals) this.#totals.logs++
-  }
-
-  /** A log with `state` was added (a fork) or, with `sign` -1, deleted. */
-  changed(state: Pick<LogState, 'count' | 'bytes'>, sign: 1 | -1): void {
-    if (!this.#totals) return
-    this.#totals.logs += sign
-    this.#totals.entries += sign * state.count
-    this.#totals.bytes += sign * state.bytes
-  }
-
-  /** Entries of a log were deleted: it held `before` and holds `after`. */
-  shrunk(log: LogId, before: LogState, after: LogState): void {
-    this.counted(log, after.count)
-    if (!this.#totals) return
-    this.#totals.entries -= before.count - after.count
-    this.#totals.bytes -= before.bytes - after.bytes
+  /** `entries` of the log were deleted. */
+  removed(log: LogId, entries: number): void {
+    const known = this.#known.get(log)
+    if (known?.count !== undefined) known.count = Math.max(0, known.count - entries)
   }
 
   forget(log: LogId): void {

@@ -31,10 +31,10 @@ export class Retention {
     const started = this.core.now()
     const backend = this.core.backend
     const gone = async (log: LogId) => {
-      const state = await this.core.delete(log)
-      if (!state) return
+      const held = await this.core.delete(log)
+      if (!held) return
       report.sessionsDeleted++
-      report.eventsDeleted += state.count
+      report.eventsDeleted += held.entries
     }
     for (let expired = await this.core.medium(() => backend.expiredLogs(now, PAGE)); expired.length > 0; ) {
       for (const log of expired) await gone(log)
@@ -49,10 +49,12 @@ export class Retention {
     await this.#each(Math.max(0, this.#capCheckedAt - ACTIVITY_RESOLUTION_MS), Number.MAX_SAFE_INTEGER, async (log) => {
       const state = await this.core.state(log)
       const over = state ? state.count - policy.maxEventsPerSession : 0
-      if (state && over > 0) report.eventsCapped += await this.core.trim(log, state.tail + over)
+      if (over > 0) report.eventsCapped += await this.core.keepNewest(log, policy.maxEventsPerSession)
     })
     // Only after a whole pass: a pass that failed half-way checks the same logs again next time.
     this.#capCheckedAt = started
+    // Other instances of a shared store change the totals too: each pass counts them again.
+    await this.core.recount()
     return report
   }
 

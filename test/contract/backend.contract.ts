@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { AppendEntry, BatchLimits, LogBackend, NewLog } from '../../src/log/log-backend.ts'
+import { LogCore } from '../../src/log/log-core.ts'
 import { newId } from '../../src/session-id.ts'
 
 const LIMITS: BatchLimits = { maxLogBytes: 1024 * 1024, reserveBytes: 1024 }
@@ -14,6 +15,23 @@ export const entry = (log: string, data: string | null, more: Partial<AppendEntr
   ...more,
 })
 const newLog = (log = newId(), more: Partial<NewLog> = {}): NewLog => ({ log, meta: '{"step":"echo"}', ...more })
+
+/** The backend, each of whose calls is made and answered a turn of the event loop later. */
+function slow(backend: LogBackend): LogBackend {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+  return new Proxy(backend, {
+    get(target, key) {
+      const value = Reflect.get(target, key)
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        await turn()
+        const answer = await value.apply(target, args)
+        await turn()
+        return answer
+      }
+    },
+  })
+}
 
 /**
  * The one behaviour every log backend must have (src/log/log-backend.ts). Each backend's test file calls this with a
@@ -160,7 +178,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await backend.state(log.log)).toMatchObject({ head: 2 })
     })
 
-    test('deleting entries and trimming keep head, lower count and bytes, raise tail', async () => {
+    test('deleting entries and keeping the newest keep head, lower count and bytes, raise tail, and say what went', async () => {
       const log = newLog()
       await backend.create(log, NOW)
       await backend.append(
@@ -168,13 +186,33 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
         LIMITS,
         NOW,
       )
-      await backend.deleteEntries(log.log, [2, 4, 99])
+      expect(await backend.deleteEntries(log.log, [2, 4, 99])).toEqual({ entries: 2, bytes: 6 })
       expect((await backend.read(log.log, 0, 100)).map((e) => e.seq)).toEqual([1, 3, 5])
       expect(await backend.state(log.log)).toMatchObject({ head: 5, count: 3, bytes: 9 })
-      await backend.trim(log.log, 3)
+      expect(await backend.keepNewest(log.log, 1)).toEqual({ entries: 2, bytes: 6 })
       expect((await backend.read(log.log, 0, 100)).map((e) => e.seq)).toEqual([5])
       expect(await backend.state(log.log)).toMatchObject({ head: 5, tail: 3, count: 1, bytes: 3 })
+      expect(await backend.keepNewest(log.log, 1)).toEqual({ entries: 0, bytes: 0 })
       expect(await backend.append([entry(log.log, '"6"')], LIMITS, NOW)).toEqual([6])
+      expect(await backend.deleteEntries(newId(), [1])).toEqual({ entries: 0, bytes: 0 })
+      expect(await backend.keepNewest(newId(), 0)).toEqual({ entries: 0, bytes: 0 })
+    })
+
+    test('keeping the newest counts retained entries, not seqs: after compaction made holes, exactly that many stay', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      await backend.append(
+        Array.from({ length: 30 }, (_, i) => entry(log.log, `"${i + 1}"`)),
+        LIMITS,
+        NOW,
+      )
+      // Holes among the newest: `head - 10` would keep 5.
+      await backend.deleteEntries(log.log, [3, 4, 22, 24, 26, 28, 30])
+      const gone = await backend.keepNewest(log.log, 10)
+      const kept = (await backend.read(log.log, 0, 100)).map((e) => e.seq)
+      expect(kept).toEqual([16, 17, 18, 19, 20, 21, 23, 25, 27, 29])
+      expect(gone).toEqual({ entries: 13, bytes: 7 * 3 + 6 * 4 })
+      expect(await backend.state(log.log)).toMatchObject({ head: 30, tail: 15, count: 10 })
     })
 
     test('readBefore reads the newest entries within a byte budget, at least one, ascending', async () => {
@@ -203,7 +241,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       )
       await backend.append([entry(source.log, null, { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
       const target = newLog()
-      expect(await backend.fork(source.log, 2, target, NOW + 1)).toBe(true)
+      expect(await backend.fork(source.log, 2, target, NOW + 1)).toEqual({ entries: 2, bytes: 6 })
       expect(await backend.read(target.log, 0, 100)).toEqual([
         { seq: 1, data: '"1"' },
         { seq: 2, data: '"2"' },
@@ -221,12 +259,12 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const log = newLog(newId(), { aliases: [viewer] })
       await backend.create(log, NOW)
       await backend.append([entry(log.log, '1', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
-      expect(await backend.delete(log.log)).toBe(true)
+      expect(await backend.delete(log.log)).toEqual({ entries: 1, bytes: 1 })
       expect(await backend.state(log.log)).toBeUndefined()
       expect(await backend.read(log.log, 0, 10)).toEqual([])
       expect(await backend.resolveAlias(viewer)).toBeUndefined()
       expect(await backend.producer(log.log, 'k')).toBeUndefined()
-      expect(await backend.delete(log.log)).toBe(false)
+      expect(await backend.delete(log.log)).toBeUndefined()
       // The id is free again, with nothing of the old log.
       expect(await backend.create(log, NOW)).toBe(true)
       expect(await backend.state(log.log)).toMatchObject({ head: 0, count: 0 })
@@ -260,6 +298,33 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       await backend.append([entry(log.log, '12345'), entry(log.log, '678')], LIMITS, NOW)
       const after = await backend.totals()
       expect(after).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 8 })
+    })
+
+    test("the core's totals stay the backend's while appends race caps, compactions, deletes and forks", async () => {
+      // Every call answers a turn of the event loop later, as over a network: the appends' batches land among them.
+      const core = new LogCore(slow(backend), { maxEntriesPerLog: 12 })
+      const logs = Array.from({ length: 4 }, () => newId())
+      for (const log of logs) await core.create({ log, meta: '' })
+      const appends = (log: string, n: number) =>
+        Array.from({ length: n }, (_, i) => core.append({ log, data: `"${log}-${i}"`, exempt: false }).catch(() => undefined))
+      for (let round = 0; round < 4; round++) {
+        const head = (await core.state(logs[1]!))!.head
+        const forkAt = (await core.state(logs[2]!))!.head
+        await Promise.all([
+          ...logs.flatMap((log) => appends(log, 10)),
+          core.keepNewest(logs[0]!, 3),
+          core.deleteEntries(
+            logs[1]!,
+            [head - 1, head - 3, head + 2, head + 4].filter((seq) => seq > 0),
+          ),
+          core.fork(logs[2]!, forkAt, { log: newId(), meta: '' }),
+          ...appends(logs[0]!, 5),
+        ])
+      }
+      const doomed = logs[3]!
+      await Promise.all([...appends(doomed, 10), core.delete(doomed), ...appends(doomed, 10)])
+      await core.settled()
+      expect(await core.totals()).toEqual(await backend.totals())
     })
 
     if (reopen) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
 import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
+import { LogCore } from '../../src/log/log-core.ts'
 import { redisLogKeys } from '../../src/redis/redis-keys.ts'
 import { RedisLink } from '../../src/redis/redis-link.ts'
 import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
@@ -85,6 +86,29 @@ if (available) {
       await closeAll(a, b)
     })
 
+    test("two instances' totals drift only until a recount: then each counts the store as Redis does", async () => {
+      const [a, b] = await two()
+      const [coreA, coreB] = [new LogCore(a, { maxEntriesPerLog: 8 }), new LogCore(b, { maxEntriesPerLog: 8 })]
+      const logs = [newId(), newId(), newId()]
+      for (const log of logs) await coreA.create({ log, meta: '' })
+      const appends = (core: LogCore, log: string) =>
+        Array.from({ length: 10 }, (_, i) => core.append({ log, data: `"${i}"`, exempt: false }).catch(() => undefined))
+      // Each appends to logs the other trims, compacts and deletes.
+      await Promise.all([
+        ...logs.flatMap((log) => [...appends(coreA, log), ...appends(coreB, log)]),
+        coreA.keepNewest(logs[0]!, 2),
+        coreB.deleteEntries(logs[1]!, [1, 2, 3]),
+        coreA.delete(logs[2]!),
+      ])
+      await Promise.all([coreA.settled(), coreB.settled()])
+      const truth = await a.totals()
+      expect([await coreA.totals(), await coreB.totals()]).not.toEqual([truth, truth])
+      await Promise.all([coreA.recount(), coreB.recount()])
+      expect(await coreA.totals()).toEqual(truth)
+      expect(await coreB.totals()).toEqual(truth)
+      await Promise.all([coreA.close(), coreB.close()])
+    })
+
     test("another instance hears each batch's new head, and a bare change for deletes, trims and compactions", async () => {
       const [a, b] = await two()
       const heard: [string, number | undefined][] = []
@@ -100,7 +124,7 @@ if (available) {
       ])
       heard.length = 0
       await a.deleteEntries(one, [1])
-      await a.trim(one, 2)
+      await a.keepNewest(one, 0)
       await a.delete(other)
       await until(() => heard.length >= 3, 'the change messages')
       expect(heard).toEqual([
@@ -191,15 +215,15 @@ if (available) {
       proxy.stop()
     })
 
-    test('edges: a fork at 0, a trim through 0, reads before 1 and before 0', async () => {
+    test('edges: a fork at 0, keeping as many as there are, reads before 1 and before 0', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()
       await backend.create({ log, meta: '' }, NOW)
       await backend.append([entry(log, '1')], LIMITS, NOW)
       const target = newId()
-      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.fork(log, 0, { log: target, meta: '' }, NOW)).toEqual({ entries: 0, bytes: 0 })
       expect(await backend.state(target)).toMatchObject({ head: 0, count: 0, bytes: 0 })
-      await backend.trim(log, 0)
+      expect(await backend.keepNewest(log, 1)).toEqual({ entries: 0, bytes: 0 })
       expect(await backend.state(log)).toMatchObject({ head: 1, tail: 0, count: 1 })
       expect(await backend.readBefore(log, 1, 100)).toEqual([])
       expect(await backend.readBefore(log, 0, 100)).toEqual([])
@@ -232,7 +256,7 @@ if (available) {
       await backend.close()
     })
 
-    test('a fork and a trim of a large log go in bounded script calls, and count what they moved', async () => {
+    test('a fork and a cap of a large log go in bounded script calls, and count what they moved', async () => {
       const backend = await openBackend(`t${newId()}:`)
       const log = newId()
       await backend.create({ log, meta: '' }, NOW)
@@ -245,12 +269,12 @@ if (available) {
         )
       const target = newId()
       let calls = await scriptCalls()
-      expect(await backend.fork(log, 2500, { log: target, meta: '' }, NOW)).toBe(true)
+      expect(await backend.fork(log, 2500, { log: target, meta: '' }, NOW)).toEqual({ entries: 2500, bytes: 2_500_000 })
       expect(await scriptCalls()).toBeGreaterThan(calls + 3)
       expect(await backend.state(target)).toMatchObject({ head: 2500, count: 2500, bytes: 2_500_000 })
       expect((await backend.read(target, 2498, 10)).map((e) => e.seq)).toEqual([2499, 2500])
       calls = await scriptCalls()
-      await backend.trim(log, 2000)
+      expect(await backend.keepNewest(log, 1000)).toEqual({ entries: 2000, bytes: 2_000_000 })
       expect(await scriptCalls()).toBeGreaterThan(calls + 2)
       expect(await backend.state(log)).toMatchObject({ head: 3000, tail: 2000, count: 1000, bytes: 1_000_000 })
       expect((await backend.totals()).entries).toBe(3500)
@@ -271,7 +295,7 @@ if (available) {
       const target = newId()
       const forking = a.fork(log, 1000, { log: target, meta: '' }, NOW)
       const early = await b.append([entry(target, '"early"')], LIMITS, NOW)
-      expect(await forking).toBe(true)
+      expect(await forking).toEqual({ entries: 1000, bytes: 2_000_000 })
       expect(['NO_LOG', 1001]).toContain(early[0]!)
       const seqs = (await b.read(target, 0, 2000)).map((e) => e.seq)
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))

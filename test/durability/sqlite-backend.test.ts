@@ -53,7 +53,7 @@ test('a database that became read-only fails appends and deletions with "its dat
   for (const write of [
     () => backend.append([entry(log, '"c"')], LIMITS, 2),
     () => backend.delete(log),
-    () => backend.trim(log, 1),
+    () => backend.keepNewest(log, 1),
     () => backend.deleteEntries(log, [1]),
   ]) {
     const failure = await write().catch((e) => e)

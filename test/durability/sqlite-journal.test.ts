@@ -125,7 +125,7 @@ describe('the journal of the SQLite backend', () => {
     await backend.deleteEntries(log, [2])
     expect(count(db, 'journal')).toBe(0)
     await backend.append([entry(log, '"6"')], LIMITS, 1)
-    await backend.trim(log, 3)
+    await backend.keepNewest(log, 3)
     expect(count(db, 'journal')).toBe(0)
     expect(seqs(await backend.read(log, 0, 10))).toEqual([4, 5, 6])
     await backend.close()

@@ -6,9 +6,12 @@ import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
 import {
   type AppendEntry,
   type AppendOutcome,
+  type BackendTotals,
   type BatchLimits,
+  type EntryCounts,
   type LogId,
   type LogState,
+  type NewLog,
   StoreFailure,
 } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
@@ -23,6 +26,16 @@ class SpyBackend extends MemoryBackend {
   onBatch: (() => void) | undefined
   /** While set, `append` fails with it, storing nothing. */
   failure: Error | undefined
+  /** While set, `create` fails with it, creating nothing. */
+  createFailure: Error | undefined
+  /** While set, `totals` answers what they were when asked, but only once this resolves. */
+  holdTotals: Promise<void> | undefined
+  /** While set, `delete` deletes when asked, but answers only once this resolves. */
+  holdDelete: Promise<void> | undefined
+  /** While set, `keepNewest` waits for it before deleting. */
+  holdTrim: Promise<void> | undefined
+  /** While set, `keepNewest` fails with it, deleting nothing. */
+  trimFailure: Error | undefined
   /** While set, `state` answers what the log was when asked, but only once this resolves. */
   holdState: Promise<void> | undefined
   #remote: ((log: LogId, head: number | undefined) => void) | undefined
@@ -36,15 +49,36 @@ class SpyBackend extends MemoryBackend {
     return super.append(entries, limits, now)
   }
 
+  override async create(log: NewLog, now: number): Promise<boolean> {
+    if (this.createFailure) throw this.createFailure
+    return super.create(log, now)
+  }
+
+  override async totals(): Promise<BackendTotals> {
+    const hold = this.holdTotals
+    const answer = await super.totals()
+    if (hold) await hold
+    return answer
+  }
+
+  override async delete(log: LogId): Promise<EntryCounts | undefined> {
+    const hold = this.holdDelete
+    const answer = await super.delete(log)
+    if (hold) await hold
+    return answer
+  }
+
   override async state(log: LogId): Promise<LogState | undefined> {
     const answer = await super.state(log)
     if (this.holdState) await this.holdState
     return answer
   }
 
-  override async trim(log: LogId, through: number): Promise<void> {
+  override async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     this.trims++
-    return super.trim(log, through)
+    if (this.holdTrim) await this.holdTrim
+    if (this.trimFailure) throw this.trimFailure
+    return super.keepNewest(log, count)
   }
 
   onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
@@ -168,6 +202,104 @@ describe('the per-log cap', () => {
     const core = new LogCore(backend, { maxEntriesPerLog: 20 })
     await core.append(entry('a', '"new"'))
     expect((await core.state('a'))!.count).toBeLessThanOrEqual(20)
+  })
+})
+
+describe('the per-log cap, beside the commits', () => {
+  test('an append racing the cap’s trim is answered without waiting for it, and is readable once the trim is done', async () => {
+    const { backend, core } = await opened({ maxEntriesPerLog: 20 })
+    const held = deferred()
+    backend.holdTrim = held.promise
+    for (let i = 1; i <= 21; i++) await core.append(entry('a', `"${i}"`))
+    for (const deadline = Date.now() + 5000; backend.trims === 0 && Date.now() < deadline; ) await Bun.sleep(1)
+    expect(backend.trims).toBe(1)
+    // The trim is held in the backend: this append is answered all the same.
+    expect((await core.append(entry('a', '"racing"'))).seq).toBe(22)
+    backend.holdTrim = undefined
+    held.release()
+    await core.settled()
+    const kept = await core.read('a', 0, 100)
+    expect(kept.at(-1)).toEqual({ seq: 22, data: '"racing"' })
+    // Nine tenths of the cap, the newest: counted when the trim ran, the racing append among them.
+    expect(kept).toHaveLength(18)
+    expect(await core.totals()).toEqual(await backend.totals())
+  })
+
+  test('a trim that fails is counted and told, and the next append past the cap trims', async () => {
+    const told: string[] = []
+    const { backend, core } = await opened({ maxEntriesPerLog: 10, onCapFailure: (_log, error) => told.push(error.message) })
+    backend.trimFailure = new StoreFailure('its disk reported an error')
+    for (let i = 1; i <= 11; i++) await core.append(entry('a', `"${i}"`))
+    await core.settled()
+    expect(core.capFailures).toBe(1)
+    expect(told).toEqual([expect.stringContaining('its disk reported an error')])
+    expect((await core.state('a'))!.count).toBe(11)
+    backend.trimFailure = undefined
+    await core.append(entry('a', '"12"'))
+    await core.settled()
+    expect((await core.state('a'))!.count).toBe(9)
+    expect(core.capFailures).toBe(1)
+  })
+
+  test('counts what a log retains, not seqs: after compaction made holes, it keeps nine tenths of the cap exactly', async () => {
+    const { core } = await opened({ maxEntriesPerLog: 20 })
+    for (let i = 1; i <= 20; i++) await core.append(entry('a', `"${i}"`))
+    await core.deleteEntries('a', [2, 4, 6, 8])
+    // 16 kept; the 21st is seq 25, and the three oldest go (1, 3 and 5), down to nine tenths of the cap.
+    for (let i = 21; i <= 25; i++) await core.append(entry('a', `"${i}"`))
+    await core.settled()
+    const kept = (await core.read('a', 0, 100)).map((e) => e.seq)
+    expect(kept).toEqual([7, ...Array.from({ length: 17 }, (_, i) => i + 9)])
+  })
+})
+
+describe('the store-wide cap on logs', () => {
+  test('concurrent forks never pass it, and a taken id or a failed create gives its slot back', async () => {
+    const { backend, core } = await opened({ maxLogs: 3 })
+    const forks = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => core.fork('a', 0, { log: `f${i}`, meta: '{}' })))
+    expect(forks.filter((f) => f.status === 'fulfilled')).toHaveLength(2)
+    expect(forks.filter((f) => f.status === 'rejected').map((f) => (f as PromiseRejectedResult).reason.code)).toEqual(
+      Array(3).fill('STORE_FULL'),
+    )
+    await core.delete('f0')
+    expect(await core.create({ log: 'a', meta: '{}' })).toBe(false)
+    backend.createFailure = new StoreFailure('its disk is full')
+    await expect(core.create({ log: 'b', meta: '{}' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    backend.createFailure = undefined
+    expect(await core.create({ log: 'b', meta: '{}' })).toBe(true)
+    await expect(core.create({ log: 'c', meta: '{}' })).rejects.toMatchObject({ code: 'STORE_FULL' })
+    expect(await core.totals()).toEqual(await backend.totals())
+  })
+})
+
+describe('the store’s totals', () => {
+  test('a recount takes in what another process did; a change under way while it is asked is counted once', async () => {
+    const { backend, core } = await opened()
+    await core.append(entry('a', '"1"'))
+    // Another process appends, unseen by this core's counts.
+    await backend.remoteAppend('a', '"2"')
+    expect((await core.totals()).entries).toBe(1)
+    await core.recount()
+    expect(await core.totals()).toEqual(await backend.totals())
+    // The backend's answer is held while this process creates a log and appends: neither is in it, both counted.
+    const held = deferred()
+    backend.holdTotals = held.promise
+    const recounting = core.recount()
+    backend.holdTotals = undefined
+    await core.create({ log: 'b', meta: '{}' })
+    await core.append(entry('b', '"x"'))
+    held.release()
+    await recounting
+    expect(await core.totals()).toEqual(await backend.totals())
+    // A change begun before the asking, answered after the answer: it is in the answer, and not counted again.
+    const answered = deferred()
+    backend.holdDelete = answered.promise
+    const deleting = core.delete('b')
+    backend.holdDelete = undefined
+    await core.recount()
+    answered.release()
+    await deleting
+    expect(await core.totals()).toEqual(await backend.totals())
   })
 })
 

@@ -37,6 +37,30 @@ describe('retention by the core’s clock', () => {
     expect(await log.core.backend.state('stream')).toBeUndefined()
   })
 
+  test('the cap pass keeps exactly maxEventsPerSession events, however many holes compaction left', async () => {
+    const { clock, log } = clocked()
+    const id = newId()
+    await log.createSession(id, ECHO)
+    const ts = new Date(clock.now).toISOString()
+    for (let i = 0; i < 30; i++) await log.append(id, { type: 'partial', step_id: 'r', ts, delta: String(i) })
+    await log.core.deleteEntries(id, [2, 4, 6, 8, 10, 12])
+    const report = await log.prune({ ...policy, maxEventsPerSession: 20 })
+    expect(report.eventsCapped).toBe(4)
+    // 24 kept: the four oldest go (1, 3, 5, 7), not those up to `tail + 4`.
+    expect((await log.read(id, 0)).map((e) => e.seq)).toEqual([9, 11, ...Array.from({ length: 18 }, (_, i) => i + 13)])
+  })
+
+  test('a pass counts the store again: what another process did to a shared store is counted from then on', async () => {
+    const { log } = clocked()
+    const id = newId()
+    await log.createSession(id, ECHO)
+    // Another process's log, straight into the backend.
+    await log.core.backend.create({ log: 'elsewhere', meta: '{}' }, 0)
+    expect((await log.core.totals()).logs).toBe(1)
+    await log.prune(policy)
+    expect(await log.core.totals()).toEqual(await log.core.backend.totals())
+  })
+
   test('a finished run is compacted once its chat has been quiet for compactAfterMs', async () => {
     const { clock, log } = clocked()
     const id = newId()

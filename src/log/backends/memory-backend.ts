@@ -4,12 +4,14 @@ import type {
   AppendOutcome,
   BackendTotals,
   BatchLimits,
+  EntryCounts,
   LogBackend,
   LogEntry,
   LogId,
   LogState,
   NewLog,
 } from '../log-backend.ts'
+import { ActivityIndex } from './memory-activity.ts'
 import { newLogState } from './new-log-state.ts'
 
 /** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
@@ -34,6 +36,7 @@ interface MemoryLog {
 export class MemoryBackend implements LogBackend {
   readonly #logs = new Map<LogId, MemoryLog>()
   readonly #aliases = new Map<string, LogId>()
+  #activity = new ActivityIndex()
 
   async create(log: NewLog, now: number): Promise<boolean> {
     const aliases = log.aliases ?? []
@@ -43,7 +46,9 @@ export class MemoryBackend implements LogBackend {
       aliases.some((a) => this.#aliases.has(a) || this.#logs.has(a) || a === log.log)
     )
       return false
-    this.#logs.set(log.log, { state: newLogState(log, now), entries: [], aliases, producers: new Map() })
+    const state = newLogState(log, now)
+    this.#logs.set(log.log, { state, entries: [], aliases, producers: new Map() })
+    this.#activity.add(log.log, state.activeAt)
     for (const alias of aliases) this.#aliases.set(alias, log.log)
     return true
   }
@@ -66,6 +71,7 @@ export class MemoryBackend implements LogBackend {
   async touch(log: LogId, activeAt: number, expiresAt?: number | null): Promise<boolean> {
     const found = this.#logs.get(log)
     if (!found) return false
+    this.#activity.move(log, found.state.activeAt, activeAt)
     found.state.activeAt = activeAt
     if (expiresAt === null) delete found.state.expiresAt
     else if (expiresAt !== undefined) found.state.expiresAt = expiresAt
@@ -95,7 +101,10 @@ export class MemoryBackend implements LogBackend {
     if (entry.run !== undefined && entry.closesRun && state.openRun?.id === entry.run) delete state.openRun
     if (entry.closesLog) state.closed = true
     if (entry.producer) log.producers.set(entry.producer.key, entry.producer.value)
-    if (entry.touch) state.activeAt = now
+    if (entry.touch) {
+      this.#activity.move(entry.log, state.activeAt, now)
+      state.activeAt = now
+    }
     return state.head
   }
 
@@ -118,38 +127,37 @@ export class MemoryBackend implements LogBackend {
     return entries.slice(start, end).map(copyEntry)
   }
 
-  async delete(log: LogId): Promise<boolean> {
+  async delete(log: LogId): Promise<EntryCounts | undefined> {
     const found = this.#logs.get(log)
-    if (!found) return false
+    if (!found) return undefined
     this.#logs.delete(log)
+    this.#activity.remove(log, found.state.activeAt)
     for (const alias of found.aliases) this.#aliases.delete(alias)
-    return true
+    return { entries: found.state.count, bytes: found.state.bytes }
   }
 
-  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
     const found = this.#logs.get(log)
-    if (!found) return
+    if (!found) return { entries: 0, bytes: 0 }
     const doomed = new Set(seqs)
-    found.entries = found.entries.filter((entry) => {
-      if (!doomed.has(entry.seq)) return true
-      found.state.count--
-      found.state.bytes -= entry.bytes
-      return false
-    })
+    const kept = found.entries.filter((entry) => !doomed.has(entry.seq))
+    const gone = lower(
+      found.state,
+      found.entries.filter((entry) => doomed.has(entry.seq)),
+    )
+    found.entries = kept
+    return gone
   }
 
-  async trim(log: LogId, through: number): Promise<void> {
+  async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     const found = this.#logs.get(log)
-    if (!found) return
-    const end = indexAfter(found.entries, through)
-    for (const entry of found.entries.splice(0, end)) {
-      found.state.count--
-      found.state.bytes -= entry.bytes
-    }
-    found.state.tail = Math.max(found.state.tail, Math.min(through, found.state.head))
+    if (!found || found.entries.length <= count) return { entries: 0, bytes: 0 }
+    const dropped = found.entries.splice(0, found.entries.length - count)
+    found.state.tail = Math.max(found.state.tail, dropped.at(-1)!.seq)
+    return lower(found.state, dropped)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
     const from = this.#logs.get(source)
     if (!from) return 'NO_LOG'
     if (!(await this.create(target, now))) return false
@@ -160,7 +168,7 @@ export class MemoryBackend implements LogBackend {
     copy.state.count = copy.entries.length
     copy.state.bytes = copy.entries.reduce((sum, e) => sum + e.bytes, 0)
     copy.state.forkedFrom = { log: source, at }
-    return true
+    return { entries: copy.state.count, bytes: copy.state.bytes }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {
@@ -177,13 +185,7 @@ export class MemoryBackend implements LogBackend {
   }
 
   async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
-    const found: ActivityCursor[] = []
-    for (const [log, { state }] of this.#logs) {
-      if (state.activeAt < from || state.activeAt >= to) continue
-      if (cursor && compareActivity({ log, activeAt: state.activeAt }, cursor) <= 0) continue
-      found.push({ log, activeAt: state.activeAt })
-    }
-    return found.sort(compareActivity).slice(0, limit)
+    return this.#activity.page(from, to, limit, cursor)
   }
 
   async expiredLogs(now: number, limit: number): Promise<LogId[]> {
@@ -215,7 +217,16 @@ export class MemoryBackend implements LogBackend {
   async close(): Promise<void> {
     this.#logs.clear()
     this.#aliases.clear()
+    this.#activity = new ActivityIndex()
   }
+}
+
+/** Lowers the state's count and bytes by the entries deleted from its log, and answers what they were. */
+function lower(state: LogState, gone: readonly Held[]): EntryCounts {
+  const counts = { entries: gone.length, bytes: gone.reduce((sum, e) => sum + e.bytes, 0) }
+  state.count -= counts.entries
+  state.bytes -= counts.bytes
+  return counts
 }
 
 /** A copy for a caller: what the core caches (and what is parsed of it) must not live as long as the log does. */
@@ -226,11 +237,6 @@ function copyState(state: LogState): LogState {
   if (state.forkedFrom) copy.forkedFrom = { ...state.forkedFrom }
   if (state.openRun) copy.openRun = { ...state.openRun }
   return copy
-}
-
-function compareActivity(a: ActivityCursor, b: ActivityCursor): number {
-  if (a.activeAt !== b.activeAt) return a.activeAt - b.activeAt
-  return a.log < b.log ? -1 : a.log > b.log ? 1 : 0
 }
 
 /** The index of the first entry with a seq above `seq`: compaction leaves holes, so a seq is not an index. */

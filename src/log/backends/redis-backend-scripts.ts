@@ -121,8 +121,9 @@ return 1`
 /**
  * Deletes a log and all of it. KEYS: state, entries, producers, aliases set, runs, lease, activity, expiry, open
  * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, then the aliases, as read from its
- * aliases set just before. Returns 1; 0 for no such log; -1 when the aliases given are not the log's (it was deleted
- * and created again meanwhile: read them again). UNLINK frees a large log's entries off Redis's main thread.
+ * aliases set just before. Returns {entries, bytes} the log held; 0 for no such log; -1 when the aliases given are not
+ * the log's (it was deleted and created again meanwhile: read them again). UNLINK frees a large log's entries off
+ * Redis's main thread.
  */
 export const DELETE = `${COUNTS}${WAKE_LINE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -141,4 +142,4 @@ redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])
 counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
 redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
-return 1`
+return {tonumber(state[1]), tonumber(state[2])}`

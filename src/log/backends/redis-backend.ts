@@ -9,6 +9,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type EntryCounts,
   type LogBackend,
   type LogEntry,
   type LogId,
@@ -17,7 +18,7 @@ import {
   StoreFailure,
 } from '../log-backend.ts'
 import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
-import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, TRIM } from './redis-paged-scripts.ts'
+import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, KEEP_NEWEST } from './redis-paged-scripts.ts'
 import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
@@ -155,41 +156,52 @@ export class RedisBackend implements LogBackend {
     }
   }
 
-  async delete(log: LogId): Promise<boolean> {
+  async delete(log: LogId): Promise<EntryCounts | undefined> {
     const k = this.#keys
     for (;;) {
       const aliases = (await this.#send('SMEMBERS', [k.aliases(log)])) as string[]
       const keys = [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
       keys.push(k.activity, k.expiry, k.openRuns, k.totals, ...aliases.map((alias) => k.alias(alias)))
-      const deleted = await this.#script(DELETE, keys, [log, k.wakeChannel, ...aliases])
+      const deleted = (await this.#script(DELETE, keys, [log, k.wakeChannel, ...aliases])) as [number, number] | 0 | -1
       // -1: the log was deleted and created again, with other aliases, between the two calls.
-      if (deleted !== -1) return deleted === 1
+      if (deleted === 0) return undefined
+      if (deleted !== -1) return { entries: deleted[0], bytes: deleted[1] }
     }
   }
 
-  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
     const k = this.#keys
+    const gone = { entries: 0, bytes: 0 }
     for (let i = 0; i < seqs.length; ) {
       const part = seqs.slice(i, i + REDIS_PAGE_ENTRIES).map(String)
       const args = [log, k.wakeChannel, String(REDIS_PAGE_BYTES), ...part]
-      i += (await this.#script(DELETE_ENTRIES, [k.state(log), k.entries(log), k.totals], args)) as number
+      const [seen, entries, bytes] = (await this.#script(DELETE_ENTRIES, [k.state(log), k.entries(log), k.totals], args)) as number[]
+      i += seen!
+      gone.entries += entries!
+      gone.bytes += bytes!
     }
+    return gone
   }
 
-  async trim(log: LogId, through: number): Promise<void> {
+  async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     const k = this.#keys
-    const args = [log, String(through), k.wakeChannel, String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES)]
-    for (let done = false; !done; ) {
-      const [finished] = (await this.#script(TRIM, [k.state(log), k.entries(log), k.totals], args)) as [number, number]
-      done = finished === 1
+    const gone = { entries: 0, bytes: 0 }
+    // The first call learns how many the log holds over `count`; the calls after it delete no more than that.
+    for (let budget = Number.MAX_SAFE_INTEGER; budget > 0; ) {
+      const args = [log, String(count), String(budget), k.wakeChannel, String(REDIS_PAGE_ENTRIES), String(REDIS_PAGE_BYTES)]
+      const [entries, bytes, over] = (await this.#script(KEEP_NEWEST, [k.state(log), k.entries(log), k.totals], args)) as number[]
+      gone.entries += entries!
+      gone.bytes += bytes!
+      budget = entries === 0 ? 0 : Math.min(budget - entries!, over!)
     }
+    return gone
   }
 
   /**
    * Copies the source's entries in bounded parts into a stream of the fork's own, which the last call renames into
    * place as it creates the fork: the fork does not exist until then, so no append can land among its entries.
    */
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
     const k = this.#keys
     if ((await this.#send('EXISTS', [k.state(source)])) === 0) return 'NO_LOG'
     if ((await this.#send('EXISTS', [k.state(target.log)])) === 1) return false
@@ -209,7 +221,8 @@ export class RedisBackend implements LogBackend {
       [k.state(source), copy, k.entries(target.log), ...keys],
       [source, String(at), String(count), String(bytes), ...args],
     )
-    return finished === 'NO_LOG' ? 'NO_LOG' : finished === 1
+    if (finished === 'NO_LOG') return 'NO_LOG'
+    return finished === 1 && { entries: count, bytes }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {

@@ -69,7 +69,8 @@ end
 
 /**
  * Reads entries in small pages until `max entries` or `max bytes` are reached: what bounds the time one script holds
- * Redis (a log may hold 64 MiB). A Lua function shared by TRIM and FORK_COPY; `visit` is called with each entry.
+ * Redis (a log may hold 64 MiB). A Lua function shared by FORK_COPY and (`seq_of`) KEEP_NEWEST; `visit` is called with
+ * each entry.
  */
 export const PAGES = `
 local function pages(key, from, to, max_entries, max_bytes, visit)

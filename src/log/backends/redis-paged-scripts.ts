@@ -1,38 +1,45 @@
 import { COUNTS, CREATE_LOG, PAGES, WAKE_LINE } from './redis-lua.ts'
 
 /**
- * The log backend's scripts that go through a log's entries (redis-backend.ts: trim, deleteEntries, fork): each call
- * goes through a bounded part of them and the caller calls again, so that no call holds Redis's one thread for long
+ * The log backend's scripts that go through a log's entries (redis-backend.ts: keepNewest, deleteEntries, fork): each
+ * call goes through a bounded part of them and the caller calls again, so that no call holds Redis's one thread for long
  * on a 64 MiB log. Each part is atomic; the whole is not, and need not be: a part deleted or copied is counted with
  * it, and a fork does not exist until its last call.
  */
 
 /**
- * Deletes a log's oldest entries up to `through`, a bounded part per call. KEYS: state, entries, totals. ARGV: log,
- * through, wake channel, max entries, max bytes. Returns {done (1/0), entries deleted}; the caller calls again
- * until done. Raises `tail` to the last seq deleted, and to `through` (at most the head) once done.
+ * Deletes a log's oldest entries until `keep` remain, a bounded part per call, and no more than `budget` (what the
+ * log held over `keep` when the caller began: appends racing the calls never make it go on for ever). KEYS: state,
+ * entries, totals. ARGV: log, keep, budget, wake channel, max entries, max bytes. Returns {entries deleted, their
+ * bytes, how many the log still holds over `keep`}; the caller calls again while both that and its budget are left.
+ * Raises `tail` to the last seq deleted.
  */
-export const TRIM = `${COUNTS}${WAKE_LINE}${PAGES}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 0} end
-local through = math.min(tonumber(ARGV[2]), tonumber(redis.call('HGET', KEYS[1], 'head')))
-local done, n, bytes, last = pages(KEYS[2], '-', through .. '-0', tonumber(ARGV[4]), tonumber(ARGV[5]), function() end)
-local tail = done and through or seq_of(last)
+export const KEEP_NEWEST = `${COUNTS}${WAKE_LINE}${PAGES}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0} end
+local over = tonumber(redis.call('HGET', KEYS[1], 'count')) - tonumber(ARGV[2])
+local most = math.min(over, tonumber(ARGV[3]), tonumber(ARGV[5]))
+local n, bytes, last = 0, 0, nil
+while n < most and bytes < tonumber(ARGV[6]) do
+  local page = redis.call('XRANGE', KEYS[2], last and ('(' .. last) or '-', '+', 'COUNT', math.min(16, most - n))
+  for _, entry in ipairs(page) do n, bytes, last = n + 1, bytes + string.len(entry[2][2]), entry[1] end
+  if #page == 0 then break end
+end
 if n > 0 then
   redis.call('XTRIM', KEYS[2], 'MINID', (seq_of(last) + 1) .. '-0')
   counts(KEYS[1], 'count', -n, 'bytes', -bytes)
   counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
-  redis.call('PUBLISH', ARGV[3], wake_line(ARGV[1], 0))
+  if seq_of(last) > tonumber(redis.call('HGET', KEYS[1], 'tail')) then redis.call('HSET', KEYS[1], 'tail', seq_of(last)) end
+  redis.call('PUBLISH', ARGV[4], wake_line(ARGV[1], 0))
 end
-if tail > tonumber(redis.call('HGET', KEYS[1], 'tail')) then redis.call('HSET', KEYS[1], 'tail', tail) end
-return {done and 1 or 0, n}`
+return {n, bytes, over - n}`
 
 /**
  * Deletes the given entries (compaction), stopping once `max bytes` were deleted. KEYS: state, entries, totals.
- * ARGV: log, wake channel, max bytes, then the seqs. Returns how many seqs it went through; the caller sends the
- * rest again.
+ * ARGV: log, wake channel, max bytes, then the seqs. Returns {how many seqs it went through, entries deleted, their
+ * bytes}; the caller sends the rest again.
  */
 export const DELETE_ENTRIES = `${COUNTS}${WAKE_LINE}
-if redis.call('EXISTS', KEYS[1]) == 0 then return #ARGV - 3 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {#ARGV - 3, 0, 0} end
 local n, bytes, seen = 0, 0, 0
 for i = 4, #ARGV do
   if bytes >= tonumber(ARGV[3]) then break end
@@ -49,7 +56,7 @@ if n > 0 then
   counts(KEYS[3], 'entries', -n, 'bytes', -bytes)
   redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
 end
-return seen`
+return {seen, n, bytes}`
 
 /**
  * Copies a bounded part of a log's entries `after < seq <= at` into a fork's copy stream, which expires unless the

@@ -7,6 +7,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type EntryCounts,
   type LogBackend,
   type LogEntry,
   type LogId,
@@ -157,10 +158,10 @@ export class SqliteBackend implements LogBackend {
     return older.concat(newest.entries.reverse())
   }
 
-  async delete(log: LogId): Promise<boolean> {
+  async delete(log: LogId): Promise<EntryCounts | undefined> {
     this.#assertOpen()
     const state = this.#states.get(log)
-    if (!state) return false
+    if (!state) return undefined
     writing(() => {
       this.#journal.mergeAll()
       this.#queries.deleteLog(log)
@@ -169,34 +170,34 @@ export class SqliteBackend implements LogBackend {
     this.#totals.logs -= 1
     this.#totals.entries -= state.count
     this.#totals.bytes -= state.bytes
-    return true
+    return { entries: state.count, bytes: state.bytes }
   }
 
-  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<void> {
+  async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
     this.#assertOpen()
     const state = this.#states.get(log)
-    if (!state || seqs.length === 0) return
+    if (!state || seqs.length === 0) return { entries: 0, bytes: 0 }
     const next = copyState(state)
     const gone = writing(() => {
       this.#journal.mergeAll()
       return this.#queries.deleteEntries(log, seqs, next, this.#rows)
     })
-    this.#forgetEntries(log, next, gone)
+    return this.#forgetEntries(log, next, gone)
   }
 
-  async trim(log: LogId, through: number): Promise<void> {
+  async keepNewest(log: LogId, count: number): Promise<EntryCounts> {
     this.#assertOpen()
     const state = this.#states.get(log)
-    if (!state || through <= state.tail) return
+    if (!state || state.count <= count) return { entries: 0, bytes: 0 }
     const next = copyState(state)
     const gone = writing(() => {
       this.#journal.mergeAll()
-      return this.#queries.trim(log, Math.min(through, state.head), next, this.#rows)
+      return this.#queries.keepNewest(log, count, next, this.#rows)
     })
-    this.#forgetEntries(log, next, gone)
+    return this.#forgetEntries(log, next, gone)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<true | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
     this.#assertOpen()
     const from = this.#states.get(source)
     if (!from) return 'NO_LOG'
@@ -210,7 +211,7 @@ export class SqliteBackend implements LogBackend {
     this.#totals.logs += 1
     this.#totals.entries += state.count
     this.#totals.bytes += state.bytes
-    return true
+    return { entries: state.count, bytes: state.bytes }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {
@@ -270,10 +271,11 @@ export class SqliteBackend implements LogBackend {
     this.#lock?.close()
   }
 
-  #forgetEntries(log: LogId, next: LogState, gone: { count: number; bytes: number }): void {
+  #forgetEntries(log: LogId, next: LogState, gone: { count: number; bytes: number }): EntryCounts {
     this.#states.set(log, next)
     this.#totals.entries -= gone.count
     this.#totals.bytes -= gone.bytes
+    return { entries: gone.count, bytes: gone.bytes }
   }
 
   #assertOpen(): void {

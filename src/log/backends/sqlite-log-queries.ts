@@ -37,6 +37,7 @@ export class SqliteLogQueries {
   readonly #deleteEntry: Statement<{ bytes: number }, [string, number]>
   readonly #span: Statement<{ count: number; bytes: number | null }, [string, number]>
   readonly #deleteThrough: Statement
+  readonly #nthSeq: Statement<{ seq: number }, [string, number]>
   readonly #producer: Statement<{ value: string }, [string, string]>
   readonly #producerKeys: Statement<{ key: string }, [string]>
   readonly #deleteProducer: Statement
@@ -56,6 +57,7 @@ export class SqliteLogQueries {
     this.#deleteEntry = db.prepare('DELETE FROM entries WHERE log = ? AND seq = ? RETURNING bytes')
     this.#span = db.prepare('SELECT COUNT(*) AS count, SUM(bytes) AS bytes FROM entries WHERE log = ? AND seq <= ?')
     this.#deleteThrough = db.prepare('DELETE FROM entries WHERE log = ? AND seq <= ?')
+    this.#nthSeq = db.prepare('SELECT seq FROM entries WHERE log = ? ORDER BY seq LIMIT 1 OFFSET ?')
     this.#producer = db.prepare('SELECT value FROM log_producers WHERE log = ? AND key = ?')
     this.#producerKeys = db.prepare('SELECT key FROM log_producers WHERE log = ?')
     this.#deleteProducer = db.prepare('DELETE FROM log_producers WHERE log = ? AND key = ?')
@@ -106,8 +108,15 @@ export class SqliteLogQueries {
     })()
   }
 
-  trim(log: LogId, through: number, state: LogState, rows: LogRows): Gone {
+  /**
+   * Deletes the log's oldest entries until `count` remain, in one transaction: through the seq of the last one to go,
+   * found by its rank (compaction leaves holes, so no seq is computed). `state` (the log's, merged) gives how many it
+   * holds.
+   */
+  keepNewest(log: LogId, count: number, state: LogState, rows: LogRows): Gone {
     return this.#db.transaction(() => {
+      const through = this.#nthSeq.get(log, state.count - count - 1)?.seq
+      if (through === undefined) return { count: 0, bytes: 0 }
       const span = this.#span.get(log, through)
       const gone = { count: span?.count ?? 0, bytes: span?.bytes ?? 0 }
       this.#deleteThrough.run(log, through)
