@@ -8,6 +8,7 @@ import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { until } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
 
 const available = redisAvailable('the Redis log backend contract')
@@ -49,14 +50,6 @@ const calls = async (name: RegExp) => {
 /** Scripts Redis has run so far (EVALSHA and EVAL). */
 const scriptCalls = () => calls(/eval(?:sha)?/)
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(5)
-  }
-}
-
 if (available) {
   // Each backend gets its own key prefix, so totals and indexes start empty; `reopen` opens one on the same prefix.
   let prefix = ''
@@ -93,7 +86,7 @@ if (available) {
       await a.create({ log: one, meta: '' }, NOW)
       await a.create({ log: other, meta: '' }, NOW)
       await a.append([entry(one, '1'), entry(other, '1'), entry(one, '2')], LIMITS, NOW)
-      await until(() => heard.length >= 2, 'the wake message')
+      await until(() => heard.length >= 2, { what: 'the wake message' })
       expect(heard).toEqual([
         [one, 2],
         [other, 1],
@@ -102,7 +95,7 @@ if (available) {
       await a.deleteEntries(one, [1])
       await a.trim(one, 2)
       await a.delete(other)
-      await until(() => heard.length >= 3, 'the change messages')
+      await until(() => heard.length >= 3, { what: 'the change messages' })
       expect(heard).toEqual([
         [one, undefined],
         [one, undefined],
@@ -113,7 +106,7 @@ if (available) {
       const odd = 'x 7\ny%0A%'
       await a.create({ log: odd, meta: '' }, NOW)
       await a.append([entry(odd, '1')], LIMITS, NOW)
-      await until(() => heard.length >= 1, 'the wake message')
+      await until(() => heard.length >= 1, { what: 'the wake message' })
       expect(heard).toEqual([[odd, 1]])
       await closeAll(a, b)
     })
@@ -123,7 +116,7 @@ if (available) {
       let resets = 0
       backend.onRemoteReset(() => resets++)
       await command('CLIENT', ['KILL', 'TYPE', 'pubsub'])
-      await until(() => resets > 0, 'the reset')
+      await until(() => resets > 0, { what: 'the reset' })
       await backend.close()
     })
 
@@ -181,9 +174,9 @@ if (available) {
       const reads = await calls(/xrange/)
       const before = a.read(log, 0, 10)
       // Redis has answered it (the answer is on its way, late) before B appends.
-      await until(async () => (await calls(/xrange/)) > reads, 'the first read to reach Redis')
+      await until(async () => (await calls(/xrange/)) > reads, { what: 'the first read to reach Redis' })
       await b.append([entry(log, '"new"')], LIMITS, NOW)
-      await until(() => woken, 'the wake message')
+      await until(() => woken, { what: 'the wake message' })
       const after = a.read(log, 0, 10)
       expect(await before).toEqual([])
       expect(await after).toEqual([{ seq: 1, data: '"new"' }])
@@ -291,7 +284,7 @@ if (available) {
             () => false,
             () => true,
           ),
-        'the connection to drop',
+        { what: 'the connection to drop' },
       )
       const failed = await backend.append([entry(log, '1')], LIMITS, NOW).catch((error: unknown) => error)
       expect(failed).toBeInstanceOf(StoreFailure)

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
+import { SessionSignal } from '../../src/bus/session-signal.ts'
 import { silentLogger } from '../../src/log.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { until, WAIT_MS } from '../helpers/wait.ts'
 import { type ContractOptions, partial, storeContract } from './store.contract.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 
@@ -57,11 +59,17 @@ if (available) {
     })
 
     test('a stream on one instance wakes on an append made by the other', async () => {
-      const [a, b] = await twoInstances()
+      const prefix = `t${newId()}:`
+      // A's own wake-ups, to see its wait register: appended before, B's event would be read, not woken for.
+      const signal = new SessionSignal()
+      const [a, b] = await Promise.all([
+        openRedis(redis.url, { prefix, log: silentLogger, notifier: signal }),
+        openRedis(redis.url, { prefix, log: silentLogger }),
+      ])
       const id = newId()
       await a.store.createSession(id, ECHO)
-      const waiting = a.store.waitFor(id, 0, new AbortController().signal, 5000)
-      await Bun.sleep(20)
+      const waiting = a.store.waitFor(id, 0, new AbortController().signal, WAIT_MS)
+      await until(() => signal.waiting > 0, { what: "A's wait to register" })
       await b.store.append(id, partial('x'))
       expect(await waiting).toBe(false)
       await Promise.all([a.store.close(), b.store.close()])
@@ -84,12 +92,12 @@ if (available) {
       expect((await b.store.read(id, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
       // A trims the session to its newest 3: B, told by the wake message, no longer answers with what was removed.
       await a.store.prune({ idleMs: 3_600_000, compactAfterMs: 3_600_000, maxEventsPerSession: 3 })
-      const deadline = Date.now() + 3000
       let seen = await b.store.read(id, 0)
-      while (seen[0]?.seq !== 5 && Date.now() < deadline) {
-        await Bun.sleep(10)
+      const trimmed = async () => {
         seen = await b.store.read(id, 0)
+        return seen[0]?.seq === 5
       }
+      await until(trimmed, { what: 'B to read the session as trimmed', describe: () => seen.map((e) => e.seq) })
       expect(seen.map((e) => e.seq)).toEqual([5, 6, 7])
       await Promise.all([a.store.close(), b.store.close()])
     })
@@ -159,16 +167,14 @@ if (available) {
       // Published while B's subscriber is gone: B never hears of it.
       await a.store.append(id, partial('2'))
       proxy.restore()
-      const deadline = Date.now() + 5000
-      while (
-        !(await b.store.ping().then(
-          () => true,
-          () => false,
-        ))
-      ) {
-        if (Date.now() > deadline) throw new Error('B did not reconnect within 5 s')
-        await Bun.sleep(10)
-      }
+      await until(
+        () =>
+          b.store.ping().then(
+            () => true,
+            () => false,
+          ),
+        { what: 'B to reconnect and subscribe again' },
+      )
       expect((await b.store.read(id, 1)).map((e) => e.seq)).toEqual([2])
       await Promise.all([a.store.close(), b.store.close()])
       proxy.stop()
