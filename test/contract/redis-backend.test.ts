@@ -10,7 +10,10 @@ import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-ser
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { until } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 
+// These tests start redis-server, which may take up to READY_MS on a loaded machine.
+slowTests()
 const available = redisAvailable('the Redis log backend contract')
 let redis: TestRedis
 beforeAll(async () => {

@@ -7,7 +7,10 @@ import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-ser
 import { partial } from './store.contract.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 import { until } from '../helpers/wait.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 
+// These tests start redis-server, which may take up to READY_MS on a loaded machine.
+slowTests()
 const available = redisAvailable('the Redis run coordinator')
 let redis: TestRedis
 beforeAll(async () => {

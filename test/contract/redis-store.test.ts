@@ -9,7 +9,10 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts'
 import { until, WAIT_MS } from '../helpers/wait.ts'
 import { type ContractOptions, partial, storeContract } from './store.contract.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 
+// These tests start redis-server, which may take up to READY_MS on a loaded machine.
+slowTests()
 const available = redisAvailable('the Redis store contract')
 let redis: TestRedis
 beforeAll(async () => {

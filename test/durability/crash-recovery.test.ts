@@ -4,7 +4,10 @@ import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { crashRecoveryTests } from './crash-recovery.ts'
 import { tempDir } from './helpers.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 
+// These tests start redis-server and child processes, each of which may take up to READY_MS on a loaded machine.
+slowTests()
 const tmp = tempDir()
 afterAll(tmp.remove)
 const stores = join(import.meta.dir, 'crash-stores.ts')
