@@ -28,7 +28,7 @@ function run(cmd: string[]): void {
 /** Runs `bun run build` when dist/stepstream is missing or older than its sources; returns its path. */
 export function ensureStepstreamBinary(): string {
   const built = statSync(STEPSTREAM_BINARY, { throwIfNoEntry: false })?.mtimeMs ?? 0
-  if (built < newestSource(['src', 'templates', 'public', 'package.json'])) run(['bun', 'run', 'build'])
+  if (built < newestSource(['src', 'templates', 'public', 'package.json'])) run([process.execPath, 'run', 'build'])
   return STEPSTREAM_BINARY
 }
 
@@ -38,6 +38,6 @@ export function ensureStepstreamBinary(): string {
  */
 export function buildBaseline(): string {
   const outfile = join(mkdtempSync(join(tmpdir(), 'stepstream-bench-')), 'baseline')
-  run(['bun', 'build', join(ROOT, 'bench', 'baseline.ts'), '--compile', '--minify', '--outfile', outfile])
+  run([process.execPath, 'build', join(ROOT, 'bench', 'baseline.ts'), '--compile', '--minify', '--outfile', outfile])
   return outfile
 }
