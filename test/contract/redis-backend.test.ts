@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
+import { APPEND } from '../../src/log/backends/redis-backend-scripts.ts'
 import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
 import { redisLogKeys } from '../../src/redis/redis-keys.ts'
 import { RedisLink } from '../../src/redis/redis-link.ts'
@@ -8,7 +9,7 @@ import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { until } from '../helpers/wait.ts'
+import { QUIET_MS, until } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -272,6 +273,33 @@ if (available) {
       const seqs = (await b.read(target, 0, 2000)).map((e) => e.seq)
       expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
       await closeAll(a, b)
+    })
+
+    test("a batch refused with NOSCRIPT (Redis restarted) is stored before the log's next batch, sent while it was refused", async () => {
+      const proxy = new TcpProxy(redis.port)
+      const backend = await openBackend(`t${newId()}:`, `redis://127.0.0.1:${await proxy.start()}`, redis.url)
+      const log = newId()
+      await backend.create({ log, meta: '' }, NOW)
+      await command('SCRIPT', ['FLUSH'])
+      proxy.holdReplies()
+      const first = backend.append([entry(log, '"first"')], LIMITS, NOW)
+      await until(() => proxy.heldReplies > 0, { what: "Redis's NOSCRIPT answer to the first batch" })
+      // Another instance loads the script meanwhile: a second batch sent now would be run at once, before the first
+      // is sent again with the script's text.
+      await command('SCRIPT', ['LOAD', APPEND])
+      const second = backend.append([entry(log, '"second"')], LIMITS, NOW)
+      // The second waits for the first to be answered. Nothing tells that a batch was NOT sent: a quiet while would
+      // let one that was reach Redis and be answered.
+      const secondRan = until(() => proxy.heldReplies > 1, { timeoutMs: QUIET_MS }).then(
+        () => true,
+        () => false,
+      )
+      expect(await secondRan).toBe(false)
+      proxy.releaseReplies()
+      expect(await Promise.all([first, second])).toEqual([[1], [2]])
+      expect((await backend.read(log, 0, 10)).map((e) => e.data)).toEqual(['"first"', '"second"'])
+      await backend.close()
+      proxy.stop()
     })
 
     test('a Redis that cannot be reached fails the call with a StoreFailure and a reason', async () => {
