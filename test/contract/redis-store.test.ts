@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { SessionSignal } from '../../src/bus/session-signal.ts'
+import { APPEND } from '../../src/log/backends/redis-backend-scripts.ts'
 import { silentLogger } from '../../src/log.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
@@ -133,21 +134,22 @@ if (available) {
     })
 
     test("a Redis that lost its scripts (restarted) still stores one session's appends in the order they were made", async () => {
-      // Replies 20 ms late: batches sent meanwhile meet NOSCRIPT one after another, and each is sent again with the
-      // script's text when its reply comes, while newer batches would already find the script loaded.
-      const proxy = new TcpProxy(redis.port, 20)
+      // Replies are held while the first append is refused with NOSCRIPT and another instance loads the script: the
+      // appends made meanwhile would find it loaded, and must not overtake the first when it is sent again.
+      const proxy = new TcpProxy(redis.port)
       const port = await proxy.start()
       const { store } = await openRedis(`redis://127.0.0.1:${port}`, { prefix: `t${newId()}:`, log: silentLogger })
       const id = newId()
       await store.createSession(id, ECHO)
       const client = new RedisClient(redis.url)
       await client.send('SCRIPT', ['FLUSH'])
+      proxy.holdReplies()
+      const appends = [store.append(id, partial('0'))]
+      await until(() => proxy.heldReplies > 0, { what: "Redis's NOSCRIPT answer to the first append" })
+      await client.send('SCRIPT', ['LOAD', APPEND])
       client.close()
-      const appends = []
-      for (let i = 0; i < 30; i++) {
-        appends.push(store.append(id, partial(String(i))))
-        await Bun.sleep(2)
-      }
+      for (let i = 1; i < 30; i++) appends.push(store.append(id, partial(String(i))))
+      proxy.releaseReplies()
       await Promise.all(appends)
       const deltas = (await store.read(id, 0)).map((e) => (e.type === 'partial' ? Number(e.delta) : -1))
       expect(deltas).toEqual(Array.from({ length: 30 }, (_, i) => i))
