@@ -17,6 +17,7 @@ import { mapLimit } from './http-client.ts'
 import { merge, newHistogram, percentile } from './histogram.ts'
 import { startLoad } from './load-pool.ts'
 import { cpuSeconds } from './proc-stats.ts'
+import { ROOT } from './build.ts'
 import { startServer, stepstreamTarget } from './server-process.ts'
 import { proseOf } from './text.ts'
 
@@ -71,7 +72,7 @@ interface Measured {
 }
 
 async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<Measured> {
-  const base = stepstreamTarget(['bun', 'src/main.ts'])
+  const base = stepstreamTarget([process.execPath, join(ROOT, 'src', 'main.ts')])
   const target = { ...base, command: (o: Parameters<typeof base.command>[0]) => [...base.command(o), ...setup.extra] }
   const store = setup.store()
   const servers = await Promise.all(Array.from({ length: setup.instances ?? 1 }, () => startServer(target, { echoDelayMs: 0, store })))

@@ -80,7 +80,7 @@ async function measure(): Promise<void> {
 
   const before = heap()
   const readsBefore = store.reads
-  const child = Bun.spawn(['bun', import.meta.path, '--client', String(server.app.server!.port), path, String(CLIENTS)], {
+  const child = Bun.spawn([process.execPath, import.meta.path, '--client', String(server.app.server!.port), path, String(CLIENTS)], {
     stdout: 'pipe',
   })
   await child.stdout.getReader().read()

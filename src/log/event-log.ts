@@ -196,13 +196,34 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     // A state-only probe first, stored (as nothing) only if the run is recoverable: a shared store swept often
     // does not read the events of every live run only to be refused.
     if (!(await this.#recover({ log, data: null, exempt: false, run, recovers: true, words: CHAT_WORDS }))) return undefined
-    const fold = new StreamedText(run)
-    await this.#eachEvent(log, from, (event) => fold.add(event))
-    const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts: new Date(this.core.now()).toISOString(), text: fold.text }
+    const unclosed = await this.#unclosedRuns(log, from)
+    const ts = new Date(this.core.now()).toISOString()
+    // Older runs first, each fenced by the open run, which their interrupts leave open: a crash among them leaves
+    // the rest to the next recovery. Only a log migrated from schema 8 holds any (sqlite-schema.ts, version 9).
+    for (const [older, fold] of unclosed) {
+      if (older === run) continue
+      const interrupt: NewEvent = { type: 'interrupt', step_id: older, ts, text: fold.text }
+      if (!(await this.#recover({ ...closingEntry(log, interrupt), run, closesRun: false, recovers: true }))) return undefined
+      this.metrics?.eventPublished('interrupt')
+    }
+    const interrupt: NewEvent = { type: 'interrupt', step_id: run, ts, text: unclosed.get(run)?.text ?? '' }
     const appended = await this.#recover({ ...closingEntry(log, interrupt), recovers: true })
     if (!appended) return undefined
     this.metrics?.eventPublished('interrupt')
     return { sessionId: log, stepId: run, seq: appended.seq }
+  }
+
+  /** The runs begun after `from` without a closing event, in the order they began, each with the text it streamed. */
+  async #unclosedRuns(log: LogId, from: number): Promise<Map<string, StreamedText>> {
+    const unclosed = new Map<string, StreamedText>()
+    await this.#eachEvent(log, from, (event) => {
+      if (isClosing(event)) unclosed.delete(event.step_id)
+      else if ((event.type === 'user' || event.type === 'start') && !unclosed.has(event.step_id)) {
+        unclosed.set(event.step_id, new StreamedText(event.step_id))
+      }
+      unclosed.get(event.step_id)?.add(event)
+    })
+    return unclosed
   }
 
   /** A recovery's entry; undefined when the run is not recoverable (its owner is alive, or another closed it). */

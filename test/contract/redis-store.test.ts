@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
+import { SessionSignal } from '../../src/bus/session-signal.ts'
+import { APPEND } from '../../src/log/backends/redis-backend-scripts.ts'
 import { silentLogger } from '../../src/log.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
+import { until, WAIT_MS } from '../helpers/wait.ts'
 import { type ContractOptions, partial, storeContract } from './store.contract.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
 
+// These tests start redis-server, which may take up to READY_MS on a loaded machine.
+slowTests()
 const available = redisAvailable('the Redis store contract')
 let redis: TestRedis
 beforeAll(async () => {
@@ -57,11 +63,17 @@ if (available) {
     })
 
     test('a stream on one instance wakes on an append made by the other', async () => {
-      const [a, b] = await twoInstances()
+      const prefix = `t${newId()}:`
+      // A's own wake-ups, to see its wait register: appended before, B's event would be read, not woken for.
+      const signal = new SessionSignal()
+      const [a, b] = await Promise.all([
+        openRedis(redis.url, { prefix, log: silentLogger, notifier: signal }),
+        openRedis(redis.url, { prefix, log: silentLogger }),
+      ])
       const id = newId()
       await a.store.createSession(id, ECHO)
-      const waiting = a.store.waitFor(id, 0, new AbortController().signal, 5000)
-      await Bun.sleep(20)
+      const waiting = a.store.waitFor(id, 0, new AbortController().signal, WAIT_MS)
+      await until(() => signal.waiting > 0, { what: "A's wait to register" })
       await b.store.append(id, partial('x'))
       expect(await waiting).toBe(false)
       await Promise.all([a.store.close(), b.store.close()])
@@ -84,12 +96,12 @@ if (available) {
       expect((await b.store.read(id, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
       // A trims the session to its newest 3: B, told by the wake message, no longer answers with what was removed.
       await a.store.prune({ idleMs: 3_600_000, compactAfterMs: 3_600_000, maxEventsPerSession: 3 })
-      const deadline = Date.now() + 3000
       let seen = await b.store.read(id, 0)
-      while (seen[0]?.seq !== 5 && Date.now() < deadline) {
-        await Bun.sleep(10)
+      const trimmed = async () => {
         seen = await b.store.read(id, 0)
+        return seen[0]?.seq === 5
       }
+      await until(trimmed, { what: 'B to read the session as trimmed', describe: () => seen.map((e) => e.seq) })
       expect(seen.map((e) => e.seq)).toEqual([5, 6, 7])
       await Promise.all([a.store.close(), b.store.close()])
     })
@@ -122,21 +134,22 @@ if (available) {
     })
 
     test("a Redis that lost its scripts (restarted) still stores one session's appends in the order they were made", async () => {
-      // Replies 20 ms late: batches sent meanwhile meet NOSCRIPT one after another, and each is sent again with the
-      // script's text when its reply comes, while newer batches would already find the script loaded.
-      const proxy = new TcpProxy(redis.port, 20)
+      // Replies are held while the first append is refused with NOSCRIPT and another instance loads the script: the
+      // appends made meanwhile would find it loaded, and must not overtake the first when it is sent again.
+      const proxy = new TcpProxy(redis.port)
       const port = await proxy.start()
       const { store } = await openRedis(`redis://127.0.0.1:${port}`, { prefix: `t${newId()}:`, log: silentLogger })
       const id = newId()
       await store.createSession(id, ECHO)
       const client = new RedisClient(redis.url)
       await client.send('SCRIPT', ['FLUSH'])
+      proxy.holdReplies()
+      const appends = [store.append(id, partial('0'))]
+      await until(() => proxy.heldReplies > 0, { what: "Redis's NOSCRIPT answer to the first append" })
+      await client.send('SCRIPT', ['LOAD', APPEND])
       client.close()
-      const appends = []
-      for (let i = 0; i < 30; i++) {
-        appends.push(store.append(id, partial(String(i))))
-        await Bun.sleep(2)
-      }
+      for (let i = 1; i < 30; i++) appends.push(store.append(id, partial(String(i))))
+      proxy.releaseReplies()
       await Promise.all(appends)
       const deltas = (await store.read(id, 0)).map((e) => (e.type === 'partial' ? Number(e.delta) : -1))
       expect(deltas).toEqual(Array.from({ length: 30 }, (_, i) => i))
@@ -159,16 +172,14 @@ if (available) {
       // Published while B's subscriber is gone: B never hears of it.
       await a.store.append(id, partial('2'))
       proxy.restore()
-      const deadline = Date.now() + 5000
-      while (
-        !(await b.store.ping().then(
-          () => true,
-          () => false,
-        ))
-      ) {
-        if (Date.now() > deadline) throw new Error('B did not reconnect within 5 s')
-        await Bun.sleep(10)
-      }
+      await until(
+        () =>
+          b.store.ping().then(
+            () => true,
+            () => false,
+          ),
+        { what: 'B to reconnect and subscribe again' },
+      )
       expect((await b.store.read(id, 1)).map((e) => e.seq)).toEqual([2])
       await Promise.all([a.store.close(), b.store.close()])
       proxy.stop()

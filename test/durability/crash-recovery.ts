@@ -2,18 +2,10 @@ import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { StoredEvent } from '../../src/events.ts'
 import { newId } from '../../src/session-id.ts'
-import { canRecover, type EventStore } from '../../src/log/event-store.ts'
+import { canRecover } from '../../src/log/event-store.ts'
 import { readAll } from '../../src/store/read-all.ts'
-
-/** How a store is opened, in the test and in a child process: a module's export called with JSON arguments. */
-export interface StoreSpec {
-  /** Absolute path of the module. */
-  module: string
-  /** The export that opens the store: `(...args) => EventStore | Promise<EventStore>`. */
-  export: string
-  /** Its arguments, made fresh for each test (a new database file); JSON. */
-  args: () => unknown[]
-}
+import { eventually } from '../helpers/wait.ts'
+import { openSpec, type StoreSpec } from './crash-stores.ts'
 
 /** How long the child may take to start and store its first partials; milliseconds. A deadline, not a pace. */
 const START_DEADLINE_MS = 30_000
@@ -21,7 +13,8 @@ const START_DEADLINE_MS = 30_000
 /**
  * The crash contract, for a store that outlives its process: a real child process (process.execPath) streams a run
  * into the store and is SIGKILLed mid-append; the store reopened holds every acknowledged event, and recovery closes
- * the run with an `interrupt` holding exactly the text its stored partials hold, once.
+ * the run with an `interrupt` holding exactly the text its stored partials hold, once. A store whose runs hold a lease
+ * (Redis) closes the run only once the dead child's lease has run out: give it a short one.
  */
 export function crashRecoveryTests(name: string, spec: StoreSpec) {
   test(
@@ -37,8 +30,7 @@ export function crashRecoveryTests(name: string, spec: StoreSpec) {
       child.kill('SIGKILL')
       expect(await child.exited).toBe(137)
 
-      const open = (await import(spec.module))[spec.export] as (...a: unknown[]) => Promise<EventStore> | EventStore
-      const store = await open(...args)
+      const { store } = await openSpec(spec, args)
       try {
         if (!canRecover(store)) throw new Error(`the ${name} store cannot recover runs`)
         const before = await readAll(store, sessionId)
@@ -49,8 +41,12 @@ export function crashRecoveryTests(name: string, spec: StoreSpec) {
         expect(partials.map((e) => e.delta)).toEqual(Array.from({ length: partials.length }, (_, i) => `${i + 1} `))
         expect(before.map((e) => e.seq)).toEqual(Array.from({ length: before.length }, (_, i) => i + 1))
 
-        const recovered = await store.recoverOpenRuns()
-        expect(recovered).toContainEqual({ sessionId, stepId: runId, seq: before.length + 1 })
+        // Refused while a lease still fences the run (the child renewed it until killed); at once where none does.
+        const recovered = await eventually(async () => (await store.recoverOpenRuns()).find((r) => r.sessionId === sessionId), {
+          what: 'recovery to close the run the killed child left open',
+          everyMs: 50,
+        })
+        expect(recovered).toEqual({ sessionId, stepId: runId, seq: before.length + 1 })
         const after = await readAll(store, sessionId)
         expect(after.at(-1)).toMatchObject({ type: 'interrupt', step_id: runId, text: partials.map((e) => e.delta).join('') })
         expect((await store.recoverOpenRuns()).filter((r) => r.sessionId === sessionId)).toEqual([])

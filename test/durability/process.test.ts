@@ -10,7 +10,7 @@ import { HeldModel } from '../helpers/held-model.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { SseReader } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
-import { READY_MS } from '../helpers/wait.ts'
+import { READY_MS, until } from '../helpers/wait.ts'
 import { appendRun, DAY, idleSince, tempDir } from './helpers.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
 
@@ -132,8 +132,7 @@ test('a session idle past --retention is gone soon after start (wiring: pruning 
   const server = await start(path, ['--retention', '1d'])
   try {
     const status = async (id: string) => (await fetch(`${server.base}/api/sessions/${id}`)).status
-    for (let tries = 0; (await status(old)) !== 404 && tries < 100; tries++) await Bun.sleep(50)
-    expect(await status(old)).toBe(404)
+    await until(async () => (await status(old)) === 404, { what: 'the idle session to be pruned', everyMs: 50 })
     expect(await status(recent)).toBe(200)
   } finally {
     await server.stop()

@@ -102,3 +102,37 @@ test('the migrated database takes appends after its last seq, and keeps only the
   expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION })
   db.close()
 })
+
+test('a chat of schema 8 holding older runs never closed has every one closed by recovery, each with what it streamed', async () => {
+  // Schema 8 kept a run open in its events alone: a closing event that could not be written (a full disk) left a run
+  // open while the chat went on, and its store closed them all at its next start. Here, a chat with two such runs.
+  const path = v8File()
+  const chat = expected.find((c) => c.record.id.startsWith('fixture-empty'))!.record
+  const db = new Database(path)
+  const insert = db.query('INSERT INTO events (session, seq, type, step_id, ts, payload) VALUES (?, ?, ?, ?, ?, ?)')
+  const ts = '2026-11-01T12:00:00.000Z'
+  for (const [seq, type, run, payload] of [
+    [1, 'user', 'run-old', { text: 'first' }],
+    [2, 'start', 'run-old', { step_type: 'echo' }],
+    [3, 'partial', 'run-old', { delta: 'fi' }],
+    [4, 'user', 'run-new', { text: 'second' }],
+    [5, 'start', 'run-new', { step_type: 'echo' }],
+    [6, 'partial', 'run-new', { delta: 'se' }],
+  ] as const) {
+    insert.run(chat.id, seq, type, run, ts, JSON.stringify(payload))
+  }
+  db.close()
+  const store = new SqliteStore(path)
+  try {
+    const recovered = await store.recoverOpenRuns()
+    expect(recovered).toContainEqual({ sessionId: chat.id, stepId: 'run-new', seq: 8 })
+    const closing = (await store.read(chat.id, 6)).map((e) => (e.type === 'interrupt' ? [e.seq, e.step_id, e.text] : [e.seq, e.type]))
+    expect(closing).toEqual([
+      [7, 'run-old', 'fi'],
+      [8, 'run-new', 'se'],
+    ])
+    expect((await store.recoverOpenRuns()).filter((r) => r.sessionId === chat.id)).toEqual([])
+  } finally {
+    await store.close()
+  }
+})

@@ -4,6 +4,7 @@ import { SqliteBackend } from '../../src/log/backends/sqlite-backend.ts'
 import type { SqliteBackendOptions } from '../../src/log/backends/sqlite-backend.ts'
 import { newId } from '../../src/session-id.ts'
 import { entry } from '../contract/backend.contract.ts'
+import { until } from '../helpers/wait.ts'
 import { tempDir } from './helpers.ts'
 
 const tmp = tempDir('stepstream-sqlite-journal-')
@@ -51,9 +52,7 @@ describe('the journal of the SQLite backend', () => {
         LIMITS,
         1,
       )
-    const merged = Date.now() + 5000
-    while (count(db, 'entries') === 0 && Date.now() < merged) await Bun.sleep(5)
-    expect(count(db, 'entries')).toBeGreaterThan(0)
+    await until(() => count(db, 'entries') > 0, { what: 'the merge to move a first chunk into entries' })
     expect(count(db, 'journal')).toBeGreaterThan(0)
     for (const log of logs) {
       // Each row counts what has reached `entries`, the journal the rest: together, the log.

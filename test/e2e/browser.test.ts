@@ -98,8 +98,10 @@ describe.skipIf(!enabled)('in a real browser', () => {
   test('the stream connects even when the SSE extension arrives late (script order is not a race)', async () => {
     const page = await browser.newPage()
     const errors = watchErrors(page)
+    // The extension is held until htmx itself has run: it arrives after the library it extends, which a slow network
+    // may do, and what a page that initialised htmx before its extensions were in would miss.
     await page.route('**/assets/hx-sse.min.js*', async (route) => {
-      await Bun.sleep(400)
+      await until(() => page.evaluate(() => 'htmx' in window).catch(() => false), { what: 'htmx to run before its SSE extension arrives' })
       await route.continue()
     })
     await page.goto(await startChat(server.base))

@@ -18,6 +18,12 @@ export interface WaitOptions {
 /** The default deadline of every wait; milliseconds. */
 export const WAIT_MS = 10_000
 
+/**
+ * How long a check that something does NOT happen watches for it (settlesWithin); milliseconds. Short: it can only
+ * catch a thing that would happen at once, and a positive signal is preferred wherever one exists.
+ */
+export const QUIET_MS = 100
+
 /** How long a spawned process (a server, nginx, redis-server, a browser) may take to be ready; milliseconds. */
 export const READY_MS = 30_000
 

@@ -9,6 +9,7 @@ import { echoStep } from '../../src/steps/echo-step.ts'
 import { StepRegistry } from '../../src/steps/step-registry.ts'
 import { silentLogger } from '../../src/log.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
+import { until } from '../helpers/wait.ts'
 
 async function setup(endedKept?: number) {
   const store = new MemoryStore()
@@ -26,14 +27,14 @@ const outcome = (appended: Promise<unknown>) =>
     (error: unknown) => (error instanceof AppError ? error.code : String(error)),
   )
 
-/** Retries `check` until it gives `want` or a second passes (the run's end reaches Publishing after the runner's). */
-async function eventually(check: () => Promise<string>, want: string): Promise<string> {
-  const deadline = Date.now() + 1000
-  for (;;) {
-    const got = await check()
-    if (got === want || Date.now() > deadline) return got
-    await Bun.sleep(5)
+/** Waits until `check` gives `want` (the run's end reaches Publishing after the runner's); fails with what it last gave. */
+async function becomes(check: () => Promise<string>, want: string): Promise<void> {
+  let got: string | undefined
+  const given = async () => {
+    got = await check()
+    return got === want
   }
+  await until(given, { what: `an append refused with ${want}`, describe: () => got })
 }
 
 describe('publishing (src/publish/publishing.ts), through the runner’s step API', () => {
@@ -54,11 +55,11 @@ describe('publishing (src/publish/publishing.ts), through the runner’s step AP
     const closed = await publishing.openRun(session)
     await append(closed, [{ type: 'final', text: '' }])
     await runner.settled(session.id)
-    expect(await eventually(() => outcome(append(closed, [])), 'RUN_CLOSED')).toBe('RUN_CLOSED')
+    await becomes(() => outcome(append(closed, [])), 'RUN_CLOSED')
     const cancelled = await publishing.openRun(session)
     await runner.cancel(session.id)
     await runner.settled(session.id)
-    expect(await eventually(() => outcome(append(cancelled, [])), 'RUN_CANCELLED')).toBe('RUN_CANCELLED')
+    await becomes(() => outcome(append(cancelled, [])), 'RUN_CANCELLED')
     expect(await outcome(append(newId(), []))).toBe('NOT_FOUND')
   })
 
@@ -67,11 +68,11 @@ describe('publishing (src/publish/publishing.ts), through the runner’s step AP
     const first = await publishing.openRun(session)
     await append(first, [{ type: 'final', text: '' }])
     await runner.settled(session.id)
-    expect(await eventually(() => outcome(append(first, [])), 'RUN_CLOSED')).toBe('RUN_CLOSED')
+    await becomes(() => outcome(append(first, [])), 'RUN_CLOSED')
     const second = await publishing.openRun(session)
     await append(second, [{ type: 'final', text: '' }])
     await runner.settled(session.id)
-    expect(await eventually(() => outcome(append(second, [])), 'RUN_CLOSED')).toBe('RUN_CLOSED')
+    await becomes(() => outcome(append(second, [])), 'RUN_CLOSED')
     expect(await outcome(append(first, []))).toBe('NOT_FOUND')
   })
 

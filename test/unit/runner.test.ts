@@ -45,22 +45,30 @@ describe('echo step', () => {
   })
 
   test('keeps its own timetable, as a model does: a slow store delays tokens until they are due, not by its latency each', async () => {
-    // Every append takes as long as the echo's delay: on its timetable the step sleeps no more once behind (about
-    // 13 appends × 60 ms in all); sleeping the delay after each append would take 9 × 60 ms longer.
+    // A clock the test moves: every append takes as long as the echo's delay (60 ms), so on its timetable each next
+    // token is due by the time the last one is stored; sleeping the delay after each append would ask for 60 ms more.
+    let now = 0
+    const slept: number[] = []
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        slept.push(ms)
+        now += ms
+      },
+    }
     class SlowStore extends MemoryStore {
       override async append(...args: Parameters<MemoryStore['append']>) {
-        await Bun.sleep(60)
+        now += 60
         return super.append(...args)
       }
     }
     const store = new SlowStore()
-    const runner = runnerFor(store, echo(60))
+    const runner = runnerFor(store, echoStep(60, clock).create({}))
     const session = await store.createSession(newId(), { name: 'echo' })
-    const started = performance.now()
     await runner.submit(session, 'abcdefghij')
     await runner.settled(session.id)
     expect((await store.read(session.id, 0)).at(-1)).toMatchObject({ type: 'final', text: 'abcdefghij' })
-    expect(performance.now() - started).toBeLessThan(13 * 60 + 9 * 60 - 200)
+    expect(slept).toEqual(Array.from({ length: 9 }, () => 0))
   })
 
   test('answers the last user message of the conversation, not the first', async () => {

@@ -85,7 +85,8 @@ export const MIGRATIONS: readonly string[] = [
   // step_id, ts, then the payload's fields in their order. A chat's state is one `logs` row, its meta the JSON of its
   // record's other fields (src/log/event-log.ts); its viewer id is also an alias; a producer is a key
   // (`[run, producer]`) and a value (its state's JSON). A run left open (a `user` or `start` without a closing event)
-  // is the log's open run, the newest if a crash left several. Journal rows a crash left behind are moved first (OR
+  // is the log's open run, the newest if several were left (schema 8 closed them all at its next start); its events
+  // begin before the oldest, so that recovery closes each (src/log/event-log.ts). Journal rows a crash left behind are moved first (OR
   // IGNORE: a crash mid-merge left some in both); the new journal holds entries (src/log/backends/sqlite-journal.ts).
   // `sign_ins` (sqlite-sign-ins.ts) stays.
   `INSERT OR IGNORE INTO events (session, seq, type, step_id, ts, payload)
@@ -140,6 +141,8 @@ export const MIGRATIONS: readonly string[] = [
      HAVING SUM(type IN ('final', 'interrupt', 'error')) = 0
    ), open_runs AS (
      SELECT session, step_id, MAX(first_seq) AS first_seq FROM runs GROUP BY session
+   ), oldest_open AS (
+     SELECT session, MIN(first_seq) AS first_seq FROM runs GROUP BY session
    )
    INSERT INTO logs (id, head, tail, count, bytes, created_at, active_at, closed, meta, open_run, open_run_from)
      SELECT s.id, COALESCE(k.head, 0), COALESCE(k.tail, 0), COALESCE(k.count, 0), COALESCE(k.bytes, 0),
@@ -150,8 +153,9 @@ export const MIGRATIONS: readonly string[] = [
          THEN json_object('created_at', s.created_at, 'step', json(s.step), 'viewer_id', s.viewer_id)
          ELSE json_object('created_at', s.created_at, 'step', json(s.step), 'viewer_id', s.viewer_id,
            'publisher_hash', s.publisher_hash) END,
-       o.step_id, o.first_seq - 1
-     FROM sessions AS s LEFT JOIN kept AS k ON k.log = s.id LEFT JOIN open_runs AS o ON o.session = s.id;
+       o.step_id, oldest.first_seq - 1
+     FROM sessions AS s LEFT JOIN kept AS k ON k.log = s.id LEFT JOIN open_runs AS o ON o.session = s.id
+       LEFT JOIN oldest_open AS oldest ON oldest.session = s.id;
    INSERT INTO aliases (alias, log) SELECT viewer_id, id FROM sessions WHERE viewer_id IS NOT NULL;
    INSERT INTO log_producers (log, key, value)
      SELECT session, json_array(run, producer),
