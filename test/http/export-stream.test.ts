@@ -9,6 +9,7 @@ import { MemoryStore } from '../../src/store/memory-store.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { within } from '../helpers/wait.ts'
 
 let made: Awaited<ReturnType<typeof testApp>> | undefined
 afterEach(() => made?.close())
@@ -83,7 +84,10 @@ test('while a big export is written, the server answers other requests between i
     const reader = res.body!.getReader()
     let received = (await reader.read()).value!.length
     // Asked once the export has begun: a server that built the whole file first has read every page by now.
-    const health = await Promise.race([fetch(`${base}/healthz`).then((r) => r.status), Bun.sleep(5000).then(() => 'no answer within 5 s')])
+    const health = await within(
+      fetch(`${base}/healthz`).then((r) => r.status),
+      { what: '/healthz to answer while an export streams' },
+    )
     expect(health).toBe(200)
     const readsByThen = counting.reads.length
     for (let next = await reader.read(); !next.done; next = await reader.read()) received += next.value.length
