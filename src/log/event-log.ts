@@ -185,11 +185,12 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
 
   /**
    * Closes the session's open run as `recoverOpenRuns` does, if it is recoverable (a shared store's run coordinator
-   * asks this of one session whose last owner let its lease expire); undefined when there was nothing to close.
+   * asks this of one session whose last owner let its lease expire; the runner, of a session it just claimed, `unless`
+   * the run it claimed it for); undefined when there was nothing to close.
    */
-  async recoverSession(sessionId: string): Promise<RecoveredRun | undefined> {
+  async recoverSession(sessionId: string, unless?: string): Promise<RecoveredRun | undefined> {
     const open = (await this.core.medium(() => this.core.backend.state(sessionId)))?.openRun
-    return open && this.#recoverRun({ log: sessionId, run: open.id, from: open.from })
+    return open && open.id !== unless ? this.#recoverRun({ log: sessionId, run: open.id, from: open.from }) : undefined
   }
 
   async #recoverRun({ log, run, from }: { log: LogId; run: string; from: number }): Promise<RecoveredRun | undefined> {

@@ -91,6 +91,11 @@ export interface RecoveredRun {
 export interface RecoversRuns {
   /** Closes every run left without a closing event; call once at start, before serving. */
   recoverOpenRuns(): Promise<RecoveredRun[]>
+  /**
+   * Closes the session's run left open, if no live owner holds it and it is not `unless` (the run that just claimed
+   * the session, which a shared coordinator records as open at once); undefined when there was none to close.
+   */
+  recoverSession(sessionId: string, unless?: string): Promise<RecoveredRun | undefined>
 }
 
 /** A store that forgets: idle sessions, old events, compaction. `main` schedules it for any store that has it. */

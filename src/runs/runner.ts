@@ -7,7 +7,7 @@ import { newId } from '../session-id.ts'
 import { conversationOf } from '../steps/conversation.ts'
 import type { Step } from '../steps/step.ts'
 import type { StepRegistry } from '../steps/step-registry.ts'
-import type { EventStore, SessionRecord } from '../log/event-store.ts'
+import { canRecover, type EventStore, type SessionRecord } from '../log/event-store.ts'
 import { readAll } from '../store/read-all.ts'
 import { LocalRunCoordinator, type RunClaim, type RunCoordinator } from './run-coordinator.ts'
 import { RunEvents } from './run-events.ts'
@@ -107,6 +107,10 @@ export class Runner {
     this.#local.set(session.id, run)
     const events = new RunEvents(this.#store, session.id, runId, this.#log)
     try {
+      // A run whose closing event could not be stored (a full disk) is still open in the log; this run would take its
+      // place as the open one and leave it open for good, so it is closed first, as at start: the claim just taken
+      // means no one runs it. (A shared coordinator's claim does this itself, and records this run as open.)
+      if (canRecover(this.#store)) await this.#store.recoverSession(session.id, runId)
       if (text !== undefined) {
         await this.#store.append(session.id, { type: 'user', step_id: runId, ts: new Date().toISOString(), text })
         events.stored++

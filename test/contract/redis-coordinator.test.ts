@@ -68,6 +68,24 @@ describe.if(available)('Redis run ownership', () => {
     await Promise.all([a.store.close(), b.store.close()])
   })
 
+  test('a run left open after its owner released the session is closed by the next claim, on any instance', async () => {
+    const [a, b] = await twoInstances(60_000)
+    const id = newId()
+    await a.store.createSession(id, ECHO)
+    const first = await a.coordinator.claim(id, 'run-1')
+    await a.store.append(id, { type: 'user', step_id: 'run-1', ts: new Date().toISOString(), text: 'q' })
+    await a.store.append(id, partial('half', 'run-1'))
+    // Its closing event could not be stored (Redis was lost for a moment); the runner released the session anyway.
+    await first!.release()
+    // No lease, an open run: the claim finds it stale, closes it with what it streamed, then takes the session.
+    expect((await b.coordinator.claim(id, 'run-2'))?.runId).toBe('run-2')
+    expect((await b.store.read(id, 0)).at(-1)).toMatchObject({ seq: 3, type: 'interrupt', step_id: 'run-1', text: 'half' })
+    // What the runner asks next of the session it claimed leaves its own run alone.
+    expect(await b.store.recoverSession(id, 'run-2')).toBeUndefined()
+    expect(await b.coordinator.current(id)).toBe('run-2')
+    await Promise.all([a.store.close(), b.store.close()])
+  })
+
   test('a run whose lease expired is closed once with interrupt, and its late owner can never append again', async () => {
     const [a, b, prefix] = await twoInstances(60_000)
     const id = newId()

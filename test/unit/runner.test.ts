@@ -206,6 +206,24 @@ describe('runner', () => {
     expect(types(await events())).toEqual(['user', 'partial', 'error'])
   })
 
+  test('a run whose closing event never got stored is closed with its streamed text before the next run opens', async () => {
+    const { store, runner, id, events, submit } = await setup(echo(0))
+    // What a run leaves when its closing event and the runner's error could not be stored (a full disk, a lost Redis).
+    const ts = new Date().toISOString()
+    await store.append(id, { type: 'user', step_id: 'lost', ts, text: 'q' })
+    await store.append(id, { type: 'start', step_id: 'lost', ts, step_type: 'echo' })
+    await store.append(id, { type: 'partial', step_id: 'lost', ts, delta: 'half an ans' })
+    const runId = await submit('next')
+    await runner.settled(id)
+    const log = await events()
+    expect(log.filter((e) => e.step_id === 'lost').map((e) => e.type)).toEqual(['user', 'start', 'partial', 'interrupt'])
+    expect(log.find((e) => e.type === 'interrupt')).toMatchObject({ step_id: 'lost', text: 'half an ans' })
+    expect(log.findIndex((e) => e.type === 'interrupt')).toBeLessThan(log.findIndex((e) => e.step_id === runId))
+    expect(log.at(-1)).toMatchObject({ type: 'final', step_id: runId, text: 'next' })
+    // The new run is the log's open run while it goes, and nothing is open once it ended: a restart recovers nothing.
+    expect(await store.recoverOpenRuns()).toEqual([])
+  })
+
   test('a step that ignores its signal and never returns: after the grace the runner interrupts it and frees the session', async () => {
     let lateEmit: ((event: StepEvent) => Promise<void>) | undefined
     const { runner, id, events, submit } = await setup(
