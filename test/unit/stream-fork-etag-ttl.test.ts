@@ -31,7 +31,8 @@ describe('fork sub-offsets', () => {
     expect(value(forkPrefix(json('[1,2,3]'), 'application/json', 3))).toBe('1,2,3')
   })
   test('past the append, or with no append, is a 400', () => {
-    expect(statusOf(forkPrefix(text('hi'), 'text/plain', 5))).toBe(400)
+    expect(statusOf(forkPrefix(text('hi'), 'text/plain', 3))).toBe(400)
+    expect(statusOf(forkPrefix(text('hi'), 'text/plain', Number.MAX_SAFE_INTEGER))).toBe(400)
     expect(statusOf(forkPrefix(json('[1,2,3]'), 'application/json', 4))).toBe(400)
     expect(statusOf(forkPrefix(undefined, 'text/plain', 1))).toBe(400)
   })
