@@ -23,7 +23,8 @@ return 1`
  * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
  * flags, run ('' for none), producer key, producer value. Flags, one letter each: n data null, x exempt, o opens its
  * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark. An entry without data
- * takes no room, so it is never FULL (a full log can still be closed).
+ * takes no room, so it is never FULL (a full log can still be closed). A log whose `expires_at` is at or before now
+ * is NO_LOG, judged here so that no instance's entry lands after the expiry.
  *
  * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
@@ -45,7 +46,8 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
   local log, data, bytes, flags, run = ARGV[7 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
   local function has(c) return string.find(flags, c, 1, true) ~= nil end
   local result
-  if redis.call('EXISTS', state) == 0 then
+  local expires = redis.call('HGET', state, 'expires_at')
+  if redis.call('EXISTS', state) == 0 or (expires and tonumber(expires) <= tonumber(now)) then
     result = 'NO_LOG'
   elseif redis.call('HGET', state, 'closed') == '1' then
     result = 'CLOSED'
@@ -120,16 +122,22 @@ return 1`
 
 /**
  * Deletes a log and all of it. KEYS: state, entries, producers, aliases set, runs, lease, activity, expiry, open
- * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, then the aliases, as read from its
- * aliases set just before. Returns 1; 0 for no such log; -1 when the aliases given are not the log's (it was deleted
- * and created again meanwhile: read them again). UNLINK frees a large log's entries off Redis's main thread.
+ * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, a time ('' for none: with one, the log
+ * is deleted only if it has expired by then — a create freeing a name must not delete a log another instance has just
+ * extended), then the aliases, as read from its aliases set just before. Returns 1; 0 for no such log (or one not
+ * expired); -1 when the aliases given are not the log's (it was deleted and created again meanwhile: read them
+ * again). UNLINK frees a large log's entries off Redis's main thread.
  */
 export const DELETE = `${COUNTS}${WAKE_LINE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] ~= '' then
+  local expires = redis.call('HGET', KEYS[1], 'expires_at')
+  if not expires or tonumber(expires) > tonumber(ARGV[3]) then return 0 end
+end
 local aliases = redis.call('SMEMBERS', KEYS[4])
 if #aliases ~= #KEYS - 10 then return -1 end
 local given = {}
-for i = 3, #ARGV do given[ARGV[i]] = true end
+for i = 4, #ARGV do given[ARGV[i]] = true end
 for _, alias in ipairs(aliases) do if not given[alias] then return -1 end end
 for i = 11, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
@@ -139,6 +147,7 @@ redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 if state[3] then redis.call('ZREM', KEYS[7], state[3] .. ' ' .. ARGV[1]) end
 redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])
-counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
+-- 0 - n, not -n: Lua writes -0 as "-0", which HINCRBY refuses (an empty log could not be deleted).
+counts(KEYS[10], 'logs', -1, 'entries', 0 - tonumber(state[1]), 'bytes', 0 - tonumber(state[2]))
 redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
 return 1`
