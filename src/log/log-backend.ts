@@ -200,9 +200,10 @@ export interface LogBackend {
   /**
    * A backend shared by several processes tells the core of appends it did not make (Redis pub/sub): `head` is the
    * log's new head, or undefined when the log changed in a way that makes cached entries wrong (deleted, trimmed,
-   * compacted). Single-process backends never call it.
+   * compacted); `closed` when the change closed the log (its readers at the head are answered at once). Single-process
+   * backends never call it.
    */
-  onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
+  onRemoteChange?(listener: (log: LogId, head: number | undefined, closed?: boolean) => void): void
   /**
    * Added by the core's helper (issue 21): a shared backend that may have missed remote changes (its subscription was
    * lost and came back) says so, and the core forgets every head and entry it cached and wakes every waiter. Without

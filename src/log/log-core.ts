@@ -73,7 +73,7 @@ export class LogCore {
     )
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
-    backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))
+    backend.onRemoteChange?.((log, head, closed) => this.#remoteChange(log, head, closed === true))
     backend.onRemoteReset?.(() => this.#remoteReset())
   }
 
@@ -397,9 +397,10 @@ export class LogCore {
     }
   }
 
-  #remoteChange(log: LogId, head: number | undefined): void {
+  #remoteChange(log: LogId, head: number | undefined, closed: boolean): void {
     if (head === undefined) this.#forget(log)
     else this.#tails.raised(log, head)
+    if (closed) this.#tails.closed(log)
     this.#notifier.notify(log)
   }
 

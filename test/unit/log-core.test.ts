@@ -27,7 +27,7 @@ class SpyBackend extends MemoryBackend {
   failure: Error | undefined
   /** While set, `state` answers what the log was when asked, but only once this resolves. */
   holdState: Promise<void> | undefined
-  #remote: ((log: LogId, head: number | undefined) => void) | undefined
+  #remote: ((log: LogId, head: number | undefined, closed?: boolean) => void) | undefined
   #reset: (() => void) | undefined
 
   override async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
@@ -49,7 +49,7 @@ class SpyBackend extends MemoryBackend {
     return super.trim(log, through)
   }
 
-  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+  onRemoteChange(listener: (log: LogId, head: number | undefined, closed?: boolean) => void): void {
     this.#remote = listener
   }
 
@@ -61,6 +61,16 @@ class SpyBackend extends MemoryBackend {
   async missedAppend(log: LogId, data: string): Promise<void> {
     await super.append([{ log, data, bytes: data.length, exempt: false }], { maxLogBytes: 1e9, reserveBytes: 0 }, 0)
     this.#reset?.()
+  }
+
+  /** Another process closes the log and says so. */
+  async remoteClose(log: LogId): Promise<void> {
+    const [head] = await super.append(
+      [{ log, data: null, bytes: 0, exempt: false, closesLog: true }],
+      { maxLogBytes: 1e9, reserveBytes: 0 },
+      0,
+    )
+    this.#remote?.(log, head as number, true)
   }
 
   /** Another process appends `data` to the log and says so. */
@@ -352,6 +362,19 @@ describe('closed logs and their waiters', () => {
     expect(await atOnce(other.waitFor('a', 1, never, 3_600_000))).toEqual({ value: 'closed' })
     await other.create({ log: 'c', meta: '{}', closed: true })
     expect(await atOnce(other.waitFor('c', 0, never, 3_600_000))).toEqual({ value: 'closed' })
+  })
+
+  test('a close made by another process wakes the waiters here, and their next wait answers closed at once', async () => {
+    const notifier = new SessionSignal()
+    const { backend, core } = await opened({ notifier })
+    await core.append(entry('a', '"1"'))
+    const parked = core.waitFor('a', 1, never, 3_600_000)
+    // The memory backend answers within microtasks: by the next turn of the loop the wait is parked.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(notifier.waiting).toBe(1)
+    await backend.remoteClose('a')
+    expect(await within(parked, 'the remote close to wake the waiter')).toBe(false)
+    expect(await atOnce(core.waitFor('a', 1, never, 3_600_000))).toEqual({ value: 'closed' })
   })
 
   test('a waiter is woken when its log is deleted, and its next wait is refused', async () => {

@@ -30,14 +30,15 @@ return 1`
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
  * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
  * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
- * entry) or NO_LOG, CLOSED, FENCED, FULL.
+ * entry) or NO_LOG, CLOSED, FENCED, FULL. A log the batch closed is told closed in its line, so that other instances
+ * answer its readers at once.
  */
 export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
 local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
 local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
 local logs = tonumber(ARGV[6])
 local first = 7 + logs
-local results, heads, order, touched = {}, {}, {}, {}
+local results, heads, order, touched, closed = {}, {}, {}, {}, {}
 local added, added_bytes = 0, 0
 for i = 0, (#ARGV - first + 1) / 7 - 1 do
   local a = first + i * 7
@@ -80,7 +81,10 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
         redis.call('HDEL', state, 'open_run', 'run_from')
         redis.call('SREM', KEYS[2], log)
       end
-      if has('L') then redis.call('HSET', state, 'closed', '1') end
+      if has('L') then
+        redis.call('HSET', state, 'closed', '1')
+        closed[j] = true
+      end
       if has('t') then touched[j] = true end
       if heads[j] == nil then order[#order + 1] = j end
       heads[j] = head
@@ -92,7 +96,7 @@ end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
 local lines = {}
 for n, j in ipairs(order) do
-  lines[n] = wake_line(ARGV[7 + j], heads[j])
+  lines[n] = wake_line(ARGV[7 + j], heads[j], closed[j])
   if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[7 + j], padded) end
 end
 if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end

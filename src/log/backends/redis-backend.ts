@@ -52,7 +52,7 @@ export class RedisBackend implements LogBackend {
   readonly #link: RedisLink
   readonly #keys: RedisLogKeys
   readonly #options: RedisBackendOptions
-  #changed: ((log: LogId, head: number | undefined) => void) | undefined
+  #changed: ((log: LogId, head: number | undefined, closed: boolean) => void) | undefined
   #reset: (() => void) | undefined
   /**
    * The append calls, one after another: a call refused with NOSCRIPT (Redis restarted) is sent again with the
@@ -82,11 +82,11 @@ export class RedisBackend implements LogBackend {
   listen(): Promise<void> {
     return this.#options.subscriber.listen(this.#keys.wakeChannel, (message) => {
       this.#epoch++
-      for (const { log, head } of parseWake(message)) this.#changed?.(log, head)
+      for (const { log, head, closed } of parseWake(message)) this.#changed?.(log, head, closed === true)
     })
   }
 
-  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+  onRemoteChange(listener: (log: LogId, head: number | undefined, closed: boolean) => void): void {
     this.#changed = listener
   }
 
