@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { AppendEntry, BatchLimits, LogBackend, NewLog } from '../../src/log/log-backend.ts'
+import { LogCore } from '../../src/log/log-core.ts'
 import { newId } from '../../src/session-id.ts'
 
 const LIMITS: BatchLimits = { maxLogBytes: 1024 * 1024, reserveBytes: 1024 }
@@ -174,6 +175,35 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(purged).toEqual([source.log])
       expect(await backend.read(source.log, 0, 10)).toEqual([{ seq: 1, data: '"live"' }])
       expect(await backend.state(source.log)).toMatchObject({ head: 1, count: 1, forkedFrom: { log: live.log, at: 1 } })
+    })
+
+    test('the core over it: an expired log is gone for reads, waits and appends, and a new log takes its id', async () => {
+      let now = NOW
+      const core = new LogCore(backend, { now: () => now })
+      const log = newLog(newId(), { expiresAt: NOW + 100 })
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false })
+      expect((await core.read(log.log, 0, 10)).map((e) => e.seq)).toEqual([1])
+      expect(await core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).toBe(false)
+      now += 100
+      expect(await core.read(log.log, 0, 10)).toEqual([])
+      expect(await core.readBefore(log.log, 2, 1000)).toEqual([])
+      await expect(core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      await expect(core.append({ log: log.log, data: '"2"', exempt: false })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      expect(await core.create({ log: log.log, meta: 'new' })).toBe(true)
+      expect(await core.read(log.log, 0, 10)).toEqual([])
+      expect(await core.state(log.log)).toMatchObject({ head: 0, count: 0, meta: 'new' })
+    })
+
+    test('the core over it: a wait at the head of a closed log answers closed, here and in a core that never saw the close', async () => {
+      const core = new LogCore(backend)
+      const log = newLog()
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false })
+      await core.append({ log: log.log, data: null, exempt: false, closesLog: true })
+      expect(await core.waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
+      expect(await core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).toBe(false)
+      expect(await new LogCore(backend).waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
     })
 
     test('a state-only entry closes a log without a seq and answers its head', async () => {
