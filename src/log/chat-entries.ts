@@ -20,6 +20,8 @@ export const CHAT_WORDS: LogRefusals = {
   full: (maxBytes) => sessionFull(maxBytes),
   fenced: () =>
     new AppError('RUN_ENDED', 'This run lost its hold on the chat (its server stopped renewing it), so its events are no longer stored.'),
+  metaTooLarge: (maxBytes) =>
+    new AppError('BAD_REQUEST', `The step's options are too large to keep: at most ${maxBytes / 1024} KiB. Send fewer or shorter options.`),
 }
 
 /** What a session's log keeps in its meta: the SessionRecord's fields that are not its id and head. */

@@ -29,7 +29,7 @@ import {
   sessionTaken,
 } from './chat-entries.ts'
 import { Compaction, StreamedText, streamedText } from './folds.ts'
-import { type LogBackend, type LogEntry, type LogId, MAX_LOG_META_BYTES } from './log-backend.ts'
+import type { LogBackend, LogEntry, LogId } from './log-backend.ts'
 import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
 import { Retention } from './retention.ts'
@@ -93,8 +93,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step, viewer_id: newId() }
     if (options.publisherHash) meta.publisher_hash = options.publisherHash
     const json = JSON.stringify(meta)
-    if (Buffer.byteLength(json) > MAX_LOG_META_BYTES) throw new AppError('BAD_REQUEST', "The step's options are too large to keep.")
-    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }))) throw sessionTaken()
+    if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }, CHAT_WORDS))) throw sessionTaken()
     return { id, last_seq: 0, ...meta }
   }
 
@@ -146,8 +145,9 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     return (await this.core.readBefore(sessionId, before, maxBytes)).map((entry) => this.#event(sessionId, entry))
   }
 
-  waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
-    return this.core.waitFor(sessionId, after, signal, timeoutMs, CHAT_WORDS)
+  async waitFor(sessionId: string, after: number, signal: StopSignal, timeoutMs?: number): Promise<boolean> {
+    // A chat's log is never closed (only a Durable Streams stream is): 'closed' cannot come here.
+    return (await this.core.waitFor(sessionId, after, signal, timeoutMs, CHAT_WORDS)) === true
   }
 
   async producerState(sessionId: string, runId: string, producerId: string): Promise<ProducerState | undefined> {

@@ -134,9 +134,20 @@ export interface BackendTotals {
   bytes: number
 }
 
+/**
+ * Told of each expired log a `create` or `fork` deleted to free a name (its state as it was), so that the core can
+ * take it out of its counts and wake its readers.
+ */
+export type OnPurged = (log: LogId, state: LogState) => void
+
 export interface LogBackend {
-  /** Creates the log; false when its id (or one of its aliases) is taken, leaving everything as it was. */
-  create(log: NewLog, now: number): Promise<boolean>
+  /**
+   * Creates the log; false when its id (or one of its aliases) is taken, leaving everything as it was. A log that has
+   * expired (`expiresAt <= now`) takes no name: it is deleted, entries, aliases and producers with it (as `delete`
+   * would), `purged` is told, and the new log takes the name with nothing of the old one. A log that is still live
+   * when the backend looks (another instance touched it meanwhile) is kept, and the create answers false.
+   */
+  create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean>
   state(log: LogId): Promise<LogState | undefined>
   /** The log an alias names; undefined for anything else, log ids included. */
   resolveAlias(alias: string): Promise<LogId | undefined>
@@ -148,17 +159,23 @@ export interface LogBackend {
   /**
    * Stores the batch atomically per entry and in order: each entry is stored with its state changes and producer
    * mark, or refused and changes nothing. A failure of the medium (disk, connection) rejects the whole batch with a
-   * StoreFailure (nothing of it visible, no seq taken). `now` is what `touch` records.
+   * StoreFailure (nothing of it visible, no seq taken). `now` is what `touch` records, and the time expiry is judged
+   * at: an entry for a log with `expiresAt <= now` is refused with NO_LOG, in the same atomic step as the store would
+   * have been (never a check before it that another instance's touch could overtake).
    */
   append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]>
 
-  /** Entries with `seq > after`, ascending, at most `limit`. Unknown log: []. */
-  read(log: LogId, after: number, limit: number): Promise<LogEntry[]>
+  /**
+   * Entries with `seq > after`, ascending, at most `limit`. Unknown log: []; so is a log expired at `now` (epoch
+   * milliseconds) when `now` is given (without it, expiry is not looked at: the core always gives it).
+   */
+  read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]>
   /**
    * The newest entries with `seq < before`, ascending, as many as fit in `maxBytes` (data bytes) and at least one
-   * when there is one. Reads from the end in pages, so no call holds the event loop for long. Unknown log: [].
+   * when there is one. Reads from the end in pages, so no call holds the event loop for long. Unknown log, or one
+   * expired at `now` when given (as for `read`): [].
    */
-  readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]>
+  readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]>
 
   /**
    * Deletes the log, its entries, state, aliases and producers, and answers what it held, counted atomically with the
@@ -181,9 +198,10 @@ export interface LogBackend {
   /**
    * Creates `target` holding the source's retained entries with `seq <= at`, same seqs and data, head `at`, its own
    * state from then on (`forkedFrom` set, open run none), and answers what it copied. 'NO_LOG' when the source is
-   * missing, false when the target id or an alias is taken.
+   * missing or expired at `now`, false when the target id or an alias is taken; an expired log holding one of those
+   * names is deleted first, as for `create`, and `purged` told.
    */
-  fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'>
+  fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'>
 
   /** A producer's state in the log; undefined when it has none. */
   producer(log: LogId, key: string): Promise<string | undefined>
@@ -205,9 +223,10 @@ export interface LogBackend {
   /**
    * A backend shared by several processes tells the core of appends it did not make (Redis pub/sub): `head` is the
    * log's new head, or undefined when the log changed in a way that makes cached entries wrong (deleted, trimmed,
-   * compacted). Single-process backends never call it.
+   * compacted); `closed` when the change closed the log (its readers at the head are answered at once). Single-process
+   * backends never call it.
    */
-  onRemoteChange?(listener: (log: LogId, head: number | undefined) => void): void
+  onRemoteChange?(listener: (log: LogId, head: number | undefined, closed?: boolean) => void): void
   /**
    * Added by the core's helper (issue 21): a shared backend that may have missed remote changes (its subscription was
    * lost and came back) says so, and the core forgets every head and entry it cached and wakes every waiter. Without
@@ -237,6 +256,10 @@ export class StoreFailure extends Error {
     this.retryAfterSeconds = options?.retryAfterSeconds
   }
 }
+
+/** Whether a log in `state` has expired at `now` (epoch milliseconds): every backend and the core judge it so. */
+export const expiredAt = (state: Pick<LogState, 'expiresAt'>, now: number): boolean =>
+  state.expiresAt !== undefined && state.expiresAt <= now
 
 /** The most a log's meta may hold; bytes. */
 export const MAX_LOG_META_BYTES = 16 * 1024

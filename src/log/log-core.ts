@@ -8,16 +8,19 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type EntryCounts,
+  expiredAt,
   type LogBackend,
   type LogEntry,
   type LogId,
   type LogState,
+  MAX_LOG_META_BYTES,
   type NewLog,
+  type OnPurged,
   type Refusal,
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
-import { LOG_REFUSALS, type LogRefusals, storeClosed, storeUnavailable } from './log-refusals.ts'
+import { describeLimit, LOG_REFUSALS, type LogRefusals, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
 
@@ -41,8 +44,15 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   onCapFailure?: (log: LogId, error: AppError) => void
 }
 
-/** A new log, as the store's totals count it. */
-const NEW_LOG = { logs: 1, entries: 0, bytes: 0 }
+/** A new log, and nothing, as the store's totals count them. */
+const NEW_LOG: TotalsChange = { logs: 1, entries: 0, bytes: 0 }
+const NOTHING: TotalsChange = { logs: 0, entries: 0, bytes: 0 }
+
+/**
+ * What a wait came to: `false`, the log changed (or a signal aborted: look again); `true`, the timeout passed first;
+ * `'closed'`, the log is closed and the reader is at its head: nothing more will ever come.
+ */
+export type WaitOutcome = boolean | 'closed'
 
 /**
  * Every rule of a log, once, over any LogBackend (memory, SQLite, Redis): group commit, the cache of each log's
@@ -82,7 +92,7 @@ export class LogCore {
     )
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
-    backend.onRemoteChange?.((log, head) => this.#remoteChange(log, head))
+    backend.onRemoteChange?.((log, head, closed) => this.#remoteChange(log, head, closed === true))
     backend.onRemoteReset?.(() => this.#remoteReset())
   }
 
@@ -91,14 +101,19 @@ export class LogCore {
     return this.#now()
   }
 
-  /** Creates the log; false when its id or an alias is taken. Refused with STORE_FULL past `maxLogs`. */
-  async create(log: NewLog): Promise<boolean> {
+  /**
+   * Creates the log; false when its id or an alias is taken by a live log (an expired one is deleted for it). Refused
+   * with STORE_FULL past `maxLogs`, and with `words.metaTooLarge` past MAX_LOG_META_BYTES.
+   */
+  async create(log: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
+    this.#checkMeta(log.meta, words)
     const slot = await this.#medium(() => this.#ledger.admitLog())
+    const purges = this.#purges()
     return this.#medium(() =>
       this.#totals.change(
-        () => this.#backend.create(log, this.#now()),
-        (created) => (created ? NEW_LOG : undefined),
+        () => this.#backend.create(log, this.#now(), purges.purged),
+        (created) => plus(created ? NEW_LOG : NOTHING, purges.counted),
         slot,
       ),
     )
@@ -112,7 +127,7 @@ export class LogCore {
       this.#tails.forget(log)
       return undefined
     }
-    if (ticket) this.#tails.heard(log, ticket, state.head)
+    if (ticket) this.#tails.heard(log, ticket, state.head, state)
     return state
   }
 
@@ -120,13 +135,20 @@ export class LogCore {
     return this.#medium(() => this.#backend.resolveAlias(alias))
   }
 
-  setMeta(log: LogId, meta: string): Promise<boolean> {
+  /** Replaces the log's meta; false for no such log. Refused with `words.metaTooLarge` past MAX_LOG_META_BYTES. */
+  async setMeta(log: LogId, meta: string, words = LOG_REFUSALS): Promise<boolean> {
+    this.#checkMeta(meta, words)
     return this.#medium(() => this.#backend.setMeta(log, meta))
   }
 
   /** Sets the log's expiry (null: never) and records it active now; false for no such log. */
-  touch(log: LogId, expiresAt?: number | null): Promise<boolean> {
-    return this.#medium(() => this.#backend.touch(log, this.#now(), expiresAt))
+  async touch(log: LogId, expiresAt?: number | null): Promise<boolean> {
+    const touched = await this.#medium(() => this.#backend.touch(log, this.#now(), expiresAt))
+    if (!touched || expiresAt === undefined) return touched
+    this.#tails.expires(log, expiresAt)
+    // Waiters are parked until the old expiry at most: they look again, and park until the new one.
+    this.#notifier.notify(log)
+    return touched
   }
 
   /**
@@ -139,32 +161,62 @@ export class LogCore {
     return this.#commits.add(entry)
   }
 
-  /** Entries with `seq > after`, ascending, at most `limit`: from memory when they are the newest of the log. */
+  /**
+   * Entries with `seq > after`, ascending, at most `limit`: from memory when they are the newest of the log. An
+   * unknown or expired log: [].
+   */
   async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
-    const kept = this.#tails.read(log, after, limit)
+    const now = this.#now()
+    const kept = await this.#kept(log, after, limit, now)
     if (kept) return kept
     // Only a log followed already (by a wait or an append here) is cached: a read alone must not push others out.
     const ticket = this.#tails.peek(log)
-    const entries = await this.#medium(() => this.#backend.read(log, after, limit))
+    const entries = await this.#medium(() => this.#backend.read(log, after, limit, now))
     // A page that ends before `limit` holds the newest entries: keep them for the readers behind this one.
     if (ticket && entries.length < limit) this.#tails.add(log, ticket, entries)
     return entries
   }
 
-  /** The newest entries with `seq < before` within `maxBytes` bytes of data (at least one); ascending. */
+  /**
+   * The entries from memory, answered only for a log known to be live at `now` (the backend judges the others by the
+   * same clock). A log met by an append has no known expiry yet: its state is looked up once, when memory could answer.
+   */
+  async #kept(log: LogId, after: number, limit: number, now: number): Promise<LogEntry[] | undefined> {
+    if (this.#tails.liveUntil(log, now) === undefined) {
+      const ticket = this.#tails.peek(log)
+      if (!ticket || this.#tails.knowsExpiry(log) || this.#tails.read(log, after, limit) === undefined) return undefined
+      const state = await this.#medium(() => this.#backend.state(log))
+      if (!state || !this.#tails.heard(log, ticket, state.head, state) || this.#tails.liveUntil(log, now) === undefined) return undefined
+    }
+    return this.#tails.read(log, after, limit)
+  }
+
+  /** The newest entries with `seq < before` within `maxBytes` bytes of data (at least one); ascending. Unknown or expired log: []. */
   readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
-    return this.#medium(() => this.#backend.readBefore(log, before, maxBytes))
+    return this.#medium(() => this.#backend.readBefore(log, before, maxBytes, this.#now()))
   }
 
   /**
-   * Resolves `false` once the log's head passes `after` or a signal aborts, `true` when `timeoutMs` passes first.
-   * An unknown log rejects with its refusal. The head is checked and the wait registered with no await between.
+   * Resolves `false` once the log's head passes `after`, it is deleted or expires, or a signal aborts; `true` when
+   * `timeoutMs` passes first; `'closed'` at once when the log is closed and `after` is its head (a waiter parked before
+   * the close is woken by it, and its next wait answers so). An unknown or expired log rejects with its refusal. The
+   * head is checked and the wait registered with no await between.
    */
-  waitFor(log: LogId, after: number, signal: StopSignal, timeoutMs?: number, words = LOG_REFUSALS): Promise<boolean> {
+  waitFor(log: LogId, after: number, signal: StopSignal, timeoutMs?: number, words = LOG_REFUSALS): Promise<WaitOutcome> {
     if (this.#closed) return Promise.reject(storeClosed())
-    const head = this.#tails.head(log)
-    if (head === undefined) return this.#waitUnknown(log, after, signal, timeoutMs, words)
-    return head > after ? Promise.resolve(false) : this.#notifier.wait(log, signal, timeoutMs)
+    const now = this.#now()
+    const until = this.#tails.liveUntil(log, now)
+    if (until === undefined) return this.#waitUnknown(log, after, signal, timeoutMs, words)
+    return this.#park(log, after, signal, timeoutMs, until - now)
+  }
+
+  /** Waits on a log whose head, closed flag and expiry are known: no await before the wait registers. */
+  #park(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, expiresInMs: number): Promise<WaitOutcome> {
+    if (this.#tails.head(log)! > after) return Promise.resolve(false)
+    if (this.#tails.isClosed(log)) return Promise.resolve('closed')
+    if (expiresInMs >= (timeoutMs ?? Number.POSITIVE_INFINITY)) return this.#notifier.wait(log, signal, timeoutMs)
+    // It expires before the timeout: woken then, told to look again, and the next look finds it gone.
+    return this.#notifier.wait(log, signal, expiresInMs).then(() => false)
   }
 
   /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
@@ -197,15 +249,23 @@ export class LogCore {
    */
   async fork(source: LogId, at: number, target: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
+    this.#checkMeta(target.meta, words)
     const from = await this.state(source)
     if (!from) throw words.noLog(source)
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
       throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
+    // The source's retained entries and bytes bound what the copy takes (all of them when it forks at the head).
     const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes))
-    const fork = () => this.#backend.fork(source, at, target, this.#now())
+    const totals = await this.#medium(() => this.#totals.loaded())
+    if (totals.entries + from.count > this.limits.maxEntries) {
+      this.#totals.hold({ logs: -slot.logs, bytes: -slot.bytes })
+      throw storeFull(describeLimit('entries', this.limits.maxEntries))
+    }
+    const purges = this.#purges()
+    const fork = () => this.#backend.fork(source, at, target, this.#now(), purges.purged)
     const forked = await this.#medium(() =>
-      this.#totals.change(fork, (copied) => (typeof copied === 'object' ? { ...copied, logs: 1 } : undefined), slot),
+      this.#totals.change(fork, (copied) => plus(typeof copied === 'object' ? { ...copied, logs: 1 } : NOTHING, purges.counted), slot),
     )
     if (forked === 'NO_LOG') throw words.noLog(source)
     return forked !== false
@@ -258,9 +318,27 @@ export class LogCore {
   }
 
   async #commit(batch: CoreEntry[]): Promise<(Appended | Error)[]> {
+    const answers: (Appended | Error)[] = []
+    for (let from = 0; from < batch.length; ) {
+      const part = await this.#commitPart(from === 0 ? batch : batch.slice(from))
+      answers.push(...part)
+      from += part.length
+    }
+    return answers
+  }
+
+  /**
+   * Commits the batch, or its first part when a closing entry had to be cut behind other entries of its log
+   * (#cutBehind): answers the entries it committed, from the first.
+   */
+  async #commitPart(batch: CoreEntry[]): Promise<(Appended | Error)[]> {
     const now = this.#now()
     const bytesOf = async (log: LogId) => (await this.#backend.state(log))?.bytes ?? 0
-    const { entries, indexes, answers } = await this.#medium(() => this.#ledger.admit(batch, now, bytesOf))
+    const admitted = await this.#medium(() => this.#ledger.admit(batch, now, bytesOf))
+    const cut = this.#cutBehind(batch, admitted.entries, admitted.indexes)
+    const entries = admitted.entries.slice(0, cut)
+    const indexes = admitted.indexes.slice(0, cut)
+    const answers = admitted.answers.slice(0, cut < admitted.entries.length ? admitted.indexes[cut] : batch.length)
     const tickets = new Map<LogId, Ticket>()
     for (const entry of entries) if (!tickets.has(entry.log)) tickets.set(entry.log, this.#tails.track(entry.log))
     const started = performance.now()
@@ -285,6 +363,7 @@ export class LogCore {
       }
       const ticket = tickets.get(entry.log)!
       this.#tails.heard(entry.log, ticket, outcome)
+      if (entry.closesLog) this.#tails.closed(entry.log)
       this.#ledger.stored(entry, now)
       changed.add(entry.log)
       if (entry.data === null) {
@@ -300,6 +379,22 @@ export class LogCore {
     // The cap runs once the batch is answered, beside the next batch: a trim never holds appends back (M2).
     for (const log of grown) this.#cap(log)
     return answers as (Appended | Error)[]
+  }
+
+  /**
+   * Where to end a part: before the first closing entry that was cut to fit while other entries of its log come
+   * before it in the batch. The room it was cut to counts them as stored, and the backend may refuse them (a log too
+   * full for a partial still takes its run's closing event): committed in the next part, it is cut to the room the
+   * log really has. Only a log near its budget pays the second commit.
+   */
+  #cutBehind(batch: readonly CoreEntry[], entries: readonly AppendEntry[], indexes: readonly number[]): number {
+    const before = new Set<LogId>()
+    for (const [k, entry] of entries.entries()) {
+      const given = batch[indexes[k]!]!
+      if (given.fit && entry.data !== given.data && before.has(entry.log)) return k
+      if (entry.data !== null) before.add(entry.log)
+    }
+    return entries.length
   }
 
   /** Starts trimming the log to nine tenths of its cap once it holds more, unless a trim of it is under way. */
@@ -336,25 +431,33 @@ export class LogCore {
     return gone.entries
   }
 
-  async #waitUnknown(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, words: LogRefusals): Promise<boolean> {
+  async #waitUnknown(
+    log: LogId,
+    after: number,
+    signal: StopSignal,
+    timeoutMs: number | undefined,
+    words: LogRefusals,
+  ): Promise<WaitOutcome> {
     for (;;) {
       const ticket = this.#tails.track(log)
       const state = await this.#medium(() => this.#backend.state(log))
-      if (!state || this.#expired(state)) {
+      const now = this.#now()
+      if (!state || expiredAt(state, now)) {
         this.#tails.forget(log)
         throw words.noLog(log)
       }
       // Had the log been evicted meanwhile, a change could have passed unseen: ask again.
-      if (!this.#tails.heard(log, ticket, state.head)) continue
+      if (!this.#tails.heard(log, ticket, state.head, state)) continue
       if (this.#closed) throw storeClosed()
       // No await from here to registering the wait, so no append can slip in between.
-      return this.#tails.head(log)! > after ? false : this.#notifier.wait(log, signal, timeoutMs)
+      return this.#park(log, after, signal, timeoutMs, (state.expiresAt ?? Number.POSITIVE_INFINITY) - now)
     }
   }
 
-  #remoteChange(log: LogId, head: number | undefined): void {
+  #remoteChange(log: LogId, head: number | undefined, closed: boolean): void {
     if (head === undefined) this.#forget(log)
     else this.#tails.raised(log, head)
+    if (closed) this.#tails.closed(log)
     this.#notifier.notify(log)
   }
 
@@ -372,7 +475,27 @@ export class LogCore {
   }
 
   #expired(state: LogState): boolean {
-    return state.expiresAt !== undefined && state.expiresAt <= this.#now()
+    return expiredAt(state, this.#now())
+  }
+
+  /**
+   * What a create or fork is told of the expired logs it deleted for its names: each forgotten and its readers woken
+   * to find it gone, and `counted` what they took from the totals, which the change counts with its own.
+   */
+  #purges(): { purged: OnPurged; readonly counted: TotalsChange } {
+    const counted = { ...NOTHING }
+    const purged: OnPurged = (log, state) => {
+      counted.logs -= 1
+      counted.entries -= state.count
+      counted.bytes -= state.bytes
+      this.#forget(log)
+      this.#notifier.notify(log)
+    }
+    return { purged, counted }
+  }
+
+  #checkMeta(meta: string, words: LogRefusals): void {
+    if (Buffer.byteLength(meta) > MAX_LOG_META_BYTES) throw words.metaTooLarge(MAX_LOG_META_BYTES)
   }
 
   #batchLimits() {
@@ -404,6 +527,13 @@ export class LogCore {
     }
   }
 }
+
+/** Two changes as one. */
+const plus = (a: TotalsChange, b: TotalsChange): TotalsChange => ({
+  logs: a.logs + b.logs,
+  entries: a.entries + b.entries,
+  bytes: a.bytes + b.bytes,
+})
 
 /** What deleting `gone` (and `logs` logs with it) takes from the store's totals. */
 const less = (gone: EntryCounts, logs: number): TotalsChange => ({ logs: -logs, entries: -gone.entries, bytes: -gone.bytes })

@@ -14,6 +14,8 @@ export interface LogRefusals {
   full(maxBytes: number): AppError
   /** The entry's run lost its lease to another process (shared backends). */
   fenced(): AppError
+  /** What the layer above keeps about the log (its meta) is more than `maxBytes`. */
+  metaTooLarge(maxBytes: number): AppError
 }
 
 /** How long a client of a full store should wait before trying again; seconds. */
@@ -64,4 +66,6 @@ export const LOG_REFUSALS: LogRefusals = {
   closed: () => new AppError('RUN_CLOSED', 'This stream is closed and takes no more data.'),
   full: (maxBytes) => new AppError('SESSION_FULL', `This stream is full: it holds at most ${mib(maxBytes)} (--max-session-bytes).`),
   fenced: () => new AppError('RUN_ENDED', 'This writer lost its hold on the stream, so its data is no longer stored.'),
+  metaTooLarge: (maxBytes) =>
+    new AppError('BAD_REQUEST', `What this stream keeps about itself is too large: at most ${maxBytes / 1024} KiB. Send less of it.`),
 }

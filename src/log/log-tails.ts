@@ -1,5 +1,5 @@
 import { LOG_TAIL_CHARS, LOG_TAIL_ENTRIES, LOG_TAIL_ENTRY_CHARS, LOG_TAIL_LOGS } from '../limits.ts'
-import type { LogEntry, LogId } from './log-backend.ts'
+import type { LogEntry, LogId, LogState } from './log-backend.ts'
 
 export interface LogTailsOptions {
   /** Newest entries kept per log; entries, default LOG_TAIL_ENTRIES (32). */
@@ -23,6 +23,13 @@ interface Tail {
   head: number | undefined
   /** The highest head seen in remote changes before the head was known. */
   floor: number
+  /** Closed: it takes no more entries, so a reader at its head has read everything (Durable Streams' close). */
+  closed: boolean
+  /**
+   * When the log expires (epoch milliseconds; infinity for never), as a state look-up last said it and this process's
+   * touches changed it since; undefined until a look-up has said it (a log first met by an append).
+   */
+  expiresAt: number | undefined
   /** Contiguous seqs, oldest first; may end before `head` when another process appended since. */
   entries: LogEntry[]
   /** The sum of the kept entries' data lengths. */
@@ -62,7 +69,7 @@ export class LogTails {
    * evicted meanwhile, a change could have come and gone untracked, and the answer, older than it, would lower the head.
    */
   track(log: LogId): Ticket {
-    const tail = this.#tails.get(log) ?? { head: undefined, floor: 0, entries: [], chars: 0 }
+    const tail = this.#tails.get(log) ?? { head: undefined, floor: 0, closed: false, expiresAt: undefined, entries: [], chars: 0 }
     // Re-inserting moves the log to the end of the Map's order, which makes the Map an LRU list.
     this.#tails.delete(log)
     this.#tails.set(log, tail)
@@ -88,12 +95,52 @@ export class LogTails {
     return this.#tails.get(log)?.head
   }
 
-  /** The backend said the log's head was `head`, answering the request of `ticket`; false if the ticket lapsed. */
-  heard(log: LogId, ticket: Ticket, head: number): boolean {
+  /**
+   * The backend said the log's head was `head` — and, from a state look-up, whether it is closed and when it expires —
+   * answering the request of `ticket`; false if the ticket lapsed.
+   */
+  heard(log: LogId, ticket: Ticket, head: number, state?: Pick<LogState, 'closed' | 'expiresAt'>): boolean {
     const tail = this.#tails.get(log)
     if (tail !== ticket) return false
     tail.head = Math.max(head, tail.floor, tail.head ?? 0)
+    if (state) {
+      // Closing is for good: a look-up sent before the close cannot reopen it.
+      tail.closed ||= state.closed
+      tail.expiresAt = state.expiresAt ?? Number.POSITIVE_INFINITY
+    }
     return true
+  }
+
+  /** The log was closed (an append here, or another process's); ignored for a log not tracked. */
+  closed(log: LogId): void {
+    const tail = this.#tails.get(log)
+    if (tail) tail.closed = true
+  }
+
+  /** Whether the log is known to be closed. */
+  isClosed(log: LogId): boolean {
+    return this.#tails.get(log)?.closed === true
+  }
+
+  /** This process set the log's expiry (null: never); ignored for a log not tracked. */
+  expires(log: LogId, expiresAt: number | null): void {
+    const tail = this.#tails.get(log)
+    if (tail) tail.expiresAt = expiresAt ?? Number.POSITIVE_INFINITY
+  }
+
+  /** Whether the log's expiry is known here (a state look-up said it since the log was tracked). */
+  knowsExpiry(log: LogId): boolean {
+    return this.#tails.get(log)?.expiresAt !== undefined
+  }
+
+  /**
+   * When the log expires as far as this process knows, if it knows both that and the head and the log is live at
+   * `now`; otherwise undefined, and the caller asks the backend (which forgets nothing it was told).
+   */
+  liveUntil(log: LogId, now: number): number | undefined {
+    const tail = this.#tails.get(log)
+    if (tail?.head === undefined || tail.expiresAt === undefined || tail.expiresAt <= now) return undefined
+    return tail.expiresAt
   }
 
   /** A change (another process's append) took the log to `head`; ignored for a log not tracked. */

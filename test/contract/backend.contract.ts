@@ -130,6 +130,102 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await backend.append([entry(other.log, '1')], LIMITS, NOW)).toEqual(['CLOSED'])
     })
 
+    test('an expired log refuses entries with NO_LOG, judged by the now of the append, and is kept until deleted', async () => {
+      const log = newLog(newId(), { expiresAt: NOW + 10 })
+      await backend.create(log, NOW)
+      expect(await backend.append([entry(log.log, '"1"')], LIMITS, NOW + 9)).toEqual([1])
+      expect(await backend.append([entry(log.log, '"2"'), entry(log.log, null, { closesLog: true })], LIMITS, NOW + 10)).toEqual([
+        'NO_LOG',
+        'NO_LOG',
+      ])
+      expect(await backend.state(log.log)).toMatchObject({ head: 1, count: 1, closed: false })
+      // Touched to a later expiry, it takes entries again.
+      await backend.touch(log.log, NOW + 10, NOW + 20)
+      expect(await backend.append([entry(log.log, '"3"')], LIMITS, NOW + 10)).toEqual([2])
+    })
+
+    test('reads of a log expired at the now given answer as for an unknown log', async () => {
+      const log = newLog(newId(), { expiresAt: NOW + 10 })
+      await backend.create(log, NOW)
+      await backend.append([entry(log.log, '"1"'), entry(log.log, '"2"')], LIMITS, NOW)
+      expect((await backend.read(log.log, 0, 10, NOW + 9)).map((e) => e.seq)).toEqual([1, 2])
+      expect((await backend.readBefore(log.log, 3, 1000, NOW + 9)).map((e) => e.seq)).toEqual([1, 2])
+      expect(await backend.read(log.log, 0, 10, NOW + 10)).toEqual([])
+      expect(await backend.readBefore(log.log, 3, 1000, NOW + 10)).toEqual([])
+    })
+
+    test('create takes the names of an expired log: nothing of it is inherited, and the purge is told', async () => {
+      const [viewer, other] = [newId(), newId()]
+      const old = newLog(newId(), { aliases: [viewer], expiresAt: NOW + 10 })
+      await backend.create(old, NOW)
+      await backend.append([entry(old.log, '"old"', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      const purged: [string, number][] = []
+      const told = (log: string, state: { count: number }) => purged.push([log, state.count])
+      // Still live: the name is taken.
+      expect(await backend.create({ ...old, aliases: [], meta: 'new' }, NOW + 9, told)).toBe(false)
+      expect(purged).toEqual([])
+      expect(await backend.create({ log: old.log, meta: 'new' }, NOW + 10, told)).toBe(true)
+      expect(purged).toEqual([[old.log, 1]])
+      expect(await backend.state(old.log)).toMatchObject({ head: 0, count: 0, meta: 'new' })
+      expect((await backend.state(old.log))?.expiresAt).toBeUndefined()
+      expect(await backend.read(old.log, 0, 10)).toEqual([])
+      expect(await backend.producer(old.log, 'k')).toBeUndefined()
+      expect(await backend.resolveAlias(viewer)).toBeUndefined()
+      // An alias held by an expired log is free too.
+      const holder = newLog(newId(), { aliases: [other], expiresAt: NOW + 10 })
+      await backend.create(holder, NOW)
+      expect(await backend.create(newLog(newId(), { aliases: [other] }), NOW + 10, told)).toBe(true)
+      expect(purged.at(-1)).toEqual([holder.log, 0])
+      expect(await backend.state(holder.log)).toBeUndefined()
+    })
+
+    test('fork refuses an expired source as NO_LOG and takes a target name an expired log held', async () => {
+      const source = newLog(newId(), { expiresAt: NOW + 10 })
+      await backend.create(source, NOW)
+      await backend.append([entry(source.log, '"1"')], LIMITS, NOW)
+      expect(await backend.fork(source.log, 1, newLog(), NOW + 10)).toBe('NO_LOG')
+      const live = newLog()
+      await backend.create(live, NOW)
+      await backend.append([entry(live.log, '"live"')], LIMITS, NOW)
+      const purged: string[] = []
+      expect(await backend.fork(live.log, 1, { log: source.log, meta: 'fork' }, NOW + 10, (log) => purged.push(log))).toEqual({
+        entries: 1,
+        bytes: 6,
+      })
+      expect(purged).toEqual([source.log])
+      expect(await backend.read(source.log, 0, 10)).toEqual([{ seq: 1, data: '"live"' }])
+      expect(await backend.state(source.log)).toMatchObject({ head: 1, count: 1, forkedFrom: { log: live.log, at: 1 } })
+    })
+
+    test('the core over it: an expired log is gone for reads, waits and appends, and a new log takes its id', async () => {
+      let now = NOW
+      const core = new LogCore(backend, { now: () => now })
+      const log = newLog(newId(), { expiresAt: NOW + 100 })
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false })
+      expect((await core.read(log.log, 0, 10)).map((e) => e.seq)).toEqual([1])
+      expect(await core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).toBe(false)
+      now += 100
+      expect(await core.read(log.log, 0, 10)).toEqual([])
+      expect(await core.readBefore(log.log, 2, 1000)).toEqual([])
+      await expect(core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      await expect(core.append({ log: log.log, data: '"2"', exempt: false })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      expect(await core.create({ log: log.log, meta: 'new' })).toBe(true)
+      expect(await core.read(log.log, 0, 10)).toEqual([])
+      expect(await core.state(log.log)).toMatchObject({ head: 0, count: 0, meta: 'new' })
+    })
+
+    test('the core over it: a wait at the head of a closed log answers closed, here and in a core that never saw the close', async () => {
+      const core = new LogCore(backend)
+      const log = newLog()
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false })
+      await core.append({ log: log.log, data: null, exempt: false, closesLog: true })
+      expect(await core.waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
+      expect(await core.waitFor(log.log, 0, new AbortController().signal, 3_600_000)).toBe(false)
+      expect(await new LogCore(backend).waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
+    })
+
     test('a state-only entry closes a log without a seq and answers its head', async () => {
       const log = newLog()
       await backend.create(log, NOW)
@@ -268,6 +364,10 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       // The id is free again, with nothing of the old log.
       expect(await backend.create(log, NOW)).toBe(true)
       expect(await backend.state(log.log)).toMatchObject({ head: 0, count: 0 })
+      // An empty log is deleted as well (Redis once wrote its counts' -0 as "-0", which HINCRBY refused).
+      const totals = await backend.totals()
+      expect(await backend.delete(log.log)).toEqual({ entries: 0, bytes: 0 })
+      expect(await backend.totals()).toEqual({ ...totals, logs: totals.logs - 1 })
     })
 
     test('activity pages by (activeAt, log); expiry lists expired logs; touch and setMeta change state', async () => {

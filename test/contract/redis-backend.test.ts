@@ -139,6 +139,22 @@ if (available) {
       await closeAll(a, b)
     })
 
+    test('another instance hears that a batch closed a log, with its head', async () => {
+      const [a, b] = await two()
+      const heard: [string, number | undefined, boolean | undefined][] = []
+      b.onRemoteChange((log, head, closed) => heard.push([log, head, closed]))
+      const [open, shut] = [newId(), newId()]
+      await a.create({ log: open, meta: '' }, NOW)
+      await a.create({ log: shut, meta: '' }, NOW)
+      await a.append([entry(open, '1'), entry(shut, '1'), entry(shut, null, { closesLog: true })], LIMITS, NOW)
+      await until(() => heard.length >= 2, { what: 'the wake message' })
+      expect(heard).toEqual([
+        [open, 1, false],
+        [shut, 1, true],
+      ])
+      await closeAll(a, b)
+    })
+
     test('a lost subscription reports every log as changed once it is back', async () => {
       const backend = await openBackend(`t${newId()}:`)
       let resets = 0

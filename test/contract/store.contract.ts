@@ -16,15 +16,28 @@ const DAY = 24 * 60 * 60 * 1000
 export const partial = (delta: string, step_id = 'step-1'): NewEvent => ({ type: 'partial', step_id, ts: ts(), delta })
 
 /**
- * What a wait on `id` comes to: the error code it was refused with, or that it woke. A store that waits forever fails
- * its test at the wait's deadline instead of hanging the run.
+ * What a wait on `id` comes to: the error code it was refused with, or that it woke, or that it still waited when a
+ * yardstick ended — a wait on a quiet session of the same store, started first, that only its timeout can end. The
+ * wait on `id` has the same timeout: parked too, it would time out after the yardstick (the older of two equal
+ * timeouts ends first), and one that hangs without parking loses as well. No clock decides it: only a refusal that
+ * does not wait beats the yardstick.
  */
 async function waitOutcome(store: EventStore, id: string): Promise<string | undefined> {
-  const outcome = store.waitFor(id, 0, new AbortController().signal).then(
-    () => 'woke',
-    (error: { code?: string }) => error.code,
-  )
-  return within(outcome, { what: `the wait on session ${id} to end` })
+  const quiet = newId()
+  await store.createSession(quiet, ECHO)
+  const stop = new AbortController()
+  const yardstick = store.waitFor(quiet, 0, stop.signal, 3_000).then(() => 'still waiting when the quiet wait ended')
+  try {
+    return await Promise.race([
+      store.waitFor(id, 0, new AbortController().signal, 3_000).then(
+        () => 'woke',
+        (error: { code?: string }) => error.code,
+      ),
+      yardstick,
+    ])
+  } finally {
+    stop.abort()
+  }
 }
 
 /** What the contract asks of a store besides its defaults. */

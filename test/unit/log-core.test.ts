@@ -12,9 +12,12 @@ import {
   type LogId,
   type LogState,
   type NewLog,
+  type OnPurged,
+  MAX_LOG_META_BYTES,
   StoreFailure,
 } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
+import { atOnce, within } from '../helpers/settled.ts'
 
 /** A memory backend that records what the core asks of it, and can hold or fail its answers. */
 class SpyBackend extends MemoryBackend {
@@ -38,7 +41,7 @@ class SpyBackend extends MemoryBackend {
   trimFailure: Error | undefined
   /** While set, `state` answers what the log was when asked, but only once this resolves. */
   holdState: Promise<void> | undefined
-  #remote: ((log: LogId, head: number | undefined) => void) | undefined
+  #remote: ((log: LogId, head: number | undefined, closed?: boolean) => void) | undefined
   #reset: (() => void) | undefined
 
   override async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
@@ -49,9 +52,9 @@ class SpyBackend extends MemoryBackend {
     return super.append(entries, limits, now)
   }
 
-  override async create(log: NewLog, now: number): Promise<boolean> {
+  override async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
     if (this.createFailure) throw this.createFailure
-    return super.create(log, now)
+    return super.create(log, now, purged)
   }
 
   override async totals(): Promise<BackendTotals> {
@@ -81,7 +84,7 @@ class SpyBackend extends MemoryBackend {
     return super.keepNewest(log, count)
   }
 
-  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+  onRemoteChange(listener: (log: LogId, head: number | undefined, closed?: boolean) => void): void {
     this.#remote = listener
   }
 
@@ -93,6 +96,16 @@ class SpyBackend extends MemoryBackend {
   async missedAppend(log: LogId, data: string): Promise<void> {
     await super.append([{ log, data, bytes: data.length, exempt: false }], { maxLogBytes: 1e9, reserveBytes: 0 }, 0)
     this.#reset?.()
+  }
+
+  /** Another process closes the log and says so. */
+  async remoteClose(log: LogId): Promise<void> {
+    const [head] = await super.append(
+      [{ log, data: null, bytes: 0, exempt: false, closesLog: true }],
+      { maxLogBytes: 1e9, reserveBytes: 0 },
+      0,
+    )
+    this.#remote?.(log, head as number, true)
   }
 
   /** Another process appends `data` to the log and says so. */
@@ -315,15 +328,9 @@ describe('head tracking and wake-ups', () => {
       },
     }
     const { core } = await opened({ notifier })
-    // Raced against a clock, so that a core that waits forever fails here instead of ending the run unseen.
-    const outcome = await Promise.race([
-      core.waitFor('nope', 0, never).then(
-        () => 'woke',
-        (error: { code?: string }) => error.code,
-      ),
-      Bun.sleep(1000).then(() => 'still waiting after 1 s'),
-    ])
-    expect(outcome).toBe('NOT_FOUND')
+    // Settled before the event loop turns: no timer and no I/O stand between the call and its refusal.
+    const outcome = await atOnce(core.waitFor('nope', 0, never, 60_000))
+    expect(outcome).toMatchObject({ error: { code: 'NOT_FOUND' } })
     expect(waits).toBe(0)
     const waiting = core.waitFor('a', 0, never)
     await core.append(entry('a', '"x"'))
@@ -407,4 +414,144 @@ test('a failure to read the totals at open is met by the write that needed them,
   )
   expect(first).toBe('refused')
   expect(await core.create({ log: 'a', meta: '{}' })).toBe(true)
+})
+
+describe('expiry, judged by the core’s clock', () => {
+  test('an expired log is gone for reads, waits, appends and state, whether memory holds its entries or not', async () => {
+    let now = 1_000_000
+    const { core } = await opened({ now: () => now })
+    await core.create({ log: 'e', meta: '{}', expiresAt: now + 100 })
+    await core.append(entry('e', '"1"'))
+    // Followed: its entries and its expiry are in memory now.
+    expect((await core.read('e', 0, 10)).map((e) => e.seq)).toEqual([1])
+    expect(await core.waitFor('e', 0, never)).toBe(false)
+    now += 99
+    expect((await core.read('e', 0, 10)).map((e) => e.seq)).toEqual([1])
+    now += 1
+    expect(await core.read('e', 0, 10)).toEqual([])
+    expect(await core.readBefore('e', 2, 1000)).toEqual([])
+    expect(await atOnce(core.waitFor('e', 0, never, 60_000))).toMatchObject({ error: { code: 'NOT_FOUND' } })
+    await expect(core.append(entry('e', '"2"'))).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(await core.state('e')).toBeUndefined()
+  })
+
+  test('a new log takes an expired one’s id and alias with nothing of it, and the totals drop what it held', async () => {
+    let now = 1_000_000
+    const { core } = await opened({ now: () => now })
+    await core.create({ log: 'e', meta: '{"old":1}', aliases: ['view-e'], expiresAt: now + 100 })
+    await core.append(entry('e', '"old"'))
+    expect((await core.read('e', 0, 10)).map((e) => e.data)).toEqual(['"old"'])
+    const totals = await core.totals()
+    expect(await core.create({ log: 'e', meta: '{}' })).toBe(false)
+    now += 100
+    expect(await core.create({ log: 'e', meta: '{"new":1}' })).toBe(true)
+    expect(await core.state('e')).toMatchObject({ head: 0, count: 0, meta: '{"new":1}' })
+    expect(await core.read('e', 0, 10)).toEqual([])
+    expect(await core.resolveAlias('view-e')).toBeUndefined()
+    expect(await core.totals()).toEqual({ logs: totals.logs, entries: totals.entries - 1, bytes: totals.bytes - 5 })
+    expect((await core.append(entry('e', '"new"'))).seq).toBe(1)
+  })
+
+  test('fork refuses an expired source as unknown, and takes a name an expired log held', async () => {
+    let now = 1_000_000
+    const { core } = await opened({ now: () => now })
+    await core.create({ log: 'e', meta: '{}', expiresAt: now + 100 })
+    await core.append(entry('e', '"e1"'))
+    await core.append(entry('a', '"a1"'))
+    now += 100
+    await expect(core.fork('e', 1, { log: 'f', meta: '{}' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(await core.fork('a', 1, { log: 'e', meta: '{}' })).toBe(true)
+    expect((await core.read('e', 0, 10)).map((e) => e.data)).toEqual(['"a1"'])
+  })
+
+  test('a waiter on a log that expires is woken at its expiry, and its next wait is refused', async () => {
+    let now = 1_000_000
+    const notifier = new SessionSignal()
+    const { core } = await opened({ now: () => now, notifier })
+    await core.create({ log: 'e', meta: '{}', expiresAt: now + 20 })
+    // Parked with a timeout far beyond the expiry: only the expiry can end it within the deadline.
+    const waiting = core.waitFor('e', 0, never, 3_600_000)
+    // The memory backend answers within microtasks: by the next turn of the loop the wait is parked.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(notifier.waiting).toBe(1)
+    now += 20
+    expect(await within(waiting, 'the waiter to wake at the expiry')).toBe(false)
+    expect(await atOnce(core.waitFor('e', 0, never, 3_600_000))).toMatchObject({ error: { code: 'NOT_FOUND' } })
+  })
+})
+
+describe('closed logs and their waiters', () => {
+  test('a waiter parked before the close is woken by it; a wait at the head of a closed log answers closed at once', async () => {
+    const { backend, core } = await opened()
+    await core.append(entry('a', '"1"'))
+    const parked = core.waitFor('a', 1, never, 3_600_000)
+    await core.append({ ...entry('a', null), closesLog: true })
+    expect(await within(parked, 'the close to wake the waiter')).toBe(false)
+    expect(await atOnce(core.waitFor('a', 1, never, 3_600_000))).toEqual({ value: 'closed' })
+    // Behind the head there is still something to read.
+    expect(await atOnce(core.waitFor('a', 0, never, 3_600_000))).toEqual({ value: false })
+    // A process that never saw the close learns it with the head.
+    const other = new LogCore(backend)
+    expect(await atOnce(other.waitFor('a', 1, never, 3_600_000))).toEqual({ value: 'closed' })
+    await other.create({ log: 'c', meta: '{}', closed: true })
+    expect(await atOnce(other.waitFor('c', 0, never, 3_600_000))).toEqual({ value: 'closed' })
+  })
+
+  test('a close made by another process wakes the waiters here, and their next wait answers closed at once', async () => {
+    const notifier = new SessionSignal()
+    const { backend, core } = await opened({ notifier })
+    await core.append(entry('a', '"1"'))
+    const parked = core.waitFor('a', 1, never, 3_600_000)
+    // The memory backend answers within microtasks: by the next turn of the loop the wait is parked.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(notifier.waiting).toBe(1)
+    await backend.remoteClose('a')
+    expect(await within(parked, 'the remote close to wake the waiter')).toBe(false)
+    expect(await atOnce(core.waitFor('a', 1, never, 3_600_000))).toEqual({ value: 'closed' })
+  })
+
+  test('a waiter is woken when its log is deleted, and its next wait is refused', async () => {
+    const { core } = await opened()
+    await core.append(entry('a', '"1"'))
+    const parked = core.waitFor('a', 1, never, 3_600_000)
+    await core.delete('a')
+    expect(await within(parked, 'the delete to wake the waiter')).toBe(false)
+    expect(await atOnce(core.waitFor('a', 1, never, 3_600_000))).toMatchObject({ error: { code: 'NOT_FOUND' } })
+  })
+})
+
+describe('refusals the core owes every backend', () => {
+  test('a closing entry behind a refused one of its batch is cut to the room the log really has', async () => {
+    const { core } = await opened({ maxLogBytes: 1000, reserveBytes: 300 })
+    await core.append(entry('a', `"${'x'.repeat(598)}"`))
+    // In one batch: a partial the log has no room for (600 + 200 > 1000 - 300), then the run's closing entry.
+    const closing = { ...entry('a', `"${'z'.repeat(498)}"`), exempt: true, fit: (room: number) => `"${'z'.repeat(room - 2)}"` }
+    const [partial, closed] = await Promise.allSettled([core.append(entry('a', `"${'y'.repeat(198)}"`)), core.append(closing)])
+    expect(partial).toMatchObject({ status: 'rejected', reason: { code: 'SESSION_FULL' } })
+    expect(closed.status).toBe('fulfilled')
+    expect(Buffer.byteLength((closed as PromiseFulfilledResult<{ data: string }>).value.data)).toBe(400)
+  })
+
+  test('a fork is refused STORE_FULL when its copy would pass the store’s entry or byte limits', async () => {
+    const entries = await opened({ maxEntries: 5, reserveBytes: 0 })
+    for (const data of ['"1"', '"2"', '"3"']) await entries.core.append(entry('a', data))
+    await expect(entries.core.fork('a', 3, { log: 'f', meta: '{}' })).rejects.toMatchObject({ code: 'STORE_FULL' })
+    expect(await entries.core.state('f')).toBeUndefined()
+    const bytes = await opened({ maxBytes: 10, reserveBytes: 0 })
+    for (const data of ['"1"', '"2"']) await bytes.core.append(entry('a', data))
+    await expect(bytes.core.fork('a', 2, { log: 'f', meta: '{}' })).rejects.toMatchObject({ code: 'STORE_FULL' })
+    expect(await bytes.core.fork('a', 1, { log: 'g', meta: '{}' }).catch((e) => e.code)).toBe('STORE_FULL')
+  })
+
+  test('a meta past MAX_LOG_META_BYTES is refused on create, setMeta and fork, and nothing changes', async () => {
+    const { core } = await opened()
+    const big = JSON.stringify({ x: 'x'.repeat(MAX_LOG_META_BYTES) })
+    const tooLarge = { code: 'BAD_REQUEST', message: expect.stringContaining('16 KiB') }
+    await expect(core.create({ log: 'big', meta: big })).rejects.toMatchObject(tooLarge)
+    expect(await core.state('big')).toBeUndefined()
+    await expect(core.setMeta('a', big)).rejects.toMatchObject(tooLarge)
+    expect((await core.state('a'))?.meta).toBe('{}')
+    await expect(core.fork('a', 0, { log: 'big', meta: big })).rejects.toMatchObject(tooLarge)
+    expect(await core.state('big')).toBeUndefined()
+  })
 })

@@ -9,6 +9,15 @@ test('a wake message names each log with its new head, or with none when its ent
   ])
 })
 
+test('a log the change closed is told by a c after its head', () => {
+  expect(parseWake('a 3c\nb 0c\nc 4')).toEqual([
+    { log: 'a', head: 3, closed: true },
+    { log: 'b', head: undefined, closed: true },
+    { log: 'c', head: 4 },
+  ])
+  expect(parseWake('x 3cc\ny c\nz -1c')).toEqual([])
+})
+
 test('a log id may hold spaces: the head is the last word', () => {
   expect(parseWake('my stream 12')).toEqual([{ log: 'my stream', head: 12 }])
 })

@@ -1,15 +1,17 @@
-import type {
-  ActivityCursor,
-  AppendEntry,
-  AppendOutcome,
-  BackendTotals,
-  BatchLimits,
-  EntryCounts,
-  LogBackend,
-  LogEntry,
-  LogId,
-  LogState,
-  NewLog,
+import {
+  type ActivityCursor,
+  type AppendEntry,
+  type AppendOutcome,
+  type BackendTotals,
+  type BatchLimits,
+  type EntryCounts,
+  expiredAt,
+  type LogBackend,
+  type LogEntry,
+  type LogId,
+  type LogState,
+  type NewLog,
+  type OnPurged,
 } from '../log-backend.ts'
 import { ActivityIndex } from './memory-activity.ts'
 import { newLogState } from './new-log-state.ts'
@@ -38,8 +40,14 @@ export class MemoryBackend implements LogBackend {
   readonly #aliases = new Map<string, LogId>()
   #activity = new ActivityIndex()
 
-  async create(log: NewLog, now: number): Promise<boolean> {
+  async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
+    return this.#create(log, now, purged)
+  }
+
+  /** Not async: a fork creates its target and copies into it in one turn, so no append can land in between. */
+  #create(log: NewLog, now: number, purged: OnPurged | undefined): boolean {
     const aliases = log.aliases ?? []
+    this.#purgeExpired([log.log, ...aliases], now, purged)
     if (
       this.#logs.has(log.log) ||
       this.#aliases.has(log.log) ||
@@ -51,6 +59,23 @@ export class MemoryBackend implements LogBackend {
     this.#activity.add(log.log, state.activeAt)
     for (const alias of aliases) this.#aliases.set(alias, log.log)
     return true
+  }
+
+  /** Deletes each expired log that holds one of `names`, as its id or an alias: an expired log takes no name. */
+  #purgeExpired(names: readonly string[], now: number, purged: OnPurged | undefined): void {
+    for (const name of names) {
+      const holder = this.#logs.has(name) ? name : this.#aliases.get(name)
+      const found = holder === undefined ? undefined : this.#logs.get(holder)
+      if (holder === undefined || !found || !expiredAt(found.state, now)) continue
+      this.#remove(holder, found)
+      purged?.(holder, copyState(found.state))
+    }
+  }
+
+  /** The log unless it is missing, or expired at `now` when given. */
+  #live(log: LogId, now: number | undefined): MemoryLog | undefined {
+    const found = this.#logs.get(log)
+    return found && (now === undefined || !expiredAt(found.state, now)) ? found : undefined
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
@@ -83,7 +108,7 @@ export class MemoryBackend implements LogBackend {
   }
 
   #appendOne(entry: AppendEntry, limits: BatchLimits, now: number): AppendOutcome {
-    const log = this.#logs.get(entry.log)
+    const log = this.#live(entry.log, now)
     if (!log) return 'NO_LOG'
     const state = log.state
     if (state.closed) return 'CLOSED'
@@ -108,15 +133,15 @@ export class MemoryBackend implements LogBackend {
     return state.head
   }
 
-  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
-    const entries = this.#logs.get(log)?.entries
+  async read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]> {
+    const entries = this.#live(log, now)?.entries
     if (!entries) return []
     const start = indexAfter(entries, after)
     return entries.slice(start, start + limit).map(copyEntry)
   }
 
-  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
-    const entries = this.#logs.get(log)?.entries
+  async readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]> {
+    const entries = this.#live(log, now)?.entries
     if (!entries) return []
     const end = indexAfter(entries, before - 1)
     let start = end
@@ -130,10 +155,14 @@ export class MemoryBackend implements LogBackend {
   async delete(log: LogId): Promise<EntryCounts | undefined> {
     const found = this.#logs.get(log)
     if (!found) return undefined
+    this.#remove(log, found)
+    return { entries: found.state.count, bytes: found.state.bytes }
+  }
+
+  #remove(log: LogId, found: MemoryLog): void {
     this.#logs.delete(log)
     this.#activity.remove(log, found.state.activeAt)
     for (const alias of found.aliases) this.#aliases.delete(alias)
-    return { entries: found.state.count, bytes: found.state.bytes }
   }
 
   async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
@@ -157,10 +186,10 @@ export class MemoryBackend implements LogBackend {
     return lower(found.state, dropped)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
-    const from = this.#logs.get(source)
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
+    const from = this.#live(source, now)
     if (!from) return 'NO_LOG'
-    if (!(await this.create(target, now))) return false
+    if (!this.#create(target, now, purged)) return false
     const copy = this.#logs.get(target.log)!
     copy.entries = from.entries.slice(0, indexAfter(from.entries, at)).map((e) => ({ ...e }))
     copy.state.head = at

@@ -23,20 +23,22 @@ return 1`
  * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
  * flags, run ('' for none), producer key, producer value. Flags, one letter each: n data null, x exempt, o opens its
  * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark. An entry without data
- * takes no room, so it is never FULL (a full log can still be closed).
+ * takes no room, so it is never FULL (a full log can still be closed). A log whose `expires_at` is at or before now
+ * is NO_LOG, judged here so that no instance's entry lands after the expiry.
  *
  * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
  * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
  * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
- * entry) or NO_LOG, CLOSED, FENCED, FULL.
+ * entry) or NO_LOG, CLOSED, FENCED, FULL. A log the batch closed is told closed in its line, so that other instances
+ * answer its readers at once.
  */
 export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
 local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
 local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
 local logs = tonumber(ARGV[6])
 local first = 7 + logs
-local results, heads, order, touched = {}, {}, {}, {}
+local results, heads, order, touched, closed = {}, {}, {}, {}, {}
 local added, added_bytes = 0, 0
 for i = 0, (#ARGV - first + 1) / 7 - 1 do
   local a = first + i * 7
@@ -45,7 +47,8 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
   local log, data, bytes, flags, run = ARGV[7 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
   local function has(c) return string.find(flags, c, 1, true) ~= nil end
   local result
-  if redis.call('EXISTS', state) == 0 then
+  local expires = redis.call('HGET', state, 'expires_at')
+  if redis.call('EXISTS', state) == 0 or (expires and tonumber(expires) <= tonumber(now)) then
     result = 'NO_LOG'
   elseif redis.call('HGET', state, 'closed') == '1' then
     result = 'CLOSED'
@@ -78,7 +81,10 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
         redis.call('HDEL', state, 'open_run', 'run_from')
         redis.call('SREM', KEYS[2], log)
       end
-      if has('L') then redis.call('HSET', state, 'closed', '1') end
+      if has('L') then
+        redis.call('HSET', state, 'closed', '1')
+        closed[j] = true
+      end
       if has('t') then touched[j] = true end
       if heads[j] == nil then order[#order + 1] = j end
       heads[j] = head
@@ -90,7 +96,7 @@ end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
 local lines = {}
 for n, j in ipairs(order) do
-  lines[n] = wake_line(ARGV[7 + j], heads[j])
+  lines[n] = wake_line(ARGV[7 + j], heads[j], closed[j])
   if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[7 + j], padded) end
 end
 if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
@@ -120,17 +126,22 @@ return 1`
 
 /**
  * Deletes a log and all of it. KEYS: state, entries, producers, aliases set, runs, lease, activity, expiry, open
- * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, then the aliases, as read from its
- * aliases set just before. Returns {entries, bytes} the log held; 0 for no such log; -1 when the aliases given are not
- * the log's (it was deleted and created again meanwhile: read them again). UNLINK frees a large log's entries off
- * Redis's main thread.
+ * runs, totals, then the alias keys of its aliases. ARGV: log, wake channel, a time ('' for none: with one, the log
+ * is deleted only if it has expired by then — a create freeing a name must not delete a log another instance has just
+ * extended), then the aliases, as read from its aliases set just before. Returns {entries, bytes} the log held; 0 for
+ * no such log (or one not expired); -1 when the aliases given are not the log's (it was deleted and created again
+ * meanwhile: read them again). UNLINK frees a large log's entries off Redis's main thread.
  */
 export const DELETE = `${COUNTS}${WAKE_LINE}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] ~= '' then
+  local expires = redis.call('HGET', KEYS[1], 'expires_at')
+  if not expires or tonumber(expires) > tonumber(ARGV[3]) then return 0 end
+end
 local aliases = redis.call('SMEMBERS', KEYS[4])
 if #aliases ~= #KEYS - 10 then return -1 end
 local given = {}
-for i = 3, #ARGV do given[ARGV[i]] = true end
+for i = 4, #ARGV do given[ARGV[i]] = true end
 for _, alias in ipairs(aliases) do if not given[alias] then return -1 end end
 for i = 11, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
@@ -140,6 +151,7 @@ redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 if state[3] then redis.call('ZREM', KEYS[7], state[3] .. ' ' .. ARGV[1]) end
 redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])
-counts(KEYS[10], 'logs', -1, 'entries', -tonumber(state[1]), 'bytes', -tonumber(state[2]))
+-- 0 - n, not -n: Lua writes -0 as "-0", which HINCRBY refuses (an empty log could not be deleted).
+counts(KEYS[10], 'logs', -1, 'entries', 0 - tonumber(state[1]), 'bytes', 0 - tonumber(state[2]))
 redis.call('PUBLISH', ARGV[2], wake_line(ARGV[1], 0))
 return {tonumber(state[1]), tonumber(state[2])}`

@@ -10,11 +10,13 @@ import {
   type BackendTotals,
   type BatchLimits,
   type EntryCounts,
+  expiredAt,
   type LogBackend,
   type LogEntry,
   type LogId,
   type LogState,
   type NewLog,
+  type OnPurged,
   StoreFailure,
 } from '../log-backend.ts'
 import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
@@ -51,7 +53,7 @@ export class RedisBackend implements LogBackend {
   readonly #link: RedisLink
   readonly #keys: RedisLogKeys
   readonly #options: RedisBackendOptions
-  #changed: ((log: LogId, head: number | undefined) => void) | undefined
+  #changed: ((log: LogId, head: number | undefined, closed: boolean) => void) | undefined
   #reset: (() => void) | undefined
   /**
    * The append calls, one after another: a call refused with NOSCRIPT (Redis restarted) is sent again with the
@@ -81,11 +83,11 @@ export class RedisBackend implements LogBackend {
   listen(): Promise<void> {
     return this.#options.subscriber.listen(this.#keys.wakeChannel, (message) => {
       this.#epoch++
-      for (const { log, head } of parseWake(message)) this.#changed?.(log, head)
+      for (const { log, head, closed } of parseWake(message)) this.#changed?.(log, head, closed === true)
     })
   }
 
-  onRemoteChange(listener: (log: LogId, head: number | undefined) => void): void {
+  onRemoteChange(listener: (log: LogId, head: number | undefined, closed: boolean) => void): void {
     this.#changed = listener
   }
 
@@ -93,8 +95,25 @@ export class RedisBackend implements LogBackend {
     this.#reset = listener
   }
 
-  async create(log: NewLog, now: number): Promise<boolean> {
-    return (await this.#script(CREATE, ...this.#creation(log, now))) === 1
+  async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
+    if ((await this.#script(CREATE, ...this.#creation(log, now))) === 1) return true
+    // A taken name may be held by an expired log: only then is it looked at, and the create tried once more.
+    return (await this.#purgeExpired(log, now, purged)) && (await this.#script(CREATE, ...this.#creation(log, now))) === 1
+  }
+
+  /** Deletes each expired log holding the new log's id or an alias (each only if still expired then); true if any. */
+  async #purgeExpired(log: NewLog, now: number, purged: OnPurged | undefined): Promise<boolean> {
+    let any = false
+    for (const name of [log.log, ...(log.aliases ?? [])]) {
+      const holder = (await this.#send('EXISTS', [this.#keys.state(name)])) === 1 ? name : ((await this.resolveAlias(name)) ?? undefined)
+      const state = holder === undefined ? undefined : await this.state(holder)
+      if (holder === undefined || !state || !expiredAt(state, now)) continue
+      // No entry lands in an expired log (APPEND), so the state read is what is deleted.
+      if (!(await this.#delete(holder, String(now)))) continue
+      purged?.(holder, state)
+      any = true
+    }
+    return any
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
@@ -129,16 +148,25 @@ export class RedisBackend implements LogBackend {
     return appended
   }
 
-  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
-    const entries = await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
-      this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)]),
-    )
-    return entriesOf(entries as StreamEntry[] | null)
+  async read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]> {
+    // The expiry is asked beside the range, pipelined: one round trip still, and each caller judges it by its own now.
+    const [entries, expires] = (await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
+      Promise.all([
+        this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)]),
+        this.#send('HGET', [this.#keys.state(log), 'expires_at']),
+      ]),
+    )) as [StreamEntry[] | null, string | null]
+    if (now !== undefined && expires !== null && Number(expires) <= now) return []
+    return entriesOf(entries)
   }
 
-  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+  async readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]> {
     // No seq is below 1, and Redis refuses `(0-0` as the end of a range.
     if (before <= 1) return []
+    if (now !== undefined) {
+      const expires = (await this.#send('HGET', [this.#keys.state(log), 'expires_at'])) as string | null
+      if (expires !== null && Number(expires) <= now) return []
+    }
     const found: LogEntry[] = []
     let bytes = 0
     // Small pages from the end, doubling: an entry may be a megabyte, and a page is read whole.
@@ -156,13 +184,18 @@ export class RedisBackend implements LogBackend {
     }
   }
 
-  async delete(log: LogId): Promise<EntryCounts | undefined> {
+  delete(log: LogId): Promise<EntryCounts | undefined> {
+    return this.#delete(log, '')
+  }
+
+  /** Deletes the log, or with `expiredBy` ('' for none: epoch ms) only if it has expired by then (DELETE). */
+  async #delete(log: LogId, expiredBy: string): Promise<EntryCounts | undefined> {
     const k = this.#keys
     for (;;) {
       const aliases = (await this.#send('SMEMBERS', [k.aliases(log)])) as string[]
       const keys = [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
       keys.push(k.activity, k.expiry, k.openRuns, k.totals, ...aliases.map((alias) => k.alias(alias)))
-      const deleted = (await this.#script(DELETE, keys, [log, k.wakeChannel, ...aliases])) as [number, number] | 0 | -1
+      const deleted = (await this.#script(DELETE, keys, [log, k.wakeChannel, expiredBy, ...aliases])) as [number, number] | 0 | -1
       // -1: the log was deleted and created again, with other aliases, between the two calls.
       if (deleted === 0) return undefined
       if (deleted !== -1) return { entries: deleted[0], bytes: deleted[1] }
@@ -201,9 +234,12 @@ export class RedisBackend implements LogBackend {
    * Copies the source's entries in bounded parts into a stream of the fork's own, which the last call renames into
    * place as it creates the fork: the fork does not exist until then, so no append can land among its entries.
    */
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
     const k = this.#keys
-    if ((await this.#send('EXISTS', [k.state(source)])) === 0) return 'NO_LOG'
+    const from = await this.state(source)
+    if (!from || expiredAt(from, now)) return 'NO_LOG'
+    // A fork is rare and copies a log: freeing its names first costs little beside that (FORK_FINISH checks again).
+    await this.#purgeExpired(target, now, purged)
     if ((await this.#send('EXISTS', [k.state(target.log)])) === 1) return false
     const copy = k.forkCopy(target.log, newId())
     let [count, bytes, after, done] = [0, 0, 0, false]

@@ -4,12 +4,12 @@
  */
 
 /**
- * A line of a wake message (redis-wake.ts): `<log> <head>`, the log's `%` and newlines percent-encoded, so that no
- * log id can split a message into lines that name other logs.
+ * A line of a wake message (redis-wake.ts): `<log> <head>`, with `c` after the head when the change closed the log;
+ * the log's `%` and newlines percent-encoded, so that no log id can split a message into lines that name other logs.
  */
 export const WAKE_LINE = `
-local function wake_line(log, head)
-  return string.gsub(log, '[%%\\n]', { ['%'] = '%25', ['\\n'] = '%0A' }) .. ' ' .. head
+local function wake_line(log, head, closed)
+  return (string.gsub(log, '[%%\\n]', { ['%'] = '%25', ['\\n'] = '%0A' })) .. ' ' .. head .. (closed and 'c' or '')
 end
 `
 

@@ -73,10 +73,11 @@ return {done and 1 or 0, n, bytes, last and seq_of(last) or tonumber(ARGV[1])}`
  * Makes a fork a log, with the entries copied: nothing of it exists before this (an append to it meanwhile is
  * NO_LOG), so no append can land between the copied entries. KEYS: source state, copy, target entries, then
  * CREATE_LOG's layout. ARGV: source log, at, entries copied, their bytes, then CREATE_LOG's. Returns 1, 0 when the
- * target or an alias was taken meanwhile, NO_LOG when the source is gone.
+ * target or an alias was taken meanwhile, NO_LOG when the source is gone or has expired (by CREATE_LOG's now).
  */
 export const FORK_FINISH = `${CREATE_LOG}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local expires = redis.call('HGET', KEYS[1], 'expires_at')
+if redis.call('EXISTS', KEYS[1]) == 0 or (expires and tonumber(expires) <= tonumber(ARGV[7])) then
   redis.call('DEL', KEYS[2])
   return 'NO_LOG'
 end

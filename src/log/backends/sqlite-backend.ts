@@ -8,11 +8,13 @@ import {
   type BackendTotals,
   type BatchLimits,
   type EntryCounts,
+  expiredAt,
   type LogBackend,
   type LogEntry,
   type LogId,
   type LogState,
   type NewLog,
+  type OnPurged,
   StoreFailure,
 } from '../log-backend.ts'
 import { SQLITE_CACHED_LOGS } from '../../limits.ts'
@@ -88,13 +90,39 @@ export class SqliteBackend implements LogBackend {
     this.#totals = this.#queries.totals()
   }
 
-  async create(log: NewLog, now: number): Promise<boolean> {
+  async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
     this.#assertOpen()
+    // Expired logs are looked for only when a name is taken: a new id, the usual case, costs nothing more. This
+    // process is the only writer and nothing here awaits, so nothing can come between the purge and the create.
+    return this.#createNow(log, now) || (this.#purgeExpired(log, now, purged) && this.#createNow(log, now))
+  }
+
+  #createNow(log: NewLog, now: number): boolean {
     const state = newLogState(log, now)
     const created = writing(() => this.#queries.create(log, state, this.#rows))
     if (created) this.#states.set(log.log, state)
     if (created) this.#totals.logs += 1
     return created
+  }
+
+  /** Deletes each expired log holding the new log's id or an alias; true when there was one. */
+  #purgeExpired(log: NewLog, now: number, purged: OnPurged | undefined): boolean {
+    let any = false
+    for (const name of [log.log, ...(log.aliases ?? [])]) {
+      const holder = this.#states.get(name) ? name : this.#queries.resolveAlias(name)
+      const state = holder === undefined ? undefined : this.#states.get(holder)
+      if (holder === undefined || !state || !expiredAt(state, now)) continue
+      this.#deleteNow(holder, state)
+      purged?.(holder, copyState(state))
+      any = true
+    }
+    return any
+  }
+
+  /** The log's state unless it is missing, or expired at `now` when given. */
+  #live(log: LogId, now: number | undefined): LogState | undefined {
+    const state = this.#states.get(log)
+    return state && (now === undefined || !expiredAt(state, now)) ? state : undefined
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
@@ -138,16 +166,18 @@ export class SqliteBackend implements LogBackend {
     return result.outcomes
   }
 
-  async read(log: LogId, after: number, limit: number): Promise<LogEntry[]> {
+  async read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]> {
     this.#assertOpen()
+    if (now !== undefined && !this.#live(log, now)) return []
     const merged = this.#read.all(log, after, limit)
     if (merged.length === limit) return merged
     // The log's journal entries all come after its rows in `entries`.
     return merged.concat(this.#journal.readAfter(log, merged.at(-1)?.seq ?? after, limit - merged.length))
   }
 
-  async readBefore(log: LogId, before: number, maxBytes: number): Promise<LogEntry[]> {
+  async readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]> {
     this.#assertOpen()
+    if (now !== undefined && !this.#live(log, now)) return []
     // The journal holds the newest entries; `entries` the older ones, read back in pages of sizes first.
     const newest = this.#journal.readBefore(log, before, maxBytes)
     if (newest.full) return newest.entries.reverse()
@@ -162,6 +192,11 @@ export class SqliteBackend implements LogBackend {
     this.#assertOpen()
     const state = this.#states.get(log)
     if (!state) return undefined
+    this.#deleteNow(log, state)
+    return { entries: state.count, bytes: state.bytes }
+  }
+
+  #deleteNow(log: LogId, state: LogState): void {
     writing(() => {
       this.#journal.mergeAll()
       this.#queries.deleteLog(log)
@@ -170,7 +205,6 @@ export class SqliteBackend implements LogBackend {
     this.#totals.logs -= 1
     this.#totals.entries -= state.count
     this.#totals.bytes -= state.bytes
-    return { entries: state.count, bytes: state.bytes }
   }
 
   async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
@@ -197,10 +231,11 @@ export class SqliteBackend implements LogBackend {
     return this.#forgetEntries(log, next, gone)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number): Promise<EntryCounts | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
     this.#assertOpen()
-    const from = this.#states.get(source)
+    const from = this.#live(source, now)
     if (!from) return 'NO_LOG'
+    this.#purgeExpired(target, now, purged)
     const state = newLogState(target, now)
     const forked = writing(() => {
       this.#journal.mergeAll()

@@ -1,5 +1,13 @@
 import type { Database, Statement } from 'bun:sqlite'
-import type { AppendEntry, AppendOutcome, BatchLimits, LogId, LogState, Refusal } from '../log-backend.ts'
+import {
+  type AppendEntry,
+  type AppendOutcome,
+  type BatchLimits,
+  expiredAt,
+  type LogId,
+  type LogState,
+  type Refusal,
+} from '../log-backend.ts'
 import type { EntryJournal, EntryRow } from './sqlite-journal.ts'
 import { copyState, type LogRows } from './sqlite-log-rows.ts'
 
@@ -69,7 +77,8 @@ export class BatchWriter {
       let state = states.get(entry.log)
       if (!state) {
         const committed = this.#load(entry.log)
-        if (!committed) {
+        // An expired log is no log: within the transaction, so no entry lands after its expiry.
+        if (!committed || expiredAt(committed, now)) {
           outcomes.push('NO_LOG')
           continue
         }
