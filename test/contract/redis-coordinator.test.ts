@@ -46,7 +46,7 @@ describe.if(available)('Redis run ownership', () => {
   })
 
   test('the lease is renewed while the run goes on, so a live run outlasts many lease times', async () => {
-    const [a, b, prefix] = await twoInstances(300)
+    const [a, b, prefix] = await twoInstances(1000)
     const id = newId()
     await a.store.createSession(id, ECHO)
     const claim = await a.coordinator.claim(id, 'run-1')
