@@ -49,4 +49,5 @@ test('endless deltas: the empty ones store nothing, the others are stopped by th
   // Each stored state differs from the one before: no delta that changed nothing was stored.
   expect(new Set(states).size).toBe(states.length)
   expect(states.length).toBeLessThanOrEqual(Math.ceil(budget / JSON.stringify(state).length))
-})
+  // Megabytes of states parsed, patched and measured: 1 s on a quiet machine, over Bun's 5 s beside two CPU burners.
+}, 60_000)
