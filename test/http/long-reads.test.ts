@@ -9,6 +9,10 @@ import { MemoryStore } from '../../src/store/memory-store.ts'
 import { readAll } from '../../src/store/read-all.ts'
 import { testApp, testServer, url } from '../helpers/test-app.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+// Megabytes written, read and measured per test: seconds beside two CPU burners, past Bun's 5 s default.
+slowTests()
 
 let made: Awaited<ReturnType<typeof testApp>> | undefined
 afterEach(() => made?.close())

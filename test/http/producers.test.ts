@@ -6,6 +6,10 @@ import type { EventStore } from '../../src/log/event-store.ts'
 import { MemoryStore } from '../../src/store/memory-store.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 import { until } from '../helpers/wait.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+
+// Megabytes written, read and measured per test: seconds beside two CPU burners, past Bun's 5 s default.
+slowTests()
 
 /**
  * Idempotent producers (Producer-Id / Producer-Seq) through app.handle: whose state can push whose out, the bound a
