@@ -70,7 +70,8 @@ export function compareStreamSeq(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-const PROTOCOL_HEADERS = [
+/** Every request header of the protocol this server reads; each bounded by MAX_STREAM_HEADER_CHARS. */
+export const PROTOCOL_HEADERS = [
   'content-type',
   'stream-ttl',
   'stream-expires-at',
