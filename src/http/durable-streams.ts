@@ -1,0 +1,93 @@
+import { Elysia } from 'elysia'
+import { AppError } from '../errors.ts'
+import { StreamRefusal, type StreamAnswer } from '../streams/stream-answer.ts'
+import { isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
+import type { StreamService } from '../streams/stream-service.ts'
+import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
+import type { AppDeps } from './deps.ts'
+import { problemOf } from './error-response.tsx'
+import { noteProblem, pathOf } from './request-guards.ts'
+import { addStreamHeaders, preflight } from './stream-headers.ts'
+import { sseResponse } from './stream-sse-response.ts'
+
+/** The names under which chats will be served as streams (`sessions/<id>`, `view/<viewer_id>`): never a stream's. */
+const RESERVED = /^(?:sessions|view)(?:\/|$)/
+
+/**
+ * The Durable Streams protocol at `/v1/stream/<name>` (PUT create, POST append, GET read, HEAD, DELETE, OPTIONS),
+ * over the stream service. Bodies reach the handlers as bytes, read with the app's body cap (app.ts's parse hook).
+ */
+export function durableStreamRoutes(deps: AppDeps) {
+  const path = `${STREAM_PATH_PREFIX}*`
+  const authOn = deps.auth !== undefined
+  /** Runs one request's work, answering its refusal (with the protocol's headers) as any other answer. */
+  const answer = async (request: Request, work: (service: StreamService, name: string) => Promise<StreamAnswer | Response>) => {
+    let response: Response
+    try {
+      const name = streamName(request)
+      if (!deps.streams) throw new AppError('NOT_FOUND', 'This server keeps no Durable Streams: its store has no log core.')
+      const answered = await work(deps.streams, name)
+      response = answered instanceof Response ? answered : toResponse(answered, request.method)
+    } catch (error) {
+      response = refusal(error, request, deps)
+    }
+    addStreamHeaders(response.headers, authOn)
+    // Behind auth a page is the signed-in client's: no shared cache may keep it.
+    if (authOn && response.headers.get('cache-control') === IMMUTABLE_PAGE) response.headers.set('cache-control', 'private, max-age=60')
+    return response
+  }
+  const bytes = (body: unknown) => (body instanceof Uint8Array ? body : new Uint8Array(0))
+  const stop = (request: Request) => [request.signal, deps.shutdown]
+  return new Elysia({ name: 'durable-streams' })
+    .options(path, () => preflight())
+    .get(path, ({ request }) =>
+      answer(request, (service, name) => {
+        if (request.method === 'HEAD') return service.head(name)
+        const query = service.readQuery(new URL(request.url).searchParams)
+        if (query.live === 'sse') return sseResponse(service.context, name, query, stop(request))
+        return service.read(name, query, request.headers.get('if-none-match'), stop(request))
+      }),
+    )
+    .put(path, ({ request, body }) =>
+      answer(request, (service, name) => service.create(name, request.headers, bytes(body), new URL(request.url).href)),
+    )
+    .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
+    .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
+}
+
+/** The stream's name from the path the guards checked: 400 for one no stream may take, 405/404 for a chat's. */
+function streamName(request: Request): string {
+  const name = pathOf(request).slice(STREAM_PATH_PREFIX.length)
+  if (!isStreamName(name)) {
+    throw new AppError(
+      'BAD_REQUEST',
+      "That is no stream name: use up to 1 KiB of letters, digits and -._~!$&'()*+,;=:@ or %XX escapes, in segments separated by /, none of them . or ..",
+    )
+  }
+  if (RESERVED.test(name)) {
+    const read = request.method === 'GET' || request.method === 'HEAD'
+    throw new AppError(
+      read ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED',
+      'Names under sessions/ and view/ are reserved for chats, which are not served as streams yet: pick another name.',
+    )
+  }
+  return name
+}
+
+function toResponse({ status, headers, body }: StreamAnswer, method: string): Response {
+  // HEAD, 204 and 304 carry no body (RFC 9110).
+  const bodiless = method === 'HEAD' || status === 204 || status === 304
+  return new Response(bodiless ? null : ((body as BodyInit | undefined) ?? null), { status, headers })
+}
+
+/** A refusal as JSON with its sentence, the protocol's headers of a StreamRefusal, and Retry-After when it has one. */
+function refusal(error: unknown, request: Request, deps: AppDeps): Response {
+  const problem = problemOf({ code: 'UNKNOWN', error }, pathOf(request), deps.log)
+  noteProblem(request, problem.code, problem.status)
+  const headers = new Headers(problem.headers)
+  if (error instanceof StreamRefusal) for (const [name, value] of Object.entries(error.headers)) headers.set(name, value)
+  const body =
+    request.method === 'HEAD' ? null : JSON.stringify({ ...problem.fields, error: { code: problem.code, message: problem.message } })
+  if (body !== null) headers.set('content-type', 'application/json')
+  return new Response(body, { status: problem.status, headers })
+}
