@@ -10,7 +10,8 @@ import { H, headersIf, StreamRefusal, type StreamAnswer } from './stream-answer.
 import { type OpenStream, openStream, slide, type StreamContext } from './stream-context.ts'
 
 /** The mark key of a producer's state, and of the last Stream-Seq (no producer key can take it). */
-const producerKey = (id: string) => `p:${id}`
+const PRODUCER_PREFIX = 'p:'
+const producerKey = (id: string) => `${PRODUCER_PREFIX}${id}`
 const SEQ_KEY = 'seq'
 
 /**
@@ -53,8 +54,10 @@ async function appendLocked(ctx: StreamContext, name: string, headers: AppendHea
   const marks: { key: string; value: string }[] = []
   const answered: Record<string, string> = {}
   if (producer) {
-    const decided = decideProducer(await producerMark(ctx, name, producer.id), producer)
+    const kept = await producerMark(ctx, name, producer.id)
+    const decided = decideProducer(kept, producer)
     if (decided.kind !== 'append') return producerRefusal(decided, producer, state.closed, state.head)
+    if (kept === undefined) await makeRoomForProducer(ctx, name)
     marks.push({ key: producerKey(producer.id), value: JSON.stringify({ e: decided.mark.epoch, s: decided.mark.seq, at: ctx.log.now() }) })
     Object.assign(answered, { [H.producerEpoch]: String(producer.epoch), [H.producerSeq]: String(producer.seq) })
   }
@@ -83,6 +86,22 @@ async function appendLocked(ctx: StreamContext, name: string, headers: AppendHea
   }
   const closed = headersIf(headers.closed, { [H.closed]: 'true' })
   return { status: producer && data !== null ? 200 : 204, headers: { [H.nextOffset]: encodeOffset(seq), ...answered, ...closed } }
+}
+
+/**
+ * Before a new producer's state is kept: at the cap, the least recently used tenth is forgotten (the protocol lets
+ * producer state expire; a forgotten producer is new again, and starts at seq 0). Holding the new producer's lock
+ * only, two new producers may both evict: the cap is overshot by at most the requests in flight.
+ */
+async function makeRoomForProducer(ctx: StreamContext, name: string): Promise<void> {
+  const keys = (await ctx.log.markKeys(name)).filter((key) => key.startsWith(PRODUCER_PREFIX))
+  if (keys.length < ctx.maxProducers) return
+  const used = await Promise.all(
+    keys.map(async (key) => ({ key, at: (JSON.parse((await ctx.log.mark(name, key)) ?? '{"at":0}') as { at: number }).at })),
+  )
+  used.sort((a, b) => a.at - b.at)
+  const forget = used.slice(0, keys.length - ctx.maxProducers + Math.ceil(ctx.maxProducers / 10)).map((mark) => mark.key)
+  await ctx.log.forgetMarks(name, forget)
 }
 
 async function producerMark(ctx: StreamContext, name: string, id: string): Promise<ProducerMark | undefined> {

@@ -14,6 +14,8 @@ export interface StreamContext {
   longPollMs: number
   /** In [0, 1): the cursor's jitter. */
   random: () => number
+  /** Producers whose state one stream keeps; past it the least recently used are forgotten. */
+  maxProducers: number
 }
 
 /** A stream that is there: its log's state and its meta. */

@@ -18,6 +18,10 @@ export interface StreamLog {
   append(name: string, change: StreamChange): Promise<Appended>
   /** A mark written with an earlier append (a producer's state, the last Stream-Seq); undefined when none. */
   mark(name: string, key: string): Promise<string | undefined>
+  /** The keys of every mark the stream holds. */
+  markKeys(name: string): Promise<string[]>
+  /** Forgets marks (a producer's state, past the cap of producers per stream). */
+  forgetMarks(name: string, keys: readonly string[]): Promise<void>
   /** Moves the stream's expiry (a sliding TTL); false when it is gone. */
   touch(name: string, expiresAt: number): Promise<boolean>
   setMeta(name: string, meta: string): Promise<boolean>
@@ -87,6 +91,14 @@ export class CoreStreamLog implements StreamLog {
 
   mark(name: string, key: string): Promise<string | undefined> {
     return this.core.medium(() => this.core.backend.producer(streamLogId(name), key))
+  }
+
+  markKeys(name: string): Promise<string[]> {
+    return this.core.medium(() => this.core.backend.producerKeys(streamLogId(name)))
+  }
+
+  forgetMarks(name: string, keys: readonly string[]): Promise<void> {
+    return this.core.medium(() => this.core.backend.deleteProducers(streamLogId(name), keys))
   }
 
   touch(name: string, expiresAt: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import type { StreamContext } from './stream-context.ts'
 import { create } from './stream-create.ts'
 import { remove } from './stream-delete.ts'
 import { DEFAULT_LONG_POLL_MS } from '../defaults.ts'
+import { MAX_PRODUCERS_PER_STREAM } from './stream-limits.ts'
 import type { StreamLog } from './stream-log.ts'
 import { catchUp, head, longPoll } from './stream-read.ts'
 
@@ -16,6 +17,8 @@ export interface StreamServiceOptions {
   longPollMs?: number
   /** In [0, 1), for the cursor's jitter; default Math.random. */
   random?: () => number
+  /** Producers whose state one stream keeps; producers, default MAX_PRODUCERS_PER_STREAM (1,000). */
+  maxProducers?: number
 }
 
 /**
@@ -32,6 +35,7 @@ export class StreamService {
       locks: new KeyedMutex(),
       longPollMs: options.longPollMs ?? DEFAULT_LONG_POLL_MS,
       random: options.random ?? Math.random,
+      maxProducers: options.maxProducers ?? MAX_PRODUCERS_PER_STREAM,
     }
   }
 
