@@ -7,6 +7,7 @@ import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
 import type { AppDeps } from './deps.ts'
 import { problemOf } from './error-response.tsx'
 import { noteProblem, pathOf } from './request-guards.ts'
+import { asDownload, createdAt } from './safe-headers.ts'
 import { addStreamHeaders, preflight } from './stream-headers.ts'
 import { sseResponse } from './stream-sse-response.ts'
 
@@ -41,15 +42,18 @@ export function durableStreamRoutes(deps: AppDeps) {
   return new Elysia({ name: 'durable-streams' })
     .options(path, () => preflight())
     .get(path, ({ request }) =>
-      answer(request, (service, name) => {
+      answer(request, async (service, name) => {
         if (request.method === 'HEAD') return service.head(name)
         const query = service.readQuery(new URL(request.url).searchParams)
         if (query.live === 'sse') return sseResponse(service.context, name, query, stop(request))
-        return service.read(name, query, request.headers.get('if-none-match'), stop(request))
+        return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
       }),
     )
     .put(path, ({ request, body }) =>
-      answer(request, (service, name) => service.create(name, request.headers, bytes(body), new URL(request.url).href)),
+      answer(request, async (service, name) => {
+        const created = await service.create(name, request.headers, bytes(body))
+        return created.status === 201 ? { ...created, headers: { ...created.headers, ...createdAt(request.url) } } : created
+      }),
     )
     .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
     .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
@@ -72,6 +76,12 @@ function streamName(request: Request): string {
     )
   }
   return name
+}
+
+/** Raw bytes are saved by a browser, never rendered (one could hold a page of another origin's making). */
+function downloaded(answer: StreamAnswer): StreamAnswer {
+  if (answer.status !== 200 || answer.headers['content-type'] !== 'application/octet-stream') return answer
+  return { ...answer, headers: { ...answer.headers, ...asDownload() } }
 }
 
 function toResponse({ status, headers, body }: StreamAnswer, method: string): Response {

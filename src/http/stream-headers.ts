@@ -1,3 +1,5 @@
+import { LOCATION_HEADER } from './safe-headers.ts'
+
 /**
  * The headers every answer of `/v1/stream/*` carries, refusals included (the protocol's §10.7, checked by the
  * conformance suite): no sniffing, readable cross-origin. With auth off the protocol's CORS applies (any origin, no
@@ -13,7 +15,7 @@ const CORS: Record<string, string> = {
   'access-control-allow-origin': '*',
   'access-control-expose-headers':
     'Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-TTL, Stream-Expires-At, ' +
-    'Stream-SSE-Data-Encoding, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Location, Content-Type',
+    `Stream-SSE-Data-Encoding, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, Producer-Received-Seq, ETag, Content-Type, ${LOCATION_HEADER}`,
 }
 
 /** What a preflight allows: the protocol's methods and request headers (If-None-Match too, for conditional reads). */

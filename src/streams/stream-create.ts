@@ -12,15 +12,9 @@ import { encodeMeta, newEtagToken, sameExpiry, type StreamMeta } from './stream-
 /**
  * PUT: creates the stream (201), or answers 200 when one of the same settings is there (the protocol's idempotent
  * create), 409 when one of other settings is. A fork copies its source up to the fork offset (forks.ts's rules).
- * `location` is the stream's URL, sent on 201.
+ * The HTTP layer adds the stream's URL (Location) to a 201.
  */
-export async function create(
-  ctx: StreamContext,
-  name: string,
-  headers: CreateHeaders,
-  body: Uint8Array,
-  location: string,
-): Promise<StreamAnswer> {
+export async function create(ctx: StreamContext, name: string, headers: CreateHeaders, body: Uint8Array): Promise<StreamAnswer> {
   for (let attempt = 0; ; attempt++) {
     const existing = await findStream(ctx, name)
     if (existing) return sameSettings(existing, headers)
@@ -34,7 +28,7 @@ export async function create(
     if (!created) throw conflict()
     const made = await findStream(ctx, name)
     if (!made) throw noStream()
-    return { status: 201, headers: { ...answerHeaders(made), location } }
+    return { status: 201, headers: answerHeaders(made) }
   }
 }
 

@@ -127,7 +127,7 @@ function pageHeaders(page: Page, next: string, closed: boolean): Record<string, 
   return { [H.nextOffset]: next, ...(page.upToDate && { [H.upToDate]: 'true' }), ...(closed && { [H.closed]: 'true' }) }
 }
 
-/** Content-Type, and for raw bytes a download rather than a page a browser might render. */
+/** The stream's Content-Type (the HTTP layer makes raw bytes a download). */
 function contentHeaders(contentType: string): Record<string, string> {
-  return { 'content-type': contentType, ...(contentType === 'application/octet-stream' && { 'content-disposition': 'attachment' }) }
+  return { 'content-type': contentType }
 }

@@ -39,11 +39,11 @@ export class StreamService {
     }
   }
 
-  /** PUT; `location` is the stream's URL, for the 201. */
-  create(name: string, headers: Headers, body: Uint8Array, location: string): Promise<StreamAnswer> {
+  /** PUT. */
+  create(name: string, headers: Headers, body: Uint8Array): Promise<StreamAnswer> {
     const parsed = parseCreateHeaders(headers)
     if (!parsed.ok) throw parsed.error
-    return create(this.context, name, parsed.value, body, location)
+    return create(this.context, name, parsed.value, body)
   }
 
   /** POST. */

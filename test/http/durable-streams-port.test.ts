@@ -27,7 +27,10 @@ describe('Durable Streams on a real port', () => {
     expect(over.status).toBe(413)
     expect(over.headers.get('x-content-type-options')).toBe('nosniff')
     expect(over.headers.get('access-control-allow-origin')).toBe('*')
-    expect(new Uint8Array(await (await fetch(at('capped'))).arrayBuffer())).toEqual(exact)
+    const read = await fetch(at('capped'))
+    expect(new Uint8Array(await read.arrayBuffer())).toEqual(exact)
+    // Raw bytes are saved by a browser, never rendered as a page.
+    expect(read.headers.get('content-disposition')).toBe('attachment')
   })
 
   test('a chunked body (no Content-Length) past the cap is 413 too', async () => {

@@ -27,9 +27,7 @@ const statusOf = (call: Promise<{ status: number }>) =>
   )
 
 async function created(streams: StreamService, name: string) {
-  expect((await streams.create(name, new Headers({ 'content-type': 'text/plain' }), new Uint8Array(), `/v1/stream/${name}`)).status).toBe(
-    201,
-  )
+  expect((await streams.create(name, new Headers({ 'content-type': 'text/plain' }), new Uint8Array())).status).toBe(201)
 }
 
 describe('stream service', () => {
