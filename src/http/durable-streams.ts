@@ -6,7 +6,7 @@ import type { StreamService } from '../streams/stream-service.ts'
 import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
 import type { AppDeps } from './deps.ts'
 import { problemOf } from './error-response.tsx'
-import { noteProblem, pathOf } from './request-guards.ts'
+import { ipOf, noteProblem, pathOf } from './request-guards.ts'
 import { asDownload, createdAt } from './safe-headers.ts'
 import { addStreamHeaders, preflight } from './stream-headers.ts'
 import { sseResponse } from './stream-sse-response.ts'
@@ -45,8 +45,15 @@ export function durableStreamRoutes(deps: AppDeps) {
       answer(request, async (service, name) => {
         if (request.method === 'HEAD') return service.head(name)
         const query = service.readQuery(new URL(request.url).searchParams)
-        if (query.live === 'sse') return sseResponse(service.context, name, query, stop(request))
-        return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
+        if (query.live === 'catch-up')
+          return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
+        // A live read holds its connection: counted against --max-connections and --max-connections-per-ip.
+        const release = deps.connections.acquire(ipOf(request))
+        if (query.live === 'long-poll') return service.read(name, query, null, stop(request)).finally(release)
+        return sseResponse(service.context, name, query, stop(request), release).catch((error: unknown) => {
+          release()
+          throw error
+        })
       }),
     )
     .put(path, ({ request, body }) =>

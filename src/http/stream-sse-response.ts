@@ -15,23 +15,38 @@ const encoder = new TextEncoder()
  * GET `live=sse`: a page of data, then its control event, until caught up; then a control event at each change or
  * each long-poll interval, until the stream closes at its tail, the client goes, the server shuts down, or
  * STREAM_SSE_MAX_MS passes (clients resume from the last control's offset). The stream is opened before the answer
- * starts, so a missing stream or a bad offset is an ordinary refusal; once started, it never throws.
+ * starts, so a missing stream or a bad offset is an ordinary refusal; once started, it never throws. `release` is
+ * called once, when the response ends (the connection it held is free).
  */
-export async function sseResponse(ctx: StreamContext, name: string, query: ReadQuery, stop: AbortSignal[]): Promise<Response> {
+export async function sseResponse(
+  ctx: StreamContext,
+  name: string,
+  query: ReadQuery,
+  stop: AbortSignal[],
+  release: () => void,
+): Promise<Response> {
   const stream = await openStream(ctx, name)
   await slide(ctx, name, stream)
   const start = startOf(query.from, stream)
   const ended = new AbortController()
   const signals: StopSignal = [...stop, ended.signal]
   const frames = events(ctx, name, query, start, stream, signals)
+  let released = false
+  const end = () => {
+    if (released) return
+    released = true
+    release()
+  }
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await frames.next().catch(() => ({ done: true as const, value: undefined }))
-      if (next.done) controller.close()
-      else controller.enqueue(encoder.encode(next.value))
+      if (!next.done) return controller.enqueue(encoder.encode(next.value))
+      end()
+      controller.close()
     },
     cancel() {
       ended.abort()
+      end()
     },
   })
   const headers: Record<string, string> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' }

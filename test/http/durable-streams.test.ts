@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { MAX_STREAM_NAME_BYTES, STREAM_READ_CHUNK_BYTES } from '../../src/streams/stream-limits.ts'
 import { testApp, url } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 /**
  * What the conformance suite does not check of `/v1/stream/*` (test/conformance/*.conformance.ts runs it): auth, the
@@ -117,5 +118,26 @@ describe('Durable Streams routes', () => {
     for (const name of names) expect(await (await handle(`/v1/stream/${name}`)).text()).toBe(`data of ${name}`)
     expect(({} as Record<string, unknown>).x).toBeUndefined()
     expect((await handle('/v1/stream/valueOf')).status).toBe(404)
+  })
+
+  test('live reads hold a connection each: past --max-connections-per-ip 429, freed when the reader goes or the read fails', async () => {
+    const made = await testApp({ connections: { max: 100, maxPerIp: 2 }, longPollMs: 60_000 })
+    close = made.close
+    const handle = (path: string, init: RequestInit = {}) => made.app.handle(new Request(url(path), init))
+    expect((await handle('/v1/stream/live', put('x'))).status).toBe(201)
+    // A live read of a stream that is not there is refused, and holds nothing.
+    expect((await handle('/v1/stream/absent?offset=-1&live=sse')).status).toBe(404)
+    expect(made.deps.connections.open).toBe(0)
+    const first = await handle('/v1/stream/live?offset=-1&live=sse')
+    const poll = new AbortController()
+    const polling = handle('/v1/stream/live?offset=now&live=long-poll', { signal: poll.signal })
+    await until(() => made.deps.connections.open === 2, { what: 'two live reads counted' })
+    const third = await handle('/v1/stream/live?offset=-1&live=sse')
+    expect(third.status).toBe(429)
+    expect(third.headers.get('x-content-type-options')).toBe('nosniff')
+    await first.body?.cancel()
+    poll.abort()
+    await polling.catch(() => undefined)
+    await until(() => made.deps.connections.open === 0, { what: 'both freed' })
   })
 })
