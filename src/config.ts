@@ -171,7 +171,7 @@ const SERVER_FLAGS: Flags = {
     env: ['STEPSTREAM_RATE_LIMIT'],
     value: '<n>/<s|m|h>[,<burst>]',
     default: rateText(DEFAULT_RATE_LIMIT),
-    help: 'new chats, messages and sign-ins per client address (30/m: a burst of 30, then 30 a minute), or off',
+    help: 'new chats, messages, streams and sign-ins per client address (30/m: a burst of 30, then 30 a minute), or off',
   },
   'trust-proxy': {
     env: ['STEPSTREAM_TRUST_PROXY'],

@@ -133,11 +133,14 @@ export const bodyTooLarge = (maxBytes: number, length?: number) =>
 export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
   new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)
 
-/** The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again. */
-export const rateLimited = (retryAfterSeconds: number) =>
+/**
+ * The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again, `what` the
+ * work it counts.
+ */
+export const rateLimited = (retryAfterSeconds: number, what = 'new chats and messages') =>
   new AppError(
     'RATE_LIMITED',
-    `Too many new chats and messages from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+    `Too many ${what} from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
     retryAfterSeconds,
   )
 /** Seconds a client refused for a connection cap is asked to wait: streams close as tabs do, so room frees quickly. */

@@ -167,11 +167,14 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     const crossOriginOk = auth === undefined && path.startsWith(STREAM_PATH_PREFIX)
     const foreign = STATE_CHANGING.has(request.method) && !crossOriginOk ? foreignSource(request) : undefined
     if (foreign !== undefined) throw foreignOrigin(foreign)
-    if (request.method !== 'POST') return
+    // With auth on, creating a stream is new work, as a chat is (with it off the protocol's PUT at any path holds); its
+    // appends never are: a producer's flow is bounded by its byte budgets.
+    const newStream = auth !== undefined && request.method === 'PUT' && path.startsWith(STREAM_PATH_PREFIX)
+    if (request.method !== 'POST' && !newStream) return
     if (LOGIN_ROUTE.test(path)) return attempt(request)
-    if (work && WORK_ROUTES.some((route) => route.test(path))) {
+    if (work && (newStream || WORK_ROUTES.some((route) => route.test(path)))) {
       const taken = work.take(ipOf(request), Date.now())
-      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000), newStream ? 'new streams' : undefined)
     }
   }
 

@@ -140,4 +140,23 @@ describe('Durable Streams routes', () => {
     await polling.catch(() => undefined)
     await until(() => made.deps.connections.open === 0, { what: 'both freed' })
   })
+
+  test('with auth on, creating a stream takes a token of the rate limit (429 with a sentence past it); appending does not', async () => {
+    const handle = await app({ authTokens: [TOKEN], rateLimit: { capacity: 2, perMs: 60_000 } })
+    const bearer = { authorization: `Bearer ${TOKEN}` }
+    expect((await handle('/v1/stream/r1', put('x', bearer))).status).toBe(201)
+    expect((await handle('/v1/stream/r2', put('x', bearer))).status).toBe(201)
+    const refused = await handle('/v1/stream/r3', put('x', bearer))
+    expect(refused.status).toBe(429)
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('Too many new streams')
+    for (let i = 0; i < 5; i++) {
+      const appended = await handle('/v1/stream/r1', { method: 'POST', headers: { ...bearer, 'content-type': 'text/plain' }, body: 'y' })
+      expect(appended.status).toBe(204)
+    }
+  })
+
+  test('with auth off, creation by PUT follows the protocol: no rate limit', async () => {
+    const handle = await app({ rateLimit: { capacity: 2, perMs: 60_000 } })
+    for (let i = 0; i < 5; i++) expect((await handle(`/v1/stream/free${i}`, put('x'))).status).toBe(201)
+  })
 })
