@@ -12,8 +12,9 @@ import { H, headersIf, StreamRefusal, type StreamAnswer } from './stream-answer.
 import { type OpenStream, openStream, slide, type StreamContext } from './stream-context.ts'
 import { STREAM_READ_CHUNK_BYTES } from './stream-limits.ts'
 
-/** Entries one read asks the log for before cutting the page to STREAM_READ_CHUNK_BYTES; entries. */
-const PAGE_ENTRIES = 1000
+/** Entries a read asks the log for at first, and at most at once; entries. */
+const FIRST_BATCH = 4
+const MAX_BATCH = 1000
 
 /** How a page that ends before the head may be cached (the HTTP layer makes it `private` when auth is on). */
 export const IMMUTABLE_PAGE = 'public, max-age=60, stale-while-revalidate=300'
@@ -38,16 +39,31 @@ export function startOf(from: ReadFrom, stream: OpenStream): number {
   return from.seq
 }
 
-/** Entries after `after`, up to STREAM_READ_CHUNK_BYTES (one at least), and where the page ends. */
+/**
+ * Entries after `after`, up to STREAM_READ_CHUNK_BYTES (one at least), and where the page ends. Read in batches sized
+ * by the entries seen so far, so that a page of large entries never loads many more than it returns (a log of
+ * 1 MiB entries would otherwise be read whole for one page) and one of small entries takes few reads.
+ */
 export async function readPage(ctx: StreamContext, name: string, after: number, head: number): Promise<Page> {
-  const read = after >= head ? [] : await ctx.log.read(name, after, PAGE_ENTRIES)
   const entries: LogEntry[] = []
   let bytes = 0
-  for (const entry of read) {
-    if (entries.length > 0 && bytes + entry.data.length > STREAM_READ_CHUNK_BYTES) break
-    entries.push(entry)
-    bytes += entry.data.length
+  let batch = FIRST_BATCH
+  for (let from = after; from < head; ) {
+    const read = await ctx.log.read(name, from, batch)
+    for (const entry of read) {
+      if (entries.length > 0 && bytes + entry.data.length > STREAM_READ_CHUNK_BYTES) return page(entries, after, head)
+      entries.push(entry)
+      bytes += entry.data.length
+    }
+    if (read.length < batch) break
+    from = read.at(-1)!.seq
+    const average = bytes / entries.length
+    batch = Math.min(MAX_BATCH, Math.max(1, Math.ceil((STREAM_READ_CHUNK_BYTES - bytes) / Math.max(1, average))))
   }
+  return page(entries, after, head)
+}
+
+function page(entries: LogEntry[], after: number, head: number): Page {
   const last = entries.at(-1)?.seq ?? after
   return { entries, last, upToDate: last >= head }
 }
