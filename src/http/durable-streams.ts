@@ -77,9 +77,11 @@ function streamName(request: Request): string {
   }
   if (RESERVED.test(name)) {
     const read = request.method === 'GET' || request.method === 'HEAD'
-    throw new AppError(
+    throw new StreamRefusal(
       read ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED',
       'Names under sessions/ and view/ are reserved for chats, which are not served as streams yet: pick another name.',
+      // A chat's stream will only be read (RFC 9110: a 405 says what the resource answers).
+      read ? {} : { allow: 'GET, HEAD' },
     )
   }
   return name

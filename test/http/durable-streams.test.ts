@@ -83,6 +83,7 @@ describe('Durable Streams routes', () => {
     for (const name of ['sessions', 'sessions/abc', 'view/abc']) {
       const write = await handle(`/v1/stream/${name}`, put('x'))
       expect(write.status).toBe(405)
+      expect(write.headers.get('allow')).toBe('GET, HEAD')
       expect(((await write.json()) as { error: { message: string } }).error.message).toContain('reserved for chats')
       expect((await handle(`/v1/stream/${name}`)).status).toBe(404)
     }
