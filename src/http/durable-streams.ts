@@ -4,6 +4,7 @@ import { StreamRefusal, type StreamAnswer } from '../streams/stream-answer.ts'
 import { isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
 import type { StreamService } from '../streams/stream-service.ts'
 import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
+import type { StreamOperation } from '../metrics.ts'
 import type { AppDeps } from './deps.ts'
 import { problemOf } from './error-response.tsx'
 import { ipOf, noteProblem, pathOf } from './request-guards.ts'
@@ -33,6 +34,7 @@ export function durableStreamRoutes(deps: AppDeps) {
       response = refusal(error, request, deps)
     }
     addStreamHeaders(response.headers, authOn)
+    deps.metrics.streamOperation(operationOf(request), response.status)
     // Behind auth a page is the signed-in client's: no shared cache may keep it.
     if (authOn && response.headers.get('cache-control') === IMMUTABLE_PAGE) response.headers.set('cache-control', 'private, max-age=60')
     return response
@@ -40,7 +42,10 @@ export function durableStreamRoutes(deps: AppDeps) {
   const bytes = (body: unknown) => (body instanceof Uint8Array ? body : new Uint8Array(0))
   const stop = (request: Request) => [request.signal, deps.shutdown]
   return new Elysia({ name: 'durable-streams' })
-    .options(path, () => preflight())
+    .options(path, () => {
+      deps.metrics.streamOperation('preflight', 204)
+      return preflight()
+    })
     .get(path, ({ request }) =>
       answer(request, async (service, name) => {
         if (request.method === 'HEAD') return service.head(name)
@@ -64,6 +69,21 @@ export function durableStreamRoutes(deps: AppDeps) {
     )
     .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
     .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
+}
+
+const OPERATIONS = new Map<string, StreamOperation>([
+  ['PUT', 'create'],
+  ['POST', 'append'],
+  ['HEAD', 'head'],
+  ['DELETE', 'delete'],
+])
+
+/** What a request does, for the metrics: its method's operation, or for a GET its kind of read. */
+function operationOf(request: Request): StreamOperation {
+  const operation = OPERATIONS.get(request.method)
+  if (operation) return operation
+  const live = new URL(request.url).searchParams.get('live')
+  return live === 'sse' || live === 'long-poll' ? live : 'read'
 }
 
 /** The stream's name from the path the guards checked: 400 for one no stream may take, 405/404 for a chat's. */

@@ -160,4 +160,23 @@ describe('Durable Streams routes', () => {
     const handle = await app({ rateLimit: { capacity: 2, perMs: 60_000 } })
     for (let i = 0; i < 5; i++) expect((await handle(`/v1/stream/free${i}`, put('x'))).status).toBe(201)
   })
+
+  test('each operation is counted with its status in stepstream_stream_operations_total', async () => {
+    const made = await testApp()
+    close = made.close
+    const handle = (path: string, init: RequestInit = {}) => made.app.handle(new Request(url(path), init))
+    await handle('/v1/stream/counted', put('x'))
+    await handle('/v1/stream/counted', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'y' })
+    await handle('/v1/stream/counted')
+    await handle('/v1/stream/absent', { method: 'HEAD' })
+    const text = await made.deps.metrics.render()
+    for (const sample of [
+      'stepstream_stream_operations_total{operation="create",status="201"} 1',
+      'stepstream_stream_operations_total{operation="append",status="204"} 1',
+      'stepstream_stream_operations_total{operation="read",status="200"} 1',
+      'stepstream_stream_operations_total{operation="head",status="404"} 1',
+    ]) {
+      expect(text).toContain(sample)
+    }
+  })
 })
