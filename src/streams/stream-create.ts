@@ -61,7 +61,8 @@ async function createFork(ctx: StreamContext, name: string, headers: CreateHeade
     const tail = forkPrefix(next, contentType, fork.sub)
     if (!tail.ok) throw tail.error
     const expiry = headers.expiry ?? source.meta.expiry
-    const meta: StreamMeta = { contentType, expiry, etag: newEtagToken(), fork: { source: fork.source, after: fork.after, sub: fork.sub } }
+    const of = { source: fork.source, sourceEtag: source.meta.etag, after: fork.after, sub: fork.sub }
+    const meta: StreamMeta = { contentType, expiry, etag: newEtagToken(), fork: of }
     const init = {
       meta: encodeMeta(meta),
       closed: headers.closed,

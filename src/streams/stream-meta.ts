@@ -10,8 +10,11 @@ export interface StreamMeta {
   expiry: Expiry | undefined
   /** A random token new at each creation: the ETag's stream id, so a stream made again never matches an old tag. */
   etag: string
-  /** The fork this stream was created as, for the idempotent PUT's compare. */
-  fork?: { source: string; after: number | undefined; sub: number }
+  /**
+   * The fork this stream was created as, for the idempotent PUT's compare; `sourceEtag` names the source's incarnation,
+   * so that a fork deleted after its source expired and a new stream took the name never counts against that one.
+   */
+  fork?: { source: string; sourceEtag: string; after: number | undefined; sub: number }
   /** Live forks made from this stream. */
   forks?: number
   /** Deleted while forks referred to it: 410 to everyone, its name not reusable until they go. */

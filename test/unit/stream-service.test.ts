@@ -12,7 +12,7 @@ function service(options: { maxProducers?: number } = {}) {
   // A clock that moves at each reading: which producer was used least recently is never a tie.
   let clock = Date.now()
   const core = new LogCore(new MemoryBackend(), { now: () => clock++ })
-  return { streams: new StreamService(new CoreStreamLog(core), options), core }
+  return { streams: new StreamService(new CoreStreamLog(core), options), core, later: (ms: number) => (clock += ms) }
 }
 
 const producer = (id: string, epoch: number, seq: number) =>
@@ -89,5 +89,27 @@ describe('stream service', () => {
     // A rejection is the caller's, and releases the key.
     await expect(mutex.run('k', () => Promise.reject(new AppError('BAD_REQUEST', 'no')))).rejects.toThrow('no')
     expect(mutex.size).toBe(0)
+  })
+
+  test("a fork deleted after its source expired never counts against the new stream that took the source's name", async () => {
+    const { streams, later } = service()
+    const make = (name: string, headers: Record<string, string>) =>
+      streams.create(name, new Headers({ 'content-type': 'text/plain', ...headers }), new Uint8Array())
+    const fork = (name: string, source: string) => make(name, { 'stream-forked-from': `/v1/stream/${source}`, 'stream-ttl': '3600' })
+    await make('source', { 'stream-ttl': '1' })
+    expect((await fork('old-fork', 'source')).status).toBe(201)
+    later(2000)
+    expect(await statusOf(streams.head('source'))).toBe(404)
+    expect((await make('source', {})).status).toBe(201)
+    expect((await fork('new-fork', 'source')).status).toBe(201)
+    // The new source, deleted while its fork lives, is gone (410) but kept for that fork.
+    expect((await streams.delete('source')).status).toBe(204)
+    expect(await statusOf(streams.head('source'))).toBe(410)
+    // The old fork names the old source: deleting it leaves the new source's count alone.
+    expect((await streams.delete('old-fork')).status).toBe(204)
+    expect(await statusOf(streams.head('source'))).toBe(410)
+    // Its own last fork going takes it.
+    expect((await streams.delete('new-fork')).status).toBe(204)
+    expect(await statusOf(streams.head('source'))).toBe(404)
   })
 })
