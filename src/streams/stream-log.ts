@@ -126,11 +126,20 @@ export class CoreStreamLog implements StreamLog {
     return true
   }
 
+  /**
+   * The entries a create or a fork starts with, after the log. Refused (a body over the stream's budget, a store
+   * shutting down), the log goes again: a retried PUT must not find an empty stream and call it created.
+   */
   async #appendAll(log: LogId, entries: readonly string[], closes: boolean): Promise<void> {
-    for (const [i, data] of entries.entries()) {
-      await this.core.append({ log, data, exempt: false, closesLog: closes && i === entries.length - 1 })
+    try {
+      for (const [i, data] of entries.entries()) {
+        await this.core.append({ log, data, exempt: false, closesLog: closes && i === entries.length - 1 })
+      }
+      if (closes && entries.length === 0) await this.core.append({ log, data: null, exempt: false, closesLog: true })
+    } catch (error) {
+      await this.core.delete(log).catch(() => undefined)
+      throw error
     }
-    if (closes && entries.length === 0) await this.core.append({ log, data: null, exempt: false, closesLog: true })
   }
 }
 

@@ -8,10 +8,11 @@ import { StreamService } from '../../src/streams/stream-service.ts'
 
 /** The stream service's own guarantees under concurrency and bounds, which one request at a time never shows. */
 
-function service(options: { maxProducers?: number } = {}) {
+function service(options: { maxProducers?: number; maxLogBytes?: number } = {}) {
   // A clock that moves at each reading: which producer was used least recently is never a tie.
   let clock = Date.now()
-  const core = new LogCore(new MemoryBackend(), { now: () => clock++ })
+  const limits = options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes, reserveBytes: 0 }
+  const core = new LogCore(new MemoryBackend(), { now: () => clock++, ...limits })
   return { streams: new StreamService(new CoreStreamLog(core), options), core, later: (ms: number) => (clock += ms) }
 }
 
@@ -111,5 +112,13 @@ describe('stream service', () => {
     // Its own last fork going takes it.
     expect((await streams.delete('new-fork')).status).toBe(204)
     expect(await statusOf(streams.head('source'))).toBe(404)
+  })
+
+  test('a PUT whose body the stream cannot take creates nothing: its retry creates the stream (201), not finds it', async () => {
+    const { streams } = service({ maxLogBytes: 1000 })
+    const put = (body: string) => streams.create('budget', new Headers({ 'content-type': 'text/plain' }), bytes(body))
+    expect(await statusOf(put('x'.repeat(2000)))).toBe(413)
+    expect(await statusOf(streams.head('budget'))).toBe(404)
+    expect((await put('x'.repeat(10))).status).toBe(201)
   })
 })
