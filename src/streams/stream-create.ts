@@ -11,8 +11,8 @@ import { encodeMeta, newEtagToken, sameExpiry, type StreamMeta } from './stream-
 
 /**
  * PUT: creates the stream (201), or answers 200 when one of the same settings is there (the protocol's idempotent
- * create), 409 when one of other settings is. A fork copies its source up to the fork offset (forks.ts's rules).
- * The HTTP layer adds the stream's URL (Location) to a 201.
+ * create), 409 when one of other settings is. A fork copies its source up to the fork offset, then a sub-offset's cut
+ * of the next append (fork-prefix.ts). The HTTP layer adds the stream's URL (Location) to a 201.
  */
 export async function create(ctx: StreamContext, name: string, headers: CreateHeaders, body: Uint8Array): Promise<StreamAnswer> {
   for (let attempt = 0; ; attempt++) {
