@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'PUBLISHED_SESSION'
   | 'RUN_ELSEWHERE'
   | 'PRODUCER_SEQ_GAP'
+  | 'PRODUCER_FENCED'
+  | 'STREAM_CONFLICT'
+  | 'STREAM_GONE'
   | 'TOO_MANY_PRODUCERS'
   | 'PRODUCER_REQUEST_UNFINISHED'
   | 'SHUTTING_DOWN'
@@ -65,6 +68,9 @@ const STATUS: Record<ErrorCode, number> = {
   PUBLISHED_SESSION: 409,
   RUN_ELSEWHERE: 421,
   PRODUCER_SEQ_GAP: 409,
+  PRODUCER_FENCED: 403,
+  STREAM_CONFLICT: 409,
+  STREAM_GONE: 410,
   TOO_MANY_PRODUCERS: 409,
   PRODUCER_REQUEST_UNFINISHED: 409,
   SHUTTING_DOWN: 503,
@@ -127,11 +133,14 @@ export const bodyTooLarge = (maxBytes: number, length?: number) =>
 export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
   new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)
 
-/** The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again. */
-export const rateLimited = (retryAfterSeconds: number) =>
+/**
+ * The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again, `what` the
+ * work it counts.
+ */
+export const rateLimited = (retryAfterSeconds: number, what = 'new chats and messages') =>
   new AppError(
     'RATE_LIMITED',
-    `Too many new chats and messages from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+    `Too many ${what} from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
     retryAfterSeconds,
   )
 /** Seconds a client refused for a connection cap is asked to wait: streams close as tabs do, so room frees quickly. */
