@@ -1,6 +1,6 @@
 import type { StopSignal } from '../bus/session-signal.ts'
 import type { LogEntry, LogId, LogState } from '../log/log-backend.ts'
-import type { LogCore } from '../log/log-core.ts'
+import type { LogCore, WaitOutcome } from '../log/log-core.ts'
 import type { Appended } from '../log/log-ledger.ts'
 
 /**
@@ -26,7 +26,7 @@ export interface StreamLog {
   touch(name: string, expiresAt: number): Promise<boolean>
   setMeta(name: string, meta: string): Promise<boolean>
   /** Resolves false once the head passes `after` (or a signal aborts), true after `timeoutMs`. */
-  waitFor(name: string, after: number, signal: StopSignal, timeoutMs: number): Promise<boolean>
+  waitFor(name: string, after: number, signal: StopSignal, timeoutMs: number): Promise<WaitOutcome>
   /** Deletes the stream; false when there was none. */
   delete(name: string): Promise<boolean>
   /** Creates `target` holding the source's entries up to `at`, then `tail` as its next entry; false when the name is taken. */
@@ -109,7 +109,7 @@ export class CoreStreamLog implements StreamLog {
     return this.core.setMeta(streamLogId(name), meta)
   }
 
-  waitFor(name: string, after: number, signal: StopSignal, timeoutMs: number): Promise<boolean> {
+  waitFor(name: string, after: number, signal: StopSignal, timeoutMs: number): Promise<WaitOutcome> {
     return this.core.waitFor(streamLogId(name), after, signal, timeoutMs)
   }
 

@@ -117,9 +117,11 @@ export async function longPoll(ctx: StreamContext, name: string, query: ReadQuer
     const idle = { [H.nextOffset]: encodeOffset(after), [H.upToDate]: 'true', 'cache-control': 'no-cache' }
     if (stream.state.closed) return { status: 204, headers: { ...idle, [H.closed]: 'true' } }
     if (waited) return { status: 204, headers: { ...idle, [H.cursor]: cursor() } }
-    const timedOut = await ctx.log.waitFor(name, after, signal, ctx.longPollMs)
+    // 'closed' comes round the loop: the stream read again is closed and answered so.
+    const outcome = await ctx.log.waitFor(name, after, signal, ctx.longPollMs)
     stream = await openStream(ctx, name)
-    if (timedOut) return { status: 204, headers: { ...idle, [H.cursor]: cursor(), ...(stream.state.closed && { [H.closed]: 'true' }) } }
+    if (outcome === true)
+      return { status: 204, headers: { ...idle, [H.cursor]: cursor(), ...(stream.state.closed && { [H.closed]: 'true' }) } }
   }
 }
 
