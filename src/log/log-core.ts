@@ -22,6 +22,7 @@ import {
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
 import { describeLimit, LOG_REFUSALS, type LogRefusals, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
+import { LogWaits, type WaitOutcome } from './log-waits.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
 
 export interface LogCoreOptions extends Partial<LogLimits> {
@@ -49,12 +50,6 @@ const NEW_LOG: TotalsChange = { logs: 1, entries: 0, bytes: 0 }
 const NOTHING: TotalsChange = { logs: 0, entries: 0, bytes: 0 }
 
 /**
- * What a wait came to: `false`, the log changed (or a signal aborted: look again); `true`, the timeout passed first;
- * `'closed'`, the log is closed and the reader is at its head: nothing more will ever come.
- */
-export type WaitOutcome = boolean | 'closed'
-
-/**
  * Every rule of a log, once, over any LogBackend (memory, SQLite, Redis): group commit, the cache of each log's
  * newest entries, head tracking and wake-ups, byte budgets with the closing reserve and exemption, the per-log entry
  * cap, the store-wide limits, refusals and their sentences, close. A chat's events (src/log/event-log.ts) and a
@@ -71,6 +66,7 @@ export class LogCore {
   readonly #ledger: LogLedger
   readonly #totals: StoreTotals
   readonly #onCapFailure: LogCoreOptions['onCapFailure']
+  readonly #waits: LogWaits
   /** The cap's trims under way, one per log at most: close() waits for them. */
   readonly #caps = new Map<LogId, Promise<void>>()
   #capFailures = 0
@@ -92,6 +88,13 @@ export class LogCore {
     )
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
+    this.#waits = new LogWaits({
+      tails: this.#tails,
+      notifier: this.#notifier,
+      now: this.#now,
+      state: (log) => this.#medium(() => this.#backend.state(log)),
+      closed: () => this.#closed,
+    })
     backend.onRemoteChange?.((log, head, closed) => this.#remoteChange(log, head, closed === true))
     backend.onRemoteReset?.(() => this.#remoteReset())
   }
@@ -203,20 +206,7 @@ export class LogCore {
    * head is checked and the wait registered with no await between.
    */
   waitFor(log: LogId, after: number, signal: StopSignal, timeoutMs?: number, words = LOG_REFUSALS): Promise<WaitOutcome> {
-    if (this.#closed) return Promise.reject(storeClosed())
-    const now = this.#now()
-    const until = this.#tails.liveUntil(log, now)
-    if (until === undefined) return this.#waitUnknown(log, after, signal, timeoutMs, words)
-    return this.#park(log, after, signal, timeoutMs, until - now)
-  }
-
-  /** Waits on a log whose head, closed flag and expiry are known: no await before the wait registers. */
-  #park(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, expiresInMs: number): Promise<WaitOutcome> {
-    if (this.#tails.head(log)! > after) return Promise.resolve(false)
-    if (this.#tails.isClosed(log)) return Promise.resolve('closed')
-    if (expiresInMs >= (timeoutMs ?? Number.POSITIVE_INFINITY)) return this.#notifier.wait(log, signal, timeoutMs)
-    // It expires before the timeout: woken then, told to look again, and the next look finds it gone.
-    return this.#notifier.wait(log, signal, expiresInMs).then(() => false)
+    return this.#waits.waitFor(log, after, signal, timeoutMs, words)
   }
 
   /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
@@ -429,29 +419,6 @@ export class LogCore {
     this.#tails.forget(log)
     this.#ledger.removed(log, gone.entries)
     return gone.entries
-  }
-
-  async #waitUnknown(
-    log: LogId,
-    after: number,
-    signal: StopSignal,
-    timeoutMs: number | undefined,
-    words: LogRefusals,
-  ): Promise<WaitOutcome> {
-    for (;;) {
-      const ticket = this.#tails.track(log)
-      const state = await this.#medium(() => this.#backend.state(log))
-      const now = this.#now()
-      if (!state || expiredAt(state, now)) {
-        this.#tails.forget(log)
-        throw words.noLog(log)
-      }
-      // Had the log been evicted meanwhile, a change could have passed unseen: ask again.
-      if (!this.#tails.heard(log, ticket, state.head, state)) continue
-      if (this.#closed) throw storeClosed()
-      // No await from here to registering the wait, so no append can slip in between.
-      return this.#park(log, after, signal, timeoutMs, (state.expiresAt ?? Number.POSITIVE_INFINITY) - now)
-    }
   }
 
   #remoteChange(log: LogId, head: number | undefined, closed: boolean): void {
