@@ -131,7 +131,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     const [event, mark] = splitProducerMark(marked)
     checkNewEvent(event)
     const entry = eventEntry(sessionId, event)
-    if (mark) entry.producer = producerEntry(mark)
+    if (mark) entry.producers = [producerEntry(mark)]
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)
     return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
@@ -166,7 +166,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   }
 
   async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
-    await this.core.append({ log: sessionId, data: null, exempt: false, producer: producerEntry(mark), words: CHAT_WORDS })
+    await this.core.append({ log: sessionId, data: null, exempt: false, producers: [producerEntry(mark)], words: CHAT_WORDS })
   }
 
   /**

@@ -82,8 +82,11 @@ export interface AppendEntry {
   fenced?: boolean
   /** Closes the log after this entry (or alone, with `data` null). */
   closesLog?: boolean
-  /** A producer's state written with this entry, or not at all; the key and value are opaque to the backend. */
-  producer?: { key: string; value: string }
+  /**
+   * Producers' states written with this entry, or not at all (at most MAX_MARKS_PER_ENTRY: a stream's `Stream-Seq` and
+   * its idempotent producer ride on one append).
+   */
+  producers?: readonly ProducerWrite[]
   /** Records `activeAt` (the core skips it for most entries to save writes; closing entries always set it). */
   touch?: boolean
   /**
@@ -91,6 +94,19 @@ export interface AppendEntry {
    * lease has expired; a single-process backend has no owners from before a restart); refused with FENCED otherwise.
    */
   recovers?: boolean
+}
+
+/** A producer's state written with an entry: the key and value are opaque to the backend. */
+export interface ProducerWrite {
+  key: string
+  value: string
+  /**
+   * Compare-and-set: the value the writer read before deciding (null: the key had none). The entry is refused with
+   * STALE, changing nothing, unless the key holds exactly this when the entry is stored, so two instances that decided
+   * from the same read never both write (Durable Streams' idempotent producers across instances). Undefined: written
+   * whatever the key holds.
+   */
+  expect?: string | null
 }
 
 /** Limits a backend checks atomically with each entry of a batch, for every log of it alike. */
@@ -101,8 +117,12 @@ export interface BatchLimits {
   reserveBytes: number
 }
 
-/** Why a backend did not store an entry. The core turns each into one AppError with one sentence. */
-export type Refusal = 'NO_LOG' | 'CLOSED' | 'FULL' | 'FENCED'
+/**
+ * Why a backend did not store an entry. The core turns each into one AppError with one sentence. STALE (a producer
+ * mark's `expect` no longer holds) is judged before every other refusal but NO_LOG: the writer reads again and
+ * decides anew (a duplicate of the request that closed a log is answered as a duplicate, not as CLOSED).
+ */
+export type Refusal = 'NO_LOG' | 'STALE' | 'CLOSED' | 'FULL' | 'FENCED'
 
 /**
  * What happened to each entry of a batch, index for index: the seq it took (an entry with `data` null answers the

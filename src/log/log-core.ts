@@ -1,7 +1,7 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError } from '../errors.ts'
-import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES } from '../limits.ts'
+import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES, MAX_MARKS_PER_ENTRY } from '../limits.ts'
 import { GroupCommit } from './group-commit.ts'
 import {
   type AppendEntry,
@@ -20,7 +20,7 @@ import {
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
-import { describeLimit, LOG_REFUSALS, type LogRefusals, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
+import { describeLimit, LOG_REFUSALS, type LogRefusals, producerStale, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
 import { LogWaits, type WaitOutcome } from './log-waits.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
@@ -161,6 +161,9 @@ export class LogCore {
    */
   append(entry: CoreEntry): Promise<Appended> {
     if (this.#closed) return Promise.reject(storeClosed())
+    if ((entry.producers?.length ?? 0) > MAX_MARKS_PER_ENTRY) {
+      return Promise.reject(new AppError('BAD_REQUEST', `An entry carries at most ${MAX_MARKS_PER_ENTRY} producer marks.`))
+    }
     return this.#commits.add(entry)
   }
 
@@ -471,6 +474,7 @@ export class LogCore {
 
   #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
     if (refusal === 'NO_LOG') return words.noLog(log)
+    if (refusal === 'STALE') return producerStale()
     if (refusal === 'CLOSED') return words.closed(log)
     if (refusal === 'FULL') return words.full(this.limits.maxLogBytes)
     return words.fenced()

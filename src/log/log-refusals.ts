@@ -38,6 +38,14 @@ export const storeFull = (limit: string) =>
     STORE_FULL_RETRY_AFTER_S,
   )
 
+/**
+ * An entry refused because a producer's state changed since its writer read it (STALE: another instance wrote first).
+ * The layer above catches it (code PRODUCER_STALE) and decides again from the state as it is now; one that does not
+ * answers 409, and the client's retry is decided anew.
+ */
+export const producerStale = () =>
+  new AppError('PRODUCER_STALE', 'Another request of this producer was stored at the same moment. Send this request again.')
+
 /** How long a client should wait after the store refused it for shutting down; seconds (a restart takes a few). */
 const SHUTDOWN_RETRY_AFTER_S = 5
 

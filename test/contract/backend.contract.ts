@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { AppendEntry, BatchLimits, LogBackend, NewLog } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
 import { newId } from '../../src/session-id.ts'
+import { MAX_MARKS_PER_ENTRY } from '../../src/limits.ts'
 
 const LIMITS: BatchLimits = { maxLogBytes: 1024 * 1024, reserveBytes: 1024 }
 const NOW = 1_700_000_000_000
@@ -158,7 +159,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const [viewer, other] = [newId(), newId()]
       const old = newLog(newId(), { aliases: [viewer], expiresAt: NOW + 10 })
       await backend.create(old, NOW)
-      await backend.append([entry(old.log, '"old"', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      await backend.append([entry(old.log, '"old"', { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
       const purged: [string, number][] = []
       const told = (log: string, state: { count: number }) => purged.push([log, state.count])
       // Still live: the name is taken.
@@ -238,17 +239,59 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const log = newLog()
       await backend.create(log, NOW)
       const p = (value: string) => ({ key: '["run","p1"]', value })
-      await backend.append([entry(log.log, '1', { producer: p('a') })], LIMITS, NOW)
+      await backend.append([entry(log.log, '1', { producers: [p('a')] })], LIMITS, NOW)
       expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
       // Refused for want of room: the producer keeps its old state.
       const tight = { maxLogBytes: 10, reserveBytes: 5 }
-      expect(await backend.append([entry(log.log, 'toolongforit', { producer: p('b') })], tight, NOW)).toEqual(['FULL'])
+      expect(await backend.append([entry(log.log, 'toolongforit', { producers: [p('b')] })], tight, NOW)).toEqual(['FULL'])
       expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
-      await backend.append([entry(log.log, null, { producer: { key: '["run","p2"]', value: 'c' } })], LIMITS, NOW)
+      await backend.append([entry(log.log, null, { producers: [{ key: '["run","p2"]', value: 'c' }] })], LIMITS, NOW)
       expect((await backend.producerKeys(log.log)).sort()).toEqual(['["run","p1"]', '["run","p2"]'])
       await backend.deleteProducers(log.log, ['["run","p1"]'])
       expect(await backend.producerKeys(log.log)).toEqual(['["run","p2"]'])
       expect(await backend.producer(newId(), 'x')).toBeUndefined()
+    })
+
+    test('a mark with expect is stored only while its key holds that value; otherwise the entry is refused whole with STALE', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      const mark = (key: string, value: string, expect?: string | null) => ({ key, value, expect })
+      expect(await backend.append([entry(log.log, '"1"', { producers: [mark('p', 'a', null)] })], LIMITS, NOW)).toEqual([1])
+      // Another writer decided from the same read ("none yet"): refused, nothing of it stored.
+      expect(await backend.append([entry(log.log, '"x"', { producers: [mark('s', 'x'), mark('p', 'b', null)] })], LIMITS, NOW)).toEqual([
+        'STALE',
+      ])
+      expect(await backend.state(log.log)).toMatchObject({ head: 1, count: 1 })
+      expect(await backend.producer(log.log, 's')).toBeUndefined()
+      expect(await backend.append([entry(log.log, '"2"', { producers: [mark('s', '1'), mark('p', 'b', 'a')] })], LIMITS, NOW)).toEqual([2])
+      expect([await backend.producer(log.log, 'p'), await backend.producer(log.log, 's')]).toEqual(['b', '1'])
+      // In one batch, each entry is compared with what the entries before it wrote.
+      const twice = [
+        entry(log.log, '"3"', { producers: [mark('p', 'c', 'b')] }),
+        entry(log.log, '"y"', { producers: [mark('p', 'd', 'b')] }),
+      ]
+      expect(await backend.append(twice, LIMITS, NOW)).toEqual([3, 'STALE'])
+      expect(await backend.append([entry(log.log, null, { producers: [mark('p', 'e', 'b')] })], LIMITS, NOW)).toEqual(['STALE'])
+      // Judged before the closed flag: the writer reads again and may find its request was the one that closed the log.
+      await backend.append([entry(log.log, null, { closesLog: true })], LIMITS, NOW)
+      expect(await backend.append([entry(log.log, '"z"', { producers: [mark('p', 'f', 'b')] })], LIMITS, NOW)).toEqual(['STALE'])
+      expect(await backend.append([entry(log.log, '"z"', { producers: [mark('p', 'f', 'c')] })], LIMITS, NOW)).toEqual(['CLOSED'])
+      expect(await backend.producer(log.log, 'p')).toBe('c')
+    })
+
+    test('the core over it: a stale mark is refused with PRODUCER_STALE, and an entry carries at most MAX_MARKS_PER_ENTRY', async () => {
+      const core = new LogCore(backend)
+      const log = newLog()
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false, producers: [{ key: 'p', value: 'a', expect: null }] })
+      await expect(
+        core.append({ log: log.log, data: '"2"', exempt: false, producers: [{ key: 'p', value: 'b', expect: null }] }),
+      ).rejects.toMatchObject({ code: 'PRODUCER_STALE', status: 409 })
+      const many = Array.from({ length: MAX_MARKS_PER_ENTRY + 1 }, (_, i) => ({ key: `k${i}`, value: 'v' }))
+      await expect(core.append({ log: log.log, data: '"3"', exempt: false, producers: many })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+      })
+      expect((await core.state(log.log))?.head).toBe(1)
     })
 
     test('a run opens and closes with its entries; only its own closing entry clears it', async () => {
@@ -335,7 +378,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
         LIMITS,
         NOW,
       )
-      await backend.append([entry(source.log, null, { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      await backend.append([entry(source.log, null, { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
       const target = newLog()
       expect(await backend.fork(source.log, 2, target, NOW + 1)).toEqual({ entries: 2, bytes: 6 })
       expect(await backend.read(target.log, 0, 100)).toEqual([
@@ -354,7 +397,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const viewer = newId()
       const log = newLog(newId(), { aliases: [viewer] })
       await backend.create(log, NOW)
-      await backend.append([entry(log.log, '1', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      await backend.append([entry(log.log, '1', { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
       expect(await backend.delete(log.log)).toEqual({ entries: 1, bytes: 1 })
       expect(await backend.state(log.log)).toBeUndefined()
       expect(await backend.read(log.log, 0, 10)).toEqual([])
@@ -432,7 +475,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
         const log = newLog(newId(), { aliases: [newId()] })
         await backend.create(log, NOW)
         await backend.append(
-          [entry(log.log, '"a"', { run: 'r', opensRun: true, producer: { key: 'k', value: 'v' } }), entry(log.log, '"b"')],
+          [entry(log.log, '"a"', { run: 'r', opensRun: true, producers: [{ key: 'k', value: 'v' }] }), entry(log.log, '"b"')],
           LIMITS,
           NOW,
         )

@@ -19,9 +19,9 @@ test("an entry's flags name each of its changes by one letter, and nothing else"
       recovers: true,
       closesLog: true,
       touch: true,
-      producer: { key: 'k', value: 'v' },
+      producers: [{ key: 'k', value: 'v' }],
     }),
-  ).toBe('rLtp')
+  ).toBe('rLt')
 })
 
 test('a state hash reads back as a LogState, with the optional parts only when set', () => {

@@ -111,6 +111,9 @@ export class MemoryBackend implements LogBackend {
     const log = this.#live(entry.log, now)
     if (!log) return 'NO_LOG'
     const state = log.state
+    if (entry.producers?.some((mark) => mark.expect !== undefined && (log.producers.get(mark.key) ?? null) !== mark.expect)) {
+      return 'STALE'
+    }
     if (state.closed) return 'CLOSED'
     // One process, no leases: a run open here has no owner from before a restart, so only its being open counts.
     if (entry.recovers && (entry.run === undefined || state.openRun?.id !== entry.run)) return 'FENCED'
@@ -125,7 +128,7 @@ export class MemoryBackend implements LogBackend {
     if (entry.run !== undefined && entry.opensRun) state.openRun = { id: entry.run, from }
     if (entry.run !== undefined && entry.closesRun && state.openRun?.id === entry.run) delete state.openRun
     if (entry.closesLog) state.closed = true
-    if (entry.producer) log.producers.set(entry.producer.key, entry.producer.value)
+    for (const mark of entry.producers ?? []) log.producers.set(mark.key, mark.value)
     if (entry.touch) {
       this.#activity.move(entry.log, state.activeAt, now)
       state.activeAt = now

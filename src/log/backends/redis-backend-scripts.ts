@@ -21,35 +21,47 @@ return 1`
  * Appends a batch, in order, possibly to several logs (log-backend.ts `append`). KEYS: activity, open runs, totals,
  * then per log of the batch: state, entries, producers, runs, lease. ARGV: now (ms), now (16 digits), wake channel,
  * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
- * flags, run ('' for none), producer key, producer value. Flags, one letter each: n data null, x exempt, o opens its
- * run, c closes its run, f fenced, r recovers, L closes the log, t touch, p has a producer mark. An entry without data
- * takes no room, so it is never FULL (a full log can still be closed). A log whose `expires_at` is at or before now
- * is NO_LOG, judged here so that no instance's entry lands after the expiry.
+ * flags, run ('' for none), the number of producer marks, and per mark its key, value, kind ('-' written blindly, '0'
+ * expects none, '=' expects the next arg) and expected value. Flags, one letter each: n data null, x exempt, o opens
+ * its run, c closes its run, f fenced, r recovers, L closes the log, t touch. An entry without data takes no room, so
+ * it is never FULL (a full log can still be closed). A log whose `expires_at` is at or before now is NO_LOG, judged
+ * here so that no instance's entry lands after the expiry; a mark whose expected value is not the one held is STALE,
+ * judged here so that two instances deciding from one read never both write.
  *
  * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
  * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
  * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
- * entry) or NO_LOG, CLOSED, FENCED, FULL. A log the batch closed is told closed in its line, so that other instances
- * answer its readers at once.
+ * entry) or NO_LOG, STALE, CLOSED, FENCED, FULL. A log the batch closed is told closed in its line, so that other
+ * instances answer its readers at once.
  */
 export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
 local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
 local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
 local logs = tonumber(ARGV[6])
-local first = 7 + logs
 local results, heads, order, touched, closed = {}, {}, {}, {}, {}
 local added, added_bytes = 0, 0
-for i = 0, (#ARGV - first + 1) / 7 - 1 do
-  local a = first + i * 7
+local a, i = 7 + logs, 0
+while a <= #ARGV do
   local j = tonumber(ARGV[a]) - 1
   local state, entries, producers, runs, lease = KEYS[4 + 5 * j], KEYS[5 + 5 * j], KEYS[6 + 5 * j], KEYS[7 + 5 * j], KEYS[8 + 5 * j]
   local log, data, bytes, flags, run = ARGV[7 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
+  local marks, m = tonumber(ARGV[a + 5]), a + 6
+  a = m + 4 * marks
   local function has(c) return string.find(flags, c, 1, true) ~= nil end
+  local function stale()
+    for k = m, a - 1, 4 do
+      local kind, held = ARGV[k + 2], redis.call('HGET', producers, ARGV[k])
+      if (kind == '0' and held) or (kind == '=' and held ~= ARGV[k + 3]) then return true end
+    end
+    return false
+  end
   local result
   local expires = redis.call('HGET', state, 'expires_at')
   if redis.call('EXISTS', state) == 0 or (expires and tonumber(expires) <= tonumber(now)) then
     result = 'NO_LOG'
+  elseif stale() then
+    result = 'STALE'
   elseif redis.call('HGET', state, 'closed') == '1' then
     result = 'CLOSED'
   else
@@ -71,7 +83,7 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
         redis.call('XADD', entries, head .. '-0', 'd', data)
         added, added_bytes = added + 1, added_bytes + bytes
       end
-      if has('p') then redis.call('HSET', producers, ARGV[a + 5], ARGV[a + 6]) end
+      for k = m, a - 1, 4 do redis.call('HSET', producers, ARGV[k], ARGV[k + 1]) end
       if has('o') and run ~= '' then
         redis.call('HSET', state, 'open_run', run, 'run_from', has('n') and head or head - 1)
         redis.call('SADD', KEYS[2], log)
@@ -91,7 +103,8 @@ for i = 0, (#ARGV - first + 1) / 7 - 1 do
       result = head
     end
   end
-  results[i + 1] = result
+  i = i + 1
+  results[i] = result
 end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
 local lines = {}

@@ -21,7 +21,7 @@ import {
 } from '../log-backend.ts'
 import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
 import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, KEEP_NEWEST } from './redis-paged-scripts.ts'
-import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
+import { entriesOf, flagsOf, marksOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
 /** How long a client should wait before trying again while Redis cannot be reached; seconds. */
@@ -331,7 +331,7 @@ export class RedisBackend implements LogBackend {
     args.push(String(logs.size), ...logs.keys())
     for (const entry of entries) {
       args.push(String(logs.get(entry.log)), entry.data ?? '', String(entry.bytes), flagsOf(entry), entry.run ?? '')
-      args.push(entry.producer?.key ?? '', entry.producer?.value ?? '')
+      args.push(...marksOf(entry))
     }
     return (await this.#script(APPEND, keys, args)) as AppendOutcome[]
   }

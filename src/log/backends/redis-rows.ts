@@ -15,8 +15,17 @@ export function flagsOf(entry: AppendEntry): string {
   if (entry.recovers) flags += 'r'
   if (entry.closesLog) flags += 'L'
   if (entry.touch) flags += 't'
-  if (entry.producer) flags += 'p'
   return flags
+}
+
+/** An entry's producer marks as APPEND reads them: their number, then key, value, kind and expected value each. */
+export function marksOf(entry: AppendEntry): string[] {
+  const marks = entry.producers ?? []
+  const args = [String(marks.length)]
+  for (const { key, value, expect } of marks) {
+    args.push(key, value, expect === undefined ? '-' : expect === null ? '0' : '=', expect ?? '')
+  }
+  return args
 }
 
 /** Epoch milliseconds in 16 digits: the activity index's members sort by them as text. */
