@@ -40,6 +40,23 @@ export interface LogState {
   expiresAt?: number
   /** The log this one was forked from and the seq it was forked at (entries up to it were copied). */
   forkedFrom?: { log: LogId; at: number }
+  /**
+   * Logs that name this one as their `forkedFrom` and exist (a soft-deleted one included). While any does, deleting
+   * this log only marks it deleted (`deletedAt`); kept atomically by `fork` and `delete`.
+   */
+  forks: number
+  /**
+   * When it was deleted while forks named it (a soft delete), epoch milliseconds. A soft-deleted log takes no entries
+   * (GONE), reads as empty, forks no more (GONE), keeps its id and aliases (a create of them answers false), and goes,
+   * entries and all, with its last fork: Durable Streams' DELETE of a forked stream (410 Gone until then).
+   */
+  deletedAt?: number
+  /**
+   * False for a log whose entries the core never deletes but with the log itself: not trimmed to `maxEntriesPerLog`
+   * (an append past it is refused with TOO_MANY instead), nor by retention's cap, nor compacted, so no acknowledged
+   * entry is ever lost (a Durable Streams stream). Absent for a capped log (a chat).
+   */
+  capped?: false
   /** Opaque, small (at most MAX_LOG_META_BYTES): what the layer above records about the log (a chat's step, title…). */
   meta: string
   /** The run open in this log, and the head when it opened; undefined when none is open (a chat's runs). */
@@ -55,6 +72,8 @@ export interface NewLog {
   expiresAt?: number
   /** Created closed (Durable Streams allows a PUT with `Stream-Closed: true`). */
   closed?: boolean
+  /** False: the log is never trimmed (LogState `capped`); default capped. */
+  capped?: false
 }
 
 /**
@@ -115,6 +134,11 @@ export interface BatchLimits {
   maxLogBytes: number
   /** What a non-exempt entry must leave free of `maxLogBytes`. */
   reserveBytes: number
+  /**
+   * Entries an uncapped log (LogState `capped` false) may hold: a non-exempt entry past it is refused with TOO_MANY;
+   * default unbounded.
+   */
+  maxLogEntries?: number
 }
 
 /**
@@ -122,7 +146,7 @@ export interface BatchLimits {
  * mark's `expect` no longer holds) is judged before every other refusal but NO_LOG: the writer reads again and
  * decides anew (a duplicate of the request that closed a log is answered as a duplicate, not as CLOSED).
  */
-export type Refusal = 'NO_LOG' | 'STALE' | 'CLOSED' | 'FULL' | 'FENCED'
+export type Refusal = 'NO_LOG' | 'STALE' | 'CLOSED' | 'FULL' | 'TOO_MANY' | 'FENCED'
 
 /**
  * What happened to each entry of a batch, index for index: the seq it took (an entry with `data` null answers the

@@ -20,7 +20,16 @@ import {
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
-import { describeLimit, LOG_REFUSALS, type LogRefusals, producerStale, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
+import {
+  describeLimit,
+  LOG_REFUSALS,
+  logEntriesFull,
+  type LogRefusals,
+  producerStale,
+  storeClosed,
+  storeFull,
+  storeUnavailable,
+} from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
 import { LogWaits, type WaitOutcome } from './log-waits.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
@@ -408,6 +417,8 @@ export class LogCore {
     const state = await this.#backend.state(log)
     if (!state) return
     this.#ledger.counted(log, state.count)
+    // Never trimmed: past the cap its appends are refused instead (TOO_MANY).
+    if (state.capped === false) return
     // Down by a tenth of the cap at a time, so a full log costs one trim per tenth, not one per append; by count, so
     // the holes of compaction never make it keep fewer. The newest entry always stays.
     if (state.count > max) await this.#shrink(log, () => this.#backend.keepNewest(log, Math.max(1, max - Math.ceil(max / 10))))
@@ -469,7 +480,8 @@ export class LogCore {
   }
 
   #batchLimits() {
-    return { maxLogBytes: this.limits.maxLogBytes, reserveBytes: this.limits.reserveBytes }
+    const { maxLogBytes, reserveBytes, maxEntriesPerLog } = this.limits
+    return { maxLogBytes, reserveBytes, maxLogEntries: maxEntriesPerLog }
   }
 
   #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
@@ -477,6 +489,7 @@ export class LogCore {
     if (refusal === 'STALE') return producerStale()
     if (refusal === 'CLOSED') return words.closed(log)
     if (refusal === 'FULL') return words.full(this.limits.maxLogBytes)
+    if (refusal === 'TOO_MANY') return logEntriesFull(this.limits.maxEntriesPerLog)
     return words.fenced()
   }
 

@@ -46,6 +46,16 @@ export const storeFull = (limit: string) =>
 export const producerStale = () =>
   new AppError('PRODUCER_STALE', 'Another request of this producer was stored at the same moment. Send this request again.')
 
+/**
+ * An entry refused because its log is never trimmed (LogState `capped` false) and holds the most entries a log may:
+ * 413, naming the limit and its flag.
+ */
+export const logEntriesFull = (maxEntries: number) =>
+  new AppError(
+    'SESSION_FULL',
+    `This stream is full: it holds at most ${maxEntries} entries (--max-events-per-session), and its entries are never dropped to make room. Start another stream.`,
+  )
+
 /** How long a client should wait after the store refused it for shutting down; seconds (a restart takes a few). */
 const SHUTDOWN_RETRY_AFTER_S = 5
 

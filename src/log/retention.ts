@@ -43,12 +43,13 @@ export class Retention {
     await this.#each(0, now - policy.idleMs - ACTIVITY_RESOLUTION_MS, gone)
     const quietBefore = now - policy.compactAfterMs
     await this.#each(Math.max(0, this.#compactedBefore - ACTIVITY_RESOLUTION_MS), quietBefore, async (log) => {
-      report.partialsCompacted += await this.compact(log)
+      // An uncapped log's entries are never deleted but with it, and are not a chat's events to parse.
+      if ((await this.core.state(log))?.capped !== false) report.partialsCompacted += await this.compact(log)
     })
     this.#compactedBefore = Math.max(this.#compactedBefore, quietBefore)
     await this.#each(Math.max(0, this.#capCheckedAt - ACTIVITY_RESOLUTION_MS), Number.MAX_SAFE_INTEGER, async (log) => {
       const state = await this.core.state(log)
-      const over = state ? state.count - policy.maxEventsPerSession : 0
+      const over = state && state.capped !== false ? state.count - policy.maxEventsPerSession : 0
       if (over > 0) report.eventsCapped += await this.core.keepNewest(log, policy.maxEventsPerSession)
     })
     // Only after a whole pass: a pass that failed half-way checks the same logs again next time.

@@ -227,6 +227,56 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await new LogCore(backend).waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
     })
 
+    test('an uncapped log says so in its state and refuses a non-exempt entry past maxLogEntries with TOO_MANY', async () => {
+      const limits = { ...LIMITS, maxLogEntries: 3 }
+      const log = newLog(newId(), { capped: false })
+      await backend.create(log, NOW)
+      expect((await backend.state(log.log))?.capped).toBe(false)
+      expect(
+        await backend.append(
+          ['"1"', '"2"', '"3"', '"4"'].map((d) => entry(log.log, d)),
+          limits,
+          NOW,
+        ),
+      ).toEqual([1, 2, 3, 'TOO_MANY'])
+      // A run's closing entry and a close still go in: a full log can be closed.
+      expect(
+        await backend.append([entry(log.log, '"x"', { exempt: true }), entry(log.log, null, { closesLog: true })], limits, NOW),
+      ).toEqual([4, 4])
+      expect(await backend.state(log.log)).toMatchObject({ head: 4, count: 4, closed: true })
+      // A capped log is trimmed by the core instead: the backend takes every entry.
+      const capped = newLog()
+      await backend.create(capped, NOW)
+      expect((await backend.state(capped.log))?.capped).toBeUndefined()
+      expect(
+        await backend.append(
+          ['"1"', '"2"', '"3"', '"4"'].map((d) => entry(capped.log, d)),
+          limits,
+          NOW,
+        ),
+      ).toEqual([1, 2, 3, 4])
+    })
+
+    test('the core over it: an uncapped log is never trimmed, and past maxEntriesPerLog its appends are refused with 413', async () => {
+      const core = new LogCore(backend, { maxEntriesPerLog: 3 })
+      const [stream, chat] = [newLog(newId(), { capped: false }), newLog()]
+      await core.create(stream)
+      await core.create(chat)
+      const append = (log: string, n: number) => Array.from({ length: n }, (_, i) => core.append({ log, data: `"${i}"`, exempt: false }))
+      const answers = await Promise.allSettled([...append(stream.log, 5), ...append(chat.log, 5)])
+      await core.settled()
+      const refused = answers.slice(0, 5).filter((a) => a.status === 'rejected')
+      expect(refused).toHaveLength(2)
+      expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      expect((refused[0] as PromiseRejectedResult).reason.message).toContain('3 entries')
+      expect(await core.state(stream.log)).toMatchObject({ head: 3, tail: 0, count: 3 })
+      // Exempt entries pass the cap (a run's closing event): the log holds more than the cap, and is still not trimmed.
+      for (const data of ['"e1"', '"e2"']) await core.append({ log: stream.log, data, exempt: true })
+      await core.settled()
+      expect(await core.state(stream.log)).toMatchObject({ head: 5, tail: 0, count: 5 })
+      expect((await core.state(chat.log))?.count).toBeLessThanOrEqual(3)
+    })
+
     test('a state-only entry closes a log without a seq and answers its head', async () => {
       const log = newLog()
       await backend.create(log, NOW)
@@ -472,7 +522,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
 
     if (reopen) {
       test('what was appended is there after close and reopen, state and producers included', async () => {
-        const log = newLog(newId(), { aliases: [newId()] })
+        const log = newLog(newId(), { aliases: [newId()], capped: false })
         await backend.create(log, NOW)
         await backend.append(
           [entry(log.log, '"a"', { run: 'r', opensRun: true, producers: [{ key: 'k', value: 'v' }] }), entry(log.log, '"b"')],
@@ -485,7 +535,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
           { seq: 1, data: '"a"' },
           { seq: 2, data: '"b"' },
         ])
-        expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 6, openRun: { id: 'r', from: 0 } })
+        expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 6, openRun: { id: 'r', from: 0 }, capped: false })
         expect(await backend.producer(log.log, 'k')).toBe('v')
         expect(await backend.resolveAlias(log.aliases![0]!)).toBe(log.log)
       })

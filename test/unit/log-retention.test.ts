@@ -61,6 +61,25 @@ describe('retention by the core’s clock', () => {
     expect(await log.core.totals()).toEqual(await log.core.backend.totals())
   })
 
+  test('an uncapped log (a stream) is neither compacted, nor parsed as events, nor capped, however long it is quiet', async () => {
+    const { clock, log } = clocked()
+    await log.core.create({ log: 'stream:s', meta: '{}', capped: false })
+    const ts = new Date(clock.now).toISOString()
+    // What a chat's finished run would be, and bytes no event parser takes.
+    const data = [
+      { type: 'user', step_id: 'r', ts, text: 'q' },
+      { type: 'partial', step_id: 'r', ts, delta: 'a' },
+      { type: 'final', step_id: 'r', ts, text: 'a' },
+    ]
+      .map((event) => JSON.stringify(event))
+      .concat(['b/w==', 'not json'])
+    for (const entry of data) await log.core.append({ log: 'stream:s', data: entry, exempt: false })
+    clock.now += 2 * HOUR
+    const report = await log.prune({ ...policy, maxEventsPerSession: 2 })
+    expect(report).toMatchObject({ partialsCompacted: 0, eventsCapped: 0 })
+    expect((await log.core.read('stream:s', 0, 10)).map((e) => e.data)).toEqual(data)
+  })
+
   test('a finished run is compacted once its chat has been quiet for compactAfterMs', async () => {
     const { clock, log } = clocked()
     const id = newId()

@@ -118,6 +118,8 @@ export class MemoryBackend implements LogBackend {
     // One process, no leases: a run open here has no owner from before a restart, so only its being open counts.
     if (entry.recovers && (entry.run === undefined || state.openRun?.id !== entry.run)) return 'FENCED'
     if (entry.data !== null && !entry.exempt && state.bytes + entry.bytes > limits.maxLogBytes - limits.reserveBytes) return 'FULL'
+    if (entry.data !== null && !entry.exempt && state.capped === false && state.count >= (limits.maxLogEntries ?? Number.POSITIVE_INFINITY))
+      return 'TOO_MANY'
     const from = state.head
     if (entry.data !== null) {
       state.head++

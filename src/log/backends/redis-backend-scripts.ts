@@ -20,11 +20,11 @@ return 1`
 /**
  * Appends a batch, in order, possibly to several logs (log-backend.ts `append`). KEYS: activity, open runs, totals,
  * then per log of the batch: state, entries, producers, runs, lease. ARGV: now (ms), now (16 digits), wake channel,
- * maxLogBytes, reserveBytes, the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
+ * maxLogBytes, reserveBytes, maxLogEntries ('' for unbounded), the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
  * flags, run ('' for none), the number of producer marks, and per mark its key, value, kind ('-' written blindly, '0'
  * expects none, '=' expects the next arg) and expected value. Flags, one letter each: n data null, x exempt, o opens
  * its run, c closes its run, f fenced, r recovers, L closes the log, t touch. An entry without data takes no room, so
- * it is never FULL (a full log can still be closed). A log whose `expires_at` is at or before now is NO_LOG, judged
+ * it is never FULL nor TOO_MANY (a full log can still be closed). A log whose `expires_at` is at or before now is NO_LOG, judged
  * here so that no instance's entry lands after the expiry; a mark whose expected value is not the one held is STALE,
  * judged here so that two instances deciding from one read never both write.
  *
@@ -32,20 +32,21 @@ return 1`
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
  * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
  * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
- * entry) or NO_LOG, STALE, CLOSED, FENCED, FULL. A log the batch closed is told closed in its line, so that other
+ * entry) or NO_LOG, STALE, CLOSED, FENCED, FULL, TOO_MANY. A log the batch closed is told closed in its line, so that other
  * instances answer its readers at once.
  */
 export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
 local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
 local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
-local logs = tonumber(ARGV[6])
+local most = tonumber(ARGV[6])
+local logs = tonumber(ARGV[7])
 local results, heads, order, touched, closed = {}, {}, {}, {}, {}
 local added, added_bytes = 0, 0
-local a, i = 7 + logs, 0
+local a, i = 8 + logs, 0
 while a <= #ARGV do
   local j = tonumber(ARGV[a]) - 1
   local state, entries, producers, runs, lease = KEYS[4 + 5 * j], KEYS[5 + 5 * j], KEYS[6 + 5 * j], KEYS[7 + 5 * j], KEYS[8 + 5 * j]
-  local log, data, bytes, flags, run = ARGV[7 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
+  local log, data, bytes, flags, run = ARGV[8 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
   local marks, m = tonumber(ARGV[a + 5]), a + 6
   a = m + 4 * marks
   local function has(c) return string.find(flags, c, 1, true) ~= nil end
@@ -72,6 +73,9 @@ while a <= #ARGV do
       result = 'FENCED'
     elseif not has('n') and not has('x') and tonumber(redis.call('HGET', state, 'bytes')) + bytes > room then
       result = 'FULL'
+    elseif most and not has('n') and not has('x') and redis.call('HGET', state, 'capped') == '0'
+        and tonumber(redis.call('HGET', state, 'count')) >= most then
+      result = 'TOO_MANY'
     else
       local head
       if has('n') then
@@ -109,8 +113,8 @@ end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
 local lines = {}
 for n, j in ipairs(order) do
-  lines[n] = wake_line(ARGV[7 + j], heads[j], closed[j])
-  if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[7 + j], padded) end
+  lines[n] = wake_line(ARGV[8 + j], heads[j], closed[j])
+  if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[8 + j], padded) end
 end
 if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
 return results`

@@ -327,7 +327,14 @@ export class RedisBackend implements LogBackend {
     for (const { log } of entries) if (!logs.has(log)) logs.set(log, logs.size + 1)
     const keys = [k.activity, k.openRuns, k.totals]
     for (const log of logs.keys()) keys.push(k.state(log), k.entries(log), k.producers(log), k.runs(log), k.lease(log))
-    const args = [String(now), padded(now), k.wakeChannel, String(limits.maxLogBytes), String(limits.reserveBytes)]
+    const args = [
+      String(now),
+      padded(now),
+      k.wakeChannel,
+      String(limits.maxLogBytes),
+      String(limits.reserveBytes),
+      String(limits.maxLogEntries ?? ''),
+    ]
     args.push(String(logs.size), ...logs.keys())
     for (const entry of entries) {
       args.push(String(logs.get(entry.log)), entry.data ?? '', String(entry.bytes), flagsOf(entry), entry.run ?? '')
@@ -343,7 +350,7 @@ export class RedisBackend implements LogBackend {
     const keys = [k.state(log.log), k.aliases(log.log), k.activity, k.expiry, k.totals, k.alias(log.log)]
     for (const alias of aliases) keys.push(k.alias(alias), k.state(alias))
     const args = [log.log, log.meta, String(now), padded(now), log.expiresAt === undefined ? '' : String(log.expiresAt)]
-    args.push(log.closed ? '1' : '0', ...aliases)
+    args.push(log.closed ? '1' : '0', log.capped === false ? '0' : '1', ...aliases)
     return [keys, args]
   }
 

@@ -27,6 +27,8 @@ function refusalOf(state: LogState, entry: AppendEntry, limits: BatchLimits): Re
   // This process is the only writer: a run has no owner from before a restart, so an open run is ownerless.
   if (entry.recovers && state.openRun?.id !== entry.run) return 'FENCED'
   if (entry.data !== null && !entry.exempt && state.bytes + entry.bytes > limits.maxLogBytes - limits.reserveBytes) return 'FULL'
+  if (entry.data !== null && !entry.exempt && state.capped === false && state.count >= (limits.maxLogEntries ?? Number.POSITIVE_INFINITY))
+    return 'TOO_MANY'
   return undefined
 }
 
