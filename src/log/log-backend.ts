@@ -74,6 +74,12 @@ export interface NewLog {
   closed?: boolean
   /** False: the log is never trimmed (LogState `capped`); default capped. */
   capped?: false
+  /**
+   * Entries the log starts with, stored atomically with its creation, so no reader ever sees it without them and no
+   * crash leaves it so (a Durable Streams PUT with a body). For a fork, they follow the copied entries, from `at + 1`
+   * (a sub-offset fork: the cut of the source's next entry). Their bytes are each one's UTF-8 length, as the core's.
+   */
+  entries?: readonly string[]
 }
 
 /**

@@ -20,16 +20,7 @@ import {
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
-import {
-  describeLimit,
-  LOG_REFUSALS,
-  logEntriesFull,
-  type LogRefusals,
-  producerStale,
-  storeClosed,
-  storeFull,
-  storeUnavailable,
-} from './log-refusals.ts'
+import { LOG_REFUSALS, logEntriesFull, type LogRefusals, producerStale, storeClosed, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
 import { LogWaits, type WaitOutcome } from './log-waits.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
@@ -54,8 +45,7 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   onCapFailure?: (log: LogId, error: AppError) => void
 }
 
-/** A new log, and nothing, as the store's totals count them. */
-const NEW_LOG: TotalsChange = { logs: 1, entries: 0, bytes: 0 }
+/** Nothing, as the store's totals count it. */
 const NOTHING: TotalsChange = { logs: 0, entries: 0, bytes: 0 }
 
 /**
@@ -114,18 +104,21 @@ export class LogCore {
   }
 
   /**
-   * Creates the log; false when its id or an alias is taken by a live log (an expired one is deleted for it). Refused
-   * with STORE_FULL past `maxLogs`, and with `words.metaTooLarge` past MAX_LOG_META_BYTES.
+   * Creates the log, with its first entries if given (atomically: no reader sees it without them); false when its id
+   * or an alias is taken by a live log (an expired one is deleted for it). Refused with STORE_FULL past `maxLogs` (or
+   * the store's entries or bytes), with `words.metaTooLarge` past MAX_LOG_META_BYTES, and as an append would be when
+   * its entries pass the log's byte budget or entry cap.
    */
   async create(log: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
     this.#checkMeta(log.meta, words)
-    const slot = await this.#medium(() => this.#ledger.admitLog())
+    const first = this.#ledger.firstEntries(log.entries, words)
+    const slot = await this.#medium(() => this.#ledger.admitLog(first.bytes, first.entries))
     const purges = this.#purges()
     return this.#medium(() =>
       this.#totals.change(
         () => this.#backend.create(log, this.#now(), purges.purged),
-        (created) => plus(created ? NEW_LOG : NOTHING, purges.counted),
+        (created) => plus(created ? { ...first, logs: 1 } : NOTHING, purges.counted),
         slot,
       ),
     )
@@ -246,8 +239,10 @@ export class LogCore {
   }
 
   /**
-   * Creates `target` as a copy of `source` up to `at` (which must be within the source's head), refused like a new
-   * log past the store's limits. False when the target's id or an alias is taken; the source's refusal when it is gone.
+   * Creates `target` as a copy of `source` up to `at` (which must be within the source's head), then its own first
+   * entries from `at + 1` (`target.entries`: a sub-offset fork's cut of the source's next entry), in one atomic step;
+   * refused like a new log past the store's limits. False when the target's id or an alias is taken; the source's
+   * refusal when it is gone.
    */
   async fork(source: LogId, at: number, target: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
@@ -257,13 +252,9 @@ export class LogCore {
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
       throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
+    const own = this.#ledger.firstEntries(target.entries, words)
     // The source's retained entries and bytes bound what the copy takes (all of them when it forks at the head).
-    const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes))
-    const totals = await this.#medium(() => this.#totals.loaded())
-    if (totals.entries + from.count > this.limits.maxEntries) {
-      this.#totals.hold({ logs: -slot.logs, bytes: -slot.bytes })
-      throw storeFull(describeLimit('entries', this.limits.maxEntries))
-    }
+    const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes + own.bytes, from.count + own.entries))
     const purges = this.#purges()
     const fork = () => this.#backend.fork(source, at, target, this.#now(), purges.purged)
     const forked = await this.#medium(() =>

@@ -443,6 +443,66 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await backend.fork(source.log, 1, target, NOW)).toBe(false)
     })
 
+    test('a log created with entries holds them from seq 1, counted in its state and the totals; a refused create stores none', async () => {
+      const before = await backend.totals()
+      const log = newLog(newId(), { entries: ['"a"', '"héllo"'] })
+      expect(await backend.create(log, NOW)).toBe(true)
+      expect(await backend.read(log.log, 0, 10)).toEqual([
+        { seq: 1, data: '"a"' },
+        { seq: 2, data: '"héllo"' },
+      ])
+      expect(await backend.state(log.log)).toMatchObject({ head: 2, tail: 0, count: 2, bytes: 11 })
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 11 })
+      expect(await backend.create({ ...log, entries: ['"other"'] }, NOW)).toBe(false)
+      expect((await backend.read(log.log, 0, 10)).map((e) => e.data)).toEqual(['"a"', '"héllo"'])
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 11 })
+      expect(await backend.append([entry(log.log, '"b"')], LIMITS, NOW)).toEqual([3])
+      const closed = newLog(newId(), { entries: ['"last"'], closed: true })
+      await backend.create(closed, NOW)
+      expect(await backend.state(closed.log)).toMatchObject({ head: 1, count: 1, closed: true })
+      expect(await backend.readBefore(closed.log, 2, 1000)).toEqual([{ seq: 1, data: '"last"' }])
+    })
+
+    test('a fork with entries of its own holds them after the copy, from at + 1, counted with it', async () => {
+      const source = newLog()
+      await backend.create(source, NOW)
+      await backend.append(
+        ['"1"', '"2-whole"', '"3"'].map((d) => entry(source.log, d)),
+        LIMITS,
+        NOW,
+      )
+      const before = await backend.totals()
+      const target = newLog(newId(), { entries: ['"2-cut'] })
+      expect(await backend.fork(source.log, 1, target, NOW)).toEqual({ entries: 2, bytes: 3 + 6 })
+      expect(await backend.read(target.log, 0, 10)).toEqual([
+        { seq: 1, data: '"1"' },
+        { seq: 2, data: '"2-cut' },
+      ])
+      expect(await backend.state(target.log)).toMatchObject({ head: 2, count: 2, bytes: 9, forkedFrom: { log: source.log, at: 1 } })
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 9 })
+      expect(await backend.append([entry(target.log, '"t3"')], LIMITS, NOW)).toEqual([3])
+      // Forked at 0: its own entries alone.
+      const bare = newLog(newId(), { entries: ['"x"'] })
+      expect(await backend.fork(source.log, 0, bare, NOW)).toEqual({ entries: 1, bytes: 3 })
+      expect(await backend.read(bare.log, 0, 10)).toEqual([{ seq: 1, data: '"x"' }])
+    })
+
+    test('the core over it: first entries are refused past the log budget or cap, and the store limits count them', async () => {
+      const core = new LogCore(backend, { maxLogBytes: 100, reserveBytes: 10, maxEntriesPerLog: 3, maxEntries: 7 })
+      const log = (entries: string[]) => newLog(newId(), { entries, capped: false })
+      const tooMany = log(['1', '2', '3', '4'])
+      await expect(core.create(tooMany)).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      const tooBig = log(['x'.repeat(91)])
+      await expect(core.create(tooBig)).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      expect([await backend.state(tooMany.log), await backend.state(tooBig.log)]).toEqual([undefined, undefined])
+      const kept = log(['1', '2', '3'])
+      expect(await core.create(kept)).toBe(true)
+      // Three in the store already, and a fork is admitted as holding all its source's (three) and its own.
+      await expect(core.fork(kept.log, 1, log(['x', 'y']))).rejects.toMatchObject({ code: 'STORE_FULL' })
+      expect(await core.fork(kept.log, 1, log(['x']))).toBe(true)
+      expect(await core.totals()).toEqual(await backend.totals())
+    })
+
     test('delete removes the log, its entries, aliases and producers', async () => {
       const viewer = newId()
       const log = newLog(newId(), { aliases: [viewer] })
@@ -511,6 +571,8 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
             [head - 1, head - 3, head + 2, head + 4].filter((seq) => seq > 0),
           ),
           core.fork(logs[2]!, forkAt, { log: newId(), meta: '' }),
+          core.fork(logs[2]!, Math.max(0, forkAt - 1), { log: newId(), meta: '', entries: ['"cut"'] }),
+          core.create({ log: newId(), meta: '', entries: ['"a"', '"bb"'] }),
           ...appends(logs[0]!, 5),
         ])
       }
@@ -529,8 +591,15 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
           LIMITS,
           NOW,
         )
+        const [first, fork] = [newLog(newId(), { entries: ['"p1"', '"p2"'] }), newLog(newId(), { entries: ['"cut"'] })]
+        await backend.create(first, NOW)
+        await backend.fork(first.log, 1, fork, NOW)
         await backend.close()
         backend = await reopen()
+        expect((await backend.read(first.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"p2"'])
+        expect((await backend.read(fork.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"cut"'])
+        expect(await backend.state(fork.log)).toMatchObject({ head: 2, count: 2, bytes: 9 })
+        expect(await backend.append([entry(first.log, '"p3"')], LIMITS, NOW)).toEqual([3])
         expect(await backend.read(log.log, 0, 10)).toEqual([
           { seq: 1, data: '"a"' },
           { seq: 2, data: '"b"' },

@@ -14,7 +14,7 @@ import {
   type OnPurged,
 } from '../log-backend.ts'
 import { ActivityIndex } from './memory-activity.ts'
-import { newLogState } from './new-log-state.ts'
+import { firstEntries, newLogState } from './new-log-state.ts'
 
 /** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
 interface Held {
@@ -41,7 +41,10 @@ export class MemoryBackend implements LogBackend {
   #activity = new ActivityIndex()
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
-    return this.#create(log, now, purged)
+    if (!this.#create(log, now, purged)) return false
+    const created = this.#logs.get(log.log)!
+    created.entries.push(...firstEntries(created.state, log.entries))
+    return true
   }
 
   /** Not async: a fork creates its target and copies into it in one turn, so no append can land in between. */
@@ -202,6 +205,7 @@ export class MemoryBackend implements LogBackend {
     copy.state.count = copy.entries.length
     copy.state.bytes = copy.entries.reduce((sum, e) => sum + e.bytes, 0)
     copy.state.forkedFrom = { log: source, at }
+    copy.entries.push(...firstEntries(copy.state, target.entries))
     return { entries: copy.state.count, bytes: copy.state.bytes }
   }
 

@@ -17,3 +17,24 @@ export function newLogState(log: NewLog, now: number): LogState {
   if (log.capped === false) state.capped = false
   return state
 }
+
+/** An entry a log is created with: its seq, its bytes, its data. */
+export interface FirstEntry {
+  seq: number
+  bytes: number
+  data: string
+}
+
+/**
+ * Counts a new log's first entries (NewLog `entries`) in its state, after its head (0 for a create, the fork's `at`
+ * for a fork), and answers them numbered.
+ */
+export function firstEntries(state: LogState, entries: readonly string[] = []): FirstEntry[] {
+  return entries.map((data) => {
+    const bytes = Buffer.byteLength(data)
+    state.head += 1
+    state.count += 1
+    state.bytes += bytes
+    return { seq: state.head, bytes, data }
+  })
+}

@@ -11,10 +11,14 @@ import { COUNTS, CREATE_LOG, MOVE_ACTIVITY, WAKE_LINE } from './redis-lua.ts'
  * the same 16 digits, so a script can find a log's member to move it.
  */
 
-/** Creates a log (CREATE_LOG's layout, nothing before it). Returns 1, or 0 when its id or an alias is taken. */
+/**
+ * Creates a log with its first entries. KEYS: its entries, then CREATE_LOG's layout. ARGV: CREATE_LOG's. Returns 1, or
+ * 0 when its id or an alias is taken.
+ */
 export const CREATE = `${CREATE_LOG}
-if not is_free(0, 0) then return 0 end
-create_log(0, 0)
+if not is_free(1, 0) then return 0 end
+create_log(1, 0)
+add_entries(1, 0, KEYS[1])
 return 1`
 
 /**

@@ -96,9 +96,13 @@ export class RedisBackend implements LogBackend {
   }
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
-    if ((await this.#script(CREATE, ...this.#creation(log, now))) === 1) return true
+    const create = () => {
+      const [keys, args] = this.#creation(log, now)
+      return this.#script(CREATE, [this.#keys.entries(log.log), ...keys], args)
+    }
+    if ((await create()) === 1) return true
     // A taken name may be held by an expired log: only then is it looked at, and the create tried once more.
-    return (await this.#purgeExpired(log, now, purged)) && (await this.#script(CREATE, ...this.#creation(log, now))) === 1
+    return (await this.#purgeExpired(log, now, purged)) && (await create()) === 1
   }
 
   /** Deletes each expired log holding the new log's id or an alias (each only if still expired then); true if any. */
@@ -258,7 +262,9 @@ export class RedisBackend implements LogBackend {
       [source, String(at), String(count), String(bytes), ...args],
     )
     if (finished === 'NO_LOG') return 'NO_LOG'
-    return finished === 1 && { entries: count, bytes }
+    if (finished !== 1) return false
+    const own = target.entries ?? []
+    return { entries: count + own.length, bytes: own.reduce((sum, data) => sum + Buffer.byteLength(data), bytes) }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {
@@ -350,7 +356,7 @@ export class RedisBackend implements LogBackend {
     const keys = [k.state(log.log), k.aliases(log.log), k.activity, k.expiry, k.totals, k.alias(log.log)]
     for (const alias of aliases) keys.push(k.alias(alias), k.state(alias))
     const args = [log.log, log.meta, String(now), padded(now), log.expiresAt === undefined ? '' : String(log.expiresAt)]
-    args.push(log.closed ? '1' : '0', log.capped === false ? '0' : '1', ...aliases)
+    args.push(log.closed ? '1' : '0', log.capped === false ? '0' : '1', ...aliases, ...(log.entries ?? []))
     return [keys, args]
   }
 

@@ -25,7 +25,8 @@ end
  * Shared by CREATE and FORK_FINISH: whether the log id and its aliases are free, and the creation itself. With `K`
  * keys and `A` args before them: KEYS state, aliases set, activity, expiry, totals, the alias key of the log's own id,
  * then per alias its alias key and the state key of a log of that name; ARGV log, meta, now (ms), now (16 digits),
- * expiresAt ('' for never), closed ('1'/'0'), capped ('1'/'0'), then the aliases.
+ * expiresAt ('' for never), closed ('1'/'0'), capped ('1'/'0'), then the aliases, then the log's first entries
+ * (`add_entries` stores them, after the head: a fork's after its copy).
  */
 export const CREATE_LOG = `${COUNTS}
 local function aliases_of(K) return (#KEYS - K - 6) / 2 end
@@ -52,6 +53,17 @@ local function create_log(K, A)
   end
   redis.call('ZADD', KEYS[K + 3], 0, padded .. ' ' .. log)
   redis.call('HINCRBY', KEYS[K + 5], 'logs', 1)
+end
+local function add_entries(K, A, entries)
+  local state, head, n, bytes = KEYS[K + 1], tonumber(redis.call('HGET', KEYS[K + 1], 'head')), 0, 0
+  for i = A + 8 + aliases_of(K), #ARGV do
+    head, n, bytes = head + 1, n + 1, bytes + string.len(ARGV[i])
+    redis.call('XADD', entries, head .. '-0', 'd', ARGV[i])
+  end
+  if n == 0 then return end
+  redis.call('HSET', state, 'head', head)
+  counts(state, 'count', n, 'bytes', bytes)
+  counts(KEYS[K + 5], 'entries', n, 'bytes', bytes)
 end
 `
 

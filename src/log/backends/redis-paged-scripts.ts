@@ -71,7 +71,7 @@ return {done and 1 or 0, n, bytes, last and seq_of(last) or tonumber(ARGV[1])}`
 
 /**
  * Makes a fork a log, with the entries copied: nothing of it exists before this (an append to it meanwhile is
- * NO_LOG), so no append can land between the copied entries. KEYS: source state, copy, target entries, then
+ * NO_LOG), so no append can land between the copied entries; its own first entries follow them. KEYS: source state, copy, target entries, then
  * CREATE_LOG's layout. ARGV: source log, at, entries copied, their bytes, then CREATE_LOG's. Returns 1, 0 when the
  * target or an alias was taken meanwhile, NO_LOG when the source is gone or has expired (by CREATE_LOG's now).
  */
@@ -95,4 +95,5 @@ local at = tonumber(ARGV[2])
 local tail = math.min(tonumber(redis.call('HGET', KEYS[1], 'tail')), at)
 redis.call('HSET', KEYS[4], 'head', at, 'tail', tail, 'count', ARGV[3], 'bytes', ARGV[4], 'forked_from', ARGV[1], 'forked_at', at)
 counts(KEYS[8], 'entries', ARGV[3], 'bytes', ARGV[4])
+add_entries(3, 4, KEYS[3])
 return 1`

@@ -100,9 +100,12 @@ export class SqliteBackend implements LogBackend {
   #createNow(log: NewLog, now: number): boolean {
     const state = newLogState(log, now)
     const created = writing(() => this.#queries.create(log, state, this.#rows))
-    if (created) this.#states.set(log.log, state)
-    if (created) this.#totals.logs += 1
-    return created
+    if (!created) return false
+    this.#states.set(log.log, state)
+    this.#totals.logs += 1
+    this.#totals.entries += state.count
+    this.#totals.bytes += state.bytes
+    return true
   }
 
   /** Deletes each expired log holding the new log's id or an alias; true when there was one. */
