@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FOREIGN_ORIGIN'
   | 'NOT_FOUND'
+  | 'GONE'
   | 'METHOD_NOT_ALLOWED'
   | 'INVALID_EVENT'
   | 'BODY_TOO_DEEP'
@@ -52,6 +53,7 @@ const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   FOREIGN_ORIGIN: 403,
   NOT_FOUND: 404,
+  GONE: 410,
   METHOD_NOT_ALLOWED: 405,
   INVALID_EVENT: 422,
   BODY_TOO_DEEP: 422,

@@ -119,7 +119,8 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const state = await this.core.state(id)
-    return state && recordOf(id, state)
+    // A chat deleted while branches of it live is kept for them (LogCore `delete`), and is gone for everyone else.
+    return state && state.deletedAt === undefined ? recordOf(id, state) : undefined
   }
 
   async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {

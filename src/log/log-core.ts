@@ -7,8 +7,8 @@ import {
   type AppendEntry,
   type AppendOutcome,
   type BackendTotals,
+  type DeletedCounts,
   type EntryCounts,
-  expiredAt,
   type LogBackend,
   type LogEntry,
   type LogId,
@@ -17,6 +17,7 @@ import {
   type NewLog,
   type OnPurged,
   type Refusal,
+  refusalAt,
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
@@ -124,15 +125,19 @@ export class LogCore {
     )
   }
 
-  /** The log's state; undefined for no such log, or one that has expired. */
+  /**
+   * The log's state; undefined for no such log, or one that has expired. A soft-deleted log answers with `deletedAt`
+   * set (Durable Streams' 410 Gone), and so does one that has expired while forks name it (from its expiry: the next
+   * retention pass soft-deletes it).
+   */
   async state(log: LogId): Promise<LogState | undefined> {
     const ticket = this.#tails.peek(log)
     const state = await this.#medium(() => this.#backend.state(log))
-    if (!state || this.#expired(state)) {
-      this.#tails.forget(log)
-      return undefined
-    }
-    if (ticket) this.#tails.heard(log, ticket, state.head, state)
+    const refused = refusalAt(state, this.#now())
+    if (refused) this.#tails.forget(log)
+    if (refused === 'NO_LOG') return undefined
+    if (refused === 'GONE') return { ...state!, deletedAt: state!.deletedAt ?? state!.expiresAt }
+    if (ticket) this.#tails.heard(log, ticket, state!.head, state)
     return state
   }
 
@@ -194,7 +199,9 @@ export class LogCore {
       const ticket = this.#tails.peek(log)
       if (!ticket || this.#tails.knowsExpiry(log) || this.#tails.read(log, after, limit) === undefined) return undefined
       const state = await this.#medium(() => this.#backend.state(log))
-      if (!state || !this.#tails.heard(log, ticket, state.head, state) || this.#tails.liveUntil(log, now) === undefined) return undefined
+      // A soft-deleted log must never be known as live: the backend answers its reads.
+      if (!state || state.deletedAt !== undefined) return undefined
+      if (!this.#tails.heard(log, ticket, state.head, state) || this.#tails.liveUntil(log, now) === undefined) return undefined
     }
     return this.#tails.read(log, after, limit)
   }
@@ -214,12 +221,16 @@ export class LogCore {
     return this.#waits.waitFor(log, after, signal, timeoutMs, words)
   }
 
-  /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
-  async delete(log: LogId): Promise<EntryCounts | undefined> {
+  /**
+   * Deletes the log and everything of it; its readers wake and find it gone. Answers what went (with the soft-deleted
+   * sources it left without forks), 'SOFT' when forks name it (it is marked deleted and kept: LogBackend `delete`), or
+   * undefined when it was not there.
+   */
+  async delete(log: LogId): Promise<DeletedCounts | 'SOFT' | undefined> {
     const removed = await this.#medium(() =>
       this.#totals.change(
-        () => this.#backend.delete(log),
-        (gone) => gone && less(gone, 1),
+        () => this.#backend.delete(log, this.#now()),
+        (gone) => (typeof gone === 'object' ? less(gone, gone.logs) : undefined),
       ),
     )
     this.#forget(log)
@@ -261,6 +272,7 @@ export class LogCore {
       this.#totals.change(fork, (copied) => plus(typeof copied === 'object' ? { ...copied, logs: 1 } : NOTHING, purges.counted), slot),
     )
     if (forked === 'NO_LOG') throw words.noLog(source)
+    if (forked === 'GONE') throw words.gone(source)
     return forked !== false
   }
 
@@ -446,10 +458,6 @@ export class LogCore {
     this.#ledger.forget(log)
   }
 
-  #expired(state: LogState): boolean {
-    return expiredAt(state, this.#now())
-  }
-
   /**
    * What a create or fork is told of the expired logs it deleted for its names: each forgotten and its readers woken
    * to find it gone, and `counted` what they took from the totals, which the change counts with its own.
@@ -477,6 +485,7 @@ export class LogCore {
 
   #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
     if (refusal === 'NO_LOG') return words.noLog(log)
+    if (refusal === 'GONE') return words.gone(log)
     if (refusal === 'STALE') return producerStale()
     if (refusal === 'CLOSED') return words.closed(log)
     if (refusal === 'FULL') return words.full(this.limits.maxLogBytes)

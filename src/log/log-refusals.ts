@@ -8,6 +8,8 @@ import type { LogId } from './log-backend.ts'
 export interface LogRefusals {
   /** The log does not exist (or expired). */
   noLog(log: LogId): AppError
+  /** The log was deleted while forks of it live (a soft delete): its name stays taken until the last of them goes. */
+  gone(log: LogId): AppError
   /** The log is closed and takes no more entries. */
   closed(log: LogId): AppError
   /** The log's byte budget is spent; `maxBytes` is that budget. */
@@ -81,6 +83,11 @@ export function storeUnavailable(reason: string, cause?: unknown, retryAfterSeco
 /** The sentences of a log that is not a chat: a Durable Streams stream. */
 export const LOG_REFUSALS: LogRefusals = {
   noLog: () => new AppError('NOT_FOUND', 'There is no such stream (it was deleted, or it expired).'),
+  gone: () =>
+    new AppError(
+      'GONE',
+      'This stream was deleted. Its forks still hold what they copied of it; its name is free again once the last of them is deleted.',
+    ),
   closed: () => new AppError('RUN_CLOSED', 'This stream is closed and takes no more data.'),
   full: (maxBytes) => new AppError('SESSION_FULL', `This stream is full: it holds at most ${mib(maxBytes)} (--max-session-bytes).`),
   fenced: () => new AppError('RUN_ENDED', 'This writer lost its hold on the stream, so its data is no longer stored.'),

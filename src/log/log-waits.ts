@@ -1,6 +1,6 @@
 import type { Notifier } from '../bus/notifier.ts'
 import type { StopSignal } from '../bus/session-signal.ts'
-import { expiredAt, type LogId, type LogState } from './log-backend.ts'
+import { type LogId, type LogState, refusalAt } from './log-backend.ts'
 import { type LogRefusals, storeClosed } from './log-refusals.ts'
 import type { LogTails } from './log-tails.ts'
 
@@ -60,15 +60,16 @@ export class LogWaits {
       const ticket = tails.track(log)
       const state = await this.core.state(log)
       const now = this.core.now()
-      if (!state || expiredAt(state, now)) {
+      const refused = refusalAt(state, now)
+      if (refused) {
         tails.forget(log)
-        throw words.noLog(log)
+        throw refused === 'GONE' ? words.gone(log) : words.noLog(log)
       }
       // Had the log been evicted meanwhile, a change could have passed unseen: ask again.
-      if (!tails.heard(log, ticket, state.head, state)) continue
+      if (!tails.heard(log, ticket, state!.head, state)) continue
       if (this.core.closed()) throw storeClosed()
       // No await from here to registering the wait, so no append can slip in between.
-      return this.#park(log, after, signal, timeoutMs, (state.expiresAt ?? Number.POSITIVE_INFINITY) - now)
+      return this.#park(log, after, signal, timeoutMs, (state!.expiresAt ?? Number.POSITIVE_INFINITY) - now)
     }
   }
 }

@@ -32,8 +32,9 @@ export class Retention {
     const backend = this.core.backend
     const gone = async (log: LogId) => {
       const held = await this.core.delete(log)
-      if (!held) return
-      report.sessionsDeleted++
+      // A log forks name is kept, marked deleted: it goes with its last fork.
+      if (!held || held === 'SOFT') return
+      report.sessionsDeleted += held.logs
       report.eventsDeleted += held.entries
     }
     for (let expired = await this.core.medium(() => backend.expiredLogs(now, PAGE)); expired.length > 0; ) {

@@ -503,23 +503,138 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await core.totals()).toEqual(await backend.totals())
     })
 
+    test('a log that forks name is soft-deleted: entries and names kept, entries and forks refused GONE, reads empty', async () => {
+      const viewer = newId()
+      const source = newLog(newId(), { aliases: [viewer], entries: ['"1"', '"2"'] })
+      await backend.create(source, NOW)
+      const fork = newLog()
+      await backend.fork(source.log, 1, fork, NOW)
+      expect((await backend.state(source.log))?.forks).toBe(1)
+      const totals = await backend.totals()
+      expect(await backend.delete(source.log, NOW + 5)).toBe('SOFT')
+      expect(await backend.state(source.log)).toMatchObject({ deletedAt: NOW + 5, forks: 1, count: 2, head: 2 })
+      expect(await backend.totals()).toEqual(totals)
+      expect(await backend.append([entry(source.log, '"3"'), entry(source.log, null, { closesLog: true })], LIMITS, NOW + 6)).toEqual([
+        'GONE',
+        'GONE',
+      ])
+      expect(await backend.fork(source.log, 1, newLog(), NOW + 6)).toBe('GONE')
+      expect(await backend.read(source.log, 0, 10, NOW + 6)).toEqual([])
+      expect(await backend.readBefore(source.log, 3, 1000, NOW + 6)).toEqual([])
+      // Its names stay taken.
+      expect(await backend.create({ log: source.log, meta: '' }, NOW + 6)).toBe(false)
+      expect(await backend.create(newLog(newId(), { aliases: [viewer] }), NOW + 6)).toBe(false)
+      expect(await backend.resolveAlias(viewer)).toBe(source.log)
+      // Deleted again: the same answer, the first time kept.
+      expect(await backend.delete(source.log, NOW + 7)).toBe('SOFT')
+      expect((await backend.state(source.log))?.deletedAt).toBe(NOW + 5)
+      // The fork is untouched.
+      expect(await backend.read(fork.log, 0, 10, NOW + 7)).toEqual([{ seq: 1, data: '"1"' }])
+      expect(await backend.append([entry(fork.log, '"f2"')], LIMITS, NOW + 7)).toEqual([2])
+    })
+
+    test('deleting the last fork of a soft-deleted log deletes it too, down a chain, counted in one answer', async () => {
+      const before = await backend.totals()
+      const [a, b, c, d] = [
+        newLog(newId(), { aliases: [newId()], entries: ['"a1"', '"a2"'] }),
+        newLog(newId(), { entries: ['"b3"'] }),
+        newLog(),
+        newLog(),
+      ]
+      await backend.create(a, NOW)
+      await backend.fork(a.log, 2, b, NOW)
+      await backend.fork(b.log, 3, c, NOW)
+      await backend.fork(a.log, 1, d, NOW)
+      expect([(await backend.state(a.log))?.forks, (await backend.state(b.log))?.forks]).toEqual([2, 1])
+      expect(await backend.delete(a.log, NOW)).toBe('SOFT')
+      expect(await backend.delete(b.log, NOW)).toBe('SOFT')
+      // c goes, and b with it (c was its last fork); a keeps d.
+      expect(await backend.delete(c.log, NOW)).toEqual({ logs: 2, entries: 3 + 3, bytes: 12 + 12 })
+      expect(await backend.state(b.log)).toBeUndefined()
+      expect(await backend.state(a.log)).toMatchObject({ forks: 1, deletedAt: NOW })
+      expect(await backend.create({ log: b.log, meta: '' }, NOW)).toBe(true)
+      expect(await backend.delete(b.log, NOW)).toEqual({ logs: 1, entries: 0, bytes: 0 })
+      expect(await backend.delete(d.log, NOW)).toEqual({ logs: 2, entries: 1 + 2, bytes: 4 + 8 })
+      expect(await backend.state(a.log)).toBeUndefined()
+      expect(await backend.resolveAlias(a.aliases![0]!)).toBeUndefined()
+      expect(await backend.totals()).toEqual(before)
+    })
+
+    test('an expired log that forks name is GONE, keeps its names, and is soft-deleted by its delete; an expired fork frees its source', async () => {
+      const source = newLog(newId(), { expiresAt: NOW + 10, entries: ['"1"'] })
+      await backend.create(source, NOW)
+      const fork = newLog(newId(), { expiresAt: NOW + 20 })
+      await backend.fork(source.log, 1, fork, NOW)
+      expect(await backend.append([entry(source.log, '"2"')], LIMITS, NOW + 10)).toEqual(['GONE'])
+      expect(await backend.fork(source.log, 1, newLog(), NOW + 10)).toBe('GONE')
+      expect(await backend.create({ log: source.log, meta: 'new' }, NOW + 10)).toBe(false)
+      expect(await backend.expiredLogs(NOW + 10, 1000)).toContain(source.log)
+      expect(await backend.delete(source.log, NOW + 10)).toBe('SOFT')
+      expect(await backend.expiredLogs(NOW + 10, 1000)).not.toContain(source.log)
+      expect((await backend.state(source.log))?.expiresAt).toBeUndefined()
+      // The fork expires: a create takes its name, and its soft-deleted source goes with it.
+      const purged: string[] = []
+      expect(await backend.create({ log: fork.log, meta: 'new' }, NOW + 20, (log) => purged.push(log))).toBe(true)
+      expect(purged.sort()).toEqual([source.log, fork.log].sort())
+      expect(await backend.state(source.log)).toBeUndefined()
+    })
+
+    test('the core over it: a soft-deleted log reads as gone (410) until its last fork goes with it, its waiters told', async () => {
+      let now = NOW
+      const core = new LogCore(backend, { now: () => now })
+      const source = newLog(newId(), { entries: ['"1"'] })
+      await core.create(source)
+      const fork = newLog()
+      await core.fork(source.log, 1, fork)
+      // Another core (another instance, whose wake-up is still on its way) knows the log from an append of its own.
+      const other = new LogCore(backend, { now: () => now })
+      await other.append({ log: source.log, data: '"2"', exempt: false })
+      await core.recount()
+      const before = await core.totals()
+      const parked = core.waitFor(source.log, 1, new AbortController().signal, 3_600_000)
+      expect(await core.delete(source.log)).toBe('SOFT')
+      expect(await other.read(source.log, 1, 10)).toEqual([])
+      expect(await parked).toBe(false)
+      await expect(core.waitFor(source.log, 1, new AbortController().signal, 3_600_000)).rejects.toMatchObject({
+        code: 'GONE',
+        status: 410,
+      })
+      expect((await core.state(source.log))?.deletedAt).toBe(NOW)
+      expect(await core.read(source.log, 0, 10)).toEqual([])
+      expect(await core.readBefore(source.log, 2, 1000)).toEqual([])
+      await expect(core.append({ log: source.log, data: '"2"', exempt: false })).rejects.toMatchObject({ code: 'GONE', status: 410 })
+      await expect(core.fork(source.log, 1, newLog())).rejects.toMatchObject({ code: 'GONE' })
+      expect(await core.create({ log: source.log, meta: '' })).toBe(false)
+      expect(await core.totals()).toEqual(before)
+      expect(await core.delete(fork.log)).toEqual({ logs: 2, entries: 3, bytes: 9 })
+      expect(await core.state(source.log)).toBeUndefined()
+      expect(await core.totals()).toEqual(await backend.totals())
+      // Expired while a fork names it: gone from its expiry, before any sweep marks it.
+      const expiring = newLog(newId(), { expiresAt: NOW + 10 })
+      await core.create(expiring)
+      await core.fork(expiring.log, 0, newLog())
+      now += 10
+      expect((await core.state(expiring.log))?.deletedAt).toBe(NOW + 10)
+      await expect(core.waitFor(expiring.log, 0, new AbortController().signal, 3_600_000)).rejects.toMatchObject({ code: 'GONE' })
+    })
+
     test('delete removes the log, its entries, aliases and producers', async () => {
       const viewer = newId()
       const log = newLog(newId(), { aliases: [viewer] })
       await backend.create(log, NOW)
       await backend.append([entry(log.log, '1', { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
-      expect(await backend.delete(log.log)).toEqual({ entries: 1, bytes: 1 })
+      expect(await backend.delete(log.log, NOW)).toEqual({ logs: 1, entries: 1, bytes: 1 })
       expect(await backend.state(log.log)).toBeUndefined()
       expect(await backend.read(log.log, 0, 10)).toEqual([])
       expect(await backend.resolveAlias(viewer)).toBeUndefined()
       expect(await backend.producer(log.log, 'k')).toBeUndefined()
-      expect(await backend.delete(log.log)).toBeUndefined()
+      expect(await backend.delete(log.log, NOW)).toBeUndefined()
       // The id is free again, with nothing of the old log.
       expect(await backend.create(log, NOW)).toBe(true)
       expect(await backend.state(log.log)).toMatchObject({ head: 0, count: 0 })
       // An empty log is deleted as well (Redis once wrote its counts' -0 as "-0", which HINCRBY refused).
       const totals = await backend.totals()
-      expect(await backend.delete(log.log)).toEqual({ entries: 0, bytes: 0 })
+      expect(await backend.delete(log.log, NOW)).toEqual({ logs: 1, entries: 0, bytes: 0 })
       expect(await backend.totals()).toEqual({ ...totals, logs: totals.logs - 1 })
     })
 
@@ -560,6 +675,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       for (const log of logs) await core.create({ log, meta: '' })
       const appends = (log: string, n: number) =>
         Array.from({ length: n }, (_, i) => core.append({ log, data: `"${log}-${i}"`, exempt: false }).catch(() => undefined))
+      const forks = Array.from({ length: 8 }, () => newId())
       for (let round = 0; round < 4; round++) {
         const head = (await core.state(logs[1]!))!.head
         const forkAt = (await core.state(logs[2]!))!.head
@@ -570,14 +686,18 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
             logs[1]!,
             [head - 1, head - 3, head + 2, head + 4].filter((seq) => seq > 0),
           ),
-          core.fork(logs[2]!, forkAt, { log: newId(), meta: '' }),
-          core.fork(logs[2]!, Math.max(0, forkAt - 1), { log: newId(), meta: '', entries: ['"cut"'] }),
+          core.fork(logs[2]!, forkAt, { log: forks[2 * round]!, meta: '' }),
+          core.fork(logs[2]!, Math.max(0, forkAt - 1), { log: forks[2 * round + 1]!, meta: '', entries: ['"cut"'] }),
           core.create({ log: newId(), meta: '', entries: ['"a"', '"bb"'] }),
           ...appends(logs[0]!, 5),
         ])
       }
       const doomed = logs[3]!
       await Promise.all([...appends(doomed, 10), core.delete(doomed), ...appends(doomed, 10)])
+      // The forked log is soft-deleted, and goes with the last of its forks, while appends race them all.
+      await Promise.all([...appends(logs[2]!, 5), core.delete(logs[2]!), ...forks.flatMap((fork) => appends(fork, 2))])
+      await Promise.all([...forks.map((fork) => core.delete(fork)), ...appends(logs[2]!, 5), ...forks.flatMap((fork) => appends(fork, 2))])
+      expect(await backend.state(logs[2]!)).toBeUndefined()
       await core.settled()
       expect(await core.totals()).toEqual(await backend.totals())
     })
@@ -594,12 +714,22 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
         const [first, fork] = [newLog(newId(), { entries: ['"p1"', '"p2"'] }), newLog(newId(), { entries: ['"cut"'] })]
         await backend.create(first, NOW)
         await backend.fork(first.log, 1, fork, NOW)
+        expect(await backend.delete(first.log, NOW)).toBe('SOFT')
+        // A source two forks name, one of which goes: its forks are kept as lowered.
+        const [two, gone] = [newLog(), newLog()]
+        await backend.create(two, NOW)
+        await backend.fork(two.log, 0, newLog(), NOW)
+        await backend.fork(two.log, 0, gone, NOW)
+        await backend.delete(gone.log, NOW)
         await backend.close()
         backend = await reopen()
         expect((await backend.read(first.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"p2"'])
         expect((await backend.read(fork.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"cut"'])
         expect(await backend.state(fork.log)).toMatchObject({ head: 2, count: 2, bytes: 9 })
-        expect(await backend.append([entry(first.log, '"p3"')], LIMITS, NOW)).toEqual([3])
+        expect(await backend.state(first.log)).toMatchObject({ forks: 1, deletedAt: NOW })
+        expect((await backend.state(two.log))?.forks).toBe(1)
+        expect(await backend.append([entry(first.log, '"p3"')], LIMITS, NOW)).toEqual(['GONE'])
+        expect(await backend.delete(fork.log, NOW)).toEqual({ logs: 2, entries: 4, bytes: 17 })
         expect(await backend.read(log.log, 0, 10)).toEqual([
           { seq: 1, data: '"a"' },
           { seq: 2, data: '"b"' },

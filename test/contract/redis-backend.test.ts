@@ -122,7 +122,7 @@ if (available) {
       heard.length = 0
       await a.deleteEntries(one, [1])
       await a.keepNewest(one, 0)
-      await a.delete(other)
+      await a.delete(other, NOW)
       await until(() => heard.length >= 3, { what: 'the change messages' })
       expect(heard).toEqual([
         [one, undefined],

@@ -50,3 +50,20 @@ test('a schema-9 database opens with its forks counted, every log capped and liv
   expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION })
   db.close()
 })
+
+test('forks made before schema 10 hold their sources: deleted, a source is kept until its last fork goes, down the chain', async () => {
+  const backend = new SqliteBackend(v9File())
+  try {
+    expect(await backend.delete('v9-source', NOW)).toBe('SOFT')
+    expect(await backend.delete('v9-fork-a', NOW)).toBe('SOFT')
+    expect(await backend.delete('v9-fork-b', NOW)).toEqual({ logs: 1, entries: 3, bytes: 9 })
+    expect(await backend.state('v9-source')).toMatchObject({ forks: 1, deletedAt: NOW })
+    // The last fork of the chain takes its source and the source's source with it.
+    expect(await backend.delete('v9-fork-a-a', NOW)).toEqual({ logs: 3, entries: 2 + 2 + 4, bytes: 24 })
+    expect(await backend.state('v9-source')).toBeUndefined()
+    expect(await backend.resolveAlias('v9-source-viewer')).toBeUndefined()
+    expect(await backend.totals()).toEqual({ logs: 1, entries: 0, bytes: 0 })
+  } finally {
+    await backend.close()
+  }
+})

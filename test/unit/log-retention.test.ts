@@ -27,6 +27,23 @@ describe('retention by the core’s clock', () => {
     expect(await log.getSession(id)).toBeUndefined()
   })
 
+  test('an idle chat with a live branch is kept for it, gone for everyone else, and goes with the branch', async () => {
+    const { clock, log } = clocked()
+    const [id, branch] = [newId(), newId()]
+    await log.createSession(id, ECHO)
+    await log.append(id, { type: 'user', step_id: 'r', ts: new Date(clock.now).toISOString(), text: 'q' })
+    // The branch closes the run it copied with an interrupt (seq 2).
+    await log.forkSession(id, 1, branch)
+    clock.now += 25 * HOUR + 60_000
+    await log.append(branch, { type: 'user', step_id: 'b', ts: new Date(clock.now).toISOString(), text: 'q2' })
+    expect((await log.prune(policy)).sessionsDeleted).toBe(0)
+    expect(await log.getSession(id)).toBeUndefined()
+    expect((await log.getSession(branch))?.last_seq).toBe(3)
+    clock.now += 25 * HOUR + 60_000
+    expect(await log.prune(policy)).toMatchObject({ sessionsDeleted: 2, eventsDeleted: 4 })
+    expect(await log.core.backend.state(id)).toBeUndefined()
+  })
+
   test('a log past its expiry is gone at once for readers, and deleted by the next pass', async () => {
     const { clock, log } = clocked()
     await log.core.create({ log: 'stream', meta: '{}', expiresAt: clock.now + 1000 })

@@ -3,7 +3,7 @@ import {
   type AppendEntry,
   type AppendOutcome,
   type BatchLimits,
-  expiredAt,
+  refusalAt,
   type LogId,
   type LogState,
   type Refusal,
@@ -82,8 +82,9 @@ export class BatchWriter {
       if (!state) {
         const committed = this.#load(entry.log)
         // An expired log is no log: within the transaction, so no entry lands after its expiry.
-        if (!committed || expiredAt(committed, now)) {
-          outcomes.push('NO_LOG')
+        const gone = refusalAt(committed, now)
+        if (!committed || gone) {
+          outcomes.push(gone ?? 'NO_LOG')
           continue
         }
         state = copyState(committed)

@@ -97,9 +97,15 @@ export class SqliteLogQueries {
     return this.#resolveAlias.get(alias)?.log
   }
 
-  /** Deletes the log's entries, aliases, producers and row in one transaction. */
-  deleteLog(log: LogId): void {
-    this.#deleteLog(log)
+  /**
+   * Deletes the logs' entries, aliases, producers and rows, and sets `lowered`'s forks, in one transaction (a log and
+   * the soft-deleted sources its going leaves without forks).
+   */
+  deleteLogs(logs: readonly LogId[], rows: LogRows, lowered?: { log: LogId; forks: number }): void {
+    this.#db.transaction(() => {
+      for (const log of logs) this.#deleteLog(log)
+      if (lowered) rows.setForks(lowered.log, lowered.forks)
+    })()
   }
 
   deleteEntries(log: LogId, seqs: readonly number[], state: LogState, rows: LogRows): Gone {
@@ -147,6 +153,7 @@ export class SqliteLogQueries {
       state.bytes = span?.bytes ?? 0
       state.forkedFrom = { log: source, at }
       if (!this.#create(target, state, rows, firstEntries(state, target.entries))) return false
+      rows.setForks(source, from.forks + 1)
       this.#db
         .query('INSERT INTO entries (log, seq, bytes, data) SELECT ?, seq, bytes, data FROM entries WHERE log = ? AND seq <= ?')
         .run(target.log, source, at)

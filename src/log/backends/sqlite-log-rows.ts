@@ -66,6 +66,8 @@ export class LogRows {
   readonly #setMeta: Statement
   readonly #touch: Statement
   readonly #delete: Statement
+  readonly #setForks: Statement
+  readonly #softDelete: Statement
 
   constructor(db: Database) {
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE id = ?`)
@@ -77,6 +79,8 @@ export class LogRows {
     this.#setMeta = db.prepare('UPDATE logs SET meta = ? WHERE id = ?')
     this.#touch = db.prepare('UPDATE logs SET active_at = ?, expires_at = ? WHERE id = ?')
     this.#delete = db.prepare('DELETE FROM logs WHERE id = ?')
+    this.#setForks = db.prepare('UPDATE logs SET forks = ? WHERE id = ?')
+    this.#softDelete = db.prepare('UPDATE logs SET deleted_at = ?, expires_at = NULL WHERE id = ?')
   }
 
   read(log: LogId): LogState | undefined {
@@ -134,6 +138,15 @@ export class LogRows {
 
   touch(log: LogId, activeAt: number, expiresAt: number | null): void {
     this.#touch.run(activeAt, expiresAt, log)
+  }
+
+  setForks(log: LogId, forks: number): void {
+    this.#setForks.run(forks, log)
+  }
+
+  /** Marks the log deleted at `deletedAt` and clears its expiry (a soft delete). */
+  softDelete(log: LogId, deletedAt: number): void {
+    this.#softDelete.run(deletedAt, log)
   }
 
   delete(log: LogId): boolean {
