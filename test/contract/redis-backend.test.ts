@@ -10,7 +10,7 @@ import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { QUIET_MS, until } from '../helpers/wait.ts'
+import { QUIET_MS, until, within } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -80,6 +80,45 @@ if (available) {
       )
       expect(outcomes.flat().sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
       expect(await b.state(log)).toMatchObject({ head: 40, count: 40 })
+      await closeAll(a, b)
+    })
+
+    test('two instances deciding from one read of a producer: exactly one stores its entry, the other is told STALE', async () => {
+      const [a, b] = await two()
+      const log = newId()
+      await a.create({ log, meta: '' }, NOW)
+      for (let round = 0; round < 10; round++) {
+        const held = (await a.producer(log, 'p')) ?? null
+        const write = (backend: RedisBackend, who: string) =>
+          backend.append(
+            [entry(log, `"${who}${round}"`, { producers: [{ key: 'p', value: `${who}${round}`, expect: held }] })],
+            LIMITS,
+            NOW,
+          )
+        const outcomes = (await Promise.all([write(a, 'a'), write(b, 'b')])).flat()
+        expect(outcomes.filter((o) => o === 'STALE')).toHaveLength(1)
+        expect(outcomes.filter((o) => typeof o === 'number')).toEqual([round + 1])
+      }
+      expect(await b.state(log)).toMatchObject({ head: 10, count: 10 })
+      await closeAll(a, b)
+    })
+
+    test('a log soft-deleted on one instance is gone on the other, and goes there with its last fork', async () => {
+      const [a, b] = await two()
+      const [coreA, coreB] = [new LogCore(a), new LogCore(b)]
+      const [source, fork] = [newId(), newId()]
+      await coreA.create({ log: source, meta: '', entries: ['"1"'] })
+      await coreA.fork(source, 1, { log: fork, meta: '' })
+      await coreB.append({ log: source, data: '"2"', exempt: false })
+      // A waiter there, parked at the head, is woken (by its own append's message, then by the delete's) and told at last.
+      const waiting = (async () => {
+        for (;;) await coreB.waitFor(source, 2, new AbortController().signal, 3_600_000)
+      })()
+      expect(await coreA.delete(source)).toBe('SOFT')
+      await expect(within(waiting, { what: 'GONE on the other instance' })).rejects.toMatchObject({ code: 'GONE' })
+      await expect(coreB.append({ log: source, data: '"3"', exempt: false })).rejects.toMatchObject({ code: 'GONE' })
+      expect(await coreB.delete(fork)).toEqual({ logs: 2, entries: 3, bytes: 9 })
+      expect(await coreA.state(source)).toBeUndefined()
       await closeAll(a, b)
     })
 
