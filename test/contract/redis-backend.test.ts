@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
-import { APPEND } from '../../src/log/backends/redis-backend-scripts.ts'
+import { APPEND, DELETE } from '../../src/log/backends/redis-backend-scripts.ts'
 import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
 import { redisLogKeys } from '../../src/redis/redis-keys.ts'
@@ -120,6 +120,34 @@ if (available) {
       expect(await coreB.delete(fork)).toEqual({ logs: 2, entries: 3, bytes: 9 })
       expect(await coreA.state(source)).toBeUndefined()
       await closeAll(a, b)
+    })
+
+    test('DELETE refuses a chain that is not as its caller read it, and changes nothing', async () => {
+      const prefix = `t${newId()}:`
+      const backend = await openBackend(prefix)
+      const k = redisLogKeys(prefix)
+      const [source, fork] = [newId(), newId()]
+      await backend.create({ log: source, meta: '' }, NOW)
+      await backend.fork(source, 0, { log: fork, meta: '' }, NOW)
+      expect(await backend.delete(source, NOW)).toBe('SOFT')
+      const group = (log: string) => [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
+      const shared = [k.activity, k.expiry, k.openRuns, k.totals]
+      const del = (keys: string[], args: string[]) =>
+        command('EVAL', [DELETE, String(keys.length), ...keys, ...[k.wakeChannel, '', String(NOW), ...args]])
+      // Read before the source was deleted: its source is only lowered. It is soft-deleted and would be left without forks.
+      expect(await del([...shared, k.state(source), ...group(fork)], [source, '1', fork, '0'])).toBe(-1)
+      // Read as having no source at all.
+      expect(await del([...shared, ...group(fork)], ['', '1', fork, '0'])).toBe(-1)
+      // Read as taking its source along, which is live (not soft-deleted).
+      const [live, branch] = [newId(), newId()]
+      await backend.create({ log: live, meta: '' }, NOW)
+      await backend.fork(live, 0, { log: branch, meta: '' }, NOW)
+      expect(await del([...shared, ...group(branch), ...group(live)], ['', '2', branch, '0', live, '0'])).toBe(-1)
+      expect(await backend.state(live)).toMatchObject({ forks: 1 })
+      expect((await backend.state(source))?.forks).toBe(1)
+      expect(await backend.state(fork)).toBeDefined()
+      expect(await backend.delete(fork, NOW)).toEqual({ logs: 2, entries: 0, bytes: 0 })
+      await backend.close()
     })
 
     test("two instances' totals drift only until a recount: then each counts the store as Redis does", async () => {
