@@ -1,4 +1,5 @@
 import { AppError } from '../errors.ts'
+import type { ProducerWrite } from '../log/log-backend.ts'
 import { isJsonMode } from './content-type.ts'
 import { encodeEntryBytes } from './entry-bytes.ts'
 import { type AppendHeaders, compareStreamSeq, type ProducerHeaders } from './headers.ts'
@@ -29,7 +30,25 @@ export async function append(ctx: StreamContext, name: string, headers: AppendHe
     ...(headers.producer ? [`${name}\n${producerKey(headers.producer.id)}`] : []),
     ...(headers.streamSeq !== undefined ? [name] : []),
   ]
-  return locked(ctx, locks, () => appendLocked(ctx, name, headers, data))
+  return locked(ctx, locks, () => appendDecided(ctx, name, headers, data))
+}
+
+/** How often a request decides again when another instance wrote its producer's state first (STALE). */
+const STALE_RETRIES = 3
+
+/**
+ * The locks serialise this process's requests; the marks' compare-and-set serialises instances: a request that
+ * decided from a state another instance has since changed is refused STALE and decides again from the new one (a
+ * retry of the same request is then a duplicate).
+ */
+async function appendDecided(ctx: StreamContext, name: string, headers: AppendHeaders, data: string | null): Promise<StreamAnswer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await appendLocked(ctx, name, headers, data)
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'PRODUCER_STALE') || attempt === STALE_RETRIES) throw error
+    }
+  }
 }
 
 /** The entry's data: the body as the stream's content type keeps it (a different type is a 409). */
@@ -51,14 +70,16 @@ function entryData(stream: OpenStream, headers: AppendHeaders, body: Uint8Array)
 async function appendLocked(ctx: StreamContext, name: string, headers: AppendHeaders, data: string | null): Promise<StreamAnswer> {
   const { state } = await openStream(ctx, name)
   const { producer } = headers
-  const marks: { key: string; value: string }[] = []
+  const marks: ProducerWrite[] = []
   const answered: Record<string, string> = {}
   if (producer) {
-    const kept = await producerMark(ctx, name, producer.id)
+    const read = await ctx.log.mark(name, producerKey(producer.id))
+    const kept = producerMark(read)
     const decided = decideProducer(kept, producer)
     if (decided.kind !== 'append') return producerRefusal(decided, producer, state.closed, state.head)
     if (kept === undefined) await makeRoomForProducer(ctx, name)
-    marks.push({ key: producerKey(producer.id), value: JSON.stringify({ e: decided.mark.epoch, s: decided.mark.seq, at: ctx.log.now() }) })
+    const value = JSON.stringify({ e: decided.mark.epoch, s: decided.mark.seq, at: ctx.log.now() })
+    marks.push({ key: producerKey(producer.id), value, expect: read ?? null })
     Object.assign(answered, { [H.producerEpoch]: String(producer.epoch), [H.producerSeq]: String(producer.seq) })
   }
   if (state.closed) {
@@ -70,7 +91,7 @@ async function appendLocked(ctx: StreamContext, name: string, headers: AppendHea
     if (last !== undefined && compareStreamSeq(headers.streamSeq, last) <= 0) {
       throw new StreamRefusal('STREAM_CONFLICT', `Stream-Seq ${headers.streamSeq} is not after the last one, ${last}: send a greater one.`)
     }
-    marks.push({ key: SEQ_KEY, value: headers.streamSeq })
+    marks.push({ key: SEQ_KEY, value: headers.streamSeq, expect: last ?? null })
   }
   let seq: number
   try {
@@ -104,8 +125,7 @@ async function makeRoomForProducer(ctx: StreamContext, name: string): Promise<vo
   await ctx.log.forgetMarks(name, forget)
 }
 
-async function producerMark(ctx: StreamContext, name: string, id: string): Promise<ProducerMark | undefined> {
-  const kept = await ctx.log.mark(name, producerKey(id))
+function producerMark(kept: string | undefined): ProducerMark | undefined {
   if (kept === undefined) return undefined
   const { e, s } = JSON.parse(kept) as { e: number; s: number }
   return { epoch: e, seq: s }

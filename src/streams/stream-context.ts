@@ -8,7 +8,7 @@ import { slidExpiry } from './sliding-ttl.ts'
 /** What every operation of the stream service shares. */
 export interface StreamContext {
   log: StreamLog
-  /** Serialises a stream's check-then-write steps (Stream-Seq, producers, fork counts). */
+  /** Serialises a stream's check-then-write steps in this process (Stream-Seq, producers). */
   locks: KeyedMutex
   /** How long a long-poll waits for data; milliseconds. */
   longPollMs: number
@@ -28,7 +28,7 @@ export interface OpenStream {
 export async function openStream(ctx: StreamContext, name: string): Promise<OpenStream> {
   const found = await findStream(ctx, name)
   if (!found) throw noStream()
-  if (found.meta.deleted) throw goneStream()
+  if (found.state.deletedAt !== undefined) throw goneStream()
   return found
 }
 

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.ts'
 import { DEFAULT_CONTENT_TYPE, isJsonMode } from './content-type.ts'
 import { encodeEntryBytes } from './entry-bytes.ts'
 import { forkPrefix } from './fork-prefix.ts'
@@ -19,12 +20,8 @@ export async function create(ctx: StreamContext, name: string, headers: CreateHe
     const existing = await findStream(ctx, name)
     if (existing) return sameSettings(existing, headers)
     const created = headers.fork ? await createFork(ctx, name, headers, headers.fork, body) : await createPlain(ctx, name, headers, body)
-    if (!created && attempt < 2) {
-      // Taken, yet not found: an expired stream the retention pass has not swept yet, which the name is free of.
-      if (!(await ctx.log.state(name))) await ctx.log.delete(name)
-      // Else taken between the look and the create: answered as the one there.
-      continue
-    }
+    // Taken between the look and the create: answered as the one there (the backend frees an expired one's name).
+    if (!created && attempt < 2) continue
     if (!created) throw conflict()
     const made = await findStream(ctx, name)
     if (!made) throw noStream()
@@ -39,42 +36,45 @@ async function createPlain(ctx: StreamContext, name: string, headers: CreateHead
   return ctx.log.create(name, { meta: encodeMeta(meta), closed: headers.closed, expiresAt: expiresAt(ctx, headers.expiry), entries })
 }
 
+/** A fork's source must be there and not deleted; the backend judges it again, atomically with the fork. */
 async function createFork(ctx: StreamContext, name: string, headers: CreateHeaders, fork: ForkRequest, body: Uint8Array): Promise<boolean> {
-  return ctx.locks.run(fork.source, async () => {
-    const source = await findStream(ctx, fork.source)
-    if (!source) throw new StreamRefusal('NOT_FOUND', `There is no stream ${fork.source} to fork.`)
-    if (source.meta.deleted) {
-      throw new StreamRefusal('STREAM_CONFLICT', `The stream ${fork.source} was deleted: it cannot be forked any more.`)
-    }
-    const contentType = headers.contentType ?? source.meta.contentType
-    if (contentType !== source.meta.contentType) {
-      throw new StreamRefusal('STREAM_CONFLICT', `A fork keeps its source's type, ${source.meta.contentType}: send that or none.`)
-    }
-    const at = fork.after ?? source.state.head
-    if (at > source.state.head) {
-      throw refuse(
-        'stream-fork-offset',
-        `Stream-Fork-Offset is past the end of ${fork.source}: fork at ${encodeOffset(source.state.head)} or before.`,
-      ).error
-    }
-    const next = fork.sub > 0 ? (await ctx.log.read(fork.source, at, 1)).find((entry) => entry.seq === at + 1)?.data : undefined
-    const tail = forkPrefix(next, contentType, fork.sub)
-    if (!tail.ok) throw tail.error
-    const expiry = headers.expiry ?? source.meta.expiry
-    const of = { source: fork.source, sourceEtag: source.meta.etag, after: fork.after, sub: fork.sub }
-    const meta: StreamMeta = { contentType, expiry, etag: newEtagToken(), fork: of }
-    const init = {
-      meta: encodeMeta(meta),
-      closed: headers.closed,
-      expiresAt: expiresAt(ctx, expiry),
-      entries: bodyEntries(contentType, body),
-    }
-    const forked = await ctx.log.fork(fork.source, at, name, init, tail.value)
-    // The source counts its forks (until the backend does): deleted while they live, it answers 410 and stays.
-    if (forked) await ctx.log.setMeta(fork.source, encodeMeta({ ...source.meta, forks: (source.meta.forks ?? 0) + 1 }))
-    return forked
-  })
+  const source = await findStream(ctx, fork.source)
+  if (!source) throw new StreamRefusal('NOT_FOUND', `There is no stream ${fork.source} to fork.`)
+  if (source.state.deletedAt !== undefined) throw forkOfDeleted(fork.source)
+  const contentType = headers.contentType ?? source.meta.contentType
+  if (contentType !== source.meta.contentType) {
+    throw new StreamRefusal('STREAM_CONFLICT', `A fork keeps its source's type, ${source.meta.contentType}: send that or none.`)
+  }
+  const at = fork.after ?? source.state.head
+  if (at > source.state.head) {
+    throw refuse(
+      'stream-fork-offset',
+      `Stream-Fork-Offset is past the end of ${fork.source}: fork at ${encodeOffset(source.state.head)} or before.`,
+    ).error
+  }
+  const next = fork.sub > 0 ? (await ctx.log.read(fork.source, at, 1)).find((entry) => entry.seq === at + 1)?.data : undefined
+  const tail = forkPrefix(next, contentType, fork.sub)
+  if (!tail.ok) throw tail.error
+  const expiry = headers.expiry ?? source.meta.expiry
+  const of = { source: fork.source, after: fork.after, sub: fork.sub }
+  const meta: StreamMeta = { contentType, expiry, etag: newEtagToken(), fork: of }
+  const init = {
+    meta: encodeMeta(meta),
+    closed: headers.closed,
+    expiresAt: expiresAt(ctx, expiry),
+    entries: bodyEntries(contentType, body),
+  }
+  try {
+    return await ctx.log.fork(fork.source, at, name, init, tail.value)
+  } catch (error) {
+    // Deleted between the look and the fork.
+    if (error instanceof AppError && error.code === 'GONE') throw forkOfDeleted(fork.source)
+    throw error
+  }
 }
+
+const forkOfDeleted = (source: string) =>
+  new StreamRefusal('STREAM_CONFLICT', `The stream ${source} was deleted: it cannot be forked any more.`)
 
 /** The entries a PUT's body makes: none for an empty body (or `[]` in JSON mode), else one. */
 function bodyEntries(contentType: string, body: Uint8Array): string[] {
@@ -93,7 +93,7 @@ function expiresAt(ctx: StreamContext, expiry: Expiry | undefined): number | und
 /** The idempotent PUT: 200 when the stream there was made with these settings, 409 otherwise (410's name: 409 too). */
 function sameSettings(existing: OpenStream, headers: CreateHeaders): StreamAnswer {
   const { meta, state } = existing
-  if (meta.deleted) {
+  if (state.deletedAt !== undefined) {
     throw new StreamRefusal('STREAM_CONFLICT', 'A stream of this name was deleted but its forks still refer to it: pick another name.')
   }
   const fork = headers.fork

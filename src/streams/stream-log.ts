@@ -1,20 +1,23 @@
 import type { StopSignal } from '../bus/session-signal.ts'
-import type { LogEntry, LogId, LogState } from '../log/log-backend.ts'
-import type { LogCore, WaitOutcome } from '../log/log-core.ts'
+import type { LogEntry, LogId, LogState, NewLog, ProducerWrite } from '../log/log-backend.ts'
+import type { LogCore } from '../log/log-core.ts'
 import type { Appended } from '../log/log-ledger.ts'
+import type { WaitOutcome } from '../log/log-waits.ts'
 
 /**
  * What the stream layer asks of a log, over the log core as it stands. Every call names a stream by its name; the log
  * it lives in is `stream:<name>`, a prefix no chat id can take (session ids are 22 characters of [A-Za-z0-9_-]).
- * Where the backend cannot yet do a step atomically (a PUT with a body, a fork with a cut entry, two marks with one
- * entry: docs/durable-streams.md, the last table), the adapter does it in two steps that each answer correctly.
+ * Each call is one atomic step of the backend: a PUT with its body, a fork with its cut entry, an entry with its marks.
  */
 export interface StreamLog {
   /** Creates the stream with `entries` (oldest first); false when the name is taken. */
   create(name: string, init: StreamInit): Promise<boolean>
   state(name: string): Promise<LogState | undefined>
   read(name: string, after: number, limit: number): Promise<LogEntry[]>
-  /** Appends one entry (or, with `data` null, a change of state alone) with its marks; rejects with the core's refusal. */
+  /**
+   * Appends one entry (or, with `data` null, a change of state alone) with its marks, compared as they were read;
+   * rejects with the core's refusal (PRODUCER_STALE when a mark changed since).
+   */
   append(name: string, change: StreamChange): Promise<Appended>
   /** A mark written with an earlier append (a producer's state, the last Stream-Seq); undefined when none. */
   mark(name: string, key: string): Promise<string | undefined>
@@ -27,9 +30,15 @@ export interface StreamLog {
   setMeta(name: string, meta: string): Promise<boolean>
   /** Resolves false once the head passes `after` (or a signal aborts), true after `timeoutMs`. */
   waitFor(name: string, after: number, signal: StopSignal, timeoutMs: number): Promise<WaitOutcome>
-  /** Deletes the stream; false when there was none. */
-  delete(name: string): Promise<boolean>
-  /** Creates `target` holding the source's entries up to `at`, then `tail` as its next entry; false when the name is taken. */
+  /**
+   * Deletes the stream: 'deleted', or 'soft' while forks refer to it (it answers 410 and goes with its last fork);
+   * undefined when there was none.
+   */
+  delete(name: string): Promise<'deleted' | 'soft' | undefined>
+  /**
+   * Creates `target` holding the source's entries up to `at`, then `tail` as its next entry, then the init's entries;
+   * false when the name is taken. The source counts it among its forks until it goes.
+   */
   fork(source: string, at: number, target: string, init: StreamInit, tail: string | undefined): Promise<boolean>
   /** The clock; epoch milliseconds. */
   now(): number
@@ -48,7 +57,7 @@ export interface StreamInit {
 export interface StreamChange {
   data: string | null
   closes: boolean
-  marks: readonly { key: string; value: string }[]
+  marks: readonly ProducerWrite[]
 }
 
 /** The log a stream lives in. */
@@ -62,14 +71,8 @@ export class CoreStreamLog implements StreamLog {
     return this.core.now()
   }
 
-  async create(name: string, init: StreamInit): Promise<boolean> {
-    const log = streamLogId(name)
-    const closedEmpty = init.closed && init.entries.length === 0
-    const created = await this.core.create({ log, meta: init.meta, expiresAt: init.expiresAt, closed: closedEmpty })
-    if (!created) return false
-    // The backend creates a log empty: the body follows as one append (a reader may see the empty stream first).
-    await this.#appendAll(log, init.entries, init.closed && !closedEmpty)
-    return true
+  create(name: string, init: StreamInit): Promise<boolean> {
+    return this.core.create({ log: streamLogId(name), ...newLog(init) })
   }
 
   state(name: string): Promise<LogState | undefined> {
@@ -80,13 +83,9 @@ export class CoreStreamLog implements StreamLog {
     return this.core.read(streamLogId(name), after, limit)
   }
 
-  async append(name: string, change: StreamChange): Promise<Appended> {
-    const log = streamLogId(name)
-    // One mark goes with the entry; a second (Stream-Seq beside a producer) follows alone, under the caller's lock.
-    const [first, ...rest] = change.marks
-    const appended = await this.core.append({ log, data: change.data, exempt: false, closesLog: change.closes, producer: first })
-    for (const mark of rest) await this.core.append({ log, data: null, exempt: false, producer: mark })
-    return appended
+  append(name: string, change: StreamChange): Promise<Appended> {
+    const { data, closes, marks } = change
+    return this.core.append({ log: streamLogId(name), data, exempt: false, closesLog: closes, producers: marks })
   }
 
   mark(name: string, key: string): Promise<string | undefined> {
@@ -113,34 +112,20 @@ export class CoreStreamLog implements StreamLog {
     return this.core.waitFor(streamLogId(name), after, signal, timeoutMs)
   }
 
-  async delete(name: string): Promise<boolean> {
-    return (await this.core.delete(streamLogId(name))) !== undefined
+  async delete(name: string): Promise<'deleted' | 'soft' | undefined> {
+    const deleted = await this.core.delete(streamLogId(name))
+    return deleted === 'SOFT' ? 'soft' : deleted && 'deleted'
   }
 
-  async fork(source: string, at: number, target: string, init: StreamInit, tail: string | undefined): Promise<boolean> {
-    const log = streamLogId(target)
-    const forked = await this.core.fork(streamLogId(source), at, { log, meta: init.meta, expiresAt: init.expiresAt })
-    if (!forked) return false
-    // The cut entry and the body follow the copy as appends, as create's body does.
-    await this.#appendAll(log, [...(tail === undefined ? [] : [tail]), ...init.entries], init.closed)
-    return true
+  fork(source: string, at: number, target: string, init: StreamInit, tail: string | undefined): Promise<boolean> {
+    const log = { log: streamLogId(target), ...newLog(init) }
+    return this.core.fork(streamLogId(source), at, { ...log, entries: [...(tail === undefined ? [] : [tail]), ...init.entries] })
   }
+}
 
-  /**
-   * The entries a create or a fork starts with, after the log. Refused (a body over the stream's budget, a store
-   * shutting down), the log goes again: a retried PUT must not find an empty stream and call it created.
-   */
-  async #appendAll(log: LogId, entries: readonly string[], closes: boolean): Promise<void> {
-    try {
-      for (const [i, data] of entries.entries()) {
-        await this.core.append({ log, data, exempt: false, closesLog: closes && i === entries.length - 1 })
-      }
-      if (closes && entries.length === 0) await this.core.append({ log, data: null, exempt: false, closesLog: true })
-    } catch (error) {
-      await this.core.delete(log).catch(() => undefined)
-      throw error
-    }
-  }
+/** A stream's log as the backend creates it: never trimmed (no acknowledged entry is lost), with its first entries. */
+function newLog(init: StreamInit): Omit<NewLog, 'log'> {
+  return { meta: init.meta, expiresAt: init.expiresAt, closed: init.closed, capped: false, entries: init.entries }
 }
 
 /** The log core a store keeps its chats in (src/log/event-log.ts exposes it as `core`), if it has one. */

@@ -1,8 +1,8 @@
 import type { Expiry } from './headers.ts'
 
 /**
- * What a stream's log keeps in its meta: set at creation (the forks count and the deleted mark excepted, which the
- * stream layer changes under the stream's lock until the backend keeps them: docs/durable-streams.md, soft delete).
+ * What a stream's log keeps in its meta, set at creation. The log's state keeps the rest: its forks, and whether it
+ * was deleted while they live (`deletedAt`).
  */
 export interface StreamMeta {
   /** Normalised (content-type.ts). */
@@ -10,15 +10,8 @@ export interface StreamMeta {
   expiry: Expiry | undefined
   /** A random token new at each creation: the ETag's stream id, so a stream made again never matches an old tag. */
   etag: string
-  /**
-   * The fork this stream was created as, for the idempotent PUT's compare; `sourceEtag` names the source's incarnation,
-   * so that a fork deleted after its source expired and a new stream took the name never counts against that one.
-   */
-  fork?: { source: string; sourceEtag: string; after: number | undefined; sub: number }
-  /** Live forks made from this stream. */
-  forks?: number
-  /** Deleted while forks referred to it: 410 to everyone, its name not reusable until they go. */
-  deleted?: true
+  /** The fork this stream was created as, for the idempotent PUT's compare. */
+  fork?: { source: string; after: number | undefined; sub: number }
 }
 
 /** The meta as the log keeps it. */

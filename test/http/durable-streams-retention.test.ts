@@ -4,11 +4,9 @@ import { DEFAULT_RETENTION_POLICY } from '../../src/log/retention-policy.ts'
 import { testApp, url } from '../helpers/test-app.ts'
 
 /**
- * Retention over a store that holds streams as well as chats. KNOWN FAILING (test.failing) until the lead's fix in
- * src/log/, outside the streams' part: EventLog's compaction (src/log/event-log.ts, #compact) parses every quiet log's
- * entries as chat events, so it deletes a JSON stream's acknowledged message that looks like a finished run's
- * `partial`, and a text stream's entry (`t…`, no JSON) makes the whole pass throw. Compaction must skip `stream:`
- * logs (a predicate beside `compact` in Retention). When these go green, `test.failing` becomes `test`.
+ * Retention over a store that holds streams as well as chats: compaction parses a quiet chat's entries as events, and
+ * must never touch a stream's (a JSON message that looks like a finished run's `partial`, a text entry that is no
+ * JSON at all). Streams are uncapped logs, which retention skips.
  */
 
 async function pruned(setup: (handle: (path: string, init?: RequestInit) => Promise<Response>) => Promise<void>) {
@@ -21,7 +19,7 @@ async function pruned(setup: (handle: (path: string, init?: RequestInit) => Prom
   return { handle, prune: () => store.prune(policy, new Date(Date.now() + 60_000)), close: made.close }
 }
 
-test.failing("compaction never deletes a stream's message, whatever it looks like", async () => {
+test("compaction never deletes a stream's message, whatever it looks like", async () => {
   const { handle, prune, close } = await pruned(async (handle) => {
     const json = { 'content-type': 'application/json' }
     await handle('/v1/stream/lookalike', { method: 'PUT', headers: json, body: '{"type":"partial","step_id":"r","delta":"x"}' })
@@ -35,7 +33,7 @@ test.failing("compaction never deletes a stream's message, whatever it looks lik
   }
 })
 
-test.failing('a text stream never makes a retention pass throw', async () => {
+test('a text stream never makes a retention pass throw', async () => {
   const { prune, close } = await pruned(async (handle) => {
     await handle('/v1/stream/text', { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hello' })
   })

@@ -43,6 +43,22 @@ describe('stream service', () => {
     expect((await core.state('stream:retries'))?.head).toBe(1)
   })
 
+  test("two instances (each its own locks) deciding from one read store a producer's append once: the other is a duplicate", async () => {
+    const { streams, core } = service()
+    const other = new StreamService(new CoreStreamLog(core), {})
+    await created(streams, 'instances')
+    const send = (s: StreamService) => statusOf(s.append('instances', producer('p', 0, 0), bytes('x')))
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => send(i % 2 === 0 ? streams : other)))
+    expect(answers.filter((status) => status === 200)).toHaveLength(1)
+    expect(answers.filter((status) => status === 204)).toHaveLength(9)
+    expect(await core.read('stream:instances', 0, 10)).toHaveLength(1)
+    const seq = (s: StreamService) =>
+      statusOf(s.append('instances', new Headers({ 'content-type': 'text/plain', 'stream-seq': 'a' }), bytes('y')))
+    const seqs = await Promise.all([seq(streams), seq(other), seq(streams), seq(other)])
+    expect(seqs.sort()).toEqual([204, 409, 409, 409])
+    expect(await core.read('stream:instances', 0, 10)).toHaveLength(2)
+  })
+
   test('one Stream-Seq sent at once by several writers is taken once, the others are 409', async () => {
     const { streams, core } = service()
     await created(streams, 'seq')
@@ -92,7 +108,7 @@ describe('stream service', () => {
     expect(mutex.size).toBe(0)
   })
 
-  test("a fork deleted after its source expired never counts against the new stream that took the source's name", async () => {
+  test('a source that expires while its fork lives is gone (410), its name kept until the fork goes', async () => {
     const { streams, later } = service()
     const make = (name: string, headers: Record<string, string>) =>
       streams.create(name, new Headers({ 'content-type': 'text/plain', ...headers }), new Uint8Array())
@@ -100,16 +116,15 @@ describe('stream service', () => {
     await make('source', { 'stream-ttl': '1' })
     expect((await fork('old-fork', 'source')).status).toBe(201)
     later(2000)
+    expect(await statusOf(streams.head('source'))).toBe(410)
+    expect(await statusOf(make('source', {}))).toBe(409)
+    // Its last fork going takes it, and frees the name for a new stream that owes the old fork nothing.
+    expect((await streams.delete('old-fork')).status).toBe(204)
     expect(await statusOf(streams.head('source'))).toBe(404)
     expect((await make('source', {})).status).toBe(201)
     expect((await fork('new-fork', 'source')).status).toBe(201)
-    // The new source, deleted while its fork lives, is gone (410) but kept for that fork.
     expect((await streams.delete('source')).status).toBe(204)
     expect(await statusOf(streams.head('source'))).toBe(410)
-    // The old fork names the old source: deleting it leaves the new source's count alone.
-    expect((await streams.delete('old-fork')).status).toBe(204)
-    expect(await statusOf(streams.head('source'))).toBe(410)
-    // Its own last fork going takes it.
     expect((await streams.delete('new-fork')).status).toBe(204)
     expect(await statusOf(streams.head('source'))).toBe(404)
   })
