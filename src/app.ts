@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
-import { NDJSON, parseCappedBody } from './http/capped-body.ts'
+import { NDJSON, parseCappedBody, readCapped } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
 import { errorResponse, problemOf } from './http/error-response.tsx'
@@ -12,6 +12,9 @@ import { noteProblem, pathOf, requestGuards, requestIdOf } from './http/request-
 import { earlierRoutes } from './http/earlier.tsx'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
+import { durableStreamRoutes } from './http/durable-streams.ts'
+import { addStreamHeaders } from './http/stream-headers.ts'
+import { STREAM_PATH_PREFIX } from './streams/stream-name.ts'
 import { streamRoutes } from './http/streams.ts'
 import { viewerApiRoutes } from './http/viewer-api.ts'
 
@@ -33,9 +36,14 @@ export async function createApp(deps: AppDeps) {
       if (length > deps.maxBodyBytes) throw bodyTooLarge(deps.maxBodyBytes, length)
     })
     // A chunked body has no Content-Length to refuse above: every body is read with the same cap instead.
-    .onParse({ as: 'global' }, ({ request }, contentType) =>
-      ours(pathOf(request)) ? parseCappedBody(request, contentType, deps.maxBodyBytes) : undefined,
-    )
+    // A stream's body is its bytes, whatever its Content-Type says (JSON mode parses it itself): read raw, same cap.
+    .onParse({ as: 'global' }, ({ request }, contentType) => {
+      const path = pathOf(request)
+      if (!ours(path)) return undefined
+      return path.startsWith(STREAM_PATH_PREFIX)
+        ? readCapped(request.body, deps.maxBodyBytes)
+        : parseCappedBody(request, contentType, deps.maxBodyBytes)
+    })
     .onError(({ code, error, request }) => {
       const path = pathOf(request)
       const allow = code === 'NOT_FOUND' ? methodsAt(path) : []
@@ -47,6 +55,8 @@ export async function createApp(deps: AppDeps) {
       // The streams' paths leave the id out of `set.headers` (request-guards.ts): their refusals carry it here.
       const id = requestIdOf(request)
       if (id !== undefined) response.headers.set('x-request-id', id)
+      // A refusal before a stream's route (auth, body size) carries the protocol's headers as its answers do.
+      if (path.startsWith(STREAM_PATH_PREFIX)) addStreamHeaders(response.headers, deps.auth !== undefined)
       return response
     })
     .use(healthRoutes(deps))
@@ -58,6 +68,7 @@ export async function createApp(deps: AppDeps) {
     .use(publishRoutes(deps))
     .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))
+    .use(durableStreamRoutes(deps))
   methodsAt = allowedMethods(app.routes)
   return app
 }

@@ -3,6 +3,7 @@ import {
   DEFAULT_CANCEL_GRACE_MS,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_HOST,
+  DEFAULT_LONG_POLL_MS,
   DEFAULT_LOG_LEVEL,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_IP,
@@ -105,6 +106,12 @@ const SERVER_FLAGS: Flags = {
     default: String(DEFAULT_HEARTBEAT_MS),
     help: 'milliseconds of quiet before a stream gets a keep-alive comment',
   },
+  'long-poll-ms': {
+    env: ['STEPSTREAM_LONG_POLL_MS'],
+    value: '<ms>',
+    default: String(DEFAULT_LONG_POLL_MS),
+    help: 'milliseconds a Durable Streams long-poll waits for data before answering 204',
+  },
   retention: {
     env: ['STEPSTREAM_RETENTION'],
     value: '<duration>',
@@ -164,7 +171,7 @@ const SERVER_FLAGS: Flags = {
     env: ['STEPSTREAM_RATE_LIMIT'],
     value: '<n>/<s|m|h>[,<burst>]',
     default: rateText(DEFAULT_RATE_LIMIT),
-    help: 'new chats, messages and sign-ins per client address (30/m: a burst of 30, then 30 a minute), or off',
+    help: 'new chats, messages, streams and sign-ins per client address (30/m: a burst of 30, then 30 a minute), or off',
   },
   'trust-proxy': {
     env: ['STEPSTREAM_TRUST_PROXY'],
@@ -243,6 +250,7 @@ function serverOptions(read: FlagReader): Config['server'] {
     cancelGraceMs: integer('cancel-grace', read.get('cancel-grace'), 0, 600_000),
     ...publishConfig.parse(read),
     heartbeatMs: integer('heartbeat', read.get('heartbeat'), 100, 3_600_000),
+    longPollMs: integer('long-poll-ms', read.get('long-poll-ms'), 100, 600_000),
     retention: {
       idleMs: duration('retention', read.get('retention')),
       maxEventsPerSession: integer('max-events-per-session', read.get('max-events-per-session'), 1, 1_000_000_000),

@@ -4,6 +4,7 @@ import {
   DEFAULT_ECHO_DELAY_MS,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_HOST,
+  DEFAULT_LONG_POLL_MS,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PORT,
   DEFAULT_PUBLISH_TIMEOUT_MS,
@@ -29,6 +30,8 @@ import { keepsSignIns } from './store/sign-ins.ts'
 import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
 import { DEFAULT_RETENTION_POLICY, type RetentionPolicy } from './log/retention-policy.ts'
 import type { StoreSpec } from './store-spec.ts'
+import { CoreStreamLog, logCoreOf } from './streams/stream-log.ts'
+import { StreamService } from './streams/stream-service.ts'
 
 export { StartError, type StoreLimits } from './open-store.ts'
 export type { StoreSpec } from './store-spec.ts'
@@ -87,6 +90,8 @@ export interface ServerOptions extends Pick<RunnerOptions, 'cancelGraceMs' | 'co
   metrics?: Metrics
   /** Wakes the streams when a session's log grows; the store's own when absent. */
   notifier?: Notifier
+  /** How long a Durable Streams long-poll waits for data before its 204; milliseconds, default DEFAULT_LONG_POLL_MS (20,000). */
+  longPollMs?: number
 }
 
 export interface StepstreamServer {
@@ -168,6 +173,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
       rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT),
       trustProxy: options.trustProxy ?? false,
       auth: tokens.length > 0 ? tokenAuth(tokens, store, options.auth) : undefined,
+      streams: streamService(store, options.longPollMs ?? DEFAULT_LONG_POLL_MS),
     }
     const app = await createApp(deps)
     const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, retention, log) : undefined
@@ -177,6 +183,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
     if (store !== given) await store.close()
     throw error
   }
+}
+
+/** The Durable Streams over the store's log core (every store createServer opens has one); none for a store without. */
+function streamService(store: EventStore, longPollMs: number): StreamService | undefined {
+  const core = logCoreOf(store)
+  return core && new StreamService(new CoreStreamLog(core), { longPollMs })
 }
 
 /** Closes the runs a crash left open, before serving: a run this process starts must never look like one of them. */

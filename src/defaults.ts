@@ -41,6 +41,12 @@ export const DEFAULT_CANCEL_GRACE_MS = 2000
 /** How long a publishing program may stay silent before its run is closed with an error; milliseconds (60,000). */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 60_000
 
+/**
+ * How long a Durable Streams long-poll waits for data before answering 204 (`--long-poll-ms`); milliseconds (20,000:
+ * under the 30 s most proxies allow an idle request; the conformance runs set 3,000).
+ */
+export const DEFAULT_LONG_POLL_MS = 20_000
+
 /** How long a stream may stay quiet before it gets a `: ping` comment; milliseconds (15,000). */
 export const DEFAULT_HEARTBEAT_MS = 15_000
 

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FOREIGN_ORIGIN'
   | 'NOT_FOUND'
+  | 'GONE'
   | 'METHOD_NOT_ALLOWED'
   | 'INVALID_EVENT'
   | 'BODY_TOO_DEEP'
@@ -28,8 +29,12 @@ export type ErrorCode =
   | 'PUBLISHED_SESSION'
   | 'RUN_ELSEWHERE'
   | 'PRODUCER_SEQ_GAP'
+  | 'PRODUCER_FENCED'
+  | 'STREAM_CONFLICT'
+  | 'STREAM_GONE'
   | 'TOO_MANY_PRODUCERS'
   | 'PRODUCER_REQUEST_UNFINISHED'
+  | 'PRODUCER_STALE'
   | 'SHUTTING_DOWN'
   | 'SESSION_FULL'
   | 'STORE_FULL'
@@ -51,6 +56,7 @@ const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   FOREIGN_ORIGIN: 403,
   NOT_FOUND: 404,
+  GONE: 410,
   METHOD_NOT_ALLOWED: 405,
   INVALID_EVENT: 422,
   BODY_TOO_DEEP: 422,
@@ -65,8 +71,12 @@ const STATUS: Record<ErrorCode, number> = {
   PUBLISHED_SESSION: 409,
   RUN_ELSEWHERE: 421,
   PRODUCER_SEQ_GAP: 409,
+  PRODUCER_FENCED: 403,
+  STREAM_CONFLICT: 409,
+  STREAM_GONE: 410,
   TOO_MANY_PRODUCERS: 409,
   PRODUCER_REQUEST_UNFINISHED: 409,
+  PRODUCER_STALE: 409,
   SHUTTING_DOWN: 503,
   SESSION_FULL: 413,
   STORE_FULL: 503,
@@ -127,11 +137,14 @@ export const bodyTooLarge = (maxBytes: number, length?: number) =>
 export const methodNotAllowed = (method: string, path: string, allow: readonly string[]) =>
   new AppError('METHOD_NOT_ALLOWED', `${path} does not answer ${method}: use ${allow.join(' or ')}.`)
 
-/** The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again. */
-export const rateLimited = (retryAfterSeconds: number) =>
+/**
+ * The token bucket of the client's address is empty; `retryAfterSeconds` is when it holds a token again, `what` the
+ * work it counts.
+ */
+export const rateLimited = (retryAfterSeconds: number, what = 'new chats and messages') =>
   new AppError(
     'RATE_LIMITED',
-    `Too many new chats and messages from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+    `Too many ${what} from your address. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
     retryAfterSeconds,
   )
 /** Seconds a client refused for a connection cap is asked to wait: streams close as tabs do, so room frees quickly. */

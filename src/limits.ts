@@ -221,6 +221,12 @@ export const LOG_TAIL_ENTRY_CHARS = 64 * 1024
  */
 export const ACTIVITY_RESOLUTION_MS = 60_000
 
+/**
+ * Producer marks one log entry may carry (src/log/log-backend.ts `AppendEntry.producers`): a stream's `Stream-Seq`
+ * and its idempotent producer; marks (2).
+ */
+export const MAX_MARKS_PER_ENTRY = 2
+
 /** Logs whose entry count and last touch the core remembers, the least recent forgotten (and asked again); logs (65,536). */
 export const LOG_LEDGER_LOGS = 65_536
 

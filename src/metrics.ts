@@ -5,6 +5,9 @@ import { EventLoopLagSampler } from './event-loop-lag.ts'
 /** Why a request was turned away, as `stepstream_rejected_total{reason}` counts it. */
 export type RejectReason = 'rate_limit' | 'connections' | 'connections_per_ip' | 'auth' | 'origin' | 'body_size' | 'message_size'
 
+/** What a Durable Streams request did, as `stepstream_stream_operations_total{operation}` counts it. */
+export type StreamOperation = 'create' | 'append' | 'read' | 'long-poll' | 'sse' | 'head' | 'delete' | 'preflight'
+
 /** Which of the two SSE streams a connection is. */
 export type StreamKind = 'html' | 'json'
 
@@ -62,6 +65,7 @@ export class Metrics implements StoreMetrics, RunMetrics {
   readonly #runDuration: Histogram<'step' | 'outcome'>
   readonly #firstEvent: Histogram<'step'>
   readonly #requests: Counter<'route' | 'status'>
+  readonly #streamOperations: Counter<'operation' | 'status'>
   readonly #rejected: Counter<'reason'>
   readonly #commit: Histogram
   readonly #loopLag: EventLoopLagSampler | undefined
@@ -124,6 +128,12 @@ export class Metrics implements StoreMetrics, RunMetrics {
       name: 'stepstream_http_requests_total',
       help: 'HTTP requests answered, by route template and status.',
       labelNames: ['route', 'status'],
+      registers,
+    })
+    this.#streamOperations = new Counter({
+      name: 'stepstream_stream_operations_total',
+      help: 'Durable Streams requests answered (/v1/stream/*), by operation and status (an SSE read when it starts).',
+      labelNames: ['operation', 'status'],
       registers,
     })
     this.#rejected = new Counter({
@@ -200,6 +210,10 @@ export class Metrics implements StoreMetrics, RunMetrics {
   /** `route` is the route's template (`/api/sessions/:id`), never a path with an id in it. */
   httpRequest(route: string, status: number): void {
     this.#requests.inc({ route, status: String(status) })
+  }
+
+  streamOperation(operation: StreamOperation, status: number): void {
+    this.#streamOperations.inc({ operation, status: String(status) })
   }
 
   rejected(reason: RejectReason): void {

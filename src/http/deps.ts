@@ -6,6 +6,7 @@ import type { Runner } from '../runs/runner.ts'
 import { isWellFormedId, newId } from '../session-id.ts'
 import type { StepRegistry } from '../steps/step-registry.ts'
 import type { EventStore, SessionRecord } from '../log/event-store.ts'
+import type { StreamService } from '../streams/stream-service.ts'
 import type { Auth } from './auth.ts'
 import type { ConnectionCount } from './connection-limit.ts'
 import type { BucketRate } from './token-bucket.ts'
@@ -44,6 +45,8 @@ export interface AppDeps {
   trustProxy: boolean
   /** Bearer tokens and browser sign-ins; every route is open when undefined. */
   auth: Auth | undefined
+  /** The Durable Streams at `/v1/stream/*`, kept in the store's log core; undefined for a store without one. */
+  streams: StreamService | undefined
 }
 
 /**

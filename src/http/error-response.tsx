@@ -66,7 +66,7 @@ export function problemOf({ code, error }: ElysiaErrorLike, path: string, log: L
 /** JSON for the API, a notice fragment for htmx, a whole page for a browser navigation. */
 export function errorResponse(problem: Problem, request: Request, assets: PageAssets): Response {
   const path = pathOf(request)
-  const wantsJson = path.startsWith('/api/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
+  const wantsJson = path.startsWith('/api/') || path.startsWith('/v1/') || /\bjson\b/.test(request.headers.get('accept') ?? '')
   if (wantsJson) {
     return Response.json(
       { ...problem.fields, error: { code: problem.code, message: problem.message } },

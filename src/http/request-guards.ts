@@ -8,6 +8,7 @@ import { TokenBuckets } from './token-bucket.ts'
 import { isPublic, LOGIN_ROUTE, routedPath, WORK_ROUTES } from './guarded-routes.ts'
 import { signOutCookie, isHttps } from './auth.ts'
 import { seeOther } from './safe-headers.ts'
+import { STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
 
 /** What the hooks of one request share, from its arrival to its log line. */
 interface RequestState {
@@ -162,13 +163,18 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
 
   /** The checks after auth: the Origin of state-changing requests, then the buckets of the routes that take them. */
   const admit = (request: Request, path: string) => {
-    const foreign = STATE_CHANGING.has(request.method) ? foreignSource(request) : undefined
+    // With auth off a stream follows the protocol's CORS (any origin writes, as any program may); with it on, not.
+    const crossOriginOk = auth === undefined && path.startsWith(STREAM_PATH_PREFIX)
+    const foreign = STATE_CHANGING.has(request.method) && !crossOriginOk ? foreignSource(request) : undefined
     if (foreign !== undefined) throw foreignOrigin(foreign)
-    if (request.method !== 'POST') return
+    // With auth on, creating a stream is new work, as a chat is (with it off the protocol's PUT at any path holds); its
+    // appends never are: a producer's flow is bounded by its byte budgets.
+    const newStream = auth !== undefined && request.method === 'PUT' && path.startsWith(STREAM_PATH_PREFIX)
+    if (request.method !== 'POST' && !newStream) return
     if (LOGIN_ROUTE.test(path)) return attempt(request)
-    if (work && WORK_ROUTES.some((route) => route.test(path))) {
+    if (work && (newStream || WORK_ROUTES.some((route) => route.test(path)))) {
       const taken = work.take(ipOf(request), Date.now())
-      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000))
+      if (!taken.ok) throw rateLimited(Math.ceil(taken.retryAfterMs / 1000), newStream ? 'new streams' : undefined)
     }
   }
 

@@ -30,3 +30,12 @@ export const pushUrl = (url: string): Record<string, string> => ({ 'hx-push-url'
 export const attachment = (fileName: string): Record<string, string> => ({
   'content-disposition': `attachment; filename="${headerValue(fileName).replace(/["\\]/g, '_')}"`,
 })
+
+/** `Location` of a resource just created at `url` (a Durable Stream's 201). */
+export const createdAt = (url: string): Record<string, string> => ({ location: headerValue(url) })
+
+/** `Content-Disposition` of a body a browser must not render (a stream's raw bytes): saved, under no name of ours. */
+export const asDownload = (): Record<string, string> => ({ 'content-disposition': 'attachment' })
+
+/** The name of `Location`, for lists of header names (CORS's exposed headers). */
+export const LOCATION_HEADER = 'Location'

@@ -16,6 +16,8 @@ import type { LogRefusals } from './log-refusals.ts'
 /** A chat's refusals, in a chat's words. */
 export const CHAT_WORDS: LogRefusals = {
   noLog: () => sessionNotFound(),
+  // A chat deleted while branches of it live is kept for them, and is gone for everyone else.
+  gone: () => sessionNotFound(),
   closed: () => new AppError('RUN_CLOSED', 'This chat is closed and takes no more messages.'),
   full: (maxBytes) => sessionFull(maxBytes),
   fenced: () =>

@@ -119,7 +119,8 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const state = await this.core.state(id)
-    return state && recordOf(id, state)
+    // A chat deleted while branches of it live is kept for them (LogCore `delete`), and is gone for everyone else.
+    return state && state.deletedAt === undefined ? recordOf(id, state) : undefined
   }
 
   async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
@@ -131,7 +132,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     const [event, mark] = splitProducerMark(marked)
     checkNewEvent(event)
     const entry = eventEntry(sessionId, event)
-    if (mark) entry.producer = producerEntry(mark)
+    if (mark) entry.producers = [producerEntry(mark)]
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)
     return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
@@ -166,7 +167,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   }
 
   async markProducer(sessionId: string, mark: ProducerMark): Promise<void> {
-    await this.core.append({ log: sessionId, data: null, exempt: false, producer: producerEntry(mark), words: CHAT_WORDS })
+    await this.core.append({ log: sessionId, data: null, exempt: false, producers: [producerEntry(mark)], words: CHAT_WORDS })
   }
 
   /**

@@ -40,6 +40,23 @@ export interface LogState {
   expiresAt?: number
   /** The log this one was forked from and the seq it was forked at (entries up to it were copied). */
   forkedFrom?: { log: LogId; at: number }
+  /**
+   * Logs that name this one as their `forkedFrom` and exist (a soft-deleted one included). While any does, deleting
+   * this log only marks it deleted (`deletedAt`); kept atomically by `fork` and `delete`.
+   */
+  forks: number
+  /**
+   * When it was deleted while forks named it (a soft delete), epoch milliseconds. A soft-deleted log takes no entries
+   * (GONE), reads as empty, forks no more (GONE), keeps its id and aliases (a create of them answers false), and goes,
+   * entries and all, with its last fork: Durable Streams' DELETE of a forked stream (410 Gone until then).
+   */
+  deletedAt?: number
+  /**
+   * False for a log whose entries the core never deletes but with the log itself: not trimmed to `maxEntriesPerLog`
+   * (an append past it is refused with TOO_MANY instead), nor by retention's cap, nor compacted, so no acknowledged
+   * entry is ever lost (a Durable Streams stream). Absent for a capped log (a chat).
+   */
+  capped?: false
   /** Opaque, small (at most MAX_LOG_META_BYTES): what the layer above records about the log (a chat's step, title…). */
   meta: string
   /** The run open in this log, and the head when it opened; undefined when none is open (a chat's runs). */
@@ -55,6 +72,14 @@ export interface NewLog {
   expiresAt?: number
   /** Created closed (Durable Streams allows a PUT with `Stream-Closed: true`). */
   closed?: boolean
+  /** False: the log is never trimmed (LogState `capped`); default capped. */
+  capped?: false
+  /**
+   * Entries the log starts with, stored atomically with its creation, so no reader ever sees it without them and no
+   * crash leaves it so (a Durable Streams PUT with a body). For a fork, they follow the copied entries, from `at + 1`
+   * (a sub-offset fork: the cut of the source's next entry). Their bytes are each one's UTF-8 length, as the core's.
+   */
+  entries?: readonly string[]
 }
 
 /**
@@ -82,8 +107,11 @@ export interface AppendEntry {
   fenced?: boolean
   /** Closes the log after this entry (or alone, with `data` null). */
   closesLog?: boolean
-  /** A producer's state written with this entry, or not at all; the key and value are opaque to the backend. */
-  producer?: { key: string; value: string }
+  /**
+   * Producers' states written with this entry, or not at all (at most MAX_MARKS_PER_ENTRY: a stream's `Stream-Seq` and
+   * its idempotent producer ride on one append).
+   */
+  producers?: readonly ProducerWrite[]
   /** Records `activeAt` (the core skips it for most entries to save writes; closing entries always set it). */
   touch?: boolean
   /**
@@ -93,16 +121,38 @@ export interface AppendEntry {
   recovers?: boolean
 }
 
+/** A producer's state written with an entry: the key and value are opaque to the backend. */
+export interface ProducerWrite {
+  key: string
+  value: string
+  /**
+   * Compare-and-set: the value the writer read before deciding (null: the key had none). The entry is refused with
+   * STALE, changing nothing, unless the key holds exactly this when the entry is stored, so two instances that decided
+   * from the same read never both write (Durable Streams' idempotent producers across instances). Undefined: written
+   * whatever the key holds.
+   */
+  expect?: string | null
+}
+
 /** Limits a backend checks atomically with each entry of a batch, for every log of it alike. */
 export interface BatchLimits {
   /** Bytes a log's retained entries may take. */
   maxLogBytes: number
   /** What a non-exempt entry must leave free of `maxLogBytes`. */
   reserveBytes: number
+  /**
+   * Entries an uncapped log (LogState `capped` false) may hold: a non-exempt entry past it is refused with TOO_MANY;
+   * default unbounded.
+   */
+  maxLogEntries?: number
 }
 
-/** Why a backend did not store an entry. The core turns each into one AppError with one sentence. */
-export type Refusal = 'NO_LOG' | 'CLOSED' | 'FULL' | 'FENCED'
+/**
+ * Why a backend did not store an entry. The core turns each into one AppError with one sentence. STALE (a producer
+ * mark's `expect` no longer holds) is judged before every other refusal but NO_LOG: the writer reads again and
+ * decides anew (a duplicate of the request that closed a log is answered as a duplicate, not as CLOSED).
+ */
+export type Refusal = 'NO_LOG' | 'GONE' | 'STALE' | 'CLOSED' | 'FULL' | 'TOO_MANY' | 'FENCED'
 
 /**
  * What happened to each entry of a batch, index for index: the seq it took (an entry with `data` null answers the
@@ -127,6 +177,11 @@ export interface EntryCounts {
   bytes: number
 }
 
+/** What a hard delete removed: the log, and the soft-deleted sources its going left without forks (a cascade). */
+export interface DeletedCounts extends EntryCounts {
+  logs: number
+}
+
 /** The whole store, totalled, as the core's store-wide limits count it. */
 export interface BackendTotals {
   logs: number
@@ -135,15 +190,16 @@ export interface BackendTotals {
 }
 
 /**
- * Told of each expired log a `create` or `fork` deleted to free a name (its state as it was), so that the core can
- * take it out of its counts and wake its readers.
+ * Told of each expired log a `create` or `fork` deleted to free a name (its state as it was), and of each soft-deleted
+ * source that went with it, so that the core can take it out of its counts and wake its readers. An expired log that
+ * forks name is never deleted for a name: the name stays taken.
  */
 export type OnPurged = (log: LogId, state: LogState) => void
 
 export interface LogBackend {
   /**
-   * Creates the log; false when its id (or one of its aliases) is taken, leaving everything as it was. A log that has
-   * expired (`expiresAt <= now`) takes no name: it is deleted, entries, aliases and producers with it (as `delete`
+   * Creates the log; false when its id (or one of its aliases) is taken, leaving everything as it was (a soft-deleted
+   * log's names are taken). A log that has expired (`expiresAt <= now`, and no forks) takes no name: it is deleted, entries, aliases and producers with it (as `delete`
    * would), `purged` is told, and the new log takes the name with nothing of the old one. A log that is still live
    * when the backend looks (another instance touched it meanwhile) is kept, and the create answers false.
    */
@@ -160,28 +216,32 @@ export interface LogBackend {
    * Stores the batch atomically per entry and in order: each entry is stored with its state changes and producer
    * mark, or refused and changes nothing. A failure of the medium (disk, connection) rejects the whole batch with a
    * StoreFailure (nothing of it visible, no seq taken). `now` is what `touch` records, and the time expiry is judged
-   * at: an entry for a log with `expiresAt <= now` is refused with NO_LOG, in the same atomic step as the store would
+   * at: an entry for a log with `expiresAt <= now` is refused with NO_LOG (GONE while forks name it, and for a
+   * soft-deleted log), in the same atomic step as the store would
    * have been (never a check before it that another instance's touch could overtake).
    */
   append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]>
 
   /**
-   * Entries with `seq > after`, ascending, at most `limit`. Unknown log: []; so is a log expired at `now` (epoch
-   * milliseconds) when `now` is given (without it, expiry is not looked at: the core always gives it).
+   * Entries with `seq > after`, ascending, at most `limit`. Unknown log: []; so is a log expired or soft-deleted at
+   * `now` (epoch milliseconds) when `now` is given (without it, expiry is not looked at: the core always gives it).
    */
   read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]>
   /**
    * The newest entries with `seq < before`, ascending, as many as fit in `maxBytes` (data bytes) and at least one
    * when there is one. Reads from the end in pages, so no call holds the event loop for long. Unknown log, or one
-   * expired at `now` when given (as for `read`): [].
+   * expired or soft-deleted at `now` when given (as for `read`): [].
    */
   readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]>
 
   /**
    * Deletes the log, its entries, state, aliases and producers, and answers what it held, counted atomically with the
-   * deletion; undefined when there was none.
+   * deletion; undefined when there was none. A log that forks name (`forks > 0`) is soft-deleted instead: `deletedAt`
+   * set to `now` (kept if set already), its expiry cleared (so no sweep finds it again), everything else kept, and
+   * 'SOFT' answered. Deleting a fork lowers its source's `forks`; a soft-deleted source it leaves without forks goes
+   * too, and so on down the chain, all in the same atomic step, and counted in the answer.
    */
-  delete(log: LogId): Promise<EntryCounts | undefined>
+  delete(log: LogId, now: number): Promise<DeletedCounts | 'SOFT' | undefined>
   /**
    * Deletes the given entries (compaction), adjusting `count` and `bytes`; seqs it does not hold are skipped. Answers
    * what it deleted, counted atomically with each deletion (none for no such log).
@@ -196,12 +256,13 @@ export interface LogBackend {
    */
   keepNewest(log: LogId, count: number): Promise<EntryCounts>
   /**
-   * Creates `target` holding the source's retained entries with `seq <= at`, same seqs and data, head `at`, its own
-   * state from then on (`forkedFrom` set, open run none), and answers what it copied. 'NO_LOG' when the source is
-   * missing or expired at `now`, false when the target id or an alias is taken; an expired log holding one of those
-   * names is deleted first, as for `create`, and `purged` told.
+   * Creates `target` holding the source's retained entries with `seq <= at`, same seqs and data, head `at`, then its
+   * own `entries` from `at + 1`, its own state from then on (`forkedFrom` set, open run none), raises the source's
+   * `forks`, and answers what it holds. 'NO_LOG' when the source is missing or expired at `now`, 'GONE' when it is
+   * soft-deleted (or expired while forks name it), false when the target id or an alias is taken; an expired log
+   * holding one of those names is deleted first, as for `create`, and `purged` told.
    */
-  fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'>
+  fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG' | 'GONE'>
 
   /** A producer's state in the log; undefined when it has none. */
   producer(log: LogId, key: string): Promise<string | undefined>
@@ -260,6 +321,17 @@ export class StoreFailure extends Error {
 /** Whether a log in `state` has expired at `now` (epoch milliseconds): every backend and the core judge it so. */
 export const expiredAt = (state: Pick<LogState, 'expiresAt'>, now: number): boolean =>
   state.expiresAt !== undefined && state.expiresAt <= now
+
+/**
+ * How a log answers at `now` (epoch milliseconds), every backend and the core alike: undefined while it is live;
+ * 'GONE' once soft-deleted, or expired while forks name it (its next delete soft-deletes it); 'NO_LOG' when missing
+ * or expired.
+ */
+export function refusalAt(state: LogState | undefined, now: number): 'NO_LOG' | 'GONE' | undefined {
+  if (!state) return 'NO_LOG'
+  if (state.deletedAt !== undefined || (state.forks > 0 && expiredAt(state, now))) return 'GONE'
+  return expiredAt(state, now) ? 'NO_LOG' : undefined
+}
 
 /** The most a log's meta may hold; bytes. */
 export const MAX_LOG_META_BYTES = 16 * 1024

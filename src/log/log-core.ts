@@ -1,14 +1,14 @@
 import type { Notifier } from '../bus/notifier.ts'
 import { SessionSignal, type StopSignal } from '../bus/session-signal.ts'
 import { AppError } from '../errors.ts'
-import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES } from '../limits.ts'
+import { MAX_APPEND_BATCH, MAX_APPEND_BATCH_BYTES, MAX_MARKS_PER_ENTRY } from '../limits.ts'
 import { GroupCommit } from './group-commit.ts'
 import {
   type AppendEntry,
   type AppendOutcome,
   type BackendTotals,
+  type DeletedCounts,
   type EntryCounts,
-  expiredAt,
   type LogBackend,
   type LogEntry,
   type LogId,
@@ -17,11 +17,13 @@ import {
   type NewLog,
   type OnPurged,
   type Refusal,
+  refusalAt,
   StoreFailure,
 } from './log-backend.ts'
 import { type Appended, type CoreEntry, type LogLimits, LogLedger, withDefaults } from './log-ledger.ts'
-import { describeLimit, LOG_REFUSALS, type LogRefusals, storeClosed, storeFull, storeUnavailable } from './log-refusals.ts'
+import { LOG_REFUSALS, logEntriesFull, type LogRefusals, producerStale, storeClosed, storeUnavailable } from './log-refusals.ts'
 import { LogTails, type LogTailsOptions, type Ticket } from './log-tails.ts'
+import { LogWaits, type WaitOutcome } from './log-waits.ts'
 import { StoreTotals, type TotalsChange } from './store-totals.ts'
 
 export interface LogCoreOptions extends Partial<LogLimits> {
@@ -44,15 +46,8 @@ export interface LogCoreOptions extends Partial<LogLimits> {
   onCapFailure?: (log: LogId, error: AppError) => void
 }
 
-/** A new log, and nothing, as the store's totals count them. */
-const NEW_LOG: TotalsChange = { logs: 1, entries: 0, bytes: 0 }
+/** Nothing, as the store's totals count it. */
 const NOTHING: TotalsChange = { logs: 0, entries: 0, bytes: 0 }
-
-/**
- * What a wait came to: `false`, the log changed (or a signal aborted: look again); `true`, the timeout passed first;
- * `'closed'`, the log is closed and the reader is at its head: nothing more will ever come.
- */
-export type WaitOutcome = boolean | 'closed'
 
 /**
  * Every rule of a log, once, over any LogBackend (memory, SQLite, Redis): group commit, the cache of each log's
@@ -71,6 +66,7 @@ export class LogCore {
   readonly #ledger: LogLedger
   readonly #totals: StoreTotals
   readonly #onCapFailure: LogCoreOptions['onCapFailure']
+  readonly #waits: LogWaits
   /** The cap's trims under way, one per log at most: close() waits for them. */
   readonly #caps = new Map<LogId, Promise<void>>()
   #capFailures = 0
@@ -92,6 +88,13 @@ export class LogCore {
     )
     this.#now = options.now ?? Date.now
     this.#onCommit = options.onCommit
+    this.#waits = new LogWaits({
+      tails: this.#tails,
+      notifier: this.#notifier,
+      now: this.#now,
+      state: (log) => this.#medium(() => this.#backend.state(log)),
+      closed: () => this.#closed,
+    })
     backend.onRemoteChange?.((log, head, closed) => this.#remoteChange(log, head, closed === true))
     backend.onRemoteReset?.(() => this.#remoteReset())
   }
@@ -102,32 +105,39 @@ export class LogCore {
   }
 
   /**
-   * Creates the log; false when its id or an alias is taken by a live log (an expired one is deleted for it). Refused
-   * with STORE_FULL past `maxLogs`, and with `words.metaTooLarge` past MAX_LOG_META_BYTES.
+   * Creates the log, with its first entries if given (atomically: no reader sees it without them); false when its id
+   * or an alias is taken by a live log (an expired one is deleted for it). Refused with STORE_FULL past `maxLogs` (or
+   * the store's entries or bytes), with `words.metaTooLarge` past MAX_LOG_META_BYTES, and as an append would be when
+   * its entries pass the log's byte budget or entry cap.
    */
   async create(log: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
     this.#checkMeta(log.meta, words)
-    const slot = await this.#medium(() => this.#ledger.admitLog())
+    const first = this.#ledger.firstEntries(log.entries, words)
+    const slot = await this.#medium(() => this.#ledger.admitLog(first.bytes, first.entries))
     const purges = this.#purges()
     return this.#medium(() =>
       this.#totals.change(
         () => this.#backend.create(log, this.#now(), purges.purged),
-        (created) => plus(created ? NEW_LOG : NOTHING, purges.counted),
+        (created) => plus(created ? { ...first, logs: 1 } : NOTHING, purges.counted),
         slot,
       ),
     )
   }
 
-  /** The log's state; undefined for no such log, or one that has expired. */
+  /**
+   * The log's state; undefined for no such log, or one that has expired. A soft-deleted log answers with `deletedAt`
+   * set (Durable Streams' 410 Gone), and so does one that has expired while forks name it (from its expiry: the next
+   * retention pass soft-deletes it).
+   */
   async state(log: LogId): Promise<LogState | undefined> {
     const ticket = this.#tails.peek(log)
     const state = await this.#medium(() => this.#backend.state(log))
-    if (!state || this.#expired(state)) {
-      this.#tails.forget(log)
-      return undefined
-    }
-    if (ticket) this.#tails.heard(log, ticket, state.head, state)
+    const refused = refusalAt(state, this.#now())
+    if (refused) this.#tails.forget(log)
+    if (refused === 'NO_LOG') return undefined
+    if (refused === 'GONE') return { ...state!, deletedAt: state!.deletedAt ?? state!.expiresAt }
+    if (ticket) this.#tails.heard(log, ticket, state!.head, state)
     return state
   }
 
@@ -158,6 +168,9 @@ export class LogCore {
    */
   append(entry: CoreEntry): Promise<Appended> {
     if (this.#closed) return Promise.reject(storeClosed())
+    if ((entry.producers?.length ?? 0) > MAX_MARKS_PER_ENTRY) {
+      return Promise.reject(new AppError('BAD_REQUEST', `An entry carries at most ${MAX_MARKS_PER_ENTRY} producer marks.`))
+    }
     return this.#commits.add(entry)
   }
 
@@ -186,7 +199,9 @@ export class LogCore {
       const ticket = this.#tails.peek(log)
       if (!ticket || this.#tails.knowsExpiry(log) || this.#tails.read(log, after, limit) === undefined) return undefined
       const state = await this.#medium(() => this.#backend.state(log))
-      if (!state || !this.#tails.heard(log, ticket, state.head, state) || this.#tails.liveUntil(log, now) === undefined) return undefined
+      // A soft-deleted log must never be known as live: the backend answers its reads.
+      if (!state || state.deletedAt !== undefined) return undefined
+      if (!this.#tails.heard(log, ticket, state.head, state) || this.#tails.liveUntil(log, now) === undefined) return undefined
     }
     return this.#tails.read(log, after, limit)
   }
@@ -203,28 +218,19 @@ export class LogCore {
    * head is checked and the wait registered with no await between.
    */
   waitFor(log: LogId, after: number, signal: StopSignal, timeoutMs?: number, words = LOG_REFUSALS): Promise<WaitOutcome> {
-    if (this.#closed) return Promise.reject(storeClosed())
-    const now = this.#now()
-    const until = this.#tails.liveUntil(log, now)
-    if (until === undefined) return this.#waitUnknown(log, after, signal, timeoutMs, words)
-    return this.#park(log, after, signal, timeoutMs, until - now)
+    return this.#waits.waitFor(log, after, signal, timeoutMs, words)
   }
 
-  /** Waits on a log whose head, closed flag and expiry are known: no await before the wait registers. */
-  #park(log: LogId, after: number, signal: StopSignal, timeoutMs: number | undefined, expiresInMs: number): Promise<WaitOutcome> {
-    if (this.#tails.head(log)! > after) return Promise.resolve(false)
-    if (this.#tails.isClosed(log)) return Promise.resolve('closed')
-    if (expiresInMs >= (timeoutMs ?? Number.POSITIVE_INFINITY)) return this.#notifier.wait(log, signal, timeoutMs)
-    // It expires before the timeout: woken then, told to look again, and the next look finds it gone.
-    return this.#notifier.wait(log, signal, expiresInMs).then(() => false)
-  }
-
-  /** Deletes the log and everything of it; its readers wake and find it gone. Answers what it held, if it was there. */
-  async delete(log: LogId): Promise<EntryCounts | undefined> {
+  /**
+   * Deletes the log and everything of it; its readers wake and find it gone. Answers what went (with the soft-deleted
+   * sources it left without forks), 'SOFT' when forks name it (it is marked deleted and kept: LogBackend `delete`), or
+   * undefined when it was not there.
+   */
+  async delete(log: LogId): Promise<DeletedCounts | 'SOFT' | undefined> {
     const removed = await this.#medium(() =>
       this.#totals.change(
-        () => this.#backend.delete(log),
-        (gone) => gone && less(gone, 1),
+        () => this.#backend.delete(log, this.#now()),
+        (gone) => (typeof gone === 'object' ? less(gone, gone.logs) : undefined),
       ),
     )
     this.#forget(log)
@@ -244,8 +250,10 @@ export class LogCore {
   }
 
   /**
-   * Creates `target` as a copy of `source` up to `at` (which must be within the source's head), refused like a new
-   * log past the store's limits. False when the target's id or an alias is taken; the source's refusal when it is gone.
+   * Creates `target` as a copy of `source` up to `at` (which must be within the source's head), then its own first
+   * entries from `at + 1` (`target.entries`: a sub-offset fork's cut of the source's next entry), in one atomic step;
+   * refused like a new log past the store's limits. False when the target's id or an alias is taken; the source's
+   * refusal when it is gone.
    */
   async fork(source: LogId, at: number, target: NewLog, words = LOG_REFUSALS): Promise<boolean> {
     this.#open()
@@ -255,19 +263,16 @@ export class LogCore {
     if (!Number.isSafeInteger(at) || at < 0 || at > from.head) {
       throw new AppError('BAD_REQUEST', `It can be branched only at a position it has reached: 0 to ${from.head}.`)
     }
+    const own = this.#ledger.firstEntries(target.entries, words)
     // The source's retained entries and bytes bound what the copy takes (all of them when it forks at the head).
-    const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes))
-    const totals = await this.#medium(() => this.#totals.loaded())
-    if (totals.entries + from.count > this.limits.maxEntries) {
-      this.#totals.hold({ logs: -slot.logs, bytes: -slot.bytes })
-      throw storeFull(describeLimit('entries', this.limits.maxEntries))
-    }
+    const slot = await this.#medium(() => this.#ledger.admitLog(from.bytes + own.bytes, from.count + own.entries))
     const purges = this.#purges()
     const fork = () => this.#backend.fork(source, at, target, this.#now(), purges.purged)
     const forked = await this.#medium(() =>
       this.#totals.change(fork, (copied) => plus(typeof copied === 'object' ? { ...copied, logs: 1 } : NOTHING, purges.counted), slot),
     )
     if (forked === 'NO_LOG') throw words.noLog(source)
+    if (forked === 'GONE') throw words.gone(source)
     return forked !== false
   }
 
@@ -415,6 +420,8 @@ export class LogCore {
     const state = await this.#backend.state(log)
     if (!state) return
     this.#ledger.counted(log, state.count)
+    // Never trimmed: past the cap its appends are refused instead (TOO_MANY).
+    if (state.capped === false) return
     // Down by a tenth of the cap at a time, so a full log costs one trim per tenth, not one per append; by count, so
     // the holes of compaction never make it keep fewer. The newest entry always stays.
     if (state.count > max) await this.#shrink(log, () => this.#backend.keepNewest(log, Math.max(1, max - Math.ceil(max / 10))))
@@ -429,29 +436,6 @@ export class LogCore {
     this.#tails.forget(log)
     this.#ledger.removed(log, gone.entries)
     return gone.entries
-  }
-
-  async #waitUnknown(
-    log: LogId,
-    after: number,
-    signal: StopSignal,
-    timeoutMs: number | undefined,
-    words: LogRefusals,
-  ): Promise<WaitOutcome> {
-    for (;;) {
-      const ticket = this.#tails.track(log)
-      const state = await this.#medium(() => this.#backend.state(log))
-      const now = this.#now()
-      if (!state || expiredAt(state, now)) {
-        this.#tails.forget(log)
-        throw words.noLog(log)
-      }
-      // Had the log been evicted meanwhile, a change could have passed unseen: ask again.
-      if (!this.#tails.heard(log, ticket, state.head, state)) continue
-      if (this.#closed) throw storeClosed()
-      // No await from here to registering the wait, so no append can slip in between.
-      return this.#park(log, after, signal, timeoutMs, (state.expiresAt ?? Number.POSITIVE_INFINITY) - now)
-    }
   }
 
   #remoteChange(log: LogId, head: number | undefined, closed: boolean): void {
@@ -472,10 +456,6 @@ export class LogCore {
   #forget(log: LogId): void {
     this.#tails.forget(log)
     this.#ledger.forget(log)
-  }
-
-  #expired(state: LogState): boolean {
-    return expiredAt(state, this.#now())
   }
 
   /**
@@ -499,13 +479,17 @@ export class LogCore {
   }
 
   #batchLimits() {
-    return { maxLogBytes: this.limits.maxLogBytes, reserveBytes: this.limits.reserveBytes }
+    const { maxLogBytes, reserveBytes, maxEntriesPerLog } = this.limits
+    return { maxLogBytes, reserveBytes, maxLogEntries: maxEntriesPerLog }
   }
 
   #refusal(refusal: Refusal, log: LogId, words: LogRefusals): AppError {
     if (refusal === 'NO_LOG') return words.noLog(log)
+    if (refusal === 'GONE') return words.gone(log)
+    if (refusal === 'STALE') return producerStale()
     if (refusal === 'CLOSED') return words.closed(log)
     if (refusal === 'FULL') return words.full(this.limits.maxLogBytes)
+    if (refusal === 'TOO_MANY') return logEntriesFull(this.limits.maxEntriesPerLog)
     return words.fenced()
   }
 

@@ -2,7 +2,7 @@ import { DEFAULT_MAX_EVENTS_PER_SESSION } from '../defaults.ts'
 import { ACTIVITY_RESOLUTION_MS, CLOSING_RESERVE_BYTES, DEFAULT_MAX_SESSION_BYTES, LOG_LEDGER_LOGS } from '../limits.ts'
 import type { AppendEntry, LogEntry, LogId } from './log-backend.ts'
 import type { Slot, StoreTotals } from './store-totals.ts'
-import { describeLimit, type LogRefusals, storeFull } from './log-refusals.ts'
+import { describeLimit, logEntriesFull, type LogRefusals, storeFull } from './log-refusals.ts'
 
 /** One entry as the layer above hands it to the core: the core measures it, touches the log and fits it. */
 export interface CoreEntry extends Omit<AppendEntry, 'bytes' | 'touch'> {
@@ -78,16 +78,28 @@ export class LogLedger {
   ) {}
 
   /**
-   * Refuses a new log (holding `bytes` already, for a fork) past the store-wide limits, or holds its slot: pass the
+   * Refuses a new log (holding `entries` and their `bytes` already: a fork's, its first entries) past the store-wide limits, or holds its slot: pass the
    * slot to `totals.change` with the creation, which releases it. No await between the check and the hold, so
    * concurrent creates never pass `maxLogs` together.
    */
-  async admitLog(bytes = 0): Promise<Slot> {
+  async admitLog(bytes = 0, entries = 0): Promise<Slot> {
     const totals = await this.totals.loaded()
     const held = this.totals.held
     if (totals.logs + held.logs >= this.limits.maxLogs) throw storeFull(describeLimit('logs', this.limits.maxLogs))
     if (bytes > 0 && totals.bytes + held.bytes + bytes > this.limits.maxBytes - this.limits.reserveBytes) throw this.#bytesFull()
+    if (entries > 0 && totals.entries + entries > this.limits.maxEntries) throw storeFull(describeLimit('entries', this.limits.maxEntries))
     return this.totals.hold({ logs: 1, bytes })
+  }
+
+  /**
+   * Measures the entries a new log starts with (NewLog `entries`), refusing them as an append to the log would be past
+   * its byte budget (with its reserve) or its entry cap.
+   */
+  firstEntries(entries: readonly string[] = [], words: LogRefusals): { entries: number; bytes: number } {
+    const bytes = entries.reduce((sum, data) => sum + Buffer.byteLength(data), 0)
+    if (bytes > this.limits.maxLogBytes - this.limits.reserveBytes) throw words.full(this.limits.maxLogBytes)
+    if (entries.length > this.limits.maxEntriesPerLog) throw logEntriesFull(this.limits.maxEntriesPerLog)
+    return { entries: entries.length, bytes }
   }
 
   /**

@@ -8,6 +8,8 @@ import type { LogId } from './log-backend.ts'
 export interface LogRefusals {
   /** The log does not exist (or expired). */
   noLog(log: LogId): AppError
+  /** The log was deleted while forks of it live (a soft delete): its name stays taken until the last of them goes. */
+  gone(log: LogId): AppError
   /** The log is closed and takes no more entries. */
   closed(log: LogId): AppError
   /** The log's byte budget is spent; `maxBytes` is that budget. */
@@ -38,6 +40,24 @@ export const storeFull = (limit: string) =>
     STORE_FULL_RETRY_AFTER_S,
   )
 
+/**
+ * An entry refused because a producer's state changed since its writer read it (STALE: another instance wrote first).
+ * The layer above catches it (code PRODUCER_STALE) and decides again from the state as it is now; one that does not
+ * answers 409, and the client's retry is decided anew.
+ */
+export const producerStale = () =>
+  new AppError('PRODUCER_STALE', 'Another request of this producer was stored at the same moment. Send this request again.')
+
+/**
+ * An entry refused because its log is never trimmed (LogState `capped` false) and holds the most entries a log may:
+ * 413, naming the limit and its flag.
+ */
+export const logEntriesFull = (maxEntries: number) =>
+  new AppError(
+    'SESSION_FULL',
+    `This stream is full: it holds at most ${maxEntries} entries (--max-events-per-session), and its entries are never dropped to make room. Start another stream.`,
+  )
+
 /** How long a client should wait after the store refused it for shutting down; seconds (a restart takes a few). */
 const SHUTDOWN_RETRY_AFTER_S = 5
 
@@ -63,6 +83,11 @@ export function storeUnavailable(reason: string, cause?: unknown, retryAfterSeco
 /** The sentences of a log that is not a chat: a Durable Streams stream. */
 export const LOG_REFUSALS: LogRefusals = {
   noLog: () => new AppError('NOT_FOUND', 'There is no such stream (it was deleted, or it expired).'),
+  gone: () =>
+    new AppError(
+      'GONE',
+      'This stream was deleted. Its forks still hold what they copied of it; its name is free again once the last of them is deleted.',
+    ),
   closed: () => new AppError('RUN_CLOSED', 'This stream is closed and takes no more data.'),
   full: (maxBytes) => new AppError('SESSION_FULL', `This stream is full: it holds at most ${mib(maxBytes)} (--max-session-bytes).`),
   fenced: () => new AppError('RUN_ENDED', 'This writer lost its hold on the stream, so its data is no longer stored.'),

@@ -32,8 +32,9 @@ export class Retention {
     const backend = this.core.backend
     const gone = async (log: LogId) => {
       const held = await this.core.delete(log)
-      if (!held) return
-      report.sessionsDeleted++
+      // A log forks name is kept, marked deleted: it goes with its last fork.
+      if (!held || held === 'SOFT') return
+      report.sessionsDeleted += held.logs
       report.eventsDeleted += held.entries
     }
     for (let expired = await this.core.medium(() => backend.expiredLogs(now, PAGE)); expired.length > 0; ) {
@@ -43,12 +44,13 @@ export class Retention {
     await this.#each(0, now - policy.idleMs - ACTIVITY_RESOLUTION_MS, gone)
     const quietBefore = now - policy.compactAfterMs
     await this.#each(Math.max(0, this.#compactedBefore - ACTIVITY_RESOLUTION_MS), quietBefore, async (log) => {
-      report.partialsCompacted += await this.compact(log)
+      // An uncapped log's entries are never deleted but with it, and are not a chat's events to parse.
+      if ((await this.core.state(log))?.capped !== false) report.partialsCompacted += await this.compact(log)
     })
     this.#compactedBefore = Math.max(this.#compactedBefore, quietBefore)
     await this.#each(Math.max(0, this.#capCheckedAt - ACTIVITY_RESOLUTION_MS), Number.MAX_SAFE_INTEGER, async (log) => {
       const state = await this.core.state(log)
-      const over = state ? state.count - policy.maxEventsPerSession : 0
+      const over = state && state.capped !== false ? state.count - policy.maxEventsPerSession : 0
       if (over > 0) report.eventsCapped += await this.core.keepNewest(log, policy.maxEventsPerSession)
     })
     // Only after a whole pass: a pass that failed half-way checks the same logs again next time.

@@ -20,7 +20,9 @@ export interface RedisKeys {
 export interface RedisLogKeys {
   /**
    * Hash: the log's state (log-backend.ts LogState): head, tail, count, bytes, created_at, active_at (16 digits, as
-   * in `activity`), closed, expires_at, forked_from, forked_at, meta, open_run, run_from.
+   * in `activity`), closed, expires_at, forked_from, forked_at, meta, open_run, run_from; and since Durable Streams:
+   * capped (`0` for a log never trimmed, absent otherwise), forks (the logs forked from it; absent for none, as in a
+   * log written before it was kept), deleted_at (a soft delete's time, absent for a live log).
    */
   state(log: string): string
   /** Stream: the log's entries, one `<seq>-0` each with its data in field `d`. */

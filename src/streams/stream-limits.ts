@@ -34,8 +34,5 @@ export const MAX_PRODUCERS_PER_STREAM = 1000
 /** The most data one catch-up read or one SSE data event carries (at least one entry); bytes (1 MiB). */
 export const STREAM_READ_CHUNK_BYTES = 1024 * 1024
 
-/** How long a long-poll waits for data by default (`--long-poll-ms`); milliseconds (20 s; the suite's runs set 4 s). */
-export const DEFAULT_LONG_POLL_MS = 20_000
-
 /** How long an SSE response stays open before the server ends it (clients resume); milliseconds (60 s, the protocol's). */
 export const STREAM_SSE_MAX_MS = 60_000

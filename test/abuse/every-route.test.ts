@@ -14,8 +14,9 @@ import { appRoutes, missingGenerators, requestArb } from './routes.ts'
  * Every route of the app, from the app's own route table, abused on a real port: random and hostile bodies, ids,
  * headers, paths and chunking, sizes around every limit. After each batch the server must be alive, have answered
  * `/healthz` within 250 ms throughout, hold less than the RSS bound, have answered no 5xx, and have given a sentence
- * with every 4xx (harness.ts). Default flags but three: a temporary SQLite file, auth on (so the sign-in routes
- * exist), and no rate limit (the bucket would answer 429 before the handlers are reached).
+ * with every 4xx (harness.ts). Default flags but four: a temporary SQLite file, auth on (so the sign-in routes
+ * exist), no rate limit (the bucket would answer 429 before the handlers are reached), and a long-poll of half a second
+ * (a Durable Streams long-poll on a quiet stream would otherwise outlast the harness's 15 s per request).
  */
 
 slowTests(60_000)
@@ -28,7 +29,18 @@ let pools: Pools
 
 beforeAll(async () => {
   server = await AbuseServer.start({
-    args: ['--store', `sqlite:${join(dir, 'abuse.db')}`, '--auth-token', AUTH_TOKEN, '--rate-limit', 'off', '--echo-delay', '1'],
+    args: [
+      '--store',
+      `sqlite:${join(dir, 'abuse.db')}`,
+      '--auth-token',
+      AUTH_TOKEN,
+      '--rate-limit',
+      'off',
+      '--echo-delay',
+      '1',
+      '--long-poll-ms',
+      '500',
+    ],
   })
   pools = await createPools(server.base)
 })

@@ -164,6 +164,27 @@ const aguiBodyArb = fc.oneof(
   { arbitrary: json(aguiHeavyBodyArb), weight: 1 },
 )
 
+/** The rest of a Durable Streams path (`/v1/stream/<name>`): a few names that requests share, and hostile ones. */
+const streamNameArb = fc.oneof(
+  { arbitrary: fc.constantFrom('s1', 's2', 'a/b', '__proto__', 'constructor', 'sessions/x', 'view/y', 'x'.repeat(1025)), weight: 3 },
+  { arbitrary: fc.constantFrom(...HOSTILE_IDS).map(encodeURIComponent), weight: 1 },
+)
+/** A read's offset: the start, the tail, real positions, and what no server hands out. */
+const streamOffsetArb = fc.oneof(
+  { arbitrary: fc.constantFrom('-1', 'now', '0000000000000000_0000000000000000', '0000000000000000_0000000000000001'), weight: 3 },
+  {
+    arbitrary: fc.constantFrom('9999999999999999_9999999999999999', '0_0', '-2', '', '../x', '0000000000000000_00000000000000001'),
+    weight: 1,
+  },
+)
+const liveArb = fc.constantFrom('long-poll', 'sse', 'LONG-POLL', '')
+/** A body a stream takes: text, JSON (flattened one level), bytes. */
+const streamBodyArb = fc.oneof(
+  textArb.map((text) => ({ body: { text } as BodyRecipe, contentType: 'text/plain' })),
+  jsonArb.map((value) => ({ body: { json: value } as BodyRecipe, contentType: 'application/json' })),
+  deepIn('[', ']').map((body) => ({ body: body as BodyRecipe, contentType: 'application/json' })),
+)
+
 /** Every route of the app and how to abuse it. */
 export const ROUTE_SPECS: Record<string, RouteSpec> = {
   'GET /healthz': { auth: 'none' },
@@ -318,6 +339,14 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
     params: { id: OWNER_IDS },
     query: q([opt('after', cursorArb), opt('format', formatArb)]),
   },
+  'OPTIONS /v1/stream/*': { auth: 'none' },
+  'GET /v1/stream/*': {
+    auth: 'server',
+    query: q([opt('offset', streamOffsetArb), opt('live', liveArb), opt('cursor', cursorArb)]),
+  },
+  'PUT /v1/stream/*': { auth: 'server', body: fc.oneof(streamBodyArb, typed(hostileBodyArb)) },
+  'POST /v1/stream/*': { auth: 'server', body: fc.oneof(streamBodyArb, typed(hostileBodyArb)) },
+  'DELETE /v1/stream/*': { auth: 'server' },
 }
 
 /** The routes of the app as `METHOD /path` (built with auth on, so that the sign-in routes are among them). */
@@ -346,9 +375,10 @@ export function missingGenerators(routes: readonly string[]): string[] {
 
 /** The route's path as segments: literals, and a live (or hostile) id for each `:param`. */
 function targetArb(path: string, spec: RouteSpec, liveOnly = false): fc.Arbitrary<Segment[]> {
-  const parts = path.split(/(:\w+)/).filter((p) => p !== '')
+  const parts = path.split(/(:\w+|\*)/).filter((p) => p !== '')
   return fc.tuple(
     ...parts.map((part): fc.Arbitrary<Segment> => {
+      if (part === '*') return streamNameArb
       if (!part.startsWith(':')) return fc.constant(part)
       const pools = spec.params![part.slice(1)]!
       if (pools === 'asset') {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { AppendEntry, BatchLimits, LogBackend, NewLog } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
 import { newId } from '../../src/session-id.ts'
+import { MAX_MARKS_PER_ENTRY } from '../../src/limits.ts'
 
 const LIMITS: BatchLimits = { maxLogBytes: 1024 * 1024, reserveBytes: 1024 }
 const NOW = 1_700_000_000_000
@@ -158,7 +159,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const [viewer, other] = [newId(), newId()]
       const old = newLog(newId(), { aliases: [viewer], expiresAt: NOW + 10 })
       await backend.create(old, NOW)
-      await backend.append([entry(old.log, '"old"', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      await backend.append([entry(old.log, '"old"', { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
       const purged: [string, number][] = []
       const told = (log: string, state: { count: number }) => purged.push([log, state.count])
       // Still live: the name is taken.
@@ -226,6 +227,56 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await new LogCore(backend).waitFor(log.log, 1, new AbortController().signal, 3_600_000)).toBe('closed')
     })
 
+    test('an uncapped log says so in its state and refuses a non-exempt entry past maxLogEntries with TOO_MANY', async () => {
+      const limits = { ...LIMITS, maxLogEntries: 3 }
+      const log = newLog(newId(), { capped: false })
+      await backend.create(log, NOW)
+      expect((await backend.state(log.log))?.capped).toBe(false)
+      expect(
+        await backend.append(
+          ['"1"', '"2"', '"3"', '"4"'].map((d) => entry(log.log, d)),
+          limits,
+          NOW,
+        ),
+      ).toEqual([1, 2, 3, 'TOO_MANY'])
+      // A run's closing entry and a close still go in: a full log can be closed.
+      expect(
+        await backend.append([entry(log.log, '"x"', { exempt: true }), entry(log.log, null, { closesLog: true })], limits, NOW),
+      ).toEqual([4, 4])
+      expect(await backend.state(log.log)).toMatchObject({ head: 4, count: 4, closed: true })
+      // A capped log is trimmed by the core instead: the backend takes every entry.
+      const capped = newLog()
+      await backend.create(capped, NOW)
+      expect((await backend.state(capped.log))?.capped).toBeUndefined()
+      expect(
+        await backend.append(
+          ['"1"', '"2"', '"3"', '"4"'].map((d) => entry(capped.log, d)),
+          limits,
+          NOW,
+        ),
+      ).toEqual([1, 2, 3, 4])
+    })
+
+    test('the core over it: an uncapped log is never trimmed, and past maxEntriesPerLog its appends are refused with 413', async () => {
+      const core = new LogCore(backend, { maxEntriesPerLog: 3 })
+      const [stream, chat] = [newLog(newId(), { capped: false }), newLog()]
+      await core.create(stream)
+      await core.create(chat)
+      const append = (log: string, n: number) => Array.from({ length: n }, (_, i) => core.append({ log, data: `"${i}"`, exempt: false }))
+      const answers = await Promise.allSettled([...append(stream.log, 5), ...append(chat.log, 5)])
+      await core.settled()
+      const refused = answers.slice(0, 5).filter((a) => a.status === 'rejected')
+      expect(refused).toHaveLength(2)
+      expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      expect((refused[0] as PromiseRejectedResult).reason.message).toContain('3 entries')
+      expect(await core.state(stream.log)).toMatchObject({ head: 3, tail: 0, count: 3 })
+      // Exempt entries pass the cap (a run's closing event): the log holds more than the cap, and is still not trimmed.
+      for (const data of ['"e1"', '"e2"']) await core.append({ log: stream.log, data, exempt: true })
+      await core.settled()
+      expect(await core.state(stream.log)).toMatchObject({ head: 5, tail: 0, count: 5 })
+      expect((await core.state(chat.log))?.count).toBeLessThanOrEqual(3)
+    })
+
     test('a state-only entry closes a log without a seq and answers its head', async () => {
       const log = newLog()
       await backend.create(log, NOW)
@@ -238,17 +289,59 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       const log = newLog()
       await backend.create(log, NOW)
       const p = (value: string) => ({ key: '["run","p1"]', value })
-      await backend.append([entry(log.log, '1', { producer: p('a') })], LIMITS, NOW)
+      await backend.append([entry(log.log, '1', { producers: [p('a')] })], LIMITS, NOW)
       expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
       // Refused for want of room: the producer keeps its old state.
       const tight = { maxLogBytes: 10, reserveBytes: 5 }
-      expect(await backend.append([entry(log.log, 'toolongforit', { producer: p('b') })], tight, NOW)).toEqual(['FULL'])
+      expect(await backend.append([entry(log.log, 'toolongforit', { producers: [p('b')] })], tight, NOW)).toEqual(['FULL'])
       expect(await backend.producer(log.log, '["run","p1"]')).toBe('a')
-      await backend.append([entry(log.log, null, { producer: { key: '["run","p2"]', value: 'c' } })], LIMITS, NOW)
+      await backend.append([entry(log.log, null, { producers: [{ key: '["run","p2"]', value: 'c' }] })], LIMITS, NOW)
       expect((await backend.producerKeys(log.log)).sort()).toEqual(['["run","p1"]', '["run","p2"]'])
       await backend.deleteProducers(log.log, ['["run","p1"]'])
       expect(await backend.producerKeys(log.log)).toEqual(['["run","p2"]'])
       expect(await backend.producer(newId(), 'x')).toBeUndefined()
+    })
+
+    test('a mark with expect is stored only while its key holds that value; otherwise the entry is refused whole with STALE', async () => {
+      const log = newLog()
+      await backend.create(log, NOW)
+      const mark = (key: string, value: string, expect?: string | null) => ({ key, value, expect })
+      expect(await backend.append([entry(log.log, '"1"', { producers: [mark('p', 'a', null)] })], LIMITS, NOW)).toEqual([1])
+      // Another writer decided from the same read ("none yet"): refused, nothing of it stored.
+      expect(await backend.append([entry(log.log, '"x"', { producers: [mark('s', 'x'), mark('p', 'b', null)] })], LIMITS, NOW)).toEqual([
+        'STALE',
+      ])
+      expect(await backend.state(log.log)).toMatchObject({ head: 1, count: 1 })
+      expect(await backend.producer(log.log, 's')).toBeUndefined()
+      expect(await backend.append([entry(log.log, '"2"', { producers: [mark('s', '1'), mark('p', 'b', 'a')] })], LIMITS, NOW)).toEqual([2])
+      expect([await backend.producer(log.log, 'p'), await backend.producer(log.log, 's')]).toEqual(['b', '1'])
+      // In one batch, each entry is compared with what the entries before it wrote.
+      const twice = [
+        entry(log.log, '"3"', { producers: [mark('p', 'c', 'b')] }),
+        entry(log.log, '"y"', { producers: [mark('p', 'd', 'b')] }),
+      ]
+      expect(await backend.append(twice, LIMITS, NOW)).toEqual([3, 'STALE'])
+      expect(await backend.append([entry(log.log, null, { producers: [mark('p', 'e', 'b')] })], LIMITS, NOW)).toEqual(['STALE'])
+      // Judged before the closed flag: the writer reads again and may find its request was the one that closed the log.
+      await backend.append([entry(log.log, null, { closesLog: true })], LIMITS, NOW)
+      expect(await backend.append([entry(log.log, '"z"', { producers: [mark('p', 'f', 'b')] })], LIMITS, NOW)).toEqual(['STALE'])
+      expect(await backend.append([entry(log.log, '"z"', { producers: [mark('p', 'f', 'c')] })], LIMITS, NOW)).toEqual(['CLOSED'])
+      expect(await backend.producer(log.log, 'p')).toBe('c')
+    })
+
+    test('the core over it: a stale mark is refused with PRODUCER_STALE, and an entry carries at most MAX_MARKS_PER_ENTRY', async () => {
+      const core = new LogCore(backend)
+      const log = newLog()
+      await core.create(log)
+      await core.append({ log: log.log, data: '"1"', exempt: false, producers: [{ key: 'p', value: 'a', expect: null }] })
+      await expect(
+        core.append({ log: log.log, data: '"2"', exempt: false, producers: [{ key: 'p', value: 'b', expect: null }] }),
+      ).rejects.toMatchObject({ code: 'PRODUCER_STALE', status: 409 })
+      const many = Array.from({ length: MAX_MARKS_PER_ENTRY + 1 }, (_, i) => ({ key: `k${i}`, value: 'v' }))
+      await expect(core.append({ log: log.log, data: '"3"', exempt: false, producers: many })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+      })
+      expect((await core.state(log.log))?.head).toBe(1)
     })
 
     test('a run opens and closes with its entries; only its own closing entry clears it', async () => {
@@ -335,7 +428,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
         LIMITS,
         NOW,
       )
-      await backend.append([entry(source.log, null, { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
+      await backend.append([entry(source.log, null, { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
       const target = newLog()
       expect(await backend.fork(source.log, 2, target, NOW + 1)).toEqual({ entries: 2, bytes: 6 })
       expect(await backend.read(target.log, 0, 100)).toEqual([
@@ -350,23 +443,198 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       expect(await backend.fork(source.log, 1, target, NOW)).toBe(false)
     })
 
+    test('a log created with entries holds them from seq 1, counted in its state and the totals; a refused create stores none', async () => {
+      const before = await backend.totals()
+      const log = newLog(newId(), { entries: ['"a"', '"héllo"'] })
+      expect(await backend.create(log, NOW)).toBe(true)
+      expect(await backend.read(log.log, 0, 10)).toEqual([
+        { seq: 1, data: '"a"' },
+        { seq: 2, data: '"héllo"' },
+      ])
+      expect(await backend.state(log.log)).toMatchObject({ head: 2, tail: 0, count: 2, bytes: 11 })
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 11 })
+      expect(await backend.create({ ...log, entries: ['"other"'] }, NOW)).toBe(false)
+      expect((await backend.read(log.log, 0, 10)).map((e) => e.data)).toEqual(['"a"', '"héllo"'])
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 11 })
+      expect(await backend.append([entry(log.log, '"b"')], LIMITS, NOW)).toEqual([3])
+      const closed = newLog(newId(), { entries: ['"last"'], closed: true })
+      await backend.create(closed, NOW)
+      expect(await backend.state(closed.log)).toMatchObject({ head: 1, count: 1, closed: true })
+      expect(await backend.readBefore(closed.log, 2, 1000)).toEqual([{ seq: 1, data: '"last"' }])
+    })
+
+    test('a fork with entries of its own holds them after the copy, from at + 1, counted with it', async () => {
+      const source = newLog()
+      await backend.create(source, NOW)
+      await backend.append(
+        ['"1"', '"2-whole"', '"3"'].map((d) => entry(source.log, d)),
+        LIMITS,
+        NOW,
+      )
+      const before = await backend.totals()
+      const target = newLog(newId(), { entries: ['"2-cut'] })
+      expect(await backend.fork(source.log, 1, target, NOW)).toEqual({ entries: 2, bytes: 3 + 6 })
+      expect(await backend.read(target.log, 0, 10)).toEqual([
+        { seq: 1, data: '"1"' },
+        { seq: 2, data: '"2-cut' },
+      ])
+      expect(await backend.state(target.log)).toMatchObject({ head: 2, count: 2, bytes: 9, forkedFrom: { log: source.log, at: 1 } })
+      expect(await backend.totals()).toEqual({ logs: before.logs + 1, entries: before.entries + 2, bytes: before.bytes + 9 })
+      expect(await backend.append([entry(target.log, '"t3"')], LIMITS, NOW)).toEqual([3])
+      // Forked at 0: its own entries alone.
+      const bare = newLog(newId(), { entries: ['"x"'] })
+      expect(await backend.fork(source.log, 0, bare, NOW)).toEqual({ entries: 1, bytes: 3 })
+      expect(await backend.read(bare.log, 0, 10)).toEqual([{ seq: 1, data: '"x"' }])
+    })
+
+    test('the core over it: first entries are refused past the log budget or cap, and the store limits count them', async () => {
+      const core = new LogCore(backend, { maxLogBytes: 100, reserveBytes: 10, maxEntriesPerLog: 3, maxEntries: 7 })
+      const log = (entries: string[]) => newLog(newId(), { entries, capped: false })
+      const tooMany = log(['1', '2', '3', '4'])
+      await expect(core.create(tooMany)).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      const tooBig = log(['x'.repeat(91)])
+      await expect(core.create(tooBig)).rejects.toMatchObject({ code: 'SESSION_FULL', status: 413 })
+      expect([await backend.state(tooMany.log), await backend.state(tooBig.log)]).toEqual([undefined, undefined])
+      const kept = log(['1', '2', '3'])
+      expect(await core.create(kept)).toBe(true)
+      // Three in the store already, and a fork is admitted as holding all its source's (three) and its own.
+      await expect(core.fork(kept.log, 1, log(['x', 'y']))).rejects.toMatchObject({ code: 'STORE_FULL' })
+      expect(await core.fork(kept.log, 1, log(['x']))).toBe(true)
+      expect(await core.totals()).toEqual(await backend.totals())
+    })
+
+    test('a log that forks name is soft-deleted: entries and names kept, entries and forks refused GONE, reads empty', async () => {
+      const viewer = newId()
+      const source = newLog(newId(), { aliases: [viewer], entries: ['"1"', '"2"'] })
+      await backend.create(source, NOW)
+      const fork = newLog()
+      await backend.fork(source.log, 1, fork, NOW)
+      expect((await backend.state(source.log))?.forks).toBe(1)
+      const totals = await backend.totals()
+      expect(await backend.delete(source.log, NOW + 5)).toBe('SOFT')
+      expect(await backend.state(source.log)).toMatchObject({ deletedAt: NOW + 5, forks: 1, count: 2, head: 2 })
+      expect(await backend.totals()).toEqual(totals)
+      expect(await backend.append([entry(source.log, '"3"'), entry(source.log, null, { closesLog: true })], LIMITS, NOW + 6)).toEqual([
+        'GONE',
+        'GONE',
+      ])
+      expect(await backend.fork(source.log, 1, newLog(), NOW + 6)).toBe('GONE')
+      expect(await backend.read(source.log, 0, 10, NOW + 6)).toEqual([])
+      expect(await backend.readBefore(source.log, 3, 1000, NOW + 6)).toEqual([])
+      // Its names stay taken.
+      expect(await backend.create({ log: source.log, meta: '' }, NOW + 6)).toBe(false)
+      expect(await backend.create(newLog(newId(), { aliases: [viewer] }), NOW + 6)).toBe(false)
+      expect(await backend.resolveAlias(viewer)).toBe(source.log)
+      // Deleted again: the same answer, the first time kept.
+      expect(await backend.delete(source.log, NOW + 7)).toBe('SOFT')
+      expect((await backend.state(source.log))?.deletedAt).toBe(NOW + 5)
+      // The fork is untouched.
+      expect(await backend.read(fork.log, 0, 10, NOW + 7)).toEqual([{ seq: 1, data: '"1"' }])
+      expect(await backend.append([entry(fork.log, '"f2"')], LIMITS, NOW + 7)).toEqual([2])
+    })
+
+    test('deleting the last fork of a soft-deleted log deletes it too, down a chain, counted in one answer', async () => {
+      const before = await backend.totals()
+      const [a, b, c, d] = [
+        newLog(newId(), { aliases: [newId()], entries: ['"a1"', '"a2"'] }),
+        newLog(newId(), { entries: ['"b3"'] }),
+        newLog(),
+        newLog(),
+      ]
+      await backend.create(a, NOW)
+      await backend.fork(a.log, 2, b, NOW)
+      await backend.fork(b.log, 3, c, NOW)
+      await backend.fork(a.log, 1, d, NOW)
+      expect([(await backend.state(a.log))?.forks, (await backend.state(b.log))?.forks]).toEqual([2, 1])
+      expect(await backend.delete(a.log, NOW)).toBe('SOFT')
+      expect(await backend.delete(b.log, NOW)).toBe('SOFT')
+      // c goes, and b with it (c was its last fork); a keeps d.
+      expect(await backend.delete(c.log, NOW)).toEqual({ logs: 2, entries: 3 + 3, bytes: 12 + 12 })
+      expect(await backend.state(b.log)).toBeUndefined()
+      expect(await backend.state(a.log)).toMatchObject({ forks: 1, deletedAt: NOW })
+      expect(await backend.create({ log: b.log, meta: '' }, NOW)).toBe(true)
+      expect(await backend.delete(b.log, NOW)).toEqual({ logs: 1, entries: 0, bytes: 0 })
+      expect(await backend.delete(d.log, NOW)).toEqual({ logs: 2, entries: 1 + 2, bytes: 4 + 8 })
+      expect(await backend.state(a.log)).toBeUndefined()
+      expect(await backend.resolveAlias(a.aliases![0]!)).toBeUndefined()
+      expect(await backend.totals()).toEqual(before)
+    })
+
+    test('an expired log that forks name is GONE, keeps its names, and is soft-deleted by its delete; an expired fork frees its source', async () => {
+      const source = newLog(newId(), { expiresAt: NOW + 10, entries: ['"1"'] })
+      await backend.create(source, NOW)
+      const fork = newLog(newId(), { expiresAt: NOW + 20 })
+      await backend.fork(source.log, 1, fork, NOW)
+      expect(await backend.append([entry(source.log, '"2"')], LIMITS, NOW + 10)).toEqual(['GONE'])
+      expect(await backend.fork(source.log, 1, newLog(), NOW + 10)).toBe('GONE')
+      expect(await backend.create({ log: source.log, meta: 'new' }, NOW + 10)).toBe(false)
+      expect(await backend.expiredLogs(NOW + 10, 1000)).toContain(source.log)
+      expect(await backend.delete(source.log, NOW + 10)).toBe('SOFT')
+      expect(await backend.expiredLogs(NOW + 10, 1000)).not.toContain(source.log)
+      expect((await backend.state(source.log))?.expiresAt).toBeUndefined()
+      // The fork expires: a create takes its name, and its soft-deleted source goes with it.
+      const purged: string[] = []
+      expect(await backend.create({ log: fork.log, meta: 'new' }, NOW + 20, (log) => purged.push(log))).toBe(true)
+      expect(purged.sort()).toEqual([source.log, fork.log].sort())
+      expect(await backend.state(source.log)).toBeUndefined()
+    })
+
+    test('the core over it: a soft-deleted log reads as gone (410) until its last fork goes with it, its waiters told', async () => {
+      let now = NOW
+      const core = new LogCore(backend, { now: () => now })
+      const source = newLog(newId(), { entries: ['"1"'] })
+      await core.create(source)
+      const fork = newLog()
+      await core.fork(source.log, 1, fork)
+      // Another core (another instance, whose wake-up is still on its way) knows the log from an append of its own.
+      const other = new LogCore(backend, { now: () => now })
+      await other.append({ log: source.log, data: '"2"', exempt: false })
+      await core.recount()
+      const before = await core.totals()
+      const parked = core.waitFor(source.log, 1, new AbortController().signal, 3_600_000)
+      expect(await core.delete(source.log)).toBe('SOFT')
+      expect(await other.read(source.log, 1, 10)).toEqual([])
+      expect(await parked).toBe(false)
+      await expect(core.waitFor(source.log, 1, new AbortController().signal, 3_600_000)).rejects.toMatchObject({
+        code: 'GONE',
+        status: 410,
+      })
+      expect((await core.state(source.log))?.deletedAt).toBe(NOW)
+      expect(await core.read(source.log, 0, 10)).toEqual([])
+      expect(await core.readBefore(source.log, 2, 1000)).toEqual([])
+      await expect(core.append({ log: source.log, data: '"2"', exempt: false })).rejects.toMatchObject({ code: 'GONE', status: 410 })
+      await expect(core.fork(source.log, 1, newLog())).rejects.toMatchObject({ code: 'GONE' })
+      expect(await core.create({ log: source.log, meta: '' })).toBe(false)
+      expect(await core.totals()).toEqual(before)
+      expect(await core.delete(fork.log)).toEqual({ logs: 2, entries: 3, bytes: 9 })
+      expect(await core.state(source.log)).toBeUndefined()
+      expect(await core.totals()).toEqual(await backend.totals())
+      // Expired while a fork names it: gone from its expiry, before any sweep marks it.
+      const expiring = newLog(newId(), { expiresAt: NOW + 10 })
+      await core.create(expiring)
+      await core.fork(expiring.log, 0, newLog())
+      now += 10
+      expect((await core.state(expiring.log))?.deletedAt).toBe(NOW + 10)
+      await expect(core.waitFor(expiring.log, 0, new AbortController().signal, 3_600_000)).rejects.toMatchObject({ code: 'GONE' })
+    })
+
     test('delete removes the log, its entries, aliases and producers', async () => {
       const viewer = newId()
       const log = newLog(newId(), { aliases: [viewer] })
       await backend.create(log, NOW)
-      await backend.append([entry(log.log, '1', { producer: { key: 'k', value: 'v' } })], LIMITS, NOW)
-      expect(await backend.delete(log.log)).toEqual({ entries: 1, bytes: 1 })
+      await backend.append([entry(log.log, '1', { producers: [{ key: 'k', value: 'v' }] })], LIMITS, NOW)
+      expect(await backend.delete(log.log, NOW)).toEqual({ logs: 1, entries: 1, bytes: 1 })
       expect(await backend.state(log.log)).toBeUndefined()
       expect(await backend.read(log.log, 0, 10)).toEqual([])
       expect(await backend.resolveAlias(viewer)).toBeUndefined()
       expect(await backend.producer(log.log, 'k')).toBeUndefined()
-      expect(await backend.delete(log.log)).toBeUndefined()
+      expect(await backend.delete(log.log, NOW)).toBeUndefined()
       // The id is free again, with nothing of the old log.
       expect(await backend.create(log, NOW)).toBe(true)
       expect(await backend.state(log.log)).toMatchObject({ head: 0, count: 0 })
       // An empty log is deleted as well (Redis once wrote its counts' -0 as "-0", which HINCRBY refused).
       const totals = await backend.totals()
-      expect(await backend.delete(log.log)).toEqual({ entries: 0, bytes: 0 })
+      expect(await backend.delete(log.log, NOW)).toEqual({ logs: 1, entries: 0, bytes: 0 })
       expect(await backend.totals()).toEqual({ ...totals, logs: totals.logs - 1 })
     })
 
@@ -407,6 +675,7 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
       for (const log of logs) await core.create({ log, meta: '' })
       const appends = (log: string, n: number) =>
         Array.from({ length: n }, (_, i) => core.append({ log, data: `"${log}-${i}"`, exempt: false }).catch(() => undefined))
+      const forks = Array.from({ length: 8 }, () => newId())
       for (let round = 0; round < 4; round++) {
         const head = (await core.state(logs[1]!))!.head
         const forkAt = (await core.state(logs[2]!))!.head
@@ -417,32 +686,55 @@ export function backendContract(name: string, open: () => Promise<LogBackend> | 
             logs[1]!,
             [head - 1, head - 3, head + 2, head + 4].filter((seq) => seq > 0),
           ),
-          core.fork(logs[2]!, forkAt, { log: newId(), meta: '' }),
+          core.fork(logs[2]!, forkAt, { log: forks[2 * round]!, meta: '' }),
+          core.fork(logs[2]!, Math.max(0, forkAt - 1), { log: forks[2 * round + 1]!, meta: '', entries: ['"cut"'] }),
+          core.create({ log: newId(), meta: '', entries: ['"a"', '"bb"'] }),
           ...appends(logs[0]!, 5),
         ])
       }
       const doomed = logs[3]!
       await Promise.all([...appends(doomed, 10), core.delete(doomed), ...appends(doomed, 10)])
+      // The forked log is soft-deleted, and goes with the last of its forks, while appends race them all.
+      await Promise.all([...appends(logs[2]!, 5), core.delete(logs[2]!), ...forks.flatMap((fork) => appends(fork, 2))])
+      await Promise.all([...forks.map((fork) => core.delete(fork)), ...appends(logs[2]!, 5), ...forks.flatMap((fork) => appends(fork, 2))])
+      expect(await backend.state(logs[2]!)).toBeUndefined()
       await core.settled()
       expect(await core.totals()).toEqual(await backend.totals())
     })
 
     if (reopen) {
       test('what was appended is there after close and reopen, state and producers included', async () => {
-        const log = newLog(newId(), { aliases: [newId()] })
+        const log = newLog(newId(), { aliases: [newId()], capped: false })
         await backend.create(log, NOW)
         await backend.append(
-          [entry(log.log, '"a"', { run: 'r', opensRun: true, producer: { key: 'k', value: 'v' } }), entry(log.log, '"b"')],
+          [entry(log.log, '"a"', { run: 'r', opensRun: true, producers: [{ key: 'k', value: 'v' }] }), entry(log.log, '"b"')],
           LIMITS,
           NOW,
         )
+        const [first, fork] = [newLog(newId(), { entries: ['"p1"', '"p2"'] }), newLog(newId(), { entries: ['"cut"'] })]
+        await backend.create(first, NOW)
+        await backend.fork(first.log, 1, fork, NOW)
+        expect(await backend.delete(first.log, NOW)).toBe('SOFT')
+        // A source two forks name, one of which goes: its forks are kept as lowered.
+        const [two, gone] = [newLog(), newLog()]
+        await backend.create(two, NOW)
+        await backend.fork(two.log, 0, newLog(), NOW)
+        await backend.fork(two.log, 0, gone, NOW)
+        await backend.delete(gone.log, NOW)
         await backend.close()
         backend = await reopen()
+        expect((await backend.read(first.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"p2"'])
+        expect((await backend.read(fork.log, 0, 10)).map((e) => e.data)).toEqual(['"p1"', '"cut"'])
+        expect(await backend.state(fork.log)).toMatchObject({ head: 2, count: 2, bytes: 9 })
+        expect(await backend.state(first.log)).toMatchObject({ forks: 1, deletedAt: NOW })
+        expect((await backend.state(two.log))?.forks).toBe(1)
+        expect(await backend.append([entry(first.log, '"p3"')], LIMITS, NOW)).toEqual(['GONE'])
+        expect(await backend.delete(fork.log, NOW)).toEqual({ logs: 2, entries: 4, bytes: 17 })
         expect(await backend.read(log.log, 0, 10)).toEqual([
           { seq: 1, data: '"a"' },
           { seq: 2, data: '"b"' },
         ])
-        expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 6, openRun: { id: 'r', from: 0 } })
+        expect(await backend.state(log.log)).toMatchObject({ head: 2, count: 2, bytes: 6, openRun: { id: 'r', from: 0 }, capped: false })
         expect(await backend.producer(log.log, 'k')).toBe('v')
         expect(await backend.resolveAlias(log.aliases![0]!)).toBe(log.log)
       })

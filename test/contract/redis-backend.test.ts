@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { RedisClient } from 'bun'
 import { RedisBackend } from '../../src/log/backends/redis-backend.ts'
-import { APPEND } from '../../src/log/backends/redis-backend-scripts.ts'
+import { APPEND, DELETE } from '../../src/log/backends/redis-backend-scripts.ts'
 import { type LogBackend, StoreFailure } from '../../src/log/log-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
 import { redisLogKeys } from '../../src/redis/redis-keys.ts'
@@ -10,7 +10,7 @@ import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { QUIET_MS, until } from '../helpers/wait.ts'
+import { QUIET_MS, until, within } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -83,6 +83,73 @@ if (available) {
       await closeAll(a, b)
     })
 
+    test('two instances deciding from one read of a producer: exactly one stores its entry, the other is told STALE', async () => {
+      const [a, b] = await two()
+      const log = newId()
+      await a.create({ log, meta: '' }, NOW)
+      for (let round = 0; round < 10; round++) {
+        const held = (await a.producer(log, 'p')) ?? null
+        const write = (backend: RedisBackend, who: string) =>
+          backend.append(
+            [entry(log, `"${who}${round}"`, { producers: [{ key: 'p', value: `${who}${round}`, expect: held }] })],
+            LIMITS,
+            NOW,
+          )
+        const outcomes = (await Promise.all([write(a, 'a'), write(b, 'b')])).flat()
+        expect(outcomes.filter((o) => o === 'STALE')).toHaveLength(1)
+        expect(outcomes.filter((o) => typeof o === 'number')).toEqual([round + 1])
+      }
+      expect(await b.state(log)).toMatchObject({ head: 10, count: 10 })
+      await closeAll(a, b)
+    })
+
+    test('a log soft-deleted on one instance is gone on the other, and goes there with its last fork', async () => {
+      const [a, b] = await two()
+      const [coreA, coreB] = [new LogCore(a), new LogCore(b)]
+      const [source, fork] = [newId(), newId()]
+      await coreA.create({ log: source, meta: '', entries: ['"1"'] })
+      await coreA.fork(source, 1, { log: fork, meta: '' })
+      await coreB.append({ log: source, data: '"2"', exempt: false })
+      // A waiter there, parked at the head, is woken (by its own append's message, then by the delete's) and told at last.
+      const waiting = (async () => {
+        for (;;) await coreB.waitFor(source, 2, new AbortController().signal, 3_600_000)
+      })()
+      expect(await coreA.delete(source)).toBe('SOFT')
+      await expect(within(waiting, { what: 'GONE on the other instance' })).rejects.toMatchObject({ code: 'GONE' })
+      await expect(coreB.append({ log: source, data: '"3"', exempt: false })).rejects.toMatchObject({ code: 'GONE' })
+      expect(await coreB.delete(fork)).toEqual({ logs: 2, entries: 3, bytes: 9 })
+      expect(await coreA.state(source)).toBeUndefined()
+      await closeAll(a, b)
+    })
+
+    test('DELETE refuses a chain that is not as its caller read it, and changes nothing', async () => {
+      const prefix = `t${newId()}:`
+      const backend = await openBackend(prefix)
+      const k = redisLogKeys(prefix)
+      const [source, fork] = [newId(), newId()]
+      await backend.create({ log: source, meta: '' }, NOW)
+      await backend.fork(source, 0, { log: fork, meta: '' }, NOW)
+      expect(await backend.delete(source, NOW)).toBe('SOFT')
+      const group = (log: string) => [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
+      const shared = [k.activity, k.expiry, k.openRuns, k.totals]
+      const del = (keys: string[], args: string[]) =>
+        command('EVAL', [DELETE, String(keys.length), ...keys, ...[k.wakeChannel, '', String(NOW), ...args]])
+      // Read before the source was deleted: its source is only lowered. It is soft-deleted and would be left without forks.
+      expect(await del([...shared, k.state(source), ...group(fork)], [source, '1', fork, '0'])).toBe(-1)
+      // Read as having no source at all.
+      expect(await del([...shared, ...group(fork)], ['', '1', fork, '0'])).toBe(-1)
+      // Read as taking its source along, which is live (not soft-deleted).
+      const [live, branch] = [newId(), newId()]
+      await backend.create({ log: live, meta: '' }, NOW)
+      await backend.fork(live, 0, { log: branch, meta: '' }, NOW)
+      expect(await del([...shared, ...group(branch), ...group(live)], ['', '2', branch, '0', live, '0'])).toBe(-1)
+      expect(await backend.state(live)).toMatchObject({ forks: 1 })
+      expect((await backend.state(source))?.forks).toBe(1)
+      expect(await backend.state(fork)).toBeDefined()
+      expect(await backend.delete(fork, NOW)).toEqual({ logs: 2, entries: 0, bytes: 0 })
+      await backend.close()
+    })
+
     test("two instances' totals drift only until a recount: then each counts the store as Redis does", async () => {
       const [a, b] = await two()
       const [coreA, coreB] = [new LogCore(a, { maxEntriesPerLog: 8 }), new LogCore(b, { maxEntriesPerLog: 8 })]
@@ -122,7 +189,7 @@ if (available) {
       heard.length = 0
       await a.deleteEntries(one, [1])
       await a.keepNewest(one, 0)
-      await a.delete(other)
+      await a.delete(other, NOW)
       await until(() => heard.length >= 3, { what: 'the change messages' })
       expect(heard).toEqual([
         [one, undefined],

@@ -50,6 +50,7 @@ test('a schema-8 database opens with every chat, event, viewer id, producer, byt
         createdAt: Date.parse(record.created_at),
         activeAt: Date.parse(last_activity),
         closed: false,
+        forks: 0,
         meta: JSON.stringify(meta),
         ...(record.id.startsWith('fixture-open') ? { openRun: { id: 'run-open', from: 0 } } : {}),
       })

@@ -52,7 +52,7 @@ test('a database that became read-only fails appends and deletions with "its dat
   db.exec('PRAGMA query_only = 1')
   for (const write of [
     () => backend.append([entry(log, '"c"')], LIMITS, 2),
-    () => backend.delete(log),
+    () => backend.delete(log, 2),
     () => backend.keepNewest(log, 1),
     () => backend.deleteEntries(log, [1]),
   ]) {

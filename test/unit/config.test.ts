@@ -10,7 +10,7 @@ const run = (argv: string[], env: Record<string, string> = {}) => {
 }
 
 describe('config', () => {
-  test('defaults: port 8080, SQLite at ./stepstream.db, echo at 50 ms, heartbeat 15 s', () => {
+  test('defaults: port 8080, SQLite at ./stepstream.db, echo at 50 ms, heartbeat 15 s, long-poll 20 s', () => {
     expect(run([])).toEqual({
       listen: { port: 8080, hostname: '0.0.0.0' },
       workers: 1,
@@ -21,6 +21,7 @@ describe('config', () => {
         cancelGraceMs: 2000,
         publishTimeoutMs: 60_000,
         heartbeatMs: 15_000,
+        longPollMs: 20_000,
         retention: { idleMs: 30 * 24 * 3600 * 1000, maxEventsPerSession: 100_000 },
         storeLimits: { maxSessions: 10_000, maxEvents: 1_000_000, maxSessionBytes: 64 * 1024 * 1024, maxStoreBytes: 256 * 1024 * 1024 },
         redis: { leaseMs: 10_000 },
@@ -195,6 +196,7 @@ describe('config', () => {
     [['--port', '70000'], /--port/],
     [['--echo-delay', '-5'], /--echo-delay/],
     [['--heartbeat', '10'], /--heartbeat/],
+    [['--long-poll-ms', '50'], /--long-poll-ms must be a whole number from 100/],
     [['--store', 'postgres://x'], /--store must be/],
     [['--store', 'sqlite:'], /--store must be/],
     [['--store', 'redis://'], /--store must be redis:\/\//],

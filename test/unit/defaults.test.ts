@@ -37,6 +37,7 @@ describe('every default is written once, in src/defaults.ts', () => {
         cancelGraceMs: d.DEFAULT_CANCEL_GRACE_MS,
         publishTimeoutMs: d.DEFAULT_PUBLISH_TIMEOUT_MS,
         heartbeatMs: d.DEFAULT_HEARTBEAT_MS,
+        longPollMs: d.DEFAULT_LONG_POLL_MS,
         retention: { idleMs: d.DEFAULT_RETENTION_MS, maxEventsPerSession: d.DEFAULT_MAX_EVENTS_PER_SESSION },
         storeLimits: {
           maxSessions: d.DEFAULT_MAX_SESSIONS,

@@ -8,6 +8,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type DeletedCounts,
   type EntryCounts,
   type LogId,
   type LogState,
@@ -64,9 +65,9 @@ class SpyBackend extends MemoryBackend {
     return answer
   }
 
-  override async delete(log: LogId): Promise<EntryCounts | undefined> {
+  override async delete(log: LogId, now: number): Promise<DeletedCounts | 'SOFT' | undefined> {
     const hold = this.holdDelete
-    const answer = await super.delete(log)
+    const answer = await super.delete(log, now)
     if (hold) await hold
     return answer
   }

@@ -27,6 +27,23 @@ describe('retention by the core’s clock', () => {
     expect(await log.getSession(id)).toBeUndefined()
   })
 
+  test('an idle chat with a live branch is kept for it, gone for everyone else, and goes with the branch', async () => {
+    const { clock, log } = clocked()
+    const [id, branch] = [newId(), newId()]
+    await log.createSession(id, ECHO)
+    await log.append(id, { type: 'user', step_id: 'r', ts: new Date(clock.now).toISOString(), text: 'q' })
+    // The branch closes the run it copied with an interrupt (seq 2).
+    await log.forkSession(id, 1, branch)
+    clock.now += 25 * HOUR + 60_000
+    await log.append(branch, { type: 'user', step_id: 'b', ts: new Date(clock.now).toISOString(), text: 'q2' })
+    expect((await log.prune(policy)).sessionsDeleted).toBe(0)
+    expect(await log.getSession(id)).toBeUndefined()
+    expect((await log.getSession(branch))?.last_seq).toBe(3)
+    clock.now += 25 * HOUR + 60_000
+    expect(await log.prune(policy)).toMatchObject({ sessionsDeleted: 2, eventsDeleted: 4 })
+    expect(await log.core.backend.state(id)).toBeUndefined()
+  })
+
   test('a log past its expiry is gone at once for readers, and deleted by the next pass', async () => {
     const { clock, log } = clocked()
     await log.core.create({ log: 'stream', meta: '{}', expiresAt: clock.now + 1000 })
@@ -59,6 +76,25 @@ describe('retention by the core’s clock', () => {
     expect((await log.core.totals()).logs).toBe(1)
     await log.prune(policy)
     expect(await log.core.totals()).toEqual(await log.core.backend.totals())
+  })
+
+  test('an uncapped log (a stream) is neither compacted, nor parsed as events, nor capped, however long it is quiet', async () => {
+    const { clock, log } = clocked()
+    await log.core.create({ log: 'stream:s', meta: '{}', capped: false })
+    const ts = new Date(clock.now).toISOString()
+    // What a chat's finished run would be, and bytes no event parser takes.
+    const data = [
+      { type: 'user', step_id: 'r', ts, text: 'q' },
+      { type: 'partial', step_id: 'r', ts, delta: 'a' },
+      { type: 'final', step_id: 'r', ts, text: 'a' },
+    ]
+      .map((event) => JSON.stringify(event))
+      .concat(['b/w==', 'not json'])
+    for (const entry of data) await log.core.append({ log: 'stream:s', data: entry, exempt: false })
+    clock.now += 2 * HOUR
+    const report = await log.prune({ ...policy, maxEventsPerSession: 2 })
+    expect(report).toMatchObject({ partialsCompacted: 0, eventsCapped: 0 })
+    expect((await log.core.read('stream:s', 0, 10)).map((e) => e.data)).toEqual(data)
   })
 
   test('a finished run is compacted once its chat has been quiet for compactAfterMs', async () => {

@@ -19,17 +19,31 @@ test("an entry's flags name each of its changes by one letter, and nothing else"
       recovers: true,
       closesLog: true,
       touch: true,
-      producer: { key: 'k', value: 'v' },
+      producers: [{ key: 'k', value: 'v' }],
     }),
-  ).toBe('rLtp')
+  ).toBe('rLt')
 })
 
 test('a state hash reads back as a LogState, with the optional parts only when set', () => {
   const base = { head: '3', tail: '1', count: '2', bytes: '10', created_at: '5', active_at: '0000000000000007', closed: '0', meta: 'm' }
-  expect(stateOf(base)).toEqual({ head: 3, tail: 1, count: 2, bytes: 10, createdAt: 5, activeAt: 7, closed: false, meta: 'm' })
+  expect(stateOf(base)).toEqual({ head: 3, tail: 1, count: 2, bytes: 10, createdAt: 5, activeAt: 7, closed: false, forks: 0, meta: 'm' })
   expect(
-    stateOf({ ...base, closed: '1', expires_at: '9', forked_from: 'src', forked_at: '2', open_run: 'r', run_from: '1' }),
+    stateOf({
+      ...base,
+      closed: '1',
+      expires_at: '9',
+      forked_from: 'src',
+      forked_at: '2',
+      open_run: 'r',
+      run_from: '1',
+      capped: '0',
+      forks: '2',
+      deleted_at: '8',
+    }),
   ).toMatchObject({
+    capped: false,
+    forks: 2,
+    deletedAt: 8,
     closed: true,
     expiresAt: 9,
     forkedFrom: { log: 'src', at: 2 },

@@ -4,6 +4,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type DeletedCounts,
   type EntryCounts,
   expiredAt,
   type LogBackend,
@@ -12,9 +13,10 @@ import {
   type LogState,
   type NewLog,
   type OnPurged,
+  refusalAt,
 } from '../log-backend.ts'
 import { ActivityIndex } from './memory-activity.ts'
-import { newLogState } from './new-log-state.ts'
+import { firstEntries, newLogState } from './new-log-state.ts'
 
 /** An entry as held: its data string and its bytes as the core counted them (a chat's events stay unparsed). */
 interface Held {
@@ -41,7 +43,10 @@ export class MemoryBackend implements LogBackend {
   #activity = new ActivityIndex()
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
-    return this.#create(log, now, purged)
+    if (!this.#create(log, now, purged)) return false
+    const created = this.#logs.get(log.log)!
+    created.entries.push(...firstEntries(created.state, log.entries))
+    return true
   }
 
   /** Not async: a fork creates its target and copies into it in one turn, so no append can land in between. */
@@ -66,16 +71,15 @@ export class MemoryBackend implements LogBackend {
     for (const name of names) {
       const holder = this.#logs.has(name) ? name : this.#aliases.get(name)
       const found = holder === undefined ? undefined : this.#logs.get(holder)
-      if (holder === undefined || !found || !expiredAt(found.state, now)) continue
-      this.#remove(holder, found)
-      purged?.(holder, copyState(found.state))
+      if (holder === undefined || !found || !expiredAt(found.state, now) || found.state.forks > 0) continue
+      this.#removeChain(holder, found, purged)
     }
   }
 
-  /** The log unless it is missing, or expired at `now` when given. */
+  /** The log unless it is missing, or expired or soft-deleted at `now` when given. */
   #live(log: LogId, now: number | undefined): MemoryLog | undefined {
     const found = this.#logs.get(log)
-    return found && (now === undefined || !expiredAt(found.state, now)) ? found : undefined
+    return found && (now === undefined || refusalAt(found.state, now) === undefined) ? found : undefined
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
@@ -108,13 +112,19 @@ export class MemoryBackend implements LogBackend {
   }
 
   #appendOne(entry: AppendEntry, limits: BatchLimits, now: number): AppendOutcome {
-    const log = this.#live(entry.log, now)
-    if (!log) return 'NO_LOG'
+    const log = this.#logs.get(entry.log)
+    const gone = refusalAt(log?.state, now)
+    if (!log || gone) return gone ?? 'NO_LOG'
     const state = log.state
+    if (entry.producers?.some((mark) => mark.expect !== undefined && (log.producers.get(mark.key) ?? null) !== mark.expect)) {
+      return 'STALE'
+    }
     if (state.closed) return 'CLOSED'
     // One process, no leases: a run open here has no owner from before a restart, so only its being open counts.
     if (entry.recovers && (entry.run === undefined || state.openRun?.id !== entry.run)) return 'FENCED'
     if (entry.data !== null && !entry.exempt && state.bytes + entry.bytes > limits.maxLogBytes - limits.reserveBytes) return 'FULL'
+    if (entry.data !== null && !entry.exempt && state.capped === false && state.count >= (limits.maxLogEntries ?? Number.POSITIVE_INFINITY))
+      return 'TOO_MANY'
     const from = state.head
     if (entry.data !== null) {
       state.head++
@@ -125,7 +135,7 @@ export class MemoryBackend implements LogBackend {
     if (entry.run !== undefined && entry.opensRun) state.openRun = { id: entry.run, from }
     if (entry.run !== undefined && entry.closesRun && state.openRun?.id === entry.run) delete state.openRun
     if (entry.closesLog) state.closed = true
-    if (entry.producer) log.producers.set(entry.producer.key, entry.producer.value)
+    for (const mark of entry.producers ?? []) log.producers.set(mark.key, mark.value)
     if (entry.touch) {
       this.#activity.move(entry.log, state.activeAt, now)
       state.activeAt = now
@@ -152,11 +162,37 @@ export class MemoryBackend implements LogBackend {
     return entries.slice(start, end).map(copyEntry)
   }
 
-  async delete(log: LogId): Promise<EntryCounts | undefined> {
+  async delete(log: LogId, now: number): Promise<DeletedCounts | 'SOFT' | undefined> {
     const found = this.#logs.get(log)
     if (!found) return undefined
-    this.#remove(log, found)
-    return { entries: found.state.count, bytes: found.state.bytes }
+    if (found.state.forks === 0) return this.#removeChain(log, found)
+    found.state.deletedAt ??= now
+    delete found.state.expiresAt
+    return 'SOFT'
+  }
+
+  /**
+   * Removes the log, lowers its source's forks, and removes that source too if it was soft-deleted and this was its
+   * last fork, and so on down the chain; `purged` is told of each log removed. Answers what went.
+   */
+  #removeChain(log: LogId, found: MemoryLog, purged?: OnPurged): DeletedCounts {
+    const gone = { logs: 0, entries: 0, bytes: 0 }
+    let id: LogId | undefined = log
+    let at: MemoryLog | undefined = found
+    while (id !== undefined && at) {
+      this.#remove(id, at)
+      gone.logs += 1
+      gone.entries += at.state.count
+      gone.bytes += at.state.bytes
+      purged?.(id, copyState(at.state))
+      const origin: LogId | undefined = at.state.forkedFrom?.log
+      const source: MemoryLog | undefined = origin === undefined ? undefined : this.#logs.get(origin)
+      // Never below 0, as on every backend (a Redis log forked before forks were kept names a source that did not count it).
+      if (source) source.state.forks = Math.max(0, source.state.forks - 1)
+      id = origin
+      at = source && source.state.forks === 0 && source.state.deletedAt !== undefined ? source : undefined
+    }
+    return gone
   }
 
   #remove(log: LogId, found: MemoryLog): void {
@@ -186,10 +222,12 @@ export class MemoryBackend implements LogBackend {
     return lower(found.state, dropped)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
-    const from = this.#live(source, now)
-    if (!from) return 'NO_LOG'
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG' | 'GONE'> {
+    const from = this.#logs.get(source)
+    const refused = refusalAt(from?.state, now)
+    if (!from || refused) return refused ?? 'NO_LOG'
     if (!this.#create(target, now, purged)) return false
+    from.state.forks += 1
     const copy = this.#logs.get(target.log)!
     copy.entries = from.entries.slice(0, indexAfter(from.entries, at)).map((e) => ({ ...e }))
     copy.state.head = at
@@ -197,6 +235,7 @@ export class MemoryBackend implements LogBackend {
     copy.state.count = copy.entries.length
     copy.state.bytes = copy.entries.reduce((sum, e) => sum + e.bytes, 0)
     copy.state.forkedFrom = { log: source, at }
+    copy.entries.push(...firstEntries(copy.state, target.entries))
     return { entries: copy.state.count, bytes: copy.state.bytes }
   }
 

@@ -9,6 +9,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type DeletedCounts,
   type EntryCounts,
   expiredAt,
   type LogBackend,
@@ -17,11 +18,12 @@ import {
   type LogState,
   type NewLog,
   type OnPurged,
+  refusalAt,
   StoreFailure,
 } from '../log-backend.ts'
 import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
 import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, KEEP_NEWEST } from './redis-paged-scripts.ts'
-import { entriesOf, flagsOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
+import { entriesOf, flagsOf, marksOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
 import { parseWake } from './redis-wake.ts'
 
 /** How long a client should wait before trying again while Redis cannot be reached; seconds. */
@@ -96,9 +98,13 @@ export class RedisBackend implements LogBackend {
   }
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
-    if ((await this.#script(CREATE, ...this.#creation(log, now))) === 1) return true
+    const create = () => {
+      const [keys, args] = this.#creation(log, now)
+      return this.#script(CREATE, [this.#keys.entries(log.log), ...keys], args)
+    }
+    if ((await create()) === 1) return true
     // A taken name may be held by an expired log: only then is it looked at, and the create tried once more.
-    return (await this.#purgeExpired(log, now, purged)) && (await this.#script(CREATE, ...this.#creation(log, now))) === 1
+    return (await this.#purgeExpired(log, now, purged)) && (await create()) === 1
   }
 
   /** Deletes each expired log holding the new log's id or an alias (each only if still expired then); true if any. */
@@ -107,11 +113,9 @@ export class RedisBackend implements LogBackend {
     for (const name of [log.log, ...(log.aliases ?? [])]) {
       const holder = (await this.#send('EXISTS', [this.#keys.state(name)])) === 1 ? name : ((await this.resolveAlias(name)) ?? undefined)
       const state = holder === undefined ? undefined : await this.state(holder)
-      if (holder === undefined || !state || !expiredAt(state, now)) continue
-      // No entry lands in an expired log (APPEND), so the state read is what is deleted.
-      if (!(await this.#delete(holder, String(now)))) continue
-      purged?.(holder, state)
-      any = true
+      if (holder === undefined || !state || !expiredAt(state, now) || state.forks > 0) continue
+      // No entry lands in an expired or soft-deleted log (APPEND), so the states read are what is deleted.
+      if (await this.#delete(holder, String(now), now, purged)) any = true
     }
     return any
   }
@@ -150,22 +154,21 @@ export class RedisBackend implements LogBackend {
 
   async read(log: LogId, after: number, limit: number, now?: number): Promise<LogEntry[]> {
     // The expiry is asked beside the range, pipelined: one round trip still, and each caller judges it by its own now.
-    const [entries, expires] = (await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
+    const [entries, live] = (await this.#shared(`r\0${log}\0${after}\0${limit}`, () =>
       Promise.all([
         this.#send('XRANGE', [this.#keys.entries(log), `(${after}-0`, '+', 'COUNT', String(limit)]),
-        this.#send('HGET', [this.#keys.state(log), 'expires_at']),
+        this.#send('HMGET', [this.#keys.state(log), 'expires_at', 'deleted_at']),
       ]),
-    )) as [StreamEntry[] | null, string | null]
-    if (now !== undefined && expires !== null && Number(expires) <= now) return []
+    )) as [StreamEntry[] | null, Liveness]
+    if (now !== undefined && !liveAt(live, now)) return []
     return entriesOf(entries)
   }
 
   async readBefore(log: LogId, before: number, maxBytes: number, now?: number): Promise<LogEntry[]> {
     // No seq is below 1, and Redis refuses `(0-0` as the end of a range.
     if (before <= 1) return []
-    if (now !== undefined) {
-      const expires = (await this.#send('HGET', [this.#keys.state(log), 'expires_at'])) as string | null
-      if (expires !== null && Number(expires) <= now) return []
+    if (now !== undefined && !liveAt((await this.#send('HMGET', [this.#keys.state(log), 'expires_at', 'deleted_at'])) as Liveness, now)) {
+      return []
     }
     const found: LogEntry[] = []
     let bytes = 0
@@ -184,21 +187,41 @@ export class RedisBackend implements LogBackend {
     }
   }
 
-  delete(log: LogId): Promise<EntryCounts | undefined> {
-    return this.#delete(log, '')
+  async delete(log: LogId, now: number): Promise<DeletedCounts | 'SOFT' | undefined> {
+    return this.#delete(log, '', now)
   }
 
-  /** Deletes the log, or with `expiredBy` ('' for none: epoch ms) only if it has expired by then (DELETE). */
-  async #delete(log: LogId, expiredBy: string): Promise<EntryCounts | undefined> {
+  /**
+   * Deletes the log (DELETE), or with `expiredBy` ('' for none: epoch ms) only if it has expired by then and no fork
+   * names it; the chain of soft-deleted sources its going leaves without forks is read first, and DELETE checks it is
+   * still so. `purged` is told of each log deleted, with its state as read.
+   */
+  async #delete(log: LogId, expiredBy: string, now: number, purged?: OnPurged): Promise<DeletedCounts | 'SOFT' | undefined> {
     const k = this.#keys
     for (;;) {
-      const aliases = (await this.#send('SMEMBERS', [k.aliases(log)])) as string[]
-      const keys = [k.state(log), k.entries(log), k.producers(log), k.aliases(log), k.runs(log), k.lease(log)]
-      keys.push(k.activity, k.expiry, k.openRuns, k.totals, ...aliases.map((alias) => k.alias(alias)))
-      const deleted = (await this.#script(DELETE, keys, [log, k.wakeChannel, expiredBy, ...aliases])) as [number, number] | 0 | -1
-      // -1: the log was deleted and created again, with other aliases, between the two calls.
+      const state = await this.state(log)
+      if (!state) return undefined
+      const chain: [LogId, LogState][] = [[log, state]]
+      for (let at = state; at.forkedFrom && state.forks === 0; ) {
+        const source = await this.state(at.forkedFrom.log)
+        if (!source || source.deletedAt === undefined || source.forks > 1) break
+        chain.push([at.forkedFrom.log, source])
+        at = source
+      }
+      const lowered = chain.at(-1)![1].forkedFrom?.log ?? ''
+      const keys = [k.activity, k.expiry, k.openRuns, k.totals, ...(lowered === '' ? [] : [k.state(lowered)])]
+      const args = [k.wakeChannel, expiredBy, String(now), lowered, String(chain.length)]
+      for (const [id] of chain) {
+        const aliases = (await this.#send('SMEMBERS', [k.aliases(id)])) as string[]
+        keys.push(k.state(id), k.entries(id), k.producers(id), k.aliases(id), k.runs(id), k.lease(id), ...aliases.map((a) => k.alias(a)))
+        args.push(id, String(aliases.length), ...aliases)
+      }
+      const deleted = (await this.#script(DELETE, keys, args)) as [number, number, number] | 'SOFT' | 0 | -1
       if (deleted === 0) return undefined
-      if (deleted !== -1) return { entries: deleted[0], bytes: deleted[1] }
+      if (deleted === 'SOFT') return 'SOFT'
+      if (deleted === -1) continue
+      for (const [id, held] of chain) purged?.(id, held)
+      return { logs: deleted[0], entries: deleted[1], bytes: deleted[2] }
     }
   }
 
@@ -234,10 +257,10 @@ export class RedisBackend implements LogBackend {
    * Copies the source's entries in bounded parts into a stream of the fork's own, which the last call renames into
    * place as it creates the fork: the fork does not exist until then, so no append can land among its entries.
    */
-  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG' | 'GONE'> {
     const k = this.#keys
-    const from = await this.state(source)
-    if (!from || expiredAt(from, now)) return 'NO_LOG'
+    const refused = refusalAt(await this.state(source), now)
+    if (refused) return refused
     // A fork is rare and copies a log: freeing its names first costs little beside that (FORK_FINISH checks again).
     await this.#purgeExpired(target, now, purged)
     if ((await this.#send('EXISTS', [k.state(target.log)])) === 1) return false
@@ -257,8 +280,10 @@ export class RedisBackend implements LogBackend {
       [k.state(source), copy, k.entries(target.log), ...keys],
       [source, String(at), String(count), String(bytes), ...args],
     )
-    if (finished === 'NO_LOG') return 'NO_LOG'
-    return finished === 1 && { entries: count, bytes }
+    if (finished === 'NO_LOG' || finished === 'GONE') return finished
+    if (finished !== 1) return false
+    const own = target.entries ?? []
+    return { entries: count + own.length, bytes: own.reduce((sum, data) => sum + Buffer.byteLength(data), bytes) }
   }
 
   async producer(log: LogId, key: string): Promise<string | undefined> {
@@ -327,11 +352,18 @@ export class RedisBackend implements LogBackend {
     for (const { log } of entries) if (!logs.has(log)) logs.set(log, logs.size + 1)
     const keys = [k.activity, k.openRuns, k.totals]
     for (const log of logs.keys()) keys.push(k.state(log), k.entries(log), k.producers(log), k.runs(log), k.lease(log))
-    const args = [String(now), padded(now), k.wakeChannel, String(limits.maxLogBytes), String(limits.reserveBytes)]
+    const args = [
+      String(now),
+      padded(now),
+      k.wakeChannel,
+      String(limits.maxLogBytes),
+      String(limits.reserveBytes),
+      String(limits.maxLogEntries ?? ''),
+    ]
     args.push(String(logs.size), ...logs.keys())
     for (const entry of entries) {
       args.push(String(logs.get(entry.log)), entry.data ?? '', String(entry.bytes), flagsOf(entry), entry.run ?? '')
-      args.push(entry.producer?.key ?? '', entry.producer?.value ?? '')
+      args.push(...marksOf(entry))
     }
     return (await this.#script(APPEND, keys, args)) as AppendOutcome[]
   }
@@ -343,7 +375,7 @@ export class RedisBackend implements LogBackend {
     const keys = [k.state(log.log), k.aliases(log.log), k.activity, k.expiry, k.totals, k.alias(log.log)]
     for (const alias of aliases) keys.push(k.alias(alias), k.state(alias))
     const args = [log.log, log.meta, String(now), padded(now), log.expiresAt === undefined ? '' : String(log.expiresAt)]
-    args.push(log.closed ? '1' : '0', ...aliases)
+    args.push(log.closed ? '1' : '0', log.capped === false ? '0' : '1', ...aliases, ...(log.entries ?? []))
     return [keys, args]
   }
 
@@ -367,6 +399,12 @@ export class RedisBackend implements LogBackend {
     return failing(() => this.#link.script(script, keys, args))
   }
 }
+
+/** A log's `expires_at` and `deleted_at`, as HMGET answers them. */
+type Liveness = [string | null, string | null]
+
+/** Whether a log is readable at `now`: neither expired nor soft-deleted. */
+const liveAt = ([expires, deleted]: Liveness, now: number) => deleted === null && (expires === null || Number(expires) > now)
 
 /** Runs a command, turning its failure into a StoreFailure: the scripts answer codes, so any error is the medium's. */
 async function failing<T>(command: () => Promise<T>): Promise<T> {

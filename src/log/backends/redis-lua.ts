@@ -25,14 +25,15 @@ end
  * Shared by CREATE and FORK_FINISH: whether the log id and its aliases are free, and the creation itself. With `K`
  * keys and `A` args before them: KEYS state, aliases set, activity, expiry, totals, the alias key of the log's own id,
  * then per alias its alias key and the state key of a log of that name; ARGV log, meta, now (ms), now (16 digits),
- * expiresAt ('' for never), closed ('1'/'0'), then the aliases.
+ * expiresAt ('' for never), closed ('1'/'0'), capped ('1'/'0'), then the aliases, then the log's first entries
+ * (`add_entries` stores them, after the head: a fork's after its copy).
  */
 export const CREATE_LOG = `${COUNTS}
 local function aliases_of(K) return (#KEYS - K - 6) / 2 end
 local function is_free(K, A)
   if redis.call('EXISTS', KEYS[K + 1]) == 1 or redis.call('EXISTS', KEYS[K + 6]) == 1 then return false end
   for i = 1, aliases_of(K) do
-    if ARGV[A + 6 + i] == ARGV[A + 1] then return false end
+    if ARGV[A + 7 + i] == ARGV[A + 1] then return false end
     if redis.call('EXISTS', KEYS[K + 5 + 2 * i]) == 1 or redis.call('EXISTS', KEYS[K + 6 + 2 * i]) == 1 then return false end
   end
   return true
@@ -41,16 +42,28 @@ local function create_log(K, A)
   local state, log, padded = KEYS[K + 1], ARGV[A + 1], ARGV[A + 4]
   redis.call('HSET', state, 'head', 0, 'tail', 0, 'count', 0, 'bytes', 0, 'created_at', ARGV[A + 3], 'active_at', padded,
     'closed', ARGV[A + 6], 'meta', ARGV[A + 2])
+  if ARGV[A + 7] == '0' then redis.call('HSET', state, 'capped', '0') end
   if ARGV[A + 5] ~= '' then
     redis.call('HSET', state, 'expires_at', ARGV[A + 5])
     redis.call('ZADD', KEYS[K + 4], ARGV[A + 5], log)
   end
   for i = 1, aliases_of(K) do
     redis.call('SET', KEYS[K + 5 + 2 * i], log)
-    redis.call('SADD', KEYS[K + 2], ARGV[A + 6 + i])
+    redis.call('SADD', KEYS[K + 2], ARGV[A + 7 + i])
   end
   redis.call('ZADD', KEYS[K + 3], 0, padded .. ' ' .. log)
   redis.call('HINCRBY', KEYS[K + 5], 'logs', 1)
+end
+local function add_entries(K, A, entries)
+  local state, head, n, bytes = KEYS[K + 1], tonumber(redis.call('HGET', KEYS[K + 1], 'head')), 0, 0
+  for i = A + 8 + aliases_of(K), #ARGV do
+    head, n, bytes = head + 1, n + 1, bytes + string.len(ARGV[i])
+    redis.call('XADD', entries, head .. '-0', 'd', ARGV[i])
+  end
+  if n == 0 then return end
+  redis.call('HSET', state, 'head', head)
+  counts(state, 'count', n, 'bytes', bytes)
+  counts(KEYS[K + 5], 'entries', n, 'bytes', bytes)
 end
 `
 

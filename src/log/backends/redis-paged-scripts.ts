@@ -71,15 +71,22 @@ return {done and 1 or 0, n, bytes, last and seq_of(last) or tonumber(ARGV[1])}`
 
 /**
  * Makes a fork a log, with the entries copied: nothing of it exists before this (an append to it meanwhile is
- * NO_LOG), so no append can land between the copied entries. KEYS: source state, copy, target entries, then
- * CREATE_LOG's layout. ARGV: source log, at, entries copied, their bytes, then CREATE_LOG's. Returns 1, 0 when the
- * target or an alias was taken meanwhile, NO_LOG when the source is gone or has expired (by CREATE_LOG's now).
+ * NO_LOG), so no append can land between the copied entries; its own first entries follow them. KEYS: source state, copy, target entries, then
+ * CREATE_LOG's layout. ARGV: source log, at, entries copied, their bytes, then CREATE_LOG's. Raises the source's
+ * forks. Returns 1, 0 when the target or an alias was taken meanwhile, NO_LOG when the source is missing or has expired
+ * (by CREATE_LOG's now), GONE when it is soft-deleted or has expired while forks name it.
  */
 export const FORK_FINISH = `${CREATE_LOG}
 local expires = redis.call('HGET', KEYS[1], 'expires_at')
-if redis.call('EXISTS', KEYS[1]) == 0 or (expires and tonumber(expires) <= tonumber(ARGV[7])) then
+local expired = expires and tonumber(expires) <= tonumber(ARGV[7])
+local forks = tonumber(redis.call('HGET', KEYS[1], 'forks') or '0')
+if redis.call('EXISTS', KEYS[1]) == 0 or (expired and forks == 0) then
   redis.call('DEL', KEYS[2])
   return 'NO_LOG'
+end
+if expired or redis.call('HGET', KEYS[1], 'deleted_at') then
+  redis.call('DEL', KEYS[2])
+  return 'GONE'
 end
 if not is_free(3, 4) then
   redis.call('DEL', KEYS[2])
@@ -95,4 +102,6 @@ local at = tonumber(ARGV[2])
 local tail = math.min(tonumber(redis.call('HGET', KEYS[1], 'tail')), at)
 redis.call('HSET', KEYS[4], 'head', at, 'tail', tail, 'count', ARGV[3], 'bytes', ARGV[4], 'forked_from', ARGV[1], 'forked_at', at)
 counts(KEYS[8], 'entries', ARGV[3], 'bytes', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'forks', 1)
+add_entries(3, 4, KEYS[3])
 return 1`

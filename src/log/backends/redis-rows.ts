@@ -15,8 +15,17 @@ export function flagsOf(entry: AppendEntry): string {
   if (entry.recovers) flags += 'r'
   if (entry.closesLog) flags += 'L'
   if (entry.touch) flags += 't'
-  if (entry.producer) flags += 'p'
   return flags
+}
+
+/** An entry's producer marks as APPEND reads them: their number, then key, value, kind and expected value each. */
+export function marksOf(entry: AppendEntry): string[] {
+  const marks = entry.producers ?? []
+  const args = [String(marks.length)]
+  for (const { key, value, expect } of marks) {
+    args.push(key, value, expect === undefined ? '-' : expect === null ? '0' : '=', expect ?? '')
+  }
+  return args
 }
 
 /** Epoch milliseconds in 16 digits: the activity index's members sort by them as text. */
@@ -31,8 +40,12 @@ export function stateOf(fields: Record<string, string>): LogState {
     createdAt: Number(fields.created_at),
     activeAt: Number(fields.active_at),
     closed: fields.closed === '1',
+    // Absent in a log written before forks were counted: none known.
+    forks: Number(fields.forks ?? 0),
     meta: fields.meta ?? '',
   }
+  if (fields.capped === '0') state.capped = false
+  if (fields.deleted_at !== undefined) state.deletedAt = Number(fields.deleted_at)
   if (fields.expires_at !== undefined) state.expiresAt = Number(fields.expires_at)
   if (fields.forked_from !== undefined) state.forkedFrom = { log: fields.forked_from, at: Number(fields.forked_at) }
   if (fields.open_run !== undefined) state.openRun = { id: fields.open_run, from: Number(fields.run_from) }

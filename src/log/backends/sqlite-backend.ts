@@ -7,6 +7,7 @@ import {
   type AppendOutcome,
   type BackendTotals,
   type BatchLimits,
+  type DeletedCounts,
   type EntryCounts,
   expiredAt,
   type LogBackend,
@@ -15,6 +16,7 @@ import {
   type LogState,
   type NewLog,
   type OnPurged,
+  refusalAt,
   StoreFailure,
 } from '../log-backend.ts'
 import { SQLITE_CACHED_LOGS } from '../../limits.ts'
@@ -100,9 +102,12 @@ export class SqliteBackend implements LogBackend {
   #createNow(log: NewLog, now: number): boolean {
     const state = newLogState(log, now)
     const created = writing(() => this.#queries.create(log, state, this.#rows))
-    if (created) this.#states.set(log.log, state)
-    if (created) this.#totals.logs += 1
-    return created
+    if (!created) return false
+    this.#states.set(log.log, state)
+    this.#totals.logs += 1
+    this.#totals.entries += state.count
+    this.#totals.bytes += state.bytes
+    return true
   }
 
   /** Deletes each expired log holding the new log's id or an alias; true when there was one. */
@@ -111,18 +116,17 @@ export class SqliteBackend implements LogBackend {
     for (const name of [log.log, ...(log.aliases ?? [])]) {
       const holder = this.#states.get(name) ? name : this.#queries.resolveAlias(name)
       const state = holder === undefined ? undefined : this.#states.get(holder)
-      if (holder === undefined || !state || !expiredAt(state, now)) continue
-      this.#deleteNow(holder, state)
-      purged?.(holder, copyState(state))
+      if (holder === undefined || !state || !expiredAt(state, now) || state.forks > 0) continue
+      this.#deleteChain(holder, state, purged)
       any = true
     }
     return any
   }
 
-  /** The log's state unless it is missing, or expired at `now` when given. */
+  /** The log's state unless it is missing, or expired or soft-deleted at `now` when given. */
   #live(log: LogId, now: number | undefined): LogState | undefined {
     const state = this.#states.get(log)
-    return state && (now === undefined || !expiredAt(state, now)) ? state : undefined
+    return state && (now === undefined || refusalAt(state, now) === undefined) ? state : undefined
   }
 
   async state(log: LogId): Promise<LogState | undefined> {
@@ -188,23 +192,58 @@ export class SqliteBackend implements LogBackend {
     return older.concat(newest.entries.reverse())
   }
 
-  async delete(log: LogId): Promise<EntryCounts | undefined> {
+  async delete(log: LogId, now: number): Promise<DeletedCounts | 'SOFT' | undefined> {
     this.#assertOpen()
     const state = this.#states.get(log)
     if (!state) return undefined
-    this.#deleteNow(log, state)
-    return { entries: state.count, bytes: state.bytes }
+    if (state.forks === 0) return this.#deleteChain(log, state)
+    const deletedAt = state.deletedAt ?? now
+    writing(() => this.#rows.softDelete(log, deletedAt))
+    state.deletedAt = deletedAt
+    delete state.expiresAt
+    return 'SOFT'
   }
 
-  #deleteNow(log: LogId, state: LogState): void {
+  /**
+   * Deletes the log, and each soft-deleted source down its chain that its going leaves without forks, lowering the
+   * forks of the first source that stays, in one transaction; `purged` is told of each log deleted. Answers what went.
+   */
+  #deleteChain(log: LogId, state: LogState, purged?: OnPurged): DeletedCounts {
+    const chain: [LogId, LogState][] = [[log, state]]
+    let lowered: { log: LogId; forks: number } | undefined
+    for (let at = state; at.forkedFrom; ) {
+      const origin = at.forkedFrom.log
+      const source = this.#states.get(origin)
+      if (!source) break
+      // Never below 0: a log forked before schema 10 may name a source created again since, which did not count it.
+      if (source.forks > 1 || source.deletedAt === undefined) {
+        lowered = { log: origin, forks: Math.max(0, source.forks - 1) }
+        break
+      }
+      chain.push([origin, source])
+      at = source
+    }
     writing(() => {
       this.#journal.mergeAll()
-      this.#queries.deleteLog(log)
+      this.#queries.deleteLogs(
+        chain.map(([id]) => id),
+        this.#rows,
+        lowered,
+      )
     })
-    this.#states.delete(log)
-    this.#totals.logs -= 1
-    this.#totals.entries -= state.count
-    this.#totals.bytes -= state.bytes
+    const gone = { logs: 0, entries: 0, bytes: 0 }
+    for (const [id, held] of chain) {
+      this.#states.delete(id)
+      gone.logs += 1
+      gone.entries += held.count
+      gone.bytes += held.bytes
+      purged?.(id, copyState(held))
+    }
+    if (lowered) this.#states.get(lowered.log)!.forks = lowered.forks
+    this.#totals.logs -= gone.logs
+    this.#totals.entries -= gone.entries
+    this.#totals.bytes -= gone.bytes
+    return gone
   }
 
   async deleteEntries(log: LogId, seqs: readonly number[]): Promise<EntryCounts> {
@@ -231,10 +270,11 @@ export class SqliteBackend implements LogBackend {
     return this.#forgetEntries(log, next, gone)
   }
 
-  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG'> {
+  async fork(source: LogId, at: number, target: NewLog, now: number, purged?: OnPurged): Promise<EntryCounts | false | 'NO_LOG' | 'GONE'> {
     this.#assertOpen()
-    const from = this.#live(source, now)
-    if (!from) return 'NO_LOG'
+    const from = this.#states.get(source)
+    const refused = refusalAt(from, now)
+    if (!from || refused) return refused ?? 'NO_LOG'
     this.#purgeExpired(target, now, purged)
     const state = newLogState(target, now)
     const forked = writing(() => {
@@ -242,6 +282,7 @@ export class SqliteBackend implements LogBackend {
       return this.#queries.fork(source, from, at, target, state, this.#rows)
     })
     if (!forked) return false
+    from.forks += 1
     this.#states.set(target.log, state)
     this.#totals.logs += 1
     this.#totals.entries += state.count

@@ -3,7 +3,7 @@ import {
   type AppendEntry,
   type AppendOutcome,
   type BatchLimits,
-  expiredAt,
+  refusalAt,
   type LogId,
   type LogState,
   type Refusal,
@@ -27,6 +27,8 @@ function refusalOf(state: LogState, entry: AppendEntry, limits: BatchLimits): Re
   // This process is the only writer: a run has no owner from before a restart, so an open run is ownerless.
   if (entry.recovers && state.openRun?.id !== entry.run) return 'FENCED'
   if (entry.data !== null && !entry.exempt && state.bytes + entry.bytes > limits.maxLogBytes - limits.reserveBytes) return 'FULL'
+  if (entry.data !== null && !entry.exempt && state.capped === false && state.count >= (limits.maxLogEntries ?? Number.POSITIVE_INFINITY))
+    return 'TOO_MANY'
   return undefined
 }
 
@@ -47,15 +49,16 @@ function apply(state: LogState, entry: AppendEntry, now: number): number {
 
 /**
  * One batch as one transaction (the caller wraps `write` in it): each entry checked against its log's state as the
- * entries before it left it, the entries written to the journal (sqlite-journal.ts), producer marks upserted, and a
- * log's row written only for what the merge does not count (activity, closed, the open run). States are worked on as
- * copies, so a batch that fails changes no cached state.
+ * entries before it left it, the entries written to the journal (sqlite-journal.ts), producer marks compared and
+ * upserted, and a log's row written only for what the merge does not count (activity, closed, the open run). States
+ * are worked on as copies, so a batch that fails changes no cached state.
  */
 export class BatchWriter {
   readonly #rows: LogRows
   readonly #journal: EntryJournal
   readonly #load: (log: LogId) => LogState | undefined
   readonly #upsertProducer: Statement
+  readonly #producer: Statement<{ value: string }, [string, string]>
 
   /** @param load a log's state as committed (the backend's cache, else its row); undefined for no such log. */
   constructor(db: Database, rows: LogRows, journal: EntryJournal, load: (log: LogId) => LogState | undefined) {
@@ -65,6 +68,7 @@ export class BatchWriter {
     this.#upsertProducer = db.prepare(
       'INSERT INTO log_producers (log, key, value) VALUES (?, ?, ?) ON CONFLICT (log, key) DO UPDATE SET value = excluded.value',
     )
+    this.#producer = db.prepare('SELECT value FROM log_producers WHERE log = ? AND key = ?')
   }
 
   write(batch: readonly AppendEntry[], limits: BatchLimits, now: number): BatchResult {
@@ -78,14 +82,15 @@ export class BatchWriter {
       if (!state) {
         const committed = this.#load(entry.log)
         // An expired log is no log: within the transaction, so no entry lands after its expiry.
-        if (!committed || expiredAt(committed, now)) {
-          outcomes.push('NO_LOG')
+        const gone = refusalAt(committed, now)
+        if (!committed || gone) {
+          outcomes.push(gone ?? 'NO_LOG')
           continue
         }
         state = copyState(committed)
         states.set(entry.log, state)
       }
-      const refusal = refusalOf(state, entry, limits)
+      const refusal = this.#stale(entry) ? 'STALE' : refusalOf(state, entry, limits)
       if (refusal) {
         outcomes.push(refusal)
         continue
@@ -96,10 +101,17 @@ export class BatchWriter {
         rows.push({ log: entry.log, seq: state.head, bytes: entry.bytes, data: entry.data })
         bytes += entry.bytes
       }
-      if (entry.producer) this.#upsertProducer.run(entry.log, entry.producer.key, entry.producer.value)
+      for (const mark of entry.producers ?? []) this.#upsertProducer.run(entry.log, mark.key, mark.value)
     }
     const written = this.#journal.write(rows)
     for (const [log, state] of changed) this.#rows.updateAfterAppend(log, state, this.#load(log)!)
     return { outcomes, changed, entries: rows.length, bytes, written }
+  }
+
+  /** Whether a mark's `expect` no longer holds: read in the batch's transaction, after the marks of the entries before. */
+  #stale(entry: AppendEntry): boolean {
+    return (entry.producers ?? []).some(
+      (mark) => mark.expect !== undefined && (this.#producer.get(entry.log, mark.key)?.value ?? null) !== mark.expect,
+    )
   }
 }

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'bun:sqlite'
 import type { ActivityCursor, BackendTotals, LogId, LogState, NewLog } from '../log-backend.ts'
 import type { LogRows } from './sqlite-log-rows.ts'
+import { type FirstEntry, firstEntries } from './new-log-state.ts'
 
 /**
  * The scans retention and recovery page through, each answered from one index of `logs` (sqlite-schema.ts, v9);
@@ -45,7 +46,8 @@ export class SqliteLogQueries {
   readonly #activeAfter: Statement<{ log: string; activeAt: number }, [number, number, number, string, number]>
   readonly #expired: Statement<{ id: string }, [number, number]>
   readonly #openRuns: Statement<{ log: string; run: string; from: number }, []>
-  readonly #create: (log: NewLog, state: LogState, rows: LogRows) => boolean
+  readonly #create: (log: NewLog, state: LogState, rows: LogRows, first: readonly FirstEntry[]) => boolean
+  readonly #insertEntry: Statement
   readonly #deleteLog: (log: LogId) => void
 
   constructor(db: Database) {
@@ -65,10 +67,13 @@ export class SqliteLogQueries {
     this.#activeAfter = db.prepare(SCAN_SQL.activeAfter)
     this.#expired = db.prepare(SCAN_SQL.expired)
     this.#openRuns = db.prepare(SCAN_SQL.openRuns)
-    this.#create = db.transaction((log: NewLog, state: LogState, rows: LogRows) => {
+    // Straight into `entries`, not the journal: the row's head, count and bytes count them, as they count merged ones.
+    this.#insertEntry = db.prepare('INSERT INTO entries (log, seq, bytes, data) VALUES (?, ?, ?, ?)')
+    this.#create = db.transaction((log: NewLog, state: LogState, rows: LogRows, first: readonly FirstEntry[]) => {
       const names = [log.log, ...(log.aliases ?? [])]
       if (new Set(names).size < names.length || names.some((name) => this.#taken.get(name)?.taken)) return false
       rows.insert(log.log, state)
+      for (const entry of first) this.#insertEntry.run(log.log, entry.seq, entry.bytes, entry.data)
       for (const alias of log.aliases ?? []) this.#insertAlias.run(alias, log.log)
       return true
     })
@@ -80,18 +85,27 @@ export class SqliteLogQueries {
     })
   }
 
-  /** Creates the log with its aliases in one transaction; false, changing nothing, when a name is taken. */
+  /**
+   * Creates the log with its aliases and first entries in one transaction; false, changing nothing, when a name is
+   * taken. `state` (the log's new state) gets the entries' head, count and bytes.
+   */
   create(log: NewLog, state: LogState, rows: LogRows): boolean {
-    return this.#create(log, state, rows)
+    return this.#create(log, state, rows, firstEntries(state, log.entries))
   }
 
   resolveAlias(alias: string): LogId | undefined {
     return this.#resolveAlias.get(alias)?.log
   }
 
-  /** Deletes the log's entries, aliases, producers and row in one transaction. */
-  deleteLog(log: LogId): void {
-    this.#deleteLog(log)
+  /**
+   * Deletes the logs' entries, aliases, producers and rows, and sets `lowered`'s forks, in one transaction (a log and
+   * the soft-deleted sources its going leaves without forks).
+   */
+  deleteLogs(logs: readonly LogId[], rows: LogRows, lowered?: { log: LogId; forks: number }): void {
+    this.#db.transaction(() => {
+      for (const log of logs) this.#deleteLog(log)
+      if (lowered) rows.setForks(lowered.log, lowered.forks)
+    })()
   }
 
   deleteEntries(log: LogId, seqs: readonly number[], state: LogState, rows: LogRows): Gone {
@@ -127,8 +141,8 @@ export class SqliteLogQueries {
   }
 
   /**
-   * Creates `target` holding a copy of the source's entries up to `at`, in one transaction; false when a name is
-   * taken. `state` (the target's new state) gets the copy's head, tail, counts and origin.
+   * Creates `target` holding a copy of the source's entries up to `at`, then its own first entries, in one transaction;
+   * false when a name is taken. `state` (the target's new state) gets the copy's head, tail, counts and origin.
    */
   fork(source: LogId, from: LogState, at: number, target: NewLog, state: LogState, rows: LogRows): boolean {
     return this.#db.transaction(() => {
@@ -138,7 +152,8 @@ export class SqliteLogQueries {
       state.count = span?.count ?? 0
       state.bytes = span?.bytes ?? 0
       state.forkedFrom = { log: source, at }
-      if (!this.#create(target, state, rows)) return false
+      if (!this.#create(target, state, rows, firstEntries(state, target.entries))) return false
+      rows.setForks(source, from.forks + 1)
       this.#db
         .query('INSERT INTO entries (log, seq, bytes, data) SELECT ?, seq, bytes, data FROM entries WHERE log = ? AND seq <= ?')
         .run(target.log, source, at)

@@ -2,7 +2,7 @@ import type { Database, Statement } from 'bun:sqlite'
 import type { LogId, LogState } from '../log-backend.ts'
 
 /**
- * One `logs` row (sqlite-schema.ts, version 9): a log's whole state, so reading it is one primary-key lookup. Its head,
+ * One `logs` row (sqlite-schema.ts, version 10): a log's whole state, so reading it is one primary-key lookup. Its head,
  * count and bytes count the entries in `entries`; those still in the journal (sqlite-journal.ts) are added as the
  * journal merges them, or replays them at open.
  */
@@ -20,9 +20,13 @@ interface LogRow {
   meta: string
   open_run: string | null
   open_run_from: number | null
+  capped: number
+  forks: number
+  deleted_at: number | null
 }
 
-const COLUMNS = 'head, tail, count, bytes, created_at, active_at, closed, expires_at, forked_from, forked_at, meta, open_run, open_run_from'
+const COLUMNS =
+  'head, tail, count, bytes, created_at, active_at, closed, expires_at, forked_from, forked_at, meta, open_run, open_run_from, capped, forks, deleted_at'
 
 function stateOf(row: LogRow): LogState {
   const state: LogState = {
@@ -33,8 +37,11 @@ function stateOf(row: LogRow): LogState {
     createdAt: row.created_at,
     activeAt: row.active_at,
     closed: row.closed === 1,
+    forks: row.forks,
     meta: row.meta,
   }
+  if (row.capped === 0) state.capped = false
+  if (row.deleted_at !== null) state.deletedAt = row.deleted_at
   if (row.expires_at !== null) state.expiresAt = row.expires_at
   if (row.forked_from !== null) state.forkedFrom = { log: row.forked_from, at: row.forked_at ?? 0 }
   if (row.open_run !== null) state.openRun = { id: row.open_run, from: row.open_run_from ?? 0 }
@@ -59,10 +66,12 @@ export class LogRows {
   readonly #setMeta: Statement
   readonly #touch: Statement
   readonly #delete: Statement
+  readonly #setForks: Statement
+  readonly #softDelete: Statement
 
   constructor(db: Database) {
     this.#select = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE id = ?`)
-    this.#insert = db.prepare(`INSERT INTO logs (id, ${COLUMNS}) VALUES (${Array(14).fill('?').join(', ')})`)
+    this.#insert = db.prepare(`INSERT INTO logs (id, ${COLUMNS}) VALUES (${Array(17).fill('?').join(', ')})`)
     this.#addMerged = db.prepare('UPDATE logs SET head = max(head, ?), count = count + ?, bytes = bytes + ? WHERE id = ?')
     this.#updateActivity = db.prepare('UPDATE logs SET active_at = ? WHERE id = ?')
     this.#updateRun = db.prepare('UPDATE logs SET closed = ?, open_run = ?, open_run_from = ? WHERE id = ?')
@@ -70,6 +79,8 @@ export class LogRows {
     this.#setMeta = db.prepare('UPDATE logs SET meta = ? WHERE id = ?')
     this.#touch = db.prepare('UPDATE logs SET active_at = ?, expires_at = ? WHERE id = ?')
     this.#delete = db.prepare('DELETE FROM logs WHERE id = ?')
+    this.#setForks = db.prepare('UPDATE logs SET forks = ? WHERE id = ?')
+    this.#softDelete = db.prepare('UPDATE logs SET deleted_at = ?, expires_at = NULL WHERE id = ?')
   }
 
   read(log: LogId): LogState | undefined {
@@ -93,6 +104,9 @@ export class LogRows {
       s.meta,
       s.openRun?.id ?? null,
       s.openRun?.from ?? null,
+      s.capped === false ? 0 : 1,
+      s.forks,
+      s.deletedAt ?? null,
     )
   }
 
@@ -124,6 +138,15 @@ export class LogRows {
 
   touch(log: LogId, activeAt: number, expiresAt: number | null): void {
     this.#touch.run(activeAt, expiresAt, log)
+  }
+
+  setForks(log: LogId, forks: number): void {
+    this.#setForks.run(forks, log)
+  }
+
+  /** Marks the log deleted at `deletedAt` and clears its expiry (a soft delete). */
+  softDelete(log: LogId, deletedAt: number): void {
+    this.#softDelete.run(deletedAt, log)
   }
 
   delete(log: LogId): boolean {

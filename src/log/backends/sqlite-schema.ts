@@ -175,6 +175,15 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE producers;
    DROP TABLE events;
    DROP TABLE sessions;`,
+  // Version 10: what Durable Streams needs of a log (src/log/log-backend.ts LogState): `capped` 0 for a log never
+  // trimmed, `forks` the logs forked from it (counted here from their `forked_from`, so that deleting a source forked
+  // before this version soft-deletes it too), `deleted_at` set by a soft delete.
+  `ALTER TABLE logs ADD COLUMN capped INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE logs ADD COLUMN forks INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE logs ADD COLUMN deleted_at INTEGER;
+   UPDATE logs SET forks = counted.n
+     FROM (SELECT forked_from AS id, COUNT(*) AS n FROM logs WHERE forked_from IS NOT NULL GROUP BY forked_from) AS counted
+     WHERE logs.id = counted.id;`,
 ]
 
 /** The schema version this build writes. */

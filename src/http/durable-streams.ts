@@ -1,0 +1,132 @@
+import { Elysia } from 'elysia'
+import { AppError } from '../errors.ts'
+import { StreamRefusal, type StreamAnswer } from '../streams/stream-answer.ts'
+import { isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
+import type { StreamService } from '../streams/stream-service.ts'
+import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
+import type { StreamOperation } from '../metrics.ts'
+import type { AppDeps } from './deps.ts'
+import { problemOf } from './error-response.tsx'
+import { ipOf, noteProblem, pathOf } from './request-guards.ts'
+import { asDownload, createdAt } from './safe-headers.ts'
+import { addStreamHeaders, preflight } from './stream-headers.ts'
+import { sseResponse } from './stream-sse-response.ts'
+
+/** The names under which chats will be served as streams (`sessions/<id>`, `view/<viewer_id>`): never a stream's. */
+const RESERVED = /^(?:sessions|view)(?:\/|$)/
+
+/**
+ * The Durable Streams protocol at `/v1/stream/<name>` (PUT create, POST append, GET read, HEAD, DELETE, OPTIONS),
+ * over the stream service. Bodies reach the handlers as bytes, read with the app's body cap (app.ts's parse hook).
+ */
+export function durableStreamRoutes(deps: AppDeps) {
+  const path = `${STREAM_PATH_PREFIX}*`
+  const authOn = deps.auth !== undefined
+  /** Runs one request's work, answering its refusal (with the protocol's headers) as any other answer. */
+  const answer = async (request: Request, work: (service: StreamService, name: string) => Promise<StreamAnswer | Response>) => {
+    let response: Response
+    try {
+      const name = streamName(request)
+      if (!deps.streams) throw new AppError('NOT_FOUND', 'This server keeps no Durable Streams: its store has no log core.')
+      const answered = await work(deps.streams, name)
+      response = answered instanceof Response ? answered : toResponse(answered, request.method)
+    } catch (error) {
+      response = refusal(error, request, deps)
+    }
+    addStreamHeaders(response.headers, authOn)
+    deps.metrics.streamOperation(operationOf(request), response.status)
+    // Behind auth a page is the signed-in client's: no shared cache may keep it.
+    if (authOn && response.headers.get('cache-control') === IMMUTABLE_PAGE) response.headers.set('cache-control', 'private, max-age=60')
+    return response
+  }
+  const bytes = (body: unknown) => (body instanceof Uint8Array ? body : new Uint8Array(0))
+  const stop = (request: Request) => [request.signal, deps.shutdown]
+  return new Elysia({ name: 'durable-streams' })
+    .options(path, () => {
+      deps.metrics.streamOperation('preflight', 204)
+      return preflight()
+    })
+    .get(path, ({ request }) =>
+      answer(request, async (service, name) => {
+        if (request.method === 'HEAD') return service.head(name)
+        const query = service.readQuery(new URL(request.url).searchParams)
+        if (query.live === 'catch-up')
+          return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
+        // A live read holds its connection: counted against --max-connections and --max-connections-per-ip.
+        const release = deps.connections.acquire(ipOf(request))
+        if (query.live === 'long-poll') return service.read(name, query, null, stop(request)).finally(release)
+        return sseResponse(service.context, name, query, stop(request), release).catch((error: unknown) => {
+          release()
+          throw error
+        })
+      }),
+    )
+    .put(path, ({ request, body }) =>
+      answer(request, async (service, name) => {
+        const created = await service.create(name, request.headers, bytes(body))
+        return created.status === 201 ? { ...created, headers: { ...created.headers, ...createdAt(request.url) } } : created
+      }),
+    )
+    .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
+    .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
+}
+
+const OPERATIONS = new Map<string, StreamOperation>([
+  ['PUT', 'create'],
+  ['POST', 'append'],
+  ['HEAD', 'head'],
+  ['DELETE', 'delete'],
+])
+
+/** What a request does, for the metrics: its method's operation, or for a GET its kind of read. */
+function operationOf(request: Request): StreamOperation {
+  const operation = OPERATIONS.get(request.method)
+  if (operation) return operation
+  const live = new URL(request.url).searchParams.get('live')
+  return live === 'sse' || live === 'long-poll' ? live : 'read'
+}
+
+/** The stream's name from the path the guards checked: 400 for one no stream may take, 405/404 for a chat's. */
+function streamName(request: Request): string {
+  const name = pathOf(request).slice(STREAM_PATH_PREFIX.length)
+  if (!isStreamName(name)) {
+    throw new AppError(
+      'BAD_REQUEST',
+      "That is no stream name: use up to 1 KiB of letters, digits and -._~!$&'()*+,;=:@ or %XX escapes, in segments separated by /, none of them . or ..",
+    )
+  }
+  if (RESERVED.test(name)) {
+    const read = request.method === 'GET' || request.method === 'HEAD'
+    throw new StreamRefusal(
+      read ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED',
+      'Names under sessions/ and view/ are reserved for chats, which are not served as streams yet: pick another name.',
+      // A chat's stream will only be read (RFC 9110: a 405 says what the resource answers).
+      read ? {} : { allow: 'GET, HEAD' },
+    )
+  }
+  return name
+}
+
+/** Raw bytes are saved by a browser, never rendered (one could hold a page of another origin's making). */
+function downloaded(answer: StreamAnswer): StreamAnswer {
+  if (answer.status !== 200 || answer.headers['content-type'] !== 'application/octet-stream') return answer
+  return { ...answer, headers: { ...answer.headers, ...asDownload() } }
+}
+
+function toResponse({ status, headers, body }: StreamAnswer, method: string): Response {
+  // HEAD, 204 and 304 carry no body (RFC 9110).
+  const bodiless = method === 'HEAD' || status === 204 || status === 304
+  return new Response(bodiless ? null : ((body as BodyInit | undefined) ?? null), { status, headers })
+}
+
+/** A refusal as JSON with its sentence, the protocol's headers of a StreamRefusal, and Retry-After when it has one. */
+function refusal(error: unknown, request: Request, deps: AppDeps): Response {
+  const problem = problemOf({ code: 'UNKNOWN', error }, pathOf(request), deps.log)
+  noteProblem(request, problem.code, problem.status)
+  const headers = new Headers(problem.headers)
+  if (error instanceof StreamRefusal) for (const [name, value] of Object.entries(error.headers)) headers.set(name, value)
+  const body =
+    request.method === 'HEAD' ? null : JSON.stringify({ ...problem.fields, error: { code: problem.code, message: problem.message } })
+  if (body !== null) headers.set('content-type', 'application/json')
+  return new Response(body, { status: problem.status, headers })
+}
