@@ -17,8 +17,7 @@ slowTests()
 const tmp = tempDir('stepstream-streams-crash-')
 afterAll(tmp.remove)
 
-const start = (path: string) =>
-  spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', `sqlite:${path}`] })
+const start = (path: string) => spawnServer([process.execPath, 'src/main.ts'], { args: ['--store', `sqlite:${path}`] })
 
 const WRITERS = 4
 
