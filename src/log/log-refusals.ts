@@ -26,17 +26,20 @@ export const STORE_FULL_RETRY_AFTER_S = 60
 /** A mebibyte figure for sentences: 64 MiB, 0.5 MiB. */
 export const mib = (bytes: number) => `${Number((bytes / 1024 / 1024).toFixed(2))} MiB`
 
-/** A store-wide limit as a STORE_FULL sentence names it, with its flag: "10000 chats, --max-sessions". */
+/**
+ * A store-wide limit as a STORE_FULL sentence names it, with its flag: "10000 chats and streams, --max-sessions" (a
+ * Durable Streams stream is a log, counted with the chats).
+ */
 export const describeLimit = (limit: 'logs' | 'entries' | 'bytes', max: number): string =>
   limit === 'bytes'
     ? `${mib(max)} in all, --max-store-bytes`
-    : `${max} ${limit === 'logs' ? 'chats, --max-sessions' : 'events, --max-events'}`
+    : `${max} ${limit === 'logs' ? 'chats and streams, --max-sessions' : 'events, --max-events'}`
 
 /** The refusal when the store as a whole is full: 503 with a Retry-After, as retention frees room. */
 export const storeFull = (limit: string) =>
   new AppError(
     'STORE_FULL',
-    `The server's store is full (it holds at most ${limit}) and takes no new work until old chats expire. Try again later.`,
+    `The server's store is full (it holds at most ${limit}) and takes no new work until old chats and streams expire. Try again later.`,
     STORE_FULL_RETRY_AFTER_S,
   )
 
