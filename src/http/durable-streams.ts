@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { AppError } from '../errors.ts'
+import { AppError, shuttingDown } from '../errors.ts'
 import { StreamRefusal, type StreamAnswer } from '../streams/stream-answer.ts'
 import { isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
 import type { StreamService } from '../streams/stream-service.ts'
@@ -27,6 +27,8 @@ export function durableStreamRoutes(deps: AppDeps) {
     let response: Response
     try {
       const name = streamName(request)
+      // As a new chat's: a write that would land while the store closes is refused with a retry, never half-kept.
+      if (request.method !== 'GET' && request.method !== 'HEAD' && deps.runner.draining) throw shuttingDown()
       if (!deps.streams) throw new AppError('NOT_FOUND', 'This server keeps no Durable Streams: its store has no log core.')
       const answered = await work(deps.streams, name)
       response = answered instanceof Response ? answered : toResponse(answered, request.method)

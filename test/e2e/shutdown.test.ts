@@ -118,3 +118,43 @@ test('on SIGTERM a stream ends with a retry: of its own, spread over 1-3x the us
   expect(retries[1]).toBeGreaterThanOrEqual(1000)
   expect(retries[1]).toBeLessThanOrEqual(3000)
 })
+
+test('on SIGTERM Durable Streams readers are let go at once, writes get 503 + Retry-After, and what was answered is kept', async () => {
+  // A stuck run holds the server up for its grace: long enough to see what it answers while it shuts down.
+  const server = await start('stubborn')
+  const id = await newSession(server)
+  const chat = await SseReader.open(`${server.base}/api/sessions/${id}/stream`)
+  expect((await post(server, `/api/sessions/${id}/messages`, { text: 'go' })).status).toBe(202)
+  await chat.until((m) => m.some((x) => x.event === 'partial'))
+  const stream = `${server.base}/v1/stream/at-shutdown`
+  expect((await fetch(stream, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status).toBe(201)
+  const appended = await fetch(stream, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'kept;' })
+  const tail = appended.headers.get('stream-next-offset')!
+  // A long-poll and an SSE reader, both waiting at the tail when the signal comes (the long-poll would wait 20 s).
+  const polled = fetch(`${stream}?offset=${tail}&live=long-poll`)
+  const sse = await fetch(`${stream}?offset=${tail}&live=sse`)
+  const sseText = sse.text()
+  server.proc.kill('SIGTERM')
+  await shuttingDown(server)
+  const poll = await polled
+  expect([204, 503]).toContain(poll.status)
+  await sseText
+  for (const write of [
+    fetch(stream, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'late;' }),
+    fetch(`${stream}-new`, { method: 'PUT' }),
+    fetch(stream, { method: 'DELETE' }),
+  ]) {
+    const refused = await write
+    expect(refused.status).toBe(503)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/restarting/)
+  }
+  expect(await server.proc.exited).toBe(0)
+  const again = await spawnServer(STUBBORN, { args: ['--store', `sqlite:${join(dir, `db-${files}.sqlite`)}`, '--step', 'echo'] })
+  try {
+    expect(await (await fetch(`${again.base}/v1/stream/at-shutdown?offset=-1`)).text()).toBe('kept;')
+    expect((await fetch(`${again.base}/v1/stream/at-shutdown-new`, { method: 'HEAD' })).status).toBe(404)
+  } finally {
+    await again.stop()
+  }
+})
