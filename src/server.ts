@@ -55,6 +55,9 @@ export async function startServer(config: Config, steps: readonly StepFactory[],
   const where = store.kind === 'sqlite' ? { database: storeFiles(store.path).database } : {}
   const auth = server.deps.auth !== undefined
   log.info('listening', { url, store: store.kind, ...where, step: config.server.defaultStep, version, auth, pid: process.pid })
+  // The operator's hint goes where the operator looks: the page's users cannot restart the server.
+  if (config.server.defaultStep === 'echo')
+    log.info('new chats get the echo step: start with --step openai --model <name> to talk to a model')
   const stop = async () => {
     await server.stop()
     metrics.close()

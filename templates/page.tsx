@@ -78,7 +78,6 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
       {step ? (
         <p class="hint">
           New chats run the <code safe>{step.name}</code> step: <span safe>{step.description}</span>.
-          {step.name === 'echo' ? ' Start the server with --step openai and --model to talk to a model.' : ''}
         </p>
       ) : (
         ''

@@ -5,7 +5,7 @@ export interface AiSdkStepOptions {
   /** The step's name, for `--step` and `POST /api/sessions {"step"}`. */
   name: string
   description?: string
-  /** Any AI SDK model: `openai('gpt-4o-mini')`, `ollama('llama3.2')`, or a test's mock. */
+  /** Any AI SDK model: `openai.chat('gpt-4o-mini')` (Chat Completions, which OpenAI-compatible servers have), or a test's mock. */
   model: LanguageModel
   /** AI SDK tools with an `execute`: the SDK runs them, and their calls and results stream into the chat. */
   tools?: ToolSet
@@ -29,6 +29,8 @@ export const aiSdkStep = (options: AiSdkStepOptions) =>
         tools: options.tools,
         stopWhen: stepCountIs(options.maxSteps ?? 5),
         abortSignal: signal,
+        // The error part of fullStream ends the run with it (below): no second report on the server's console.
+        onError: () => {},
       })
       let text = ''
       for await (const part of result.fullStream) {

@@ -122,6 +122,16 @@ describe('a server killed mid-run (wiring: recovery at start)', () => {
   })
 })
 
+test("with the echo step, the hint to talk to a model is in the operator's log, not on the users' page", async () => {
+  const server = await start(tmp.file())
+  try {
+    await server.logged('start with --step openai --model <name> to talk to a model')
+    expect(await (await fetch(`${server.base}/`)).text()).not.toContain('--step')
+  } finally {
+    await server.stop()
+  }
+})
+
 test('a session idle past --retention is gone soon after start (wiring: pruning at start)', async () => {
   const path = tmp.file()
   const store = new SqliteStore(path)
