@@ -1,5 +1,6 @@
-import { afterAll } from 'bun:test'
-import { openJournalBackend } from '../helpers/journal-backend.ts'
+import { afterAll, expect, test } from 'bun:test'
+import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
+import { CHANGES, openJournalBackend } from '../helpers/journal-backend.ts'
 import { tempDir } from '../durability/helpers.ts'
 import { backendContract } from './backend.contract.ts'
 
@@ -16,3 +17,8 @@ backendContract(
   },
   () => openJournalBackend(path),
 )
+
+test('the journal records calls the backend has: a misspelt one (trim, for keepNewest) was never replayed', () => {
+  const backend = new MemoryBackend() as unknown as Record<string, unknown>
+  expect([...CHANGES].filter((method) => typeof backend[method] !== 'function')).toEqual([])
+})

@@ -3,7 +3,7 @@ import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
 import type { LogBackend } from '../../src/log/log-backend.ts'
 
 /** The calls that change a backend: each is written to the journal once it has been applied. */
-const CHANGES = new Set(['create', 'setMeta', 'touch', 'append', 'delete', 'deleteEntries', 'trim', 'fork', 'deleteProducers'])
+export const CHANGES = new Set(['create', 'setMeta', 'touch', 'append', 'delete', 'deleteEntries', 'keepNewest', 'fork', 'deleteProducers'])
 
 /**
  * A memory backend that survives its process: every change is appended to a journal file (one JSON line a call) once
