@@ -6,6 +6,9 @@ import { type JsonBatch, stream } from '@durable-streams/client'
 import { createServer, type StepstreamServer, type StoreSpec } from '../../src/create-server.ts'
 import type { StoredEvent, ViewerEvent } from '../../src/events.ts'
 import { silentLogger } from '../../src/log.ts'
+import type { EventLog } from '../../src/log/event-log.ts'
+import { newId } from '../../src/session-id.ts'
+import { logCoreOf } from '../../src/streams/stream-log.ts'
 import { echoStep } from '../../src/steps/echo-step.ts'
 import { encodeOffset } from '../../src/streams/offsets.ts'
 import { HeldStep } from '../helpers/held-step.ts'
@@ -365,6 +368,22 @@ describe('chats as Durable Streams: the routes', () => {
       }
       expect((await handle(`/v1/stream/${name}`, { method: 'HEAD' })).status).toBe(404)
     }
+  })
+
+  test('a chat deleted while a branch of it lives is gone under both its names, as on its own routes; the branch reads on', async () => {
+    const { handle, chat, deps } = await app()
+    const made = await chat()
+    const store = deps.store as EventLog
+    const branch = await store.forkSession(made.id, 2, newId())
+    expect(await logCoreOf(store)!.delete(made.id)).toBe('SOFT')
+    expect((await handle(`/api/sessions/${made.id}/events`)).status).toBe(404)
+    for (const path of [`/v1/stream/sessions/${made.id}`, `/v1/stream/view/${made.viewer_id}`]) {
+      const gone = await handle(path)
+      expect(gone.status).toBe(404)
+      expect(await message(gone)).toMatch(/^No (chat|session) has/)
+    }
+    const read = await handle(`/v1/stream/sessions/${branch.id}`)
+    expect(await read.json()).toEqual(await (await handle(`/api/sessions/${branch.id}/events`)).json())
   })
 
   test('with --auth-token on, both names need the token, as the chat’s own read routes do', async () => {
