@@ -92,7 +92,13 @@ async function readAll<T>(url: string, offset = '-1'): Promise<T[]> {
   return session.json()
 }
 
-type StoreCase = { kind: string; available: boolean; open: () => Promise<{ spec: StoreSpec; cleanup: () => Promise<void> }> }
+interface StoreCase {
+  kind: string
+  available: boolean
+  /** Whether several server processes share the store (Redis): a chat is then followed on one, written on another. */
+  shared?: boolean
+  open: () => Promise<{ spec: StoreSpec; cleanup: () => Promise<void> }>
+}
 
 const STORES: StoreCase[] = [
   { kind: 'memory', available: true, open: async () => ({ spec: { kind: 'memory' }, cleanup: async () => {} }) },
@@ -107,6 +113,7 @@ const STORES: StoreCase[] = [
   {
     kind: 'redis',
     available: redisAvailable('the chat streams on Redis'),
+    shared: true,
     open: async () => {
       const redis: TestRedis = await startRedis()
       return { spec: { kind: 'redis', url: redis.url }, cleanup: () => redis.destroy() }
@@ -118,11 +125,13 @@ for (const store of STORES) {
   describe.if(store.available)(`chats as Durable Streams on ${store.kind}`, () => {
     const held = new HeldStep()
     let server: StepstreamServer
+    let spec: StoreSpec
     let cleanup: () => Promise<void>
     let c: ReturnType<typeof client>
     beforeAll(async () => {
       const opened = await store.open()
       cleanup = opened.cleanup
+      spec = opened.spec
       const made = await chatServer(opened.spec, held)
       server = made.server
       c = client(made.base)
@@ -249,6 +258,46 @@ for (const store of STORES) {
           expect(await readAll(c.owner(chat), batch.offset)).toEqual(batches.slice(i + 1).flatMap((later) => later.items))
         }
         expect(await readAll(c.viewer(chat))).toEqual(await c.viewerEvents(chat))
+      })
+    }
+
+    // Only where servers share the store: elsewhere there is no other server to follow the chat on.
+    if (store.shared) {
+      test('a chat written on one server is followed live on another, by long-poll and by SSE', async () => {
+        const other = await chatServer(spec, new HeldStep())
+        try {
+          const chat = await c.newChat()
+          const on = client(other.base)
+          const followers = await Promise.all(
+            (['long-poll', 'sse'] as const).map(async (live) => {
+              const items: ViewerEvent[] = []
+              const session = await stream<ViewerEvent>({ url: on.viewer(chat), offset: '-1', live, warnOnHttp: false })
+              session.subscribeJson((batch) => {
+                items.push(...batch.items)
+              })
+              return { items, session }
+            }),
+          )
+          try {
+            await c.say(chat, 'across servers')
+            await within(held.held(), { what: 'the held step to hold' })
+            for (const { items } of followers) {
+              await until(() => items.filter((e) => e.type === 'partial').length === 5, {
+                what: 'the held partials',
+                describe: () => items,
+              })
+            }
+            held.release()
+            for (const { items } of followers)
+              await until(() => items.some((e) => e.type === 'final'), { what: 'the final event', describe: () => items })
+            await c.finished(chat)
+            for (const { items } of followers) expect(items).toEqual(await on.viewerEvents(chat))
+          } finally {
+            for (const { session } of followers) session.cancel()
+          }
+        } finally {
+          await other.server.stop()
+        }
       })
     }
 
