@@ -87,8 +87,8 @@ const seqOffset = (seq: number) => encodeOffset(seq)
  * `shouldContinueLive` answers false for `live: false` before it looks at up-to-date): `json()` on a live session
  * stops at the first up-to-date instead, as its documentation says of both.
  */
-async function readAll<T>(url: string, offset = '-1'): Promise<T[]> {
-  const session = await stream<T>({ url, offset, live: 'long-poll', warnOnHttp: false })
+async function readAll<T>(url: string, offset = '-1', live: 'long-poll' | 'sse' = 'long-poll'): Promise<T[]> {
+  const session = await stream<T>({ url, offset, live, warnOnHttp: false })
   return session.json()
 }
 
@@ -344,6 +344,8 @@ for (const store of STORES) {
       expect((await c.api.append(p, run, [{ type: 'final', text: odd }])).status).toBe(200)
       const events = await c.api.until(p.id, (log) => log.some((e) => e.type === 'final'))
       expect(await readAll(c.owner(p))).toEqual(events)
+      // In SSE's data lines too: U+2028 and U+2029 are no line ends there, and JSON escapes every CR and LF.
+      expect(await readAll(c.owner(p), '-1', 'sse')).toEqual(events)
       // Two events of 600 kB do not share a 1 MiB page: the first page ends before the head, at an event.
       const first = await fetch(c.owner(p))
       expect(first.headers.get('stream-up-to-date')).toBeNull()
