@@ -30,6 +30,7 @@ import { keepsSignIns } from './store/sign-ins.ts'
 import { type PruneSchedule, schedulePruning } from './store/prune-schedule.ts'
 import { DEFAULT_RETENTION_POLICY, type RetentionPolicy } from './log/retention-policy.ts'
 import type { StoreSpec } from './store-spec.ts'
+import { ChatStreamLog } from './streams/chat-stream-log.ts'
 import { CoreStreamLog, logCoreOf } from './streams/stream-log.ts'
 import { StreamService } from './streams/stream-service.ts'
 
@@ -173,7 +174,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
       rateLimit: options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT),
       trustProxy: options.trustProxy ?? false,
       auth: tokens.length > 0 ? tokenAuth(tokens, store, options.auth) : undefined,
-      streams: streamService(store, options.longPollMs ?? DEFAULT_LONG_POLL_MS),
+      ...streamServices(store, options.longPollMs ?? DEFAULT_LONG_POLL_MS),
     }
     const app = await createApp(deps)
     const pruning: PruneSchedule | undefined = canPrune(store) ? schedulePruning(store, retention, log) : undefined
@@ -185,10 +186,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Stepstr
   }
 }
 
-/** The Durable Streams over the store's log core (every store createServer opens has one); none for a store without. */
-function streamService(store: EventStore, longPollMs: number): StreamService | undefined {
+/**
+ * The Durable Streams over the store's log core (every store createServer opens has one), and its chats read as
+ * streams; none for a store without.
+ */
+function streamServices(store: EventStore, longPollMs: number): Pick<AppDeps, 'streams' | 'chatStreams'> {
   const core = logCoreOf(store)
-  return core && new StreamService(new CoreStreamLog(core), { longPollMs })
+  return {
+    streams: core && new StreamService(new CoreStreamLog(core), { longPollMs }),
+    chatStreams: core && new StreamService(new ChatStreamLog(store, core), { longPollMs }),
+  }
 }
 
 /** Closes the runs a crash left open, before serving: a run this process starts must never look like one of them. */

@@ -123,6 +123,15 @@ export function forViewer(event: StoredEvent): ViewerEvent {
   return rest as ViewerEvent
 }
 
+/** Who reads a chat's events: its owner (who holds the session id), or a read-only link (which must never see it). */
+export type EventReader = 'owner' | 'viewer'
+
+/**
+ * An event's JSON as every JSON view of a chat gives it (the JSON stream, the chat as a Durable Stream, as the events
+ * API's objects serialise): the stored event for its owner, without `session_id` for a read-only link.
+ */
+export const eventJson = (event: StoredEvent, reader: EventReader): string => JSON.stringify(reader === 'owner' ? event : forViewer(event))
+
 /** What a step emits: the runner adds the envelope (step id, timestamp). */
 export type StepEvent = NewEvent extends infer E ? (E extends NewEvent ? Omit<E, 'step_id' | 'ts'> : never) : never
 

@@ -47,6 +47,11 @@ export interface AppDeps {
   auth: Auth | undefined
   /** The Durable Streams at `/v1/stream/*`, kept in the store's log core; undefined for a store without one. */
   streams: StreamService | undefined
+  /**
+   * The chats as read-only Durable Streams at `/v1/stream/sessions/<id>` and `/v1/stream/view/<viewer_id>`, over the
+   * same log core (src/streams/chat-stream-log.ts); undefined for a store without one.
+   */
+  chatStreams: StreamService | undefined
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia'
 import { AppError, shuttingDown } from '../errors.ts'
 import { StreamRefusal, type StreamAnswer } from '../streams/stream-answer.ts'
-import { isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
+import { chatStreamWrite } from '../streams/chat-stream-log.ts'
+import { isChatName, isStreamName, STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
 import type { StreamService } from '../streams/stream-service.ts'
 import { IMMUTABLE_PAGE } from '../streams/stream-read.ts'
 import type { StreamOperation } from '../metrics.ts'
@@ -12,9 +13,6 @@ import { asDownload, createdAt } from './safe-headers.ts'
 import { addStreamHeaders, preflight } from './stream-headers.ts'
 import { sseResponse } from './stream-sse-response.ts'
 
-/** The names under which chats will be served as streams (`sessions/<id>`, `view/<viewer_id>`): never a stream's. */
-const RESERVED = /^(?:sessions|view)(?:\/|$)/
-
 /**
  * The Durable Streams protocol at `/v1/stream/<name>` (PUT create, POST append, GET read, HEAD, DELETE, OPTIONS),
  * over the stream service. Bodies reach the handlers as bytes, read with the app's body cap (app.ts's parse hook).
@@ -22,15 +20,19 @@ const RESERVED = /^(?:sessions|view)(?:\/|$)/
 export function durableStreamRoutes(deps: AppDeps) {
   const path = `${STREAM_PATH_PREFIX}*`
   const authOn = deps.auth !== undefined
-  /** Runs one request's work, answering its refusal (with the protocol's headers) as any other answer. */
+  /**
+   * Runs one request's work on the service its name belongs to (a chat's, read-only, for `sessions/` and `view/`),
+   * answering its refusal (with the protocol's headers) as any other answer.
+   */
   const answer = async (request: Request, work: (service: StreamService, name: string) => Promise<StreamAnswer | Response>) => {
     let response: Response
     try {
       const name = streamName(request)
       // As a new chat's: a write that would land while the store closes is refused with a retry, never half-kept.
       if (request.method !== 'GET' && request.method !== 'HEAD' && deps.runner.draining) throw shuttingDown()
-      if (!deps.streams) throw new AppError('NOT_FOUND', 'This server keeps no Durable Streams: its store has no log core.')
-      const answered = await work(deps.streams, name)
+      const service = isChatName(name) ? deps.chatStreams : deps.streams
+      if (!service) throw new AppError('NOT_FOUND', 'This server keeps no Durable Streams: its store has no log core.')
+      const answered = await work(service, name)
       response = answered instanceof Response ? answered : toResponse(answered, request.method)
     } catch (error) {
       response = refusal(error, request, deps)
@@ -43,34 +45,40 @@ export function durableStreamRoutes(deps: AppDeps) {
   }
   const bytes = (body: unknown) => (body instanceof Uint8Array ? body : new Uint8Array(0))
   const stop = (request: Request) => [request.signal, deps.shutdown]
-  return new Elysia({ name: 'durable-streams' })
-    .options(path, () => {
-      deps.metrics.streamOperation('preflight', 204)
-      return preflight()
+  /** GET and HEAD, of a stream or of a chat (its name tells: `answer`). */
+  const read = ({ request }: { request: Request }) =>
+    answer(request, async (service, name) => {
+      if (request.method === 'HEAD') return service.head(name)
+      const query = service.readQuery(new URL(request.url).searchParams)
+      if (query.live === 'catch-up') return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
+      // A live read holds its connection: counted against --max-connections and --max-connections-per-ip.
+      const release = deps.connections.acquire(ipOf(request))
+      if (query.live === 'long-poll') return service.read(name, query, null, stop(request)).finally(release)
+      return sseResponse(service.context, name, query, stop(request), release).catch((error: unknown) => {
+        release()
+        throw error
+      })
     })
-    .get(path, ({ request }) =>
-      answer(request, async (service, name) => {
-        if (request.method === 'HEAD') return service.head(name)
-        const query = service.readQuery(new URL(request.url).searchParams)
-        if (query.live === 'catch-up')
-          return downloaded(await service.read(name, query, request.headers.get('if-none-match'), stop(request)))
-        // A live read holds its connection: counted against --max-connections and --max-connections-per-ip.
-        const release = deps.connections.acquire(ipOf(request))
-        if (query.live === 'long-poll') return service.read(name, query, null, stop(request)).finally(release)
-        return sseResponse(service.context, name, query, stop(request), release).catch((error: unknown) => {
-          release()
-          throw error
-        })
-      }),
-    )
-    .put(path, ({ request, body }) =>
-      answer(request, async (service, name) => {
-        const created = await service.create(name, request.headers, bytes(body))
-        return created.status === 201 ? { ...created, headers: { ...created.headers, ...createdAt(request.url) } } : created
-      }),
-    )
-    .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
-    .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
+  return (
+    new Elysia({ name: 'durable-streams' })
+      .options(path, () => {
+        deps.metrics.streamOperation('preflight', 204)
+        return preflight()
+      })
+      // A chat's two names are routes of their own (the same handler): each a route template in the metrics and in
+      // the request log, as the chat's other read routes are.
+      .get(`${STREAM_PATH_PREFIX}sessions/:id`, read)
+      .get(`${STREAM_PATH_PREFIX}view/:viewer_id`, read)
+      .get(path, read)
+      .put(path, ({ request, body }) =>
+        answer(request, async (service, name) => {
+          const created = await service.create(name, request.headers, bytes(body))
+          return created.status === 201 ? { ...created, headers: { ...created.headers, ...createdAt(request.url) } } : created
+        }),
+      )
+      .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
+      .delete(path, ({ request }) => answer(request, (service, name) => service.delete(name)))
+  )
 }
 
 const OPERATIONS = new Map<string, StreamOperation>([
@@ -88,7 +96,7 @@ function operationOf(request: Request): StreamOperation {
   return live === 'sse' || live === 'long-poll' ? live : 'read'
 }
 
-/** The stream's name from the path the guards checked: 400 for one no stream may take, 405/404 for a chat's. */
+/** The stream's name from the path the guards checked: 400 for one no stream may take, 405 for a write to a chat's. */
 function streamName(request: Request): string {
   const name = pathOf(request).slice(STREAM_PATH_PREFIX.length)
   if (!isStreamName(name)) {
@@ -97,15 +105,7 @@ function streamName(request: Request): string {
       "That is no stream name: use up to 1 KiB of letters, digits and -._~!$&'()*+,;=:@ or %XX escapes, in segments separated by /, none of them . or ..",
     )
   }
-  if (RESERVED.test(name)) {
-    const read = request.method === 'GET' || request.method === 'HEAD'
-    throw new StreamRefusal(
-      read ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED',
-      'Names under sessions/ and view/ are reserved for chats, which are not served as streams yet: pick another name.',
-      // A chat's stream will only be read (RFC 9110: a 405 says what the resource answers).
-      read ? {} : { allow: 'GET, HEAD' },
-    )
-  }
+  if (isChatName(name) && request.method !== 'GET' && request.method !== 'HEAD') throw chatStreamWrite()
   return name
 }
 

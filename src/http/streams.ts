@@ -2,7 +2,7 @@ import { Elysia, t } from 'elysia'
 import type { Server } from 'bun'
 import { AGUI_NOTICES } from '../agui/agui-notices.ts'
 import type { AguiFollower } from '../agui/events-to-agui.ts'
-import { forViewer, type StoredEvent } from '../events.ts'
+import { eventJson, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
 import { type StreamNotices, sessionStream } from '../sse/session-stream.ts'
@@ -147,9 +147,9 @@ export const streamRoutes = (deps: AppDeps) => {
   /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
   const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
   /** The JSON stream: named by type, the stored event as JSON. */
-  const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(event) }))
+  const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'owner') }))
   /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own cache: other bytes. */
-  const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: JSON.stringify(forViewer(event)) }))
+  const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'viewer') }))
   return new Elysia({ name: 'streams' })
     .get(
       '/events',

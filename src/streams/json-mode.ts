@@ -6,7 +6,8 @@ import { accept, type Parsed, refuse } from './parsed.ts'
 /**
  * JSON mode (`application/json`, PROTOCOL.md §7.1): a POST's body becomes one entry holding its messages, each
  * serialised compactly and joined by `,` (an array without its brackets); a read joins entries with `,` and wraps
- * them in `[…]`. A chat's event entry is one message already, so a chat reads as a JSON-mode stream unchanged.
+ * them in `[…]`. A chat read as a stream gives each event as one message (its JSON as the JSON API renders it for
+ * the reader: src/streams/chat-stream-log.ts).
  */
 
 /**

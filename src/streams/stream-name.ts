@@ -22,3 +22,9 @@ export function streamNameOf(path: string): string | undefined {
   const name = path.slice(STREAM_PATH_PREFIX.length)
   return isStreamName(name) ? name : undefined
 }
+
+/** The names under which chats are served as streams (`sessions/<id>`, `view/<viewer_id>`): never a stream's. */
+const CHAT_NAMES = /^(?:sessions|view)(?:\/|$)/
+
+/** Whether `name` is under `sessions/` or `view/`, the names reserved for chats (read-only: src/streams/chat-stream-log.ts). */
+export const isChatName = (name: string): boolean => CHAT_NAMES.test(name)

@@ -185,6 +185,9 @@ const streamBodyArb = fc.oneof(
   deepIn('[', ']').map((body) => ({ body: body as BodyRecipe, contentType: 'application/json' })),
 )
 
+/** The query of a stream's read (a chat's too). */
+const streamReadQuery = q([opt('offset', streamOffsetArb), opt('live', liveArb), opt('cursor', cursorArb)])
+
 /** Every route of the app and how to abuse it. */
 export const ROUTE_SPECS: Record<string, RouteSpec> = {
   'GET /healthz': { auth: 'none' },
@@ -340,10 +343,10 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
     query: q([opt('after', cursorArb), opt('format', formatArb)]),
   },
   'OPTIONS /v1/stream/*': { auth: 'none' },
-  'GET /v1/stream/*': {
-    auth: 'server',
-    query: q([opt('offset', streamOffsetArb), opt('live', liveArb), opt('cursor', cursorArb)]),
-  },
+  'GET /v1/stream/*': { auth: 'server', query: streamReadQuery },
+  // A chat read as a stream, by its owner's id or its read-only link's: live ids, so that reads reach its log.
+  'GET /v1/stream/sessions/:id': { auth: 'server', params: { id: OWNER_IDS }, query: streamReadQuery },
+  'GET /v1/stream/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS }, query: streamReadQuery },
   'PUT /v1/stream/*': { auth: 'server', body: fc.oneof(streamBodyArb, typed(hostileBodyArb)) },
   'POST /v1/stream/*': { auth: 'server', body: fc.oneof(streamBodyArb, typed(hostileBodyArb)) },
   'DELETE /v1/stream/*': { auth: 'server' },

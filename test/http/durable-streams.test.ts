@@ -78,14 +78,16 @@ describe('Durable Streams routes', () => {
     expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT')
   })
 
-  test('names under sessions/ and view/ are reserved for chats: reads 404, writes 405, each with a sentence', async () => {
+  test('names under sessions/ and view/ are reserved for chats: writes 405, reads of no chat 404, each with a sentence', async () => {
     const handle = await app()
     for (const name of ['sessions', 'sessions/abc', 'view/abc']) {
       const write = await handle(`/v1/stream/${name}`, put('x'))
       expect(write.status).toBe(405)
       expect(write.headers.get('allow')).toBe('GET, HEAD')
-      expect(((await write.json()) as { error: { message: string } }).error.message).toContain('reserved for chats')
-      expect((await handle(`/v1/stream/${name}`)).status).toBe(404)
+      expect(((await write.json()) as { error: { message: string } }).error.message).toContain('read-only views of chats')
+      const read = await handle(`/v1/stream/${name}`)
+      expect(read.status).toBe(404)
+      expect(((await read.json()) as { error: { message: string } }).error.message).toContain('No chat has that name')
     }
     // A name that merely starts with the same letters is an ordinary stream.
     expect((await handle('/v1/stream/sessionsx', put('x'))).status).toBe(201)
