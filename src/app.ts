@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
+import { isChatName, STREAM_PATH_PREFIX } from './streams/stream-name.ts'
 import { apiRoutes } from './http/api.ts'
 import { NDJSON, parseCappedBody, readCapped } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
@@ -14,7 +15,6 @@ import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { durableStreamRoutes } from './http/durable-streams.ts'
 import { addStreamHeaders } from './http/stream-headers.ts'
-import { STREAM_PATH_PREFIX } from './streams/stream-name.ts'
 import { streamRoutes } from './http/streams.ts'
 import { viewerApiRoutes } from './http/viewer-api.ts'
 
@@ -69,7 +69,10 @@ export async function createApp(deps: AppDeps) {
     .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))
     .use(durableStreamRoutes(deps))
-  methodsAt = allowedMethods(app.routes)
+  const routed = allowedMethods(app.routes)
+  // A chat's stream is only read: a 405 there lists what it answers, not the stream routes' PUT, POST and DELETE.
+  methodsAt = (path) =>
+    isChatName(path.slice(STREAM_PATH_PREFIX.length)) && path.startsWith(STREAM_PATH_PREFIX) ? ['GET', 'HEAD'] : routed(path)
   return app
 }
 

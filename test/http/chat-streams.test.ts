@@ -393,6 +393,10 @@ describe('chats as Durable Streams: the routes', () => {
         expect(refused.headers.get('allow')).toBe('GET, HEAD')
         expect(await message(refused)).toContain('read-only views of chats')
       }
+      // A method no stream route has: the 405 still lists what a chat's stream answers.
+      const patched = await handle(path, { method: 'PATCH' })
+      expect(patched.status).toBe(405)
+      expect(patched.headers.get('allow')).toBe('GET, HEAD')
     }
     expect(await (await handle(`/v1/stream/sessions/${made.id}`)).text()).toBe(before)
   })
