@@ -167,7 +167,7 @@ function refusal(decided: Exclude<ProducerDecision, { kind: 'append' | 'duplicat
     case 'stale-epoch':
       return new StreamRefusal(
         'PRODUCER_FENCED',
-        `Producer-Epoch ${producer.epoch ?? 0} is older than this producer's current epoch, ${decided.currentEpoch}: a newer instance of it took over. Stop, or claim epoch ${decided.currentEpoch + 1} from Producer-Seq 0.`,
+        `Producer-Epoch ${producer.epoch ?? 0} is older than this producer’s current epoch, ${decided.currentEpoch}: a newer instance of it took over. Stop, or claim epoch ${decided.currentEpoch + 1} from Producer-Seq 0.`,
         { [H.producerEpoch]: String(decided.currentEpoch) },
       )
     case 'epoch-needs-seq-0':
