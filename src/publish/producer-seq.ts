@@ -15,6 +15,16 @@ import type { AppendResult } from './published-run.ts'
  */
 export type ProducerOutcome = { applied: AppendResult } | { duplicate: { epoch: number; seq: number; closed: boolean } }
 
+/** How often a request is decided again when its producer's state changed between the read and the write (STALE). */
+const STALE_RETRIES = 3
+
+/** A request refused STALE before any of it was stored: decided again (the store's refusal is its cause). */
+class DecidedFromStale extends Error {
+  constructor(override readonly cause: AppError) {
+    super(cause.message)
+  }
+}
+
 /** The run a producer request is for. */
 export interface ProducerTarget {
   sessionId: string
@@ -76,7 +86,27 @@ export class ProducerSeqs {
     return current
   }
 
+  /**
+   * Decides and applies the request. The store compares each mark with the state it was decided from: should another
+   * writer have changed that state meanwhile (a path round this queue; another instance), the first write is refused
+   * PRODUCER_STALE with nothing of the request stored, and the request is decided again from the state as it is now.
+   */
   async #run(
+    target: ProducerTarget,
+    key: string,
+    producer: ProducerNumber,
+    apply: (request: ProducerRequest) => Promise<AppendResult>,
+  ): Promise<ProducerOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#decide(target, key, producer, apply)
+      } catch (error) {
+        if (!(error instanceof DecidedFromStale) || attempt === STALE_RETRIES) throw error instanceof DecidedFromStale ? error.cause : error
+      }
+    }
+  }
+
+  async #decide(
     target: ProducerTarget,
     key: string,
     producer: ProducerNumber,
@@ -92,7 +122,7 @@ export class ProducerSeqs {
     if (decided.kind === 'duplicate') return duplicate(runId, producer, state!)
     if (decided.kind !== 'append') throw refusal(decided, producer)
     const admitted = state ? undefined : await this.#admit(target, key)
-    const request = new ProducerRequest(runId, id, seq, decided.mark.epoch)
+    const request = new ProducerRequest(runId, id, seq, decided.mark.epoch, state ?? null)
     try {
       const result = await apply(request)
       // No event carried the answer in (none was stored, or the body was streamed): it is written alone. Should that
@@ -100,6 +130,7 @@ export class ProducerSeqs {
       if (!request.answered) await this.store.markProducer(sessionId, request.markNow())
       return { applied: result }
     } catch (error) {
+      if (request.appended === 0 && error instanceof AppError && error.code === 'PRODUCER_STALE') throw new DecidedFromStale(error)
       // Partly applied: its retry must get the same refusal and store nothing again. Should this write fail, the
       // state committed with its last event still answers the retry, with what was stored.
       if (request.appended > 0) await this.store.markProducer(sessionId, request.markNow(failureOf(error))).catch(() => {})
