@@ -335,6 +335,26 @@ describe('the publish API’s producer headers, checked at the edge', () => {
     ['a seq past the bound', { 'producer-id': 'p', 'producer-seq': '9'.repeat(16), 'producer-epoch': '0' }, 'Producer-Seq (a whole number'],
     ['Stream-Closed that is not true or false', { 'stream-closed': 'yes' }, 'Stream-Closed must be true'],
   ]
+  test('an NDJSON body with Stream-Closed: its lines are stored as they come, then a final closes the run', async () => {
+    made ??= await testServer()
+    const api = publishApi(made.base)
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const lines = ['Once ', 'upon ', 'a time.'].map((delta) => `${JSON.stringify({ type: 'partial', delta })}\n`).join('')
+    const closed = await fetch(`${made.base}/api/sessions/${p.id}/runs/${run}/events`, {
+      method: 'POST',
+      headers: { ...api.bearer(p), 'content-type': 'application/x-ndjson', 'stream-closed': 'true' },
+      body: lines,
+    })
+    expect(closed.status).toBe(200)
+    expect(await closed.json()).toEqual({ run_id: run, appended: 4, closed: true })
+    const events = (await api.events(p.id)).filter((e) => e.step_id === run)
+    expect(events.at(-1)).toMatchObject({ type: 'final', text: 'Once upon a time.' })
+    expect(closed.headers.get('stream-closed')).toBe('true')
+    const offset = decodeOffset(closed.headers.get('stream-next-offset') ?? '')
+    expect(offset.ok && offset.value).toBe(events.at(-1)!.seq)
+  })
+
   for (const [what, headers, sentence] of refusals) {
     test(`${what}: 400 with a sentence, nothing stored`, async () => {
       made ??= await testServer()
