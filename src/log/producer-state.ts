@@ -7,7 +7,7 @@ import type { EventStore } from './event-store.ts'
  * as well as here. Kept per (session, run, producer): no other session's producers can push it out.
  */
 export interface ProducerState {
-  /** Always 0 until producers send `Producer-Epoch`; a later epoch will restart `seq` (Durable Streams). */
+  /** `Producer-Epoch` (0 for a request without it): a later epoch restarts `seq` at 0 and fences the older one. */
   epoch: number
   /** The last `Producer-Seq` applied, whole or in part. */
   seq: number

@@ -43,10 +43,10 @@ export interface ProducerTarget {
  * after a lost answer); a number past the next one is a gap, refused with the number expected; an epoch older than
  * the producer's is fenced (a zombie's request), and a newer one, starting again at seq 0, fences the older.
  *
- * The state is the store's (store/producer-state.ts), kept per (session, run, producer) and committed with the
- * events it counts, so it survives a restart and is shared by instances. Here, in memory, are only the requests in
- * flight: a producer's requests are applied one at a time, so a retry sent while its request is still being applied
- * waits for it and is then answered from the store.
+ * The state is the store's (log/producer-state.ts), kept per (session, run, producer) and committed with the
+ * events it counts, compared as read (a STALE refusal: decided again), so it survives a restart and is shared by
+ * instances. Here, in memory, are only the requests in flight: a producer's requests are applied one at a time, so a
+ * retry sent while its request is still being applied waits for it and is then answered from the store.
  */
 export class ProducerSeqs {
   /** The last request in flight per producer (a JSON [run, producer] key), per session. */

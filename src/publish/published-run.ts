@@ -112,8 +112,7 @@ export class PublishedRun {
   /**
    * @param stepType recorded in the run's `start` event.
    * @param timeoutMs a producer silent this long has its run closed with an error; milliseconds.
-   * @param head the chat's last seq: read after each append, in turn with the run's other appends, so it is the seq
-   * of the append's last event (nothing else writes to the chat while the run holds it), its `Stream-Next-Offset`.
+   * @param head reads the chat's last seq (`headAfter`): nothing but this run writes to the chat while it holds it.
    */
   constructor(
     readonly runId: string,
@@ -168,17 +167,21 @@ export class PublishedRun {
     this.#refuse?.(this.#state === 'cancelled' ? runCancelled() : runClosed())
   }
 
-  /**
-   * Stores the events in order (after a `start`, written for the producer before its first non-`user` event);
-   * resolves with what the request did and the chat's last seq then.
-   */
-  append(events: readonly unknown[], options: AppendOptions = {}): Promise<{ result: AppendResult; head: number }> {
-    const result = this.#queue.then(async () => {
-      const appended = await this.#append(events, options)
-      return { result: appended, head: await this.head() }
-    })
+  /** Stores the events in order (after a `start`, written for the producer before its first non-`user` event). */
+  append(events: readonly unknown[], options: AppendOptions = {}): Promise<AppendResult> {
+    const result = this.#queue.then(() => this.#append(events, options))
     this.#queue = result.catch(() => {})
     return result
+  }
+
+  /**
+   * The chat's last seq, read in turn with the run's appends: once those queued so far are done, before any queued
+   * after. Asked right after an `append`, it is the seq of that append's last event: its `Stream-Next-Offset`.
+   */
+  headAfter(): Promise<number> {
+    const head = this.#queue.then(() => this.head())
+    this.#queue = head.catch(() => {})
+    return head
   }
 
   /** A copy of the run's AG-UI mapper to map one request on (kept only if the request is taken). */

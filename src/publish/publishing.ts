@@ -176,11 +176,13 @@ export class Publishing {
       if (!Array.isArray(events)) {
         throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
       }
-      return run.append(events, { format, producer, closes })
+      const appended = run.append(events, { format, producer, closes })
+      // Queued right behind the append, before any other request's: the seq of its last event.
+      const head = run.headAfter()
+      return { result: await appended, head: await head }
     }
     if (producer) producer.streamed = true
     const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
-    let head = 0
     let line = 0
     for await (const text of body.lines) {
       line++
@@ -191,17 +193,17 @@ export class Publishing {
         throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
       }
       const appended = await run.append([event], { format, firstPosition: line, producer })
-      total.appended += appended.result.appended
-      total.closed = appended.result.closed
-      head = appended.head
+      total.appended += appended.appended
+      total.closed = appended.closed
     }
     if (closes && !total.closed) {
       const appended = await run.append([], { format, firstPosition: line + 1, producer, closes })
-      total.appended += appended.result.appended
-      total.closed = appended.result.closed
-      head = appended.head
+      total.appended += appended.appended
+      total.closed = appended.closed
     }
-    return { result: total, head: head || (await this.#head(session.id)) }
+    // Read once, not after every line (a line may be a token): another producer's request queued between this body's
+    // last line and the read would be counted in, a case the run's single streaming producer does not meet.
+    return { result: total, head: await run.headAfter() }
   }
 
   /** The chat's last seq (0 for a chat gone meanwhile: the answer then only needs a number). */
