@@ -15,6 +15,7 @@ import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { durableStreamRoutes } from './http/durable-streams.ts'
 import { addStreamHeaders } from './http/stream-headers.ts'
+import { StreamRefusal } from './streams/stream-answer.ts'
 import { streamRoutes } from './http/streams.ts'
 import { viewerApiRoutes } from './http/viewer-api.ts'
 
@@ -52,6 +53,8 @@ export async function createApp(deps: AppDeps) {
       noteProblem(request, problem.code, problem.status)
       const response = errorResponse(problem, request, page)
       if (!allowed) response.headers.set('allow', allow.join(', '))
+      // The protocol's headers of a refusal (a publisher's Producer-Expected-Seq, Producer-Epoch, Stream-Closed).
+      if (error instanceof StreamRefusal) for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value)
       // The streams' paths leave the id out of `set.headers` (request-guards.ts): their refusals carry it here.
       const id = requestIdOf(request)
       if (id !== undefined) response.headers.set('x-request-id', id)

@@ -40,6 +40,9 @@ export const SERVER_MAX_BODY_BYTES = 1024 * 1024 * 1024
  */
 export const MAX_PRODUCERS_PER_SESSION = 100
 
+/** The longest `Producer-Id` the publish API takes; characters (200). */
+export const MAX_PRODUCER_ID_CHARS = 200
+
 /**
  * Published runs that ended, remembered per instance so that a late append hears why (cancelled, or closed) rather
  * than "no such run"; runs (10,000), the oldest forgotten first.

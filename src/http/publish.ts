@@ -1,7 +1,10 @@
 import { Elysia, t } from 'elysia'
 import { AppError } from '../errors.ts'
-import { producerOf } from '../publish/producer-seq.ts'
+import { closesRun, type ProducerNumber, producerOf } from '../publish/publish-headers.ts'
 import type { PublishFormat } from '../publish/published-run.ts'
+import type { PublishAnswer } from '../publish/publishing.ts'
+import { encodeOffset } from '../streams/offsets.ts'
+import { H } from '../streams/stream-answer.ts'
 import { checkPublisher } from '../publish/published-session.ts'
 import type { SessionRecord } from '../log/event-store.ts'
 import { isNdjsonBody } from './capped-body.ts'
@@ -49,12 +52,38 @@ export const publishRoutes = (deps: AppDeps) => {
     )
     .post(
       '/:id/runs/:run_id/events',
-      async ({ params, query, body, request }) => {
+      async ({ params, query, body, request, set }) => {
         const session = await authorize(params.id, request)
         const format = formatOf(query.format)
         const producer = producerOf(request.headers)
-        return publishing.append(session, params.run_id, isNdjsonBody(body) ? { lines: body.ndjson } : { json: body }, format, producer)
+        const closes = closesRun(request.headers)
+        const events = isNdjsonBody(body) ? { lines: body.ndjson } : { json: body }
+        const answer = await publishing.publish(session, params.run_id, events, { format, producer, closes })
+        Object.assign(set.headers, protocolHeaders(answer, producer))
+        if ('result' in answer) return answer.result
+        set.status = 204
+        return null
       },
       { params: RunParams, query: EventsQuery },
     )
+}
+
+/**
+ * The Durable Streams headers of an answer, so that its clients (IdempotentProducer) read it as they read a stream's:
+ * `Stream-Next-Offset` (the chat's seq after the request, in the protocol's encoding), `Stream-Closed` once the run
+ * has its closing event, and for a producer sending `Producer-Epoch` its epoch and seq (a duplicate's: the last seq
+ * applied).
+ */
+function protocolHeaders(answer: PublishAnswer, producer: ProducerNumber | undefined): Record<string, string> {
+  const headers: Record<string, string> = { [H.nextOffset]: encodeOffset(answer.head) }
+  if ('duplicate' in answer) {
+    const { epoch, seq, closed } = answer.duplicate
+    return { ...headers, [H.producerEpoch]: String(epoch), [H.producerSeq]: String(seq), ...(closed && { [H.closed]: 'true' }) }
+  }
+  if (answer.result.closed) headers[H.closed] = 'true'
+  if (producer?.epoch !== undefined) {
+    headers[H.producerEpoch] = String(producer.epoch)
+    headers[H.producerSeq] = String(producer.seq)
+  }
+  return headers
 }

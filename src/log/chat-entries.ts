@@ -1,7 +1,8 @@
 import { AppError, sessionNotFound } from '../errors.ts'
 import { type EventType, isClosing, type NewEvent } from '../events.ts'
 import type { SessionRecord } from './event-store.ts'
-import { type ProducerMark, stateJson } from './producer-state.ts'
+import type { ProducerWrite } from './log-backend.ts'
+import { type ProducerMark, stateJson, storedText } from './producer-state.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
 import type { LogId, LogState } from './log-backend.ts'
@@ -81,7 +82,11 @@ export const closingEntry = (log: LogId, event: NewEvent): CoreEntry => ({ ...ev
 /** A producer's key in its log: its run and its id, as JSON (both are data, never a key of an object). */
 export const producerKey = (runId: string, producerId: string) => JSON.stringify([runId, producerId])
 
-export const producerEntry = (mark: ProducerMark) => ({ key: producerKey(mark.runId, mark.producerId), value: stateJson(mark) })
+export const producerEntry = (mark: ProducerMark): ProducerWrite => {
+  const entry: ProducerWrite = { key: producerKey(mark.runId, mark.producerId), value: stateJson(mark) }
+  if (mark.expect !== undefined) entry.expect = mark.expect === null ? null : storedText(mark.expect)
+  return entry
+}
 
 export function recordOf(id: string, state: LogState): SessionRecord {
   const meta = JSON.parse(state.meta) as SessionMeta

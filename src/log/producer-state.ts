@@ -7,7 +7,7 @@ import type { EventStore } from './event-store.ts'
  * as well as here. Kept per (session, run, producer): no other session's producers can push it out.
  */
 export interface ProducerState {
-  /** Always 0 until producers send `Producer-Epoch`; a later epoch will restart `seq` (Durable Streams). */
+  /** `Producer-Epoch` (0 for a request without it): a later epoch restarts `seq` at 0 and fences the older one. */
   epoch: number
   /** The last `Producer-Seq` applied, whole or in part. */
   seq: number
@@ -30,6 +30,12 @@ export interface ProducerFailure {
 export interface ProducerMark extends ProducerState {
   runId: string
   producerId: string
+  /**
+   * Compare-and-set: the state the request was decided from, as read (null: it had none). The store refuses the event
+   * carrying the mark with PRODUCER_STALE, storing nothing, unless the producer's state is still exactly that: two
+   * decisions from one read never both store (the request is then decided again). Undefined: written regardless.
+   */
+  expect?: ProducerState | null
 }
 
 /**
@@ -72,8 +78,19 @@ export function splitProducerMark(event: NewEvent): [NewEvent, ProducerMark | un
   return [plain as NewEvent, mark]
 }
 
-/** A producer's state as stores keep it in text (Redis): JSON of the fields, the key left out. */
+/** A producer's state as stores keep it in text: JSON of the fields, the key and the expectation left out. */
 export function stateJson(mark: ProducerMark): string {
-  const { runId: _run, producerId: _producer, ...state } = mark
-  return JSON.stringify(state)
+  return JSON.stringify(stateOf(mark))
 }
+
+/** The state a mark writes, without its key and expectation. */
+export function stateOf(mark: ProducerMark): ProducerState {
+  const { runId: _run, producerId: _producer, expect: _expect, ...state } = mark
+  return state
+}
+
+/**
+ * The text a state read back from the store was kept as: it was written by `stateJson` and read with `JSON.parse`, and
+ * JSON.stringify gives back exactly what it wrote once parsed (same key order, canonical numbers and strings).
+ */
+export const storedText = (state: ProducerState): string => JSON.stringify(state)

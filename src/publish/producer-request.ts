@@ -1,4 +1,4 @@
-import type { ProducerFailure, ProducerMark } from '../log/producer-state.ts'
+import { type ProducerFailure, type ProducerMark, type ProducerState, stateOf } from '../log/producer-state.ts'
 
 /**
  * One producer request being applied: the producer state each of its events carries into the store (committed with
@@ -13,13 +13,19 @@ export class ProducerRequest {
   streamed = false
   /** Whether the state committed last holds this request's answer (not "unfinished"). */
   #answered = false
+  /** The producer's state as the store holds it: as read when the request was decided, then as this request wrote it. */
+  #committed: ProducerState | null
 
+  /** @param read the producer's state the request was decided from (null: none); each mark expects the state before it. */
   constructor(
     readonly runId: string,
     readonly producerId: string,
     readonly seq: number,
     readonly epoch = 0,
-  ) {}
+    read: ProducerState | null = null,
+  ) {
+    this.#committed = read
+  }
 
   /**
    * The state to commit with the request's next event: what a retry is answered with once that event is stored.
@@ -38,6 +44,7 @@ export class ProducerRequest {
     this.appended = mark.appended
     this.closed = mark.closed
     this.#answered = mark.failure === undefined
+    this.#committed = stateOf(mark)
   }
 
   /** Whether the store already holds this request's answer; if not, `markNow()` is written alone once it has one. */
@@ -53,7 +60,8 @@ export class ProducerRequest {
   }
 
   #mark(appended: number, closed: boolean): ProducerMark {
-    return { runId: this.runId, producerId: this.producerId, epoch: this.epoch, seq: this.seq, appended, closed }
+    const { runId, producerId, epoch, seq } = this
+    return { runId, producerId, epoch, seq, appended, closed, expect: this.#committed }
   }
 }
 

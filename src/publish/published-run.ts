@@ -3,7 +3,9 @@ import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
 import { TurnSlicer } from '../next-turn.ts'
 import type { Step } from '../steps/step.ts'
+import { StreamedText } from '../log/folds.ts'
 import { withProducerMark } from '../log/producer-state.ts'
+import { H, StreamRefusal } from '../streams/stream-answer.ts'
 import type { ProducerRequest } from './producer-request.ts'
 
 /** The event types a publishing program may send; `start` is written for it, `interrupt` only comes from a cancel. */
@@ -29,6 +31,22 @@ export interface AppendResult {
   appended: number
   /** True once the run has its closing event. */
   closed: boolean
+}
+
+/** How one append is made. */
+export interface AppendOptions {
+  /** `ag-ui`: the events are AG-UI's, mapped first (all or nothing: a bad one maps and stores none); default stepstream. */
+  format?: PublishFormat
+  /** The 1-based number of the first event in its request (an NDJSON line), for sentences; default 1. */
+  firstPosition?: number
+  /** The producer request these events belong to: each carries its state into the store. */
+  producer?: ProducerRequest
+  /**
+   * `Stream-Closed: true`: the run ends after these events. Unless the last of them closes it, a `final` is stored
+   * after them, holding the text the run streamed (what any step's `final` holds: the answer, which the next turn
+   * reads and compaction keeps when it drops the partials).
+   */
+  closes?: boolean
 }
 
 /**
@@ -80,6 +98,8 @@ export class PublishedRun {
   #timer: ReturnType<typeof setTimeout> | undefined
   #started = false
   #stored = 0
+  /** The text of the run's stored partials: what a `final` written for a close holds. */
+  readonly #streamed: StreamedText
   #state: 'open' | 'cancelled' | 'closed' = 'open'
   /** Appends of this run, one at a time: a producer's retries and a streamed body must not interleave. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -92,12 +112,15 @@ export class PublishedRun {
   /**
    * @param stepType recorded in the run's `start` event.
    * @param timeoutMs a producer silent this long has its run closed with an error; milliseconds.
+   * @param head reads the chat's last seq (`headAfter`): nothing but this run writes to the chat while it holds it.
    */
   constructor(
     readonly runId: string,
     stepType: string,
     private readonly timeoutMs: number,
+    private readonly head: () => Promise<number>,
   ) {
+    this.#streamed = new StreamedText(runId)
     let ready!: () => void
     this.#ready = new Promise((resolve, reject) => {
       ready = resolve
@@ -144,21 +167,21 @@ export class PublishedRun {
     this.#refuse?.(this.#state === 'cancelled' ? runCancelled() : runClosed())
   }
 
-  /**
-   * Stores the events in order (after a `start`, written for the producer before its first non-`user` event).
-   * @param format `ag-ui`: the events are AG-UI's, mapped first (all or nothing: a bad one maps and stores none).
-   * @param firstPosition the 1-based number of the first event in its request (an NDJSON line), for sentences.
-   * @param producer the producer request these events belong to: each carries its state into the store.
-   */
-  append(
-    events: readonly unknown[],
-    format: PublishFormat = 'stepstream',
-    firstPosition = 1,
-    producer?: ProducerRequest,
-  ): Promise<AppendResult> {
-    const result = this.#queue.then(() => this.#append(events, format, firstPosition, producer))
+  /** Stores the events in order (after a `start`, written for the producer before its first non-`user` event). */
+  append(events: readonly unknown[], options: AppendOptions = {}): Promise<AppendResult> {
+    const result = this.#queue.then(() => this.#append(events, options))
     this.#queue = result.catch(() => {})
     return result
+  }
+
+  /**
+   * The chat's last seq, read in turn with the run's appends: once those queued so far are done, before any queued
+   * after. Asked right after an `append`, it is the seq of that append's last event: its `Stream-Next-Offset`.
+   */
+  headAfter(): Promise<number> {
+    const head = this.#queue.then(() => this.head())
+    this.#queue = head.catch(() => {})
+    return head
   }
 
   /** A copy of the run's AG-UI mapper to map one request on (kept only if the request is taken). */
@@ -170,21 +193,21 @@ export class PublishedRun {
     return this.#agui.fork()
   }
 
-  async #append(
-    input: readonly unknown[],
-    format: PublishFormat,
-    firstPosition: number,
-    producer: ProducerRequest | undefined,
-  ): Promise<AppendResult> {
+  async #append(input: readonly unknown[], options: AppendOptions): Promise<AppendResult> {
+    const { format = 'stepstream', firstPosition = 1, producer, closes = false } = options
     await this.#ready
     this.#assertOpen()
     const agui = format === 'ag-ui' ? await this.#aguiFork() : undefined
     // The first AG-UI request loads the mapper: the run may have been cancelled meanwhile.
     this.#assertOpen()
     const raw = agui ? await mapAgui(agui, input, firstPosition) : input
-    const events = await checkPublished(raw, this.runId, this.#stored > 0)
+    const checked = await checkPublished(raw, this.runId, this.#stored > 0)
     // Mapping and checking let other requests run: the run may have been cancelled meanwhile.
     this.#assertOpen()
+    // A close whose events do not end the run ends it with a `final`, made when its turn comes (its text is the
+    // partials stored by then).
+    const last = checked.at(-1)
+    const events: (StepEvent | 'final')[] = closes && !(last && isClosing(last)) ? [...checked, 'final'] : checked
     // The mapper's new state (text so far, open tool calls) is kept once something of the request is stored: a
     // request refused whole (a 503, say) leaves it as it was, so the producer's retry is mapped the same again.
     const keepMapping = () => {
@@ -193,8 +216,9 @@ export class PublishedRun {
     let appended = 0
     const slicer = new TurnSlicer()
     try {
-      for (const [i, event] of events.entries()) {
+      for (const [i, next] of events.entries()) {
         await slicer.pause()
+        const event: StepEvent = next === 'final' ? { type: 'final', text: this.#streamed.text } : next
         if (event.type !== 'user' && !this.#started) {
           this.#started = true
           await this.#store({ type: 'start', step_type: this.step.type })
@@ -225,6 +249,7 @@ export class PublishedRun {
     try {
       await this.#emit!(mark ? withProducerMark(event, mark) : event)
       this.#stored++
+      if (event.type === 'partial') this.#streamed.add({ ...event, step_id: this.runId, ts: '' })
       if (mark && producer) producer.request.stored(mark)
     } catch (error) {
       // A cancel (or the timeout) closed the run while this request was being stored.
@@ -281,11 +306,22 @@ async function mapAgui(mapper: AguiRunMapper, input: readonly unknown[], firstPo
   }
 }
 
+/**
+ * A run that takes no more events is a closed stream to a Durable Streams producer: the refusal says so in
+ * `Stream-Closed`, beside its sentence (and `{"cancelled": true}` for a cancelled one, which the publish API always sent).
+ */
+export class RunEnded extends StreamRefusal {
+  override readonly fields: Record<string, unknown> | undefined
+
+  constructor(code: 'RUN_CANCELLED' | 'RUN_CLOSED', sentence: string) {
+    super(code, sentence, { [H.closed]: 'true' })
+    this.fields = code === 'RUN_CANCELLED' ? { cancelled: true } : undefined
+  }
+}
+
 const runCancelled = () =>
-  new AppError('RUN_CANCELLED', 'This run was cancelled (from the page, or the server is restarting): stop publishing it.', undefined, {
-    cancelled: true,
-  })
-const runClosed = () => new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
+  new RunEnded('RUN_CANCELLED', 'This run was cancelled (from the page, or the server is restarting): stop publishing it.')
+const runClosed = () => new RunEnded('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
 
 /** `60 s`, `0.3 s`: a duration for a sentence. */
 const secondsOf = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`

@@ -6,7 +6,8 @@ import type { EventStore, SessionRecord } from '../log/event-store.ts'
 import { canKeepProducers } from '../log/producer-state.ts'
 import type { ProducerRequest } from './producer-request.ts'
 import { ProducerSeqs } from './producer-seq.ts'
-import { type AppendResult, type PublishFormat, PublishedRun } from './published-run.ts'
+import type { ProducerNumber } from './publish-headers.ts'
+import { type AppendResult, type PublishFormat, PublishedRun, RunEnded } from './published-run.ts'
 import { PUBLISHED_STEP } from './published-session.ts'
 import { hashPublisherToken, newPublisherToken } from './publisher-token.ts'
 
@@ -24,10 +25,21 @@ export interface PublishingOptions {
 /** A request's body: a JSON value (an array of events, else refused) or the lines of an NDJSON body as they arrive. */
 export type PublishBody = { json: unknown } | { lines: AsyncIterable<string> }
 
-/** A producer's numbering of a request (`Producer-Id`, `Producer-Seq`: see producer-seq.ts). */
-export interface ProducerNumber {
-  id: string
-  seq: number
+/**
+ * What an append request gets: the result of storing it (or a producer's result again) with the chat's last seq once
+ * it was stored, or a Durable Streams producer's duplicate (producer-seq.ts) with the chat's last seq now.
+ */
+export type PublishAnswer =
+  | { result: AppendResult; head: number }
+  | { duplicate: { epoch: number; seq: number; closed: boolean }; head: number }
+
+/** What a request asks of the run beside its events. */
+export interface AppendRequest {
+  format: PublishFormat
+  /** Its producer's numbering (`Producer-Id`, `-Seq`, `-Epoch`: see producer-seq.ts). */
+  producer?: ProducerNumber
+  /** `Stream-Closed: true`: the run ends after the request's events (PublishedRun's AppendOptions). */
+  closes?: boolean
 }
 
 /**
@@ -69,7 +81,7 @@ export class Publishing {
   /** Opens a run of the session for its publisher; resolves with the run's id. RUN_ACTIVE while another run holds it. */
   async openRun(session: SessionRecord): Promise<string> {
     const runId = newId()
-    const run = new PublishedRun(runId, PUBLISHED_STEP, this.timeoutMs)
+    const run = new PublishedRun(runId, PUBLISHED_STEP, this.timeoutMs, () => this.#head(session.id))
     this.#open.set(runId, { sessionId: session.id, run })
     try {
       await this.#runner.open(session, runId, run.step)
@@ -89,19 +101,28 @@ export class Publishing {
     return runId
   }
 
-  /**
-   * Appends a request's events to an open run of the session, in `format`; a producer's numbered request is applied
-   * once (a retry is answered again). An NDJSON body's lines are stored as they arrive, so viewers see the run live.
-   */
-  append(
+  /** `publish` for a request without Producer-Epoch or Stream-Closed: what it did. */
+  async append(
     session: SessionRecord,
     runId: string,
     body: PublishBody,
     format: PublishFormat,
-    producer?: ProducerNumber,
+    producer?: { id: string; seq: number },
   ): Promise<AppendResult> {
-    const apply = (request?: ProducerRequest) => this.#apply(session, runId, body, format, request)
-    if (!producer) return apply()
+    const answer = await this.publish(session, runId, body, { format, producer: producer && { id: producer.id, seq: producer.seq } })
+    // Without Producer-Epoch a repeat gets its result again, never the protocol's duplicate (producer-seq.ts).
+    return 'result' in answer ? answer.result : { run_id: runId, appended: 0, closed: answer.duplicate.closed }
+  }
+
+  /**
+   * Appends a request's events to an open run of the session, and closes the run if it asks; a producer's numbered
+   * request is applied once (a retry is answered again). An NDJSON body's lines are stored as they arrive, so viewers
+   * see the run live.
+   */
+  async publish(session: SessionRecord, runId: string, body: PublishBody, request: AppendRequest): Promise<PublishAnswer> {
+    const { producer } = request
+    const apply = (numbered?: ProducerRequest) => this.#apply(session, runId, body, request, numbered)
+    if (!producer) return this.#closeAgain(session, runId, body, request, apply)
     if (!this.#producers) {
       throw new AppError(
         'BAD_REQUEST',
@@ -110,25 +131,57 @@ export class Publishing {
     }
     // Numbered per run: a producer may start again at 0 in its next run.
     const target = { sessionId: session.id, runId, assertOpen: () => this.#runOf(session, runId) }
-    return this.#producers.run(target, producer.id, producer.seq, apply)
+    let head: number | undefined
+    const outcome = await this.#producers.run(target, producer, async (numbered) => {
+      const applied = await apply(numbered)
+      head = applied.head
+      return applied.result
+    })
+    if ('duplicate' in outcome) return { duplicate: outcome.duplicate, head: await this.#head(session.id) }
+    return { result: outcome.applied, head: head ?? (await this.#head(session.id)) }
+  }
+
+  /**
+   * A close alone (no events, no producer) of a run that is closed already is answered as done, as the protocol
+   * answers a close-only POST to a closed stream: closing is idempotent. Events sent to a closed run are refused.
+   */
+  async #closeAgain(
+    session: SessionRecord,
+    runId: string,
+    body: PublishBody,
+    request: AppendRequest,
+    apply: () => Promise<PublishAnswer & { result: AppendResult }>,
+  ): Promise<PublishAnswer> {
+    try {
+      return await apply()
+    } catch (error) {
+      const closeOnly = request.closes && 'json' in body && (body.json === null || (Array.isArray(body.json) && body.json.length === 0))
+      if (!(closeOnly && error instanceof AppError && error.code === 'RUN_CLOSED')) throw error
+      return { result: { run_id: runId, appended: 0, closed: true }, head: await this.#head(session.id) }
+    }
   }
 
   async #apply(
     session: SessionRecord,
     runId: string,
     body: PublishBody,
-    format: PublishFormat,
-    request: ProducerRequest | undefined,
-  ): Promise<AppendResult> {
+    { format, closes }: AppendRequest,
+    producer: ProducerRequest | undefined,
+  ): Promise<{ result: AppendResult; head: number }> {
     // Inside the producer's request: a retry of the request that closed the run gets its answer again, not RUN_CLOSED.
     const run = await this.#runOf(session, runId)
     if (!('lines' in body)) {
-      if (!Array.isArray(body.json)) {
+      // A close may come without a body (IdempotentProducer's close() without a final message).
+      const events = body.json === null && closes ? [] : body.json
+      if (!Array.isArray(events)) {
         throw new AppError('BAD_REQUEST', 'Send the events as a JSON array, or as NDJSON (Content-Type: application/x-ndjson).')
       }
-      return run.append(body.json, format, 1, request)
+      const appended = run.append(events, { format, producer, closes })
+      // Queued right behind the append, before any other request's: the seq of its last event.
+      const head = run.headAfter()
+      return { result: await appended, head: await head }
     }
-    if (request) request.streamed = true
+    if (producer) producer.streamed = true
     const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
     let line = 0
     for await (const text of body.lines) {
@@ -139,11 +192,23 @@ export class Publishing {
       } catch {
         throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
       }
-      const result = await run.append([event], format, line, request)
-      total.appended += result.appended
-      total.closed = result.closed
+      const appended = await run.append([event], { format, firstPosition: line, producer })
+      total.appended += appended.appended
+      total.closed = appended.closed
     }
-    return total
+    if (closes && !total.closed) {
+      const appended = await run.append([], { format, firstPosition: line + 1, producer, closes })
+      total.appended += appended.appended
+      total.closed = appended.closed
+    }
+    // Read once, not after every line (a line may be a token): another producer's request queued between this body's
+    // last line and the read would be counted in, a case the run's single streaming producer does not meet.
+    return { result: total, head: await run.headAfter() }
+  }
+
+  /** The chat's last seq (0 for a chat gone meanwhile: the answer then only needs a number). */
+  async #head(sessionId: string): Promise<number> {
+    return (await this.#store.getSession(sessionId))?.last_seq ?? 0
   }
 
   /** The open run `runId` of the session, or the error that says why it takes no events (ended, elsewhere, unknown). */
@@ -151,10 +216,8 @@ export class Publishing {
     const found = this.#open.get(runId)
     if (found?.sessionId === session.id) return found.run
     const state = found ? undefined : this.#ended.get(`${session.id} ${runId}`)
-    if (state === 'cancelled') {
-      throw new AppError('RUN_CANCELLED', 'This run was cancelled: stop publishing it.', undefined, { cancelled: true })
-    }
-    if (state) throw new AppError('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
+    if (state === 'cancelled') throw new RunEnded('RUN_CANCELLED', 'This run was cancelled: stop publishing it.')
+    if (state) throw new RunEnded('RUN_CLOSED', 'This run is closed: it has its final event, or it timed out. Open a new run.')
     if ((await this.#runner.running(session.id)) === runId) {
       throw new AppError(
         'RUN_ELSEWHERE',

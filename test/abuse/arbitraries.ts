@@ -169,6 +169,8 @@ export const extraHeadersArb: fc.Arbitrary<[string, HeaderValue][]> = fc.array(
     ),
     fc.tuple(fc.constant('producer-id'), fc.oneof(fc.constantFrom(...ASCII_IDS), headerTextArb)),
     fc.tuple(fc.constant('producer-seq'), fc.constantFrom('0', '1', '2', '-1', '1.5', '9'.repeat(16), 'x', '')),
+    fc.tuple(fc.constant('producer-epoch'), fc.constantFrom('0', '1', '2', '-1', '01', '1e3', '9'.repeat(17), 'x', '')),
+    fc.tuple(fc.constant('stream-closed'), fc.constantFrom('true', 'false', 'TRUE', 'yes', '1', '', 'true, true')),
     fc.tuple(
       fc.constant('authorization'),
       fc.constantFrom<HeaderValue>(

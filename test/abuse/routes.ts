@@ -35,7 +35,37 @@ interface RouteSpec {
   body?: fc.Arbitrary<{ body: BodyRecipe; contentType: string }>
   /** The credential the route wants: the server's token (or cookie), a publisher's token, or none. */
   auth: 'server' | 'publisher' | 'none'
+  /** Headers a plausible request of the route sends beside its credential (a producer's numbering). */
+  headers?: fc.Arbitrary<[string, HeaderValue][]>
 }
+
+/**
+ * A publisher's numbering, as its programs send it: none, the publish API's own (`Producer-Id`, `-Seq`), or a Durable
+ * Streams producer's (with `Producer-Epoch`), a close (`Stream-Closed`) among them; the seqs and epochs small, so that
+ * retries, gaps and fenced epochs all happen.
+ */
+const publishHeadersArb: fc.Arbitrary<[string, HeaderValue][]> = fc.oneof(
+  { arbitrary: fc.constant<[string, HeaderValue][]>([]), weight: 3 },
+  {
+    arbitrary: fc
+      .record({
+        id: fc.constantFrom('p0', 'p1'),
+        seq: fc.nat(3),
+        epoch: fc.option(fc.nat(2), { nil: undefined }),
+        closes: fc.boolean(),
+      })
+      .map(({ id, seq, epoch, closes }) => {
+        const headers: [string, HeaderValue][] = [
+          ['producer-id', id],
+          ['producer-seq', String(seq)],
+        ]
+        if (epoch !== undefined) headers.push(['producer-epoch', String(epoch)])
+        if (closes) headers.push(['stream-closed', 'true'])
+        return headers
+      }),
+    weight: 2,
+  },
+)
 
 const OWNER_IDS: PoolName[] = ['owners', 'publishers']
 const VIEWER_IDS: PoolName[] = ['viewers', 'publisherViewers']
@@ -313,6 +343,7 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
       { arbitrary: fc.constantFrom('?format=stepstream', '?format=AG-UI', '?format=__proto__', '?format=ag-ui&format=x'), weight: 1 },
     ),
     body: fc.oneof(publishBodyArb, aguiBodyArb),
+    headers: publishHeadersArb,
   },
   'GET /api/sessions/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS } },
   'GET /api/sessions/view/:viewer_id/events': {
@@ -436,9 +467,10 @@ function plausibleArb(route: string): fc.Arbitrary<AbuseRequest> {
           weight: 1,
         },
       ),
+      headers: spec.headers ?? fc.constant<[string, HeaderValue][]>([]),
     })
-    .map(({ target: drawn, query, body, transport }) => {
-      const headers: [string, HeaderValue][] = credentialOf(spec.auth)
+    .map(({ target: drawn, query, body, transport, headers: more }) => {
+      const headers: [string, HeaderValue][] = [...credentialOf(spec.auth), ...more]
       if (body) headers.push(['content-type', body.contentType])
       return finish({ route, method, target: alignRuns(drawn), query, headers, body: body?.body, transport })
     })
