@@ -127,8 +127,7 @@ const SERVER_FLAGS: Flags = {
   'max-sessions': {
     env: ['STEPSTREAM_MAX_SESSIONS'],
     value: '<n>',
-    default: String(DEFAULT_MAX_SESSIONS),
-    help: 'memory store: chats held at once',
+    help: `chats and Durable Streams held at once, on every store (the memory store holds ${DEFAULT_MAX_SESSIONS} unless told; SQLite and Redis no bound)`,
   },
   'max-events': {
     env: ['STEPSTREAM_MAX_EVENTS'],
@@ -256,7 +255,7 @@ function serverOptions(read: FlagReader): Config['server'] {
       maxEventsPerSession: integer('max-events-per-session', read.get('max-events-per-session'), 1, 1_000_000_000),
     },
     storeLimits: {
-      maxSessions: integer('max-sessions', read.get('max-sessions'), 1, 100_000_000),
+      maxSessions: read.get('max-sessions') ? integer('max-sessions', read.get('max-sessions'), 1, 100_000_000) : undefined,
       maxEvents: integer('max-events', read.get('max-events'), 1, 1_000_000_000),
       maxSessionBytes: bytes('max-session-bytes'),
       maxStoreBytes: bytes('max-store-bytes'),

@@ -41,13 +41,14 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /**
  * Opens the store a spec names, with the one `storeLimits` whichever it is; throws StartError with a one-line reason
- * when it cannot. The store-wide bounds (--max-sessions, --max-events, --max-store-bytes) are the memory store's, sized
- * for a demo's RAM: a SQLite file or a Redis shared by several instances takes only the per-chat ones, so a deployment
- * is not capped at a demo's 10,000 chats by a default it never set.
+ * when it cannot. The store-wide bounds (--max-events, --max-store-bytes) are the memory store's, sized for a demo's
+ * RAM: a SQLite file or a Redis shared by several instances takes the per-chat ones, and --max-sessions only when the
+ * operator set it (it caps chats and Durable Streams together: a PUT at any path must not fill the disk), so a
+ * deployment is not capped at a demo's 10,000 chats by a default it never set.
  */
 export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
   const { storeLimits, notifier, coordinator, metrics, log } = options
-  const { maxEventsPerSession, maxSessionBytes } = storeLimits
+  const { maxEventsPerSession, maxSessionBytes, maxSessions } = storeLimits
   // The cap's trims run beside the appends (log-core.ts): one that fails is told here, and tried again at the next event.
   const core = {
     onCapFailure: (session_id: string, error: Error) =>
@@ -55,7 +56,16 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
   if (spec.kind === 'redis') {
     try {
-      const redis = await openRedis(spec.url, { ...options.redis, maxEventsPerSession, maxSessionBytes, notifier, log, metrics, core })
+      const redis = await openRedis(spec.url, {
+        ...options.redis,
+        maxEventsPerSession,
+        maxSessionBytes,
+        maxSessions,
+        notifier,
+        log,
+        metrics,
+        core,
+      })
       return { store: redis.store, notifier: redis.notifier, coordinator: coordinator ?? redis.coordinator }
     } catch (error) {
       throw new StartError(`cannot reach the Redis store at ${redacted(spec.url)}: ${messageOf(error)}`)
@@ -63,7 +73,7 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
   if (spec.kind === 'memory') return { store: new MemoryStore({ ...storeLimits, notifier, metrics, core }), notifier, coordinator }
   try {
-    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, notifier, metrics, core })
+    const store = new SqliteStore(spec.path, { maxEventsPerSession, maxSessionBytes, maxSessions, notifier, metrics, core })
     return { store, notifier, coordinator }
   } catch (error) {
     throw new StartError(`cannot open the SQLite store at ${spec.path}: ${messageOf(error)}`)

@@ -15,6 +15,9 @@ const COALESCE_MS = 2
  */
 export type StopSignal = AbortSignal | readonly AbortSignal[]
 
+/** Whether any signal of a StopSignal has aborted. */
+export const stopped = (signal: StopSignal): boolean => (Array.isArray(signal) ? signal : [signal as AbortSignal]).some((s) => s.aborted)
+
 /**
  * One parked reader: what `wait` returns a promise for. A plain object rather than closures, so that a parked stream
  * holds one small object and its promise (bench/idle-heap.ts, 10,000 idle streams: the heartbeat's `setTimeout` per

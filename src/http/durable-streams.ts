@@ -54,7 +54,12 @@ export function durableStreamRoutes(deps: AppDeps) {
       // A live read holds its connection: counted against --max-connections and --max-connections-per-ip.
       const release = deps.connections.acquire(ipOf(request))
       if (query.live === 'long-poll') return service.read(name, query, null, stop(request)).finally(release)
-      return sseResponse(service.context, name, query, stop(request), release).catch((error: unknown) => {
+      const failed = (error: unknown) =>
+        // No name: a chat's stream is named by its owner id, a capability that no log line holds.
+        deps.log.warn('a stream read over SSE failed; its client reconnects from its last offset', {
+          error: error instanceof Error ? error.message : String(error),
+        })
+      return sseResponse(service.context, name, query, stop(request), release, failed).catch((error: unknown) => {
         release()
         throw error
       })
@@ -73,7 +78,10 @@ export function durableStreamRoutes(deps: AppDeps) {
       .put(path, ({ request, body }) =>
         answer(request, async (service, name) => {
           const created = await service.create(name, request.headers, bytes(body))
-          return created.status === 201 ? { ...created, headers: { ...created.headers, ...createdAt(request.url) } } : created
+          // The stream's own URL: the query of the PUT is no part of it.
+          return created.status === 201
+            ? { ...created, headers: { ...created.headers, ...createdAt(request.url.split('?')[0]!) } }
+            : created
         }),
       )
       .post(path, ({ request, body }) => answer(request, (service, name) => service.append(name, request.headers, bytes(body))))
@@ -130,5 +138,7 @@ function refusal(error: unknown, request: Request, deps: AppDeps): Response {
   const body =
     request.method === 'HEAD' ? null : JSON.stringify({ ...problem.fields, error: { code: problem.code, message: problem.message } })
   if (body !== null) headers.set('content-type', 'application/json')
+  // A refusal is of this moment (a stream not created yet, a limit): no cache may keep it.
+  headers.set('cache-control', 'no-store')
   return new Response(body, { status: problem.status, headers })
 }

@@ -167,9 +167,10 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
     const crossOriginOk = auth === undefined && path.startsWith(STREAM_PATH_PREFIX)
     const foreign = STATE_CHANGING.has(request.method) && !crossOriginOk ? foreignSource(request) : undefined
     if (foreign !== undefined) throw foreignOrigin(foreign)
-    // With auth on, creating a stream is new work, as a chat is (with it off the protocol's PUT at any path holds); its
-    // appends never are: a producer's flow is bounded by its byte budgets.
-    const newStream = auth !== undefined && request.method === 'PUT' && path.startsWith(STREAM_PATH_PREFIX)
+    // Creating a stream is new work, as a chat is, auth or not (a PUT at any path still creates, at --rate-limit's
+    // pace: a fork copies its source, so unlimited PUTs could fill the disk); its appends never are: a producer's flow
+    // is bounded by its byte budgets.
+    const newStream = request.method === 'PUT' && path.startsWith(STREAM_PATH_PREFIX)
     if (request.method !== 'POST' && !newStream) return
     if (LOGIN_ROUTE.test(path)) return attempt(request)
     if (work && (newStream || WORK_ROUTES.some((route) => route.test(path)))) {

@@ -9,6 +9,9 @@ import { LOCATION_HEADER } from './safe-headers.ts'
 const SECURITY: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'cross-origin-resource-policy': 'cross-origin',
+  // A stream's body is anyone's data: opened as a page (text/html, image/svg+xml…) it runs in an opaque origin with no
+  // script, never as this origin, whose pages keep chats' owner ids.
+  'content-security-policy': "sandbox; default-src 'none'",
 }
 
 const CORS: Record<string, string> = {

@@ -1,4 +1,4 @@
-import type { StopSignal } from '../bus/session-signal.ts'
+import { type StopSignal, stopped } from '../bus/session-signal.ts'
 import { sseDataEncoding } from '../streams/content-type.ts'
 import { responseCursor } from '../streams/cursor.ts'
 import { encodeOffset } from '../streams/offsets.ts'
@@ -15,7 +15,8 @@ const encoder = new TextEncoder()
  * GET `live=sse`: a page of data, then its control event, until caught up; then a control event at each change or
  * each long-poll interval, until the stream closes at its tail, the client goes, the server shuts down, or
  * STREAM_SSE_MAX_MS passes (clients resume from the last control's offset). The stream is opened before the answer
- * starts, so a missing stream or a bad offset is an ordinary refusal; once started, it never throws. `release` is
+ * starts, so a missing stream or a bad offset is an ordinary refusal; once started, it never throws (a failure ends it,
+ * told to `failed`). `release` is
  * called once, when the response ends (the connection it held is free).
  */
 export async function sseResponse(
@@ -24,6 +25,8 @@ export async function sseResponse(
   query: ReadQuery,
   stop: AbortSignal[],
   release: () => void,
+  /** Told of a failure that ended the answer once it had started (the client reconnects from its last offset). */
+  failed: (error: unknown) => void,
 ): Promise<Response> {
   const stream = await openStream(ctx, name)
   await slide(ctx, name, stream)
@@ -39,7 +42,10 @@ export async function sseResponse(
   }
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const next = await frames.next().catch(() => ({ done: true as const, value: undefined }))
+      const next = await frames.next().catch((error: unknown) => {
+        failed(error)
+        return { done: true as const, value: undefined }
+      })
       if (!next.done) return controller.enqueue(encoder.encode(next.value))
       end()
       controller.close()
@@ -78,15 +84,20 @@ async function* events(
     const cursor = responseCursor(query.cursor, ctx.log.now(), ctx.random)
     yield controlEvent({ streamNextOffset: encodeOffset(after), streamCursor: cursor, ...(page.upToDate && { upToDate: true as const }) })
     if (!page.upToDate) continue
-    const left = deadline - ctx.log.now()
-    if (left <= 0 || aborted(signals)) return
-    await ctx.log.waitFor(name, after, signals, Math.min(ctx.longPollMs, left))
-    if (aborted(signals)) return
-    const now = await openStream(ctx, name).catch(() => undefined)
-    if (!now) return
-    await slide(ctx, name, now)
-    head = now.state.head
-    closed = now.state.closed
+    // Until the stream changes, or an interval passes (whose control event keeps the connection alive): a wake that
+    // changed nothing (a touch of a sliding TTL) sends nothing.
+    for (let changed = false; !changed; ) {
+      const left = deadline - ctx.log.now()
+      if (left <= 0 || stopped(signals)) return
+      const outcome = await ctx.log.waitFor(name, after, signals, Math.min(ctx.longPollMs, left))
+      if (stopped(signals)) return
+      const now = await openStream(ctx, name).catch(() => undefined)
+      if (!now) return
+      await slide(ctx, name, now)
+      changed = outcome === true || now.state.head !== head || now.state.closed !== closed
+      head = now.state.head
+      closed = now.state.closed
+    }
   }
 }
 
@@ -96,5 +107,3 @@ function ssePayload(page: Page, contentType: string): string {
   if (typeof body === 'string') return body
   return sseDataEncoding(contentType) === 'base64' ? Buffer.from(body).toString('base64') : Buffer.from(body).toString('utf8')
 }
-
-const aborted = (signals: StopSignal) => (Array.isArray(signals) ? signals : [signals as AbortSignal]).some((signal) => signal.aborted)

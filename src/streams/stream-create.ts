@@ -85,9 +85,14 @@ function bodyEntries(contentType: string, body: Uint8Array): string[] {
   return data.value === '' ? [] : [data.value]
 }
 
+/** When a new stream expires; a 400 for a moment already past (a TTL of 0, an Expires-At behind us): it would never be. */
 function expiresAt(ctx: StreamContext, expiry: Expiry | undefined): number | undefined {
   if (expiry === undefined) return undefined
-  return expiry.kind === 'at' ? expiry.at : ctx.log.now() + expiry.seconds * 1000
+  const at = expiry.kind === 'at' ? expiry.at : ctx.log.now() + expiry.seconds * 1000
+  if (at > ctx.log.now()) return at
+  throw expiry.kind === 'at'
+    ? refuse('stream-expires-at', 'Stream-Expires-At is already past: a stream must be able to live. Send a later time.').error
+    : refuse('stream-ttl', 'Stream-TTL is 0: a stream must be able to live. Send at least 1 second.').error
 }
 
 /** The idempotent PUT: 200 when the stream there was made with these settings, 409 otherwise (410's name: 409 too). */

@@ -1,4 +1,4 @@
-import type { StopSignal } from '../bus/session-signal.ts'
+import { type StopSignal, stopped } from '../bus/session-signal.ts'
 import type { LogEntry } from '../log/log-backend.ts'
 import { isJsonMode } from './content-type.ts'
 import { responseCursor } from './cursor.ts'
@@ -97,13 +97,17 @@ export async function catchUp(ctx: StreamContext, name: string, query: ReadQuery
   return { status: 200, headers: answered, body: pageBody(page.entries, contentType) }
 }
 
-/** GET with `live=long-poll`: data after the offset at once, else a wait of up to `longPollMs` for some, else 204. */
+/**
+ * GET with `live=long-poll`: data after the offset at once, else a wait of up to `longPollMs` for some, else 204. A
+ * wake that brought no data (a touch of a sliding TTL, another reader's expiry check) waits again for the time left.
+ */
 export async function longPoll(ctx: StreamContext, name: string, query: ReadQuery, signal: StopSignal): Promise<StreamAnswer> {
   let stream = await openStream(ctx, name)
   await slide(ctx, name, stream)
   const after = startOf(query.from, stream)
   const cursor = () => responseCursor(query.cursor, ctx.log.now(), ctx.random)
-  for (let waited = false; ; waited = true) {
+  const deadline = ctx.log.now() + ctx.longPollMs
+  for (;;) {
     const page = await readPage(ctx, name, after, stream.state.head)
     if (page.entries.length > 0) {
       const closed = page.upToDate && stream.state.closed
@@ -116,12 +120,11 @@ export async function longPoll(ctx: StreamContext, name: string, query: ReadQuer
     }
     const idle = { [H.nextOffset]: encodeOffset(after), [H.upToDate]: 'true', 'cache-control': 'no-cache' }
     if (stream.state.closed) return { status: 204, headers: { ...idle, [H.closed]: 'true' } }
-    if (waited) return { status: 204, headers: { ...idle, [H.cursor]: cursor() } }
+    const left = deadline - ctx.log.now()
+    if (left <= 0 || stopped(signal)) return { status: 204, headers: { ...idle, [H.cursor]: cursor() } }
     // 'closed' comes round the loop: the stream read again is closed and answered so.
-    const outcome = await ctx.log.waitFor(name, after, signal, ctx.longPollMs)
+    await ctx.log.waitFor(name, after, signal, left)
     stream = await openStream(ctx, name)
-    if (outcome === true)
-      return { status: 204, headers: { ...idle, [H.cursor]: cursor(), ...(stream.state.closed && { [H.closed]: 'true' }) } }
   }
 }
 
@@ -136,7 +139,8 @@ export async function head(ctx: StreamContext, name: string): Promise<StreamAnsw
   if (state.closed) headers[H.closed] = 'true'
   if (meta.expiry?.kind === 'ttl') headers[H.ttl] = String(meta.expiry.seconds)
   if (meta.expiry?.kind === 'at') headers[H.expiresAt] = new Date(meta.expiry.at).toISOString()
-  headers.etag = readEtag(meta.etag, '-1', encodeOffset(state.head), state.closed)
+  // The tag of a GET from -1 that reads to the head, as RFC 9110 asks of a HEAD.
+  headers.etag = readEtag(meta.etag, encodeOffset(state.tail), encodeOffset(state.head), state.closed)
   return { status: 200, headers }
 }
 

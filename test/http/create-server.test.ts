@@ -132,21 +132,27 @@ describe('createServer honours each option it is given', () => {
     expect((await handle('/api/sessions', json({}))).status).toBe(503)
   })
 
-  /** A SQLite file or a Redis takes the per-chat bounds; the store-wide ones, sized for a demo's RAM, are memory's. */
+  /**
+   * A SQLite file or a Redis takes the per-chat bounds; the store-wide ones sized for a demo's RAM (events, bytes) are
+   * memory's. --max-sessions, when set, holds on every store, counting chats and streams together.
+   */
   const perChatBoundsOnly = async (store: { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string }) => {
     server = await createServer({
       steps: [shout],
       log: silentLogger,
       store,
-      storeLimits: { maxSessions: 1, maxEvents: 1, maxStoreBytes: 1 },
+      storeLimits: { maxSessions: 2, maxEvents: 1, maxStoreBytes: 1 },
       retention: { maxEventsPerSession: 2 },
     })
     const { id } = await newChat()
     expect((await answer(id, 'a few words')).length).toBeLessThanOrEqual(2)
     expect((await handle('/api/sessions', json({}))).status).toBe(201)
+    const third = await handle('/v1/stream/third', { method: 'PUT' })
+    expect(third.status).toBe(503)
+    expect(((await third.json()) as { error: { message: string } }).error.message).toContain('2 chats and streams, --max-sessions')
   }
 
-  test('a SQLite file takes the per-chat bounds, not the memory store’s store-wide ones', async () => {
+  test('a SQLite file takes the per-chat bounds and --max-sessions, not the memory store’s store-wide ones', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stepstream-create-server-'))
     try {
       await perChatBoundsOnly({ kind: 'sqlite', path: join(dir, 'chats.db') })
@@ -158,7 +164,7 @@ describe('createServer honours each option it is given', () => {
   })
 
   test.skipIf(!redisAvailable('createServer on a Redis store'))(
-    'a Redis takes the per-chat bounds, not the memory store’s store-wide ones',
+    'a Redis takes the per-chat bounds and --max-sessions, not the memory store’s store-wide ones',
     async () => {
       const redis = await startRedis()
       try {

@@ -158,9 +158,61 @@ describe('Durable Streams routes', () => {
     }
   })
 
-  test('with auth off, creation by PUT follows the protocol: no rate limit', async () => {
+  test("with auth off, a PUT at any path creates, at the rate limit's pace: a flood of creations (or forks) is 429", async () => {
     const handle = await app({ rateLimit: { capacity: 2, perMs: 60_000 } })
-    for (let i = 0; i < 5; i++) expect((await handle(`/v1/stream/free${i}`, put('x'))).status).toBe(201)
+    for (let i = 0; i < 2; i++) expect((await handle(`/v1/stream/free${i}`, put('x'))).status).toBe(201)
+    const refused = await handle('/v1/stream/free2', { method: 'PUT', headers: { 'stream-forked-from': '/v1/stream/free0' } })
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).not.toBeNull()
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('Too many new streams')
+    // Appends are no new work.
+    for (let i = 0; i < 5; i++) {
+      expect((await handle('/v1/stream/free0', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'y' })).status).toBe(204)
+    }
+  })
+
+  test('a stream opened as a page runs no script of this origin: every answer carries a sandboxing CSP', async () => {
+    const handle = await app()
+    const html = '<script>alert(document.domain)</script>'
+    expect((await handle('/v1/stream/page', { method: 'PUT', headers: { 'content-type': 'text/html' }, body: html })).status).toBe(201)
+    for (const answer of [
+      await handle('/v1/stream/page'),
+      await handle('/v1/stream/page?offset=-1&live=long-poll'),
+      await handle('/v1/stream/page', { method: 'HEAD' }),
+      await handle('/v1/stream/absent'),
+    ]) {
+      expect(answer.headers.get('content-security-policy')).toBe("sandbox; default-src 'none'")
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+  })
+
+  test('a refusal is never cached, and a 201 names the stream without the query of its PUT', async () => {
+    const handle = await app()
+    expect((await handle('/v1/stream/absent')).headers.get('cache-control')).toBe('no-store')
+    const made = await handle('/v1/stream/located?x=1', put('x'))
+    expect(made.headers.get('location')).toBe('http://localhost/v1/stream/located')
+  })
+
+  test('a PUT whose expiry is already past is 400 naming the header, and creates nothing', async () => {
+    const handle = await app()
+    for (const [header, value] of [
+      ['stream-ttl', '0'],
+      ['stream-expires-at', '2000-01-01T00:00:00Z'],
+    ] as const) {
+      const refused = await handle('/v1/stream/never', { method: 'PUT', headers: { [header]: value } })
+      expect(refused.status).toBe(400)
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        header === 'stream-ttl' ? 'Stream-TTL' : 'Stream-Expires-At',
+      )
+    }
+    expect((await handle('/v1/stream/never', { method: 'HEAD' })).status).toBe(404)
+  })
+
+  test("HEAD's ETag is a GET from -1's, for a stream read whole", async () => {
+    const handle = await app()
+    await handle('/v1/stream/tagged', put('x'))
+    const head = (await handle('/v1/stream/tagged', { method: 'HEAD' })).headers.get('etag')
+    expect(head).toBe((await handle('/v1/stream/tagged?offset=-1')).headers.get('etag'))
   })
 
   test('each operation is counted with its status in stepstream_stream_operations_total', async () => {

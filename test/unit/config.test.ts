@@ -23,7 +23,7 @@ describe('config', () => {
         heartbeatMs: 15_000,
         longPollMs: 20_000,
         retention: { idleMs: 30 * 24 * 3600 * 1000, maxEventsPerSession: 100_000 },
-        storeLimits: { maxSessions: 10_000, maxEvents: 1_000_000, maxSessionBytes: 64 * 1024 * 1024, maxStoreBytes: 256 * 1024 * 1024 },
+        storeLimits: { maxSessions: undefined, maxEvents: 1_000_000, maxSessionBytes: 64 * 1024 * 1024, maxStoreBytes: 256 * 1024 * 1024 },
         redis: { leaseMs: 10_000 },
         maxMessageBytes: 32 * 1024,
         connections: { max: 10_000, maxPerIp: 100 },

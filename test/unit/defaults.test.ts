@@ -40,7 +40,8 @@ describe('every default is written once, in src/defaults.ts', () => {
         longPollMs: d.DEFAULT_LONG_POLL_MS,
         retention: { idleMs: d.DEFAULT_RETENTION_MS, maxEventsPerSession: d.DEFAULT_MAX_EVENTS_PER_SESSION },
         storeLimits: {
-          maxSessions: d.DEFAULT_MAX_SESSIONS,
+          // None unless set: the memory store holds DEFAULT_MAX_SESSIONS, SQLite and Redis no bound.
+          maxSessions: undefined,
           maxEvents: d.DEFAULT_MAX_EVENTS,
           maxSessionBytes: d.DEFAULT_MAX_SESSION_BYTES,
           maxStoreBytes: d.DEFAULT_MAX_STORE_BYTES,

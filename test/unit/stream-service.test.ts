@@ -2,18 +2,36 @@ import { describe, expect, test } from 'bun:test'
 import { MemoryBackend } from '../../src/log/backends/memory-backend.ts'
 import { LogCore } from '../../src/log/log-core.ts'
 import { AppError } from '../../src/errors.ts'
+import type { Notifier } from '../../src/bus/notifier.ts'
+import { SessionSignal } from '../../src/bus/session-signal.ts'
+import { until } from '../helpers/wait.ts'
 import { KeyedMutex } from '../../src/streams/keyed-mutex.ts'
 import { CoreStreamLog } from '../../src/streams/stream-log.ts'
 import { StreamService } from '../../src/streams/stream-service.ts'
 
 /** The stream service's own guarantees under concurrency and bounds, which one request at a time never shows. */
 
-function service(options: { maxProducers?: number; maxLogBytes?: number } = {}) {
+function service(options: { maxProducers?: number; maxLogBytes?: number; longPollMs?: number } = {}) {
   // A clock that moves at each reading: which producer was used least recently is never a tie.
   let clock = Date.now()
   const limits = options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes, reserveBytes: 0 }
-  const core = new LogCore(new MemoryBackend(), { now: () => clock++, ...limits })
-  return { streams: new StreamService(new CoreStreamLog(core), options), core, later: (ms: number) => (clock += ms) }
+  // Counts the waits parked, per log: a test knows a long-poll is waiting (again) without a clock.
+  const parked = new Map<string, number>()
+  const signal = new SessionSignal()
+  const notifier: Notifier = {
+    notify: (log) => signal.notify(log),
+    wait: (log, stop, timeoutMs) => {
+      parked.set(log, (parked.get(log) ?? 0) + 1)
+      return signal.wait(log, stop, timeoutMs)
+    },
+  }
+  const core = new LogCore(new MemoryBackend(), { now: () => clock++, notifier, ...limits })
+  return {
+    streams: new StreamService(new CoreStreamLog(core), options),
+    core,
+    later: (ms: number) => (clock += ms),
+    parked: (name: string) => parked.get(`stream:${name}`) ?? 0,
+  }
 }
 
 const producer = (id: string, epoch: number, seq: number) =>
@@ -127,6 +145,24 @@ describe('stream service', () => {
     expect(await statusOf(streams.head('source'))).toBe(410)
     expect((await streams.delete('new-fork')).status).toBe(204)
     expect(await statusOf(streams.head('source'))).toBe(404)
+  })
+
+  test('a long-poll woken by a change that brought no data (a sliding TTL moved by a read) waits again, then answers the data', {
+    timeout: 30_000,
+  }, async () => {
+    const { streams, later, parked } = service({ longPollMs: 60_000 })
+    await streams.create('slides', new Headers({ 'content-type': 'text/plain', 'stream-ttl': '4' }), new Uint8Array())
+    const stop = new AbortController()
+    const poll = streams.read('slides', streams.readQuery(new URLSearchParams('offset=now&live=long-poll')), null, stop.signal)
+    await until(() => parked('slides') === 1, { what: 'the long-poll to park', describe: () => parked('slides') })
+    // A read half a TTL later moves the expiry: every waiter of the stream is woken, with nothing to read.
+    later(2000)
+    await streams.read('slides', streams.readQuery(new URLSearchParams('offset=-1')), null, stop.signal)
+    await until(() => parked('slides') === 2, { what: 'the long-poll to park again', describe: () => parked('slides') })
+    await streams.append('slides', new Headers({ 'content-type': 'text/plain' }), bytes('data'))
+    const answer = await poll
+    expect(answer.status).toBe(200)
+    expect(new TextDecoder().decode(answer.body as Uint8Array)).toBe('data')
   })
 
   test('a PUT whose body the stream cannot take creates nothing: its retry creates the stream (201), not finds it', async () => {
