@@ -29,7 +29,8 @@ RUN bun run build
 FROM docker.io/library/debian:bookworm-slim
 # A fixed uid, so that a volume's owner and Kubernetes' runAsNonRoot can check it; /data belongs to it before the
 # volume is mounted, so a new named volume starts with that owner.
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin stepstream \
+RUN groupadd --system --gid 10001 stepstream \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin stepstream \
     && mkdir /data \
     && chown stepstream:stepstream /data
 COPY --from=build /src/dist/stepstream /usr/local/bin/stepstream

@@ -64,13 +64,14 @@ beforeAll(async () => {
 
 describe('the Dockerfile', () => {
   test('the image runs as a user that is not root, which owns /data', () => {
-    const user = one(stage, 'USER')
-    const uid = user.split(':')[0]!
+    const [uid = '', gid = ''] = one(stage, 'USER').split(':')
     // Numeric, so that an engine (Kubernetes' runAsNonRoot) can tell it is not root without reading /etc/passwd.
     expect(uid).toMatch(/^\d+$/)
     expect(Number(uid)).toBeGreaterThan(0)
     const run = args(stage, 'RUN').join(' ')
-    expect(run).toContain(`--uid ${uid}`)
+    // The user and group the image creates are the ones it runs as.
+    expect(run).toContain(`--uid ${uid} --gid ${gid}`)
+    expect(run).toContain(`groupadd --system --gid ${gid}`)
     expect(run).toMatch(/chown \S+ \/data/)
   })
 
