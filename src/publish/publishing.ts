@@ -7,6 +7,7 @@ import { canKeepProducers } from '../log/producer-state.ts'
 import type { ProducerRequest } from './producer-request.ts'
 import { ProducerSeqs } from './producer-seq.ts'
 import { type AppendResult, type PublishFormat, PublishedRun } from './published-run.ts'
+import { type NdjsonLine, parseLine } from './ndjson-lines.ts'
 import { PUBLISHED_STEP } from './published-session.ts'
 import { hashPublisherToken, newPublisherToken } from './publisher-token.ts'
 
@@ -22,7 +23,7 @@ export interface PublishingOptions {
 }
 
 /** A request's body: a JSON value (an array of events, else refused) or the lines of an NDJSON body as they arrive. */
-export type PublishBody = { json: unknown } | { lines: AsyncIterable<string> }
+export type PublishBody = { json: unknown } | { lines: AsyncIterable<NdjsonLine> }
 
 /** A producer's numbering of a request (`Producer-Id`, `Producer-Seq`: see producer-seq.ts). */
 export interface ProducerNumber {
@@ -130,16 +131,8 @@ export class Publishing {
     }
     if (request) request.streamed = true
     const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
-    let line = 0
-    for await (const text of body.lines) {
-      line++
-      let event: unknown
-      try {
-        event = JSON.parse(text)
-      } catch {
-        throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
-      }
-      const result = await run.append([event], format, line, request)
+    for await (const line of body.lines) {
+      const result = await run.append([parseLine(line)], format, line.number, request, 'line')
       total.appended += result.appended
       total.closed = result.closed
     }

@@ -1,0 +1,7 @@
+import { QUOTED_MAX_CHARS } from './limits.ts'
+
+/** `text` as an error sentence quotes it: cut at QUOTED_MAX_CHARS characters, with `…` where it was cut. */
+export const quoted = (text: string): string => (text.length > QUOTED_MAX_CHARS ? `${text.slice(0, QUOTED_MAX_CHARS)}…` : text)
+
+/** `word` after its indefinite article, by its first letter: `an interrupt`, `an error`, `a partial`. */
+export const withArticle = (word: string): string => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`
