@@ -74,7 +74,7 @@ function slips(text: string): string[] {
   const article = anWord.exec(text)
   if (article) found.push(`"a ${article[1]}" should be "an ${article[1]}"`)
   // An article before an interpolated word cannot know the word: withArticle picks it.
-  if (/(?:^|[^\w-])[Aa]n? \$\{/.test(text)) found.push('an article before ${…}: use withArticle()')
+  if (/(?:^|[^\w-])[Aa]n? \$\{/.test(text)) found.push('an article before an interpolated word: use withArticle()')
   // A doubled full stop: two after a word, at the end or before a space. An ellipsis, a path (`../`), a range
   // (`a..b`) and Lua's ` .. ` are not.
   if (/[\p{L}\d)"'”}]\.\.(?!\.)(?=\s|$)/u.test(text)) found.push('a doubled full stop')
@@ -84,7 +84,7 @@ function slips(text: string): string[] {
 describe('the sentences in src/ and templates/', () => {
   test('the scan finds the slips it looks for', () => {
     expect(slips('The event is a interrupt event.')).toEqual(['"a interrupt" should be "an interrupt"'])
-    expect(slips('It is a ${type} event')).toEqual(['an article before ${…}: use withArticle()'])
+    expect(slips(`It is a \${type} event`)).toEqual(['an article before an interpolated word: use withArticle()'])
     expect(slips('Start a new chat..')).toEqual(['a doubled full stop'])
     expect(slips('Start a new chat. Then..')).toEqual(['a doubled full stop'])
     expect(slips('Wait... an error, a user, a URL, ../up, none of them . or .., d1a4ae8..731dcc5')).toEqual([])
