@@ -2,7 +2,7 @@
 # nothing else: `ldd dist/stepstream` lists libc, libpthread, libdl and libm), run as a user that is not root, its
 # SQLite database in the volume /data.
 #
-#   docker build -t stepstream .             (or podman build)
+#   docker build -t stepstream .             (podman build --format docker: its default OCI format drops HEALTHCHECK)
 #   docker run -p 8080:8080 -v stepstream-data:/data stepstream
 #   docker run -p 8080:8080 -v stepstream-data:/data -e OPENAI_API_KEY stepstream --step openai --model gpt-4o-mini
 #

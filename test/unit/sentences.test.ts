@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { quoted, withArticle } from '../../src/sentence.ts'
 import { QUOTED_MAX_CHARS } from '../../src/limits.ts'
 
-// The sentences a user reads are string literals in src/ and templates/: these checks keep the grammar slips issue
+// The sentences a user reads are string literals in src/, templates/ and the page's script: these checks keep the grammar slips issue
 // 23 found ("a interrupt event", a doubled full stop) from coming back.
 
 const root = join(import.meta.dir, '../..')
@@ -61,7 +61,7 @@ function literalsOf(file: string, source: string): Literal[] {
 
 async function literals(): Promise<Literal[]> {
   const all: Literal[] = []
-  for (const pattern of ['src/**/*.{ts,tsx}', 'templates/**/*.{ts,tsx}']) {
+  for (const pattern of ['src/**/*.{ts,tsx}', 'templates/**/*.{ts,tsx}', 'public/**/*.js']) {
     for await (const file of new Glob(pattern).scan(root)) all.push(...literalsOf(file, await Bun.file(join(root, file)).text()))
   }
   return all
@@ -81,7 +81,7 @@ function slips(text: string): string[] {
   return found
 }
 
-describe('the sentences in src/ and templates/', () => {
+describe('the sentences in src/, templates/ and public/', () => {
   test('the scan finds the slips it looks for', () => {
     expect(slips('The event is a interrupt event.')).toEqual(['"a interrupt" should be "an interrupt"'])
     expect(slips(`It is a \${type} event`)).toEqual(['an article before an interpolated word: use withArticle()'])
