@@ -156,6 +156,12 @@ export const MAX_TOOL_CALLS_PER_TURN = 128
 export const UPSTREAM_ERROR_MAX_BYTES = 64 * 1024
 
 /**
+ * The most of a text an error sentence quotes — the URL a model server answered 404 for, what a JSON parser found
+ * wrong with a line; characters (200). Longer is cut with `…`, so a sentence stays a sentence.
+ */
+export const QUOTED_MAX_CHARS = 200
+
+/**
  * The most bytes one chunk of a transcript export's response carries (64 KiB): a long run is written a piece at a
  * time (a tool call, a result, a text), other requests run between pieces, and a piece is handed to the client in
  * chunks of at most this size.

@@ -1,7 +1,7 @@
 import { AppError, bodyTooLarge } from '../errors.ts'
 import { jsonProblem } from '../json-shape.ts'
 import { MAX_EVENT_DEPTH } from '../limits.ts'
-import { ndjsonLines } from '../publish/ndjson-lines.ts'
+import { type NdjsonLine, ndjsonLines } from '../publish/ndjson-lines.ts'
 
 /**
  * Reads a request body whole, counting bytes as they arrive and giving up at `maxBytes` (bytes): a chunked body
@@ -67,7 +67,7 @@ export const NDJSON = 'application/x-ndjson'
 
 /** A body of newline-delimited JSON, handed to its route unread. */
 export interface NdjsonBody {
-  ndjson: AsyncIterable<string>
+  ndjson: AsyncIterable<NdjsonLine>
 }
 
 export const isNdjsonBody = (body: unknown): body is NdjsonBody =>

@@ -9,6 +9,7 @@ import { isPublic, LOGIN_ROUTE, routedPath, WORK_ROUTES } from './guarded-routes
 import { signOutCookie, isHttps } from './auth.ts'
 import { seeOther } from './safe-headers.ts'
 import { STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
+import { quoted, withArticle } from '../sentence.ts'
 
 /** What the hooks of one request share, from its arrival to its log line. */
 interface RequestState {
@@ -104,7 +105,7 @@ const foreignOrigin = (origin: string) =>
 function foreignSource(request: Request): string | undefined {
   const origin = request.headers.get('origin')
   const site = request.headers.get('sec-fetch-site')
-  if (site !== null) return site === 'same-origin' || site === 'none' ? undefined : (origin ?? `a ${site} page`)
+  if (site !== null) return site === 'same-origin' || site === 'none' ? undefined : (origin ?? `${withArticle(quoted(site))} page`)
   if (origin === null) return undefined
   const host = request.headers.get('host') ?? new URL(request.url).host
   try {

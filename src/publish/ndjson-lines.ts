@@ -1,4 +1,5 @@
-import { bodyTooLarge } from '../errors.ts'
+import { AppError } from '../errors.ts'
+import { quoted } from '../sentence.ts'
 
 const NEWLINE = 0x0a
 
@@ -12,12 +13,17 @@ const NEWLINE = 0x0a
 export class LineSplitter {
   #pieces: Uint8Array[] = []
   #pendingBytes = 0
+  /** Lines ended so far: the one being read is the next, for the sentence of a line over the cap. */
+  #ended = 0
   readonly #maxBytes: number
   readonly #decoder = new TextDecoder()
   /** Bytes looked at so far, for tests that prove the work is linear; each byte of input counts once. */
   scannedBytes = 0
 
-  /** @param maxBytes the longest line, finished or not; bytes of UTF-8. A longer one throws a 413 as soon as it is. */
+  /**
+   * @param maxBytes the longest line, finished or not; bytes of UTF-8. A longer one throws a 413 naming its line as
+   * soon as it is.
+   */
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes
   }
@@ -43,13 +49,14 @@ export class LineSplitter {
 
   #keep(piece: Uint8Array): void {
     this.#pendingBytes += piece.length
-    if (this.#pendingBytes > this.#maxBytes) throw bodyTooLarge(this.#maxBytes)
+    if (this.#pendingBytes > this.#maxBytes) throw lineTooLarge(this.#ended + 1, this.#maxBytes)
     // A copy: the stream may reuse the chunk's memory once it has handed it over.
     this.#pieces.push(piece.slice())
   }
 
   #line(last: Uint8Array): string {
-    if (this.#pendingBytes + last.length > this.#maxBytes) throw bodyTooLarge(this.#maxBytes)
+    if (this.#pendingBytes + last.length > this.#maxBytes) throw lineTooLarge(this.#ended + 1, this.#maxBytes)
+    this.#ended++
     const bytes = this.#pieces.length === 0 ? last : Buffer.concat([...this.#pieces, last])
     this.#pieces = []
     this.#pendingBytes = 0
@@ -57,17 +64,47 @@ export class LineSplitter {
   }
 }
 
+const lineTooLarge = (line: number, maxBytes: number) =>
+  new AppError(
+    'BODY_TOO_LARGE',
+    `Line ${line} of the body is over the limit of ${maxBytes} bytes a line: send a long text as several events.`,
+  )
+
+/** A line of an NDJSON body, and its number: 1-based, counting every line (blank ones too), as an editor does. */
+export interface NdjsonLine {
+  number: number
+  text: string
+}
+
 /**
- * The non-blank lines of a streamed body as they arrive, for as long as it lasts; each line is capped at `maxBytes`
- * bytes of UTF-8 (a 413), so no line, finished or not, is held past the limit.
+ * The non-blank lines of a streamed body as they arrive, numbered, for as long as it lasts; each line is capped at
+ * `maxBytes` bytes of UTF-8 (a 413), so no line, finished or not, is held past the limit.
  */
-export async function* ndjsonLines(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<string> {
+export async function* ndjsonLines(body: ReadableStream<Uint8Array> | null, maxBytes: number): AsyncGenerator<NdjsonLine> {
   if (!body) return
   const splitter = new LineSplitter(maxBytes)
   const reader = body.getReader()
+  let number = 0
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    for (const line of splitter.push(chunk.value)) if (line.trim()) yield line
+    for (const text of splitter.push(chunk.value)) {
+      number++
+      if (text.trim()) yield { number, text }
+    }
   }
   const last = splitter.end()
-  if (last?.trim()) yield last
+  if (last?.trim()) yield { number: number + 1, text: last }
+}
+
+/** The JSON value of a line, or an INVALID_EVENT naming the line and what the parser found wrong with it. */
+export function parseLine(line: NdjsonLine): unknown {
+  try {
+    return JSON.parse(line.text)
+  } catch (error) {
+    // JSC's words ("JSON Parse error: Unexpected identifier "nul"") without their prefix, as the end of our sentence.
+    const why = String((error as Error).message).replace(/^JSON Parse error: /, '')
+    throw new AppError(
+      'INVALID_EVENT',
+      `Line ${line.number} of the body is not JSON: ${quoted(why.charAt(0).toLowerCase() + why.slice(1))}.`,
+    )
+  }
 }

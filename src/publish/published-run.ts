@@ -1,6 +1,7 @@
 import type { AguiRunMapper } from '../agui/agui-to-events.ts'
 import { AppError } from '../errors.ts'
 import { isClosing, type StepEvent, validateNewEvent } from '../events.ts'
+import { quoted, withArticle } from '../sentence.ts'
 import { TurnSlicer } from '../next-turn.ts'
 import type { Step } from '../steps/step.ts'
 import { StreamedText } from '../log/folds.ts'
@@ -33,6 +34,15 @@ export interface AppendResult {
   closed: boolean
 }
 
+/** How a request's events are named in sentences: by their place in its JSON array, or by their line of an NDJSON body. */
+export type EventNumbering = 'array' | 'line'
+
+/** The `i`th of `count` events of a request, first numbered `first`, as a sentence names it. */
+function eventName(numbering: EventNumbering, first: number, i: number, count: number): string {
+  if (numbering === 'line') return `Line ${first + i} of the body`
+  return count > 1 ? `Event ${first + i} of this request` : 'The event'
+}
+
 /** How one append is made. */
 export interface AppendOptions {
   /** `ag-ui`: the events are AG-UI's, mapped first (all or nothing: a bad one maps and stores none); default stepstream. */
@@ -47,6 +57,8 @@ export interface AppendOptions {
    * reads and compaction keeps when it drops the partials).
    */
   closes?: boolean
+  /** Whether sentences name an event by its place in the request or by its NDJSON line; default its place. */
+  numbering?: EventNumbering
 }
 
 /**
@@ -54,23 +66,31 @@ export interface AppendOptions {
  * type a producer may send and valid as its schema says, a `user` message only first in a run, a closing event only
  * last. Throws INVALID_EVENT (422) naming the event and its bad field.
  */
-export async function checkPublished(events: readonly unknown[], runId: string, runHasEvents: boolean): Promise<StepEvent[]> {
+export async function checkPublished(
+  events: readonly unknown[],
+  runId: string,
+  runHasEvents: boolean,
+  numbering: EventNumbering = 'array',
+  first = 1,
+): Promise<StepEvent[]> {
   // Each event is walked in full: a request of many (AG-UI's may map to 8 MiB) lets other requests run between them.
   const slicer = new TurnSlicer()
   const checked: StepEvent[] = []
   for (const [i, event] of events.entries()) {
     await slicer.pause()
-    checked.push(checkOne(events, i, event, runId, runHasEvents))
+    checked.push(checkOne(events, i, event, runId, runHasEvents, eventName(numbering, first, i, events.length)))
   }
   return checked
 }
 
-/** checkPublished for the `i`th of `events`. */
-function checkOne(events: readonly unknown[], i: number, event: unknown, runId: string, runHasEvents: boolean): StepEvent {
-  const where = events.length > 1 ? `Event ${i + 1} of this request` : 'The event'
+/** checkPublished for the `i`th of `events`, named `where` in sentences. */
+function checkOne(events: readonly unknown[], i: number, event: unknown, runId: string, runHasEvents: boolean, where: string): StepEvent {
   const type = (event as { type?: unknown } | null)?.type
   if (typeof type === 'string' && !PUBLISHABLE.has(type)) {
-    throw new AppError('INVALID_EVENT', `${where} is a ${type} event, which a publisher cannot send: send ${[...PUBLISHABLE].join(', ')}.`)
+    throw new AppError(
+      'INVALID_EVENT',
+      `${where} is ${withArticle(quoted(type))} event, which a publisher cannot send: send ${[...PUBLISHABLE].join(', ')}.`,
+    )
   }
   const problem = validateNewEvent({ ...(event as object), step_id: runId, ts: new Date().toISOString() })
   if (problem)
@@ -194,14 +214,17 @@ export class PublishedRun {
   }
 
   async #append(input: readonly unknown[], options: AppendOptions): Promise<AppendResult> {
-    const { format = 'stepstream', firstPosition = 1, producer, closes = false } = options
+    const { format = 'stepstream', firstPosition = 1, producer, closes = false, numbering = 'array' } = options
     await this.#ready
     this.#assertOpen()
     const agui = format === 'ag-ui' ? await this.#aguiFork() : undefined
     // The first AG-UI request loads the mapper: the run may have been cancelled meanwhile.
     this.#assertOpen()
     const raw = agui ? await mapAgui(agui, input, firstPosition) : input
-    const checked = await checkPublished(raw, this.runId, this.#stored > 0)
+    // Mapped AG-UI events are checked as one request's: the mapper's own sentences named the AG-UI event.
+    const checked = agui
+      ? await checkPublished(raw, this.runId, this.#stored > 0)
+      : await checkPublished(raw, this.runId, this.#stored > 0, numbering, firstPosition)
     // Mapping and checking let other requests run: the run may have been cancelled meanwhile.
     this.#assertOpen()
     // A close whose events do not end the run ends it with a `final`, made when its turn comes (its text is the

@@ -8,6 +8,7 @@ import type { ProducerRequest } from './producer-request.ts'
 import { ProducerSeqs } from './producer-seq.ts'
 import type { ProducerNumber } from './publish-headers.ts'
 import { type AppendResult, type PublishFormat, PublishedRun, RunEnded } from './published-run.ts'
+import { type NdjsonLine, parseLine } from './ndjson-lines.ts'
 import { PUBLISHED_STEP } from './published-session.ts'
 import { hashPublisherToken, newPublisherToken } from './publisher-token.ts'
 
@@ -23,7 +24,7 @@ export interface PublishingOptions {
 }
 
 /** A request's body: a JSON value (an array of events, else refused) or the lines of an NDJSON body as they arrive. */
-export type PublishBody = { json: unknown } | { lines: AsyncIterable<string> }
+export type PublishBody = { json: unknown } | { lines: AsyncIterable<NdjsonLine> }
 
 /**
  * What an append request gets: the result of storing it (or a producer's result again) with the chat's last seq once
@@ -183,16 +184,11 @@ export class Publishing {
     }
     if (producer) producer.streamed = true
     const total: AppendResult = { run_id: run.runId, appended: 0, closed: false }
+    // The number of the body's last line: a close after it names the line after.
     let line = 0
-    for await (const text of body.lines) {
-      line++
-      let event: unknown
-      try {
-        event = JSON.parse(text)
-      } catch {
-        throw new AppError('INVALID_EVENT', `Line ${line} of the body is not JSON.`)
-      }
-      const appended = await run.append([event], { format, firstPosition: line, producer })
+    for await (const ndjson of body.lines) {
+      line = ndjson.number
+      const appended = await run.append([parseLine(ndjson)], { format, firstPosition: ndjson.number, producer, numbering: 'line' })
       total.appended += appended.appended
       total.closed = appended.closed
     }

@@ -12,6 +12,7 @@ import { type StepEvent, unreachable } from '../events.ts'
 import type { Logger } from '../log.ts'
 import type { StepAnswer, StepRun } from './define-step.ts'
 import { RequestWatchdog } from './request-watchdog.ts'
+import { withArticle } from '../sentence.ts'
 
 /** A run ended early with this sentence for the reader. */
 class RunStop extends Error {}
@@ -206,7 +207,7 @@ async function deliver(event: StepEvent, run: StepRun): Promise<StepAnswer | und
     case 'user':
     case 'start':
     case 'interrupt':
-      throw new Error(`the AG-UI mapper produced a ${event.type} event`)
+      throw new Error(`the AG-UI mapper produced ${withArticle(event.type)} event`)
     default:
       return unreachable(event)
   }

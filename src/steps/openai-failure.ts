@@ -1,10 +1,13 @@
 import OpenAI from 'openai'
+import { quoted } from '../sentence.ts'
 
 /** What the sentences need to know about the request that failed. */
 export interface FailureContext {
   model: string
   /** The model server's host (never the whole URL, which may carry credentials). */
   host: string
+  /** The URL the request was sent to, as askedUrl gives it: no user, password, query or fragment. */
+  url: string
   requestTimeoutMs: number
   /** Retries the client made before giving up. */
   maxRetries: number
@@ -14,6 +17,15 @@ export interface FailureContext {
   streamed: boolean
   /** Removes the API key from a text that came from the model server. */
   redact: (text: string) => string
+}
+
+/**
+ * The URL a chat completion is asked at, for a sentence: the base URL's scheme, host, port and path, then
+ * `/chat/completions` (what the client appends), never its user, password, query or fragment, where a key may ride.
+ */
+export function askedUrl(baseUrl: string): string {
+  const url = new URL(baseUrl)
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}/chat/completions`
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`
@@ -28,7 +40,9 @@ function theirWords(error: InstanceType<typeof OpenAI.APIError>, context: Failur
 
 function retryAfter(error: InstanceType<typeof OpenAI.APIError>): string {
   const header = Number(error.headers?.get('retry-after'))
-  return Number.isFinite(header) && header > 0 ? `in ${Math.ceil(header)} seconds` : 'in a minute'
+  if (!Number.isFinite(header) || header <= 0) return 'in a minute'
+  const whole = Math.ceil(header)
+  return `in ${whole} second${whole === 1 ? '' : 's'}`
 }
 
 /**
@@ -51,7 +65,8 @@ export function failureSentence(error: unknown, context: FailureContext): string
     return `The model server refused this API key access to model "${context.model}" (403). Check the key's permissions or pick another --model.`
   }
   if (error instanceof OpenAI.NotFoundError) {
-    return `The model server at ${context.host} has no model "${context.model}" (404). Check --model against its list of models, and that --openai-base-url ends in /v1.`
+    // Both a wrong model and a wrong address answer 404: the URL asked tells the operator which one it was.
+    return `The model server answered 404 Not Found for POST ${quoted(context.redact(context.url))}${theirWords(error, context)}. Either it has no model "${context.model}" (check --model against its list of models) or that is not its address (check that --openai-base-url ends in /v1).`
   }
   if (error instanceof OpenAI.RateLimitError) {
     return `The model server is rate limiting us (429) and still was ${retries}. Try again ${retryAfter(error)}.`

@@ -6,7 +6,7 @@ import type { OpenAiConfig } from './openai-config.ts'
 import type { FinalMetaOf } from '../events.ts'
 import { NAME_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
-import { CUT_SENTENCE, failureSentence } from './openai-failure.ts'
+import { askedUrl, CUT_SENTENCE, failureSentence } from './openai-failure.ts'
 import { toChatMessages } from './openai-messages.ts'
 import { addUsage, readTurn, type StreamedToolCall } from './openai-turn.ts'
 import { RequestWatchdog } from './request-watchdog.ts'
@@ -164,6 +164,7 @@ class OpenAiAnswer {
     return failureSentence(error, {
       model: this.settings.model,
       host: this.#host,
+      url: askedUrl(this.settings.baseUrl),
       requestTimeoutMs: this.settings.requestTimeoutMs,
       maxRetries: MAX_RETRIES,
       timedOut: watchdog.fired,

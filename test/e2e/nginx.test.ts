@@ -23,20 +23,31 @@ function nginxAvailable(): boolean {
 
 /**
  * A whole nginx.conf around deploy/nginx.conf, with only its two addresses changed, everything nginx writes in a
- * temporary prefix (never the system's nginx), in the foreground so the test owns the process.
+ * temporary prefix (never the system's nginx), in the foreground so the test owns the process. With several
+ * instances the site is what deploy/nginx-site.sh writes, the script compose.yaml's nginx runs at its start.
  */
 async function nginxConfig(dir: string, listenPort: number, upstreamPorts: number[]): Promise<string> {
-  const site = await Bun.file(join(import.meta.dir, '../../deploy/nginx.conf')).text()
-  let adapted = site.replace(/listen 80;/, `listen 127.0.0.1:${listenPort};`)
+  const deploy = join(import.meta.dir, '../../deploy')
+  const site = await Bun.file(join(deploy, 'nginx.conf')).text()
+  let adapted: string
   if (upstreamPorts.length === 1) {
-    adapted = adapted.replace(/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${upstreamPorts[0]};`)
+    adapted = site
+      .replace(/listen 80;/, `listen 127.0.0.1:${listenPort};`)
+      .replace(/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${upstreamPorts[0]};`)
   } else {
-    // Several instances: deploy/nginx-redis.conf's map and upstream in place of deploy/nginx.conf's upstream.
-    const several = await Bun.file(join(import.meta.dir, '../../deploy/nginx-redis.conf')).text()
-    const upstream = several
-      .replace(/server 127\.0\.0\.1:8081;/, `server 127.0.0.1:${upstreamPorts[0]};`)
-      .replace(/server 127\.0\.0\.1:8082;/, `server 127.0.0.1:${upstreamPorts[1]};`)
-    adapted = adapted.replace(/upstream stepstream \{[^}]*\}/, upstream)
+    const written = join(dir, 'site.conf')
+    const script = Bun.spawnSync(['sh', join(deploy, 'nginx-site.sh')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NGINX_LISTEN: `127.0.0.1:${listenPort}`,
+        STEPSTREAM_UPSTREAMS: upstreamPorts.map((port) => `127.0.0.1:${port}`).join(' '),
+        STEPSTREAM_NGINX_DIR: deploy,
+        STEPSTREAM_NGINX_SITE: written,
+      },
+      stderr: 'pipe',
+    })
+    if (script.exitCode !== 0) throw new Error(`deploy/nginx-site.sh failed: ${script.stderr.toString()}`)
+    adapted = await Bun.file(written).text()
   }
   if (adapted === site || !adapted.includes(String(listenPort)) || upstreamPorts.some((port) => !adapted.includes(String(port)))) {
     throw new Error('deploy/nginx.conf or deploy/nginx-redis.conf no longer has the addresses this test replaces')
@@ -231,7 +242,7 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
 
 const withRedis = nginxAvailable() && redisAvailable('the nginx tests of several instances')
 
-describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy/nginx-redis.conf', () => {
+describe.skipIf(!withRedis)('two instances on one Redis behind nginx with deploy/nginx-redis.conf, as compose.yaml builds it', () => {
   let redis: TestRedis
   let instances: SpawnedServer[]
   let proxy: RunningNginx

@@ -255,16 +255,27 @@ describe('every failure ends the run with one error a user can act on, and the s
     expect(error).toMatch(/refused this API key access to model "gpt-4o-mini" \(403\)/)
   })
 
-  test('404: the model is not found, and named', async () => {
+  test("404: the URL asked is named, with the model and the server's words, so a wrong model and a wrong address can be told apart", async () => {
     const { error, attempts } = await fails([{ status: 404, body: { error: { message: 'The model `gpt-4o-mini` does not exist' } } }])
-    expect(error).toMatch(/^The model server at 127\.0\.0\.1:\d+ has no model "gpt-4o-mini" \(404\)\. Check --model/)
+    expect(error).toBe(
+      `The model server answered 404 Not Found for POST ${fake.baseUrl}/chat/completions: “The model \`gpt-4o-mini\` does not exist”. Either it has no model "gpt-4o-mini" (check --model against its list of models) or that is not its address (check that --openai-base-url ends in /v1).`,
+    )
     expect(attempts).toHaveLength(1)
+  })
+
+  test('404: the URL named holds no credentials: no user or password, no query, and the key nowhere', async () => {
+    const { origin, pathname } = new URL(fake.baseUrl)
+    const baseUrl = `${origin.replace('//', `//proxy-user:${KEY}@`)}/${KEY}${pathname}?api-key=${KEY}&other=secret-query`
+    const { error } = await fails([{ status: 404 }], { baseUrl })
+    expect(error).toStartWith(`The model server answered 404 Not Found for POST ${origin}/[redacted]/v1/chat/completions: `)
+    expect(error).not.toContain('proxy-user')
+    expect(error).not.toContain('secret-query')
   })
 
   test('429: Retry-After is honoured for two retries before the first token, then the run gives up', async () => {
     const limited = { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached' } } }
     const { error, attempts } = await fails([limited, limited, limited])
-    expect(error).toBe('The model server is rate limiting us (429) and still was after 2 retries. Try again in 1 seconds.')
+    expect(error).toBe('The model server is rate limiting us (429) and still was after 2 retries. Try again in 1 second.')
     expect(attempts).toHaveLength(3)
     // Each retry waited out the one second the server asked for.
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(950)

@@ -161,6 +161,35 @@ describe('the publish API', () => {
     expect(notArray.status).toBe(400)
   })
 
+  test("an NDJSON body's bad line is named by its number (blank lines counted, as an editor counts them) and what is wrong with it", async () => {
+    const api = await start()
+    const p = await api.publisher()
+    const run = await api.openRun(p)
+    const post = (body: string) =>
+      fetch(`${api.base}/api/sessions/${p.id}/runs/${run}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', ...api.bearer(p) },
+        body,
+      })
+    const partial = (delta: string) => JSON.stringify({ type: 'partial', delta })
+    const cases: [string, string | RegExp][] = [
+      [
+        `${partial('one')}\n\n${partial('two')}\n{"type":"partial","text":"no delta"}\n`,
+        /^Line 4 of the body is invalid: partial event: \/delta/,
+      ],
+      [
+        `${partial('three')}\n\n{"type":"interrupt","text":"x"}\n`,
+        /^Line 3 of the body is an interrupt event, which a publisher cannot send/,
+      ],
+      [`${partial('four')}\n   \n{"type":"partial","delta":nul}`, 'Line 3 of the body is not JSON: unexpected identifier "nul".'],
+    ]
+    for (const [body, sentence] of cases) {
+      const res = await post(body)
+      expect(res.status).toBe(422)
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(sentence)
+    }
+  })
+
   test('one run at a time; a closed run refuses more events; the page cannot post into a published chat', async () => {
     const api = await start()
     const p = await api.publisher()
@@ -251,7 +280,7 @@ describe('the publish API', () => {
       })
     const refused = await send()
     expect(refused.status).toBe(422)
-    expect(await refused.json()).toMatchObject({ error: { message: 'Line 2 of the body is not JSON.' } })
+    expect(await refused.json()).toMatchObject({ error: { message: "Line 2 of the body is not JSON: expected '}'." } })
     expect((await send()).status).toBe(422)
     expect((await api.events(p.id)).map((e) => e.type)).toEqual(['start', 'partial'])
   })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { LineSplitter, ndjsonLines } from '../../src/publish/ndjson-lines.ts'
+import { LineSplitter, type NdjsonLine, ndjsonLines, parseLine } from '../../src/publish/ndjson-lines.ts'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
@@ -34,10 +34,41 @@ describe('NDJSON lines', () => {
     expect(split(bytes(`${'é'.repeat(5)}\n`), 3, 10).lines).toEqual(['é'.repeat(5)])
   })
 
-  test('a body yields its non-blank lines, the last one without a newline included', async () => {
-    const body = new Response('{"a":1}\n  \n{"b":2}').body
-    const lines: string[] = []
+  test('a body yields its non-blank lines, numbered as an editor numbers them, the last one without a newline included', async () => {
+    const body = new Response('{"a":1}\n  \n\n{"b":2}\n{"c":3}').body
+    const lines: NdjsonLine[] = []
     for await (const line of ndjsonLines(body, 1000)) lines.push(line)
-    expect(lines).toEqual(['{"a":1}', '{"b":2}'])
+    expect(lines).toEqual([
+      { number: 1, text: '{"a":1}' },
+      { number: 4, text: '{"b":2}' },
+      { number: 5, text: '{"c":3}' },
+    ])
+  })
+
+  test('a line over the cap is named by its number', async () => {
+    const body = new Response(`{"a":1}\n\n${'x'.repeat(20)}\n`).body
+    const read = async () => {
+      for await (const _ of ndjsonLines(body, 10));
+    }
+    await expect(read()).rejects.toMatchObject({
+      status: 413,
+      message: 'Line 3 of the body is over the limit of 10 bytes a line: send a long text as several events.',
+    })
+  })
+
+  test('a line that is not JSON is named by its number, with what is wrong with it', () => {
+    expect(() => parseLine({ number: 7, text: '{"type":"partial","delta":nul}' })).toThrow(
+      expect.objectContaining({ status: 422, message: 'Line 7 of the body is not JSON: unexpected identifier "nul".' }),
+    )
+    // What the parser says is cut short, whatever the line.
+    const long = (() => {
+      try {
+        parseLine({ number: 1, text: 'x'.repeat(100_000) })
+      } catch (error) {
+        return (error as Error).message
+      }
+    })()
+    expect(long!.length).toBeLessThan(300)
+    expect(parseLine({ number: 1, text: '{"a":1}' })).toEqual({ a: 1 })
   })
 })
