@@ -3,6 +3,8 @@ import { jsonProblem } from '../json-shape.ts'
 import { MAX_EVENT_DEPTH } from '../limits.ts'
 import { accept, type Parsed, refuse } from './parsed.ts'
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
 /**
  * JSON mode (`application/json`, PROTOCOL.md §7.1): a POST's body becomes one entry holding its messages, each
  * serialised compactly and joined by `,` (an array without its brackets); a read joins entries with `,` and wraps
@@ -26,7 +28,14 @@ const BODY_BOUNDS = {
  * and `[3]`) joined by `,`. Invalid JSON is a 400; so is `[]` on an append, which stores nothing — on a create it makes
  * an empty stream, and the data is ''.
  */
-export function jsonEntryData(body: string, purpose: 'create' | 'append'): Parsed<string> {
+export function jsonEntryData(input: Uint8Array | string, purpose: 'create' | 'append'): Parsed<string> {
+  let body: string
+  try {
+    // Bytes that are not UTF-8 are refused, never replaced by U+FFFD and stored changed.
+    body = typeof input === 'string' ? input : strictUtf8.decode(input)
+  } catch {
+    return refuse('body', 'The body is not UTF-8, which JSON must be: send it encoded as UTF-8.')
+  }
   let value: unknown
   try {
     value = JSON.parse(body)
@@ -35,6 +44,8 @@ export function jsonEntryData(body: string, purpose: 'create' | 'append'): Parse
   }
   const problem = jsonProblem(value, BODY_BOUNDS)
   if (problem) return { ok: false, error: new AppError('BODY_TOO_DEEP', `The JSON body ${problem.detail}: flatten it and send it again.`) }
+  // A number past a double's range parses as Infinity and would be stored as null: refused instead, never changed.
+  if (hasInfinity(value)) return refuse('body', 'The body holds a number too large for JSON to keep (past 1.8e308): send it as a string.')
   const messages = Array.isArray(value) ? value : [value]
   if (messages.length === 0 && purpose === 'append') {
     return refuse('body', 'The body is an empty JSON array, which appends nothing: send at least one message.')
@@ -51,4 +62,15 @@ export function jsonReadBody(entries: readonly string[]): string {
 export function jsonMessages(data: string): string[] {
   if (data === '') return []
   return (JSON.parse(`[${data}]`) as unknown[]).map((message) => JSON.stringify(message))
+}
+
+/** Whether a parsed value (its depth bounded already) holds a number that is not finite; without recursion. */
+function hasInfinity(value: unknown): boolean {
+  const pending: unknown[] = [value]
+  while (pending.length > 0) {
+    const item = pending.pop()
+    if (typeof item === 'number' && !Number.isFinite(item)) return true
+    if (item !== null && typeof item === 'object') for (const inner of Array.isArray(item) ? item : Object.values(item)) pending.push(inner)
+  }
+  return false
 }

@@ -61,8 +61,7 @@ function entryData(stream: OpenStream, headers: AppendHeaders, body: Uint8Array)
     throw new StreamRefusal('STREAM_CONFLICT', `This stream takes ${contentType}, not ${headers.contentType}: send its type.`)
   }
   if (!isJsonMode(contentType)) return encodeEntryBytes(body, contentType)
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(body)
-  const parsed = jsonEntryData(text, 'append')
+  const parsed = jsonEntryData(body, 'append')
   if (!parsed.ok) throw parsed.error
   return parsed.value
 }

@@ -80,7 +80,7 @@ const forkOfDeleted = (source: string) =>
 function bodyEntries(contentType: string, body: Uint8Array): string[] {
   if (body.length === 0) return []
   if (!isJsonMode(contentType)) return [encodeEntryBytes(body, contentType)]
-  const data = jsonEntryData(new TextDecoder().decode(body), 'create')
+  const data = jsonEntryData(body, 'create')
   if (!data.ok) throw data.error
   return data.value === '' ? [] : [data.value]
 }

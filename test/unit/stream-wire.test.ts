@@ -70,6 +70,10 @@ describe('JSON mode', () => {
   })
   test('an empty array creates an empty stream, and appends nothing: a 400', () => {
     expect(value(jsonEntryData('[]', 'create'))).toBe('')
+    // Refused, never stored changed: bytes that are not UTF-8, a number past a double's range.
+    expect(jsonEntryData(new Uint8Array([0x22, 0xff, 0x22]), 'append')).toMatchObject({ ok: false })
+    expect(jsonEntryData('[1e400]', 'append')).toMatchObject({ ok: false })
+    expect(value(jsonEntryData(new TextEncoder().encode('\ufeff{"a": "é"}'), 'append'))).toBe('{"a":"é"}')
     expect(statusOf(jsonEntryData('[]', 'append'))).toBe(400)
   })
   test('invalid JSON is a 400', () => {
