@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
+import { branchApiRoutes } from './http/branch-api.ts'
 import { NDJSON, parseCappedBody, readCapped } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
@@ -65,6 +66,7 @@ export async function createApp(deps: AppDeps) {
     .use(pageRoutes(deps, page))
     .use(earlierRoutes(deps))
     .use(apiRoutes(deps))
+    .use(branchApiRoutes(deps))
     .use(publishRoutes(deps))
     .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))

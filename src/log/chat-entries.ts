@@ -1,6 +1,6 @@
 import { AppError, sessionNotFound } from '../errors.ts'
 import { type EventType, isClosing, type NewEvent } from '../events.ts'
-import type { SessionRecord } from './event-store.ts'
+import type { ChatBranch, SessionRecord } from './event-store.ts'
 import { type ProducerMark, stateJson } from './producer-state.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
@@ -32,6 +32,11 @@ export interface SessionMeta {
   step: StepSpec
   viewer_id: string
   publisher_hash?: string
+  /**
+   * The branches whose first own message is a version of one of this chat's (src/log/chat-versions.ts), oldest first,
+   * at most MAX_BRANCHES_PER_CHAT. Never part of the SessionRecord: they are owner ids, and a record reaches viewers.
+   */
+  branches?: ChatBranch[]
 }
 
 /**
@@ -87,5 +92,6 @@ export function recordOf(id: string, state: LogState): SessionRecord {
   const meta = JSON.parse(state.meta) as SessionMeta
   const record: SessionRecord = { id, created_at: meta.created_at, last_seq: state.head, step: meta.step, viewer_id: meta.viewer_id }
   if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
+  if (state.forkedFrom) record.forked_from = { id: state.forkedFrom.log, at: state.forkedFrom.at }
   return record
 }
