@@ -3,6 +3,7 @@ import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { apiRoutes } from './http/api.ts'
 import { branchApiRoutes } from './http/branch-api.ts'
+import { branchPageRoutes } from './http/branch-pages.ts'
 import { NDJSON, parseCappedBody, readCapped } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
@@ -64,6 +65,7 @@ export async function createApp(deps: AppDeps) {
     .use(deps.auth ? loginRoutes({ ...deps, auth: deps.auth }, page) : new Elysia({ name: 'login' }))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
+    .use(branchPageRoutes(deps))
     .use(earlierRoutes(deps))
     .use(apiRoutes(deps))
     .use(branchApiRoutes(deps))
