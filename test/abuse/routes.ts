@@ -284,7 +284,7 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
             { json: { at: -1 } },
             { json: { at: 1.5 } },
             { json: { at: '1' } },
-            { json: { at: 9_007_199_254_740_993 } },
+            { text: '{"at":9007199254740993}' },
             { json: { at: 1e308 } },
             { json: {} },
             { json: [] },
