@@ -94,6 +94,11 @@ describe.each(stores)('branches and regenerate (%s store)', (_name, openStore) =
         await (made.deps.store as unknown as { core: { delete(id: string): Promise<unknown> } }).core.delete(source)
         expect((await call('GET', `/api/sessions/${source}`)).status).toBe(404)
         expect(pairs(await events(branch))).toEqual(pairs(branchEvents))
+        // The deleted chat is kept for its branch, which can still be branched where it was: a version of a message
+        // first written in the deleted chat.
+        const again = await call('POST', `/api/sessions/${branch}/fork`, { at })
+        expect(again.status).toBe(201)
+        expect(pairs(await events(again.body.id as string))).toEqual(pairs(branchEvents.filter((e) => e.seq <= at)))
       }
     } finally {
       await made.close()
