@@ -6,6 +6,8 @@ import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
+import { builtInTools, openAiRunStep } from '../../src/steps/openai-step.ts'
+import { answer, FakeOpenAI } from '../helpers/fake-openai.ts'
 import { HeldStep } from '../helpers/held-step.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
@@ -258,5 +260,45 @@ test('the versions of a message are recorded in the chat it was first written in
     expect((await store.lineage(v3)).map((chat) => chat.id)).toEqual([v3, v2, root])
   } finally {
     await made.close()
+  }
+})
+
+test('regenerate with the openai step: the model server is sent the conversation up to the question, once, without the old answer', async () => {
+  const model = new FakeOpenAI()
+  const step = openAiRunStep(
+    { baseUrl: model.baseUrl, model: 'm', systemPrompt: 'Be brief.', maxToolRounds: 2, requestTimeoutMs: 5000 },
+    builtInTools(),
+    silentLogger,
+  )
+  const made = await testApp({ step })
+  try {
+    const post = async (path: string, body?: unknown) => {
+      const res = await made.app.handle(
+        new Request(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      )
+      return (await res.json()) as { id: string }
+    }
+    model.reply({ stream: answer(['Paris.']) }, { stream: answer(['Rome.']) }, { stream: answer(['Lyon?']) })
+    const id = (await post('/api/sessions')).id
+    await post(`/api/sessions/${id}/messages`, { text: 'Capital of France?' })
+    await made.deps.runner.settled(id)
+    await post(`/api/sessions/${id}/messages`, { text: 'And of Italy?' })
+    await made.deps.runner.settled(id)
+    const branch = (await post(`/api/sessions/${id}/regenerate`)).id
+    await made.deps.runner.settled(branch)
+    expect(model.requests).toHaveLength(3)
+    expect(model.requests[2]!.body.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Capital of France?' },
+      { role: 'assistant', content: 'Paris.' },
+      { role: 'user', content: 'And of Italy?' },
+    ])
+  } finally {
+    await made.close()
+    await model.stop()
   }
 })
