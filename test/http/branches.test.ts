@@ -5,6 +5,7 @@ import type { EventStore } from '../../src/log/event-store.ts'
 import { openRedis } from '../../src/redis/redis-open.ts'
 import { newId } from '../../src/session-id.ts'
 import type { Conversation, Step, StepContext } from '../../src/steps/step.ts'
+import { MAX_BRANCHES_PER_CHAT } from '../../src/limits.ts'
 import { SqliteStore } from '../../src/store/sqlite-store.ts'
 import { builtInTools, openAiRunStep } from '../../src/steps/openai-step.ts'
 import { answer, FakeOpenAI } from '../helpers/fake-openai.ts'
@@ -301,4 +302,69 @@ test('regenerate with the openai step: the model server is sent the conversation
     await made.close()
     await model.stop()
   }
+})
+
+describe('the branches a chat records', () => {
+  async function chatApp() {
+    const made = await testApp({ step: new RecordingStep() })
+    const post = async (path: string, body?: unknown) => {
+      const res = await made.app.handle(
+        new Request(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      )
+      return { status: res.status, body: (await res.json()) as { id: string; error?: { message: string } } }
+    }
+    const store = made.deps.store as unknown as {
+      lineage(id: string): Promise<{ branches: unknown[] }[]>
+      core: { delete(id: string): Promise<unknown> }
+    }
+    const root = (await post('/api/sessions')).body.id
+    await post(`/api/sessions/${root}/messages`, { text: 'q' })
+    await made.deps.runner.settled(root)
+    return { made, post, store, root }
+  }
+
+  test('forks of one chat made at once are each recorded: none is lost to another', async () => {
+    const { made, post, store, root } = await chatApp()
+    try {
+      const forks = await Promise.all(Array.from({ length: 8 }, () => post(`/api/sessions/${root}/fork`, { at: 0 })))
+      expect(forks.map((fork) => fork.status)).toEqual(Array(8).fill(201))
+      const recorded = (await store.lineage(root))[0]!.branches
+      expect(new Set(recorded.map((branch) => (branch as { id: string }).id))).toEqual(new Set(forks.map((fork) => fork.body.id)))
+    } finally {
+      await made.close()
+    }
+  })
+
+  test(`past ${MAX_BRANCHES_PER_CHAT} branches a fork is refused with a sentence, until one of them is deleted`, async () => {
+    const { made, post, store, root } = await chatApp()
+    try {
+      const first = (await post(`/api/sessions/${root}/fork`, { at: 1 })).body.id
+      for (let i = 1; i < MAX_BRANCHES_PER_CHAT; i++) expect((await post(`/api/sessions/${root}/fork`, { at: i % 3 })).status).toBe(201)
+      const refused = await post(`/api/sessions/${root}/fork`, { at: 0 })
+      expect(refused.status).toBe(409)
+      expect(refused.body.error?.message).toContain(`${MAX_BRANCHES_PER_CHAT} branches`)
+      await store.core.delete(first)
+      expect((await post(`/api/sessions/${root}/fork`, { at: 0 })).status).toBe(201)
+      expect((await store.lineage(root))[0]!.branches).toHaveLength(MAX_BRANCHES_PER_CHAT)
+    } finally {
+      await made.close()
+    }
+  })
+
+  test('the read-only API of a branch says nothing of where it came from', async () => {
+    const { made, post, root } = await chatApp()
+    try {
+      const fork = await post(`/api/sessions/${root}/fork`, { at: 1 })
+      const viewerId = (fork.body as unknown as { viewer_id: string }).viewer_id
+      const seen = await (await made.app.handle(new Request(url(`/api/sessions/view/${viewerId}`)))).text()
+      expect(seen).not.toContain(root)
+      expect(seen).not.toContain('forked_from')
+    } finally {
+      await made.close()
+    }
+  })
 })
