@@ -52,8 +52,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     const running = (await deps.runner.running(session.id)) !== undefined
     const published = session.publisher_hash !== undefined
     // Versions link the owner's other branches: the owner's page alone shows them.
-    const userSeqs = transcript.entries.flatMap((entry) => (entry.kind === 'user' ? [entry.event.seq] : []))
-    const versions = access.kind === 'owner' ? await messageVersions(deps.store, session, userSeqs) : undefined
+    const versions = access.kind === 'owner' ? await messageVersions(deps.store, session.id, transcript) : undefined
     return toHtml(
       <Chat
         access={access}

@@ -1,5 +1,6 @@
 import { versionIds, versionRoot } from '../log/chat-versions.ts'
-import { canFork, type EventStore, type SessionRecord } from '../log/event-store.ts'
+import { canFork, type EventStore } from '../log/event-store.ts'
+import type { Transcript } from '../transcript.ts'
 import { ownerUrl } from './links.ts'
 
 /** "‹ 2/3 ›" beside a message: which version the page shows, of how many, and the owner's links to its neighbours. */
@@ -12,17 +13,14 @@ export interface VersionsView {
 }
 
 /**
- * The versions of the chat's messages at `seqs` (its `user` messages on the page), for its owner's page only: the
+ * The versions of the user's messages in (a part of) the chat's transcript, by seq, for its owner's page only: the
  * links are owner links. Versions deleted since are left out; a message with one version left gets none.
  */
-export async function messageVersions(
-  store: EventStore,
-  session: SessionRecord,
-  seqs: readonly number[],
-): Promise<Map<number, VersionsView>> {
+export async function messageVersions(store: EventStore, sessionId: string, transcript: Transcript): Promise<Map<number, VersionsView>> {
   const views = new Map<number, VersionsView>()
   if (!canFork(store)) return views
-  const lineage = await store.lineage(session.id)
+  const seqs = transcript.entries.flatMap((entry) => (entry.kind === 'user' ? [entry.event.seq] : []))
+  const lineage = await store.lineage(sessionId)
   if (lineage.every((chat) => chat.branches.length === 0)) return views
   const live = new Map<string, Promise<boolean>>()
   const isLive = (id: string) => {
