@@ -247,10 +247,7 @@ function BranchControls({ sessionId }: { sessionId: string }) {
         >
           <input type="hidden" name="client_id" value={sessionId} />
           <input type="hidden" name="seq" value="" />
-          <label class="visually-hidden">
-            Edited message
-            <textarea name="message" rows="3" required></textarea>
-          </label>
+          <textarea name="message" rows="3" aria-label="Edited message" required></textarea>
           <div class="edit-actions">
             <button type="submit" class="primary">
               Send edited

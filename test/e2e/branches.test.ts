@@ -48,6 +48,13 @@ describe.skipIf(!enabled)('edit and resend, regenerate, and the versions they le
     await page.keyboard.press('Enter')
     const box = page.locator('.edit-form textarea')
     expect(await box.inputValue()).toBe('first try')
+    // A box people can see and type in, where the message was.
+    const onTop = await box.evaluate((element) => {
+      const { x, y, width, height } = element.getBoundingClientRect()
+      return width > 150 && document.elementFromPoint(x + width / 2, y + height / 2) === element
+    })
+    expect(onTop).toBe(true)
+    expect(await page.locator('.msg.user').nth(1).locator('.text').isHidden()).toBe(true)
     await box.fill('second try')
     await box.press('Enter')
     await page.waitForURL((url) => url.href !== original)
