@@ -43,8 +43,14 @@ describe.skipIf(!enabled)('edit and resend, regenerate, and the versions they le
   test('edit and resend opens a branch with the edited message answered; the earlier version stays a link away', async () => {
     const { page, errors } = await chatWith('first try')
     const original = page.url()
-    // By keyboard: the message's Edit, the edited text, Enter.
-    await page.locator('.msg.user').nth(1).getByRole('button', { name: 'Edit this message and send it again' }).focus()
+    // By keyboard: the message's Edit, the edited text, Enter. Escape first gives up and puts the message back.
+    const edit = page.locator('.msg.user').nth(1).getByRole('button', { name: 'Edit this message and send it again' })
+    await edit.focus()
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Escape')
+    expect(await page.locator('.edit-form').count()).toBe(0)
+    expect(await page.locator('.msg.user').nth(1).locator('.text').isVisible()).toBe(true)
+    expect(await edit.evaluate((button) => document.activeElement === button)).toBe(true)
     await page.keyboard.press('Enter')
     const box = page.locator('.edit-form textarea')
     expect(await box.inputValue()).toBe('first try')
