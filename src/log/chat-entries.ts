@@ -1,10 +1,11 @@
 import { AppError, sessionNotFound } from '../errors.ts'
 import { type EventType, isClosing, type NewEvent } from '../events.ts'
-import type { ChatBranch, SessionRecord } from './event-store.ts'
+import type { SessionRecord } from './event-store.ts'
 import { type ProducerMark, stateJson } from './producer-state.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
 import type { LogId, LogState } from './log-backend.ts'
+import type { ChatBranch } from './event-store.ts'
 import type { CoreEntry } from './log-ledger.ts'
 import type { LogRefusals } from './log-refusals.ts'
 
