@@ -67,9 +67,59 @@
     { passive: true },
   )
 
+  // The owner's Edit beside each message and Regenerate under the last answer (docs/branches.md). The stream's
+  // fragments are the same for every reader, so these are added here, on the owner's page alone (it has the templates).
+  function addBranchControls() {
+    const editTemplate = document.getElementById('edit-template')
+    const regenerateTemplate = document.getElementById('regenerate-template')
+    if (!editTemplate || !regenerateTemplate) return
+    for (const footer of document.querySelectorAll('.msg.user > footer')) {
+      if (footer.querySelector('.edit')) continue
+      const edit = document.createElement('button')
+      edit.type = 'button'
+      edit.className = 'edit'
+      edit.textContent = 'Edit'
+      edit.setAttribute('aria-label', 'Edit this message and send it again')
+      footer.append(edit)
+    }
+    const answers = document.querySelectorAll('.msg.assistant')
+    const last = answers[answers.length - 1]
+    for (const form of document.querySelectorAll('.regenerate-form')) {
+      if (form.closest('.msg') !== last) form.remove()
+    }
+    const footer = last?.querySelector(':scope > footer')
+    if (footer && !footer.querySelector('.regenerate-form')) {
+      const form = regenerateTemplate.content.firstElementChild.cloneNode(true)
+      footer.append(form)
+      htmx.process(form)
+    }
+    const running = $('#run-status')?.dataset.state === 'running'
+    for (const button of document.querySelectorAll('.regenerate')) button.disabled = running
+  }
+
+  /** Opens the edit form in place of a message's text, filled with it; Cancel (or Escape) puts the text back. */
+  function openEdit(message) {
+    if (message.querySelector('.edit-form')) return message.querySelector('.edit-form textarea').focus()
+    const form = $('#edit-template').content.firstElementChild.cloneNode(true)
+    const text = message.querySelector('.text')
+    form.elements.seq.value = message.dataset.seq
+    form.elements.message.value = text.textContent
+    text.hidden = true
+    text.after(form)
+    htmx.process(form)
+    form.elements.message.focus()
+  }
+  function closeEdit(form) {
+    const message = form.closest('.msg')
+    form.remove()
+    message.querySelector('.text').hidden = false
+    message.querySelector('.edit')?.focus()
+  }
+
   function afterChange() {
     localiseTimes(document)
     syncRunState()
+    addBranchControls()
     rememberChat()
     if (following) toBottom()
     else $('#jump')?.removeAttribute('hidden')
@@ -173,6 +223,17 @@
     }
   })
 
+  // In an edit form, Enter sends the edited message, Shift+Enter starts a new line, Escape gives up.
+  document.addEventListener('keydown', (event) => {
+    const form = event.target?.closest?.('.edit-form')
+    if (!form || event.isComposing) return
+    if (event.key === 'Escape') closeEdit(form)
+    else if (event.key === 'Enter' && !event.shiftKey && event.target.name === 'message') {
+      event.preventDefault()
+      form.requestSubmit()
+    }
+  })
+
   // Enter sends, Shift+Enter starts a new line.
   document.addEventListener('keydown', (event) => {
     if (event.target?.id !== 'message' || event.key !== 'Enter' || event.shiftKey || event.isComposing) return
@@ -187,6 +248,10 @@
       button.hidden = true
       toBottom()
       $('#message')?.focus({ preventScroll: true })
+    } else if (button?.classList.contains('edit')) {
+      openEdit(button.closest('.msg'))
+    } else if (button?.classList.contains('edit-cancel')) {
+      closeEdit(button.closest('.edit-form'))
     } else if (button?.id === 'copy-view-link') {
       // The absolute URL: it is pasted into a chat or an e-mail, far from this origin.
       const link = new URL(button.dataset.link, location.origin).href

@@ -3,6 +3,8 @@ import { bodyTooLarge, methodNotAllowed } from './errors.ts'
 import { allowedMethods } from './http/allowed-methods.ts'
 import { isChatName, STREAM_PATH_PREFIX } from './streams/stream-name.ts'
 import { apiRoutes } from './http/api.ts'
+import { branchApiRoutes } from './http/branch-api.ts'
+import { branchPageRoutes } from './http/branch-pages.ts'
 import { NDJSON, parseCappedBody, readCapped } from './http/capped-body.ts'
 import { assetRoutes, loadAssets, pageAssets } from './http/assets.ts'
 import type { AppDeps } from './http/deps.ts'
@@ -66,8 +68,10 @@ export async function createApp(deps: AppDeps) {
     .use(deps.auth ? loginRoutes({ ...deps, auth: deps.auth }, page) : new Elysia({ name: 'login' }))
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
+    .use(branchPageRoutes(deps))
     .use(earlierRoutes(deps))
     .use(apiRoutes(deps))
+    .use(branchApiRoutes(deps))
     .use(publishRoutes(deps))
     .use(viewerApiRoutes(deps))
     .use(streamRoutes(deps))

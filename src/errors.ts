@@ -1,3 +1,5 @@
+import { MAX_BRANCHES_PER_CHAT } from './limits.ts'
+
 /** What went wrong, as a value: a stable `code` for programs, an HTTP `status`, and a sentence for people. */
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -5,6 +7,8 @@ export type ErrorCode =
   | 'SESSION_NOT_FOUND'
   | 'READ_ONLY'
   | 'RUN_ACTIVE'
+  | 'NO_QUESTION'
+  | 'TOO_MANY_BRANCHES'
   | 'NO_ACTIVE_RUN'
   | 'BODY_TOO_LARGE'
   | 'MESSAGE_TOO_LARGE'
@@ -47,6 +51,8 @@ const STATUS: Record<ErrorCode, number> = {
   SESSION_NOT_FOUND: 404,
   READ_ONLY: 403,
   RUN_ACTIVE: 409,
+  NO_QUESTION: 409,
+  TOO_MANY_BRANCHES: 409,
   NO_ACTIVE_RUN: 409,
   BODY_TOO_LARGE: 413,
   MESSAGE_TOO_LARGE: 413,
@@ -124,6 +130,11 @@ export const viewerNotFound = () =>
   new AppError('SESSION_NOT_FOUND', 'No chat has that read-only link. It may have expired, or the link was not copied whole.')
 export const runActive = () =>
   new AppError('RUN_ACTIVE', 'A step is still running in this session. Wait for it to finish or cancel it first.')
+export const tooManyBranches = () =>
+  new AppError(
+    'TOO_MANY_BRANCHES',
+    `This chat has ${MAX_BRANCHES_PER_CHAT} branches (edited messages and regenerated answers), its limit: delete some of them, then try again.`,
+  )
 export const noActiveRun = () => new AppError('NO_ACTIVE_RUN', 'Nothing is running in this session, so there is nothing to cancel.')
 export const shuttingDown = () =>
   new AppError('SHUTTING_DOWN', 'The server is restarting and takes no new work right now. Try again in a few seconds.', 5)

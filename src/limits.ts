@@ -250,3 +250,15 @@ export const SQLITE_CACHED_LOGS = 100_000
  * many, each commit also merges a chunk itself, which slows appends to what the merge can take; entries (50,000).
  */
 export const SQLITE_JOURNAL_MERGE_AT = 50_000
+
+/**
+ * Branches a chat records as versions of its messages (src/log/chat-versions.ts), kept in its meta; branches (100).
+ * One more fork of those messages is refused with a 409 until one of them is deleted.
+ */
+export const MAX_BRANCHES_PER_CHAT = 100
+
+/**
+ * How far up a branch's origins the page looks for the versions of its messages; chats (32). Messages copied from
+ * further up show no versions (the chats stay reachable from their own pages).
+ */
+export const MAX_BRANCH_DEPTH = 32

@@ -4,6 +4,7 @@ import type { FinalMetaOf, StoredEventOf } from '../src/events.ts'
 import type { AgentStepView, RunState, RunView, ToolView } from '../src/transcript.ts'
 import { renderMarkdown } from './markdown.ts'
 import { RENDERED_MARKDOWN_MAX_CHARS } from '../src/limits.ts'
+import type { VersionsView } from '../src/http/versions.ts'
 
 /** Element ids: a run's message is `step-<step_id>`, so every later event of the run can find it. */
 export const ids = {
@@ -46,14 +47,48 @@ function MessageFooter({ ts }: { ts: string }) {
   )
 }
 
-export function UserMessage({ event }: { event: StoredEventOf<'user'> }) {
+/**
+ * A user's message; on its owner's page, with the versions of it that editing and regenerating made ("‹ 2/3 ›"). The
+ * stream's fragment has none: one fragment serves every reader of the chat, and a message just sent has one version.
+ */
+export function UserMessage({ event, versions }: { event: StoredEventOf<'user'>; versions?: VersionsView }) {
   return (
-    <article class="msg user" id={`msg-${event.seq}`} aria-label="You">
+    <article class="msg user" id={`msg-${event.seq}`} data-seq={String(event.seq)} aria-label="You">
       <div class="text" safe>
         {event.text}
       </div>
       <MessageFooter ts={event.ts} />
+      {versions ? <Versions versions={versions} /> : ''}
     </article>
+  )
+}
+
+/** Links to the message's previous and next versions (branches of the chat), and which one this page shows. */
+function Versions({ versions }: { versions: VersionsView }) {
+  const label = `Version ${versions.index} of ${versions.total}`
+  return (
+    <nav class="versions" aria-label="Versions of this message">
+      {versions.previous ? (
+        <a href={versions.previous} rel="prev" aria-label="Previous version">
+          ‹
+        </a>
+      ) : (
+        <span aria-hidden="true">‹</span>
+      )}
+      <span class="version-index" title={label}>
+        <span aria-hidden="true" safe>{`${versions.index}/${versions.total}`}</span>
+        <span class="visually-hidden" safe>
+          {label}
+        </span>
+      </span>
+      {versions.next ? (
+        <a href={versions.next} rel="next" aria-label="Next version">
+          ›
+        </a>
+      ) : (
+        <span aria-hidden="true">›</span>
+      )}
+    </nav>
   )
 }
 

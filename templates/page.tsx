@@ -3,6 +3,7 @@ import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
 import { toHtml } from './to-html.ts'
+import type { VersionsView } from '../src/http/versions.ts'
 
 /** Asset URLs carry the version so a new build is never served from a stale cache. */
 export interface PageAssets {
@@ -145,11 +146,15 @@ const RENDER_SLICE_MS = 4
  * A transcript's entries as HTML, in order, the event loop let go every RENDER_SLICE_MS: a page's worth of long
  * answers (PAGE_EVENT_BYTES) is tens of milliseconds of Markdown, which no request may hold the loop for at once.
  */
-export async function renderEntries(transcript: Transcript): Promise<string> {
+export async function renderEntries(transcript: Transcript, versions?: ReadonlyMap<number, VersionsView>): Promise<string> {
   const parts: string[] = []
   let since = performance.now()
   for (const entry of transcript.entries) {
-    parts.push(toHtml(entry.kind === 'user' ? <UserMessage event={entry.event} /> : <RunMessage run={entry} />))
+    parts.push(
+      toHtml(
+        entry.kind === 'user' ? <UserMessage event={entry.event} versions={versions?.get(entry.event.seq)} /> : <RunMessage run={entry} />,
+      ),
+    )
     if (performance.now() - since > RENDER_SLICE_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve))
       since = performance.now()
@@ -222,6 +227,55 @@ function Composer({ sessionId, running, maxMessageBytes }: { sessionId: string; 
   )
 }
 
+/**
+ * The owner's "Edit" and "Regenerate" (docs/branches.md), as templates public/app.js puts beside the messages: the
+ * stream's fragments are the same for every reader, so the controls only the owner may use are added on the owner's
+ * page alone. Each form opens the branch the server made (HX-Redirect).
+ */
+function BranchControls({ sessionId }: { sessionId: string }) {
+  return (
+    <>
+      <template id="edit-template">
+        <form
+          class="edit-form"
+          action="/edit"
+          method="post"
+          hx-post={`/edit?client_id=${sessionId}`}
+          hx-target="#notice"
+          hx-swap="innerHTML"
+        >
+          <input type="hidden" name="client_id" value={sessionId} />
+          <input type="hidden" name="seq" value="" />
+          <textarea name="message" rows="3" aria-label="Edited message" required></textarea>
+          <div class="edit-actions">
+            <button type="submit" class="primary">
+              Send edited
+            </button>
+            <button type="button" class="edit-cancel">
+              Cancel
+            </button>
+          </div>
+        </form>
+      </template>
+      <template id="regenerate-template">
+        <form
+          class="regenerate-form"
+          action="/regenerate"
+          method="post"
+          hx-post={`/regenerate?client_id=${sessionId}`}
+          hx-target="#notice"
+          hx-swap="innerHTML"
+        >
+          <input type="hidden" name="client_id" value={sessionId} />
+          <button type="submit" class="regenerate" aria-label="Regenerate this answer">
+            Regenerate
+          </button>
+        </form>
+      </template>
+    </>
+  )
+}
+
 /** Cancel, shown while a run is active (app.js follows the run status the stream keeps). */
 function CancelButton({ sessionId, running }: { sessionId: string; running: boolean }) {
   return (
@@ -291,7 +345,10 @@ export function Chat({
       ) : published ? (
         <PublishedControls sessionId={access.sessionId} running={running} />
       ) : (
-        <Composer sessionId={access.sessionId} running={running} maxMessageBytes={maxMessageBytes} />
+        <>
+          <Composer sessionId={access.sessionId} running={running} maxMessageBytes={maxMessageBytes} />
+          <BranchControls sessionId={access.sessionId} />
+        </>
       )}
     </section>
   )

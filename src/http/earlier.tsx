@@ -7,6 +7,7 @@ import { toHtml } from '../../templates/to-html.ts'
 import { chatWindow } from './chat-window.ts'
 import { type AppDeps, requireSession, requireViewer } from './deps.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
+import { messageVersions } from './versions.ts'
 
 /** `before`: a seq, written in decimal; the first seq is 1, so the earliest part ends before 2 at the least. */
 function seqOf(raw: string | undefined): number {
@@ -42,7 +43,10 @@ export const earlierRoutes = (deps: AppDeps) =>
         sessionId = session.id
       }
       const { events, earlierBefore } = await chatWindow(deps.store, sessionId, before)
-      const entries = await renderEntries(foldTranscript(events))
+      const transcript = foldTranscript(events)
+      // Versions link the owner's other branches: the owner's part alone shows them, as the page does.
+      const versions = access.kind === 'owner' ? await messageVersions(deps.store, sessionId, transcript) : undefined
+      const entries = await renderEntries(transcript, versions)
       const html = toHtml(<ChatPart access={access} entries={entries} earlierBefore={earlierBefore} />)
       return new Response(html, { headers: PAGE_HEADERS })
     },

@@ -11,6 +11,7 @@ import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
 import { submitMessage } from './message.ts'
+import { messageVersions } from './versions.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 import { pushUrl, seeOther } from './safe-headers.ts'
 
@@ -50,6 +51,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     const transcript = foldTranscript(events)
     const running = (await deps.runner.running(session.id)) !== undefined
     const published = session.publisher_hash !== undefined
+    // Versions link the owner's other branches: the owner's page alone shows them.
+    const versions = access.kind === 'owner' ? await messageVersions(deps.store, session.id, transcript) : undefined
     return toHtml(
       <Chat
         access={access}
@@ -58,7 +61,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         maxMessageBytes={deps.maxMessageBytes}
         published={published}
         earlierBefore={earlierBefore}
-        entries={await renderEntries(transcript)}
+        entries={await renderEntries(transcript, versions)}
       />,
     )
   }

@@ -39,3 +39,6 @@ export const asDownload = (): Record<string, string> => ({ 'content-disposition'
 
 /** The name of `Location`, for lists of header names (CORS's exposed headers). */
 export const LOCATION_HEADER = 'Location'
+
+/** `HX-Redirect`: htmx loads `url` (a path of this server) as a whole page, as after a link (a new branch's page). */
+export const hxRedirect = (url: string): Record<string, string> => ({ 'hx-redirect': headerValue(url) })

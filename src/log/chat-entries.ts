@@ -6,6 +6,7 @@ import { type ProducerMark, stateJson, storedText } from './producer-state.ts'
 import type { StepSpec } from '../steps/step.ts'
 import { fitClosing, sessionFull } from './byte-budget.ts'
 import type { LogId, LogState } from './log-backend.ts'
+import type { ChatBranch } from './event-store.ts'
 import type { CoreEntry } from './log-ledger.ts'
 import type { LogRefusals } from './log-refusals.ts'
 
@@ -33,6 +34,11 @@ export interface SessionMeta {
   step: StepSpec
   viewer_id: string
   publisher_hash?: string
+  /**
+   * The branches whose first own message is a version of one of this chat's (src/log/chat-versions.ts), oldest first,
+   * at most MAX_BRANCHES_PER_CHAT. Never part of the SessionRecord: they are owner ids, and a record reaches viewers.
+   */
+  branches?: ChatBranch[]
 }
 
 /**
@@ -92,5 +98,6 @@ export function recordOf(id: string, state: LogState): SessionRecord {
   const meta = JSON.parse(state.meta) as SessionMeta
   const record: SessionRecord = { id, created_at: meta.created_at, last_seq: state.head, step: meta.step, viewer_id: meta.viewer_id }
   if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
+  if (state.forkedFrom) record.forked_from = { id: state.forkedFrom.log, at: state.forkedFrom.at }
   return record
 }

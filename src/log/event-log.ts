@@ -1,12 +1,15 @@
 import type { StopSignal } from '../bus/session-signal.ts'
-import { AppError, sessionNotFound } from '../errors.ts'
+import { AppError, sessionNotFound, tooManyBranches } from '../errors.ts'
 import { checkNewEvent, isClosing, type NewEvent, type StoredEvent } from '../events.ts'
 import type { StoreMetrics } from '../metrics.ts'
 import { newId } from '../session-id.ts'
 import type { StepSpec } from '../steps/step.ts'
 import {
+  type ChatBranch,
+  type ChatLineage,
   DEFAULT_READ_LIMIT,
   type EventStore,
+  type LineageChat,
   type ForksSessions,
   type NewSessionOptions,
   type Prunable,
@@ -29,6 +32,8 @@ import {
   sessionTaken,
 } from './chat-entries.ts'
 import { Compaction, StreamedText, streamedText } from './folds.ts'
+import { versionRoot } from './chat-versions.ts'
+import { MAX_BRANCH_DEPTH, MAX_BRANCHES_PER_CHAT } from '../limits.ts'
 import type { LogBackend, LogEntry, LogId } from './log-backend.ts'
 import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
@@ -81,6 +86,8 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
   readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
   readonly #retention: Retention
+  /** Per chat, the last meta change queued in this process: `#oneAtATime`. */
+  readonly #metaTurns = new Map<LogId, Promise<void>>()
 
   constructor(
     readonly core: LogCore,
@@ -99,22 +106,82 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
 
   /**
    * A new session `id` holding the events of `sourceId` up to `at`, with the same seqs, and its own from then on: the
-   * chat app's "branch from here". It answers with the source's step and a viewer id of its own; producer state and a
-   * publisher token stay with the source. A run still going at `at` is closed in the branch with an `interrupt`
-   * holding what it had streamed by then, as recovery closes one: nothing will ever stream into it there.
+   * chat app's "branch from here". It answers with the source's step and a viewer id of its own; producer state stays
+   * with the source, and a publisher token is the caller's to give (`options`). A run still going at `at` is closed in
+   * the branch with an `interrupt` holding what it had streamed by then, as recovery closes one: nothing will ever
+   * stream into it there. The branch is recorded, in the same process's turn as the fork, as a version of the message
+   * after `at` in the chat that message was first written in (chat-versions.ts).
    */
-  async forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord> {
+  async forkSession(sourceId: string, at: number, id: string, options: NewSessionOptions = {}): Promise<SessionRecord> {
     const source = await this.getSession(sourceId)
     if (!source) throw sessionNotFound()
     const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step: source.step, viewer_id: newId() }
-    if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
-      throw sessionTaken()
+    if (options.publisherHash) meta.publisher_hash = options.publisherHash
+    const root = versionRoot(await this.lineage(sourceId), at)?.root.id
+    const fork = async () => {
+      if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
+        throw sessionTaken()
+      }
     }
+    if (root === undefined) await fork()
+    else await this.#recordBranch(root, { id, at }, fork)
     const open = await this.#lastRunIfOpen(id, at)
-    if (!open) return { id, last_seq: at, ...meta }
+    const record: SessionRecord = { id, last_seq: at, ...meta, forked_from: { id: sourceId, at } }
+    if (!open) return record
     const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
     const closed = await this.core.append(closingEntry(id, interrupt))
-    return { id, last_seq: closed.seq, ...meta }
+    return { ...record, last_seq: closed.seq }
+  }
+
+  async lineage(id: string): Promise<ChatLineage> {
+    const lineage: LineageChat[] = []
+    for (let log: LogId | undefined = id; log !== undefined && lineage.length < MAX_BRANCH_DEPTH; ) {
+      const state = await this.core.state(log)
+      if (!state) break
+      const meta = JSON.parse(state.meta) as SessionMeta
+      const chat: LineageChat = { id: log, deleted: state.deletedAt !== undefined, branches: meta.branches ?? [] }
+      if (state.forkedFrom) chat.forkedAt = state.forkedFrom.at
+      lineage.push(chat)
+      log = state.forkedFrom?.log
+    }
+    return lineage
+  }
+
+  /**
+   * Runs `fork` and records its branch in `root`'s meta, one at a time per root in this process (a read, then a write
+   * of the whole meta: two at once would lose one). Past MAX_BRANCHES_PER_CHAT, branches deleted since are forgotten
+   * first; if none were, the fork is refused before it is made.
+   */
+  #recordBranch(root: LogId, branch: ChatBranch, fork: () => Promise<void>): Promise<void> {
+    return this.#oneAtATime(root, async () => {
+      const before = await this.core.state(root)
+      if (!before) return fork()
+      const meta = JSON.parse(before.meta) as SessionMeta
+      let branches = meta.branches ?? []
+      if (branches.length >= MAX_BRANCHES_PER_CHAT) {
+        const live = await Promise.all(branches.map(async (known) => (await this.core.state(known.id)) !== undefined))
+        branches = branches.filter((_, index) => live[index])
+        if (branches.length >= MAX_BRANCHES_PER_CHAT) throw tooManyBranches()
+      }
+      await fork()
+      await this.core.setMeta(root, JSON.stringify({ ...meta, branches: [...branches, branch] }), CHAT_WORDS)
+    })
+  }
+
+  /** Runs `work` after every earlier work of the same log has settled (this process only). */
+  async #oneAtATime<T>(log: LogId, work: () => Promise<T>): Promise<T> {
+    const earlier = this.#metaTurns.get(log) ?? Promise.resolve()
+    const turn = earlier.then(work)
+    const settled = turn.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#metaTurns.set(log, settled)
+    try {
+      return await turn
+    } finally {
+      if (this.#metaTurns.get(log) === settled) this.#metaTurns.delete(log)
+    }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {

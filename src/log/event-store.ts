@@ -21,6 +21,8 @@ export interface SessionRecord {
    * holder watch the session but never write to it. The store assigns it when it creates the session.
    */
   viewer_id: string
+  /** The chat this one was branched from (`POST /api/sessions/:id/fork`) and the seq it was branched at. */
+  forked_from?: { id: string; at: number }
 }
 
 /** What else a new session may record. */
@@ -105,9 +107,33 @@ export interface Prunable {
 
 /** A store that branches a chat: a new session holding another's events up to a point (the chat app's branches). */
 export interface ForksSessions {
-  /** Session `id` with the events of `sourceId` up to `at`, same seqs; a run open at `at` is closed in the branch. */
-  forkSession(sourceId: string, at: number, id: string): Promise<SessionRecord>
+  /**
+   * Session `id` with the events of `sourceId` up to `at`, same seqs; a run open at `at` is closed in the branch. It
+   * is recorded as a version of the source's message after `at` (src/log/chat-versions.ts); TOO_MANY_BRANCHES past
+   * MAX_BRANCHES_PER_CHAT.
+   */
+  forkSession(sourceId: string, at: number, id: string, options?: NewSessionOptions): Promise<SessionRecord>
+  /** The chat and the chats it was branched from, nearest first, at most MAX_BRANCH_DEPTH: what versions are read from. */
+  lineage(id: string): Promise<ChatLineage>
 }
+
+/** A chat of a lineage: where it was branched from its parent (the next one), and the branches recorded in it. */
+export interface LineageChat {
+  id: string
+  /** Gone for everyone but its branches (deleted while they live): listed among versions no more. */
+  deleted: boolean
+  forkedAt?: number
+  branches: readonly ChatBranch[]
+}
+
+/** A branch recorded in the chat whose message it is a version of: its id and the seq it was branched at. */
+export interface ChatBranch {
+  id: string
+  at: number
+}
+
+/** A chat, then its parent, and so on up to the first chat or MAX_BRANCH_DEPTH. */
+export type ChatLineage = readonly LineageChat[]
 
 /** Capabilities are found by what a store can do, never by its class. */
 export const canRecover = (store: EventStore): store is EventStore & RecoversRuns =>

@@ -285,6 +285,51 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
     auth: 'server',
     body: mostly(clientIdField.map((id) => ({ body: id as BodyRecipe, contentType: 'application/x-www-form-urlencoded' }))),
   },
+  'POST /edit': {
+    auth: 'server',
+    body: mostly(
+      fc
+        .record({
+          id: clientIdField,
+          seq: fc.oneof(cursorArb, fc.constantFrom('__proto__', '1e3', '0x1')),
+          message: textArb,
+        })
+        .map(({ id, seq, message }) => ({
+          body: ('text' in id
+            ? { text: `${id.text}&seq=${encodeURIComponent(seq)}` }
+            : { ...id, rest: { text: `&seq=${encodeURIComponent(seq)}&message=${encodeURIComponent(message)}` } }) as BodyRecipe,
+          contentType: 'application/x-www-form-urlencoded',
+        })),
+    ),
+  },
+  'POST /regenerate': {
+    auth: 'server',
+    body: mostly(clientIdField.map((id) => ({ body: id as BodyRecipe, contentType: 'application/x-www-form-urlencoded' }))),
+  },
+  'POST /api/sessions/:id/fork': {
+    auth: 'server',
+    params: { id: OWNER_IDS },
+    body: mostly(
+      json(
+        fc.oneof(
+          fc.nat(60).map((at) => ({ json: { at } })),
+          fc.constantFrom<BodyRecipe>(
+            { json: { at: -1 } },
+            { json: { at: 1.5 } },
+            { json: { at: '1' } },
+            { text: '{"at":9007199254740993}' },
+            { json: { at: 1e308 } },
+            { json: {} },
+            { json: [] },
+            { text: '{"at":1,"__proto__":{"polluted":true}}' },
+            { text: '{"at":1,"constructor":{"prototype":{"polluted":true}}}' },
+          ),
+          deepIn('{"at":', '}'),
+        ),
+      ),
+    ),
+  },
+  'POST /api/sessions/:id/regenerate': { auth: 'server', params: { id: OWNER_IDS }, body: typed(hostileBodyArb) },
   'POST /api/sessions/': {
     auth: 'server',
     body: mostly(

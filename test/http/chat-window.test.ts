@@ -135,3 +135,25 @@ describe('GET /earlier', () => {
     expect(questions(await (await get(`/earlier?client_id=${session.id}&before=2`)).text())).toEqual([1])
   })
 })
+
+describe('the versions of a long chat’s messages (docs/branches.md)', () => {
+  test('an earlier part shows them to the owner, as the page does, and never to a viewer', async () => {
+    const session = await longChat(60)
+    const fork = await made.app.handle(
+      new Request(url(`/api/sessions/${session.id}/fork`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ at: 0 }),
+      }),
+    )
+    expect(fork.status).toBe(201)
+    let html = await (await get(`/?client_id=${session.id}`)).text()
+    let viewerHtml = await (await get(`/?view=${session.viewer_id}`)).text()
+    for (let link = earlierLink(html); link; link = earlierLink(html)) html = await (await get(link)).text()
+    for (let link = earlierLink(viewerHtml); link; link = earlierLink(viewerHtml)) viewerHtml = await (await get(link)).text()
+    expect(questions(html)[0]).toBe(1)
+    expect(html).toContain('aria-label="Versions of this message"')
+    expect(html).toContain(`href="/?client_id=${((await fork.json()) as { id: string }).id}"`)
+    expect(viewerHtml).not.toContain('Versions of this message')
+  })
+})

@@ -152,13 +152,23 @@ describe.each(stores)('ids named like Object.prototype members (%s store)', (_na
       }
       expect((await fetch(`${made.base}/?view=${key}`)).status).toBeLessThan(500)
       expect((await fetch(`${made.base}/?session=${key}`)).status).toBeLessThan(500)
-      await expectAnswered(
-        await fetch(`${made.base}/api/sessions/${key}/messages`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ text: 'hi' }),
-        }),
-      )
+      for (const [path, body] of [
+        [`/api/sessions/${key}/messages`, { text: 'hi' }],
+        [`/api/sessions/${key}/fork`, { at: 0 }],
+        [`/api/sessions/${key}/regenerate`, {}],
+      ] as const) {
+        await expectAnswered(
+          await fetch(`${made.base}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          }),
+        )
+      }
+      for (const path of ['/edit', '/regenerate']) {
+        const form = new URLSearchParams({ client_id: key, seq: key, message: key })
+        expect((await fetch(`${made.base}${path}`, { method: 'POST', body: form })).status).toBeLessThan(500)
+      }
       await expectHealthy(made.base)
     }
   })

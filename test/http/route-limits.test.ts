@@ -28,6 +28,11 @@ const LIMITED = (): { segments: string[]; type: string; body: string }[] => [
   { segments: ['login'], type: 'application/x-www-form-urlencoded', body: 'token=not-the-token-at-all-000' },
   { segments: ['api', 'sessions'], type: 'application/json', body: '' },
   { segments: ['api', 'sessions', sessionId, 'messages'], type: 'application/json', body: '{"text":"hi"}' },
+  // Branches make chats and runs: each takes a token too (docs/branches.md).
+  { segments: ['edit'], type: 'application/x-www-form-urlencoded', body: `client_id=${sessionId}&seq=1&message=hi` },
+  { segments: ['regenerate'], type: 'application/x-www-form-urlencoded', body: `client_id=${sessionId}` },
+  { segments: ['api', 'sessions', sessionId, 'fork'], type: 'application/json', body: '{"at":0}' },
+  { segments: ['api', 'sessions', sessionId, 'regenerate'], type: 'application/json', body: '' },
 ]
 
 /** The spellings of a path a client could send: each must reach the same limited handler, or nothing (404). */
