@@ -10,6 +10,7 @@ import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
+import { chatModel } from './chat-model.ts'
 import { submitMessage } from './message.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
 import { pushUrl, seeOther } from './safe-headers.ts'
@@ -23,6 +24,23 @@ const isHtmx = (request: Request) => request.headers.get('hx-request') === 'true
 function acknowledged(request: Request, sessionId: string): Response {
   if (!isHtmx(request)) return seeOther(ownerUrl(sessionId))
   return new Response('', { status: 200, headers: PAGE_HEADERS })
+}
+
+/**
+ * What the New Chat form chose, as the default step's options: its model and system prompt (blank ones left out),
+ * read only when the step offers the choice (`offered`); the step checks them (422 with a sentence). A body that is
+ * no form, or a form without them, chooses nothing: `/start` posted bare starts a chat as before.
+ */
+function newChatChoices(body: unknown, offered: boolean): Record<string, unknown> | undefined {
+  if (!offered || typeof body !== 'object' || body === null) return undefined
+  const choices = new Map<string, string>()
+  for (const name of ['model', 'system_prompt']) {
+    const value: unknown = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined
+    if (value === undefined) continue
+    if (typeof value !== 'string') throw new AppError('BAD_REQUEST', `The New Chat form sent "${name}" more than once: send it once.`)
+    if (value.trim() !== '') choices.set(name, value)
+  }
+  return choices.size === 0 ? undefined : Object.fromEntries(choices)
 }
 
 const Form = t.Object({
@@ -42,7 +60,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       { status, headers: PAGE_HEADERS },
     )
 
-  const step = { name: deps.steps.defaultStep, description: deps.steps.describe() }
+  const step = { name: deps.steps.defaultStep, description: deps.steps.describe(), models: deps.steps.models() }
   const landing = () => page('stepstream', <Landing step={step} />)
 
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
@@ -59,6 +77,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         published={published}
         earlierBefore={earlierBefore}
         entries={await renderEntries(transcript)}
+        model={chatModel(session)}
       />,
     )
   }
@@ -95,8 +114,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       )
       // A link prefetcher or an unfurler follows GET links: only a POST may create a session and start a run.
       .get('/start', landing)
-      .post('/start', async ({ request }) => {
-        const session = await createSession(deps)
+      .post('/start', async ({ request, body }) => {
+        const session = await createSession(deps, undefined, newChatChoices(body, step.models.length > 0))
         await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
         const url = ownerUrl(session.id)
         if (!isHtmx(request)) return seeOther(url)

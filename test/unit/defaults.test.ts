@@ -58,6 +58,7 @@ describe('every default is written once, in src/defaults.ts', () => {
           baseUrl: d.DEFAULT_OPENAI_BASE_URL,
           apiKey: undefined,
           model: undefined,
+          models: [],
           systemPrompt: d.SYSTEM_PROMPT,
           maxToolRounds: d.DEFAULT_MAX_TOOL_ROUNDS,
           requestTimeoutMs: d.DEFAULT_REQUEST_TIMEOUT_MS,
