@@ -16,7 +16,32 @@ export interface PageAssets {
 // back/forward reloads the page, because every URL of ours renders fully on the server.
 const HTMX_CONFIG = 'includeIndicatorCSS:false, history:"reload", defaultTimeout:15000'
 
-export function Layout({ assets, title, children }: { assets: PageAssets; title: string; children: JSX.Element }) {
+/**
+ * Sign out (auth on): ends the browser's sign-in on the server, for every instance that shares the store, and drops
+ * its cookie (`POST /logout`). A plain form, so it works without scripts and from the keyboard.
+ */
+function SignOut() {
+  return (
+    <form class="sign-out" action="/logout" method="post">
+      <button type="submit" id="sign-out">
+        Sign out
+      </button>
+    </form>
+  )
+}
+
+export function Layout({
+  assets,
+  title,
+  children,
+  signOut = false,
+}: {
+  assets: PageAssets
+  title: string
+  children: JSX.Element
+  /** Shows the sign-out button: on the pages of a signed-in browser when auth is on. */
+  signOut?: boolean
+}) {
   return (
     <>
       {'<!doctype html>'}
@@ -44,6 +69,7 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
                 &nbsp;
               </span>
             </span>
+            {signOut ? <SignOut /> : ''}
           </header>
           <main id="main">{children}</main>
           {/* Plain (not deferred) scripts at the end of the body: htmx initialises on DOMContentLoaded only while the

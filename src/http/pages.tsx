@@ -50,10 +50,12 @@ const Form = t.Object({
 
 /** The browser-facing routes of the original tutorial: the page, /start, /chat and /cancel. */
 export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
-  const page = (title: string, body: JSX.Element, status = 200) =>
+  // Every page here but a read-only one is a signed-in browser's when auth is on: it gets the sign-out button. A
+  // read-only link opens without signing in (viewer-links.ts), so its page has nothing to sign out of.
+  const page = (title: string, body: JSX.Element, status = 200, viewer = false) =>
     new Response(
       toHtml(
-        <Layout assets={assets} title={title}>
+        <Layout assets={assets} title={title} signOut={deps.auth !== undefined && !viewer}>
           {body}
         </Layout>,
       ),
@@ -88,8 +90,9 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const viewerPage = async (viewerId: string) => {
     if (!isWellFormedId(viewerId)) throw new AppError('BAD_SESSION_ID', 'That read-only link is malformed: check that it was copied whole.')
     const session = await deps.store.getSessionByViewer(viewerId)
-    if (!session) return notFound('No chat has that read-only link (it may have expired). Start a new chat below.')
-    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }))
+    // Without the step's hint: this page may be the answer to someone who has not signed in.
+    if (!session) return page('stepstream', <Landing notice="No chat has that read-only link (it may have expired)." />, 404, true)
+    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }), 200, true)
   }
 
   return (

@@ -29,7 +29,7 @@ describe('config', () => {
         connections: { max: 10_000, maxPerIp: 100 },
         rateLimit: { capacity: 30, perMs: 2000 },
         trustProxy: false,
-        auth: { tokens: [], tokenFile: undefined, ttlMs: 7 * 24 * 3600 * 1000 },
+        auth: { tokens: [], tokenFile: undefined, ttlMs: 7 * 24 * 3600 * 1000, viewerLinks: 'open' },
       },
       steps: {
         echo: { delayMs: 50 },
@@ -373,5 +373,25 @@ describe('per-chat models: --models and --model', () => {
     const lines = bad.stderr.toString().trim().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('--model "c" must be one of --models (a, b)')
+  })
+})
+
+describe('read-only links with auth on: --private-viewer-links', () => {
+  test('off by default (links open), on with the flag or its env twin, listed in --help', () => {
+    const token = ['--auth-token', 'a-token-of-sixteen-chars']
+    expect(run(token).server.auth?.viewerLinks).toBe('open')
+    expect(run([...token, '--private-viewer-links']).server.auth?.viewerLinks).toBe('private')
+    expect(run(token, { STEPSTREAM_PRIVATE_VIEWER_LINKS: '1' }).server.auth?.viewerLinks).toBe('private')
+    expect(run(['--auth-token-file', '/etc/tokens', '--private-viewer-links']).server.auth?.viewerLinks).toBe('private')
+    expect(helpText('1')).toMatch(/--private-viewer-links +with auth: a chat's read-only link needs the token too/)
+    expect(helpText('1')).toContain('STEPSTREAM_PRIVATE_VIEWER_LINKS')
+  })
+
+  test('without auth it means nothing: refused in one line', () => {
+    const parsed = parseConfig(['--private-viewer-links'], {})
+    expect(parsed).toEqual({
+      kind: 'error',
+      message: '--private-viewer-links needs --auth-token or --auth-token-file: without auth every link opens without a token (see --help)',
+    })
   })
 })
