@@ -130,6 +130,9 @@ function NewChatChoices({ models, promptMaxBytes }: { models: readonly string[];
   )
 }
 
+/** htmx 4 sends a refusal of New Chat (4xx, 5xx) to the notice under its form (attribute names JSX cannot spell). */
+const NEW_CHAT_REFUSED = { 'hx-status:4xx': 'target:#new-chat-notice', 'hx-status:5xx': 'target:#new-chat-notice' }
+
 export function Landing({ notice, step }: { notice?: string; step?: StepHint }) {
   const choices = step?.models !== undefined && step.models.length > 0
   return (
@@ -151,11 +154,13 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
       ) : (
         ''
       )}
-      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML">
+      {/* A refused New Chat (a prompt too long, the rate limit) says why under the form, which stays as filled. */}
+      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML" {...NEW_CHAT_REFUSED}>
         {choices ? <NewChatChoices models={step.models!} promptMaxBytes={SYSTEM_PROMPT_MAX_BYTES} /> : ''}
         <button type="submit" class="primary">
           Start New Chat
         </button>
+        <p id="new-chat-notice" class="notice" role="status"></p>
       </form>
       <section id="recent" class="recent" aria-labelledby="recent-title" hidden>
         <h2 id="recent-title">Your recent chats</h2>

@@ -63,4 +63,23 @@ describe.skipIf(!enabled)('choosing a model at New Chat, in a real browser', () 
     expect(errors).toEqual([])
     await leaveScreenshot(page, 'new-chat-model')
   })
+
+  test('a system prompt past the limit is refused under the form, which stays as filled', async () => {
+    const page = await browser.newPage()
+    const asked = fake.requests.length
+    await page.goto(`${base}/`)
+    await page.getByText('System prompt (optional)').click()
+    // Within the textarea's maxlength (characters), over the server's limit (bytes): only the server can tell.
+    const prompt = '€'.repeat(2000)
+    await page.getByLabel('System prompt').fill(prompt)
+    await page.getByRole('button', { name: 'Start New Chat' }).click()
+    await page.locator('#new-chat-notice .error').waitFor()
+    expect(await page.locator('#new-chat-notice').innerText()).toBe(
+      'The system prompt is 6000 bytes long; this server takes at most 4096. Shorten it.',
+    )
+    expect(await page.getByLabel('System prompt').inputValue()).toBe(prompt)
+    expect(new URL(page.url()).search).toBe('')
+    expect(fake.requests.length).toBe(asked)
+    await leaveScreenshot(page, 'new-chat-refused')
+  })
 })
