@@ -11,7 +11,8 @@ import { AbuseServer, announceSeed, answerProblem, fcParams, openPublisherRun, p
 /**
  * The rules a hostile client tried to get around, each as a property against a real port: limits by route whatever
  * the spelling, failed tokens sharing the sign-in limit, a sign-out that revokes the cookie, a Markdown export whose
- * blocks no step text can close, and NDJSON read in linear time whatever its chunking.
+ * blocks no step text can close, NDJSON read in linear time whatever its chunking, and read-only links that open their
+ * chat's reads without the token and nothing else.
  */
 
 slowTests(60_000)
