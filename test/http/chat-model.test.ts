@@ -33,8 +33,8 @@ const config = (): OpenAiConfig => ({
   requestTimeoutMs: 5000,
 })
 
-const server = (store: ServerOptions['store'] = { kind: 'memory' }) =>
-  createServer({ steps: [openAiStep(config(), silentLogger)], log: silentLogger, rateLimit: false, store })
+const server = (store: ServerOptions['store'] = { kind: 'memory' }, models = config().models) =>
+  createServer({ steps: [openAiStep({ ...config(), models }, silentLogger)], log: silentLogger, rateLimit: false, store })
 
 type Server = Awaited<ReturnType<typeof server>>
 
@@ -140,6 +140,35 @@ describe('a chat chooses its model and system prompt at New Chat', () => {
       const sent = await ask(second, id)
       expect(sent.model).toBe('model-b')
       expect(sent.messages[0]).toEqual({ role: 'system', content: 'Remember me.' })
+    } finally {
+      await second.stop()
+    }
+  })
+
+  test('a chat whose model the server no longer offers ends its next run with a sentence, never asking another model', async () => {
+    const store = { kind: 'sqlite' as const, path: join(dir, 'withdrawn.db') }
+    const first = await server(store)
+    let id: string
+    try {
+      id = ((await (await post(first, '/api/sessions', { options: { model: 'model-b' } })).json()) as { id: string }).id
+    } finally {
+      await first.stop()
+    }
+    const second = await server(store, ['model-a'])
+    try {
+      const asked = fake.requests.length
+      expect((await post(second, `/api/sessions/${id}/messages`, { text: 'Hi' })).status).toBe(202)
+      const events = await eventually(async () => {
+        const all = (await (await second.app.handle(new Request(url(`/api/sessions/${id}/events`)))).json()) as {
+          type: string
+          error?: string
+        }[]
+        return all.some((e) => e.type === 'error') ? all : undefined
+      })
+      expect(events.find((e) => e.type === 'error')?.error).toBe(
+        'This chat asks the model "model-b", which this server no longer offers (it offers model-a): start a new chat.',
+      )
+      expect(fake.requests.length).toBe(asked)
     } finally {
       await second.stop()
     }
