@@ -8,7 +8,8 @@ import { silentLogger } from '../../src/log.ts'
 import type { OpenAiConfig } from '../../src/steps/openai-config.ts'
 import { openAiStep } from '../../src/steps/openai-step.ts'
 import { answer, FakeOpenAI } from '../helpers/fake-openai.ts'
-import { eventually } from '../helpers/wait.ts'
+import { redisAvailable, startRedis } from '../helpers/redis-server.ts'
+import { eventually, READY_MS } from '../helpers/wait.ts'
 import { url } from '../helpers/test-app.ts'
 
 /**
@@ -144,6 +145,26 @@ describe('a chat chooses its model and system prompt at New Chat', () => {
       await second.stop()
     }
   })
+
+  test.skipIf(!redisAvailable('per-chat models across Redis instances'))(
+    'on Redis, another instance runs the chat with its choice: created on one, asked on the other',
+    async () => {
+      const redis = await startRedis()
+      const [one, other] = [await server({ kind: 'redis', url: redis.url }), await server({ kind: 'redis', url: redis.url })]
+      try {
+        const made = await post(one, '/api/sessions', { options: { model: 'model-b', system_prompt: 'Across instances.' } })
+        const { id } = (await made.json()) as { id: string }
+        const sent = await ask(other, id)
+        expect(sent.model).toBe('model-b')
+        expect(sent.messages[0]).toEqual({ role: 'system', content: 'Across instances.' })
+      } finally {
+        await one.stop()
+        await other.stop()
+        await redis.destroy()
+      }
+    },
+    READY_MS * 2,
+  )
 
   test('a chat whose model the server no longer offers ends its next run with a sentence, never asking another model', async () => {
     const store = { kind: 'sqlite' as const, path: join(dir, 'withdrawn.db') }
