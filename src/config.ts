@@ -187,6 +187,11 @@ const SERVER_FLAGS: Flags = {
     value: '<path>',
     help: 'like --auth-token, with the tokens read from a file, one a line',
   },
+  'private-viewer-links': {
+    env: ['STEPSTREAM_PRIVATE_VIEWER_LINKS'],
+    help: "with auth: a chat's read-only link needs the token too (by default it opens its chat without it)",
+    boolean: true,
+  },
   'login-ttl': {
     env: ['STEPSTREAM_LOGIN_TTL'],
     value: '<duration>',
@@ -272,6 +277,7 @@ function serverOptions(read: FlagReader): Config['server'] {
       tokens: authTokens(read.get('auth-token')),
       tokenFile: read.get('auth-token-file') || undefined,
       ttlMs: loginTtl(read.get('login-ttl')),
+      viewerLinks: read.on('private-viewer-links') ? 'private' : 'open',
     },
   }
 }
@@ -293,6 +299,10 @@ const configPart: ConfigPart<Config> = {
     }
     if (config.workers > 1 && config.server.store.kind !== 'redis') {
       throw new ConfigError('--workers above 1 needs --store redis://…: processes share their chats only through Redis')
+    }
+    const { auth } = config.server
+    if (auth?.viewerLinks === 'private' && auth.tokens?.length === 0 && auth.tokenFile === undefined) {
+      throw new ConfigError('--private-viewer-links needs --auth-token or --auth-token-file: without auth every link opens without a token')
     }
     if (config.workers > 1 && config.listen.port === 0)
       throw new ConfigError('--workers above 1 needs a fixed --port for its processes to share')

@@ -211,7 +211,7 @@ async function recoverOpenRuns(store: EventStore, log: Logger): Promise<void> {
 /** Sign-ins live in the store, so that instances sharing it share them; a store without them keeps them here. */
 function tokenAuth(tokens: readonly string[], store: EventStore, options: AuthOptions = {}): Auth {
   const signIns = keepsSignIns(store) ? store.signIns : new MemorySignIns()
-  return new Auth(new TokenAuth(tokens), { signIns, ttlMs: options.ttlMs, now: options.now })
+  return new Auth(new TokenAuth(tokens), { signIns, ttlMs: options.ttlMs, now: options.now, viewerLinks: options.viewerLinks })
 }
 
 function serverOf(app: App, deps: AppDeps, streamsEnd: AbortController, pruning: PruneSchedule | undefined): StepstreamServer {

@@ -22,6 +22,15 @@ export const EVENT_TEXT_MAX_CHARS = 1_000_000
 /** The longest id or name an event holds (a tool call's id and name, an agent step's name, a model's name). */
 export const NAME_MAX_CHARS = 200
 
+/**
+ * The longest system prompt a chat may be created with (`POST /api/sessions {"options": {"system_prompt"}}`, the
+ * New Chat form); bytes of UTF-8 (4 KiB). Kept with the chat and sent with each of its requests to the model.
+ */
+export const SYSTEM_PROMPT_MAX_BYTES = 4 * 1024
+
+/** The most models `--models` may offer; models (100). Each name is at most NAME_MAX_CHARS. */
+export const MAX_OFFERED_MODELS = 100
+
 /** The longest error sentence an `error` event holds; a longer one is cut. */
 export const ERROR_MAX_CHARS = 10_000
 

@@ -10,6 +10,9 @@ declare namespace JSX {
     'hx-disable'?: string
     'hx-sse:connect'?: string
     'hx-sse:close'?: string
+    /** htmx 4: how to handle a response of that status class (`target:#notice`). */
+    'hx-status:4xx'?: string
+    'hx-status:5xx'?: string
   }
   interface IntrinsicElements {
     /** htmx 4: swaps its children into `hx-target` with `hx-swap`, wherever it appears in a response. */

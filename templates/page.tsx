@@ -1,4 +1,5 @@
 /** @jsxImportSource @kitajs/html */
+import { SYSTEM_PROMPT_MAX_BYTES } from '../src/limits.ts'
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
@@ -16,7 +17,32 @@ export interface PageAssets {
 // back/forward reloads the page, because every URL of ours renders fully on the server.
 const HTMX_CONFIG = 'includeIndicatorCSS:false, history:"reload", defaultTimeout:15000'
 
-export function Layout({ assets, title, children }: { assets: PageAssets; title: string; children: JSX.Element }) {
+/**
+ * Sign out (auth on): ends the browser's sign-in on the server, for every instance that shares the store, and drops
+ * its cookie (`POST /logout`). A plain form, so it works without scripts and from the keyboard.
+ */
+function SignOut() {
+  return (
+    <form class="sign-out" action="/logout" method="post">
+      <button type="submit" id="sign-out">
+        Sign out
+      </button>
+    </form>
+  )
+}
+
+export function Layout({
+  assets,
+  title,
+  children,
+  signOut = false,
+}: {
+  assets: PageAssets
+  title: string
+  children: JSX.Element
+  /** Shows the sign-out button: on the pages of a signed-in browser when auth is on. */
+  signOut?: boolean
+}) {
   return (
     <>
       {'<!doctype html>'}
@@ -44,6 +70,7 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
                 &nbsp;
               </span>
             </span>
+            {signOut ? <SignOut /> : ''}
           </header>
           <main id="main">{children}</main>
           {/* Plain (not deferred) scripts at the end of the body: htmx initialises on DOMContentLoaded only while the
@@ -62,9 +89,53 @@ export function Layout({ assets, title, children }: { assets: PageAssets; title:
 export interface StepHint {
   name: string
   description: string
+  /** The models a new chat may choose from (`--models`): a select when there are two or more. */
+  models?: readonly string[]
 }
 
+/**
+ * What New Chat lets a chat of a model step choose: its model (when the server offers more than one) and a system
+ * prompt of its own (src/steps/openai-choice.ts checks both; SYSTEM_PROMPT_MAX_BYTES bounds the prompt).
+ */
+function NewChatChoices({ models, promptMaxBytes }: { models: readonly string[]; promptMaxBytes: number }) {
+  return (
+    <div class="new-chat-choices">
+      {models.length > 1 ? (
+        <label>
+          Model{' '}
+          <select name="model" id="new-chat-model">
+            {models.map((model) => (
+              <option value={model} safe>
+                {model}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : (
+        ''
+      )}
+      <details>
+        <summary>System prompt (optional)</summary>
+        <label for="new-chat-system-prompt" class="visually-hidden">
+          System prompt
+        </label>
+        <textarea
+          id="new-chat-system-prompt"
+          name="system_prompt"
+          rows="3"
+          maxlength={String(promptMaxBytes)}
+          placeholder="You are a helpful assistant."
+        ></textarea>
+      </details>
+    </div>
+  )
+}
+
+/** htmx 4 sends a refusal of New Chat (4xx, 5xx) to the notice under its form (attribute names JSX cannot spell). */
+const NEW_CHAT_REFUSED = { 'hx-status:4xx': 'target:#new-chat-notice', 'hx-status:5xx': 'target:#new-chat-notice' }
+
 export function Landing({ notice, step }: { notice?: string; step?: StepHint }) {
+  const choices = step?.models !== undefined && step.models.length > 0
   return (
     <section class="landing">
       {notice ? (
@@ -83,10 +154,13 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
       ) : (
         ''
       )}
-      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML">
+      {/* A refused New Chat (a prompt too long, the rate limit) says why under the form, which stays as filled. */}
+      <form action="/start" method="post" hx-post="/start" hx-target="#main" hx-swap="innerHTML" {...NEW_CHAT_REFUSED}>
+        {choices ? <NewChatChoices models={step.models!} promptMaxBytes={SYSTEM_PROMPT_MAX_BYTES} /> : ''}
         <button type="submit" class="primary">
           Start New Chat
         </button>
+        <p id="new-chat-notice" class="notice" role="status"></p>
       </form>
       <section id="recent" class="recent" aria-labelledby="recent-title" hidden>
         <h2 id="recent-title">Your recent chats</h2>
@@ -164,10 +238,17 @@ export async function renderEntries(transcript: Transcript, versions?: ReadonlyM
 }
 
 /** Share and keep: the read-only link (owners only), and the transcript as Markdown or JSON. */
-function ChatTools({ access }: { access: ChatAccess }) {
+function ChatTools({ access, model }: { access: ChatAccess; model?: string }) {
   const { api } = chatPaths(access)
   return (
     <nav class="chat-tools" aria-label="Share and export">
+      {model === undefined ? (
+        ''
+      ) : (
+        <span class="chat-model" id="chat-model">
+          Model: <code safe>{model}</code>
+        </span>
+      )}
       {access.kind === 'owner' ? (
         <button type="button" id="copy-view-link" data-link={`/?view=${access.viewerId}`}>
           Copy read-only link
@@ -305,8 +386,11 @@ export function Chat({
   published = false,
   earlierBefore,
   entries,
+  model,
 }: {
   access: ChatAccess
+  /** The model the chat chose at New Chat (the openai step's), shown above the transcript. */
+  model?: string
   transcript: Transcript
   running: boolean
   /** `--max-message-bytes`, rendered as `maxlength` (see DEFAULT_MAX_MESSAGE_BYTES in src/limits.ts for why). */
@@ -323,7 +407,7 @@ export function Chat({
   const remember = access.kind === 'owner' ? { 'data-session': access.sessionId } : { 'data-view': access.viewerId }
   return (
     <section class="chat" {...remember}>
-      <ChatTools access={access} />
+      <ChatTools access={access} model={model} />
       <div
         id="transcript"
         class="transcript"

@@ -7,6 +7,14 @@ import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events
 import { transcriptResponse } from './exports.ts'
 import { submitMessage } from './message.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
+import { chatModel } from './chat-model.ts'
+
+/** The model and system prompt a chat chose at New Chat (the openai step's), for its owner. */
+function chosen(session: SessionRecord): { model?: string; system_prompt?: string } {
+  const prompt = session.step.options?.system_prompt
+  const model = chatModel(session)
+  return { ...(model !== undefined && { model }), ...(typeof prompt === 'string' && { system_prompt: prompt }) }
+}
 
 const Id = t.Object({ id: t.String() })
 
@@ -44,13 +52,14 @@ function newSessionBody(body: unknown): NewSessionBody {
   return parsed
 }
 
-/** What `POST /api/sessions` answers about a new session: its ids, its links and its step. */
-const sessionLinks = ({ id, viewer_id, step }: SessionRecord) => ({
-  id,
-  url: ownerUrl(id),
-  viewer_id,
-  view_url: viewerUrl(viewer_id),
-  step: step.name,
+/** What `POST /api/sessions` answers about a new session: its ids, its links, its step and what it chose. */
+const sessionLinks = (session: SessionRecord) => ({
+  id: session.id,
+  url: ownerUrl(session.id),
+  viewer_id: session.viewer_id,
+  view_url: viewerUrl(session.viewer_id),
+  step: session.step.name,
+  ...chosen(session),
 })
 
 /** The JSON API, for programs and black-box tests. */
@@ -76,6 +85,7 @@ export const apiRoutes = (deps: AppDeps) =>
         return {
           ...rest,
           step: step.name,
+          ...chosen(session),
           publisher: publisher_hash !== undefined,
           running: (await deps.runner.running(session.id)) !== undefined,
         }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { DEFAULT_SIGN_IN_TTL_MS } from '../defaults.ts'
 import type { SignIns } from '../store/sign-ins.ts'
+import type { ViewerLinks } from './viewer-links.ts'
 
 /** The sign-in cookie's name. */
 export const AUTH_COOKIE = 'stepstream_auth'
@@ -45,6 +46,11 @@ export interface SignInOptions {
   ttlMs?: number
   /** The clock, in epoch milliseconds; `Date.now` by default (tests move it). */
   now?: () => number
+  /**
+   * Whether a chat's read-only link opens without the token (viewer-links.ts); default `open`, `private` with
+   * `--private-viewer-links`.
+   */
+  viewerLinks?: ViewerLinks
 }
 
 /**
@@ -57,6 +63,8 @@ export class Auth {
   readonly #signIns: SignIns
   /** How long a sign-in lasts; milliseconds. */
   readonly ttlMs: number
+  /** Whether read-only links open without the token (`open`, the default) or need it too (`private`). */
+  readonly viewerLinks: ViewerLinks
 
   constructor(
     readonly tokens: TokenAuth,
@@ -65,6 +73,7 @@ export class Auth {
     this.#signIns = options.signIns
     this.ttlMs = options.ttlMs ?? DEFAULT_SIGN_IN_TTL_MS
     this.#now = options.now ?? Date.now
+    this.viewerLinks = options.viewerLinks ?? 'open'
   }
 
   /** True when the request offers a credential at all (a bearer token or a sign-in cookie): a guess, if wrong. */

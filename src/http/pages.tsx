@@ -10,6 +10,7 @@ import { toHtml } from '../../templates/to-html.ts'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
+import { chatModel } from './chat-model.ts'
 import { submitMessage } from './message.ts'
 import { messageVersions } from './versions.ts'
 import { PAGE_HEADERS } from './page-headers.ts'
@@ -26,6 +27,23 @@ function acknowledged(request: Request, sessionId: string): Response {
   return new Response('', { status: 200, headers: PAGE_HEADERS })
 }
 
+/**
+ * What the New Chat form chose, as the default step's options: its model and system prompt (blank ones left out),
+ * read only when the step offers the choice (`offered`); the step checks them (422 with a sentence). A body that is
+ * no form, or a form without them, chooses nothing: `/start` posted bare starts a chat as before.
+ */
+function newChatChoices(body: unknown, offered: boolean): Record<string, unknown> | undefined {
+  if (!offered || typeof body !== 'object' || body === null) return undefined
+  const choices = new Map<string, string>()
+  for (const name of ['model', 'system_prompt']) {
+    const value: unknown = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined
+    if (value === undefined) continue
+    if (typeof value !== 'string') throw new AppError('BAD_REQUEST', `The New Chat form sent "${name}" more than once: send it once.`)
+    if (value.trim() !== '') choices.set(name, value)
+  }
+  return choices.size === 0 ? undefined : Object.fromEntries(choices)
+}
+
 const Form = t.Object({
   client_id: t.String({ error: 'The form has no client_id: reload the chat page and try again.' }),
   message: t.Optional(t.String()),
@@ -33,17 +51,19 @@ const Form = t.Object({
 
 /** The browser-facing routes of the original tutorial: the page, /start, /chat and /cancel. */
 export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
-  const page = (title: string, body: JSX.Element, status = 200) =>
+  // Every page here but a read-only one is a signed-in browser's when auth is on: it gets the sign-out button. A
+  // read-only link opens without signing in (viewer-links.ts), so its page has nothing to sign out of.
+  const page = (title: string, body: JSX.Element, status = 200, viewer = false) =>
     new Response(
       toHtml(
-        <Layout assets={assets} title={title}>
+        <Layout assets={assets} title={title} signOut={deps.auth !== undefined && !viewer}>
           {body}
         </Layout>,
       ),
       { status, headers: PAGE_HEADERS },
     )
 
-  const step = { name: deps.steps.defaultStep, description: deps.steps.describe() }
+  const step = { name: deps.steps.defaultStep, description: deps.steps.describe(), models: deps.steps.models() }
   const landing = () => page('stepstream', <Landing step={step} />)
 
   const chatFragment = async (session: SessionRecord, access: ChatAccess) => {
@@ -62,6 +82,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         published={published}
         earlierBefore={earlierBefore}
         entries={await renderEntries(transcript, versions)}
+        model={chatModel(session)}
       />,
     )
   }
@@ -72,8 +93,9 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const viewerPage = async (viewerId: string) => {
     if (!isWellFormedId(viewerId)) throw new AppError('BAD_SESSION_ID', 'That read-only link is malformed: check that it was copied whole.')
     const session = await deps.store.getSessionByViewer(viewerId)
-    if (!session) return notFound('No chat has that read-only link (it may have expired). Start a new chat below.')
-    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }))
+    // Without the step's hint: this page may be the answer to someone who has not signed in.
+    if (!session) return page('stepstream', <Landing notice="No chat has that read-only link (it may have expired)." />, 404, true)
+    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }), 200, true)
   }
 
   return (
@@ -98,8 +120,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
       )
       // A link prefetcher or an unfurler follows GET links: only a POST may create a session and start a run.
       .get('/start', landing)
-      .post('/start', async ({ request }) => {
-        const session = await createSession(deps)
+      .post('/start', async ({ request, body }) => {
+        const session = await createSession(deps, undefined, newChatChoices(body, step.models.length > 0))
         await deps.runner.submit(session, DEFAULT_USER_MESSAGE)
         const url = ownerUrl(session.id)
         if (!isHtmx(request)) return seeOther(url)

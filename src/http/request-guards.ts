@@ -8,6 +8,7 @@ import { TokenBuckets } from './token-bucket.ts'
 import { isPublic, LOGIN_ROUTE, routedPath, WORK_ROUTES } from './guarded-routes.ts'
 import { signOutCookie, isHttps } from './auth.ts'
 import { seeOther } from './safe-headers.ts'
+import { opensWithoutToken } from './viewer-links.ts'
 import { STREAM_PATH_PREFIX } from '../streams/stream-name.ts'
 import { quoted, withArticle } from '../sentence.ts'
 
@@ -183,6 +184,7 @@ export const requestGuards = (deps: AppDeps, ours: (path: string) => boolean = (
   /** Auth, for a request to a route that needs it: 401 (or the sign-in page for a browser) without a credential. */
   const authenticate = async (request: Request, path: string, set: { headers: Record<string, unknown> }) => {
     if (!auth || isPublic(path)) return
+    if (opensWithoutToken(auth.viewerLinks, request.method, path, new URL(request.url).search)) return
     const verdict = await auth.verdict(request)
     if (verdict === 'ok') return credentialAccepted(request)
     // A browser with an expired or signed-out cookie drops it: one of its address's attempts spent, not one a request.

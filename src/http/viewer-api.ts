@@ -2,6 +2,7 @@ import { Elysia, t } from 'elysia'
 import { readOnly } from '../errors.ts'
 import { forViewer } from '../events.ts'
 import { type AppDeps, requireViewer } from './deps.ts'
+import { chatModel } from './chat-model.ts'
 import { transcriptResponse } from './exports.ts'
 import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events-query.ts'
 
@@ -28,6 +29,8 @@ export const viewerApiRoutes = (deps: AppDeps) =>
           created_at: session.created_at,
           last_seq: session.last_seq,
           step: session.step.name,
+          // The model, never the system prompt: the owner's words to the model are not the viewer's to read.
+          ...(chatModel(session) !== undefined && { model: chatModel(session) }),
           running: (await deps.runner.running(session.id)) !== undefined,
         }
       },

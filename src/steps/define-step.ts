@@ -40,6 +40,10 @@ export interface StepDefinition {
   description?: string
   /** Why this step cannot run as configured, as a sentence saying how to fix it; absent when it can. */
   unavailable?: string
+  /** Checks and completes a new chat's options (see StepFactory.prepare); absent: kept as given. */
+  prepare?: StepFactory['prepare']
+  /** The models a new chat may choose from (see StepFactory.models). */
+  models?: readonly string[]
   /**
    * Answers the conversation: streams with `run.partial(…)` and returns the whole answer (text, or text and meta),
    * which becomes the run's `final`. A throw becomes the run's `error` with the error's message (write it for the
@@ -59,6 +63,8 @@ export function defineStep(definition: StepDefinition): StepFactory {
     name: definition.name,
     description: definition.description ?? `the ${definition.name} step`,
     unavailable: definition.unavailable,
+    prepare: definition.prepare,
+    models: definition.models,
     create: (options): Step => ({
       type: definition.name,
       async run(conversation, { signal, emit, sessionId, runId }) {

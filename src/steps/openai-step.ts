@@ -6,6 +6,7 @@ import type { OpenAiConfig } from './openai-config.ts'
 import type { FinalMetaOf } from '../events.ts'
 import { NAME_MAX_CHARS } from '../limits.ts'
 import type { Logger } from '../log.ts'
+import { chosenSettings, prepareOpenAiOptions } from './openai-choice.ts'
 import { askedUrl, CUT_SENTENCE, failureSentence } from './openai-failure.ts'
 import { toChatMessages } from './openai-messages.ts'
 import { addUsage, readTurn, type StreamedToolCall } from './openai-turn.ts'
@@ -23,7 +24,7 @@ export const MAX_RETRIES = 2
 /** The client's own request timeout, out of the way: the watchdog (`--request-timeout`) is the one timer. */
 const CLIENT_TIMEOUT_MS = 24 * 3600 * 1000
 
-export type OpenAiSettings = OpenAiConfig & { model: string }
+export type OpenAiSettings = Omit<OpenAiConfig, 'models'> & { model: string }
 
 /** The built-in tools: `current_time` and `calculator`. */
 export const builtInTools = () => new ToolRegistry([currentTime(), calculator])
@@ -204,13 +205,19 @@ export function openAiUnavailable(config: OpenAiConfig): string | undefined {
   return undefined
 }
 
-/** The openai step for the registry: every session asks the server's model with the server's settings. */
+/**
+ * The openai step for the registry: each chat asks the model and system prompt it chose at New Chat (recorded in its
+ * step spec, see openai-choice.ts), else the server's, with the server's other settings.
+ */
 export function openAiStep(config: OpenAiConfig, log: Logger, tools: ToolRegistry = builtInTools(), transport?: typeof fetch): StepFactory {
   return defineStep({
     name: 'openai',
     description: `asks ${config.model ?? 'a model (none configured)'} at ${new URL(config.baseUrl).host}, with tools`,
     unavailable: openAiUnavailable(config),
-    run: (conversation, run) => new OpenAiAnswer({ ...config, model: config.model ?? '' }, tools, log, transport).answer(conversation, run),
+    prepare: (options) => prepareOpenAiOptions(config, options),
+    models: config.models,
+    run: (conversation, run) =>
+      new OpenAiAnswer({ ...config, ...chosenSettings(config, run.options) }, tools, log, transport).answer(conversation, run),
   })
 }
 

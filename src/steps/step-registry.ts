@@ -12,6 +12,14 @@ export interface StepFactory {
    * undefined when it can. Sessions cannot pick such a step (422), and a server cannot make it its default.
    */
   readonly unavailable?: string
+  /**
+   * Checks the options a new chat asks for and completes them with what it leaves out, so that the chat records its
+   * whole choice (the openai step's model); throws an AppError (422) with a sentence for options it refuses. Options
+   * are kept as given when absent.
+   */
+  readonly prepare?: (options: Readonly<Record<string, unknown>> | undefined) => Record<string, unknown> | undefined
+  /** The models a new chat may choose from, for the New Chat form; none for a step without such a choice. */
+  readonly models?: readonly string[]
   create(options: Record<string, unknown>): Step
 }
 
@@ -42,7 +50,13 @@ export class StepRegistry {
     const factory = this.#factories.get(name)
     if (!factory) throw unknownStep(name, this.names)
     if (factory.unavailable) throw new AppError('STEP_UNAVAILABLE', factory.unavailable)
-    return options === undefined ? { name } : { name, options }
+    const prepared = factory.prepare ? factory.prepare(options) : options
+    return prepared === undefined ? { name } : { name, options: prepared }
+  }
+
+  /** The models a new chat of this step may choose from (the openai step's `--models`); empty for other steps. */
+  models(name: string = this.defaultStep): readonly string[] {
+    return this.#factories.get(name)?.models ?? []
   }
 
   /** The step that runs a session's next message. */

@@ -14,9 +14,10 @@ import { appRoutes, missingGenerators, requestArb } from './routes.ts'
  * Every route of the app, from the app's own route table, abused on a real port: random and hostile bodies, ids,
  * headers, paths and chunking, sizes around every limit. After each batch the server must be alive, have answered
  * `/healthz` within 250 ms throughout, hold less than the RSS bound, have answered no 5xx, and have given a sentence
- * with every 4xx (harness.ts). Default flags but four: a temporary SQLite file, auth on (so the sign-in routes
+ * with every 4xx (harness.ts). Default flags but these: a temporary SQLite file, auth on (so the sign-in routes
  * exist), no rate limit (the bucket would answer 429 before the handlers are reached), and a long-poll of half a second
- * (a Durable Streams long-poll on a quiet stream would otherwise outlast the harness's 15 s per request).
+ * (a Durable Streams long-poll on a quiet stream would otherwise outlast the harness's 15 s per request), and the openai step
+ * offered with two models (its model server refusing connections).
  */
 
 slowTests(60_000)
@@ -40,6 +41,11 @@ beforeAll(async () => {
       '1',
       '--long-poll-ms',
       '500',
+      // The openai step offered, so that a chat's model and system prompt are abused too; its server refuses at once.
+      '--models',
+      'abuse-model-a,abuse-model-b',
+      '--openai-base-url',
+      'http://127.0.0.1:9/v1',
     ],
   })
   pools = await createPools(server.base)

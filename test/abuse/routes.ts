@@ -194,6 +194,32 @@ const aguiBodyArb = fc.oneof(
   { arbitrary: json(aguiHeavyBodyArb), weight: 1 },
 )
 
+/** Models a new chat may ask for: the two the abused server offers (`--models`), and others. */
+const modelArb: fc.Arbitrary<unknown> = fc.oneof(
+  { arbitrary: fc.constantFrom('abuse-model-a', 'abuse-model-b'), weight: 3 },
+  { arbitrary: textArb, weight: 2 },
+  { arbitrary: fc.constantFrom('ABUSE-MODEL-A', 'abuse-model-a ', 'abuse-model-a,abuse-model-b', '__proto__', 'x'.repeat(201)), weight: 1 },
+  { arbitrary: jsonArb, weight: 1 },
+)
+/** A system prompt: text, hostile text, not text. */
+const systemPromptArb: fc.Arbitrary<unknown> = fc.oneof({ arbitrary: textArb, weight: 3 }, { arbitrary: jsonArb, weight: 1 })
+
+/** The New Chat form: its model and system prompt, each absent, once, twice, hostile or long. */
+const newChatFormArb: fc.Arbitrary<BodyRecipe> = fc
+  .record({
+    models: fc.array(modelArb.map(String), { maxLength: 2 }),
+    prompt: fc.oneof<fc.Arbitrary<(string | { repeat: string; times: number })[]>[]>(
+      fc.array(textArb, { maxLength: 2 }),
+      fc.record({ repeat: unitArb, times: sizeArb }).map((long) => [long]),
+    ),
+  })
+  .map(({ models, prompt }) => ({
+    form: [
+      ...models.map((m): [string, string] => ['model', m]),
+      ...prompt.map((p): [string, string | { repeat: string; times: number }] => ['system_prompt', p]),
+    ],
+  }))
+
 /** The rest of a Durable Streams path (`/v1/stream/<name>`): a few names that requests share, and hostile ones. */
 const streamNameArb = fc.oneof(
   { arbitrary: fc.constantFrom('s1', 's2', 'a/b', '__proto__', 'constructor', 'sessions/x', 'view/y', 'x'.repeat(1025)), weight: 3 },
@@ -261,7 +287,13 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
     ),
   },
   'GET /start': { auth: 'server' },
-  'POST /start': { auth: 'server', body: typed(hostileBodyArb) },
+  'POST /start': {
+    auth: 'server',
+    body: fc.oneof(
+      { arbitrary: typed(hostileBodyArb), weight: 1 },
+      { arbitrary: newChatFormArb.map((body) => ({ body, contentType: 'application/x-www-form-urlencoded' })), weight: 2 },
+    ),
+  },
   'POST /chat': {
     auth: 'server',
     body: mostly(
@@ -345,8 +377,16 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
             { json: { step: 'agui' } },
             { json: { publisher: true, step: 'echo' } },
             { text: '{"options":{"__proto__":{"polluted":true}}}' },
+            { text: '{"step":"openai","options":{"__proto__":{"model":"abuse-model-b"}}}' },
           ),
           jsonArb.map((options) => ({ json: { step: 'echo', options } })),
+          // A chat's own model and system prompt (--models abuse-model-a,abuse-model-b): in the list, out of it, hostile.
+          fc
+            .record({ model: fc.option(modelArb, { nil: undefined }), system_prompt: fc.option(systemPromptArb, { nil: undefined }) })
+            .map((options) => ({ json: { step: 'openai', options } })),
+          fc
+            .record({ times: sizeArb, repeat: jsonUnitArb })
+            .map(({ times, repeat }) => ({ repeat, times, prefix: '{"step":"openai","options":{"system_prompt":"', suffix: '"}}' })),
           deepIn('{"step":"echo","options":{"a":', '}}'),
         ),
       ),

@@ -11,7 +11,8 @@ import { AbuseServer, announceSeed, answerProblem, fcParams, openPublisherRun, p
 /**
  * The rules a hostile client tried to get around, each as a property against a real port: limits by route whatever
  * the spelling, failed tokens sharing the sign-in limit, a sign-out that revokes the cookie, a Markdown export whose
- * blocks no step text can close, and NDJSON read in linear time whatever its chunking.
+ * blocks no step text can close, NDJSON read in linear time whatever its chunking, and read-only links that open their
+ * chat's reads without the token and nothing else.
  */
 
 slowTests(60_000)
@@ -275,3 +276,149 @@ function chunkedPieces(body: Uint8Array, size: number): Uint8Array {
   parts.push(encoder.encode('0\r\n\r\n'))
   return Buffer.concat(parts)
 }
+
+/**
+ * Read-only links with auth on (src/http/viewer-links.ts): without the token, a viewer id opens its chat's reads and
+ * nothing else does. Requests mix viewer and owner ids in paths and queries, spell the query's keys and the path
+ * other ways, and use other methods; none sends a credential.
+ */
+describe('read-only links with auth on, without a token', () => {
+  let open: AbuseServer
+  let closed: AbuseServer
+  const chats = new Map<AbuseServer, { owners: string[]; viewers: string[] }>()
+
+  /** Two chats with an answer each, made with the token. */
+  async function chatsOn(server: AbuseServer) {
+    const owners: string[] = []
+    const viewers: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const made = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST', headers: bearer })).json()) as {
+        id: string
+        viewer_id: string
+      }
+      await fetch(`${server.base}/api/sessions/${made.id}/messages`, {
+        method: 'POST',
+        headers: { ...bearer, 'content-type': 'application/json' },
+        body: '{"text":"hello"}',
+      })
+      owners.push(made.id)
+      viewers.push(made.viewer_id)
+    }
+    chats.set(server, { owners, viewers })
+  }
+
+  beforeAll(async () => {
+    const args = ['--store', 'memory', '--rate-limit', 'off', '--auth-token', AUTH_TOKEN, '--echo-delay', '1']
+    ;[open, closed] = await Promise.all([AbuseServer.start({ args }), AbuseServer.start({ args: [...args, '--private-viewer-links'] })])
+    // Not judged: both servers start at once, and their first runs load the step.
+    await Promise.all([open.unjudged(() => chatsOn(open)), closed.unjudged(() => chatsOn(closed))])
+  })
+  afterAll(async () => {
+    await open?.stop()
+    await closed?.stop()
+  })
+
+  /** `{ id }` stands for a live id, owner's or viewer's, drawn with the request. */
+  type Part = string | { id: 'owner' | 'viewer'; index: number }
+  const idArb = fc.record({ id: fc.constantFrom<'owner' | 'viewer'>('owner', 'viewer'), index: fc.nat(1) })
+  /** Path templates: the viewer's reads, the owner's, and others; `true` marks those a viewer id may open. */
+  const TEMPLATES: [string[], boolean][] = [
+    [['/'], true],
+    [['/events'], true],
+    [['/earlier'], true],
+    [['/api/sessions/view/', '*'], true],
+    [['/api/sessions/view/', '*', '/events'], true],
+    [['/api/sessions/view/', '*', '/stream'], true],
+    [['/api/sessions/view/', '*', '/transcript.md'], true],
+    [['/api/sessions/view/', '*', '/transcript.json'], true],
+    [['/v1/stream/view/', '*'], true],
+    [['/api/sessions/', '*'], false],
+    [['/api/sessions/', '*', '/events'], false],
+    [['/api/sessions/', '*', '/stream'], false],
+    [['/api/sessions/', '*', '/transcript.json'], false],
+    [['/v1/stream/sessions/', '*'], false],
+    [['/metrics'], false],
+    [['/start'], false],
+  ]
+  const keyArb = fc.constantFrom(
+    'view',
+    'client_id',
+    'client%5Fid',
+    '%76iew',
+    'after',
+    'before',
+    'limit',
+    'format',
+    'view[]',
+    'CLIENT_ID',
+    '',
+  )
+  const valueArb = fc.oneof(
+    { arbitrary: idArb.map((id): Part => id), weight: 3 },
+    { arbitrary: fc.constantFrom<Part>('0', '2', '', 'json'), weight: 1 },
+    { arbitrary: fc.constantFrom(...HOSTILE_IDS).map((id): Part => encodeURIComponent(id)), weight: 1 },
+  )
+  const requestArb = fc.record({
+    method: fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST'),
+    template: fc.constantFrom(...TEMPLATES),
+    pathId: idArb,
+    query: fc.array(fc.tuple(keyArb, valueArb), { maxLength: 4 }),
+    // Dot segments need a raw socket, which fetch would resolve: the other spellings.
+    spelling: fc.constantFrom<PathSpelling>('as-is', 'as-is', 'trailing-slash', 'double-slash', 'upper-case', 'encoded-letter'),
+  })
+
+  /** What the server answered, the body read for at most half a second (a stream never ends). */
+  async function send(server: AbuseServer, method: string, target: string) {
+    const controller = new AbortController()
+    const res = await fetch(`${server.base}${target}`, { method, redirect: 'manual', signal: controller.signal })
+    let body = ''
+    const reader = res.body?.getReader()
+    const timer = setTimeout(() => controller.abort(), 500)
+    try {
+      const decoder = new TextDecoder()
+      for (let chunk = await reader?.read(); chunk && !chunk.done && body.length < 1 << 20; chunk = await reader?.read())
+        body += decoder.decode(chunk.value, { stream: true })
+    } catch {
+      // cut off at the deadline: what came so far is judged
+    } finally {
+      clearTimeout(timer)
+    }
+    return { status: res.status, body }
+  }
+
+  const property = (server: AbuseServer, linksOpen: boolean) =>
+    fc.asyncProperty(requestArb, ({ method, template: [segments, viewerRoute], pathId, query, spelling }) => {
+      const { owners, viewers } = chats.get(server)!
+      const idOf = (part: Part) => (typeof part === 'string' ? part : (part.id === 'owner' ? owners : viewers)[part.index]!)
+      const path = respell(segments, spelling)
+        .map((s) => (s === '*' ? idOf(pathId) : s))
+        .join('')
+      const pairs = query.map(([key, value]) => `${key}=${idOf(value)}`)
+      const target = `${path}${pairs.length ? `?${pairs.join('&')}` : ''}`
+      return server.batch(`${method} ${target}`, async () => {
+        const { status, body } = await send(server, method, target)
+        if (status >= 300) return
+        const what = `${method} ${target} without a token answered ${status}`
+        if (!linksOpen) return server.note(`${what} with --private-viewer-links`)
+        if (!viewerRoute || method !== 'GET') return server.note(`${what}: only a viewer's reads open without it`)
+        const owner = owners.find((id) => body.includes(id) || (segments.length === 1 && query.some(([, v]) => idOf(v) === id)))
+        if (owner !== undefined) server.note(`${what} and opened or showed the owner id ${owner}`)
+      })
+    })
+
+  test(
+    'a viewer id opens its reads and nothing else; no answer holds or acts on an owner id',
+    async () => {
+      await fc.assert(property(open, true), fcParams(60))
+    },
+    propertyTimeout(60_000),
+  )
+
+  test(
+    'with --private-viewer-links nothing opens without the token',
+    async () => {
+      await fc.assert(property(closed, false), fcParams(40))
+    },
+    propertyTimeout(60_000),
+  )
+})

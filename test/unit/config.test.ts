@@ -29,7 +29,7 @@ describe('config', () => {
         connections: { max: 10_000, maxPerIp: 100 },
         rateLimit: { capacity: 30, perMs: 2000 },
         trustProxy: false,
-        auth: { tokens: [], tokenFile: undefined, ttlMs: 7 * 24 * 3600 * 1000 },
+        auth: { tokens: [], tokenFile: undefined, ttlMs: 7 * 24 * 3600 * 1000, viewerLinks: 'open' },
       },
       steps: {
         echo: { delayMs: 50 },
@@ -37,6 +37,7 @@ describe('config', () => {
           baseUrl: 'https://api.openai.com/v1',
           apiKey: undefined,
           model: undefined,
+          models: [],
           systemPrompt: 'You are a helpful assistant.',
           maxToolRounds: 8,
           requestTimeoutMs: 120_000,
@@ -94,6 +95,7 @@ describe('config', () => {
       baseUrl: 'http://localhost:11434/v1',
       apiKey: 'sk-flag',
       model: 'llama3.2',
+      models: ['llama3.2'],
       systemPrompt: 'Be brief.',
       maxToolRounds: 3,
       requestTimeoutMs: 5000,
@@ -338,4 +340,58 @@ test('steps own their config: config.ts composes their parts, and nothing under 
     if (/from '(\.\.\/)+config\.ts'/.test(await Bun.file(join(root, path)).text())) importers.push(path)
   }
   expect(importers).toEqual([])
+})
+
+describe('per-chat models: --models and --model', () => {
+  test('--models is the list New Chat offers; --model is its default, else the first; either alone works, and the env twin', () => {
+    expect(run(['--models', 'a, b,c']).steps.openai).toMatchObject({ model: 'a', models: ['a', 'b', 'c'] })
+    expect(run(['--models', 'a,b', '--model', 'b']).steps.openai).toMatchObject({ model: 'b', models: ['a', 'b'] })
+    expect(run(['--model', 'solo']).steps.openai).toMatchObject({ model: 'solo', models: ['solo'] })
+    expect(run([], { STEPSTREAM_MODELS: 'x,y' }).steps.openai).toMatchObject({ model: 'x', models: ['x', 'y'] })
+    expect(helpText('1')).toMatch(/--models <a,b,…> +openai step: the models New Chat offers/)
+    expect(helpText('1')).toContain('STEPSTREAM_MODELS')
+  })
+
+  test.each([
+    [['--models', 'a,b', '--model', 'c'], /--model "c" must be one of --models \(a, b\)/],
+    [['--models', 'a,,b'], /--models must be/],
+    [['--models', 'a b'], /--models must be/],
+    [['--models', ` ${'m'.repeat(201)}`], /--models must be/],
+    [['--models', Array.from({ length: 101 }, (_, i) => `m${i}`).join(',')], /--models must be up to 100/],
+  ])('%p is refused in one line', (argv, pattern) => {
+    const parsed = parseConfig(argv as string[], {})
+    expect(parsed.kind).toBe('error')
+    const message = (parsed as { message: string }).message
+    expect(message).toMatch(pattern as RegExp)
+    expect(message).not.toContain('\n')
+  })
+
+  test('the binary exits 2 with one line for a --model outside --models', () => {
+    const main = join(import.meta.dir, '../../src/main.ts')
+    const bad = Bun.spawnSync([process.execPath, main, '--store', 'memory', '--models', 'a,b', '--model', 'c'], { stderr: 'pipe' })
+    expect(bad.exitCode).toBe(2)
+    const lines = bad.stderr.toString().trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain('--model "c" must be one of --models (a, b)')
+  })
+})
+
+describe('read-only links with auth on: --private-viewer-links', () => {
+  test('off by default (links open), on with the flag or its env twin, listed in --help', () => {
+    const token = ['--auth-token', 'a-token-of-sixteen-chars']
+    expect(run(token).server.auth?.viewerLinks).toBe('open')
+    expect(run([...token, '--private-viewer-links']).server.auth?.viewerLinks).toBe('private')
+    expect(run(token, { STEPSTREAM_PRIVATE_VIEWER_LINKS: '1' }).server.auth?.viewerLinks).toBe('private')
+    expect(run(['--auth-token-file', '/etc/tokens', '--private-viewer-links']).server.auth?.viewerLinks).toBe('private')
+    expect(helpText('1')).toMatch(/--private-viewer-links +with auth: a chat's read-only link needs the token too/)
+    expect(helpText('1')).toContain('STEPSTREAM_PRIVATE_VIEWER_LINKS')
+  })
+
+  test('without auth it means nothing: refused in one line', () => {
+    const parsed = parseConfig(['--private-viewer-links'], {})
+    expect(parsed).toEqual({
+      kind: 'error',
+      message: '--private-viewer-links needs --auth-token or --auth-token-file: without auth every link opens without a token (see --help)',
+    })
+  })
 })

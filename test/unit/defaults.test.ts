@@ -51,7 +51,7 @@ describe('every default is written once, in src/defaults.ts', () => {
         connections: { max: d.DEFAULT_MAX_CONNECTIONS, maxPerIp: d.DEFAULT_MAX_CONNECTIONS_PER_IP },
         rateLimit: d.DEFAULT_RATE_LIMIT,
         trustProxy: false,
-        auth: { tokens: [], tokenFile: undefined, ttlMs: d.DEFAULT_SIGN_IN_TTL_MS },
+        auth: { tokens: [], tokenFile: undefined, ttlMs: d.DEFAULT_SIGN_IN_TTL_MS, viewerLinks: 'open' },
       },
       steps: {
         echo: { delayMs: d.DEFAULT_ECHO_DELAY_MS },
@@ -59,6 +59,7 @@ describe('every default is written once, in src/defaults.ts', () => {
           baseUrl: d.DEFAULT_OPENAI_BASE_URL,
           apiKey: undefined,
           model: undefined,
+          models: [],
           systemPrompt: d.SYSTEM_PROMPT,
           maxToolRounds: d.DEFAULT_MAX_TOOL_ROUNDS,
           requestTimeoutMs: d.DEFAULT_REQUEST_TIMEOUT_MS,
