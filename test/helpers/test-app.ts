@@ -21,6 +21,8 @@ export interface TestAppOptions extends Omit<ServerOptions, 'steps' | 'defaultSt
   signInTtlMs?: number
   /** The sign-ins' clock (epoch ms); `Date.now` when absent. */
   now?: () => number
+  /** With auth on, whether read-only links open without the token (`open`, the default) or not (`private`). */
+  viewerLinks?: 'open' | 'private'
 }
 
 /**
@@ -28,14 +30,14 @@ export interface TestAppOptions extends Omit<ServerOptions, 'steps' | 'defaultSt
  * address create many sessions), plus its deps for assertions.
  */
 export async function testApp(options: TestAppOptions = {}) {
-  const { step, moreSteps = [], echoDelayMs = 1, authTokens, signInTtlMs, now, ...server } = options
+  const { step, moreSteps = [], echoDelayMs = 1, authTokens, signInTtlMs, now, viewerLinks, ...server } = options
   const made = await createServer({
     ...server,
     log: server.log ?? silentLogger,
     version: server.version ?? 'test',
     rateLimit: server.rateLimit ?? false,
     steps: [step ? fixedStep(step) : echoStep(echoDelayMs), ...moreSteps.map(fixedStep)],
-    auth: authTokens && { tokens: authTokens, ttlMs: signInTtlMs, now },
+    auth: authTokens && { tokens: authTokens, ttlMs: signInTtlMs, now, viewerLinks },
   })
   return { app: made.app, deps: made.deps, close: made.stop }
 }

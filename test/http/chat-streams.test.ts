@@ -441,23 +441,26 @@ describe('chats as Durable Streams: the routes', () => {
     expect(await read.json()).toEqual(await (await handle(`/api/sessions/${branch.id}/events`)).json())
   })
 
-  test('with --auth-token on, both names need the token, as the chat’s own read routes do', async () => {
-    const { handle, chat } = await app({ authTokens: [TOKEN] })
-    const bearer = { authorization: `Bearer ${TOKEN}` }
-    const made = await chat(bearer)
-    const pairs = [
-      [`/api/sessions/${made.id}/events`, `/v1/stream/sessions/${made.id}`],
-      [`/api/sessions/view/${made.viewer_id}/events`, `/v1/stream/view/${made.viewer_id}`],
-    ]
-    for (const [api, stream] of pairs as [string, string][]) {
-      for (const path of [api, stream]) {
-        expect((await handle(path)).status).toBe(401)
-        expect((await handle(path, { headers: bearer })).status).toBe(200)
+  test('with --auth-token on, each name opens as the chat’s own read routes do: the owner’s with the token, a read-only link’s without unless private', async () => {
+    for (const viewerLinks of ['open', 'private'] as const) {
+      const { handle, chat } = await app({ authTokens: [TOKEN], viewerLinks })
+      const bearer = { authorization: `Bearer ${TOKEN}` }
+      const made = await chat(bearer)
+      const pairs = [
+        [`/api/sessions/${made.id}/events`, `/v1/stream/sessions/${made.id}`, 401],
+        [`/api/sessions/view/${made.viewer_id}/events`, `/v1/stream/view/${made.viewer_id}`, viewerLinks === 'open' ? 200 : 401],
+      ] as const
+      for (const [api, stream, without] of pairs) {
+        for (const path of [api, stream]) {
+          expect((await handle(path)).status).toBe(without)
+          expect((await handle(path, { headers: bearer })).status).toBe(200)
+        }
+        if (without === 401) expect((await handle(`${stream}?offset=-1&live=long-poll`)).status).toBe(401)
+        const read = await handle(stream, { headers: bearer })
+        expect(read.headers.get('access-control-allow-origin')).toBeNull()
       }
-      expect((await handle(stream, { method: 'HEAD' })).status).toBe(401)
-      expect((await handle(`${stream}?offset=-1&live=long-poll`)).status).toBe(401)
-      const read = await handle(stream, { headers: bearer })
-      expect(read.headers.get('access-control-allow-origin')).toBeNull()
+      // Writes never open without the token.
+      expect((await handle(`/v1/stream/view/${made.viewer_id}`, { method: 'POST', body: '[]' })).status).toBe(401)
     }
   })
 
