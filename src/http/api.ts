@@ -7,8 +7,11 @@ import { EVENTS_ROUTE_DETAIL, EventsQuery, eventsPage, MAX_PAGE } from './events
 import { transcriptResponse } from './exports.ts'
 import { submitMessage } from './message.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
+import { deleteChat, renameChat } from './chats.ts'
 
 const Id = t.Object({ id: t.String() })
+
+const RENAME_BODY = 'The body must be a JSON object like {"title": "Trip to Lisbon"} ("" gives the chat its first message as title again).'
 
 const NewSession = TypeCompiler.Compile(
   t.Object(
@@ -53,6 +56,17 @@ const sessionLinks = ({ id, viewer_id, step }: SessionRecord) => ({
   step: step.name,
 })
 
+/** What `GET /api/sessions/:id` answers about a session (and a rename): never its publisher token's hash. */
+const sessionJson = async (deps: AppDeps, session: SessionRecord) => {
+  const { step, publisher_hash, ...rest } = session
+  return {
+    ...rest,
+    step: step.name,
+    publisher: publisher_hash !== undefined,
+    running: (await deps.runner.running(session.id)) !== undefined,
+  }
+}
+
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
@@ -68,17 +82,25 @@ export const apiRoutes = (deps: AppDeps) =>
       set.status = 201
       return sessionLinks(session)
     })
-    .get(
+    .get('/:id', async ({ params }) => sessionJson(deps, await requireSession(deps.store, params.id)), { params: Id })
+    .patch(
       '/:id',
-      async ({ params }) => {
+      async ({ params, body }) => {
         const session = await requireSession(deps.store, params.id)
-        const { step, publisher_hash, ...rest } = session
-        return {
-          ...rest,
-          step: step.name,
-          publisher: publisher_hash !== undefined,
-          running: (await deps.runner.running(session.id)) !== undefined,
-        }
+        return sessionJson(deps, await renameChat(deps, session, body.title))
+      },
+      {
+        params: Id,
+        // The title's own rules (length, bytes, controls) are checkedTitle's, with their sentences (422).
+        body: t.Object({ title: t.String({ error: RENAME_BODY }) }, { additionalProperties: false, error: RENAME_BODY }),
+      },
+    )
+    .delete(
+      '/:id',
+      async ({ params, set }) => {
+        await deleteChat(deps, await requireSession(deps.store, params.id))
+        set.status = 204
+        return ''
       },
       { params: Id },
     )

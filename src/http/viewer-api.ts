@@ -28,6 +28,7 @@ export const viewerApiRoutes = (deps: AppDeps) =>
           created_at: session.created_at,
           last_seq: session.last_seq,
           step: session.step.name,
+          title: session.title,
           running: (await deps.runner.running(session.id)) !== undefined,
         }
       },
@@ -45,6 +46,8 @@ export const viewerApiRoutes = (deps: AppDeps) =>
     // write (403) rather than that nothing is there (404). An unknown viewer id is still a 404.
     .post('/:viewer_id/messages', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
     .post('/:viewer_id/cancel', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
+    .patch('/:viewer_id', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
+    .delete('/:viewer_id', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
     .get(
       '/:viewer_id/transcript.md',
       async ({ params }) => transcriptResponse(deps, await requireViewer(deps.store, params.viewer_id), 'md'),

@@ -34,6 +34,7 @@ import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
 import { Retention } from './retention.ts'
 import { readableEvent } from '../writable-value.ts'
+import { autoTitle } from '../chat-title.ts'
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
@@ -81,6 +82,11 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
   readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
   readonly #retention: Retention
+  /**
+   * The meta changes under way in this process, one at a time per session: a rename and a first message's title each
+   * read the meta, change one field and write it whole, and must not undo each other.
+   */
+  readonly #metaChanges = new Map<string, Promise<unknown>>()
 
   constructor(
     readonly core: LogCore,
@@ -94,7 +100,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (options.publisherHash) meta.publisher_hash = options.publisherHash
     const json = JSON.stringify(meta)
     if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }, CHAT_WORDS))) throw sessionTaken()
-    return { id, last_seq: 0, ...meta }
+    return { id, last_seq: 0, title: '', ...meta }
   }
 
   /**
@@ -111,10 +117,10 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
       throw sessionTaken()
     }
     const open = await this.#lastRunIfOpen(id, at)
-    if (!open) return { id, last_seq: at, ...meta }
+    if (!open) return { id, last_seq: at, title: '', ...meta }
     const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
     const closed = await this.core.append(closingEntry(id, interrupt))
-    return { id, last_seq: closed.seq, ...meta }
+    return { id, last_seq: closed.seq, title: '', ...meta }
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -135,7 +141,54 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (mark) entry.producers = [producerEntry(mark)]
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)
+    if (event.type === 'user') await this.#titleFrom(sessionId, event.text)
     return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
+  }
+
+  renameSession(id: string, title: string | undefined): Promise<SessionRecord | undefined> {
+    return this.#changeMeta(id, (meta) => {
+      if (title === undefined) delete meta.title
+      else meta.title = title
+      return true
+    })
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.core.delete(id)) !== undefined
+  }
+
+  /**
+   * Gives the session its first message's title, once: a user message costs one read of the meta, a list of chats
+   * none. A failure is let go (the message is stored, and answering it as failed would have it sent twice): the next
+   * message tries again.
+   */
+  async #titleFrom(sessionId: string, text: string): Promise<void> {
+    const title = autoTitle(text)
+    await this.#changeMeta(sessionId, (meta) => {
+      if (meta.auto_title !== undefined || title === '') return false
+      meta.auto_title = title
+      return true
+    }).catch(() => undefined)
+  }
+
+  /** Reads the session's meta, lets `change` change it (true when it did) and writes it: one at a time per session. */
+  #changeMeta(id: string, change: (meta: SessionMeta) => boolean): Promise<SessionRecord | undefined> {
+    const changing = (this.#metaChanges.get(id) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        const state = await this.core.state(id)
+        if (!state || state.deletedAt !== undefined) return undefined
+        const meta = JSON.parse(state.meta) as SessionMeta
+        if (!change(meta)) return recordOf(id, state)
+        const json = JSON.stringify(meta)
+        return (await this.core.setMeta(id, json, CHAT_WORDS)) ? recordOf(id, { ...state, meta: json }) : undefined
+      })
+    this.#metaChanges.set(id, changing)
+    const forget = () => {
+      if (this.#metaChanges.get(id) === changing) this.#metaChanges.delete(id)
+    }
+    changing.then(forget, forget)
+    return changing
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {
