@@ -3,7 +3,8 @@
 ;(() => {
   const $ = (selector) => document.querySelector(selector)
   const RECENT_KEY = 'stepstream.recent'
-  const RECENT_MAX = 12
+  // The most chats the list asks about (LISTED_CHATS_MAX in src/limits.ts, rendered into the page).
+  const RECENT_MAX = Number(document.body.dataset.chatsMax) || 200
   // The server renders its session id pattern (src/session-id.ts) into the page, so it is written once.
   const ID_PATTERN = document.body.dataset.idPattern ? new RegExp(document.body.dataset.idPattern) : null
 
@@ -71,61 +72,80 @@
     localiseTimes(document)
     syncRunState()
     rememberChat()
+    void fetchTitle()
     if (following) toBottom()
     else $('#jump')?.removeAttribute('hidden')
   }
 
-  // Recent chats live in this browser's localStorage only: the server never lists anyone's sessions.
-  function readRecent() {
+  // The chats this browser owns live in its localStorage only, as their owner ids: capabilities (whoever holds one can
+  // write to the chat), so they travel only in the body of POST /chats, which renders the list for them. The server
+  // never lists chats on its own, and a read-only page never adds its chat: this browser does not own it.
+  function readOwned() {
     try {
       const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]')
-      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && ID_PATTERN?.test(c.id)) : []
+      // Entries of earlier versions ({id, title, at, view?}) are read too; a read-only one (`view`) is not owned.
+      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && c.view !== true && ID_PATTERN?.test(c.id)) : []
     } catch {
       return []
     }
   }
-  // A chat opened through its read-only link is remembered by its viewer id, marked `view`, and reopened as read-only:
-  // this browser never had the owner id, and the list must not suggest it can write there.
-  function rememberChat() {
-    const chat = $('.chat')
-    const owner = chat?.dataset.session
-    const id = owner ?? chat?.dataset.view
-    if (!id) return
-    const title = $('.msg.user .text')?.textContent?.trim().slice(0, 80) || 'New chat'
-    const list = readRecent().filter((c) => c.id !== id)
-    list.unshift(owner ? { id, title, at: new Date().toISOString() } : { id, title, at: new Date().toISOString(), view: true })
+  function writeOwned(list) {
     try {
-      localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX)))
+      localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX).map(({ id, at }) => ({ id, at }))))
     } catch {
-      /* storage full or disabled: recent chats are a convenience */
+      /* storage full or disabled: the list is a convenience */
     }
   }
-  function showRecent() {
-    const section = $('#recent')
-    const list = readRecent()
-    if (!section || list.length === 0) return
-    const ul = section.querySelector('ul')
-    ul.replaceChildren(
-      ...list.map((chat) => {
-        const li = document.createElement('li')
-        const a = document.createElement('a')
-        a.href = chat.view === true ? `/?view=${chat.id}` : `/?client_id=${chat.id}`
-        a.textContent = chat.title
-        const when = document.createElement('time')
-        when.dateTime = chat.at
-        when.textContent = new Date(chat.at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
-        li.append(a, ' ')
-        if (chat.view === true) {
-          const badge = document.createElement('span')
-          badge.className = 'badge'
-          badge.textContent = 'read-only'
-          li.append(badge, ' ')
-        }
-        li.append(when)
-        return li
-      }),
-    )
-    section.hidden = false
+  function rememberChat() {
+    const id = $('.chat')?.dataset.session
+    if (!id) return
+    const list = readOwned()
+    if (list[0]?.id === id) return
+    writeOwned([{ id, at: new Date().toISOString() }, ...list.filter((c) => c.id !== id)])
+    showChats()
+  }
+  /** Asks the server for the list of the owned chats (templates/chat-list.tsx), or hides it when there are none. */
+  function showChats() {
+    const input = $('#owned-ids')
+    const recent = $('#recent')
+    if (!input || !recent) return
+    const ids = readOwned().map((c) => c.id)
+    input.value = ids.join(' ')
+    if (ids.length === 0) recent.closest('aside').hidden = true
+    else recent.dispatchEvent(new CustomEvent('chatsload'))
+  }
+  // The chat a delete was sent for: if it is this page's, the page leaves once the list says it is gone.
+  let deleting
+  /** After the server rendered the list: forget the ids it was asked about and did not find (deleted, expired). */
+  function listed() {
+    const ul = $('#recent ul[data-listed]')
+    if (!ul) return
+    const words = (value) => new Set((value ?? '').split(' ').filter(Boolean))
+    const found = words(ul.dataset.listed)
+    const asked = words(ul.dataset.asked)
+    const kept = readOwned().filter((c) => found.has(c.id) || !asked.has(c.id))
+    writeOwned(kept)
+    $('#owned-ids').value = kept.map((c) => c.id).join(' ')
+    ul.closest('aside').hidden = found.size === 0
+    const current = $('.chat')?.dataset.session
+    if (current && current === deleting && !found.has(current)) return location.assign('/')
+    const mine = current ? ul.querySelector(`li[data-chat="${current}"] a`) : null
+    if (mine) document.title = mine.textContent
+  }
+  /** A page rendered before its chat had a title asks for it once the first message is in (the tab shows it). */
+  async function fetchTitle() {
+    const chat = $('.chat')
+    if (!chat || chat.dataset.titled || chat.dataset.titleAsked || !$('.msg.user')) return
+    chat.dataset.titleAsked = 'yes'
+    try {
+      const { title } = await (await fetch(chat.dataset.api, { headers: { accept: 'application/json' } })).json()
+      if (!title) return delete chat.dataset.titleAsked
+      chat.dataset.titled = 'yes'
+      document.title = chat.dataset.view ? `${title} (read-only)` : title
+      if (chat.dataset.session) showChats()
+    } catch {
+      delete chat.dataset.titleAsked
+    }
   }
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
@@ -144,9 +164,13 @@
     if (!event.detail?.message?.event) clearStreamNotice()
     afterChange()
   })
-  document.addEventListener('htmx:after:swap', () => {
+  document.addEventListener('htmx:after:swap', (event) => {
+    if (event.target?.id === 'recent') return listed()
     afterChange()
-    showRecent()
+  })
+  document.addEventListener('htmx:before:request', (event) => {
+    const form = event.detail?.ctx?.sourceElement
+    if (form?.classList?.contains('delete')) deleting = form.elements.client_id?.value
   })
 
   // The server says the log no longer holds what this page's cursor points into: render the transcript afresh.
@@ -221,8 +245,9 @@
     }
   })
 
-  document.addEventListener('DOMContentLoaded', () => {
-    afterChange()
-    showRecent()
+  document.addEventListener('DOMContentLoaded', afterChange)
+  // This script runs before htmx's: the list is asked for once htmx has set up its element (hx-trigger="chatsload").
+  document.addEventListener('htmx:after:init', (event) => {
+    if (event.target?.id === 'recent') showChats()
   })
 })()

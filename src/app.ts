@@ -10,6 +10,7 @@ import { healthRoutes } from './http/health.ts'
 import { loginRoutes } from './http/login.tsx'
 import { noteProblem, pathOf, requestGuards, requestIdOf } from './http/request-guards.ts'
 import { earlierRoutes } from './http/earlier.tsx'
+import { chatListRoutes } from './http/chat-list.tsx'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { durableStreamRoutes } from './http/durable-streams.ts'
@@ -64,6 +65,7 @@ export async function createApp(deps: AppDeps) {
     .use(assetRoutes(assets))
     .use(pageRoutes(deps, page))
     .use(earlierRoutes(deps))
+    .use(chatListRoutes(deps))
     .use(apiRoutes(deps))
     .use(publishRoutes(deps))
     .use(viewerApiRoutes(deps))

@@ -7,6 +7,7 @@ import { foldTranscript } from '../transcript.ts'
 import type { SessionRecord } from '../log/event-store.ts'
 import { Chat, type ChatAccess, Landing, Layout, type PageAssets, renderEntries } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
+import { UNTITLED } from '../../templates/chat-list.tsx'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
@@ -24,6 +25,10 @@ function acknowledged(request: Request, sessionId: string): Response {
   if (!isHtmx(request)) return seeOther(ownerUrl(sessionId))
   return new Response('', { status: 200, headers: PAGE_HEADERS })
 }
+
+/** A chat page's tab title: the chat's title (escaped by Layout), or UNTITLED before its first message. */
+export const tabTitle = (session: SessionRecord, kind: ChatAccess['kind']) =>
+  `${session.title || UNTITLED}${kind === 'viewer' ? ' (read-only)' : ''}`
 
 const Form = t.Object({
   client_id: t.String({ error: 'The form has no client_id: reload the chat page and try again.' }),
@@ -59,6 +64,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         published={published}
         earlierBefore={earlierBefore}
         entries={await renderEntries(transcript)}
+        titled={session.title !== ''}
       />,
     )
   }
@@ -70,7 +76,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     if (!isWellFormedId(viewerId)) throw new AppError('BAD_SESSION_ID', 'That read-only link is malformed: check that it was copied whole.')
     const session = await deps.store.getSessionByViewer(viewerId)
     if (!session) return notFound('No chat has that read-only link (it may have expired). Start a new chat below.')
-    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }))
+    return page(tabTitle(session, 'viewer'), await chatFragment(session, { kind: 'viewer', viewerId }))
   }
 
   return (
@@ -86,7 +92,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
           if (id === undefined) return landing()
           if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
           const session = await deps.store.getSession(id)
-          if (session) return page('stepstream chat', await chatFragment(session, ownerAccess(session)))
+          if (session) return page(tabTitle(session, 'owner'), await chatFragment(session, ownerAccess(session)))
           // A read-only id pasted where an owner link goes: send it to its own page, which shows it no more than it had.
           if (await deps.store.getSessionByViewer(id)) return seeOther(viewerUrl(id))
           return notFound('That chat does not exist (it may have expired). Start a new one below.')
