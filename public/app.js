@@ -130,6 +130,7 @@
     const current = $('.chat')?.dataset.session
     if (current && current === deleting && !found.has(current)) return location.assign('/')
     const mine = current ? ul.querySelector(`li[data-chat="${current}"] a`) : null
+    mine?.setAttribute('aria-current', 'page')
     if (mine) document.title = mine.textContent
   }
   /** A page rendered before its chat had a title asks for it once the first message is in (the tab shows it). */
