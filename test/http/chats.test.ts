@@ -159,6 +159,30 @@ function chatsSuite(name: string, store: StoreCase) {
     )
 
     test(
+      'DELETE of a chat a branch names: gone for everyone but the branch, and gone from the store with the branch',
+      async () => {
+        made = await testServer(store.options())
+        const marker = `marker-${newId()}`
+        const chat = await create()
+        await call('POST', `/api/sessions/${chat.id}/messages`, { text: marker })
+        await finished(chat.id)
+        const branch = await (made.deps.store as EventLog).forkSession(chat.id, 1, newId())
+        expect((await call('DELETE', `/api/sessions/${chat.id}`)).status).toBe(204)
+        expect((await call('GET', `/api/sessions/${chat.id}`)).status).toBe(404)
+        expect((await call('GET', `/api/sessions/view/${chat.viewer_id}`)).status).toBe(404)
+        expect((await call('PATCH', `/api/sessions/${chat.id}`, { title: 'x' })).status).toBe(404)
+        // The branch still reads the events it shares.
+        const shared = (await (await call('GET', `/api/sessions/${branch.id}/events`)).json()) as { text?: string }[]
+        expect(shared[0]?.text).toBe(marker)
+        expect(await store.raw(made, [chat.id, chat.viewer_id])).toContain(marker)
+        expect((await call('DELETE', `/api/sessions/${branch.id}`)).status).toBe(204)
+        const after = await store.raw(made, [chat.id, chat.viewer_id, branch.id, branch.viewer_id])
+        for (const kept of [marker, chat.id, chat.viewer_id, branch.id, branch.viewer_id]) expect(after).not.toContain(kept)
+      },
+      TIMEOUT_MS,
+    )
+
+    test(
       'DELETE of a running chat cancels its run first; its live SSE readers end cleanly',
       async () => {
         const held = new HeldStep()
