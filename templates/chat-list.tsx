@@ -45,7 +45,9 @@ function ChatItem({ chat }: { chat: ListedChat }) {
       <a href={`/?client_id=${chat.id}`} safe>
         {chat.title || UNTITLED}
       </a>
-      <time datetime={chat.created_at}>{chat.created_at.slice(0, 10)}</time>
+      <time datetime={chat.created_at} safe>
+        {chat.created_at.slice(0, 10)}
+      </time>
       <details class="chat-actions">
         <summary aria-label="Rename or delete">⋯</summary>
         <form class="rename" hx-post="/chats/rename" {...act}>

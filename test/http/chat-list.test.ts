@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { LISTED_CHATS_MAX } from '../../src/limits.ts'
+import { newId } from '../../src/session-id.ts'
+import { ownedIds } from '../../src/http/chat-list.tsx'
+import { testApp, url } from '../helpers/test-app.ts'
+
+let made: Awaited<ReturnType<typeof testApp>>
+beforeEach(async () => {
+  made = await testApp()
+})
+afterEach(() => made.close())
+
+const form = (path: string, body: string) =>
+  made.app.handle(
+    new Request(url(path), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true' },
+      body,
+    }),
+  )
+const chat = async (text?: string) => {
+  const created = (await (await made.app.handle(new Request(url('/api/sessions'), { method: 'POST' }))).json()) as {
+    id: string
+    viewer_id: string
+  }
+  if (text) await made.deps.store.renameSession(created.id, text)
+  return created
+}
+
+describe('the chat list (POST /chats)', () => {
+  test('lists the owner ids it is sent, newest first, and nothing else: not a read-only id, not an unknown one', async () => {
+    const older = await chat('older')
+    const newer = await chat('<b>newer</b> " onfocus="alert(1)')
+    const ids = [older.id, newer.viewer_id, newId(), 'not an id', newer.id, older.id].join(' ')
+    const res = await form('/chats', `ids=${encodeURIComponent(ids)}`)
+    expect(res.status).toBe(200)
+    // Owner ids are capabilities: the answer is never kept by a cache.
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const html = await res.text()
+    expect([...html.matchAll(/<li data-chat="([^"]+)"/g)].map((m) => m[1])).toEqual([newer.id, older.id])
+    // A title is text, in the link and in the rename box's value alike.
+    expect(html).toContain('>&lt;b&gt;newer&lt;/b&gt; &quot; onfocus=&quot;alert(1)</a>')
+    expect(html).not.toContain('><b>newer')
+    expect(html).not.toContain('" onfocus="')
+    expect(html).toContain('value="<b>newer</b> &#34; onfocus=&#34;alert(1)"')
+    expect(html).toContain(`data-listed="${newer.id} ${older.id}"`)
+  })
+
+  test('reads at most LISTED_CHATS_MAX well-formed ids, once each', () => {
+    const many = Array.from({ length: LISTED_CHATS_MAX + 5 }, () => newId())
+    expect(ownedIds([many[0], many[0], '__proto__', ...many].join(' '))).toEqual(many.slice(0, LISTED_CHATS_MAX))
+    expect(ownedIds(undefined)).toEqual([])
+  })
+
+  test('rename and delete act on an owner id only and answer the list; a refused title shows its sentence', async () => {
+    const mine = await chat('mine')
+    const viewed = await chat('theirs')
+    const renamed = await form('/chats/rename', `client_id=${mine.id}&title=Renamed&ids=${mine.id}`)
+    expect(await renamed.text()).toContain('>Renamed</a>')
+    const refused = await form('/chats/rename', `client_id=${mine.id}&title=${encodeURIComponent('a\nb')}&ids=${mine.id}`)
+    expect(refused.status).toBe(422)
+    expect(await refused.text()).toContain('one line of plain text')
+    expect((await form('/chats/delete', `client_id=${viewed.viewer_id}&ids=${mine.id}`)).status).toBe(403)
+    expect(await made.deps.store.getSession(viewed.id)).toBeDefined()
+    const deleted = await form('/chats/delete', `client_id=${mine.id}&ids=${mine.id}`)
+    expect(deleted.status).toBe(200)
+    expect(await deleted.text()).toContain('data-listed=""')
+    expect(await made.deps.store.getSession(mine.id)).toBeUndefined()
+  })
+})
