@@ -77,41 +77,47 @@
     else $('#jump')?.removeAttribute('hidden')
   }
 
-  // The chats this browser owns live in its localStorage only, as their owner ids: capabilities (whoever holds one can
-  // write to the chat), so they travel only in the body of POST /chats, which renders the list for them. The server
-  // never lists chats on its own, and a read-only page never adds its chat: this browser does not own it.
-  function readOwned() {
+  // The chats this browser keeps live in its localStorage only: the owner ids of those it opened by their owner link,
+  // and the read-only ids of those it watches, marked `view`. Owner ids are capabilities (whoever holds one can write
+  // to the chat), so they travel only in the body of POST /chats, which renders the list for them: the server never
+  // lists chats on its own. A chat watched read-only is kept by its read-only id: this browser never had the other.
+  function readRecent() {
     try {
       const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]')
-      // Entries of earlier versions ({id, title, at, view?}) are read too; a read-only one (`view`) is not owned.
-      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && c.view !== true && ID_PATTERN?.test(c.id)) : []
+      return Array.isArray(list) ? list.filter((c) => typeof c?.id === 'string' && ID_PATTERN?.test(c.id)) : []
     } catch {
       return []
     }
   }
-  function writeOwned(list) {
+  function writeRecent(list) {
     try {
-      localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX).map(({ id, at }) => ({ id, at }))))
+      const kept = list.slice(0, RECENT_MAX).map(({ id, at, view }) => (view === true ? { id, at, view } : { id, at }))
+      localStorage.setItem(RECENT_KEY, JSON.stringify(kept))
     } catch {
       /* storage full or disabled: the list is a convenience */
     }
   }
+  /** A kept chat as the list's field names it: its owner id, or `view:<read-only id>`. */
+  const tokenOf = (c) => (c.view === true ? `view:${c.id}` : c.id)
   function rememberChat() {
-    const id = $('.chat')?.dataset.session
+    const chat = $('.chat')
+    const owner = chat?.dataset.session
+    const id = owner ?? chat?.dataset.view
     if (!id) return
-    const list = readOwned()
+    const list = readRecent()
     if (list[0]?.id === id) return
-    writeOwned([{ id, at: new Date().toISOString() }, ...list.filter((c) => c.id !== id)])
+    const entry = owner ? { id, at: new Date().toISOString() } : { id, at: new Date().toISOString(), view: true }
+    writeRecent([entry, ...list.filter((c) => c.id !== id)])
     showChats()
   }
-  /** Asks the server for the list of the owned chats (templates/chat-list.tsx), or hides it when there are none. */
+  /** Asks the server for the list of the kept chats (templates/chat-list.tsx), or hides it when there are none. */
   function showChats() {
     const input = $('#owned-ids')
     const recent = $('#recent')
     if (!input || !recent) return
-    const ids = readOwned().map((c) => c.id)
-    input.value = ids.join(' ')
-    if (ids.length === 0) recent.closest('aside').hidden = true
+    const tokens = readRecent().map(tokenOf)
+    input.value = tokens.join(' ')
+    if (tokens.length === 0) recent.closest('aside').hidden = true
     else recent.dispatchEvent(new CustomEvent('chatsload'))
   }
   // The chat a delete was sent for: if it is this page's, the page leaves once the list says it is gone.
@@ -123,9 +129,9 @@
     const words = (value) => new Set((value ?? '').split(' ').filter(Boolean))
     const found = words(ul.dataset.listed)
     const asked = words(ul.dataset.asked)
-    const kept = readOwned().filter((c) => found.has(c.id) || !asked.has(c.id))
-    writeOwned(kept)
-    $('#owned-ids').value = kept.map((c) => c.id).join(' ')
+    const kept = readRecent().filter((c) => found.has(tokenOf(c)) || !asked.has(tokenOf(c)))
+    writeRecent(kept)
+    $('#owned-ids').value = kept.map(tokenOf).join(' ')
     ul.closest('aside').hidden = found.size === 0
     const current = $('.chat')?.dataset.session
     if (current && current === deleting && !found.has(current)) return location.assign('/')

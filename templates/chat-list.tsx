@@ -1,9 +1,13 @@
 /** @jsxImportSource @kitajs/html */
 import { TITLE_MAX_CHARS } from '../src/limits.ts'
 
-/** A chat as its owner's list shows it. */
+/** A chat as a browser's list shows it. */
 export interface ListedChat {
+  /** How the browser named it: its owner id, or `view:<viewer id>`. */
+  token: string
+  /** The id its link opens: the owner id, or for a read-only chat the viewer id. */
   id: string
+  access: 'owner' | 'viewer'
   /** '' until its first message. */
   title: string
   /** ISO 8601. */
@@ -14,7 +18,8 @@ export interface ListedChat {
 export const UNTITLED = 'New chat'
 
 /**
- * The chats this browser owns, newest first, each with rename and delete: rendered for the ids the browser sent
+ * The chats this browser keeps, newest first: those it owns with rename and delete, those it watches through a
+ * read-only link marked so, with neither. Rendered for the ids the browser sent
  * (src/http/chat-list.tsx), never from anything the server lists. `data-asked` and `data-listed` name the ids asked
  * about and those found, so that app.js forgets the others (deleted, expired), and only those: the browser's list may
  * have grown while this one was on its way. Rename and delete answer this list again.
@@ -31,10 +36,25 @@ export function ChatList({ chats, asked, notice }: { chats: ListedChat[]; asked:
       ) : (
         ''
       )}
-      <ul data-listed={chats.map((chat) => chat.id).join(' ')} data-asked={asked.join(' ')}>
-        {chats.map((chat) => ChatItem({ chat }))}
+      <ul data-listed={chats.map((chat) => chat.token).join(' ')} data-asked={asked.join(' ')}>
+        {chats.map((chat) => (chat.access === 'owner' ? ChatItem({ chat }) : WatchedItem({ chat })))}
       </ul>
     </>
+  )
+}
+
+/** A chat this browser watches through its read-only link: the link, marked, and nothing that writes. */
+function WatchedItem({ chat }: { chat: ListedChat }) {
+  return (
+    <li data-chat={chat.token}>
+      <a href={`/?view=${chat.id}`} safe>
+        {chat.title || UNTITLED}
+      </a>
+      <span class="badge">read-only</span>
+      <time datetime={chat.created_at} safe>
+        {chat.created_at.slice(0, 10)}
+      </time>
+    </li>
   )
 }
 

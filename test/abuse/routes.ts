@@ -105,8 +105,10 @@ const titleBodyArb = fc.oneof(
 /** The `ids` field of the chat list: live ids of every kind, hostile ones, many, mangled. */
 const idsFieldArb: fc.Arbitrary<string | { repeat: string; times: number }> = fc.oneof(
   fc
-    .array(fc.tuple(fc.constantFrom<PoolName>('owners', 'viewers', 'publishers', 'doomed'), fc.nat(7)), { maxLength: 8 })
-    .map((refs) => refs.map(([pool, i]) => `$${pool}.${i}`).join(' ')),
+    .array(fc.tuple(fc.constantFrom('', 'view:'), fc.constantFrom<PoolName>('owners', 'viewers', 'publishers', 'doomed'), fc.nat(7)), {
+      maxLength: 8,
+    })
+    .map((refs) => refs.map(([mark, pool, i]) => `${mark}$${pool}.${i}`).join(' ')),
   fc.array(fc.constantFrom(...HOSTILE_IDS), { maxLength: 8 }).map((ids) => ids.join(' ')),
   fc.record({ repeat: fc.constantFrom('AAAAAAAAAAAAAAAAAAAAAA ', '__proto__,', ' '), times: sizeArb }),
 )

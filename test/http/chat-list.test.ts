@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { LISTED_CHATS_MAX } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
-import { ownedIds } from '../../src/http/chat-list.tsx'
+import { keptIds } from '../../src/http/chat-list.tsx'
 import { testApp, url } from '../helpers/test-app.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
@@ -46,10 +46,24 @@ describe('the chat list (POST /chats)', () => {
     expect(html).toContain(`data-listed="${newer.id} ${older.id}"`)
   })
 
+  test('a read-only id marked view: is listed by that id alone, read-only, with nothing that writes', async () => {
+    const watched = await chat('watched')
+    const res = await form('/chats', `ids=${encodeURIComponent(`view:${watched.viewer_id} view:${watched.id}`)}`)
+    const html = await res.text()
+    expect([...html.matchAll(/<li data-chat="([^"]+)"/g)].map((m) => m[1])).toEqual([`view:${watched.viewer_id}`])
+    expect(html).toContain(`href="/?view=${watched.viewer_id}"`)
+    expect(html).toContain('read-only')
+    // Only the field's own echo (data-asked) holds what was sent; the entry holds nothing but the read-only id.
+    expect(html.slice(html.indexOf('<li'))).not.toContain(watched.id)
+    expect(html).not.toContain('<form')
+  })
+
   test('reads at most LISTED_CHATS_MAX well-formed ids, once each', () => {
     const many = Array.from({ length: LISTED_CHATS_MAX + 5 }, () => newId())
-    expect(ownedIds([many[0], many[0], '__proto__', ...many].join(' '))).toEqual(many.slice(0, LISTED_CHATS_MAX))
-    expect(ownedIds(undefined)).toEqual([])
+    expect(keptIds([many[0], many[0], '__proto__', 'view:__proto__', ...many].join(' '))).toEqual(many.slice(0, LISTED_CHATS_MAX))
+    const [a, b] = [newId(), newId()]
+    expect(keptIds(`view:${a} ${b} view:${a}`)).toEqual([`view:${a}`, b])
+    expect(keptIds(undefined)).toEqual([])
   })
 
   test('rename and delete act on an owner id only and answer the list; a refused title shows its sentence', async () => {
