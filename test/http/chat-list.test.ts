@@ -3,6 +3,7 @@ import { LISTED_CHATS_MAX } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
 import { keptIds } from '../../src/http/chat-list.tsx'
 import { testApp, url } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 let made: Awaited<ReturnType<typeof testApp>>
 beforeEach(async () => {
@@ -30,6 +31,9 @@ const chat = async (text?: string) => {
 describe('the chat list (POST /chats)', () => {
   test('lists the owner ids it is sent, newest first, and nothing else: not a read-only id, not an unknown one', async () => {
     const older = await chat('older')
+    // Created in a later millisecond than the first (created_at's resolution), so that newest first has one answer.
+    const since = Date.now()
+    await until(() => Date.now() > since)
     const newer = await chat('<b>newer</b> " onfocus="alert(1)')
     const ids = [older.id, newer.viewer_id, newId(), 'not an id', newer.id, older.id].join(' ')
     const res = await form('/chats', `ids=${encodeURIComponent(ids)}`)
