@@ -3,7 +3,8 @@
 ;(() => {
   const $ = (selector) => document.querySelector(selector)
   const RECENT_KEY = 'stepstream.recent'
-  const RECENT_MAX = 12
+  // The most chats the list asks about (LISTED_CHATS_MAX in src/limits.ts, rendered into the page).
+  const RECENT_MAX = Number(document.body.dataset.chatsMax) || 200
   // The server renders its session id pattern (src/session-id.ts) into the page, so it is written once.
   const ID_PATTERN = document.body.dataset.idPattern ? new RegExp(document.body.dataset.idPattern) : null
 
@@ -121,11 +122,15 @@
     syncRunState()
     addBranchControls()
     rememberChat()
+    void fetchTitle()
     if (following) toBottom()
     else $('#jump')?.removeAttribute('hidden')
   }
 
-  // Recent chats live in this browser's localStorage only: the server never lists anyone's sessions.
+  // The chats this browser keeps live in its localStorage only: the owner ids of those it opened by their owner link,
+  // and the read-only ids of those it watches, marked `view`. Owner ids are capabilities (whoever holds one can write
+  // to the chat), so they travel only in the body of POST /chats, which renders the list for them: the server never
+  // lists chats on its own. A chat watched read-only is kept by its read-only id: this browser never had the other.
   function readRecent() {
     try {
       const list = JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]')
@@ -134,48 +139,70 @@
       return []
     }
   }
-  // A chat opened through its read-only link is remembered by its viewer id, marked `view`, and reopened as read-only:
-  // this browser never had the owner id, and the list must not suggest it can write there.
+  function writeRecent(list) {
+    try {
+      const kept = list.slice(0, RECENT_MAX).map(({ id, at, view }) => (view === true ? { id, at, view } : { id, at }))
+      localStorage.setItem(RECENT_KEY, JSON.stringify(kept))
+    } catch {
+      /* storage full or disabled: the list is a convenience */
+    }
+  }
+  /** A kept chat as the list's field names it: its owner id, or `view:<read-only id>`. */
+  const tokenOf = (c) => (c.view === true ? `view:${c.id}` : c.id)
   function rememberChat() {
     const chat = $('.chat')
     const owner = chat?.dataset.session
     const id = owner ?? chat?.dataset.view
     if (!id) return
-    const title = $('.msg.user .text')?.textContent?.trim().slice(0, 80) || 'New chat'
-    const list = readRecent().filter((c) => c.id !== id)
-    list.unshift(owner ? { id, title, at: new Date().toISOString() } : { id, title, at: new Date().toISOString(), view: true })
-    try {
-      localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX)))
-    } catch {
-      /* storage full or disabled: recent chats are a convenience */
-    }
-  }
-  function showRecent() {
-    const section = $('#recent')
     const list = readRecent()
-    if (!section || list.length === 0) return
-    const ul = section.querySelector('ul')
-    ul.replaceChildren(
-      ...list.map((chat) => {
-        const li = document.createElement('li')
-        const a = document.createElement('a')
-        a.href = chat.view === true ? `/?view=${chat.id}` : `/?client_id=${chat.id}`
-        a.textContent = chat.title
-        const when = document.createElement('time')
-        when.dateTime = chat.at
-        when.textContent = new Date(chat.at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })
-        li.append(a, ' ')
-        if (chat.view === true) {
-          const badge = document.createElement('span')
-          badge.className = 'badge'
-          badge.textContent = 'read-only'
-          li.append(badge, ' ')
-        }
-        li.append(when)
-        return li
-      }),
-    )
-    section.hidden = false
+    if (list[0]?.id === id) return
+    const entry = owner ? { id, at: new Date().toISOString() } : { id, at: new Date().toISOString(), view: true }
+    writeRecent([entry, ...list.filter((c) => c.id !== id)])
+    showChats()
+  }
+  /** Asks the server for the list of the kept chats (templates/chat-list.tsx), or hides it when there are none. */
+  function showChats() {
+    const input = $('#owned-ids')
+    const recent = $('#recent')
+    if (!input || !recent) return
+    const tokens = readRecent().map(tokenOf)
+    input.value = tokens.join(' ')
+    if (tokens.length === 0) recent.closest('aside').hidden = true
+    else recent.dispatchEvent(new CustomEvent('chatsload'))
+  }
+  // The chat a delete was sent for: if it is this page's, the page leaves once the list says it is gone.
+  let deleting
+  /** After the server rendered the list: forget the ids it was asked about and did not find (deleted, expired). */
+  function listed() {
+    const ul = $('#recent ul[data-listed]')
+    if (!ul) return
+    const words = (value) => new Set((value ?? '').split(' ').filter(Boolean))
+    const found = words(ul.dataset.listed)
+    const asked = words(ul.dataset.asked)
+    const kept = readRecent().filter((c) => found.has(tokenOf(c)) || !asked.has(tokenOf(c)))
+    writeRecent(kept)
+    $('#owned-ids').value = kept.map(tokenOf).join(' ')
+    ul.closest('aside').hidden = found.size === 0
+    const current = $('.chat')?.dataset.session
+    if (current && current === deleting && !found.has(current)) return location.assign('/')
+    const mine = current ? ul.querySelector(`li[data-chat="${current}"] a`) : null
+    mine?.setAttribute('aria-current', 'page')
+    if (mine) document.title = mine.textContent
+  }
+  /** A page rendered before its chat had a title asks for it once the first message is in (the tab shows it). */
+  async function fetchTitle() {
+    const chat = $('.chat')
+    if (!chat || chat.dataset.titled || chat.dataset.titleAsked || !$('.msg.user')) return
+    chat.dataset.titleAsked = 'yes'
+    try {
+      const { title } = await (await fetch(chat.dataset.api, { headers: { accept: 'application/json' } })).json()
+      if (!title) return delete chat.dataset.titleAsked
+      chat.dataset.titled = 'yes'
+      document.title = chat.dataset.view ? `${title} (read-only)` : title
+      if (chat.dataset.session) showChats()
+    } catch {
+      delete chat.dataset.titleAsked
+    }
   }
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
@@ -194,9 +221,13 @@
     if (!event.detail?.message?.event) clearStreamNotice()
     afterChange()
   })
-  document.addEventListener('htmx:after:swap', () => {
+  document.addEventListener('htmx:after:swap', (event) => {
+    if (event.target?.id === 'recent') return listed()
     afterChange()
-    showRecent()
+  })
+  document.addEventListener('htmx:before:request', (event) => {
+    const form = event.detail?.ctx?.sourceElement
+    if (form?.classList?.contains('delete')) deleting = form.elements.client_id?.value
   })
 
   // The server says the log no longer holds what this page's cursor points into: render the transcript afresh.
@@ -286,8 +317,9 @@
     }
   })
 
-  document.addEventListener('DOMContentLoaded', () => {
-    afterChange()
-    showRecent()
+  document.addEventListener('DOMContentLoaded', afterChange)
+  // This script runs before htmx's: the list is asked for once htmx has set up its element (hx-trigger="chatsload").
+  document.addEventListener('htmx:after:init', (event) => {
+    if (event.target?.id === 'recent') showChats()
   })
 })()

@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.ts'
 import { loginRoutes } from './http/login.tsx'
 import { noteProblem, pathOf, requestGuards, requestIdOf } from './http/request-guards.ts'
 import { earlierRoutes } from './http/earlier.tsx'
+import { chatListRoutes } from './http/chat-list.tsx'
 import { pageRoutes } from './http/pages.tsx'
 import { publishRoutes } from './http/publish.ts'
 import { durableStreamRoutes } from './http/durable-streams.ts'
@@ -70,6 +71,7 @@ export async function createApp(deps: AppDeps) {
     .use(pageRoutes(deps, page))
     .use(branchPageRoutes(deps))
     .use(earlierRoutes(deps))
+    .use(chatListRoutes(deps))
     .use(apiRoutes(deps))
     .use(branchApiRoutes(deps))
     .use(publishRoutes(deps))

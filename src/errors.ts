@@ -4,6 +4,7 @@ import { MAX_BRANCHES_PER_CHAT } from './limits.ts'
 export type ErrorCode =
   | 'BAD_REQUEST'
   | 'BAD_SESSION_ID'
+  | 'BAD_TITLE'
   | 'SESSION_NOT_FOUND'
   | 'READ_ONLY'
   | 'RUN_ACTIVE'
@@ -49,6 +50,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
   BAD_SESSION_ID: 400,
+  BAD_TITLE: 422,
   SESSION_NOT_FOUND: 404,
   READ_ONLY: 403,
   RUN_ACTIVE: 409,

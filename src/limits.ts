@@ -271,3 +271,21 @@ export const MAX_BRANCHES_PER_CHAT = 100
  * further up show no versions (the chats stay reachable from their own pages).
  */
 export const MAX_BRANCH_DEPTH = 32
+
+/**
+ * The longest chat title, given by a rename or cut from the first message; characters (Unicode code points, 100). A
+ * title is kept in the chat's meta and rendered in every list of chats, so it is bounded where it enters.
+ */
+export const TITLE_MAX_CHARS = 100
+
+/**
+ * The most a chat title may weigh; bytes of UTF-8 (300). Below four bytes a character, so that a title of emoji or
+ * other four-byte characters is bounded by its bytes, not only its length.
+ */
+export const TITLE_MAX_BYTES = 300
+
+/**
+ * The most chats the page's list asks about in one request: the ids this browser owns, newest first (200). Older ones
+ * stay in the browser and are listed once newer ones are deleted.
+ */
+export const LISTED_CHATS_MAX = 200

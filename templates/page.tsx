@@ -1,5 +1,5 @@
 /** @jsxImportSource @kitajs/html */
-import { SYSTEM_PROMPT_MAX_BYTES } from '../src/limits.ts'
+import { LISTED_CHATS_MAX, SYSTEM_PROMPT_MAX_BYTES } from '../src/limits.ts'
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
@@ -57,7 +57,7 @@ export function Layout({
           <link rel="stylesheet" href={assets.css} />
         </head>
         {/* The session id pattern, written once in session-id.ts: app.js reads it to check the ids it keeps. */}
-        <body data-id-pattern={ID_PATTERN.source}>
+        <body data-id-pattern={ID_PATTERN.source} data-chats-max={String(LISTED_CHATS_MAX)}>
           <header class="top">
             <a class="brand" href="/">
               stepstream
@@ -73,6 +73,18 @@ export function Layout({
             {signOut ? <SignOut /> : ''}
           </header>
           <main id="main">{children}</main>
+          {/* The chats this browser owns: app.js fills #owned-ids from localStorage and asks for the list (chat-list.tsx). */}
+          <aside class="chats" aria-labelledby="recent-title" hidden>
+            <input type="hidden" id="owned-ids" name="ids" value="" />
+            <section
+              id="recent"
+              class="recent"
+              hx-post="/chats"
+              hx-trigger="chatsload"
+              hx-include="#owned-ids"
+              hx-swap="innerHTML"
+            ></section>
+          </aside>
           {/* Plain (not deferred) scripts at the end of the body: htmx initialises on DOMContentLoaded only while the
               document is still loading, so its SSE extension is always registered first. With `defer`, htmx runs
               when the document is already interactive and initialises on a timer that can beat hx-sse's download. */}
@@ -162,11 +174,6 @@ export function Landing({ notice, step }: { notice?: string; step?: StepHint }) 
         </button>
         <p id="new-chat-notice" class="notice" role="status"></p>
       </form>
-      <section id="recent" class="recent" aria-labelledby="recent-title" hidden>
-        <h2 id="recent-title">Your recent chats</h2>
-        <p class="hint">Kept in this browser only.</p>
-        <ul></ul>
-      </section>
     </section>
   )
 }
@@ -387,6 +394,7 @@ export function Chat({
   earlierBefore,
   entries,
   model,
+  titled = false,
 }: {
   access: ChatAccess
   /** The model the chat chose at New Chat (the openai step's), shown above the transcript. */
@@ -401,12 +409,15 @@ export function Chat({
   earlierBefore?: number
   /** The transcript's entries, rendered (`renderEntries`). */
   entries: string
+  /** Whether the page's <title> is the chat's title already; app.js asks for it once the first message is in. */
+  titled?: boolean
 }) {
   const stream = `${chatPaths(access).stream}&after=${transcript.lastSeq}`
-  // app.js remembers the chat in this browser's recent list: by the session id, or by the viewer id marked read-only.
+  // app.js keeps an owner's chat in this browser's list; a viewer's is never kept (this browser does not own it). Both
+  // read the title from `data-api` once the first message is in, when the page was rendered without one.
   const remember = access.kind === 'owner' ? { 'data-session': access.sessionId } : { 'data-view': access.viewerId }
   return (
-    <section class="chat" {...remember}>
+    <section class="chat" {...remember} data-api={chatPaths(access).api} data-titled={titled ? 'yes' : undefined}>
       <ChatTools access={access} model={model} />
       <div
         id="transcript"

@@ -15,8 +15,11 @@ function chosen(session: SessionRecord): { model?: string; system_prompt?: strin
   const model = chatModel(session)
   return { ...(model !== undefined && { model }), ...(typeof prompt === 'string' && { system_prompt: prompt }) }
 }
+import { deleteChat, renameChat } from './chats.ts'
 
 const Id = t.Object({ id: t.String() })
+
+const RENAME_BODY = 'The body must be a JSON object like {"title": "Trip to Lisbon"} ("" gives the chat its first message as title again).'
 
 const NewSession = TypeCompiler.Compile(
   t.Object(
@@ -62,6 +65,18 @@ const sessionLinks = (session: SessionRecord) => ({
   ...chosen(session),
 })
 
+/** What `GET /api/sessions/:id` answers about a session (and a rename): never its publisher token's hash. */
+const sessionJson = async (deps: AppDeps, session: SessionRecord) => {
+  const { step, publisher_hash, ...rest } = session
+  return {
+    ...rest,
+    step: step.name,
+    ...chosen(session),
+    publisher: publisher_hash !== undefined,
+    running: (await deps.runner.running(session.id)) !== undefined,
+  }
+}
+
 /** The JSON API, for programs and black-box tests. */
 export const apiRoutes = (deps: AppDeps) =>
   new Elysia({ name: 'api', prefix: '/api/sessions' })
@@ -77,18 +92,25 @@ export const apiRoutes = (deps: AppDeps) =>
       set.status = 201
       return sessionLinks(session)
     })
-    .get(
+    .get('/:id', async ({ params }) => sessionJson(deps, await requireSession(deps.store, params.id)), { params: Id })
+    .patch(
       '/:id',
-      async ({ params }) => {
+      async ({ params, body }) => {
         const session = await requireSession(deps.store, params.id)
-        const { step, publisher_hash, ...rest } = session
-        return {
-          ...rest,
-          step: step.name,
-          ...chosen(session),
-          publisher: publisher_hash !== undefined,
-          running: (await deps.runner.running(session.id)) !== undefined,
-        }
+        return sessionJson(deps, await renameChat(deps, session, body.title))
+      },
+      {
+        params: Id,
+        // The title's own rules (length, bytes, controls) are checkedTitle's, with their sentences (422).
+        body: t.Object({ title: t.String({ error: RENAME_BODY }) }, { additionalProperties: false, error: RENAME_BODY }),
+      },
+    )
+    .delete(
+      '/:id',
+      async ({ params, set }) => {
+        await deleteChat(deps, await requireSession(deps.store, params.id))
+        set.status = 204
+        return ''
       },
       { params: Id },
     )

@@ -7,6 +7,7 @@ import { foldTranscript } from '../transcript.ts'
 import type { SessionRecord } from '../log/event-store.ts'
 import { Chat, type ChatAccess, Landing, Layout, type PageAssets, renderEntries } from '../../templates/page.tsx'
 import { toHtml } from '../../templates/to-html.ts'
+import { UNTITLED } from '../../templates/chat-list.tsx'
 import { type AppDeps, createSession, requireSession } from './deps.ts'
 import { ownerUrl, viewerUrl } from './links.ts'
 import { chatWindow } from './chat-window.ts'
@@ -36,6 +37,7 @@ function newChatChoices(body: unknown, offered: boolean): Record<string, unknown
   if (!offered || typeof body !== 'object' || body === null) return undefined
   const choices = new Map<string, string>()
   for (const name of ['model', 'system_prompt']) {
+    // object-key-ok: `name` is one of the two names above, never the request's; an own member only (Object.hasOwn)
     const value: unknown = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined
     if (value === undefined) continue
     if (typeof value !== 'string') throw new AppError('BAD_REQUEST', `The New Chat form sent "${name}" more than once: send it once.`)
@@ -43,6 +45,10 @@ function newChatChoices(body: unknown, offered: boolean): Record<string, unknown
   }
   return choices.size === 0 ? undefined : Object.fromEntries(choices)
 }
+
+/** A chat page's tab title: the chat's title (escaped by Layout), or UNTITLED before its first message. */
+export const tabTitle = (session: SessionRecord, kind: ChatAccess['kind']) =>
+  `${session.title || UNTITLED}${kind === 'viewer' ? ' (read-only)' : ''}`
 
 const Form = t.Object({
   client_id: t.String({ error: 'The form has no client_id: reload the chat page and try again.' }),
@@ -83,6 +89,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
         earlierBefore={earlierBefore}
         entries={await renderEntries(transcript, versions)}
         model={chatModel(session)}
+        titled={session.title !== ''}
       />,
     )
   }
@@ -95,7 +102,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     const session = await deps.store.getSessionByViewer(viewerId)
     // Without the step's hint: this page may be the answer to someone who has not signed in.
     if (!session) return page('stepstream', <Landing notice="No chat has that read-only link (it may have expired)." />, 404, true)
-    return page('stepstream chat (read-only)', await chatFragment(session, { kind: 'viewer', viewerId }), 200, true)
+    return page(tabTitle(session, 'viewer'), await chatFragment(session, { kind: 'viewer', viewerId }), 200, true)
   }
 
   return (
@@ -111,7 +118,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
           if (id === undefined) return landing()
           if (!isWellFormedId(id)) throw new AppError('BAD_SESSION_ID', 'That chat link is malformed: check that it was copied whole.')
           const session = await deps.store.getSession(id)
-          if (session) return page('stepstream chat', await chatFragment(session, ownerAccess(session)))
+          if (session) return page(tabTitle(session, 'owner'), await chatFragment(session, ownerAccess(session)))
           // A read-only id pasted where an owner link goes: send it to its own page, which shows it no more than it had.
           if (await deps.store.getSessionByViewer(id)) return seeOther(viewerUrl(id))
           return notFound('That chat does not exist (it may have expired). Start a new one below.')

@@ -59,7 +59,7 @@ export const publishRoutes = (deps: AppDeps) => {
         const closes = closesRun(request.headers)
         const events = isNdjsonBody(body) ? { lines: body.ndjson } : { json: body }
         const answer = await publishing.publish(session, params.run_id, events, { format, producer, closes })
-        Object.assign(set.headers, protocolHeaders(answer, producer))
+        Object.assign(set.headers, protocolHeaders(answer, producer)) // object-key-ok: the protocol's own header names (H)
         if ('result' in answer) return answer.result
         set.status = 204
         return null

@@ -31,6 +31,7 @@ export const viewerApiRoutes = (deps: AppDeps) =>
           step: session.step.name,
           // The model, never the system prompt: the owner's words to the model are not the viewer's to read.
           ...(chatModel(session) !== undefined && { model: chatModel(session) }),
+          title: session.title,
           running: (await deps.runner.running(session.id)) !== undefined,
         }
       },
@@ -48,6 +49,8 @@ export const viewerApiRoutes = (deps: AppDeps) =>
     // write (403) rather than that nothing is there (404). An unknown viewer id is still a 404.
     .post('/:viewer_id/messages', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
     .post('/:viewer_id/cancel', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
+    .patch('/:viewer_id', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
+    .delete('/:viewer_id', ({ params }) => refuseWrite(deps, params.viewer_id), { params: ViewerId })
     .get(
       '/:viewer_id/transcript.md',
       async ({ params }) => transcriptResponse(deps, await requireViewer(deps.store, params.viewer_id), 'md'),

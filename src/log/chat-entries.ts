@@ -39,6 +39,13 @@ export interface SessionMeta {
    * at most MAX_BRANCHES_PER_CHAT. Never part of the SessionRecord: they are owner ids, and a record reaches viewers.
    */
   branches?: ChatBranch[]
+  /** The title a rename gave it (chat-title.ts `checkedTitle`); absent until renamed, and after a rename to "". */
+  title?: string
+  /**
+   * Its first message's title (chat-title.ts `autoTitle`), written once when that message is stored: a list of chats
+   * reads each title from the meta, never from the log.
+   */
+  auto_title?: string
 }
 
 /**
@@ -96,7 +103,14 @@ export const producerEntry = (mark: ProducerMark): ProducerWrite => {
 
 export function recordOf(id: string, state: LogState): SessionRecord {
   const meta = JSON.parse(state.meta) as SessionMeta
-  const record: SessionRecord = { id, created_at: meta.created_at, last_seq: state.head, step: meta.step, viewer_id: meta.viewer_id }
+  const record: SessionRecord = {
+    id,
+    created_at: meta.created_at,
+    last_seq: state.head,
+    step: meta.step,
+    viewer_id: meta.viewer_id,
+    title: meta.title ?? meta.auto_title ?? '',
+  }
   if (meta.publisher_hash) record.publisher_hash = meta.publisher_hash
   if (state.forkedFrom) record.forked_from = { id: state.forkedFrom.log, at: state.forkedFrom.at }
   return record

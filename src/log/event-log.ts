@@ -39,6 +39,7 @@ import { LogCore, type LogCoreOptions } from './log-core.ts'
 import type { Appended, CoreEntry } from './log-ledger.ts'
 import { Retention } from './retention.ts'
 import { readableEvent } from '../writable-value.ts'
+import { autoTitle } from '../chat-title.ts'
 
 /** The events a compaction or recovery reads from a log at a time. */
 const FOLD_PAGE = 1000
@@ -101,7 +102,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (options.publisherHash) meta.publisher_hash = options.publisherHash
     const json = JSON.stringify(meta)
     if (!(await this.core.create({ log: id, meta: json, aliases: [meta.viewer_id] }, CHAT_WORDS))) throw sessionTaken()
-    return { id, last_seq: 0, ...meta }
+    return { id, last_seq: 0, title: '', ...meta }
   }
 
   /**
@@ -117,6 +118,8 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (!source) throw sessionNotFound()
     const meta: SessionMeta = { created_at: new Date(this.core.now()).toISOString(), step: source.step, viewer_id: newId() }
     if (options.publisherHash) meta.publisher_hash = options.publisherHash
+    // A branch that holds the first message is titled as its source is (a rename included); one before it, by its own.
+    if (at >= 1 && source.title !== '') meta.auto_title = source.title
     const root = versionRoot(await this.lineage(sourceId), at)?.root.id
     const fork = async () => {
       if (!(await this.core.fork(sourceId, at, { log: id, meta: JSON.stringify(meta), aliases: [meta.viewer_id] }, CHAT_WORDS))) {
@@ -126,7 +129,17 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (root === undefined) await fork()
     else await this.#recordBranch(root, { id, at }, fork)
     const open = await this.#lastRunIfOpen(id, at)
-    const record: SessionRecord = { id, last_seq: at, ...meta, forked_from: { id: sourceId, at } }
+    const { created_at, step, viewer_id, publisher_hash } = meta
+    const record: SessionRecord = {
+      id,
+      created_at,
+      step,
+      viewer_id,
+      last_seq: at,
+      title: meta.auto_title ?? '',
+      forked_from: { id: sourceId, at },
+    }
+    if (publisher_hash) record.publisher_hash = publisher_hash
     if (!open) return record
     const interrupt: NewEvent = { type: 'interrupt', step_id: open.run, ts: meta.created_at, text: open.text }
     const closed = await this.core.append(closingEntry(id, interrupt))
@@ -202,7 +215,47 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
     if (mark) entry.producers = [producerEntry(mark)]
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)
+    if (event.type === 'user') await this.#titleFrom(sessionId, event.text)
     return this.#event(sessionId, stored as LogEntry, stored.data === entry.data ? event : undefined)
+  }
+
+  renameSession(id: string, title: string | undefined): Promise<SessionRecord | undefined> {
+    return this.#changeMeta(id, (meta) => {
+      if (title === undefined) delete meta.title
+      else meta.title = title
+      return true
+    })
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.core.delete(id)) !== undefined
+  }
+
+  /**
+   * Gives the session its first message's title, once: a user message costs one read of the meta, a list of chats
+   * none. A failure is let go (the message is stored, and answering it as failed would have it sent twice): the next
+   * message tries again.
+   */
+  async #titleFrom(sessionId: string, text: string): Promise<void> {
+    const title = autoTitle(text)
+    await this.#changeMeta(sessionId, (meta) => {
+      if (meta.auto_title !== undefined || title === '') return false
+      meta.auto_title = title
+      return true
+    }).catch(() => undefined)
+  }
+
+  /** Reads the session's meta, lets `change` change it (true when it did) and writes it: one at a time per session. */
+  #changeMeta(id: string, change: (meta: SessionMeta) => boolean): Promise<SessionRecord | undefined> {
+    // The same turns as a branch's record: a rename, a first message's title and a fork's record each write the whole meta.
+    return this.#oneAtATime(id, async () => {
+      const state = await this.core.state(id)
+      if (!state || state.deletedAt !== undefined) return undefined
+      const meta = JSON.parse(state.meta) as SessionMeta
+      if (!change(meta)) return recordOf(id, state)
+      const json = JSON.stringify(meta)
+      return (await this.core.setMeta(id, json, CHAT_WORDS)) ? recordOf(id, { ...state, meta: json }) : undefined
+    })
   }
 
   async read(sessionId: string, after: number, limit = DEFAULT_READ_LIMIT): Promise<StoredEvent[]> {

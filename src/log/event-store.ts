@@ -23,6 +23,8 @@ export interface SessionRecord {
   viewer_id: string
   /** The chat this one was branched from (`POST /api/sessions/:id/fork`) and the seq it was branched at. */
   forked_from?: { id: string; at: number }
+  /** Its title: the one a rename gave it, else its first message's (cut to TITLE_MAX_CHARS), else '' (no message yet). */
+  title: string
 }
 
 /** What else a new session may record. */
@@ -59,6 +61,18 @@ export interface EventStore {
   getSession(id: string): Promise<SessionRecord | undefined>
   /** The session whose `viewer_id` is `viewerId`; undefined for any other string, owner ids included. */
   getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined>
+  /**
+   * Gives the session a title (chat-title.ts `checkedTitle` checked it), or with undefined takes the one it was given
+   * away: its first message's is shown again. Answers the session as renamed; undefined for an unknown session.
+   */
+  renameSession(id: string, title: string | undefined): Promise<SessionRecord | undefined>
+  /**
+   * Deletes the session: its events, its meta, its viewer id, its producers, from the store (LogCore `delete`). A
+   * session its branches name is kept for them, gone for everyone else, and goes with its last branch. False when it
+   * was not there.
+   */
+  deleteSession(id: string): Promise<boolean>
+  /** Stores the event; the first `user` one gives the session its automatic title (chat-title.ts `autoTitle`). */
   append(sessionId: string, event: NewEvent): Promise<StoredEvent>
   read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]>
   /**

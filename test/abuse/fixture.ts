@@ -34,6 +34,7 @@ export async function createPools(base: string, sessions = 3): Promise<Pools> {
     publisherTokens: [],
     publisherViewers: [],
     runs: [],
+    doomed: [],
     authToken: AUTH_TOKEN,
     cookie,
   }
@@ -46,6 +47,7 @@ export async function createPools(base: string, sessions = 3): Promise<Pools> {
     pools.publisherViewers.push(publisher.viewer_id)
     pools.publisherTokens.push(publisher.publisher_token!)
     pools.runs.push('none')
+    pools.doomed.push((await created(base, {})).id)
   }
   await refreshRuns(base, pools)
   return pools

@@ -31,7 +31,7 @@ export type HeaderValue =
   | { secret: 'bearer' | 'cookie' | 'publisher'; index?: number }
   | { repeat: string; times: number; prefix: string }
 
-export type PoolName = 'owners' | 'viewers' | 'publishers' | 'publisherTokens' | 'publisherViewers' | 'runs'
+export type PoolName = 'owners' | 'viewers' | 'publishers' | 'publisherTokens' | 'publisherViewers' | 'runs' | 'doomed'
 
 /** A body, built when sent: text, JSON, bytes, a very long run of one string, a deep nesting, NDJSON, a form. */
 export type BodyRecipe =
@@ -55,6 +55,8 @@ export interface Pools {
   publisherViewers: string[]
   /** The open run of each publisher session, at the same index. */
   runs: string[]
+  /** Chats the delete routes may take away: the other pools' chats stay for the other routes. */
+  doomed: string[]
   authToken: string
   cookie: string
 }
@@ -75,10 +77,14 @@ function segmentText(pools: Pools, segment: Segment): string {
 }
 
 /** `$owners.2` in a query string stands for the live id at index 2 of the owners' pool (any pool by its name). */
-const POOL_REF = /\$(owners|viewers|publishers|publisherViewers|runs)\.(\d+)/g
+const POOL_REF = /\$(owners|viewers|publishers|publisherViewers|runs|doomed)\.(\d+)/g
+
+/** The text with each `$<pool>.<index>` replaced by that live id. */
+const withIds = (pools: Pools, text: string) =>
+  text.replace(POOL_REF, (_, pool: PoolName, index: string) => pick(pools, pool, Number(index)))
 
 export function targetOf(pools: Pools, request: AbuseRequest): string {
-  const query = (request.query ?? '').replace(POOL_REF, (_, pool: PoolName, index: string) => pick(pools, pool, Number(index)))
+  const query = withIds(pools, request.query ?? '')
   return request.target.map((s) => segmentText(pools, s)).join('') + query
 }
 
@@ -104,7 +110,10 @@ export function bodyBytes(pools: Pools, recipe: BodyRecipe): Uint8Array {
   if ('form' in recipe) {
     return encoder.encode(
       recipe.form
-        .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(typeof v === 'string' ? v : v.repeat.repeat(v.times))}`)
+        .map(
+          ([k, v]) =>
+            `${encodeURIComponent(k)}=${encodeURIComponent(typeof v === 'string' ? withIds(pools, v) : v.repeat.repeat(v.times))}`,
+        )
         .join('&'),
     )
   }

@@ -122,7 +122,34 @@ const nextArb = fc.constantFrom(
   '/\u0085',
 )
 
+/** Titles: ordinary, long by characters or bytes, with controls, bidi overrides and lone surrogates, or none. */
+const titleArb = fc.oneof(
+  textArb,
+  fc.constantFrom('x'.repeat(101), '😀'.repeat(100), 'two\nlines', 'nul\u0000', 'right\u202Eleft', '\uD800', '', '   ', '<b>bold</b>'),
+)
+const titleBodyArb = fc.oneof(
+  titleArb.map((title): BodyRecipe => ({ json: { title } })),
+  longArb('{"title":"', '"}'),
+  fc.constantFrom<BodyRecipe>({ json: { title: 1 } }, { json: {} }, { json: [] }, { text: '{"title":"a","__proto__":{"x":1}}' }),
+)
+/** The `ids` field of the chat list: live ids of every kind, hostile ones, many, mangled. */
+const idsFieldArb: fc.Arbitrary<string | { repeat: string; times: number }> = fc.oneof(
+  fc
+    .array(fc.tuple(fc.constantFrom('', 'view:'), fc.constantFrom<PoolName>('owners', 'viewers', 'publishers', 'doomed'), fc.nat(7)), {
+      maxLength: 8,
+    })
+    .map((refs) => refs.map(([mark, pool, i]) => `${mark}$${pool}.${i}`).join(' ')),
+  fc.array(fc.constantFrom(...HOSTILE_IDS), { maxLength: 8 }).map((ids) => ids.join(' ')),
+  fc.record({ repeat: fc.constantFrom('AAAAAAAAAAAAAAAAAAAAAA ', '__proto__,', ' '), times: sizeArb }),
+)
+/** A form field holding a chat the delete routes may take away, or a hostile id. */
+const doomedIdField = fc.oneof(
+  fc.record({ sessionRef: fc.constantFrom<PoolName>('doomed', 'viewers'), index: fc.nat(7), field: fc.constant('client_id') }),
+  fc.constantFrom(...HOSTILE_IDS).map((id): BodyRecipe => ({ text: `client_id=${encodeURIComponent(id)}` })),
+)
+
 const json = (body: fc.Arbitrary<BodyRecipe>) => body.map((b) => ({ body: b, contentType: 'application/json' }))
+const form = (body: fc.Arbitrary<BodyRecipe>) => body.map((b) => ({ body: b, contentType: 'application/x-www-form-urlencoded' }))
 const typed = (body: fc.Arbitrary<BodyRecipe>) => fc.record({ body, contentType: contentTypeArb })
 /** Mostly the body the route expects, sometimes anything. */
 const mostly = (expected: fc.Arbitrary<{ body: BodyRecipe; contentType: string }>) =>
@@ -413,6 +440,26 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
       ),
     ),
   },
+  'PATCH /api/sessions/:id': { auth: 'server', params: { id: OWNER_IDS }, body: mostly(json(titleBodyArb)) },
+  'DELETE /api/sessions/:id': { auth: 'server', params: { id: ['doomed', 'viewers', 'publisherViewers'] }, body: typed(hostileBodyArb) },
+  'PATCH /api/sessions/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS }, body: mostly(json(titleBodyArb)) },
+  'DELETE /api/sessions/view/:viewer_id': { auth: 'server', params: { viewer_id: VIEWER_IDS }, body: typed(hostileBodyArb) },
+  'POST /chats': { auth: 'server', body: mostly(form(idsFieldArb.map((ids) => ({ form: [['ids', ids]] })))) },
+  'POST /chats/rename': {
+    auth: 'server',
+    body: mostly(
+      form(
+        fc
+          .record({ id: clientIdField, title: titleArb })
+          .map(({ id, title }) =>
+            'text' in id
+              ? { text: `${id.text}&title=${encodeURIComponent(title)}` }
+              : { ...id, rest: { text: `&title=${encodeURIComponent(title)}` } },
+          ),
+      ),
+    ),
+  },
+  'POST /chats/delete': { auth: 'server', body: mostly(form(doomedIdField)) },
   'POST /api/sessions/:id/cancel': { auth: 'server', params: { id: OWNER_IDS }, body: typed(hostileBodyArb) },
   'GET /api/sessions/:id/events': {
     auth: 'server',

@@ -8,7 +8,8 @@ import type { EventStore } from '../../src/log/event-store.ts'
 
 /** The server's options, with the tests' shorthands for steps and auth, and their own defaults (see testApp). */
 export interface TestAppOptions extends Omit<ServerOptions, 'steps' | 'defaultStep' | 'store' | 'auth'> {
-  store?: EventStore
+  /** A store object, or one createServer opens (`{ kind: 'sqlite', path }`, `{ kind: 'redis', url }`). */
+  store?: ServerOptions['store']
   /** The one step of the app's registry (its default); the echo step by default. */
   step?: Step
   /** Other steps the registry holds besides the default one (sessions can pick them by name). */

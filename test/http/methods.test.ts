@@ -20,7 +20,7 @@ describe('a wrong method on a route that exists', () => {
     ['PUT', '/api/sessions', 'POST'],
     ['POST', '/events', 'GET, HEAD'],
     ['POST', `/api/sessions/${id}/stream`, 'GET, HEAD'],
-    ['DELETE', `/api/sessions/${id}`, 'GET, HEAD'],
+    ['PUT', `/api/sessions/${id}`, 'DELETE, GET, HEAD, PATCH'],
     ['PATCH', '/start', 'GET, HEAD, POST'],
   ]
   for (const [method, path, allow] of cases) {

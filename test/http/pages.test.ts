@@ -103,7 +103,7 @@ describe('pages', () => {
 
   test('the page carries the limits app.js and the form need, from the one place they are written', async () => {
     const html = await (await get('/')).text()
-    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}">`)
+    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}"`)
     expect(new RegExp(html.match(/data-id-pattern="([^"]+)"/)![1]!).test(newId())).toBe(true)
     const chat = await (await get(`/?client_id=${await started()}`)).text()
     expect(chat).toContain(`maxlength="${DEFAULT_MAX_MESSAGE_BYTES}"`)
@@ -132,7 +132,9 @@ describe('pages', () => {
     const html = await (await get(`/?client_id=${id}`)).text()
     const last = (await made.deps.store.getSession(id))!.last_seq
     expect(html).toContain(`after=${last}`)
-    expect(html.match(/Hello! Please tell me a short story about a robot\./g)?.length).toBe(2)
+    // The tab's title, the message and its echo.
+    expect(html).toContain('<title>Hello! Please tell me a short story about a robot.</title>')
+    expect(html.match(/Hello! Please tell me a short story about a robot\./g)?.length).toBe(3)
     expect(html).toContain('data-state="idle"')
   })
 

@@ -169,6 +169,42 @@ describe.each(stores)('ids named like Object.prototype members (%s store)', (_na
         const form = new URLSearchParams({ client_id: key, seq: key, message: key })
         expect((await fetch(`${made.base}${path}`, { method: 'POST', body: form })).status).toBeLessThan(500)
       }
+      for (const method of ['PATCH', 'DELETE']) {
+        for (const path of [`/api/sessions/${key}`, `/api/sessions/view/${key}`]) {
+          const body = method === 'PATCH' ? JSON.stringify({ title: key }) : undefined
+          await expectAnswered(await fetch(`${made.base}${path}`, { method, headers: { 'content-type': 'application/json' }, body }))
+        }
+      }
+      await expectHealthy(made.base)
+    }
+  })
+
+  test('through chat titles and the ids of the chat list', async () => {
+    made = await testServer({ store: makeStore() })
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    for (const key of HOSTILE) {
+      const { id } = (await (await fetch(`${made.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
+      const renamed = await fetch(`${made.base}/api/sessions/${id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ title: key }),
+      })
+      expect(((await renamed.json()) as { title: string }).title).toBe(key)
+      const list = await fetch(`${made.base}/chats`, {
+        method: 'POST',
+        headers: form,
+        body: `ids=${encodeURIComponent(`${key} ${id} ${key}`)}`,
+      })
+      expect(list.status).toBe(200)
+      const html = await list.text()
+      expect(html).toContain(`>${key}</a>`)
+      expect(html.match(/<li /g)?.length).toBe(1)
+      for (const route of ['/chats/rename', '/chats/delete']) {
+        expect(
+          (await fetch(`${made.base}${route}`, { method: 'POST', headers: form, body: `client_id=${key}&ids=${key}&title=${key}` })).status,
+        ).toBeLessThan(500)
+      }
+      await expectAnswered(await fetch(`${made.base}/api/sessions/${id}`, { method: 'DELETE' }))
       await expectHealthy(made.base)
     }
   })

@@ -112,6 +112,12 @@ function configure(db: Database): void {
   // journal merges, and a checkpoint copies it once however often it changed. A worker thread that checkpointed off
   // the serving thread showed no consistent gain (bench/RESULTS.md, "The SQLite log backend") and was removed.
   db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
+  // A deleted chat must leave the disk (issue 23): SQLite zeroes what it deletes, in the database and in the WAL's
+  // new page images, instead of leaving it on free pages and in the slack of pages…
+  db.exec('PRAGMA secure_delete = ON')
+  // …and the WAL is cut to nothing when it restarts after a checkpoint, so the page images written before the delete
+  // do not sit in the file's tail until they happen to be overwritten. (Default: -1, the file is never shortened.)
+  db.exec('PRAGMA journal_size_limit = 0')
 }
 
 /** Turns SQLite's open-time errors into one-line sentences; StoreOpenErrors pass through. */

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { slowTests } from '../helpers/slow-tests.ts'
+import { testServer } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
+
+slowTests()
+
+const enabled = browserAvailable('chat list tests')
+
+/** Issue 23, in a real browser: the list of this browser's chats, the tab's title, rename and delete. */
+describe.skipIf(!enabled)('the chats of this browser', () => {
+  let browser: Browser
+  let server: Awaited<ReturnType<typeof testServer>>
+
+  beforeAll(async () => {
+    server = await testServer()
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  async function open(context: BrowserContext, path: string): Promise<{ page: Page; errors: string[] }> {
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    // Delete asks first; the test says yes.
+    page.on('dialog', (dialog) => void dialog.accept())
+    await page.goto(`${server.base}${path}`)
+    return { page, errors }
+  }
+  /** A new chat from the landing page, its first message sent; answers its id. */
+  async function newChat(page: Page, text: string): Promise<string> {
+    await page.goto(`${server.base}/`)
+    await page.getByRole('button', { name: 'Start New Chat' }).click()
+    await page.locator('.answer.final').first().waitFor()
+    await page.locator('#message').fill(text)
+    await page.locator('#message').press('Enter')
+    await page.locator('.answer.final').nth(1).waitFor()
+    return new URL(page.url()).searchParams.get('client_id')!
+  }
+  const listed = (page: Page) => page.locator('#recent li a').allInnerTexts()
+
+  test('the list shows the chats this browser owns, newest first, titled by their first message; the tab shows the title; a read-only visit is kept read-only', async () => {
+    const context = await browser.newContext()
+    const { page, errors } = await open(context, '/')
+    const first = await newChat(page, 'ignored: the first message is the default one')
+    // A chat started by the page: its title is its first message, in the tab and in the list.
+    await until(async () => (await page.title()) === 'Hello! Please tell me a short story about a robot.', { what: 'the tab title' })
+    const api = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string; viewer_id: string }
+    await fetch(`${server.base}/api/sessions/${api.id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: '<img src=x onerror=alert(1)> second chat' }),
+    })
+    // Opened once by its owner link: this browser owns it now, and it is the newest.
+    await page.goto(`${server.base}/?client_id=${api.id}`)
+    expect(await page.title()).toBe('<img src=x onerror=alert(1)> second chat')
+    await until(async () => (await listed(page)).length === 2, { what: 'two chats in the list' })
+    expect(await listed(page)).toEqual(['<img src=x onerror=alert(1)> second chat', 'Hello! Please tell me a short story about a robot.'])
+    expect(await page.locator('#recent img').count()).toBe(0)
+    expect(await page.locator('#recent li a').nth(1).getAttribute('href')).toBe(`/?client_id=${first}`)
+
+    // Another browser has a list of its own: a read-only visit keeps the chat by its read-only id, marked, with
+    // neither rename nor delete, and the tab says the title.
+    const stranger = await browser.newContext()
+    const other = await open(stranger, `/?view=${api.viewer_id}`)
+    expect(await other.page.title()).toBe('<img src=x onerror=alert(1)> second chat (read-only)')
+    await other.page.locator('#recent li').first().waitFor()
+    expect(await other.page.locator('#recent li a').allInnerTexts()).toEqual(['<img src=x onerror=alert(1)> second chat'])
+    expect(await other.page.locator('#recent li a').getAttribute('href')).toBe(`/?view=${api.viewer_id}`)
+    expect(await other.page.locator('#recent .chat-actions').count()).toBe(0)
+    expect(await other.page.evaluate(() => localStorage.getItem('stepstream.recent'))).not.toContain(api.id)
+    expect(other.errors).toEqual([])
+    expect(errors).toEqual([])
+    await leaveScreenshot(page, 'chat-list')
+    await stranger.close()
+    await context.close()
+  })
+
+  test('rename from the list changes the list and the tab; a bad title shows its sentence; delete removes it everywhere', async () => {
+    const context = await browser.newContext()
+    const { page, errors } = await open(context, '/')
+    const id = await newChat(page, 'x')
+    await until(async () => (await listed(page)).length === 1, { what: 'the chat in the list' })
+    const item = page.locator(`#recent li[data-chat="${id}"]`)
+    await item.locator('summary').click()
+    await item.locator('input[name="title"]').fill('Robots, renamed')
+    await item.getByRole('button', { name: 'Rename' }).click()
+    await until(async () => (await listed(page))[0] === 'Robots, renamed', { what: 'the renamed chat in the list' })
+    await until(async () => (await page.title()) === 'Robots, renamed', { what: 'the tab to follow the rename' })
+    expect(((await (await fetch(`${server.base}/api/sessions/${id}`)).json()) as { title: string }).title).toBe('Robots, renamed')
+
+    const again = page.locator(`#recent li[data-chat="${id}"]`)
+    await again.locator('summary').click()
+    await again.locator('input[name="title"]').fill('a'.repeat(50))
+    await again.locator('input[name="title"]').evaluate((input: HTMLInputElement) => (input.value = 'two\u0007bells'))
+    await again.getByRole('button', { name: 'Rename' }).click()
+    await page.locator('#recent [role="alert"]').waitFor()
+    expect(await page.locator('#recent [role="alert"]').innerText()).toContain('one line of plain text')
+    expect(await listed(page)).toEqual(['Robots, renamed'])
+
+    const deleting = page.locator(`#recent li[data-chat="${id}"]`)
+    await deleting.locator('summary').click()
+    await deleting.getByRole('button', { name: 'Delete' }).click()
+    // The page of a deleted chat leaves for the start page, and the browser forgets the chat.
+    await page.waitForURL(`${server.base}/`)
+    expect((await fetch(`${server.base}/api/sessions/${id}`)).status).toBe(404)
+    expect(await page.evaluate(() => localStorage.getItem('stepstream.recent'))).toBe('[]')
+    expect(await page.locator('aside.chats').isHidden()).toBe(true)
+    // The bad title's 422, which the browser logs: nothing else.
+    expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([])
+    await leaveScreenshot(page, 'chat-deleted')
+    await context.close()
+  })
+})
