@@ -166,12 +166,14 @@
       highlighter.worker.terminate()
       highlighter = null
     }
+    let state = 'plain'
     if (html !== null && code.textContent === text) {
       code.innerHTML = html
       // The markup may only wrap the same text in spans: what is read and copied stays the code itself.
-      if (code.textContent !== text) code.textContent = text
+      if (code.textContent === text) state = 'done'
+      else code.textContent = text
     }
-    code.dataset.highlight = html === null ? 'plain' : 'done'
+    code.dataset.highlight = state
     nextHighlight()
   }
 

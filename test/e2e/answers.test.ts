@@ -126,8 +126,8 @@ describe.skipIf(!enabled)('answers worth reading', () => {
     // The message's own Copy takes its text, without the code block's head.
     await answer.locator('..').locator('footer .copy').click()
     const message = await page.evaluate(() => navigator.clipboard.readText())
-    expect(message).toContain(CODE)
-    expect(message).not.toContain('Copy code')
+    // Nothing between the table's last row and the code: no language label, no button's word.
+    expect(message).toContain(`tiny-or-nearly-sorted-arrays\n${CODE}`)
     expect(errors).toEqual([])
     await leaveScreenshot(page, 'code-copy')
     await context.close()
@@ -167,6 +167,25 @@ describe.skipIf(!enabled)('answers worth reading', () => {
     expect(served).toBe(2)
     expect(errors).toEqual([])
     await leaveScreenshot(page, 'code-highlight-timeout')
+    await context.close()
+  })
+
+  test('markup from the highlighter that would change the code is refused: the block keeps its exact text', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    // A highlighter gone wrong: it answers with markup whose text is not the code's.
+    const wrong =
+      'self.onmessage = ({ data }) => self.postMessage({ id: data.id, html: "<b>not</b> the code" })\nself.postMessage({ ready: true })'
+    await context.route('**/assets/highlight-worker.js*', (route) => route.fulfill({ contentType: 'text/javascript', body: wrong }))
+    await page.goto(await startChat(server.base))
+    await page.locator('.answer.final').first().waitFor()
+    await page.locator('#message').fill('```ts\nconst kept = "<exact>"\n```')
+    await page.locator('#message').press('Enter')
+    const code = page.locator('.answer.final').nth(1).locator('code[data-highlight="plain"]')
+    await code.waitFor()
+    expect(await code.evaluate((el) => el.innerHTML)).toBe('const kept = "&lt;exact&gt;"\n')
+    expect(errors).toEqual([])
     await context.close()
   })
 })
