@@ -195,8 +195,9 @@ export const CODE_LANGUAGE_LABEL_MAX_CHARS = 24
 
 /**
  * How long the page's highlighter may work on one code block; milliseconds (1,000). highlight.js's grammars are
- * regular expressions that some inputs drive quadratic or worse (60,000 "a"s as TypeScript took 26 s, 1,000 "0"s as
- * Java 0.6 s), so the page highlights in a worker and ends it past this time: the block stays plain, the tab responsive.
+ * regular expressions that some inputs drive quadratic or worse (under Bun, 60,000 "a"s as TypeScript took 26 s and
+ * 1,000 "0"s as Java 0.6 s), so the page highlights in a worker and ends it past this time: the block stays plain, the
+ * tab responsive. Never on the server: there it would stall every stream.
  */
 export const HIGHLIGHT_BLOCK_MS = 1000
 
