@@ -19,19 +19,22 @@ md.renderer.rules.link_open = (tokens, idx, options, _env, self) => {
 md.renderer.rules.table_open = () => '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table>\n'
 md.renderer.rules.table_close = () => '</table></div>\n'
 
+/** The longest cell kept on one line; characters of its Markdown source. */
+const SHORT_CELL_CHARS = 20
+
 // markdown-it aligns a column with a `style` attribute, which the page's Content-Security-Policy (no inline styles)
-// refuses: the alignment travels as a class instead.
-const aligned: RendererRule = (tokens, idx, options, _env, self) => {
+// refuses: the alignment travels as a class instead. A short cell ("O(n log n)", "yes", a date) is kept on one line, so
+// that on a phone the table scrolls instead of folding every cell into a tall narrow column; longer text still wraps.
+const cell: RendererRule = (tokens, idx, options, _env, self) => {
   const token = tokens[idx]!
   const align = String(token.attrGet('style') ?? '').match(/^text-align:(left|center|right)$/)?.[1]
-  if (align) {
-    token.attrs = null
-    token.attrSet('class', `align-${align}`)
-  }
+  const classes = [align ? `align-${align}` : '', (tokens[idx + 1]?.content.length ?? 0) <= SHORT_CELL_CHARS ? 'short' : '']
+  token.attrs = null
+  if (classes.some(Boolean)) token.attrSet('class', classes.filter(Boolean).join(' '))
   return self.renderToken(tokens, idx, options)
 }
-md.renderer.rules.th_open = aligned
-md.renderer.rules.td_open = aligned
+md.renderer.rules.th_open = cell
+md.renderer.rules.td_open = cell
 
 /**
  * Every code block gets a head with its language and a copy button (public/app.js copies the code's text and

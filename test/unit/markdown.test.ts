@@ -12,10 +12,17 @@ describe('answers rendered as Markdown', () => {
   test('a column’s alignment is a class, never a style attribute the page’s CSP would refuse', () => {
     const html = renderMarkdown('| l | c | r | n |\n|:--|:-:|--:|---|\n| 1 | 2 | 3 | 4 |')
     expect(html).not.toContain('style=')
-    expect(html).toContain('<th class="align-left">l</th>')
-    expect(html).toContain('<td class="align-center">2</td>')
-    expect(html).toContain('<td class="align-right">3</td>')
-    expect(html).toContain('<td>4</td>')
+    expect(html).toContain('<th class="align-left short">l</th>')
+    expect(html).toContain('<td class="align-center short">2</td>')
+    expect(html).toContain('<td class="align-right short">3</td>')
+    expect(html).toContain('<td class="short">4</td>')
+  })
+
+  test('a short cell is marked to stay on one line; a longer one wraps', () => {
+    const long = 'a cell long enough to wrap'
+    const html = renderMarkdown(`| name | note |\n|---|---|\n| O(n log n) | ${long} |`)
+    expect(html).toContain('<td class="short">O(n log n)</td>')
+    expect(html).toContain(`<td>${long}</td>`)
   })
 
   test('every code block, fenced or indented, has a head with its language and a copy button; the code stays escaped text', () => {
