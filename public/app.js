@@ -117,8 +117,70 @@
     message.querySelector('.edit')?.focus()
   }
 
+  // Code in answers is highlighted in a worker (highlight.js, served by this server like every asset), started only once
+  // an answer holds code that names its language, and given one block at a time. A block that takes longer than the
+  // server's bound (data-highlight-ms) ends the worker and stays plain; the next block gets a new worker.
+  const HIGHLIGHTER = document.body.dataset.highlighter
+  const HIGHLIGHT_MS = Number(document.body.dataset.highlightMs) || 1000
+  const waiting = []
+  let highlighter = null
+  let job = null
+  let jobs = 0
+  function highlightCode(root) {
+    if (!HIGHLIGHTER) return
+    for (const code of root.querySelectorAll('.code-block pre > code[class^="language-"]:not([data-highlight])')) {
+      code.dataset.highlight = 'waiting'
+      waiting.push(code)
+    }
+    nextHighlight()
+  }
+  function nextHighlight() {
+    if (job) return
+    const code = waiting.shift()
+    if (!code) return
+    if (!code.isConnected) return nextHighlight()
+    job = { id: ++jobs, code, text: code.textContent, timer: 0 }
+    if (!highlighter) startHighlighter()
+    else if (highlighter.ready) sendJob()
+  }
+  function startHighlighter() {
+    const worker = new Worker(HIGHLIGHTER)
+    highlighter = { worker, ready: false }
+    worker.onmessage = ({ data }) => {
+      if (data?.ready === true) {
+        highlighter.ready = true
+        if (job) sendJob()
+      } else if (data?.id === job?.id) endHighlight(typeof data.html === 'string' ? data.html : null)
+    }
+    worker.onerror = () => job && endHighlight(null, true)
+  }
+  // The clock starts once the worker has loaded highlight.js: a slow start on a busy machine is not a slow grammar.
+  function sendJob() {
+    job.timer = setTimeout(() => endHighlight(null, true), HIGHLIGHT_MS)
+    highlighter.worker.postMessage({ id: job.id, code: job.text, language: job.code.className.slice('language-'.length) })
+  }
+  function endHighlight(html, stopWorker = false) {
+    const { code, text, timer } = job
+    clearTimeout(timer)
+    job = null
+    if (stopWorker) {
+      highlighter.worker.terminate()
+      highlighter = null
+    }
+    let state = 'plain'
+    if (html !== null && code.textContent === text) {
+      code.innerHTML = html
+      // The markup may only wrap the same text in spans: what is read and copied stays the code itself.
+      if (code.textContent === text) state = 'done'
+      else code.textContent = text
+    }
+    code.dataset.highlight = state
+    nextHighlight()
+  }
+
   function afterChange() {
     localiseTimes(document)
+    highlightCode(document)
     syncRunState()
     addBranchControls()
     rememberChat()
@@ -296,8 +358,26 @@
         button.textContent = 'Copy failed'
       }
       setTimeout(() => (button.textContent = 'Copy read-only link'), 1500)
+    } else if (button?.classList.contains('code-copy')) {
+      // The code's text, not its highlighting markup; the newline before a fence's closing line is not part of it.
+      const text = (button.closest('.code-block')?.querySelector('pre > code')?.textContent ?? '').replace(/\n$/, '')
+      try {
+        await navigator.clipboard.writeText(text)
+        button.textContent = 'Copied'
+        button.dataset.copied = ''
+      } catch {
+        button.textContent = 'Copy failed'
+      }
+      setTimeout(() => {
+        button.textContent = 'Copy code'
+        delete button.dataset.copied
+      }, 1500)
     } else if (button?.classList.contains('copy')) {
-      const text = button.closest('.msg')?.querySelector('.text')?.innerText ?? ''
+      // The code blocks' heads (language, copy button) are the page's, not the message's: hidden while it is read.
+      const message = button.closest('.msg')?.querySelector('.text')
+      message?.classList.add('copying')
+      const text = message?.innerText ?? ''
+      message?.classList.remove('copying')
       try {
         await navigator.clipboard.writeText(text)
         button.textContent = 'Copied'

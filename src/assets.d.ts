@@ -11,3 +11,7 @@ declare module '*.svg' {
   const path: string
   export default path
 }
+declare module '@highlightjs/cdn-assets/*.js' {
+  const path: string
+  export default path
+}

@@ -190,6 +190,17 @@ export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024
  */
 export const RENDERED_MARKDOWN_MAX_CHARS = 64 * 1024
 
+/** The longest language name shown above a code block; characters (24). It is the fence's first word, from a model. */
+export const CODE_LANGUAGE_LABEL_MAX_CHARS = 24
+
+/**
+ * How long the page's highlighter may work on one code block; milliseconds (1,000). highlight.js's grammars are
+ * regular expressions that some inputs drive quadratic or worse (under Bun, 60,000 "a"s as TypeScript took 26 s and
+ * 1,000 "0"s as Java 0.6 s), so the page highlights in a worker and ends it past this time: the block stays plain, the
+ * tab responsive. Never on the server: there it would stall every stream.
+ */
+export const HIGHLIGHT_BLOCK_MS = 1000
+
 /**
  * The most events one batch of AG-UI events (a publish request's JSON array, an NDJSON line) may be mapped to; bytes of
  * JSON (8 MiB). Every STATE_DELTA that changes the state is stored as the whole state (up to MAX_AGENT_STATE_BYTES),

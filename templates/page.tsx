@@ -1,5 +1,5 @@
 /** @jsxImportSource @kitajs/html */
-import { LISTED_CHATS_MAX, SYSTEM_PROMPT_MAX_BYTES } from '../src/limits.ts'
+import { HIGHLIGHT_BLOCK_MS, LISTED_CHATS_MAX, SYSTEM_PROMPT_MAX_BYTES } from '../src/limits.ts'
 import { ID_PATTERN } from '../src/session-id.ts'
 import type { Transcript } from '../src/transcript.ts'
 import { RunMessage, RunStatus, UserMessage } from './messages.tsx'
@@ -11,6 +11,8 @@ export interface PageAssets {
   css: string
   icon: string
   scripts: string[]
+  /** The code highlighter's worker script, which app.js starts once an answer holds code. */
+  highlighter: string
 }
 
 // htmx 4 reads its config from this meta tag. Its indicator CSS is injected as a stylesheet we don't use, and
@@ -56,8 +58,14 @@ export function Layout({
           <link rel="icon" href={assets.icon} type="image/svg+xml" />
           <link rel="stylesheet" href={assets.css} />
         </head>
-        {/* The session id pattern, written once in session-id.ts: app.js reads it to check the ids it keeps. */}
-        <body data-id-pattern={ID_PATTERN.source} data-chats-max={String(LISTED_CHATS_MAX)}>
+        {/* The session id pattern, written once in session-id.ts: app.js reads it to check the ids it keeps. So too the
+            highlighter's script and its time per code block (src/limits.ts), and how many chats the list asks about. */}
+        <body
+          data-id-pattern={ID_PATTERN.source}
+          data-chats-max={String(LISTED_CHATS_MAX)}
+          data-highlighter={assets.highlighter}
+          data-highlight-ms={HIGHLIGHT_BLOCK_MS}
+        >
           <header class="top">
             <a class="brand" href="/">
               stepstream

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { parseMetrics, sampleSum } from '../helpers/prometheus.ts'
 import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
@@ -50,6 +51,38 @@ test('the lone binary serves the page and every asset it references', async () =
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(100)
   }
 })
+
+test('the lone binary serves the code highlighter its page names (highlight.js, embedded)', async () => {
+  const html = await (await fetch(`${server.base}/`)).text()
+  const res = await fetch(`${server.base}${html.match(/data-highlighter="([^"]+)"/)![1]}`)
+  expect(res.status).toBe(200)
+  const body = await res.text()
+  expect(body).toStartWith('/*!\n  Highlight.js v11.12.0')
+  expect(body).toContain('self.onmessage')
+})
+
+test.skipIf(!browserAvailable('the lone binary in a browser'))(
+  'in a browser, the lone binary’s page highlights code and fetches nothing from elsewhere',
+  async () => {
+    const browser = await launchBrowser()
+    try {
+      const page = await browser.newPage()
+      const errors = watchErrors(page)
+      const requests: string[] = []
+      page.on('request', (request) => requests.push(request.url()))
+      await page.goto(await startChat(server.base))
+      await page.locator('.answer.final').first().waitFor()
+      await page.locator('#message').fill('```js\nconst answer = 42\n```')
+      await page.locator('#message').press('Enter')
+      await page.locator('.answer.final').nth(1).locator('code[data-highlight="done"] .hljs-keyword').waitFor()
+      expect(requests.filter((url) => !url.startsWith(`${server.base}/`))).toEqual([])
+      expect(errors).toEqual([])
+      await leaveScreenshot(page, 'binary-highlight')
+    } finally {
+      await browser.close()
+    }
+  },
+)
 
 test('the lone binary streams an echo run to final', async () => {
   const id = (await startChat(server.base)).split('=')[1]!

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { lowContrast } from '../helpers/contrast.ts'
 import { HeldModel } from '../helpers/held-model.ts'
 import { HELD_AFTER, HOLD, MARKDOWN_ANSWER, ScriptedStep } from '../helpers/scripted-step.ts'
 import { freePort, spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
@@ -233,31 +234,10 @@ describe.skipIf(!enabled)('the page people use', () => {
         await finals(page, 2)
         await page.locator('details.tool summary').click()
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width)
-        const low = await page.evaluate(() => {
-          const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
-          const lum = ([r, g, b]: number[]) =>
-            [r!, g!, b!]
-              .map((v) => v / 255)
-              .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
-              .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i]!, 0)
-          const background = (el: Element | null): number[] => {
-            for (; el; el = el.parentElement) {
-              const c = rgb(getComputedStyle(el).backgroundColor)
-              if (c.length === 3 || (c.length === 4 && c[3]! > 0)) return c.slice(0, 3)
-            }
-            return [255, 255, 255]
-          }
-          const failures: string[] = []
-          for (const el of document.querySelectorAll(
-            '.text, time, .run-state, .run-error, .connection, .run-indicator, button, summary, .brand, textarea, .notice, pre',
-          )) {
-            if (!(el as HTMLElement).offsetParent || !el.textContent?.trim()) continue
-            const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))]
-            const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
-            if (ratio < 4.5) failures.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`)
-          }
-          return failures
-        })
+        const low = await page.evaluate(
+          lowContrast,
+          '.text, time, .run-state, .run-error, .connection, .run-indicator, button, summary, .brand, textarea, .notice, pre',
+        )
         expect(low).toEqual([])
         await page.screenshot({ path: join(shots, `screenshot-${viewport.name}-${scheme}.png`), fullPage: viewport.name === 'phone' })
         expect(errors).toEqual([])

@@ -103,7 +103,7 @@ describe('pages', () => {
 
   test('the page carries the limits app.js and the form need, from the one place they are written', async () => {
     const html = await (await get('/')).text()
-    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}"`)
+    expect(html).toContain(`<body data-id-pattern="${ID_PATTERN.source}" `)
     expect(new RegExp(html.match(/data-id-pattern="([^"]+)"/)![1]!).test(newId())).toBe(true)
     const chat = await (await get(`/?client_id=${await started()}`)).text()
     expect(chat).toContain(`maxlength="${DEFAULT_MAX_MESSAGE_BYTES}"`)
