@@ -38,12 +38,18 @@ export function Layout({
   title,
   children,
   signOut = false,
+  chatList = true,
 }: {
   assets: PageAssets
   title: string
   children: JSX.Element
   /** Shows the sign-out button: on the pages of a signed-in browser when auth is on. */
   signOut?: boolean
+  /**
+   * Has the list of this browser's chats: not on a read-only page with auth on, which a visitor without the token
+   * opens, and whose list request (it needs the token) would be refused.
+   */
+  chatList?: boolean
 }) {
   return (
     <>
@@ -82,17 +88,21 @@ export function Layout({
           </header>
           <main id="main">{children}</main>
           {/* The chats this browser owns: app.js fills #owned-ids from localStorage and asks for the list (chat-list.tsx). */}
-          <aside class="chats" aria-labelledby="recent-title" hidden>
-            <input type="hidden" id="owned-ids" name="ids" value="" />
-            <section
-              id="recent"
-              class="recent"
-              hx-post="/chats"
-              hx-trigger="chatsload"
-              hx-include="#owned-ids"
-              hx-swap="innerHTML"
-            ></section>
-          </aside>
+          {chatList ? (
+            <aside class="chats" aria-labelledby="recent-title" hidden>
+              <input type="hidden" id="owned-ids" name="ids" value="" />
+              <section
+                id="recent"
+                class="recent"
+                hx-post="/chats"
+                hx-trigger="chatsload"
+                hx-include="#owned-ids"
+                hx-swap="innerHTML"
+              ></section>
+            </aside>
+          ) : (
+            ''
+          )}
           {/* Plain (not deferred) scripts at the end of the body: htmx initialises on DOMContentLoaded only while the
               document is still loading, so its SSE extension is always registered first. With `defer`, htmx runs
               when the document is already interactive and initialises on a timer that can beat hx-sse's download. */}

@@ -62,7 +62,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
   const page = (title: string, body: JSX.Element, status = 200, viewer = false) =>
     new Response(
       toHtml(
-        <Layout assets={assets} title={title} signOut={deps.auth !== undefined && !viewer}>
+        <Layout assets={assets} title={title} signOut={deps.auth !== undefined && !viewer} chatList={deps.auth === undefined || !viewer}>
           {body}
         </Layout>,
       ),

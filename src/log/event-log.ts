@@ -83,6 +83,9 @@ export function createEventLog(backend: LogBackend, options: EventLogOptions = {
  * session is a log whose meta holds its record and whose alias is its viewer id; producer marks ride with their
  * event; runs open and close with their events, so that recovery finds the ones a crash left open on any backend.
  */
+/** How many of an older chat's first events are looked through for its first message, to title it; events. */
+const OLDER_TITLE_SCAN = 16
+
 export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prunable, RecoversRuns {
   /** Events parsed from entries the core keeps: readers of a live chat share one object per event. */
   readonly #parsed = new WeakMap<LogEntry, StoredEvent>()
@@ -200,7 +203,31 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const state = await this.core.state(id)
     // A chat deleted while branches of it live is kept for them (LogCore `delete`), and is gone for everyone else.
-    return state && state.deletedAt === undefined ? recordOf(id, state) : undefined
+    if (!state || state.deletedAt !== undefined) return undefined
+    const record = recordOf(id, state)
+    return record.title === '' && state.head > 0 && (JSON.parse(state.meta) as SessionMeta).auto_title === undefined
+      ? this.#titleOfOlder(record)
+      : record
+  }
+
+  /**
+   * A chat from before titles (its messages stored, no title recorded): titled once from its first message still kept,
+   * and recorded, so that a store upgraded in place lists its chats by name.
+   */
+  async #titleOfOlder(record: SessionRecord): Promise<SessionRecord> {
+    const first = (await this.core.read(record.id, 0, OLDER_TITLE_SCAN)).map((entry) => this.#event(record.id, entry))
+    const user = first.find((event) => event.type === 'user')
+    if (user?.type !== 'user') {
+      // None kept (a program's chat, or a cap trimmed it): recorded as looked at, so no later request looks again.
+      await this.#changeMeta(record.id, (meta) => {
+        if (meta.auto_title !== undefined) return false
+        meta.auto_title = ''
+        return true
+      }).catch(() => undefined)
+      return record
+    }
+    await this.#titleFrom(record.id, user.text)
+    return { ...record, title: autoTitle(user.text) }
   }
 
   async getSessionByViewer(viewerId: string): Promise<SessionRecord | undefined> {
@@ -239,7 +266,8 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
   async #titleFrom(sessionId: string, text: string): Promise<void> {
     const title = autoTitle(text)
     await this.#changeMeta(sessionId, (meta) => {
-      if (meta.auto_title !== undefined || title === '') return false
+      // '' is an older chat looked at with no message kept: its next message titles it.
+      if ((meta.auto_title ?? '') !== '' || title === '') return false
       meta.auto_title = title
       return true
     }).catch(() => undefined)

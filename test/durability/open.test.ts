@@ -249,9 +249,13 @@ describe('one writer', () => {
 })
 
 describe('opened by createServer', () => {
-  test("takes the per-chat bounds and none of the memory store's store-wide ones (--max-sessions is the memory store's)", async () => {
+  test("takes the per-chat bounds and none of the memory store's store-wide ones (--max-sessions only when set)", async () => {
     const path = tmp.file()
-    const server = await createServer({ log: silentLogger, store: { kind: 'sqlite', path }, storeLimits: { maxSessions: 1, maxEvents: 1 } })
+    const server = await createServer({
+      log: silentLogger,
+      store: { kind: 'sqlite', path },
+      storeLimits: { maxEvents: 1, maxStoreBytes: 1 },
+    })
     try {
       for (let i = 0; i < 2; i++) {
         const created = await server.app.handle(new Request('http://localhost/api/sessions', { method: 'POST' }))

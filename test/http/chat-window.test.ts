@@ -36,8 +36,8 @@ async function longChat(turns: number): Promise<SessionRecord> {
   return session
 }
 
-/** The questions a piece of HTML shows, in order. */
-const questions = (html: string) => [...html.matchAll(/question-(\d+)/g)].map((m) => Number(m[1]))
+/** The questions a piece of HTML shows in its transcript, in order (the tab's title is the first question's). */
+const questions = (html: string) => [...html.replace(/<title>.*?<\/title>/s, '').matchAll(/question-(\d+)/g)].map((m) => Number(m[1]))
 /** The link of its "Load earlier messages" button, if it has one. */
 const earlierLink = (html: string) => /hx-get="(\/earlier\?[^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&')
 
