@@ -96,8 +96,8 @@ test('a patch never changes the state it is given, taken or refused, and gives w
       } catch {
         return
       }
-      // Through JSON: fast-json-patch copies the document through it (-0 becomes 0).
-      expect(JSON.parse(JSON.stringify(result))).toEqual(reference)
+      // Both through JSON, as the state is stored: -0 is 0 there (fast-json-patch keeps a -0 it was given as the root).
+      expect(JSON.parse(JSON.stringify(result))).toEqual(JSON.parse(JSON.stringify(reference)))
       // Unchanged is the same object: the mapper stores nothing for it.
       if (JSON.stringify(reference) === JSON.stringify(start)) expect(result).toBe(start)
     }),
