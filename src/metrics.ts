@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client'
 import { EVENT_TYPES, type EventType } from './events.ts'
-import { EventLoopLagSampler } from './event-loop-lag.ts'
+import { EventLoopLagSampler, LAG_IDLE_AFTER_MS } from './event-loop-lag.ts'
 
 /** Why a request was turned away, as `stepstream_rejected_total{reason}` counts it. */
 export type RejectReason = 'rate_limit' | 'connections' | 'connections_per_ip' | 'auth' | 'origin' | 'body_size' | 'message_size'
@@ -69,10 +69,16 @@ export class Metrics implements StoreMetrics, RunMetrics {
   readonly #rejected: Counter<'reason'>
   readonly #commit: Histogram
   readonly #loopLag: EventLoopLagSampler | undefined
+  /** Open streams and runs in this process, and when it last answered a request: the lag sampler runs while any. */
+  #openStreams = 0
+  #openRuns = 0
+  #lastRequestAt = Number.NEGATIVE_INFINITY
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry]
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry })
+    // prom-client's loop-lag monitor wakes the loop every 10 ms and reads 0 under Bun (the sampler below measures it):
+    // once a second it costs nothing; at 10 ms it was most of an idle server's CPU.
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
     const published = this.#published
     new Counter({
       name: 'stepstream_events_published_total',
@@ -161,10 +167,11 @@ export class Metrics implements StoreMetrics, RunMetrics {
     this.registry.registerMetric(
       lag.metric(
         'stepstream_event_loop_lag_seconds',
-        'How late the event loop ran a timer due every 2 ms: each sample is one wait; over 5 ms is a stall.',
+        'How late the event loop ran a timer due every 2 ms while the server had work (open streams, runs, a request in the last 5 s): each sample is one wait; over 5 ms is a stall.',
       ),
     )
-    const sampler = new EventLoopLagSampler(lag)
+    // An idle server takes no samples: what the histogram counts is the loop under work (LAG_IDLE_AFTER_MS).
+    const sampler = new EventLoopLagSampler(lag, undefined, () => this.#busy())
     new Gauge({
       name: 'stepstream_event_loop_lag_max_seconds',
       help: 'The largest event-loop lag sampled since the process started.',
@@ -188,18 +195,24 @@ export class Metrics implements StoreMetrics, RunMetrics {
 
   sseOpened(kind: StreamKind): void {
     this.#sse[kind].inc()
+    this.#openStreams++
+    this.#loopLag?.wake()
   }
 
   sseClosed(kind: StreamKind): void {
     this.#sse[kind].dec()
+    this.#openStreams--
   }
 
   runStarted(): void {
     this.#runsActive.inc()
+    this.#openRuns++
+    this.#loopLag?.wake()
   }
 
   runEnded(step: string, outcome: string, seconds: number): void {
     this.#runsActive.dec()
+    this.#openRuns--
     this.#runDuration.observe({ step, outcome }, seconds)
   }
 
@@ -210,6 +223,18 @@ export class Metrics implements StoreMetrics, RunMetrics {
   /** `route` is the route's template (`/api/sessions/:id`), never a path with an id in it. */
   httpRequest(route: string, status: number): void {
     this.#requests.inc({ route, status: String(status) })
+    this.#asked()
+  }
+
+  /** Work arrived (a request, a scrape): the lag sampler runs for LAG_IDLE_AFTER_MS more at least. */
+  #asked(): void {
+    this.#lastRequestAt = performance.now()
+    this.#loopLag?.wake()
+  }
+
+  /** Whether the process has work to sample the event loop under. */
+  #busy(): boolean {
+    return this.#openStreams > 0 || this.#openRuns > 0 || performance.now() - this.#lastRequestAt < LAG_IDLE_AFTER_MS
   }
 
   streamOperation(operation: StreamOperation, status: number): void {
@@ -226,6 +251,7 @@ export class Metrics implements StoreMetrics, RunMetrics {
 
   /** The Prometheus text exposition of every metric. */
   render(): Promise<string> {
+    this.#asked()
     return this.registry.metrics()
   }
 
