@@ -451,10 +451,11 @@ export const ROUTE_SPECS: Record<string, RouteSpec> = {
       form(
         fc
           .record({ id: clientIdField, title: titleArb })
+          // A lone surrogate has no UTF-8 form to percent-encode: made well-formed (the JSON routes send it as it is).
           .map(({ id, title }) =>
             'text' in id
-              ? { text: `${id.text}&title=${encodeURIComponent(title)}` }
-              : { ...id, rest: { text: `&title=${encodeURIComponent(title)}` } },
+              ? { text: `${id.text}&title=${encodeURIComponent(title.toWellFormed())}` }
+              : { ...id, rest: { text: `&title=${encodeURIComponent(title.toWellFormed())}` } },
           ),
       ),
     ),
