@@ -12,18 +12,8 @@ import { MemoryBackend } from '../src/log/backends/memory-backend.ts'
 import { SqliteBackend } from '../src/log/backends/sqlite-backend.ts'
 import { EntryJournal } from '../src/log/backends/sqlite-journal.ts'
 import { Metrics } from '../src/metrics.ts'
+import type { Op } from './stall-ops.ts'
 
-interface Op {
-  kind: string
-  t0: number
-  ms: number
-  label?: string
-  n?: number
-  wal?: number
-  walBefore?: number
-  /** WAL frames a checkpoint copied into the database during this transaction (nBackfill grew by this many). */
-  backfilled?: number
-}
 const ops: Op[] = []
 const stalls: { t: number; lagMs: number }[] = []
 const commits: { t: number; ms: number }[] = []

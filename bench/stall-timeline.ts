@@ -6,17 +6,8 @@
  * transaction after which the WAL file is smaller than before it), cap trims, prune passes.
  */
 import { readFileSync } from 'node:fs'
+import type { Op } from './stall-ops.ts'
 
-interface Op {
-  kind: string
-  t0: number
-  ms: number
-  label?: string
-  n?: number
-  wal?: number
-  walBefore?: number
-  backfilled?: number
-}
 const { ops, stalls, commits } = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as {
   ops: Op[]
   stalls: { t: number; lagMs: number }[]
