@@ -5,6 +5,9 @@ import { accept, type Parsed, refuse } from './parsed.ts'
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
+/** The text of a JSON number that may be past a double's range (1.8e308): an exponent of 3 digits, or 309 digits. */
+const MAY_OVERFLOW = /\d{309}|[eE][+]?\d{3}/
+
 /**
  * JSON mode (`application/json`, PROTOCOL.md §7.1): a POST's body becomes one entry holding its messages, each
  * serialised compactly and joined by `,` (an array without its brackets); a read joins entries with `,` and wraps
@@ -44,8 +47,10 @@ export function jsonEntryData(input: Uint8Array | string, purpose: 'create' | 'a
   }
   const problem = jsonProblem(value, BODY_BOUNDS)
   if (problem) return { ok: false, error: new AppError('BODY_TOO_DEEP', `The JSON body ${problem.detail}: flatten it and send it again.`) }
-  // A number past a double's range parses as Infinity and would be stored as null: refused instead, never changed.
-  if (hasInfinity(value)) return refuse('body', 'The body holds a number too large for JSON to keep (past 1.8e308): send it as a string.')
+  // A number past a double's range parses as Infinity and would be stored as null: refused instead, never changed. Only
+  // a body with such a number's text (an exponent of 3 digits, or 309 digits in a row) is walked: most are not.
+  if (MAY_OVERFLOW.test(body) && hasInfinity(value))
+    return refuse('body', 'The body holds a number too large for JSON to keep (past 1.8e308): send it as a string.')
   const messages = Array.isArray(value) ? value : [value]
   if (messages.length === 0 && purpose === 'append') {
     return refuse('body', 'The body is an empty JSON array, which appends nothing: send at least one message.')
