@@ -154,6 +154,17 @@ describe.skipIf(!nginxAvailable())('behind a real nginx with deploy/nginx.conf',
   }
   const partialsOf = (stream: SseReader) => stream.messages.filter((m) => m.event === 'partial')
 
+  test('a post whose Origin names the port the browser used is not refused as foreign (nginx passes the port on)', async () => {
+    // An older browser sends Origin without Sec-Fetch-Site: it names host and port, which Host must match.
+    const id = await session()
+    const res = await fetch(`${base}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { origin: base, 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi' }),
+    })
+    expect(res.status).toBe(202)
+  })
+
   test('a run streams through it token by token: each partial arrives before the next is even produced', async () => {
     const stream = await publisherStream((id) => `/api/sessions/${id}/stream`)
     expect(stream.response.headers.get('content-type')).toStartWith('text/event-stream')
