@@ -22,7 +22,16 @@ test('the benchmark harness runs every scenario against both servers and reports
       results: Record<string, { stepstream?: Record<string, number>; baseline?: Record<string, number> }>
     }
     const numbers = (metrics: Record<string, number> | undefined) => Object.values(metrics ?? {}).filter(Number.isFinite).length
-    expect(Object.keys(results).sort()).toEqual(['answer-bytes', 'browser', 'cold-start', 'fan-out', 'idle', 'idle-cpu', 'many-runs', 'per-event'])
+    expect(Object.keys(results).sort()).toEqual([
+      'answer-bytes',
+      'browser',
+      'cold-start',
+      'fan-out',
+      'idle',
+      'idle-cpu',
+      'many-runs',
+      'per-event',
+    ])
     // The browser scenario skips itself without Chromium (CI has it, and browserAvailable fails there without it).
     const chromium = browserAvailable('the bench smoke test of the browser scenario')
     for (const [key, result] of Object.entries(results)) {
