@@ -50,7 +50,15 @@ const before = heapStats()
 const rssBefore = rss()
 const bytesBefore = values.sizes ? bytesByClass() : new Map<string, number>()
 const load = startLoad({ host: HOST, port: target.port, paths: ids.map(streamPath), until: 'hold', deadlineMs: 300_000 })
+// The heap's peak while the streams open: what the GC keeps of it afterwards is the capacity line's excess.
+const peak = { live: 0, capacity: 0 }
+const sampler = setInterval(() => {
+  const h = heapStats()
+  peak.live = Math.max(peak.live, h.heapSize)
+  peak.capacity = Math.max(peak.capacity, h.heapCapacity)
+}, 20)
 const { opened } = await load.opened
+clearInterval(sampler)
 progress(`${opened} streams open`)
 await settle()
 const after = heapStats()
@@ -71,6 +79,7 @@ process.stdout.write(
   `${[
     `${opened} idle streams: RSS +${((rssAfter - rssBefore) / opened).toFixed(2)} KiB/stream, heap +${kib(after.heapSize - before.heapSize)} KiB/stream, objects +${((after.objectCount - before.objectCount) / opened).toFixed(1)}/stream`,
     `  heap capacity (the GC's blocks) +${kib(after.heapCapacity - before.heapCapacity)} KiB/stream, extra memory reported to the GC +${kib(after.extraMemorySize - before.extraMemorySize)} KiB/stream`,
+    `  while opening (sampled every 20 ms): peak heap +${kib(peak.live - before.heapSize)} KiB/stream, peak capacity +${kib(peak.capacity - before.heapCapacity)} KiB/stream`,
     'objects per stream, by type:',
     ...grown.map(([type, perStream]) => `  ${perStream.toFixed(2).padStart(6)}  ${type}`),
     ...(values.sizes ? ['own bytes per stream, by class (heap snapshot), KiB:', ...grownBytes()] : []),
