@@ -1,6 +1,5 @@
-import type { Metrics, Scenario } from './scenario.ts'
 import { measureManyRuns } from './many-runs.ts'
-import { sqliteStore } from './scenario.ts'
+import { type Metrics, type Scenario, sqliteStore } from './scenario.ts'
 
 /** The load: 200 runs at 50 tokens/s, one viewer each, is 10,000 events/s. */
 export const PER_EVENT_SESSIONS = 200
