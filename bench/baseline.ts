@@ -7,8 +7,13 @@
  * point, `--echo-delay` ms apart through `setTimeout`, as stepstream's echo step sleeps). Each session keeps its
  * encoded frames in memory, and an event is encoded once and enqueued to every viewer.
  *
- * Usage: bun bench/baseline.ts [--port 0] [--host 127.0.0.1] [--echo-delay 50] [--heartbeat 15000]
+ * With `--store sqlite:<path>` it is also the naive durable server the issue measures stepstream's SQLite store
+ * against: one autocommit `INSERT` per event, made before the event is written to any viewer, on a WAL database with
+ * stepstream's `synchronous = NORMAL` (src/log/backends/sqlite-open.ts); no batching, no merge, no retention.
+ *
+ * Usage: bun bench/baseline.ts [--port 0] [--host 127.0.0.1] [--echo-delay 50] [--heartbeat 15000] [--store memory]
  */
+import { Database } from 'bun:sqlite'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
@@ -18,10 +23,26 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     'echo-delay': { type: 'string', default: '50' },
     heartbeat: { type: 'string', default: '15000' },
+    store: { type: 'string', default: 'memory' },
   },
 })
 const echoDelayMs = Number(values['echo-delay'])
 const heartbeatMs = Number(values.heartbeat)
+const insertEvent = openStore(values.store!)
+
+/** `memory` keeps nothing but the frames; `sqlite:<path>` returns the one-INSERT-per-event writer. */
+function openStore(store: string): ((session: string, seq: number, type: string, json: string) => void) | undefined {
+  if (store === 'memory') return undefined
+  if (!store.startsWith('sqlite:')) throw new Error(`baseline: --store takes memory or sqlite:<path>, not ${store}`)
+  const db = new Database(store.slice('sqlite:'.length), { create: true })
+  db.exec('PRAGMA journal_mode = WAL')
+  db.exec('PRAGMA synchronous = NORMAL')
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS events (session TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (session, seq))',
+  )
+  const insert = db.prepare('INSERT INTO events (session, seq, type, json) VALUES (?, ?, ?, ?)')
+  return (session, seq, type, json) => insert.run(session, seq, type, json)
+}
 
 interface Viewer {
   controller: ReadableStreamDefaultController<Uint8Array>
@@ -62,6 +83,7 @@ function send(session: Session, viewer: Viewer, bytes: Uint8Array, now: number) 
 function publish(session: Session, event: Record<string, unknown>) {
   const seq = session.frames.length + 1
   const json = JSON.stringify({ ...event, seq, session_id: session.id })
+  insertEvent?.(session.id, seq, String(event.type), json)
   const bytes = encoder.encode(`event: ${event.type}\nid: ${seq}\ndata: ${json}\n\n`)
   session.frames.push(bytes)
   const now = Date.now()
@@ -141,7 +163,7 @@ document.getElementById('composer').addEventListener('submit', (e) => {
 })
 </script></body></html>`
 
-const server = Bun.serve({
+export const server = Bun.serve({
   port: Number(values.port),
   hostname: values.host,
   routes: {

@@ -44,6 +44,12 @@ export function percentile(histogram: Histogram, fraction: number): number {
   return MAX_LATENCY_MS
 }
 
+/** The largest latency recorded (the worst delivery delay); NaN without samples. */
+export function max(histogram: Histogram): number {
+  for (let ms = histogram.length - 1; ms >= 0; ms--) if (histogram[ms]! > 0) return ms
+  return Number.NaN
+}
+
 /** A compact form for IPC: only the non-empty buckets, as [ms, count] pairs. */
 export function toSparse(histogram: Histogram): [number, number][] {
   const pairs: [number, number][] = []

@@ -3,11 +3,12 @@
  * compiled the same way), alternating which goes first from round to round, and prints one table with ratios and
  * the issue's targets.
  *
- *   bun run bench                 quick sizes, one round (under 2 minutes)
+ *   bun run bench                 quick sizes, one round (about 3 minutes)
  *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); the whole set also writes bench/RESULTS.md
  *   bun run bench -- --smoke      tiny sizes, for the smoke test
  *   --rounds <n>                  rounds per scenario, medians reported (default 1, 3 with --full)
- *   --only <key,key>              only these scenarios: cold-start, idle, fan-out, many-runs, answer-bytes, browser
+ *   --only <key,key>              only these scenarios: cold-start, idle, idle-cpu, per-event, fan-out, many-runs,
+ *                                 answer-bytes, browser
  *   --json <path>                 also write the medians as JSON
  *   --binary <path>               run this stepstream executable instead of dist/stepstream (before/after checks)
  *   --profile <dir>               run stepstream from source under `bun --cpu-prof`; one profile per server start
@@ -19,13 +20,15 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildBaseline, ensureStepstreamBinary, ROOT } from './build.ts'
 import { describeMachine } from './machine.ts'
-import { medianMetrics, table, warnings, type Results } from './report.ts'
+import { baselineNotes, medianMetrics, SCALE_OUT_NOTE, table, warnings, type Results } from './report.ts'
 import { answerBytes } from './scenarios/answer-bytes.ts'
 import { browser } from './scenarios/browser.ts'
 import { coldStart } from './scenarios/cold-start.ts'
 import { fanOut } from './scenarios/fan-out.ts'
 import { idle } from './scenarios/idle.ts'
+import { idleCpu } from './scenarios/idle-cpu.ts'
 import { manyRuns } from './scenarios/many-runs.ts'
+import { PER_EVENT_SESSIONS, perEvent } from './scenarios/per-event.ts'
 import type { Metrics, Scenario, Sizes } from './scenarios/scenario.ts'
 import { baselineTarget, stepstreamTarget, type Target } from './server-process.ts'
 
@@ -39,6 +42,10 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     fanOutLoadWorkers: 1,
     manyRunsSessions: 5,
     manyRunsChars: 10,
+    perEventSessions: 5,
+    perEventChars: 10,
+    idleCpuSettleS: 0.5,
+    idleCpuWindowS: 1,
     answerChars: 100,
     browserMessages: 2,
     coldStarts: 1,
@@ -51,6 +58,10 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     fanOutLoadWorkers: 2,
     manyRunsSessions: 100,
     manyRunsChars: 100,
+    perEventSessions: PER_EVENT_SESSIONS,
+    perEventChars: 150,
+    idleCpuSettleS: 6,
+    idleCpuWindowS: 20,
     answerChars: 2000,
     browserMessages: 10,
     coldStarts: 5,
@@ -64,13 +75,17 @@ const SIZES: Record<'smoke' | 'quick' | 'full', Sizes> = {
     fanOutLoadWorkers: 4,
     manyRunsSessions: 1000,
     manyRunsChars: 250,
+    perEventSessions: PER_EVENT_SESSIONS,
+    perEventChars: 250,
+    idleCpuSettleS: 6,
+    idleCpuWindowS: 20,
     answerChars: 2000,
     browserMessages: 30,
     coldStarts: 10,
   },
 }
 
-const SCENARIOS: Scenario[] = [coldStart, idle, fanOut, manyRuns, answerBytes, browser]
+const SCENARIOS: Scenario[] = [coldStart, idle, idleCpu, perEvent, fanOut, manyRuns, answerBytes, browser]
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -133,7 +148,15 @@ try {
 
 const args = process.argv.slice(2)
 const command = `bun run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
-const output = [table(results), ...warnings(results).map((w) => `\nWARNING: ${w}`)].join('\n')
+const output = [
+  table(results),
+  '',
+  'How each baseline was measured:',
+  ...baselineNotes(results),
+  '',
+  SCALE_OUT_NOTE,
+  ...warnings(results).map((w) => `\nWARNING: ${w}`),
+].join('\n')
 process.stdout.write(`\n${output}\n\n${command}: ${((Date.now() - started) / 1000).toFixed(0)} s\n`)
 if (values.json) writeFileSync(values.json, JSON.stringify({ mode, sizes, rounds, results }, null, 2))
 // The record is the whole set only: a partial run (--only, --binary, --profile) must not overwrite it.

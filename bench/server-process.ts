@@ -6,8 +6,13 @@ import { cpuSeconds, rssKiB } from './proc-stats.ts'
 export interface ServerOptions {
   /** `--echo-delay`; milliseconds between two echoed characters. */
   echoDelayMs: number
-  /** stepstream's `--store` (`memory` or `sqlite:<path>`); the baseline has no store and ignores it. */
+  /** stepstream's `--store` (`memory` or `sqlite:<path>`); the baseline keeps its events in memory unless `durableBaseline`. */
   store: string
+  /**
+   * The baseline writes every event into `store` too, with one INSERT each (baseline.ts `--store`): only the rows
+   * that compare stepstream's SQLite store with a naive durable server ask for it. Default false.
+   */
+  durableBaseline?: boolean
 }
 
 /** One of the two servers under test: how to start it with the options of a scenario. */
@@ -33,7 +38,10 @@ export function stepstreamTarget(command: string[]): Target {
 }
 
 export function baselineTarget(binary: string): Target {
-  return { name: 'baseline', command: (o) => [binary, '--echo-delay', String(o.echoDelayMs)] }
+  return {
+    name: 'baseline',
+    command: (o) => [binary, '--echo-delay', String(o.echoDelayMs), ...(o.durableBaseline ? ['--store', o.store] : [])],
+  }
 }
 
 export interface RunningServer {

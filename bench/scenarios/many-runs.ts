@@ -1,6 +1,6 @@
 import { createSessions, postMessage, streamPath } from '../api.ts'
 import { mapLimit } from '../http-client.ts'
-import { percentile } from '../histogram.ts'
+import { max, percentile } from '../histogram.ts'
 import { startLoad } from '../load-pool.ts'
 import { watchLoopLag } from '../loop-lag.ts'
 import { startServer } from '../server-process.ts'
@@ -34,9 +34,18 @@ function runPaces(runs: [number, number, number][]): { runPaceP50: number; runPa
   }
 }
 
-/** One many-runs load: `sessions` runs of `chars` characters at 50 tokens/s, one viewer each, on `store`. */
-export async function measureManyRuns(context: ScenarioContext, sessions: number, chars: number, store: string): Promise<Metrics> {
-  const server = await startServer(context.target, { echoDelayMs: ECHO_DELAY_MS, store })
+/**
+ * One many-runs load: `sessions` runs of `chars` characters at 50 tokens/s, one viewer each, on `store`
+ * (`durableBaseline`: the baseline writes one INSERT per event into it too; default false).
+ */
+export async function measureManyRuns(
+  context: ScenarioContext,
+  sessions: number,
+  chars: number,
+  store: string,
+  durableBaseline = false,
+): Promise<Metrics> {
+  const server = await startServer(context.target, { echoDelayMs: ECHO_DELAY_MS, store, durableBaseline })
   try {
     const ids = await createSessions(server, sessions)
     const load = startLoad({ host: server.host, port: server.port, paths: ids.map(streamPath), until: 'final', deadlineMs: 300_000 })
@@ -53,12 +62,15 @@ export async function measureManyRuns(context: ScenarioContext, sessions: number
     return {
       p50Ms: percentile(result.latency, 0.5),
       p99Ms: percentile(result.latency, 0.99),
+      maxMs: max(result.latency),
       persistedPerSec,
       // Latency counts from each event's `ts`, so a server that falls behind the 50 tokens/s pace (its step emits
       // late) can still show low latency: this says how much of the offered rate it actually sustained.
       pacePercent: (persistedPerSec / offeredPerSec(sessions, chars)) * 100,
       ...runPaces(result.runs),
       serverCpuPercent: (cpuSeconds / ((Date.now() - startedAt) / 1000)) * 100,
+      // From the first message posted to the last event read: posting, running and delivering, over what arrived.
+      cpuPerEventUs: result.events > 0 ? (cpuSeconds / result.events) * 1e6 : Number.NaN,
       ...(await loop.stop()),
       events: result.events,
       expectedEvents: sessions * (chars + 3),

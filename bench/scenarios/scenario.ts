@@ -17,6 +17,12 @@ export interface Sizes {
   /** Sessions of the many-runs scenario (one viewer each) and the length of each message, echoed at 50 chars/s. */
   manyRunsSessions: number
   manyRunsChars: number
+  /** Runs of the per-event scenario (one viewer each, 50 tokens/s: 200 is the 10,000 events/s) and their length. */
+  perEventSessions: number
+  perEventChars: number
+  /** Idle CPU scenario: seconds a server with no connections settles after start-up, then seconds its CPU is read over. */
+  idleCpuSettleS: number
+  idleCpuWindowS: number
   /** Messages timed in Chromium by the browser scenario, on a quiet server and again under the many-runs load. */
   browserMessages: number
   /** Length of the answer whose bytes are counted on the HTML stream. */

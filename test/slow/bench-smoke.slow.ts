@@ -22,7 +22,16 @@ test('the benchmark harness runs every scenario against both servers and reports
       results: Record<string, { stepstream?: Record<string, number>; baseline?: Record<string, number> }>
     }
     const numbers = (metrics: Record<string, number> | undefined) => Object.values(metrics ?? {}).filter(Number.isFinite).length
-    expect(Object.keys(results).sort()).toEqual(['answer-bytes', 'browser', 'cold-start', 'fan-out', 'idle', 'many-runs'])
+    expect(Object.keys(results).sort()).toEqual([
+      'answer-bytes',
+      'browser',
+      'cold-start',
+      'fan-out',
+      'idle',
+      'idle-cpu',
+      'many-runs',
+      'per-event',
+    ])
     // The browser scenario skips itself without Chromium (CI has it, and browserAvailable fails there without it).
     const chromium = browserAvailable('the bench smoke test of the browser scenario')
     for (const [key, result] of Object.entries(results)) {
@@ -32,7 +41,7 @@ test('the benchmark harness runs every scenario against both servers and reports
       if (key !== 'answer-bytes') expect({ key, baseline: numbers(result.baseline) > 0 }).toEqual({ key, baseline: true })
     }
     // Every stream of the tiny load delivered every event on both servers.
-    for (const key of ['fan-out', 'many-runs'] as const) {
+    for (const key of ['fan-out', 'many-runs', 'per-event'] as const) {
       for (const server of ['stepstream', 'baseline'] as const) {
         const metrics = results[key]![server]!
         expect({ key, server, events: metrics.events }).toEqual({ key, server, events: metrics.expectedEvents })
