@@ -4,7 +4,8 @@
  * the issue's targets.
  *
  *   bun run bench                 quick sizes, one round (about 3 minutes)
- *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); the whole set also writes bench/RESULTS.md
+ *   bun run bench -- --full       the issue's sizes, 3 rounds (medians); the whole set also rewrites bench/RESULTS.md's
+ *                                 table (the sections after it, each change's before and after, are kept)
  *   bun run bench -- --smoke      tiny sizes, for the smoke test
  *   --rounds <n>                  rounds per scenario, medians reported (default 1, 3 with --full)
  *   --only <key,key>              only these scenarios: cold-start, idle, idle-cpu, per-event, fan-out, many-runs,
@@ -14,7 +15,7 @@
  *   --profile <dir>               run stepstream from source under `bun --cpu-prof`; one profile per server start
  *   --load-workers <n>            load worker processes the fan-out viewers are split over (default 2, 4 with --full)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -161,7 +162,19 @@ process.stdout.write(`\n${output}\n\n${command}: ${((Date.now() - started) / 100
 if (values.json) writeFileSync(values.json, JSON.stringify({ mode, sizes, rounds, results }, null, 2))
 // The record is the whole set only: a partial run (--only, --binary, --profile) must not overwrite it.
 const wholeSet = scenarios.length === SCENARIOS.length && !values.binary && !values.profile
-if (mode === 'full' && wholeSet) writeFileSync(join(import.meta.dir, 'RESULTS.md'), resultsMarkdown(output, command))
+if (mode === 'full' && wholeSet) {
+  const path = join(import.meta.dir, 'RESULTS.md')
+  writeFileSync(path, resultsMarkdown(output, command) + keptHistory(existsSync(path) ? readFileSync(path, 'utf8') : ''))
+}
+
+/**
+ * The sections of RESULTS.md after its table (each change's before and after, from its first `## ` heading on): a
+ * full run replaces the table and keeps them, since they are the record of what was tried.
+ */
+function keptHistory(previous: string): string {
+  const at = previous.search(/^## /m)
+  return at === -1 ? '' : `\n${previous.slice(at)}`
+}
 
 /** The compiled binary (built when stale), another build given with --binary, or the sources under the profiler. */
 function stepstreamCommand(): string[] {
