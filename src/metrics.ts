@@ -48,9 +48,9 @@ const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 export const LOOP_LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 /**
- * prom-client's per-space heap gauges: they read `v8.getHeapSpaceStatistics()`, which walks the whole heap under Bun
- * and held the loop 30-55 ms per scrape at 10k events/s (PROFILE-III). The heap's size and use stay
- * (`nodejs_heap_size_*_bytes`: `process.memoryUsage()`, well under a millisecond).
+ * prom-client's per-space heap gauges: they read `v8.getHeapSpaceStatistics()`, which walks the whole heap under Bun,
+ * holding the loop for every scrape (bench/PROFILE-III.md). The heap's size and use stay (`nodejs_heap_size_*_bytes`
+ * read `process.memoryUsage()`, which does not walk it).
  */
 const HEAP_WALKS = ['nodejs_heap_space_size_total_bytes', 'nodejs_heap_space_size_used_bytes', 'nodejs_heap_space_size_available_bytes']
 

@@ -206,8 +206,8 @@ export class LogLedger {
 
 /**
  * The entry as the backend takes it: the core's fields (not `fit` and `words`) with its data as admitted. One literal
- * with every field, absent ones undefined, so every entry has one shape: a rest-and-spread copy cost ~10 times as
- * much, once per event (many-runs profile).
+ * with every field, absent ones undefined, so every entry has one shape: the rest-and-spread copy it replaces showed in
+ * the many-runs profile, once per event.
  */
 function appendEntry(entry: CoreEntry, data: string | null, bytes: number, touch: boolean): AppendEntry {
   const admitted: EveryField = {
