@@ -1,7 +1,7 @@
 import { type Static, Type as t } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { AppError } from './errors.ts'
-import { jsonProblem } from './json-shape.ts'
+import { jsonProblem, measuredJson } from './json-shape.ts'
 import { ERROR_MAX_CHARS, EVENT_TEXT_MAX_CHARS, NAME_MAX_CHARS } from './limits.ts'
 
 /**
@@ -150,21 +150,32 @@ export interface EventProblem {
  * Returns the first problem, or undefined.
  */
 export function validateNewEvent(event: unknown): EventProblem | undefined {
+  const passed = gate(event, false)
+  return typeof passed === 'string' ? undefined : passed
+}
+
+/**
+ * validateNewEvent for the stores: the event's JSON, stringified once for the log to keep; throws its problem as an
+ * AppError (413 or 422).
+ */
+export function checkNewEvent(event: unknown): string {
+  const passed = gate(event, true)
+  if (typeof passed !== 'string') throw new AppError(passed.code, `${passed.detail}.`)
+  return passed
+}
+
+/** validateNewEvent's checks: the problem, or the event's JSON when `encode` ('' without). */
+function gate(event: unknown, encode: boolean): EventProblem | string {
   const type = (event as { type?: unknown } | null)?.type
   const checker = typeof type === 'string' ? checkers.get(type as EventType) : undefined
   if (!checker)
     return { code: 'INVALID_EVENT', detail: `unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(', ')}` }
-  const shape = jsonProblem(event)
-  if (shape) return { code: shape.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.detail}` }
-  if (checker.Check(event)) return undefined
+  const shape = encode ? measuredJson(event) : { problem: jsonProblem(event), json: '' }
+  if (shape.problem)
+    return { code: shape.problem.status === 413 ? 'EVENT_TOO_LARGE' : 'INVALID_EVENT', detail: `${type} event ${shape.problem.detail}` }
+  if (checker.Check(event)) return shape.json ?? JSON.stringify(event)
   const first = checker.Errors(event).First()
   return { code: 'INVALID_EVENT', detail: `${type} event: ${first?.path || '/'} ${first?.message ?? 'is invalid'}` }
-}
-
-/** validateNewEvent for the stores: throws its problem as an AppError (413 or 422). */
-export function checkNewEvent(event: unknown): void {
-  const problem = validateNewEvent(event)
-  if (problem) throw new AppError(problem.code, `${problem.detail}.`)
 }
 
 /** Makes a `switch` over the event types exhaustive: a new type fails to compile until every view handles it. */

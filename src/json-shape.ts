@@ -68,6 +68,48 @@ export function jsonProblem(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): 
   return measureJson(value, bounds).problem
 }
 
+/**
+ * jsonProblem's answer, and with it the value's JSON when that was made to measure it: an event is mostly a flat
+ * object of short strings (a token: `type`, `delta`, `step_id`, `ts`), whose size is read from the JSON it is
+ * stored as rather than walked for (the walk cost more than the stringify in the many-runs profile). Anything else,
+ * and anything that passes a bound, is walked, so a problem is the one jsonProblem finds.
+ */
+export function measuredJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): { problem?: JsonProblem; json?: string } {
+  const json = flatJson(value, bounds)
+  return json !== undefined ? { json } : { problem: jsonProblem(value, bounds) }
+}
+
+/** Members a flat object may have for flatJson: more than any event type has. */
+const FLAT_MEMBERS = 16
+
+/**
+ * The JSON of a plain object whose members are all strings, numbers, booleans or null, when it passes every bound;
+ * undefined for anything else. Its strings together are at most a sixth of the byte bound (a character is at most 6
+ * bytes of JSON), so the stringify costs no more than the walk would.
+ */
+function flatJson(value: unknown, bounds: JsonBounds): string | undefined {
+  if (typeof value !== 'object' || value === null || bounds.depth < 1) return undefined
+  const prototype = Object.getPrototypeOf(value)
+  // A class's toJSON (a Date's, say) would change the JSON the walk measures: plain objects only.
+  if (prototype !== Object.prototype && prototype !== null) return undefined
+  let nodes = 1
+  let chars = 0
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    const child = (value as Record<string, unknown>)[key] // object-key-ok: an own member, read to be measured
+    if (child === undefined) continue
+    const kind = typeof child
+    if (kind === 'string') chars += (child as string).length
+    else if (kind !== 'number' && kind !== 'boolean' && child !== null) return undefined
+    chars += key.length
+    if (++nodes > FLAT_MEMBERS + 1 || chars > bounds.bytes / 6) return undefined
+    if (key.length > bounds.stringChars || (kind === 'string' && (child as string).length > bounds.stringChars)) return undefined
+  }
+  if (nodes > bounds.nodes) return undefined
+  const json = JSON.stringify(value)
+  return Buffer.byteLength(json) <= bounds.bytes ? json : undefined
+}
+
 /** jsonProblem's walk, with what it counted: bytes of the value's JSON in UTF-8, values, levels. */
 export function measureJson(value: unknown, bounds: JsonBounds = EVENT_BOUNDS): JsonMeasure {
   // Two stacks side by side (values, and the depth of the container each sits in): no pair allocated per value.

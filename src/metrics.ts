@@ -48,6 +48,13 @@ const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 export const LOOP_LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 /**
+ * prom-client's per-space heap gauges: they read `v8.getHeapSpaceStatistics()`, which walks the whole heap under Bun,
+ * holding the loop for every scrape (bench/PROFILE-III.md). The heap's size and use stay (`nodejs_heap_size_*_bytes`
+ * read `process.memoryUsage()`, which does not walk it).
+ */
+const HEAP_WALKS = ['nodejs_heap_space_size_total_bytes', 'nodejs_heap_space_size_used_bytes', 'nodejs_heap_space_size_available_bytes']
+
+/**
  * The server's Prometheus metrics, one registry per app (tests build many apps in one process). Injected into the
  * HTTP layer, the runner and the store; nothing imports a global registry.
  *
@@ -78,7 +85,10 @@ export class Metrics implements StoreMetrics, RunMetrics {
     const registers = [this.registry]
     // prom-client's loop-lag monitor wakes the loop every 10 ms and reads 0 under Bun (the sampler below measures it):
     // once a second it costs nothing; at 10 ms it was most of an idle server's CPU.
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
+      for (const name of HEAP_WALKS) this.registry.removeSingleMetric(name)
+    }
     const published = this.#published
     new Counter({
       name: 'stepstream_events_published_total',

@@ -70,14 +70,14 @@ export const SHARED = {
 export const sessionTaken = () => new AppError('BAD_REQUEST', 'A session with that id already exists.')
 
 /**
- * An event as its entry: its JSON, checked already. A run's `user` or `start` opens the run, its closing event closes it
+ * An event as its entry: its JSON (`json`, when the gate made it already: events.ts `checkNewEvent`). A run's `user` or `start` opens the run, its closing event closes it
  * and is stored however full the chat, its text cut to the room left; every event of a run is fenced by its lease.
  */
-export function eventEntry(log: LogId, event: NewEvent): CoreEntry {
+export function eventEntry(log: LogId, event: NewEvent, json = JSON.stringify(event)): CoreEntry {
   const closing = isClosing(event)
   const entry: CoreEntry = {
     log,
-    data: JSON.stringify(event),
+    data: json,
     exempt: closing,
     run: event.step_id,
     opensRun: event.type === 'user' || event.type === 'start',

@@ -237,8 +237,7 @@ export class EventLog implements EventStore, ForksSessions, KeepsProducers, Prun
 
   async append(sessionId: string, marked: NewEvent): Promise<StoredEvent> {
     const [event, mark] = splitProducerMark(marked)
-    checkNewEvent(event)
-    const entry = eventEntry(sessionId, event)
+    const entry = eventEntry(sessionId, event, checkNewEvent(event))
     if (mark) entry.producers = [producerEntry(mark)]
     const stored = await this.core.append(entry)
     this.metrics?.eventPublished(event.type)

@@ -51,16 +51,39 @@ export interface StepSpec {
   options?: Record<string, unknown>
 }
 
-/** Resolves after `ms` milliseconds, or as soon as `signal` aborts. */
+/** The sleeps waiting on each signal: one abort listener per signal wakes them all (many-runs bench). */
+const sleepers = new WeakMap<AbortSignal, Set<() => void>>()
+
+/**
+ * Resolves after `ms` milliseconds, or as soon as `signal` aborts. The echo sleeps once per token: adding and removing
+ * an abort listener each time cost more than the timer, so a signal gets one listener, at its first sleep.
+ */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve()
+  const waiting = sleepersOf(signal)
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer)
-      signal.removeEventListener('abort', done)
+      waiting.delete(done)
       resolve()
     }
     const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
+    waiting.add(done)
   })
+}
+
+function sleepersOf(signal: AbortSignal): Set<() => void> {
+  let waiting = sleepers.get(signal)
+  if (waiting) return waiting
+  waiting = new Set()
+  sleepers.set(signal, waiting)
+  const wake = waiting
+  signal.addEventListener(
+    'abort',
+    () => {
+      for (const done of wake) done()
+    },
+    { once: true },
+  )
+  return waiting
 }

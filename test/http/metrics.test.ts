@@ -75,6 +75,14 @@ describe('/metrics', () => {
     expect(parseMetrics(text).has('process_resident_memory_bytes')).toBe(true)
   })
 
+  test('the process metrics leave out the per-space heap gauges (a heap walk per scrape under Bun) and keep the heap size', async () => {
+    const names = parseMetrics(await new Metrics({ processMetrics: true }).render())
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_open_fds', 'nodejs_heap_size_used_bytes']) {
+      expect(names.has(name)).toBe(true)
+    }
+    expect([...names.keys()].filter((name) => name.startsWith('nodejs_heap_space_'))).toEqual([])
+  })
+
   test('the event-loop lag histogram counts a stall when the loop is blocked on purpose, and keeps its max', async () => {
     const metrics = new Metrics({ eventLoopLag: true })
     try {

@@ -4,7 +4,7 @@ import { applyOperation, applyPatch, getValueByPointer, type Operation } from 'f
 import { AguiInputError, AguiRunMapper } from '../../src/agui/agui-to-events.ts'
 import { applyStatePatch, PatchRefusal, STATE_BOUNDS } from '../../src/agui/state-patch.ts'
 import { validateNewEvent } from '../../src/events.ts'
-import { jsonProblem, measureJson } from '../../src/json-shape.ts'
+import { type JsonBounds, jsonProblem, measureJson, measuredJson } from '../../src/json-shape.ts'
 import {
   ERROR_MAX_CHARS,
   EVENT_TEXT_MAX_CHARS,
@@ -33,6 +33,31 @@ describe('the shape of a JSON value (json-shape.ts)', () => {
     )
     const strings = ['', 'é', '😀', '\u0000\n"\\', '\ud800', '\u2028']
     expect(measureJson({ [strings.join('')]: strings }).bytes).toBe(Buffer.byteLength(JSON.stringify({ [strings.join('')]: strings })))
+  })
+
+  test('measuredJson answers as jsonProblem does, at every bound, and its JSON is the value’s', () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('\ud800', '\u0000\n"\\', '😀é', 'x'.repeat(40)))
+    const flat = fc.dictionary(text, fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)), {
+      maxKeys: 20,
+    })
+    const bounds = fc.record<JsonBounds>({
+      depth: fc.integer({ min: 0, max: 3 }),
+      nodes: fc.integer({ min: 1, max: 12 }),
+      stringChars: fc.integer({ min: 0, max: 50 }),
+      bytes: fc.integer({ min: 0, max: 400 }),
+    })
+    fc.assert(
+      fc.property(fc.oneof(flat, fc.jsonValue()), bounds, (value, bounds) => {
+        const measured = measuredJson(value, bounds)
+        expect(measured.problem).toEqual(jsonProblem(value, bounds))
+        if (measured.json !== undefined) expect(measured.json).toBe(JSON.stringify(value))
+      }),
+      { numRuns: 3000 },
+    )
+    // A token, as a step emits it: its JSON comes from the measure, not from a second stringify.
+    expect(measuredJson({ type: 'partial', delta: 'x', ...envelope }).json).toBe(
+      JSON.stringify({ type: 'partial', delta: 'x', ...envelope }),
+    )
   })
 
   test('walks 60,000 levels without overflowing the stack, and names the depth limit', () => {
