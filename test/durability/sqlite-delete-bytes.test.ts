@@ -37,7 +37,7 @@ test('a deleted chat is gone from the .db and the -wal bytes once SQLite has che
     await store.core.settled()
     // A PASSIVE checkpoint of the whole WAL; it answers busy when the store's checkpoint worker is running one at the
     // same moment, and is tried again then (the worker's may have started before the last commit).
-    const checkpoint = () => until(() => (db.query('PRAGMA wal_checkpoint(PASSIVE)').get() as { busy: number }).busy === 0)
+    const checkpoint = () => until(() => (db.query('PRAGMA wal_checkpoint(PASSIVE)').all()[0] as { busy: number }).busy === 0)
     // Written, and checkpointed into the database file: the test can see it there.
     await checkpoint()
     expect(holds(path, marker)).toBe(true)
