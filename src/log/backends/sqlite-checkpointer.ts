@@ -25,7 +25,7 @@ type CheckpointerReply =
 const WORKER_SOURCE = `
 import { Database } from 'bun:sqlite'
 import { statSync } from 'node:fs'
-let db, checkpoint, timer, lastAt = 0, lastSize = -1
+let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1
 const walSize = (path) => statSync(path + '-wal', { throwIfNoEntry: false })?.size ?? 0
 function pass() {
   let row
@@ -89,6 +89,12 @@ export interface CheckpointerOptions {
    * worker fall behind or never restart the WAL; pages, default SQLITE_WAL_BACKSTOP_PAGES.
    */
   backstopPages?: number
+  /**
+   * WAL pages from which the serving connection finishes a pass of the worker, so that its next write restarts the WAL;
+   * pages, default WAL_AUTOCHECKPOINT_PAGES (2,000, about 8 MB: the WAL restarts about as often as it did when SQLite
+   * checkpointed inside the commits, each restart costing this thread an fsync).
+   */
+  finishAtPages?: number
   /** Told once when the worker failed and the serving connection went back to checkpointing by itself. */
   onFailure?: (reason: string) => void
   /** Told after each pass of the worker: the WAL's frames, and how many of them are in the database. */
@@ -111,6 +117,7 @@ export class Checkpointer {
   readonly #db: Database
   readonly #url: string
   readonly #finish: Statement
+  readonly #finishAtPages: number
   readonly #onFailure: ((reason: string) => void) | undefined
   #closing: Promise<void> | undefined
   #failed = false
@@ -125,10 +132,11 @@ export class Checkpointer {
     // small heap, for a thread that holds a connection and a timer.
     this.#worker = new Worker(this.#url, { ref: false, smol: true })
     this.#finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+    this.#finishAtPages = options.finishAtPages ?? WAL_AUTOCHECKPOINT_PAGES
     this.#worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
       const reply = event.data
       if (reply.type === 'pass') {
-        if (!reply.busy) this.#finishPass()
+        if (!reply.busy && reply.log >= this.#finishAtPages) this.#finishPass()
         options.onPass?.(reply.log, reply.checkpointed)
       } else if (reply.type === 'failed') this.#fail(reply.reason)
     }
@@ -177,8 +185,9 @@ export class Checkpointer {
    * only as of the moment it began; under a steady load a commit lands during nearly every pass (each ends with two
    * fsyncs), and only a WAL wholly in the database is restarted by the next write: without this the WAL grew to
    * 16-44 MB between restarts, and cutting a file that long held the loop 40-110 ms. The frames left are those of the
-   * pass's few milliseconds (none: 0.05 ms), but copying any costs this thread the checkpoint's two fsyncs.
-   * PASSIVE here never waits for the worker's lock either: it answers busy and the next pass retries.
+   * pass's few milliseconds, but copying any costs this thread the checkpoint's two fsyncs: hence once per
+   * `finishAtPages`, not after every pass. PASSIVE here never waits for the worker's lock: it answers busy and the
+   * next pass retries.
    */
   #finishPass(): void {
     if (this.#closing || this.#failed) return
