@@ -134,6 +134,23 @@ describe('the checkpoint worker of the SQLite backend', () => {
     db.close()
   })
 
+  test('a Bun that cannot start the worker leaves checkpoints to SQLite, and the store opens and writes as before', async () => {
+    const real = globalThis.Worker
+    globalThis.Worker = class {
+      constructor() {
+        throw new Error('no threads here')
+      }
+    } as unknown as typeof Worker
+    try {
+      const { backend, db } = openWithHandle(tmp.file())
+      expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
+      await write(backend, 2)
+      await backend.close()
+    } finally {
+      globalThis.Worker = real
+    }
+  })
+
   test('never keeps a process alive: one that closes a store, and leaves another open, exits by itself', async () => {
     const script = `import { SqliteBackend } from ${JSON.stringify(join(import.meta.dir, '../../src/log/backends/sqlite-backend.ts'))}
       const open = (path) => new SqliteBackend(path, { mergeEveryMs: 3_600_000, checkpointer: { tickMs: 10 } })

@@ -47,6 +47,15 @@ export interface SqliteBackendOptions extends JournalOptions {
 
 const closedFailure = () => new StoreFailure('the server is shutting down')
 
+/** The checkpoint worker, or none if this Bun cannot start one: SQLite then checkpoints inside the commits. */
+function startCheckpointer(db: Database, path: string, options: CheckpointerOptions | undefined): Checkpointer | undefined {
+  try {
+    return new Checkpointer(db, storeFiles(path).database, options)
+  } catch {
+    return undefined
+  }
+}
+
 /** Runs a write; a failure of the medium becomes a StoreFailure whose reason says which (disk full, read-only, I/O). */
 function writing<T>(write: () => T): T {
   try {
@@ -99,9 +108,7 @@ export class SqliteBackend implements LogBackend {
     this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#totals = this.#queries.totals()
     // Last: a constructor that threw above would leave the thread running. `:memory:` has no WAL.
-    if (lock && options.checkpointer !== false) {
-      this.#checkpointer = new Checkpointer(db, storeFiles(path).database, options.checkpointer)
-    }
+    if (lock && options.checkpointer !== false) this.#checkpointer = startCheckpointer(db, path, options.checkpointer)
   }
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {

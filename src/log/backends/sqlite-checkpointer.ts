@@ -126,11 +126,12 @@ export class Checkpointer {
   constructor(db: Database, path: string, options: CheckpointerOptions = {}) {
     this.#db = db
     this.#onFailure = options.onFailure
-    db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
     this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'application/javascript' }))
     // `ref: false`: the thread must not keep the process alive on its own (the store's close ends it); `smol`: a
     // small heap, for a thread that holds a connection and a timer.
     this.#worker = new Worker(this.#url, { ref: false, smol: true })
+    // Only once the worker exists: should it throw, SQLite keeps checkpointing by itself.
+    db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
     this.#finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
     this.#finishAtPages = options.finishAtPages ?? WAL_AUTOCHECKPOINT_PAGES
     this.#worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
