@@ -272,6 +272,13 @@ export const SQLITE_CACHED_LOGS = 100_000
 export const SQLITE_JOURNAL_MERGE_AT = 50_000
 
 /**
+ * WAL pages past which the SQLite store's serving connection checkpoints by itself, inside the commit that crossed
+ * them, because its checkpoint worker (src/log/backends/sqlite-checkpointer.ts) fell behind; pages of 4 KiB (10,000,
+ * about 40 MB, five seconds of WAL at 10,000 events/s). Bounds the `-wal` file whatever the worker does.
+ */
+export const SQLITE_WAL_BACKSTOP_PAGES = 10_000
+
+/**
  * Branches a chat records as versions of its messages (src/log/chat-versions.ts), kept in its meta; branches (100).
  * One more fork of those messages is refused with a 409 until one of them is deleted.
  */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
@@ -8,6 +8,7 @@ import { SseReader, hasEnd } from '../helpers/sse-client.ts'
 import { spawnServer, type SpawnedServer } from '../helpers/spawn-server.ts'
 import { startChat } from '../helpers/start-chat.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
+import { until } from '../helpers/wait.ts'
 import packageJson from '../../package.json' with { type: 'json' }
 import { gitCommit, versionLine } from '../../src/version.ts'
 
@@ -37,6 +38,24 @@ test('the lone binary creates ./stepstream.db in its folder', () => {
   expect(existsSync(join(runDir, 'stepstream.db'))).toBe(true)
   const expected = ['stepstream', 'stepstream.db', 'stepstream.db-wal', 'stepstream.db-shm', 'stepstream.db.lock']
   expect(readdirSync(runDir).filter((f) => !expected.includes(f))).toEqual([])
+})
+
+test('the lone binary checkpoints its WAL from a worker thread: the database file grows while it serves', async () => {
+  const database = join(runDir, 'stepstream.db')
+  const before = statSync(database).size
+  // A few hundred kilobytes of WAL, far below what the serving connection checkpoints by itself (2,000 pages, or the
+  // backstop): only the worker (a Blob URL module that imports bun:sqlite, sqlite-checkpointer.ts) copies them into
+  // the file while the server runs.
+  for (let i = 0; i < 3; i++) {
+    const chat = ((await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
+    const sent = await fetch(`${server.base}/api/sessions/${chat}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'checkpoint me' }),
+    })
+    expect(sent.status).toBe(202)
+  }
+  await until(() => statSync(database).size > before, { what: 'the database file to grow' })
 })
 
 test('the lone binary serves the page and every asset it references', async () => {

@@ -71,6 +71,23 @@ describe('the journal of the SQLite backend', () => {
     file.close()
   })
 
+  test('a merge pass deletes what it moved from the journal, piece by piece, and nothing else', async () => {
+    const { backend, db } = openWithHandle(tmp.file(), { mergeEveryMs: 20, mergeAtEntries: 1_000_000 })
+    const logs = [newId(), newId(), newId(), newId(), newId()]
+    for (const log of logs) await backend.create({ log, meta: '{}' }, 1)
+    // 2,500 rows: several pieces of the deletion, interleaved across the logs as a pass finds them.
+    for (let i = 0; i < 500; i++)
+      await backend.append(
+        logs.map((log) => entry(log, `"${i}"`)),
+        LIMITS,
+        1,
+      )
+    await until(() => count(db, 'journal') === 0, { what: 'the merge passes to empty the journal' })
+    expect(count(db, 'entries')).toBe(2500)
+    for (const log of logs) expect(seqs(await backend.read(log, 0, 1000))).toEqual(range(1, 500))
+    await backend.close()
+  }, 20_000)
+
   test('a merge while readBefore pages back through entries does not read the journal entries twice', async () => {
     const path = tmp.file()
     const first = new SqliteBackend(path)

@@ -21,6 +21,8 @@ import {
 } from '../log-backend.ts'
 import { SQLITE_CACHED_LOGS } from '../../limits.ts'
 import { BatchWriter, type BatchResult } from './sqlite-batch.ts'
+import { Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts'
+import { storeFiles } from './sqlite-files.ts'
 import { EntryJournal, type JournalOptions, replayJournal } from './sqlite-journal.ts'
 import { newLogState } from './new-log-state.ts'
 import { copyState, LogRows } from './sqlite-log-rows.ts'
@@ -36,9 +38,23 @@ export interface SqliteBackendOptions extends JournalOptions {
    * same database (src/store/sqlite-sign-ins.ts), and tests inject faults through it.
    */
   onOpen?: (db: Database) => void
+  /**
+   * The checkpoint worker of a file database (sqlite-checkpointer.ts), on by default; `false` leaves checkpoints to
+   * SQLite inside the commits, as before it (tests compare the two).
+   */
+  checkpointer?: CheckpointerOptions | false
 }
 
 const closedFailure = () => new StoreFailure('the server is shutting down')
+
+/** The checkpoint worker, or none if this Bun cannot start one: SQLite then checkpoints inside the commits. */
+function startCheckpointer(db: Database, path: string, options: CheckpointerOptions | undefined): Checkpointer | undefined {
+  try {
+    return new Checkpointer(db, storeFiles(path).database, options)
+  } catch {
+    return undefined
+  }
+}
 
 /** Runs a write; a failure of the medium becomes a StoreFailure whose reason says which (disk full, read-only, I/O). */
 function writing<T>(write: () => T): T {
@@ -53,7 +69,7 @@ function writing<T>(write: () => T): T {
 /**
  * The log backend over `bun:sqlite` (src/log/log-backend.ts): WAL mode, `entries` clustered by (log, seq), one `logs`
  * row per log. A batch is one transaction into the journal (sqlite-journal.ts), merged into `entries` about once a
- * second; SQLite checkpoints its WAL itself (`wal_autocheckpoint`, sqlite-open.ts). This process is the only writer (a
+ * second; a worker thread checkpoints the WAL into the database (sqlite-checkpointer.ts). This process is the only writer (a
  * lock file enforces it, sqlite-lock.ts), so the states of the logs it has read are cached here and kept by every
  * write, and the totals are counted once at open.
  */
@@ -68,6 +84,7 @@ export class SqliteBackend implements LogBackend {
   readonly #read: Statement<LogEntry, [string, number, number]>
   readonly #states: LogStates
   readonly #totals: BackendTotals
+  readonly #checkpointer: Checkpointer | undefined
   #closed = false
 
   /**
@@ -90,6 +107,8 @@ export class SqliteBackend implements LogBackend {
     this.#readBefore = new ReadBefore(db)
     this.#read = db.prepare('SELECT seq, data FROM entries WHERE log = ? AND seq > ? ORDER BY seq LIMIT ?')
     this.#totals = this.#queries.totals()
+    // Last: a constructor that threw above would leave the thread running. `:memory:` has no WAL.
+    if (lock && options.checkpointer !== false) this.#checkpointer = startCheckpointer(db, path, options.checkpointer)
   }
 
   async create(log: NewLog, now: number, purged?: OnPurged): Promise<boolean> {
@@ -343,6 +362,8 @@ export class SqliteBackend implements LogBackend {
     } catch {
       // Every entry is committed in the journal already; the next open merges what this could not.
     }
+    // The worker's connection closes first: the last connection to close checkpoints the whole WAL into the file.
+    await this.#checkpointer?.close()
     this.#db.close()
     this.#lock?.close()
   }

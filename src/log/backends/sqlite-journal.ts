@@ -41,6 +41,14 @@ export interface JournalOptions {
 const ROWS_PER_INSERT = 100
 
 /**
+ * Merged journal rows deleted per statement, the event loop running between two: one DELETE of a whole pass's rows
+ * (10,000 at 10,000 events/s) held the loop 2.5-6 ms. Contiguous ids, so each page of the journal is written once;
+ * deleting each chunk's own rows in its transaction touched most pages in every chunk (its logs' rows are spread over
+ * the whole second).
+ */
+const ROWS_PER_DELETE = 1000
+
+/**
  * Moves whatever a previous process left in the journal into `entries`, in one transaction, at open. A crash in the
  * middle of a merge leaves rows that are in both tables, identical: OR IGNORE skips those, and their `logs` rows
  * counted them already. Nothing that deletes entries runs while the journal holds rows (it merges everything first),
@@ -74,6 +82,7 @@ export class EntryJournal {
   readonly #inserts = new Map<number, Statement>()
   readonly #moveToEntries: Statement
   readonly #deleteUpTo: Statement
+  readonly #deleteRange: Statement
   readonly #mergeChunkNow: (logs: readonly LogId[], upTo: number) => number[]
   readonly #pending = new Map<LogId, Journaled[]>()
   readonly #mergeAtEntries: number
@@ -83,6 +92,8 @@ export class EntryJournal {
   #pendingCount = 0
   /** Ids only grow within a process, so `id <= upTo` never covers a row that was not merged. */
   #lastId: number
+  /** Every row with an id up to this one is merged and deleted. */
+  #deletedUpTo: number
   #merging: Promise<void> | undefined
   /** Someone asked for a merge while one was running: run another pass for what arrived meanwhile. */
   #again = false
@@ -101,8 +112,10 @@ export class EntryJournal {
        FROM json_each(?) AS k JOIN journal AS j ON j.id = k.value`,
     )
     this.#deleteUpTo = db.prepare('DELETE FROM journal WHERE id <= ?')
+    this.#deleteRange = db.prepare('DELETE FROM journal WHERE id > ? AND id <= ?')
     this.#mergeChunkNow = db.transaction((logs: readonly LogId[], upTo: number) => this.#moveChunk(logs, upTo))
     this.#lastId = (db.query('SELECT COALESCE(MAX(id), 0) AS id FROM journal').get() as { id: number }).id
+    this.#deletedUpTo = (db.query('SELECT COALESCE(MIN(id) - 1, 0) AS id FROM journal').get() as { id: number }).id
     this.#timer = setInterval(() => void this.merge(), options.mergeEveryMs ?? 1000)
     this.#timer.unref()
   }
@@ -203,6 +216,7 @@ export class EntryJournal {
       this.#deleteUpTo.run(upTo)
       return moved
     })()
+    this.#deletedUpTo = upTo
     this.#forget(logs, counts)
   }
 
@@ -226,8 +240,13 @@ export class EntryJournal {
       this.#mergeChunk(chunk, upTo)
       await nextTurn()
     }
-    // mergeAll may have run meanwhile: deleting again what it deleted is harmless.
-    if (!this.#closed) this.#deleteUpTo.run(upTo)
+    // Every row up to `upTo` is in `entries` now (mergeAll may have deleted some meanwhile: deleting again is harmless).
+    for (let from = this.#deletedUpTo; from < upTo && !this.#closed; from = this.#deletedUpTo) {
+      const to = Math.min(from + ROWS_PER_DELETE, upTo)
+      this.#deleteRange.run(from, to)
+      this.#deletedUpTo = Math.max(this.#deletedUpTo, to)
+      await nextTurn()
+    }
   }
 
   /**

@@ -109,8 +109,8 @@ function configure(db: Database): void {
   // cache cannot hold them and every merge would read them back. 64 MB (negative = KiB).
   db.exec('PRAGMA cache_size = -65536')
   // Checkpoint every 2,000 pages (about 8 MB of WAL) rather than 1,000: a page of `entries` is rewritten by several
-  // journal merges, and a checkpoint copies it once however often it changed. A worker thread that checkpointed off
-  // the serving thread showed no consistent gain (bench/RESULTS.md, "The SQLite log backend") and was removed.
+  // journal merges, and a checkpoint copies it once however often it changed. The backend's checkpoint worker
+  // (sqlite-checkpointer.ts) raises this to a backstop while it runs, and sets it back should it fail.
   db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
   // A deleted chat must leave the disk (issue 23): SQLite zeroes what it deletes, in the database and in the WAL's
   // new page images, instead of leaving it on free pages and in the slack of pages…

@@ -1,0 +1,213 @@
+import type { Database, Statement } from 'bun:sqlite'
+import { SQLITE_WAL_BACKSTOP_PAGES } from '../../limits.ts'
+import { WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
+
+/** What the serving thread sends its checkpoint worker. */
+type CheckpointerRequest = { type: 'start'; path: string; everyMs: number; atBytes: number; tickMs: number } | { type: 'close' }
+
+/** What the worker answers: `pass` after each checkpoint (WAL frames, frames copied so far, whether it met a lock). */
+type CheckpointerReply =
+  | { type: 'pass'; log: number; checkpointed: number; busy: number }
+  | { type: 'failed'; reason: string }
+  | { type: 'closed' }
+
+/**
+ * The worker's code, as a module of its own. A Blob URL rather than a file beside this one: `bun build --compile`
+ * bundles a Worker's file only when it is listed as an entrypoint of its own, while a Blob needs nothing from the
+ * build, and `bun:sqlite` and `node:fs` resolve inside it in the executable as from source (checked on Bun 1.4.5,
+ * test/binary). Plain JavaScript, kept short: it is not type-checked.
+ *
+ * Each tick it looks at the `-wal` file's size (the WAL's high-water mark since its last restart: journal_size_limit
+ * cuts the file when it restarts) and checkpoints when the WAL grew by `atBytes` since the last pass, or grew at all and
+ * `everyMs` went by. A pass repeats while commits made during it are left over (a few times at most): only a WAL that
+ * is wholly in the database is restarted by the next write, and restarting is what keeps the file from growing.
+ */
+const WORKER_SOURCE = `
+import { Database } from 'bun:sqlite'
+import { statSync } from 'node:fs'
+let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1
+const walSize = (path) => statSync(path + '-wal', { throwIfNoEntry: false })?.size ?? 0
+function pass() {
+  let row
+  for (let i = 0; i < 4; i++) {
+    // PASSIVE copies what no reader still needs, and never waits for, or blocks, the writer. all(), not get(): a
+    // statement left on its row keeps its read transaction open.
+    row = checkpoint.all()[0]
+    if (row.busy || row.checkpointed >= row.log) break
+  }
+  return row
+}
+function tick(request) {
+  const size = walSize(request.path)
+  const due = size !== lastSize && (size >= lastSize + request.atBytes || Date.now() - lastAt >= request.everyMs)
+  if (!due) return
+  const row = pass()
+  lastAt = Date.now()
+  lastSize = row.checkpointed >= row.log ? walSize(request.path) : -1
+  postMessage({ type: 'pass', log: row.log, checkpointed: row.checkpointed, busy: row.busy })
+}
+self.onmessage = (event) => {
+  const request = event.data
+  if (request.type === 'start') {
+    try {
+      db = new Database(request.path, { readwrite: true, create: false })
+      // The serving connection writing is normal: a pass that finds a lock taken tries again at the next tick.
+      db.exec('PRAGMA busy_timeout = 0')
+      checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+    } catch (error) {
+      postMessage({ type: 'failed', reason: String(error?.message ?? error) })
+      return
+    }
+    timer = setInterval(() => {
+      try {
+        tick(request)
+      } catch (error) {
+        clearInterval(timer)
+        postMessage({ type: 'failed', reason: String(error?.message ?? error) })
+      }
+    }, request.tickMs)
+  } else {
+    clearInterval(timer)
+    // Finalized first: bun:sqlite defers closing a connection whose statements are alive, and this one must be shut
+    // before the serving connection closes (the last to close checkpoints the WAL into the file).
+    checkpoint?.finalize()
+    db?.close()
+    postMessage({ type: 'closed' })
+  }
+}
+`
+
+export interface CheckpointerOptions {
+  /** Longest time between two checkpoints while the WAL grows; milliseconds, default 1000. */
+  everyMs?: number
+  /** WAL growth that starts a checkpoint before `everyMs`; bytes, default 4 MiB (about 1,000 pages). */
+  atBytes?: number
+  /** How often the worker looks at the WAL's size; milliseconds, default 250. */
+  tickMs?: number
+  /**
+   * WAL pages past which the serving connection checkpoints by itself, in the commit that crossed them, should the
+   * worker fall behind or never restart the WAL; pages, default SQLITE_WAL_BACKSTOP_PAGES.
+   */
+  backstopPages?: number
+  /**
+   * WAL pages from which the serving connection finishes a pass of the worker, so that its next write restarts the WAL;
+   * pages, default WAL_AUTOCHECKPOINT_PAGES (2,000, about 8 MB: the WAL restarts about as often as it did when SQLite
+   * checkpointed inside the commits, each restart costing this thread an fsync).
+   */
+  finishAtPages?: number
+  /** Told once when the worker failed and the serving connection went back to checkpointing by itself. */
+  onFailure?: (reason: string) => void
+  /** Told after each pass of the worker: the WAL's frames, and how many of them are in the database. */
+  onPass?: (log: number, checkpointed: number) => void
+}
+
+/**
+ * Moves WAL checkpoints off the thread that serves HTTP. SQLite's own autocheckpoint copies ~2,000 pages into the
+ * database inside whichever commit crossed the mark, holding the event loop 18–30 ms about once a second at 10,000
+ * events/s (bench/PROFILE-III.md, section 2). Here a Worker with a connection of its own runs PASSIVE checkpoints,
+ * which never block the writer. The serving connection keeps two jobs: restarting the WAL on the first write after a
+ * complete checkpoint (and cutting the file then, journal_size_limit: a deleted chat's old page images go, issue 23),
+ * and a backstop autocheckpoint at `backstopPages`, so the WAL stays bounded if the worker falls behind.
+ *
+ * Durability does not depend on it: a commit is durable once in the WAL, and a checkpoint only copies committed pages.
+ * If the worker cannot open the database or dies, the serving connection checkpoints by itself as it did before.
+ */
+export class Checkpointer {
+  readonly #worker: Worker
+  readonly #db: Database
+  readonly #url: string
+  readonly #finish: Statement
+  readonly #finishAtPages: number
+  readonly #onFailure: ((reason: string) => void) | undefined
+  #closing: Promise<void> | undefined
+  #failed = false
+
+  /** @param db the serving connection, whose autocheckpoint this raises to the backstop while the worker runs. */
+  constructor(db: Database, path: string, options: CheckpointerOptions = {}) {
+    this.#db = db
+    this.#onFailure = options.onFailure
+    this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'application/javascript' }))
+    // `ref: false`: the thread must not keep the process alive on its own (the store's close ends it); `smol`: a
+    // small heap, for a thread that holds a connection and a timer.
+    this.#worker = new Worker(this.#url, { ref: false, smol: true })
+    // Only once the worker exists: should it throw, SQLite keeps checkpointing by itself.
+    db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
+    this.#finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
+    this.#finishAtPages = options.finishAtPages ?? WAL_AUTOCHECKPOINT_PAGES
+    this.#worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
+      const reply = event.data
+      if (reply.type === 'pass') {
+        if (!reply.busy && reply.log >= this.#finishAtPages) this.#finishPass()
+        options.onPass?.(reply.log, reply.checkpointed)
+      } else if (reply.type === 'failed') this.#fail(reply.reason)
+    }
+    this.#worker.onerror = (event) => this.#fail(event.message)
+    this.#worker.addEventListener('close', () => this.#fail('the checkpoint worker exited'))
+    const start: CheckpointerRequest = {
+      type: 'start',
+      path,
+      everyMs: options.everyMs ?? 1000,
+      atBytes: options.atBytes ?? 4 * 1024 * 1024,
+      tickMs: options.tickMs ?? 250,
+    }
+    this.#worker.postMessage(start)
+  }
+
+  /** True once the worker failed and the serving connection checkpoints by itself. */
+  get failed(): boolean {
+    return this.#failed
+  }
+
+  /**
+   * Ends the worker after its current pass and closes its connection, so that the serving connection, closed next,
+   * is the last and checkpoints the whole WAL into the file. Resolves within a second even if the worker hangs (a
+   * pass stuck on a hung disk must not hold the shutdown). Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#worker.terminate()
+        URL.revokeObjectURL(this.#url)
+        resolve()
+      }
+      const timer = setTimeout(done, 1000)
+      if (this.#failed) return done()
+      this.#worker.addEventListener('message', (event: MessageEvent<CheckpointerReply>) => {
+        if (event.data.type === 'closed') done()
+      })
+      this.#worker.postMessage({ type: 'close' } satisfies CheckpointerRequest)
+    })
+    return this.#closing
+  }
+
+  /**
+   * Copies, on the serving connection, what was committed while the worker's pass ran. The worker's pass is complete
+   * only as of the moment it began; under a steady load a commit lands during nearly every pass (each ends with two
+   * fsyncs), and only a WAL wholly in the database is restarted by the next write: without this the WAL grew to
+   * 16-44 MB between restarts, and cutting a file that long held the loop 40-110 ms. The frames left are those of the
+   * pass's few milliseconds, but copying any costs this thread the checkpoint's two fsyncs: hence once per
+   * `finishAtPages`, not after every pass. PASSIVE here never waits for the worker's lock: it answers busy and the
+   * next pass retries.
+   */
+  #finishPass(): void {
+    if (this.#closing || this.#failed) return
+    try {
+      this.#finish.all()
+    } catch {
+      // The next pass tries again; the backstop bounds the WAL meanwhile.
+    }
+  }
+
+  #fail(reason: string): void {
+    if (this.#failed || this.#closing) return
+    this.#failed = true
+    try {
+      this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
+    } catch {
+      // The serving connection is closing; nothing is left to checkpoint for.
+    }
+    this.#worker.terminate()
+    this.#onFailure?.(reason)
+  }
+}
