@@ -5,7 +5,8 @@ import type { AguiFollower } from '../agui/events-to-agui.ts'
 import { eventJson, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
-import { type StreamNotices, sessionStream } from '../sse/session-stream.ts'
+import { type Chunk, type StreamNotices, sessionStream } from '../sse/session-stream.ts'
+import { SharedChunks } from '../sse/shared-chunks.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import type { StreamKind } from '../metrics.ts'
 import type { SessionRecord } from '../log/event-store.ts'
@@ -32,9 +33,26 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
 
 const encoder = new TextEncoder()
 
+/**
+ * The last chunk encoded to UTF-8, and its bytes: the readers of a session at one cursor are handed the same text
+ * (SharedChunks), one after another, so the bytes are made once for all of them (bench/, fan-out).
+ */
+let lastText = ''
+let lastBytes = new Uint8Array(0)
+
+function utf8(text: string): Uint8Array {
+  if (text !== lastText) {
+    lastBytes = encoder.encode(text)
+    lastText = text
+  }
+  return lastBytes
+}
+
 /** How a stream writes its events and notices, and what it must read before its first event (AG-UI's priming). */
 interface StreamFormat {
   encode: (event: StoredEvent) => string
+  /** The chunks readers in this format share; none for a stateful `encode` (AG-UI's). */
+  shared?: SharedChunks<Chunk>
   notices?: StreamNotices
   prepare?: () => Promise<void>
 }
@@ -78,7 +96,7 @@ function streamResponse(
     pull: (controller) =>
       chunks.next().then((next) => {
         if (next.done) controller.close()
-        else controller.enqueue(encoder.encode(next.value))
+        else controller.enqueue(utf8(next.value))
       }),
     async cancel() {
       await chunks.return(undefined)
@@ -107,9 +125,9 @@ function jsonFormat(
   sessionId: string,
   after: number,
   threadId: string,
-  json: (event: StoredEvent) => string,
+  json: StreamFormat,
 ): StreamFormat {
-  if (format === undefined || format === 'json') return { encode: json }
+  if (format === undefined || format === 'json') return json
   if (format !== 'ag-ui') {
     throw new AppError(
       'BAD_REQUEST',
@@ -145,17 +163,26 @@ async function htmlStreamSession(deps: AppDeps, query: { client_id?: string; vie
 
 export const streamRoutes = (deps: AppDeps) => {
   /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
-  const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
+  const html: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) })),
+    shared: new SharedChunks(),
+  }
   /** The JSON stream: named by type, the stored event as JSON. */
-  const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'owner') }))
-  /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own cache: other bytes. */
-  const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'viewer') }))
+  const json: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'owner') })),
+    shared: new SharedChunks(),
+  }
+  /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own caches: other bytes. */
+  const viewerJson: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'viewer') })),
+    shared: new SharedChunks(),
+  }
   return new Elysia({ name: 'streams' })
     .get(
       '/events',
       async ({ query, request, server }) => {
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        return streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, after, 'html', { encode: encodeHtml })
+        return streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, after, 'html', html)
       },
       { query: Query },
     )
@@ -165,7 +192,7 @@ export const streamRoutes = (deps: AppDeps) => {
         const { id } = await requireViewer(deps.store, params.viewer_id)
         // The viewer's thread is its own id: the session id is in nothing a viewer receives.
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        const format = jsonFormat(deps, query.format, id, after, params.viewer_id, encodeViewerJson)
+        const format = jsonFormat(deps, query.format, id, after, params.viewer_id, viewerJson)
         return streamResponse(deps, request, server, id, after, 'json', format)
       },
       { query: Query },
@@ -175,7 +202,7 @@ export const streamRoutes = (deps: AppDeps) => {
       async ({ params, query, request, server }) => {
         const { id } = await requireSession(deps.store, params.id)
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        return streamResponse(deps, request, server, id, after, 'json', jsonFormat(deps, query.format, id, after, id, encodeJson))
+        return streamResponse(deps, request, server, id, after, 'json', jsonFormat(deps, query.format, id, after, id, json))
       },
       { query: Query },
     )
