@@ -31,23 +31,6 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
   return 0
 }
 
-const encoder = new TextEncoder()
-
-/**
- * The last chunk encoded to UTF-8, and its bytes: the readers of a session at one cursor are handed the same text
- * (SharedChunks), one after another, so the bytes are made once for all of them (bench/, fan-out).
- */
-let lastText = ''
-let lastBytes = new Uint8Array(0)
-
-function utf8(text: string): Uint8Array {
-  if (text !== lastText) {
-    lastBytes = encoder.encode(text)
-    lastText = text
-  }
-  return lastBytes
-}
-
 /** How a stream writes its events and notices, and what it must read before its first event (AG-UI's priming). */
 interface StreamFormat {
   encode: (event: StoredEvent) => string
@@ -75,11 +58,15 @@ function streamResponse(
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
   deps.metrics.sseOpened(kind)
+  // The generator runs ahead of the body (it waits for events, not for a pull): cancelling the body must end its wait,
+  // as the client leaving does.
+  const ended = new AbortController()
+  request.signal.addEventListener('abort', () => ended.abort(), { once: true })
   const chunks = sessionStream({
     store: deps.store,
     sessionId,
     after,
-    signal: request.signal,
+    signal: ended.signal,
     ...format,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
@@ -90,18 +77,35 @@ function streamResponse(
       deps.metrics.sseClosed(kind)
     },
   })
-  // Pull-based: the generator runs only when Bun asks for the next chunk, so a client that stops reading stops the
-  // stream's reads after one chunk (beyond what the kernel's socket buffers took); bench/stalled-readers.ts shows it.
-  const body = new ReadableStream<Uint8Array>({
-    pull: (controller) =>
-      chunks.next().then((next) => {
-        if (next.done) controller.close()
-        else controller.enqueue(utf8(next.value))
-      }),
-    async cancel() {
-      await chunks.return(undefined)
+  // A direct stream: each chunk is written to the socket as it is made (Bun encodes the string), with no queue, no
+  // pull promise and no TextEncoder per chunk. The generator still runs only as fast as the client reads: a write the
+  // socket cannot take yet answers a promise, and awaiting it before the next read is the backpressure (a client that
+  // stops reading stops the stream's reads after one chunk beyond what the kernel's socket buffers took;
+  // bench/stalled-readers.ts shows it). A client that leaves settles that promise, and its signal ends the generator.
+  // The first chunk (`retry:`) is made at once, as a pull-based body would, so that the generator has started (and its
+  // `finally` releases the connection) even if the body is cancelled before it is read.
+  const first = chunks.next()
+  const source: Bun.DirectUnderlyingSource = {
+    type: 'direct',
+    async pull(controller: ReadableStreamDirectController) {
+      try {
+        for (let next = await first; !next.done; next = await chunks.next()) {
+          // Not flushed here: Bun sends what a turn wrote at its end, one send per socket however many chunks.
+          const written = controller.write(next.value)
+          if (typeof written !== 'number') await written
+        }
+        controller.close()
+      } catch {
+        // Written after the client left: the generator ends on its signal.
+      }
     },
-  })
+    cancel() {
+      ended.abort()
+      void chunks.return(undefined)
+    },
+  }
+  // Bun's own overload for a direct source is hidden by the DOM library's three: the cast only picks it.
+  const body = new ReadableStream(source as unknown as UnderlyingDefaultSource)
   const id = requestIdOf(request)
   return new Response(body, { headers: id === undefined ? SSE_HEADERS : { ...SSE_HEADERS, 'x-request-id': id } })
 }
