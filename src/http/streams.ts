@@ -96,7 +96,8 @@ function streamResponse(
         }
         controller.close()
       } catch {
-        // Written after the client left: the generator ends on its signal.
+        // Written after the client left: the generator, parked at its `yield`, is ended here (its `finally` releases).
+        void chunks.return(undefined)
       }
     },
     cancel() {
