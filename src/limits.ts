@@ -307,3 +307,9 @@ export const TITLE_MAX_BYTES = 300
  * stay in the browser and are listed once newer ones are deleted.
  */
 export const LISTED_CHATS_MAX = 200
+
+/**
+ * What the chunks shared by the readers of a session at one cursor may hold, per stream format, all sessions together;
+ * characters (16 Mi). Only the newest chunk of a session with two readers or more is kept (src/sse/shared-chunks.ts).
+ */
+export const SHARED_CHUNK_CHARS = 16 * 1024 * 1024

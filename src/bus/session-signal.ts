@@ -19,59 +19,78 @@ export type StopSignal = AbortSignal | readonly AbortSignal[]
 export const stopped = (signal: StopSignal): boolean => (Array.isArray(signal) ? signal : [signal as AbortSignal]).some((s) => s.aborted)
 
 /**
- * One parked reader: what `wait` returns a promise for. A plain object rather than closures, so that a parked stream
- * holds one small object and its promise (bench/idle-heap.ts, 10,000 idle streams: the heartbeat's `setTimeout` per
- * wait alone was 0.5 KiB of RSS a stream).
+ * One reader: a stream that waits again and again with the same StopSignal gets the same Reader each time, so a wait
+ * allocates its promise and nothing else, and the signal's abort listener is added once for the stream's life. A
+ * plain object rather than closures, so that a parked stream holds one small object and its promise
+ * (bench/idle-heap.ts, 10,000 idle streams: the heartbeat's `setTimeout` per wait alone was 0.5 KiB of RSS a stream).
  */
-class Waiter {
+class Reader {
+  /** Resolves the wait under way; undefined while the reader is not waiting. */
+  resolve: ((timedOut: boolean) => void) | undefined = undefined
+  /** The set of its session's waiting readers it is in, while waiting. */
+  parked: Set<Reader> | undefined = undefined
+  sessionId = ''
   /** When the wait times out (performance.now() milliseconds), and after how long; both 0 without a timeout. */
   deadline = 0
   timeoutMs = 0
   constructor(
-    readonly sessionId: string,
     readonly signals: readonly AbortSignal[],
-    readonly resolve: (timedOut: boolean) => void,
+    /** For a reader made for one wait only (its StopSignal was already waiting): the listener to remove at its end. */
+    readonly once?: () => void,
   ) {}
+}
+
+/** The waiting readers of one timeout length, oldest wait first, and the timer set for the oldest. */
+interface TimeoutList {
+  readers: Set<Reader>
+  timer: ReturnType<typeof setTimeout> | undefined
 }
 
 /**
  * Wakes the readers of a session when its log grows. Stores call `notify` after an append is visible; readers
  * `wait` for it. Only sessions with a waiting reader take memory.
  *
- * A stream waits once per batch of events, so waiting must be cheap: each stream's AbortSignal gets one listener for
- * its whole life (not one added and removed per wait — that was a third of the fan-out profile), and timeouts (the
- * heartbeat) share one timer per distinct length instead of one each: waits of the same length end in the order they
- * began, so each length keeps its waiters in a Set (insertion order) and one timer for the oldest.
+ * A stream waits once per batch of events, so waiting must be cheap: each stream's StopSignal gets one Reader and one
+ * abort listener for its whole life (not a waiter and listener bookkeeping per wait: a quarter of the fan-out
+ * profile), a wake-up hands the session's whole set of waiting readers over at once, and timeouts (the heartbeat) share
+ * one timer per distinct length instead of one each: waits of the same length end in the order they began, so each
+ * length keeps its readers in a Set (insertion order, a new wait moves a reader to the end) and one timer for the
+ * oldest.
  */
 export class SessionSignal implements Notifier {
-  readonly #waiters = new Map<string, Set<Waiter>>()
+  /** Per session, its waiting readers. */
+  readonly #waiting = new Map<string, Set<Reader>>()
+  /** The Reader of each StopSignal seen (a stream's, for its life). */
+  readonly #readers = new WeakMap<object, Reader>()
   readonly #due = new Set<string>()
   #dueTimer: ReturnType<typeof setTimeout> | undefined
-  /** Per timeout length (milliseconds): its waiters, oldest first, and the timer set for the oldest. */
-  readonly #timeouts = new Map<number, { waiters: Set<Waiter>; timer: ReturnType<typeof setTimeout> | undefined }>()
+  /** Per timeout length (milliseconds): its readers, oldest wait first (and readers since woken, dropped when met). */
+  readonly #timeouts = new Map<number, TimeoutList>()
 
   /**
    * Resolves `false` at the next `notify(sessionId)` or when a `signal` aborts (at once if it already has), and
    * `true` when `timeoutMs` milliseconds pass first (never, by default).
    */
   wait(sessionId: string, signal: StopSignal, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-    const signals = Array.isArray(signal) ? signal : [signal as AbortSignal]
-    for (const s of signals) if (s.aborted) return Promise.resolve(false)
+    if (stopped(signal)) return Promise.resolve(false)
+    const reader = this.#readerOf(signal)
     return new Promise((resolve) => {
-      const waiter = new Waiter(sessionId, signals, resolve)
-      let waiting = this.#waiters.get(sessionId)
-      if (!waiting) {
-        waiting = new Set()
-        this.#waiters.set(sessionId, waiting)
+      reader.resolve = resolve
+      reader.sessionId = sessionId
+      let parked = this.#waiting.get(sessionId)
+      if (!parked) {
+        parked = new Set()
+        this.#waiting.set(sessionId, parked)
       }
-      waiting.add(waiter)
-      for (const s of signals) abortWatchersOf(s).set(waiter, this)
-      if (Number.isFinite(timeoutMs)) this.#addTimeout(waiter, timeoutMs)
+      parked.add(reader)
+      reader.parked = parked
+      if (Number.isFinite(timeoutMs)) this.#addTimeout(reader, timeoutMs)
+      else if (reader.deadline > 0) this.#dropTimeout(reader)
     })
   }
 
   notify(sessionId: string): void {
-    const waiting = this.#waiters.get(sessionId)
+    const waiting = this.#waiting.get(sessionId)
     if (!waiting) return
     // A session watched by many readers is woken at most once per COALESCE_MS: each wake-up costs every reader a
     // read and a socket write, so a token-rate stream to a thousand viewers is cheaper sent a few tokens at a time.
@@ -90,44 +109,98 @@ export class SessionSignal implements Notifier {
 
   /** Wakes every waiting reader of every session (wake-ups may have been lost: a pub/sub subscriber reconnected). */
   notifyAll(): void {
-    for (const sessionId of [...this.#waiters.keys()]) this.#wake(sessionId)
+    for (const sessionId of [...this.#waiting.keys()]) this.#wake(sessionId)
   }
 
-  /** Ends a waiter's wait (woken, aborted or timed out) and forgets it everywhere it was registered. */
-  finish(waiter: Waiter, timedOut: boolean): void {
-    const current = this.#waiters.get(waiter.sessionId)
-    if (!current?.delete(waiter)) return
-    if (current.size === 0) this.#waiters.delete(waiter.sessionId)
-    for (const s of waiter.signals) abortWatchers.get(s)?.delete(waiter)
-    if (waiter.deadline > 0) this.#timeouts.get(waiter.timeoutMs)?.waiters.delete(waiter)
-    waiter.resolve(timedOut)
+  /** Ends a reader's wait (aborted or timed out) and forgets it where it waited. */
+  #finish(reader: Reader, timedOut: boolean): void {
+    const resolve = reader.resolve
+    if (!resolve) return
+    const parked = reader.parked!
+    parked.delete(reader)
+    if (parked.size === 0 && this.#waiting.get(reader.sessionId) === parked) this.#waiting.delete(reader.sessionId)
+    this.#settle(reader, timedOut, resolve)
   }
 
+  #settle(reader: Reader, timedOut: boolean, resolve: (timedOut: boolean) => void): void {
+    reader.resolve = undefined
+    reader.parked = undefined
+    if (reader.once) {
+      this.#dropTimeout(reader)
+      for (const s of reader.signals) s.removeEventListener('abort', reader.once)
+    }
+    resolve(timedOut)
+  }
+
+  /** Wakes the session's waiting readers, all at once: the set is handed over whole, not emptied one by one. */
   #wake(sessionId: string): void {
-    const waiting = this.#waiters.get(sessionId)
-    if (waiting) for (const waiter of [...waiting]) this.finish(waiter, false)
+    const waiting = this.#waiting.get(sessionId)
+    if (!waiting) return
+    this.#waiting.delete(sessionId)
+    // A reader stays in its timeout list until met there or waiting again: dropping it here would cost every wake-up.
+    for (const reader of waiting) this.#settle(reader, false, reader.resolve!)
   }
 
-  #addTimeout(waiter: Waiter, timeoutMs: number): void {
-    waiter.timeoutMs = timeoutMs
-    waiter.deadline = performance.now() + timeoutMs
+  /**
+   * The stream's Reader for `signal`, made with its abort listener the first time the signal is seen; a one-wait
+   * Reader when that one is waiting already (one StopSignal waiting on two logs at once).
+   */
+  #readerOf(signal: StopSignal): Reader {
+    const signals = Array.isArray(signal) ? signal : [signal as AbortSignal]
+    const known = this.#readers.get(signal)
+    if (known && known.resolve === undefined) return known
+    if (known) {
+      const reader: Reader = new Reader(signals, () => this.#finish(reader, false))
+      for (const s of signals) s.addEventListener('abort', reader.once!, { once: true })
+      return reader
+    }
+    const reader = new Reader(signals)
+    this.#readers.set(signal, reader)
+    const aborted = () => {
+      this.#finish(reader, false)
+      this.#dropTimeout(reader)
+    }
+    for (const s of signals) s.addEventListener('abort', aborted, { once: true })
+    return reader
+  }
+
+  /** Takes the reader out of its timeout list, if it is in one. */
+  #dropTimeout(reader: Reader): void {
+    if (reader.deadline === 0) return
+    this.#timeouts.get(reader.timeoutMs)?.readers.delete(reader)
+    reader.deadline = 0
+    reader.timeoutMs = 0
+  }
+
+  #addTimeout(reader: Reader, timeoutMs: number): void {
+    if (reader.deadline > 0 && reader.timeoutMs !== timeoutMs) this.#dropTimeout(reader)
+    reader.timeoutMs = timeoutMs
+    reader.deadline = performance.now() + timeoutMs
     let list = this.#timeouts.get(timeoutMs)
     if (!list) {
-      list = { waiters: new Set(), timer: undefined }
+      list = { readers: new Set(), timer: undefined }
       this.#timeouts.set(timeoutMs, list)
     }
-    list.waiters.add(waiter)
+    // Re-inserted: a Set keeps insertion order, so the reader moves to the end, behind the waits begun before it.
+    list.readers.delete(reader)
+    list.readers.add(reader)
     if (list.timer === undefined) this.#armTimeout(timeoutMs, list, timeoutMs)
   }
 
-  /** Sets the timer of one timeout length to fire in `ms`, when its oldest waiter is due. */
-  #armTimeout(timeoutMs: number, list: { waiters: Set<Waiter>; timer: ReturnType<typeof setTimeout> | undefined }, ms: number) {
+  /** Sets the timer of one timeout length to fire in `ms`, when its oldest wait is due. */
+  #armTimeout(timeoutMs: number, list: TimeoutList, ms: number) {
     list.timer = setTimeout(() => {
       list.timer = undefined
       const now = performance.now()
-      for (const waiter of list.waiters) {
-        if (waiter.deadline > now) return this.#armTimeout(timeoutMs, list, waiter.deadline - now)
-        this.finish(waiter, true)
+      for (const reader of list.readers) {
+        // Woken since (or gone): its place in the list is stale.
+        if (reader.resolve === undefined) {
+          list.readers.delete(reader)
+          continue
+        }
+        if (reader.deadline > now) return this.#armTimeout(timeoutMs, list, reader.deadline - now)
+        list.readers.delete(reader)
+        this.#finish(reader, true)
       }
       this.#timeouts.delete(timeoutMs)
     }, ms)
@@ -136,30 +209,7 @@ export class SessionSignal implements Notifier {
   /** How many readers are waiting, across all sessions (for metrics and tests). */
   get waiting(): number {
     let n = 0
-    for (const set of this.#waiters.values()) n += set.size
+    for (const set of this.#waiting.values()) n += set.size
     return n
   }
-}
-
-/**
- * The waiters to end when a signal aborts, each with the SessionSignal it waits on; a signal gets its one listener
- * the first time it is seen, and keeps it for its life.
- */
-const abortWatchers = new WeakMap<AbortSignal, Map<Waiter, SessionSignal>>()
-
-function abortWatchersOf(signal: AbortSignal): Map<Waiter, SessionSignal> {
-  let watchers = abortWatchers.get(signal)
-  if (!watchers) {
-    const map = new Map<Waiter, SessionSignal>()
-    watchers = map
-    abortWatchers.set(signal, map)
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const [waiter, bus] of [...map]) bus.finish(waiter, false)
-      },
-      { once: true },
-    )
-  }
-  return watchers
 }

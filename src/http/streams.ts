@@ -5,7 +5,8 @@ import type { AguiFollower } from '../agui/events-to-agui.ts'
 import { eventJson, type StoredEvent } from '../events.ts'
 import { AppError } from '../errors.ts'
 import { cachedEncoder } from '../sse/cached-encoder.ts'
-import { type StreamNotices, sessionStream } from '../sse/session-stream.ts'
+import { type Chunk, type StreamNotices, sessionStream } from '../sse/session-stream.ts'
+import { SharedChunks } from '../sse/shared-chunks.ts'
 import { renderEventFragment } from '../../templates/event-fragments.tsx'
 import type { StreamKind } from '../metrics.ts'
 import type { SessionRecord } from '../log/event-store.ts'
@@ -30,11 +31,11 @@ export function cursorOf(lastEventId: string | null, after: string | undefined):
   return 0
 }
 
-const encoder = new TextEncoder()
-
 /** How a stream writes its events and notices, and what it must read before its first event (AG-UI's priming). */
 interface StreamFormat {
   encode: (event: StoredEvent) => string
+  /** The chunks readers in this format share; none for a stateful `encode` (AG-UI's). */
+  shared?: SharedChunks<Chunk>
   notices?: StreamNotices
   prepare?: () => Promise<void>
 }
@@ -57,11 +58,15 @@ function streamResponse(
   // Bun closes a connection quiet for `idleTimeout` (10 s by default), shorter than the heartbeat.
   server?.timeout(request, 0)
   deps.metrics.sseOpened(kind)
+  // The generator runs ahead of the body (it waits for events, not for a pull): cancelling the body must end its wait,
+  // as the client leaving does.
+  const ended = new AbortController()
+  request.signal.addEventListener('abort', () => ended.abort(), { once: true })
   const chunks = sessionStream({
     store: deps.store,
     sessionId,
     after,
-    signal: request.signal,
+    signal: ended.signal,
     ...format,
     heartbeatMs: deps.heartbeatMs,
     retryMs: deps.retryMs,
@@ -72,18 +77,36 @@ function streamResponse(
       deps.metrics.sseClosed(kind)
     },
   })
-  // Pull-based: the generator runs only when Bun asks for the next chunk, so a client that stops reading stops the
-  // stream's reads after one chunk (beyond what the kernel's socket buffers took); bench/stalled-readers.ts shows it.
-  const body = new ReadableStream<Uint8Array>({
-    pull: (controller) =>
-      chunks.next().then((next) => {
-        if (next.done) controller.close()
-        else controller.enqueue(encoder.encode(next.value))
-      }),
-    async cancel() {
-      await chunks.return(undefined)
+  // A direct stream: each chunk is written to the socket as it is made (Bun encodes the string), with no queue, no
+  // pull promise and no TextEncoder per chunk. The generator still runs only as fast as the client reads: a write the
+  // socket cannot take yet answers a promise, and awaiting it before the next read is the backpressure (a client that
+  // stops reading stops the stream's reads after one chunk beyond what the kernel's socket buffers took;
+  // bench/stalled-readers.ts shows it). A client that leaves settles that promise, and its signal ends the generator.
+  // The first chunk (`retry:`) is made at once, as a pull-based body would, so that the generator has started (and its
+  // `finally` releases the connection) even if the body is cancelled before it is read.
+  const first = chunks.next()
+  const source: Bun.DirectUnderlyingSource = {
+    type: 'direct',
+    async pull(controller: ReadableStreamDirectController) {
+      try {
+        for (let next = await first; !next.done; next = await chunks.next()) {
+          // Not flushed here: Bun sends what a turn wrote at its end, one send per socket however many chunks.
+          const written = controller.write(next.value)
+          if (typeof written !== 'number') await written
+        }
+        controller.close()
+      } catch {
+        // Written after the client left: the generator, parked at its `yield`, is ended here (its `finally` releases).
+        void chunks.return(undefined)
+      }
     },
-  })
+    cancel() {
+      ended.abort()
+      void chunks.return(undefined)
+    },
+  }
+  // Bun's own overload for a direct source is hidden by the DOM library's three: the cast only picks it.
+  const body = new ReadableStream(source as unknown as UnderlyingDefaultSource)
   const id = requestIdOf(request)
   return new Response(body, { headers: id === undefined ? SSE_HEADERS : { ...SSE_HEADERS, 'x-request-id': id } })
 }
@@ -107,9 +130,9 @@ function jsonFormat(
   sessionId: string,
   after: number,
   threadId: string,
-  json: (event: StoredEvent) => string,
+  json: StreamFormat,
 ): StreamFormat {
-  if (format === undefined || format === 'json') return { encode: json }
+  if (format === undefined || format === 'json') return json
   if (format !== 'ag-ui') {
     throw new AppError(
       'BAD_REQUEST',
@@ -145,17 +168,26 @@ async function htmlStreamSession(deps: AppDeps, query: { client_id?: string; vie
 
 export const streamRoutes = (deps: AppDeps) => {
   /** The HTML stream: unnamed messages whose data is the event's fragment, swapped in by htmx. */
-  const encodeHtml = cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) }))
+  const html: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), data: renderEventFragment(event) })),
+    shared: new SharedChunks(),
+  }
   /** The JSON stream: named by type, the stored event as JSON. */
-  const encodeJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'owner') }))
-  /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own cache: other bytes. */
-  const encodeViewerJson = cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'viewer') }))
+  const json: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'owner') })),
+    shared: new SharedChunks(),
+  }
+  /** The JSON stream of a read-only link: the same, minus `session_id` (the session id, a write capability). Its own caches: other bytes. */
+  const viewerJson: StreamFormat = {
+    encode: cachedEncoder((event) => ({ id: String(event.seq), event: event.type, data: eventJson(event, 'viewer') })),
+    shared: new SharedChunks(),
+  }
   return new Elysia({ name: 'streams' })
     .get(
       '/events',
       async ({ query, request, server }) => {
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        return streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, after, 'html', { encode: encodeHtml })
+        return streamResponse(deps, request, server, (await htmlStreamSession(deps, query)).id, after, 'html', html)
       },
       { query: Query },
     )
@@ -165,7 +197,7 @@ export const streamRoutes = (deps: AppDeps) => {
         const { id } = await requireViewer(deps.store, params.viewer_id)
         // The viewer's thread is its own id: the session id is in nothing a viewer receives.
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        const format = jsonFormat(deps, query.format, id, after, params.viewer_id, encodeViewerJson)
+        const format = jsonFormat(deps, query.format, id, after, params.viewer_id, viewerJson)
         return streamResponse(deps, request, server, id, after, 'json', format)
       },
       { query: Query },
@@ -175,7 +207,7 @@ export const streamRoutes = (deps: AppDeps) => {
       async ({ params, query, request, server }) => {
         const { id } = await requireSession(deps.store, params.id)
         const after = cursorOf(request.headers.get('last-event-id'), query.after)
-        return streamResponse(deps, request, server, id, after, 'json', jsonFormat(deps, query.format, id, after, id, encodeJson))
+        return streamResponse(deps, request, server, id, after, 'json', jsonFormat(deps, query.format, id, after, id, json))
       },
       { query: Query },
     )

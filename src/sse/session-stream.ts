@@ -2,6 +2,7 @@ import { AppError, sentenceFor } from '../errors.ts'
 import type { StoredEvent } from '../events.ts'
 import type { EventStore } from '../log/event-store.ts'
 import { encodeComment, encodeFrame } from './encode.ts'
+import type { SharedChunks } from './shared-chunks.ts'
 
 export interface SessionStreamOptions {
   store: EventStore
@@ -12,6 +13,11 @@ export interface SessionStreamOptions {
   signal: AbortSignal
   /** Turns one stored event into its encoded frame (JSON, HTML or AG-UI); each event once, in order. */
   encode: (event: StoredEvent) => string
+  /**
+   * The chunks this stream's readers of the same session share, for an `encode` that is the same for all of them (not
+   * AG-UI's, which holds each connection's state); default none: every chunk read and encoded for this stream alone.
+   */
+  shared?: SharedChunks<Chunk>
   /**
    * The frames the stream itself sends: `reset` (the cursor moved to `after`) and `stream-error` (a sentence); by
    * default stepstream's own, named frames. The AG-UI stream sends them as AG-UI CUSTOM events.
@@ -90,6 +96,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
   let limit = PAGE
   let carried: Carried | undefined
   let headChecked = false
+  options.shared?.join(sessionId)
   try {
     // Elysia sends the response head only with the first chunk: say `retry:` at once so the client sees it is open.
     yield encodeFrame({ retry: options.retryMs })
@@ -105,6 +112,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
         }
         const chunk = await nextChunk(options, cursor, limit, carried)
         if (chunk) {
+          if (chunk.events > 0) options.delivered?.(chunk.events, chunk.lag)
           cursor = chunk.cursor
           limit = chunk.nextLimit
           carried = chunk.carried
@@ -144,6 +152,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
     // Once the stream has started there is no status code left to send: say it in a frame and close cleanly.
     if (!stopped()) yield (options.notices ?? NOTICES).streamError(messageOf(error))
   } finally {
+    options.shared?.leave(sessionId)
     options.onClose?.()
   }
 }
@@ -164,8 +173,15 @@ interface Carried {
   frame: string
 }
 
-interface Chunk {
+/** What one pull sends: a page of events encoded, bounded in size. */
+export interface Chunk {
   text: string
+  /**
+   * How many events `text` carries and how many the cursor was behind when they were read, for the metrics (0 and 0
+   * for a carried frame sent alone, which is not counted).
+   */
+  events: number
+  lag: number
   /** The `seq` of the last event in `text`. */
   cursor: number
   /** How many events the next read asks for: about as many as fit in a chunk, so big events are not read twice. */
@@ -179,11 +195,17 @@ interface Chunk {
  * function of its own so that the page it read is garbage once the chunk is built: a generator suspended at `yield`
  * keeps its locals.
  */
-async function nextChunk(options: SessionStreamOptions, cursor: number, limit: number, carried?: Carried): Promise<Chunk | undefined> {
+function nextChunk(options: SessionStreamOptions, cursor: number, limit: number, carried?: Carried): Promise<Chunk | undefined> {
+  // A carried frame is this stream's own; a chunk without one is the same for every reader at this cursor.
+  if (carried || !options.shared) return readChunk(options, cursor, limit, carried)
+  return options.shared.chunk(options.sessionId, cursor, limit, () => readChunk(options, cursor, limit))
+}
+
+async function readChunk(options: SessionStreamOptions, cursor: number, limit: number, carried?: Carried): Promise<Chunk | undefined> {
   let text = carried?.frame ?? ''
   if (carried) cursor = carried.seq
   const events = text.length >= MAX_CHUNK_CHARS ? [] : await options.store.read(options.sessionId, cursor, limit)
-  if (events.length === 0) return carried && { text, cursor, nextLimit: limit }
+  if (events.length === 0) return carried && { text, cursor, nextLimit: limit, events: 0, lag: 0 }
   // A hole right after the cursor: retention dropped what it points into. Tell the client instead of a silent gap.
   if (events[0]!.seq > cursor + 1) text += (options.notices ?? NOTICES).reset(events[0]!.seq - 1)
   let taken = 0
@@ -199,8 +221,8 @@ async function nextChunk(options: SessionStreamOptions, cursor: number, limit: n
     cursor = event.seq
     taken++
   }
-  options.delivered?.(taken + (carried ? 1 : 0), lag)
-  return { text, cursor, nextLimit: taken < events.length ? Math.max(1, taken) : Math.min(PAGE, limit * 2), carried: next }
+  const nextLimit = taken < events.length ? Math.max(1, taken) : Math.min(PAGE, limit * 2)
+  return { text, cursor, nextLimit, carried: next, events: taken + (carried ? 1 : 0), lag }
 }
 
 const messageOf = (error: unknown) => sentenceFor(error, 'The stream failed on the server; reconnect to resume.')
