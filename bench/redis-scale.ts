@@ -70,13 +70,15 @@ interface Setup {
    * routing by session does); 1 by default, where `--workers` lets the kernel spread every connection instead.
    */
   instances?: number
+  /** `--workers`: processes behind one port; 1 by default. */
+  workers?: number
 }
 const redisUrl = () => `redis://127.0.0.1:${redisPort}`
 const chosen = values.setups?.split(',')
 const setups: Setup[] = [
   { key: 'sqlite', name: '1 process, SQLite', store: () => `sqlite:${work}/${Date.now()}.db`, extra: [] },
   { key: 'redis', name: '1 process, Redis', store: redisUrl, extra: [] },
-  { key: 'workers', name: '2 processes (--workers 2), one Redis', store: redisUrl, extra: ['--workers', '2'] },
+  { key: 'workers', name: '2 processes (--workers 2), one Redis', store: redisUrl, extra: ['--workers', '2'], workers: 2 },
   { key: 'routed', name: '2 instances routed by session, one Redis', store: redisUrl, extra: [], instances: 2 },
 ].filter((setup) => !chosen || chosen.includes(setup.key))
 
@@ -86,6 +88,27 @@ const command = values.profile
   : values.binary
     ? [values.binary]
     : [process.execPath, join(ROOT, 'src', 'main.ts')]
+
+/** Sockets listening on `port` (one per `--workers` process, with SO_REUSEPORT), from /proc/net/tcp. */
+function listeners(port: number): number {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const [, address, , state] = line.trim().split(/\s+/)
+      return address?.endsWith(local) && state === '0A'
+    }).length
+}
+
+/**
+ * Waits until every `--workers` process listens: `/healthz` is answered by the first, and a load started before the
+ * second listens would all go to the first, crossing no Redis at all.
+ */
+async function allListening(port: number, workers: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; listeners(port) < workers; await Bun.sleep(20)) {
+    if (Date.now() > deadline) throw new Error(`only ${listeners(port)} of ${workers} workers listen on port ${port}`)
+  }
+}
 
 /** A process and its descendants (`--workers` children), by /proc's children lists. */
 function processTree(pid: number): number[] {
@@ -140,6 +163,7 @@ async function measure(setup: Setup, load: 'many runs' | 'fan-out'): Promise<Mea
   const target = { ...base, command: (o: Parameters<typeof base.command>[0]) => [...base.command(o), ...setup.extra] }
   const store = setup.store()
   const servers = await Promise.all(Array.from({ length: setup.instances ?? 1 }, () => startServer(target, { echoDelayMs: 0, store })))
+  for (const server of servers) await allListening(server.port, setup.workers ?? 1)
   try {
     const many = load === 'many runs'
     const ids = await createSessions(servers[0]!, many ? SESSIONS : 1)
