@@ -110,7 +110,7 @@ if (available) {
       await coreA.create({ log: source, meta: '', entries: ['"1"'] })
       await coreA.fork(source, 1, { log: fork, meta: '' })
       await coreB.append({ log: source, data: '"2"', exempt: false })
-      // A waiter there, parked at the head, is woken (by its own append's message, then by the delete's) and told at last.
+      // A waiter there, parked at the head, is woken (by its own append's answer, then by the delete's message) and told at last.
       const waiting = (async () => {
         for (;;) await coreB.waitFor(source, 2, new AbortController().signal, 3_600_000)
       })()
