@@ -61,7 +61,20 @@ const redisPort = 20000 + Math.floor(Math.random() * 20000)
 const redis = Bun.spawn(['redis-server', '--port', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', work], {
   stdout: 'ignore',
 })
-await Bun.sleep(300)
+// Ready once it answers PING: a loaded machine takes longer than any fixed pause (a run lost its first server to one).
+for (const deadline = Date.now() + 30_000; ; await Bun.sleep(50)) {
+  const client = new RedisClient(`redis://127.0.0.1:${redisPort}`, { autoReconnect: false, enableOfflineQueue: false })
+  const ready = await client
+    .connect()
+    .then(() => client.send('PING', []))
+    .then(
+      () => true,
+      () => false,
+    )
+  client.close()
+  if (ready) break
+  if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${redisPort}`)
+}
 
 interface Setup {
   key: string
