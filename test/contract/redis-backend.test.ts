@@ -10,7 +10,7 @@ import { RedisSubscriber } from '../../src/redis/redis-subscriber.ts'
 import { newId } from '../../src/session-id.ts'
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis-server.ts'
 import { TcpProxy } from '../helpers/tcp-proxy.ts'
-import { QUIET_MS, until, within } from '../helpers/wait.ts'
+import { eventually, QUIET_MS, until, within } from '../helpers/wait.ts'
 import { backendContract, entry } from './backend.contract.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 
@@ -110,7 +110,7 @@ if (available) {
       await coreA.create({ log: source, meta: '', entries: ['"1"'] })
       await coreA.fork(source, 1, { log: fork, meta: '' })
       await coreB.append({ log: source, data: '"2"', exempt: false })
-      // A waiter there, parked at the head, is woken (by its own append's message, then by the delete's) and told at last.
+      // A waiter there, parked at the head, is woken (by its own append's answer, then by the delete's message) and told at last.
       const waiting = (async () => {
         for (;;) await coreB.waitFor(source, 2, new AbortController().signal, 3_600_000)
       })()
@@ -268,6 +268,63 @@ if (available) {
       expect(states.every((s) => s?.head === 2)).toBe(true)
       expect([await calls(/xrange/), await calls(/hgetall/)]).toEqual([reads + 1, looks + 1])
       await backend.close()
+    })
+
+    /** A core whose instance's commands go through a proxy the test can hold or cut; its subscription is direct. */
+    const proxied = async () => {
+      const proxy = new TcpProxy(redis.port)
+      const backend = await openBackend(`t${newId()}:`, `redis://127.0.0.1:${await proxy.start()}`, redis.url)
+      const core = new LogCore(backend)
+      const log = newId()
+      await core.create({ log, meta: '', entries: ['"1"'] })
+      // A first wait looks the log's state up: from then on its head and expiry are known here.
+      expect(await core.waitFor(log, 0, new AbortController().signal)).toBe(false)
+      return { proxy, core, log }
+    }
+
+    test("an instance's own append reaches its readers from what it holds: its wake message, heard before the script's answer, sends none to Redis", async () => {
+      const { proxy, core, log } = await proxied()
+      const woken = core.waitFor(log, 1, new AbortController().signal, 3_600_000).then(() => core.read(log, 1, 10))
+      const [reads, scripts] = [await calls(/xrange/), await scriptCalls()]
+      proxy.holdReplies()
+      const appended = core.append({ log, data: '"2"', exempt: false })
+      await until(async () => (await scriptCalls()) > scripts, { what: 'the append to run' })
+      // Redis has run the script and published its message; the answer is held. A reader woken by the message would
+      // find the head past what is cached, and read Redis now.
+      const readBack = until(async () => (await calls(/xrange/)) > reads, { timeoutMs: QUIET_MS }).then(
+        () => true,
+        () => false,
+      )
+      expect(await readBack).toBe(false)
+      proxy.releaseReplies()
+      expect(await appended).toEqual({ seq: 2, data: '"2"' })
+      expect(await woken).toEqual([{ seq: 2, data: '"2"' }])
+      expect(await calls(/xrange/)).toBe(reads)
+      await core.close()
+      proxy.stop()
+    })
+
+    test("an append whose answer is lost wakes the instance's readers (its own message is skipped), who find what it stored", async () => {
+      const { proxy, core, log } = await proxied()
+      const woken = core.waitFor(log, 1, new AbortController().signal, 3_600_000)
+      const scripts = await scriptCalls()
+      proxy.holdReplies()
+      const appended = core.append({ log, data: '"2"', exempt: false })
+      await until(async () => (await scriptCalls()) > scripts, { what: 'the append to run' })
+      proxy.cut()
+      await expect(appended).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      expect(await within(woken, { what: 'the reader to be woken' })).toBe(false)
+      proxy.releaseReplies()
+      proxy.restore()
+      const found = await eventually(() =>
+        core.read(log, 1, 10).then(
+          (entries) => (entries.length > 0 ? entries : undefined),
+          () => undefined,
+        ),
+      )
+      expect(found).toEqual([{ seq: 2, data: '"2"' }])
+      await core.close()
+      proxy.stop()
     })
 
     test('a read asked after a wake message is not answered by one asked before it', async () => {

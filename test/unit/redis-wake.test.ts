@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { parseWake } from '../../src/log/backends/redis-wake.ts'
+import { parseWake, senderTag, sentBy } from '../../src/log/backends/redis-wake.ts'
 
 test('a wake message names each log with its new head, or with none when its entries were deleted', () => {
   expect(parseWake('a 3\nb 1\nc 0')).toEqual([
@@ -28,4 +28,15 @@ test('a line without a head, or with a head that is no seq, is skipped', () => {
 
 test("a log id's newlines and percent signs come encoded, and are decoded", () => {
   expect(parseWake('a%0Ab%25 2')).toEqual([{ log: 'a\nb%', head: 2 }])
+})
+
+test("an append's sender tag line names no log, and tells the sender its own messages", () => {
+  const tag = senderTag('abc')
+  expect(parseWake(`${tag}\na 3\nb 2c`)).toEqual([
+    { log: 'a', head: 3 },
+    { log: 'b', head: 2, closed: true },
+  ])
+  expect(sentBy(`${tag}\na 3`, tag)).toBe(true)
+  expect(sentBy(`${senderTag('abcd')}\na 3`, tag)).toBe(false)
+  expect(sentBy('a 3', tag)).toBe(false)
 })

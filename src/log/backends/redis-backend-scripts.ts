@@ -24,7 +24,8 @@ return 1`
 /**
  * Appends a batch, in order, possibly to several logs (log-backend.ts `append`). KEYS: activity, open runs, totals,
  * then per log of the batch: state, entries, producers, runs, lease. ARGV: now (ms), now (16 digits), wake channel,
- * maxLogBytes, reserveBytes, maxLogEntries ('' for unbounded), the number of logs, their ids, then per entry: the log's index (from 1), data, bytes,
+ * the sender's tag (redis-wake.ts), maxLogBytes, reserveBytes, maxLogEntries ('' for unbounded), the number of logs,
+ * their ids, then per entry: the log's index (from 1), data, bytes,
  * flags, run ('' for none), the number of producer marks, and per mark its key, value, kind ('-' written blindly, '0'
  * expects none, '=' expects the next arg) and expected value. Flags, one letter each: n data null, x exempt, o opens
  * its run, c closes its run, f fenced, r recovers, L closes the log, t touch. An entry without data takes no room, so
@@ -35,22 +36,22 @@ return 1`
  * A fenced entry of a leased run (its id is in the runs set: the CLAIM script put it there) is stored only while that
  * run is the log's open run and holds the lease, so an owner that lost its lease never writes after another instance
  * closed its run. A recovering entry is stored only while its run is open and nobody holds the lease. Publishes one
- * message, a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
+ * message: the sender's tag line, then a line `<log> <head>` per log a stored entry changed. Returns, per entry, its seq (the head for a state-only
  * entry) or NO_LOG, GONE, STALE, CLOSED, FENCED, FULL, TOO_MANY. A log the batch closed is told closed in its line, so that other
  * instances answer its readers at once.
  */
 export const APPEND = `${COUNTS}${WAKE_LINE}${MOVE_ACTIVITY}
-local now, padded, channel = ARGV[1], ARGV[2], ARGV[3]
-local room = tonumber(ARGV[4]) - tonumber(ARGV[5])
-local most = tonumber(ARGV[6])
-local logs = tonumber(ARGV[7])
+local now, padded, channel, sender = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local room = tonumber(ARGV[5]) - tonumber(ARGV[6])
+local most = tonumber(ARGV[7])
+local logs = tonumber(ARGV[8])
 local results, heads, order, touched, closed = {}, {}, {}, {}, {}
 local added, added_bytes = 0, 0
-local a, i = 8 + logs, 0
+local a, i = 9 + logs, 0
 while a <= #ARGV do
   local j = tonumber(ARGV[a]) - 1
   local state, entries, producers, runs, lease = KEYS[4 + 5 * j], KEYS[5 + 5 * j], KEYS[6 + 5 * j], KEYS[7 + 5 * j], KEYS[8 + 5 * j]
-  local log, data, bytes, flags, run = ARGV[8 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
+  local log, data, bytes, flags, run = ARGV[9 + j], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
   local marks, m = tonumber(ARGV[a + 5]), a + 6
   a = m + 4 * marks
   local function has(c) return string.find(flags, c, 1, true) ~= nil end
@@ -120,12 +121,12 @@ while a <= #ARGV do
   results[i] = result
 end
 if added > 0 then counts(KEYS[3], 'entries', added, 'bytes', added_bytes) end
-local lines = {}
-for n, j in ipairs(order) do
-  lines[n] = wake_line(ARGV[8 + j], heads[j], closed[j])
-  if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[8 + j], padded) end
+local lines = { sender }
+for _, j in ipairs(order) do
+  lines[#lines + 1] = wake_line(ARGV[9 + j], heads[j], closed[j])
+  if touched[j] then move_activity(KEYS[4 + 5 * j], KEYS[1], ARGV[9 + j], padded) end
 end
-if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
+if #lines > 1 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
 return results`
 
 /**

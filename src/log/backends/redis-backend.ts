@@ -24,7 +24,7 @@ import {
 import { APPEND, CREATE, DELETE, SET_META, TOUCH } from './redis-backend-scripts.ts'
 import { DELETE_ENTRIES, FORK_COPY, FORK_FINISH, KEEP_NEWEST } from './redis-paged-scripts.ts'
 import { entriesOf, flagsOf, marksOf, padded, type StreamEntry, stateOf } from './redis-rows.ts'
-import { parseWake } from './redis-wake.ts'
+import { parseWake, senderTag, sentBy } from './redis-wake.ts'
 
 /** How long a client should wait before trying again while Redis cannot be reached; seconds. */
 export const REDIS_RETRY_AFTER_S = 5
@@ -73,6 +73,13 @@ export class RedisBackend implements LogBackend {
    */
   #epoch = 0
   #closed = false
+  /**
+   * The first line of the wake messages this instance's appends publish. It hears them back, and skips them: its core
+   * applied each append from the script's answer (heads, cached entries, wake-ups) already, and a message that
+   * arrived before that answer raised the head above the cached entries, sending its own readers to Redis for what
+   * this instance had just written (bench/redis-scale.ts, 2 instances routed by session).
+   */
+  readonly #tag = senderTag(newId())
 
   constructor(options: RedisBackendOptions) {
     this.#link = options.link
@@ -84,6 +91,7 @@ export class RedisBackend implements LogBackend {
   /** Subscribes to the wake channel; resolves once subscribed (call before serving). */
   listen(): Promise<void> {
     return this.#options.subscriber.listen(this.#keys.wakeChannel, (message) => {
+      if (sentBy(message, this.#tag)) return
       this.#epoch++
       for (const { log, head, closed } of parseWake(message)) this.#changed?.(log, head, closed === true)
     })
@@ -143,8 +151,15 @@ export class RedisBackend implements LogBackend {
     if (this.#closed) return Promise.reject(new StoreFailure('the server is shutting down'))
     const appended = this.#appending.then(async () => {
       const outcomes: AppendOutcome[] = []
-      for (let i = 0; i < entries.length; i += MAX_APPEND_ENTRIES) {
-        outcomes.push(...(await this.#appendPart(entries.slice(i, i + MAX_APPEND_ENTRIES), limits, now)))
+      try {
+        for (let i = 0; i < entries.length; i += MAX_APPEND_ENTRIES) {
+          outcomes.push(...(await this.#appendPart(entries.slice(i, i + MAX_APPEND_ENTRIES), limits, now)))
+        }
+      } catch (error) {
+        // A call whose answer was lost may still have run, and its own message, which would have woken this
+        // instance's readers, is skipped: they look again instead (a reader that finds Redis out of reach waits).
+        for (const log of new Set(entries.map((entry) => entry.log))) this.#changed?.(log, undefined, false)
+        throw error
       }
       return outcomes
     })
@@ -356,6 +371,7 @@ export class RedisBackend implements LogBackend {
       String(now),
       padded(now),
       k.wakeChannel,
+      this.#tag,
       String(limits.maxLogBytes),
       String(limits.reserveBytes),
       String(limits.maxLogEntries ?? ''),
