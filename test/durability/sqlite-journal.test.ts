@@ -135,6 +135,33 @@ describe('the journal of the SQLite backend', () => {
     await backend.close()
   })
 
+  test('deleting while a merge pass is still emptying the journal empties it first too: a reopen brings nothing back', async () => {
+    const path = tmp.file()
+    const { backend, db } = openWithHandle(path, { mergeEveryMs: 20, mergeAtEntries: 10_000_000, checkpointer: false })
+    const log = newId()
+    await backend.create({ log, meta: '{}' }, 1)
+    const N = 30_000
+    for (let i = 0; i < N; i += 500)
+      await backend.append(
+        Array.from({ length: 500 }, (_, k) => entry(log, `"${i + k + 1}"`)),
+        LIMITS,
+        1,
+      )
+    // The window: every row moved into `entries` (nothing pending), the journal still emptied 1,000 ids a turn.
+    let inWindow = false
+    for (let turn = 0; turn < 1_000_000 && !inWindow; turn++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      inWindow = count(db, 'entries') === N && count(db, 'journal') > 0
+    }
+    expect(inWindow).toBe(true)
+    await backend.keepNewest(log, 10)
+    expect(count(db, 'journal')).toBe(0)
+    await backend.close()
+    const again = new SqliteBackend(path, { checkpointer: false })
+    expect(seqs(await again.read(log, 0, 100))).toEqual(range(N - 9, N))
+    await again.close()
+  }, 60_000)
+
   test('deleting entries empties the journal first, so a crash after it cannot bring them back', async () => {
     const { backend, db } = openWithHandle(tmp.file(), { mergeEveryMs: HOUR, mergeAtEntries: 1_000_000 })
     const log = await logWith(backend, 5)

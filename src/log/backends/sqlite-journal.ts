@@ -208,7 +208,15 @@ export class EntryJournal {
    * (so a replay can never bring back what it deleted), and at close. Throws when the database refuses.
    */
   mergeAll(): void {
-    if (this.#pendingCount === 0) return
+    if (this.#pendingCount === 0) {
+      // Everything is in `entries`, but a merge pass may still be deleting what it moved, a piece a turn: finish that
+      // now, or a delete made in between would be undone by the next open's replay of those rows.
+      if (this.#deletedUpTo < this.#lastId) {
+        this.#deleteUpTo.run(this.#lastId)
+        this.#deletedUpTo = this.#lastId
+      }
+      return
+    }
     const upTo = this.#lastId
     const logs = [...this.#pending.keys()].sort()
     const counts = this.#db.transaction(() => {
