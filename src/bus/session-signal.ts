@@ -20,7 +20,7 @@ export const stopped = (signal: StopSignal): boolean => (Array.isArray(signal) ?
 
 /**
  * One reader: a stream that waits again and again with the same StopSignal gets the same Reader each time, so a wait
- * allocates its promise and nothing else, and the signal's abort listener is added once for the stream's life. A
+ * allocates its promise and adds it to one Set per signal. A
  * plain object rather than closures, so that a parked stream holds one small object and its promise
  * (bench/idle-heap.ts, 10,000 idle streams: the heartbeat's `setTimeout` per wait alone was 0.5 KiB of RSS a stream).
  */
@@ -33,11 +33,7 @@ class Reader {
   /** When the wait times out (performance.now() milliseconds), and after how long; both 0 without a timeout. */
   deadline = 0
   timeoutMs = 0
-  constructor(
-    readonly signals: readonly AbortSignal[],
-    /** For a reader made for one wait only (its StopSignal was already waiting): the listener to remove at its end. */
-    readonly once?: () => void,
-  ) {}
+  constructor(readonly signals: readonly AbortSignal[]) {}
 }
 
 /** The waiting readers of one timeout length, oldest wait first, and the timer set for the oldest. */
@@ -50,9 +46,9 @@ interface TimeoutList {
  * Wakes the readers of a session when its log grows. Stores call `notify` after an append is visible; readers
  * `wait` for it. Only sessions with a waiting reader take memory.
  *
- * A stream waits once per batch of events, so waiting must be cheap: each stream's StopSignal gets one Reader and one
- * abort listener for its whole life (not a waiter and listener bookkeeping per wait: a quarter of the fan-out
- * profile), a wake-up hands the session's whole set of waiting readers over at once, and timeouts (the heartbeat) share
+ * A stream waits once per batch of events, so waiting must be cheap: each stream's StopSignal gets one Reader for its
+ * whole life and each AbortSignal one listener (not a waiter and a listener added and removed per wait: a quarter of
+ * the fan-out profile), a wake-up hands the session's whole set of waiting readers over at once, and timeouts (the heartbeat) share
  * one timer per distinct length instead of one each: waits of the same length end in the order they began, so each
  * length keeps its readers in a Set (insertion order, a new wait moves a reader to the end) and one timer for the
  * oldest.
@@ -62,6 +58,12 @@ export class SessionSignal implements Notifier {
   readonly #waiting = new Map<string, Set<Reader>>()
   /** The Reader of each StopSignal seen (a stream's, for its life). */
   readonly #readers = new WeakMap<object, Reader>()
+  /**
+   * Per AbortSignal, the readers waiting on it now. A signal gets one listener, the first time it is seen, that ends
+   * their waits; a reader is in the set only while it waits. A listener per reader instead would never be removed from
+   * a signal that outlives its streams (the server's shutdown signal): each stream ever served would stay reachable.
+   */
+  readonly #watching = new WeakMap<AbortSignal, Set<Reader>>()
   readonly #due = new Set<string>()
   #dueTimer: ReturnType<typeof setTimeout> | undefined
   /** Per timeout length (milliseconds): its readers, oldest wait first (and readers since woken, dropped when met). */
@@ -84,6 +86,7 @@ export class SessionSignal implements Notifier {
       }
       parked.add(reader)
       reader.parked = parked
+      for (const s of reader.signals) this.#watchersOf(s).add(reader)
       if (Number.isFinite(timeoutMs)) this.#addTimeout(reader, timeoutMs)
       else if (reader.deadline > 0) this.#dropTimeout(reader)
     })
@@ -125,10 +128,7 @@ export class SessionSignal implements Notifier {
   #settle(reader: Reader, timedOut: boolean, resolve: (timedOut: boolean) => void): void {
     reader.resolve = undefined
     reader.parked = undefined
-    if (reader.once) {
-      this.#dropTimeout(reader)
-      for (const s of reader.signals) s.removeEventListener('abort', reader.once)
-    }
+    for (const s of reader.signals) this.#watching.get(s)?.delete(reader)
     resolve(timedOut)
   }
 
@@ -142,26 +142,36 @@ export class SessionSignal implements Notifier {
   }
 
   /**
-   * The stream's Reader for `signal`, made with its abort listener the first time the signal is seen; a one-wait
-   * Reader when that one is waiting already (one StopSignal waiting on two logs at once).
+   * The stream's Reader for `signal`, made the first time the signal is seen; a one-wait Reader when that one is
+   * waiting already (one StopSignal waiting on two logs at once).
    */
   #readerOf(signal: StopSignal): Reader {
-    const signals = Array.isArray(signal) ? signal : [signal as AbortSignal]
     const known = this.#readers.get(signal)
     if (known && known.resolve === undefined) return known
-    if (known) {
-      const reader: Reader = new Reader(signals, () => this.#finish(reader, false))
-      for (const s of signals) s.addEventListener('abort', reader.once!, { once: true })
-      return reader
-    }
-    const reader = new Reader(signals)
-    this.#readers.set(signal, reader)
-    const aborted = () => {
-      this.#finish(reader, false)
-      this.#dropTimeout(reader)
-    }
-    for (const s of signals) s.addEventListener('abort', aborted, { once: true })
+    const reader = new Reader(Array.isArray(signal) ? signal : [signal as AbortSignal])
+    if (!known) this.#readers.set(signal, reader)
     return reader
+  }
+
+  /** The readers waiting on `signal`, with the signal's one abort listener added the first time it is seen. */
+  #watchersOf(signal: AbortSignal): Set<Reader> {
+    let watchers = this.#watching.get(signal)
+    if (!watchers) {
+      const set = new Set<Reader>()
+      watchers = set
+      this.#watching.set(signal, set)
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const reader of [...set]) {
+            this.#finish(reader, false)
+            this.#dropTimeout(reader)
+          }
+        },
+        { once: true },
+      )
+    }
+    return watchers
   }
 
   /** Takes the reader out of its timeout list, if it is in one. */

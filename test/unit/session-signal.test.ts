@@ -67,3 +67,31 @@ test('a reader woken before its timeout is not resolved again by the timer, and 
   expect(bus.waiting).toBe(0)
   expect(await bus.wait('s', never, 10)).toBe(true)
 })
+
+test("a signal every stream shares (the server's shutdown) gets one listener, however many streams waited on it", async () => {
+  const bus = new SessionSignal()
+  const shutdown = new AbortController()
+  let listeners = 0
+  const add = shutdown.signal.addEventListener.bind(shutdown.signal)
+  shutdown.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+    listeners++
+    add(...args)
+  }) as AbortSignal['addEventListener']
+  // 100 streams come and go, each waiting a few times with its own signal and the shared one.
+  for (let i = 0; i < 100; i++) {
+    const own = new AbortController()
+    const stop = [own.signal, shutdown.signal]
+    for (let j = 0; j < 3; j++) {
+      const woken = bus.wait('s', stop)
+      bus.notify('s')
+      expect(await woken).toBe(false)
+    }
+    own.abort()
+  }
+  expect(listeners).toBe(1)
+  // And it still ends every wait under way when it aborts.
+  const waits = [0, 1, 2].map(() => bus.wait('s', [new AbortController().signal, shutdown.signal]))
+  shutdown.abort()
+  expect(await Promise.all(waits)).toEqual([false, false, false])
+  expect(bus.waiting).toBe(0)
+})
