@@ -9,9 +9,8 @@
  */
 import { heapStats } from 'bun:jsc'
 import { connect, type Socket } from 'node:net'
-import type { StoredEvent } from '../src/events.ts'
-import { MemoryStore } from '../src/store/memory-store.ts'
 import { testServer } from '../test/helpers/test-app.ts'
+import { ReadCountingStore } from '../test/helpers/read-counting-store.ts'
 
 const CLIENTS = 50
 const EVENTS = 300
@@ -31,14 +30,6 @@ async function stall(port: number, path: string, n: number): Promise<void> {
 }
 
 /** Counts the store's reads, to tell a stalled stream (it stops reading the store) from one that runs on. */
-class CountingStore extends MemoryStore {
-  reads = 0
-  override read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]> {
-    this.reads++
-    return super.read(sessionId, after, limit)
-  }
-}
-
 function heap() {
   Bun.gc(true)
   const stats = heapStats()
@@ -63,7 +54,7 @@ function kernelQueues(port: number) {
 }
 
 async function measure(): Promise<void> {
-  const store = new CountingStore()
+  const store = new ReadCountingStore()
   const server = await testServer({ store })
   const id = ((await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
   const ts = new Date().toISOString()

@@ -1,19 +1,10 @@
 import { afterEach, expect, test } from 'bun:test'
 import { connect, type Socket } from 'node:net'
-import type { StoredEvent } from '../../src/events.ts'
-import { MemoryStore } from '../../src/store/memory-store.ts'
 import { testServer } from '../helpers/test-app.ts'
 import { until } from '../helpers/wait.ts'
+import { ReadCountingStore } from '../helpers/read-counting-store.ts'
 
 /** Counts the store's reads: a stream that stops reading the store is one whose client stopped reading it. */
-class CountingStore extends MemoryStore {
-  reads = 0
-  override read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]> {
-    this.reads++
-    return super.read(sessionId, after, limit)
-  }
-}
-
 const EVENTS = 1000
 const EVENT_CHARS = 20_000
 
@@ -24,7 +15,7 @@ afterEach(async () => {
 })
 
 test('a client that stops reading stops its stream reading the store once the socket buffers are full', async () => {
-  const store = new CountingStore()
+  const store = new ReadCountingStore()
   const server = await testServer({ store })
   const id = ((await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }).id
   const ts = new Date().toISOString()

@@ -3,22 +3,15 @@ import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { encodeFrame } from '../../src/sse/encode.ts'
 import { type Chunk, sessionStream } from '../../src/sse/session-stream.ts'
 import { SharedChunks } from '../../src/sse/shared-chunks.ts'
-import { MemoryStore } from '../../src/store/memory-store.ts'
+import type { MemoryStore } from '../../src/store/memory-store.ts'
 import { ECHO } from '../helpers/echo-spec.ts'
+import { ReadCountingStore } from '../helpers/read-counting-store.ts'
 
 const ts = new Date().toISOString()
 const partial = (delta: string): NewEvent => ({ type: 'partial', step_id: 'r', ts, delta })
 const encode = (event: StoredEvent) => encodeFrame({ id: String(event.seq), data: JSON.stringify(event) })
 
 /** Counts the store's reads: a chunk shared is a read saved. */
-class CountingStore extends MemoryStore {
-  reads = 0
-  override read(sessionId: string, after: number, limit?: number): Promise<StoredEvent[]> {
-    this.reads++
-    return super.read(sessionId, after, limit)
-  }
-}
-
 const leaving: AbortController[] = []
 afterEach(() => {
   for (const client of leaving.splice(0)) client.abort()
@@ -32,7 +25,7 @@ function open(store: MemoryStore, sessionId: string, shared: SharedChunks<Chunk>
 }
 
 test('readers of a session at the same cursor share one read and the very same chunk', async () => {
-  const store = new CountingStore()
+  const store = new ReadCountingStore()
   await store.createSession('s', ECHO)
   await store.append('s', partial('a'))
   const shared = new SharedChunks<Chunk>()
@@ -55,7 +48,7 @@ test('readers of a session at the same cursor share one read and the very same c
 })
 
 test('a lone reader keeps nothing, and the last reader to leave lets its chunk go', async () => {
-  const store = new CountingStore()
+  const store = new ReadCountingStore()
   await store.createSession('s', ECHO)
   await store.append('s', partial('a'))
   const shared = new SharedChunks<Chunk>()
@@ -76,7 +69,7 @@ test('a lone reader keeps nothing, and the last reader to leave lets its chunk g
 })
 
 test('the chunks kept stay within their bound, the oldest let go first', async () => {
-  const store = new CountingStore()
+  const store = new ReadCountingStore()
   const shared = new SharedChunks<Chunk>(1000)
   for (const id of ['s1', 's2']) {
     await store.createSession(id, ECHO)
