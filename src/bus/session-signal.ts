@@ -1,3 +1,4 @@
+import { abortSet } from '../abort-set.ts'
 import type { Notifier } from './notifier.ts'
 
 /**
@@ -64,6 +65,11 @@ export class SessionSignal implements Notifier {
    * a signal that outlives its streams (the server's shutdown signal): each stream ever served would stay reachable.
    */
   readonly #watching = new WeakMap<AbortSignal, Set<Reader>>()
+  /** Ends a reader's wait when one of its signals aborted. */
+  readonly #aborted = (reader: Reader) => {
+    this.#finish(reader, false)
+    this.#dropTimeout(reader)
+  }
   readonly #due = new Set<string>()
   #dueTimer: ReturnType<typeof setTimeout> | undefined
   /** Per timeout length (milliseconds): its readers, oldest wait first (and readers since woken, dropped when met). */
@@ -86,7 +92,7 @@ export class SessionSignal implements Notifier {
       }
       parked.add(reader)
       reader.parked = parked
-      for (const s of reader.signals) this.#watchersOf(s).add(reader)
+      for (const s of reader.signals) abortSet(this.#watching, s, this.#aborted).add(reader)
       if (Number.isFinite(timeoutMs)) this.#addTimeout(reader, timeoutMs)
       else if (reader.deadline > 0) this.#dropTimeout(reader)
     })
@@ -151,27 +157,6 @@ export class SessionSignal implements Notifier {
     const reader = new Reader(Array.isArray(signal) ? signal : [signal as AbortSignal])
     if (!known) this.#readers.set(signal, reader)
     return reader
-  }
-
-  /** The readers waiting on `signal`, with the signal's one abort listener added the first time it is seen. */
-  #watchersOf(signal: AbortSignal): Set<Reader> {
-    let watchers = this.#watching.get(signal)
-    if (!watchers) {
-      const set = new Set<Reader>()
-      watchers = set
-      this.#watching.set(signal, set)
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const reader of [...set]) {
-            this.#finish(reader, false)
-            this.#dropTimeout(reader)
-          }
-        },
-        { once: true },
-      )
-    }
-    return watchers
   }
 
   /** Takes the reader out of its timeout list, if it is in one. */

@@ -1,4 +1,5 @@
 import type { StepEvent } from '../events.ts'
+import { abortSet } from '../abort-set.ts'
 
 /** A tool call as the conversation carries it (the `tool-call` event's payload). */
 export interface ToolCallMessage {
@@ -53,6 +54,7 @@ export interface StepSpec {
 
 /** The sleeps waiting on each signal: one abort listener per signal wakes them all (many-runs bench). */
 const sleepers = new WeakMap<AbortSignal, Set<() => void>>()
+const wake = (done: () => void) => done()
 
 /**
  * Resolves after `ms` milliseconds, or as soon as `signal` aborts. The echo sleeps once per token: adding and removing
@@ -60,7 +62,7 @@ const sleepers = new WeakMap<AbortSignal, Set<() => void>>()
  */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve()
-  const waiting = sleepersOf(signal)
+  const waiting = abortSet(sleepers, signal, wake)
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer)
@@ -70,20 +72,4 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     waiting.add(done)
   })
-}
-
-function sleepersOf(signal: AbortSignal): Set<() => void> {
-  let waiting = sleepers.get(signal)
-  if (waiting) return waiting
-  waiting = new Set()
-  sleepers.set(signal, waiting)
-  const wake = waiting
-  signal.addEventListener(
-    'abort',
-    () => {
-      for (const done of wake) done()
-    },
-    { once: true },
-  )
-  return waiting
 }
