@@ -18,7 +18,7 @@
   // What the stream last said (live / reconnecting / offline / failed); the browser's own offline flag takes precedence, and
   // when the network comes back the indicator returns to what the stream says.
   let streamState = 'idle'
-  const LABELS = { failed: 'server error' }
+  const LABELS = { failed: 'server error', gone: 'chat gone' }
   const showConnection = () => {
     const state = navigator.onLine || streamState === 'idle' ? streamState : 'offline'
     indicate('connection', state, LABELS[state])
@@ -273,8 +273,18 @@
     if (event.detail?.connection?.attempt > 0 && streamState !== 'failed') setConnection('reconnecting')
   })
   document.addEventListener('htmx:sse:error', () => setConnection('reconnecting'))
+  // A chat deleted (in this tab, another, or by a program) or expired ends its streams with a stream-error coded
+  // SESSION_NOT_FOUND: close the connection on it, since every reconnect would only meet a 404 and log it.
+  let chatGone = false
   document.addEventListener('htmx:sse:close', (event) => {
-    if (event.detail?.reason !== 'removed') setConnection('offline')
+    if (event.detail?.reason !== 'removed') setConnection(chatGone ? 'gone' : 'offline')
+  })
+  document.addEventListener('htmx:sse:before:message', (event) => {
+    const message = event.detail?.message
+    if (message?.event !== 'stream-error' || event.target?.id !== 'transcript') return
+    if (streamFailure(message.data).code !== 'SESSION_NOT_FOUND') return
+    chatGone = true
+    event.target.setAttribute('hx-sse:close', 'stream-error')
   })
   window.addEventListener('offline', showConnection)
   window.addEventListener('online', showConnection)
@@ -304,16 +314,25 @@
     if (streamNotice && notice?.textContent === streamNotice) notice.textContent = ''
     streamNotice = ''
   }
+  /** A stream-error frame's data: `{error, code?}`, or nothing when it is not our JSON (the indicator says it all). */
+  function streamFailure(data) {
+    try {
+      const { error, code } = JSON.parse(data)
+      return { error: typeof error === 'string' ? error : undefined, code }
+    } catch {
+      return {}
+    }
+  }
   document.addEventListener('stream-error', (event) => {
     if (event.target?.id !== 'transcript') return
     setConnection('failed')
+    // The chat this tab just deleted: the page is about to leave for the start page, with nothing to explain.
+    if (chatGone && deleting === $('.chat')?.dataset.session) return
+    const { error } = streamFailure(event.detail?.data)
     const notice = $('#notice')
-    try {
-      streamNotice = JSON.parse(event.detail.data).error
-      if (notice) notice.textContent = streamNotice
-    } catch {
-      /* not our JSON: the indicator says it all */
-    }
+    if (error === undefined) return
+    streamNotice = error
+    if (notice) notice.textContent = streamNotice
   })
 
   // In an edit form, Enter sends the edited message, Shift+Enter starts a new line, Escape gives up.

@@ -45,7 +45,8 @@ export interface SessionStreamOptions {
 
 export interface StreamNotices {
   reset(after: number): string
-  streamError(message: string): string
+  /** `code`: the error's stable code when it has one; SESSION_NOT_FOUND says the chat is gone, so don't reconnect. */
+  streamError(message: string, code?: string): string
 }
 
 /** Events read per store round-trip at most; a lagging client catches up in pages of up to this many. */
@@ -150,7 +151,7 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
     if (shutdown?.aborted) yield encodeFrame({ retry: Math.round(options.retryMs * (1 + 2 * Math.random())) })
   } catch (error) {
     // Once the stream has started there is no status code left to send: say it in a frame and close cleanly.
-    if (!stopped()) yield (options.notices ?? NOTICES).streamError(messageOf(error))
+    if (!stopped()) yield (options.notices ?? NOTICES).streamError(messageOf(error), error instanceof AppError ? error.code : undefined)
   } finally {
     options.shared?.leave(sessionId)
     options.onClose?.()
@@ -160,11 +161,13 @@ export async function* sessionStream(options: SessionStreamOptions): AsyncGenera
 /**
  * stepstream's own notices. `reset`: the log does not hold what the cursor points to (retention dropped it, or the
  * cursor is past the head); the frame carries an id so that a reconnect resumes from the new position rather than
- * meeting the gap again. `stream-error`: the stream failed on the server, with a sentence.
+ * meeting the gap again. `stream-error`: the stream failed on the server, with a sentence and, when the failure has
+ * one, its code: SESSION_NOT_FOUND (the chat was deleted or expired) tells a client that reconnecting would only get
+ * a 404.
  */
 const NOTICES: StreamNotices = {
   reset: (after) => encodeFrame({ id: String(after), event: 'reset', data: JSON.stringify({ after }) }),
-  streamError: (message) => encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: message }) }),
+  streamError: (message, code) => encodeFrame({ event: STREAM_ERROR, data: JSON.stringify({ error: message, code }) }),
 }
 
 /** An event encoded for a chunk it did not fit in: sent first in the next, as it was encoded (never encoded twice). */

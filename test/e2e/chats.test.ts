@@ -102,6 +102,21 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     expect(await page.locator('#recent [role="alert"]').innerText()).toContain('one line of plain text')
     expect(await listed(page)).toEqual(['Robots, renamed'])
 
+    // Another tab on the same chat, to see what a reader of a chat deleted elsewhere is shown.
+    const { page: other, errors: otherErrors } = await open(context, `/?client_id=${id}`)
+    await other.locator('#connection[data-state="live"]').waitFor()
+
+    // The list's answer to the delete is held until the page's stream has met the delete, so the page cannot leave
+    // first (as a quick server lets it): a page that reconnected into the deleted chat would log its 404 by then.
+    const connection = (p: Page) => p.locator('#connection').getAttribute('data-state')
+    const logged = errors.length
+    let noticeWhileLeaving: string | undefined
+    await page.route('**/chats/delete', async (route) => {
+      const answer = await route.fetch()
+      await until(async () => (await connection(page)) === 'gone' || errors.length > logged, { what: 'the deleted chat’s stream to end' })
+      noticeWhileLeaving = await page.locator('#notice').innerText()
+      await route.fulfill({ response: answer })
+    })
     const deleting = page.locator(`#recent li[data-chat="${id}"]`)
     await deleting.locator('summary').click()
     await deleting.getByRole('button', { name: 'Delete' }).click()
@@ -112,6 +127,14 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     expect(await page.locator('aside.chats').isHidden()).toBe(true)
     // The bad title's 422, which the browser logs: nothing else.
     expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([])
+    // The tab that deleted its chat leaves without a word about a missing session.
+    expect(noticeWhileLeaving).toBe('')
+    // The other tab says its chat is gone and stops: no reconnect into a 404, which the browser would log.
+    await until(async () => (await connection(other)) === 'gone', { what: 'the other tab to say its chat is gone' })
+    expect(await other.locator('#connection').innerText()).toBe('chat gone')
+    expect(await other.locator('#notice').innerText()).toContain('No session has that id')
+    expect(otherErrors).toEqual([])
+    await leaveScreenshot(other, 'chat-deleted-elsewhere')
     await leaveScreenshot(page, 'chat-deleted')
     await context.close()
   })

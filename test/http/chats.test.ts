@@ -199,6 +199,8 @@ function chatsSuite(name: string, store: StoreCase) {
           await reader.ended()
           expect(reader.messages.at(-1)).toMatchObject({ event: 'stream-error' })
           expect(reader.messages.at(-1)!.data).toContain('No session has that id')
+          // The code says the chat is gone, so a client knows a reconnect would only meet a 404.
+          expect(JSON.parse(reader.messages.at(-1)!.data).code).toBe('SESSION_NOT_FOUND')
         }
         // The run is over and its lease let go: nothing runs for the id any more.
         expect(await made.deps.runner.running(chat.id)).toBeUndefined()
