@@ -43,10 +43,10 @@ describe('the checkpoint worker of the SQLite backend', () => {
     const { backend, db } = openWithHandle(path, {
       checkpointer: { everyMs: 20, tickMs: 10, onPass: (log, checkpointed) => passes.push({ log, checkpointed }) },
     })
-    expect(autocheckpoint(db())).toBe(SQLITE_WAL_BACKSTOP_PAGES)
     const emptySize = size(path)
     // Far fewer pages than even SQLite's own autocheckpoint needs: only a checkpoint from the worker moves them.
     await write(backend, 20)
+    expect(autocheckpoint(db())).toBe(SQLITE_WAL_BACKSTOP_PAGES)
     // The worker's report comes after its pass: wait for both.
     await until(() => passes.some((pass) => pass.checkpointed > 0), { what: 'a pass of the worker that copied frames' })
     expect(size(path)).toBeGreaterThan(emptySize)
@@ -97,6 +97,39 @@ describe('the checkpoint worker of the SQLite backend', () => {
     await backend.close()
   }, 20_000)
 
+  test('no worker runs until the first write, nor once the WAL has been checkpointed and quiet; the next write starts one again', async () => {
+    const path = tmp.file()
+    const running: boolean[] = []
+    let complete = 0
+    const { backend, db } = openWithHandle(path, {
+      checkpointer: {
+        everyMs: 20,
+        tickMs: 10,
+        restMs: 100,
+        onRunning: (now) => running.push(now),
+        onPass: (log, checkpointed) => {
+          if (checkpointed >= log) complete++
+        },
+      },
+    })
+    // Opened, read, pinged: nothing to checkpoint, so no thread (an idle server's CPU, issue 24).
+    await backend.totals()
+    await backend.ping()
+    expect(running).toEqual([])
+    expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
+    const log = await write(backend, 20)
+    expect(running).toEqual([true])
+    await until(() => running.length === 2, { what: 'the worker to be ended once the WAL was checkpointed and quiet' })
+    expect(running).toEqual([true, false])
+    expect(complete).toBeGreaterThan(0)
+    // The WAL it left is wholly in the database: a write restarts it.
+    const before = complete
+    await backend.append([entry(log, '"again"')], LIMITS, 1)
+    expect(running).toEqual([true, false, true])
+    await until(() => complete > before, { what: 'the new worker to checkpoint the new write' })
+    await backend.close()
+  })
+
   test('a worker that never checkpoints leaves the WAL bounded: the serving connection checkpoints at the backstop', async () => {
     const path = tmp.file()
     const backstopPages = 100
@@ -125,6 +158,8 @@ describe('the checkpoint worker of the SQLite backend', () => {
     const reasons: string[] = []
     // The worker opens the database without creating it: a path that does not exist makes it fail at once.
     const checkpointer = new Checkpointer(db, join(tmp.dir, 'missing', 'nothing.db'), { onFailure: (reason) => reasons.push(reason) })
+    // A write starts the worker.
+    checkpointer.wrote()
     expect(autocheckpoint(db)).toBe(SQLITE_WAL_BACKSTOP_PAGES)
     await until(() => reasons.length > 0, { what: 'the failure to be reported' })
     expect(checkpointer.failed).toBe(true)
@@ -142,9 +177,11 @@ describe('the checkpoint worker of the SQLite backend', () => {
       }
     } as unknown as typeof Worker
     try {
-      const { backend, db } = openWithHandle(tmp.file())
-      expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
+      const reasons: string[] = []
+      const { backend, db } = openWithHandle(tmp.file(), { checkpointer: { onFailure: (reason) => reasons.push(reason) } })
       await write(backend, 2)
+      expect(reasons).toEqual(['no threads here'])
+      expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
       await backend.close()
     } finally {
       globalThis.Worker = real

@@ -120,7 +120,7 @@ export class SqliteBackend implements LogBackend {
 
   #createNow(log: NewLog, now: number): boolean {
     const state = newLogState(log, now)
-    const created = writing(() => this.#queries.create(log, state, this.#rows))
+    const created = this.#write(() => this.#queries.create(log, state, this.#rows))
     if (!created) return false
     this.#states.set(log.log, state)
     this.#totals.logs += 1
@@ -161,7 +161,7 @@ export class SqliteBackend implements LogBackend {
 
   async setMeta(log: LogId, meta: string): Promise<boolean> {
     this.#assertOpen()
-    const done = writing(() => this.#rows.setMeta(log, meta))
+    const done = this.#write(() => this.#rows.setMeta(log, meta))
     const state = this.#states.get(log)
     if (state) state.meta = meta
     return done
@@ -172,7 +172,7 @@ export class SqliteBackend implements LogBackend {
     const state = this.#states.get(log)
     if (!state) return false
     const expires = expiresAt === undefined ? (state.expiresAt ?? null) : expiresAt
-    writing(() => this.#rows.touch(log, activeAt, expires))
+    this.#write(() => this.#rows.touch(log, activeAt, expires))
     state.activeAt = activeAt
     if (expires === null) delete state.expiresAt
     else state.expiresAt = expires
@@ -181,7 +181,7 @@ export class SqliteBackend implements LogBackend {
 
   async append(entries: readonly AppendEntry[], limits: BatchLimits, now: number): Promise<AppendOutcome[]> {
     this.#assertOpen()
-    const result = writing(() => this.#batch(entries, limits, now))
+    const result = this.#write(() => this.#batch(entries, limits, now))
     this.#journal.committed(result.written)
     for (const [log, state] of result.changed) this.#states.set(log, state)
     this.#totals.entries += result.entries
@@ -217,7 +217,7 @@ export class SqliteBackend implements LogBackend {
     if (!state) return undefined
     if (state.forks === 0) return this.#deleteChain(log, state)
     const deletedAt = state.deletedAt ?? now
-    writing(() => this.#rows.softDelete(log, deletedAt))
+    this.#write(() => this.#rows.softDelete(log, deletedAt))
     state.deletedAt = deletedAt
     delete state.expiresAt
     return 'SOFT'
@@ -242,7 +242,7 @@ export class SqliteBackend implements LogBackend {
       chain.push([origin, source])
       at = source
     }
-    writing(() => {
+    this.#write(() => {
       this.#journal.mergeAll()
       this.#queries.deleteLogs(
         chain.map(([id]) => id),
@@ -270,7 +270,7 @@ export class SqliteBackend implements LogBackend {
     const state = this.#states.get(log)
     if (!state || seqs.length === 0) return { entries: 0, bytes: 0 }
     const next = copyState(state)
-    const gone = writing(() => {
+    const gone = this.#write(() => {
       this.#journal.mergeAll()
       return this.#queries.deleteEntries(log, seqs, next, this.#rows)
     })
@@ -282,7 +282,7 @@ export class SqliteBackend implements LogBackend {
     const state = this.#states.get(log)
     if (!state || state.count <= count) return { entries: 0, bytes: 0 }
     const next = copyState(state)
-    const gone = writing(() => {
+    const gone = this.#write(() => {
       this.#journal.mergeAll()
       return this.#queries.keepNewest(log, count, next, this.#rows)
     })
@@ -296,7 +296,7 @@ export class SqliteBackend implements LogBackend {
     if (!from || refused) return refused ?? 'NO_LOG'
     this.#purgeExpired(target, now, purged)
     const state = newLogState(target, now)
-    const forked = writing(() => {
+    const forked = this.#write(() => {
       this.#journal.mergeAll()
       return this.#queries.fork(source, from, at, target, state, this.#rows)
     })
@@ -321,7 +321,7 @@ export class SqliteBackend implements LogBackend {
 
   async deleteProducers(log: LogId, keys: readonly string[]): Promise<void> {
     this.#assertOpen()
-    writing(() => this.#queries.deleteProducers(log, keys))
+    this.#write(() => this.#queries.deleteProducers(log, keys))
   }
 
   async activeBetween(from: number, to: number, limit: number, cursor?: ActivityCursor): Promise<ActivityCursor[]> {
@@ -373,6 +373,13 @@ export class SqliteBackend implements LogBackend {
     this.#totals.entries -= gone.count
     this.#totals.bytes -= gone.bytes
     return { entries: gone.count, bytes: gone.bytes }
+  }
+
+  /** A write of the serving connection: its failure as a StoreFailure; the checkpoint worker started if none runs. */
+  #write<T>(write: () => T): T {
+    const result = writing(write)
+    this.#checkpointer?.wrote()
+    return result
   }
 
   #assertOpen(): void {

@@ -1,13 +1,20 @@
 import type { Database, Statement } from 'bun:sqlite'
+import { statSync } from 'node:fs'
 import { SQLITE_WAL_BACKSTOP_PAGES } from '../../limits.ts'
 import { WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
 
 /** What the serving thread sends its checkpoint worker. */
-type CheckpointerRequest = { type: 'start'; path: string; everyMs: number; atBytes: number; tickMs: number } | { type: 'close' }
+type CheckpointerRequest =
+  | { type: 'start'; path: string; everyMs: number; atBytes: number; tickMs: number; restMs: number }
+  | { type: 'close' }
 
-/** What the worker answers: `pass` after each checkpoint (WAL frames, frames copied so far, whether it met a lock). */
+/**
+ * What the worker answers: `pass` after each checkpoint (WAL frames, frames copied so far, whether it met a lock);
+ * `quiet` once the WAL, wholly checkpointed, has kept its size (`walBytes`) for `restMs`.
+ */
 type CheckpointerReply =
   | { type: 'pass'; log: number; checkpointed: number; busy: number }
+  | { type: 'quiet'; walBytes: number }
   | { type: 'failed'; reason: string }
   | { type: 'closed' }
 
@@ -20,12 +27,14 @@ type CheckpointerReply =
  * Each tick it looks at the `-wal` file's size (the WAL's high-water mark since its last restart: journal_size_limit
  * cuts the file when it restarts) and checkpoints when the WAL grew by `atBytes` since the last pass, or grew at all and
  * `everyMs` went by. A pass repeats while commits made during it are left over (a few times at most): only a WAL that
- * is wholly in the database is restarted by the next write, and restarting is what keeps the file from growing.
+ * is wholly in the database is restarted by the next write, and restarting is what keeps the file from growing. Once
+ * the WAL is wholly checkpointed and has kept its size for `restMs`, it says `quiet` (once per quiet spell), and the
+ * serving thread may end it.
  */
 const WORKER_SOURCE = `
 import { Database } from 'bun:sqlite'
 import { statSync } from 'node:fs'
-let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1
+let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1, sizeSince = Date.now(), seenSize = -1, saidQuiet = false
 const walSize = (path) => statSync(path + '-wal', { throwIfNoEntry: false })?.size ?? 0
 function pass() {
   let row
@@ -39,8 +48,19 @@ function pass() {
 }
 function tick(request) {
   const size = walSize(request.path)
+  if (size !== seenSize) {
+    seenSize = size
+    sizeSince = Date.now()
+    saidQuiet = false
+  }
   const due = size !== lastSize && (size >= lastSize + request.atBytes || Date.now() - lastAt >= request.everyMs)
-  if (!due) return
+  if (!due) {
+    if (!saidQuiet && size === lastSize && Date.now() - sizeSince >= request.restMs) {
+      saidQuiet = true
+      postMessage({ type: 'quiet', walBytes: size })
+    }
+    return
+  }
   const row = pass()
   lastAt = Date.now()
   lastSize = row.checkpointed >= row.log ? walSize(request.path) : -1
@@ -85,6 +105,12 @@ export interface CheckpointerOptions {
   /** How often the worker looks at the WAL's size; milliseconds, default 250. */
   tickMs?: number
   /**
+   * How long the WAL must stay wholly checkpointed and unchanged before the worker is ended (the next write starts
+   * another); milliseconds, default 30,000. A worker that only looks costs an idle server ~0.2% of a core; starting
+   * one costs ~8 ms of CPU, so even a write every 31 s costs less than keeping it.
+   */
+  restMs?: number
+  /**
    * WAL pages past which the serving connection checkpoints by itself, in the commit that crossed them, should the
    * worker fall behind or never restart the WAL; pages, default SQLITE_WAL_BACKSTOP_PAGES.
    */
@@ -99,6 +125,8 @@ export interface CheckpointerOptions {
   onFailure?: (reason: string) => void
   /** Told after each pass of the worker: the WAL's frames, and how many of them are in the database. */
   onPass?: (log: number, checkpointed: number) => void
+  /** Told when a worker starts (true) and when one is ended after a quiet spell (false). */
+  onRunning?: (running: boolean) => void
 }
 
 /**
@@ -111,46 +139,89 @@ export interface CheckpointerOptions {
  *
  * Durability does not depend on it: a commit is durable once in the WAL, and a checkpoint only copies committed pages.
  * If the worker cannot open the database or dies, the serving connection checkpoints by itself as it did before.
+ *
+ * The worker runs only while there is something to checkpoint: the store's first write starts it (`wrote`), and it is
+ * ended once the WAL has been wholly checkpointed and unchanged for `restMs` (an idle server has no thread waking it).
  */
 export class Checkpointer {
-  readonly #worker: Worker
   readonly #db: Database
-  readonly #url: string
+  readonly #path: string
+  readonly #options: CheckpointerOptions
   readonly #finish: Statement
   readonly #finishAtPages: number
-  readonly #onFailure: ((reason: string) => void) | undefined
+  #worker: Worker | undefined
+  #url: string | undefined
   #closing: Promise<void> | undefined
   #failed = false
 
-  /** @param db the serving connection, whose autocheckpoint this raises to the backstop while the worker runs. */
+  /** @param db the serving connection, whose autocheckpoint this raises to the backstop while a worker runs. */
   constructor(db: Database, path: string, options: CheckpointerOptions = {}) {
     this.#db = db
-    this.#onFailure = options.onFailure
-    this.#url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'application/javascript' }))
-    // `ref: false`: the thread must not keep the process alive on its own (the store's close ends it); `smol`: a
-    // small heap, for a thread that holds a connection and a timer.
-    this.#worker = new Worker(this.#url, { ref: false, smol: true })
-    // Only once the worker exists: should it throw, SQLite keeps checkpointing by itself.
-    db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
+    this.#path = path
+    this.#options = options
     this.#finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)')
     this.#finishAtPages = options.finishAtPages ?? WAL_AUTOCHECKPOINT_PAGES
-    this.#worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
+  }
+
+  /** Told after each write of the serving connection: starts a worker if none runs. */
+  wrote(): void {
+    if (this.#worker === undefined && !this.#failed && this.#closing === undefined) this.#start()
+  }
+
+  #start(): void {
+    const options = this.#options
+    let worker: Worker
+    try {
+      this.#url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'application/javascript' }))
+      // `ref: false`: the thread must not keep the process alive on its own (the store's close ends it); `smol`: a
+      // small heap, for a thread that holds a connection and a timer.
+      worker = new Worker(this.#url, { ref: false, smol: true })
+    } catch (error) {
+      // This Bun cannot start one: SQLite keeps checkpointing inside the commits, as it does until a worker runs.
+      this.#failed = true
+      options.onFailure?.(error instanceof Error ? error.message : String(error))
+      return
+    }
+    this.#worker = worker
+    options.onRunning?.(true)
+    // Only once the worker exists: should it throw, SQLite keeps checkpointing by itself.
+    this.#db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
+    worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
+      if (worker !== this.#worker) return
       const reply = event.data
       if (reply.type === 'pass') {
         if (!reply.busy && reply.log >= this.#finishAtPages) this.#finishPass()
         options.onPass?.(reply.log, reply.checkpointed)
-      } else if (reply.type === 'failed') this.#fail(reply.reason)
+      } else if (reply.type === 'quiet') this.#rest(reply.walBytes)
+      else if (reply.type === 'failed') this.#fail(reply.reason)
     }
-    this.#worker.onerror = (event) => this.#fail(event.message)
-    this.#worker.addEventListener('close', () => this.#fail('the checkpoint worker exited'))
+    worker.onerror = (event) => {
+      if (worker === this.#worker) this.#fail(event.message)
+    }
+    worker.addEventListener('close', () => {
+      if (worker === this.#worker) this.#fail('the checkpoint worker exited')
+    })
     const start: CheckpointerRequest = {
       type: 'start',
-      path,
+      path: this.#path,
       everyMs: options.everyMs ?? 1000,
       atBytes: options.atBytes ?? 4 * 1024 * 1024,
       tickMs: options.tickMs ?? 250,
+      restMs: options.restMs ?? 30_000,
     }
-    this.#worker.postMessage(start)
+    worker.postMessage(start)
+  }
+
+  /**
+   * The worker found the WAL wholly checkpointed and unchanged for `restMs`. A write since it looked grew the file:
+   * it then goes on (and sees the growth at its next look); otherwise it is ended, and the next write starts another.
+   */
+  #rest(walBytes: number): void {
+    const worker = this.#worker
+    if (worker === undefined || this.#closing || walSizeOf(this.#path) !== walBytes) return
+    this.#worker = undefined
+    this.#options.onRunning?.(false)
+    void closeWorker(worker)
   }
 
   /** True once the worker failed and the serving connection checkpoints by itself. */
@@ -164,20 +235,13 @@ export class Checkpointer {
    * pass stuck on a hung disk must not hold the shutdown). Safe to call twice.
    */
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.#worker.terminate()
-        URL.revokeObjectURL(this.#url)
-        resolve()
-      }
-      const timer = setTimeout(done, 1000)
-      if (this.#failed) return done()
-      this.#worker.addEventListener('message', (event: MessageEvent<CheckpointerReply>) => {
-        if (event.data.type === 'closed') done()
-      })
-      this.#worker.postMessage({ type: 'close' } satisfies CheckpointerRequest)
-    })
+    this.#closing ??= (async () => {
+      const worker = this.#worker
+      this.#worker = undefined
+      if (worker && !this.#failed) await closeWorker(worker)
+      else worker?.terminate()
+      if (this.#url !== undefined) URL.revokeObjectURL(this.#url)
+    })()
     return this.#closing
   }
 
@@ -207,7 +271,29 @@ export class Checkpointer {
     } catch {
       // The serving connection is closing; nothing is left to checkpoint for.
     }
-    this.#worker.terminate()
-    this.#onFailure?.(reason)
+    this.#worker?.terminate()
+    this.#worker = undefined
+    this.#options.onFailure?.(reason)
   }
+}
+
+const walSizeOf = (path: string) => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0
+
+/**
+ * Ends a worker after its current pass, its connection closed first. Resolves within a second even if the worker
+ * hangs (a pass stuck on a hung disk must not hold the shutdown).
+ */
+function closeWorker(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      worker.terminate()
+      resolve()
+    }
+    const timer = setTimeout(done, 1000)
+    worker.addEventListener('message', (event: MessageEvent<CheckpointerReply>) => {
+      if (event.data.type === 'closed') done()
+    })
+    worker.postMessage({ type: 'close' } satisfies CheckpointerRequest)
+  })
 }
