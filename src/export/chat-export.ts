@@ -60,6 +60,8 @@ export type ExportedEntry = ExportedUserMessage | ExportedRun
  */
 export interface ChatExport {
   format: 'stepstream.transcript.v1'
+  /** The chat's title, as its list and tab show it; '' while it has no message. */
+  title: string
   created_at: string
   /** The step the session runs, by name. */
   step: string
@@ -70,6 +72,7 @@ export interface ChatExport {
 
 /** What of the session an export states besides its events. */
 export interface ExportedSession {
+  title: string
   created_at: string
   step: { name: string }
 }
@@ -81,6 +84,7 @@ export type ChatExportHead = Omit<ChatExport, 'entries'>
 export function exportHead(session: ExportedSession, firstSeq: number | undefined): ChatExportHead {
   return {
     format: 'stepstream.transcript.v1',
+    title: session.title,
     created_at: session.created_at,
     step: session.step.name,
     truncated: firstSeq !== undefined && firstSeq > 1,

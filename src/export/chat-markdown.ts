@@ -60,9 +60,13 @@ function* assistant(run: ExportedRun): Generator<string> {
   yield* ending(run)
 }
 
+/** The heading of a chat that has no title yet (no message). */
+export const UNTITLED_HEADING = 'stepstream chat'
+
 /** The blocks before the entries: the title, when the chat began and with which step, and whether it is whole. */
 export function markdownHead(head: ChatExportHead): string[] {
-  const blocks = ['# stepstream chat', `- Created: ${inlineText(head.created_at)}\n- Step: ${inlineText(head.step)}`]
+  const title = head.title === '' ? UNTITLED_HEADING : inlineText(head.title)
+  const blocks = [`# ${title}`, `- Created: ${inlineText(head.created_at)}\n- Step: ${inlineText(head.step)}`]
   if (head.truncated) blocks.push("> The oldest events of this chat were removed by the server's retention: it begins part-way.")
   return blocks
 }

@@ -20,10 +20,11 @@ test('transcript.md and .json download the same exact bytes through the owner id
   await made.deps.store.append(id, { type: 'final', step_id: 'r1', ts, text: 'hi' })
 
   const expected = {
-    md: `# stepstream chat\n\n- Created: ${created_at}\n- Step: echo\n\n## You — ${ts}\n\nhi\n\n## Assistant — ${ts}\n\nhi\n`,
+    md: `# hi\n\n- Created: ${created_at}\n- Step: echo\n\n## You — ${ts}\n\nhi\n\n## Assistant — ${ts}\n\nhi\n`,
     json: `${JSON.stringify(
       {
         format: 'stepstream.transcript.v1',
+        title: 'hi',
         created_at,
         step: 'echo',
         truncated: false,

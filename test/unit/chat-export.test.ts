@@ -3,7 +3,7 @@ import type { NewEvent, StoredEvent } from '../../src/events.ts'
 import { type ChatExport, exportChat, exportFileName } from '../../src/export/chat-export.ts'
 import { chatMarkdown } from '../../src/export/chat-markdown.ts'
 
-const SESSION = { created_at: '2026-03-04T09:05:00.000Z', step: { name: 'scripted' } }
+const SESSION = { title: 'Once upon a <b>time</b>', created_at: '2026-03-04T09:05:00.000Z', step: { name: 'scripted' } }
 const at = (second: number) => `2026-03-04T09:05:${String(second).padStart(2, '0')}.000Z`
 
 /** Three runs: one with a tool call and an answer, one that failed mid-answer, one interrupted. */
@@ -33,6 +33,7 @@ describe('the transcript export', () => {
     // Compared as JSON text: the exact bytes a download holds, key order included, no stray keys.
     const expected = {
       format: 'stepstream.transcript.v1',
+      title: 'Once upon a <b>time</b>',
       created_at: '2026-03-04T09:05:00.000Z',
       step: 'scripted',
       truncated: false,
@@ -91,7 +92,8 @@ describe('the transcript export', () => {
   test('Markdown: headings with times, tool JSON in fences longer than any backticks inside, the error and the interruption in words', () => {
     expect(chatMarkdown(exportChat(SESSION, stored(LOG)))).toBe(
       [
-        '# stepstream chat',
+        // The title as written, its `<` escaped so that it cannot open HTML.
+        '# Once upon a \\<b>time\\</b>',
         '',
         '- Created: 2026-03-04T09:05:00.000Z',
         '- Step: scripted',
@@ -149,6 +151,7 @@ describe('the transcript export', () => {
   test('Markdown: reasoning collapsed in <details>, a tool still waiting, a run still going', () => {
     const chat: ChatExport = {
       format: 'stepstream.transcript.v1',
+      title: '',
       created_at: at(0),
       step: 'openai',
       truncated: false,
@@ -166,6 +169,7 @@ describe('the transcript export', () => {
     }
     expect(chatMarkdown(chat)).toBe(
       [
+        // No message, no title: the heading says what it is.
         '# stepstream chat',
         '',
         `- Created: ${at(0)}`,
