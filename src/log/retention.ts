@@ -31,6 +31,9 @@ export class Retention {
     const started = this.core.now()
     const backend = this.core.backend
     const gone = async (log: LogId) => {
+      // Soft-deleted already (forks name it): it goes with its last fork, and deleting it again would only write its
+      // mark again, on every pass, for as long as a branch lives.
+      if ((await this.core.medium(() => backend.state(log)))?.deletedAt !== undefined) return
       const held = await this.core.delete(log)
       // A log forks name is kept, marked deleted: it goes with its last fork.
       if (!held || held === 'SOFT') return

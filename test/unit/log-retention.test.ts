@@ -39,6 +39,16 @@ describe('retention by the core’s clock', () => {
     expect((await log.prune(policy)).sessionsDeleted).toBe(0)
     expect(await log.getSession(id)).toBeUndefined()
     expect((await log.getSession(branch))?.last_seq).toBe(3)
+    // The next passes leave the soft-deleted chat be: deleting it again would only write its mark again.
+    const deletes: string[] = []
+    const backendDelete = log.core.backend.delete.bind(log.core.backend)
+    log.core.backend.delete = (target, now) => {
+      deletes.push(target)
+      return backendDelete(target, now)
+    }
+    clock.now += HOUR
+    expect((await log.prune(policy)).sessionsDeleted).toBe(0)
+    expect(deletes).toEqual([])
     clock.now += 25 * HOUR + 60_000
     expect(await log.prune(policy)).toMatchObject({ sessionsDeleted: 2, eventsDeleted: 4 })
     expect(await log.core.backend.state(id)).toBeUndefined()
