@@ -268,14 +268,26 @@
   }
 
   document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
+  // A chat deleted (in this tab, another, or by a program) or expired ends its streams with a stream-error coded
+  // SESSION_NOT_FOUND: close the connection on it, since every reconnect would only meet a 404 and log it. A tab that
+  // missed that frame (hidden, or offline at the time) learns it from its reconnect's 404, and stops there.
+  let chatGone = false
   document.addEventListener('htmx:sse:before:connection', (event) => {
+    if (chatGone && event.target?.id === 'transcript') {
+      event.detail.connection.cancelled = true
+      return
+    }
     // After the server's own failure frame, the backoff before the next attempt still shows that failure.
     if (event.detail?.connection?.attempt > 0 && streamState !== 'failed') setConnection('reconnecting')
   })
-  document.addEventListener('htmx:sse:error', () => setConnection('reconnecting'))
-  // A chat deleted (in this tab, another, or by a program) or expired ends its streams with a stream-error coded
-  // SESSION_NOT_FOUND: close the connection on it, since every reconnect would only meet a 404 and log it.
-  let chatGone = false
+  document.addEventListener('htmx:sse:error', (event) => {
+    if (event.detail?.status === 404 && event.target?.id === 'transcript') {
+      chatGone = true
+      showStreamNotice('This chat no longer exists: it was deleted, or it expired.')
+      return
+    }
+    setConnection('reconnecting')
+  })
   document.addEventListener('htmx:sse:close', (event) => {
     if (event.detail?.reason !== 'removed') setConnection(chatGone ? 'gone' : 'offline')
   })
@@ -323,16 +335,18 @@
       return {}
     }
   }
+  function showStreamNotice(sentence) {
+    streamNotice = sentence
+    const notice = $('#notice')
+    if (notice) notice.textContent = sentence
+  }
   document.addEventListener('stream-error', (event) => {
     if (event.target?.id !== 'transcript') return
     setConnection('failed')
     // The chat this tab just deleted: the page is about to leave for the start page, with nothing to explain.
-    if (chatGone && deleting === $('.chat')?.dataset.session) return
+    if (chatGone && deleting !== undefined && deleting === $('.chat')?.dataset.session) return
     const { error } = streamFailure(event.detail?.data)
-    const notice = $('#notice')
-    if (error === undefined) return
-    streamNotice = error
-    if (notice) notice.textContent = streamNotice
+    if (error !== undefined) showStreamNotice(error)
   })
 
   // In an edit form, Enter sends the edited message, Shift+Enter starts a new line, Escape gives up.

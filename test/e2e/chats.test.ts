@@ -102,9 +102,13 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     expect(await page.locator('#recent [role="alert"]').innerText()).toContain('one line of plain text')
     expect(await listed(page)).toEqual(['Robots, renamed'])
 
-    // Another tab on the same chat, to see what a reader of a chat deleted elsewhere is shown.
+    // Another tab on the same chat, and a read-only visitor, to see what a reader of a chat deleted elsewhere is shown.
     const { page: other, errors: otherErrors } = await open(context, `/?client_id=${id}`)
     await other.locator('#connection[data-state="live"]').waitFor()
+    const { viewer_id } = (await (await fetch(`${server.base}/api/sessions/${id}`)).json()) as { viewer_id: string }
+    const visitor = await browser.newContext()
+    const watching = await open(visitor, `/?view=${viewer_id}`)
+    await watching.page.locator('#connection[data-state="live"]').waitFor()
 
     // The list's answer to the delete is held until the page's stream has met the delete, so the page cannot leave
     // first (as a quick server lets it): a page that reconnected into the deleted chat would log its 404 by then.
@@ -129,13 +133,46 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([])
     // The tab that deleted its chat leaves without a word about a missing session.
     expect(noticeWhileLeaving).toBe('')
-    // The other tab says its chat is gone and stops: no reconnect into a 404, which the browser would log.
-    await until(async () => (await connection(other)) === 'gone', { what: 'the other tab to say its chat is gone' })
-    expect(await other.locator('#connection').innerText()).toBe('chat gone')
-    expect(await other.locator('#notice').innerText()).toContain('No session has that id')
+    // The other tab and the read-only visitor say the chat is gone and stop: no reconnect into a 404, which the
+    // browser would log.
     expect(otherErrors).toEqual([])
+    for (const reader of [other, watching.page]) {
+      await until(async () => (await connection(reader)) === 'gone', { what: 'each reader to say its chat is gone' })
+      expect(await reader.locator('#connection').innerText()).toBe('chat gone')
+      expect(await reader.locator('#notice').innerText()).toContain('No session has that id')
+    }
+    expect(watching.errors).toEqual([])
+    await visitor.close()
     await leaveScreenshot(other, 'chat-deleted-elsewhere')
     await leaveScreenshot(page, 'chat-deleted')
+    await context.close()
+  })
+  test('a tab that missed the delete (hidden then) stops at its first 404 and says the chat is gone', async () => {
+    const context = await browser.newContext()
+    const { page, errors } = await open(context, '/')
+    const id = await newChat(page, 'x')
+    const connection = () => page.locator('#connection').getAttribute('data-state')
+    const streams: number[] = []
+    page.on('response', (response) => {
+      if (new URL(response.url()).pathname === '/events') streams.push(response.status())
+    })
+    // A hidden tab's stream is let go (hx-sse pauses in the background), so it hears nothing of the delete.
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((hidden) => {
+        Object.defineProperty(document, 'hidden', { value: hidden, configurable: true })
+        document.dispatchEvent(new Event('visibilitychange'))
+      }, hidden)
+    await setHidden(true)
+    expect((await fetch(`${server.base}/api/sessions/${id}`, { method: 'DELETE' })).status).toBe(204)
+    expect(streams).toEqual([])
+    await setHidden(false)
+    await until(async () => (await connection()) === 'gone', { what: 'the page to stop at the 404', describe: () => streams })
+    expect(await page.locator('#connection').innerText()).toBe('chat gone')
+    expect(await page.locator('#notice').innerText()).toBe('This chat no longer exists: it was deleted, or it expired.')
+    // One 404, which the browser logs once (with htmx's note of it), and no reconnect after it.
+    expect(streams).toEqual([404])
+    expect(errors.filter((e) => !/404/.test(e))).toEqual([])
+    await leaveScreenshot(page, 'chat-gone-after-offline')
     await context.close()
   })
 })
