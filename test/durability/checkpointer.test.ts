@@ -1,9 +1,9 @@
 import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
-import { existsSync, statSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { SqliteBackend, type SqliteBackendOptions } from '../../src/log/backends/sqlite-backend.ts'
-import { Checkpointer } from '../../src/log/backends/sqlite-checkpointer.ts'
+import { Checkpointer, WAL_MARK_JS, walMark } from '../../src/log/backends/sqlite-checkpointer.ts'
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/log/backends/sqlite-open.ts'
 import { SQLITE_WAL_BACKSTOP_PAGES } from '../../src/limits.ts'
 import { newId } from '../../src/session-id.ts'
@@ -122,11 +122,64 @@ describe('the checkpoint worker of the SQLite backend', () => {
     await until(() => running.length === 2, { what: 'the worker to be ended once the WAL was checkpointed and quiet' })
     expect(running).toEqual([true, false])
     expect(complete).toBeGreaterThan(0)
+    // With no worker, SQLite checkpoints by itself again, for what writes without telling (sign-ins, merges).
+    expect(autocheckpoint(db())).toBe(WAL_AUTOCHECKPOINT_PAGES)
     // The WAL it left is wholly in the database: a write restarts it.
     const before = complete
     await backend.append([entry(log, '"again"')], LIMITS, 1)
     expect(running).toEqual([true, false, true])
+    expect(autocheckpoint(db())).toBe(SQLITE_WAL_BACKSTOP_PAGES)
     await until(() => complete > before, { what: 'the new worker to checkpoint the new write' })
+    await backend.close()
+  })
+
+  test('a write that restarts the WAL at its old length is still seen, checkpointed, and the worker not ended before', async () => {
+    const path = tmp.file()
+    const running: boolean[] = []
+    const passes: { log: number; checkpointed: number }[] = []
+    const { backend } = openWithHandle(path, {
+      checkpointer: {
+        everyMs: 20,
+        tickMs: 10,
+        restMs: 300,
+        onRunning: (now) => running.push(now),
+        onPass: (log, checkpointed) => passes.push({ log, checkpointed }),
+      },
+    })
+    const log = newId()
+    const completeAfter = (n: number) => passes.length > n && passes.at(-1)!.checkpointed >= passes.at(-1)!.log
+    await backend.create({ log, meta: '{}' }, 1)
+    await until(() => completeAfter(0), { what: 'a complete pass of the create' })
+    await backend.setMeta(log, JSON.stringify({ m: 'A'.repeat(16) }))
+    const afterA = passes.length
+    const sizeA = size(`${path}-wal`)
+    await until(() => completeAfter(afterA), { what: 'a complete pass of the first write' })
+    const afterB = passes.length
+    // The same length again: the WAL restarts from its start and ends where it ended, so its size says nothing.
+    await backend.setMeta(log, JSON.stringify({ m: 'B'.repeat(16) }))
+    expect(size(`${path}-wal`)).toBe(sizeA)
+    await until(() => passes.length > afterB || running.length > 1, { what: 'a pass of the second write, or the worker ended' })
+    expect(running).toEqual([true])
+    await until(() => completeAfter(afterB), { what: 'a complete pass of the second write' })
+    expect(readFileSync(path).toString('latin1')).toContain('B'.repeat(16))
+    await backend.close()
+  })
+
+  test('the worker and the serving thread mark the WAL alike', async () => {
+    const path = tmp.file()
+    const { backend } = openWithHandle(path, { checkpointer: false })
+    await write(backend, 3)
+    const workers = new Function('statSync', 'openSync', 'readSync', 'closeSync', `${WAL_MARK_JS}\nreturn walMark`)(
+      statSync,
+      openSync,
+      readSync,
+      closeSync,
+    ) as typeof walMark
+    for (const file of [path, join(tmp.dir, 'no-such.db')]) {
+      const ours = walMark(file, Buffer.alloc(12))
+      expect(workers(file, Buffer.alloc(12))).toEqual(ours)
+    }
+    expect(walMark(path, Buffer.alloc(12)).mark).toMatch(/^\d+:[0-9a-f]{24}$/)
     await backend.close()
   })
 

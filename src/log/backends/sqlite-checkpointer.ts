@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { statSync } from 'node:fs'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { SQLITE_WAL_BACKSTOP_PAGES } from '../../limits.ts'
 import { WAL_AUTOCHECKPOINT_PAGES } from './sqlite-open.ts'
 
@@ -10,13 +10,29 @@ type CheckpointerRequest =
 
 /**
  * What the worker answers: `pass` after each checkpoint (WAL frames, frames copied so far, whether it met a lock);
- * `quiet` once the WAL, wholly checkpointed, has kept its size (`walBytes`) for `restMs`.
+ * `quiet` once the WAL, wholly checkpointed, has stayed as it was (`wal`, its walMark) for `restMs`.
  */
 type CheckpointerReply =
   | { type: 'pass'; log: number; checkpointed: number; busy: number }
-  | { type: 'quiet'; walBytes: number }
+  | { type: 'quiet'; wal: string }
   | { type: 'failed'; reason: string }
   | { type: 'closed' }
+
+/** walMark below, in the worker's JavaScript; test/durability/checkpointer.test.ts checks that the two agree. */
+export const WAL_MARK_JS = `function walMark(path, header) {
+  const size = statSync(path + '-wal', { throwIfNoEntry: false })?.size ?? 0
+  if (size < 32) return { size, mark: String(size) }
+  let fd
+  try {
+    fd = openSync(path + '-wal', 'r')
+    readSync(fd, header, 0, 12, 12)
+  } catch {
+    return { size, mark: String(size) }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+  return { size, mark: size + ':' + header.toString('hex') }
+}`
 
 /**
  * The worker's code, as a module of its own. A Blob URL rather than a file beside this one: `bun build --compile`
@@ -24,18 +40,20 @@ type CheckpointerReply =
  * build, and `bun:sqlite` and `node:fs` resolve inside it in the executable as from source (checked on Bun 1.4.5,
  * test/binary). Plain JavaScript, kept short: it is not type-checked.
  *
- * Each tick it looks at the `-wal` file's size (the WAL's high-water mark since its last restart: journal_size_limit
- * cuts the file when it restarts) and checkpoints when the WAL grew by `atBytes` since the last pass, or grew at all and
- * `everyMs` went by. A pass repeats while commits made during it are left over (a few times at most): only a WAL that
- * is wholly in the database is restarted by the next write, and restarting is what keeps the file from growing. Once
- * the WAL is wholly checkpointed and has kept its size for `restMs`, it says `quiet` (once per quiet spell), and the
- * serving thread may end it.
+ * Each tick it looks at the `-wal` file (walMark: its size, the WAL's high-water mark since its last restart, since
+ * journal_size_limit cuts the file when it restarts; and its header's checkpoint sequence and salts, which every
+ * restart changes, so that a restart written back to the same length is seen too) and checkpoints when the WAL grew by
+ * `atBytes` since the last pass, or changed at all and `everyMs` went by. A pass repeats while commits made during it
+ * are left over (a few times at most): only a WAL that is wholly in the database is restarted by the next write, and
+ * restarting is what keeps the file from growing. Once the WAL is wholly checkpointed and has not changed for `restMs`,
+ * it says `quiet` (once per quiet spell), and the serving thread may end it.
  */
 const WORKER_SOURCE = `
 import { Database } from 'bun:sqlite'
-import { statSync } from 'node:fs'
-let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1, sizeSince = Date.now(), seenSize = -1, saidQuiet = false
-const walSize = (path) => statSync(path + '-wal', { throwIfNoEntry: false })?.size ?? 0
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+let db, checkpoint, timer, lastAt = Date.now(), lastSize = -1, lastMark = '', seenMark = '', markSince = Date.now(), saidQuiet = false
+const header = Buffer.alloc(12)
+${WAL_MARK_JS}
 function pass() {
   let row
   for (let i = 0; i < 4; i++) {
@@ -47,23 +65,25 @@ function pass() {
   return row
 }
 function tick(request) {
-  const size = walSize(request.path)
-  if (size !== seenSize) {
-    seenSize = size
-    sizeSince = Date.now()
+  const wal = walMark(request.path, header)
+  if (wal.mark !== seenMark) {
+    seenMark = wal.mark
+    markSince = Date.now()
     saidQuiet = false
   }
-  const due = size !== lastSize && (size >= lastSize + request.atBytes || Date.now() - lastAt >= request.everyMs)
+  const due = wal.mark !== lastMark && (wal.size >= lastSize + request.atBytes || Date.now() - lastAt >= request.everyMs)
   if (!due) {
-    if (!saidQuiet && size === lastSize && Date.now() - sizeSince >= request.restMs) {
+    if (!saidQuiet && wal.mark === lastMark && Date.now() - markSince >= request.restMs) {
       saidQuiet = true
-      postMessage({ type: 'quiet', walBytes: size })
+      postMessage({ type: 'quiet', wal: wal.mark })
     }
     return
   }
   const row = pass()
   lastAt = Date.now()
-  lastSize = row.checkpointed >= row.log ? walSize(request.path) : -1
+  const after = row.checkpointed >= row.log ? walMark(request.path, header) : { size: -1, mark: '' }
+  lastSize = after.size
+  lastMark = after.mark
   postMessage({ type: 'pass', log: row.log, checkpointed: row.checkpointed, busy: row.busy })
 }
 self.onmessage = (event) => {
@@ -152,6 +172,8 @@ export class Checkpointer {
   #worker: Worker | undefined
   #url: string | undefined
   #closing: Promise<void> | undefined
+  /** The ending of workers let go after a quiet spell: close() waits for them, so the serving connection closes last. */
+  readonly #retiring = new Set<Promise<void>>()
   #failed = false
 
   /** @param db the serving connection, whose autocheckpoint this raises to the backstop while a worker runs. */
@@ -185,14 +207,14 @@ export class Checkpointer {
     this.#worker = worker
     options.onRunning?.(true)
     // Only once the worker exists: should it throw, SQLite keeps checkpointing by itself.
-    this.#db.exec(`PRAGMA wal_autocheckpoint = ${options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES}`)
+    this.#autocheckpoint(options.backstopPages ?? SQLITE_WAL_BACKSTOP_PAGES)
     worker.onmessage = (event: MessageEvent<CheckpointerReply>) => {
       if (worker !== this.#worker) return
       const reply = event.data
       if (reply.type === 'pass') {
         if (!reply.busy && reply.log >= this.#finishAtPages) this.#finishPass()
         options.onPass?.(reply.log, reply.checkpointed)
-      } else if (reply.type === 'quiet') this.#rest(reply.walBytes)
+      } else if (reply.type === 'quiet') this.#rest(reply.wal)
       else if (reply.type === 'failed') this.#fail(reply.reason)
     }
     worker.onerror = (event) => {
@@ -213,15 +235,27 @@ export class Checkpointer {
   }
 
   /**
-   * The worker found the WAL wholly checkpointed and unchanged for `restMs`. A write since it looked grew the file:
-   * it then goes on (and sees the growth at its next look); otherwise it is ended, and the next write starts another.
+   * The worker found the WAL wholly checkpointed and unchanged for `restMs`. A write since it looked changed the WAL:
+   * it then goes on (and sees the change at its next look); otherwise it is ended, and the next write starts another.
+   * Meanwhile SQLite checkpoints by itself again, as it would without a worker, for what writes without telling
+   * (`wrote`): the sign-ins, the journal's merge.
    */
-  #rest(walBytes: number): void {
+  #rest(wal: string): void {
     const worker = this.#worker
-    if (worker === undefined || this.#closing || walSizeOf(this.#path) !== walBytes) return
+    if (worker === undefined || this.#closing || walMark(this.#path, Buffer.alloc(12)).mark !== wal) return
     this.#worker = undefined
+    this.#autocheckpoint(WAL_AUTOCHECKPOINT_PAGES)
     this.#options.onRunning?.(false)
-    void closeWorker(worker)
+    const ending = closeWorker(worker).finally(() => this.#retiring.delete(ending))
+    this.#retiring.add(ending)
+  }
+
+  #autocheckpoint(pages: number): void {
+    try {
+      this.#db.exec(`PRAGMA wal_autocheckpoint = ${pages}`)
+    } catch {
+      // The serving connection is closing; nothing is left to checkpoint for.
+    }
   }
 
   /** True once the worker failed and the serving connection checkpoints by itself. */
@@ -240,6 +274,7 @@ export class Checkpointer {
       this.#worker = undefined
       if (worker && !this.#failed) await closeWorker(worker)
       else worker?.terminate()
+      await Promise.all(this.#retiring)
       if (this.#url !== undefined) URL.revokeObjectURL(this.#url)
     })()
     return this.#closing
@@ -266,18 +301,31 @@ export class Checkpointer {
   #fail(reason: string): void {
     if (this.#failed || this.#closing) return
     this.#failed = true
-    try {
-      this.#db.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
-    } catch {
-      // The serving connection is closing; nothing is left to checkpoint for.
-    }
+    this.#autocheckpoint(WAL_AUTOCHECKPOINT_PAGES)
     this.#worker?.terminate()
     this.#worker = undefined
     this.#options.onFailure?.(reason)
   }
 }
 
-const walSizeOf = (path: string) => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0
+/**
+ * The WAL as it stands, as the worker and the serving thread compare it: its size and, from its header, the checkpoint
+ * sequence and the two salts (bytes 12-23), which every restart changes. `header` is a 12-byte scratch buffer.
+ */
+export function walMark(path: string, header: Buffer): { size: number; mark: string } {
+  const size = statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0
+  if (size < 32) return { size, mark: String(size) }
+  let fd: number | undefined
+  try {
+    fd = openSync(`${path}-wal`, 'r')
+    readSync(fd, header, 0, 12, 12)
+  } catch {
+    return { size, mark: String(size) }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+  return { size, mark: `${size}:${header.toString('hex')}` }
+}
 
 /**
  * Ends a worker after its current pass, its connection closed first. Resolves within a second even if the worker
