@@ -421,6 +421,17 @@
     }
   })
 
+  // A form whose request never reached the server (it is down, or the network is): nothing on the page would change,
+  // and a message left in its box would look sent. Say so where the form's answers go; what was typed stays.
+  const UNREACHABLE = 'Could not reach the server, so this was not sent. Check the connection and try again.'
+  document.addEventListener('htmx:error', (event) => {
+    const ctx = event.detail?.ctx
+    const form = ctx?.sourceElement?.closest?.('form')
+    if (!form || ctx.response !== undefined) return
+    const notice = form.querySelector('.notice') ?? $('#notice') ?? $('#new-chat-notice')
+    if (notice) notice.textContent = UNREACHABLE
+  })
+
   // A sent message comes back on the stream: clear the box once the server took it.
   document.addEventListener('htmx:after:request', (event) => {
     const ctx = event.detail?.ctx
