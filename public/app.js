@@ -44,12 +44,23 @@
     indicate('run-indicator', running ? 'running' : 'idle')
   }
 
-  /** Timestamps arrive in UTC; show them in the reader's own time zone. */
+  /**
+   * Timestamps arrive in UTC; show them in the reader's own time zone: today's as a time, older ones with their day
+   * (in the list of chats, the day alone).
+   */
   function localiseTimes(root) {
+    const today = new Date().toDateString()
     for (const time of root.querySelectorAll('time[datetime]:not([data-local])')) {
       const date = new Date(time.getAttribute('datetime'))
       if (Number.isNaN(date.getTime())) continue
-      time.textContent = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      const clock = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      const day = date.toLocaleDateString([], {
+        month: 'short',
+        day: 'numeric',
+        year: date.getFullYear() === new Date().getFullYear() ? undefined : 'numeric',
+      })
+      const listed = time.closest('#recent') !== null
+      time.textContent = date.toDateString() === today ? clock : listed ? day : `${day}, ${clock}`
       time.title = date.toLocaleString()
       time.dataset.local = ''
     }
@@ -238,6 +249,7 @@
   function listed() {
     const ul = $('#recent ul[data-listed]')
     if (!ul) return
+    localiseTimes(ul)
     const words = (value) => new Set((value ?? '').split(' ').filter(Boolean))
     const found = words(ul.dataset.listed)
     const asked = words(ul.dataset.asked)

@@ -87,6 +87,10 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await until(async () => (await listed(page)).length === 1, { what: 'the chat in the list' })
     const item = page.locator(`#recent li[data-chat="${id}"]`)
     await item.locator('summary').click()
+    // At 1280 pixels the list is a sidebar: its menu's buttons fit in it.
+    const rename = (await item.getByRole('button', { name: 'Rename' }).boundingBox())!
+    const sidebar = (await page.locator('aside.chats').boundingBox())!
+    expect(rename.x + rename.width).toBeLessThanOrEqual(sidebar.x + sidebar.width)
     await item.locator('input[name="title"]').fill('Robots, renamed')
     await item.getByRole('button', { name: 'Rename' }).click()
     await until(async () => (await listed(page))[0] === 'Robots, renamed', { what: 'the renamed chat in the list' })
