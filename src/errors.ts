@@ -123,7 +123,8 @@ export function sentenceFor(error: unknown, fallback: string): string {
 
 export const badSessionId = () =>
   new AppError('BAD_SESSION_ID', 'That session id is malformed: a session id is 22 characters of letters, digits, "-" and "_".')
-export const sessionNotFound = () => new AppError('SESSION_NOT_FOUND', 'No session has that id. It may have expired; start a new chat.')
+export const sessionNotFound = () =>
+  new AppError('SESSION_NOT_FOUND', 'No chat has that id: it was deleted, or it expired. Start a new chat.')
 /** A viewer id where an owner id is needed: it reads through the viewer routes and nothing else. */
 export const readOnly = () =>
   new AppError(

@@ -101,7 +101,8 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
     if (!isWellFormedId(viewerId)) throw new AppError('BAD_SESSION_ID', 'That read-only link is malformed: check that it was copied whole.')
     const session = await deps.store.getSessionByViewer(viewerId)
     // Without the step's hint: this page may be the answer to someone who has not signed in.
-    if (!session) return page('stepstream', <Landing notice="No chat has that read-only link (it may have expired)." />, 404, true)
+    if (!session)
+      return page('stepstream', <Landing notice="No chat has that read-only link: the chat was deleted, or it expired." />, 404, true)
     return page(tabTitle(session, 'viewer'), await chatFragment(session, { kind: 'viewer', viewerId }), 200, true)
   }
 
@@ -121,7 +122,7 @@ export const pageRoutes = (deps: AppDeps, assets: PageAssets) => {
           if (session) return page(tabTitle(session, 'owner'), await chatFragment(session, ownerAccess(session)))
           // A read-only id pasted where an owner link goes: send it to its own page, which shows it no more than it had.
           if (await deps.store.getSessionByViewer(id)) return seeOther(viewerUrl(id))
-          return notFound('That chat does not exist (it may have expired). Start a new one below.')
+          return notFound('That chat does not exist: it was deleted, or it expired. Start a new one below.')
         },
         { query: t.Object({ client_id: t.Optional(t.String()), view: t.Optional(t.String()) }) },
       )

@@ -143,7 +143,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     for (const reader of [other, watching.page]) {
       await until(async () => (await connection(reader)) === 'gone', { what: 'each reader to say its chat is gone' })
       expect(await reader.locator('#connection').innerText()).toBe('chat gone')
-      expect(await reader.locator('#notice').innerText()).toContain('No session has that id')
+      expect(await reader.locator('#notice').innerText()).toContain('No chat has that id: it was deleted')
     }
     expect(watching.errors).toEqual([])
     await visitor.close()

@@ -115,7 +115,7 @@ describe('GET /earlier', () => {
       ['/earlier?before=5', 400, /either client_id or view/],
       [`/earlier?client_id=${session.id}&view=${session.viewer_id}&before=5`, 400, /either client_id or view/],
       ['/earlier?client_id=short&before=5', 400, /malformed/],
-      [`/earlier?client_id=${newId()}&before=5`, 404, /No session/],
+      [`/earlier?client_id=${newId()}&before=5`, 404, /No chat has that id/],
       [`/earlier?view=${newId()}&before=5`, 404, /read-only link/],
       [`/earlier?view=${session.id}&before=5`, 404, /read-only link/],
       [`/earlier?client_id=${session.viewer_id}&before=5`, 403, /read-only/],

@@ -198,7 +198,7 @@ function chatsSuite(name: string, store: StoreCase) {
         for (const reader of [owner, viewer]) {
           await reader.ended()
           expect(reader.messages.at(-1)).toMatchObject({ event: 'stream-error' })
-          expect(reader.messages.at(-1)!.data).toContain('No session has that id')
+          expect(reader.messages.at(-1)!.data).toContain('No chat has that id')
           // The code says the chat is gone, so a client knows a reconnect would only meet a 404.
           expect(JSON.parse(reader.messages.at(-1)!.data).code).toBe('SESSION_NOT_FOUND')
         }

@@ -183,7 +183,7 @@ describe('POST /chat and /cancel', () => {
       [{ client_id: id, message: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES + 1) }, 413, /limit is 32768 bytes/],
       [{ message: 'hi' }, 400, /client_id/],
       [{ client_id: 'short', message: 'hi' }, 400, /malformed/],
-      [{ client_id: newId(), message: 'hi' }, 404, /No session/],
+      [{ client_id: newId(), message: 'hi' }, 404, /No chat has that id/],
     ]
     for (const [form, status, sentence] of cases) {
       const res = await post('/chat', form, htmx)
