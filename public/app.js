@@ -320,6 +320,8 @@
   document.addEventListener('htmx:after:swap', (event) => {
     if (event.target?.id === 'recent') return listed()
     afterChange()
+    // A chat just started from the start page (its button gone with it): the next thing to do is to type.
+    if (event.target?.id === 'main') $('#message')?.focus()
   })
   document.addEventListener('htmx:before:request', (event) => {
     const form = event.detail?.ctx?.sourceElement
@@ -370,6 +372,14 @@
       event.preventDefault()
       form.requestSubmit()
     }
+  })
+
+  // Escape closes a chat's menu in the list, and gives the keyboard back to the button that opened it.
+  document.addEventListener('keydown', (event) => {
+    const menu = event.target?.closest?.('details.chat-actions[open]')
+    if (event.key !== 'Escape' || !menu) return
+    menu.open = false
+    menu.querySelector('summary')?.focus()
   })
 
   // Enter sends, Shift+Enter starts a new line.

@@ -16,8 +16,10 @@ export interface PageAssets {
 }
 
 // htmx 4 reads its config from this meta tag. Its indicator CSS is injected as a stylesheet we don't use, and
-// back/forward reloads the page, because every URL of ours renders fully on the server.
-const HTMX_CONFIG = 'includeIndicatorCSS:false, history:"reload", defaultTimeout:15000'
+// back/forward reloads the page, because every URL of ours renders fully on the server. A lost stream tries again
+// at most 5 s apart (hx-sse doubles its wait up to a minute): a page open through a server's restart is live again
+// within seconds of its return, and the jitter still spreads the clients out.
+const HTMX_CONFIG = 'includeIndicatorCSS:false, history:"reload", defaultTimeout:15000, sse.reconnectMaxDelay:5000'
 
 /**
  * Sign out (auth on): ends the browser's sign-in on the server, for every instance that shares the store, and drops

@@ -38,6 +38,12 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     await page.locator('#notice', { hasText: UNREACHABLE }).waitFor()
     expect(await page.locator('#message').inputValue()).toBe('are you there?')
     expect(await page.locator('.msg.user').count()).toBe(1)
+    // A lost stream tries again at most 5 s apart, however long the server was away.
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { htmx: { config: { sse: { reconnectMaxDelay: number } } } }).htmx.config.sse.reconnectMaxDelay,
+      ),
+    ).toBe(5000)
     await leaveScreenshot(page, 'unreachable-send')
 
     const landing = await context.newPage()
