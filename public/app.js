@@ -317,8 +317,17 @@
     if (!event.detail?.message?.event) clearStreamNotice()
     afterChange()
   })
+  // The other tabs of this browser show the same list: a rename or a delete made here is told to them, and they ask
+  // the server for it again (their tab's title follows).
+  const otherTabs = 'BroadcastChannel' in window ? new BroadcastChannel('stepstream.chats') : null
+  otherTabs?.addEventListener('message', () => showChats())
   document.addEventListener('htmx:after:swap', (event) => {
-    if (event.target?.id === 'recent') return listed()
+    if (event.target?.id === 'recent') {
+      // (The form that asked is gone with the list it was in: its request says which it was.)
+      const action = event.detail?.ctx?.request?.action ?? ''
+      if (/\/chats\/(rename|delete)$/.test(new URL(action, location.href).pathname)) otherTabs?.postMessage('changed')
+      return listed()
+    }
     afterChange()
     // A chat just started from the start page (its button gone with it): the next thing to do is to type.
     if (event.target?.id === 'main') $('#message')?.focus()

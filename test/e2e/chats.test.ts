@@ -201,4 +201,22 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await leaveScreenshot(page, 'keyboard-new-chat')
     await context.close()
   })
+  test('a rename in one tab shows in the other tabs of the browser: their list and, on that chat, their tab’s title', async () => {
+    const context = await browser.newContext()
+    const { page, errors } = await open(context, '/')
+    const id = await newChat(page, 'x')
+    const { page: other, errors: otherErrors } = await open(context, `/?client_id=${id}`)
+    await other.locator(`#recent li[data-chat="${id}"]`).waitFor()
+    const item = page.locator(`#recent li[data-chat="${id}"]`)
+    await item.locator('summary').click()
+    await item.locator('input[name="title"]').fill('Renamed elsewhere')
+    await item.getByRole('button', { name: 'Rename' }).click()
+    await until(async () => (await other.locator('#recent li a').allInnerTexts())[0] === 'Renamed elsewhere', {
+      what: 'the other tab’s list to show the new title',
+    })
+    await until(async () => (await other.title()) === 'Renamed elsewhere', { what: 'the other tab’s title to follow' })
+    expect([...errors, ...otherErrors]).toEqual([])
+    await leaveScreenshot(other, 'renamed-in-another-tab')
+    await context.close()
+  })
 })
