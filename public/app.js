@@ -222,11 +222,15 @@
   }
   /** A kept chat as the list's field names it: its owner id, or `view:<read-only id>`. */
   const tokenOf = (c) => (c.view === true ? `view:${c.id}` : c.id)
+  // The chat this page last put at the top of the list: once per chat it shows, not at every event. Two tabs streaming
+  // two chats would otherwise take the top from each other, and ask for the list again, at every event.
+  let remembered
   function rememberChat() {
     const chat = $('.chat')
     const owner = chat?.dataset.session
     const id = owner ?? chat?.dataset.view
-    if (!id) return
+    if (!id || id === remembered) return
+    remembered = id
     const list = readRecent()
     if (list[0]?.id === id) return
     const entry = owner ? { id, at: new Date().toISOString() } : { id, at: new Date().toISOString(), view: true }
@@ -319,8 +323,22 @@
   })
   // The other tabs of this browser show the same list: a rename or a delete made here is told to them, and they ask
   // the server for it again (their tab's title follows).
+  // A list with a menu open is left as it is until the menu closes: its rendering would wipe what is being typed.
   const otherTabs = 'BroadcastChannel' in window ? new BroadcastChannel('stepstream.chats') : null
-  otherTabs?.addEventListener('message', () => showChats())
+  let listStale = false
+  otherTabs?.addEventListener('message', () => {
+    if ($('#recent details[open]')) listStale = true
+    else showChats()
+  })
+  document.addEventListener(
+    'toggle',
+    (event) => {
+      if (!listStale || !event.target?.matches?.('#recent details') || $('#recent details[open]')) return
+      listStale = false
+      showChats()
+    },
+    true,
+  )
   document.addEventListener('htmx:after:swap', (event) => {
     if (event.target?.id === 'recent') {
       // (The form that asked is gone with the list it was in: its request says which it was.)
@@ -330,7 +348,8 @@
     }
     afterChange()
     // A chat just started from the start page (its button gone with it): the next thing to do is to type.
-    if (event.target?.id === 'main') $('#message')?.focus()
+    // Not on a touch screen, where it would open the on-screen keyboard over the first answer.
+    if (event.target?.id === 'main' && matchMedia('(pointer: fine)').matches) $('#message')?.focus()
   })
   document.addEventListener('htmx:before:request', (event) => {
     const form = event.detail?.ctx?.sourceElement
@@ -386,7 +405,7 @@
   // Escape closes a chat's menu in the list, and gives the keyboard back to the button that opened it.
   document.addEventListener('keydown', (event) => {
     const menu = event.target?.closest?.('details.chat-actions[open]')
-    if (event.key !== 'Escape' || !menu) return
+    if (event.key !== 'Escape' || !menu || event.isComposing) return
     menu.open = false
     menu.querySelector('summary')?.focus()
   })
@@ -454,13 +473,25 @@
 
   // A form whose request never reached the server (it is down, or the network is): nothing on the page would change,
   // and a message left in its box would look sent. Say so where the form's answers go; what was typed stays.
+  // One that timed out may have been taken: say that instead, so that it is not sent twice. A form of the chat list
+  // says it in the list, whose next rendering clears it.
   const UNREACHABLE = 'Could not reach the server, so this was not sent. Check the connection and try again.'
+  const UNANSWERED = 'The server did not answer in time: this may have been taken. Look before sending it again.'
   document.addEventListener('htmx:error', (event) => {
     const ctx = event.detail?.ctx
     const form = ctx?.sourceElement?.closest?.('form')
     if (!form || ctx.response !== undefined) return
+    const sentence = ctx.request?.signal?.reason === 'timeout' ? UNANSWERED : UNREACHABLE
+    const list = form.closest('#recent')
+    if (list) {
+      const notice = list.querySelector('.unreached') ?? document.createElement('p')
+      notice.className = 'notice warn unreached'
+      notice.setAttribute('role', 'alert')
+      notice.textContent = sentence
+      return list.prepend(notice)
+    }
     const notice = form.querySelector('.notice') ?? $('#notice') ?? $('#new-chat-notice')
-    if (notice) notice.textContent = UNREACHABLE
+    if (notice) notice.textContent = sentence
   })
 
   // A sent message comes back on the stream: clear the box once the server took it.

@@ -219,4 +219,49 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await leaveScreenshot(other, 'renamed-in-another-tab')
     await context.close()
   })
+  test('a tab with a chat’s menu open keeps what is typed in it when another tab renames; its list follows once it closes', async () => {
+    const context = await browser.newContext()
+    const { page } = await open(context, '/')
+    const id = await newChat(page, 'x')
+    const { page: other } = await open(context, `/?client_id=${id}`)
+    const theirs = other.locator(`#recent li[data-chat="${id}"]`)
+    await theirs.locator('summary').click()
+    await theirs.locator('input[name="title"]').fill('half-typed')
+    const item = page.locator(`#recent li[data-chat="${id}"]`)
+    await item.locator('summary').click()
+    await item.locator('input[name="title"]').fill('Renamed meanwhile')
+    await item.getByRole('button', { name: 'Rename' }).click()
+    await page.locator('#recent li a', { hasText: 'Renamed meanwhile' }).waitFor()
+    // The other tab heard of it (its list is stale) but keeps the menu as it is.
+    expect(await theirs.locator('input[name="title"]').inputValue()).toBe('half-typed')
+    await theirs.locator('input[name="title"]').focus()
+    await other.keyboard.press('Escape')
+    await other.locator('#recent li a', { hasText: 'Renamed meanwhile' }).waitFor()
+    await context.close()
+  })
+
+  test('two tabs streaming two chats do not take the top of the list from each other at every event', async () => {
+    const context = await browser.newContext()
+    const { page } = await open(context, '/')
+    const first = await newChat(page, 'x')
+    const { page: other } = await open(context, '/')
+    await newChat(other, 'y')
+    await page.goto(`${server.base}/?client_id=${first}`)
+    await page.locator('.answer.final').nth(1).waitFor()
+    const asked: string[] = []
+    for (const tab of [page, other]) {
+      tab.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/chats') asked.push(request.url())
+      })
+    }
+    const long = 'a message long enough for its echo to stream for a while, one character at a time. '.repeat(4)
+    for (const tab of [page, other]) {
+      await tab.locator('#message').fill(long)
+      await tab.locator('#message').press('Enter')
+    }
+    for (const tab of [page, other]) await tab.locator('.answer.final').nth(2).waitFor()
+    // Neither asks for the list again: nothing in it changed (it did, once per streamed event, taking the top in turn).
+    expect(asked).toEqual([])
+    await context.close()
+  })
 })

@@ -3,6 +3,7 @@ import type { Browser } from 'playwright-core'
 import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
 import { testServer } from '../helpers/test-app.ts'
+import { until } from '../helpers/wait.ts'
 
 slowTests()
 
@@ -54,6 +55,61 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     await leaveScreenshot(landing, 'unreachable-start')
     // What the browser logs of the refused requests, and nothing else.
     expect(errors.filter((e) => !/ERR_CONNECTION_REFUSED|Failed to fetch/.test(e))).toEqual([])
+    await context.close()
+  })
+  test('a message the server did not answer in time may have been taken: the page says so, not that it was not sent', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${server.base}/`)
+    await page.getByRole('button', { name: 'Start New Chat' }).click()
+    await page.locator('.answer.final').first().waitFor()
+    // htmx gives up on an answer after its timeout (15 s on the page; shortened here), while the server may have taken it.
+    await page.evaluate(() => {
+      ;(window as unknown as { htmx: { config: { defaultTimeout: number } } }).htmx.config.defaultTimeout = 300
+    })
+    // The server takes the message; its answer is held until the page has given up on it.
+    let taken = false
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let answered: Promise<void> | undefined
+    await page.route('**/chat?*', async (route) => {
+      const answer = await route.fetch()
+      taken = true
+      await held
+      answered = route.fulfill({ response: answer }).catch(() => {})
+    })
+    await page.locator('#message').fill('slow one')
+    await page.locator('#message').press('Enter')
+    await page
+      .locator('#notice', { hasText: 'The server did not answer in time: this may have been taken. Look before sending it again.' })
+      .waitFor()
+    expect(taken).toBe(true)
+    expect(await page.locator('#notice').innerText()).not.toContain('not sent')
+    release()
+    await until(() => answered !== undefined, { what: 'the held answer to be let go' })
+    await answered
+    expect(errors.filter((e) => !/timeout|abort/i.test(e))).toEqual([])
+    await context.close()
+  })
+
+  test('a rename that cannot reach the server says so in the list, and the next one that does clears it', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${server.base}/`)
+    await page.getByRole('button', { name: 'Start New Chat' }).click()
+    await page.locator('.answer.final').first().waitFor()
+    const item = page.locator('#recent li').first()
+    await item.waitFor()
+    await page.route('**/chats/rename', (route) => route.abort('connectionrefused'), { times: 1 })
+    await item.locator('summary').click()
+    await item.locator('input[name="title"]').fill('Renamed at last')
+    await item.getByRole('button', { name: 'Rename' }).click()
+    await page.locator('#recent .unreached', { hasText: UNREACHABLE }).waitFor()
+    expect(await page.locator('#notice').innerText()).toBe('')
+    await page.locator('#recent li').first().getByRole('button', { name: 'Rename' }).click()
+    await page.locator('#recent li a', { hasText: 'Renamed at last' }).waitFor()
+    expect(await page.locator('#recent .unreached').count()).toBe(0)
     await context.close()
   })
 })
