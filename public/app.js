@@ -283,7 +283,37 @@
     }
   }
 
-  document.addEventListener('htmx:sse:after:connection', () => setConnection('live'))
+  // The stream's first connection: hx-sse tries again only once one was made, so a page opened while the server was
+  // down, restarting or at its connection cap would wait for ever. Until one is made, the page asks again itself,
+  // backing off to 5 s as hx-sse does (with its jitter); a 404 says the chat is gone.
+  let streamOpened = false
+  let firstTries = 0
+  function connectAgain(transcript, status) {
+    if (streamOpened || !transcript.isConnected) return
+    if (status === 404) {
+      chatGone = true
+      setConnection('gone')
+      return showStreamNotice('This chat no longer exists: it was deleted, or it expired.')
+    }
+    setConnection('reconnecting')
+    const delay = Math.min(5000, 500 * 2 ** firstTries++) * (0.7 + 0.6 * Math.random())
+    setTimeout(() => {
+      if (streamOpened || !transcript.isConnected) return
+      window.htmx?.ajax('GET', transcript.getAttribute('hx-sse:connect'), { source: transcript, timeout: 15000 })
+    }, delay)
+  }
+  document.addEventListener('htmx:after:request', (event) => {
+    const ctx = event.detail?.ctx
+    if (ctx?.sourceElement?.id === 'transcript' && ctx.response?.status >= 400) connectAgain(ctx.sourceElement, ctx.response.status)
+  })
+  document.addEventListener('htmx:error', (event) => {
+    const ctx = event.detail?.ctx
+    if (ctx?.sourceElement?.id === 'transcript' && ctx.response === undefined) connectAgain(ctx.sourceElement)
+  })
+  document.addEventListener('htmx:sse:after:connection', () => {
+    streamOpened = true
+    setConnection('live')
+  })
   // A chat deleted (in this tab, another, or by a program) or expired ends its streams with a stream-error coded
   // SESSION_NOT_FOUND: close the connection on it, since every reconnect would only meet a 404 and log it. A tab that
   // missed that frame (hidden, or offline at the time) learns it from its reconnect's 404, and stops there.

@@ -165,6 +165,8 @@ function NewChatChoices({ models, promptMaxBytes }: { models: readonly string[];
 
 /** htmx 4 sends a refusal of New Chat (4xx, 5xx) to the notice under its form (attribute names JSX cannot spell). */
 const NEW_CHAT_REFUSED = { 'hx-status:4xx': 'target:#new-chat-notice', 'hx-status:5xx': 'target:#new-chat-notice' }
+/** A refused first connection of the stream (the server at its cap, restarting) is not content: app.js asks again. */
+const STREAM_REFUSED = { 'hx-status:4xx': 'swap:none', 'hx-status:5xx': 'swap:none' }
 
 export function Landing({ notice, step }: { notice?: string; step?: StepHint }) {
   const choices = step?.models !== undefined && step.models.length > 0
@@ -447,6 +449,7 @@ export function Chat({
         aria-label="Conversation"
         hx-sse:connect={stream}
         hx-swap="beforeend"
+        {...STREAM_REFUSED}
       >
         <ChatPart access={access} entries={entries} earlierBefore={earlierBefore} />
       </div>

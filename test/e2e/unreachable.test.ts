@@ -112,4 +112,31 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     expect(await page.locator('#recent .unreached').count()).toBe(0)
     await context.close()
   })
+  test('a page whose stream cannot connect at first (refused, then 503) asks again until it can, and shows no error body', async () => {
+    const { id } = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
+    await fetch(`${server.base}/api/sessions/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hello again' }),
+    })
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors = watchErrors(page)
+    const tries: string[] = []
+    await page.route('**/events?*', (route) => {
+      tries.push(route.request().url())
+      if (tries.length === 1) return route.abort('connectionrefused')
+      if (tries.length === 2)
+        return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"UNAVAILABLE","message":"busy"}}' })
+      return route.continue()
+    })
+    await page.goto(`${server.base}/?client_id=${id}`)
+    await page.locator('#connection[data-state="live"]').waitFor()
+    await page.locator('.answer.final').first().waitFor()
+    expect(tries.length).toBe(3)
+    expect(await page.locator('#transcript').innerText()).not.toContain('"error"')
+    expect(errors.filter((e) => !/ERR_CONNECTION_REFUSED|Failed to fetch|status of 503/.test(e))).toEqual([])
+    await leaveScreenshot(page, 'first-connection-retried')
+    await context.close()
+  })
 })
