@@ -49,7 +49,8 @@
    * (in the list of chats, the day alone).
    */
   function localiseTimes(root) {
-    const today = new Date().toDateString()
+    const now = new Date()
+    const today = now.toDateString()
     for (const time of root.querySelectorAll('time[datetime]:not([data-local])')) {
       const date = new Date(time.getAttribute('datetime'))
       if (Number.isNaN(date.getTime())) continue
@@ -57,7 +58,7 @@
       const day = date.toLocaleDateString([], {
         month: 'short',
         day: 'numeric',
-        year: date.getFullYear() === new Date().getFullYear() ? undefined : 'numeric',
+        year: date.getFullYear() === now.getFullYear() ? undefined : 'numeric',
       })
       const listed = time.closest('#recent') !== null
       time.textContent = date.toDateString() === today ? clock : listed ? day : `${day}, ${clock}`
@@ -291,9 +292,8 @@
   function connectAgain(transcript, status) {
     if (streamOpened || !transcript.isConnected) return
     if (status === 404) {
-      chatGone = true
-      setConnection('gone')
-      return showStreamNotice('This chat no longer exists: it was deleted, or it expired.')
+      goneFrom404()
+      return setConnection('gone')
     }
     setConnection('reconnecting')
     const delay = Math.min(5000, 500 * 2 ** firstTries++) * (0.7 + 0.6 * Math.random())
@@ -318,6 +318,11 @@
   // SESSION_NOT_FOUND: close the connection on it, since every reconnect would only meet a 404 and log it. A tab that
   // missed that frame (hidden, or offline at the time) learns it from its reconnect's 404, and stops there.
   let chatGone = false
+  /** A connection answered 404: the chat is gone, with no sentence of the server's to show. */
+  function goneFrom404() {
+    chatGone = true
+    showStreamNotice('This chat no longer exists: it was deleted, or it expired.')
+  }
   document.addEventListener('htmx:sse:before:connection', (event) => {
     if (chatGone && event.target?.id === 'transcript') {
       event.detail.connection.cancelled = true
@@ -327,11 +332,7 @@
     if (event.detail?.connection?.attempt > 0 && streamState !== 'failed') setConnection('reconnecting')
   })
   document.addEventListener('htmx:sse:error', (event) => {
-    if (event.detail?.status === 404 && event.target?.id === 'transcript') {
-      chatGone = true
-      showStreamNotice('This chat no longer exists: it was deleted, or it expired.')
-      return
-    }
+    if (event.detail?.status === 404 && event.target?.id === 'transcript') return goneFrom404()
     setConnection('reconnecting')
   })
   document.addEventListener('htmx:sse:close', (event) => {
