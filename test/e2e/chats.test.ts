@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { describe, expect, test } from 'bun:test'
+import type { BrowserContext, Page } from 'playwright-core'
+import { browserAvailable, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
-import { testServer } from '../helpers/test-app.ts'
+import { browserAndServer } from '../helpers/browser-server.ts'
 import { until } from '../helpers/wait.ts'
 
 slowTests()
@@ -11,29 +11,19 @@ const enabled = browserAvailable('chat list tests')
 
 /** Issue 23, in a real browser: the list of this browser's chats, the tab's title, rename and delete. */
 describe.skipIf(!enabled)('the chats of this browser', () => {
-  let browser: Browser
-  let server: Awaited<ReturnType<typeof testServer>>
-
-  beforeAll(async () => {
-    server = await testServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const env = browserAndServer()
 
   async function open(context: BrowserContext, path: string): Promise<{ page: Page; errors: string[] }> {
     const page = await context.newPage()
     const errors = watchErrors(page)
     // Delete asks first; the test says yes.
     page.on('dialog', (dialog) => void dialog.accept())
-    await page.goto(`${server.base}${path}`)
+    await page.goto(`${env.server.base}${path}`)
     return { page, errors }
   }
   /** A new chat from the landing page, its first message sent; answers its id. */
   async function newChat(page: Page, text: string): Promise<string> {
-    await page.goto(`${server.base}/`)
+    await page.goto(`${env.server.base}/`)
     await page.getByRole('button', { name: 'Start New Chat' }).click()
     await page.locator('.answer.final').first().waitFor()
     await page.locator('#message').fill(text)
@@ -44,19 +34,19 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
   const listed = (page: Page) => page.locator('#recent li a').allInnerTexts()
 
   test('the list shows the chats this browser owns, newest first, titled by their first message; the tab shows the title; a read-only visit is kept read-only', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page, errors } = await open(context, '/')
     const first = await newChat(page, 'ignored: the first message is the default one')
     // A chat started by the page: its title is its first message, in the tab and in the list.
     await until(async () => (await page.title()) === 'Hello! Please tell me a short story about a robot.', { what: 'the tab title' })
-    const api = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string; viewer_id: string }
-    await fetch(`${server.base}/api/sessions/${api.id}/messages`, {
+    const api = (await (await fetch(`${env.server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string; viewer_id: string }
+    await fetch(`${env.server.base}/api/sessions/${api.id}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: '<img src=x onerror=alert(1)> second chat' }),
     })
     // Opened once by its owner link: this browser owns it now, and it is the newest.
-    await page.goto(`${server.base}/?client_id=${api.id}`)
+    await page.goto(`${env.server.base}/?client_id=${api.id}`)
     expect(await page.title()).toBe('<img src=x onerror=alert(1)> second chat')
     await until(async () => (await listed(page)).length === 2, { what: 'two chats in the list' })
     expect(await listed(page)).toEqual(['<img src=x onerror=alert(1)> second chat', 'Hello! Please tell me a short story about a robot.'])
@@ -65,7 +55,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
 
     // Another browser has a list of its own: a read-only visit keeps the chat by its read-only id, marked, with
     // neither rename nor delete, and the tab says the title.
-    const stranger = await browser.newContext()
+    const stranger = await env.browser.newContext()
     const other = await open(stranger, `/?view=${api.viewer_id}`)
     expect(await other.page.title()).toBe('<img src=x onerror=alert(1)> second chat (read-only)')
     await other.page.locator('#recent li').first().waitFor()
@@ -81,7 +71,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
   })
 
   test('rename from the list changes the list and the tab; a bad title shows its sentence; delete removes it everywhere', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page, errors } = await open(context, '/')
     const id = await newChat(page, 'x')
     await until(async () => (await listed(page)).length === 1, { what: 'the chat in the list' })
@@ -95,7 +85,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await item.getByRole('button', { name: 'Rename' }).click()
     await until(async () => (await listed(page))[0] === 'Robots, renamed', { what: 'the renamed chat in the list' })
     await until(async () => (await page.title()) === 'Robots, renamed', { what: 'the tab to follow the rename' })
-    expect(((await (await fetch(`${server.base}/api/sessions/${id}`)).json()) as { title: string }).title).toBe('Robots, renamed')
+    expect(((await (await fetch(`${env.server.base}/api/sessions/${id}`)).json()) as { title: string }).title).toBe('Robots, renamed')
 
     const again = page.locator(`#recent li[data-chat="${id}"]`)
     await again.locator('summary').click()
@@ -109,8 +99,8 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     // Another tab on the same chat, and a read-only visitor, to see what a reader of a chat deleted elsewhere is shown.
     const { page: other, errors: otherErrors } = await open(context, `/?client_id=${id}`)
     await other.locator('#connection[data-state="live"]').waitFor()
-    const { viewer_id } = (await (await fetch(`${server.base}/api/sessions/${id}`)).json()) as { viewer_id: string }
-    const visitor = await browser.newContext()
+    const { viewer_id } = (await (await fetch(`${env.server.base}/api/sessions/${id}`)).json()) as { viewer_id: string }
+    const visitor = await env.browser.newContext()
     const watching = await open(visitor, `/?view=${viewer_id}`)
     await watching.page.locator('#connection[data-state="live"]').waitFor()
 
@@ -129,8 +119,8 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await deleting.locator('summary').click()
     await deleting.getByRole('button', { name: 'Delete' }).click()
     // The page of a deleted chat leaves for the start page, and the browser forgets the chat.
-    await page.waitForURL(`${server.base}/`)
-    expect((await fetch(`${server.base}/api/sessions/${id}`)).status).toBe(404)
+    await page.waitForURL(`${env.server.base}/`)
+    expect((await fetch(`${env.server.base}/api/sessions/${id}`)).status).toBe(404)
     expect(await page.evaluate(() => localStorage.getItem('stepstream.recent'))).toBe('[]')
     expect(await page.locator('aside.chats').isHidden()).toBe(true)
     // The bad title's 422, which the browser logs: nothing else.
@@ -152,7 +142,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await context.close()
   })
   test('a tab that missed the delete (hidden then) stops at its first 404 and says the chat is gone', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page, errors } = await open(context, '/')
     const id = await newChat(page, 'x')
     const connection = () => page.locator('#connection').getAttribute('data-state')
@@ -167,7 +157,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
         document.dispatchEvent(new Event('visibilitychange'))
       }, hidden)
     await setHidden(true)
-    expect((await fetch(`${server.base}/api/sessions/${id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await fetch(`${env.server.base}/api/sessions/${id}`, { method: 'DELETE' })).status).toBe(204)
     expect(streams).toEqual([])
     await setHidden(false)
     await until(async () => (await connection()) === 'gone', { what: 'the page to stop at the 404', describe: () => streams })
@@ -180,7 +170,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await context.close()
   })
   test('by keyboard: Start New Chat leaves the cursor in the message box; Escape closes a chat’s menu and returns to its button', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page, errors } = await open(context, '/')
     await page.getByRole('button', { name: 'Start New Chat' }).focus()
     await page.keyboard.press('Enter')
@@ -202,7 +192,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await context.close()
   })
   test('a rename in one tab shows in the other tabs of the browser: their list and, on that chat, their tab’s title', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page, errors } = await open(context, '/')
     const id = await newChat(page, 'x')
     const { page: other, errors: otherErrors } = await open(context, `/?client_id=${id}`)
@@ -220,7 +210,7 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
     await context.close()
   })
   test('a tab with a chat’s menu open keeps what is typed in it when another tab renames; its list follows once it closes', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page } = await open(context, '/')
     const id = await newChat(page, 'x')
     const { page: other } = await open(context, `/?client_id=${id}`)
@@ -241,12 +231,12 @@ describe.skipIf(!enabled)('the chats of this browser', () => {
   })
 
   test('two tabs streaming two chats do not take the top of the list from each other at every event', async () => {
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const { page } = await open(context, '/')
     const first = await newChat(page, 'x')
     const { page: other } = await open(context, '/')
     await newChat(other, 'y')
-    await page.goto(`${server.base}/?client_id=${first}`)
+    await page.goto(`${env.server.base}/?client_id=${first}`)
     await page.locator('.answer.final').nth(1).waitFor()
     const asked: string[] = []
     for (const tab of [page, other]) {

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { describe, expect, test } from 'bun:test'
+import { browserAvailable, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
-import { testServer } from '../helpers/test-app.ts'
+import { browserAndServer } from '../helpers/browser-server.ts'
 
 slowTests()
 
@@ -10,30 +9,20 @@ const enabled = browserAvailable('time display tests')
 
 /** Times arrive in UTC and are shown in the reader's zone: today's as a clock, older ones with their day. */
 describe.skipIf(!enabled)('times on the page', () => {
-  let browser: Browser
-  let server: Awaited<ReturnType<typeof testServer>>
-
-  beforeAll(async () => {
-    server = await testServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const env = browserAndServer()
 
   test("a message of an earlier day shows its day and time in the reader's zone; one of today, its time; the list, today's chat by its time", async () => {
-    const { id } = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
+    const { id } = (await (await fetch(`${env.server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
     const old = '2025-03-04T09:05:01.000Z'
-    await server.deps.store.append(id, { type: 'user', step_id: 'r1', ts: old, text: 'from last year' })
-    await server.deps.store.append(id, { type: 'start', step_id: 'r1', ts: old, step_type: 'echo' })
-    await server.deps.store.append(id, { type: 'final', step_id: 'r1', ts: old, text: 'from last year' })
+    await env.server.deps.store.append(id, { type: 'user', step_id: 'r1', ts: old, text: 'from last year' })
+    await env.server.deps.store.append(id, { type: 'start', step_id: 'r1', ts: old, step_type: 'echo' })
+    await env.server.deps.store.append(id, { type: 'final', step_id: 'r1', ts: old, text: 'from last year' })
     const now = new Date().toISOString()
-    await server.deps.store.append(id, { type: 'user', step_id: 'r2', ts: now, text: 'today' })
-    const context = await browser.newContext({ timezoneId: 'Asia/Tokyo', locale: 'en-US' })
+    await env.server.deps.store.append(id, { type: 'user', step_id: 'r2', ts: now, text: 'today' })
+    const context = await env.browser.newContext({ timezoneId: 'Asia/Tokyo', locale: 'en-US' })
     const page = await context.newPage()
     const errors = watchErrors(page)
-    await page.goto(`${server.base}/?client_id=${id}`)
+    await page.goto(`${env.server.base}/?client_id=${id}`)
     const times = page.locator('.msg time[data-local]')
     await times.nth(2).waitFor()
     // 09:05 UTC is 18:05 in Tokyo, on the same day.

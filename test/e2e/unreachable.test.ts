@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Browser } from 'playwright-core'
-import { browserAvailable, launchBrowser, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
+import { describe, expect, test } from 'bun:test'
+import { browserAvailable, leaveScreenshot, watchErrors } from '../helpers/browser.ts'
 import { slowTests } from '../helpers/slow-tests.ts'
-import { testServer } from '../helpers/test-app.ts'
+import { browserAndServer } from '../helpers/browser-server.ts'
 import { until } from '../helpers/wait.ts'
 
 slowTests()
@@ -12,25 +11,21 @@ const UNREACHABLE = 'Could not reach the server, so this was not sent. Check the
 
 /** A request that never reaches the server (it is down, the network is): the page says so, and keeps what was typed. */
 describe.skipIf(!enabled)('a server out of reach', () => {
-  let browser: Browser
-  let server: Awaited<ReturnType<typeof testServer>>
+  const env = browserAndServer()
 
-  beforeAll(async () => {
-    server = await testServer()
-    browser = await launchBrowser()
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
-
-  test('a message sent meanwhile says it was not sent and stays in its box; Start New Chat says the same', async () => {
-    const context = await browser.newContext()
+  /** A page in a context of its own, on a chat started from the start page and answered. */
+  async function startedChat() {
+    const context = await env.browser.newContext()
     const page = await context.newPage()
     const errors = watchErrors(page)
-    await page.goto(`${server.base}/`)
+    await page.goto(`${env.server.base}/`)
     await page.getByRole('button', { name: 'Start New Chat' }).click()
     await page.locator('.answer.final').first().waitFor()
+    return { context, page, errors }
+  }
+
+  test('a message sent meanwhile says it was not sent and stays in its box; Start New Chat says the same', async () => {
+    const { context, page, errors } = await startedChat()
 
     // The server is out of reach for the page's requests from now on (its stream stays: it is not a request of a form).
     await page.route('**/chat?*', (route) => route.abort('connectionrefused'))
@@ -48,7 +43,7 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     await leaveScreenshot(page, 'unreachable-send')
 
     const landing = await context.newPage()
-    await landing.goto(`${server.base}/`)
+    await landing.goto(`${env.server.base}/`)
     await landing.route('**/start', (route) => route.abort('connectionrefused'))
     await landing.getByRole('button', { name: 'Start New Chat' }).click()
     await landing.locator('#new-chat-notice', { hasText: UNREACHABLE }).waitFor()
@@ -58,12 +53,7 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     await context.close()
   })
   test('a message the server did not answer in time may have been taken: the page says so, not that it was not sent', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    const errors = watchErrors(page)
-    await page.goto(`${server.base}/`)
-    await page.getByRole('button', { name: 'Start New Chat' }).click()
-    await page.locator('.answer.final').first().waitFor()
+    const { context, page, errors } = await startedChat()
     // htmx gives up on an answer after its timeout (15 s on the page; shortened here), while the server may have taken it.
     await page.evaluate(() => {
       ;(window as unknown as { htmx: { config: { defaultTimeout: number } } }).htmx.config.defaultTimeout = 300
@@ -94,11 +84,7 @@ describe.skipIf(!enabled)('a server out of reach', () => {
   })
 
   test('a rename that cannot reach the server says so in the list, and the next one that does clears it', async () => {
-    const context = await browser.newContext()
-    const page = await context.newPage()
-    await page.goto(`${server.base}/`)
-    await page.getByRole('button', { name: 'Start New Chat' }).click()
-    await page.locator('.answer.final').first().waitFor()
+    const { context, page } = await startedChat()
     const item = page.locator('#recent li').first()
     await item.waitFor()
     await page.route('**/chats/rename', (route) => route.abort('connectionrefused'), { times: 1 })
@@ -113,13 +99,13 @@ describe.skipIf(!enabled)('a server out of reach', () => {
     await context.close()
   })
   test('a page whose stream cannot connect at first (refused, then 503) asks again until it can, and shows no error body', async () => {
-    const { id } = (await (await fetch(`${server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
-    await fetch(`${server.base}/api/sessions/${id}/messages`, {
+    const { id } = (await (await fetch(`${env.server.base}/api/sessions`, { method: 'POST' })).json()) as { id: string }
+    await fetch(`${env.server.base}/api/sessions/${id}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text: 'hello again' }),
     })
-    const context = await browser.newContext()
+    const context = await env.browser.newContext()
     const page = await context.newPage()
     const errors = watchErrors(page)
     const tries: string[] = []
@@ -130,7 +116,7 @@ describe.skipIf(!enabled)('a server out of reach', () => {
         return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"UNAVAILABLE","message":"busy"}}' })
       return route.continue()
     })
-    await page.goto(`${server.base}/?client_id=${id}`)
+    await page.goto(`${env.server.base}/?client_id=${id}`)
     await page.locator('#connection[data-state="live"]').waitFor()
     await page.locator('.answer.final').first().waitFor()
     expect(tries.length).toBe(3)
